@@ -1,0 +1,67 @@
+"""Conversations and their messages in SQL, so nothing a researcher asked or was told is lost."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Field, Session, SQLModel, select
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversations"
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    title: str = ""
+    created_at: datetime = Field(default_factory=_now)
+
+
+class MessageRow(SQLModel, table=True):
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversations.id", index=True)
+    role: str  # "user", "assistant" or "error"
+    content: str
+    payload_json: str = "{}"  # citations, hypotheses and trace of an assistant message
+    created_at: datetime = Field(default_factory=_now)
+
+    def public(self) -> dict:
+        return {"id": self.id, "role": self.role, "content": self.content,
+                "created_at": self.created_at.isoformat(), **json.loads(self.payload_json)}
+
+
+class ConversationStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        SQLModel.metadata.create_all(engine, tables=[ConversationRow.__table__, MessageRow.__table__])
+
+    def create(self, title: str = "") -> ConversationRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = ConversationRow(title=title[:200])
+            session.add(row)
+            session.commit()
+            return row
+
+    def get(self, conversation_id: str) -> ConversationRow | None:
+        with Session(self.engine) as session:
+            return session.get(ConversationRow, conversation_id)
+
+    def add_message(self, conversation_id: str, role: str, content: str, payload: dict | None = None) -> MessageRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = MessageRow(conversation_id=conversation_id, role=role, content=content,
+                             payload_json=json.dumps(payload or {}))
+            session.add(row)
+            session.commit()
+            return row
+
+    def messages(self, conversation_id: str) -> list[MessageRow]:
+        with Session(self.engine) as session:
+            query = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
+            return list(session.exec(query))

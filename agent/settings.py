@@ -1,0 +1,55 @@
+"""All configuration in one object, read from `SCISYNTH_*` environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCISYNTH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("~/.scisynth"), description="where the database, index and papers live")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home")
+    llm: str = Field(default="auto", description="LLM spec: auto, extractive, llamacpp:PATH, openai:MODEL")
+    embeddings: str = Field(default="minilm", description="embedding model spec")
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_pdf_url: str = "https://arxiv.org/pdf/"
+    arxiv_delay_seconds: float = 3.0
+    allowed_fetch_hosts: str = Field(default="arxiv.org,export.arxiv.org", description="comma-separated")
+    api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
+    chunk_tokens: int = Field(default=256, ge=32, le=512)
+    evidence_k: int = Field(default=8, ge=1, le=50)
+
+    @property
+    def home_dir(self) -> Path:
+        """The home folder, created on first use."""
+        path = self.home.expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home_dir / "index"
+
+    @property
+    def papers_dir(self) -> Path:
+        return self.home_dir / "papers"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'scisynth.db'}"
+
+    @property
+    def fetch_hosts(self) -> list[str]:
+        return _split(self.allowed_fetch_hosts)
+
+    @property
+    def keys(self) -> list[str]:
+        return _split(self.api_keys)

@@ -1,0 +1,139 @@
+"""The `scisynth` command line. Every command has --json for machine-readable output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.settings import Settings
+from retrieval.vector_store import IndexMismatchError
+
+log = logging.getLogger("scisynth")
+
+
+def _print(data: Any, as_json: bool, human: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human)
+
+
+def _runtime(args: argparse.Namespace):
+    from agent.runtime import build_runtime
+
+    overrides = {"llm": args.llm} if getattr(args, "llm", None) else {}
+    return build_runtime(Settings(**overrides))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tools.parsers import expand_paths
+
+    runtime = _runtime(args)
+    files = expand_paths([Path(p) for p in args.paths])
+    with tqdm(total=len(files), desc="ingest", unit="file", disable=args.json or len(files) < 2) as bar:
+        results = runtime.ingestor.ingest_paths(files, on_file=lambda _path: bar.update())
+    failed = [r for r in results if r.status == "failed"]
+    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
+             for r in results if r.status != "failed"]
+    _print({"results": [r.public() for r in results]}, args.json, "\n".join(lines))
+    for result in failed:
+        print(f"scisynth: cannot ingest {result.path}: {result.error}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+    passages = runtime.searcher.search(args.query, k=args.k, retriever=args.retriever)
+    human = "\n\n".join(
+        f"{i}. {p.title} — {p.section}, p. {p.page} (score {p.score:.3f})\n   {p.text[:300]}"
+        for i, p in enumerate(passages, start=1)
+    ) or "No passages found. Is the library empty? Add papers with 'scisynth ingest PATH'."
+    _print({"results": [p.public() for p in passages]}, args.json, human)
+    return 0
+
+
+def format_answer(result: dict) -> str:
+    lines = []
+    if result.get("provider") == "extractive":
+        lines.append("(extractive answer: sentences quoted from your library, no language model)\n")
+    lines.append(result["answer"])
+    if result["citations"]:
+        lines.append("\nReferences:")
+        for c in result["citations"]:
+            lines.append(f"[{c['n']}] {c['title']} — {c['section']}, p. {c['page']}: \"{c['quote']}\"")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from agent.runtime import UnknownConversationError
+
+    runtime = _runtime(args)
+    try:
+        result = runtime.ask(args.question, conversation_id=args.conversation)
+    except UnknownConversationError:
+        print(f"scisynth: no conversation {args.conversation!r}", file=sys.stderr)
+        return 2
+    _print(result, args.json, format_answer(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scisynth",
+        description="SciSynth: find papers, read them, answer with page-level citations. "
+                    "Configuration comes from SCISYNTH_* environment variables (see README).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    serve = command("serve", "start the HTTP service (API and web page)", cmd_serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+    ingest = command("ingest", "add PDF files (or folders of them) to the library", cmd_ingest)
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
+
+    search = command("search", "find passages in the library", cmd_search)
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    search.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid",
+                        help="ranking: BM25, embeddings, or both fused (default hybrid)")
+
+    ask = command("ask", "answer a question from the library, with citations", cmd_ask)
+    ask.add_argument("question")
+    ask.add_argument("--llm", help="LLM spec, e.g. extractive (default: SCISYNTH_LLM or auto)")
+    ask.add_argument("--conversation", metavar="ID", help="continue (and store the turn in) this conversation")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (ValueError, IndexMismatchError) as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The paper catalog in SQL (SQLModel): papers and their chunks, the source of truth for every index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Field, Session, SQLModel, select
+
+from retrieval.chunking import Chunk
+from tools.documents import Document
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PaperRow(SQLModel, table=True):
+    __tablename__ = "papers"
+
+    paper_id: str = Field(primary_key=True)
+    title: str
+    authors_json: str = "[]"
+    year: int | None = None
+    source: str
+    sha256: str | None = Field(default=None, index=True)
+    arxiv_id: str | None = Field(default=None, index=True)
+    doi: str | None = None
+    path: str | None = None
+    page_count: int | None = None
+    added_at: datetime = Field(default_factory=_now)
+
+    @property
+    def authors(self) -> list[str]:
+        return json.loads(self.authors_json)
+
+    @property
+    def url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+
+
+class ChunkRow(SQLModel, table=True):
+    __tablename__ = "chunks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: str = Field(foreign_key="papers.paper_id", index=True)
+    ordinal: int
+    section: str
+    text: str
+    page_spans_json: str
+
+    @property
+    def page_spans(self) -> list[tuple[int, int]]:
+        return [(int(offset), int(page)) for offset, page in json.loads(self.page_spans_json)]
+
+
+def create_tables(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[PaperRow.__table__, ChunkRow.__table__])
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        create_tables(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def find_paper(self, paper_id: str) -> PaperRow | None:
+        with Session(self.engine) as session:
+            return session.get(PaperRow, paper_id)
+
+    def find_by_sha256(self, sha256: str) -> PaperRow | None:
+        with Session(self.engine) as session:
+            return session.exec(select(PaperRow).where(PaperRow.sha256 == sha256)).first()
+
+    @staticmethod
+    def insert_paper(session: Session, document: Document, chunks: list[Chunk]) -> list[int]:
+        """Stage a paper and its chunks in `session`; returns the new chunk ids (not yet committed)."""
+        session.add(PaperRow(
+            paper_id=document.paper_id,
+            title=document.title,
+            authors_json=json.dumps(document.authors),
+            year=document.year,
+            source=document.source,
+            sha256=document.sha256,
+            arxiv_id=document.arxiv_id,
+            doi=document.doi,
+            path=document.path,
+            page_count=document.page_count,
+        ))
+        session.flush()  # the paper row first: chunks reference it
+        rows = [
+            ChunkRow(paper_id=c.paper_id, ordinal=c.ordinal, section=c.section, text=c.text,
+                     page_spans_json=json.dumps(c.page_spans))
+            for c in chunks
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows if row.id is not None]
+
+    def delete_paper(self, paper_id: str) -> list[int]:
+        """Remove a paper and its chunks; returns the removed chunk ids so indexes can drop them."""
+        with self.transaction() as session:
+            ids = list(session.exec(select(ChunkRow.id).where(ChunkRow.paper_id == paper_id)))
+            session.exec(delete(ChunkRow).where(ChunkRow.paper_id == paper_id))
+            session.exec(delete(PaperRow).where(PaperRow.paper_id == paper_id))
+        return [i for i in ids if i is not None]
+
+    def papers(self, offset: int = 0, limit: int = 100) -> list[PaperRow]:
+        with Session(self.engine) as session:
+            query = select(PaperRow).order_by(PaperRow.added_at).offset(offset).limit(limit)
+            return list(session.exec(query))
+
+    def paper_count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(PaperRow)).one())
+
+    def chunk_count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(ChunkRow)).one())
+
+    def chunks_with_papers(self, ids: list[int]) -> dict[int, tuple[ChunkRow, PaperRow]]:
+        if not ids:
+            return {}
+        with Session(self.engine) as session:
+            query = select(ChunkRow, PaperRow).join(PaperRow).where(ChunkRow.id.in_(ids))
+            return {chunk.id: (chunk, paper) for chunk, paper in session.exec(query)}
+
+    def all_chunk_texts(self) -> tuple[list[int], list[str]]:
+        """Every chunk id and text, in id order: what the lexical index is built from."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(ChunkRow.id, ChunkRow.text).order_by(ChunkRow.id)).all()
+        return [row[0] for row in rows], [row[1] for row in rows]

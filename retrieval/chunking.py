@@ -1,0 +1,132 @@
+"""Section-aware passages of a token budget, each knowing the page of every character it holds.
+
+A chunk never crosses a section boundary. It may cross a page boundary inside a section, so it keeps
+`page_spans`: (offset, page) pairs saying where in its text each page starts. That lets a citation
+quote any sentence of the chunk and still point to the right page. Blocks (paragraphs, captions)
+are joined with a newline, so a quote never runs from one block into the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from retrieval.sentences import split_sentences
+from tools.documents import Document
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass
+class Chunk:
+    paper_id: str
+    ordinal: int
+    section: str
+    text: str
+    page_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def page_start(self) -> int:
+        return self.page_spans[0][1]
+
+    @property
+    def page_end(self) -> int:
+        return self.page_spans[-1][1]
+
+
+def page_at(page_spans: list[tuple[int, int]], offset: int) -> int:
+    """The page holding character `offset` of a chunk's text."""
+    page = page_spans[0][1]
+    for start, span_page in page_spans:
+        if start > offset:
+            break
+        page = span_page
+    return page
+
+
+def sentence_spans(text: str, page_spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans of a chunk's text, cut at block breaks (newlines) and where a new page starts,
+    so each span lies in one block on one page."""
+    page_starts = [offset for offset, _ in page_spans[1:]]
+    spans: list[tuple[int, int]] = []
+    for start, end in _block_sentences(text):
+        cuts = [start] + [o for o in page_starts if start < o < end] + [end]
+        spans.extend(_strip_span(text, a, b) for a, b in pairwise(cuts) if text[a:b].strip())
+    return spans
+
+
+def _block_sentences(text: str) -> list[tuple[int, int]]:
+    spans, block_start = [], 0
+    for block in text.split("\n"):
+        spans.extend((block_start + s, block_start + e) for s, e in split_sentences(block))
+        block_start += len(block) + 1
+    return spans
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def word_count(text: str) -> int:
+    """A tokenizer-free stand-in for token counting (about 0.75 words per model token)."""
+    return int(len(text.split()) * 1.33) + 1
+
+
+def _pieces(text: str, page: int, count_tokens: TokenCounter, max_tokens: int) -> Iterator[tuple[str, int]]:
+    """Sentences of a block; a sentence longer than the budget is cut into word windows."""
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        if count_tokens(sentence) <= max_tokens:
+            yield sentence, page
+            continue
+        words = sentence.split()
+        step = max(1, int(max_tokens / 1.4))
+        for i in range(0, len(words), step):
+            yield " ".join(words[i:i + step]), page
+
+
+Piece = tuple[str, int, int, int]  # (sentence, page, tokens, block number)
+
+
+def _make_chunk(paper_id: str, ordinal: int, section: str, pending: list[Piece]) -> Chunk:
+    text, spans, previous_block = "", [], None
+    for sentence, page, _, block in pending:
+        if text:
+            text += " " if block == previous_block else "\n"
+        previous_block = block
+        if not spans or spans[-1][1] != page:
+            spans.append((len(text), page))
+        text += sentence
+    return Chunk(paper_id, ordinal, section, text, spans)
+
+
+def chunk_document(
+    document: Document,
+    count_tokens: TokenCounter = word_count,
+    max_tokens: int = 256,
+    overlap_sentences: int = 1,
+) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `max_tokens`, repeating the last
+    `overlap_sentences` of a chunk at the start of the next one in the same section."""
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        pending: list[Piece] = []
+
+        for block_number, block in enumerate(section.blocks):
+            for sentence, page in _pieces(block.text, block.page, count_tokens, max_tokens):
+                tokens = count_tokens(sentence)
+                if pending and sum(p[2] for p in pending) + tokens > max_tokens:
+                    chunks.append(_make_chunk(document.paper_id, len(chunks), section.title, pending))
+                    kept = pending[-overlap_sentences:] if overlap_sentences else []
+                    # Overlap only while it stays under half the budget and leaves room for the new sentence.
+                    overlap = sum(p[2] for p in kept)
+                    pending = kept if overlap <= max_tokens // 2 and overlap + tokens <= max_tokens else []
+                pending.append((sentence, page, tokens, block_number))
+        if pending:
+            chunks.append(_make_chunk(document.paper_id, len(chunks), section.title, pending))
+    return chunks

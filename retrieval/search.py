@@ -1,0 +1,141 @@
+"""Hybrid search: BM25 and dense results fused into one ranking, returned as citable passages.
+
+Two fusions: `convex` (default) adds min-max normalised BM25 and cosine scores with weight `alpha`
+for BM25, so a strong lexical match (an exact phrase) keeps its margin; `rrf` is reciprocal-rank
+fusion. On SciFact train claims (nDCG@10) convex 0.5 scored 0.730, RRF k=10 0.727, BM25 0.696.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from retrieval.catalog import Catalog, ChunkRow, PaperRow
+from retrieval.chunking import page_at, sentence_spans
+from retrieval.embeddings import Embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.vector_store import VectorStore
+
+RetrieverKind = Literal["bm25", "dense", "hybrid"]
+Fusion = Literal["convex", "rrf"]
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class Passage:
+    """One retrieved chunk with everything a citation needs."""
+
+    chunk_id: int
+    paper_id: str
+    title: str
+    section: str
+    page: int
+    page_start: int
+    page_end: int
+    text: str
+    score: float
+    page_spans: list[tuple[int, int]] = field(repr=False, default_factory=list)
+    url: str | None = None
+
+    def page_of(self, offset: int) -> int:
+        return page_at(self.page_spans, offset)
+
+    def sentence_spans(self) -> list[tuple[int, int]]:
+        """Quotable sentence spans, none crossing a page break."""
+        return sentence_spans(self.text, self.page_spans)
+
+    def public(self) -> dict:
+        return {
+            "paper_id": self.paper_id, "title": self.title, "section": self.section, "page": self.page,
+            "page_start": self.page_start, "page_end": self.page_end, "score": round(self.score, 6),
+            "text": self.text, "url": self.url,
+        }
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list[float] | None = None
+                           ) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum of weight / (k + rank), rank starting at 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def convex_fusion(rankings: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
+    """Fuse scored lists: each list's scores are min-max normalised to [0, 1], then weighted and added."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        if not ranking:
+            continue
+        high, low = ranking[0][1], ranking[-1][1]
+        for item, score in ranking:
+            scores[item] = scores.get(item, 0.0) + weight * (score - low) / (high - low or 1.0)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def _best_matching_page(chunk: ChunkRow, query: str) -> int:
+    """The page of the chunk's sentence that shares most words with the query."""
+    query_words = {w.lower() for w in _WORD.findall(query)}
+    best_offset, best_overlap = 0, -1
+    for start, end in sentence_spans(chunk.text, chunk.page_spans):
+        overlap = len(query_words & {w.lower() for w in _WORD.findall(chunk.text[start:end])})
+        if overlap > best_overlap:
+            best_offset, best_overlap = start, overlap
+    return page_at(chunk.page_spans, best_offset)
+
+
+class HybridSearcher:
+    """Searches the catalog's chunks; the lexical index is rebuilt lazily after the corpus changes."""
+
+    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, candidates: int = 100,
+                 fusion: Fusion = "convex", alpha: float = 0.5, rrf_k: int = 10) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.embedder = embedder
+        self.candidates = candidates
+        self.fusion = fusion
+        self.alpha = alpha
+        self.rrf_k = rrf_k
+        self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
+
+    def corpus_changed(self) -> None:
+        with self._lexical_lock:
+            self._lexical = None
+
+    def _lexical_index(self) -> LexicalIndex:
+        with self._lexical_lock:
+            if self._lexical is None:
+                self._lexical = LexicalIndex(*self.catalog.all_chunk_texts())
+            return self._lexical
+
+    def ranked_ids(self, query: str, k: int, retriever: RetrieverKind = "hybrid") -> list[tuple[int, float]]:
+        depth = max(k, self.candidates)
+        lexical = self._lexical_index().search(query, depth) if retriever != "dense" else []
+        dense = self.store.search(self.embedder.embed([query])[0], depth) if retriever != "bm25" else []
+        if retriever == "bm25":
+            return lexical[:k]
+        if retriever == "dense":
+            return dense[:k]
+        if self.fusion == "rrf":
+            return reciprocal_rank_fusion([[i for i, _ in lexical], [i for i, _ in dense]], k=self.rrf_k)[:k]
+        return convex_fusion([lexical, dense], [self.alpha, 1.0 - self.alpha])[:k]
+
+    def search(self, query: str, k: int = 10, retriever: RetrieverKind = "hybrid") -> list[Passage]:
+        ranked = self.ranked_ids(query, k, retriever)
+        rows = self.catalog.chunks_with_papers([chunk_id for chunk_id, _ in ranked])
+        return [_passage(rows[chunk_id], score, query) for chunk_id, score in ranked if chunk_id in rows]
+
+
+def _passage(row: tuple[ChunkRow, PaperRow], score: float, query: str) -> Passage:
+    chunk, paper = row
+    spans = chunk.page_spans
+    return Passage(
+        chunk_id=chunk.id or 0, paper_id=paper.paper_id, title=paper.title, section=chunk.section,
+        page=_best_matching_page(chunk, query), page_start=spans[0][1], page_end=spans[-1][1],
+        text=chunk.text, score=score, page_spans=spans, url=paper.url,
+    )

@@ -1,0 +1,33 @@
+"""Sentence splitting for scientific prose: rule-based, so it needs no downloaded model data."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations that end with a period but rarely end a sentence in papers.
+_ABBREVIATIONS = (
+    "al", "e.g", "i.e", "etc", "fig", "figs", "eq", "eqs", "sec", "tab", "ref", "refs", "vs", "cf",
+    "dr", "mr", "ms", "prof", "no", "vol", "approx", "resp", "ca", "st", "jr", "inc", "ltd", "u.s",
+)
+_BOUNDARY = re.compile(r"(?<=[.!?])(?P<closing>[\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATION_END = re.compile(r"(?:\b(?:" + "|".join(re.escape(a) for a in _ABBREVIATIONS) + r")|\b[A-Z])\.$",
+                               re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Return (start, end) character spans of the sentences of `text`, covering every non-space char."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.start() + len(match.group("closing"))
+        if _ABBREVIATION_END.search(text[start:match.start()]):
+            continue
+        spans.append((start, end))
+        start = match.end()
+    if start < len(text) and text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]

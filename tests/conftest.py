@@ -1,0 +1,42 @@
+"""Shared fixtures: the real embedding model (loaded once) and a library of the three real PDFs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.runtime import Runtime, build_runtime
+from agent.settings import Settings
+from retrieval.embeddings import Embedder, SentenceTransformerEmbedder
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+PAPERS = DATA / "papers"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Shared data is part of the test environment (CI lays it beside the clone): a missing folder is
+    # an error to report, not a reason to skip tests.
+    if not PAPERS.is_dir():
+        raise pytest.UsageError(f"shared test data not found at {DATA}: check out ../shared beside the project")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return SentenceTransformerEmbedder()
+
+
+def make_runtime(home: Path, embedder: Embedder, **settings: object) -> Runtime:
+    return build_runtime(Settings(home=home, llm="extractive", **settings), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Runtime]:
+    """A runtime whose library holds the three real PDFs of ../shared/data/papers."""
+    runtime = make_runtime(tmp_path_factory.mktemp("library"), embedder)
+    results = runtime.ingestor.ingest_paths(sorted(PAPERS.glob("*.pdf")))
+    assert [r.status for r in results] == ["added"] * 3
+    yield runtime
+    runtime.engine.dispose()

@@ -1,0 +1,49 @@
+from retrieval.chunking import chunk_document, page_at, sentence_spans, word_count
+from retrieval.sentences import sentences
+from tools.documents import Block, Document, Section
+
+
+def _document() -> Document:
+    return Document(paper_id="p1", title="T", source="test", sections=[
+        Section("1 Introduction", [
+            Block("Alpha one is first. Alpha two is second.", page=1),
+            Block("Beta one starts page two. Beta two ends it.", page=2),
+        ]),
+        Section("2 Methods", [Block("Gamma is a method sentence.", page=2)]),
+    ])
+
+
+def test_chunks_never_cross_sections_and_know_their_pages() -> None:
+    chunks = chunk_document(_document(), max_tokens=256)
+    assert [(c.section, c.page_start, c.page_end) for c in chunks] == [
+        ("1 Introduction", 1, 2), ("2 Methods", 2, 2)]
+    first = chunks[0]
+    assert first.text == "Alpha one is first. Alpha two is second.\nBeta one starts page two. Beta two ends it."
+    assert [first.text[a:b] for a, b in sentence_spans(first.text, first.page_spans)] == [
+        "Alpha one is first.", "Alpha two is second.", "Beta one starts page two.", "Beta two ends it."]
+    assert page_at(first.page_spans, first.text.index("Alpha two")) == 1
+    assert page_at(first.page_spans, first.text.index("Beta one")) == 2
+
+
+def test_budget_is_respected_with_one_sentence_overlap() -> None:
+    chunks = chunk_document(_document(), count_tokens=word_count, max_tokens=14)
+    assert all(word_count(s) <= 14 for c in chunks for s in sentences(c.text))
+    intro = [c.text for c in chunks if c.section == "1 Introduction"]
+    assert len(intro) >= 2
+    # The last sentence of a chunk opens the next one (overlap), so no context is lost at the seam.
+    assert sentences(intro[1])[0] == sentences(intro[0])[-1]
+
+
+def test_overlong_sentence_is_cut_into_windows() -> None:
+    long_sentence = " ".join(f"word{i}" for i in range(300)) + "."
+    document = Document("p", "T", "test", [Section("S", [Block(long_sentence, page=3)])])
+    chunks = chunk_document(document, max_tokens=64)
+    assert len(chunks) > 1
+    assert " ".join(c.text for c in chunks).count("word299") >= 1
+    assert all(c.page_start == 3 for c in chunks)
+
+
+def test_sentence_splitter_keeps_abbreviations() -> None:
+    text = "We follow Smith et al. (2019) in Fig. 2. It works, e.g. on mice. (See Table 1.) Done."
+    assert sentences(text) == ["We follow Smith et al. (2019) in Fig. 2.", "It works, e.g. on mice.",
+                               "(See Table 1.)", "Done."]

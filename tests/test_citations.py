@@ -1,0 +1,48 @@
+from agent.citations import CitationChecker
+from retrieval.embeddings import Embedder
+from retrieval.search import Passage
+
+
+def _passage(text: str, pages: list[tuple[int, int]], paper: str = "p1") -> Passage:
+    return Passage(chunk_id=1, paper_id=paper, title=f"Title {paper}", section="2 Methods",
+                   page=pages[0][1], page_start=pages[0][1], page_end=pages[-1][1], text=text, score=1.0,
+                   page_spans=pages)
+
+
+PASSAGES = [
+    _passage("Mice fed a high-fat diet gained weight. Their insulin levels rose sharply.", [(0, 3)]),
+    _passage("The trial enrolled 120 patients.\nAspirin lowered the risk of stroke by a third.",
+             [(0, 4), (33, 5)], "p2"),
+]
+
+
+def test_verbatim_claims_are_quoted_and_renumbered(embedder: Embedder) -> None:
+    answer = "Aspirin lowered the risk of stroke by a third. [2] Mice fed a high-fat diet gained weight. [1]"
+    checked = CitationChecker(embedder).check(answer, PASSAGES)
+    assert checked.text == ("Aspirin lowered the risk of stroke by a third. [1] "
+                            "Mice fed a high-fat diet gained weight. [2]")
+    assert [(c["n"], c["paper_id"], c["page"], c["quote"]) for c in checked.citations] == [
+        (1, "p2", 5, "Aspirin lowered the risk of stroke by a third."),
+        (2, "p1", 3, "Mice fed a high-fat diet gained weight."),
+    ]
+    assert checked.unsupported_removed == 0
+
+
+def test_paraphrase_gets_the_closest_sentence_as_quote(embedder: Embedder) -> None:
+    checked = CitationChecker(embedder).check("Insulin levels in the mice increased strongly [1].", PASSAGES)
+    assert checked.citations[0]["quote"] == "Their insulin levels rose sharply."
+    assert checked.text == "Insulin levels in the mice increased strongly. [1]"
+
+
+def test_unknown_markers_and_unsupported_claims_are_removed(embedder: Embedder) -> None:
+    answer = "Mice gained weight on the diet. [1] The moon is made of cheese. [2] Something else. [7]"
+    checked = CitationChecker(embedder).check(answer, PASSAGES)
+    assert checked.unsupported_removed == 2
+    assert "cheese" not in checked.text and "[7]" not in checked.text
+    assert [c["n"] for c in checked.citations] == [1]
+
+
+def test_answer_without_markers_passes_through(embedder: Embedder) -> None:
+    checked = CitationChecker(embedder).check("Not enough evidence in the library.", PASSAGES)
+    assert (checked.text, checked.citations, checked.unsupported_removed) == (
+        "Not enough evidence in the library.", [], 0)

@@ -1,0 +1,59 @@
+"""The console script as a user runs it: separate processes, a temporary home, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PAPERS
+
+
+def scisynth(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive"}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+
+
+def test_bad_files_fail_with_one_line_each_and_leave_nothing_behind(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    not_pdf = tmp_path / "notes.pdf"
+    not_pdf.write_text("these are notes, not a PDF")
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes((PAPERS / "acl_N18-3011.pdf").read_bytes()[:3000])
+    run = scisynth(home, "ingest", "--json", str(not_pdf), str(truncated), str(tmp_path / "missing.pdf"))
+    assert run.returncode == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("scisynth: cannot ingest")]
+    assert len(errors) == 3
+    assert f"{not_pdf}: not a PDF" in errors[0]
+    assert "missing.pdf: no such file" in errors[2]
+    assert {r["status"] for r in json.loads(run.stdout)["results"]} == {"failed"}
+    assert not list((home / "index").glob("*"))  # nothing half-written to the index
+
+
+def test_ingest_search_ask_round_trip(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    empty = scisynth(home, "ask", "--json", "What is SPECTER?")
+    assert empty.returncode == 0
+    assert "library is empty" in json.loads(empty.stdout)["answer"]
+
+    added = scisynth(home, "ingest", str(PAPERS / "acl_2020.acl-main.207.pdf"))
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("added")
+
+    search = json.loads(scisynth(home, "search", "--json", "-k", "3", "citation-informed transformer").stdout)
+    assert len(search["results"]) == 3
+    assert set(search["results"][0]) >= {"paper_id", "title", "section", "page", "score", "text"}
+
+    asked = json.loads(scisynth(home, "ask", "--json", "How is SPECTER pretrained?").stdout)
+    assert set(asked) >= {"answer", "citations", "hypotheses", "conversation_id", "trace"}
+    assert asked["citations"] and all(c["quote"] for c in asked["citations"])
+
+
+def test_help_lists_the_commands() -> None:
+    run = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    for command in ("serve", "ingest", "search", "ask"):
+        assert command in run.stdout

@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from tests.conftest import PAPERS
+from tests.pdf_factory import write_encrypted_pdf, write_image_only_pdf, write_pdf
+from tools.documents import DocumentError
+from tools.pdf import clean_text, parse_pdf
+
+
+def test_real_papers_have_titles_sections_and_valid_pages() -> None:
+    expected_titles = {
+        "acl_N18-3011.pdf": "Construction of the Literature Graph in Semantic Scholar",
+        "acl_2020.acl-main.207.pdf":
+            "SPECTER: Document-level Representation Learning using Citation-informed Transformers",
+        "acl_2020.acl-main.447.pdf": "S2ORC: The Semantic Scholar Open Research Corpus",
+    }
+    for name, title in expected_titles.items():
+        document = parse_pdf(PAPERS / name)
+        assert document.title == title
+        headings = [section.title for section in document.sections]
+        assert "Abstract" in headings
+        assert any(h.startswith("1 Introduction") for h in headings)
+        pages = {block.page for section in document.sections for block in section.blocks}
+        assert min(pages) == 1 and max(pages) <= document.page_count
+        assert document.paper_id == f"sha256:{document.sha256[:16]}"
+
+
+def test_reference_list_is_not_body_text() -> None:
+    document = parse_pdf(PAPERS / "acl_N18-3011.pdf")
+    body = " ".join(block.text for section in document.sections for block in section.blocks)
+    # Entries of the paper's reference list (page 8) must not be indexed as body text.
+    for reference_title in ("Frustratingly easy domain adaptation", "Search needs a shake-up",
+                            "Content-based citation recommendation"):
+        assert reference_title not in body
+
+
+def test_two_columns_read_left_column_first(tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "columns.pdf", [[
+        (320, 100, "Right column comes second\nin reading order."),
+        (60, 100, "Left column comes first\nin reading order."),
+        (60, 400, "Left column, lower down,\nstill before the right one."),
+    ]])
+    blocks = [b.text for s in parse_pdf(path).sections for b in s.blocks]
+    assert blocks == ["Left column comes first in reading order.",
+                      "Left column, lower down, still before the right one.",
+                      "Right column comes second in reading order."]
+
+
+def test_running_header_and_page_number_are_dropped(tmp_path: Path) -> None:
+    pages = [[(60, 30, "Journal of Tests 2024"), (60, 200, f"Body text of page {n} is kept."), (290, 820, str(n))]
+             for n in (1, 2)]
+    document = parse_pdf(write_pdf(tmp_path / "furniture.pdf", pages))
+    blocks = [(b.text, b.page) for s in document.sections for b in s.blocks]
+    assert blocks == [("Body text of page 1 is kept.", 1), ("Body text of page 2 is kept.", 2)]
+
+
+def test_hyphenation_and_ligatures_are_repaired() -> None:
+    assert clean_text("retriev-\nal of the ﬁrst") != ""
+    assert clean_text("retriev-\nal works") == "retrieval works"
+    assert clean_text("SciB-\nERT model") == "SciB-ERT model"
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.write_text("not a pdf at all"), "not a PDF"),
+    (lambda p: write_encrypted_pdf(p), "encrypted"),
+    (lambda p: write_image_only_pdf(p), "no text layer"),
+    (lambda p: p.write_bytes((PAPERS / "acl_N18-3011.pdf").read_bytes()[:4000]), "PDF"),
+])
+def test_bad_pdfs_raise_a_clear_error(tmp_path: Path, make, reason: str) -> None:
+    path = tmp_path / "bad.pdf"
+    make(path)
+    with pytest.raises(DocumentError) as caught:
+        parse_pdf(path)
+    assert reason in caught.value.reason
+    assert str(path) in str(caught.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(DocumentError, match="no such file"):
+        parse_pdf(Path("/nonexistent/paper.pdf"))
+
+
+def test_ligatures_expanded_on_real_paper() -> None:
+    document = parse_pdf(PAPERS / "acl_2020.acl-main.207.pdf")
+    text = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "ﬁ" not in text and "ﬂ" not in text
+    assert pymupdf.TEXT_PRESERVE_LIGATURES  # the flag exists; the parser leaves it off on purpose

@@ -1,0 +1,63 @@
+"""The typed document every parser produces: paper -> sections -> blocks with page numbers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DocumentError(Exception):
+    """A file could not be read as a paper. The message names the file and says what to do."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (or caption) of body text; `page` is 1-based, as a PDF viewer shows it."""
+
+    text: str
+    page: int
+    kind: str = "paragraph"
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    paper_id: str
+    title: str
+    source: str
+    sections: list[Section]
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    sha256: str | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+    path: str | None = None
+    page_count: int | None = None
+    abstract: str | None = None
+
+    def text_blocks(self) -> int:
+        return sum(len(section.blocks) for section in self.sections)
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def paper_id_from_sha256(sha256: str) -> str:
+    """A stable id for a file with no better identity (DESIGN: derived from its sha256)."""
+    return f"sha256:{sha256[:16]}"

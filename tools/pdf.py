@@ -1,0 +1,181 @@
+"""Page-aware PDF reading with PyMuPDF: body paragraphs in reading order, headings, no page furniture.
+
+Two-column layouts are read column by column; words hyphenated across line breaks are rejoined and
+ligatures expanded, so a quote taken from a passage can be found again on its page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from tools.documents import Block, Document, DocumentError, Section, paper_id_from_sha256, sha256_of_file
+
+MAX_PAGES = 2000
+MAX_CHARACTERS = 20_000_000
+# Expand ligatures (no TEXT_PRESERVE_LIGATURES), keep only text inside the page box, drop images.
+_TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+_MARGIN_SHARE = 0.07  # top and bottom share of the page where running headers and page numbers live
+_NUMBERED_HEADING = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?|[IVX]+\.)\s+[A-Z][^.!?]{1,80}$")
+_NAMED_HEADINGS = {
+    "abstract", "introduction", "background", "related work", "method", "methods", "results",
+    "discussion", "conclusion", "conclusions", "acknowledgments", "acknowledgements", "references",
+    "bibliography", "appendix",
+}
+_REFERENCE_HEADINGS = {"references", "bibliography"}
+_HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
+_COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
+
+
+def clean_text(raw: str) -> str:
+    """Rejoin words split across line breaks and fold all white space to single spaces."""
+    return " ".join(_COMPOUND_BREAK.sub(r"\1", _HYPHEN_BREAK.sub(r"\1", raw)).split())
+
+
+def _heading_title(text: str) -> str | None:
+    # Headings are short and carry no commas; this keeps reference entries ("J Smith, A Lee, and")
+    # from being read as appendix headings.
+    if len(text) > 90 or ", " in text:
+        return None
+    if text.lower() in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text):
+        return text
+    return None
+
+
+def _is_page_furniture(text: str, y0: float, y1: float, height: float) -> bool:
+    in_margin = y1 < height * _MARGIN_SHARE or y0 > height * (1 - _MARGIN_SHARE)
+    return in_margin and (len(text) < 120 or text.isdigit())
+
+
+@dataclass(frozen=True)
+class _RawBlock:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+
+def _column(x0: float, x1: float, middle: float) -> int:
+    """1 = left column, 2 = right column, 0 = spans both."""
+    if x1 <= middle + 10:
+        return 1
+    if x0 >= middle - 10:
+        return 2
+    return 0
+
+
+def _line_text(line: dict) -> str:
+    return "".join(span["text"] for span in line["spans"])
+
+
+def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
+    """Text blocks of a page. PyMuPDF sometimes merges lines of both columns that share a baseline into
+    one block; such a block is split back into its left and right column."""
+    middle = page.rect.width / 2
+    blocks: list[_RawBlock] = []
+    for block in page.get_text("dict", flags=_TEXT_FLAGS)["blocks"]:
+        if block.get("type") != 0 or not block.get("lines"):
+            continue
+        by_column: dict[int, list[dict]] = {}
+        for line in block["lines"]:
+            by_column.setdefault(_column(line["bbox"][0], line["bbox"][2], middle), []).append(line)
+        groups = [by_column[1], by_column[2]] if set(by_column) == {1, 2} else [block["lines"]]
+        for lines in groups:
+            blocks.append(_RawBlock(
+                min(line["bbox"][0] for line in lines), min(line["bbox"][1] for line in lines),
+                max(line["bbox"][2] for line in lines), max(line["bbox"][3] for line in lines),
+                "\n".join(_line_text(line) for line in lines),
+            ))
+    return blocks
+
+
+def _reading_order(blocks: list[_RawBlock], page_width: float) -> list[_RawBlock]:
+    """On a two-column page: full-width blocks above the columns, the left column, the right column,
+    then full-width blocks below them. A one-column page is read top to bottom."""
+    middle = page_width / 2
+    columns = [_column(b.x0, b.x1, middle) for b in blocks]
+    if columns.count(2) < max(1, len(blocks) // 5):
+        return sorted(blocks, key=lambda b: (round(b.y0), b.x0))
+    first_column_top = min((b.y0 for b, c in zip(blocks, columns, strict=True) if c), default=0.0)
+
+    def key(pair: tuple[_RawBlock, int]) -> tuple[int, float]:
+        block, column = pair
+        if column == 0:
+            return (0 if block.y0 <= first_column_top else 3, block.y0)
+        return (column, block.y0)
+
+    return [block for block, _ in sorted(zip(blocks, columns, strict=True), key=key)]
+
+
+def _open(path: Path) -> pymupdf.Document:
+    if not path.is_file():
+        raise DocumentError(path, "no such file")
+    with path.open("rb") as handle:
+        if handle.read(5) != b"%PDF-":
+            raise DocumentError(path, "not a PDF (the file does not start with %PDF-)")
+    try:
+        pdf = pymupdf.open(path, filetype="pdf")
+    except (pymupdf.FileDataError, RuntimeError) as error:
+        raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
+    if pdf.needs_pass:
+        raise DocumentError(path, "the PDF is encrypted; remove the password and ingest it again")
+    if pdf.page_count == 0:
+        raise DocumentError(path, "the PDF has no pages (it may be truncated)")
+    if pdf.page_count > MAX_PAGES:
+        raise DocumentError(path, f"the PDF has {pdf.page_count} pages, more than the {MAX_PAGES} allowed")
+    return pdf
+
+
+def parse_pdf(path: Path) -> Document:
+    """Read a PDF into a Document. Raises DocumentError with a reason a user can act on."""
+    path = Path(path)
+    pdf = _open(path)
+    sections: list[Section] = [Section(title="Front matter")]
+    characters = 0
+    in_references = False
+    first_page_blocks: list[str] = []
+    try:
+        for page_index, page in enumerate(pdf):
+            for raw in _reading_order(_page_blocks(page), page.rect.width):
+                text = clean_text(raw.text)
+                if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height):
+                    continue
+                characters += len(text)
+                if characters > MAX_CHARACTERS:
+                    raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
+                if page_index == 0:
+                    first_page_blocks.append(text)
+                heading = _heading_title(text)
+                if heading:
+                    in_references = heading.lower() in _REFERENCE_HEADINGS
+                    if not in_references:
+                        sections.append(Section(title=heading))
+                    continue
+                if not in_references:
+                    sections[-1].blocks.append(Block(text=text, page=page_index + 1))
+    except pymupdf.FileDataError as error:
+        raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
+    finally:
+        page_count = pdf.page_count
+        metadata = pdf.metadata or {}
+        pdf.close()
+    sections = [s for s in sections if s.blocks]
+    if not sections:
+        raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
+    sha256 = sha256_of_file(path)
+    title = (metadata.get("title") or "").strip() or (first_page_blocks[0] if first_page_blocks else path.stem)
+    authors = [a.strip() for a in re.split(r"[;,]| and ", metadata.get("author") or "") if a.strip()]
+    return Document(
+        paper_id=paper_id_from_sha256(sha256),
+        title=title[:300],
+        source="pdf",
+        sections=sections,
+        authors=authors,
+        sha256=sha256,
+        path=str(path.resolve()),
+        page_count=page_count,
+    )
