@@ -13,7 +13,7 @@ class Citation(TypedDict):
     paper_id: str
     title: str
     section: str
-    page: int
+    page: int | None
     quote: str
     url: str | None
 

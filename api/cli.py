@@ -42,15 +42,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     files = expand_paths([Path(p) for p in args.paths])
-    with tqdm(total=len(files), desc="ingest", unit="file", disable=args.json or len(files) < 2) as bar:
-        results = runtime.ingestor.ingest_paths(files, on_file=lambda _path: bar.update())
+    with tqdm(desc="ingest", unit="paper", disable=args.json or None, file=sys.stderr) as bar:
+        results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
     failed = [r for r in results if r.status == "failed"]
+    counts = {status: sum(r.status == status for r in results) for status in ("added", "unchanged", "failed")}
     lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
-             for r in results if r.status != "failed"]
-    _print({"results": [r.public() for r in results]}, args.json, "\n".join(lines))
+             for r in results if r.status != "failed"][:args.show]
+    lines.append(", ".join(f"{n} {status}" for status, n in counts.items()))
+    _print({"results": [r.public() for r in results], "counts": counts}, args.json, "\n".join(lines))
     for result in failed:
         print(f"scisynth: cannot ingest {result.path}: {result.error}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+    papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
+    rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "source": p.source,
+             "url": p.url} for p in papers]
+    human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}" for p in rows)
+    total = runtime.catalog.paper_count()
+    _print({"papers": rows, "total": total}, args.json, f"{human}\n{total} papers in the library")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+    missing = [paper_id for paper_id in args.paper_ids if not runtime.ingestor.delete(paper_id)]
+    _print({"deleted": [p for p in args.paper_ids if p not in missing], "missing": missing}, args.json,
+           "\n".join(f"no paper {p}" if p in missing else f"deleted {p}" for p in args.paper_ids))
+    return 2 if missing else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -108,8 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
 
-    ingest = command("ingest", "add PDF files (or folders of them) to the library", cmd_ingest)
+    ingest = command("ingest", "add papers to the library: PDF, JATS XML (.nxml/.xml), JSONL records, folders",
+                     cmd_ingest)
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
+    ingest.add_argument("--show", type=int, default=50, metavar="N", help="list at most N papers (default 50)")
+
+    library = command("library", "list the papers in the library", cmd_library)
+    library.add_argument("--offset", type=int, default=0)
+    library.add_argument("--limit", type=int, default=100)
+
+    delete = command("delete", "remove papers (and their passages and vectors) from the library", cmd_delete)
+    delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID")
 
     search = command("search", "find passages in the library", cmd_search)
     search.add_argument("query")

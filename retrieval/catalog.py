@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.chunking import Chunk
+from retrieval.chunking import Chunk, PageSpans
 from tools.documents import Document
 
 
@@ -53,12 +53,25 @@ class ChunkRow(SQLModel, table=True):
     page_spans_json: str
 
     @property
-    def page_spans(self) -> list[tuple[int, int]]:
-        return [(int(offset), int(page)) for offset, page in json.loads(self.page_spans_json)]
+    def page_spans(self) -> PageSpans:
+        return [(int(offset), page) for offset, page in json.loads(self.page_spans_json)]
+
+
+class IngestRunRow(SQLModel, table=True):
+    """One ingest call: what it was given and what came of it, for the operator's record."""
+
+    __tablename__ = "ingest_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    finished_at: datetime = Field(default_factory=_now)
+    paths_json: str
+    added: int
+    unchanged: int
+    failed: int
 
 
 def create_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=[PaperRow.__table__, ChunkRow.__table__])
+    SQLModel.metadata.create_all(engine, tables=[PaperRow.__table__, ChunkRow.__table__, IngestRunRow.__table__])
 
 
 class Catalog:
@@ -117,6 +130,11 @@ class Catalog:
             session.exec(delete(ChunkRow).where(ChunkRow.paper_id == paper_id))
             session.exec(delete(PaperRow).where(PaperRow.paper_id == paper_id))
         return [i for i in ids if i is not None]
+
+    def record_run(self, paths: list, statuses: list[str]) -> None:
+        with self.transaction() as session:
+            session.add(IngestRunRow(paths_json=json.dumps([str(p) for p in paths]), added=statuses.count("added"),
+                                     unchanged=statuses.count("unchanged"), failed=statuses.count("failed")))
 
     def papers(self, offset: int = 0, limit: int = 100) -> list[PaperRow]:
         with Session(self.engine) as session:

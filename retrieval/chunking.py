@@ -16,6 +16,7 @@ from retrieval.sentences import split_sentences
 from tools.documents import Document
 
 TokenCounter = Callable[[str], int]
+PageSpans = list[tuple[int, int | None]]  # (character offset, page or None) where each page starts
 
 
 @dataclass
@@ -24,18 +25,18 @@ class Chunk:
     ordinal: int
     section: str
     text: str
-    page_spans: list[tuple[int, int]] = field(default_factory=list)
+    page_spans: PageSpans = field(default_factory=list)
 
     @property
-    def page_start(self) -> int:
+    def page_start(self) -> int | None:
         return self.page_spans[0][1]
 
     @property
-    def page_end(self) -> int:
+    def page_end(self) -> int | None:
         return self.page_spans[-1][1]
 
 
-def page_at(page_spans: list[tuple[int, int]], offset: int) -> int:
+def page_at(page_spans: PageSpans, offset: int) -> int | None:
     """The page holding character `offset` of a chunk's text."""
     page = page_spans[0][1]
     for start, span_page in page_spans:
@@ -45,7 +46,7 @@ def page_at(page_spans: list[tuple[int, int]], offset: int) -> int:
     return page
 
 
-def sentence_spans(text: str, page_spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def sentence_spans(text: str, page_spans: PageSpans) -> list[tuple[int, int]]:
     """Sentence spans of a chunk's text, cut at block breaks (newlines) and where a new page starts,
     so each span lies in one block on one page."""
     page_starts = [offset for offset, _ in page_spans[1:]]

@@ -1,23 +1,26 @@
-"""Ingest: parse, chunk, embed, then write catalog rows and vectors together, one paper at a time.
+"""Ingest: parse, chunk, embed, then write catalog rows and vectors together, a batch of papers at a time.
 
-A paper is all-or-nothing: its rows are committed only after its vectors are saved, and its vectors
-are taken out again if the commit fails, so a failure leaves neither half behind.
+A batch is all-or-nothing: its rows are committed only after its vectors are saved, and its vectors
+are taken out again if the commit fails, so a failure never leaves half a paper behind. Records that
+cannot be parsed are reported and skipped before the batch is written. Batching keeps memory bounded
+and saves the index once per batch rather than once per paper.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from retrieval.catalog import Catalog
-from retrieval.chunking import chunk_document
+from retrieval.chunking import Chunk, chunk_document
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.vector_store import VectorStore
 from tools.documents import Document, DocumentError
-from tools.parsers import parse_file
+from tools.parsers import iter_documents
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +38,51 @@ class IngestResult:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
 class Ingestor:
     def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, searcher: HybridSearcher,
-                 chunk_tokens: int = 256) -> None:
+                 chunk_tokens: int = 256, batch_papers: int = 64) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
         self.searcher = searcher
         self.chunk_tokens = chunk_tokens
+        self.batch_papers = batch_papers
 
-    def ingest_document(self, document: Document, path: str = "") -> IngestResult:
+    def _known(self, document: Document) -> IngestResult | None:
         known = self.catalog.find_paper(document.paper_id) or (
-            document.sha256 and self.catalog.find_by_sha256(document.sha256))
-        if known:
-            return IngestResult(path, "unchanged", known.paper_id, known.title)
-        chunks = chunk_document(document, self.embedder.count_tokens, self.chunk_tokens)
-        if not chunks:
-            raise DocumentError(path or document.paper_id, "no text to index")
-        vectors = self.embedder.embed([c.text for c in chunks])
+            self.catalog.find_by_sha256(document.sha256) if document.sha256 else None)
+        return IngestResult(document.path or "", "unchanged", known.paper_id, known.title) if known else None
+
+    def ingest_batch(self, documents: list[tuple[str, Document]]) -> list[IngestResult]:
+        """Add new papers of the batch in one transaction and one index save; known ones are unchanged."""
+        results: list[IngestResult] = []
+        fresh: list[tuple[str, Document, list[Chunk]]] = []
+        seen: set[str] = set()
+        for origin, document in documents:
+            known = self._known(document)
+            if known or document.paper_id in seen:
+                results.append(known or IngestResult(origin, "unchanged", document.paper_id, document.title))
+                continue
+            chunks = chunk_document(document, self.embedder.count_tokens, self.chunk_tokens)
+            if not chunks:
+                results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
+                continue
+            seen.add(document.paper_id)
+            fresh.append((origin, document, chunks))
+        if not fresh:
+            return results
+        vectors = self.embedder.embed([c.text for _, _, chunks in fresh for c in chunks])
         ids: list[int] = []
         try:
             with self.catalog.transaction() as session:
-                ids = self.catalog.insert_paper(session, document, chunks)
+                for _, document, chunks in fresh:
+                    ids.extend(self.catalog.insert_paper(session, document, chunks))
                 self.store.add(ids, vectors)
                 self.store.save()
         except BaseException:
@@ -64,21 +90,44 @@ class Ingestor:
                 self.store.remove(ids)
                 self.store.save()
             raise
+        finally:
+            self.searcher.corpus_changed()
+        results.extend(IngestResult(origin, "added", d.paper_id, d.title, len(chunks)) for origin, d, chunks in fresh)
+        return results
+
+    def delete(self, paper_id: str) -> bool:
+        """Remove a paper, its chunks and its vectors. False when there was no such paper."""
+        if self.catalog.find_paper(paper_id) is None:
+            return False
+        ids = self.catalog.delete_paper(paper_id)
+        self.store.remove(ids)
+        self.store.save()
         self.searcher.corpus_changed()
-        return IngestResult(path, "added", document.paper_id, document.title, len(chunks))
+        return True
 
-    def ingest_file(self, path: Path) -> list[IngestResult]:
-        """Results for every paper in the file; a bad file gives one "failed" result, never an exception."""
-        try:
-            return [self.ingest_document(document, str(path)) for document in parse_file(path)]
-        except DocumentError as error:
-            log.info("ingest failed: %s", error)
-            return [IngestResult(str(path), "failed", error=error.reason)]
+    def ingest_document(self, document: Document, origin: str = "") -> IngestResult:
+        return self.ingest_batch([(origin, document)])[0]
 
-    def ingest_paths(self, paths: list[Path], on_file: Callable[[Path], None] | None = None) -> list[IngestResult]:
+    def ingest_paths(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None = None
+                     ) -> list[IngestResult]:
+        """Ingest every paper in the files; unreadable files and records become "failed" results."""
         results: list[IngestResult] = []
-        for path in paths:
-            results.extend(self.ingest_file(path))
-            if on_file:
-                on_file(path)
+
+        def parsed() -> Iterator[tuple[str, Document] | IngestResult]:
+            for path in paths:
+                for item in iter_documents(path):
+                    if isinstance(item, DocumentError):
+                        log.info("cannot ingest %s", item)
+                        yield IngestResult(item.path, "failed", error=item.reason)
+                    else:
+                        yield (str(path), item)
+
+        for batch in _batches(parsed(), self.batch_papers):
+            done = [item for item in batch if isinstance(item, IngestResult)]
+            done += self.ingest_batch([item for item in batch if not isinstance(item, IngestResult)])
+            for result in done:
+                if on_paper:
+                    on_paper(result)
+            results.extend(done)
+        self.catalog.record_run(paths, [r.status for r in results])
         return results

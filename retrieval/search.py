@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.catalog import Catalog, ChunkRow, PaperRow
-from retrieval.chunking import page_at, sentence_spans
+from retrieval.chunking import PageSpans, page_at, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.vector_store import VectorStore
@@ -31,15 +31,15 @@ class Passage:
     paper_id: str
     title: str
     section: str
-    page: int
-    page_start: int
-    page_end: int
+    page: int | None
+    page_start: int | None
+    page_end: int | None
     text: str
     score: float
-    page_spans: list[tuple[int, int]] = field(repr=False, default_factory=list)
+    page_spans: PageSpans = field(repr=False, default_factory=list)
     url: str | None = None
 
-    def page_of(self, offset: int) -> int:
+    def page_of(self, offset: int) -> int | None:
         return page_at(self.page_spans, offset)
 
     def sentence_spans(self) -> list[tuple[int, int]]:
@@ -77,7 +77,7 @@ def convex_fusion(rankings: list[list[tuple[int, float]]], weights: list[float])
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def _best_matching_page(chunk: ChunkRow, query: str) -> int:
+def _best_matching_page(chunk: ChunkRow, query: str) -> int | None:
     """The page of the chunk's sentence that shares most words with the query."""
     query_words = {w.lower() for w in _WORD.findall(query)}
     best_offset, best_overlap = 0, -1

@@ -18,10 +18,11 @@ class DocumentError(Exception):
 
 @dataclass(frozen=True)
 class Block:
-    """A paragraph (or caption) of body text; `page` is 1-based, as a PDF viewer shows it."""
+    """A paragraph (or caption) of body text; `page` is 1-based, as a PDF viewer shows it, and None
+    for sources without pages (JATS, JSONL)."""
 
     text: str
-    page: int
+    page: int | None
     kind: str = "paragraph"
 
 

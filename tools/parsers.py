@@ -1,25 +1,37 @@
-"""Pick the parser for a file by its suffix."""
+"""Pick the reader for a file by its suffix; every reader yields Documents (or per-item errors)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from tools.documents import Document, DocumentError
+from tools.jats import parse_jats
 from tools.pdf import parse_pdf
+from tools.records import read_jsonl
 
-SUPPORTED_SUFFIXES = (".pdf",)
+SUPPORTED_SUFFIXES = (".pdf", ".nxml", ".xml", ".jsonl")
 
 
-def parse_file(path: Path) -> list[Document]:
-    """All papers in a file (a PDF holds one). Raises DocumentError naming the file and the reason."""
+def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
+    """The papers in a file (a PDF or JATS file holds one, a JSONL file many). A file or record that
+    cannot be read yields a DocumentError naming it and the reason, and reading goes on."""
     path = Path(path)
-    if not path.exists():
-        raise DocumentError(path, "no such file")
     suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        return [parse_pdf(path)]
-    readable = ", ".join(SUPPORTED_SUFFIXES)
-    raise DocumentError(path, f"unsupported file type {suffix or '(none)'}; SciSynth reads {readable}")
+    if not path.exists():
+        yield DocumentError(path, "no such file")
+        return
+    if suffix not in SUPPORTED_SUFFIXES:
+        readable = ", ".join(SUPPORTED_SUFFIXES)
+        yield DocumentError(path, f"unsupported file type {suffix or '(none)'}; SciSynth reads {readable}")
+        return
+    if suffix == ".jsonl":
+        yield from read_jsonl(path)
+        return
+    try:
+        yield parse_pdf(path) if suffix == ".pdf" else parse_jats(path)
+    except DocumentError as error:
+        yield error
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:

