@@ -31,6 +31,7 @@ class PaperRow(SQLModel, table=True):
     doi: str | None = None
     path: str | None = None
     page_count: int | None = None
+    license: str | None = None
     added_at: datetime = Field(default_factory=_now)
 
     @property
@@ -112,6 +113,7 @@ class Catalog:
             doi=document.doi,
             path=document.path,
             page_count=document.page_count,
+            license=document.license,
         ))
         session.flush()  # the paper row first: chunks reference it
         rows = [

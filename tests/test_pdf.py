@@ -87,3 +87,29 @@ def test_ligatures_expanded_on_real_paper() -> None:
     text = " ".join(b.text for s in document.sections for b in s.blocks)
     assert "ﬁ" not in text and "ﬂ" not in text
     assert pymupdf.TEXT_PRESERVE_LIGATURES  # the flag exists; the parser leaves it off on purpose
+
+
+def test_outline_names_unnumbered_headings_and_captions_are_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "outlined.pdf"
+    pdf = pymupdf.open()
+    page = pdf.new_page()
+    page.insert_text((72, 100), "Our Approach")
+    page.insert_text((72, 140), "We describe the approach in full detail here.")
+    page.insert_text((72, 200), "Figure 1: The pipeline at a glance.")
+    pdf.set_toc([[1, "Our Approach", 1]])
+    pdf.save(path)
+    document = parse_pdf(path)
+    assert [s.title for s in document.sections] == ["Our Approach"]
+    assert [(b.text, b.kind) for b in document.sections[0].blocks] == [
+        ("We describe the approach in full detail here.", "paragraph"),
+        ("Figure 1: The pipeline at a glance.", "caption")]
+
+
+def test_page_cap_refuses_huge_documents(tmp_path: Path) -> None:
+    path = tmp_path / "huge.pdf"
+    pdf = pymupdf.open()
+    for _ in range(5000):
+        pdf.new_page(width=100, height=100)
+    pdf.save(path)
+    with pytest.raises(DocumentError, match="5000 pages"):
+        parse_pdf(path)

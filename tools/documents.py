@@ -46,6 +46,7 @@ class Document:
     path: str | None = None
     page_count: int | None = None
     abstract: str | None = None
+    license: str | None = None
 
     def text_blocks(self) -> int:
         return sum(len(section.blocks) for section in self.sections)

@@ -64,6 +64,15 @@ def _section_blocks(section: etree._Element, title_prefix: str, sections: list[S
             _section_blocks(child, title, sections)
 
 
+def _license(root: etree._Element) -> str | None:
+    for element in root.iterfind(".//{*}permissions/{*}license"):
+        for name, value in element.attrib.items():
+            if etree.QName(name).localname == "href":
+                return value
+        return _text(element)[:300] or None
+    return None
+
+
 def parse_jats(path: Path) -> Document:
     path = Path(path)
     if not path.is_file():
@@ -107,5 +116,5 @@ def parse_jats(path: Path) -> Document:
         title=_text(meta.find("title-group/article-title")) or path.stem,
         source="jats", sections=sections, authors=[a for a in authors if a],
         year=min(int(y) for y in years) if years else None, sha256=sha256, doi=doi,
-        path=str(path.resolve()), abstract=abstract or None,
+        path=str(path.resolve()), abstract=abstract or None, license=_license(root),
     )

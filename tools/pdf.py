@@ -26,6 +26,7 @@ _NAMED_HEADINGS = {
     "bibliography", "appendix",
 }
 _REFERENCE_HEADINGS = {"references", "bibliography"}
+_CAPTION = re.compile(r"^(Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]")
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
 
@@ -35,12 +36,12 @@ def clean_text(raw: str) -> str:
     return " ".join(_COMPOUND_BREAK.sub(r"\1", _HYPHEN_BREAK.sub(r"\1", raw)).split())
 
 
-def _heading_title(text: str) -> str | None:
+def _heading_title(text: str, outline: set[str]) -> str | None:
     # Headings are short and carry no commas; this keeps reference entries ("J Smith, A Lee, and")
     # from being read as appendix headings.
     if len(text) > 90 or ", " in text:
         return None
-    if text.lower() in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text):
+    if text.lower() in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text) or " ".join(text.lower().split()) in outline:
         return text
     return None
 
@@ -135,6 +136,8 @@ def parse_pdf(path: Path) -> Document:
     path = Path(path)
     pdf = _open(path)
     sections: list[Section] = [Section(title="Front matter")]
+    # The PDF's outline (bookmarks), when it has one, names headings that carry no number.
+    outline = {" ".join(str(entry[1]).lower().split()) for entry in pdf.get_toc(simple=True)}
     characters = 0
     in_references = False
     first_page_blocks: list[str] = []
@@ -149,14 +152,15 @@ def parse_pdf(path: Path) -> Document:
                     raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
                 if page_index == 0:
                     first_page_blocks.append(text)
-                heading = _heading_title(text)
+                heading = _heading_title(text, outline)
                 if heading:
                     in_references = heading.lower() in _REFERENCE_HEADINGS
                     if not in_references:
                         sections.append(Section(title=heading))
                     continue
                 if not in_references:
-                    sections[-1].blocks.append(Block(text=text, page=page_index + 1))
+                    kind = "caption" if _CAPTION.match(text) else "paragraph"
+                    sections[-1].blocks.append(Block(text=text, page=page_index + 1, kind=kind))
     except pymupdf.FileDataError as error:
         raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
     finally:

@@ -47,7 +47,7 @@ def _abstract_record(record: dict, where: str) -> Document:
         paper_id=paper_id, title=" ".join(str(record["title"]).split()), source="jsonl",
         sections=[Section("Abstract", [Block(text, page=None)])], authors=_authors(record.get("authors")),
         year=_year(record), arxiv_id=paper_id if _ARXIV_ID.match(paper_id) else None,
-        doi=record.get("doi"), abstract=text,
+        doi=record.get("doi"), abstract=text, license=record.get("license"),
     )
 
 
@@ -83,7 +83,7 @@ def _unarxive_record(record: dict, where: str) -> Document:
         paper_id=paper_id, title=" ".join(str(metadata.get("title", paper_id)).split()), source="unarxive",
         sections=sections, authors=_authors(metadata.get("authors")), year=_year(
             {"dates": [metadata.get("update_date") or ""]}), arxiv_id=paper_id, doi=metadata.get("doi"),
-        abstract=abstract or None,
+        abstract=abstract or None, license=metadata.get("license"),
     )
 
 
