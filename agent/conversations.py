@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
+from retrieval.catalog import create_tables
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -40,7 +42,7 @@ class MessageRow(SQLModel, table=True):
 class ConversationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=[ConversationRow.__table__, MessageRow.__table__])
+        create_tables(engine, [ConversationRow.__table__, MessageRow.__table__])
 
     def create(self, title: str = "") -> ConversationRow:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -19,6 +19,7 @@ from agent.graph import build_graph
 from agent.llm import Composer, load_composer
 from agent.settings import Settings
 from retrieval.catalog import Catalog
+from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import Ingestor
 from retrieval.search import HybridSearcher
@@ -87,18 +88,25 @@ class Runtime:
         return result
 
 
-def build_runtime(settings: Settings, composer: Composer | None = None, embedder: Embedder | None = None) -> Runtime:
+def build_runtime(settings: Settings, composer: Composer | None = None, embedder: Embedder | None = None,
+                  reset_index: bool = False) -> Runtime:
+    """Wire everything from settings. `reset_index` starts with an empty vector index (for reindex)."""
     engine = make_engine(settings.resolved_database_url)
     catalog = Catalog(engine)
     embedder = embedder or load_embedder(settings.embeddings)
-    store = VectorStore(settings.index_dir, embedder.name, embedder.dimension)
-    if store.count != catalog.chunk_count():
-        log.warning("the vector index holds %d chunks but the catalog %d", store.count, catalog.chunk_count())
-    searcher = HybridSearcher(catalog, store, embedder)
+    store = VectorStore(settings.index_dir, embedder.name, embedder.dimension, settings.exact_search_max,
+                        reset=reset_index)
+    if not reset_index and store.count != catalog.chunk_count():
+        log.warning("the vector index holds %d chunks but the catalog %d: run 'scisynth reindex'",
+                    store.count, catalog.chunk_count())
+    searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
+                              mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25")
     composer = composer or load_composer(settings.llm, embedder)
     graph = build_graph(catalog, searcher, composer, CitationChecker(embedder), settings.evidence_k)
+    # Ingest goes through the on-disk embedding cache: re-indexing unchanged text costs nothing.
+    cached = CachedEmbedder(embedder, settings.home_dir / "cache" / "embeddings.sqlite")
     return Runtime(
         settings=settings, engine=engine, catalog=catalog, embedder=embedder, store=store, searcher=searcher,
-        ingestor=Ingestor(catalog, store, embedder, searcher, settings.chunk_tokens), composer=composer,
+        ingestor=Ingestor(catalog, store, cached, searcher, settings.chunk_tokens), composer=composer,
         conversations=ConversationStore(engine), graph=graph,
     )

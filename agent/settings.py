@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
+    fusion: Literal["convex", "rrf"] = Field(default="convex", description="how BM25 and dense rankings combine")
+    fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="BM25 weight in convex fusion")
+    mmr_balance: float | None = Field(default=None, ge=0.0, le=1.0, description="MMR relevance weight; None = off")
+    exact_search_max: int = Field(default=200_000, ge=1, description="vectors searched exactly; HNSW beyond")
 
     @property
     def home_dir(self) -> Path:

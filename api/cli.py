@@ -55,6 +55,34 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from agent.runtime import build_runtime
+
+    runtime = build_runtime(Settings(), reset_index=True)
+    with tqdm(total=runtime.catalog.chunk_count(), desc="reindex", unit="chunk", disable=args.json or None,
+              file=sys.stderr) as bar:
+        count = runtime.ingestor.reindex(on_batch=bar.update)
+    _print({"chunks": count, "index_type": runtime.store.index_type}, args.json,
+           f"rebuilt the index from the catalog: {count} chunks ({runtime.store.index_type} search)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from evals.runner import markdown_table, run_suite
+
+    with tqdm(desc=f"eval {args.suite}", unit="query", disable=args.json or None, file=sys.stderr) as bar:
+        report = run_suite(args.suite, Settings(), args.data_dir, args.limit, args.corpus_limit, args.retriever,
+                           args.out, on_item=bar.update)
+    summary = {k: v for k, v in report.items() if k != "items"}
+    _print(summary, args.json, f"{report['suite']} on {report['dataset']['queries']} queries, "
+                               f"{report['dataset']['documents']} documents\n\n{markdown_table(report)}")
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
@@ -75,8 +103,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from retrieval.search import SearchFilter
+
     runtime = _runtime(args)
-    passages = runtime.searcher.search(args.query, k=args.k, retriever=args.retriever)
+    if args.mmr is not None:
+        runtime.searcher.mmr_balance = args.mmr
+    where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to, sources=args.source)
+    passages = runtime.searcher.search(args.query, k=args.k, retriever=args.retriever, where=where)
     human = "\n\n".join(
         f"{i}. {p.title} — {p.section}, p. {p.page} (score {p.score:.3f})\n   {p.text[:300]}"
         for i, p in enumerate(passages, start=1)
@@ -146,6 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
     search.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid",
                         help="ranking: BM25, embeddings, or both fused (default hybrid)")
+    search.add_argument("--paper", action="append", metavar="PAPER_ID", help="only these papers (repeatable)")
+    search.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
+    search.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
+    search.add_argument("--source", action="append", choices=["pdf", "jats", "jsonl", "unarxive", "arxiv"],
+                        help="only papers from this kind of source (repeatable)")
+    search.add_argument("--mmr", type=float, metavar="BALANCE",
+                        help="diversify with MMR (0..1, relevance weight; e.g. 0.7)")
+
+    evaluate = command("eval", "run a scored eval suite and print its metrics", cmd_eval)
+    evaluate.add_argument("suite", choices=["scifact-retrieval"])
+    evaluate.add_argument("--limit", type=int, metavar="N", help="score only the first N queries")
+    evaluate.add_argument("--corpus-limit", type=int, metavar="N",
+                          help="index only the first N documents (and keep the queries they answer)")
+    evaluate.add_argument("--retriever", choices=["all", "bm25", "dense", "hybrid"], default="all")
+    evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
+                          "else downloaded into the home folder)")
+    evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
+
+    command("reindex", "rebuild the vector and BM25 indexes from the catalog (after changing the embedding "
+            "model, or if the index was lost)", cmd_reindex)
 
     ask = command("ask", "answer a question from the library, with citations", cmd_ask)
     ask.add_argument("question")

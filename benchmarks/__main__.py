@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-SCRIPTS = ["benchmarks.bench_parsing"]
+SCRIPTS = ["benchmarks.bench_parsing", "benchmarks.bench_retrieval", "benchmarks.bench_vector_store"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

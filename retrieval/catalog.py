@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, Table, delete, func, inspect, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans
@@ -71,14 +71,24 @@ class IngestRunRow(SQLModel, table=True):
     failed: int
 
 
-def create_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=[PaperRow.__table__, ChunkRow.__table__, IngestRunRow.__table__])
+def create_tables(engine: Engine, tables: list[Table]) -> None:
+    """Create missing tables, and add columns a newer version defined to existing ones (all nullable or
+    defaulted), so an older library opens without losing anything."""
+    SQLModel.metadata.create_all(engine, tables=tables)
+    inspector = inspect(engine)
+    for table in tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                with engine.begin() as connection:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine)
+        create_tables(engine, [PaperRow.__table__, ChunkRow.__table__, IngestRunRow.__table__])
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -157,6 +167,32 @@ class Catalog:
         with Session(self.engine) as session:
             query = select(ChunkRow, PaperRow).join(PaperRow).where(ChunkRow.id.in_(ids))
             return {chunk.id: (chunk, paper) for chunk, paper in session.exec(query)}
+
+    def fingerprint(self) -> str:
+        """Changes whenever chunks are added or removed: what derived indexes are checked against."""
+        with Session(self.engine) as session:
+            count, highest, total = session.exec(
+                select(func.count(ChunkRow.id), func.max(ChunkRow.id), func.sum(ChunkRow.id))).one()
+        return f"{count}:{highest or 0}:{total or 0}"
+
+    def chunk_ids_matching(self, paper_ids: list[str] | None = None, year_from: int | None = None,
+                           year_to: int | None = None, sources: list[str] | None = None) -> list[int]:
+        query = select(ChunkRow.id).join(PaperRow)
+        if paper_ids is not None:
+            query = query.where(PaperRow.paper_id.in_(paper_ids))
+        if year_from is not None:
+            query = query.where(PaperRow.year >= year_from)
+        if year_to is not None:
+            query = query.where(PaperRow.year <= year_to)
+        if sources is not None:
+            query = query.where(PaperRow.source.in_(sources))
+        with Session(self.engine) as session:
+            return [i for i in session.exec(query) if i is not None]
+
+    def chunk_papers(self) -> dict[int, str]:
+        """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
+        with Session(self.engine) as session:
+            return {i: p for i, p in session.exec(select(ChunkRow.id, ChunkRow.paper_id)) if i is not None}
 
     def all_chunk_texts(self) -> tuple[list[int], list[str]]:
         """Every chunk id and text, in id order: what the lexical index is built from."""

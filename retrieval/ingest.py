@@ -95,6 +95,18 @@ class Ingestor:
         results.extend(IngestResult(origin, "added", d.paper_id, d.title, len(chunks)) for origin, d, chunks in fresh)
         return results
 
+    def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 512) -> int:
+        """Embed every catalog chunk into the (empty) vector store and save it: the way back from an index
+        built with another model, or lost. Cached embeddings make unchanged text free. Returns the count."""
+        ids, texts = self.catalog.all_chunk_texts()
+        for start in range(0, len(ids), batch_size):
+            self.store.add(ids[start:start + batch_size], self.embedder.embed(texts[start:start + batch_size]))
+            if on_batch:
+                on_batch(len(ids[start:start + batch_size]))
+        self.store.save()
+        self.searcher.corpus_changed()
+        return len(ids)
+
     def delete(self, paper_id: str) -> bool:
         """Remove a paper, its chunks and its vectors. False when there was no such paper."""
         if self.catalog.find_paper(paper_id) is None:

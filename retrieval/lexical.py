@@ -1,9 +1,17 @@
-"""BM25 over chunk texts with bm25s (English stemming and stop words)."""
+"""BM25 over chunk texts with bm25s (English stemming and stop words), saved beside the vector index.
+
+The saved index carries the catalog fingerprint it was built from; when the catalog has moved on, the
+index is rebuilt rather than trusted, so BM25 and the vectors always describe the same chunks.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import threading
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -11,6 +19,7 @@ import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+FINGERPRINT_FILE = "fingerprint.json"
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
@@ -18,22 +27,57 @@ def _tokens(texts: list[str]) -> list[list[str]]:
 
 
 class LexicalIndex:
-    """An immutable BM25 index: rebuild it (cheap: ~1 s per 10k chunks) when the corpus changes."""
+    """An immutable BM25 index: rebuild it (about 1 s per 10k chunks) when the corpus changes."""
 
-    def __init__(self, ids: list[int], texts: list[str]) -> None:
+    def __init__(self, ids: list[int], model: bm25s.BM25 | None = None, texts: list[str] | None = None) -> None:
         self.ids = np.asarray(ids, dtype=np.int64)
-        self._model = bm25s.BM25()
+        self._position = {int(i): p for p, i in enumerate(self.ids)}
         self._lock = threading.Lock()
-        if texts:
+        self._model = model or bm25s.BM25()
+        if model is None and texts:
             self._model.index(_tokens(texts), show_progress=False)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score) pairs with a positive score, best first."""
-        if len(self.ids) == 0:
+    def search(self, query: str, k: int, allowed_ids: list[int] | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) pairs with a positive score, best first; only `allowed_ids` when given."""
+        if len(self.ids) == 0 or (allowed_ids is not None and not allowed_ids):
             return []
         query_tokens = _tokens([query])
         if not query_tokens[0]:
             return []
+        mask = None
+        if allowed_ids is not None:
+            mask = np.zeros(len(self.ids), dtype=np.float32)
+            mask[[self._position[i] for i in allowed_ids if i in self._position]] = 1.0
         with self._lock:
-            positions, scores = self._model.retrieve(query_tokens, k=min(k, len(self.ids)), show_progress=False)
+            positions, scores = self._model.retrieve(query_tokens, k=min(k, len(self.ids)), show_progress=False,
+                                                     weight_mask=mask)
         return [(int(self.ids[p]), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
+
+    def save(self, directory: Path, fingerprint: str) -> None:
+        """Write to a fresh folder, then swap it in, so a reader never loads half an index."""
+        staging = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if len(self.ids):
+            self._model.save(str(staging), show_progress=False)
+        np.save(staging / "ids.npy", self.ids)
+        (staging / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": fingerprint}))
+        previous = directory.with_name(directory.name + ".old")
+        shutil.rmtree(previous, ignore_errors=True)
+        if directory.exists():
+            os.replace(directory, previous)
+        os.replace(staging, directory)
+        shutil.rmtree(previous, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path, fingerprint: str) -> LexicalIndex | None:
+        """The saved index if it was built from the catalog state `fingerprint`, else None."""
+        try:
+            saved = json.loads((directory / FINGERPRINT_FILE).read_text())["fingerprint"]
+            if saved != fingerprint:
+                return None
+            ids = np.load(directory / "ids.npy").tolist()
+            model = bm25s.BM25.load(str(directory), show_progress=False) if ids else None
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(ids, model=model)

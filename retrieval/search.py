@@ -3,6 +3,7 @@
 Two fusions: `convex` (default) adds min-max normalised BM25 and cosine scores with weight `alpha`
 for BM25, so a strong lexical match (an exact phrase) keeps its margin; `rrf` is reciprocal-rank
 fusion. On SciFact train claims (nDCG@10) convex 0.5 scored 0.730, RRF k=10 0.727, BM25 0.696.
+Optional MMR re-ranking trades a little relevance for variety, so one paper does not fill every slot.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from retrieval.catalog import Catalog, ChunkRow, PaperRow
 from retrieval.chunking import PageSpans, page_at, sentence_spans
@@ -38,20 +42,32 @@ class Passage:
     score: float
     page_spans: PageSpans = field(repr=False, default_factory=list)
     url: str | None = None
+    year: int | None = None
 
     def page_of(self, offset: int) -> int | None:
         return page_at(self.page_spans, offset)
 
     def sentence_spans(self) -> list[tuple[int, int]]:
-        """Quotable sentence spans, none crossing a page break."""
+        """Quotable sentence spans, none crossing a block or page break."""
         return sentence_spans(self.text, self.page_spans)
 
     def public(self) -> dict:
         return {
             "paper_id": self.paper_id, "title": self.title, "section": self.section, "page": self.page,
             "page_start": self.page_start, "page_end": self.page_end, "score": round(self.score, 6),
-            "text": self.text, "url": self.url,
+            "text": self.text, "url": self.url, "year": self.year,
         }
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    paper_ids: list[str] | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    sources: list[str] | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.paper_ids, self.year_from, self.year_to, self.sources))
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list[float] | None = None
@@ -77,6 +93,26 @@ def convex_fusion(rankings: list[list[tuple[int, float]]], weights: list[float])
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
+def maximal_marginal_relevance(ranked: list[tuple[int, float]], vectors: dict[int, np.ndarray], k: int,
+                               balance: float = 0.7) -> list[tuple[int, float]]:
+    """Greedy MMR: each pick maximises balance * relevance - (1 - balance) * similarity to the picks so far."""
+    if not ranked:
+        return []
+    top = ranked[0][1] or 1.0
+    remaining = [(i, s / top) for i, s in ranked if i in vectors]
+    chosen: list[tuple[int, float]] = []
+    while remaining and len(chosen) < k:
+        def gain(candidate: tuple[int, float]) -> float:
+            redundancy = max((float(vectors[candidate[0]] @ vectors[c]) for c, _ in chosen), default=0.0)
+            return balance * candidate[1] - (1 - balance) * redundancy
+
+        best = max(remaining, key=gain)
+        chosen.append(best)
+        remaining.remove(best)
+    original = dict(ranked)
+    return [(i, original[i]) for i, _ in chosen]
+
+
 def _best_matching_page(chunk: ChunkRow, query: str) -> int | None:
     """The page of the chunk's sentence that shares most words with the query."""
     query_words = {w.lower() for w in _WORD.findall(query)}
@@ -89,10 +125,12 @@ def _best_matching_page(chunk: ChunkRow, query: str) -> int | None:
 
 
 class HybridSearcher:
-    """Searches the catalog's chunks; the lexical index is rebuilt lazily after the corpus changes."""
+    """Searches the catalog's chunks. The BM25 index is rebuilt lazily after the corpus changes and,
+    when `lexical_dir` is set, saved there and reused across restarts while the catalog is unchanged."""
 
     def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, candidates: int = 100,
-                 fusion: Fusion = "convex", alpha: float = 0.5, rrf_k: int = 10) -> None:
+                 fusion: Fusion = "convex", alpha: float = 0.5, rrf_k: int = 10, mmr_balance: float | None = None,
+                 lexical_dir: Path | None = None) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
@@ -100,6 +138,8 @@ class HybridSearcher:
         self.fusion = fusion
         self.alpha = alpha
         self.rrf_k = rrf_k
+        self.mmr_balance = mmr_balance
+        self.lexical_dir = lexical_dir
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
 
@@ -107,26 +147,44 @@ class HybridSearcher:
         with self._lexical_lock:
             self._lexical = None
 
-    def _lexical_index(self) -> LexicalIndex:
+    def lexical_index(self) -> LexicalIndex:
         with self._lexical_lock:
             if self._lexical is None:
-                self._lexical = LexicalIndex(*self.catalog.all_chunk_texts())
+                fingerprint = self.catalog.fingerprint()
+                saved = LexicalIndex.load(self.lexical_dir, fingerprint) if self.lexical_dir else None
+                if saved is None:
+                    ids, texts = self.catalog.all_chunk_texts()
+                    saved = LexicalIndex(ids, texts=texts)
+                    if self.lexical_dir:
+                        saved.save(self.lexical_dir, fingerprint)
+                self._lexical = saved
             return self._lexical
 
-    def ranked_ids(self, query: str, k: int, retriever: RetrieverKind = "hybrid") -> list[tuple[int, float]]:
+    def ranked_ids(self, query: str, k: int, retriever: RetrieverKind = "hybrid",
+                   allowed_ids: list[int] | None = None) -> list[tuple[int, float]]:
         depth = max(k, self.candidates)
-        lexical = self._lexical_index().search(query, depth) if retriever != "dense" else []
-        dense = self.store.search(self.embedder.embed([query])[0], depth) if retriever != "bm25" else []
+        lexical = self.lexical_index().search(query, depth, allowed_ids) if retriever != "dense" else []
+        dense = (self.store.search(self.embedder.embed([query])[0], depth, allowed_ids)
+                 if retriever != "bm25" else [])
         if retriever == "bm25":
-            return lexical[:k]
+            return lexical
         if retriever == "dense":
-            return dense[:k]
+            return dense
         if self.fusion == "rrf":
-            return reciprocal_rank_fusion([[i for i, _ in lexical], [i for i, _ in dense]], k=self.rrf_k)[:k]
-        return convex_fusion([lexical, dense], [self.alpha, 1.0 - self.alpha])[:k]
+            return reciprocal_rank_fusion([[i for i, _ in lexical], [i for i, _ in dense]], k=self.rrf_k)
+        return convex_fusion([lexical, dense], [self.alpha, 1.0 - self.alpha])
 
-    def search(self, query: str, k: int = 10, retriever: RetrieverKind = "hybrid") -> list[Passage]:
-        ranked = self.ranked_ids(query, k, retriever)
+    def search(self, query: str, k: int = 10, retriever: RetrieverKind = "hybrid",
+               where: SearchFilter | None = None) -> list[Passage]:
+        allowed = None
+        if where is not None and not where.is_empty():
+            allowed = self.catalog.chunk_ids_matching(where.paper_ids, where.year_from, where.year_to, where.sources)
+        ranked = self.ranked_ids(query, k, retriever, allowed)
+        if self.mmr_balance is not None:
+            candidates = ranked[:max(3 * k, 30)]
+            ranked = maximal_marginal_relevance(candidates, self.store.vectors([i for i, _ in candidates]), k,
+                                                self.mmr_balance)
+        ranked = ranked[:k]
         rows = self.catalog.chunks_with_papers([chunk_id for chunk_id, _ in ranked])
         return [_passage(rows[chunk_id], score, query) for chunk_id, score in ranked if chunk_id in rows]
 
@@ -137,5 +195,5 @@ def _passage(row: tuple[ChunkRow, PaperRow], score: float, query: str) -> Passag
     return Passage(
         chunk_id=chunk.id or 0, paper_id=paper.paper_id, title=paper.title, section=chunk.section,
         page=_best_matching_page(chunk, query), page_start=spans[0][1], page_end=spans[-1][1],
-        text=chunk.text, score=score, page_spans=spans, url=paper.url,
+        text=chunk.text, score=score, page_spans=spans, url=paper.url, year=paper.year,
     )

@@ -28,8 +28,9 @@ def embedder() -> Embedder:
     return SentenceTransformerEmbedder()
 
 
-def make_runtime(home: Path, embedder: Embedder, **settings: object) -> Runtime:
-    return build_runtime(Settings(home=home, llm="extractive", **settings), embedder=embedder)
+def make_runtime(home: Path, embedder: Embedder, reset_index: bool = False, **settings: object) -> Runtime:
+    return build_runtime(Settings(home=home, llm="extractive", **settings), embedder=embedder,
+                         reset_index=reset_index)
 
 
 @pytest.fixture(scope="session")

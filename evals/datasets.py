@@ -1,0 +1,93 @@
+"""Eval datasets: read from a data folder, or downloaded from their official homes and checksum-verified.
+
+CI reads ../shared/data. Elsewhere, `ensure_scifact(home)` downloads the allenai release tarball and checks
+every file against the sha256 of the release files this project was measured on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCIFACT_URL = "https://scifact.s3-us-west-2.amazonaws.com/release/latest/data.tar.gz"
+SCIFACT_SHA256 = {
+    "corpus.jsonl": "b8d6c89624cb2ed74dee8938effc4f5d8bd2086887880af8110d64be4ceade62",
+    "claims_dev.jsonl": "86f0435d08fdb65d1aa41d1472684f57e6e71930626497bdf4d7a9ec1a632217",
+    "claims_train.jsonl": "f4c8fa82d8bd0653a9cc8d61a6ea48c25eacea64e90af5dbf390ebb1b74372f0",
+}
+
+
+def default_data_dir(name: str) -> Path | None:
+    """`../shared/data/NAME` beside the working folder or the project, when it exists."""
+    for base in (Path.cwd(), PROJECT_ROOT):
+        candidate = base.parent / "shared" / "data" / name
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ensure_scifact(home: Path) -> Path:
+    """Download and unpack SciFact into `home/datasets/scifact` (once); verify what was checked in."""
+    target = home / "datasets" / "scifact"
+    if (target / "corpus.jsonl").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    response = httpx.get(SCIFACT_URL, follow_redirects=True, timeout=120)
+    response.raise_for_status()
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            name = Path(member.name).name
+            if member.isfile() and name.endswith(".jsonl"):
+                (target / name).write_bytes(archive.extractfile(member).read())
+    for name, expected in SCIFACT_SHA256.items():
+        if sha256_file(target / name) != expected:
+            raise ValueError(f"{target / name} does not match the release checksum; delete {target} and retry")
+    return target
+
+
+@dataclass
+class RetrievalSet:
+    """Documents, queries and graded-binary relevance judgements (qrels) of a retrieval benchmark."""
+
+    documents: list[dict]
+    queries: dict[str, str]
+    qrels: dict[str, set[str]]
+
+
+def load_scifact(data_dir: Path, split: str = "dev") -> RetrievalSet:
+    documents = [json.loads(line) for line in (data_dir / "corpus.jsonl").open()]
+    claims = {str(c["id"]): c["claim"] for c in map(json.loads, (data_dir / f"claims_{split}.jsonl").open())}
+    qrels_path = data_dir / f"qrels_{split}.tsv"
+    qrels: dict[str, set[str]] = {}
+    if qrels_path.exists():
+        for line in qrels_path.read_text().splitlines()[1:]:
+            query, doc, score = line.split("\t")
+            if int(score) > 0:
+                qrels.setdefault(query, set()).add(doc)
+    else:  # the allenai release has no qrels: BEIR's are the cited and evidence documents of each claim
+        for claim in map(json.loads, (data_dir / f"claims_{split}.jsonl").open()):
+            relevant = {str(d) for d in claim.get("cited_doc_ids", [])} | set(claim.get("evidence", {}))
+            if relevant:
+                qrels[str(claim["id"])] = relevant
+    return RetrievalSet(documents, {q: claims[q] for q in qrels}, qrels)
+
+
+def subset(dataset: RetrievalSet, corpus_limit: int | None, query_limit: int | None) -> RetrievalSet:
+    """The first `corpus_limit` documents and the queries all of whose relevant documents are among them."""
+    documents = dataset.documents[:corpus_limit] if corpus_limit else dataset.documents
+    kept = {str(d["doc_id"]) for d in documents}
+    queries = {q: t for q, t in dataset.queries.items() if dataset.qrels[q] <= kept}
+    if query_limit:
+        queries = dict(list(queries.items())[:query_limit])
+    return RetrievalSet(documents, queries, {q: dataset.qrels[q] for q in queries})

@@ -1,0 +1,96 @@
+"""scifact-retrieval: nDCG@10, Recall@10/100 and MRR on SciFact (BEIR split), per retriever.
+
+The corpus goes through the real ingest pipeline (JSONL reader, chunker, embeddings, SQLite, FAISS,
+BM25) into its own library under the home folder, so a second run reuses it. Ranked chunks are mapped
+to their papers (first occurrence wins) before scoring, as BEIR scores documents.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.runtime import Runtime, build_runtime
+from agent.settings import Settings
+from evals.datasets import RetrievalSet, load_scifact, subset
+from evals.metrics import bootstrap_interval, mean, ndcg_at_k, recall_at_k, reciprocal_rank
+from retrieval.embeddings import Embedder
+from retrieval.search import RetrieverKind
+
+RETRIEVERS: tuple[RetrieverKind, ...] = ("bm25", "dense", "hybrid")
+
+
+def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedder: Embedder | None = None
+                  ) -> Runtime:
+    """A runtime whose library holds the dataset's documents (ingested once, then reused)."""
+    runtime = build_runtime(settings.model_copy(update={"home": home, "llm": "extractive"}), embedder=embedder)
+    if runtime.catalog.paper_count() != len(dataset.documents):
+        with tempfile.TemporaryDirectory() as folder:
+            records = Path(folder) / "corpus.jsonl"
+            records.write_text("".join(json.dumps(d) + "\n" for d in dataset.documents))
+            runtime.ingestor.ingest_paths([records])
+    return runtime
+
+
+def rank_documents(runtime: Runtime, chunk_papers: dict[int, str], query: str, retriever: RetrieverKind,
+                   depth: int = 100) -> list[str]:
+    ranked: list[str] = []
+    for chunk_id, _ in runtime.searcher.ranked_ids(query, depth, retriever):
+        paper = chunk_papers.get(chunk_id)
+        if paper is not None and paper not in ranked:
+            ranked.append(paper)
+    return ranked
+
+
+def _percentiles(latencies: dict[str, list[float]]) -> dict[str, float]:
+    timings = {}
+    for retriever, values in latencies.items():
+        ordered = sorted(values)
+        timings[f"{retriever}_latency_ms_p50"] = round(1000 * ordered[len(ordered) // 2], 2)
+        timings[f"{retriever}_latency_ms_p99"] = round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)
+    return timings
+
+
+def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...] = RETRIEVERS,
+        corpus_limit: int | None = None, limit: int | None = None, split: str = "dev",
+        embedder: Embedder | None = None, on_item: Callable[[], None] | None = None) -> dict:
+    dataset = subset(load_scifact(data_dir, split), corpus_limit, limit)
+    home = settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}"
+    started = time.perf_counter()
+    runtime = build_library(dataset, home, settings, embedder)
+    build_seconds = time.perf_counter() - started
+    chunk_papers = runtime.catalog.chunk_papers()
+    metrics: dict[str, dict] = {}
+    items: list[dict] = []
+    latencies: dict[str, list[float]] = {}
+    for retriever in retrievers:
+        per_query = {"ndcg@10": [], "recall@10": [], "recall@100": [], "mrr": []}
+        for query_id, text in dataset.queries.items():
+            began = time.perf_counter()
+            ranked = rank_documents(runtime, chunk_papers, text, retriever)
+            latencies.setdefault(retriever, []).append(time.perf_counter() - began)
+            relevant = dataset.qrels[query_id]
+            scores = {"ndcg@10": ndcg_at_k(ranked, relevant, 10), "recall@10": recall_at_k(ranked, relevant, 10),
+                      "recall@100": recall_at_k(ranked, relevant, 100), "mrr": reciprocal_rank(ranked, relevant)}
+            for name, value in scores.items():
+                per_query[name].append(value)
+            items.append({"retriever": retriever, "query_id": query_id, "top10": ranked[:10], **scores})
+            if on_item:
+                on_item()
+        metrics[retriever] = {name: round(mean(values), 4) for name, values in per_query.items()}
+        low, high = bootstrap_interval(per_query["ndcg@10"])
+        metrics[retriever]["ndcg@10_ci95"] = [round(low, 4), round(high, 4)]
+    return {
+        "suite": "scifact-retrieval",
+        "dataset": {"name": "SciFact (BEIR split)", "split": split, "documents": len(dataset.documents),
+                    "queries": len(dataset.queries), "path": str(data_dir)},
+        "settings": {"embeddings": runtime.embedder.name, "fusion": settings.fusion, "alpha": settings.fusion_alpha,
+                     "chunk_tokens": settings.chunk_tokens},
+        "metrics": metrics,
+        "timings": {"index_build_seconds": round(build_seconds, 2),
+                    **_percentiles(latencies)},
+        "items": items,
+    }

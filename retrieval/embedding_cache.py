@@ -1,0 +1,53 @@
+"""An on-disk embedding cache keyed by (model, sha256 of text): re-indexing unchanged text costs nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.embeddings import Embedder
+
+
+class CachedEmbedder:
+    """Wraps an Embedder; vectors already computed for the same model and text come from SQLite."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._lock = threading.Lock()
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.name}\0{text}".encode()).hexdigest()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                batch = keys[start:start + 500]
+                query = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})"
+                for key, blob in self._db.execute(query, batch):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            computed = self.inner.embed([text_of[k] for k in missing])
+            with self._lock, self._db:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                     [(k, v.astype(np.float32).tobytes()) for k, v in zip(missing, computed, strict=True)])
+            found.update(zip(missing, computed, strict=True))
+        if not keys:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)

@@ -1,0 +1,128 @@
+"""Retrieval: metrics, fusion, filters, MMR, BM25 persistence, embedding cache, reindex, concurrency."""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.settings import Settings
+from evals.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+from evals.scifact_retrieval import run as run_scifact
+from retrieval.embedding_cache import CachedEmbedder
+from retrieval.embeddings import Embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.search import SearchFilter, convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
+from tests.conftest import DATA, PAPERS, make_runtime
+
+
+def test_metrics_against_hand_computed_values() -> None:
+    ranked = ["a", "x", "b", "y"]
+    relevant = {"a", "b", "c"}
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(ranked, relevant, 10) == pytest.approx((1 + 1 / math.log2(4)) / ideal)
+    assert ndcg_at_k(["x", "a"], {"a"}, 1) == 0.0
+    assert recall_at_k(ranked, relevant, 2) == pytest.approx(1 / 3)
+    assert recall_at_k(ranked, relevant, 10) == pytest.approx(2 / 3)
+    assert reciprocal_rank(["x", "y", "b"], relevant) == pytest.approx(1 / 3)
+    assert reciprocal_rank(["x"], relevant) == 0.0
+
+
+def test_fusions() -> None:
+    assert reciprocal_rank_fusion([[1, 2], [2, 3]], k=1) == [(2, pytest.approx(1 / 3 + 1 / 2)),
+                                                              (1, pytest.approx(1 / 2)), (3, pytest.approx(1 / 3))]
+    fused = dict(convex_fusion([[(1, 10.0), (2, 5.0), (3, 0.0)], [(3, 0.9), (2, 0.8), (1, 0.1)]], [0.5, 0.5]))
+    assert fused == {1: pytest.approx(0.5), 2: pytest.approx(0.5 * 0.5 + 0.5 * 0.875), 3: pytest.approx(0.5)}
+
+
+def test_mmr_prefers_a_different_vector_over_a_near_duplicate() -> None:
+    vectors = {1: np.array([1.0, 0.0]), 2: np.array([1.0, 0.0]), 3: np.array([0.0, 1.0])}
+    picked = maximal_marginal_relevance([(1, 1.0), (2, 0.99), (3, 0.8)], vectors, k=2, balance=0.5)
+    assert [i for i, _ in picked] == [1, 3]
+
+
+def test_bm25_index_is_saved_and_refused_when_the_catalog_moved_on(tmp_path: Path) -> None:
+    index = LexicalIndex([7, 8], texts=["graph neural networks for molecules", "protein folding with attention"])
+    index.save(tmp_path / "bm25", "2:8:15")
+    loaded = LexicalIndex.load(tmp_path / "bm25", "2:8:15")
+    assert loaded is not None and loaded.search("protein folding", 2)[0][0] == 8
+    assert loaded.search("protein folding", 2, allowed_ids=[7]) == []
+    assert LexicalIndex.load(tmp_path / "bm25", "3:9:24") is None
+
+
+def test_embedding_cache_serves_repeated_text_without_the_model(tmp_path: Path, embedder: Embedder) -> None:
+    calls = []
+
+    class Counting:
+        name, dimension = embedder.name, embedder.dimension
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return embedder.embed(texts)
+
+        def count_tokens(self, text: str) -> int:
+            return embedder.count_tokens(text)
+
+    cached = CachedEmbedder(Counting(), tmp_path / "cache.sqlite")
+    first = cached.embed(["alpha beta", "gamma delta", "alpha beta"])
+    again = CachedEmbedder(Counting(), tmp_path / "cache.sqlite").embed(["gamma delta", "alpha beta"])
+    assert calls == [2]  # one model call for the two distinct texts, none for the reopened cache
+    np.testing.assert_allclose(again, first[[1, 0]], atol=1e-6)
+
+
+def test_filters_reindex_and_bm25_reuse(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = make_runtime(tmp_path, embedder)
+    runtime.ingestor.ingest_paths([PAPERS / "acl_N18-3011.pdf", DATA / "pmc-jats" / "s2orc__PMC6398430.nxml"])
+    only_jats = runtime.searcher.search("population structure of crows", k=5, where=SearchFilter(sources=["jats"]))
+    assert only_jats and {p.paper_id for p in only_jats} == {"PMC6398430"}
+    assert runtime.searcher.search("crows", k=5, where=SearchFilter(year_from=2030)) == []
+    by_paper = runtime.searcher.search("crows", k=5, where=SearchFilter(paper_ids=["sha256:faa5aceb428cdeb9"]))
+    assert {p.paper_id for p in by_paper} == {"sha256:faa5aceb428cdeb9"}
+    before = [p.chunk_id for p in runtime.searcher.search("entity linking", k=5)]
+    assert (tmp_path / "index" / "bm25" / "fingerprint.json").exists()
+
+    rebuilt = make_runtime(tmp_path, embedder, reset_index=True)
+    assert rebuilt.store.count == 0
+    assert rebuilt.ingestor.reindex() == runtime.catalog.chunk_count()
+    reopened = make_runtime(tmp_path, embedder)
+    assert reopened.store.count == reopened.catalog.chunk_count()
+    assert [p.chunk_id for p in reopened.searcher.search("entity linking", k=5)] == before
+
+
+def test_searches_stay_consistent_while_ingesting(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = make_runtime(tmp_path, embedder)
+    runtime.ingestor.ingest_paths([PAPERS / "acl_N18-3011.pdf"])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def searching() -> None:
+        while not stop.is_set():
+            try:
+                for passage in runtime.searcher.search("citation graph entity linking", k=8):
+                    assert passage.text and passage.title  # never a chunk without its committed row
+            except BaseException as error:  # noqa: BLE001 - collected and reported by the test
+                errors.append(error)
+                return
+
+    readers = [threading.Thread(target=searching) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf", PAPERS / "acl_2020.acl-main.447.pdf"])
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert errors == []
+    assert runtime.store.count == runtime.catalog.chunk_count()
+
+
+def test_scifact_subset_floor(tmp_path: Path, embedder: Embedder) -> None:
+    """500 SciFact abstracts through the real pipeline: a broken retriever cannot reach these floors."""
+    report = run_scifact(Settings(home=tmp_path), DATA / "scifact", corpus_limit=500, embedder=embedder)
+    metrics = report["metrics"]
+    assert report["dataset"]["queries"] == 30
+    assert metrics["hybrid"]["ndcg@10"] >= 0.88
+    assert metrics["hybrid"]["ndcg@10"] >= max(metrics["bm25"]["ndcg@10"], metrics["dense"]["ndcg@10"])
+    assert metrics["dense"]["ndcg@10"] >= 0.75 and metrics["bm25"]["ndcg@10"] >= 0.8
