@@ -26,8 +26,9 @@ def main() -> None:
                                        corpus_limit=args.corpus_limit)
     rows = []
     for retriever, values in report["metrics"].items():
+        timings = report["timings"]
         rows.append([retriever, values["ndcg@10"], values["recall@10"], values["recall@100"], values["mrr"],
-                     report["timings"][f"{retriever}_latency_ms_p50"], report["timings"][f"{retriever}_latency_ms_p99"]])
+                     timings[f"{retriever}_latency_ms_p50"], timings[f"{retriever}_latency_ms_p99"]])
     print(f"{report['dataset']['queries']} claims, {report['dataset']['documents']} abstracts; "
           f"index build {report['timings']['index_build_seconds']} s\n")
     print(table(["retriever", "nDCG@10", "R@10", "R@100", "MRR", "p50 ms", "p99 ms"], rows))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.settings import Settings
@@ -23,7 +24,7 @@ def markdown_table(report: dict) -> str:
 
 def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limit: int | None = None,
               corpus_limit: int | None = None, retriever: str = "all", out: Path | None = None,
-              on_item=None) -> dict:  # noqa: ANN001 - a progress callback
+              on_item: Callable[[], None] | None = None) -> dict:
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
     data_dir = data_dir or default_data_dir(SUITES[suite]) or ensure_scifact(settings.home_dir)

@@ -50,7 +50,8 @@ def _percentiles(latencies: dict[str, list[float]]) -> dict[str, float]:
     for retriever, values in latencies.items():
         ordered = sorted(values)
         timings[f"{retriever}_latency_ms_p50"] = round(1000 * ordered[len(ordered) // 2], 2)
-        timings[f"{retriever}_latency_ms_p99"] = round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        timings[f"{retriever}_latency_ms_p99"] = round(1000 * p99, 2)
     return timings
 
 

@@ -41,9 +41,9 @@ class CachedEmbedder:
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
             computed = self.inner.embed([text_of[k] for k in missing])
+            rows = [(k, v.astype(np.float32).tobytes()) for k, v in zip(missing, computed, strict=True)]
             with self._lock, self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                     [(k, v.astype(np.float32).tobytes()) for k, v in zip(missing, computed, strict=True)])
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
             found.update(zip(missing, computed, strict=True))
         if not keys:
             return np.zeros((0, self.dimension), dtype=np.float32)
