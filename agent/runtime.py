@@ -17,6 +17,7 @@ from agent.citations import CitationChecker
 from agent.conversations import ConversationStore
 from agent.graph import build_graph
 from agent.llm import Composer, load_composer
+from agent.papers import PaperFetcher
 from agent.settings import Settings
 from retrieval.catalog import Catalog
 from retrieval.embedding_cache import CachedEmbedder
@@ -24,6 +25,9 @@ from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import Ingestor
 from retrieval.search import HybridSearcher
 from retrieval.vector_store import VectorStore
+from tools.acquire import FetchPolicy
+from tools.arxiv_cache import SqlArxivCache
+from tools.arxiv_client import ArxivClient
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class Runtime:
     composer: Composer
     conversations: ConversationStore
     graph: CompiledStateGraph
+    arxiv: ArxivClient
+    fetcher: PaperFetcher
 
     def ask(self, question: str, conversation_id: str | None = None) -> dict:
         """One research turn in the `ask --json` shape; stored in the conversation when one is given."""
@@ -105,8 +111,13 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     graph = build_graph(catalog, searcher, composer, CitationChecker(embedder), settings.evidence_k)
     # Ingest goes through the on-disk embedding cache: re-indexing unchanged text costs nothing.
     cached = CachedEmbedder(embedder, settings.home_dir / "cache" / "embeddings.sqlite")
+    ingestor = Ingestor(catalog, store, cached, searcher, settings.chunk_tokens)
+    arxiv = ArxivClient(settings.arxiv_api_url, settings.arxiv_pdf_url, settings.arxiv_delay_seconds,
+                        cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)
+    fetcher = PaperFetcher(arxiv, ingestor, settings.papers_dir, FetchPolicy.from_hosts(settings.fetch_hosts),
+                           settings.max_download_mb * 1024 * 1024)
     return Runtime(
         settings=settings, engine=engine, catalog=catalog, embedder=embedder, store=store, searcher=searcher,
-        ingestor=Ingestor(catalog, store, cached, searcher, settings.chunk_tokens), composer=composer,
-        conversations=ConversationStore(engine), graph=graph,
+        ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), graph=graph, arxiv=arxiv,
+        fetcher=fetcher,
     )

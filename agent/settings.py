@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     embeddings: str = Field(default="minilm", description="embedding model spec")
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_pdf_url: str = "https://arxiv.org/pdf/"
-    arxiv_delay_seconds: float = 3.0
+    arxiv_delay_seconds: float = Field(default=3.0, ge=0, description="pause between arXiv requests")
+    arxiv_cache_hours: float = Field(default=24.0, ge=0, description="how long arXiv answers are reused")
+    max_download_mb: int = Field(default=50, ge=1, description="largest PDF download accepted")
     allowed_fetch_hosts: str = Field(default="arxiv.org,export.arxiv.org", description="comma-separated")
     api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
     chunk_tokens: int = Field(default=256, ge=32, le=512)

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,41 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _print({"results": [r.public() for r in results], "counts": counts}, args.json, "\n".join(lines))
     for result in failed:
         print(f"scisynth: cannot ingest {result.path}: {result.error}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_arxiv(args: argparse.Namespace) -> int:
+    from tools.arxiv_client import ArxivError, build_query
+
+    runtime = _runtime(args)
+    query = build_query(args.query, title=args.title, author=args.author, category=args.category,
+                        since=args.since, until=args.until)
+    try:
+        papers = runtime.arxiv.search(query, max_results=args.max, sort_by=args.sort)
+    except ArxivError as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+    human = "\n".join(f"{p.arxiv_id:18} {p.published:%Y-%m-%d}  {p.title}\n{'':20}{', '.join(p.authors[:4])}"
+                      for p in papers) or "no results"
+    _print({"query": query, "results": [p.model_dump(mode="json") for p in papers]}, args.json, human)
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from tools.arxiv_client import ArxivError
+
+    runtime = _runtime(args)
+    try:
+        results = runtime.fetcher.fetch(args.ids, with_pdf=not args.abstract_only)
+    except ArxivError as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+    lines = [f"{r.status:9} {r.paper_id or '-':20} {r.chunks:4} chunks  {r.title or ''}"
+             + (f"  ({r.error})" if r.error and r.status != "failed" else "") for r in results if r.status != "failed"]
+    _print({"results": [r.public() for r in results]}, args.json, "\n".join(lines))
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed:
+        print(f"scisynth: cannot fetch {result.path}: {result.error}", file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -186,6 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only papers from this kind of source (repeatable)")
     search.add_argument("--mmr", type=float, metavar="BALANCE",
                         help="diversify with MMR (0..1, relevance weight; e.g. 0.7)")
+
+    arxiv = command("arxiv", "search arXiv (metadata only; use fetch to add papers)", cmd_arxiv)
+    arxiv.add_argument("query", nargs="?", default="", help="free-text search words")
+    arxiv.add_argument("--max", type=int, default=10, help="number of results (default 10)")
+    arxiv.add_argument("--title", help="words in the title")
+    arxiv.add_argument("--author", help="an author name")
+    arxiv.add_argument("--category", help="an arXiv category, e.g. cs.CL")
+    arxiv.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or after")
+    arxiv.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or before")
+    arxiv.add_argument("--sort", choices=["relevance", "submitted", "updated"], default="relevance")
+
+    fetch = command("fetch", "download papers from arXiv by id and add them to the library", cmd_fetch)
+    fetch.add_argument("ids", nargs="+", metavar="ARXIV_ID")
+    fetch.add_argument("--abstract-only", action="store_true", help="ingest the abstract, skip the PDF")
 
     evaluate = command("eval", "run a scored eval suite and print its metrics", cmd_eval)
     evaluate.add_argument("suite", choices=["scifact-retrieval"])

@@ -1,0 +1,64 @@
+"""Finding and fetching papers from arXiv into the library: metadata lookup, safe PDF download, parse,
+ingest; the abstract alone when the PDF cannot be had, so the paper is still searchable and citable."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.ingest import Ingestor, IngestResult
+from tools.acquire import DownloadError, FetchPolicy, FetchRefusedError, download_pdf
+from tools.arxiv_client import ArxivClient, ArxivPaper
+from tools.documents import Block, Document, DocumentError, Section
+from tools.pdf import parse_pdf
+
+log = logging.getLogger(__name__)
+
+
+def arxiv_document(paper: ArxivPaper, pdf: Document | None = None) -> Document:
+    """The paper under its arXiv identity: metadata from arXiv, body from the PDF when there is one."""
+    sections = pdf.sections if pdf else [Section("Abstract", [Block(paper.abstract, page=None)])]
+    return Document(
+        paper_id=paper.base_id, title=paper.title, source="arxiv", sections=sections, authors=paper.authors,
+        year=paper.published.year if paper.published else None, sha256=pdf.sha256 if pdf else None,
+        arxiv_id=paper.arxiv_id, doi=paper.doi, path=pdf.path if pdf else None,
+        page_count=pdf.page_count if pdf else None, abstract=paper.abstract,
+    )
+
+
+@dataclass
+class PaperFetcher:
+    arxiv: ArxivClient
+    ingestor: Ingestor
+    papers_dir: Path
+    policy: FetchPolicy
+    max_bytes: int = 50 * 1024 * 1024
+
+    def _pdf(self, paper: ArxivPaper) -> Document:
+        url = f"{self.arxiv.pdf_url}{paper.arxiv_id}"
+        target = self.papers_dir / (re.sub(r"[^\w.-]", "_", paper.arxiv_id) + ".pdf")
+        download_pdf(url, target, self.policy, self.max_bytes)
+        return parse_pdf(target)
+
+    def fetch(self, ids: list[str], with_pdf: bool = True) -> list[IngestResult]:
+        """Ingest arXiv papers by id; unknown ids come back as "failed" results."""
+        papers = {p.base_id: p for p in self.arxiv.lookup(ids)}
+        results: list[IngestResult] = []
+        for requested in ids:
+            paper = papers.get(re.sub(r"v\d+$", "", requested))
+            if paper is None:
+                results.append(IngestResult(requested, "failed", requested, error="not found on arXiv"))
+                continue
+            pdf, note = None, None
+            if with_pdf:
+                try:
+                    pdf = self._pdf(paper)
+                except (FetchRefusedError, DownloadError, DocumentError) as error:
+                    note = f"abstract only: {error}"
+                    log.warning("%s: %s", paper.arxiv_id, note)
+            result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url)
+            result.error = note if result.status == "added" else result.error
+            results.append(result)
+        return results
