@@ -39,12 +39,23 @@ def retrieve_node(catalog: Catalog, searcher: HybridSearcher, evidence_k: int) -
     return retrieve
 
 
-def answer_node(composer: Composer) -> Node:
+def answer_node(composer: Composer, fallback: Composer, checker: CitationChecker) -> Node:
+    """The composer's answer; the extractive one when a model fails or cites nothing it can back up
+    (a weak model must not leave the researcher without an answer)."""
+
     def answer(state: AgentState) -> dict:
         started = time.perf_counter()
-        empty = state.get("library_empty")
-        text = EMPTY_LIBRARY if empty else composer.compose(state["question"], state["passages"])
-        return {"answer": text, "provider": composer.name, "trace": _event("answer", composer.name, started)}
+        if state.get("library_empty"):
+            return {"answer": EMPTY_LIBRARY, "provider": composer.name, "trace": _event("answer", "empty", started)}
+        question, passages = state["question"], state["passages"]
+        try:
+            text, used, note = composer.compose(question, passages), composer, composer.name
+        except Exception as error:  # a model that crashes, times out or is unreachable
+            text, used, note = fallback.compose(question, passages), fallback, f"{composer.name} failed: {error}"
+        if used is not fallback and passages and not checker.check(text, passages).citations:
+            text, used, note = fallback.compose(question, passages), fallback, (
+                f"{composer.name} gave no supported citation; extractive answer instead")
+        return {"answer": text, "provider": used.name, "trace": _event("answer", note, started)}
 
     return answer
 
@@ -60,11 +71,11 @@ def verify_node(checker: CitationChecker) -> Node:
     return verify
 
 
-def build_graph(catalog: Catalog, searcher: HybridSearcher, composer: Composer, checker: CitationChecker,
-                evidence_k: int = 8) -> CompiledStateGraph:
+def build_graph(catalog: Catalog, searcher: HybridSearcher, composer: Composer, fallback: Composer,
+                checker: CitationChecker, evidence_k: int = 8) -> CompiledStateGraph:
     graph = StateGraph(AgentState)
     graph.add_node("retrieve", retrieve_node(catalog, searcher, evidence_k))
-    graph.add_node("answer", answer_node(composer))
+    graph.add_node("answer", answer_node(composer, fallback, checker))
     graph.add_node("verify", verify_node(checker))
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "answer")

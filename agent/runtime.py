@@ -16,7 +16,9 @@ from sqlmodel import create_engine
 from agent.citations import CitationChecker
 from agent.conversations import ConversationStore
 from agent.graph import build_graph
-from agent.llm import Composer, load_composer
+from agent.llm import Composer, load_chat_model
+from agent.llm.chat_composer import ChatComposer
+from agent.llm.extractive import ExtractiveComposer
 from agent.papers import PaperFetcher
 from agent.settings import Settings
 from retrieval.catalog import Catalog
@@ -107,8 +109,11 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                     store.count, catalog.chunk_count())
     searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
                               mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25")
-    composer = composer or load_composer(settings.llm, embedder)
-    graph = build_graph(catalog, searcher, composer, CitationChecker(embedder), settings.evidence_k)
+    extractive = ExtractiveComposer(embedder)
+    if composer is None:
+        model = load_chat_model(settings.llm, settings.model_options)
+        composer = ChatComposer(model) if model is not None else extractive
+    graph = build_graph(catalog, searcher, composer, extractive, CitationChecker(embedder), settings.evidence_k)
     # Ingest goes through the on-disk embedding cache: re-indexing unchanged text costs nothing.
     cached = CachedEmbedder(embedder, settings.home_dir / "cache" / "embeddings.sqlite")
     ingestor = Ingestor(catalog, store, cached, searcher, settings.chunk_tokens)

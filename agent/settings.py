@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.llm import ModelOptions
+
 
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -33,6 +35,18 @@ class Settings(BaseSettings):
     fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="BM25 weight in convex fusion")
     mmr_balance: float | None = Field(default=None, ge=0.0, le=1.0, description="MMR relevance weight; None = off")
     exact_search_max: int = Field(default=200_000, ge=1, description="vectors searched exactly; HNSW beyond")
+
+    llm_context_tokens: int = Field(default=4096, ge=512, description="llama.cpp context size")
+    llm_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads (default: all cores)")
+    llm_gpu_layers: int = Field(default=0, ge=-1, description="layers offloaded to a GPU (-1: all)")
+    llm_chat_format: str = Field(default="gemma", description="chat format when the GGUF has no template")
+    llm_max_tokens: int = Field(default=512, ge=16)
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    @property
+    def model_options(self) -> ModelOptions:
+        return ModelOptions(self.home_dir / "models", self.llm_context_tokens, self.llm_threads, self.llm_gpu_layers,
+                            self.llm_chat_format, self.llm_max_tokens, self.llm_timeout_seconds)
 
     @property
     def home_dir(self) -> Path:

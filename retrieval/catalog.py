@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, Table, delete, func, inspect, text
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.chunking import Chunk, PageSpans
+from retrieval.chunking import Chunk, PageSpans, index_text
 from tools.documents import Document
 
 
@@ -194,8 +194,9 @@ class Catalog:
         with Session(self.engine) as session:
             return {i: p for i, p in session.exec(select(ChunkRow.id, ChunkRow.paper_id)) if i is not None}
 
-    def all_chunk_texts(self) -> tuple[list[int], list[str]]:
-        """Every chunk id and text, in id order: what the lexical index is built from."""
+    def all_index_texts(self) -> tuple[list[int], list[str]]:
+        """Every chunk id and its index text (title + text), in id order: what indexes are built from."""
+        query = select(ChunkRow.id, PaperRow.title, ChunkRow.text).join(PaperRow).order_by(ChunkRow.id)
         with Session(self.engine) as session:
-            rows = session.exec(select(ChunkRow.id, ChunkRow.text).order_by(ChunkRow.id)).all()
-        return [row[0] for row in rows], [row[1] for row in rows]
+            rows = session.exec(query).all()
+        return [row[0] for row in rows], [index_text(row[1], row[2]) for row in rows]

@@ -36,6 +36,12 @@ class Chunk:
         return self.page_spans[-1][1]
 
 
+def index_text(title: str, text: str) -> str:
+    """What gets embedded and BM25-indexed for a chunk: its paper's title, then its text. The title says
+    what the paper is about even when a passage does not name it (BEIR indexes title + text likewise)."""
+    return f"{title}\n{text}"
+
+
 def page_at(page_spans: PageSpans, offset: int) -> int | None:
     """The page holding character `offset` of a chunk's text."""
     page = page_spans[0][1]

@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 
 from retrieval.catalog import Catalog
-from retrieval.chunking import Chunk, chunk_document
+from retrieval.chunking import Chunk, chunk_document, index_text
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.vector_store import VectorStore
@@ -77,7 +77,7 @@ class Ingestor:
             fresh.append((origin, document, chunks))
         if not fresh:
             return results
-        vectors = self.embedder.embed([c.text for _, _, chunks in fresh for c in chunks])
+        vectors = self.embedder.embed([index_text(d.title, c.text) for _, d, chunks in fresh for c in chunks])
         ids: list[int] = []
         try:
             with self.catalog.transaction() as session:
@@ -98,7 +98,7 @@ class Ingestor:
     def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 512) -> int:
         """Embed every catalog chunk into the (empty) vector store and save it: the way back from an index
         built with another model, or lost. Cached embeddings make unchanged text free. Returns the count."""
-        ids, texts = self.catalog.all_chunk_texts()
+        ids, texts = self.catalog.all_index_texts()
         for start in range(0, len(ids), batch_size):
             self.store.add(ids[start:start + batch_size], self.embedder.embed(texts[start:start + batch_size]))
             if on_batch:

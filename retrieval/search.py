@@ -153,7 +153,7 @@ class HybridSearcher:
                 fingerprint = self.catalog.fingerprint()
                 saved = LexicalIndex.load(self.lexical_dir, fingerprint) if self.lexical_dir else None
                 if saved is None:
-                    ids, texts = self.catalog.all_chunk_texts()
+                    ids, texts = self.catalog.all_index_texts()
                     saved = LexicalIndex(ids, texts=texts)
                     if self.lexical_dir:
                         saved.save(self.lexical_dir, fingerprint)

@@ -127,7 +127,7 @@ class _PoliteClient(arxiv.Client):
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        backoff = wait_exponential_jitter(initial=1, max=self.max_wait)(state)
+        backoff = wait_exponential_jitter(multiplier=1, max=self.max_wait)(state)
         if isinstance(error, _RetryableStatus) and error.retry_after is not None:
             return min(max(error.retry_after, self.delay), self.max_wait)
         return backoff

@@ -1,0 +1,27 @@
+"""Answers written by a chat model from numbered evidence, with the extractive answer as a safety net."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from prompts import render
+from retrieval.search import Passage
+
+
+def format_evidence(passages: list[Passage], characters: int = 1200) -> str:
+    def where(p: Passage) -> str:
+        return f"{p.title}, {p.section}" + (f", p. {p.page}" if p.page else "")
+
+    return "\n\n".join(f"[{n}] {where(p)}: {p.text[:characters]}" for n, p in enumerate(passages, start=1))
+
+
+class ChatComposer:
+    def __init__(self, model: BaseChatModel) -> None:
+        self.model = model
+        self.name = f"llm:{model._llm_type}"
+
+    def compose(self, question: str, passages: list[Passage]) -> str:
+        messages = [SystemMessage(render("answer_system")),
+                    HumanMessage(render("answer", question=question, evidence=format_evidence(passages)))]
+        return self.model.invoke(messages).text

@@ -1,0 +1,128 @@
+"""llama.cpp in-process (llama-cpp-python) as a langchain-core chat model.
+
+One model instance per file per process, guarded by a lock (llama.cpp is not thread-safe). Generation
+streams token by token, so a caller that stops reading, sets `cancel`, or runs past `timeout_seconds`
+stops the model at the next token. llama-cpp-python keeps the previous prompt's KV cache and evaluates
+only the new suffix, so the turns of one conversation reuse their shared prefix.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field
+
+from agent.llm.capabilities import ModelCapabilities
+from agent.llm.messages import to_dicts
+
+_ENGINES: dict[tuple, tuple[Any, threading.Lock]] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_engines() -> None:
+    """Free models before the interpreter tears down the C library they need (avoids noisy __del__ errors)."""
+    with _ENGINES_LOCK:
+        for engine, _ in _ENGINES.values():
+            engine.close()
+        _ENGINES.clear()
+
+
+class ModelLoadError(Exception):
+    """The model file could not be loaded; the message says which and what to do."""
+
+
+def shared_engine(path: str, n_ctx: int, n_threads: int | None, n_gpu_layers: int, chat_format: str
+                  ) -> tuple[Any, threading.Lock]:
+    """The process-wide llama.cpp instance for these settings, loaded on first use."""
+    key = (path, n_ctx, n_threads, n_gpu_layers, chat_format)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            from llama_cpp import Llama
+
+            if not Path(path).is_file():
+                raise ModelLoadError(f"no model file at {path}; set SCISYNTH_LLM=llamacpp:/path/to/model.gguf")
+            probe = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                          verbose=False, chat_format=None)
+            # The GGUF's own chat template when it has one; the configured format otherwise.
+            if not probe.metadata.get("tokenizer.chat_template"):
+                probe.chat_format = chat_format
+                probe.chat_handler = None
+                from llama_cpp import llama_chat_format
+
+                probe.chat_handler = llama_chat_format.get_chat_completion_handler(chat_format)
+            _ENGINES[key] = (probe, threading.Lock())
+        return _ENGINES[key]
+
+
+class LlamaCppChatModel(BaseChatModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_gpu_layers: int = 0
+    chat_format: str = "gemma"
+    max_tokens: int = 512
+    temperature: float = 0.2
+    timeout_seconds: float = 120.0
+    extra: dict = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp"
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return ModelCapabilities(tool_calling=False, json_schema=True, context_tokens=self.n_ctx)
+
+    def _engine(self) -> tuple[Any, threading.Lock]:
+        return shared_engine(self.model_path, self.n_ctx, self.n_threads, self.n_gpu_layers, self.chat_format)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        """Tokens as they come. kwargs: `response_format` (JSON schema), `cancel` (threading.Event),
+        `max_tokens`, `timeout_seconds`."""
+        engine, lock = self._engine()
+        cancel: threading.Event | None = kwargs.pop("cancel", None)
+        deadline = time.monotonic() + kwargs.pop("timeout_seconds", self.timeout_seconds)
+        request = {"messages": to_dicts(messages, fold_system=engine.chat_format == "gemma"),
+                   "max_tokens": kwargs.pop("max_tokens", self.max_tokens), "temperature": self.temperature,
+                   "stop": stop, "stream": True}
+        if kwargs.get("response_format"):
+            request["response_format"] = kwargs["response_format"]
+        with lock:
+            stream = engine.create_chat_completion(**request)
+            try:
+                for part in stream:
+                    if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                        break
+                    choice = part["choices"][0]
+                    text = choice["delta"].get("content") or ""
+                    finish = choice.get("finish_reason")
+                    if text or finish:
+                        chunk = ChatGenerationChunk(message=AIMessageChunk(
+                            content=text, response_metadata={"finish_reason": finish} if finish else {}))
+                        if run_manager and text:
+                            run_manager.on_llm_new_token(text, chunk=chunk)
+                        yield chunk
+            finally:
+                stream.close()  # stops llama.cpp generating when the consumer went away
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        text, finish = "", None
+        for chunk in self._stream(messages, stop, run_manager, **kwargs):
+            text += chunk.message.text
+            finish = chunk.message.response_metadata.get("finish_reason", finish)
+        return ChatResult(generations=[ChatGeneration(
+            message=AIMessage(content=text, response_metadata={"finish_reason": finish or "stopped"}))])

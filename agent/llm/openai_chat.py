@@ -1,0 +1,145 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server) as a langchain-core chat model.
+
+The openai SDK does the protocol; tenacity does the retries (429, 5xx, timeouts, connection errors),
+honouring Retry-After. Structured output tries `json_schema`, falls back to `json_object` when the
+server refuses it, and finally to plain text that the caller parses (fenced JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import openai
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, PrivateAttr
+from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from agent.llm.capabilities import ModelCapabilities
+from agent.llm.messages import to_dicts
+
+_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+
+
+class ModelAccessError(Exception):
+    """The server refused the key (401) or does not know the model (404): fix settings, retrying won't help."""
+
+
+def _retry_after(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after", "") if response is not None else ""
+    if value.replace(".", "", 1).isdigit():
+        return min(float(value), 60.0)
+    return wait_exponential_jitter(multiplier=0.5, max=20)(state)
+
+
+class OpenAIChatModel(BaseChatModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.2
+    max_tokens: int = 1024
+    timeout_seconds: float = 60.0
+    attempts: int = 4
+    context_tokens: int = 128_000
+    _client: openai.OpenAI | None = PrivateAttr(default=None)
+    _structured_mode: str = PrivateAttr(default="json_schema")
+
+    @property
+    def _llm_type(self) -> str:
+        return "openai-compatible"
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return ModelCapabilities(tool_calling=True, json_schema=True, context_tokens=self.context_tokens)
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed",
+                                         timeout=self.timeout_seconds, max_retries=0)
+        return self._client
+
+    def bind_tools(self, tools: Sequence[dict | type | Callable | BaseTool], **kwargs: Any
+                   ) -> Runnable[LanguageModelInput, AIMessage]:
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _call(self, **request: Any) -> Any:
+        caller = retry(retry=retry_if_exception_type(_RETRYABLE), stop=stop_after_attempt(self.attempts),
+                       wait=_retry_after, reraise=True)(self.client.chat.completions.create)
+        try:
+            return caller(**request)
+        except openai.AuthenticationError as error:
+            raise ModelAccessError(f"{self.base_url or 'OpenAI'} refused the API key (401): check "
+                                   "OPENAI_API_KEY") from error
+        except openai.NotFoundError as error:
+            raise ModelAccessError(f"{self.base_url or 'OpenAI'} does not know the model {self.model!r} "
+                                   "(404): check SCISYNTH_LLM") from error
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
+        request = {"model": self.model, "messages": to_dicts(messages), "temperature": self.temperature,
+                   "max_tokens": kwargs.get("max_tokens", self.max_tokens)}
+        if stop:
+            request["stop"] = stop
+        if kwargs.get("tools"):
+            request["tools"] = kwargs["tools"]
+        return request
+
+    def _structured(self, request: dict, schema: dict) -> Any:
+        """json_schema, then json_object, then plain text: a server that refuses one mode (HTTP 400) gets
+        the next, and this model remembers the mode that worked."""
+        formats = {"json_schema": {"type": "json_schema", "json_schema": {"name": schema.get("title", "output"),
+                                                                          "schema": schema}},
+                   "json_object": {"type": "json_object"}, "text": None}
+        modes = list(formats)
+        for mode in modes[modes.index(self._structured_mode):]:
+            attempt = {**request, "response_format": formats[mode]} if formats[mode] else request
+            try:
+                return self._call(**attempt)
+            except openai.BadRequestError:
+                if mode == "text":
+                    raise
+                self._structured_mode = modes[modes.index(mode) + 1]
+        raise AssertionError("unreachable: the text mode returns or raises")
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        """kwargs: `response_format` ({"type": "json_object", "schema": {...}}), `tools`, `max_tokens`."""
+        request = self._request(messages, stop, kwargs)
+        schema = (kwargs.get("response_format") or {}).get("schema")
+        response = self._structured(request, schema) if schema else self._call(**request)
+        choice = response.choices[0]
+        tool_calls = [{"id": c.id, "name": c.function.name, "args": json.loads(c.function.arguments or "{}")}
+                      for c in choice.message.tool_calls or []]
+        usage = response.usage.model_dump() if response.usage else {}
+        message = AIMessage(content=choice.message.content or "", tool_calls=tool_calls,
+                            response_metadata={"finish_reason": choice.finish_reason, "token_usage": usage})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        stream = self._call(**self._request(messages, stop, kwargs), stream=True)
+        try:
+            for part in stream:
+                if not part.choices:
+                    continue
+                text = part.choices[0].delta.content or ""
+                finish = part.choices[0].finish_reason
+                if text or finish:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(
+                        content=text, response_metadata={"finish_reason": finish} if finish else {}))
+                    if run_manager and text:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+        finally:
+            stream.close()
