@@ -5,7 +5,8 @@ from __future__ import annotations
 import runpy
 import sys
 
-SCRIPTS = ["benchmarks.bench_parsing", "benchmarks.bench_retrieval", "benchmarks.bench_vector_store"]
+SCRIPTS = ["benchmarks.bench_parsing", "benchmarks.bench_retrieval", "benchmarks.bench_vector_store",
+           "benchmarks.bench_llm"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:
