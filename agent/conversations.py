@@ -44,9 +44,9 @@ class ConversationStore:
         self.engine = engine
         create_tables(engine, [ConversationRow.__table__, MessageRow.__table__])
 
-    def create(self, title: str = "") -> ConversationRow:
+    def create(self, title: str = "", conversation_id: str | None = None) -> ConversationRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            row = ConversationRow(title=title[:200])
+            row = ConversationRow(title=title[:200], **({"id": conversation_id} if conversation_id else {}))
             session.add(row)
             session.commit()
             return row

@@ -6,9 +6,16 @@ The CLI, the HTTP API (and later the Slack bot and eval runner) all start here, 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
@@ -19,8 +26,12 @@ from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
 from agent.llm.chat_composer import ChatComposer
 from agent.llm.extractive import ExtractiveComposer
+from agent.nodes import AgentServices, TurnLimits
+from agent.novelty import NoveltyChecker
 from agent.papers import PaperFetcher
+from agent.reasoning import ChatReasoner, RuleReasoner
 from agent.settings import Settings
+from agent.tool_loop import ToolLoop
 from retrieval.catalog import Catalog
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
@@ -54,6 +65,22 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def make_checkpointer(settings: Settings) -> BaseCheckpointSaver:
+    """Per-conversation graph checkpoints: SQLite in the home folder, PostgreSQL with a postgres URL."""
+    url = settings.resolved_database_url
+    if url.startswith("postgresql"):
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+        except ImportError as error:
+            raise ValueError("a PostgreSQL database needs 'pip install langgraph-checkpoint-postgres'") from error
+        saver = PostgresSaver.from_conn_string(url.replace("postgresql+psycopg", "postgresql"))
+        saver.setup()
+        return saver
+    connection = sqlite3.connect(settings.home_dir / "checkpoints.sqlite", check_same_thread=False)
+    serde = JsonPlusSerializer(allowed_msgpack_modules=[("retrieval.search", "Passage")])
+    return SqliteSaver(connection, serde=serde)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -69,36 +96,50 @@ class Runtime:
     arxiv: ArxivClient
     fetcher: PaperFetcher
 
-    def ask(self, question: str, conversation_id: str | None = None) -> dict:
+    def turn_input(self, question: str, mode: str = "ask", n: int = 3) -> dict:
+        """A fresh turn: the question, and every per-turn field reset (the history carries over)."""
+        return {"question": question, "mode": mode, "hypotheses_wanted": n, "trace": [], "rounds": 0,
+                "llm_calls": 0, "papers_fetched": 0, "started_at": time.monotonic(), "hypotheses": [],
+                "citations": [], "evidence": [], "passages": [], "arxiv_ids": [], "budget_note": ""}
+
+    def _config(self, conversation_id: str | None) -> dict:
+        return {"configurable": {"thread_id": conversation_id or f"oneshot-{uuid.uuid4().hex}"}}
+
+    def ask(self, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3) -> dict:
         """One research turn in the `ask --json` shape; stored in the conversation when one is given."""
         if conversation_id is not None:
             if self.conversations.get(conversation_id) is None:
                 raise UnknownConversationError(conversation_id)
             self.conversations.add_message(conversation_id, "user", question)
         try:
-            state = self.graph.invoke({"question": question, "trace": []})
+            state = self.graph.invoke(self.turn_input(question, mode, n), self._config(conversation_id))
         except Exception as error:
             if conversation_id is not None:
                 self.conversations.add_message(conversation_id, "error", f"The agent failed: {error}")
             raise
-        result = {
-            "answer": state["answer"],
-            "citations": state.get("citations", []),
-            "hypotheses": [],
-            "provider": state.get("provider"),
-            "unsupported_removed": state.get("unsupported_removed", 0),
-            "conversation_id": conversation_id,
-            "trace": state.get("trace", []),
-        }
+        result = turn_result(state, conversation_id)
         if conversation_id is not None:
             payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "trace")}
             self.conversations.add_message(conversation_id, "assistant", result["answer"], payload)
         return result
 
 
+def turn_result(state: dict, conversation_id: str | None) -> dict:
+    return {
+        "answer": state.get("answer", ""),
+        "citations": state.get("citations", []),
+        "hypotheses": state.get("hypotheses", []),
+        "provider": state.get("provider"),
+        "unsupported_removed": state.get("unsupported_removed", 0),
+        "conversation_id": conversation_id,
+        "trace": state.get("trace", []),
+    }
+
+
 def build_runtime(settings: Settings, composer: Composer | None = None, embedder: Embedder | None = None,
-                  reset_index: bool = False) -> Runtime:
-    """Wire everything from settings. `reset_index` starts with an empty vector index (for reindex)."""
+                  reset_index: bool = False, model: BaseChatModel | None = None) -> Runtime:
+    """Wire everything from settings. `composer`/`model` override the configured LLM (tests, evals);
+    `reset_index` starts with an empty vector index (for reindex)."""
     engine = make_engine(settings.resolved_database_url)
     catalog = Catalog(engine)
     embedder = embedder or load_embedder(settings.embeddings)
@@ -109,11 +150,6 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                     store.count, catalog.chunk_count())
     searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
                               mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25")
-    extractive = ExtractiveComposer(embedder)
-    if composer is None:
-        model = load_chat_model(settings.llm, settings.model_options)
-        composer = ChatComposer(model) if model is not None else extractive
-    graph = build_graph(catalog, searcher, composer, extractive, CitationChecker(embedder), settings.evidence_k)
     # Ingest goes through the on-disk embedding cache: re-indexing unchanged text costs nothing.
     cached = CachedEmbedder(embedder, settings.home_dir / "cache" / "embeddings.sqlite")
     ingestor = Ingestor(catalog, store, cached, searcher, settings.chunk_tokens)
@@ -121,6 +157,22 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                         cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)
     fetcher = PaperFetcher(arxiv, ingestor, settings.papers_dir, FetchPolicy.from_hosts(settings.fetch_hosts),
                            settings.max_download_mb * 1024 * 1024)
+    extractive = ExtractiveComposer(embedder)
+    if model is None and composer is None:
+        model = load_chat_model(settings.llm, settings.model_options)
+    composer = composer or (ChatComposer(model) if model is not None else extractive)
+    rules = RuleReasoner(embedder)
+    services = AgentServices(
+        catalog=catalog, searcher=searcher, embedder=embedder, composer=composer, fallback=extractive,
+        checker=CitationChecker(embedder), reasoner=ChatReasoner(model, rules) if model is not None else rules,
+        novelty=NoveltyChecker(searcher, embedder, arxiv if settings.use_arxiv else None),
+        arxiv=arxiv if settings.use_arxiv else None, fetcher=fetcher if settings.use_arxiv else None,
+        limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,
+                          papers_per_turn=settings.papers_per_turn, max_seconds=settings.turn_seconds,
+                          max_llm_calls=settings.max_llm_calls, use_arxiv=settings.use_arxiv))
+    capable = model is not None and getattr(model, "capabilities", None) is not None and model.capabilities.drives_tools
+    use_tools = model is not None and (settings.agent_mode == "tools" or (settings.agent_mode == "auto" and capable))
+    graph = build_graph(services, make_checkpointer(settings), ToolLoop(model, services) if use_tools else None)
     return Runtime(
         settings=settings, engine=engine, catalog=catalog, embedder=embedder, store=store, searcher=searcher,
         ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), graph=graph, arxiv=arxiv,

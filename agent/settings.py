@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
+    agent_mode: Literal["auto", "pipeline", "tools"] = Field(
+        default="auto", description="auto: tool-calling loop when the model can, else the fixed pipeline")
+    use_arxiv: bool = Field(default=True, description="search and fetch from arXiv during a turn")
+    papers_per_turn: int = Field(default=2, ge=0, le=10, description="papers fetched from arXiv per turn")
+    max_rounds: int = Field(default=2, ge=1, le=5, description="search rounds per turn (reflect adds one)")
+    turn_seconds: float = Field(default=180.0, gt=0, description="wall-clock budget of one turn")
+    max_llm_calls: int = Field(default=12, ge=1, description="model calls allowed in one turn")
     fusion: Literal["convex", "rrf"] = Field(default="convex", description="how BM25 and dense rankings combine")
     fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="BM25 weight in convex fusion")
     mmr_balance: float | None = Field(default=None, ge=0.0, le=1.0, description="MMR relevance weight; None = off")

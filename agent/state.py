@@ -1,11 +1,13 @@
-"""The one typed state every node of the graph reads and writes."""
+"""The one typed state every node of the graph reads and writes (checkpointed per conversation)."""
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 from retrieval.search import Passage
+
+Intent = Literal["question", "find_papers", "hypothesize", "follow_up", "chit_chat"]
 
 
 class Citation(TypedDict):
@@ -22,14 +24,57 @@ class TraceEvent(TypedDict, total=False):
     node: str
     detail: str
     seconds: float
+    error: str
+
+
+class Turn(TypedDict):
+    question: str
+    answer: str
+
+
+class PriorWork(TypedDict):
+    paper_id: str
+    title: str
+    similarity: float
+    quote: str
+    url: str | None
+
+
+class Hypothesis(TypedDict):
+    statement: str
+    rationale: str
+    evidence: list[int]
+    prediction: str
+    experiment: str
+    novelty: float
+    feasibility: float
+    testability: float
+    prior_work: list[PriorWork]
 
 
 class AgentState(TypedDict, total=False):
+    # the turn's input
     question: str
+    mode: Literal["ask", "hypothesize", "search"]
+    hypotheses_wanted: int
+    # carried across turns by the checkpointer
+    history: Annotated[list[Turn], operator.add]
+    # this turn's work
+    intent: Intent
+    resolved_question: str
+    queries: list[str]
     library_empty: bool
+    arxiv_ids: list[str]
     passages: list[Passage]
+    evidence: list[Passage]
+    rounds: int
+    started_at: float
+    llm_calls: int
+    papers_fetched: int
+    budget_note: str
     answer: str
     citations: list[Citation]
     unsupported_removed: int
+    hypotheses: list[Hypothesis]
     provider: str
-    trace: Annotated[list[TraceEvent], operator.add]
+    trace: list[TraceEvent]  # this turn's only: each turn's input resets it

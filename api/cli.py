@@ -166,17 +166,33 @@ def format_answer(result: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    from agent.runtime import UnknownConversationError
+def format_hypotheses(result: dict) -> str:
+    lines = []
+    for i, h in enumerate(result["hypotheses"], start=1):
+        lines += [f"\nHypothesis {i}: {h['statement']}",
+                  f"  novelty {h['novelty']:.2f} · feasibility {h['feasibility']:.2f} · "
+                  f"testability {h['testability']:.2f}",
+                  f"  why: {h['rationale']}", f"  prediction: {h['prediction']}", f"  experiment: {h['experiment']}"]
+        lines += [f"  closest prior work: {w['title']} (similarity {w['similarity']:.2f})"
+                  for w in h["prior_work"][:2]]
+    return "\n".join(lines)
 
+
+def _turn(args: argparse.Namespace, text: str, mode: str, n: int = 3) -> int:
     runtime = _runtime(args)
-    try:
-        result = runtime.ask(args.question, conversation_id=args.conversation)
-    except UnknownConversationError:
-        print(f"scisynth: no conversation {args.conversation!r}", file=sys.stderr)
-        return 2
-    _print(result, args.json, format_answer(result))
+    if args.conversation and runtime.conversations.get(args.conversation) is None:
+        runtime.conversations.create(text, conversation_id=args.conversation)  # a new name starts a conversation
+    result = runtime.ask(text, conversation_id=args.conversation, mode=mode, n=n)
+    _print(result, args.json, format_answer(result) + (format_hypotheses(result) if result["hypotheses"] else ""))
     return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    return _turn(args, args.question, "ask")
+
+
+def cmd_hypothesize(args: argparse.Namespace) -> int:
+    return _turn(args, args.topic, "hypothesize", args.n)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--llm", help="LLM spec, e.g. extractive (default: SCISYNTH_LLM or auto)")
     ask.add_argument("--conversation", metavar="ID", help="continue (and store the turn in) this conversation")
+
+    hypothesize = command("hypothesize", "propose testable hypotheses on a topic, checked for novelty",
+                          cmd_hypothesize)
+    hypothesize.add_argument("topic")
+    hypothesize.add_argument("-n", type=int, default=3, choices=range(1, 11), metavar="N",
+                             help="how many hypotheses (1-10, default 3)")
+    hypothesize.add_argument("--llm", help="LLM spec (default: SCISYNTH_LLM or auto)")
+    hypothesize.add_argument("--conversation", metavar="ID", help="continue this conversation")
     return parser
 
 

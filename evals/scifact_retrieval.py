@@ -26,7 +26,8 @@ RETRIEVERS: tuple[RetrieverKind, ...] = ("bm25", "dense", "hybrid")
 def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedder: Embedder | None = None
                   ) -> Runtime:
     """A runtime whose library holds the dataset's documents (ingested once, then reused)."""
-    runtime = build_runtime(settings.model_copy(update={"home": home, "llm": "extractive"}), embedder=embedder)
+    local = settings.model_copy(update={"home": home, "llm": "extractive", "use_arxiv": False})
+    runtime = build_runtime(local, embedder=embedder)
     if runtime.catalog.paper_count() != len(dataset.documents):
         with tempfile.TemporaryDirectory() as folder:
             records = Path(folder) / "corpus.jsonl"

@@ -29,8 +29,10 @@ def embedder() -> Embedder:
 
 
 def make_runtime(home: Path, embedder: Embedder, reset_index: bool = False, **settings: object) -> Runtime:
-    return build_runtime(Settings(home=home, llm="extractive", **settings), embedder=embedder,
-                         reset_index=reset_index)
+    """A runtime on a temporary home. arXiv is off unless a test turns it on against its replay server:
+    tests never reach beyond 127.0.0.1."""
+    settings = {"llm": "extractive", "use_arxiv": False, **settings}
+    return build_runtime(Settings(home=home, **settings), embedder=embedder, reset_index=reset_index)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from tests.conftest import PAPERS
 
 
 def scisynth(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive"}
+    env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
                           cwd=Path(__file__).resolve().parents[1], timeout=300)
 

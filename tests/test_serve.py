@@ -20,7 +20,7 @@ def _free_port() -> int:
 
 def test_serve_answers_healthz_and_messages(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "SCISYNTH_LLM": "extractive"}
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)

@@ -1,0 +1,30 @@
+"""Keyword helpers for the model-free steps: content words of a question, and follow-up detection."""
+
+from __future__ import annotations
+
+import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+# English stop words plus words that are common in questions about papers but say nothing about the topic.
+STOPWORDS = frozenset(ENGLISH_STOP_WORDS) | {
+    "does", "evidence", "known", "paper", "papers", "please", "say", "says", "shown", "shows", "studies",
+    "study", "tell", "use", "used", "using", "work",
+}
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
+_FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|this|that|these)\b",
+                        re.IGNORECASE)
+
+
+def content_words(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text):
+        if word.lower() not in STOPWORDS:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def looks_like_follow_up(question: str) -> bool:
+    """Short questions that lean on the previous turn: "and in mice?", "what about its side effects?"."""
+    return len(content_words(question)) <= 4 and bool(_FOLLOW_UP.search(question.strip()))
