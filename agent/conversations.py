@@ -21,7 +21,11 @@ class ConversationRow(SQLModel, table=True):
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
     title: str = ""
+    owner: str | None = Field(default=None, index=True)  # the API key that created it ("" or None: open API)
     created_at: datetime = Field(default_factory=_now)
+
+    def public(self) -> dict:
+        return {"id": self.id, "title": self.title, "created_at": self.created_at.isoformat()}
 
 
 class MessageRow(SQLModel, table=True):
@@ -44,9 +48,11 @@ class ConversationStore:
         self.engine = engine
         create_tables(engine, [ConversationRow.__table__, MessageRow.__table__])
 
-    def create(self, title: str = "", conversation_id: str | None = None) -> ConversationRow:
+    def create(self, title: str = "", conversation_id: str | None = None, owner: str | None = None
+               ) -> ConversationRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            row = ConversationRow(title=title[:200], **({"id": conversation_id} if conversation_id else {}))
+            row = ConversationRow(title=title[:200], owner=owner or None,
+                                  **({"id": conversation_id} if conversation_id else {}))
             session.add(row)
             session.commit()
             return row
@@ -62,6 +68,27 @@ class ConversationStore:
             session.add(row)
             session.commit()
             return row
+
+    def owned(self, conversation_id: str, owner: str | None) -> ConversationRow | None:
+        """The conversation if it belongs to `owner` (any owner when the API is open)."""
+        row = self.get(conversation_id)
+        return row if row is not None and (not owner or row.owner == owner) else None
+
+    def list(self, owner: str | None, offset: int = 0, limit: int = 20) -> list[ConversationRow]:
+        query = select(ConversationRow).order_by(ConversationRow.created_at.desc()).offset(offset).limit(limit)
+        if owner:
+            query = query.where(ConversationRow.owner == owner)
+        with Session(self.engine) as session:
+            return list(session.exec(query))
+
+    def delete(self, conversation_id: str) -> None:
+        with Session(self.engine) as session:
+            for message in session.exec(select(MessageRow).where(MessageRow.conversation_id == conversation_id)):
+                session.delete(message)
+            row = session.get(ConversationRow, conversation_id)
+            if row is not None:
+                session.delete(row)
+            session.commit()
 
     def messages(self, conversation_id: str) -> list[MessageRow]:
         with Session(self.engine) as session:

@@ -9,6 +9,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,14 +106,23 @@ class Runtime:
     def _config(self, conversation_id: str | None) -> dict:
         return {"configurable": {"thread_id": conversation_id or f"oneshot-{uuid.uuid4().hex}"}}
 
-    def ask(self, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3) -> dict:
-        """One research turn in the `ask --json` shape; stored in the conversation when one is given."""
+    def ask(self, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3,
+            emit: Callable[[dict], None] | None = None) -> dict:
+        """One research turn in the `ask --json` shape; stored in the conversation when one is given.
+        `emit` receives progress events as nodes finish: {"event": "status"|"tool"|"paper", "data": {...}}.
+        The user message is stored before the agent runs and an error message if it fails: nothing is lost."""
         if conversation_id is not None:
             if self.conversations.get(conversation_id) is None:
                 raise UnknownConversationError(conversation_id)
             self.conversations.add_message(conversation_id, "user", question)
+        config = self._config(conversation_id)
         try:
-            state = self.graph.invoke(self.turn_input(question, mode, n), self._config(conversation_id))
+            for update in self.graph.stream(self.turn_input(question, mode, n), config, stream_mode="updates"):
+                for node, delta in update.items():
+                    for event in progress_events(node, delta or {}):
+                        if emit:
+                            emit(event)
+            state = self.graph.get_state(config).values
         except Exception as error:
             if conversation_id is not None:
                 self.conversations.add_message(conversation_id, "error", f"The agent failed: {error}")
@@ -120,8 +130,22 @@ class Runtime:
         result = turn_result(state, conversation_id)
         if conversation_id is not None:
             payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "trace")}
-            self.conversations.add_message(conversation_id, "assistant", result["answer"], payload)
+            result["message_id"] = self.conversations.add_message(
+                conversation_id, "assistant", result["answer"], payload).id
         return result
+
+
+def progress_events(node: str, delta: dict) -> list[dict]:
+    """What a client shows while a turn runs: each finished node, tools used, papers added."""
+    trace = delta.get("trace") or []
+    detail = trace[-1] if trace else {"node": node, "detail": ""}
+    events = [{"event": "status", "data": {"node": node, "detail": detail.get("detail", ""),
+                                           "error": detail.get("error", "")}}]
+    if node == "search" and delta.get("arxiv_ids") is not None:
+        events.append({"event": "tool", "data": {"tool": "search_arxiv", "new_papers": delta["arxiv_ids"]}})
+    if node == "acquire" and delta.get("papers_fetched"):
+        events.append({"event": "paper", "data": {"detail": detail.get("detail", "")}})
+    return events
 
 
 def turn_result(state: dict, conversation_id: str | None) -> dict:

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     max_download_mb: int = Field(default=50, ge=1, description="largest PDF download accepted")
     allowed_fetch_hosts: str = Field(default="arxiv.org,export.arxiv.org", description="comma-separated")
     api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
+    rate_limit_per_minute: int = Field(default=120, ge=1, description="requests per minute per API key")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest PDF upload")
+    cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty: off")
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, description="wait for running turns at shutdown")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
     agent_mode: Literal["auto", "pipeline", "tools"] = Field(
@@ -77,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def fetch_hosts(self) -> list[str]:
         return _split(self.allowed_fetch_hosts)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
 
     @property
     def keys(self) -> list[str]:

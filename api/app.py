@@ -1,65 +1,93 @@
-"""The FastAPI application: conversations over the same agent the CLI runs."""
+"""The FastAPI application: conversations, an OpenAI-compatible endpoint, the library, operations, and
+the web page, all over the same runtime the CLI uses."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
-from fastapi import FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agent.runtime import Runtime, UnknownConversationError, build_runtime
+from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from api import problems, routes_conversations, routes_library, routes_openai
+from api.auth import KeyStore, RateLimiter
+from api.deps import RuntimeDep
+from api.metrics import Metrics
+from api.routes_library import Jobs
+from api.streaming import TurnWorkers
 
-
-class NewConversation(BaseModel):
-    title: str = Field(default="", max_length=200)
-
-
-class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=8000)
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+log = logging.getLogger("scisynth.api")
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app; pass a ready `runtime` (tests) or let the lifespan build one from `settings`."""
+    settings = runtime.settings if runtime else (settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = runtime or build_runtime(settings or Settings())
+        app.state.runtime = runtime or build_runtime(settings)
+        app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
         yield
+        still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
+        if still_running:
+            log.warning("%d turns still running at shutdown; their checkpoints let them be retried", still_running)
 
     app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan,
                   description="Research assistant: answers with page-level citations from your paper library.")
+    app.state.metrics, app.state.workers, app.state.jobs = Metrics(), TurnWorkers(), Jobs()
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    problems.install(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["*"],
+                           allow_headers=["*"])
 
-    @app.get("/healthz")
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        limit = settings.max_upload_bytes if request.url.path == "/v1/papers" else settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return problems.problem(413, f"the request body is {int(declared):,} bytes; the limit here is {limit:,}")
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        app.state.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = request.state.request_id
+        log.info("%s %s %s %.3fs request_id=%s", request.method, request.url.path, response.status_code,
+                 time.perf_counter() - started, request.state.request_id)
+        return response
+
+    @app.get("/healthz", tags=["operations"])
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.post("/v1/conversations", status_code=201)
-    def create_conversation(request: Request, body: NewConversation | None = None) -> dict:
-        row = _runtime(request).conversations.create((body or NewConversation()).title)
-        return {"id": row.id, "title": row.title, "created_at": row.created_at.isoformat()}
+    @app.get("/readyz", tags=["operations"])
+    def readyz(runtime: RuntimeDep) -> Response:
+        checks = {"database": runtime.catalog.paper_count() >= 0, "index": runtime.store.count >= 0,
+                  "model": runtime.composer is not None}
+        ready = all(checks.values())
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "papers": runtime.catalog.paper_count(),
+                "provider": runtime.composer.name}
+        return problems.JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/v1/conversations/{conversation_id}")
-    def get_conversation(request: Request, conversation_id: str) -> dict:
-        store = _runtime(request).conversations
-        row = store.get(conversation_id)
-        if row is None:
-            raise HTTPException(404, f"no conversation {conversation_id}")
-        return {"id": row.id, "title": row.title, "created_at": row.created_at.isoformat(),
-                "messages": [m.public() for m in store.messages(conversation_id)]}
+    @app.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/conversations/{conversation_id}/messages")
-    def post_message(request: Request, conversation_id: str, body: NewMessage) -> dict:
-        # A plain `def`: FastAPI runs it in a worker thread, so a long turn does not block the loop.
-        try:
-            return _runtime(request).ask(body.content, conversation_id=conversation_id)
-        except UnknownConversationError as error:
-            detail = f"no conversation {conversation_id}; create one with POST /v1/conversations"
-            raise HTTPException(404, detail) from error
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def web_page() -> str:
+        return files("api").joinpath("static/index.html").read_text(encoding="utf-8")
 
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_openai.router)
+    app.include_router(routes_library.router)
     return app

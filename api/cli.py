@@ -119,6 +119,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from agent.runtime import make_engine
+    from api.auth import KeyStore
+
+    settings = Settings()
+    key = KeyStore(make_engine(settings.resolved_database_url), settings.keys).create(args.name)
+    _print({"key": key, "name": args.name}, args.json,
+           f"{key}\nkeep it now: only its hash is stored. Send it as 'Authorization: Bearer <key>'.")
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
@@ -262,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
                           "else downloaded into the home folder)")
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
+
+    keys = commands.add_parser("keys", help="manage API keys", description="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create_key = key_commands.add_parser("create", help="create an API key (printed once, stored hashed)")
+    create_key.add_argument("--name", default="", help="a label for the key, e.g. the lab member's name")
+    create_key.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    create_key.set_defaults(handler=cmd_keys)
 
     command("reindex", "rebuild the vector and BM25 indexes from the catalog (after changing the embedding "
             "model, or if the index was lost)", cmd_reindex)

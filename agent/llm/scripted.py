@@ -28,6 +28,7 @@ class ScriptedChatModel(BaseChatModel):
     responses: list[str | dict]
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
     tool_calling: bool = False
+    cycle: bool = False  # start over when the script runs out (load tests), instead of failing
 
     @classmethod
     def from_spec(cls, spec: str) -> ScriptedChatModel:
@@ -50,9 +51,9 @@ class ScriptedChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         self.prompts.append(list(messages))
-        if len(self.prompts) > len(self.responses):
+        if len(self.prompts) > len(self.responses) and not self.cycle:
             raise ScriptExhaustedError(f"call {len(self.prompts)} but only {len(self.responses)} responses")
-        response = self.responses[len(self.prompts) - 1]
+        response = self.responses[(len(self.prompts) - 1) % len(self.responses)]
         if isinstance(response, str):
             message = AIMessage(content=response)
         else:

@@ -1,0 +1,20 @@
+"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("scisynth_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("scisynth_http_request_seconds", "HTTP request latency", ["route"],
+                                 registry=self.registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.turns = Counter("scisynth_agent_turns_total", "Agent turns", ["provider", "outcome"],
+                             registry=self.registry)
+        self.llm_tokens = Counter("scisynth_llm_tokens_total", "LLM tokens produced (answer words for extractive)",
+                                  ["provider"], registry=self.registry)
+        self.ingested = Counter("scisynth_ingested_papers_total", "Papers by ingest outcome", ["status"],
+                                registry=self.registry)
