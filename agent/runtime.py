@@ -166,7 +166,10 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     `reset_index` starts with an empty vector index (for reindex)."""
     engine = make_engine(settings.resolved_database_url)
     catalog = Catalog(engine)
-    embedder = embedder or load_embedder(settings.embeddings)
+    # Every embedding goes through the cache: re-indexing unchanged text costs nothing, and the same
+    # passages scored again in later turns (evidence, citations) cost a lookup.
+    embedder = CachedEmbedder(embedder or load_embedder(settings.embeddings),
+                              settings.home_dir / "cache" / "embeddings.sqlite")
     store = VectorStore(settings.index_dir, embedder.name, embedder.dimension, settings.exact_search_max,
                         reset=reset_index)
     if not reset_index and store.count != catalog.chunk_count():
@@ -174,9 +177,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                     store.count, catalog.chunk_count())
     searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
                               mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25")
-    # Ingest goes through the on-disk embedding cache: re-indexing unchanged text costs nothing.
-    cached = CachedEmbedder(embedder, settings.home_dir / "cache" / "embeddings.sqlite")
-    ingestor = Ingestor(catalog, store, cached, searcher, settings.chunk_tokens)
+    ingestor = Ingestor(catalog, store, embedder, searcher, settings.chunk_tokens)
     arxiv = ArxivClient(settings.arxiv_api_url, settings.arxiv_pdf_url, settings.arxiv_delay_seconds,
                         cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)
     fetcher = PaperFetcher(arxiv, ingestor, settings.papers_dir, FetchPolicy.from_hosts(settings.fetch_hosts),

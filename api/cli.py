@@ -108,15 +108,21 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from evals.runner import markdown_table, run_suite
+    from evals.runner import markdown_table, run_quick, run_suite
 
-    with tqdm(desc=f"eval {args.suite}", unit="query", disable=args.json or None, file=sys.stderr) as bar:
-        report = run_suite(args.suite, Settings(), args.data_dir, args.limit, args.corpus_limit, args.retriever,
-                           args.out, on_item=bar.update)
-    summary = {k: v for k, v in report.items() if k != "items"}
-    _print(summary, args.json, f"{report['suite']} on {report['dataset']['queries']} queries, "
-                               f"{report['dataset']['documents']} documents\n\n{markdown_table(report)}")
-    return 0
+    settings = Settings(**({"llm": args.llm} if args.llm else {}))
+    with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
+        if args.suite == "quick":
+            reports, failures = run_quick(settings, on_item=bar.update)
+        else:
+            reports, failures = [run_suite(args.suite, settings, args.data_dir, args.limit, args.corpus_limit,
+                                           args.retriever, args.out, on_item=bar.update)], []
+    summaries = [{k: v for k, v in r.items() if k != "items"} for r in reports]
+    human = "\n\n".join(f"## {r['suite']} ({r['dataset']})\n\n{markdown_table(r)}" for r in reports)
+    _print(summaries[0] if len(summaries) == 1 else {"reports": summaries, "failures": failures}, args.json, human)
+    for failure in failures:
+        print(f"scisynth: eval below threshold: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -265,7 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--abstract-only", action="store_true", help="ingest the abstract, skip the PDF")
 
     evaluate = command("eval", "run a scored eval suite and print its metrics", cmd_eval)
-    evaluate.add_argument("suite", choices=["scifact-retrieval"])
+    evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
+                                            "hypotheses", "quick"],
+                          help="a suite, or 'quick': small subsets of all, checked against evals/thresholds.toml")
+    evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
     evaluate.add_argument("--limit", type=int, metavar="N", help="score only the first N queries")
     evaluate.add_argument("--corpus-limit", type=int, metavar="N",
                           help="index only the first N documents (and keep the queries they answer)")

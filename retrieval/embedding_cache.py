@@ -1,10 +1,12 @@
-"""An on-disk embedding cache keyed by (model, sha256 of text): re-indexing unchanged text costs nothing."""
+"""An embedding cache keyed by (model, sha256 of text), in memory (recent texts) and on disk (all of
+them): re-indexing unchanged text costs nothing, and a turn re-scoring the same passages is cheap."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,10 @@ from retrieval.embeddings import Embedder
 class CachedEmbedder:
     """Wraps an Embedder; vectors already computed for the same model and text come from SQLite."""
 
-    def __init__(self, inner: Embedder, path: Path) -> None:
+    def __init__(self, inner: Embedder, path: Path, memory_items: int = 50_000) -> None:
         self.inner = inner
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.memory_items = memory_items
         self.name = inner.name
         self.dimension = inner.dimension
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,10 +34,11 @@ class CachedEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [self._key(t) for t in texts]
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for start in range(0, len(keys), 500):
-                batch = keys[start:start + 500]
+            found = {k: self._memory[k] for k in keys if k in self._memory}
+            on_disk = [k for k in dict.fromkeys(keys) if k not in found]
+            for start in range(0, len(on_disk), 500):
+                batch = on_disk[start:start + 500]
                 query = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})"
                 for key, blob in self._db.execute(query, batch):
                     found[key] = np.frombuffer(blob, dtype=np.float32)
@@ -45,6 +50,12 @@ class CachedEmbedder:
             with self._lock, self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
             found.update(zip(missing, computed, strict=True))
+        with self._lock:
+            for key in keys:
+                self._memory[key] = found[key]
+                self._memory.move_to_end(key)
+            while len(self._memory) > self.memory_items:
+                self._memory.popitem(last=False)
         if not keys:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
