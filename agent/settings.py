@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest PDF upload")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty: off")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, description="wait for running turns at shutdown")
+    slack_signing_secret: str = Field(default="", validation_alias="SLACK_SIGNING_SECRET")
+    slack_bot_token: str = Field(default="", validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: str = Field(default="", validation_alias="SLACK_APP_TOKEN", description="Socket Mode only")
+    slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
     agent_mode: Literal["auto", "pipeline", "tools"] = Field(

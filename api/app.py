@@ -35,6 +35,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime or build_runtime(settings)
         app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
+        app.state.slack = None
+        if settings.slack_signing_secret and settings.slack_bot_token:
+            from slack_bolt.adapter.fastapi import SlackRequestHandler
+
+            from api.slack import SlackBot
+
+            bot = SlackBot(app.state.runtime, settings.slack_bot_token, settings.slack_signing_secret,
+                           settings.slack_api_url)
+            app.state.slack = SlackRequestHandler(bot.app)
         yield
         still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
         if still_running:
@@ -82,6 +91,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.get("/metrics", tags=["operations"])
     def metrics() -> Response:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/slack/events", tags=["slack"])
+    async def slack_events(request: Request) -> Response:
+        """Slack's Events API and slash commands; Bolt checks the signature (401 when it is wrong)."""
+        if app.state.slack is None:
+            return problems.problem(404, "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
+        return await app.state.slack.handle(request)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def web_page() -> str:
