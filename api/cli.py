@@ -125,6 +125,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_slack(args: argparse.Namespace) -> int:
+    """Socket Mode: the bot connects out to Slack, so no public URL is needed (development, firewalled labs)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from agent.runtime import build_runtime
+    from api.slack import SlackBot
+
+    settings = Settings()
+    if not (settings.slack_bot_token and settings.slack_app_token):
+        print("scisynth: Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp- token)", file=sys.stderr)
+        return 2
+    bot = SlackBot(build_runtime(settings), settings.slack_bot_token, settings.slack_signing_secret or "unused",
+                   settings.slack_api_url)
+    SocketModeHandler(bot.app, settings.slack_app_token).start()
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from agent.runtime import make_engine
     from api.auth import KeyStore
@@ -282,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
                           "else downloaded into the home folder)")
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
+
+    command("slack", "run the Slack bot in Socket Mode (no public URL needed)", cmd_slack)
 
     keys = commands.add_parser("keys", help="manage API keys", description="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
