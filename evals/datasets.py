@@ -17,6 +17,11 @@ import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCIFACT_URL = "https://scifact.s3-us-west-2.amazonaws.com/release/latest/data.tar.gz"
+PUBMEDQA_URL = "https://raw.githubusercontent.com/pubmedqa/pubmedqa/master/data/"
+PUBMEDQA_SHA256 = {
+    "ori_pqal.json": "8b3276be8942ebbd77f3ddcda12c1749bf0e490045a736fd8438ee40cf37a41d",
+    "test_ground_truth.json": "939fe566f09017d13b1ca64d2ddfee0bc2374b366048152997669cccedc44d51",
+}
 SCIFACT_SHA256 = {
     "corpus.jsonl": "b8d6c89624cb2ed74dee8938effc4f5d8bd2086887880af8110d64be4ceade62",
     "claims_dev.jsonl": "86f0435d08fdb65d1aa41d1472684f57e6e71930626497bdf4d7a9ec1a632217",
@@ -53,6 +58,22 @@ def ensure_scifact(home: Path) -> Path:
     for name, expected in SCIFACT_SHA256.items():
         if sha256_file(target / name) != expected:
             raise ValueError(f"{target / name} does not match the release checksum; delete {target} and retry")
+    return target
+
+
+def ensure_pubmedqa(home: Path) -> Path:
+    """Download PubMedQA PQA-L from the authors' repository into `home/datasets/pubmedqa` (once)."""
+    target = home / "datasets" / "pubmedqa"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, expected in PUBMEDQA_SHA256.items():
+        path = target / name
+        if not path.exists():
+            response = httpx.get(PUBMEDQA_URL + name, follow_redirects=True, timeout=120)
+            response.raise_for_status()
+            path.write_bytes(response.content)
+        if sha256_file(path) != expected:
+            path.unlink()
+            raise ValueError(f"{name} does not match the published checksum; run again to re-download")
     return target
 
 

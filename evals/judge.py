@@ -1,12 +1,18 @@
-"""Model-free judging for the claim-verification and yes/no suites: rationale sentences by similarity,
-stance by negation parity. Deliberately simple and deterministic: it is the floor a model must beat."""
+"""Judging for the claim-verification and yes/no suites. Without a model: rationale sentences by similarity,
+stance by negation parity (deliberately simple and deterministic: the floor a model must beat). With a
+model: the model labels, with JSON output; an unusable reply falls back to the model-free judgement."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel, ValidationError
 
+from agent.llm.messages import parse_json
+from prompts import render
 from retrieval.embeddings import Embedder
 
 _NEGATION = re.compile(r"\b(no|not|never|neither|nor|without|fails?|failed|lacks?|lacked|unable|cannot|none|"
@@ -31,3 +37,54 @@ def rationale(claim: str, sentences: list[str], embedder: Embedder, threshold: f
 def stance(claim: str, evidence: str) -> str:
     """SUPPORT when claim and evidence agree in negation, CONTRADICT when one negates and the other not."""
     return "CONTRADICT" if negated(claim) != negated(evidence) else "SUPPORT"
+
+
+class Verdict(BaseModel):
+    label: str
+    sentences: list[int] = []
+
+
+class YesNo(BaseModel):
+    answer: str
+
+
+class Judge:
+    """Labels claims and answers yes/no questions: by `model` when given, else by the rules above."""
+
+    def __init__(self, embedder: Embedder, model: BaseChatModel | None = None, threshold: float = 0.6) -> None:
+        self.embedder = embedder
+        self.model = model
+        self.threshold = threshold
+        self.name = f"llm:{model._llm_type}" if model is not None else "extractive"
+
+    def _ask(self, prompt: str, shape: type[BaseModel]) -> BaseModel | None:
+        try:
+            reply = self.model.invoke([HumanMessage(prompt)],
+                                      response_format={"type": "json_object", "schema": shape.model_json_schema()})
+            return shape.model_validate(parse_json(reply.text))
+        except (ValueError, ValidationError):
+            return None
+
+    def verify(self, claim: str, sentences: list[str]) -> tuple[str | None, list[int]]:
+        """(SUPPORT | CONTRADICT | None for not enough info, rationale sentence indices)."""
+        if self.model is not None:
+            numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences))
+            verdict = self._ask(render("verify_claim", claim=claim, sentences=numbered), Verdict)
+            if isinstance(verdict, Verdict):
+                chosen = sorted({i for i in verdict.sentences if 0 <= i < len(sentences)})
+                if verdict.label in ("SUPPORT", "CONTRADICT") and chosen:
+                    return verdict.label, chosen
+                if verdict.label == "NOT_ENOUGH_INFO":
+                    return None, []
+        chosen, _ = rationale(claim, sentences, self.embedder, self.threshold)
+        return (stance(claim, sentences[chosen[0]]), chosen) if chosen else (None, [])
+
+    def yes_no(self, question: str, sentences: list[str], threshold: float = 0.45) -> str:
+        if self.model is not None:
+            reply = self._ask(render("yes_no", question=question, sentences="\n".join(sentences)), YesNo)
+            if isinstance(reply, YesNo) and reply.answer in ("yes", "no", "maybe"):
+                return reply.answer
+        chosen, _ = rationale(question, sentences, self.embedder, threshold, most=1)
+        if not chosen:
+            return "maybe"
+        return "no" if negated(sentences[chosen[0]]) != negated(question) else "yes"

@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.llm import load_chat_model
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from evals.judge import negated, rationale
+from evals.judge import Judge
 from evals.metrics import mean
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
@@ -42,14 +43,6 @@ def pooled_library(records: dict[str, dict], home: Path, settings: Settings, emb
     return runtime
 
 
-def decide(question: str, context: list[str], embedder: Embedder, threshold: float = 0.45) -> str:
-    """yes / no from the negation of the best-matching sentence; maybe when nothing matches well."""
-    chosen, _ = rationale(question, context, embedder, threshold, most=1)
-    if not chosen:
-        return "maybe"
-    return "no" if negated(context[chosen[0]]) != negated(question) else "yes"
-
-
 def macro_f1(gold: list[str], predicted: list[str]) -> float:
     scores = []
     for label in LABELS:
@@ -67,6 +60,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     items = list(test.items())[:limit] if limit else list(test.items())
     started = time.perf_counter()
     runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
+    judge = Judge(runtime.embedder, load_chat_model(settings.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid, label in items:
         question = records[pmid]["QUESTION"]
@@ -74,8 +68,8 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
         passages = runtime.searcher.search(question, k=5)
         retrieved = [s for p in passages for s in sentences(p.text)]
         gold.append(label)
-        own.append(decide(question, own_context, runtime.embedder))
-        pooled.append(decide(question, retrieved, runtime.embedder))
+        own.append(judge.yes_no(question, own_context))
+        pooled.append(judge.yes_no(question, retrieved))
         hits.append(float(pmid in {p.paper_id for p in passages}))
         results.append({"pmid": pmid, "gold": label, "own": own[-1], "pooled": pooled[-1], "hit": hits[-1]})
         if on_item:
@@ -85,7 +79,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
         return round(mean([float(g == p) for g, p in zip(gold, predicted, strict=True)]), 4)
 
     return {"suite": "pubmedqa", "dataset": {"name": "PubMedQA PQA-L test", "questions": len(items)},
-            "settings": {"judge": "extractive (best sentence, negation)"},
+            "settings": {"judge": judge.name},
             "metrics": {"own-abstract": {"accuracy": accuracy(own), "macro_f1": round(macro_f1(gold, own), 4)},
                         "pooled-corpus": {"accuracy": accuracy(pooled), "macro_f1": round(macro_f1(gold, pooled), 4),
                                           "retrieval_hit@5": round(mean(hits), 4)}},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent.settings import Settings
 from evals import citations, hypotheses, pubmedqa, scifact_retrieval, scifact_verify
-from evals.datasets import default_data_dir, ensure_scifact
+from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
 
 # suite -> (dataset folder, runner taking settings, data dir, limit, corpus_limit, retriever, progress)
 SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
@@ -45,10 +45,8 @@ def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limi
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
     folder, runner = SUITES[suite]
-    data_dir = data_dir or default_data_dir(folder) or (
-        ensure_scifact(settings.home_dir) if folder == "scifact" else None)
-    if data_dir is None:
-        raise ValueError(f"no {folder} data: pass --data-dir (see ../shared/data/SOURCES.md for the originals)")
+    download = ensure_scifact if folder == "scifact" else ensure_pubmedqa
+    data_dir = data_dir or default_data_dir(folder) or download(settings.home_dir)
     report = runner(settings, data_dir, limit, corpus_limit, retriever, on_item)
     if out:
         out.write_text(json.dumps(report, indent=2))

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.llm import load_chat_model
 from agent.settings import Settings
 from evals.datasets import load_scifact, subset
-from evals.judge import rationale, stance
+from evals.judge import Judge
 from evals.scifact_retrieval import build_library, rank_documents
 from evals.scifact_scorer import score
 from retrieval.embeddings import Embedder
@@ -25,13 +26,14 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     runtime = build_library(dataset, settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}", settings,
                             embedder)
     chunk_papers = runtime.catalog.chunk_papers()
+    judge = Judge(runtime.embedder, load_chat_model(settings.llm, settings.model_options), threshold)
     golds, predictions, started = [], [], time.perf_counter()
     for claim_id, text in dataset.queries.items():
         evidence = {}
         for doc in rank_documents(runtime, chunk_papers, text, "hybrid")[:top_documents]:
-            chosen, _ = rationale(text, abstracts[doc], runtime.embedder, threshold)
-            if chosen:
-                evidence[doc] = {"sentences": chosen, "label": stance(text, abstracts[doc][chosen[0]])}
+            label, chosen = judge.verify(text, abstracts[doc])
+            if label:
+                evidence[doc] = {"sentences": chosen, "label": label}
         golds.append({"id": int(claim_id), "evidence": claims[claim_id]["evidence"]})
         predictions.append({"id": int(claim_id), "evidence": evidence})
         if on_item:
@@ -40,7 +42,6 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     headline = {k: round(v, 4) for k, v in metrics.items() if k.endswith("_f1")}
     return {"suite": "scifact-verify", "dataset": {"name": "SciFact dev", "claims": len(golds),
                                                    "documents": len(dataset.documents)},
-            "settings": {"judge": "extractive (similarity rationales, negation stance)", "threshold": threshold,
-                         "top_documents": top_documents},
-            "metrics": {"extractive": headline}, "all_metrics": metrics,
+            "settings": {"judge": judge.name, "threshold": threshold, "top_documents": top_documents},
+            "metrics": {judge.name: headline}, "all_metrics": metrics,
             "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": predictions}

@@ -39,7 +39,7 @@ def _flat(dimension: int) -> faiss.IndexIDMap2:
 
 def _hnsw(dimension: int, neighbours: int = 32, ef_search: int = 128) -> faiss.IndexIDMap2:
     inner = faiss.IndexHNSWFlat(dimension, neighbours, faiss.METRIC_INNER_PRODUCT)
-    inner.hnsw.efConstruction = 200
+    inner.hnsw.efConstruction = 80
     inner.hnsw.efSearch = ef_search
     return faiss.IndexIDMap2(inner)
 

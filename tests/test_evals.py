@@ -10,6 +10,7 @@ from evals.judge import negated, stance
 from evals.pubmedqa import macro_f1
 from evals.runner import check
 from evals.scifact_scorer import score
+from retrieval.embeddings import Embedder
 from tests.conftest import DATA
 
 FIXTURE = DATA / "scifact" / "evaluator-fixture"
@@ -46,3 +47,18 @@ def test_threshold_check_names_metric_value_and_floor() -> None:
     assert check([report], {"pubmedqa": {"pooled-corpus": {"accuracy": 0.6}}}) == [
         "pubmedqa / pooled-corpus / accuracy: 0.5 < 0.6"]
     assert check([report], {"pubmedqa": {"pooled-corpus": {"accuracy": 0.4}}}) == []
+
+
+def test_model_judge_and_its_fallback(embedder: Embedder) -> None:
+    from agent.llm.scripted import ScriptedChatModel
+    from evals.judge import Judge
+
+    model = ScriptedChatModel(responses=['{"label": "CONTRADICT", "sentences": [1, 7]}', "not json at all",
+                                         '{"answer": "no"}'])
+    judge = Judge(embedder, model)
+    sentences = ["Mice were fed for ten weeks.", "Aspirin did not lower stroke risk.", "Data are public."]
+    assert judge.verify("Aspirin lowers stroke risk.", sentences) == ("CONTRADICT", [1])
+    label, chosen = judge.verify("Aspirin does not lower stroke risk.", sentences)  # unusable reply: rules
+    assert (label, chosen) == ("SUPPORT", [1])
+    assert judge.yes_no("Does aspirin lower stroke risk?", sentences) == "no"
+    assert judge.name == "llm:scripted"
