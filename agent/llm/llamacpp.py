@@ -17,12 +17,12 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from agent.llm.capabilities import ModelCapabilities
-from agent.llm.messages import to_dicts
+from agent.llm.messages import stream_chunks, to_dicts
 
 _ENGINES: dict[tuple, tuple[Any, threading.Lock]] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -75,7 +75,6 @@ class LlamaCppChatModel(BaseChatModel):
     max_tokens: int = 512
     temperature: float = 0.2
     timeout_seconds: float = 120.0
-    extra: dict = Field(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
@@ -102,19 +101,15 @@ class LlamaCppChatModel(BaseChatModel):
             request["response_format"] = kwargs["response_format"]
         with lock:
             stream = engine.create_chat_completion(**request)
-            try:
+            def pieces() -> Iterator[tuple[str, str | None]]:
                 for part in stream:
                     if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
-                        break
+                        return
                     choice = part["choices"][0]
-                    text = choice["delta"].get("content") or ""
-                    finish = choice.get("finish_reason")
-                    if text or finish:
-                        chunk = ChatGenerationChunk(message=AIMessageChunk(
-                            content=text, response_metadata={"finish_reason": finish} if finish else {}))
-                        if run_manager and text:
-                            run_manager.on_llm_new_token(text, chunk=chunk)
-                        yield chunk
+                    yield choice["delta"].get("content") or "", choice.get("finish_reason")
+
+            try:
+                yield from stream_chunks(pieces(), run_manager)
             finally:
                 stream.close()  # stops llama.cpp generating when the consumer went away
 

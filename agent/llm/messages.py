@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGenerationChunk
 
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\}|\[.*?\])\s*```", re.DOTALL)
 
@@ -38,6 +41,19 @@ def to_dicts(messages: list[BaseMessage], fold_system: bool = False) -> list[dic
         else:
             first_user["content"] = f"{system}\n\n{first_user['content']}"
     return rest
+
+
+def stream_chunks(pieces: Iterator[tuple[str, str | None]], run_manager: CallbackManagerForLLMRun | None
+                  ) -> Iterator[ChatGenerationChunk]:
+    """(text, finish reason) pairs from a provider's stream as LangChain chunks, reporting each token."""
+    for text, finish in pieces:
+        if not (text or finish):
+            continue
+        chunk = ChatGenerationChunk(message=AIMessageChunk(
+            content=text, response_metadata={"finish_reason": finish} if finish else {}))
+        if run_manager and text:
+            run_manager.on_llm_new_token(text, chunk=chunk)
+        yield chunk
 
 
 def parse_json(text: str) -> object:

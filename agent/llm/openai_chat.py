@@ -14,7 +14,7 @@ from typing import Any
 import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -23,7 +23,7 @@ from pydantic import ConfigDict, PrivateAttr
 from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from agent.llm.capabilities import ModelCapabilities
-from agent.llm.messages import to_dicts
+from agent.llm.messages import stream_chunks, to_dicts
 
 _RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
 
@@ -129,17 +129,8 @@ class OpenAIChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         stream = self._call(**self._request(messages, stop, kwargs), stream=True)
+        pieces = ((p.choices[0].delta.content or "", p.choices[0].finish_reason) for p in stream if p.choices)
         try:
-            for part in stream:
-                if not part.choices:
-                    continue
-                text = part.choices[0].delta.content or ""
-                finish = part.choices[0].finish_reason
-                if text or finish:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(
-                        content=text, response_metadata={"finish_reason": finish} if finish else {}))
-                    if run_manager and text:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+            yield from stream_chunks(pieces, run_manager)
         finally:
             stream.close()
