@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
-
-
-def best_sentence(text: str, spans: list[tuple[int, int]], target: np.ndarray, vectors: np.ndarray
-                  ) -> tuple[float, int]:
-    """(similarity, span index) of the span most similar to the target vector."""
-    similarity = vectors @ target
-    index = int(similarity.argmax())
-    return float(similarity[index]), index
 
 
 def score_passages(question: str, passages: list[Passage], embedder: Embedder) -> list[tuple[Passage, float]]:
@@ -26,7 +16,7 @@ def score_passages(question: str, passages: list[Passage], embedder: Embedder) -
     scored, offset = [], 1
     for passage, passage_spans in zip(passages, spans, strict=True):
         block = vectors[offset:offset + len(passage_spans)]
-        scored.append((passage, best_sentence(passage.text, passage_spans, vectors[0], block)[0]))
+        scored.append((passage, float((block @ vectors[0]).max())))
         offset += len(passage_spans)
     return sorted(scored, key=lambda pair: -pair[1])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -32,7 +33,8 @@ def _owned(runtime: Runtime, conversation_id: str, owner: str) -> None:
         raise HTTPException(404, f"no conversation {conversation_id}; create one with POST /v1/conversations")
 
 
-def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None, body: NewMessage, emit=None) -> dict:
+def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None, body: NewMessage,
+                emit: Callable[[dict], None] | None = None) -> dict:
     """One turn for a message; `search` mode returns passages without writing an answer."""
     if body.mode == "search":
         passages = [p.public() for p in runtime.searcher.search(body.content, k=10)]

@@ -48,9 +48,6 @@ class Document:
     abstract: str | None = None
     license: str | None = None
 
-    def text_blocks(self) -> int:
-        return sum(len(section.blocks) for section in self.sections)
-
 
 def sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()

@@ -11,7 +11,6 @@ class ModelCapabilities:
     json_schema: bool
     context_tokens: int
     streaming: bool = True
-    reads_prompts: bool = True  # False for the extractive provider, which composes without a model
 
     @property
     def drives_tools(self) -> bool:
