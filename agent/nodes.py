@@ -99,22 +99,24 @@ class TurnNodes:
         """Library first; arXiv when the library looks thin or new papers were asked for."""
         started = time.perf_counter()
         question = state["resolved_question"]
-        found = [p for q in state["queries"] for p in self.s.searcher.search(q, k=self.s.limits.evidence_k)]
+        found = self._library_passages(state["queries"])
         strong = [p for p, score in score_passages(question, found, self.s.embedder)
                   if score >= self.s.limits.relevance_cutoff + 0.15]
         wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.limits.min_evidence
         if not (wants_arxiv and self.s.limits.use_arxiv and self.s.arxiv):
-            return {"arxiv_ids": [], "trace": _event(state, "search", f"library: {len(found)} passages", started)}
+            return {"arxiv_ids": [], "passages": found, "acquired": 0,
+                    "trace": _event(state, "search", f"library: {len(found)} passages", started)}
         try:
             query = build_query(" ".join(content_words(question)[:8]))
             papers = self.s.arxiv.search(query, max_results=self.s.limits.arxiv_results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
-            return {"arxiv_ids": [], "trace": _event(state, "search", f"library: {len(found)} passages; arXiv "
-                                                     "unavailable, continuing with the library", started, str(error))}
+            return {"arxiv_ids": [], "passages": found, "acquired": 0,
+                    "trace": _event(state, "search", f"library: {len(found)} passages; arXiv unavailable, "
+                                    "continuing with the library", started, str(error))}
         new = [p.arxiv_id for p in papers if self.s.catalog.find_paper(p.base_id) is None]
         detail = f"library: {len(found)} passages; arXiv: {len(papers)} results, {len(new)} new"
-        return {"arxiv_ids": new, "trace": _event(state, "search", detail, started)}
+        return {"arxiv_ids": new, "passages": found, "acquired": 0, "trace": _event(state, "search", detail, started)}
 
     def acquire(self, state: AgentState) -> dict:
         started = time.perf_counter()
@@ -127,17 +129,22 @@ class TurnNodes:
             return {"trace": _event(state, "acquire", "fetch failed", started, str(error))}
         added = [r for r in results if r.status == "added"]
         detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") for r in added) or "none added"
-        return {"papers_fetched": state.get("papers_fetched", 0) + len(added),
+        return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
                 "trace": _event(state, "acquire", f"added {detail}", started)}
 
-    def retrieve(self, state: AgentState) -> dict:
-        started = time.perf_counter()
+    def _library_passages(self, queries: list[str]) -> list[Passage]:
+        """Every query's passages, each chunk once (its best score), best first."""
         best: dict[int, Passage] = {}
-        for query in state["queries"]:
+        for query in queries:
             for passage in self.s.searcher.search(query, k=2 * self.s.limits.evidence_k):
                 if passage.chunk_id not in best or passage.score > best[passage.chunk_id].score:
                     best[passage.chunk_id] = passage
-        passages = sorted(best.values(), key=lambda p: -p.score)
+        return sorted(best.values(), key=lambda p: -p.score)
+
+    def retrieve(self, state: AgentState) -> dict:
+        """The search step's passages, searched again only when this round added papers."""
+        started = time.perf_counter()
+        passages = self._library_passages(state["queries"]) if state.get("acquired") else state.get("passages", [])
         detail = f"{len(passages)} passages from {len({p.paper_id for p in passages})} papers"
         return {"passages": passages, "trace": _event(state, "retrieve", detail, started)}
 

@@ -65,6 +65,7 @@ class AgentState(TypedDict, total=False):
     queries: list[str]
     library_empty: bool
     arxiv_ids: list[str]
+    acquired: int  # papers the last acquire step added (retrieve searches again only then)
     passages: list[Passage]
     evidence: list[Passage]
     rounds: int
