@@ -172,7 +172,7 @@ class TurnNodes:
                 "trace": _event(state, "reflect", f"evidence thin; new queries: {' | '.join(queries)}", started)}
 
     def answer(self, state: AgentState) -> dict:
-        """The composer's answer; the extractive one when a model fails or cites nothing it can back up."""
+        """The composer's answer; the extractive one when the model fails (verify catches the rest)."""
         started = time.perf_counter()
         if state.get("intent") == "chit_chat":
             return {"answer": CHIT_CHAT, "provider": "rules", "trace": _event(state, "answer", "chit-chat", started)}
@@ -189,25 +189,30 @@ class TurnNodes:
         except Exception as failure:  # a model that crashes, times out or is unreachable
             text, used, error = self.s.fallback.compose(question, evidence), self.s.fallback, str(failure)
             note = f"{self.s.composer.name} failed; extractive answer instead"
-        if used is not self.s.fallback and not self.s.checker.check(text, evidence).citations:
-            text, used = self.s.fallback.compose(question, evidence), self.s.fallback
-            note = f"{self.s.composer.name} gave no supported citation; extractive answer instead"
         calls = state.get("llm_calls", 0) + int(self.s.composer is not self.s.fallback)
         return {"answer": text, "provider": used.name, "llm_calls": calls,
                 "trace": _event(state, "answer", note, started, error)}
 
     def verify(self, state: AgentState) -> dict:
+        """Check every citation once. A model answer (pipeline or tool loop) that cites nothing it can back
+        up while evidence exists is replaced by the extractive answer: a weak model never leaves the
+        researcher without one."""
         started = time.perf_counter()
-        checked = self.s.checker.check(state["answer"], state.get("evidence", []))
+        evidence, provider, note = state.get("evidence", []), state.get("provider"), ""
+        checked = self.s.checker.check(state["answer"], evidence)
+        if evidence and not checked.citations and provider != self.s.fallback.name:
+            fallback_text = self.s.fallback.compose(state["resolved_question"], evidence)
+            checked, provider = self.s.checker.check(fallback_text, evidence), self.s.fallback.name
+            note = f"{state.get('provider')} gave no supported citation; extractive answer instead; "
         answer = checked.text
         if checked.unsupported_removed:
             answer += (f"\n\n({checked.unsupported_removed} statement(s) removed: their citations did not "
                        "support them.)")
-        if note := self._budget_left(state):
-            answer += f"\n\n(Stopped early: {note}; this is the best answer so far.)"
-        detail = f"{len(checked.citations)} citations, {checked.unsupported_removed} unsupported claims removed"
+        if budget := self._budget_left(state):
+            answer += f"\n\n(Stopped early: {budget}; this is the best answer so far.)"
+        detail = f"{note}{len(checked.citations)} citations, {checked.unsupported_removed} unsupported claims removed"
         return {"answer": answer, "citations": checked.citations, "unsupported_removed": checked.unsupported_removed,
-                "budget_note": note, "trace": _event(state, "verify", detail, started)}
+                "provider": provider, "trace": _event(state, "verify", detail, started)}
 
     def after_verify(self, state: AgentState) -> str:
         wants = state.get("intent") == "hypothesize" or state.get("mode") == "hypothesize"

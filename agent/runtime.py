@@ -101,7 +101,7 @@ class Runtime:
         """A fresh turn: the question, and every per-turn field reset (the history carries over)."""
         return {"question": question, "mode": mode, "hypotheses_wanted": n, "trace": [], "rounds": 0,
                 "llm_calls": 0, "papers_fetched": 0, "started_at": time.monotonic(), "hypotheses": [],
-                "citations": [], "evidence": [], "passages": [], "arxiv_ids": [], "budget_note": ""}
+                "citations": [], "evidence": [], "passages": [], "arxiv_ids": []}
 
     def _config(self, conversation_id: str | None) -> dict:
         return {"configurable": {"thread_id": conversation_id or f"oneshot-{uuid.uuid4().hex}"}}

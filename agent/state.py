@@ -72,7 +72,6 @@ class AgentState(TypedDict, total=False):
     started_at: float
     llm_calls: int
     papers_fetched: int
-    budget_note: str
     answer: str
     citations: list[Citation]
     unsupported_removed: int

@@ -31,8 +31,8 @@ def test_garbage_from_a_weak_model_falls_back_to_extractive(library: Runtime) ->
     model = ScriptedChatModel(responses=["wnętr тельном model model [9] [12]"])
     result = _with(library, ChatComposer(model)).ask("How does SPECTER use citations?")
     assert result["provider"] == "extractive" and result["citations"]
-    answer_event = next(e for e in result["trace"] if e["node"] == "answer")
-    assert "no supported citation" in answer_event["detail"]
+    verify_event = next(e for e in result["trace"] if e["node"] == "verify")
+    assert "no supported citation" in verify_event["detail"]
 
 
 def test_extractive_is_deterministic(library: Runtime, embedder: Embedder) -> None:
