@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from agent.runtime import Runtime
 from api.deps import MetricsDep, Owner, RuntimeDep
 from api.metrics import Metrics
 from api.routes_conversations import NewMessage, run_message
+from retrieval.catalog import PaperRow
 
 router = APIRouter(prefix="/v1", tags=["library"])
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
@@ -61,10 +61,7 @@ class HypothesesRequest(BaseModel):
     n: int = Field(default=3, ge=1, le=10)
 
 
-def _paper(runtime: Runtime, paper_id: str) -> dict:
-    row = runtime.catalog.find_paper(paper_id)
-    if row is None:
-        raise HTTPException(404, f"no paper {paper_id} in the library")
+def _paper(row: PaperRow) -> dict:
     return {"paper_id": row.paper_id, "title": row.title, "authors": row.authors, "year": row.year,
             "source": row.source, "url": row.url, "doi": row.doi, "pages": row.page_count, "license": row.license}
 
@@ -72,7 +69,7 @@ def _paper(runtime: Runtime, paper_id: str) -> dict:
 @router.get("/papers")
 def list_papers(runtime: RuntimeDep, _owner: Owner, offset: int = 0, limit: int = 50) -> dict:
     rows = runtime.catalog.papers(offset=max(0, offset), limit=min(max(1, limit), 200))
-    return {"papers": [_paper(runtime, r.paper_id) for r in rows], "total": runtime.catalog.paper_count()}
+    return {"papers": [_paper(r) for r in rows], "total": runtime.catalog.paper_count()}
 
 
 @router.post("/papers", status_code=202)
@@ -108,7 +105,10 @@ def job_status(request: Request, job_id: str, _owner: Owner) -> dict:
 
 @router.get("/papers/{paper_id:path}")
 def get_paper(runtime: RuntimeDep, _owner: Owner, paper_id: str) -> dict:
-    return _paper(runtime, paper_id)
+    row = runtime.catalog.find_paper(paper_id)
+    if row is None:
+        raise HTTPException(404, f"no paper {paper_id} in the library")
+    return _paper(row)
 
 
 @router.delete("/papers/{paper_id:path}", status_code=204)

@@ -10,18 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.citations import _claims
-from agent.runtime import Runtime
 from agent.settings import Settings
 from evals.metrics import mean
 from evals.pubmedqa import load, pooled_library
 from retrieval.embeddings import Embedder
 
 _MARKER = re.compile(r"\[(\d+)\]")
-
-
-def _paper_text(runtime: Runtime, paper_id: str) -> str:
-    return "\n".join(chunk.text for chunk, _ in runtime.catalog.chunks_with_papers(
-        [i for i, p in runtime.catalog.chunk_papers().items() if p == paper_id]).values())
 
 
 def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Embedder | None = None,
@@ -36,7 +30,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Em
         numbers = {c["n"]: c for c in result["citations"]}
         markers = [int(n) for n in _MARKER.findall(result["answer"])]
         resolved += [float(n in numbers) for n in markers]
-        verbatim += [float(c["quote"] in _paper_text(runtime, c["paper_id"])) for c in result["citations"]]
+        verbatim += [float(c["quote"] in runtime.catalog.paper_text(c["paper_id"])) for c in result["citations"]]
         for claim, cited in _claims(result["answer"])[0]:
             for n in cited:
                 if n in numbers:

@@ -189,6 +189,12 @@ class Catalog:
         with Session(self.engine) as session:
             return [i for i in session.exec(query) if i is not None]
 
+    def paper_text(self, paper_id: str) -> str:
+        """All of a paper's chunk texts, in order (what a quote from it must be found in)."""
+        query = select(ChunkRow.text).where(ChunkRow.paper_id == paper_id).order_by(ChunkRow.ordinal)
+        with Session(self.engine) as session:
+            return "\n".join(session.exec(query))
+
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
         with Session(self.engine) as session:

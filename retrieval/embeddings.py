@@ -10,8 +10,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EMBEDDINGS = "minilm"
-
 
 class Embedder(Protocol):
     name: str

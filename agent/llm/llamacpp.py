@@ -55,10 +55,9 @@ def shared_engine(path: str, n_ctx: int, n_threads: int | None, n_gpu_layers: in
                           verbose=False, chat_format=None)
             # The GGUF's own chat template when it has one; the configured format otherwise.
             if not probe.metadata.get("tokenizer.chat_template"):
-                probe.chat_format = chat_format
-                probe.chat_handler = None
                 from llama_cpp import llama_chat_format
 
+                probe.chat_format = chat_format
                 probe.chat_handler = llama_chat_format.get_chat_completion_handler(chat_format)
             _ENGINES[key] = (probe, threading.Lock())
         return _ENGINES[key]
