@@ -81,11 +81,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz", tags=["operations"])
     def readyz(runtime: RuntimeDep) -> Response:
-        checks = {"database": runtime.catalog.paper_count() >= 0, "index": runtime.store.count >= 0,
+        """Ready when the database answers and the vector index holds exactly the catalog's chunks."""
+        try:
+            papers, chunks = runtime.catalog.paper_count(), runtime.catalog.chunk_count()
+        except Exception as error:  # the database is unreachable or broken
+            log.warning("readiness: database check failed: %s", error)
+            papers = chunks = None
+        checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks,
                   "model": runtime.composer is not None}
         ready = all(checks.values())
-        body = {"status": "ready" if ready else "not ready", "checks": checks, "papers": runtime.catalog.paper_count(),
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "papers": papers,
                 "provider": runtime.composer.name}
+        if not checks["index"] and chunks is not None:
+            body["hint"] = f"the index holds {runtime.store.count} vectors for {chunks} chunks: run 'scisynth reindex'"
         return problems.JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"])

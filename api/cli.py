@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
 from retrieval.vector_store import IndexMismatchError
 
@@ -139,6 +140,16 @@ def cmd_slack(args: argparse.Namespace) -> int:
     bot = SlackBot(build_runtime(settings), settings.slack_bot_token, settings.slack_signing_secret or "unused",
                    settings.slack_api_url)
     SocketModeHandler(bot.app, settings.slack_app_token).start()
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    """Download a GGUF into the home folder's models/, where `auto` finds it."""
+    from agent.llm import download_gguf
+
+    settings = Settings()
+    path = download_gguf(args.spec, settings.home_dir / "models")
+    _print({"path": str(path)}, args.json, f"{path}\nnow used by SCISYNTH_LLM=auto (or llamacpp:{path})")
     return 0
 
 
@@ -301,6 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
 
     command("slack", "run the Slack bot in Socket Mode (no public URL needed)", cmd_slack)
+
+    models = commands.add_parser("models", help="manage local models", description="manage local models")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    pull = model_commands.add_parser("pull", help="download a GGUF model (a small instruct model by default)")
+    pull.add_argument("spec", nargs="?", default=RECOMMENDED_GGUF, help=f"hf:OWNER/REPO/FILE.gguf (default "
+                      f"{RECOMMENDED_GGUF})")
+    pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    pull.set_defaults(handler=cmd_models_pull)
 
     keys = commands.add_parser("keys", help="manage API keys", description="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

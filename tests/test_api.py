@@ -168,3 +168,12 @@ def test_official_openai_client_works_unchanged(server: str) -> None:
     streamed = "".join(chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
         model="scisynth", messages=[{"role": "user", "content": "How does SPECTER use citations?"}], stream=True))
     assert streamed.strip() == content.strip()
+
+
+def test_readyz_reports_an_index_out_of_step_with_the_catalog(library: Runtime) -> None:
+    settings = Settings(home=library.settings.home, llm="extractive", use_arxiv=False)
+    stale = build_runtime(settings, embedder=library.embedder, reset_index=True)  # empty index, full catalog
+    with TestClient(create_app(runtime=stale)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["checks"]["index"] is False
+    assert "scisynth reindex" in response.json()["hint"]

@@ -57,3 +57,11 @@ def test_help_lists_the_commands() -> None:
                          cwd=Path(__file__).resolve().parents[1])
     for command in ("serve", "ingest", "search", "ask"):
         assert command in run.stdout
+
+
+def test_models_pull_offline_says_where_to_put_the_file(tmp_path: Path) -> None:
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "api.cli", "models", "pull"], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert run.returncode == 2
+    assert f"place it at {tmp_path / 'models' / 'qwen2.5-1.5b-instruct-q4_k_m.gguf'}" in run.stderr
