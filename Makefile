@@ -6,10 +6,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The CPU build of torch: a bare "torch" requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# llama.cpp built for any x86-64 with AVX2 rather than -march=native: some VMs list AMX in /proc/cpuinfo without
+# enabling it, and a native build then dies with SIGILL at its first matrix product.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON,-DGGML_NATIVE=OFF)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-test clean
+.PHONY: run test lint audit bench install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +23,7 @@ $(PY):
 # which pip also keeps in its wheel cache).
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet $(TORCH_SPEC)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet "llama-cpp-python>=0.3.8"
 	$(PIP) install --quiet -e .
 	touch $@
 
@@ -32,8 +37,14 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/scisynth serve --host $(HOST) --port $(PORT)
 
+# ruff for style; bandit for security (medium and high severity fail; every `nosec` says why in a comment).
 lint: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -r agent api tools retrieval evals prompts --severity-level medium
+
+# Known vulnerabilities in the installed dependencies (needs the PyPI/OSV advisory service; not part of `test`).
+audit: install-test
+	$(VENV)/bin/pip-audit --progress-spinner off || true
 
 # The quick eval keeps its libraries and embedding cache in .eval-home, so later runs are fast.
 test: install-test lint

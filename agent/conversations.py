@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.catalog import create_tables
@@ -56,6 +57,17 @@ class ConversationStore:
             session.add(row)
             session.commit()
             return row
+
+    def ensure(self, conversation_id: str, title: str = "", owner: str | None = None) -> ConversationRow:
+        """The conversation with this id, created (with `owner`) when it does not exist yet: a client may
+        name a conversation on its first message. Two first messages at once create it once."""
+        existing = self.get(conversation_id)
+        if existing is not None:
+            return existing
+        try:
+            return self.create(title, conversation_id=conversation_id, owner=owner)
+        except IntegrityError:
+            return self.get(conversation_id)
 
     def get(self, conversation_id: str) -> ConversationRow | None:
         with Session(self.engine) as session:

@@ -3,16 +3,13 @@ tool-calling loop (and any LangChain agent) can use them without being able to a
 
 from __future__ import annotations
 
-import re
-
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, field_validator
 
 from agent.papers import PaperFetcher
 from retrieval.search import HybridSearcher
 from tools.arxiv_client import ArxivClient
-
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+from tools.arxiv_ids import is_arxiv_id
 
 
 class SearchArxivArgs(BaseModel):
@@ -26,7 +23,7 @@ class FetchPaperArgs(BaseModel):
     @field_validator("arxiv_ids")
     @classmethod
     def _valid_ids(cls, ids: list[str]) -> list[str]:
-        bad = [i for i in ids if not _ARXIV_ID.match(i)]
+        bad = [i for i in ids if not is_arxiv_id(i)]
         if bad:
             raise ValueError(f"not arXiv ids: {', '.join(bad)}")
         return ids

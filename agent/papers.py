@@ -11,6 +11,7 @@ from pathlib import Path
 from retrieval.ingest import Ingestor, IngestResult
 from tools.acquire import DownloadError, FetchPolicy, FetchRefusedError, download_pdf
 from tools.arxiv_client import ArxivClient, ArxivPaper
+from tools.arxiv_ids import is_arxiv_id, without_version
 from tools.documents import Block, Document, DocumentError, Section
 from tools.pdf import parse_pdf
 
@@ -42,12 +43,16 @@ class PaperFetcher:
         download_pdf(url, target, self.policy, self.max_bytes)
         return parse_pdf(target)
 
-    def fetch(self, ids: list[str], with_pdf: bool = True) -> list[IngestResult]:
-        """Ingest arXiv papers by id; unknown ids come back as "failed" results."""
-        papers = {p.base_id: p for p in self.arxiv.lookup(ids)}
+    def fetch(self, ids: list[str], with_pdf: bool = True, added_by: str | None = None) -> list[IngestResult]:
+        """Ingest arXiv papers by id; unknown or malformed ids come back as "failed" results."""
+        valid = [i for i in ids if is_arxiv_id(i)]
+        papers = {p.base_id: p for p in self.arxiv.lookup(valid)} if valid else {}
         results: list[IngestResult] = []
         for requested in ids:
-            paper = papers.get(re.sub(r"v\d+$", "", requested))
+            if not is_arxiv_id(requested):
+                results.append(IngestResult(requested[:80], "failed", error="not an arXiv id (e.g. 2104.12255)"))
+                continue
+            paper = papers.get(without_version(requested))
             if paper is None:
                 results.append(IngestResult(requested, "failed", requested, error="not found on arXiv"))
                 continue
@@ -58,7 +63,7 @@ class PaperFetcher:
                 except (FetchRefusedError, DownloadError, DocumentError) as error:
                     note = f"abstract only: {error}"
                     log.warning("%s: %s", paper.arxiv_id, note)
-            result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url)
+            result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url, added_by)
             result.error = note if result.status == "added" else result.error
             results.append(result)
         return results

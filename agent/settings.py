@@ -28,8 +28,14 @@ class Settings(BaseSettings):
     arxiv_cache_hours: float = Field(default=24.0, ge=0, description="how long arXiv answers are reused")
     max_download_mb: int = Field(default=50, ge=1, description="largest PDF download accepted")
     allowed_fetch_hosts: str = Field(default="arxiv.org,export.arxiv.org", description="comma-separated")
-    api_keys: str = Field(default="", description="comma-separated bearer keys; empty means no auth")
+    api_keys: str = Field(default="", description="comma-separated bearer keys, each `key` or `key:role` (role "
+                          "reader, member or admin; default member); empty and no stored keys: open API")
     rate_limit_per_minute: int = Field(default=120, ge=1, description="requests per minute per API key")
+    auth_failures_per_minute: int = Field(default=20, ge=1, description="failed authentications allowed per "
+                                          "client address per minute before 429")
+    upload_quota_mb: int = Field(default=2048, ge=1, description="stored upload megabytes allowed per API key")
+    public_metrics: bool = Field(default=False, description="serve /metrics without an API key")
+    api_docs: bool = Field(default=False, description="serve the interactive API docs at /docs (public)")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest PDF upload")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty: off")

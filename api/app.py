@@ -1,30 +1,52 @@
 """The FastAPI application: conversations, an OpenAI-compatible endpoint, the library, operations, and
-the web page, all over the same runtime the CLI uses."""
+the web page, all over the same runtime the CLI uses. Every request first passes the guard (api/guard.py):
+request id, key and role, rate limits, body cap, security headers, metrics."""
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api import problems, routes_conversations, routes_library, routes_openai
 from api.auth import KeyStore, RateLimiter
-from api.deps import RuntimeDep
+from api.deps import Reader, RuntimeDep
+from api.guard import Guard
+from api.jobs import JobQueue, JobRow
 from api.metrics import Metrics
-from api.routes_library import Jobs
 from api.streaming import TurnWorkers
+from retrieval.ingest import IngestResult
+from tools.arxiv_client import ArxivError
 
 log = logging.getLogger("scisynth.api")
+STATIC = Path(__file__).with_name("static")
+
+
+def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
+    """Uploads and arXiv fetches, recorded as the key that asked for them."""
+    def upload(job: JobRow) -> list[IngestResult]:
+        results = runtime.ingestor.ingest_paths([Path(job.payload["path"])], added_by=job.owner or None)
+        for result in results:
+            result.path = job.payload.get("filename", "upload.pdf")  # never show the server's file path
+        return results
+
+    def arxiv(job: JobRow) -> list[IngestResult]:
+        try:
+            return runtime.fetcher.fetch([job.payload["arxiv_id"]], added_by=job.owner or None)
+        except ArxivError as error:  # arXiv down or refusing: the reason is the user's to read
+            return [IngestResult(job.payload["arxiv_id"], "failed", error=str(error))]
+
+    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv},
+                    on_result=lambda result: metrics.ingested.labels(result.status).inc())
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -35,6 +57,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime or build_runtime(settings)
         app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
+        app.state.jobs = job_queue(app.state.runtime, app.state.metrics)
+        app.state.jobs.resume()
         app.state.slack = None
         if settings.slack_signing_secret and settings.slack_bot_token:
             from slack_bolt.adapter.fastapi import SlackRequestHandler
@@ -45,72 +69,67 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                            settings.slack_api_url)
             app.state.slack = SlackRequestHandler(bot.app)
         yield
+        app.state.jobs.shutdown()
         still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
         if still_running:
             log.warning("%d turns still running at shutdown; their checkpoints let them be retried", still_running)
 
-    app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research assistant: answers with page-level citations from your paper library.")
-    app.state.metrics, app.state.workers, app.state.jobs = Metrics(), TurnWorkers(), Jobs()
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.metrics, app.state.workers, app.state.keys = Metrics(), TurnWorkers(), None
     problems.install(app)
-    if settings.cors_origins:
+    app.add_middleware(Guard, settings=settings, metrics=app.state.metrics, keys=lambda: app.state.keys,
+                       limiter=RateLimiter(settings.rate_limit_per_minute),
+                       auth_failures=RateLimiter(settings.auth_failures_per_minute))
+    if settings.cors_origins:  # outside the guard, so a preflight needs no key
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["*"],
                            allow_headers=["*"])
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        limit = settings.max_upload_bytes if request.url.path == "/v1/papers" else settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return problems.problem(413, f"the request body is {int(declared):,} bytes; the limit here is {limit:,}")
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        app.state.metrics.latency.labels(route).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = request.state.request_id
-        log.info("%s %s %s %.3fs request_id=%s", request.method, request.url.path, response.status_code,
-                 time.perf_counter() - started, request.state.request_id)
-        return response
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses=problems.responses(503))
     def readyz(runtime: RuntimeDep) -> Response:
-        """Ready when the database answers and the vector index holds exactly the catalog's chunks."""
+        """Ready when the database answers and the vector index holds exactly the catalog's chunks. Public
+        (load balancers send no key), so it says only what is ready, not what the library holds."""
         try:
-            papers, chunks = runtime.catalog.paper_count(), runtime.catalog.chunk_count()
+            chunks = runtime.catalog.chunk_count()
         except Exception as error:  # the database is unreachable or broken
             log.warning("readiness: database check failed: %s", error)
-            papers = chunks = None
-        checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks,
-                  "model": runtime.composer is not None}
+            chunks = None
+        checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks}
         ready = all(checks.values())
-        body = {"status": "ready" if ready else "not ready", "checks": checks, "papers": papers,
-                "provider": runtime.composer.name}
+        body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
         if not checks["index"] and chunks is not None:
-            body["hint"] = f"the index holds {runtime.store.count} vectors for {chunks} chunks: run 'scisynth reindex'"
+            body["hint"] = "the vector index is out of step with the catalog: run 'scisynth reindex'"
         return problems.JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"])
-    def metrics() -> Response:
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, responses={
+        **problems.COMMON, 200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}})
+    def metrics(_caller: Reader) -> Response:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/slack/events", tags=["slack"])
+    @app.post("/slack/events", tags=["slack"], responses=problems.responses(400, 401, 404, 413))
     async def slack_events(request: Request) -> Response:
         """Slack's Events API and slash commands; Bolt checks the signature (401 when it is wrong)."""
         if app.state.slack is None:
             return problems.problem(404, "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-        return await app.state.slack.handle(request)
+        try:
+            return await app.state.slack.handle(request)
+        except ValueError:  # a body that is neither JSON nor a form, signed or not
+            return problems.problem(400, "the body is not a Slack event (JSON) or command (form)")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def web_page() -> str:
-        return files("api").joinpath("static/index.html").read_text(encoding="utf-8")
+    @app.get("/", include_in_schema=False)
+    def web_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    if settings.api_docs:
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> FileResponse:
+            return FileResponse(STATIC / "docs.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(routes_conversations.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_library.router)

@@ -1,17 +1,32 @@
-"""API keys: from SCISYNTH_API_KEYS or created with `scisynth keys create` (stored hashed), and a per-key
-rate limit. With no keys configured the API is open (a laptop on loopback)."""
+"""API keys and what they may do.
+
+Keys come from SCISYNTH_API_KEYS (`key` or `key:role`, comma-separated) or from `scisynth keys create`
+(stored hashed). Each key carries a role: `reader` (search, read, converse), `member` (also add papers
+and delete their own), `admin` (everything, including other members' papers). With no key configured
+the API is open, as on a laptop on loopback, and every caller is an admin.
+
+Rate limits use the `limits` library (a moving window per key, and per client address for failed
+authentication), with in-memory storage by default and any `limits` storage URI (Redis) to share them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
+from limits import RateLimitItemPerMinute, storage, strategies
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
+
+from retrieval.catalog import create_tables
+
+Role = Literal["reader", "member", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "member", "admin")
+DEFAULT_ROLE: Role = "member"
 
 
 def key_hash(key: str) -> str:
@@ -23,20 +38,53 @@ class ApiKeyRow(SQLModel, table=True):
 
     hash: str = Field(primary_key=True)
     name: str = ""
+    role: str | None = None  # None on keys made before roles existed: they count as members
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: an owner id (a prefix of the key's hash; "" when the API is open) and a role."""
+
+    owner: str
+    role: Role
+
+    def can(self, role: Role) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def require(self, role: Role) -> None:
+        if not self.can(role):
+            raise HTTPException(403, f"this API key has the role '{self.role}'; this needs '{role}' or higher")
+
+
+OPEN = Caller(owner="", role="admin")
+
+
+def parse_configured(value: list[str]) -> dict[str, Role]:
+    """`key` or `key:role` entries -> {hash: role}. An unknown role is a configuration error."""
+    keys: dict[str, Role] = {}
+    for entry in value:
+        key, _, role = entry.partition(":")
+        role = role.strip() or DEFAULT_ROLE
+        if role not in ROLES:
+            raise ValueError(f"SCISYNTH_API_KEYS: unknown role {role!r} (use {', '.join(ROLES)})")
+        keys[key_hash(key.strip())] = role  # type: ignore[assignment]
+    return keys
 
 
 class KeyStore:
     def __init__(self, engine: Engine, configured: list[str]) -> None:
         self.engine = engine
-        self.configured = {key_hash(k) for k in configured}
-        SQLModel.metadata.create_all(engine, tables=[ApiKeyRow.__table__])
+        self.configured = parse_configured(configured)
+        create_tables(engine, [ApiKeyRow.__table__])
 
-    def create(self, name: str = "") -> str:
+    def create(self, name: str = "", role: Role = DEFAULT_ROLE) -> str:
         """A new random key; only its hash is kept, so show it to the user once."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; use {', '.join(ROLES)}")
         key = "sk-scisynth-" + secrets.token_urlsafe(24)
         with Session(self.engine) as session:
-            session.add(ApiKeyRow(hash=key_hash(key), name=name))
+            session.add(ApiKeyRow(hash=key_hash(key), name=name, role=role))
             session.commit()
         return key
 
@@ -46,46 +94,35 @@ class KeyStore:
         with Session(self.engine) as session:
             return session.exec(select(ApiKeyRow).limit(1)).first() is not None
 
-    def owner_of(self, key: str) -> str | None:
-        """The key's owner id (a hash prefix), or None when the key is unknown."""
+    def caller(self, key: str) -> Caller | None:
+        """The key's caller, or None when the key is unknown."""
         digest = key_hash(key)
         if digest in self.configured:
-            return digest[:16]
+            return Caller(digest[:16], self.configured[digest])
         with Session(self.engine) as session:
-            return digest[:16] if session.get(ApiKeyRow, digest) else None
+            row = session.get(ApiKeyRow, digest)
+        if row is None:
+            return None
+        return Caller(digest[:16], row.role if row.role in ROLES else DEFAULT_ROLE)  # type: ignore[arg-type]
 
 
 class RateLimiter:
-    """A token bucket per key: `per_minute` requests, refilled continuously."""
+    """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage
+    (`memory://`, `redis://host:6379`), so replicas can share one window."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, per_minute: int, storage_uri: str = "memory://") -> None:
+        self.item = RateLimitItemPerMinute(per_minute)
+        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
 
-    def allow(self, owner: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(owner, (float(self.per_minute), now))
-            tokens = min(self.per_minute, tokens + (now - last) * self.per_minute / 60)
-            if tokens < 1:
-                self._buckets[owner] = (tokens, now)
-                return False
-            self._buckets[owner] = (tokens - 1, now)
-            return True
+    def allow(self, key: str) -> bool:
+        """Count a hit; False when the window is already full."""
+        return self._limiter.hit(self.item, key)
 
+    def blocked(self, key: str) -> bool:
+        """True when the window is full, without counting a hit."""
+        return not self._limiter.test(self.item, key)
 
-def authenticate(request: Request) -> str:
-    """The caller's owner id; "" when the API is open. 401 for a missing or unknown key, 429 past the limit."""
-    keys: KeyStore = request.app.state.keys
-    if not keys.enabled():
-        return ""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    owner = keys.owner_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if owner is None:
-        raise HTTPException(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not request.app.state.limiter.allow(owner):
-        raise HTTPException(429, "rate limit exceeded for this API key; slow down", headers={"Retry-After": "5"})
-    return owner
+    def retry_after(self, key: str) -> int:
+        """Seconds until the window has room again."""
+        reset, _remaining = self._limiter.get_window_stats(self.item, key)
+        return max(1, int(reset - datetime.now(UTC).timestamp()) + 1)

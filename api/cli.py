@@ -158,9 +158,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from api.auth import KeyStore
 
     settings = Settings()
-    key = KeyStore(make_engine(settings.resolved_database_url), settings.keys).create(args.name)
-    _print({"key": key, "name": args.name}, args.json,
-           f"{key}\nkeep it now: only its hash is stored. Send it as 'Authorization: Bearer <key>'.")
+    key = KeyStore(make_engine(settings.resolved_database_url), settings.keys).create(args.name, args.role)
+    _print({"key": key, "name": args.name, "role": args.role}, args.json,
+           f"{key}\nrole {args.role}; keep it now: only its hash is stored. Send it as "
+           "'Authorization: Bearer <key>'.")
     return 0
 
 
@@ -225,8 +226,8 @@ def format_hypotheses(result: dict) -> str:
 
 def _turn(args: argparse.Namespace, text: str, mode: str, n: int = 3) -> int:
     runtime = _runtime(args)
-    if args.conversation and runtime.conversations.get(args.conversation) is None:
-        runtime.conversations.create(text, conversation_id=args.conversation)  # a new name starts a conversation
+    if args.conversation:
+        runtime.conversations.ensure(args.conversation, text)  # a new name starts a conversation
     result = runtime.ask(text, conversation_id=args.conversation, mode=mode, n=n)
     _print(result, args.json, format_answer(result) + (format_hypotheses(result) if result["hypotheses"] else ""))
     return 0
@@ -325,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create_key = key_commands.add_parser("create", help="create an API key (printed once, stored hashed)")
     create_key.add_argument("--name", default="", help="a label for the key, e.g. the lab member's name")
+    create_key.add_argument("--role", choices=["reader", "member", "admin"], default="member",
+                            help="reader: search and converse; member: also add papers and delete their own; "
+                                 "admin: everything (default member)")
     create_key.add_argument("--json", action="store_true", help="print machine-readable JSON")
     create_key.set_defaults(handler=cmd_keys)
 

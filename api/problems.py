@@ -1,23 +1,41 @@
-"""Errors as RFC 9457 `application/problem+json`, never with a stack trace."""
+"""Errors as RFC 9457 `application/problem+json`, never with a stack trace, and documented in the OpenAPI
+schema: `responses(...)` lists the problems a route can answer with, so clients (and schemathesis) know
+every status code the API returns."""
 
 from __future__ import annotations
 
-import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-log = logging.getLogger(__name__)
-TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 413: "Payload too large",
-          415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
-          500: "Internal server error", 503: "Service unavailable"}
+
+class Problem(BaseModel):
+    """An error: `detail` says what went wrong and what to do."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    request_id: str | None = None
 
 
 def problem(status: int, detail: str, headers: dict | None = None, **extra: object) -> JSONResponse:
-    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI entries for the problems a route may answer with."""
+    return {status: {"model": Problem, "description": HTTPStatus(status).phrase,
+                     "content": {"application/problem+json": {}}} for status in statuses}
+
+
+# Every route behind the guard can answer these: no or bad key, rate limit, body cap, bad input, our bug.
+COMMON = responses(401, 413, 422, 429, 500)
 
 
 def install(app: FastAPI) -> None:
@@ -29,10 +47,4 @@ def install(app: FastAPI) -> None:
     async def validation_problem(_request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [{"where": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
-        return problem(422, f"the request body is not valid: {summary}", errors=errors)
-
-    @app.exception_handler(Exception)
-    async def unexpected_problem(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
-        return problem(500, "something went wrong on our side; the details are in the server log",
-                       request_id=getattr(request.state, "request_id", None))
+        return problem(422, f"the request is not valid: {summary}"[:2000], errors=errors[:20])

@@ -1,25 +1,37 @@
-"""Conversations: create, list, get, delete, and post a message (JSON, or SSE for text/event-stream)."""
+"""Conversations: create, list, get, delete, and post a message (JSON, or SSE for text/event-stream).
+
+Conversations are private to the key that made them: another key gets 404, as if it did not exist.
+Posting to an id that does not exist yet starts a conversation under that id, as `scisynth ask
+--conversation ID` does, so both interfaces share one habit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.runtime import Runtime
-from api.deps import MetricsDep, Owner, RuntimeDep, WorkersDep
+from api import problems
+from api.auth import Caller
+from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.metrics import Metrics
 from api.streaming import turn_events
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=problems.COMMON)
+CONVERSATION_ID = r"^[A-Za-z0-9._-]{1,64}$"
+ConversationId = Annotated[str, Path(pattern=CONVERSATION_ID, description="a conversation id (letters, digits, "
+                                                                          "'.', '_', '-'; at most 64)")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="how many to skip")]
 
 
 class NewConversation(BaseModel):
     title: str = Field(default="", max_length=200)
+    id: str | None = Field(default=None, pattern=CONVERSATION_ID, description="choose the id (default: random)")
 
 
 class NewMessage(BaseModel):
@@ -28,9 +40,9 @@ class NewMessage(BaseModel):
     n: int = Field(default=3, ge=1, le=10, description="hypotheses wanted (mode hypothesize)")
 
 
-def _owned(runtime: Runtime, conversation_id: str, owner: str) -> None:
-    if runtime.conversations.owned(conversation_id, owner) is None:
-        raise HTTPException(404, f"no conversation {conversation_id}; create one with POST /v1/conversations")
+def _owned(runtime: Runtime, conversation_id: str, caller: Caller) -> None:
+    if runtime.conversations.owned(conversation_id, caller.owner) is None:
+        raise HTTPException(404, f"no conversation {conversation_id} for this key")
 
 
 def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None, body: NewMessage,
@@ -50,35 +62,43 @@ def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None,
     return result
 
 
-@router.post("", status_code=201)
-def create_conversation(runtime: RuntimeDep, owner: Owner, body: NewConversation | None = None) -> dict:
-    return runtime.conversations.create((body or NewConversation()).title, owner=owner).public()
+@router.post("", status_code=201, responses=problems.responses(409))
+def create_conversation(runtime: RuntimeDep, caller: Reader, body: NewConversation | None = None) -> dict:
+    body = body or NewConversation()
+    if body.id and runtime.conversations.get(body.id) is not None:
+        raise HTTPException(409, f"the conversation id {body.id} is taken; choose another or leave it out")
+    return runtime.conversations.create(body.title, conversation_id=body.id, owner=caller.owner).public()
 
 
 @router.get("")
-def list_conversations(runtime: RuntimeDep, owner: Owner, offset: int = 0, limit: int = 20) -> dict:
-    rows = runtime.conversations.list(owner, max(0, offset), min(max(1, limit), 100))
+def list_conversations(runtime: RuntimeDep, caller: Reader, offset: Offset = 0,
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
+    rows = runtime.conversations.list(caller.owner, offset, limit)
     return {"conversations": [r.public() for r in rows], "offset": offset, "limit": limit}
 
 
-@router.get("/{conversation_id}")
-def get_conversation(runtime: RuntimeDep, owner: Owner, conversation_id: str) -> dict:
-    _owned(runtime, conversation_id, owner)
+@router.get("/{conversation_id}", responses=problems.responses(404))
+def get_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> dict:
+    _owned(runtime, conversation_id, caller)
     row = runtime.conversations.get(conversation_id)
     return {**row.public(), "messages": [m.public() for m in runtime.conversations.messages(conversation_id)]}
 
 
-@router.delete("/{conversation_id}", status_code=204)
-def delete_conversation(runtime: RuntimeDep, owner: Owner, conversation_id: str) -> Response:
-    _owned(runtime, conversation_id, owner)
+@router.delete("/{conversation_id}", status_code=204, responses=problems.responses(404))
+def delete_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> Response:
+    _owned(runtime, conversation_id, caller)
     runtime.conversations.delete(conversation_id)
     return Response(status_code=204)
 
 
-@router.post("/{conversation_id}/messages")
-async def post_message(request: Request, runtime: RuntimeDep, metrics: MetricsDep, workers: WorkersDep, owner: Owner,
-                       conversation_id: str, body: NewMessage) -> object:
-    _owned(runtime, conversation_id, owner)
+@router.post("/{conversation_id}/messages", responses={
+    **problems.responses(404),
+    200: {"description": "the turn's result as JSON, or Server-Sent Events with Accept: text/event-stream",
+          "content": {"text/event-stream": {}}}})
+async def post_message(request: Request, runtime: RuntimeDep, metrics: MetricsDep, workers: WorkersDep,
+                       caller: Reader, conversation_id: ConversationId, body: NewMessage) -> object:
+    runtime.conversations.ensure(conversation_id, body.content, caller.owner)
+    _owned(runtime, conversation_id, caller)
     if "text/event-stream" in request.headers.get("accept", ""):
         events = turn_events(workers, lambda emit: run_message(runtime, metrics, conversation_id, body, emit))
         return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

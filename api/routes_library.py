@@ -1,59 +1,42 @@
-"""The paper library over HTTP: list, add (arXiv id or PDF upload, as a background job), get, delete,
-search, and hypotheses on a topic."""
+"""The paper library over HTTP: list, add (arXiv id or PDF upload, as a durable background job), get,
+delete, search, and hypotheses on a topic.
+
+The library is shared by the deployment (a lab library): every key reads it; members add papers; a paper
+is deleted only by the key that added it or by an admin.
+"""
 
 from __future__ import annotations
 
-import re
-import threading
+import logging
+import os
+import tempfile
 import uuid
-from pathlib import Path
+from pathlib import Path as FilePath
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import MetricsDep, Owner, RuntimeDep
-from api.metrics import Metrics
-from api.routes_conversations import NewMessage, run_message
+from agent.runtime import Runtime
+from api import problems
+from api.auth import Caller
+from api.deps import JobsDep, Member, MetricsDep, Reader, RuntimeDep
+from api.jobs import JobQueue, JobRow
+from api.routes_conversations import NewMessage, Offset, run_message
 from retrieval.catalog import PaperRow
+from tools.arxiv_ids import ARXIV_ID_PATTERN
 
-router = APIRouter(prefix="/v1", tags=["library"])
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
-
-
-class Jobs:
-    """Background ingest jobs and their status, kept in memory (a restart forgets finished jobs)."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, dict] = {}
-        self._lock = threading.Lock()
-
-    def start(self, kind: str, work, metrics: Metrics) -> dict:
-        job = {"id": uuid.uuid4().hex, "kind": kind, "status": "queued", "results": [], "error": None}
-        with self._lock:
-            self._jobs[job["id"]] = job
-
-        def run() -> None:
-            job["status"] = "running"
-            try:
-                results = work()
-                job["results"] = [r.public() for r in results]
-                for result in results:
-                    metrics.ingested.labels(result.status).inc()
-                job["status"] = "failed" if results and all(r.status == "failed" for r in results) else "done"
-            except Exception as error:
-                job["status"], job["error"] = "failed", str(error)
-
-        threading.Thread(target=run, daemon=True).start()
-        return job
-
-    def get(self, job_id: str) -> dict | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["library"], responses=problems.COMMON)
+PaperId = Annotated[str, Path(min_length=1, max_length=300, description="a paper id from GET /v1/papers")]
+_COPY_CHUNK = 1 << 20
 
 
 class NewPaper(BaseModel):
-    arxiv_id: str = Field(description="an arXiv id, e.g. 2104.12255")
+    arxiv_id: str = Field(pattern=ARXIV_ID_PATTERN, max_length=40, description="an arXiv id, e.g. 2104.12255")
 
 
 class HypothesesRequest(BaseModel):
@@ -67,66 +50,114 @@ def _paper(row: PaperRow) -> dict:
 
 
 @router.get("/papers")
-def list_papers(runtime: RuntimeDep, _owner: Owner, offset: int = 0, limit: int = 50) -> dict:
-    rows = runtime.catalog.papers(offset=max(0, offset), limit=min(max(1, limit), 200))
+def list_papers(runtime: RuntimeDep, _caller: Reader, offset: Offset = 0,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+    rows = runtime.catalog.papers(offset=offset, limit=limit)
     return {"papers": [_paper(r) for r in rows], "total": runtime.catalog.paper_count()}
 
 
-@router.post("/papers", status_code=202)
-async def add_paper(request: Request, runtime: RuntimeDep, metrics: MetricsDep, _owner: Owner) -> dict:
-    """JSON {"arxiv_id"} fetches from arXiv; a multipart `file` upload ingests a PDF. Both run as jobs."""
-    jobs: Jobs = request.app.state.jobs
+_ADD_PAPER_BODY = {"required": True, "content": {
+    "application/json": {"schema": NewPaper.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
+}}
+
+
+@router.post("/papers", status_code=202, openapi_extra={"requestBody": _ADD_PAPER_BODY},
+             responses=problems.responses(400, 403, 415))
+async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+    """JSON {"arxiv_id"} fetches from arXiv; a multipart `file` upload ingests a PDF. Both run as jobs:
+    poll GET /v1/jobs/{id}."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or not hasattr(upload, "read"):
-            raise HTTPException(422, "send the PDF as a multipart field named 'file'")
-        data = await upload.read()
-        if not data.startswith(b"%PDF-"):
-            raise HTTPException(415, f"{upload.filename} is not a PDF (it does not start with %PDF-)")
-        name = re.sub(r"[^\w.-]", "_", Path(upload.filename or "upload.pdf").name)
-        target = runtime.settings.papers_dir / "uploads" / f"{uuid.uuid4().hex[:8]}-{name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return jobs.start("upload", lambda: runtime.ingestor.ingest_paths([target]), metrics)
-    body = NewPaper.model_validate(await request.json())
-    if not _ARXIV_ID.match(body.arxiv_id):
-        raise HTTPException(422, f"{body.arxiv_id!r} is not an arXiv id")
-    return jobs.start("arxiv", lambda: runtime.fetcher.fetch([body.arxiv_id]), metrics)
+        return (await _accept_upload(request, runtime, jobs, caller)).public()
+    try:
+        body = NewPaper.model_validate_json(await request.body())
+    except ValidationError as error:
+        reason = "; ".join(e["msg"] for e in error.errors())[:500]
+        raise HTTPException(422, f"send JSON {{\"arxiv_id\": \"2104.12255\"}} or a multipart PDF 'file': "
+                                 f"{reason}") from error
+    return jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public()
 
 
-@router.get("/jobs/{job_id}")
-def job_status(request: Request, job_id: str, _owner: Owner) -> dict:
-    job = request.app.state.jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    return job
+async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, caller: Caller) -> JobRow:
+    """Stream the upload to a file under papers/uploads (the guard caps the bytes received), check that it
+    is a PDF by its content and that the key's quota has room, then queue the ingest. Nothing is left on
+    disk when any check fails."""
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except StarletteHTTPException:  # the body cap, or Starlette's own 400 for broken framing
+        raise
+    except Exception as error:  # malformed multipart framing
+        raise HTTPException(400, "the multipart body could not be read; send the PDF as a field named 'file'"
+                            ) from error
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(422, "send the PDF as a multipart field named 'file'")
+    folder = runtime.settings.papers_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        size, head = 0, b""
+        with os.fdopen(handle, "wb") as out:
+            while piece := await upload.read(_COPY_CHUNK):
+                head = head or piece[:5]
+                size += len(piece)
+                out.write(piece)
+        if head != b"%PDF-":
+            raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
+        quota = runtime.settings.upload_quota_mb * 1024 * 1024
+        used = runtime.catalog.bytes_added_by(caller.owner) + jobs.pending_upload_bytes(caller.owner)
+        if used + size > quota:
+            raise HTTPException(413, f"this upload ({size:,} bytes) would pass this key's storage quota "
+                                     f"({used:,} of {quota:,} bytes used); delete papers or ask an admin")
+        target = folder / f"{uuid.uuid4().hex}.pdf"  # the stored name never comes from the client
+        os.replace(temporary, target)
+    except BaseException:
+        FilePath(temporary).unlink(missing_ok=True)
+        raise
+    finally:
+        await upload.close()
+    name = FilePath(upload.filename or "upload.pdf").name[:200]
+    return jobs.submit("upload", {"path": str(target), "bytes": size, "filename": name}, caller.owner)
 
 
-@router.get("/papers/{paper_id:path}")
-def get_paper(runtime: RuntimeDep, _owner: Owner, paper_id: str) -> dict:
+@router.get("/jobs/{job_id}", responses=problems.responses(404))
+def job_status(jobs: JobsDep, caller: Reader, job_id: Annotated[str, Path(max_length=64)]) -> dict:
+    job = jobs.get(job_id)
+    if job is None or not (caller.can("admin") or job.owner == caller.owner):
+        raise HTTPException(404, f"no job {job_id} for this key")
+    return job.public()
+
+
+@router.get("/papers/{paper_id:path}", responses=problems.responses(404))
+def get_paper(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
     row = runtime.catalog.find_paper(paper_id)
     if row is None:
         raise HTTPException(404, f"no paper {paper_id} in the library")
     return _paper(row)
 
 
-@router.delete("/papers/{paper_id:path}", status_code=204)
-def delete_paper(runtime: RuntimeDep, _owner: Owner, paper_id: str) -> Response:
-    if not runtime.ingestor.delete(paper_id):
+@router.delete("/papers/{paper_id:path}", status_code=204, responses=problems.responses(403, 404))
+def delete_paper(runtime: RuntimeDep, caller: Member, paper_id: PaperId) -> Response:
+    row = runtime.catalog.find_paper(paper_id)
+    if row is None:
         raise HTTPException(404, f"no paper {paper_id} in the library")
+    if not (caller.can("admin") or (row.added_by is not None and row.added_by == caller.owner)):
+        raise HTTPException(403, "only the key that added this paper, or an admin, may delete it")
+    runtime.ingestor.delete(paper_id)
     return Response(status_code=204)
 
 
 @router.get("/search")
-def search(runtime: RuntimeDep, _owner: Owner, q: str, k: int = 10) -> dict:
+def search(runtime: RuntimeDep, _caller: Reader, q: Annotated[str, Query(min_length=1, max_length=2000)],
+           k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
     if not q.strip():
-        raise HTTPException(422, "q must not be empty")
-    return {"results": [p.public() for p in runtime.searcher.search(q, k=min(max(1, k), 50))]}
+        raise HTTPException(422, "q must not be blank")
+    return {"results": [p.public() for p in runtime.searcher.search(q, k=k)]}
 
 
 @router.post("/hypotheses")
-async def hypotheses(body: HypothesesRequest, runtime: RuntimeDep, metrics: MetricsDep, _owner: Owner) -> dict:
+async def hypotheses(body: HypothesesRequest, runtime: RuntimeDep, metrics: MetricsDep, _caller: Reader) -> dict:
     result = await run_in_threadpool(run_message, runtime, metrics, None,
                                      NewMessage(content=body.topic, mode="hypothesize", n=body.n))
     return {"hypotheses": result["hypotheses"], "citations": result["citations"], "answer": result["answer"]}

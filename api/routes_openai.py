@@ -10,28 +10,37 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import MetricsDep, Owner, RuntimeDep, WorkersDep
+from api import problems
+from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.routes_conversations import NewMessage, run_message
 from api.streaming import turn_events
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=problems.COMMON)
 MODEL = "scisynth"
 
 
+class TextPart(BaseModel):
+    """A text content part; other part types (images, audio) are refused with 422: SciSynth reads text."""
+
+    type: Literal["text"]
+    text: str = Field(max_length=32_000)
+
+
 class ChatMessage(BaseModel):
-    role: str
-    content: str | list | None = None
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
 
 
 class ChatRequest(BaseModel):
-    model: str = MODEL
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = Field(default=MODEL, max_length=100)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
 
 
@@ -48,17 +57,22 @@ def _question(request: ChatRequest) -> str:
     if not users:
         raise HTTPException(422, "messages must include a user message with content")
     content = users[-1].content
-    return content if isinstance(content, str) else " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    text = content if isinstance(content, str) else " ".join(part.text for part in content)
+    if not text.strip():
+        raise HTTPException(422, "the last user message has no text")
+    return text
 
 
 @router.get("/models")
-def models(_owner: Owner) -> dict:
+def models(_caller: Reader) -> dict:
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "scisynth"}]}
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", responses={**problems.responses(404), 200: {
+    "description": "a chat.completion, or chat.completion.chunk events with stream=true",
+    "content": {"text/event-stream": {}}}})
 async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: MetricsDep, workers: WorkersDep,
-                           _owner: Owner) -> object:
+                           _caller: Reader) -> object:
     if request.model != MODEL:
         raise HTTPException(404, f"unknown model {request.model!r}; this server serves {MODEL!r}")
     body = NewMessage(content=_question(request)[:8000])

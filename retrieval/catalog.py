@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, Table, delete, func, inspect, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
+from tools.arxiv_ids import abs_url
 from tools.documents import Document
 
 
@@ -32,6 +34,8 @@ class PaperRow(SQLModel, table=True):
     path: str | None = None
     page_count: int | None = None
     license: str | None = None
+    added_by: str | None = Field(default=None, index=True)  # the API key owner who added it; None: the operator
+    file_bytes: int | None = None  # size of the stored file (counts toward the adder's storage quota)
     added_at: datetime = Field(default_factory=_now)
 
     @property
@@ -40,7 +44,7 @@ class PaperRow(SQLModel, table=True):
 
     @property
     def url(self) -> str | None:
-        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+        return abs_url(self.arxiv_id)
 
 
 class ChunkRow(SQLModel, table=True):
@@ -110,8 +114,10 @@ class Catalog:
             return session.exec(select(PaperRow).where(PaperRow.sha256 == sha256)).first()
 
     @staticmethod
-    def insert_paper(session: Session, document: Document, chunks: list[Chunk]) -> list[int]:
+    def insert_paper(session: Session, document: Document, chunks: list[Chunk], added_by: str | None = None
+                     ) -> list[int]:
         """Stage a paper and its chunks in `session`; returns the new chunk ids (not yet committed)."""
+        size = Path(document.path).stat().st_size if document.path and Path(document.path).is_file() else None
         session.add(PaperRow(
             paper_id=document.paper_id,
             title=document.title,
@@ -124,6 +130,8 @@ class Catalog:
             path=document.path,
             page_count=document.page_count,
             license=document.license,
+            added_by=added_by,
+            file_bytes=size,
         ))
         session.flush()  # the paper row first: chunks reference it
         rows = [
@@ -152,6 +160,12 @@ class Catalog:
         with Session(self.engine) as session:
             query = select(PaperRow).order_by(PaperRow.added_at).offset(offset).limit(limit)
             return list(session.exec(query))
+
+    def bytes_added_by(self, owner: str) -> int:
+        """Stored file bytes of the papers this owner added."""
+        query = select(func.coalesce(func.sum(PaperRow.file_bytes), 0)).where(PaperRow.added_by == owner)
+        with Session(self.engine) as session:
+            return int(session.exec(query).one())
 
     def paper_count(self) -> int:
         with Session(self.engine) as session:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from retrieval.catalog import Catalog
 from retrieval.chunking import Chunk, chunk_document, index_text
 from retrieval.embeddings import Embedder
@@ -59,8 +61,11 @@ class Ingestor:
             self.catalog.find_by_sha256(document.sha256) if document.sha256 else None)
         return IngestResult(document.path or "", "unchanged", known.paper_id, known.title) if known else None
 
-    def ingest_batch(self, documents: list[tuple[str, Document]]) -> list[IngestResult]:
-        """Add new papers of the batch in one transaction and one index save; known ones are unchanged."""
+    def ingest_batch(self, documents: list[tuple[str, Document]], added_by: str | None = None,
+                     retry_on_conflict: bool = True) -> list[IngestResult]:
+        """Add new papers of the batch in one transaction and one index save; known ones are unchanged.
+        When another writer adds one of the same papers first (the commit hits a unique key), the batch is
+        rolled back and read again once, so that paper comes back "unchanged" instead of an error."""
         results: list[IngestResult] = []
         fresh: list[tuple[str, Document, list[Chunk]]] = []
         seen: set[str] = set()
@@ -82,13 +87,16 @@ class Ingestor:
         try:
             with self.catalog.transaction() as session:
                 for _, document, chunks in fresh:
-                    ids.extend(self.catalog.insert_paper(session, document, chunks))
+                    ids.extend(self.catalog.insert_paper(session, document, chunks, added_by))
                 self.store.add(ids, vectors)
                 self.store.save()
-        except BaseException:
+        except BaseException as error:
             if ids:
                 self.store.remove(ids)
                 self.store.save()
+            if isinstance(error, IntegrityError) and retry_on_conflict:
+                log.info("another writer added one of these papers first; reading the batch again")
+                return [*results, *self.ingest_batch([(o, d) for o, d, _ in fresh], added_by, False)]
             raise
         finally:
             self.searcher.corpus_changed()
@@ -117,11 +125,11 @@ class Ingestor:
         self.searcher.corpus_changed()
         return True
 
-    def ingest_document(self, document: Document, origin: str = "") -> IngestResult:
-        return self.ingest_batch([(origin, document)])[0]
+    def ingest_document(self, document: Document, origin: str = "", added_by: str | None = None) -> IngestResult:
+        return self.ingest_batch([(origin, document)], added_by)[0]
 
-    def ingest_paths(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None = None
-                     ) -> list[IngestResult]:
+    def ingest_paths(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None = None,
+                     added_by: str | None = None) -> list[IngestResult]:
         """Ingest every paper in the files; unreadable files and records become "failed" results."""
         results: list[IngestResult] = []
 
@@ -136,7 +144,7 @@ class Ingestor:
 
         for batch in _batches(parsed(), self.batch_papers):
             done = [item for item in batch if isinstance(item, IngestResult)]
-            done += self.ingest_batch([item for item in batch if not isinstance(item, IngestResult)])
+            done += self.ingest_batch([item for item in batch if not isinstance(item, IngestResult)], added_by)
             for result in done:
                 if on_paper:
                     on_paper(result)

@@ -107,4 +107,4 @@ def test_cli_arxiv_and_fetch_against_the_replay_server(server: ReplayServer, tmp
     assert fetched.returncode == 0, fetched.stderr
     assert json.loads(fetched.stdout)["results"][0]["status"] == "added"
     bad = run("fetch", "abc")
-    assert bad.returncode == 2 and "incorrect id format for abc" in bad.stderr
+    assert bad.returncode == 2 and "abc: not an arXiv id" in bad.stderr

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api.app import create_app
-from tests.conftest import PAPERS
-from tests.test_serve import _free_port
+from tests.conftest import PAPERS, running_server
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +42,10 @@ def test_healthz_and_a_persisted_conversation(client: TestClient) -> None:
 
 
 def test_bad_input_gets_problem_json(client: TestClient) -> None:
-    missing = client.post("/v1/conversations/nope/messages", json={"content": "hi"})
+    missing = client.get("/v1/conversations/nope")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    bad_id = client.post("/v1/conversations/not%20an%20id/messages", json={"content": "hi"})
+    assert bad_id.status_code == 422
     conversation = client.post("/v1/conversations").json()
     invalid = client.post(f"/v1/conversations/{conversation['id']}/messages", content=b"{not json",
                           headers={"content-type": "application/json"})
@@ -59,6 +58,16 @@ def test_bad_input_gets_problem_json(client: TestClient) -> None:
     not_pdf = client.post("/v1/papers", files={"file": ("notes.pdf", b"hello, not a pdf", "application/pdf")})
     assert not_pdf.status_code == 415 and "not a PDF" in not_pdf.json()["detail"]
     assert "Traceback" not in invalid.text
+
+
+def test_a_message_to_a_new_id_starts_that_conversation(client: TestClient) -> None:
+    """The same habit as `scisynth ask --conversation lab-1`: the client names the conversation."""
+    first = client.post("/v1/conversations/lab-1/messages", json={"content": "How does SPECTER use citations?"})
+    assert first.status_code == 200 and first.json()["conversation_id"] == "lab-1"
+    client.post("/v1/conversations/lab-1/messages", json={"content": "and what about S2ORC?"})
+    stored = client.get("/v1/conversations/lab-1").json()
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert client.post("/v1/conversations", json={"id": "lab-1"}).status_code == 409
 
 
 def test_library_endpoints_and_upload_job(client: TestClient, library: Runtime) -> None:
@@ -106,20 +115,8 @@ def test_api_keys_ownership_and_rate_limit(library: Runtime) -> None:
 
 @pytest.fixture(scope="module")
 def server(library: Runtime) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(create_app(runtime=library), host="127.0.0.1", port=port, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=30)
+    with running_server(create_app(runtime=library)) as url:
+        yield url
 
 
 def _events(response: httpx.Response) -> Iterator[tuple[str, dict]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,37 +12,68 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import PAPERS, free_port
 
 
-def test_serve_answers_healthz_and_messages(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+def _serve(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """`scisynth serve` in its own process; returns it and its base URL once /healthz answers."""
+    port = free_port()
+    environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
+                   "SCISYNTH_USE_ARXIV": "false", **env}
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=environment,
                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stdout.read().decode()
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(0.5)
+
+
+def test_serve_answers_healthz_and_messages(tmp_path: Path) -> None:
+    server, base = _serve(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.5)
         conversation = httpx.post(f"{base}/v1/conversations", json={}).json()
         reply = httpx.post(f"{base}/v1/conversations/{conversation['id']}/messages",
                            json={"content": "What is known about protein folding?"}, timeout=60).json()
         assert "library is empty" in reply["answer"]
         messages = httpx.get(f"{base}/v1/conversations/{conversation['id']}").json()["messages"]
         assert [m["role"] for m in messages] == ["user", "assistant"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_upload_accepted_before_kill_9_is_ingested_after_restart(tmp_path: Path) -> None:
+    key = {"Authorization": "Bearer lab-key"}
+    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
+    try:
+        pdf = (PAPERS / "acl_2020.acl-main.447.pdf").read_bytes()  # 15 pages: seconds of work to cut short
+        job = httpx.post(f"{base}/v1/papers", files={"file": ("s2orc.pdf", pdf, "application/pdf")}, headers=key,
+                         timeout=60).json()
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+    with sqlite3.connect(tmp_path / "scisynth.db") as db:
+        [(status,)] = db.execute("SELECT status FROM jobs WHERE id = ?", (job["id"],)).fetchall()
+    assert status in ("queued", "running")  # the kill really cut the job short
+    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
+    try:
+        for _ in range(600):
+            state = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()
+            if state["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert state["status"] == "done" and state["results"][0]["status"] == "added"
+        papers = httpx.get(f"{base}/v1/papers", headers=key).json()
+        assert papers["total"] == 1 and papers["papers"][0]["pages"] == 15
+        assert len(list((tmp_path / "papers" / "uploads").glob("*.pdf"))) == 1
     finally:
         server.terminate()
         server.wait(timeout=30)

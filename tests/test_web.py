@@ -3,16 +3,21 @@ stream in, open a citation's passage. Saves a screenshot to tests/artifacts/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from api.app import create_app
+from retrieval.embeddings import Embedder
+from tests.conftest import ROOT, make_runtime, running_server
 from tests.test_api import server  # noqa: F401 - the uvicorn fixture
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
@@ -22,9 +27,7 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         pytest.fail("Debian's chromium is not installed: .ci/run installs it with apt-get (apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.goto(server)
         page.fill("#question", "How does SPECTER use citations?")
@@ -41,3 +44,36 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         expect(page.locator(".conv")).not_to_have_count(0)
         browser.close()
     assert (ARTIFACTS / "web-page.png").stat().st_size > 10_000
+
+
+def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Embedder) -> None:
+    """Titles, ids, sections and passage text written to attack the page are shown as text: no script
+    runs while the library is listed, a question cites the hostile record, and its citation is opened."""
+    from playwright.sync_api import expect, sync_playwright
+
+    payload = '"><img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+    records = tmp_path / "hostile.jsonl"
+    records.write_text(json.dumps({
+        "paper_id": f"x1{payload}", "metadata": {"title": f"Axolotl limb regeneration {payload}"},
+        "body_text": [{"section": f"Results {payload}", "text": "Axolotl limb regeneration requires nerve "
+                       f"signals from the wound epidermis to form a blastema. {payload}"}]}) + "\n")
+    runtime = make_runtime(tmp_path / "home", embedder)
+    assert runtime.ingestor.ingest_paths([records])[0].status == "added"
+    with running_server(create_app(runtime=runtime)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(url)
+        page.click("#tab-library")
+        expect(page.locator("#papers tr")).to_have_count(1)
+        assert payload in page.locator("#papers").inner_text()
+        page.click("#tab-chat")
+        page.fill("#question", "What does axolotl limb regeneration require?")
+        page.click("#send")
+        expect(page.locator(".status", has_text="answered by")).to_be_visible(timeout=120_000)
+        page.locator(".msg.assistant a.cite").first.click()
+        expect(page.locator("#passage-card")).to_contain_text("Results")
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        assert page.locator("#papers img, #messages img, #passage img, script:not([src])").count() == 0
+        browser.close()

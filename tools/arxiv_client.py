@@ -9,7 +9,6 @@ response check, typed records and an optional cache.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from datetime import date, datetime
@@ -22,6 +21,8 @@ from lxml import etree
 from pydantic import BaseModel
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from tools.arxiv_ids import is_arxiv_id, without_version
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -31,7 +32,6 @@ _SORT = {"relevance": arxiv.SortCriterion.Relevance, "submitted": arxiv.SortCrit
          "updated": arxiv.SortCriterion.LastUpdatedDate}
 _ATOM = "{http://www.w3.org/2005/Atom}feed"
 _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_VERSION = re.compile(r"v\d+$")
 
 class ArxivError(Exception):
     """Base class of everything this client raises."""
@@ -72,7 +72,7 @@ class ArxivPaper(BaseModel):
     @property
     def base_id(self) -> str:
         """The id without its version: the paper's id in the library."""
-        return _VERSION.sub("", self.arxiv_id)
+        return without_version(self.arxiv_id)
 
 class ResultCache(Protocol):
     def get(self, key: str, max_age_seconds: float | None) -> list[dict] | None: ...
@@ -165,6 +165,13 @@ def _error_text(response: requests.Response) -> str:
         summary = None
     return summary.text.strip() if summary is not None and summary.text else response.text[:200]
 
+def _has_valid_id(result: arxiv.Result) -> bool:
+    """An entry whose id is not an arXiv id (a broken mirror, a hostile proxy) is left out, never linked."""
+    if is_arxiv_id(result.get_short_id()):
+        return True
+    log.warning("arXiv answer with an invalid id %r left out", result.get_short_id()[:80])
+    return False
+
 def _record(result: arxiv.Result, pdf_prefix: str) -> ArxivPaper:
     short_id = result.get_short_id()
     return ArxivPaper(
@@ -191,7 +198,8 @@ class ArxivClient:
         if self.cache and (cached := self.cache.get(key, self.cache_ttl_seconds)) is not None:
             return [ArxivPaper.model_validate(r) for r in cached]
         try:
-            papers = [_record(r, self.pdf_url) for r in self._client.results(search, offset=offset)]
+            papers = [_record(r, self.pdf_url) for r in self._client.results(search, offset=offset)
+                      if _has_valid_id(r)]
         except arxiv.UnexpectedEmptyPageError:
             papers = []
         except ArxivUnavailableError:

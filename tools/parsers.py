@@ -1,4 +1,5 @@
-"""Pick the reader for a file by its suffix; every reader yields Documents (or per-item errors)."""
+"""Pick the reader for a file by its content (PDF magic) and suffix; every reader yields Documents
+(or per-item errors)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from tools.records import read_jsonl
 SUPPORTED_SUFFIXES = (".pdf", ".nxml", ".xml", ".jsonl")
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    """The file's own bytes decide its reader, not its name: a PDF called `notes.jsonl` is read as a PDF."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
     """The papers in a file (a PDF or JATS file holds one, a JSONL file many). A file or record that
     cannot be read yields a DocumentError naming it and the reason, and reading goes on."""
@@ -25,11 +35,12 @@ def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
         readable = ", ".join(SUPPORTED_SUFFIXES)
         yield DocumentError(path, f"unsupported file type {suffix or '(none)'}; SciSynth reads {readable}")
         return
-    if suffix == ".jsonl":
+    is_pdf = _starts_with(path, b"%PDF-")
+    if suffix == ".jsonl" and not is_pdf:
         yield from read_jsonl(path)
         return
     try:
-        yield parse_pdf(path) if suffix == ".pdf" else parse_jats(path)
+        yield parse_pdf(path) if is_pdf or suffix == ".pdf" else parse_jats(path)
     except DocumentError as error:
         yield error
 

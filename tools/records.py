@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from tools.arxiv_ids import is_arxiv_id
 from tools.documents import Block, Document, DocumentError, Section
 
 MAX_LINE_BYTES = 20 * 1024 * 1024
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 _PLACEHOLDER = re.compile(r"\{\{(formula|cite|figure|table|float):([^}]*)\}\}")
 
 
@@ -46,7 +46,7 @@ def _abstract_record(record: dict, where: str) -> Document:
     return Document(
         paper_id=paper_id, title=" ".join(str(record["title"]).split()), source="jsonl",
         sections=[Section("Abstract", [Block(text, page=None)])], authors=_authors(record.get("authors")),
-        year=_year(record), arxiv_id=paper_id if _ARXIV_ID.match(paper_id) else None,
+        year=_year(record), arxiv_id=paper_id if is_arxiv_id(paper_id) else None,
         doi=record.get("doi"), abstract=text, license=record.get("license"),
     )
 
@@ -82,7 +82,8 @@ def _unarxive_record(record: dict, where: str) -> Document:
     return Document(
         paper_id=paper_id, title=" ".join(str(metadata.get("title", paper_id)).split()), source="unarxive",
         sections=sections, authors=_authors(metadata.get("authors")), year=_year(
-            {"dates": [metadata.get("update_date") or ""]}), arxiv_id=paper_id, doi=metadata.get("doi"),
+            {"dates": [metadata.get("update_date") or ""]}),
+        arxiv_id=paper_id if is_arxiv_id(paper_id) else None, doi=metadata.get("doi"),
         abstract=abstract or None, license=metadata.get("license"),
     )
 

@@ -60,7 +60,9 @@ def download_gguf(spec: str, models_dir: Path) -> Path:
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(hf_hub_download(repo_id=f"{owner}/{repo}", filename=filename, local_dir=models_dir))
+        # Bandit B615 (no revision pin) accepted: the user names repository and file, and a GGUF holds weights
+        # as data (no pickle, no code), so an unpinned revision cannot run code here.
+        return Path(hf_hub_download(repo_id=f"{owner}/{repo}", filename=filename, local_dir=models_dir))  # nosec B615
     except Exception as error:  # offline, unknown repo, disk: all end the same way for the user
         raise ModelSpecError(
             f"cannot download {filename} from huggingface.co/{owner}/{repo} ({error.__class__.__name__}). "

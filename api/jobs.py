@@ -1,0 +1,153 @@
+"""Background ingest jobs (uploads, arXiv fetches) as rows in the database, so a job accepted with 202
+survives a restart: at start-up every job still queued or running is run again (ingest is idempotent:
+what was already added comes back "unchanged").
+
+A job's status is visible to the key that created it (and to admins). Failures show the client a plain
+reason and the job id; the traceback goes to the server log under that id, never to another caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Engine, func
+from sqlmodel import Field, Session, SQLModel, select
+
+from retrieval.catalog import create_tables
+from retrieval.ingest import IngestResult
+
+log = logging.getLogger(__name__)
+JobKind = Literal["upload", "arxiv"]
+UNFINISHED = ("queued", "running")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRow(SQLModel, table=True):
+    __tablename__ = "jobs"
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    kind: str
+    owner: str = Field(default="", index=True)
+    status: str = Field(default="queued", index=True)  # queued, running, done, failed
+    payload_json: str = "{}"  # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}
+    results_json: str = "[]"
+    error: str | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+    @property
+    def payload(self) -> dict:
+        return json.loads(self.payload_json)
+
+    def public(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "status": self.status, "results": json.loads(self.results_json),
+                "error": self.error, "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
+
+Work = Callable[[JobRow], list[IngestResult]]
+
+
+class JobQueue:
+    """Runs jobs one at a time in a worker thread (ingest is CPU-bound; turns keep the other core)."""
+
+    def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[IngestResult], None] | None = None
+                 ) -> None:
+        self.engine = engine
+        self.work = work
+        self.on_result = on_result
+        create_tables(engine, [JobRow.__table__])
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scisynth-job")
+
+    def submit(self, kind: JobKind, payload: dict, owner: str) -> JobRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload))
+            session.add(row)
+            session.commit()
+        self._pool.submit(self.run, row.id)
+        return row
+
+    def resume(self) -> int:
+        """Queue again every job a previous process accepted but did not finish; returns how many."""
+        with Session(self.engine) as session:
+            ids = list(session.exec(select(JobRow.id).where(JobRow.status.in_(UNFINISHED)).order_by(JobRow.created_at)))
+        for job_id in ids:
+            self._pool.submit(self.run, job_id)
+        if ids:
+            log.info("resuming %d unfinished jobs", len(ids))
+        return len(ids)
+
+    def get(self, job_id: str) -> JobRow | None:
+        with Session(self.engine) as session:
+            return session.get(JobRow, job_id)
+
+    def pending_upload_bytes(self, owner: str) -> int:
+        """Bytes of this owner's uploads that are accepted but not yet ingested (they count toward the quota)."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(JobRow.payload_json).where(
+                JobRow.owner == owner, JobRow.kind == "upload", JobRow.status.in_(UNFINISHED)))
+            return sum(int(json.loads(p).get("bytes", 0)) for p in rows)
+
+    def unfinished(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(JobRow).where(
+                JobRow.status.in_(UNFINISHED))).one())
+
+    def _update(self, job_id: str, **fields: object) -> None:
+        with Session(self.engine) as session:
+            row = session.get(JobRow, job_id)
+            if row is None:
+                return
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = _now()
+            session.add(row)
+            session.commit()
+
+    def run(self, job_id: str) -> None:
+        row = self.get(job_id)
+        if row is None or row.status not in UNFINISHED:
+            return
+        self._update(job_id, status="running", attempts=row.attempts + 1)
+        results: list[IngestResult] | None = None
+        try:
+            results = self.work[row.kind](row)
+        except Exception:
+            log.exception("job %s (%s) failed", job_id, row.kind)
+            self._update(job_id, status="failed", error=f"the job failed on the server; quote job {job_id} to "
+                                                        "the operator, who will find the details in the log")
+            return
+        finally:
+            if row.kind == "upload":
+                _discard_unless_added(row, results)
+        for result in results:
+            if self.on_result:
+                self.on_result(result)
+        failed = bool(results) and all(r.status == "failed" for r in results)
+        self._update(job_id, status="failed" if failed else "done",
+                     results_json=json.dumps([r.public() for r in results]),
+                     error=results[0].error if failed else None)
+
+    def shutdown(self) -> None:
+        """Stop taking work; a job cut short stays 'running' and runs again at the next start."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _discard_unless_added(row: JobRow, results: list[IngestResult] | None) -> None:
+    """An upload's file stays only when it became a paper (the catalog points to it); a duplicate, a file
+    that could not be read, or a failed job leaves nothing behind."""
+    if results and any(r.status == "added" for r in results):
+        return
+    if row.payload.get("path"):
+        Path(row.payload["path"]).unlink(missing_ok=True)

@@ -1,0 +1,239 @@
+// SciSynth web page. Every string from the server is untrusted: it reaches the page only as text nodes
+// (textContent), never as HTML, and only http(s) URLs become links. The server's Content-Security-Policy
+// allows no inline script, so this file is the page's only code.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let conversation = null;
+let citations = {};
+
+// el("a", {className: "cite", href: "#"}, "text", childNode, ...): children are text or nodes, never HTML.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// A URL fit for href: absolute http(s) only, so "javascript:" or attribute-breaking text never becomes a link.
+function safeUrl(url) {
+  if (typeof url !== "string") return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch (error) {
+    return null;
+  }
+}
+
+function externalLink(url, label) {
+  const href = safeUrl(url);
+  return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, label) : null;
+}
+
+// Answer text with each [n] as a clickable citation: a list of text nodes and anchors.
+function withCitations(text) {
+  const parts = String(text || "").split(/(\[\d+\])/);
+  return parts.map((part) => {
+    const match = /^\[(\d+)\]$/.exec(part);
+    return match ? el("a", { className: "cite", href: "#", dataset: { n: match[1] } }, part) : document.createTextNode(part);
+  });
+}
+
+const apiKey = () => $("apikey").value;
+const headers = (extra = {}) => (apiKey() ? { ...extra, Authorization: `Bearer ${apiKey()}` } : extra);
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: headers(options.headers || {}) });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new Error(problem.detail || response.statusText);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function showPassage(n) {
+  const c = citations[n];
+  if (!c) return;
+  const where = `${c.section || ""}${c.page ? `, page ${c.page}` : ""}`;
+  const card = el("div", { className: "card", id: "passage-card" },
+    el("h4", {}, `[${n}] ${c.title || ""}`),
+    el("div", { className: "status" }, where),
+    el("div", { className: "quote" }, c.quote || ""),
+    externalLink(c.url, "Open the paper"));
+  $("passage").replaceChildren(card);
+}
+
+document.addEventListener("click", (event) => {
+  const target = event.target;
+  if (target instanceof Element && target.classList.contains("cite")) {
+    event.preventDefault();
+    showPassage(target.dataset.n);
+  }
+});
+
+function addMessage(role, text) {
+  const div = el("div", { className: `msg ${role}` });
+  div.append(...(role === "assistant" ? withCitations(text) : [document.createTextNode(text)]));
+  $("messages").append(div);
+  return div;
+}
+
+function score(label, value) {
+  return typeof value === "number" ? el("span", {}, `${label} ${value.toFixed(2)}`) : null;
+}
+
+function showHypotheses(list) {
+  const cards = list.map((h, i) => el("div", { className: "card hypothesis" },
+    el("h4", {}, `Hypothesis ${i + 1}`),
+    el("div", {}, ...withCitations(h.statement)),
+    el("div", { className: "scores" }, score("novelty", h.novelty), score("feasibility", h.feasibility),
+      score("testability", h.testability)),
+    el("div", { className: "status" }, `Prediction: ${h.prediction || ""}`),
+    ...(h.prior_work || []).slice(0, 2).map((w) => el("div", { className: "status" },
+      `Closest prior work: ${w.title} (similarity ${Number(w.similarity).toFixed(2)})`))));
+  $("hypotheses").replaceChildren(...cards);
+}
+
+async function loadConversations() {
+  const { conversations } = await api("/v1/conversations");
+  $("conversations").replaceChildren(...conversations.map((c) => {
+    const button = el("button", { className: `conv${c.id === conversation ? " active" : ""}` }, c.title || "Untitled");
+    button.addEventListener("click", () => openConversation(c.id));
+    return button;
+  }));
+}
+
+async function openConversation(id) {
+  conversation = id;
+  citations = {};
+  const data = await api(`/v1/conversations/${encodeURIComponent(id)}`);
+  $("messages").replaceChildren();
+  for (const m of data.messages) {
+    for (const c of m.citations || []) citations[c.n] = c;
+    addMessage(m.role === "user" ? "user" : "assistant", m.content);
+  }
+  loadConversations();
+}
+
+function parseEvent(block) {
+  const event = /^event: (\w+)/m.exec(block)?.[1];
+  const data = /^data: (.*)$/ms.exec(block)?.[1];
+  return { event, data: data ? JSON.parse(data) : {} };
+}
+
+async function ask(question, mode) {
+  if (!conversation) {
+    const created = await api("/v1/conversations", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ title: question.slice(0, 80) }) });
+    conversation = created.id;
+  }
+  addMessage("user", question);
+  const status = el("div", { className: "status" });
+  $("messages").append(status);
+  const answer = addMessage("assistant", "");
+  let text = "";
+  citations = {};
+  const response = await fetch(`/v1/conversations/${encodeURIComponent(conversation)}/messages`, {
+    method: "POST", headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+    body: JSON.stringify({ content: question, mode }),
+  });
+  if (!response.ok) {
+    status.textContent = (await response.json().catch(() => ({}))).detail || response.statusText;
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const { event, data } = parseEvent(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (event === "status") status.textContent = `${data.node}: ${data.detail}`;
+      if (event === "token") { text += data.text; answer.replaceChildren(...withCitations(text)); }
+      if (event === "revised") { text = data.answer; answer.replaceChildren(...withCitations(text)); }
+      if (event === "citation") citations[data.n] = data;
+      if (event === "done") {
+        status.textContent = `answered by ${data.provider}`;
+        text = data.answer ?? text;
+        answer.replaceChildren(...withCitations(text));
+        showHypotheses(data.hypotheses || []);
+      }
+      if (event === "error") status.textContent = data.detail;
+    }
+  }
+  loadConversations();
+}
+
+async function loadPapers() {
+  const { papers } = await api("/v1/papers?limit=200");
+  $("papers").replaceChildren(...papers.map((p) => el("tr", {},
+    el("td", {}, externalLink(p.url, p.title) || p.title),
+    el("td", {}, p.year || ""),
+    el("td", {}, p.source),
+    el("td", {}, p.paper_id))));
+}
+
+async function watchJob(job) {
+  for (;;) {
+    const state = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
+    $("job").textContent = `job ${state.status}${state.error ? ": " + state.error : ""}`;
+    if (state.status === "done" || state.status === "failed") { loadPapers(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function setUp() {
+  $("apikey").value = localStorage.getItem("scisynth-key") || "";
+  $("apikey").addEventListener("change", () => {
+    localStorage.setItem("scisynth-key", apiKey());
+    loadConversations().catch((error) => { $("conversations").textContent = error.message; });
+  });
+  $("ask-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = $("question").value.trim();
+    if (question) {
+      $("question").value = "";
+      ask(question, $("mode").value).catch((error) => addMessage("assistant", `Error: ${error.message}`));
+    }
+  });
+  $("new-conv").addEventListener("click", () => {
+    conversation = null;
+    $("messages").replaceChildren();
+    $("hypotheses").replaceChildren();
+    loadConversations();
+  });
+  $("upload-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData();
+    form.append("file", $("pdf").files[0]);
+    try { watchJob(await api("/v1/papers", { method: "POST", body: form })); } catch (error) { $("job").textContent = error.message; }
+  });
+  $("fetch").addEventListener("click", async () => {
+    try {
+      watchJob(await api("/v1/papers", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ arxiv_id: $("arxiv-id").value.trim() }) }));
+    } catch (error) { $("job").textContent = error.message; }
+  });
+  for (const [tab, view] of [["tab-chat", "chat-view"], ["tab-library", "library-view"]]) {
+    $(tab).addEventListener("click", () => {
+      document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.id === tab));
+      $("chat-view").classList.toggle("hidden", view !== "chat-view");
+      $("library-view").classList.toggle("hidden", view !== "library-view");
+      if (view === "library-view") loadPapers().catch((error) => { $("job").textContent = error.message; });
+    });
+  }
+  loadConversations().catch((error) => { $("conversations").textContent = error.message; });
+}
+
+setUp();
