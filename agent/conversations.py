@@ -1,4 +1,9 @@
-"""Conversations and their messages in SQL, so nothing a researcher asked or was told is lost."""
+"""Conversations and their messages in SQL, so nothing a researcher asked or was told is lost.
+
+Each API key has its own namespace of conversation ids: the stored id is `owner/id` (just `id` when the API
+is open or for the CLI), so two keys may both name a conversation "lab-1", and neither can read, probe,
+take or inherit the other's. The stored id is also the conversation's LangGraph thread.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -25,8 +30,21 @@ class ConversationRow(SQLModel, table=True):
     owner: str | None = Field(default=None, index=True)  # the API key that created it ("" or None: open API)
     created_at: datetime = Field(default_factory=_now)
 
+    @property
+    def public_id(self) -> str:
+        return self.id.split("/", 1)[1] if self.owner and "/" in self.id else self.id
+
     def public(self) -> dict:
-        return {"id": self.id, "title": self.title, "created_at": self.created_at.isoformat()}
+        return {"id": self.public_id, "title": self.title, "created_at": self.created_at.isoformat()}
+
+
+class UnknownConversationError(KeyError):
+    """No such conversation (it may have been deleted while a turn ran)."""
+
+
+def conversation_key(public_id: str, owner: str | None) -> str:
+    """The stored id of a key's conversation `public_id`."""
+    return f"{owner}/{public_id}" if owner else public_id
 
 
 class MessageRow(SQLModel, table=True):
@@ -51,40 +69,44 @@ class ConversationStore:
 
     def create(self, title: str = "", conversation_id: str | None = None, owner: str | None = None
                ) -> ConversationRow:
+        """A new conversation; `conversation_id` is the id its owner sees (random when not given)."""
         with Session(self.engine, expire_on_commit=False) as session:
-            row = ConversationRow(title=title[:200], owner=owner or None,
-                                  **({"id": conversation_id} if conversation_id else {}))
+            row = ConversationRow(id=conversation_key(conversation_id or uuid.uuid4().hex, owner), title=title[:200],
+                                  owner=owner or None)
             session.add(row)
             session.commit()
             return row
 
     def ensure(self, conversation_id: str, title: str = "", owner: str | None = None) -> ConversationRow:
-        """The conversation with this id, created (with `owner`) when it does not exist yet: a client may
-        name a conversation on its first message. Two first messages at once create it once."""
-        existing = self.get(conversation_id)
+        """The owner's conversation with this id, created when it does not exist yet: a client may name a
+        conversation on its first message. Two first messages at once create it once."""
+        existing = self.get(conversation_key(conversation_id, owner))
         if existing is not None:
             return existing
         try:
             return self.create(title, conversation_id=conversation_id, owner=owner)
         except IntegrityError:
-            return self.get(conversation_id)
+            return self.get(conversation_key(conversation_id, owner))
 
-    def get(self, conversation_id: str) -> ConversationRow | None:
+    def get(self, key: str) -> ConversationRow | None:
+        """A conversation by its stored id (see conversation_key)."""
         with Session(self.engine) as session:
-            return session.get(ConversationRow, conversation_id)
-
-    def add_message(self, conversation_id: str, role: str, content: str, payload: dict | None = None) -> MessageRow:
-        with Session(self.engine, expire_on_commit=False) as session:
-            row = MessageRow(conversation_id=conversation_id, role=role, content=content,
-                             payload_json=json.dumps(payload or {}))
-            session.add(row)
-            session.commit()
-            return row
+            return session.get(ConversationRow, key)
 
     def owned(self, conversation_id: str, owner: str | None) -> ConversationRow | None:
-        """The conversation if it belongs to `owner` (any owner when the API is open)."""
-        row = self.get(conversation_id)
-        return row if row is not None and (not owner or row.owner == owner) else None
+        """The owner's conversation with this public id, or None."""
+        return self.get(conversation_key(conversation_id, owner))
+
+    def add_message(self, key: str, role: str, content: str, payload: dict | None = None) -> MessageRow:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                row = MessageRow(conversation_id=key, role=role, content=content,
+                                 payload_json=json.dumps(payload or {}))
+                session.add(row)
+                session.commit()
+                return row
+        except IntegrityError as error:  # deleted meanwhile (foreign key)
+            raise UnknownConversationError(key) from error
 
     def list(self, owner: str | None, offset: int = 0, limit: int = 20) -> list[ConversationRow]:
         query = select(ConversationRow).order_by(ConversationRow.created_at.desc()).offset(offset).limit(limit)
@@ -93,16 +115,20 @@ class ConversationStore:
         with Session(self.engine) as session:
             return list(session.exec(query))
 
-    def delete(self, conversation_id: str) -> None:
-        with Session(self.engine) as session:
-            for message in session.exec(select(MessageRow).where(MessageRow.conversation_id == conversation_id)):
-                session.delete(message)
-            row = session.get(ConversationRow, conversation_id)
-            if row is not None:
-                session.delete(row)
-            session.commit()
+    def delete(self, key: str, attempts: int = 3) -> None:
+        """Remove a conversation and its messages; a message stored at the same moment is removed too."""
+        for attempt in range(attempts):
+            try:
+                with Session(self.engine) as session:
+                    session.exec(delete(MessageRow).where(MessageRow.conversation_id == key))
+                    session.exec(delete(ConversationRow).where(ConversationRow.id == key))
+                    session.commit()
+                return
+            except IntegrityError:  # a message arrived between the two deletes: go again
+                if attempt == attempts - 1:
+                    raise
 
-    def messages(self, conversation_id: str) -> list[MessageRow]:
+    def messages(self, key: str) -> list[MessageRow]:
         with Session(self.engine) as session:
-            query = select(MessageRow).where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.id)
+            query = select(MessageRow).where(MessageRow.conversation_id == key).order_by(MessageRow.id)
             return list(session.exec(query))

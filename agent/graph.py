@@ -4,7 +4,8 @@
                      ^                                 |
                      +------------ reflect <-----------+   (evidence thin, at most max_rounds)
 
-With a model that can pick its own tools, `understand -> tool_loop -> verify` replaces the fixed pipeline.
+With a model that can pick its own tools, `understand -> tool_loop -> retrieve` replaces search and
+acquire; everything from retrieve on (relevance cutoff, budgets, answer, citation check) is shared.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def build_graph(services: AgentServices, checkpointer: Checkpointer = None,
         graph.add_node("tool_loop", tool_loop.run)
         graph.add_conditional_edges("understand", lambda s: "answer" if s.get("intent") == "chit_chat"
                                     else "tool_loop", ["answer", "tool_loop"])
-        graph.add_edge("tool_loop", "verify")
+        graph.add_edge("tool_loop", "retrieve")
     else:
         graph.add_conditional_edges("understand", lambda s: "answer" if s.get("intent") == "chit_chat"
                                     else "search", ["answer", "search"])

@@ -2,36 +2,43 @@
 
 Services come in through `AgentServices`; limits through `TurnLimits`. Text found in papers is only ever
 data: no node turns passage text into a tool call, a URL to fetch or a change of settings.
+
+Every model step can fail alone: planning, reflecting and drafting hypotheses fall back to the rules,
+writing the answer falls back to the extractive composer, and each fallback is recorded in the turn's
+`fallbacks` and trace, so the turn always ends with an answer and says how it was made.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+from langgraph.config import get_stream_writer
 
 from agent.citations import CitationChecker
-from agent.evidence import gather_evidence, score_passages
+from agent.evidence import SentenceScorer
 from agent.keywords import content_words
 from agent.llm import Composer
 from agent.llm.extractive import NO_EVIDENCE
+from agent.llm.structured import ModelStepError, describe
 from agent.novelty import NoveltyChecker
 from agent.papers import PaperFetcher
-from agent.reasoning import HypothesisDraft, Reasoner
-from agent.state import AgentState, Citation, Hypothesis, TraceEvent
+from agent.reasoning import HypothesisDraft, Reasoner, RuleReasoner
+from agent.state import AgentState, Citation, Fallback, Hypothesis, TraceEvent
 from retrieval.catalog import Catalog
-from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher, Passage
 from tools.arxiv_client import ArxivClient, ArxivError, build_query
 
 log = logging.getLogger(__name__)
+Value = TypeVar("Value")
 
 EMPTY_LIBRARY = ("Your library is empty, so there is nothing to answer from yet. Add papers with "
                  "'scisynth ingest PATH' (PDF files or folders) or 'scisynth fetch ARXIV_ID', then ask again.")
 CHIT_CHAT = ("Hello! I answer research questions from your paper library and arXiv, with citations to the page, "
              "and I can propose testable hypotheses. Ask me a question about a topic.")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,12 @@ class TurnLimits:
 class AgentServices:
     catalog: Catalog
     searcher: HybridSearcher
-    embedder: Embedder
+    scorer: SentenceScorer
     composer: Composer
     fallback: Composer
     checker: CitationChecker
     reasoner: Reasoner
+    rules: RuleReasoner
     novelty: NoveltyChecker
     arxiv: ArxivClient | None
     fetcher: PaperFetcher | None
@@ -63,76 +71,96 @@ class AgentServices:
 
     @property
     def model_backed(self) -> bool:
-        return self.reasoner.name.startswith("llm:")
+        return self.reasoner is not self.rules
 
 
-def _event(state: AgentState, node: str, detail: str, started: float, error: str = "") -> list[TraceEvent]:
+def trace_event(state: AgentState, node: str, detail: str, started: float, error: str = "") -> list[TraceEvent]:
     event = TraceEvent(node=node, detail=detail, seconds=round(time.perf_counter() - started, 3))
     if error:
         event["error"] = error
     return [*state.get("trace", []), event]
 
 
+def with_fallback(state: AgentState, step: str, reason: str) -> list[Fallback]:
+    return [*state.get("fallbacks", []), Fallback(step=step, reason=reason)]
+
+
+def budget_left(state: AgentState, limits: TurnLimits) -> str:
+    """Empty while the turn is inside its budgets; else which budget ran out."""
+    if time.monotonic() - state.get("started_at", time.monotonic()) > limits.max_seconds:
+        return f"the turn's time budget ({limits.max_seconds:.0f} s) ran out"
+    if state.get("llm_calls", 0) >= limits.max_llm_calls:
+        return f"the turn's budget of {limits.max_llm_calls} model calls ran out"
+    return ""
+
+
 class TurnNodes:
     def __init__(self, services: AgentServices) -> None:
         self.s = services
 
-    def _budget_left(self, state: AgentState) -> str:
-        """Empty while the turn is inside its budgets; else which budget ran out."""
-        if time.monotonic() - state.get("started_at", time.monotonic()) > self.s.limits.max_seconds:
-            return f"the turn's time budget ({self.s.limits.max_seconds:.0f} s) ran out"
-        if state.get("llm_calls", 0) >= self.s.limits.max_llm_calls:
-            return f"the turn's budget of {self.s.limits.max_llm_calls} model calls ran out"
-        return ""
+    def _step(self, state: AgentState, step: str, by_model: Callable[[Reasoner], Value],
+              by_rules: Callable[[RuleReasoner], Value]) -> tuple[Value, dict]:
+        """Run a reasoning step with the model when there is one and the budget allows, else (or when the
+        model fails) with the rules. Returns the value and the state fields to update."""
+        if not self.s.model_backed:
+            return by_rules(self.s.rules), {}
+        if budget := budget_left(state, self.s.limits):
+            return by_rules(self.s.rules), {"fallbacks": with_fallback(state, step, budget)}
+        calls = {"llm_calls": state.get("llm_calls", 0) + 1}
+        try:
+            return by_model(self.s.reasoner), calls
+        except ModelStepError as error:
+            return by_rules(self.s.rules), {**calls, "fallbacks": with_fallback(state, step, str(error))}
 
     def understand(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        plan = self.s.reasoner.plan(state["question"], state.get("history", []))
+        question, history = state["question"], state.get("history", [])
+        plan, updates = self._step(state, "plan", lambda r: r.plan(question, history),
+                                   lambda r: r.plan(question, history))
         intent = "hypothesize" if state.get("mode") == "hypothesize" else plan.intent
-        calls = state.get("llm_calls", 0) + int(self.s.model_backed)
         detail = f"intent {intent}; queries: {' | '.join(plan.queries)}"
         return {"intent": intent, "resolved_question": plan.resolved_question, "queries": plan.queries,
-                "llm_calls": calls, "library_empty": self.s.catalog.chunk_count() == 0,
-                "trace": _event(state, "understand", detail, started)}
+                "library_empty": self.s.catalog.chunk_count() == 0, **updates,
+                "trace": trace_event(state, "understand", detail, started, _fallback_note(updates))}
 
     def search(self, state: AgentState) -> dict:
         """Library first; arXiv when the library looks thin or new papers were asked for."""
         started = time.perf_counter()
         question = state["resolved_question"]
-        found = self._library_passages(state["queries"])
-        strong = [p for p, score in score_passages(question, found, self.s.embedder)
+        found = self.library_passages(state["queries"])
+        strong = [p for p, score in self.s.scorer.rank_passages(question, found)
                   if score >= self.s.limits.relevance_cutoff + 0.15]
         wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.limits.min_evidence
+        base = {"passages": found, "library_searched": True, "acquired": 0, "arxiv_ids": []}
         if not (wants_arxiv and self.s.limits.use_arxiv and self.s.arxiv):
-            return {"arxiv_ids": [], "passages": found, "acquired": 0,
-                    "trace": _event(state, "search", f"library: {len(found)} passages", started)}
+            return {**base, "trace": trace_event(state, "search", f"library: {len(found)} passages", started)}
         try:
             query = build_query(" ".join(content_words(question)[:8]))
             papers = self.s.arxiv.search(query, max_results=self.s.limits.arxiv_results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
-            return {"arxiv_ids": [], "passages": found, "acquired": 0,
-                    "trace": _event(state, "search", f"library: {len(found)} passages; arXiv unavailable, "
-                                    "continuing with the library", started, str(error))}
+            return {**base, "trace": trace_event(state, "search", f"library: {len(found)} passages; arXiv "
+                                                 "unavailable, continuing with the library", started, str(error))}
         new = [p.arxiv_id for p in papers if self.s.catalog.find_paper(p.base_id) is None]
         detail = f"library: {len(found)} passages; arXiv: {len(papers)} results, {len(new)} new"
-        return {"arxiv_ids": new, "passages": found, "acquired": 0, "trace": _event(state, "search", detail, started)}
+        return {**base, "arxiv_ids": new, "trace": trace_event(state, "search", detail, started)}
 
     def acquire(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        wanted = state.get("arxiv_ids", [])[:self.s.limits.papers_per_turn]
-        if not wanted or self.s.fetcher is None or self._budget_left(state):
-            return {"trace": _event(state, "acquire", "nothing to fetch", started)}
+        room = self.s.limits.papers_per_turn - state.get("papers_fetched", 0)
+        wanted = state.get("arxiv_ids", [])[:max(0, room)]
+        if not wanted or self.s.fetcher is None or budget_left(state, self.s.limits):
+            return {"trace": trace_event(state, "acquire", "nothing to fetch", started)}
         try:
             results = self.s.fetcher.fetch(wanted)
         except ArxivError as error:
-            return {"trace": _event(state, "acquire", "fetch failed", started, str(error))}
+            return {"trace": trace_event(state, "acquire", "fetch failed", started, str(error))}
         added = [r for r in results if r.status == "added"]
         detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") for r in added) or "none added"
         return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
-                "trace": _event(state, "acquire", f"added {detail}", started)}
+                "trace": trace_event(state, "acquire", f"added {detail}", started)}
 
-    def _library_passages(self, queries: list[str]) -> list[Passage]:
+    def library_passages(self, queries: list[str]) -> list[Passage]:
         """Every query's passages, each chunk once (its best score), best first."""
         best: dict[int, Passage] = {}
         for query in queries:
@@ -142,77 +170,106 @@ class TurnNodes:
         return sorted(best.values(), key=lambda p: -p.score)
 
     def retrieve(self, state: AgentState) -> dict:
-        """The search step's passages, searched again only when this round added papers."""
+        """The passages found so far, plus a library search for the turn's queries unless the search step
+        already ran one and no paper was added since (the tool loop's searches are the model's own: the
+        pipeline's retrieval is added to them, so a model that searched badly or not at all loses nothing)."""
         started = time.perf_counter()
-        passages = self._library_passages(state["queries"]) if state.get("acquired") else state.get("passages", [])
+        passages = state.get("passages", [])
+        if state.get("acquired") or not state.get("library_searched"):
+            passages = _merge(passages, self.library_passages(state["queries"]))
         detail = f"{len(passages)} passages from {len({p.paper_id for p in passages})} papers"
-        return {"passages": passages, "trace": _event(state, "retrieve", detail, started)}
+        return {"passages": passages, "trace": trace_event(state, "retrieve", detail, started)}
 
     def gather(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        evidence = gather_evidence(state["resolved_question"], state.get("passages", []), self.s.embedder,
-                                   self.s.limits.evidence_k, self.s.limits.relevance_cutoff)
+        evidence = self.s.scorer.gather(state["resolved_question"], state.get("passages", []),
+                                        self.s.limits.evidence_k, self.s.limits.relevance_cutoff)
         return {"evidence": evidence, "rounds": state.get("rounds", 0) + 1,
-                "trace": _event(state, "gather", f"{len(evidence)} passages pass the relevance cutoff", started)}
+                "trace": trace_event(state, "gather", f"{len(evidence)} passages pass the relevance cutoff", started)}
 
     def after_gather(self, state: AgentState) -> str:
         thin = len(state.get("evidence", [])) < self.s.limits.min_evidence
         if thin and state.get("rounds", 0) < self.s.limits.max_rounds and not state.get("library_empty"):
-            return "answer" if self._budget_left(state) else "reflect"
+            return "answer" if budget_left(state, self.s.limits) else "reflect"
         return "answer"
 
     def reflect(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        queries = self.s.reasoner.more_queries(state["resolved_question"], state.get("passages", []),
-                                               state["queries"])
-        calls = state.get("llm_calls", 0) + int(self.s.model_backed)
+        question, passages, tried = state["resolved_question"], state.get("passages", []), state["queries"]
+        queries, updates = self._step(state, "reflect", lambda r: r.more_queries(question, passages, tried),
+                                      lambda r: r.more_queries(question, passages, tried))
         if not queries:
-            return {"llm_calls": calls, "trace": _event(state, "reflect", "no new queries", started)}
-        return {"queries": queries, "llm_calls": calls,
-                "trace": _event(state, "reflect", f"evidence thin; new queries: {' | '.join(queries)}", started)}
+            return {**updates, "trace": trace_event(state, "reflect", "no new queries", started)}
+        return {"queries": queries, **updates, "trace": trace_event(
+            state, "reflect", f"evidence thin; new queries: {' | '.join(queries)}", started, _fallback_note(updates))}
 
     def answer(self, state: AgentState) -> dict:
-        """The composer's answer; the extractive one when the model fails (verify catches the rest)."""
+        """The composer's answer, streamed to the client as it is written; the extractive one when the model
+        fails or the budget is spent (verify catches what the model gets wrong)."""
         started = time.perf_counter()
-        if state.get("intent") == "chit_chat":
-            return {"answer": CHIT_CHAT, "provider": "rules", "trace": _event(state, "answer", "chit-chat", started)}
-        if state.get("library_empty") and not state.get("papers_fetched"):
-            return {"answer": EMPTY_LIBRARY, "provider": self.s.composer.name,
-                    "trace": _event(state, "answer", "library is empty", started)}
-        question, evidence = state["resolved_question"], state.get("evidence", [])
-        if not evidence:
-            return {"answer": NO_EVIDENCE, "provider": self.s.composer.name,
-                    "trace": _event(state, "answer", "no relevant evidence", started)}
-        used, note, error = self.s.composer, self.s.composer.name, ""
+        write = get_stream_writer()
+        fixed = self._fixed_answer(state)
+        if fixed is not None:
+            text, provider, note = fixed
+            write({"event": "token", "data": {"text": text}})
+            return {"answer": text, "streamed": text, "provider": provider,
+                    "trace": trace_event(state, "answer", note, started)}
+        question, evidence = state["resolved_question"], state["evidence"]
+        composer, updates = self.s.composer, {}
+        if composer is not self.s.fallback and (budget := budget_left(state, self.s.limits)):
+            composer, updates = self.s.fallback, {"fallbacks": with_fallback(state, "answer", budget)}
+        elif composer is not self.s.fallback:
+            updates = {"llm_calls": state.get("llm_calls", 0) + 1}
+        streamed, text = "", ""
         try:
-            text = used.compose(question, evidence)
-        except Exception as failure:  # a model that crashes, times out or is unreachable
-            text, used, error = self.s.fallback.compose(question, evidence), self.s.fallback, str(failure)
-            note = f"{self.s.composer.name} failed; extractive answer instead"
-        calls = state.get("llm_calls", 0) + int(self.s.composer is not self.s.fallback)
-        return {"answer": text, "provider": used.name, "llm_calls": calls,
-                "trace": _event(state, "answer", note, started, error)}
+            for piece in composer.stream(question, evidence, state.get("instructions", "")):
+                streamed += piece
+                write({"event": "token", "data": {"text": piece}})
+            text = streamed
+        except Exception as failure:  # a model that crashes, times out or is unreachable mid-answer
+            log.warning("%s failed to answer: %s", composer.name, describe(failure))
+            updates["fallbacks"] = with_fallback(state, "answer", f"{composer.name} failed: {describe(failure)}")
+            composer, text = self.s.fallback, self.s.fallback.compose(question, evidence)
+        fell_back = _fallback_note(updates)
+        note = f"{self.s.composer.name} not used; extractive answer instead" if fell_back else composer.name
+        return {"answer": text, "streamed": streamed, "provider": composer.name, **updates,
+                "trace": trace_event(state, "answer", note, started, fell_back)}
+
+    def _fixed_answer(self, state: AgentState) -> tuple[str, str, str] | None:
+        """(text, provider, trace note) when the turn needs no composer: chit-chat, an empty library, no
+        evidence."""
+        if state.get("intent") == "chit_chat":
+            return CHIT_CHAT, "rules", "chit-chat"
+        if state.get("library_empty") and not state.get("papers_fetched"):
+            return EMPTY_LIBRARY, "rules", "library is empty"
+        if not state.get("evidence"):
+            return NO_EVIDENCE, "rules", "no relevant evidence"
+        return None
 
     def verify(self, state: AgentState) -> dict:
-        """Check every citation once. A model answer (pipeline or tool loop) that cites nothing it can back
-        up while evidence exists is replaced by the extractive answer: a weak model never leaves the
-        researcher without one."""
+        """Check every citation once. A model answer that cites nothing it can back up while evidence
+        exists is replaced by the extractive answer: a weak model never leaves the researcher without one.
+        A client that was streamed the answer is sent the checked text when it differs."""
         started = time.perf_counter()
-        evidence, provider, note = state.get("evidence", []), state.get("provider"), ""
+        evidence, provider, updates, note = state.get("evidence", []), state.get("provider"), {}, ""
         checked = self.s.checker.check(state["answer"], evidence)
-        if evidence and not checked.citations and provider != self.s.fallback.name:
+        if evidence and not checked.citations and provider not in (self.s.fallback.name, "rules"):
+            reason = f"{provider} gave no supported citation"
             fallback_text = self.s.fallback.compose(state["resolved_question"], evidence)
             checked, provider = self.s.checker.check(fallback_text, evidence), self.s.fallback.name
-            note = f"{state.get('provider')} gave no supported citation; extractive answer instead; "
+            checked.changed, note = True, f"{reason}; extractive answer instead; "
+            updates["fallbacks"] = with_fallback(state, "answer", reason)
         answer = checked.text
         if checked.unsupported_removed:
             answer += (f"\n\n({checked.unsupported_removed} statement(s) removed: their citations did not "
                        "support them.)")
-        if budget := self._budget_left(state):
+        if budget := budget_left(state, self.s.limits):
             answer += f"\n\n(Stopped early: {budget}; this is the best answer so far.)"
+        if checked.changed or budget or answer != checked.text or state.get("streamed") != state["answer"]:
+            get_stream_writer()({"event": "revised", "data": {"answer": answer}})
         detail = f"{note}{len(checked.citations)} citations, {checked.unsupported_removed} unsupported claims removed"
         return {"answer": answer, "citations": checked.citations, "unsupported_removed": checked.unsupported_removed,
-                "provider": provider, "trace": _event(state, "verify", detail, started)}
+                "provider": provider, **updates, "trace": trace_event(state, "verify", detail, started)}
 
     def after_verify(self, state: AgentState) -> str:
         wants = state.get("intent") == "hypothesize" or state.get("mode") == "hypothesize"
@@ -220,45 +277,52 @@ class TurnNodes:
 
     def hypothesize(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        evidence = state["evidence"]
-        drafts = self.s.reasoner.hypotheses(state["resolved_question"], evidence, state.get("hypotheses_wanted", 3))
+        evidence, topic, wanted = state["evidence"], state["resolved_question"], state.get("hypotheses_wanted", 3)
+        drafts, updates = self._step(state, "hypothesize", lambda r: r.hypotheses(topic, evidence, wanted),
+                                     lambda r: r.hypotheses(topic, evidence, wanted))
         citations = list(state.get("citations", []))
         hypotheses, arxiv_errors = [], set()
         for draft in drafts:
-            numbers = {i: self._cite(citations, evidence[i - 1], draft.statement) for i in draft.evidence}
-            premises = frozenset(draft.premises)
-            novelty, prior, error = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv, premises)
+            for n in draft.evidence:
+                self._cite(citations, n, evidence[n - 1], draft.statement)
+            novelty, prior, error = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv,
+                                                         frozenset(draft.premises))
             if error:
                 arxiv_errors.add(error)
-            hypotheses.append(_renumbered(draft, numbers, novelty, prior))
-        calls = state.get("llm_calls", 0) + int(self.s.model_backed)
+            hypotheses.append(_hypothesis(draft, novelty, prior))
         detail = f"{len(hypotheses)} hypotheses; novelty " + ", ".join(f"{h['novelty']:.2f}" for h in hypotheses)
-        return {"hypotheses": hypotheses, "citations": citations, "llm_calls": calls,
-                "trace": _event(state, "hypothesize", detail, started, "; ".join(sorted(arxiv_errors)))}
+        errors = "; ".join(sorted(arxiv_errors | ({_fallback_note(updates)} - {""})))
+        return {"hypotheses": hypotheses, "citations": sorted(citations, key=lambda c: c["n"]), **updates,
+                "trace": trace_event(state, "hypothesize", detail, started, errors)}
 
-    def _cite(self, citations: list[Citation], passage: Passage, statement: str) -> int:
-        """The citation number for a passage, adding one (quoting its sentence closest to the statement)."""
-        for citation in citations:
-            if citation["paper_id"] == passage.paper_id and citation["quote"] in passage.text:
-                return citation["n"]
-        spans = passage.sentence_spans() or [(0, len(passage.text))]
-        vectors = self.s.embedder.embed([statement, *(passage.text[a:b] for a, b in spans)])
-        start, end = spans[int((vectors[1:] @ vectors[0]).argmax())]
-        citations.append(Citation(n=len(citations) + 1, paper_id=passage.paper_id, title=passage.title,
-                                  section=passage.section, page=passage.page_of(start),
-                                  quote=passage.text[start:end], url=passage.url))
-        return len(citations)
+    def _cite(self, citations: list[Citation], n: int, passage: Passage, statement: str) -> None:
+        """Make sure evidence passage `n` is cited, quoting its sentence closest to the statement."""
+        if any(c["n"] == n for c in citations):
+            return
+        best = self.s.scorer.best(statement, passage)
+        start, end = (best.start, best.end) if best is not None else (0, len(passage.text))
+        citations.append(Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
+                                  page=passage.page_of(start), quote=passage.text[start:end], url=passage.url))
 
     def finish(self, state: AgentState) -> dict:
         return {"history": [{"question": state["question"], "answer": state.get("answer", "")}]}
 
 
-def _renumbered(draft: HypothesisDraft, numbers: dict[int, int], novelty: float, prior: list) -> Hypothesis:
-    """Evidence markers re-pointed from evidence positions to the turn's citation numbers."""
-    def fix(text: str) -> str:
-        return _MARKER.sub(lambda m: f"[{numbers.get(int(m.group(1)), m.group(1))}]", text)
+def _merge(first: list[Passage], second: list[Passage]) -> list[Passage]:
+    """Both lists, each chunk once, in first-seen order."""
+    seen: dict[int, Passage] = {}
+    for passage in [*first, *second]:
+        seen.setdefault(passage.chunk_id, passage)
+    return list(seen.values())
 
-    return Hypothesis(statement=fix(draft.statement), rationale=fix(draft.rationale),
-                      evidence=sorted(set(numbers.values())), prediction=fix(draft.prediction),
-                      experiment=fix(draft.experiment), novelty=novelty, feasibility=draft.feasibility,
-                      testability=draft.testability, prior_work=prior)
+
+def _fallback_note(updates: dict) -> str:
+    fallbacks = updates.get("fallbacks") or []
+    return f"fell back: {fallbacks[-1]['reason']}" if fallbacks else ""
+
+
+def _hypothesis(draft: HypothesisDraft, novelty: float, prior: list) -> Hypothesis:
+    """A draft's markers already are evidence numbers, which are the turn's citation numbers."""
+    return Hypothesis(statement=draft.statement, rationale=draft.rationale, evidence=sorted(set(draft.evidence)),
+                      prediction=draft.prediction, experiment=draft.experiment, novelty=novelty,
+                      feasibility=draft.feasibility, testability=draft.testability, prior_work=prior)

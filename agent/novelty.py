@@ -4,18 +4,15 @@ work already says the same thing."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from agent.citations import MARKER
+from agent.evidence import SentenceScorer
 from agent.keywords import content_words
 from agent.state import PriorWork
-from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.sentences import sentences
 from tools.arxiv_client import ArxivClient, ArxivError, build_query
-
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 def novelty_score(similarity: float) -> float:
@@ -24,9 +21,9 @@ def novelty_score(similarity: float) -> float:
 
 
 class NoveltyChecker:
-    def __init__(self, searcher: HybridSearcher, embedder: Embedder, arxiv: ArxivClient | None) -> None:
+    def __init__(self, searcher: HybridSearcher, scorer: SentenceScorer, arxiv: ArxivClient | None) -> None:
         self.searcher = searcher
-        self.embedder = embedder
+        self.scorer = scorer
         self.arxiv = arxiv
 
     def _candidates(self, statement: str, use_arxiv: bool) -> tuple[list[tuple[str, str, str | None, str]], str]:
@@ -45,15 +42,14 @@ class NoveltyChecker:
               ) -> tuple[float, list[PriorWork], str]:
         """(novelty 0..1, up to 3 closest works, arXiv error or ""). Sentences in `builds_on` (the evidence
         the hypothesis cites as its premise) are not counted as prior work stating the hypothesis."""
-        bare = _MARKER.sub("", statement)
+        bare = " ".join(MARKER.sub("", statement).split())
         candidates, error = self._candidates(bare, use_arxiv)
         best: dict[str, PriorWork] = {}
         for paper_id, title, url, text in candidates:
             pieces = [s for s in sentences(text) or [text] if s not in builds_on]
             if not pieces:
                 continue
-            vectors = self.embedder.embed([bare, *pieces])
-            similarity = vectors[1:] @ vectors[0]
+            similarity = self.scorer.similarities(bare, pieces)
             index = int(similarity.argmax())
             work = PriorWork(paper_id=paper_id, title=title, similarity=round(float(similarity[index]), 3),
                              quote=pieces[index], url=url)

@@ -1,8 +1,8 @@
 """The structured steps of a turn (plan the search, ask for more, draft hypotheses), by a chat model
 with JSON output, or by rules and templates when there is no model (the extractive provider).
 
-A chat model's reply that is not valid JSON of the right shape does not end the turn: the rule-based
-step answers instead, and the trace says so.
+A chat model's step that fails (no reply, or not valid JSON of the right shape) does not end the turn: the
+node falls back to the rule-based step, and the trace and the turn's `fallbacks` say so.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from agent.evidence import SentenceScorer
 from agent.keywords import content_words, looks_like_follow_up
 from agent.llm.chat_composer import format_evidence
 from agent.llm.extractive import is_prose
-from agent.llm.messages import parse_json
+from agent.llm.structured import ModelStepError, ask_json
 from agent.state import Intent, Turn
 from prompts import render
-from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,29 @@ def _phrase(text: str, exclude: set[str], words: int = 4) -> str:
     return " ".join(picked) or text[:40]
 
 
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in content_words(text)}
+
+
+def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:
+    """A model's plan, kept only where it stays on the researcher's words: a rewritten question or a query
+    that shares no content word with the question or the conversation (a weak model echoing the prompt,
+    or inventing a topic) is refused, and the question itself is always searched too."""
+    context = _words(question) | {w for t in history[-3:] for w in _words(f"{t['question']} {t['answer'][:300]}")}
+    if not _words(plan.resolved_question) & context:
+        raise ModelStepError("the model's plan rewrote the question into something unrelated")
+    queries = [q for q in plan.queries if _words(q) & context][:2]
+    own = question if plan.intent != "follow_up" else plan.resolved_question
+    return plan.model_copy(update={"queries": list(dict.fromkeys([*queries, own]))})
+
+
 class RuleReasoner:
     """No model: intent by patterns, queries from content words, hypotheses from templates over evidence."""
 
     name = "rules"
 
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
+    def __init__(self, scorer: SentenceScorer) -> None:
+        self.scorer = scorer
 
     def plan(self, question: str, history: list[Turn]) -> Plan:
         resolved = question
@@ -95,12 +111,8 @@ class RuleReasoner:
 
     def _claim(self, topic: str, passage: Passage) -> str:
         """The passage's readable sentence closest to the topic: what the hypothesis builds on."""
-        spans = [(a, b) for a, b in passage.sentence_spans() if is_prose(passage.text[a:b])]
-        if not spans:
-            return passage.text[:300]
-        vectors = self.embedder.embed([topic, *(passage.text[a:b] for a, b in spans)])
-        start, end = spans[int((vectors[1:] @ vectors[0]).argmax())]
-        return passage.text[start:end]
+        best = self.scorer.best(topic, passage, keep=is_prose)
+        return best.text if best is not None else passage.text[:300]
 
     def more_queries(self, question: str, evidence: list[Passage], tried: list[str]) -> list[str]:
         words = content_words(question)
@@ -139,39 +151,32 @@ class RuleReasoner:
 
 
 class ChatReasoner:
-    """A chat model fills each step as JSON; any failure falls back to the rules for that step."""
+    """A chat model fills each step as JSON. A step that fails raises ModelStepError (see
+    agent/llm/structured.py); the node that asked falls back to the rules and records why."""
 
-    def __init__(self, model: BaseChatModel, fallback: RuleReasoner) -> None:
+    def __init__(self, model: BaseChatModel) -> None:
         self.model = model
-        self.fallback = fallback
         self.name = f"llm:{model._llm_type}"
-        self.failures = 0
-
-    def _json(self, system: str, user: str, shape: type[BaseModel]) -> BaseModel | None:
-        try:
-            reply = self.model.invoke([SystemMessage(system), HumanMessage(user)],
-                                      response_format={"type": "json_object", "schema": shape.model_json_schema()})
-            return shape.model_validate(parse_json(reply.text))
-        except (ValueError, ValidationError) as error:
-            self.failures += 1
-            log.info("model reply unusable for %s: %s", shape.__name__, error)
-            return None
 
     def plan(self, question: str, history: list[Turn]) -> Plan:
         previous = "\n".join(f"Q: {t['question']}\nA: {t['answer'][:300]}" for t in history[-3:]) or "(none)"
-        plan = self._json(render("plan_system"), render("plan", question=question, history=previous), Plan)
-        return plan if isinstance(plan, Plan) else self.fallback.plan(question, history)
+        plan = ask_json(self.model, [SystemMessage(render("plan_system")),
+                                     HumanMessage(render("plan", question=question, history=previous))], Plan)
+        return grounded_plan(plan, question, history)
 
     def more_queries(self, question: str, evidence: list[Passage], tried: list[str]) -> list[str]:
-        plan = self._json(render("plan_system"), render("reflect", question=question, tried="\n".join(tried),
-                                                         evidence=format_evidence(evidence[:5], 300)), Plan)
-        queries = [q for q in plan.queries if q not in tried] if isinstance(plan, Plan) else []
-        return queries or self.fallback.more_queries(question, evidence, tried)
+        plan = ask_json(self.model, [SystemMessage(render("plan_system")), HumanMessage(render(
+            "reflect", question=question, tried="\n".join(tried), evidence=format_evidence(evidence[:5], 300)))],
+            Plan)
+        queries = [q for q in plan.queries if q not in tried]
+        if not queries:
+            raise ModelStepError("the model proposed no new queries")
+        return queries
 
     def hypotheses(self, topic: str, evidence: list[Passage], n: int) -> list[HypothesisDraft]:
-        drafts = self._json(render("hypotheses_system"),
-                            render("hypotheses", topic=topic, n=str(n), evidence=format_evidence(evidence)),
-                            HypothesisDrafts)
-        valid = [d for d in drafts.hypotheses if all(1 <= i <= len(evidence) for i in d.evidence)] if isinstance(
-            drafts, HypothesisDrafts) else []
-        return valid[:n] or self.fallback.hypotheses(topic, evidence, n)
+        drafts = ask_json(self.model, [SystemMessage(render("hypotheses_system")), HumanMessage(render(
+            "hypotheses", topic=topic, n=str(n), evidence=format_evidence(evidence)))], HypothesisDrafts)
+        valid = [d for d in drafts.hypotheses if all(1 <= i <= len(evidence) for i in d.evidence)]
+        if not valid:
+            raise ModelStepError("the model's hypotheses cite no passage that exists")
+        return valid[:n]

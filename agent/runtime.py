@@ -5,6 +5,7 @@ The CLI, the HTTP API (and later the Slack bot and eval runner) all start here, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -22,7 +24,8 @@ from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
 from agent.citations import CitationChecker
-from agent.conversations import ConversationStore
+from agent.conversations import ConversationRow, ConversationStore, UnknownConversationError
+from agent.evidence import SentenceScorer
 from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
 from agent.llm.chat_composer import ChatComposer
@@ -32,6 +35,7 @@ from agent.novelty import NoveltyChecker
 from agent.papers import PaperFetcher
 from agent.reasoning import ChatReasoner, RuleReasoner
 from agent.settings import Settings
+from agent.state import Turn
 from agent.tool_loop import ToolLoop
 from retrieval.catalog import Catalog
 from retrieval.embedding_cache import CachedEmbedder
@@ -44,10 +48,6 @@ from tools.arxiv_cache import SqlArxivCache
 from tools.arxiv_client import ArxivClient
 
 log = logging.getLogger(__name__)
-
-
-class UnknownConversationError(KeyError):
-    pass
 
 
 def make_engine(url: str) -> Engine:
@@ -96,43 +96,72 @@ class Runtime:
     graph: CompiledStateGraph
     arxiv: ArxivClient
     fetcher: PaperFetcher
+    scorer: SentenceScorer
+    model: BaseChatModel | None = None
 
-    def turn_input(self, question: str, mode: str = "ask", n: int = 3) -> dict:
-        """A fresh turn: the question, and every per-turn field reset (the history carries over)."""
-        return {"question": question, "mode": mode, "hypotheses_wanted": n, "trace": [], "rounds": 0,
-                "llm_calls": 0, "papers_fetched": 0, "started_at": time.monotonic(), "hypotheses": [],
-                "citations": [], "evidence": [], "passages": [], "arxiv_ids": []}
+    def turn_input(self, question: str, mode: str = "ask", n: int = 3, instructions: str = "",
+                   history: list[Turn] | None = None) -> dict:
+        """A fresh turn: the question, and every per-turn field reset. The conversation's history carries
+        over from its checkpoint; `history` adds earlier turns a client sent along (OpenAI-style)."""
+        turn = {"question": question, "mode": mode, "hypotheses_wanted": n, "instructions": instructions,
+                "trace": [], "fallbacks": [], "rounds": 0, "llm_calls": 0, "papers_fetched": 0,
+                "started_at": time.monotonic(), "hypotheses": [], "citations": [], "evidence": [], "passages": [],
+                "arxiv_ids": [], "acquired": 0, "library_searched": False, "streamed": ""}
+        return {**turn, "history": history} if history else turn
 
     def _config(self, conversation_id: str | None) -> dict:
         return {"configurable": {"thread_id": conversation_id or f"oneshot-{uuid.uuid4().hex}"}}
 
     def ask(self, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3,
-            emit: Callable[[dict], None] | None = None) -> dict:
+            emit: Callable[[dict], None] | None = None, instructions: str = "",
+            history: list[Turn] | None = None) -> dict:
         """One research turn in the `ask --json` shape; stored in the conversation when one is given.
-        `emit` receives progress events as nodes finish: {"event": "status"|"tool"|"paper", "data": {...}}.
+        `emit` receives events while the turn runs: "status"/"tool"/"paper" as nodes finish, "token" as the
+        answer is written, "revised" when the checked answer differs from what was streamed.
         The user message is stored before the agent runs and an error message if it fails: nothing is lost."""
         if conversation_id is not None:
-            if self.conversations.get(conversation_id) is None:
-                raise UnknownConversationError(conversation_id)
-            self.conversations.add_message(conversation_id, "user", question)
+            self.conversations.add_message(conversation_id, "user", question)  # UnknownConversationError if none
         config = self._config(conversation_id)
+        send = emit or (lambda _event: None)
         try:
-            for update in self.graph.stream(self.turn_input(question, mode, n), config, stream_mode="updates"):
-                for node, delta in update.items():
-                    for event in progress_events(node, delta or {}):
-                        if emit:
-                            emit(event)
+            with get_usage_metadata_callback() as usage:
+                for mode_name, chunk in self.graph.stream(self.turn_input(question, mode, n, instructions, history),
+                                                          config, stream_mode=["updates", "custom"]):
+                    events = [chunk] if mode_name == "custom" else [
+                        event for node, delta in chunk.items() for event in progress_events(node, delta or {})]
+                    for event in events:
+                        send(event)
             state = self.graph.get_state(config).values
         except Exception as error:
+            log.exception("turn failed")
             if conversation_id is not None:
-                self.conversations.add_message(conversation_id, "error", f"The agent failed: {error}")
+                with contextlib.suppress(UnknownConversationError):
+                    self.conversations.add_message(conversation_id, "error", "The agent failed (" +
+                                                   f"{error.__class__.__name__}); the details are in the server log.")
             raise
-        result = turn_result(state, conversation_id)
+        result = turn_result(state, conversation_id, total_usage(usage.usage_metadata))
         if conversation_id is not None:
-            payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "trace")}
-            result["message_id"] = self.conversations.add_message(
-                conversation_id, "assistant", result["answer"], payload).id
+            payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "fallbacks", "trace")}
+            try:
+                result["message_id"] = self.conversations.add_message(
+                    conversation_id, "assistant", result["answer"], payload).id
+            except UnknownConversationError:
+                log.info("conversation %s was deleted while its turn ran; the answer is not stored", conversation_id)
         return result
+
+    def open_conversation(self, conversation_id: str, title: str = "", owner: str | None = None) -> ConversationRow:
+        """The owner's conversation `conversation_id`, started with a clean agent state if it does not exist."""
+        row = self.conversations.owned(conversation_id, owner)
+        if row is None:
+            row = self.conversations.ensure(conversation_id, title, owner)
+            self.graph.checkpointer.delete_thread(row.id)
+        return row
+
+    def delete_conversation(self, key: str) -> None:
+        """Remove a conversation, its messages and its agent state (the checkpointed thread), so a later
+        conversation with the same id starts afresh."""
+        self.conversations.delete(key)
+        self.graph.checkpointer.delete_thread(key)
 
 
 def progress_events(node: str, delta: dict) -> list[dict]:
@@ -148,13 +177,23 @@ def progress_events(node: str, delta: dict) -> list[dict]:
     return events
 
 
-def turn_result(state: dict, conversation_id: str | None) -> dict:
+def total_usage(per_model: dict[str, dict]) -> dict | None:
+    """Tokens of every model call in the turn, as the providers reported them; None when no model ran."""
+    if not per_model:
+        return None
+    return {kind: sum(int(u.get(kind, 0)) for u in per_model.values())
+            for kind in ("input_tokens", "output_tokens", "total_tokens")}
+
+
+def turn_result(state: dict, conversation_id: str | None, usage: dict | None = None) -> dict:
     return {
         "answer": state.get("answer", ""),
         "citations": state.get("citations", []),
         "hypotheses": state.get("hypotheses", []),
         "provider": state.get("provider"),
         "unsupported_removed": state.get("unsupported_removed", 0),
+        "fallbacks": state.get("fallbacks", []),
+        "usage": usage,
         "conversation_id": conversation_id,
         "trace": state.get("trace", []),
     }
@@ -182,24 +221,37 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                         cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)
     fetcher = PaperFetcher(arxiv, ingestor, settings.papers_dir, FetchPolicy.from_hosts(settings.fetch_hosts),
                            settings.max_download_mb * 1024 * 1024)
-    extractive = ExtractiveComposer(embedder)
+    scorer = SentenceScorer(embedder)
+    extractive = ExtractiveComposer(scorer)
     if model is None and composer is None:
         model = load_chat_model(settings.llm, settings.model_options)
     composer = composer or (ChatComposer(model) if model is not None else extractive)
-    rules = RuleReasoner(embedder)
+    rules = RuleReasoner(scorer)
     services = AgentServices(
-        catalog=catalog, searcher=searcher, embedder=embedder, composer=composer, fallback=extractive,
-        checker=CitationChecker(embedder), reasoner=ChatReasoner(model, rules) if model is not None else rules,
-        novelty=NoveltyChecker(searcher, embedder, arxiv if settings.use_arxiv else None),
+        catalog=catalog, searcher=searcher, scorer=scorer, composer=composer, fallback=extractive,
+        checker=CitationChecker(scorer), reasoner=ChatReasoner(model) if model is not None else rules, rules=rules,
+        novelty=NoveltyChecker(searcher, scorer, arxiv if settings.use_arxiv else None),
         arxiv=arxiv if settings.use_arxiv else None, fetcher=fetcher if settings.use_arxiv else None,
         limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,
                           papers_per_turn=settings.papers_per_turn, max_seconds=settings.turn_seconds,
                           max_llm_calls=settings.max_llm_calls, use_arxiv=settings.use_arxiv))
-    capable = model is not None and getattr(model, "capabilities", None) is not None and model.capabilities.drives_tools
-    use_tools = model is not None and (settings.agent_mode == "tools" or (settings.agent_mode == "auto" and capable))
-    graph = build_graph(services, make_checkpointer(settings), ToolLoop(model, services) if use_tools else None)
+    graph = build_graph(services, make_checkpointer(settings),
+                        ToolLoop(model, services) if model is not None and uses_tools(model, settings) else None)
     return Runtime(
         settings=settings, engine=engine, catalog=catalog, embedder=embedder, store=store, searcher=searcher,
         ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), graph=graph, arxiv=arxiv,
-        fetcher=fetcher,
+        fetcher=fetcher, scorer=scorer, model=model,
     )
+
+
+def uses_tools(model: BaseChatModel, settings: Settings) -> bool:
+    """The tool loop for a model that can call tools (and, in `auto`, has the context for it); never for one
+    that cannot, whatever the setting says."""
+    capabilities = getattr(model, "capabilities", None)
+    if settings.agent_mode == "pipeline" or capabilities is None:
+        return False
+    if settings.agent_mode == "tools" and not capabilities.tool_calling:
+        log.warning("SCISYNTH_AGENT_MODE=tools, but %s cannot call tools: using the fixed pipeline",
+                    model._llm_type)
+        return False
+    return capabilities.tool_calling if settings.agent_mode == "tools" else capabilities.drives_tools

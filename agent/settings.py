@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(default=20, ge=1, description="failed authentications allowed per "
                                           "client address per minute before 429")
     upload_quota_mb: int = Field(default=2048, ge=1, description="stored upload megabytes allowed per API key")
+    max_pending_jobs: int = Field(default=5, ge=1, description="uploads and fetches one API key may have waiting")
+    trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
+                                 "is believed (empty: none; client addresses are the sockets')")
+    max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503 "
+                                 "(put a reverse proxy with header timeouts in front of a public deployment)")
     public_metrics: bool = Field(default=False, description="serve /metrics without an API key")
     api_docs: bool = Field(default=False, description="serve the interactive API docs at /docs (public)")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
@@ -63,12 +68,14 @@ class Settings(BaseSettings):
     llm_gpu_layers: int = Field(default=0, ge=-1, description="layers offloaded to a GPU (-1: all)")
     llm_chat_format: str = Field(default="gemma", description="chat format when the GGUF has no template")
     llm_max_tokens: int = Field(default=512, ge=16)
-    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_timeout_seconds: float = Field(default=120.0, gt=0, description="one model call's time limit")
+    llm_retries: int = Field(default=2, ge=0, le=10, description="retries of a hosted model call (429, 5xx, "
+                             "timeouts), by the openai SDK")
 
     @property
     def model_options(self) -> ModelOptions:
         return ModelOptions(self.home_dir / "models", self.llm_context_tokens, self.llm_threads, self.llm_gpu_layers,
-                            self.llm_chat_format, self.llm_max_tokens, self.llm_timeout_seconds)
+                            self.llm_chat_format, self.llm_max_tokens, self.llm_timeout_seconds, self.llm_retries)
 
     @property
     def home_dir(self) -> Path:

@@ -52,11 +52,19 @@ class Hypothesis(TypedDict):
     prior_work: list[PriorWork]
 
 
+class Fallback(TypedDict):
+    """A model step that failed and what answered instead (rules, templates or extractive)."""
+
+    step: str
+    reason: str
+
+
 class AgentState(TypedDict, total=False):
     # the turn's input
     question: str
     mode: Literal["ask", "hypothesize", "search"]
     hypotheses_wanted: int
+    instructions: str  # the researcher's standing instructions (an OpenAI client's system message)
     # carried across turns by the checkpointer
     history: Annotated[list[Turn], operator.add]
     # this turn's work
@@ -67,14 +75,17 @@ class AgentState(TypedDict, total=False):
     arxiv_ids: list[str]
     acquired: int  # papers the last acquire step added (retrieve searches again only then)
     passages: list[Passage]
+    library_searched: bool  # the search step already searched the library for `queries` this round
     evidence: list[Passage]
     rounds: int
     started_at: float
     llm_calls: int
     papers_fetched: int
     answer: str
+    streamed: str  # the answer text already sent to a client token by token (verify tells it of changes)
     citations: list[Citation]
     unsupported_removed: int
     hypotheses: list[Hypothesis]
     provider: str
+    fallbacks: list[Fallback]  # this turn's only
     trace: list[TraceEvent]  # this turn's only: each turn's input resets it

@@ -1,25 +1,37 @@
-"""The tool-calling way through a turn, for models capable of choosing their own tools.
+"""The tool-calling way to search, for models that can choose their own tools.
 
-The model sees the question and the tools (search_library, search_arxiv, fetch_paper); each call's
-arguments are validated by the tool's schema (bounded counts, arXiv ids only, no URLs), and fetch hosts
-come from settings, never from the model. The passages it found become the evidence its answer is
-checked against.
+The loop only decides where to look: the model calls search_library, search_arxiv and fetch_paper, and
+the passages it finds go on to the same retrieve, gather (relevance cutoff), answer and verify steps as
+the fixed pipeline's, so both ways share every safeguard. The model's own closing text is not the answer:
+the answer step writes one from the gathered evidence (as PaperQA2 does).
+
+Safeguards: tool arguments are validated by schema (bounded counts, arXiv ids only, no URLs); fetch hosts
+come from settings, never from the model; fetches count against `papers_per_turn`; arXiv tools are
+offered only when arXiv is on; every call counts against the turn's model-call and time budgets; a tool
+that fails returns its reason to the model; a model that fails ends the loop (a recorded fallback).
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import ValidationError
 
-from agent.lc_tools import SearchLibraryArgs, make_tools
-from agent.nodes import AgentServices, _event
+from agent.lc_tools import make_tools
+from agent.llm.structured import describe
+from agent.nodes import AgentServices, budget_left, trace_event, with_fallback
 from agent.state import AgentState
 from prompts import render
 from retrieval.search import Passage
+from tools.arxiv_client import ArxivError
+
+log = logging.getLogger(__name__)
+TOOL_OUTPUT_CHARACTERS = 4000
 
 
 class ToolLoop:
@@ -28,41 +40,61 @@ class ToolLoop:
         self.s = services
         self.max_steps = max_steps
 
-    def _tools(self, found: list[Passage]) -> dict[str, StructuredTool]:
-        def search_library(query: str, k: int = 8) -> list[dict]:
-            passages = self.s.searcher.search(query, k=k)
-            found.extend(p for p in passages if p.chunk_id not in {f.chunk_id for f in found})
-            return [{"n": found.index(p) + 1 if p in found else None, "title": p.title, "section": p.section,
-                     "page": p.page, "text": p.text[:800]} for p in passages]
+    def _tools(self, found: list[Passage], fetched: list[str], room: Callable[[], int]) -> dict[str, BaseTool]:
+        arxiv_on = self.s.limits.use_arxiv and self.s.arxiv is not None and self.s.fetcher is not None
+        tools = make_tools(self.s.searcher, self.s.arxiv if arxiv_on else None, self.s.fetcher if arxiv_on else None,
+                           found=found, fetched=fetched, room=room, library_k=self.s.limits.evidence_k)
+        return {tool.name: tool for tool in tools}
 
-        tools = {t.name: t for t in make_tools(self.s.arxiv, self.s.fetcher, self.s.searcher)}
-        tools["search_library"] = StructuredTool.from_function(
-            search_library, name="search_library", args_schema=SearchLibraryArgs,
-            description="Find passages in the local library; cite them by their n.")
-        return tools
+    def _call_tool(self, tools: dict[str, BaseTool], name: str, args: dict) -> str:
+        tool = tools.get(name)
+        if tool is None:
+            offered = ", ".join(sorted(tools))
+            return f"{name} is not available in this deployment; use one of: {offered}"
+        try:
+            return str(tool.invoke(args))[:TOOL_OUTPUT_CHARACTERS]
+        except ValidationError as error:
+            return f"invalid arguments: {error.errors()[0]['msg']}"
+        except ArxivError as error:
+            return f"arXiv is unavailable: {error}"
+        except Exception as error:  # a tool bug must not end the turn; the log has the details
+            log.exception("tool %s failed", name)
+            return f"{name} failed ({error.__class__.__name__}); try another tool"
 
     def run(self, state: AgentState) -> dict:
         started = time.perf_counter()
         found: list[Passage] = []
-        tools = self._tools(found)
+        fetched: list[str] = []
+
+        def room() -> int:
+            return max(0, self.s.limits.papers_per_turn - state.get("papers_fetched", 0) - len(fetched))
+
+        tools = self._tools(found, fetched, room)
         bound = self.model.bind_tools(list(tools.values()))
-        messages: list[BaseMessage] = [SystemMessage(render("tools_system")),
-                                       HumanMessage(state["resolved_question"])]
-        calls, used = state.get("llm_calls", 0), []
+        messages: list[BaseMessage] = [SystemMessage(render("tools_system")), HumanMessage(state["resolved_question"])]
+        calls, used, updates, stop = state.get("llm_calls", 0), [], {}, "the model stopped calling tools"
         for _ in range(self.max_steps):
-            reply = bound.invoke(messages)
+            if budget := budget_left({**state, "llm_calls": calls}, self.s.limits):
+                stop = budget
+                break
             calls += 1
+            try:
+                reply = bound.invoke(messages)
+            except Exception as error:  # unreachable, timed out, refused: search with the pipeline instead
+                stop = f"the model failed: {describe(error)}"
+                updates["fallbacks"] = with_fallback(state, "tools", stop)
+                break
             messages.append(reply)
             if not reply.tool_calls:
                 break
             for call in reply.tool_calls:
                 used.append(call["name"])
-                tool = tools.get(call["name"])
-                try:
-                    output = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
-                except ValidationError as error:
-                    output = f"invalid arguments: {error.errors()[0]['msg']}"
-                messages.append(ToolMessage(str(output)[:4000], tool_call_id=call["id"]))
-        answer = messages[-1].text if not getattr(messages[-1], "tool_calls", None) else ""
-        return {"evidence": found, "answer": answer, "provider": f"llm:{self.model._llm_type}", "llm_calls": calls,
-                "trace": _event(state, "tool_loop", f"tools: {', '.join(used) or 'none'}", started)}
+                messages.append(ToolMessage(self._call_tool(tools, call["name"], call["args"]),
+                                            tool_call_id=call["id"]))
+        else:
+            stop = f"the step limit ({self.max_steps}) was reached"
+        detail = f"tools: {', '.join(used) or 'none'}; {stop}; {len(found)} passages, {len(fetched)} papers added"
+        return {"passages": found, "library_searched": False, "acquired": len(fetched), "llm_calls": calls,
+                "papers_fetched": state.get("papers_fetched", 0) + len(fetched), **updates,
+                "trace": trace_event(state, "tool_loop", detail, started, updates.get("fallbacks", [{}])[-1].get(
+                    "reason", ""))}

@@ -5,7 +5,7 @@ request id, key and role, rate limits, body cap, security headers, metrics."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_sdk.signature import SignatureVerifier
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
@@ -31,12 +32,28 @@ log = logging.getLogger("scisynth.api")
 STATIC = Path(__file__).with_name("static")
 
 
+def slack_signature_valid(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's v0 signature and 5-minute window, checked before any parsing (slack_sdk's verifier)."""
+    timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
+    if not timestamp.isdigit() or not signature:
+        return False
+    return SignatureVerifier(secret).is_valid(body, timestamp, signature)
+
+
 def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
     """Uploads and arXiv fetches, recorded as the key that asked for them."""
     def upload(job: JobRow) -> list[IngestResult]:
-        results = runtime.ingestor.ingest_paths([Path(job.payload["path"])], added_by=job.owner or None)
-        for result in results:
-            result.path = job.payload.get("filename", "upload.pdf")  # never show the server's file path
+        """Ingest an uploaded file. It stays on disk only while a paper points to it (a duplicate, an unreadable
+        file or a failure leaves nothing behind; a re-run after a crash keeps the file its paper uses)."""
+        path, name = Path(job.payload["path"]), job.payload.get("filename", "upload.pdf")
+        try:
+            results = runtime.ingestor.ingest_paths([path], added_by=job.owner or None)
+        finally:
+            if runtime.catalog.paper_at(path) is None:
+                path.unlink(missing_ok=True)
+        for result in results:  # the client sees its own file name, never the server's path
+            result.path = name
+            result.error = result.error and result.error.replace(str(path.resolve()), name).replace(str(path), name)
         return results
 
     def arxiv(job: JobRow) -> list[IngestResult]:
@@ -91,18 +108,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz", tags=["operations"], responses=problems.responses(503))
     def readyz(runtime: RuntimeDep) -> Response:
-        """Ready when the database answers and the vector index holds exactly the catalog's chunks. Public
-        (load balancers send no key), so it says only what is ready, not what the library holds."""
+        """Ready when the database answers, the vector index holds exactly the catalog's chunks, and the
+        configured model answers (llama.cpp: loaded; a hosted model: its /models answered within a minute).
+        Public (load balancers send no key), so it says only what is ready, not what the library holds."""
         try:
             chunks = runtime.catalog.chunk_count()
         except Exception as error:  # the database is unreachable or broken
             log.warning("readiness: database check failed: %s", error)
             chunks = None
-        checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks}
+        model_ok, model_detail = runtime.model.ready() if runtime.model is not None else (True, "extractive")
+        checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks,
+                  "model": model_ok}
         ready = all(checks.values())
         body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
         if not checks["index"] and chunks is not None:
             body["hint"] = "the vector index is out of step with the catalog: run 'scisynth reindex'"
+        if not model_ok:
+            log.warning("readiness: %s", model_detail)
+            body["hint"] = "the language model does not answer (see the server log); turns fall back to extractive"
         return problems.JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, responses={
@@ -110,17 +133,26 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def metrics(_caller: Reader) -> Response:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/slack/events", tags=["slack"], responses=problems.responses(400, 401, 404, 413))
+    @app.post("/slack/events", tags=["slack"], responses=problems.responses(400, 401, 404, 413, 502))
     async def slack_events(request: Request) -> Response:
         """Slack's Events API and slash commands; Bolt checks the signature (401 when it is wrong)."""
         if app.state.slack is None:
             return problems.problem(404, "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
+        body = await request.body()
+        if not slack_signature_valid(settings.slack_signing_secret, body, request.headers):
+            return problems.problem(401, "the Slack signature or timestamp is missing, wrong or stale")
         try:
-            return await app.state.slack.handle(request)
-        except ValueError:  # a body that is neither JSON nor a form, signed or not
+            response = await app.state.slack.handle(request)
+        except Exception:  # signed, but not an event or command Bolt can read (malformed, deeply nested)
+            log.warning("a signed Slack request could not be read", exc_info=True)
             return problems.problem(400, "the body is not a Slack event (JSON) or command (form)")
+        if response.status_code >= 500:  # Bolt could not reach Slack's Web API (its error is in the log)
+            return problems.problem(502, "Slack's Web API did not answer; Slack will retry the event")
+        if response.status_code >= 400:
+            return problems.problem(response.status_code, "this Slack request is not one SciSynth handles")
+        return response
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def web_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -33,7 +34,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    settings = Settings()
+    # X-Forwarded-For is believed only from proxies the operator names: otherwise any client could pick the
+    # address its failed logins are counted against.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
+                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
+                limit_concurrency=settings.max_connections)
     return 0
 
 
@@ -200,36 +206,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_answer(result: dict) -> str:
-    lines = []
-    if result.get("provider") == "extractive":
-        lines.append("(extractive answer: sentences quoted from your library, no language model)\n")
-    lines.append(result["answer"])
-    if result["citations"]:
-        lines.append("\nReferences:")
-        for c in result["citations"]:
-            lines.append(f"[{c['n']}] {c['title']} — {c['section']}, p. {c['page']}: \"{c['quote']}\"")
-    return "\n".join(lines)
-
-
-def format_hypotheses(result: dict) -> str:
-    lines = []
-    for i, h in enumerate(result["hypotheses"], start=1):
-        lines += [f"\nHypothesis {i}: {h['statement']}",
-                  f"  novelty {h['novelty']:.2f} · feasibility {h['feasibility']:.2f} · "
-                  f"testability {h['testability']:.2f}",
-                  f"  why: {h['rationale']}", f"  prediction: {h['prediction']}", f"  experiment: {h['experiment']}"]
-        lines += [f"  closest prior work: {w['title']} (similarity {w['similarity']:.2f})"
-                  for w in h["prior_work"][:2]]
-    return "\n".join(lines)
-
-
 def _turn(args: argparse.Namespace, text: str, mode: str, n: int = 3) -> int:
+    from api.answers import format_result
+    from api.routes_conversations import CONVERSATION_ID
+
     runtime = _runtime(args)
     if args.conversation:
-        runtime.conversations.ensure(args.conversation, text)  # a new name starts a conversation
+        if not re.fullmatch(CONVERSATION_ID, args.conversation):
+            raise ValueError(f"{args.conversation!r} is not a conversation id: use letters, digits, '.', '_' and "
+                             "'-' (at most 64)")
+        runtime.open_conversation(args.conversation, text)  # a new name starts a conversation
     result = runtime.ask(text, conversation_id=args.conversation, mode=mode, n=n)
-    _print(result, args.json, format_answer(result) + (format_hypotheses(result) if result["hypotheses"] else ""))
+    _print(result, args.json, format_result(result))
     return 0
 
 

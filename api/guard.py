@@ -92,14 +92,15 @@ class Guard:
         keys = self.keys()
         if keys is None or not keys.enabled():
             return OPEN
-        client = (scope.get("client") or ("unknown", 0))[0]
-        if self.auth_failures.blocked(client):
-            return problems.problem(429, "too many failed authentications from this address; wait a minute",
-                                    {"Retry-After": str(self.auth_failures.retry_after(client))})
         scheme, _, token = _header(scope, b"authorization").partition(" ")
         caller = keys.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if caller is None:
-            self.auth_failures.allow(client)
+            # Failed attempts are limited per address; a valid key is never locked out by someone else's
+            # guesses. The address is the socket's (proxy headers count only when the operator trusts them).
+            client = (scope.get("client") or ("unknown", 0))[0]
+            if not self.auth_failures.allow(client):
+                return problems.problem(429, "too many failed authentications from this address; wait a minute",
+                                        {"Retry-After": str(self.auth_failures.retry_after(client))})
             return problems.problem(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
                                     {"WWW-Authenticate": "Bearer"})
         if not self.limiter.allow(caller.owner):
@@ -107,8 +108,11 @@ class Guard:
                                     {"Retry-After": str(self.limiter.retry_after(caller.owner))})
         return caller
 
-    def _limit(self, path: str) -> int:
-        return self.settings.max_upload_bytes if path in UPLOAD_PATHS else self.settings.max_body_bytes
+    def _limit(self, scope: Scope) -> int:
+        """Uploads (multipart to an upload route) get the upload cap; everything else the JSON cap."""
+        multipart = _header(scope, b"content-type").startswith("multipart/form-data")
+        return self.settings.max_upload_bytes if multipart and scope["path"] in UPLOAD_PATHS else (
+            self.settings.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,7 +129,9 @@ class Guard:
                 message["headers"] = [*headers, (b"x-request-id", rid.encode()), *SECURITY_HEADERS]
             await send(message)
 
-        limit, received = self._limit(path), 0
+        limit, received = self._limit(scope), 0
+        if path.startswith(_PUBLIC_PREFIXES):  # small static assets: no byte ranges (and no plain-text 416s)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")]
 
         async def counted_receive() -> Message:
             nonlocal received

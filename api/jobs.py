@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine, func
@@ -99,10 +98,13 @@ class JobQueue:
                 JobRow.owner == owner, JobRow.kind == "upload", JobRow.status.in_(UNFINISHED)))
             return sum(int(json.loads(p).get("bytes", 0)) for p in rows)
 
-    def unfinished(self) -> int:
+    def unfinished(self, owner: str | None = None) -> int:
+        """Jobs queued or running (of one owner, when given)."""
+        query = select(func.count()).select_from(JobRow).where(JobRow.status.in_(UNFINISHED))
+        if owner is not None:
+            query = query.where(JobRow.owner == owner)
         with Session(self.engine) as session:
-            return int(session.exec(select(func.count()).select_from(JobRow).where(
-                JobRow.status.in_(UNFINISHED))).one())
+            return int(session.exec(query).one())
 
     def _update(self, job_id: str, **fields: object) -> None:
         with Session(self.engine) as session:
@@ -120,7 +122,6 @@ class JobQueue:
         if row is None or row.status not in UNFINISHED:
             return
         self._update(job_id, status="running", attempts=row.attempts + 1)
-        results: list[IngestResult] | None = None
         try:
             results = self.work[row.kind](row)
         except Exception:
@@ -128,9 +129,6 @@ class JobQueue:
             self._update(job_id, status="failed", error=f"the job failed on the server; quote job {job_id} to "
                                                         "the operator, who will find the details in the log")
             return
-        finally:
-            if row.kind == "upload":
-                _discard_unless_added(row, results)
         for result in results:
             if self.on_result:
                 self.on_result(result)
@@ -142,12 +140,3 @@ class JobQueue:
     def shutdown(self) -> None:
         """Stop taking work; a job cut short stays 'running' and runs again at the next start."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _discard_unless_added(row: JobRow, results: list[IngestResult] | None) -> None:
-    """An upload's file stays only when it became a paper (the catalog points to it); a duplicate, a file
-    that could not be read, or a failed job leaves nothing behind."""
-    if results and any(r.status == "added" for r in results):
-        return
-    if row.payload.get("path"):
-        Path(row.payload["path"]).unlink(missing_ok=True)

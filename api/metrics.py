@@ -12,9 +12,12 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("scisynth_http_request_seconds", "HTTP request latency", ["route"],
                                  registry=self.registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        self.turns = Counter("scisynth_agent_turns_total", "Agent turns", ["provider", "outcome"],
+        self.turns = Counter("scisynth_agent_turns_total", "Agent turns by who answered and outcome (ok; "
+                             "fallback: a model step failed and rules or extractive stood in; error)",
+                             ["provider", "outcome"],
                              registry=self.registry)
-        self.llm_tokens = Counter("scisynth_llm_tokens_total", "LLM tokens produced (answer words for extractive)",
-                                  ["provider"], registry=self.registry)
+        self.llm_tokens = Counter("scisynth_llm_tokens_total", "Model tokens as the provider reported them "
+                                  "(input: prompt, output: completion); extractive turns use none",
+                                  ["provider", "kind"], registry=self.registry)
         self.ingested = Counter("scisynth_ingested_papers_total", "Papers by ingest outcome", ["status"],
                                 registry=self.registry)

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 
@@ -43,8 +43,11 @@ def install(app: FastAPI) -> None:
     async def http_problem(_request: Request, error: HTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), dict(error.headers or {}))
 
+    @app.exception_handler(ValidationError)
     @app.exception_handler(RequestValidationError)
-    async def validation_problem(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_problem(_request: Request, error: RequestValidationError | ValidationError) -> JSONResponse:
+        # A pydantic error raised inside a route (a value that passed the request schema but not a model built
+        # from it, e.g. a lone surrogate) is the client's input too: 422, not 500.
         errors = [{"where": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
         return problem(422, f"the request is not valid: {summary}"[:2000], errors=errors[:20])

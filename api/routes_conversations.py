@@ -1,8 +1,9 @@
 """Conversations: create, list, get, delete, and post a message (JSON, or SSE for text/event-stream).
 
-Conversations are private to the key that made them: another key gets 404, as if it did not exist.
-Posting to an id that does not exist yet starts a conversation under that id, as `scisynth ask
---conversation ID` does, so both interfaces share one habit.
+Conversations are private to the key that made them: each key has its own namespace of ids, so another
+key gets 404, as if it did not exist, and may use the same id for its own. Posting to an id that does not
+exist yet starts a conversation under that id, as `scisynth ask --conversation ID` does, so both
+interfaces share one habit.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from agent.conversations import ConversationRow, UnknownConversationError
 from agent.runtime import Runtime
+from agent.state import Turn
 from api import problems
 from api.auth import Caller
 from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.metrics import Metrics
-from api.streaming import turn_events
+from api.streaming import sse_response, turn_events
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=problems.COMMON)
 CONVERSATION_ID = r"^[A-Za-z0-9._-]{1,64}$"
@@ -40,34 +42,42 @@ class NewMessage(BaseModel):
     n: int = Field(default=3, ge=1, le=10, description="hypotheses wanted (mode hypothesize)")
 
 
-def _owned(runtime: Runtime, conversation_id: str, caller: Caller) -> None:
-    if runtime.conversations.owned(conversation_id, caller.owner) is None:
+def _owned(runtime: Runtime, conversation_id: str, caller: Caller) -> ConversationRow:
+    row = runtime.conversations.owned(conversation_id, caller.owner)
+    if row is None:
         raise HTTPException(404, f"no conversation {conversation_id} for this key")
+    return row
 
 
 def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None, body: NewMessage,
-                emit: Callable[[dict], None] | None = None) -> dict:
+                emit: Callable[[dict], None] | None = None, instructions: str = "",
+                history: list[Turn] | None = None) -> dict:
     """One turn for a message; `search` mode returns passages without writing an answer."""
     if body.mode == "search":
         passages = [p.public() for p in runtime.searcher.search(body.content, k=10)]
         return {"answer": "", "citations": [], "hypotheses": [], "results": passages, "trace": [],
-                "conversation_id": conversation_id, "provider": None}
+                "conversation_id": conversation_id, "provider": None, "usage": None, "fallbacks": []}
     try:
-        result = runtime.ask(body.content, conversation_id, mode=body.mode, n=body.n, emit=emit)
+        result = runtime.ask(body.content, conversation_id, mode=body.mode, n=body.n, emit=emit,
+                             instructions=instructions, history=history)
     except Exception:
         metrics.turns.labels(runtime.composer.name, "error").inc()
         raise
-    metrics.turns.labels(result["provider"] or "none", "ok").inc()
-    metrics.llm_tokens.labels(result["provider"] or "none").inc(len(result["answer"].split()))
+    metrics.turns.labels(result["provider"] or "none", "fallback" if result["fallbacks"] else "ok").inc()
+    for kind, tokens in (result["usage"] or {}).items():
+        if kind != "total_tokens":
+            metrics.llm_tokens.labels(runtime.composer.name, kind.removesuffix("_tokens")).inc(tokens)
     return result
 
 
 @router.post("", status_code=201, responses=problems.responses(409))
 def create_conversation(runtime: RuntimeDep, caller: Reader, body: NewConversation | None = None) -> dict:
     body = body or NewConversation()
-    if body.id and runtime.conversations.get(body.id) is not None:
-        raise HTTPException(409, f"the conversation id {body.id} is taken; choose another or leave it out")
-    return runtime.conversations.create(body.title, conversation_id=body.id, owner=caller.owner).public()
+    if body.id and runtime.conversations.owned(body.id, caller.owner) is not None:
+        raise HTTPException(409, f"you already have a conversation {body.id}; choose another id or leave it out")
+    if body.id:
+        return runtime.open_conversation(body.id, body.title, caller.owner).public()
+    return runtime.conversations.create(body.title, owner=caller.owner).public()
 
 
 @router.get("")
@@ -79,16 +89,23 @@ def list_conversations(runtime: RuntimeDep, caller: Reader, offset: Offset = 0,
 
 @router.get("/{conversation_id}", responses=problems.responses(404))
 def get_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> dict:
-    _owned(runtime, conversation_id, caller)
-    row = runtime.conversations.get(conversation_id)
-    return {**row.public(), "messages": [m.public() for m in runtime.conversations.messages(conversation_id)]}
+    row = _owned(runtime, conversation_id, caller)
+    return {**row.public(), "messages": [m.public() for m in runtime.conversations.messages(row.id)]}
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=problems.responses(404))
 def delete_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> Response:
-    _owned(runtime, conversation_id, caller)
-    runtime.conversations.delete(conversation_id)
+    runtime.delete_conversation(_owned(runtime, conversation_id, caller).id)
     return Response(status_code=204)
+
+
+def _turn(runtime: Runtime, metrics: Metrics, row: ConversationRow, body: NewMessage,
+          emit: Callable[[dict], None] | None = None) -> dict:
+    try:
+        result = run_message(runtime, metrics, row.id, body, emit)
+    except UnknownConversationError as error:
+        raise HTTPException(404, f"the conversation {row.public_id} was deleted") from error
+    return {**result, "conversation_id": row.public_id}
 
 
 @router.post("/{conversation_id}/messages", responses={
@@ -97,9 +114,7 @@ def delete_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: Co
           "content": {"text/event-stream": {}}}})
 async def post_message(request: Request, runtime: RuntimeDep, metrics: MetricsDep, workers: WorkersDep,
                        caller: Reader, conversation_id: ConversationId, body: NewMessage) -> object:
-    runtime.conversations.ensure(conversation_id, body.content, caller.owner)
-    _owned(runtime, conversation_id, caller)
+    row = runtime.open_conversation(conversation_id, body.content, caller.owner)
     if "text/event-stream" in request.headers.get("accept", ""):
-        events = turn_events(workers, lambda emit: run_message(runtime, metrics, conversation_id, body, emit))
-        return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    return await run_in_threadpool(run_message, runtime, metrics, conversation_id, body)
+        return sse_response(turn_events(workers, lambda emit: _turn(runtime, metrics, row, body, emit)))
+    return await run_in_threadpool(_turn, runtime, metrics, row, body)

@@ -64,7 +64,7 @@ _ADD_PAPER_BODY = {"required": True, "content": {
 
 
 @router.post("/papers", status_code=202, openapi_extra={"requestBody": _ADD_PAPER_BODY},
-             responses=problems.responses(400, 403, 415))
+             responses=problems.responses(400, 403, 415))  # 429 (too many jobs waiting) is in COMMON
 async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
     """JSON {"arxiv_id"} fetches from arXiv; a multipart `file` upload ingests a PDF. Both run as jobs:
     poll GET /v1/jobs/{id}."""
@@ -76,13 +76,15 @@ async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller
         reason = "; ".join(e["msg"] for e in error.errors())[:500]
         raise HTTPException(422, f"send JSON {{\"arxiv_id\": \"2104.12255\"}} or a multipart PDF 'file': "
                                  f"{reason}") from error
+    _check_room(runtime, jobs, caller)
     return jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public()
 
 
 async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, caller: Caller) -> JobRow:
     """Stream the upload to a file under papers/uploads (the guard caps the bytes received), check that it
     is a PDF by its content and that the key's quota has room, then queue the ingest. Nothing is left on
-    disk when any check fails."""
+    disk when any check fails. The quota check and the queueing run with no await between them, so
+    simultaneous uploads of one key cannot all slip under the quota."""
     try:
         form = await request.form(max_files=1, max_fields=5)
     except StarletteHTTPException:  # the body cap, or Starlette's own 400 for broken framing
@@ -103,22 +105,30 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
                 head = head or piece[:5]
                 size += len(piece)
                 out.write(piece)
+        await upload.close()
         if head != b"%PDF-":
             raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
-        quota = runtime.settings.upload_quota_mb * 1024 * 1024
-        used = runtime.catalog.bytes_added_by(caller.owner) + jobs.pending_upload_bytes(caller.owner)
-        if used + size > quota:
-            raise HTTPException(413, f"this upload ({size:,} bytes) would pass this key's storage quota "
-                                     f"({used:,} of {quota:,} bytes used); delete papers or ask an admin")
+        _check_room(runtime, jobs, caller, size)
         target = folder / f"{uuid.uuid4().hex}.pdf"  # the stored name never comes from the client
         os.replace(temporary, target)
     except BaseException:
         FilePath(temporary).unlink(missing_ok=True)
         raise
-    finally:
-        await upload.close()
     name = FilePath(upload.filename or "upload.pdf").name[:200]
     return jobs.submit("upload", {"path": str(target), "bytes": size, "filename": name}, caller.owner)
+
+
+def _check_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
+    """429 when the key already has its share of jobs waiting; 413 when an upload would pass its quota."""
+    waiting, most = jobs.unfinished(caller.owner), runtime.settings.max_pending_jobs
+    if waiting >= most:
+        raise HTTPException(429, f"this key has {waiting} jobs waiting (at most {most}); wait for them to finish",
+                            headers={"Retry-After": "30"})
+    quota = runtime.settings.upload_quota_mb * 1024 * 1024
+    used = runtime.catalog.bytes_added_by(caller.owner) + jobs.pending_upload_bytes(caller.owner)
+    if upload_bytes and used + upload_bytes > quota:
+        raise HTTPException(413, f"this upload ({upload_bytes:,} bytes) would pass this key's storage quota "
+                                 f"({used:,} of {quota:,} bytes used); delete papers or ask an admin")
 
 
 @router.get("/jobs/{job_id}", responses=problems.responses(404))

@@ -1,7 +1,13 @@
 """An OpenAI-compatible face: `POST /v1/chat/completions` and `GET /v1/models`, model `scisynth`.
 
-The answer is the message content with a markdown reference list appended; the structured citations
-travel in an extra `citations` field that OpenAI clients ignore and SciSynth-aware ones read.
+The whole conversation a client sends is used: system (and developer) messages become standing
+instructions, earlier user/assistant turns become the history the planner resolves follow-ups against
+(the most recent ones, within a character budget), and the last user message is the question.
+The answer is the message content with hypotheses and a Markdown reference list after it; the
+structured citations travel in an extra `citations` field that OpenAI clients ignore and SciSynth-aware
+ones read. With `stream=true` the content arrives as the answer is written; when the citation check
+changes it, a last chunk carries the checked answer. `usage` is the providers' own token counts, and is
+absent when no model wrote anything (extractive answers).
 """
 
 from __future__ import annotations
@@ -13,17 +19,21 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from agent.state import Turn
 from api import problems
+from api.answers import MARKDOWN, after_answer, how_made
 from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.routes_conversations import NewMessage, run_message
-from api.streaming import turn_events
+from api.streaming import PING_SECONDS, turn_events
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=problems.COMMON)
 MODEL = "scisynth"
+HISTORY_CHARACTERS = 6000  # earlier turns kept, newest first, until this many characters
+ANSWER_CHARACTERS = 1500  # of each earlier answer
 
 
 class TextPart(BaseModel):
@@ -37,6 +47,12 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
 
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(part.text for part in self.content)
+        return self.content or ""
+
 
 class ChatRequest(BaseModel):
     model: str = Field(default=MODEL, max_length=100)
@@ -44,23 +60,39 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-def with_references(answer: str, citations: list[dict]) -> str:
-    if not citations:
-        return answer
-    lines = [f"[{c['n']}] {c['title']}, {c['section']}" + (f", p. {c['page']}" if c["page"] else "")
-             + (f" ({c['url']})" if c.get("url") else "") + f': "{c["quote"]}"' for c in citations]
-    return answer + "\n\n**References**\n\n" + "\n".join(f"- {line}" for line in lines)
+def read_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn], str]:
+    """(question, earlier turns, instructions) from an OpenAI message list."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user" and m.text.strip()), default=None)
+    if last_user is None:
+        raise HTTPException(422, "messages must include a user message with text")
+    instructions = "\n\n".join(m.text for m in messages if m.role in ("system", "developer") and m.text.strip())
+    turns: list[Turn] = []
+    question: str | None = None
+    for message in messages[:last_user]:
+        if message.role == "user":
+            question = message.text
+        elif message.role == "assistant" and question is not None:
+            turns.append(Turn(question=question, answer=message.text[:ANSWER_CHARACTERS]))
+            question = None
+    kept: list[Turn] = []
+    for turn in reversed(turns):
+        if sum(len(t["question"]) + len(t["answer"]) for t in kept) + len(turn["answer"]) > HISTORY_CHARACTERS:
+            break
+        kept.insert(0, turn)
+    return messages[last_user].text, kept, instructions[:8000]
 
 
-def _question(request: ChatRequest) -> str:
-    users = [m for m in request.messages if m.role == "user" and m.content]
-    if not users:
-        raise HTTPException(422, "messages must include a user message with content")
-    content = users[-1].content
-    text = content if isinstance(content, str) else " ".join(part.text for part in content)
-    if not text.strip():
-        raise HTTPException(422, "the last user message has no text")
-    return text
+def _usage(result: dict) -> dict | None:
+    usage = result.get("usage")
+    if not usage:
+        return None
+    return {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"],
+            "total_tokens": usage["total_tokens"]}
+
+
+def _tail(result: dict) -> str:
+    """Hypotheses, references and how the answer was made: what follows the answer."""
+    return "\n\n".join(part for part in (after_answer(result, MARKDOWN), how_made(result)) if part)
 
 
 @router.get("/models")
@@ -75,35 +107,42 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
                            _caller: Reader) -> object:
     if request.model != MODEL:
         raise HTTPException(404, f"unknown model {request.model!r}; this server serves {MODEL!r}")
-    body = NewMessage(content=_question(request)[:8000])
+    question, history, instructions = read_conversation(request.messages)
+    body = NewMessage(content=question[:8000])
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def run(emit: object = None) -> dict:
+        return run_message(runtime, metrics, None, body, emit, instructions=instructions, history=history)
+
     if not request.stream:
-        result = await run_in_threadpool(run_message, runtime, metrics, None, body)
-        content = with_references(result["answer"], result["citations"])
+        result = await run_in_threadpool(run)
+        content = "\n\n".join(part for part in (result["answer"], _tail(result)) if part)
         return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": len(body.content.split()), "completion_tokens": len(content.split()),
-                          "total_tokens": len(body.content.split()) + len(content.split())},
-                "citations": result["citations"], "hypotheses": result["hypotheses"]}
+                "usage": _usage(result), "citations": result["citations"], "hypotheses": result["hypotheses"]}
 
-    def chunk(delta: dict, finish: str | None = None, **extra: object) -> str:
+    def chunk(delta: dict, finish: str | None = None, **extra: object) -> ServerSentEvent:
         payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+        return ServerSentEvent(data=json.dumps(payload, ensure_ascii=False))
 
-    async def stream() -> AsyncIterator[str]:
+    async def stream() -> AsyncIterator[ServerSentEvent]:
         yield chunk({"role": "assistant", "content": ""})
-        async for text in turn_events(workers, lambda emit: run_message(runtime, metrics, None, body, emit)):
-            event, _, data = text.partition("\ndata: ")
-            payload = json.loads(data)
-            if event == "event: token":
-                yield chunk({"content": payload["text"]})
-            elif event == "event: done":
-                yield chunk({"content": with_references("", payload["citations"])}, "stop",
-                            citations=payload["citations"])
-            elif event == "event: error":
-                yield chunk({"content": f"\n\n(error: {payload['detail']})"}, "stop")
-        yield "data: [DONE]\n\n"
+        revised = None
+        async for event in turn_events(workers, run):
+            if event["event"] == "token":
+                yield chunk({"content": event["data"]["text"]})
+            elif event["event"] == "revised":
+                revised = event["data"]["answer"]
+            elif event["event"] == "done":
+                result = event["data"]
+                checked = f"\n\n---\nChecked answer:\n\n{revised}" if revised is not None else ""
+                tail = _tail(result)
+                yield chunk({"content": checked + (f"\n\n{tail}" if tail else "")}, "stop",
+                            citations=result["citations"], usage=_usage(result))
+            elif event["event"] == "error":
+                yield chunk({"content": f"\n\n(error: {event['data']['detail']})"}, "stop")
+        yield ServerSentEvent(data="[DONE]")
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return EventSourceResponse(stream(), ping=PING_SECONDS)

@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from agent.runtime import Runtime
-from api.slack_format import format_answer, split_message
+from api.answers import MRKDWN, format_result, slack_escape
+from api.slack_format import split_message
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
@@ -106,7 +107,7 @@ class SlackBot:
         try:
             conversation = self._conversation(channel, thread_ts, question)
             result = self.runtime.ask(question, conversation, mode=mode, emit=progress)
-            first, *rest = split_message(format_answer(result))
+            first, *rest = split_message(format_result(result, MRKDWN))
             client.chat_update(channel=channel, ts=placeholder, text=first)
             for piece in rest:
                 client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=piece)
@@ -137,7 +138,7 @@ class SlackBot:
             return
         if verb == "papers":
             papers = self.runtime.catalog.papers(limit=20)
-            lines = [f"• {p.title}" + (f" <{p.url}|arXiv>" if p.url else "") for p in papers]
+            lines = [f"• {slack_escape(p.title)}" + (f" <{p.url}|arXiv>" if p.url else "") for p in papers]
             respond("\n".join(lines) or "The library is empty.")
             return
         if verb not in ("ask", "hypothesize") or not rest.strip():

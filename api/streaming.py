@@ -1,7 +1,10 @@
-"""Running a turn in a worker thread and relaying its events as Server-Sent Events.
+"""Running a turn in a worker thread and relaying its events to a client as they happen.
 
 The turn runs to the end and stores its answer even when the client goes away mid-stream: the worker
-owns the turn, the response only reads its queue.
+owns the turn, the response only reads its queue. Events, in order: status/tool/paper as steps finish,
+token as the answer is written (the model's own tokens, or extractive sentences), revised when the
+checked answer differs from what was streamed, then citation, hypothesis, and done (or error).
+Server-Sent Events are written by sse-starlette, with keep-alive pings during long steps.
 """
 
 from __future__ import annotations
@@ -10,16 +13,14 @@ import asyncio
 import json
 import logging
 import queue
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
 log = logging.getLogger(__name__)
-_WORD = re.compile(r"\S+\s*")
-
-
-def sse(event: str, data: object) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+PING_SECONDS = 15
+Event = dict  # {"event": name, "data": {...}}
 
 
 class TurnWorkers:
@@ -51,30 +52,37 @@ class TurnWorkers:
         return sum(thread.is_alive() for thread in threads)
 
 
-def turn_events(workers: TurnWorkers, run_turn: Callable[[Callable[[dict], None]], dict]) -> AsyncIterator[str]:
-    """SSE text for one turn: status/tool/paper while it runs, then token, citation, hypothesis, done."""
-    events: queue.Queue[dict | None] = queue.Queue()
+def turn_events(workers: TurnWorkers, run_turn: Callable[[Callable[[Event], None]], dict]) -> AsyncIterator[Event]:
+    """The events of one turn, as they happen; `run_turn(emit)` runs it in a worker thread."""
+    events: queue.Queue[Event | None] = queue.Queue()
 
     def work() -> None:
         try:
             result = run_turn(events.put)
-            for piece in _WORD.findall(result["answer"]):
-                events.put({"event": "token", "data": {"text": piece}})
             for citation in result["citations"]:
                 events.put({"event": "citation", "data": citation})
             for hypothesis in result["hypotheses"]:
                 events.put({"event": "hypothesis", "data": hypothesis})
             events.put({"event": "done", "data": {k: v for k, v in result.items() if k != "trace"}})
-        except Exception as error:
+        except Exception:
             log.exception("turn failed")
-            events.put({"event": "error", "data": {"detail": f"the agent failed: {error}"}})
+            events.put({"event": "error", "data": {"detail": "the agent failed; the details are in the server log"}})
         finally:
             events.put(None)
 
     workers.start(work)
 
-    async def stream() -> AsyncIterator[str]:
+    async def stream() -> AsyncIterator[Event]:
         while (event := await asyncio.to_thread(events.get)) is not None:
-            yield sse(event["event"], event["data"])
+            yield event
 
     return stream()
+
+
+def sse_response(events: AsyncIterator[Event]) -> EventSourceResponse:
+    """Named SSE events (`event: token`, `data: {...}`) with keep-alive pings."""
+    async def encoded() -> AsyncIterator[ServerSentEvent]:
+        async for event in events:
+            yield ServerSentEvent(data=json.dumps(event["data"], ensure_ascii=False), event=event["event"])
+
+    return EventSourceResponse(encoded(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})

@@ -4,18 +4,15 @@ their quote; and the share of answers that abstain when the gold abstract is rem
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.citations import _claims
+from agent.citations import MARKER, _claims
 from agent.settings import Settings
 from evals.metrics import mean
 from evals.pubmedqa import load, pooled_library
 from retrieval.embeddings import Embedder
-
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Embedder | None = None,
@@ -28,7 +25,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Em
     for pmid in pmids:
         result = runtime.ask(records[pmid]["QUESTION"])
         numbers = {c["n"]: c for c in result["citations"]}
-        markers = [int(n) for n in _MARKER.findall(result["answer"])]
+        markers = [int(n) for n in MARKER.findall(result["answer"])]
         resolved += [float(n in numbers) for n in markers]
         verbatim += [float(c["quote"] in runtime.catalog.paper_text(c["paper_id"])) for c in result["citations"]]
         for claim, cited in _claims(result["answer"])[0]:

@@ -38,7 +38,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 5, embedder: Emb
             diversity.append(1 - mean([float(a @ b) for a, b in itertools.combinations(vectors, 2)]))
         if on_item:
             on_item()
-    checker = NoveltyChecker(runtime.searcher, runtime.embedder, None)
+    checker = NoveltyChecker(runtime.searcher, runtime.scorer, None)
     restated = [sentences(" ".join(records[p]["CONTEXTS"]))[0] for p in list(test)[:limit or 5]]
     flagged = [float(checker.check(s, use_arxiv=False)[0] <= 0.2) for s in restated]
     return {"suite": "hypotheses", "dataset": {"name": "PubMedQA PQA-L questions as topics", "topics": len(topics)},

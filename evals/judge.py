@@ -9,11 +9,11 @@ import re
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from agent.llm.messages import parse_json
+from agent.evidence import SentenceScorer
+from agent.llm.structured import ModelStepError, ask_json
 from prompts import render
-from retrieval.embeddings import Embedder
 
 _NEGATION = re.compile(r"\b(no|not|never|neither|nor|without|fails?|failed|lacks?|lacked|unable|cannot|none|"
                        r"absence|absent|neither|unaffected|insignificant|nonsignificant)\b|n't\b", re.IGNORECASE)
@@ -23,13 +23,12 @@ def negated(text: str) -> bool:
     return len(_NEGATION.findall(text)) % 2 == 1
 
 
-def rationale(claim: str, sentences: list[str], embedder: Embedder, threshold: float, most: int = 2
+def rationale(claim: str, sentences: list[str], scorer: SentenceScorer, threshold: float, most: int = 2
               ) -> tuple[list[int], float]:
     """Indices of the sentences most similar to the claim (at least `threshold`), and the best similarity."""
     if not sentences:
         return [], 0.0
-    vectors = embedder.embed([claim, *sentences])
-    similarity = vectors[1:] @ vectors[0]
+    similarity = scorer.similarities(claim, sentences)
     order = [int(i) for i in np.argsort(-similarity)[:most] if similarity[i] >= threshold]
     return sorted(order), float(similarity.max())
 
@@ -49,20 +48,21 @@ class YesNo(BaseModel):
 
 
 class Judge:
-    """Labels claims and answers yes/no questions: by `model` when given, else by the rules above."""
+    """Labels claims and answers yes/no questions: by `model` when given, else by the rules above. A model
+    step that fails (no reply, unusable JSON) is judged by the rules instead and counted in `fallbacks`."""
 
-    def __init__(self, embedder: Embedder, model: BaseChatModel | None = None, threshold: float = 0.6) -> None:
-        self.embedder = embedder
+    def __init__(self, scorer: SentenceScorer, model: BaseChatModel | None = None, threshold: float = 0.6) -> None:
+        self.scorer = scorer
         self.model = model
         self.threshold = threshold
         self.name = f"llm:{model._llm_type}" if model is not None else "extractive"
+        self.fallbacks = 0
 
     def _ask(self, prompt: str, shape: type[BaseModel]) -> BaseModel | None:
         try:
-            reply = self.model.invoke([HumanMessage(prompt)],
-                                      response_format={"type": "json_object", "schema": shape.model_json_schema()})
-            return shape.model_validate(parse_json(reply.text))
-        except (ValueError, ValidationError):
+            return ask_json(self.model, [HumanMessage(prompt)], shape)
+        except ModelStepError:
+            self.fallbacks += 1
             return None
 
     def verify(self, claim: str, sentences: list[str]) -> tuple[str | None, list[int]]:
@@ -76,7 +76,7 @@ class Judge:
                     return verdict.label, chosen
                 if verdict.label == "NOT_ENOUGH_INFO":
                     return None, []
-        chosen, _ = rationale(claim, sentences, self.embedder, self.threshold)
+        chosen, _ = rationale(claim, sentences, self.scorer, self.threshold)
         return (stance(claim, sentences[chosen[0]]), chosen) if chosen else (None, [])
 
     def yes_no(self, question: str, sentences: list[str], threshold: float = 0.45) -> str:
@@ -84,7 +84,7 @@ class Judge:
             reply = self._ask(render("yes_no", question=question, sentences="\n".join(sentences)), YesNo)
             if isinstance(reply, YesNo) and reply.answer in ("yes", "no", "maybe"):
                 return reply.answer
-        chosen, _ = rationale(question, sentences, self.embedder, threshold, most=1)
+        chosen, _ = rationale(question, sentences, self.scorer, threshold, most=1)
         if not chosen:
             return "maybe"
         return "no" if negated(sentences[chosen[0]]) != negated(question) else "yes"

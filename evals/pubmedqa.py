@@ -60,7 +60,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     items = list(test.items())[:limit] if limit else list(test.items())
     started = time.perf_counter()
     runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
-    judge = Judge(runtime.embedder, load_chat_model(settings.llm, settings.model_options))
+    judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid, label in items:
         question = records[pmid]["QUESTION"]

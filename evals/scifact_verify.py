@@ -26,7 +26,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     runtime = build_library(dataset, settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}", settings,
                             embedder)
     chunk_papers = runtime.catalog.chunk_papers()
-    judge = Judge(runtime.embedder, load_chat_model(settings.llm, settings.model_options), threshold)
+    judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options), threshold)
     golds, predictions, started = [], [], time.perf_counter()
     for claim_id, text in dataset.queries.items():
         evidence = {}

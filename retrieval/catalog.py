@@ -109,6 +109,11 @@ class Catalog:
         with Session(self.engine) as session:
             return session.get(PaperRow, paper_id)
 
+    def paper_at(self, path: Path) -> PaperRow | None:
+        """The paper whose stored file is `path`, if any."""
+        with Session(self.engine) as session:
+            return session.exec(select(PaperRow).where(PaperRow.path == str(Path(path).resolve()))).first()
+
     def find_by_sha256(self, sha256: str) -> PaperRow | None:
         with Session(self.engine) as session:
             return session.exec(select(PaperRow).where(PaperRow.sha256 == sha256)).first()

@@ -132,20 +132,22 @@ def test_budget_exhaustion_ends_with_the_best_answer(library: Runtime) -> None:
     assert "reflect" not in nodes(result)
 
 
-def test_tool_loop_chooses_tools_in_order(library: Runtime) -> None:
+def test_tool_loop_chooses_tools_then_the_pipeline_answers(library: Runtime) -> None:
     sentence = first_sentence(library, "SPECTER citation triplet loss")
     runtime, model = agent(library, [
         plan(["SPECTER triplet loss"]),
         {"tool_calls": [{"name": "search_library", "args": {"query": "SPECTER citation triplet loss"}}]},
-        {"tool_calls": [{"name": "fetch_paper", "args": {"arxiv_ids": ["http://evil.example/x.pdf"]}}]},
+        {"tool_calls": [{"name": "fetch_paper", "args": {"arxiv_ids": ["2004.07180"]}}]},
+        "I have what I need.",
         every_slot(sentence),
     ], tool_calling=True, agent_mode="tools")
     result = runtime.ask("How is SPECTER trained?")
-    assert nodes(result) == ["understand", "tool_loop", "verify"]
+    assert nodes(result) == ["understand", "tool_loop", "retrieve", "gather", "answer", "verify"]
     loop = next(e for e in result["trace"] if e["node"] == "tool_loop")
-    assert loop["detail"] == "tools: search_library, fetch_paper"
-    assert "invalid arguments" in model.prompts[3][-1].content  # the bad fetch was refused by the schema
-    assert any(c["quote"] == sentence for c in result["citations"])
+    assert loop["detail"].startswith("tools: search_library, fetch_paper; the model stopped calling tools")
+    assert "fetch_paper is not available" in model.prompts[3][-1].content  # arXiv is off: no fetching
+    assert any(c["quote"] == sentence for c in result["citations"]) and result["provider"] == "llm:scripted"
+    assert "I have what I need" not in result["answer"]  # the answer is written from the evidence
 
 
 def test_injected_paper_text_stays_data(library: Runtime, tmp_path: Path) -> None:

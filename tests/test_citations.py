@@ -1,4 +1,5 @@
 from agent.citations import CitationChecker
+from agent.evidence import SentenceScorer
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 
@@ -16,33 +17,34 @@ PASSAGES = [
 ]
 
 
-def test_verbatim_claims_are_quoted_and_renumbered(embedder: Embedder) -> None:
+def test_verbatim_claims_keep_their_evidence_numbers(embedder: Embedder) -> None:
+    """Numbers stay those of the evidence passages, so a streamed answer reads the same once checked."""
     answer = "Aspirin lowered the risk of stroke by a third. [2] Mice fed a high-fat diet gained weight. [1]"
-    checked = CitationChecker(embedder).check(answer, PASSAGES)
-    assert checked.text == ("Aspirin lowered the risk of stroke by a third. [1] "
-                            "Mice fed a high-fat diet gained weight. [2]")
+    checked = CitationChecker(SentenceScorer(embedder)).check(answer, PASSAGES)
+    assert checked.text == answer and not checked.changed
     assert [(c["n"], c["paper_id"], c["page"], c["quote"]) for c in checked.citations] == [
-        (1, "p2", 5, "Aspirin lowered the risk of stroke by a third."),
-        (2, "p1", 3, "Mice fed a high-fat diet gained weight."),
+        (1, "p1", 3, "Mice fed a high-fat diet gained weight."),
+        (2, "p2", 5, "Aspirin lowered the risk of stroke by a third."),
     ]
     assert checked.unsupported_removed == 0
 
 
 def test_paraphrase_gets_the_closest_sentence_as_quote(embedder: Embedder) -> None:
-    checked = CitationChecker(embedder).check("Insulin levels in the mice increased strongly [1].", PASSAGES)
+    checked = CitationChecker(SentenceScorer(embedder)).check("Insulin levels in the mice increased strongly [1].",
+                                                              PASSAGES)
     assert checked.citations[0]["quote"] == "Their insulin levels rose sharply."
     assert checked.text == "Insulin levels in the mice increased strongly. [1]"
 
 
 def test_unknown_markers_and_unsupported_claims_are_removed(embedder: Embedder) -> None:
     answer = "Mice gained weight on the diet. [1] The moon is made of cheese. [2] Something else. [7]"
-    checked = CitationChecker(embedder).check(answer, PASSAGES)
+    checked = CitationChecker(SentenceScorer(embedder)).check(answer, PASSAGES)
     assert checked.unsupported_removed == 2
     assert "cheese" not in checked.text and "[7]" not in checked.text
-    assert [c["n"] for c in checked.citations] == [1]
+    assert [c["n"] for c in checked.citations] == [1] and checked.changed
 
 
 def test_answer_without_markers_passes_through(embedder: Embedder) -> None:
-    checked = CitationChecker(embedder).check("Not enough evidence in the library.", PASSAGES)
+    checked = CitationChecker(SentenceScorer(embedder)).check("Not enough evidence in the library.", PASSAGES)
     assert (checked.text, checked.citations, checked.unsupported_removed) == (
         "Not enough evidence in the library.", [], 0)

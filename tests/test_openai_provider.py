@@ -22,15 +22,18 @@ def server() -> Iterator[ChatServer]:
 
 
 def model(server: ChatServer, **options: object) -> OpenAIChatModel:
-    return OpenAIChatModel(model="test-model", base_url=server.base_url, api_key="k", attempts=3, **options)
+    return OpenAIChatModel(model="test-model", base_url=server.base_url, api_key="k", retries=2, **options)
 
 
 def test_plain_and_streaming(server: ChatServer) -> None:
     server.replies = [Reply(body=completion("Mitochondria make ATP [1].")), Reply(stream=["Mito", "chondria", "."])]
     reply = model(server).invoke([HumanMessage("What do mitochondria do?")])
     assert reply.content == "Mitochondria make ATP [1]."
-    assert reply.response_metadata["token_usage"]["total_tokens"] == 15
-    assert [c.content for c in model(server).stream("again") if c.content] == ["Mito", "chondria", "."]
+    assert reply.usage_metadata == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    chunks = list(model(server).stream("again"))
+    assert [c.content for c in chunks if c.content] == ["Mito", "chondria", "."]
+    assert sum(chunks[1:], chunks[0]).usage_metadata["output_tokens"] == 5  # streamed usage (include_usage)
+    assert server.requests[1]["stream_options"] == {"include_usage": True}
     assert server.requests[0]["messages"] == [{"role": "user", "content": "What do mitochondria do?"}]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.evidence import SentenceScorer
 from agent.llm.chat_composer import ChatComposer
 from agent.llm.extractive import ExtractiveComposer
 from agent.llm.scripted import ScriptedChatModel
@@ -36,7 +37,7 @@ def test_garbage_from_a_weak_model_falls_back_to_extractive(library: Runtime) ->
 
 
 def test_extractive_is_deterministic(library: Runtime, embedder: Embedder) -> None:
-    composer = ExtractiveComposer(embedder)
+    composer = ExtractiveComposer(SentenceScorer(embedder))
     passages = library.searcher.search("What is S2ORC?", k=8)
     assert composer.compose("What is S2ORC?", passages) == composer.compose("What is S2ORC?", passages)
 

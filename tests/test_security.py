@@ -9,9 +9,11 @@ import logging
 import shutil
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,7 +22,7 @@ from agent.runtime import Runtime
 from api.app import create_app
 from api.jobs import JobRow
 from retrieval.embeddings import Embedder
-from tests.conftest import PAPERS, make_runtime
+from tests.conftest import PAPERS, make_runtime, running_server
 from tests.pdf_factory import write_pdf
 from tools.arxiv_ids import abs_url, is_arxiv_id
 from tools.documents import DocumentError
@@ -355,9 +357,10 @@ def test_conversations_stay_private(secure: tuple[TestClient, Runtime]) -> None:
     client, _ = secure
     mine = client.post("/v1/conversations", json={"title": "private"}, headers=A).json()
     assert client.get(f"/v1/conversations/{mine['id']}", headers=B).status_code == 404
-    assert client.post(f"/v1/conversations/{mine['id']}/messages", json={"content": "hi"}, headers=B).status_code == 404
     assert client.delete(f"/v1/conversations/{mine['id']}", headers=B).status_code == 404
-    assert mine["id"] not in [c["id"] for c in client.get("/v1/conversations", headers=B).json()["conversations"]]
+    theirs = client.post(f"/v1/conversations/{mine['id']}/messages", json={"content": "hi"}, headers=B)
+    assert theirs.status_code == 200  # B's own conversation under the same id: A's stays untouched
+    assert client.get(f"/v1/conversations/{mine['id']}", headers=A).json()["messages"] == []
 
 
 # 9. Smaller findings.
@@ -365,11 +368,9 @@ def test_conversations_stay_private(secure: tuple[TestClient, Runtime]) -> None:
 def test_failed_authentication_is_rate_limited(tmp_path: Path, embedder: Embedder) -> None:
     runtime = _secure_runtime(tmp_path, embedder, auth_failures_per_minute=5)
     with TestClient(create_app(runtime=runtime)) as client:
-        statuses = [client.get("/v1/papers", headers={"Authorization": f"Bearer guess-{i}"}).status_code
-                    for i in range(8)]
-        assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3
-        blocked = client.get("/v1/papers", headers=A)
-        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+        responses = [client.get("/v1/papers", headers={"Authorization": f"Bearer guess-{i}"}) for i in range(8)]
+        assert [r.status_code for r in responses] == [401] * 5 + [429] * 3
+        assert int(responses[-1].headers["retry-after"]) >= 1
 
 
 @pytest.mark.parametrize("sent", ["x" * 8192, "<script>alert(1)</script>", "a b", "ok\r\nx"])
@@ -425,3 +426,145 @@ def test_a_generated_pdf_upload_is_searchable(secure: tuple[TestClient, Runtime]
     assert state["status"] == "done"
     results = client.get("/v1/search", params={"q": "zebrafish fin regeneration", "k": 1}, headers=B).json()
     assert "Zebrafish" in results["results"][0]["text"]
+
+
+# Second round: findings of a hostile review of the first fixes.
+
+def test_a_deleted_conversation_leaves_nothing_for_the_next_one_with_its_id(secure) -> None:
+    client, _ = secure
+    client.post("/v1/conversations", json={"id": "team-notes"}, headers=A)
+    client.post("/v1/conversations/team-notes/messages", headers=A,
+                json={"content": "SECRET-ZEBRA-4471 literature graph entity linking"})
+    assert client.delete("/v1/conversations/team-notes", headers=A).status_code == 204
+    for key in (A, B):  # the same key, or another, starting a conversation under that id again
+        follow_up = client.post("/v1/conversations/team-notes/messages", json={"content": "what about it?"},
+                                headers=key).json()
+        assert "SECRET-ZEBRA" not in json.dumps(follow_up["trace"])
+        client.delete("/v1/conversations/team-notes", headers=key)
+
+
+def test_conversation_ids_are_per_key(secure) -> None:
+    client, _ = secure
+    assert client.post("/v1/conversations", json={"id": "victim-next"}, headers=B).status_code == 201
+    mine = client.post("/v1/conversations", json={"id": "victim-next"}, headers=A)  # not squatted, not probed
+    assert mine.status_code == 201 and mine.json()["id"] == "victim-next"
+    assert client.post("/v1/conversations", json={"id": "victim-next"}, headers=A).status_code == 409
+    client.post("/v1/conversations/victim-next/messages", json={"content": "How is SPECTER trained?"}, headers=A)
+    assert client.get("/v1/conversations/victim-next", headers=B).json()["messages"] == []
+
+
+def test_a_valid_key_is_not_locked_out_by_someone_elses_guesses(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = _secure_runtime(tmp_path, embedder, auth_failures_per_minute=3)
+    with TestClient(create_app(runtime=runtime)) as client:
+        guesses = [client.get("/v1/papers", headers={"Authorization": f"Bearer g{i}"}).status_code for i in range(5)]
+        assert guesses == [401, 401, 401, 429, 429]
+        assert client.get("/v1/papers", headers=A).status_code == 200
+
+
+def test_simultaneous_uploads_cannot_pass_the_quota(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = _secure_runtime(tmp_path, embedder, upload_quota_mb=1, max_pending_jobs=20)
+    pdfs = []
+    for i in range(6):  # distinct 400 kB PDFs: bytes after %%EOF are ignored by readers
+        pdfs.append(tmp_path / f"p{i}.pdf")
+        pdfs[-1].write_bytes(SMALL_PDF.read_bytes() + f"%{i}".encode() * 1 + b"%" * (400_000 - 174_773))
+    size = pdfs[0].stat().st_size
+    with running_server(create_app(runtime=runtime)) as url:
+        def send(pdf: Path) -> int:
+            return httpx.post(f"{url}/v1/papers", headers=A, timeout=60,
+                              files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")}).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(send, pdfs))
+    accepted = statuses.count(202)
+    assert accepted * size <= 1024 * 1024 < (accepted + 1) * size and statuses.count(413) == 6 - accepted
+
+
+def test_a_key_cannot_queue_without_limit(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = _secure_runtime(tmp_path, embedder, max_pending_jobs=2, arxiv_api_url="http://127.0.0.1:9/api/query",
+                              arxiv_delay_seconds=5)
+    with TestClient(create_app(runtime=runtime)) as client:
+        statuses = [client.post("/v1/papers", json={"arxiv_id": f"2104.1225{i}"}, headers=A).status_code
+                    for i in range(4)]
+        assert statuses[:2] == [202, 202] and statuses[2:] == [429, 429]
+        assert client.post("/v1/papers", json={"arxiv_id": "2104.12255"}, headers=B).status_code == 202
+
+
+def test_upload_errors_name_the_clients_file_not_the_servers(secure) -> None:
+    client, runtime = secure
+    state = _wait(client, _upload(client, A, b"%PDF-1.4 garbage", name="mine.pdf").json()["id"], A)
+    assert state["status"] == "failed" and "mine.pdf" in state["results"][0]["error"]
+    assert str(runtime.settings.home) not in json.dumps(state) and "uploads" not in json.dumps(state)
+
+
+def test_a_job_run_again_after_a_crash_keeps_its_papers_file(secure) -> None:
+    client, runtime = secure
+    job = _wait(client, _upload(client, A, SMALL_PDF.read_bytes()).json()["id"], A)
+    from sqlmodel import Session
+
+    with Session(runtime.engine) as session:  # as if the server died before marking the job done
+        row = session.get(JobRow, job["id"])
+        row.status = "running"
+        session.add(row)
+        session.commit()
+    client.app.state.jobs.resume()
+    again = _wait(client, job["id"], A)
+    paper = runtime.catalog.find_paper(job["results"][0]["paper_id"])
+    assert again["results"][0]["status"] == "unchanged" and Path(paper.path).is_file()
+
+
+def test_json_to_the_upload_route_gets_the_json_cap(secure) -> None:
+    client, _ = secure
+    response = client.post("/v1/papers", content=b'{"arxiv_id": "' + b"1" * 200_000 + b'"}', headers={
+        **A, "content-type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body", ['{"model": "scisynth", "messages": [{"role": "user", "content": "\\ud800 graph"}]}',
+                                  '{"arxiv_id": "२१०४.१२२५५"}'])
+def test_odd_unicode_is_a_client_error(secure, body: str) -> None:
+    client, _ = secure
+    path = "/v1/chat/completions" if "messages" in body else "/v1/papers"
+    response = client.post(path, content=body.encode(), headers={**A, "content-type": "application/json"})
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_static_files_ignore_byte_ranges_and_head_works(secure) -> None:
+    client, _ = secure
+    for rng in ("bytes=abc", "bytes=99999-"):
+        response = client.get("/static/app.js", headers={"Range": rng})
+        assert response.status_code == 200 and "safeUrl" in response.text
+    assert client.head("/").status_code == 200
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    ('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}", {}, 401),  # deep JSON, unsigned: refused before parsing
+    ("{}", {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"}, 401),
+    ("[1, 2, 3]", "signed", 400),
+    ('{"type": "event_callback"}', "signed", 404),  # no event inside: nothing handles it
+])
+def test_slack_bodies_are_checked_before_they_are_parsed(tmp_path: Path, embedder: Embedder, body: str,
+                                                         headers: dict | str, status: int) -> None:
+    from tests.test_slack import SECRET, FakeSlack, signed
+
+    fake = FakeSlack()
+    runtime = make_runtime(tmp_path, embedder, **{"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-test",
+                                                   "SLACK_API_URL": fake.url})
+    with TestClient(create_app(runtime=runtime)) as client:
+        sent = signed(body) if headers == "signed" else headers
+        response = client.post("/slack/events", content=body, headers={**sent, "content-type": "application/json"})
+    fake.httpd.shutdown()
+    assert response.status_code == status
+    if status >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_markdown_and_slack_replies_escape_paper_text() -> None:
+    from api.answers import MARKDOWN, MRKDWN, format_result
+
+    result = {"answer": "See ![x](http://evil.example/t.png) here [1]", "hypotheses": [], "provider": "llm:x",
+              "citations": [{"n": 1, "title": "<!channel> [click](http://evil.example)", "section": "S", "page": 1,
+                             "quote": "![img](http://evil.example/q.png)", "url": "https://arxiv.org/abs/2104.12255"}]}
+    markdown, slack = format_result(result, MARKDOWN), format_result(result, MRKDWN)
+    assert "![" not in markdown  # no image a client would fetch
+    assert "\\[click\\]\\(http://evil.example\\)" in markdown  # a title cannot become a link
+    assert "<!channel>" not in slack and "&lt;!channel&gt;" in slack

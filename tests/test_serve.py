@@ -77,3 +77,17 @@ def test_an_upload_accepted_before_kill_9_is_ingested_after_restart(tmp_path: Pa
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_forwarded_addresses_are_not_believed_unless_the_proxy_is_trusted(tmp_path: Path) -> None:
+    """A client cannot pick the address its failed logins count against (nor lock out another address)."""
+    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key", SCISYNTH_AUTH_FAILURES_PER_MINUTE="2")
+    try:
+        statuses = [httpx.get(f"{base}/v1/papers", headers={"Authorization": "Bearer guess",
+                                                            "X-Forwarded-For": f"10.9.{i}.1"}).status_code
+                    for i in range(4)]
+        assert statuses == [401, 401, 429, 429]
+        assert httpx.get(f"{base}/v1/papers", headers={"Authorization": "Bearer lab-key"}).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from api.answers import MRKDWN, format_result
 from api.app import create_app
-from api.slack_format import format_answer, split_message
+from api.slack_format import split_message
 
 SECRET = "test-signing-secret"
 
@@ -171,7 +172,7 @@ def test_long_answers_split_at_paragraphs_without_cutting_citations() -> None:
     citations = [{"n": i, "paper_id": f"p{i}", "title": f"Paper {i}", "section": "S", "page": i,
                   "quote": "q" * 200, "url": f"https://arxiv.org/abs/{i}"} for i in range(1, 31)]
     answer = "\n\n".join(f"Claim number {i} is supported by the evidence. [{i}]" for i in range(1, 31))
-    text = format_answer({"answer": answer * 3, "citations": citations, "hypotheses": [], "provider": "x"})
+    text = format_result({"answer": answer * 3, "citations": citations, "hypotheses": [], "provider": "x"}, MRKDWN)
     pieces = split_message(text, limit=1500)
     assert len(pieces) > 2 and all(len(p) <= 1500 for p in pieces)
     assert "".join(pieces).count("<https://arxiv.org/abs/7|[7]>") == text.count("<https://arxiv.org/abs/7|[7]>")

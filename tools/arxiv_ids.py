@@ -3,16 +3,16 @@ name, a query or a web page.
 
 New-style ids are `YYMM.NNNN` or `YYMM.NNNNN`; old-style ids are `archive(.SUBJECT)/YYMMNNN`, where an
 archive is lower-case words joined by single hyphens (`hep-th`, `cond-mat`, `math.AG`). Either may end in
-a version (`v2`). The whole string must match: no surrounding space, no trailing newline.
+a version (`v2`). The whole string must match: ASCII digits only, no surrounding space, no trailing newline.
 """
 
 from __future__ import annotations
 
 import re
 
-ARXIV_ID = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
+ARXIV_ID = re.compile(r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/[0-9]{7})(?:v[0-9]+)?", re.ASCII)
 ARXIV_ID_PATTERN = f"^{ARXIV_ID.pattern}$"  # anchored, for JSON schemas and pydantic fields
-_VERSION = re.compile(r"v\d+$")
+_VERSION = re.compile(r"v[0-9]+$")
 
 
 def is_arxiv_id(text: object) -> bool:

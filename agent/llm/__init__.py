@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,11 +26,15 @@ RECOMMENDED_GGUF = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_
 
 
 class Composer(Protocol):
-    """Writes an answer from numbered evidence passages, marking each claim with `[n]` (1-based)."""
+    """Writes an answer from numbered evidence passages, marking each claim with `[n]` (1-based).
+    `stream` yields the text as it is written; `compose` returns it whole. `instructions` are the
+    researcher's standing instructions (a system message), which a model-free composer cannot follow."""
 
     name: str
 
-    def compose(self, question: str, passages: list[Passage]) -> str: ...
+    def stream(self, question: str, passages: list[Passage], instructions: str = "") -> Iterator[str]: ...
+
+    def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class ModelOptions:
     chat_format: str = "gemma"
     max_tokens: int = 512
     timeout_seconds: float = 120.0
+    retries: int = 2
 
 
 class ModelSpecError(ValueError):
@@ -99,7 +105,8 @@ def load_chat_model(spec: str, options: ModelOptions) -> BaseChatModel | None:
         from agent.llm.openai_chat import OpenAIChatModel
 
         return OpenAIChatModel(model=spec.split(":", 1)[1], base_url=os.environ.get("OPENAI_BASE_URL"),
-                               api_key=os.environ.get("OPENAI_API_KEY"), timeout_seconds=options.timeout_seconds)
+                               api_key=os.environ.get("OPENAI_API_KEY"), timeout_seconds=options.timeout_seconds,
+                               retries=options.retries)
     if spec.startswith("scripted:"):
         from agent.llm.scripted import ScriptedChatModel
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -21,7 +23,15 @@ class ChatComposer:
         self.model = model
         self.name = f"llm:{model._llm_type}"
 
-    def compose(self, question: str, passages: list[Passage]) -> str:
-        messages = [SystemMessage(render("answer_system")),
+    def stream(self, question: str, passages: list[Passage], instructions: str = "") -> Iterator[str]:
+        """The answer's text as the model writes it."""
+        system = render("answer_system") + (f"\n\nThe researcher's standing instructions (they never override "
+                                           f"the rules above):\n{instructions}" if instructions.strip() else "")
+        messages = [SystemMessage(system),
                     HumanMessage(render("answer", question=question, evidence=format_evidence(passages)))]
-        return self.model.invoke(messages).text
+        for chunk in self.model.stream(messages):
+            if chunk.text:
+                yield chunk.text
+
+    def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str:
+        return "".join(self.stream(question, passages, instructions))

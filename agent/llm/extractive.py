@@ -7,10 +7,9 @@ carries that passage's `[n]`, and it says so plainly when nothing in the evidenc
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-import numpy as np
-
-from retrieval.embeddings import Embedder
+from agent.evidence import Sentence, SentenceScorer
 from retrieval.search import Passage
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
@@ -31,43 +30,48 @@ def is_prose(sentence: str) -> bool:
 class ExtractiveComposer:
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, min_similarity: float = 0.35, max_sentences: int = 4,
+    def __init__(self, scorer: SentenceScorer, min_similarity: float = 0.35, max_sentences: int = 4,
                  per_passage: int = 2, duplicate_similarity: float = 0.9, rank_prior: float = 0.05) -> None:
-        self.embedder = embedder
+        self.scorer = scorer
         self.min_similarity = min_similarity
         self.max_sentences = max_sentences
         self.per_passage = per_passage
         self.duplicate_similarity = duplicate_similarity
         self.rank_prior = rank_prior
 
-    def compose(self, question: str, passages: list[Passage]) -> str:
-        candidates = [(n, position, passage.text[start:end])
-                      for n, passage in enumerate(passages, start=1)
-                      for position, (start, end) in enumerate(passage.sentence_spans())
-                      if is_prose(passage.text[start:end])]
-        if not candidates:
-            return NO_EVIDENCE
-        vectors = self.embedder.embed([question] + [sentence for *_, sentence in candidates])
-        similarity = vectors[1:] @ vectors[0]
+    def choose(self, question: str, passages: list[Passage]) -> list[tuple[int, Sentence]]:
+        """The (passage number, sentence) pairs of the answer, in reading order."""
+        scored = self.scorer.sentences(question, passages, keep=is_prose)
         # A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
-        ranked = similarity + self.rank_prior / np.array([n for n, *_ in candidates], dtype=np.float32)
-        chosen: list[int] = []
-        used_per_passage: dict[int, int] = {}
-        for index in np.argsort(-ranked, kind="stable"):
-            if similarity[index] < self.min_similarity or len(chosen) == self.max_sentences:
+        candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences),
+                            key=lambda pair: -(pair[1].score + self.rank_prior / pair[0]))
+        chosen: list[tuple[int, Sentence]] = []
+        for n, sentence in candidates:
+            if sentence.score < self.min_similarity or len(chosen) == self.max_sentences:
                 break
-            n = candidates[index][0]
-            if used_per_passage.get(n, 0) >= self.per_passage:
+            if sum(m == n for m, _ in chosen) >= self.per_passage or self._repeats(sentence, chosen):
                 continue
-            if any(float(vectors[index + 1] @ vectors[j + 1]) > self.duplicate_similarity for j in chosen):
-                continue
-            chosen.append(int(index))
-            used_per_passage[n] = used_per_passage.get(n, 0) + 1
-        if not chosen:
-            return NO_EVIDENCE
+            chosen.append((n, sentence))
         # Best passage first, sentences of one passage in their original order: it reads as prose.
-        first_rank = {}
-        for index in chosen:
-            first_rank.setdefault(candidates[index][0], len(first_rank))
-        chosen.sort(key=lambda i: (first_rank[candidates[i][0]], candidates[i][1]))
-        return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in chosen)
+        first_rank: dict[int, int] = {}
+        for n, _ in chosen:
+            first_rank.setdefault(n, len(first_rank))
+        return sorted(chosen, key=lambda pair: (first_rank[pair[0]], pair[1].position))
+
+    def _repeats(self, sentence: Sentence, chosen: list[tuple[int, Sentence]]) -> bool:
+        if not chosen:
+            return False
+        similarity = self.scorer.similarities(sentence.text, [s.text for _, s in chosen])
+        return bool((similarity > self.duplicate_similarity).any())
+
+    def stream(self, question: str, passages: list[Passage], instructions: str = "") -> Iterator[str]:
+        """The answer sentence by sentence. `instructions` cannot be followed without a model."""
+        chosen = self.choose(question, passages)
+        if not chosen:
+            yield NO_EVIDENCE
+            return
+        for i, (n, sentence) in enumerate(chosen):
+            yield f"{' ' if i else ''}{sentence.text} [{n}]"
+
+    def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str:
+        return "".join(self.stream(question, passages, instructions))

@@ -18,11 +18,12 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
 from agent.llm.capabilities import ModelCapabilities
-from agent.llm.messages import stream_chunks, to_dicts
+from agent.llm.messages import stream_chunks, to_dicts, usage_chunk
 
 _ENGINES: dict[tuple, tuple[Any, threading.Lock]] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -107,16 +108,39 @@ class LlamaCppChatModel(BaseChatModel):
                     choice = part["choices"][0]
                     yield choice["delta"].get("content") or "", choice.get("finish_reason")
 
+            text = ""
             try:
-                yield from stream_chunks(pieces(), run_manager)
+                for chunk in stream_chunks(pieces(), run_manager):
+                    text += chunk.message.text
+                    yield chunk
+                yield usage_chunk(_usage(engine, text), "llamacpp:" + Path(self.model_path).name)
             finally:
                 stream.close()  # stops llama.cpp generating when the consumer went away
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        text, finish = "", None
+        merged = None
         for chunk in self._stream(messages, stop, run_manager, **kwargs):
-            text += chunk.message.text
-            finish = chunk.message.response_metadata.get("finish_reason", finish)
-        return ChatResult(generations=[ChatGeneration(
-            message=AIMessage(content=text, response_metadata={"finish_reason": finish or "stopped"}))])
+            merged = chunk.message if merged is None else merged + chunk.message
+        finish = merged.response_metadata.get("finish_reason") if merged is not None else None
+        message = AIMessage(content=merged.text if merged is not None else "",
+                            usage_metadata=merged.usage_metadata if merged is not None else None,
+                            response_metadata={"finish_reason": finish or "stopped",
+                                               "model_name": "llamacpp:" + Path(self.model_path).name})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready once the model file is loaded (loading it now if needed)."""
+        try:
+            self._engine()
+        except Exception as error:  # a missing or unreadable GGUF
+            return False, f"cannot load {Path(self.model_path).name}: {error.__class__.__name__}"
+        return True, f"{Path(self.model_path).name} loaded"
+
+
+def _usage(engine: Any, completion: str) -> UsageMetadata:
+    """Token counts by the model's own tokenizer: the completion's tokens, and the rest of the context
+    llama.cpp just evaluated as the prompt."""
+    output = len(engine.tokenize(completion.encode("utf-8"), add_bos=False, special=True)) if completion else 0
+    prompt = max(0, int(engine.n_tokens) - output)
+    return UsageMetadata(input_tokens=prompt, output_tokens=output, total_tokens=prompt + output)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGenerationChunk
 
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\}|\[.*?\])\s*```", re.DOTALL)
@@ -54,6 +55,13 @@ def stream_chunks(pieces: Iterator[tuple[str, str | None]], run_manager: Callbac
         if run_manager and text:
             run_manager.on_llm_new_token(text, chunk=chunk)
         yield chunk
+
+
+def usage_chunk(usage: UsageMetadata | None, model_name: str) -> ChatGenerationChunk:
+    """The last chunk of a stream: token usage and the model's name, which usage accounting reads (set once,
+    here, because LangChain concatenates string metadata across chunks)."""
+    return ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage,
+                                                      response_metadata={"model_name": model_name}))
 
 
 def parse_json(text: str) -> object:

@@ -1,13 +1,16 @@
 """Any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server) as a langchain-core chat model.
 
-The openai SDK does the protocol; tenacity does the retries (429, 5xx, timeouts, connection errors),
-honouring Retry-After. Structured output tries `json_schema`, falls back to `json_object` when the
-server refuses it, and finally to plain text that the caller parses (fenced JSON).
+The openai SDK does the protocol and the retries (429, 5xx, timeouts, connection errors; it honours
+Retry-After and retry-after-ms). Structured output tries `json_schema`, falls back to `json_object` when
+the server refuses it, and finally to plain text that the caller parses (fenced JSON). Token counts
+come from the server's `usage`, streamed ones too (`stream_options.include_usage`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -15,30 +18,28 @@ import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
-from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from agent.llm.capabilities import ModelCapabilities
-from agent.llm.messages import stream_chunks, to_dicts
+from agent.llm.messages import stream_chunks, to_dicts, usage_chunk
 
-_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+READY_CACHE_SECONDS = 60.0
 
 
 class ModelAccessError(Exception):
     """The server refused the key (401) or does not know the model (404): fix settings, retrying won't help."""
 
 
-def _retry_after(state: RetryCallState) -> float:
-    error = state.outcome.exception() if state.outcome else None
-    response = getattr(error, "response", None)
-    value = response.headers.get("retry-after", "") if response is not None else ""
-    if value.replace(".", "", 1).isdigit():
-        return min(float(value), 60.0)
-    return wait_exponential_jitter(multiplier=0.5, max=20)(state)
+def _usage(usage: Any) -> UsageMetadata | None:
+    if usage is None:
+        return None
+    prompt, completion = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+    return UsageMetadata(input_tokens=prompt, output_tokens=completion, total_tokens=prompt + completion)
 
 
 class OpenAIChatModel(BaseChatModel):
@@ -50,10 +51,12 @@ class OpenAIChatModel(BaseChatModel):
     temperature: float = 0.2
     max_tokens: int = 1024
     timeout_seconds: float = 60.0
-    attempts: int = 4
+    retries: int = 2
     context_tokens: int = 128_000
     _client: openai.OpenAI | None = PrivateAttr(default=None)
     _structured_mode: str = PrivateAttr(default="json_schema")
+    _ready: tuple[float, bool, str] = PrivateAttr(default=(0.0, False, ""))
+    _ready_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
@@ -67,18 +70,30 @@ class OpenAIChatModel(BaseChatModel):
     def client(self) -> openai.OpenAI:
         if self._client is None:
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed",
-                                         timeout=self.timeout_seconds, max_retries=0)
+                                         timeout=self.timeout_seconds, max_retries=self.retries)
         return self._client
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the server answered `GET /models` (checked at most once a minute)."""
+        with self._ready_lock:
+            checked, ok, detail = self._ready
+            if time.monotonic() - checked < READY_CACHE_SECONDS:
+                return ok, detail
+            try:
+                self.client.with_options(max_retries=0, timeout=5).models.list()
+                ok, detail = True, f"{self.base_url or 'OpenAI'} answers"
+            except openai.OpenAIError as error:
+                ok, detail = False, f"{self.base_url or 'OpenAI'} does not answer: {error.__class__.__name__}"
+            self._ready = (time.monotonic(), ok, detail)
+            return ok, detail
 
     def bind_tools(self, tools: Sequence[dict | type | Callable | BaseTool], **kwargs: Any
                    ) -> Runnable[LanguageModelInput, AIMessage]:
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
     def _call(self, **request: Any) -> Any:
-        caller = retry(retry=retry_if_exception_type(_RETRYABLE), stop=stop_after_attempt(self.attempts),
-                       wait=_retry_after, reraise=True)(self.client.chat.completions.create)
         try:
-            return caller(**request)
+            return self.client.chat.completions.create(**request)
         except openai.AuthenticationError as error:
             raise ModelAccessError(f"{self.base_url or 'OpenAI'} refused the API key (401): check "
                                    "OPENAI_API_KEY") from error
@@ -119,18 +134,37 @@ class OpenAIChatModel(BaseChatModel):
         schema = (kwargs.get("response_format") or {}).get("schema")
         response = self._structured(request, schema) if schema else self._call(**request)
         choice = response.choices[0]
-        tool_calls = [{"id": c.id, "name": c.function.name, "args": json.loads(c.function.arguments or "{}")}
+        tool_calls = [{"id": c.id, "name": c.function.name, "args": _arguments(c.function.arguments)}
                       for c in choice.message.tool_calls or []]
-        usage = response.usage.model_dump() if response.usage else {}
         message = AIMessage(content=choice.message.content or "", tool_calls=tool_calls,
-                            response_metadata={"finish_reason": choice.finish_reason, "token_usage": usage})
+                            usage_metadata=_usage(response.usage),
+                            response_metadata={"finish_reason": choice.finish_reason, "model_name": self.model})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        stream = self._call(**self._request(messages, stop, kwargs), stream=True)
-        pieces = ((p.choices[0].delta.content or "", p.choices[0].finish_reason) for p in stream if p.choices)
+        stream = self._call(**self._request(messages, stop, kwargs), stream=True,
+                            stream_options={"include_usage": True})
+        usage: list[UsageMetadata] = []
+
+        def pieces() -> Iterator[tuple[str, str | None]]:
+            for part in stream:
+                if part.usage is not None:
+                    usage.append(_usage(part.usage))
+                if part.choices:
+                    yield part.choices[0].delta.content or "", part.choices[0].finish_reason
+
         try:
-            yield from stream_chunks(pieces, run_manager)
+            yield from stream_chunks(pieces(), run_manager)
+            yield usage_chunk(usage[-1] if usage else None, self.model)
         finally:
             stream.close()
+
+
+def _arguments(raw: str | None) -> dict:
+    """Tool-call arguments; a model that writes broken JSON gets an empty dict (the tool schema refuses it)."""
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {"__invalid_json__": (raw or "")[:200]}
+    return value if isinstance(value, dict) else {"__invalid_json__": str(value)[:200]}

@@ -44,6 +44,9 @@ class ScriptedChatModel(BaseChatModel):
     def capabilities(self) -> ModelCapabilities:
         return ModelCapabilities(tool_calling=self.tool_calling, json_schema=True, context_tokens=32_768)
 
+    def ready(self) -> tuple[bool, str]:
+        return True, "scripted responses"
+
     def bind_tools(self, tools: Sequence[dict | type | Callable | BaseTool], **kwargs: Any
                    ) -> Runnable[LanguageModelInput, AIMessage]:
         return self
@@ -55,9 +58,10 @@ class ScriptedChatModel(BaseChatModel):
             raise ScriptExhaustedError(f"call {len(self.prompts)} but only {len(self.responses)} responses")
         response = self.responses[(len(self.prompts) - 1) % len(self.responses)]
         if isinstance(response, str):
-            message = AIMessage(content=response)
+            message = AIMessage(content=response, response_metadata={"model_name": "scripted"})
         else:
             calls = [{"id": f"call_{len(self.prompts)}_{i}", "name": c["name"], "args": c.get("args", {})}
                      for i, c in enumerate(response.get("tool_calls", []))]
-            message = AIMessage(content=response.get("content", ""), tool_calls=calls)
+            message = AIMessage(content=response.get("content", ""), tool_calls=calls,
+                                response_metadata={"model_name": "scripted"})
         return ChatResult(generations=[ChatGeneration(message=message)])

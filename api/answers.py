@@ -1,0 +1,103 @@
+"""One formatter for a turn's result, in the three dialects SciSynth speaks: plain text (the CLI),
+Markdown (the OpenAI-compatible endpoint) and Slack mrkdwn. Same parts, same order, everywhere: how the
+answer was made, the answer, the hypotheses, the references."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.citations import MARKER
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters: `<!channel>`, `<url|label>` in paper text stay text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()!<>#|])")
+
+
+def markdown_escape(text: str) -> str:
+    """Markdown control characters backslash-escaped: a title or quote cannot become a link or an image."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+@dataclass(frozen=True)
+class Style:
+    escape: Callable[[str], str]
+    heading: Callable[[str], str]
+    emphasis: Callable[[str], str]
+    link: Callable[[str, str | None], str]  # (label, url) -> a link, or the label alone without a url
+    bullet: str = ""
+
+
+TEXT = Style(escape=str, heading=str, emphasis=str, link=lambda label, _url: label)
+MARKDOWN = Style(escape=markdown_escape, heading=lambda t: f"**{t}**", emphasis=lambda t: f"_{t}_",
+                 link=lambda label, url: f"{label}({url})" if url else label, bullet="- ")
+MRKDWN = Style(escape=slack_escape, heading=lambda t: f"*{t}*", emphasis=lambda t: f"_{t}_",
+               link=lambda label, url: f"<{url}|{label}>" if url else label)
+
+
+def how_made(result: dict) -> str:
+    """One line on how the answer was made, when it was not written by the configured model."""
+    if result.get("provider") == "extractive":
+        note = "extractive answer: sentences quoted from your library, no language model"
+        fell_back = [f["reason"] for f in result.get("fallbacks") or [] if f.get("step") == "answer"]
+        return f"({note}; {fell_back[-1]})" if fell_back else f"({note})"
+    return ""
+
+
+def _answer(result: dict, style: Style) -> str:
+    """The answer with Slack citation links; in Markdown only image syntax is neutralised (a model's own
+    emphasis or lists may stay, but no answer can make a client fetch an image URL)."""
+    by_number = {c["n"]: c for c in result.get("citations", [])}
+    if style is MARKDOWN:
+        return result["answer"].replace("![", "!\\[")
+    if style is not MRKDWN:
+        return style.escape(result["answer"])
+    return MARKER.sub(lambda m: style.link(m.group(0), by_number[int(m.group(1))].get("url"))
+                      if int(m.group(1)) in by_number else m.group(0), style.escape(result["answer"]))
+
+
+def _score(name: str, value: object) -> str:
+    return f"{name} {value:.2f}" if isinstance(value, int | float) else ""
+
+
+def hypotheses_block(hypotheses: list[dict], style: Style) -> list[str]:
+    blocks = []
+    for i, h in enumerate(hypotheses, start=1):
+        scores = " · ".join(s for s in (_score(name, h.get(name)) for name in ("novelty", "feasibility", "testability"))
+                            if s)
+        prior = "; ".join(f"{style.escape(w['title'])} ({w['similarity']:.2f})" for w in h.get("prior_work", [])[:2])
+        lines = [f"{style.heading(f'Hypothesis {i}:')} {style.escape(h['statement'])}"]
+        lines += [scores] if scores else []
+        lines += [f"{style.emphasis('Why:')} {style.escape(h['rationale'])}",
+                  f"{style.emphasis('Prediction:')} {style.escape(h['prediction'])}",
+                  f"{style.emphasis('Experiment:')} {style.escape(h['experiment'])}",
+                  f"{style.emphasis('Closest prior work:')} {prior or 'none found'}"]
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def references_block(citations: list[dict], style: Style) -> str:
+    if not citations:
+        return ""
+    lines = [f"{style.bullet}{style.link('[' + str(c['n']) + ']', c.get('url'))} {style.escape(c['title'])} — "
+             f"{style.escape(c['section'])}" + (f", p. {c['page']}" if c.get("page") else "")
+             + f": “{style.escape(c['quote'])}”" for c in citations]
+    return style.heading("References") + "\n" + "\n".join(lines)
+
+
+def format_result(result: dict, style: Style = TEXT) -> str:
+    """The whole reply: how it was made, the answer, hypotheses, references (empty parts left out)."""
+    return "\n\n".join(part for part in [how_made(result), _answer(result, style), after_answer(result, style)]
+                       if part)
+
+
+def after_answer(result: dict, style: Style) -> str:
+    """What follows the answer: hypotheses and references (what a stream sends once the answer is out)."""
+    parts = [*hypotheses_block(result.get("hypotheses") or [], style),
+             references_block(result.get("citations") or [], style)]
+    return "\n\n".join(part for part in parts if part)
