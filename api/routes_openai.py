@@ -145,4 +145,4 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
                 yield chunk({"content": f"\n\n(error: {event['data']['detail']})"}, "stop")
         yield ServerSentEvent(data="[DONE]")
 
-    return EventSourceResponse(stream(), ping=PING_SECONDS)
+    return EventSourceResponse(stream(), ping=PING_SECONDS, sep="\n")

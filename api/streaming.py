@@ -85,4 +85,4 @@ def sse_response(events: AsyncIterator[Event]) -> EventSourceResponse:
         async for event in events:
             yield ServerSentEvent(data=json.dumps(event["data"], ensure_ascii=False), event=event["event"])
 
-    return EventSourceResponse(encoded(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})
+    return EventSourceResponse(encoded(), ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"})

@@ -137,9 +137,10 @@ def test_langchain_tools_validate_and_call(server: ReplayServer, tmp_path: Path)
 
     from agent.lc_tools import make_tools
 
-    tools = {t.name: t for t in make_tools(client(server), fetcher=None, searcher=None)}  # type: ignore[arg-type]
+    fetcher = object()  # never called: the schema refuses before
+    tools = {t.name: t for t in make_tools(None, client(server), fetcher)}  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
-        tools["search_arxiv"].invoke({"query": "testing", "max_results": 51})
+        tools["search_arxiv"].invoke({"query": "testing", "max_results": 21})
     with pytest.raises(ValidationError, match="not arXiv ids"):
         tools["fetch_paper"].invoke({"arxiv_ids": ["http://evil.example/x.pdf"]})
     found = tools["search_arxiv"].invoke({"query": "testing", "max_results": 10})

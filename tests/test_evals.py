@@ -50,12 +50,13 @@ def test_threshold_check_names_metric_value_and_floor() -> None:
 
 
 def test_model_judge_and_its_fallback(embedder: Embedder) -> None:
+    from agent.evidence import SentenceScorer
     from agent.llm.scripted import ScriptedChatModel
     from evals.judge import Judge
 
     model = ScriptedChatModel(responses=['{"label": "CONTRADICT", "sentences": [1, 7]}', "not json at all",
                                          '{"answer": "no"}'])
-    judge = Judge(embedder, model)
+    judge = Judge(SentenceScorer(embedder), model)
     sentences = ["Mice were fed for ten weeks.", "Aspirin did not lower stroke risk.", "Data are public."]
     assert judge.verify("Aspirin lowers stroke risk.", sentences) == ("CONTRADICT", [1])
     label, chosen = judge.verify("Aspirin does not lower stroke risk.", sentences)  # unusable reply: rules

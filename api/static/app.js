@@ -154,7 +154,7 @@ async function ask(question, mode) {
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += decoder.decode(value, { stream: true });
+    buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n?/g, "\n");  // SSE allows CRLF and CR
     let cut;
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const { event, data } = parseEvent(buffer.slice(0, cut));
