@@ -1,10 +1,14 @@
-"""Citation checking: every `[n]` must point to a passage that holds a verbatim quote supporting it.
+"""Citation checking: every statement of an answer must carry `[n]` markers pointing to passages that hold
+a verbatim quote supporting it.
 
-An answer is read as claims, each ending in its markers (`claim text [1][3]`). For every marker the
-quote is the claim itself when the passage holds it verbatim, else the passage sentence closest to the
-claim. A claim whose markers all fail (no such passage, or too dissimilar) is removed and counted.
-A citation keeps its evidence passage's number (one citation per passage, quoting the first claim that
-cites it), so the numbers a client saw while the answer streamed stay valid after the check.
+An answer is read as groups of sentences, each group ending in its markers (`A. B [1][3]`); markers written
+`[1, 2]`, `[1-3]` or `[^1]` are read as `[1][2]`, `[1][2][3]` and `[1]`. Every sentence is checked on its
+own against its group's passages: the quote is the sentence itself when the passage holds it verbatim, else
+the passage sentence closest to it (cosine at least `min_support`). A sentence no marker supports is
+removed and counted, and so is text after the last marker: nothing uncited is passed on as if it were.
+A citation keeps its evidence passage's number (one citation per passage, quoting the first sentence that
+cites it), so the numbers a client saw while the answer streamed stay valid after the check. The scan is
+linear in the answer's length, and answers longer than `MAX_ANSWER_CHARACTERS` are cut first.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from dataclasses import dataclass
 from agent.evidence import SentenceScorer
 from agent.state import Citation
 from retrieval.search import Passage
+from retrieval.sentences import sentences
 
 MARKER = re.compile(r"\[(\d+)\]")  # one citation marker, `[n]`: the pattern every part of SciSynth uses
-_CLAIM = re.compile(r"(?P<claim>.*?)(?P<markers>(?:\s*\[\d+(?:\s*,\s*\d+)*\])+)", re.DOTALL)
+MAX_ANSWER_CHARACTERS = 12_000
+_MARKERS = re.compile(r"(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 _NUMBER = re.compile(r"\d+")
+_RANGE = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
+_FOOTNOTE = re.compile(r"\[\^(\d+)\]")
 # "claim [1]." -> "claim. [1]": punctuation after a marker belongs to the claim before it.
-_PUNCTUATION_AFTER_MARKERS = re.compile(r"(?P<markers>(?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*(?P<mark>[.;:,!?])")
+_PUNCTUATION_AFTER_MARKERS = re.compile(r"(?P<markers>(?:[ \t]*\[\d+(?:\s*[,;]\s*\d+)*\])+)[ \t]*(?P<mark>[.;:,!?])")
 
 
 @dataclass
@@ -28,15 +36,25 @@ class CheckedAnswer:
     text: str
     citations: list[Citation]
     unsupported_removed: int
-    changed: bool = False  # a claim or a marker was taken out
+    changed: bool = False  # a sentence or a marker was taken out, or the text was rewritten
+
+
+def normalise_markers(answer: str) -> str:
+    """`[1-3]` -> `[1][2][3]` (at most 20), `[^1]` -> `[1]`, and punctuation moved before its markers."""
+    def expand(match: re.Match) -> str:
+        first, last = int(match.group(1)), int(match.group(2))
+        return "".join(f"[{n}]" for n in range(first, min(last, first + 19) + 1)) if first <= last else ""
+
+    answer = _FOOTNOTE.sub(r"[\1]", _RANGE.sub(expand, answer))
+    return _PUNCTUATION_AFTER_MARKERS.sub(r"\g<mark>\g<markers>", answer)
 
 
 def _claims(answer: str) -> tuple[list[tuple[str, list[int]]], str]:
-    """(claim, marker numbers) pairs, and the trailing text that carries no marker."""
-    answer = _PUNCTUATION_AFTER_MARKERS.sub(r"\g<mark>\g<markers>", answer)
+    """(sentences before a marker group, its numbers) pairs, and the trailing text that carries no marker."""
+    answer = normalise_markers(answer[:MAX_ANSWER_CHARACTERS])
     claims, end = [], 0
-    for match in _CLAIM.finditer(answer):
-        claims.append((match.group("claim"), [int(n) for n in _NUMBER.findall(match.group("markers"))]))
+    for match in _MARKERS.finditer(answer):
+        claims.append((answer[end:match.start()], [int(n) for n in _NUMBER.findall(match.group(0))]))
         end = match.end()
     return claims, answer[end:]
 
@@ -60,27 +78,33 @@ class CitationChecker:
         return best.text, best.start
 
     def check(self, answer: str, passages: list[Passage]) -> CheckedAnswer:
-        """Keep the claims whose markers point to supporting passages. A citation's number is its evidence
-        passage's number, so an answer streamed while it was written reads the same once checked."""
         claims, tail = _claims(answer)
         cited: dict[int, Citation] = {}
-        pieces: list[str] = []
-        removed, changed = 0, False
+        groups: list[str] = []
+        removed = len(sentences(tail)) if claims else 0  # uncited text after the last marker
+        changed = bool(removed) or len(answer) > MAX_ANSWER_CHARACTERS
         for claim, numbers in claims:
-            markers = []
-            for n in numbers:
-                found = self._quote(claim, passages[n - 1]) if 1 <= n <= len(passages) else None
-                if found is None:
-                    changed = True
-                    continue
-                if n not in cited:
-                    passage, (quote, offset) = passages[n - 1], found
-                    cited[n] = Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
-                                        page=passage.page_of(offset), quote=quote, url=passage.url)
-                markers.append(f"[{n}]")
-            if markers:
-                pieces.append(f"{claim.rstrip()} {''.join(dict.fromkeys(markers))}")
-            else:
-                removed += 1
-        text = " ".join(piece.strip() for piece in pieces) + tail
-        return CheckedAnswer(text.strip(), [cited[n] for n in sorted(cited)], removed, changed or removed > 0)
+            kept, markers = [], []
+            for sentence in [s.strip() for s in sentences(claim)] or [claim.strip()]:
+                supporting = [n for n in numbers if self._cite(cited, n, sentence, passages)]
+                if supporting:
+                    kept.append(sentence)
+                    markers += [n for n in supporting if n not in markers]
+                else:
+                    removed += 1
+            changed = changed or len(kept) < len(sentences(claim) or [claim]) or set(markers) != set(numbers)
+            if kept:
+                groups.append(" ".join(kept) + " " + "".join(f"[{n}]" for n in markers))
+        text = " ".join(groups) if claims else answer.strip()
+        return CheckedAnswer(text.strip(), [cited[n] for n in sorted(cited)], removed, changed)
+
+    def _cite(self, cited: dict[int, Citation], n: int, sentence: str, passages: list[Passage]) -> bool:
+        """Whether passage `n` supports the sentence; its first supporting quote becomes citation `n`."""
+        found = self._quote(sentence, passages[n - 1]) if 1 <= n <= len(passages) else None
+        if found is None:
+            return False
+        if n not in cited:
+            passage, (quote, offset) = passages[n - 1], found
+            cited[n] = Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
+                                page=passage.page_of(offset), quote=quote, url=passage.url)
+        return True

@@ -12,6 +12,13 @@ STOPWORDS = frozenset(ENGLISH_STOP_WORDS) | {
     "study", "tell", "use", "used", "using", "work",
 }
 
+# Words that frame a question rather than name its subject ("Does X affect Y?", "What does Z contain?"): a
+# passage that lacks them can still answer. Left out when measuring how much of a question a passage covers.
+QUESTION_FRAMING = STOPWORDS | {
+    "affect", "affects", "associated", "association", "contain", "contains", "effect", "effects", "impact",
+    "improve", "increase", "influence", "patients", "predict", "reduce", "related", "relationship", "role",
+}
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 _FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|this|that|these)\b",
                         re.IGNORECASE)

@@ -11,6 +11,7 @@ writing the answer falls back to the extractive composer, and each fallback is r
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import TypeVar
 
 from langgraph.config import get_stream_writer
 
-from agent.citations import CitationChecker
+from agent.answerability import AnswerabilityJudge
+from agent.citations import MARKER, CheckedAnswer, CitationChecker
 from agent.evidence import SentenceScorer
 from agent.keywords import content_words
 from agent.llm import Composer
@@ -65,6 +67,7 @@ class AgentServices:
     reasoner: Reasoner
     rules: RuleReasoner
     novelty: NoveltyChecker
+    answerability: AnswerabilityJudge
     arxiv: ArxivClient | None
     fetcher: PaperFetcher | None
     limits: TurnLimits
@@ -83,6 +86,11 @@ def trace_event(state: AgentState, node: str, detail: str, started: float, error
 
 def with_fallback(state: AgentState, step: str, reason: str) -> list[Fallback]:
     return [*state.get("fallbacks", []), Fallback(step=step, reason=reason)]
+
+
+def stopped(state: AgentState, reason: str) -> dict:
+    """The state update recording that a step was cut short by a budget (the first reason is kept)."""
+    return {"stopped_early": state.get("stopped_early") or reason} if reason else {}
 
 
 def budget_left(state: AgentState, limits: TurnLimits) -> str:
@@ -105,12 +113,14 @@ class TurnNodes:
         if not self.s.model_backed:
             return by_rules(self.s.rules), {}
         if budget := budget_left(state, self.s.limits):
-            return by_rules(self.s.rules), {"fallbacks": with_fallback(state, step, budget)}
+            return by_rules(self.s.rules), {"fallbacks": with_fallback(state, step, budget),
+                                            **stopped(state, budget)}
         calls = {"llm_calls": state.get("llm_calls", 0) + 1}
         try:
             return by_model(self.s.reasoner), calls
         except ModelStepError as error:
-            return by_rules(self.s.rules), {**calls, "fallbacks": with_fallback(state, step, str(error))}
+            late = stopped(state, budget_left({**state, **calls}, self.s.limits))
+            return by_rules(self.s.rules), {**calls, **late, "fallbacks": with_fallback(state, step, str(error))}
 
     def understand(self, state: AgentState) -> dict:
         started = time.perf_counter()
@@ -149,7 +159,9 @@ class TurnNodes:
         started = time.perf_counter()
         room = self.s.limits.papers_per_turn - state.get("papers_fetched", 0)
         wanted = state.get("arxiv_ids", [])[:max(0, room)]
-        if not wanted or self.s.fetcher is None or budget_left(state, self.s.limits):
+        if wanted and (budget := budget_left(state, self.s.limits)):
+            return {**stopped(state, budget), "trace": trace_event(state, "acquire", "no time left to fetch", started)}
+        if not wanted or self.s.fetcher is None:
             return {"trace": trace_event(state, "acquire", "nothing to fetch", started)}
         try:
             results = self.s.fetcher.fetch(wanted)
@@ -182,13 +194,18 @@ class TurnNodes:
 
     def gather(self, state: AgentState) -> dict:
         started = time.perf_counter()
-        evidence = self.s.scorer.gather(state["resolved_question"], state.get("passages", []),
-                                        self.s.limits.evidence_k, self.s.limits.relevance_cutoff)
-        return {"evidence": evidence, "rounds": state.get("rounds", 0) + 1,
-                "trace": trace_event(state, "gather", f"{len(evidence)} passages pass the relevance cutoff", started)}
+        question = state["resolved_question"]
+        evidence = self.s.scorer.gather(question, state.get("passages", []), self.s.limits.evidence_k,
+                                        self.s.limits.relevance_cutoff)
+        judged = self.s.answerability.judge(question, evidence)
+        detail = (f"{len(evidence)} passages pass the relevance cutoff; answerability {judged.probability:.2f} "
+                  f"({'answers' if judged.answers else 'does not answer'})")
+        return {"evidence": evidence, "answerability": judged.public(), "rounds": state.get("rounds", 0) + 1,
+                "trace": trace_event(state, "gather", detail, started)}
 
     def after_gather(self, state: AgentState) -> str:
-        thin = len(state.get("evidence", [])) < self.s.limits.min_evidence
+        answers = (state.get("answerability") or {}).get("answers", False)
+        thin = len(state.get("evidence", [])) < self.s.limits.min_evidence or not answers
         if thin and state.get("rounds", 0) < self.s.limits.max_rounds and not state.get("library_empty"):
             return "answer" if budget_left(state, self.s.limits) else "reflect"
         return "answer"
@@ -217,7 +234,8 @@ class TurnNodes:
         question, evidence = state["resolved_question"], state["evidence"]
         composer, updates = self.s.composer, {}
         if composer is not self.s.fallback and (budget := budget_left(state, self.s.limits)):
-            composer, updates = self.s.fallback, {"fallbacks": with_fallback(state, "answer", budget)}
+            composer, updates = self.s.fallback, {"fallbacks": with_fallback(state, "answer", budget),
+                                                  **stopped(state, budget)}
         elif composer is not self.s.fallback:
             updates = {"llm_calls": state.get("llm_calls", 0) + 1}
         streamed, text = "", ""
@@ -225,10 +243,14 @@ class TurnNodes:
             for piece in composer.stream(question, evidence, state.get("instructions", "")):
                 streamed += piece
                 write({"event": "token", "data": {"text": piece}})
+            if not streamed.strip():
+                raise ModelStepError("the model returned an empty answer")
             text = streamed
-        except Exception as failure:  # a model that crashes, times out or is unreachable mid-answer
-            log.warning("%s failed to answer: %s", composer.name, describe(failure))
-            updates["fallbacks"] = with_fallback(state, "answer", f"{composer.name} failed: {describe(failure)}")
+        except Exception as failure:  # a model that crashes, times out, is unreachable or says nothing
+            reason = str(failure) if isinstance(failure, ModelStepError) else describe(failure)
+            log.warning("%s failed to answer: %s (%s)", composer.name, reason, failure)
+            updates["fallbacks"] = with_fallback(state, "answer", f"{composer.name} failed: {reason}")
+            updates.update(stopped(state, budget_left(state, self.s.limits)))
             composer, text = self.s.fallback, self.s.fallback.compose(question, evidence)
         fell_back = _fallback_note(updates)
         note = f"{self.s.composer.name} not used; extractive answer instead" if fell_back else composer.name
@@ -237,39 +259,51 @@ class TurnNodes:
 
     def _fixed_answer(self, state: AgentState) -> tuple[str, str, str] | None:
         """(text, provider, trace note) when the turn needs no composer: chit-chat, an empty library, no
-        evidence."""
+        evidence, or evidence that does not answer the question."""
         if state.get("intent") == "chit_chat":
             return CHIT_CHAT, "rules", "chit-chat"
         if state.get("library_empty") and not state.get("papers_fetched"):
             return EMPTY_LIBRARY, "rules", "library is empty"
         if not state.get("evidence"):
             return NO_EVIDENCE, "rules", "no relevant evidence"
+        if not (state.get("answerability") or {}).get("answers", True):
+            return (not_answered(state["resolved_question"], state["evidence"], self.s.limits.use_arxiv), "rules",
+                    "the evidence does not answer the question")
         return None
 
     def verify(self, state: AgentState) -> dict:
         """Check every citation once. A model answer that cites nothing it can back up while evidence
         exists is replaced by the extractive answer: a weak model never leaves the researcher without one.
-        A client that was streamed the answer is sent the checked text when it differs."""
+        A model that says the evidence does not answer is believed (its one line kept, markers and all
+        else dropped). A client that was streamed the answer is sent the checked text when it differs."""
         started = time.perf_counter()
         evidence, provider, updates, note = state.get("evidence", []), state.get("provider"), {}, ""
-        checked = self.s.checker.check(state["answer"], evidence)
-        if evidence and not checked.citations and provider not in (self.s.fallback.name, "rules"):
+        model_wrote = provider not in (self.s.fallback.name, "rules")
+        if model_wrote and _abstains(state["answer"]):
+            line = " ".join(MARKER.sub("", state["answer"].strip().splitlines()[0]).split())
+            checked, note = CheckedAnswer(line, [], 0), "the model says the evidence does not answer; "
+        else:
+            checked = self.s.checker.check(state["answer"], evidence)
+        if evidence and model_wrote and not checked.citations and not note:
             reason = f"{provider} gave no supported citation"
             fallback_text = self.s.fallback.compose(state["resolved_question"], evidence)
             checked, provider = self.s.checker.check(fallback_text, evidence), self.s.fallback.name
-            checked.changed, note = True, f"{reason}; extractive answer instead; "
+            note = f"{reason}; extractive answer instead; "
             updates["fallbacks"] = with_fallback(state, "answer", reason)
         answer = checked.text
         if checked.unsupported_removed:
             answer += (f"\n\n({checked.unsupported_removed} statement(s) removed: their citations did not "
                        "support them.)")
-        if budget := budget_left(state, self.s.limits):
-            answer += f"\n\n(Stopped early: {budget}; this is the best answer so far.)"
-        if checked.changed or budget or answer != checked.text or state.get("streamed") != state["answer"]:
+        if stopped := state.get("stopped_early"):
+            answer += f"\n\n(Stopped early: {stopped}; this is the best answer so far.)"
+        if answer != state.get("streamed"):
             get_stream_writer()({"event": "revised", "data": {"answer": answer}})
         detail = f"{note}{len(checked.citations)} citations, {checked.unsupported_removed} unsupported claims removed"
+        answered = bool(checked.citations)
+        related = [] if answered else related_passages(evidence or state.get("passages", []))
         return {"answer": answer, "citations": checked.citations, "unsupported_removed": checked.unsupported_removed,
-                "provider": provider, **updates, "trace": trace_event(state, "verify", detail, started)}
+                "answered": answered, "related": related, "provider": provider, **updates,
+                "trace": trace_event(state, "verify", detail, started)}
 
     def after_verify(self, state: AgentState) -> str:
         wants = state.get("intent") == "hypothesize" or state.get("mode") == "hypothesize"
@@ -283,17 +317,31 @@ class TurnNodes:
         citations = list(state.get("citations", []))
         hypotheses, arxiv_errors = [], set()
         for draft in drafts:
+            if by_model := "fallbacks" not in updates and self.s.model_backed:
+                draft = self._checked_rationale(draft, evidence, citations)
             for n in draft.evidence:
                 self._cite(citations, n, evidence[n - 1], draft.statement)
             novelty, prior, error = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv,
                                                          frozenset(draft.premises))
             if error:
                 arxiv_errors.add(error)
-            hypotheses.append(_hypothesis(draft, novelty, prior))
+            hypotheses.append(_hypothesis(draft, novelty, prior, by_model))
         detail = f"{len(hypotheses)} hypotheses; novelty " + ", ".join(f"{h['novelty']:.2f}" for h in hypotheses)
         errors = "; ".join(sorted(arxiv_errors | ({_fallback_note(updates)} - {""})))
         return {"hypotheses": hypotheses, "citations": sorted(citations, key=lambda c: c["n"]), **updates,
                 "trace": trace_event(state, "hypothesize", detail, started, errors)}
+
+    def _checked_rationale(self, draft: HypothesisDraft, evidence: list[Passage], citations: list[Citation]
+                           ) -> HypothesisDraft:
+        """A model's rationale keeps only the sentences its markers support, as an answer does."""
+        if not MARKER.search(draft.rationale):
+            return draft
+        checked = self.s.checker.check(draft.rationale, evidence)
+        known = {c["n"] for c in citations}
+        citations.extend(c for c in checked.citations if c["n"] not in known)
+        rationale = checked.text + (f" ({checked.unsupported_removed} unsupported statement(s) removed.)"
+                                    if checked.unsupported_removed else "")
+        return draft.model_copy(update={"rationale": rationale or "(no supported rationale)"})
 
     def _cite(self, citations: list[Citation], n: int, passage: Passage, statement: str) -> None:
         """Make sure evidence passage `n` is cited, quoting its sentence closest to the statement."""
@@ -306,6 +354,35 @@ class TurnNodes:
 
     def finish(self, state: AgentState) -> dict:
         return {"history": [{"question": state["question"], "answer": state.get("answer", "")}]}
+
+
+_ABSTAINS = re.compile(r"^\W*(not answered\b|the (provided )?(evidence|passages) (do|does) not answer)", re.IGNORECASE)
+
+
+def _abstains(answer: str) -> bool:
+    """A model's own "the evidence does not answer" (the answer prompt asks it to start with NOT ANSWERED:)."""
+    return bool(_ABSTAINS.match(answer))
+
+
+def related_passages(passages: list[Passage], most: int = 3) -> list[dict]:
+    """Where the library comes closest, one passage per paper: shown as related, never cited."""
+    seen: dict[str, dict] = {}
+    for p in passages:
+        seen.setdefault(p.paper_id, {"paper_id": p.paper_id, "title": p.title, "section": p.section, "page": p.page,
+                                     "url": p.url})
+    return list(seen.values())[:most]
+
+
+def not_answered(question: str, evidence: list[Passage], arxiv_on: bool) -> str:
+    """The answer when the library holds related passages but none answers the question."""
+    keywords = " ".join(content_words(question)[:6])
+    closest = "; ".join(f"{r['title']} ({r['section']}" + (f", p. {r['page']})" if r["page"] else ")")
+                        for r in related_passages(evidence))
+    where = "arXiv and your library" if arxiv_on else "your library"
+    return (f"The library does not answer this question: searching {where} found related passages, but none "
+            f"addresses it closely. Related, not answering: {closest}. To look further, search arXiv "
+            f"(scisynth arxiv \"{keywords}\") and add what you find (scisynth fetch ARXIV_ID), or add papers "
+            "on the topic (scisynth ingest PATH), then ask again.")
 
 
 def _merge(first: list[Passage], second: list[Passage]) -> list[Passage]:
@@ -321,8 +398,20 @@ def _fallback_note(updates: dict) -> str:
     return f"fell back: {fallbacks[-1]['reason']}" if fallbacks else ""
 
 
-def _hypothesis(draft: HypothesisDraft, novelty: float, prior: list) -> Hypothesis:
-    """A draft's markers already are evidence numbers, which are the turn's citation numbers."""
+NOVELTY_METHOD = ("1 - (s - 0.4) / 0.5, clipped to 0..1, where s is the cosine similarity of the closest sentence "
+                  "in the library or on arXiv (MiniLM); 1 when nothing close exists, 0 when prior work says the same")
+
+
+def _hypothesis(draft: HypothesisDraft, novelty: float, prior: list, by_model: bool) -> Hypothesis:
+    """A draft's markers already are evidence numbers, which are the turn's citation numbers. Scores say how
+    they were made: novelty is measured; feasibility and testability are the model's own estimate, or absent
+    for a template (no invented numbers)."""
+    estimate = "the language model's own estimate (not measured)" if by_model else (
+        "not scored: a template hypothesis, and no measurement exists for it")
     return Hypothesis(statement=draft.statement, rationale=draft.rationale, evidence=sorted(set(draft.evidence)),
                       prediction=draft.prediction, experiment=draft.experiment, novelty=novelty,
-                      feasibility=draft.feasibility, testability=draft.testability, prior_work=prior)
+                      feasibility=draft.feasibility if by_model else None,
+                      testability=draft.testability if by_model else None,
+                      kind="model" if by_model else "template",
+                      scored_by={"novelty": NOVELTY_METHOD, "feasibility": estimate, "testability": estimate},
+                      prior_work=prior)

@@ -43,8 +43,8 @@ class HypothesisDraft(BaseModel):
     evidence: list[int] = Field(min_length=1)
     prediction: str
     experiment: str
-    feasibility: float = Field(ge=0, le=1)
-    testability: float = Field(ge=0, le=1)
+    feasibility: float | None = Field(default=None, ge=0, le=1)
+    testability: float | None = Field(default=None, ge=0, le=1)
     # Sentences quoted from the evidence as the premise (templates): not prior work stating the hypothesis.
     premises: list[str] = Field(default_factory=list, exclude=True)
 
@@ -145,7 +145,7 @@ class RuleReasoner:
                            "sign; if the hypothesis is wrong, it is absent or reversed.",
                 experiment=f"Repeat the measurement of [{a + 1}] under the conditions of [{b + 1}], against a "
                            "control without them, and compare effect sizes with a pre-registered threshold.",
-                feasibility=0.5, testability=0.8 if re.search(r"\d", claim) else 0.6, premises=[claim],
+                premises=[claim],
             ))
         return drafts
 

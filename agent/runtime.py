@@ -23,6 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
+from agent.answerability import AnswerabilityJudge
 from agent.citations import CitationChecker
 from agent.conversations import ConversationRow, ConversationStore, UnknownConversationError
 from agent.evidence import SentenceScorer
@@ -30,6 +31,7 @@ from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
 from agent.llm.chat_composer import ChatComposer
 from agent.llm.extractive import ExtractiveComposer
+from agent.llm.structured import model_deadline
 from agent.nodes import AgentServices, TurnLimits
 from agent.novelty import NoveltyChecker
 from agent.papers import PaperFetcher
@@ -106,7 +108,8 @@ class Runtime:
         turn = {"question": question, "mode": mode, "hypotheses_wanted": n, "instructions": instructions,
                 "trace": [], "fallbacks": [], "rounds": 0, "llm_calls": 0, "papers_fetched": 0,
                 "started_at": time.monotonic(), "hypotheses": [], "citations": [], "evidence": [], "passages": [],
-                "arxiv_ids": [], "acquired": 0, "library_searched": False, "streamed": ""}
+                "arxiv_ids": [], "acquired": 0, "library_searched": False, "streamed": "", "answered": False,
+                "related": [], "answerability": None, "stopped_early": ""}
         return {**turn, "history": history} if history else turn
 
     def _config(self, conversation_id: str | None) -> dict:
@@ -124,7 +127,7 @@ class Runtime:
         config = self._config(conversation_id)
         send = emit or (lambda _event: None)
         try:
-            with get_usage_metadata_callback() as usage:
+            with get_usage_metadata_callback() as usage, model_deadline(self.settings.turn_seconds):
                 for mode_name, chunk in self.graph.stream(self.turn_input(question, mode, n, instructions, history),
                                                           config, stream_mode=["updates", "custom"]):
                     events = [chunk] if mode_name == "custom" else [
@@ -141,7 +144,8 @@ class Runtime:
             raise
         result = turn_result(state, conversation_id, total_usage(usage.usage_metadata))
         if conversation_id is not None:
-            payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "fallbacks", "trace")}
+            payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "answered", "related",
+                                              "fallbacks", "trace")}
             try:
                 result["message_id"] = self.conversations.add_message(
                     conversation_id, "assistant", result["answer"], payload).id
@@ -192,6 +196,9 @@ def turn_result(state: dict, conversation_id: str | None, usage: dict | None = N
         "hypotheses": state.get("hypotheses", []),
         "provider": state.get("provider"),
         "unsupported_removed": state.get("unsupported_removed", 0),
+        "answered": state.get("answered", False),
+        "related": state.get("related", []),
+        "answerability": state.get("answerability"),
         "fallbacks": state.get("fallbacks", []),
         "usage": usage,
         "conversation_id": conversation_id,
@@ -231,6 +238,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         catalog=catalog, searcher=searcher, scorer=scorer, composer=composer, fallback=extractive,
         checker=CitationChecker(scorer), reasoner=ChatReasoner(model) if model is not None else rules, rules=rules,
         novelty=NoveltyChecker(searcher, scorer, arxiv if settings.use_arxiv else None),
+        answerability=AnswerabilityJudge(scorer, searcher.lexical_index, settings.answer_threshold),
         arxiv=arxiv if settings.use_arxiv else None, fetcher=fetcher if settings.use_arxiv else None,
         limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,
                           papers_per_turn=settings.papers_per_turn, max_seconds=settings.turn_seconds,

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
+    answer_threshold: float = Field(default=0.44, ge=0, le=1, description="answerability (0..1) below which the "
+                                    "assistant says the library does not answer; chosen on PubMedQA's dev split")
     agent_mode: Literal["auto", "pipeline", "tools"] = Field(
         default="auto", description="auto: tool-calling loop when the model can, else the fixed pipeline")
     use_arxiv: bool = Field(default=True, description="search and fetch from arXiv during a turn")

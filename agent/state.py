@@ -47,8 +47,10 @@ class Hypothesis(TypedDict):
     prediction: str
     experiment: str
     novelty: float
-    feasibility: float
-    testability: float
+    feasibility: float | None  # None when nothing measured it (templates)
+    testability: float | None
+    kind: str  # "model" (drafted by the language model) or "template" (composed by rules, no model)
+    scored_by: dict[str, str]  # how each score was computed, or why it is absent
     prior_work: list[PriorWork]
 
 
@@ -77,6 +79,7 @@ class AgentState(TypedDict, total=False):
     passages: list[Passage]
     library_searched: bool  # the search step already searched the library for `queries` this round
     evidence: list[Passage]
+    answerability: dict  # does the evidence answer the question (agent/answerability.py)
     rounds: int
     started_at: float
     llm_calls: int
@@ -84,8 +87,11 @@ class AgentState(TypedDict, total=False):
     answer: str
     streamed: str  # the answer text already sent to a client token by token (verify tells it of changes)
     citations: list[Citation]
+    answered: bool  # false when the library does not answer (the answer says so and cites nothing)
+    related: list[dict]  # passages that are near the question but do not answer it (not citations)
     unsupported_removed: int
     hypotheses: list[Hypothesis]
     provider: str
+    stopped_early: str  # which budget cut a step short this turn ("" when none did)
     fallbacks: list[Fallback]  # this turn's only
     trace: list[TraceEvent]  # this turn's only: each turn's input resets it

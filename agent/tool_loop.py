@@ -23,8 +23,8 @@ from langchain_core.tools import BaseTool
 from pydantic import ValidationError
 
 from agent.lc_tools import make_tools
-from agent.llm.structured import describe
-from agent.nodes import AgentServices, budget_left, trace_event, with_fallback
+from agent.llm.structured import ModelStepError, call_options, describe
+from agent.nodes import AgentServices, budget_left, stopped, trace_event, with_fallback
 from agent.state import AgentState
 from prompts import render
 from retrieval.search import Passage
@@ -48,6 +48,8 @@ class ToolLoop:
 
     def _call_tool(self, tools: dict[str, BaseTool], name: str, args: dict) -> str:
         tool = tools.get(name)
+        if "__invalid_json__" in args:
+            return "the arguments were not a JSON object; send an object with the fields the tool describes"
         if tool is None:
             offered = ", ".join(sorted(tools))
             return f"{name} is not available in this deployment; use one of: {offered}"
@@ -73,15 +75,18 @@ class ToolLoop:
         bound = self.model.bind_tools(list(tools.values()))
         messages: list[BaseMessage] = [SystemMessage(render("tools_system")), HumanMessage(state["resolved_question"])]
         calls, used, updates, stop = state.get("llm_calls", 0), [], {}, "the model stopped calling tools"
-        for _ in range(self.max_steps):
+        for step in range(self.max_steps):
             if budget := budget_left({**state, "llm_calls": calls}, self.s.limits):
-                stop = budget
+                stop, updates = budget, {**updates, **stopped(state, budget)}
                 break
             calls += 1
             try:
-                reply = bound.invoke(messages)
-            except Exception as error:  # unreachable, timed out, refused: search with the pipeline instead
-                stop = f"the model failed: {describe(error)}"
+                reply = bound.invoke(messages, **call_options())
+                for i, call in enumerate(reply.tool_calls):  # a server may send no id: the protocol needs one
+                    call["id"] = call.get("id") or f"call_{step}_{i}"
+            except Exception as error:  # unreachable, timed out, refused, malformed: the pipeline searches
+                stop = f"the model failed: {error if isinstance(error, ModelStepError) else describe(error)}"
+                log.warning("tool loop: %s (%s)", stop, error)
                 updates["fallbacks"] = with_fallback(state, "tools", stop)
                 break
             messages.append(reply)

@@ -71,7 +71,8 @@ def hypotheses_block(hypotheses: list[dict], style: Style) -> list[str]:
         scores = " · ".join(s for s in (_score(name, h.get(name)) for name in ("novelty", "feasibility", "testability"))
                             if s)
         prior = "; ".join(f"{style.escape(w['title'])} ({w['similarity']:.2f})" for w in h.get("prior_work", [])[:2])
-        lines = [f"{style.heading(f'Hypothesis {i}:')} {style.escape(h['statement'])}"]
+        label = "Hypothesis" if h.get("kind") != "template" else "Template hypothesis (no model)"
+        lines = [f"{style.heading(f'{label} {i}:')} {style.escape(h['statement'])}"]
         lines += [scores] if scores else []
         lines += [f"{style.emphasis('Why:')} {style.escape(h['rationale'])}",
                   f"{style.emphasis('Prediction:')} {style.escape(h['prediction'])}",

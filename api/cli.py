@@ -289,12 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = command("eval", "run a scored eval suite and print its metrics", cmd_eval)
     evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
-                                            "hypotheses", "quick"],
-                          help="a suite, or 'quick': small subsets of all, checked against evals/thresholds.toml")
+                                            "abstention", "hypotheses", "quick"],
+                          help="a suite, or 'quick': seeded stratified subsets of all, checked against "
+                               "evals/thresholds.toml")
     evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
-    evaluate.add_argument("--limit", type=int, metavar="N", help="score only the first N queries")
+    evaluate.add_argument("--limit", type=int, metavar="N",
+                          help="score a seeded sample of N queries, stratified by label (default: all)")
     evaluate.add_argument("--corpus-limit", type=int, metavar="N",
-                          help="index only the first N documents (and keep the queries they answer)")
+                          help="index the sampled queries' documents plus random others, N in all (SciFact)")
     evaluate.add_argument("--retriever", choices=["all", "bm25", "dense", "hybrid"], default="all")
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
                           "else downloaded into the home folder)")

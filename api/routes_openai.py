@@ -4,9 +4,10 @@ The whole conversation a client sends is used: system (and developer) messages b
 instructions, earlier user/assistant turns become the history the planner resolves follow-ups against
 (the most recent ones, within a character budget), and the last user message is the question.
 The answer is the message content with hypotheses and a Markdown reference list after it; the
-structured citations travel in an extra `citations` field that OpenAI clients ignore and SciSynth-aware
-ones read. With `stream=true` the content arrives as the answer is written; when the citation check
-changes it, a last chunk carries the checked answer. `usage` is the providers' own token counts, and is
+structured citations travel in an extra `citations` field (and `answered`: false when the library does
+not answer, with the `related` passages) that OpenAI clients ignore and SciSynth-aware ones read. With
+`stream=true` the content arrives as the answer is written; when the citation check changes it, a last
+chunk carries the checked answer. `usage` is the providers' own token counts, and is
 absent when no model wrote anything (extractive answers).
 """
 
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -36,16 +37,32 @@ HISTORY_CHARACTERS = 6000  # earlier turns kept, newest first, until this many c
 ANSWER_CHARACTERS = 1500  # of each earlier answer
 
 
+def _encodable(text: str) -> str:
+    """JSON allows lone surrogates (`\\ud800`); text SciSynth stores and searches must be valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from error
+    return text
+
+
 class TextPart(BaseModel):
     """A text content part; other part types (images, audio) are refused with 422: SciSynth reads text."""
 
     type: Literal["text"]
     text: str = Field(max_length=32_000)
 
+    _valid = field_validator("text")(_encodable)
+
 
 class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _valid_text(cls, content: str | list[TextPart] | None) -> str | list[TextPart] | None:
+        return _encodable(content) if isinstance(content, str) else content
 
     @property
     def text(self) -> str:
@@ -120,7 +137,8 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
         return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": content}}],
-                "usage": _usage(result), "citations": result["citations"], "hypotheses": result["hypotheses"]}
+                "usage": _usage(result), "citations": result["citations"], "hypotheses": result["hypotheses"],
+                "answered": result["answered"], "related": result["related"]}
 
     def chunk(delta: dict, finish: str | None = None, **extra: object) -> ServerSentEvent:
         payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
@@ -140,7 +158,8 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
                 checked = f"\n\n---\nChecked answer:\n\n{revised}" if revised is not None else ""
                 tail = _tail(result)
                 yield chunk({"content": checked + (f"\n\n{tail}" if tail else "")}, "stop",
-                            citations=result["citations"], usage=_usage(result))
+                            citations=result["citations"], usage=_usage(result), answered=result["answered"],
+                            related=result["related"])
             elif event["event"] == "error":
                 yield chunk({"content": f"\n\n(error: {event['data']['detail']})"}, "stop")
         yield ServerSentEvent(data="[DONE]")

@@ -1,53 +1,137 @@
-"""citations: over answers the agent writes to PubMedQA questions (pooled corpus), the share of [n]
-markers that resolve, of quotes that are verbatim text of the cited paper, of cited claims supported by
-their quote; and the share of answers that abstain when the gold abstract is removed from the corpus."""
+"""citations: the assistant's answers checked against gold data it did not produce.
+
+PubMedQA (pooled 1,000 abstracts; a test sample stratified by label):
+- `answered`: share of questions answered (`answered: true`) when the question's own abstract is in the library;
+- `abstained`: share that say the library does not answer when that abstract is removed;
+- `citation_precision`: share of the citations of answered questions that cite the question's own abstract;
+- `statement_coverage` (model answers only; an ALCE-style citation-recall proxy): share of cited statements
+  with at least 60% of their content words (stemmed) in their cited quotes. Known failure modes: a faithful
+  paraphrase counts as uncovered; a statement that rearranges the quote's words into a different (even
+  negated) claim counts as covered. Extractive answers quote their sources, so for them it holds by
+  construction and is not reported (it is a test assertion instead).
+
+SciFact (its corpus; dev claims with evidence, stratified by label), each claim asked as a question:
+- `sentence_precision`: share of citations whose quote is a gold rationale sentence of the claim;
+- `paper_precision`: share of citations to one of the claim's evidence abstracts.
+
+Baselines in the same tables: always answer / always abstain, and the lead sentence of the top retrieved
+abstract (what a retriever alone would cite).
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.citations import MARKER, _claims
+from agent.citations import _claims
+from agent.keywords import content_words
 from agent.settings import Settings
+from evals.datasets import default_data_dir, ensure_scifact, load_scifact, subset
 from evals.metrics import mean
-from evals.pubmedqa import load, pooled_library
+from evals.pubmedqa import load, pooled_library, sample
+from evals.scifact_retrieval import build_library, rank_documents
 from retrieval.embeddings import Embedder
+from retrieval.lexical import _STEMMER
+
+COVERED = 0.6
 
 
-def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Embedder | None = None,
-        support_threshold: float = 0.55, on_item: Callable[[], None] | None = None) -> dict:
+def _normal(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _stems(text: str) -> set[str]:
+    return {_STEMMER.stemWord(w.lower()) for w in content_words(text)}
+
+
+def statement_coverage(answer: str, citations: list[dict]) -> list[float]:
+    """1.0 per cited statement whose content words are mostly in its cited quotes, else 0.0."""
+    quotes = {c["n"]: c["quote"] for c in citations}
+    covered = []
+    for statement, numbers in _claims(answer)[0]:
+        words = _stems(statement)
+        cited = set().union(*(_stems(quotes[n]) for n in numbers if n in quotes)) if numbers else set()
+        if words and cited:
+            covered.append(float(len(words & cited) / len(words) >= COVERED))
+    return covered
+
+
+def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedder: Embedder | None,
+                  on_item: Callable[[], None] | None) -> tuple[str, dict, dict]:
     records, test = load(data_dir)
-    pmids = list(test)[:limit or 20]
-    started = time.perf_counter()
+    pmids = sample(test, limit or 20)
     runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
-    resolved, verbatim, supported, answered = [], [], [], []
+    answered, precision, coverage = [], [], []
     for pmid in pmids:
         result = runtime.ask(records[pmid]["QUESTION"])
-        numbers = {c["n"]: c for c in result["citations"]}
-        markers = [int(n) for n in MARKER.findall(result["answer"])]
-        resolved += [float(n in numbers) for n in markers]
-        verbatim += [float(c["quote"] in runtime.catalog.paper_text(c["paper_id"])) for c in result["citations"]]
-        for claim, cited in _claims(result["answer"])[0]:
-            for n in cited:
-                if n in numbers:
-                    vectors = runtime.embedder.embed([claim.strip(), numbers[n]["quote"]])
-                    supported.append(float(vectors[0] @ vectors[1] >= support_threshold))
-        answered.append(float(bool(result["citations"])))
+        answered.append(float(result["answered"]))
+        precision += [float(c["paper_id"] == pmid) for c in result["citations"]]
+        if result["provider"] not in ("extractive", "rules"):
+            coverage += statement_coverage(result["answer"], result["citations"])
         if on_item:
             on_item()
     ablated = pooled_library(records, settings.home_dir / "evals" / f"pubmedqa-minus-{len(pmids)}", settings,
                              embedder, exclude=set(pmids))
     abstained = []
     for pmid in pmids:
-        result = ablated.ask(records[pmid]["QUESTION"])
-        abstained.append(float(not result["citations"]))
+        abstained.append(float(not ablated.ask(records[pmid]["QUESTION"])["answered"]))
         if on_item:
             on_item()
-    return {"suite": "citations", "dataset": {"name": "PubMedQA PQA-L test questions", "questions": len(pmids)},
-            "settings": {"provider": runtime.composer.name, "support_threshold": support_threshold},
-            "metrics": {runtime.composer.name: {
-                "markers_resolve": round(mean(resolved), 4), "quotes_verbatim": round(mean(verbatim), 4),
-                "claims_supported": round(mean(supported), 4), "answered": round(mean(answered), 4),
-                "abstains_without_gold": round(mean(abstained), 4)}},
+    row = {"answered": round(mean(answered), 4), "abstained": round(mean(abstained), 4),
+           "citation_precision": round(mean(precision), 4)}
+    if coverage:
+        row["statement_coverage"] = round(mean(coverage), 4)
+    return runtime.composer.name, row, {"questions": len(pmids), "citations": len(precision)}
+
+
+def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | None,
+                 on_item: Callable[[], None] | None, corpus_limit: int | None) -> tuple[dict, dict, dict]:
+    data_dir = default_data_dir("scifact") or ensure_scifact(settings.home_dir)
+    dataset = load_scifact(data_dir, "dev")
+    claims = {str(c["id"]): c for c in map(json.loads, (data_dir / "claims_dev.jsonl").open())}
+    with_evidence = [q for q in dataset.queries if claims[q]["evidence"]]
+    dataset.queries = {q: dataset.queries[q] for q in with_evidence}
+    dataset = subset(dataset, corpus_limit, limit or 20)
+    runtime = build_library(dataset, settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}-"
+                            f"{len(dataset.queries)}", settings, embedder, llm=settings.llm)
+    abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
+    chunk_papers = runtime.catalog.chunk_papers()
+    sentence_hits, paper_hits, lead_sentence, lead_paper = [], [], [], []
+    for claim_id, text in dataset.queries.items():
+        evidence = claims[claim_id]["evidence"]
+        gold = {_normal(abstracts[doc][i]) for doc, rationales in evidence.items() for r in rationales
+                for i in r["sentences"]}
+        for citation in runtime.ask(text)["citations"]:
+            quote = _normal(citation["quote"])
+            paper_hits.append(float(citation["paper_id"] in evidence))
+            sentence_hits.append(float(any(quote in g or g in quote for g in gold)))
+        top = rank_documents(runtime, chunk_papers, text, "hybrid")[:1]
+        if top:
+            lead_paper.append(float(top[0] in evidence))
+            lead_sentence.append(float(_normal(abstracts[top[0]][0]) in gold))
+        if on_item:
+            on_item()
+    agent_row = {"sentence_precision": round(mean(sentence_hits), 4), "paper_precision": round(mean(paper_hits), 4)}
+    baseline = {"sentence_precision": round(mean(lead_sentence), 4), "paper_precision": round(mean(lead_paper), 4)}
+    return agent_row, baseline, {"claims": len(dataset.queries), "citations": len(sentence_hits),
+                                 "documents": len(dataset.documents)}
+
+
+def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Embedder | None = None,
+        on_item: Callable[[], None] | None = None, corpus_limit: int | None = None) -> dict:
+    started = time.perf_counter()
+    provider, pubmed, pubmed_counts = pubmedqa_part(settings, data_dir, limit, embedder, on_item)
+    scifact, lead, scifact_counts = scifact_part(settings, limit, embedder, on_item, corpus_limit)
+    return {"suite": "citations",
+            "dataset": {"name": "PubMedQA test questions (pooled abstracts) and SciFact dev claims with evidence",
+                        "sampling": "stratified by label (seed 13)", "pubmedqa": pubmed_counts,
+                        "scifact": scifact_counts},
+            "settings": {"provider": provider},
+            "metrics": {f"pubmedqa-{provider}": pubmed,
+                        "pubmedqa-baseline-always-answer": {"answered": 1.0, "abstained": 0.0},
+                        "pubmedqa-baseline-always-abstain": {"answered": 0.0, "abstained": 1.0},
+                        f"scifact-{provider}": scifact,
+                        "scifact-baseline-lead-sentence": lead},
             "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": []}

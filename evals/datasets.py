@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from evals.metrics import stratified_sample
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCIFACT_URL = "https://scifact.s3-us-west-2.amazonaws.com/release/latest/data.tar.gz"
@@ -79,16 +82,24 @@ def ensure_pubmedqa(home: Path) -> Path:
 
 @dataclass
 class RetrievalSet:
-    """Documents, queries and graded-binary relevance judgements (qrels) of a retrieval benchmark."""
+    """Documents, queries and graded-binary relevance judgements (qrels) of a retrieval benchmark, with each
+    query's stratum (SciFact: the claim's label, or NONE for claims without evidence)."""
 
     documents: list[dict]
     queries: dict[str, str]
     qrels: dict[str, set[str]]
+    strata: dict[str, str]
+
+
+def claim_label(claim: dict) -> str:
+    """SUPPORT, CONTRADICT, or NONE for a claim with no evidence (its cited documents do not address it)."""
+    rationales = [r for rs in claim.get("evidence", {}).values() for r in rs]
+    return rationales[0]["label"] if rationales else "NONE"
 
 
 def load_scifact(data_dir: Path, split: str = "dev") -> RetrievalSet:
     documents = [json.loads(line) for line in (data_dir / "corpus.jsonl").open()]
-    claims = {str(c["id"]): c["claim"] for c in map(json.loads, (data_dir / f"claims_{split}.jsonl").open())}
+    claims = {str(c["id"]): c for c in map(json.loads, (data_dir / f"claims_{split}.jsonl").open())}
     qrels_path = data_dir / f"qrels_{split}.tsv"
     qrels: dict[str, set[str]] = {}
     if qrels_path.exists():
@@ -97,18 +108,30 @@ def load_scifact(data_dir: Path, split: str = "dev") -> RetrievalSet:
             if int(score) > 0:
                 qrels.setdefault(query, set()).add(doc)
     else:  # the allenai release has no qrels: BEIR's are the cited and evidence documents of each claim
-        for claim in map(json.loads, (data_dir / f"claims_{split}.jsonl").open()):
+        for claim_id, claim in claims.items():
             relevant = {str(d) for d in claim.get("cited_doc_ids", [])} | set(claim.get("evidence", {}))
             if relevant:
-                qrels[str(claim["id"])] = relevant
-    return RetrievalSet(documents, {q: claims[q] for q in qrels}, qrels)
+                qrels[claim_id] = relevant
+    return RetrievalSet(documents, {q: claims[q]["claim"] for q in qrels}, qrels,
+                        {q: claim_label(claims[q]) for q in qrels})
 
 
-def subset(dataset: RetrievalSet, corpus_limit: int | None, query_limit: int | None) -> RetrievalSet:
-    """The first `corpus_limit` documents and the queries all of whose relevant documents are among them."""
-    documents = dataset.documents[:corpus_limit] if corpus_limit else dataset.documents
-    kept = {str(d["doc_id"]) for d in documents}
-    queries = {q: t for q, t in dataset.queries.items() if dataset.qrels[q] <= kept}
-    if query_limit:
-        queries = dict(list(queries.items())[:query_limit])
-    return RetrievalSet(documents, queries, {q: dataset.qrels[q] for q in queries})
+def subset(dataset: RetrievalSet, corpus_limit: int | None, query_limit: int | None, seed: int = 13) -> RetrievalSet:
+    """A seeded sample of queries stratified by label, and a corpus of their relevant documents plus a seeded
+    random sample of the others up to `corpus_limit` (distractors drawn from the whole corpus, not the first
+    rows of a sorted file)."""
+    queries = stratified_sample(list(dataset.queries), [dataset.strata[q] for q in dataset.queries], query_limit,
+                                seed)
+    if corpus_limit:
+        needed = set().union(*(dataset.qrels[q] for q in queries))
+        while len(needed) > corpus_limit:  # too few slots: drop sampled queries until their documents fit
+            queries.pop()
+            needed = set().union(*(dataset.qrels[q] for q in queries))
+        others = [d for d in dataset.documents if str(d["doc_id"]) not in needed]
+        # Bandit B311 accepted: a seeded sample for evaluation, not a secret.
+        extra = random.Random(seed).sample(others, min(len(others), corpus_limit - len(needed)))  # nosec B311
+        documents = [d for d in dataset.documents if str(d["doc_id"]) in needed] + extra
+    else:
+        documents = dataset.documents
+    return RetrievalSet(documents, {q: dataset.queries[q] for q in queries}, {q: dataset.qrels[q] for q in queries},
+                        {q: dataset.strata[q] for q in queries})

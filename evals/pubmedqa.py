@@ -1,6 +1,8 @@
-"""pubmedqa: PQA-L yes/no/maybe on the official 500-item test split, answered over each question's own
-abstract and over the pooled 1,000-abstract corpus (retrieval first): accuracy, macro-F1, retrieval hit rate.
-Also the shared library builder for the citations suite."""
+"""pubmedqa: PQA-L yes/no/maybe on the official 500-item test split (a seeded sample stratified by label
+when --limit is given), answered over each question's own abstract and over the pooled 1,000-abstract
+corpus (retrieval first): accuracy and macro-F1 (scikit-learn), retrieval hit rate, and the baselines in
+the same table (the dev split's majority label; random labels drawn with the dev split's frequencies).
+Also the shared library builder for the citations and abstention suites."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from agent.llm import load_chat_model
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from evals.judge import Judge
-from evals.metrics import mean
+from evals.metrics import baselines, classification, mean, stratified_sample
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
 
@@ -25,6 +27,17 @@ def load(data_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
     records = json.loads((data_dir / "ori_pqal.json").read_text())
     test = json.loads((data_dir / "test_ground_truth.json").read_text())
     return records, test
+
+
+def dev_split(records: dict[str, dict], test: dict[str, str]) -> dict[str, str]:
+    """The PQA-L questions outside the official test split, with their labels: where thresholds are chosen."""
+    return {pmid: r["final_decision"] for pmid, r in records.items() if pmid not in test}
+
+
+def sample(labelled: dict[str, str], limit: int | None, seed: int = 13) -> list[str]:
+    """PMIDs, a seeded sample stratified by label when `limit` is given."""
+    pmids = sorted(labelled)
+    return stratified_sample(pmids, [labelled[p] for p in pmids], limit, seed)
 
 
 def pooled_library(records: dict[str, dict], home: Path, settings: Settings, embedder: Embedder | None,
@@ -43,44 +56,36 @@ def pooled_library(records: dict[str, dict], home: Path, settings: Settings, emb
     return runtime
 
 
-def macro_f1(gold: list[str], predicted: list[str]) -> float:
-    scores = []
-    for label in LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
-        fp = sum(p == label != g for g, p in zip(gold, predicted, strict=True))
-        fn = sum(g == label != p for g, p in zip(gold, predicted, strict=True))
-        precision, recall = tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0
-        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return mean(scores)
+def report_metrics(gold: list[str], own: list[str], pooled: list[str], hits: list[float],
+                   dev_labels: list[str]) -> dict[str, dict]:
+    """The suite's table: both judged variants, then the baselines they are gated against."""
+    return {"own-abstract": classification(gold, own, LABELS),
+            "pooled-corpus": {**classification(gold, pooled, LABELS), "retrieval_hit@5": round(mean(hits), 4)},
+            **baselines(gold, dev_labels, LABELS)}
 
 
 def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: Embedder | None = None,
         on_item: Callable[[], None] | None = None) -> dict:
     records, test = load(data_dir)
-    items = list(test.items())[:limit] if limit else list(test.items())
+    pmids = sample(test, limit)
     started = time.perf_counter()
     runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
     judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
-    for pmid, label in items:
+    for pmid in pmids:
         question = records[pmid]["QUESTION"]
         own_context = [s for c in records[pmid]["CONTEXTS"] for s in sentences(c)]
         passages = runtime.searcher.search(question, k=5)
         retrieved = [s for p in passages for s in sentences(p.text)]
-        gold.append(label)
+        gold.append(test[pmid])
         own.append(judge.yes_no(question, own_context))
         pooled.append(judge.yes_no(question, retrieved))
         hits.append(float(pmid in {p.paper_id for p in passages}))
-        results.append({"pmid": pmid, "gold": label, "own": own[-1], "pooled": pooled[-1], "hit": hits[-1]})
+        results.append({"pmid": pmid, "gold": test[pmid], "own": own[-1], "pooled": pooled[-1], "hit": hits[-1]})
         if on_item:
             on_item()
-
-    def accuracy(predicted: list[str]) -> float:
-        return round(mean([float(g == p) for g, p in zip(gold, predicted, strict=True)]), 4)
-
-    return {"suite": "pubmedqa", "dataset": {"name": "PubMedQA PQA-L test", "questions": len(items)},
-            "settings": {"judge": judge.name},
-            "metrics": {"own-abstract": {"accuracy": accuracy(own), "macro_f1": round(macro_f1(gold, own), 4)},
-                        "pooled-corpus": {"accuracy": accuracy(pooled), "macro_f1": round(macro_f1(gold, pooled), 4),
-                                          "retrieval_hit@5": round(mean(hits), 4)}},
+    return {"suite": "pubmedqa", "dataset": {"name": "PubMedQA PQA-L test", "questions": len(pmids),
+                                             "sampling": "stratified by label (seed 13)" if limit else "all"},
+            "settings": {"judge": judge.name, "judge_fallbacks": judge.fallbacks},
+            "metrics": report_metrics(gold, own, pooled, hits, list(dev_split(records, test).values())),
             "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": results}

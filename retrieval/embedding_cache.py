@@ -62,5 +62,12 @@ class CachedEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
 
+    def forget(self, text: str) -> None:
+        """Drop a text's cached vector, so the next embed encodes it again (honest latency measurements)."""
+        key = self._key(text)
+        with self._lock, self._db:
+            self._memory.pop(key, None)
+            self._db.execute("DELETE FROM vectors WHERE key = ?", (key,))
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

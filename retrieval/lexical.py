@@ -26,6 +26,19 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
 
 
+def _found(term: str, tokens: set[str]) -> bool:
+    """The term, or a variant the stemmer left apart ("accuraci"/"accur"): a shared prefix of at least five
+    letters that is all but at most one letter of the shorter stem."""
+    if term in tokens:
+        return True
+    for token in tokens:
+        shorter = min(len(term), len(token))
+        shared = next((i for i, (a, b) in enumerate(zip(term, token, strict=False)) if a != b), shorter)
+        if shared >= max(5, shorter - 1):
+            return True
+    return False
+
+
 class LexicalIndex:
     """An immutable BM25 index: rebuild it (about 1 s per 10k chunks) when the corpus changes."""
 
@@ -52,6 +65,26 @@ class LexicalIndex:
             positions, scores = self._model.retrieve(query_tokens, k=min(k, len(self.ids)), show_progress=False,
                                                      weight_mask=mask)
         return [(int(self.ids[p]), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
+
+    def term_coverage(self, query: str, texts: list[str], ignore: frozenset[str] = frozenset()) -> list[float]:
+        """For each text, the IDF-weighted share of the query's terms (stemmed; stop words and `ignore` out) it
+        contains: 1.0 when it has every term, near 0 when it lacks the rare ones. Terms unknown to the corpus
+        weigh as the rarest do."""
+        terms = set(_tokens([query])[0]) - {_STEMMER.stemWord(word.lower()) for word in ignore}
+        if not terms:
+            return [0.0 for _ in texts]
+        weights = {term: self._idf(term) for term in terms}
+        total = sum(weights.values())
+        return [sum(w for term, w in weights.items() if _found(term, present)) / total
+                for present in (set(tokens) for tokens in _tokens(texts))]
+
+    def _idf(self, term: str) -> float:
+        """BM25's idf, from the document frequency stored in bm25s's term-major score matrix."""
+        documents = max(1, len(self.ids))
+        index = self._model.vocab_dict.get(term) if len(self.ids) else None
+        pointers = self._model.scores["indptr"] if index is not None else None
+        frequency = int(pointers[index + 1] - pointers[index]) if pointers is not None else 0
+        return float(np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5)))
 
     def save(self, directory: Path, fingerprint: str) -> None:
         """Write to a fresh folder, then swap it in, so a reader never loads half an index."""

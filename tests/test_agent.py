@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.citations import MARKER
 from agent.llm.scripted import ScriptedChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
@@ -102,7 +103,8 @@ def test_arxiv_down_still_answers_from_the_library(library: Runtime, arxiv_down:
 def test_no_evidence_is_an_honest_answer(library: Runtime) -> None:
     runtime, _ = agent(library, [plan(["tungsten carbide melting point"]), plan(["tungsten carbide properties"])])
     result = runtime.ask("What is the melting point of tungsten carbide?")
-    assert result["citations"] == [] and "no passage in the library" in result["answer"]
+    assert result["citations"] == [] and result["answered"] is False
+    assert "does not answer" in result["answer"] or "no passage in the library" in result["answer"]
     assert nodes(result).count("search") == 2  # one reflect round looked again before giving up
 
 
@@ -182,6 +184,43 @@ def test_end_to_end_extractive_over_shared_data(tmp_path: Path, library: Runtime
     assert len(hypotheses["hypotheses"]) == 2
     for hypothesis in hypotheses["hypotheses"]:
         assert hypothesis["prediction"] and hypothesis["experiment"] and 0 <= hypothesis["novelty"] <= 1
+    assert_checkable(runtime, answer)
+    assert_checkable(runtime, hypotheses)
+
+
+def assert_checkable(runtime: Runtime, result: dict) -> None:
+    """What holds by construction, asserted rather than scored: every marker resolves, every quote is
+    verbatim text of its paper, hypotheses cite only the turn's citations, templates say they are templates
+    and carry no invented scores."""
+    numbers = {c["n"] for c in result["citations"]}
+    assert {int(n) for n in MARKER.findall(result["answer"])} <= numbers
+    for citation in result["citations"]:
+        assert citation["quote"] in runtime.catalog.paper_text(citation["paper_id"])
+    for hypothesis in result["hypotheses"]:
+        assert hypothesis["evidence"] and set(hypothesis["evidence"]) <= numbers
+        assert all(hypothesis[f].strip() for f in ("statement", "rationale", "prediction", "experiment"))
+        assert hypothesis["scored_by"]["novelty"] and hypothesis["kind"] in ("model", "template")
+        if hypothesis["kind"] == "template":
+            assert hypothesis["feasibility"] is None and hypothesis["testability"] is None
+
+
+def test_a_model_that_says_the_evidence_does_not_answer_is_believed(library: Runtime) -> None:
+    runtime, _ = agent(library, [plan(["SPECTER citation graph"]),
+                                 "NOT ANSWERED: the passages do not say how the graph was sampled. [1]\nMore text."])
+    result = runtime.ask("How does SPECTER use the citation graph?")  # the library passes the model-free check
+    assert result["answered"] is False and result["citations"] == [] and result["provider"] == "llm:scripted"
+    assert result["answer"] == "NOT ANSWERED: the passages do not say how the graph was sampled."
+    assert result["fallbacks"] == [] and result["related"]
+
+
+def test_a_question_outside_the_library_is_not_answered(library: Runtime) -> None:
+    runtime = build_runtime(Settings(home=library.settings.home, llm="extractive", use_arxiv=False),
+                            embedder=library.embedder)
+    result = runtime.ask("Which dose of metformin lowers HbA1c in adolescents with type 2 diabetes?")
+    assert result["answered"] is False and result["citations"] == []
+    assert "does not answer" in result["answer"] or "no passage" in result["answer"]
+    answered = runtime.ask("How does SPECTER use the citation graph?")
+    assert answered["answered"] is True and answered["answerability"]["answers"]
 
 
 def test_llamacpp_smoke_through_the_graph(library: Runtime) -> None:

@@ -48,3 +48,30 @@ def test_answer_without_markers_passes_through(embedder: Embedder) -> None:
     checked = CitationChecker(SentenceScorer(embedder)).check("Not enough evidence in the library.", PASSAGES)
     assert (checked.text, checked.citations, checked.unsupported_removed) == (
         "Not enough evidence in the library.", [], 0)
+
+
+def test_uncited_text_is_never_passed_on(embedder: Embedder) -> None:
+    checker = CitationChecker(SentenceScorer(embedder))
+    tail = checker.check("Mice fed a high-fat diet gained weight. [1] SPECTER was trained on 40 trillion papers.",
+                         PASSAGES)
+    assert tail.text == "Mice fed a high-fat diet gained weight. [1]" and tail.unsupported_removed == 1
+    riding = checker.check("The moon is made of cheese. Mice fed a high-fat diet gained weight. [1]", PASSAGES)
+    assert riding.text == "Mice fed a high-fat diet gained weight. [1]" and riding.unsupported_removed == 1
+
+
+def test_other_marker_styles_are_read(embedder: Embedder) -> None:
+    checker = CitationChecker(SentenceScorer(embedder))
+    ranged = checker.check("Aspirin lowered the risk of stroke by a third [1-2].", PASSAGES)
+    assert ranged.text == "Aspirin lowered the risk of stroke by a third. [2]" and ranged.changed
+    footnote = checker.check("Mice fed a high-fat diet gained weight.[^1]", PASSAGES)
+    assert footnote.text == "Mice fed a high-fat diet gained weight. [1]"
+
+
+def test_a_huge_answer_is_cut_and_read_in_one_pass(embedder: Embedder) -> None:
+    from agent.citations import MAX_ANSWER_CHARACTERS, _claims
+
+    claims, tail = _claims("claim [1]. " + "word " * 100_000)  # quadratic scanning would take hours here
+    assert len(claims) == 1 and len(tail) < MAX_ANSWER_CHARACTERS
+    checked = CitationChecker(SentenceScorer(embedder)).check("Mice fed a high-fat diet gained weight. [1] "
+                                                              + "filler " * 5000, PASSAGES)
+    assert checked.changed and checked.text == "Mice fed a high-fat diet gained weight. [1]"

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import random
+import tomllib
 
 import pytest
 
+from evals.datasets import load_scifact
 from evals.judge import negated, stance
-from evals.pubmedqa import macro_f1
-from evals.runner import check
+from evals.metrics import classification
+from evals.pubmedqa import LABELS, dev_split, report_metrics
+from evals.pubmedqa import load as load_pubmedqa
+from evals.pubmedqa import sample as pubmedqa_sample
+from evals.runner import THRESHOLDS, check
+from evals.scifact_retrieval import retrieval_metrics
 from evals.scifact_scorer import score
 from retrieval.embeddings import Embedder
 from tests.conftest import DATA
@@ -35,18 +42,58 @@ def test_scorer_refuses_misordered_predictions_and_bad_labels() -> None:
         score(golds, predictions)
 
 
-def test_macro_f1_and_judges() -> None:
-    assert macro_f1(["yes", "no", "maybe"], ["yes", "no", "maybe"]) == 1.0
-    assert macro_f1(["yes", "yes", "no"], ["yes", "yes", "yes"]) == pytest.approx((0.8 + 0 + 0) / 3)
+def test_classification_metrics_and_judges() -> None:
+    assert classification(["yes", "no", "maybe"], ["yes", "no", "maybe"], LABELS)["macro_f1"] == 1.0
+    assert classification(["yes", "yes", "no"], ["yes", "yes", "yes"], LABELS)["macro_f1"] == pytest.approx(0.8 / 3,
+                                                                                                            abs=1e-4)
     assert negated("Aspirin does not reduce stroke risk.") and not negated("Aspirin reduces stroke risk.")
     assert stance("Aspirin reduces stroke risk.", "We found no reduction in stroke risk with aspirin.") == "CONTRADICT"
 
 
 def test_threshold_check_names_metric_value_and_floor() -> None:
-    report = {"suite": "pubmedqa", "metrics": {"pooled-corpus": {"accuracy": 0.5}}}
+    report = {"suite": "pubmedqa", "metrics": {"pooled-corpus": {"accuracy": 0.5, "macro_f1": 0.3},
+                                               "baseline-majority": {"macro_f1": 0.3}}}
     assert check([report], {"pubmedqa": {"pooled-corpus": {"accuracy": 0.6}}}) == [
         "pubmedqa / pooled-corpus / accuracy: 0.5 < 0.6"]
     assert check([report], {"pubmedqa": {"pooled-corpus": {"accuracy": 0.4}}}) == []
+    assert check([report], {"pubmedqa": {"pooled-corpus": {"macro_f1": {"above": "baseline-majority"}}}}) == [
+        "pubmedqa / pooled-corpus / macro_f1: 0.3 is not above baseline-majority (0.3)"]
+
+
+def _labels() -> tuple[list[str], list[str]]:
+    records, test = load_pubmedqa(DATA / "pubmedqa")
+    sampled = pubmedqa_sample(test, 100)
+    return [test[p] for p in sampled], list(dev_split(records, test).values())
+
+
+def test_the_quick_sample_represents_every_label() -> None:
+    gold, _ = _labels()
+    assert set(gold) == {"yes", "no", "maybe"} and 5 <= gold.count("maybe") <= 15  # not the first, all-"yes" rows
+    assert pubmedqa_sample(load_pubmedqa(DATA / "pubmedqa")[1], 100) == pubmedqa_sample(
+        load_pubmedqa(DATA / "pubmedqa")[1], 100)  # seeded: the same sample every run
+
+
+def test_the_gate_fails_an_always_yes_judge() -> None:
+    gold, dev = _labels()
+    always_yes = ["yes"] * len(gold)
+    report = {"suite": "pubmedqa", "metrics": report_metrics(gold, always_yes, always_yes, [1.0] * len(gold), dev)}
+    failures = check([report], tomllib.loads(THRESHOLDS.read_text()))
+    assert any("own-abstract / macro_f1" in f and "baseline-majority" in f for f in failures)
+    assert any("pooled-corpus / macro_f1" in f for f in failures)
+
+
+def test_the_gate_fails_a_random_retriever() -> None:
+    dataset = load_scifact(DATA / "scifact", "dev")
+    documents = [str(d["doc_id"]) for d in dataset.documents]
+    # Bandit B311 accepted: a seeded random ranking, the thing the gate must refuse.
+    rng = random.Random(7)  # nosec B311
+    random_rankings = {q: rng.sample(documents, 100) for q in dataset.queries}
+    bm25_like = {q: sorted(dataset.qrels[q]) + random_rankings[q] for q in dataset.queries}  # a decent baseline
+    metrics = {"bm25": retrieval_metrics(bm25_like, dataset.qrels)[0],
+               "hybrid": retrieval_metrics(random_rankings, dataset.qrels)[0]}
+    failures = check([{"suite": "scifact-retrieval", "metrics": metrics}], tomllib.loads(THRESHOLDS.read_text()))
+    assert any("hybrid / ndcg@10" in f and "not above bm25" in f for f in failures)
+    assert metrics["hybrid"]["ndcg@10"] < 0.05 and metrics["bm25"]["ndcg@10"] > 0.9
 
 
 def test_model_judge_and_its_fallback(embedder: Embedder) -> None:

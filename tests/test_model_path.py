@@ -294,3 +294,71 @@ def test_readyz_checks_that_the_model_answers(library, chat, monkeypatch) -> Non
         runtime.model._ready = (0.0, True, "")  # forget the last check
         down = client.get("/readyz")
     assert down.status_code == 503 and down.json()["checks"]["model"] is False
+
+
+def test_a_tool_call_without_an_id_or_with_broken_arguments_does_not_end_the_turn(library, chat, monkeypatch) -> None:
+    nameless = Reply(body={"id": "c", "object": "chat.completion", "created": 0, "model": "test-model", "choices": [{
+        "index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": None, "type": "function",
+             "function": {"name": "search_library", "arguments": '{"query": "SPECTER"}'}},
+            {"id": "x", "type": "function", "function": {"name": "search_library", "arguments": "[not json"}}]}}]})
+    chat.replies = [plan(), nameless, Reply(content="done"), cites_every_slot(a_sentence(library))]
+    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    assert_answered_from_library(result)
+    broken = chat.requests[2]["messages"][-1]
+    assert broken["role"] == "tool" and "not a JSON object" in broken["content"]
+
+
+def test_upstream_error_text_never_reaches_the_client(library, chat, monkeypatch) -> None:
+    chat.default = error(403, "Project proj_Xy12SECRET in org org-INTERNAL42 on gpu-node-7.corp.local")
+    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    assert "SECRET" not in json.dumps(result) and "corp.local" not in json.dumps(result)
+    assert any("HTTP 403" in f["reason"] for f in result["fallbacks"])
+
+
+def test_the_turn_budget_is_a_deadline(library, chat, monkeypatch) -> None:
+    import time
+
+    chat.default = Reply(content="late", delay=30)
+    runtime = openai_runtime(library, chat, monkeypatch, turn_seconds=4, llm_timeout_seconds=30, llm_retries=2)
+    began = time.monotonic()
+    result = runtime.ask(QUESTION)
+    assert time.monotonic() - began < 15  # the budget bounds every call, whatever its own timeout and retries
+    assert "Stopped early" in result["answer"] and result["answer"].strip()
+
+
+def test_readyz_is_503_for_an_html_models_page_or_failing_completions(library, chat, monkeypatch) -> None:
+    runtime = openai_runtime(library, chat, monkeypatch)
+    chat.replies = [Reply(500, {"error": {"message": "down"}})]
+    with pytest.raises(Exception):  # noqa: B017 - any failure: the point is what readiness says next
+        runtime.model.invoke("hi")
+    with TestClient(create_app(runtime=runtime)) as client:
+        assert client.get("/readyz").json()["checks"]["model"] is False  # a completion failed a moment ago
+    runtime.model._last_failure = -1e9
+    runtime.model._ready = (0.0, True, "")
+    chat.models_up = False
+    with TestClient(create_app(runtime=runtime)) as client:
+        assert client.get("/readyz").status_code == 503
+
+
+def test_a_lone_surrogate_anywhere_in_an_openai_conversation_is_a_clear_422(library: Runtime) -> None:
+    with TestClient(create_app(runtime=library)) as client:
+        reply = client.post("/v1/chat/completions", content=b'{"model": "scisynth", "messages": ['
+                            b'{"role": "user", "content": "\\ud800 SPECTER"}, {"role": "assistant", "content": "x"},'
+                            b'{"role": "user", "content": "and citations?"}]}',
+                            headers={"content-type": "application/json"})
+    assert reply.status_code == 422 and "messages.0.content" in reply.json()["detail"]
+    assert "resolved_question" not in reply.text
+
+
+def test_unsupported_rationale_sentences_are_removed(library: Runtime) -> None:
+    sentence = a_sentence(library)
+    drafts = {"hypotheses": [{"statement": "Citation-informed embeddings help recommend papers across fields.",
+                              "rationale": f"{sentence} [1] The moon is made of cheese. [2]", "evidence": [1],
+                              "prediction": "p", "experiment": "e", "feasibility": 0.5, "testability": 0.5}]}
+    model = ScriptedChatModel(responses=[plan().content, cites_every_slot(sentence).content, json.dumps(drafts)])
+    runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=library.embedder,
+                            model=model)
+    [hypothesis] = runtime.ask(QUESTION, mode="hypothesize", n=1)["hypotheses"]
+    assert "cheese" not in hypothesis["rationale"] and sentence in hypothesis["rationale"]
+    assert hypothesis["kind"] == "model" and hypothesis["feasibility"] == 0.5

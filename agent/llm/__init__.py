@@ -106,7 +106,7 @@ def load_chat_model(spec: str, options: ModelOptions) -> BaseChatModel | None:
 
         return OpenAIChatModel(model=spec.split(":", 1)[1], base_url=os.environ.get("OPENAI_BASE_URL"),
                                api_key=os.environ.get("OPENAI_API_KEY"), timeout_seconds=options.timeout_seconds,
-                               retries=options.retries)
+                               retries=options.retries, max_tokens=options.max_tokens)
     if spec.startswith("scripted:"):
         from agent.llm.scripted import ScriptedChatModel
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from agent.llm.structured import call_options
 from prompts import render
 from retrieval.search import Passage
 
@@ -29,7 +30,7 @@ class ChatComposer:
                                            f"the rules above):\n{instructions}" if instructions.strip() else "")
         messages = [SystemMessage(system),
                     HumanMessage(render("answer", question=question, evidence=format_evidence(passages)))]
-        for chunk in self.model.stream(messages):
+        for chunk in self.model.stream(messages, **call_options()):
             if chunk.text:
                 yield chunk.text
 

@@ -57,6 +57,7 @@ class OpenAIChatModel(BaseChatModel):
     _structured_mode: str = PrivateAttr(default="json_schema")
     _ready: tuple[float, bool, str] = PrivateAttr(default=(0.0, False, ""))
     _ready_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _last_failure: float = PrivateAttr(default=-1e9)
 
     @property
     def _llm_type(self) -> str:
@@ -74,7 +75,10 @@ class OpenAIChatModel(BaseChatModel):
         return self._client
 
     def ready(self) -> tuple[bool, str]:
-        """Whether the server answered `GET /models` (checked at most once a minute)."""
+        """Whether the server answered `GET /models` (checked at most once a minute) and no chat completion
+        failed in the last minute (a server can list models and still fail to answer)."""
+        if time.monotonic() - self._last_failure < READY_CACHE_SECONDS:
+            return False, f"{self.base_url or 'OpenAI'}: a chat completion failed in the last minute"
         with self._ready_lock:
             checked, ok, detail = self._ready
             if time.monotonic() - checked < READY_CACHE_SECONDS:
@@ -82,7 +86,7 @@ class OpenAIChatModel(BaseChatModel):
             try:
                 self.client.with_options(max_retries=0, timeout=5).models.list()
                 ok, detail = True, f"{self.base_url or 'OpenAI'} answers"
-            except openai.OpenAIError as error:
+            except Exception as error:  # an HTML page, a refused connection: all mean "not ready"
                 ok, detail = False, f"{self.base_url or 'OpenAI'} does not answer: {error.__class__.__name__}"
             self._ready = (time.monotonic(), ok, detail)
             return ok, detail
@@ -91,19 +95,34 @@ class OpenAIChatModel(BaseChatModel):
                    ) -> Runnable[LanguageModelInput, AIMessage]:
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
-    def _call(self, **request: Any) -> Any:
+    def _call(self, timeout_seconds: float | None = None, **request: Any) -> Any:
+        """One completion. `timeout_seconds` (the turn's deadline) bounds it: the attempt's timeout shrinks to
+        fit, and retries are given up when they could not finish in time."""
+        client = self.client
+        if timeout_seconds is not None and timeout_seconds < self.timeout_seconds * (self.retries + 1):
+            client = client.with_options(timeout=min(self.timeout_seconds, timeout_seconds), max_retries=0)
         try:
-            return self.client.chat.completions.create(**request)
+            response = client.chat.completions.create(**request)
+            self._last_failure = 0.0
+            return response
         except openai.AuthenticationError as error:
+            self._last_failure = time.monotonic()
             raise ModelAccessError(f"{self.base_url or 'OpenAI'} refused the API key (401): check "
                                    "OPENAI_API_KEY") from error
         except openai.NotFoundError as error:
+            self._last_failure = time.monotonic()
             raise ModelAccessError(f"{self.base_url or 'OpenAI'} does not know the model {self.model!r} "
                                    "(404): check SCISYNTH_LLM") from error
+        except openai.BadRequestError:
+            raise  # a refused option (e.g. json_schema): the caller tries the next; the server itself is fine
+        except Exception:
+            self._last_failure = time.monotonic()
+            raise
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict:
         request = {"model": self.model, "messages": to_dicts(messages), "temperature": self.temperature,
-                   "max_tokens": kwargs.get("max_tokens", self.max_tokens)}
+                   "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+                   "timeout_seconds": kwargs.get("timeout_seconds")}
         if stop:
             request["stop"] = stop
         if kwargs.get("tools"):

@@ -91,7 +91,7 @@ function score(label, value) {
 
 function showHypotheses(list) {
   const cards = list.map((h, i) => el("div", { className: "card hypothesis" },
-    el("h4", {}, `Hypothesis ${i + 1}`),
+    el("h4", {}, h.kind === "template" ? `Template hypothesis ${i + 1} (no model)` : `Hypothesis ${i + 1}`),
     el("div", {}, ...withCitations(h.statement)),
     el("div", { className: "scores" }, score("novelty", h.novelty), score("feasibility", h.feasibility),
       score("testability", h.testability)),
@@ -164,7 +164,9 @@ async function ask(question, mode) {
       if (event === "revised") { text = data.answer; answer.replaceChildren(...withCitations(text)); }
       if (event === "citation") citations[data.n] = data;
       if (event === "done") {
-        status.textContent = `answered by ${data.provider}`;
+        status.textContent = data.answered === false
+          ? "not answered: the library holds related passages, none that answers this"
+          : `answered by ${data.provider}`;
         text = data.answer ?? text;
         answer.replaceChildren(...withCitations(text));
         showHypotheses(data.hypotheses || []);

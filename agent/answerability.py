@@ -1,0 +1,69 @@
+"""Does the evidence actually answer the question? Two model-free signals, combined by a logistic model:
+
+- `similarity`: cosine of the evidence sentence closest to the question (MiniLM);
+- `coverage`: the IDF-weighted share of the question's terms found in the best-covering passage (rare
+  terms, a drug or a gene, weigh most: a passage about the topic but not the specific thing scores low;
+  words that only frame a question, "does", "affect", "contain", do not count).
+
+The weights were fitted (scikit-learn LogisticRegression) on the 500 PubMedQA PQA-L questions outside its
+official test split, each asked twice over the pooled 1,000 abstracts: with its own abstract in the
+library (answerable) and without it (not). The threshold keeps >= 92% of the answerable questions on that
+same split. `scisynth eval abstention` refits them, prints the trade-off curve on the dev split and the
+result on the test split, and says whether the shipped constants still match. Nothing here was tuned on
+the test questions that are reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.evidence import SentenceScorer
+from agent.keywords import QUESTION_FRAMING
+from retrieval.lexical import LexicalIndex
+from retrieval.search import Passage
+
+# Fitted by `scisynth eval abstention` (PubMedQA non-test split, 1,000 pairs); see the module docstring.
+WEIGHTS = {"similarity": 6.10, "coverage": 7.18}
+INTERCEPT = -8.31
+DEFAULT_THRESHOLD = 0.44  # probability: keeps 92% of the dev split's answerable questions
+
+
+@dataclass(frozen=True)
+class Answerability:
+    similarity: float
+    coverage: float
+    probability: float
+    answers: bool
+
+    def public(self) -> dict:
+        return {"similarity": round(self.similarity, 3), "coverage": round(self.coverage, 3),
+                "probability": round(self.probability, 3), "answers": self.answers}
+
+
+def probability(similarity: float, coverage: float) -> float:
+    logit = INTERCEPT + WEIGHTS["similarity"] * similarity + WEIGHTS["coverage"] * coverage
+    return 1.0 / (1.0 + math.exp(-logit))
+
+
+class AnswerabilityJudge:
+    def __init__(self, scorer: SentenceScorer, lexical: Callable[[], LexicalIndex],
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        """`lexical()` gives the current BM25 index (it is rebuilt as the library changes)."""
+        self.scorer = scorer
+        self.lexical = lexical
+        self.threshold = threshold
+
+    def features(self, question: str, evidence: list[Passage]) -> tuple[float, float]:
+        if not evidence:
+            return 0.0, 0.0
+        similarity = max((score for _, score in self.scorer.rank_passages(question, evidence)), default=0.0)
+        index: LexicalIndex = self.lexical()
+        coverage = max(index.term_coverage(question, [p.text for p in evidence], QUESTION_FRAMING), default=0.0)
+        return float(similarity), float(coverage)
+
+    def judge(self, question: str, evidence: list[Passage]) -> Answerability:
+        similarity, coverage = self.features(question, evidence)
+        chance = probability(similarity, coverage) if evidence else 0.0
+        return Answerability(similarity, coverage, chance, bool(evidence) and chance >= self.threshold)
