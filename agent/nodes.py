@@ -37,8 +37,9 @@ from tools.arxiv_client import ArxivClient, ArxivError, build_query
 log = logging.getLogger(__name__)
 Value = TypeVar("Value")
 
-EMPTY_LIBRARY = ("Your library is empty, so there is nothing to answer from yet. Add papers with "
-                 "'scisynth ingest PATH' (PDF files or folders) or 'scisynth fetch ARXIV_ID', then ask again.")
+EMPTY_LIBRARY = ("Your library is empty, so there is nothing to answer from yet. Add papers: upload a PDF or give "
+                 "an arXiv id (web page: Library), or run 'scisynth ingest PATH' (PDF, JATS or TEI XML, JSONL; "
+                 "files or folders) or 'scisynth fetch ARXIV_ID'. Then ask again.")
 CHIT_CHAT = ("Hello! I answer research questions from your paper library and arXiv, with citations to the page, "
              "and I can propose testable hypotheses. Ask me a question about a topic.")
 

@@ -7,12 +7,12 @@ import json
 import logging
 import re
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
+from api.cli_parser import build_parser
 from retrieval.vector_store import IndexMismatchError
 
 log = logging.getLogger("scisynth")
@@ -22,11 +22,12 @@ def _print(data: Any, as_json: bool, human: str) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human)
 
 
-def _runtime(args: argparse.Namespace):
+def _runtime(args: argparse.Namespace, needs_model: bool = True):
+    """The runtime; commands that never write an answer (ingest, search, library) load no language model."""
     from agent.runtime import build_runtime
 
     overrides = {"llm": args.llm} if getattr(args, "llm", None) else {}
-    return build_runtime(Settings(**overrides))
+    return build_runtime(Settings(**overrides) if needs_model else Settings(**{**overrides, "llm": "extractive"}))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -48,25 +49,34 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from tools.parsers import expand_paths
 
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     files = expand_paths([Path(p) for p in args.paths])
     with tqdm(desc="ingest", unit="paper", disable=args.json or None, file=sys.stderr) as bar:
         results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
     failed = [r for r in results if r.status == "failed"]
     counts = {status: sum(r.status == status for r in results) for status in ("added", "unchanged", "failed")}
     lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
-             for r in results if r.status != "failed"][:args.show]
+             + (f"  ({r.error})" if r.error else "") for r in results if r.status != "failed"][:args.show]
     lines.append(", ".join(f"{n} {status}" for status, n in counts.items()))
     _print({"results": [r.public() for r in results], "counts": counts}, args.json, "\n".join(lines))
     for result in failed:
         print(f"scisynth: cannot ingest {result.path}: {result.error}", file=sys.stderr)
-    return 2 if failed else 0
+    return 2 if failed and (len(failed) == len(results) or _named_file_failed(args.paths, results)) else 0
+
+
+def _named_file_failed(paths: list[str], results: list) -> bool:
+    """A file given by name (not found in a folder) that yielded no paper at all."""
+    for name in (str(Path(p)) for p in paths if not Path(p).is_dir()):
+        mine = [r for r in results if r.path == name or r.path.startswith(f"{name}:")]
+        if mine and all(r.status == "failed" for r in mine):
+            return True
+    return False
 
 
 def cmd_arxiv(args: argparse.Namespace) -> int:
     from tools.arxiv_client import ArxivError, build_query
 
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     query = build_query(args.query, title=args.title, author=args.author, category=args.category,
                         since=args.since, until=args.until)
     try:
@@ -83,7 +93,7 @@ def cmd_arxiv(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from tools.arxiv_client import ArxivError
 
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     try:
         results = runtime.fetcher.fetch(args.ids, with_pdf=not args.abstract_only)
     except ArxivError as error:
@@ -172,7 +182,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
     rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "source": p.source,
              "url": p.url} for p in papers]
@@ -183,7 +193,7 @@ def cmd_library(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     missing = [paper_id for paper_id in args.paper_ids if not runtime.ingestor.delete(paper_id)]
     _print({"deleted": [p for p in args.paper_ids if p not in missing], "missing": missing}, args.json,
            "\n".join(f"no paper {p}" if p in missing else f"deleted {p}" for p in args.paper_ids))
@@ -193,7 +203,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from retrieval.search import SearchFilter
 
-    runtime = _runtime(args)
+    runtime = _runtime(args, needs_model=False)
     if args.mmr is not None:
         runtime.searcher.mmr_balance = args.mmr
     where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to, sources=args.source)
@@ -229,119 +239,14 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
     return _turn(args, args.topic, "hypothesize", args.n)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scisynth",
-        description="SciSynth: find papers, read them, answer with page-level citations. "
-                    "Configuration comes from SCISYNTH_* environment variables (see README).",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, help_text: str, handler) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
-        sub.set_defaults(handler=handler)
-        return sub
-
-    serve = command("serve", "start the HTTP service (API and web page)", cmd_serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-
-    ingest = command("ingest", "add papers to the library: PDF, JATS XML (.nxml/.xml), JSONL records, folders",
-                     cmd_ingest)
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
-    ingest.add_argument("--show", type=int, default=50, metavar="N", help="list at most N papers (default 50)")
-
-    library = command("library", "list the papers in the library", cmd_library)
-    library.add_argument("--offset", type=int, default=0)
-    library.add_argument("--limit", type=int, default=100)
-
-    delete = command("delete", "remove papers (and their passages and vectors) from the library", cmd_delete)
-    delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID")
-
-    search = command("search", "find passages in the library", cmd_search)
-    search.add_argument("query")
-    search.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
-    search.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid",
-                        help="ranking: BM25, embeddings, or both fused (default hybrid)")
-    search.add_argument("--paper", action="append", metavar="PAPER_ID", help="only these papers (repeatable)")
-    search.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
-    search.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
-    search.add_argument("--source", action="append", choices=["pdf", "jats", "jsonl", "unarxive", "arxiv"],
-                        help="only papers from this kind of source (repeatable)")
-    search.add_argument("--mmr", type=float, metavar="BALANCE",
-                        help="diversify with MMR (0..1, relevance weight; e.g. 0.7)")
-
-    arxiv = command("arxiv", "search arXiv (metadata only; use fetch to add papers)", cmd_arxiv)
-    arxiv.add_argument("query", nargs="?", default="", help="free-text search words")
-    arxiv.add_argument("--max", type=int, default=10, help="number of results (default 10)")
-    arxiv.add_argument("--title", help="words in the title")
-    arxiv.add_argument("--author", help="an author name")
-    arxiv.add_argument("--category", help="an arXiv category, e.g. cs.CL")
-    arxiv.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or after")
-    arxiv.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or before")
-    arxiv.add_argument("--sort", choices=["relevance", "submitted", "updated"], default="relevance")
-
-    fetch = command("fetch", "download papers from arXiv by id and add them to the library", cmd_fetch)
-    fetch.add_argument("ids", nargs="+", metavar="ARXIV_ID")
-    fetch.add_argument("--abstract-only", action="store_true", help="ingest the abstract, skip the PDF")
-
-    evaluate = command("eval", "run a scored eval suite and print its metrics", cmd_eval)
-    evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
-                                            "abstention", "hypotheses", "quick"],
-                          help="a suite, or 'quick': seeded stratified subsets of all, checked against "
-                               "evals/thresholds.toml")
-    evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
-    evaluate.add_argument("--limit", type=int, metavar="N",
-                          help="score a seeded sample of N queries, stratified by label (default: all)")
-    evaluate.add_argument("--corpus-limit", type=int, metavar="N",
-                          help="index the sampled queries' documents plus random others, N in all (SciFact)")
-    evaluate.add_argument("--retriever", choices=["all", "bm25", "dense", "hybrid"], default="all")
-    evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
-                          "else downloaded into the home folder)")
-    evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
-
-    command("slack", "run the Slack bot in Socket Mode (no public URL needed)", cmd_slack)
-
-    models = commands.add_parser("models", help="manage local models", description="manage local models")
-    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    pull = model_commands.add_parser("pull", help="download a GGUF model (a small instruct model by default)")
-    pull.add_argument("spec", nargs="?", default=RECOMMENDED_GGUF, help=f"hf:OWNER/REPO/FILE.gguf (default "
-                      f"{RECOMMENDED_GGUF})")
-    pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    pull.set_defaults(handler=cmd_models_pull)
-
-    keys = commands.add_parser("keys", help="manage API keys", description="manage API keys")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create_key = key_commands.add_parser("create", help="create an API key (printed once, stored hashed)")
-    create_key.add_argument("--name", default="", help="a label for the key, e.g. the lab member's name")
-    create_key.add_argument("--role", choices=["reader", "member", "admin"], default="member",
-                            help="reader: search and converse; member: also add papers and delete their own; "
-                                 "admin: everything (default member)")
-    create_key.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    create_key.set_defaults(handler=cmd_keys)
-
-    command("reindex", "rebuild the vector and BM25 indexes from the catalog (after changing the embedding "
-            "model, or if the index was lost)", cmd_reindex)
-
-    ask = command("ask", "answer a question from the library, with citations", cmd_ask)
-    ask.add_argument("question")
-    ask.add_argument("--llm", help="LLM spec, e.g. extractive (default: SCISYNTH_LLM or auto)")
-    ask.add_argument("--conversation", metavar="ID", help="continue (and store the turn in) this conversation")
-
-    hypothesize = command("hypothesize", "propose testable hypotheses on a topic, checked for novelty",
-                          cmd_hypothesize)
-    hypothesize.add_argument("topic")
-    hypothesize.add_argument("-n", type=int, default=3, choices=range(1, 11), metavar="N",
-                             help="how many hypotheses (1-10, default 3)")
-    hypothesize.add_argument("--llm", help="LLM spec (default: SCISYNTH_LLM or auto)")
-    hypothesize.add_argument("--conversation", metavar="ID", help="continue this conversation")
-    return parser
+HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "delete": cmd_delete,
+            "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "reindex": cmd_reindex, "ask": cmd_ask,
+            "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
+            "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(HANDLERS, RECOMMENDED_GGUF).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

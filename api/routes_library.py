@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.nodes import EMPTY_LIBRARY
 from agent.runtime import Runtime
 from api import problems
 from api.auth import Caller
@@ -52,8 +53,8 @@ def _paper(row: PaperRow) -> dict:
 @router.get("/papers")
 def list_papers(runtime: RuntimeDep, _caller: Reader, offset: Offset = 0,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
-    rows = runtime.catalog.papers(offset=offset, limit=limit)
-    return {"papers": [_paper(r) for r in rows], "total": runtime.catalog.paper_count()}
+    rows, total = runtime.catalog.papers(offset=offset, limit=limit), runtime.catalog.paper_count()
+    return {"papers": [_paper(r) for r in rows], "total": total, **({"hint": EMPTY_LIBRARY} if total == 0 else {})}
 
 
 _ADD_PAPER_BODY = {"required": True, "content": {

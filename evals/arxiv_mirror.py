@@ -72,6 +72,9 @@ class ArxivMirror:
 
             def do_GET(self) -> None:
                 mirror.requests.append(self.path)
+                if urlsplit(self.path).path != "/api/query":  # abstracts only: PDFs are not mirrored
+                    self.send_error(404, "this mirror serves the arXiv API (/api/query), not PDFs")
+                    return
                 query = parse_qs(urlsplit(self.path).query)
                 start = int(query.get("start", ["0"])[0])
                 size = min(int(query.get("max_results", ["10"])[0]), 100)
@@ -98,8 +101,12 @@ class ArxivMirror:
         return [self.records[int(p)] for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
 
     @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/api/query"
+        return f"{self.base}/api/query"
 
     def __enter__(self) -> ArxivMirror:
         self._thread.start()

@@ -13,7 +13,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
 from tools.arxiv_ids import abs_url
-from tools.documents import Document
+from tools.documents import Document, title_key
 
 
 def _now() -> datetime:
@@ -34,6 +34,7 @@ class PaperRow(SQLModel, table=True):
     path: str | None = None
     page_count: int | None = None
     license: str | None = None
+    title_key: str | None = Field(default=None, index=True)  # tools.documents.title_key(title)
     added_by: str | None = Field(default=None, index=True)  # the API key owner who added it; None: the operator
     file_bytes: int | None = None  # size of the stored file (counts toward the adder's storage quota)
     added_at: datetime = Field(default_factory=_now)
@@ -109,6 +110,14 @@ class Catalog:
         with Session(self.engine) as session:
             return session.get(PaperRow, paper_id)
 
+    def find_by_title(self, title: str) -> PaperRow | None:
+        """A paper with the same title (letters and digits compared), if any."""
+        key = title_key(title)
+        if len(key) < 20:  # short titles ("Introduction", "Editorial") are not evidence of the same paper
+            return None
+        with Session(self.engine) as session:
+            return session.exec(select(PaperRow).where(PaperRow.title_key == key)).first()
+
     def paper_at(self, path: Path) -> PaperRow | None:
         """The paper whose stored file is `path`, if any."""
         with Session(self.engine) as session:
@@ -137,6 +146,7 @@ class Catalog:
             license=document.license,
             added_by=added_by,
             file_bytes=size,
+            title_key=title_key(document.title) or None,
         ))
         session.flush()  # the paper row first: chunks reference it
         rows = [

@@ -21,7 +21,7 @@ from retrieval.chunking import Chunk, chunk_document, index_text
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.vector_store import VectorStore
-from tools.documents import Document, DocumentError
+from tools.documents import Document, DocumentError, title_key
 from tools.parsers import iter_documents
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,18 @@ class Ingestor:
         self.batch_papers = batch_papers
 
     def _known(self, document: Document) -> IngestResult | None:
+        """The paper if the library has it: the same id, the same file, or the same title with a shared
+        author (a PDF and its GROBID parse, an arXiv abstract and its full text)."""
         known = self.catalog.find_paper(document.paper_id) or (
             self.catalog.find_by_sha256(document.sha256) if document.sha256 else None)
-        return IngestResult(document.path or "", "unchanged", known.paper_id, known.title) if known else None
+        if known is None and (same_title := self.catalog.find_by_title(document.title)) is not None:
+            surnames = {a.split()[-1].lower() for a in document.authors if a.split()}
+            theirs = {a.split()[-1].lower() for a in same_title.authors if a.split()}
+            known = same_title if not surnames or not theirs or surnames & theirs else None
+        if known is None:
+            return None
+        note = None if known.paper_id == document.paper_id else f"the library has it as {known.paper_id}"
+        return IngestResult(document.path or "", "unchanged", known.paper_id, known.title, error=note)
 
     def ingest_batch(self, documents: list[tuple[str, Document]], added_by: str | None = None,
                      retry_on_conflict: bool = True) -> list[IngestResult]:
@@ -69,16 +78,22 @@ class Ingestor:
         results: list[IngestResult] = []
         fresh: list[tuple[str, Document, list[Chunk]]] = []
         seen: set[str] = set()
+        seen_titles: dict[str, str] = {}
         for origin, document in documents:
             known = self._known(document)
-            if known or document.paper_id in seen:
-                results.append(known or IngestResult(origin, "unchanged", document.paper_id, document.title))
+            same = document.paper_id if document.paper_id in seen else seen_titles.get(title_key(document.title))
+            if known or same:
+                results.append(known or IngestResult(origin, "unchanged", same, document.title,
+                                                     error=None if same == document.paper_id else
+                                                     f"the library has it as {same}"))
                 continue
             chunks = chunk_document(document, self.embedder.count_tokens, self.chunk_tokens)
             if not chunks:
                 results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
                 continue
             seen.add(document.paper_id)
+            if len(title_key(document.title)) >= 20:  # the same rule as Catalog.find_by_title
+                seen_titles[title_key(document.title)] = document.paper_id
             fresh.append((origin, document, chunks))
         if not fresh:
             return results

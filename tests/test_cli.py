@@ -65,3 +65,30 @@ def test_models_pull_offline_says_where_to_put_the_file(tmp_path: Path) -> None:
                          env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert run.returncode == 2
     assert f"place it at {tmp_path / 'models' / 'qwen2.5-1.5b-instruct-q4_k_m.gguf'}" in run.stderr
+
+
+def test_a_folder_with_parses_of_its_pdfs_ingests_cleanly(tmp_path: Path) -> None:
+    """The first README example: three PDFs and GROBID parses of two of them; the parses are the same papers."""
+    run = scisynth(tmp_path / "home", "ingest", "--json", str(PAPERS))
+    assert run.returncode == 0, run.stderr
+    counts = json.loads(run.stdout)["counts"]
+    assert counts == {"added": 3, "unchanged": 2, "failed": 0}
+
+
+def test_a_folder_with_an_unreadable_file_still_exits_0_but_a_named_one_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "good.pdf").write_bytes((PAPERS / "acl_N18-3011.pdf").read_bytes())
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    in_folder = scisynth(tmp_path / "home", "ingest", str(folder))
+    assert in_folder.returncode == 0 and "cannot ingest" in in_folder.stderr and "broken.pdf" in in_folder.stderr
+    named = scisynth(tmp_path / "home", "ingest", str(folder / "broken.pdf"))
+    assert named.returncode == 2
+
+
+def test_help_groups_commands_by_task_with_examples() -> None:
+    run = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    for group in ("library:", "asking:", "service:", "evaluation:"):
+        assert group in run.stdout
+    assert run.stdout.count("e.g. scisynth ") >= 14

@@ -125,3 +125,37 @@ def test_section_headings_cover_grobid(name: str) -> None:
         ours |= {_norm(section.title), _norm(re.sub(r"^[\dA-Z]+(\.\d+)*\.?\s+", "", section.title))}
     coverage = sum(_norm(h) in ours for h in heads) / len(heads)
     assert coverage >= 0.8, (coverage, [h for h in heads if _norm(h) not in ours])
+
+
+@pytest.mark.parametrize(("name", "authors", "references", "captions"), [("acl_2020.acl-main.207", 5, 56, True),
+                                                                          ("acl_N18-3011", 23, 27, False)])
+def test_grobid_tei_reads_like_jats(name: str, authors: int, references: int, captions: bool) -> None:
+    [document] = list(iter_documents(PAPERS / "parses" / f"{name}.tei.xml"))
+    assert document.source == "tei" and len(document.authors) == authors and document.abstract
+    titles = [s.title for s in document.sections]
+    assert titles[0] == "Abstract" and "1 Introduction" in titles
+    assert any(b.kind == "caption" for s in document.sections for b in s.blocks) == captions
+    assert len(document.references) == references
+    assert all(r.title and r.authors for r in document.references[:5])
+    body = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert not any(r.title in body for r in document.references[:10])  # the bibliography is not body text
+
+
+def test_tei_external_entities_are_never_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    hostile = tmp_path / "hostile.tei.xml"
+    hostile.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE TEI [<!ENTITY xxe SYSTEM "file://{secret}">]>
+<TEI xmlns="http://www.tei-c.org/ns/1.0"><teiHeader><fileDesc><titleStmt><title>Entity &xxe; test</title>
+</titleStmt></fileDesc><profileDesc><abstract><p>Abstract mentions &xxe; here.</p></abstract></profileDesc>
+</teiHeader><text><body/></text></TEI>""")
+    [document] = list(iter_documents(hostile))
+    assert "TOP-SECRET-CONTENT" not in document.title + document.abstract
+
+
+def test_an_xml_file_that_is_neither_jats_nor_tei_is_named(tmp_path: Path) -> None:
+    other = tmp_path / "feed.xml"
+    other.write_text("<rss><channel/></rss>")
+    [error] = list(iter_documents(other))
+    assert isinstance(error, DocumentError) and "not a JATS article" in error.reason

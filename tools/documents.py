@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,19 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """One entry of a paper's reference list, as parsed (fields it did not give are None or empty)."""
+
+    title: str
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    venue: str | None = None
+    raw: str = ""
+
+
 @dataclass
 class Document:
     paper_id: str
@@ -47,6 +62,13 @@ class Document:
     page_count: int | None = None
     abstract: str | None = None
     license: str | None = None
+    references: list[Reference] = field(default_factory=list)
+
+
+def title_key(title: str) -> str:
+    """A title reduced to lower-case letters and digits: how two records of one paper (a PDF and its GROBID
+    parse, a reference and the paper it names) are matched."""
+    return re.sub(r"[^0-9a-z]+", "", unicodedata.normalize("NFKD", title).lower())
 
 
 def sha256_of_file(path: Path) -> str:

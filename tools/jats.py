@@ -1,49 +1,23 @@
 """PubMed Central JATS XML full text into a Document: title, authors, abstract, sections, captions.
 
-The XML parser never resolves entities, loads DTDs or touches the network (no XXE, no billion laughs).
+Read with the safe parser of tools/xmltext.py (no entities, DTDs or network).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from lxml import etree
 
 from tools.documents import Block, Document, DocumentError, Section, paper_id_from_sha256, sha256_of_file
+from tools.xmltext import load_root, local, text_of
 
-MAX_BYTES = 50 * 1024 * 1024
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          remove_comments=True, remove_pis=True)
-_SKIPPED = {"xref", "inline-formula", "disp-formula", "table", "graphic", "media", "tex-math"}
+_SKIPPED = frozenset({"xref", "inline-formula", "disp-formula", "table", "graphic", "media", "tex-math"})
 
 
 def _text(element: etree._Element | None) -> str:
-    """Readable text of an element: citation callouts and formulas left out, white space folded."""
-    if element is None:
-        return ""
-    parts: list[str] = []
-
-    def walk(node: etree._Element) -> None:
-        if isinstance(node.tag, str) and etree.QName(node).localname in _SKIPPED:
-            if node.tail:
-                parts.append(node.tail)
-            return
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            walk(child)
-        if node.tail and node is not element:
-            parts.append(node.tail)
-
-    walk(element)
-    text = " ".join("".join(parts).split())
-    # Callouts removed from "as shown [12]" leave empty brackets and stray spaces behind.
-    return re.sub(r"\s+([,.;:)])", r"\1", re.sub(r"[\[(]\s*[,;–-]*\s*[\])]", "", text)).strip()
-
-
-def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """Readable text: citation callouts and formulas left out."""
+    return text_of(element, _SKIPPED)
 
 
 def _section_blocks(section: etree._Element, title_prefix: str, sections: list[Section]) -> None:
@@ -51,7 +25,7 @@ def _section_blocks(section: etree._Element, title_prefix: str, sections: list[S
     current = Section(title=title)
     sections.append(current)
     for child in section:
-        name = _local(child.tag)
+        name = local(child.tag)
         if name == "p":
             text = _text(child)
             if text:
@@ -75,16 +49,9 @@ def _license(root: etree._Element) -> str | None:
 
 def parse_jats(path: Path) -> Document:
     path = Path(path)
-    if not path.is_file():
-        raise DocumentError(path, "no such file")
-    if path.stat().st_size > MAX_BYTES:
-        raise DocumentError(path, f"larger than {MAX_BYTES // (1024 * 1024)} MB")
-    try:
-        root = etree.parse(str(path), _PARSER).getroot()
-    except etree.XMLSyntaxError as error:
-        raise DocumentError(path, f"not well-formed XML ({error})") from error
-    if _local(root.tag) != "article":
-        raise DocumentError(path, f"not a JATS article (root element <{_local(root.tag)}>)")
+    root = load_root(path)
+    if local(root.tag) != "article":
+        raise DocumentError(path, f"not a JATS article (root element <{local(root.tag)}>)")
     meta = root.find("front/article-meta")
     if meta is None:
         raise DocumentError(path, "JATS article without <article-meta>")
@@ -96,9 +63,9 @@ def parse_jats(path: Path) -> Document:
     if body is not None:
         loose = Section("Body")
         for child in body:
-            if _local(child.tag) == "sec":
+            if local(child.tag) == "sec":
                 _section_blocks(child, "", sections)
-            elif _local(child.tag) == "p" and _text(child):
+            elif local(child.tag) == "p" and _text(child):
                 loose.blocks.append(Block(_text(child), page=None))
         if loose.blocks:
             sections.insert(1 if abstract else 0, loose)

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from lxml import etree
+
 from tools.documents import Document, DocumentError
 from tools.jats import parse_jats
 from tools.pdf import parse_pdf
 from tools.records import read_jsonl
+from tools.tei import parse_tei
+from tools.xmltext import local
 
 SUPPORTED_SUFFIXES = (".pdf", ".nxml", ".xml", ".jsonl")
 
@@ -24,8 +28,8 @@ def _starts_with(path: Path, magic: bytes) -> bool:
 
 
 def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
-    """The papers in a file (a PDF or JATS file holds one, a JSONL file many). A file or record that
-    cannot be read yields a DocumentError naming it and the reason, and reading goes on."""
+    """The papers in a file (a PDF, JATS or GROBID TEI file holds one, a JSONL file many). A file or record
+    that cannot be read yields a DocumentError naming it and the reason, and reading goes on."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
@@ -40,9 +44,23 @@ def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
         yield from read_jsonl(path)
         return
     try:
-        yield parse_pdf(path) if is_pdf or suffix == ".pdf" else parse_jats(path)
+        if is_pdf or suffix == ".pdf":
+            yield parse_pdf(path)
+        else:
+            yield parse_tei(path) if _root_element(path) == "TEI" else parse_jats(path)
     except DocumentError as error:
         yield error
+
+
+def _root_element(path: Path) -> str:
+    """The XML file's root element name (TEI or JATS's article), read without parsing the rest."""
+    try:
+        for _event, element in etree.iterparse(str(path), events=("start",), resolve_entities=False,
+                                                no_network=True, load_dtd=False):
+            return local(element.tag)
+    except etree.XMLSyntaxError:
+        return ""  # the reader reports the syntax error with its position
+    return ""
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:

@@ -177,6 +177,16 @@ async function ask(question, mode) {
   loadConversations();
 }
 
+// A new library says how to add papers (the same words as the assistant's empty-library answer).
+async function showFirstRun() {
+  const { total, hint } = await api("/v1/papers?limit=1");
+  document.querySelectorAll(".first-run").forEach((node) => node.remove());
+  if (total === 0 && hint) {
+    $("messages").prepend(el("div", { className: "card first-run" }, hint));
+    $("library-view").prepend(el("div", { className: "card first-run" }, hint));
+  }
+}
+
 async function loadPapers() {
   const { papers } = await api("/v1/papers?limit=200");
   $("papers").replaceChildren(...papers.map((p) => el("tr", {},
@@ -190,7 +200,7 @@ async function watchJob(job) {
   for (;;) {
     const state = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
     $("job").textContent = `job ${state.status}${state.error ? ": " + state.error : ""}`;
-    if (state.status === "done" || state.status === "failed") { loadPapers(); return; }
+    if (state.status === "done" || state.status === "failed") { loadPapers(); showFirstRun(); return; }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -200,6 +210,7 @@ function setUp() {
   $("apikey").addEventListener("change", () => {
     localStorage.setItem("scisynth-key", apiKey());
     loadConversations().catch((error) => { $("conversations").textContent = error.message; });
+    showFirstRun().catch(() => {});
   });
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -236,6 +247,7 @@ function setUp() {
     });
   }
   loadConversations().catch((error) => { $("conversations").textContent = error.message; });
+  showFirstRun().catch(() => {});  // without a key yet, the API key box comes first
 }
 
 setUp();

@@ -1,0 +1,171 @@
+"""The `scisynth` command line's arguments: commands grouped by task, each with a one-line purpose and an
+example, every option with a help text and its default. api/cli.py holds what each command does."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+# task -> [(command, what it does, an example)]; the order of `scisynth --help` and of the README's list.
+COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
+    "library": [
+        ("ingest", "add papers: PDF files, JATS or GROBID TEI XML, JSONL records, or folders of them",
+         "scisynth ingest ../shared/data/papers/"),
+        ("library", "list the papers in the library", "scisynth library --limit 20"),
+        ("search", "find passages in the library", 'scisynth search "citation graph" -k 3'),
+        ("arxiv", "search arXiv (metadata only; fetch adds papers)", 'scisynth arxiv "protein folding" --max 5'),
+        ("fetch", "download papers from arXiv by id and add them", "scisynth fetch 2104.12255"),
+        ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
+        ("reindex", "rebuild the indexes from the catalog (new embedding model, lost index)", "scisynth reindex"),
+    ],
+    "asking": [
+        ("ask", "answer a question from the library, with citations to the page",
+         'scisynth ask "How does SPECTER use citations?"'),
+        ("hypothesize", "propose testable hypotheses on a topic, checked for novelty",
+         'scisynth hypothesize "citation-informed embeddings" -n 2'),
+    ],
+    "service": [
+        ("serve", "start the HTTP service: API and web page", "scisynth serve --port 8000"),
+        ("slack", "run the Slack bot in Socket Mode (no public URL needed)", "scisynth slack"),
+        ("keys", "manage API keys", "scisynth keys create --name alice --role member"),
+        ("models", "download a local language model", "scisynth models pull"),
+    ],
+    "evaluation": [
+        ("eval", "run a scored eval suite (baselines beside every result)", "scisynth eval pubmedqa --limit 50"),
+    ],
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions as written, and every option's default after its help."""
+
+
+def _epilog() -> str:
+    lines = []
+    for group, commands in COMMAND_GROUPS.items():
+        lines.append(f"{group}:")
+        lines += [f"  {name:<12} {purpose}\n  {'':<12} e.g. {example}" for name, purpose, example in commands]
+        lines.append("")
+    return "\n".join(lines) + "\nRun 'scisynth COMMAND --help' for a command's options."
+
+
+def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recommended_gguf: str
+                 ) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scisynth", formatter_class=HelpFormatter, epilog=_epilog(),
+        description="SciSynth: find papers, read them, answer with citations you can check down to the page.\n"
+                    "Configuration comes from SCISYNTH_* environment variables (see README.md).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="one of the commands listed below")
+    purposes = {name: (purpose, example) for group in COMMAND_GROUPS.values() for name, purpose, example in group}
+
+    def command(name: str) -> argparse.ArgumentParser:
+        purpose, example = purposes[name]
+        sub = commands.add_parser(name, description=f"{purpose}.\n\nexample: {example}", formatter_class=HelpFormatter)
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        if name in handlers:
+            sub.set_defaults(handler=handlers[name])
+        return sub
+
+    serve = command("serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+
+    ingest = command("ingest")
+    ingest.description += ("\n\nExit code: 0 when every readable paper was ingested (unreadable files found in a "
+                           "folder are named on stderr); 2 when nothing could be ingested, or a file named on the "
+                           "command line could not be read.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
+    ingest.add_argument("--show", type=int, default=50, metavar="N", help="list at most N papers")
+
+    library = command("library")
+    library.add_argument("--offset", type=int, default=0, help="skip this many papers (oldest first)")
+    library.add_argument("--limit", type=int, default=100, help="list at most this many papers")
+
+    delete = command("delete")
+    delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids as 'scisynth library' shows them")
+
+    search = command("search")
+    search.add_argument("query", help="what to look for")
+    search.add_argument("-k", type=int, default=10, help="number of passages")
+    search.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid",
+                        help="ranking: BM25, embeddings, or both fused")
+    search.add_argument("--paper", action="append", metavar="PAPER_ID", help="only these papers (repeatable)")
+    search.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
+    search.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
+    search.add_argument("--source", action="append", choices=["pdf", "jats", "tei", "jsonl", "unarxive", "arxiv"],
+                        help="only papers from this kind of source (repeatable)")
+    search.add_argument("--mmr", type=float, metavar="BALANCE", help="diversify with MMR (0..1: the weight of "
+                        "relevance; e.g. 0.7); off when not given")
+
+    arxiv = command("arxiv")
+    arxiv.add_argument("query", nargs="?", default="", help="free-text search words (or fielded, e.g. ti:graph)")
+    arxiv.add_argument("--max", type=int, default=10, help="number of results")
+    arxiv.add_argument("--title", help="words in the title")
+    arxiv.add_argument("--author", help="an author name")
+    arxiv.add_argument("--category", help="an arXiv category, e.g. cs.CL")
+    arxiv.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or after")
+    arxiv.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="submitted on or before")
+    arxiv.add_argument("--sort", choices=["relevance", "submitted", "updated"], default="relevance",
+                       help="order of the results")
+
+    fetch = command("fetch")
+    fetch.add_argument("ids", nargs="+", metavar="ARXIV_ID", help="arXiv ids, e.g. 2104.12255 or hep-th/9901001")
+    fetch.add_argument("--abstract-only", action="store_true", help="ingest the abstract, skip the PDF")
+
+    reindex = command("reindex")
+    reindex.description += "\n\nNeeded after changing SCISYNTH_EMBEDDINGS; cached embeddings make unchanged text free."
+
+    for name in ("ask", "hypothesize"):
+        turn = command(name)
+        turn.add_argument("question" if name == "ask" else "topic", help="a research question" if name == "ask"
+                          else "the topic to propose hypotheses about")
+        turn.add_argument("--llm", help="LLM spec, e.g. extractive or llamacpp:PATH (default: SCISYNTH_LLM, "
+                          "else auto)")
+        turn.add_argument("--conversation", metavar="ID", help="continue (or start) this conversation and store "
+                          "the turn in it: letters, digits, '.', '_', '-'")
+        if name == "hypothesize":
+            turn.add_argument("-n", type=int, default=3, choices=range(1, 11), metavar="N",
+                              help="how many hypotheses (1-10)")
+
+    command("slack")
+
+    keys = command("keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION", help="create")
+    create_key = key_commands.add_parser("create", description="create an API key (printed once, stored hashed)",
+                                         formatter_class=HelpFormatter)
+    create_key.add_argument("--name", default="", help="a label for the key, e.g. the lab member's name")
+    create_key.add_argument("--role", choices=["reader", "member", "admin"], default="member",
+                            help="reader: search and converse; member: also add papers and delete their own; "
+                                 "admin: everything")
+    create_key.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    create_key.set_defaults(handler=handlers["keys"])
+
+    models = command("models")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION", help="pull")
+    pull = model_commands.add_parser("pull", description="download a GGUF model into the home folder's models/, "
+                                     "where SCISYNTH_LLM=auto finds it", formatter_class=HelpFormatter)
+    pull.add_argument("spec", nargs="?", default=recommended_gguf, help="hf:OWNER/REPO/FILE.gguf")
+    pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    pull.set_defaults(handler=handlers["models"])
+
+    evaluate = command("eval")
+    evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
+                                            "abstention", "hypotheses", "quick"],
+                          help="a suite, or 'quick': seeded stratified subsets of all, checked against "
+                               "evals/thresholds.toml")
+    evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
+    evaluate.add_argument("--limit", type=int, metavar="N",
+                          help="score a seeded sample of N queries, stratified by label (default: all)")
+    evaluate.add_argument("--corpus-limit", type=int, metavar="N",
+                          help="index the sampled queries' documents plus random others, N in all (SciFact; "
+                               "default: the whole corpus)")
+    evaluate.add_argument("--retriever", choices=["all", "bm25", "dense", "hybrid"], default="all",
+                          help="scifact-retrieval: which retrievers to score")
+    evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
+                          "else downloaded into the home folder)")
+    evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
+    return parser
