@@ -1,0 +1,71 @@
+"""Every third-party import is declared in pyproject.toml, so a fresh machine installs it.
+
+A package that happens to be in the developer's virtualenv but not in the project's dependencies passes every
+other test here and fails CI on a clean clone; this test catches that before a commit.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCT_PACKAGES = ("agent", "api", "tools", "retrieval", "evals", "prompts")
+DEV_PACKAGES = ("tests", "benchmarks")
+LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    main = {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]}
+    extras = {
+        canonicalize_name(Requirement(spec).name)
+        for specs in project.get("optional-dependencies", {}).values()
+        for spec in specs
+    }
+    return main, main | extras
+
+
+def _imported_modules(folders: tuple[str, ...]) -> dict[str, Path]:
+    """Top-level third-party module name -> one file importing it."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in LOCAL_MODULES and top != "__future__":
+                        found.setdefault(top, path.relative_to(ROOT))
+    return found
+
+
+def _undeclared(folders: tuple[str, ...], declared: set[str]) -> list[str]:
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module, path in sorted(_imported_modules(folders).items()):
+        providers = {canonicalize_name(name) for name in distributions.get(module, [])}
+        if not providers & declared:
+            missing.append(f"{module} (imported in {path}; installed from {sorted(providers) or 'nothing'})")
+    return missing
+
+
+def test_product_imports_are_runtime_dependencies() -> None:
+    main, _ = _declared()
+    assert _undeclared(PRODUCT_PACKAGES, main) == []
+
+
+def test_test_and_benchmark_imports_are_declared() -> None:
+    _, everything = _declared()
+    assert _undeclared(DEV_PACKAGES, everything) == []
