@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.catalog import create_tables
+from retrieval.tables import create_tables
 
 
 def _now() -> datetime:

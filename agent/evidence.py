@@ -8,12 +8,13 @@ so they agree on what "the best sentence" is and share one embedding call per qu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
+from retrieval.sentence_vectors import SentenceVectorStore
 
 SentenceFilter = Callable[[str], bool]
 
@@ -27,6 +28,7 @@ class Sentence:
     end: int
     score: float
     position: int  # its order among the passage's sentences
+    vector: np.ndarray = field(repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -34,8 +36,13 @@ class Sentence:
 
 
 class SentenceScorer:
-    def __init__(self, embedder: Embedder) -> None:
+    """Sentence vectors come from the store filled at ingest (retrieval/sentence_vectors.py) when the passage
+    has them, so a question costs its own embedding and dot products; passages without stored vectors (a
+    library ingested before they existed: `scisynth reindex` adds them) are encoded on the spot."""
+
+    def __init__(self, embedder: Embedder, stored: SentenceVectorStore | None = None) -> None:
         self.embedder = embedder
+        self.stored = stored
 
     def similarities(self, query: str, texts: list[str]) -> np.ndarray:
         """Cosine similarity of each text to the query."""
@@ -44,16 +51,30 @@ class SentenceScorer:
         vectors = self.embedder.embed([query, *texts])
         return vectors[1:] @ vectors[0]
 
+    def vectors(self, passages: list[Passage]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+        """Each passage's sentence spans and their vectors."""
+        stored = self.stored.get([p.chunk_id for p in passages]) if self.stored else {}
+        missing = [p for p in passages if p.chunk_id not in stored]
+        if missing:
+            spans = [p.sentence_spans() for p in missing]
+            encoded = self.embedder.embed([p.text[a:b] for p, s in zip(missing, spans, strict=True) for a, b in s])
+            offset = 0
+            for passage, passage_spans in zip(missing, spans, strict=True):
+                stored[passage.chunk_id] = (passage_spans, encoded[offset:offset + len(passage_spans)])
+                offset += len(passage_spans)
+        return [stored[p.chunk_id] for p in passages]
+
     def sentences(self, query: str, passages: list[Passage], keep: SentenceFilter | None = None
                   ) -> list[list[Sentence]]:
         """For each passage, its sentences (those `keep` accepts) scored against the query, in text order."""
-        spans = [[(a, b) for a, b in p.sentence_spans() if keep is None or keep(p.text[a:b])] for p in passages]
-        flat = [p.text[a:b] for p, passage_spans in zip(passages, spans, strict=True) for a, b in passage_spans]
-        similarity, offset, scored = self.similarities(query, flat), 0, []
-        for passage, passage_spans in zip(passages, spans, strict=True):
-            scored.append([Sentence(passage, a, b, float(similarity[offset + i]), i)
-                           for i, (a, b) in enumerate(passage_spans)])
-            offset += len(passage_spans)
+        if not passages:
+            return []
+        query_vector = self.embedder.embed([query])[0]
+        scored = []
+        for passage, (spans, vectors) in zip(passages, self.vectors(passages), strict=True):
+            similarity = vectors @ query_vector if len(spans) else np.zeros(0)
+            scored.append([Sentence(passage, a, b, float(similarity[i]), i, vectors[i])
+                           for i, (a, b) in enumerate(spans) if keep is None or keep(passage.text[a:b])])
         return scored
 
     def best(self, query: str, passage: Passage, keep: SentenceFilter | None = None) -> Sentence | None:

@@ -26,34 +26,39 @@ class NoveltyChecker:
         self.scorer = scorer
         self.arxiv = arxiv
 
-    def _candidates(self, statement: str, use_arxiv: bool) -> tuple[list[tuple[str, str, str | None, str]], str]:
-        """(paper_id, title, url, text) of the closest library passages and arXiv abstracts; an arXiv error."""
-        found = [(p.paper_id, p.title, p.url, p.text) for p in self.searcher.search(statement, k=5)]
-        error = ""
-        if use_arxiv and self.arxiv is not None:
-            try:
-                query = build_query(" ".join(content_words(statement)[:8]))
-                found += [(p.base_id, p.title, p.abs_url, p.abstract) for p in self.arxiv.search(query, max_results=5)]
-            except ArxivError as failure:
-                error = str(failure)
-        return found, error
+    def _arxiv(self, statement: str, use_arxiv: bool) -> tuple[list, str]:
+        """The arXiv records closest to the statement (a search on its content words), and an arXiv error."""
+        if not use_arxiv or self.arxiv is None:
+            return [], ""
+        try:
+            return self.arxiv.search(build_query(" ".join(content_words(statement)[:8])), max_results=5), ""
+        except ArxivError as failure:
+            return [], str(failure)
 
     def check(self, statement: str, use_arxiv: bool = True, builds_on: frozenset[str] = frozenset()
               ) -> tuple[float, list[PriorWork], str]:
         """(novelty 0..1, up to 3 closest works, arXiv error or ""). Sentences in `builds_on` (the evidence
-        the hypothesis cites as its premise) are not counted as prior work stating the hypothesis."""
+        the hypothesis cites as its premise) are not counted as prior work stating the hypothesis. Library
+        passages are compared through their stored sentence vectors; arXiv abstracts are encoded here."""
         bare = " ".join(MARKER.sub("", statement).split())
-        candidates, error = self._candidates(bare, use_arxiv)
         best: dict[str, PriorWork] = {}
-        for paper_id, title, url, text in candidates:
-            pieces = [s for s in sentences(text) or [text] if s not in builds_on]
-            if not pieces:
-                continue
-            similarity = self.scorer.similarities(bare, pieces)
-            index = int(similarity.argmax())
-            work = PriorWork(paper_id=paper_id, title=title, similarity=round(float(similarity[index]), 3),
-                             quote=pieces[index], url=url)
-            if paper_id not in best or work["similarity"] > best[paper_id]["similarity"]:
-                best[paper_id] = work
+
+        def consider(work: PriorWork) -> None:
+            if work["paper_id"] not in best or work["similarity"] > best[work["paper_id"]]["similarity"]:
+                best[work["paper_id"]] = work
+
+        passages = self.searcher.search(bare, k=5)
+        for found in self.scorer.sentences(bare, passages, keep=lambda text: text not in builds_on):
+            if top := max(found, key=lambda sentence: sentence.score, default=None):
+                consider(PriorWork(paper_id=top.passage.paper_id, title=top.passage.title, url=top.passage.url,
+                                   similarity=round(top.score, 3), quote=top.text))
+        records, error = self._arxiv(bare, use_arxiv)
+        for record in records:
+            pieces = [s for s in sentences(record.abstract) or [record.abstract] if s not in builds_on]
+            if pieces:
+                similarity = self.scorer.similarities(bare, pieces)
+                index = int(similarity.argmax())
+                consider(PriorWork(paper_id=record.base_id, title=record.title, url=record.abs_url,
+                                   similarity=round(float(similarity[index]), 3), quote=pieces[index]))
         closest = sorted(best.values(), key=lambda w: -w["similarity"])[:3]
         return novelty_score(closest[0]["similarity"] if closest else 0.0), closest, error

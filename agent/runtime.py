@@ -9,7 +9,6 @@ import contextlib
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +43,7 @@ from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import Ingestor
 from retrieval.search import HybridSearcher
+from retrieval.sentence_vectors import SentenceVectorStore
 from retrieval.vector_store import VectorStore
 from tools.acquire import FetchPolicy
 from tools.arxiv_cache import SqlArxivCache
@@ -96,6 +96,7 @@ class Runtime:
     composer: Composer
     conversations: ConversationStore
     graph: CompiledStateGraph
+    oneshot_graph: CompiledStateGraph
     arxiv: ArxivClient
     fetcher: PaperFetcher
     scorer: SentenceScorer
@@ -112,8 +113,6 @@ class Runtime:
                 "related": [], "answerability": None, "stopped_early": ""}
         return {**turn, "history": history} if history else turn
 
-    def _config(self, conversation_id: str | None) -> dict:
-        return {"configurable": {"thread_id": conversation_id or f"oneshot-{uuid.uuid4().hex}"}}
 
     def ask(self, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3,
             emit: Callable[[dict], None] | None = None, instructions: str = "",
@@ -124,17 +123,22 @@ class Runtime:
         The user message is stored before the agent runs and an error message if it fails: nothing is lost."""
         if conversation_id is not None:
             self.conversations.add_message(conversation_id, "user", question)  # UnknownConversationError if none
-        config = self._config(conversation_id)
-        send = emit or (lambda _event: None)
+        # A conversation's turn runs on its checkpointed thread (written once, when the turn ends); a one-shot
+        # turn (no conversation) on a graph without a checkpointer, so it leaves nothing behind.
+        graph, options = (self.graph, {"config": {"configurable": {"thread_id": conversation_id}},
+                                       "durability": "exit"}) if conversation_id else (self.oneshot_graph, {})
+        send, state = emit or (lambda _event: None), {}
         try:
             with get_usage_metadata_callback() as usage, model_deadline(self.settings.turn_seconds):
-                for mode_name, chunk in self.graph.stream(self.turn_input(question, mode, n, instructions, history),
-                                                          config, stream_mode=["updates", "custom"]):
+                for mode_name, chunk in graph.stream(self.turn_input(question, mode, n, instructions, history),
+                                                     stream_mode=["updates", "custom", "values"], **options):
+                    if mode_name == "values":
+                        state = chunk
+                        continue
                     events = [chunk] if mode_name == "custom" else [
                         event for node, delta in chunk.items() for event in progress_events(node, delta or {})]
                     for event in events:
                         send(event)
-            state = self.graph.get_state(config).values
         except Exception as error:
             log.exception("turn failed")
             if conversation_id is not None:
@@ -228,7 +232,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                         cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)
     fetcher = PaperFetcher(arxiv, ingestor, settings.papers_dir, FetchPolicy.from_hosts(settings.fetch_hosts),
                            settings.max_download_mb * 1024 * 1024)
-    scorer = SentenceScorer(embedder)
+    scorer = SentenceScorer(embedder, SentenceVectorStore(engine, embedder.name, embedder.dimension))
     extractive = ExtractiveComposer(scorer)
     if model is None and composer is None:
         model = load_chat_model(settings.llm, settings.model_options)
@@ -243,11 +247,12 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,
                           papers_per_turn=settings.papers_per_turn, max_seconds=settings.turn_seconds,
                           max_llm_calls=settings.max_llm_calls, use_arxiv=settings.use_arxiv))
-    graph = build_graph(services, make_checkpointer(settings),
-                        ToolLoop(model, services) if model is not None and uses_tools(model, settings) else None)
+    tool_loop = ToolLoop(model, services) if model is not None and uses_tools(model, settings) else None
     return Runtime(
         settings=settings, engine=engine, catalog=catalog, embedder=embedder, store=store, searcher=searcher,
-        ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), graph=graph, arxiv=arxiv,
+        ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), arxiv=arxiv,
+        graph=build_graph(services, make_checkpointer(settings), tool_loop),
+        oneshot_graph=build_graph(services, None, tool_loop),
         fetcher=fetcher, scorer=scorer, model=model,
     )
 

@@ -22,7 +22,7 @@ from limits import RateLimitItemPerMinute, storage, strategies
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.catalog import create_tables
+from retrieval.tables import create_tables
 
 Role = Literal["reader", "member", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "member", "admin")

@@ -117,6 +117,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     with tqdm(total=runtime.catalog.chunk_count(), desc="reindex", unit="chunk", disable=args.json or None,
               file=sys.stderr) as bar:
         count = runtime.ingestor.reindex(on_batch=bar.update)
+    runtime.scorer.stored.forget()
     _print({"chunks": count, "index_type": runtime.store.index_type}, args.json,
            f"rebuilt the index from the catalog: {count} chunks ({runtime.store.index_type} search)")
     return 0

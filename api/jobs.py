@@ -19,8 +19,8 @@ from typing import Literal
 from sqlalchemy import Engine, func
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.catalog import create_tables
 from retrieval.ingest import IngestResult
+from retrieval.tables import create_tables
 
 log = logging.getLogger(__name__)
 JobKind = Literal["upload", "arxiv"]

@@ -32,6 +32,22 @@ def cases(limit: int | None) -> list[tuple[str, str, list[str], set[int]]]:
     return found[:limit] if limit else found
 
 
+def embed_late(embedder: SentenceTransformerEmbedder, text: str, spans: list[tuple[int, int]]) -> np.ndarray:
+    """"Late chunking": the text through the encoder once; each span's vector is the mean of the token vectors
+    inside it (as MiniLM pools a whole text), L2-normalised."""
+    model = embedder._model
+    matrix = model.encode([text], output_value="token_embeddings", show_progress_bar=False)[0].float().numpy()
+    offsets = model.tokenizer([text], return_offsets_mapping=True, truncation=True,
+                              max_length=model.max_seq_length)["offset_mapping"][0]
+    starts, ends = np.array([s for s, _ in offsets]), np.array([e for _, e in offsets])
+    rows = []
+    for a, b in spans:
+        inside = (ends > starts) & (starts >= a) & (ends <= b)
+        vector = matrix[inside].mean(axis=0) if inside.any() else np.zeros(matrix.shape[1])
+        rows.append(vector / (np.linalg.norm(vector) or 1.0))
+    return np.asarray(rows, dtype=np.float32)
+
+
 def _ranks(claim_vector: np.ndarray, sentence_vectors: np.ndarray, gold: set[int]) -> tuple[float, float]:
     order = list(np.argsort(-(sentence_vectors @ claim_vector)))
     first = next(i for i, s in enumerate(order) if s in gold)
@@ -57,7 +73,7 @@ def main() -> None:
                     spans.append((offset, offset + len(sentence)))
                     offset += len(sentence) + 1
                 text += " ".join(sentences)
-                vectors = embedder.embed_late([text], [spans])[1][0]
+                vectors = embed_late(embedder, text, spans)
             p1, rr = _ranks(claim_vector, vectors, gold)
             precision.append(p1)
             reciprocal.append(rr)

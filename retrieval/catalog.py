@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, delete, func, inspect, text
+from sqlalchemy import Engine, delete, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
+from retrieval.sentence_vectors import SentenceVectorRow
+from retrieval.tables import create_tables
 from tools.arxiv_ids import abs_url
 from tools.documents import Document, title_key
 
@@ -76,24 +78,11 @@ class IngestRunRow(SQLModel, table=True):
     failed: int
 
 
-def create_tables(engine: Engine, tables: list[Table]) -> None:
-    """Create missing tables, and add columns a newer version defined to existing ones (all nullable or
-    defaulted), so an older library opens without losing anything."""
-    SQLModel.metadata.create_all(engine, tables=tables)
-    inspector = inspect(engine)
-    for table in tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present and column.nullable:
-                with engine.begin() as connection:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-
-
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine, [PaperRow.__table__, ChunkRow.__table__, IngestRunRow.__table__])
+        create_tables(engine, [PaperRow.__table__, ChunkRow.__table__, SentenceVectorRow.__table__,
+                               IngestRunRow.__table__])
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -162,6 +151,7 @@ class Catalog:
         """Remove a paper and its chunks; returns the removed chunk ids so indexes can drop them."""
         with self.transaction() as session:
             ids = list(session.exec(select(ChunkRow.id).where(ChunkRow.paper_id == paper_id)))
+            session.exec(delete(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(ids)))
             session.exec(delete(ChunkRow).where(ChunkRow.paper_id == paper_id))
             session.exec(delete(PaperRow).where(PaperRow.paper_id == paper_id))
         return [i for i in ids if i is not None]
@@ -228,6 +218,13 @@ class Catalog:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
         with Session(self.engine) as session:
             return {i: p for i, p in session.exec(select(ChunkRow.id, ChunkRow.paper_id)) if i is not None}
+
+    def all_chunks(self) -> list[tuple[int, str, str, PageSpans]]:
+        """Every chunk as (id, paper title, text, page spans), in id order: what a reindex encodes."""
+        query = select(ChunkRow.id, PaperRow.title, ChunkRow.text, ChunkRow.page_spans_json).join(PaperRow)
+        with Session(self.engine) as session:
+            rows = session.exec(query.order_by(ChunkRow.id)).all()
+        return [(row[0], row[1], row[2], [(int(o), p) for o, p in json.loads(row[3])]) for row in rows]
 
     def all_index_texts(self) -> tuple[list[int], list[str]]:
         """Every chunk id and its index text (title + text), in id order: what indexes are built from."""

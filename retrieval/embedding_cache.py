@@ -23,6 +23,7 @@ class CachedEmbedder:
         self.memory_items = memory_items
         self.name = inner.name
         self.dimension = inner.dimension
+        self.max_tokens = inner.max_tokens
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

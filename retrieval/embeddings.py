@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 class Embedder(Protocol):
     name: str
     dimension: int
+    max_tokens: int  # the encoder's window, special tokens included
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -58,31 +59,6 @@ class SentenceTransformerEmbedder:
     def max_tokens(self) -> int:
         """The encoder's window, special tokens included (text beyond it is never seen)."""
         return int(self._model.max_seq_length)
-
-    def embed_late(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """"Late chunking": each text through the encoder once, giving its vector (the mean of its token
-        vectors, as the model pools) and a vector per span (the mean of the token vectors inside it), all
-        L2-normalised. A span beyond the encoder's window gets a zero vector."""
-        tokens = self._model.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
-                                    show_progress_bar=False)
-        offsets = self._model.tokenizer(texts, return_offsets_mapping=True, truncation=True,
-                                        max_length=self.max_tokens)["offset_mapping"]
-        text_vectors, span_vectors = [], []
-        for matrix, positions, text_spans in zip(tokens, offsets, spans, strict=True):
-            matrix = matrix.float().numpy()
-            text_vectors.append(_unit(matrix.mean(axis=0)))
-            starts = np.array([s for s, _ in positions]), np.array([e for _, e in positions])
-            rows = []
-            for a, b in text_spans:
-                inside = (starts[1] > starts[0]) & (starts[0] >= a) & (starts[1] <= b)
-                rows.append(_unit(matrix[inside].mean(axis=0)) if inside.any() else np.zeros(self.dimension))
-            span_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(text_spans), self.dimension))
-        return np.asarray(text_vectors, dtype=np.float32), span_vectors
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm else vector
 
 
 def load_embedder(spec: str) -> Embedder:

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from retrieval.catalog import Catalog
-from retrieval.chunking import Chunk, chunk_document, index_text
+from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
+from retrieval.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from retrieval.vector_store import VectorStore
 from tools.documents import Document, DocumentError, title_key
 from tools.parsers import iter_documents
@@ -87,7 +90,7 @@ class Ingestor:
                                                      error=None if same == document.paper_id else
                                                      f"the library has it as {same}"))
                 continue
-            chunks = chunk_document(document, self.embedder.count_tokens, self.chunk_tokens)
+            chunks = chunk_document(document, self.embedder.count_tokens, self._budget(document.title))
             if not chunks:
                 results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
                 continue
@@ -97,12 +100,14 @@ class Ingestor:
             fresh.append((origin, document, chunks))
         if not fresh:
             return results
-        vectors = self.embedder.embed([index_text(d.title, c.text) for _, d, chunks in fresh for c in chunks])
+        vectors, sentences = self._encode([(d.title, c.text, c.page_spans) for _, d, chunks in fresh for c in chunks])
         ids: list[int] = []
         try:
             with self.catalog.transaction() as session:
                 for _, document, chunks in fresh:
                     ids.extend(self.catalog.insert_paper(session, document, chunks, added_by))
+                session.add_all(encode_row(i, self.embedder.name, spans, rows)
+                                for i, (spans, rows) in zip(ids, sentences, strict=True))
                 self.store.add(ids, vectors)
                 self.store.save()
         except BaseException as error:
@@ -118,17 +123,43 @@ class Ingestor:
         results.extend(IngestResult(origin, "added", d.paper_id, d.title, len(chunks)) for origin, d, chunks in fresh)
         return results
 
-    def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 512) -> int:
-        """Embed every catalog chunk into the (empty) vector store and save it: the way back from an index
-        built with another model, or lost. Cached embeddings make unchanged text free. Returns the count."""
-        ids, texts = self.catalog.all_index_texts()
-        for start in range(0, len(ids), batch_size):
-            self.store.add(ids[start:start + batch_size], self.embedder.embed(texts[start:start + batch_size]))
+    def _budget(self, title: str) -> int:
+        """Tokens a chunk's text may have so that title + newline + text fits the encoder's window (with its
+        two special tokens and a small margin for how joined sentences tokenize)."""
+        room = self.embedder.max_tokens - 2 - 4 - self.embedder.count_tokens(f"{title}\n")
+        return max(32, min(self.chunk_tokens, room))
+
+    def _encode(self, items: list[tuple[str, str, PageSpans]]) -> tuple[np.ndarray, list[tuple[Spans, np.ndarray]]]:
+        """The vector of each chunk (title + text) and of each of its sentences, in one batch of encodings."""
+        spans = [sentence_spans(text, pages) for _, text, pages in items]
+        texts = [index_text(title, text) for title, text, _ in items]
+        sentences = [text[a:b] for (_, text, _), chunk_spans in zip(items, spans, strict=True) for a, b in chunk_spans]
+        vectors = self.embedder.embed(texts + sentences)
+        per_chunk, offset = [], len(texts)
+        for chunk_spans in spans:
+            per_chunk.append((chunk_spans, vectors[offset:offset + len(chunk_spans)]))
+            offset += len(chunk_spans)
+        return vectors[:len(texts)], per_chunk
+
+    def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 256) -> int:
+        """Embed every catalog chunk, and each of its sentences, into the (empty) vector store and the sentence
+        table: the way back from an index built with another model, or lost, and how a library ingested before
+        sentence vectors existed gets them. Cached embeddings make unchanged text free. Returns the count."""
+        chunks = self.catalog.all_chunks()
+        for start in range(0, len(chunks), batch_size):
+            batch = chunks[start:start + batch_size]
+            vectors, sentences = self._encode([(title, text, pages) for _, title, text, pages in batch])
+            ids = [chunk_id for chunk_id, *_ in batch]
+            with self.catalog.transaction() as session:
+                session.exec(delete(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(ids)))
+                session.add_all(encode_row(i, self.embedder.name, spans, rows)
+                                for i, (spans, rows) in zip(ids, sentences, strict=True))
+            self.store.add(ids, vectors)
             if on_batch:
-                on_batch(len(ids[start:start + batch_size]))
+                on_batch(len(batch))
         self.store.save()
         self.searcher.corpus_changed()
-        return len(ids)
+        return len(chunks)
 
     def delete(self, paper_id: str) -> bool:
         """Remove a paper, its chunks and its vectors. False when there was no such paper."""

@@ -56,8 +56,14 @@ def test_question_with_local_evidence(library: Runtime) -> None:
     assert "Conversation so far" in model.prompts[0][1].content
 
 
+def sentence_with(library: Runtime, query: str, words: str) -> str:
+    """A sentence holding `words` from the passages a search finds."""
+    return next(p.text[a:b] for p in library.searcher.search(query, k=30) for a, b in p.sentence_spans()
+                if words in p.text[a:b])
+
+
 def test_follow_up_is_resolved_from_history(library: Runtime) -> None:
-    size = first_sentence(library, "How large is the S2ORC corpus? number of papers")
+    size = sentence_with(library, "How large is the S2ORC corpus?", "81.1M")
     runtime, model = agent(library, [
         plan(["SPECTER citations"]), "SPECTER is trained on citations. [1]",
         plan(["How large is the S2ORC corpus? number of papers"], intent="follow_up",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.runtime import Runtime
 from retrieval.embeddings import Embedder
 from tests.conftest import DATA, PAPERS, make_runtime
 
@@ -69,3 +70,30 @@ def test_failed_index_save_leaves_no_rows_and_no_vectors(tmp_path: Path, embedde
     assert (runtime.catalog.paper_count(), runtime.catalog.chunk_count(), runtime.store.count) == before
     reopened = make_runtime(tmp_path / "home", embedder)
     assert reopened.store.count == before[2]
+
+
+def test_every_chunk_fits_the_encoder_window_with_its_title(library: Runtime, tmp_path: Path,
+                                                            embedder: Embedder) -> None:
+    from retrieval.chunking import index_text
+    from tools.documents import Block, Document, Section
+
+    runtime = make_runtime(tmp_path, embedder)
+    long_title = "A very long and descriptive title " * 6
+    prose = " ".join(f"Sentence {i} reports a measured effect of the treatment on outcome {i}." for i in range(400))
+    document = Document("long-title", long_title, "jsonl", [Section("Body", [Block(prose, None)])])
+    runtime.ingestor.ingest_document(document)
+    for home in (library, runtime):
+        for _chunk_id, title, text, _pages in home.catalog.all_chunks():
+            assert embedder.count_tokens(index_text(title, text)) + 2 <= embedder.max_tokens
+
+
+def test_a_question_costs_only_its_own_embeddings(library: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentence vectors come from ingest: a turn encodes its query texts and nothing of the passages."""
+    library.ask("How does SPECTER use the citation graph?")  # warm caches and index
+    encoded: list[str] = []
+    inner = library.embedder.inner
+    original = inner.embed
+    monkeypatch.setattr(inner, "embed", lambda texts: (encoded.extend(texts), original(texts))[1])
+    result = library.ask("What signal from citations does SPECTER learn its document representations from?")
+    assert result["citations"] and len(encoded) <= 3, encoded
+    assert all(len(text) < 120 for text in encoded)  # queries, never passage sentences

@@ -56,7 +56,7 @@ def test_embedding_cache_serves_repeated_text_without_the_model(tmp_path: Path, 
     calls = []
 
     class Counting:
-        name, dimension = embedder.name, embedder.dimension
+        name, dimension, max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
 
         def embed(self, texts: list[str]) -> np.ndarray:
             calls.append(len(texts))

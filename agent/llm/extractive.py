@@ -59,10 +59,7 @@ class ExtractiveComposer:
         return sorted(chosen, key=lambda pair: (first_rank[pair[0]], pair[1].position))
 
     def _repeats(self, sentence: Sentence, chosen: list[tuple[int, Sentence]]) -> bool:
-        if not chosen:
-            return False
-        similarity = self.scorer.similarities(sentence.text, [s.text for _, s in chosen])
-        return bool((similarity > self.duplicate_similarity).any())
+        return any(float(sentence.vector @ other.vector) > self.duplicate_similarity for _, other in chosen)
 
     def stream(self, question: str, passages: list[Passage], instructions: str = "") -> Iterator[str]:
         """The answer sentence by sentence. `instructions` cannot be followed without a model."""
