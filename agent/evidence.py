@@ -48,8 +48,7 @@ class SentenceScorer:
         """Cosine similarity of each text to the query."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        vectors = self.embedder.embed([query, *texts])
-        return vectors[1:] @ vectors[0]
+        return self.embedder.embed(texts) @ self.embedder.embed_query(query)
 
     def vectors(self, passages: list[Passage]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
         """Each passage's sentence spans and their vectors."""
@@ -69,7 +68,7 @@ class SentenceScorer:
         """For each passage, its sentences (those `keep` accepts) scored against the query, in text order."""
         if not passages:
             return []
-        query_vector = self.embedder.embed([query])[0]
+        query_vector = self.embedder.embed_query(query)
         scored = []
         for passage, (spans, vectors) in zip(passages, self.vectors(passages), strict=True):
             similarity = vectors @ query_vector if len(spans) else np.zeros(0)

@@ -105,9 +105,11 @@ class RuleReasoner:
             intent = "find_papers"
         else:
             intent = "question"
-        keywords = " ".join(content_words(resolved)[:8])
-        queries = list(dict.fromkeys(q for q in (resolved, keywords) if q.strip()))
-        return Plan(intent=intent, resolved_question=resolved, queries=queries[:3] or [question])
+        # A keyword query only when it narrows a long question: with all of the question's content words it
+        # is the same BM25 search again, and its vector a paraphrase of the question's.
+        words = content_words(resolved)
+        queries = [resolved] + ([" ".join(words[:8])] if len(words) > 8 else [])
+        return Plan(intent=intent, resolved_question=resolved, queries=[q for q in queries if q.strip()] or [question])
 
     def _claim(self, topic: str, passage: Passage) -> str:
         """The passage's readable sentence closest to the topic: what the hypothesis builds on."""

@@ -218,7 +218,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     catalog = Catalog(engine)
     # Every embedding goes through the cache: re-indexing unchanged text costs nothing, and the same
     # passages scored again in later turns (evidence, citations) cost a lookup.
-    embedder = CachedEmbedder(embedder or load_embedder(settings.embeddings),
+    embedder = CachedEmbedder(embedder or load_embedder(settings.embeddings, settings.home_dir / "cache"),
                               settings.home_dir / "cache" / "embeddings.sqlite")
     store = VectorStore(settings.index_dir, embedder.name, embedder.dimension, settings.exact_search_max,
                         reset=reset_index)

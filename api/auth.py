@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -76,6 +77,7 @@ class KeyStore:
     def __init__(self, engine: Engine, configured: list[str]) -> None:
         self.engine = engine
         self.configured = parse_configured(configured)
+        self._has_stored_keys, self._checked_at = False, float("-inf")
         create_tables(engine, [ApiKeyRow.__table__])
 
     def create(self, name: str = "", role: Role = DEFAULT_ROLE) -> str:
@@ -86,13 +88,21 @@ class KeyStore:
         with Session(self.engine) as session:
             session.add(ApiKeyRow(hash=key_hash(key), name=name, role=role))
             session.commit()
+        self._has_stored_keys = True
         return key
 
     def enabled(self) -> bool:
-        if self.configured:
+        """True once any key exists. Keys are never deleted, so a True answer is kept; while the service is
+        open, the database is asked again at most once a second (a key made by `scisynth keys create` in
+        another process takes effect within that second) rather than on every request."""
+        if self.configured or self._has_stored_keys:
             return True
-        with Session(self.engine) as session:
-            return session.exec(select(ApiKeyRow).limit(1)).first() is not None
+        now = time.monotonic()
+        if now - self._checked_at >= 1.0:
+            with Session(self.engine) as session:
+                self._has_stored_keys = session.exec(select(ApiKeyRow).limit(1)).first() is not None
+            self._checked_at = now
+        return self._has_stored_keys
 
     def caller(self, key: str) -> Caller | None:
         """The key's caller, or None when the key is unknown."""

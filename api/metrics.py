@@ -1,8 +1,24 @@
-"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers."""
+"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers, lock waits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily
+
+from retrieval import locks
+
+
+class LockWaits:
+    """Seconds concurrent work spent waiting for each shared lock (retrieval/locks.py), read at scrape time."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("scisynth_lock_wait_seconds", "Seconds threads waited for a shared lock",
+                                     labels=["lock"])
+        for name, seconds in sorted(locks.wait_seconds().items()):
+            family.add_metric([name], seconds)
+        yield family
 
 
 class Metrics:
@@ -21,3 +37,4 @@ class Metrics:
                                   ["provider", "kind"], registry=self.registry)
         self.ingested = Counter("scisynth_ingested_papers_total", "Papers by ingest outcome", ["status"],
                                 registry=self.registry)
+        self.registry.register(LockWaits())

@@ -60,7 +60,8 @@ def markdown_table(report: dict) -> str:
 def shared_embedder(settings: Settings) -> Embedder:
     """One embedding cache for every eval library, so a library built twice (with and without the gold
     abstracts) embeds each text once."""
-    return CachedEmbedder(load_embedder(settings.embeddings), settings.home_dir / "evals" / "embeddings.sqlite")
+    folder = settings.home_dir / "evals"
+    return CachedEmbedder(load_embedder(settings.embeddings, folder), folder / "embeddings.sqlite")
 
 
 def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limit: int | None = None,

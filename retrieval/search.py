@@ -9,7 +9,6 @@ Optional MMR re-ranking trades a little relevance for variety, so one paper does
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,6 +19,7 @@ from retrieval.catalog import Catalog, ChunkRow, PaperRow
 from retrieval.chunking import PageSpans, page_at, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
+from retrieval.locks import MeasuredLock
 from retrieval.vector_store import VectorStore
 
 RetrieverKind = Literal["bm25", "dense", "hybrid"]
@@ -141,7 +141,7 @@ class HybridSearcher:
         self.mmr_balance = mmr_balance
         self.lexical_dir = lexical_dir
         self._lexical: LexicalIndex | None = None
-        self._lexical_lock = threading.Lock()
+        self._lexical_lock = MeasuredLock("bm25_index")
 
     def corpus_changed(self) -> None:
         with self._lexical_lock:
@@ -164,7 +164,7 @@ class HybridSearcher:
                    allowed_ids: list[int] | None = None) -> list[tuple[int, float]]:
         depth = max(k, self.candidates)
         lexical = self.lexical_index().search(query, depth, allowed_ids) if retriever != "dense" else []
-        dense = (self.store.search(self.embedder.embed([query])[0], depth, allowed_ids)
+        dense = (self.store.search(self.embedder.embed_query(query), depth, allowed_ids)
                  if retriever != "bm25" else [])
         if retriever == "bm25":
             return lexical

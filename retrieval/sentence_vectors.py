@@ -8,12 +8,13 @@ benchmarks/bench_sentence_vectors.py).
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 
 import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
+
+from retrieval.locks import MeasuredLock
 
 Spans = list[tuple[int, int]]
 
@@ -41,7 +42,7 @@ class SentenceVectorStore:
         self.dimension = dimension
         self.memory_chunks = memory_chunks
         self._memory: OrderedDict[int, tuple[Spans, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = MeasuredLock("sentence_vectors")
 
     def get(self, chunk_ids: list[int]) -> dict[int, tuple[Spans, np.ndarray]]:
         """(spans, float32 vectors) of the chunks that have them, by chunk id."""

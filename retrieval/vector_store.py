@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from retrieval.locks import MeasuredLock
 
 MANIFEST_FILE = "manifest.json"
 
@@ -66,7 +67,7 @@ class VectorStore:
         self.model_name = model_name
         self.dimension = dimension
         self.exact_max = exact_max
-        self._lock = threading.RLock()
+        self._lock = MeasuredLock("vector_index", reentrant=True)
         self._index = self._load_or_create()
 
     @property
@@ -140,6 +141,9 @@ class VectorStore:
             selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype="int64"))
             params = faiss.SearchParametersHNSW(sel=selector) if _is_hnsw(self._index) else (
                 faiss.SearchParameters(sel=selector))
+        # One query gains nothing from OpenMP's threads, which then spin-wait on the other core for a while after
+        # every search (this doubled a turn's CPU). The setting is per calling thread: ingest keeps all cores.
+        faiss.omp_set_num_threads(1)
         with self._lock:
             if self._index.ntotal == 0:
                 return []

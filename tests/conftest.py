@@ -30,8 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return SentenceTransformerEmbedder()
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    return SentenceTransformerEmbedder(cache_dir=tmp_path_factory.mktemp("encoder"))
 
 
 def make_runtime(home: Path, embedder: Embedder, reset_index: bool = False, **settings: object) -> Runtime:

@@ -94,6 +94,7 @@ def test_operations_endpoints(client: TestClient) -> None:
     assert client.get("/readyz").json()["status"] == "ready"
     metrics = client.get("/metrics").text
     assert "scisynth_http_requests_total" in metrics and "scisynth_agent_turns_total" in metrics
+    assert 'scisynth_lock_wait_seconds_total{lock="vector_index"}' in metrics  # the turn searched the index
     assert "<title>SciSynth</title>" in client.get("/").text
 
 

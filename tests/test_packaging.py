@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PRODUCT_PACKAGES = ("agent", "api", "tools", "retrieval", "evals", "prompts")
 DEV_PACKAGES = ("tests", "benchmarks")
 LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)
+# Imported only by scripts that run in a virtualenv of their own (see the Makefile), never in SciSynth's.
+OWN_VIRTUALENV = {"optimum": "benchmarks/export_onnx.py (`make onnx-models`: optimum pins an older transformers)"}
 
 
 def _declared() -> tuple[set[str], set[str]]:
@@ -46,7 +48,7 @@ def _imported_modules(folders: tuple[str, ...]) -> dict[str, Path]:
                     continue
                 for name in names:
                     top = name.split(".")[0]
-                    if top not in sys.stdlib_module_names and top not in LOCAL_MODULES and top != "__future__":
+                    if top not in sys.stdlib_module_names | LOCAL_MODULES | set(OWN_VIRTUALENV) | {"__future__"}:
                         found.setdefault(top, path.relative_to(ROOT))
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ from agent.settings import Settings
 from evals.metrics import ranking_scores
 from evals.scifact_retrieval import run as run_scifact
 from retrieval.embedding_cache import CachedEmbedder
-from retrieval.embeddings import Embedder
+from retrieval.embeddings import Embedder, SentenceTransformerEmbedder
 from retrieval.lexical import LexicalIndex
 from retrieval.search import SearchFilter, convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
 from tests.conftest import DATA, PAPERS, make_runtime
@@ -43,6 +44,49 @@ def test_mmr_prefers_a_different_vector_over_a_near_duplicate() -> None:
     assert [i for i, _ in picked] == [1, 3]
 
 
+def test_questions_are_encoded_by_onnx_runtime_as_torch_would(tmp_path: Path) -> None:
+    embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    texts = ["How does SPECTER use citations?", "Überraschende Ergebnisse: 5 µm Partikel (n=12)",
+             "graph neural networks " * 150]  # beyond the encoder's window: both must truncate alike
+    for text in texts:
+        assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.9999
+    assert embedder._onnx() is not None and len(list(tmp_path.glob("query-encoder-*.onnx"))) == 1
+
+
+def test_a_damaged_onnx_export_falls_back_to_torch_and_is_made_again(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    SentenceTransformerEmbedder(cache_dir=tmp_path).embed_query("warm")
+    [export] = tmp_path.glob("query-encoder-*.onnx")
+    export.write_bytes(b"not an onnx model")
+    damaged = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    vector = damaged.embed_query("How does SPECTER use citations?")
+    assert damaged._onnx() is None and "encoded with torch" in caplog.text and not export.exists()
+    assert float(vector @ damaged.embed(["How does SPECTER use citations?"])[0]) > 0.9999
+    assert SentenceTransformerEmbedder(cache_dir=tmp_path)._onnx() is not None and export.exists()
+
+
+def test_bm25_searches_from_many_threads_agree_with_one_thread() -> None:
+    """Concurrent turns search the BM25 index without a lock: every thread must get the sequential answer."""
+    documents = [json.loads(line) for line in (DATA / "scifact" / "corpus.jsonl").open()][:2000]
+    index = LexicalIndex(list(range(len(documents))), texts=[f"{d['title']} {' '.join(d['abstract'])}"
+                                                             for d in documents])
+    queries = [d["title"] for d in documents[::50]]
+    expected = {q: index.search(q, 20) for q in queries}
+    mismatches: list[str] = []
+
+    def worker(offset: int) -> None:
+        for query in queries[offset:] + queries[:offset]:
+            if index.search(query, 20) != expected[query]:
+                mismatches.append(query)
+
+    threads = [threading.Thread(target=worker, args=(i * 5,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(expected.values()) and mismatches == []
+
+
 def test_bm25_index_is_saved_and_refused_when_the_catalog_moved_on(tmp_path: Path) -> None:
     index = LexicalIndex([7, 8], texts=["graph neural networks for molecules", "protein folding with attention"])
     index.save(tmp_path / "bm25", "2:8:15")
@@ -62,6 +106,9 @@ def test_embedding_cache_serves_repeated_text_without_the_model(tmp_path: Path, 
             calls.append(len(texts))
             return embedder.embed(texts)
 
+        def embed_query(self, text: str) -> np.ndarray:
+            return self.embed([text])[0]
+
         def count_tokens(self, text: str) -> int:
             return embedder.count_tokens(text)
 
@@ -70,6 +117,13 @@ def test_embedding_cache_serves_repeated_text_without_the_model(tmp_path: Path, 
     again = CachedEmbedder(Counting(), tmp_path / "cache.sqlite").embed(["gamma delta", "alpha beta"])
     assert calls == [2]  # one model call for the two distinct texts, none for the reopened cache
     np.testing.assert_allclose(again, first[[1, 0]], atol=1e-6)
+
+    question = "what do citations teach a document encoder?"
+    np.testing.assert_allclose(cached.embed_query(question), cached.embed_query(question), atol=1e-6)
+    assert calls == [2, 1]  # the turn's steps share one encoding of the question...
+    reopened = CachedEmbedder(Counting(), tmp_path / "cache.sqlite")
+    reopened.embed_query(question)
+    assert calls == [2, 1, 1]  # ...but questions are never written to disk
 
 
 def test_filters_reindex_and_bm25_reuse(tmp_path: Path, embedder: Embedder) -> None:
