@@ -1,4 +1,5 @@
-"""PDF parsing speed (pages/s, one core) and chunking speed; ingest of the 2,265 arXiv abstracts end to end.
+"""PDF parsing speed (pages/s, one core) and chunking speed; headings and reference lists against GROBID's
+parses; ingest of the 2,265 arXiv abstracts end to end.
 
 Run: python -m benchmarks.bench_parsing [--skip-ingest]
 """
@@ -12,7 +13,34 @@ from pathlib import Path
 
 from benchmarks.common import DATA, peak_rss_mb, table
 from retrieval.chunking import chunk_document
+from tools.documents import title_key
 from tools.pdf import parse_pdf
+from tools.tei import parse_tei
+
+
+def bench_structure() -> list[list[object]]:
+    """Per paper with a GROBID parse: body heading recall and precision (GROBID leaves Abstract and
+    Acknowledgements out of its body, so they are not counted), reference titles GROBID also found, and
+    reference entries leaked into body text."""
+    rows = []
+    for tei in sorted((DATA / "papers" / "parses").glob("*.tei.xml")):
+        grobid, ours = parse_tei(tei), parse_pdf(DATA / "papers" / tei.name.replace(".tei.xml", ".pdf"))
+        gold = {title_key(s.title.split(" ", 1)[-1]) for s in grobid.sections} | {
+            title_key(s.title) for s in grobid.sections}
+        gold -= {title_key("Abstract"), title_key("Acknowledgements")}
+        found = {part for s in ours.sections for part in s.title.split(" > ")} - {"Front matter", "Abstract",
+                                                                                   "Acknowledgements"}
+        keys = {title_key(h) for h in found} | {title_key(h.split(" ", 1)[-1]) for h in found}
+        heads = [s.title for s in grobid.sections if title_key(s.title) in gold]
+        recall = sum(title_key(h) in keys for h in heads) / max(1, len(heads))
+        precision = sum(bool({title_key(h), title_key(h.split(" ", 1)[-1])} & gold) for h in found) / max(1, len(found))
+        references = {title_key(r.title) for r in ours.references}
+        matched = sum(title_key(r.title) in references for r in grobid.references)
+        body = " ".join(b.text for s in ours.sections for b in s.blocks).lower()
+        leaked = sum(r.raw[:60].lower() in body for r in ours.references)
+        rows.append([tei.name.replace(".tei.xml", ""), f"{recall:.2f}", f"{precision:.2f}",
+                     f"{matched}/{len(grobid.references)}", len(ours.references), leaked])
+    return rows
 
 
 def bench_pdf(repeats: int = 5) -> list[list[object]]:
@@ -48,6 +76,9 @@ def main() -> None:
     args = parser.parse_args()
     print("## PDF parsing (one core; chunking with the word-count tokenizer)\n")
     print(table(["paper", "pages", "pages/s", "chunks", "chunks/s"], bench_pdf()))
+    print("\n## Structure against GROBID's parses (font statistics + outline + patterns)\n")
+    print(table(["paper", "heading recall", "heading precision", "GROBID references found", "references parsed",
+                 "entries leaked into body"], bench_structure()))
     if not args.skip_ingest:
         print("\n## Ingest of the arXiv abstracts JSONL (parse, chunk, embed with MiniLM, SQLite, FAISS)\n")
         print(table(["papers", "chunks", "seconds", "papers/s", "peak RSS MB"], [bench_ingest_abstracts()]))

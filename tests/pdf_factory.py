@@ -34,3 +34,38 @@ def write_image_only_pdf(path: Path) -> Path:
     pdf.save(path)
     pdf.close()
     return path
+
+
+PROSE = ("Participants walked on a treadmill while their joint angles were recorded at a fixed rate, and each "
+         "trial lasted several minutes so that the gait cycle could be averaged over many strides. ")
+
+
+def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: dict[int, tuple[str, float]],
+                      references: list[str]) -> Path:
+    """A one-column article laid out like a journal's: unnumbered headings set apart only by font (level ->
+    (font name, size)), body paragraphs in 10 pt regular, a title in 16 pt bold, then a reference list."""
+    pdf = pymupdf.open()
+    page, y = pdf.new_page(width=595, height=842), 80.0
+
+    def put(text: str, font: str, size: float) -> None:
+        nonlocal page, y
+        height = size * 1.5  # grown until the text fits: insert_textbox writes nothing into a box too small
+        while (spare := pymupdf.open().new_page().insert_textbox(
+                pymupdf.Rect(72, 0, 523, height), text, fontname=font, fontsize=size)) < 0:
+            height -= spare - 1
+        if y + height > 780:
+            page, y = pdf.new_page(width=595, height=842), 80.0
+        page.insert_textbox(pymupdf.Rect(72, y, 523, y + height), text, fontname=font, fontsize=size)
+        y += height + 8
+
+    put("Kinematic signatures of gait after stroke", "hebo", 16)
+    for level, heading in headings:
+        font, size = level_fonts[level]
+        put(heading, font, size)
+        put(f"{heading} paragraph. " + PROSE * 3, "helv", 10)
+    put("References", *level_fonts[1])
+    for entry in references:
+        put(entry, "helv", 9)
+    pdf.save(path)
+    pdf.close()
+    return path

@@ -4,7 +4,7 @@ import pymupdf
 import pytest
 
 from tests.conftest import PAPERS
-from tests.pdf_factory import write_encrypted_pdf, write_image_only_pdf, write_pdf
+from tests.pdf_factory import write_encrypted_pdf, write_image_only_pdf, write_journal_pdf, write_pdf
 from tools.documents import DocumentError
 from tools.pdf import clean_text, parse_pdf
 
@@ -113,3 +113,34 @@ def test_page_cap_refuses_huge_documents(tmp_path: Path) -> None:
     pdf.save(path)
     with pytest.raises(DocumentError, match="5000 pages"):
         parse_pdf(path)
+
+
+JOURNAL_HEADINGS = [(1, "Background"), (1, "Methods"), (2, "Participants"), (2, "Kinematics recording"),
+                    (1, "Results"), (2, "Step length"), (1, "Discussion"), (1, "Conclusions")]
+VANCOUVER = ["1. Smith J, Lee AB, Müller K. Gait kinematics after stroke: a cohort study. J Neuroeng Rehabil. "
+             "2019;16:34. doi:10.1186/s12984-019-0503-4.",
+             "2. Alvarez-Garcia M, Chen X, et al. Wearable sensors in rehabilitation? A review. PLoS One. "
+             "2021;16(3):e0247.",
+             "3. Okafor C, Yilmaz D. Treadmill training and balance in older adults. Gait Posture. 2018;61:12-9."]
+
+
+@pytest.mark.parametrize("fonts", [
+    {1: ("hebo", 12), 2: ("hebo", 10)},  # BMC/Springer: bold, sub-headings bold at body size
+    {1: ("helv", 14), 2: ("helv", 12)},  # larger regular type, no bold at all
+    {1: ("hebo", 10), 2: ("heit", 10)},  # bold and italic at the body size: italic alone is not a heading
+])
+def test_unnumbered_journal_headings_come_from_fonts(tmp_path: Path, fonts: dict) -> None:
+    document = parse_pdf(write_journal_pdf(tmp_path / "journal.pdf", JOURNAL_HEADINGS, fonts, VANCOUVER))
+    titles = [s.title for s in document.sections]
+    assert document.title == "Kinematic signatures of gait after stroke"
+    if fonts[2][0] == "heit":  # only the bold level stands out; the italic lines stay in the body
+        assert titles == ["Background", "Methods", "Results", "Discussion", "Conclusions"]
+    else:
+        assert titles == ["Background", "Methods", "Methods > Participants", "Methods > Kinematics recording",
+                          "Results", "Results > Step length", "Discussion", "Conclusions"]
+    assert [r.title for r in document.references] == [
+        "Gait kinematics after stroke: a cohort study", "Wearable sensors in rehabilitation? A review",
+        "Treadmill training and balance in older adults"]
+    assert document.references[0].doi == "10.1186/s12984-019-0503-4" and document.references[2].year == 2018
+    body = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "Gait kinematics after stroke" not in body and "Participants walked" in body

@@ -1,18 +1,24 @@
-"""Page-aware PDF reading with PyMuPDF: body paragraphs in reading order, headings, no page furniture.
+"""Page-aware PDF reading with PyMuPDF: body paragraphs in reading order, headings, no page furniture, and
+the reference list parsed rather than mixed into the body.
 
 Two-column layouts are read column by column; words hyphenated across line breaks are rejoined and
-ligatures expanded, so a quote taken from a passage can be found again on its page.
+ligatures expanded, so a quote taken from a passage can be found again on its page. Headings come from font
+statistics (tools/pdf_layout.py), the PDF's outline and heading patterns; sections carry their path
+("Methods > Participants").
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymupdf
 
 from tools.documents import Block, Document, DocumentError, Section, paper_id_from_sha256, sha256_of_file
+from tools.pdf_layout import Style, dominant, numbered_depth, stands_out, style_counts, style_levels
+from tools.references import parse_reference, split_entries
 
 MAX_PAGES = 2000
 MAX_CHARACTERS = 20_000_000
@@ -25,7 +31,8 @@ _NAMED_HEADINGS = {
     "discussion", "conclusion", "conclusions", "acknowledgments", "acknowledgements", "references",
     "bibliography", "appendix",
 }
-_REFERENCE_HEADINGS = {"references", "bibliography"}
+_REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
+                       "references and notes", "cited literature"}
 _CAPTION = re.compile(r"^(Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]")
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
@@ -36,14 +43,19 @@ def clean_text(raw: str) -> str:
     return " ".join(_COMPOUND_BREAK.sub(r"\1", _HYPHEN_BREAK.sub(r"\1", raw)).split())
 
 
-def _heading_title(text: str, outline: set[str]) -> str | None:
-    # Headings are short and carry no commas; this keeps reference entries ("J Smith, A Lee, and")
-    # from being read as appendix headings.
-    if len(text) > 90 or ", " in text:
-        return None
-    if text.lower() in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text) or " ".join(text.lower().split()) in outline:
-        return text
-    return None
+def _is_heading(block: _RawBlock, text: str, outline: set[str], body: Style | None) -> bool:
+    """A short block that is named like a heading, numbered like one, in the outline, or set apart by its font.
+    Headings carry no commas: this keeps author lists and reference entries ("J Smith, A Lee, and") out."""
+    if len(text) > 90 or ", " in text or len(text.split()) > 12 or _CAPTION.match(text):
+        return False
+    if text.lower().rstrip(".:") in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text):
+        return True
+    if " ".join(text.lower().split()) in outline:
+        return True
+    letters = sum(c.isalpha() for c in text)
+    return (stands_out(block.style, block.share, body) and len(block.lines) <= 2 and letters >= 3
+            and letters >= len(text) / 2 and text[0].isupper() and not text.endswith((".", ",", ";"))
+            and "@" not in text)
 
 
 def _is_page_furniture(text: str, y0: float, y1: float, height: float) -> bool:
@@ -58,6 +70,9 @@ class _RawBlock:
     x1: float
     y1: float
     text: str
+    lines: tuple[tuple[float, str], ...]  # (left edge, text) of each line: where reference entries start
+    style: Style | None  # the style of most of its characters
+    share: float  # their share of the block's characters
 
 
 def _column(x0: float, x1: float, middle: float) -> int:
@@ -86,10 +101,12 @@ def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
             by_column.setdefault(_column(line["bbox"][0], line["bbox"][2], middle), []).append(line)
         groups = [by_column[1], by_column[2]] if set(by_column) == {1, 2} else [block["lines"]]
         for lines in groups:
+            style, share = dominant(style_counts(lines))
             blocks.append(_RawBlock(
                 min(line["bbox"][0] for line in lines), min(line["bbox"][1] for line in lines),
                 max(line["bbox"][2] for line in lines), max(line["bbox"][3] for line in lines),
                 "\n".join(_line_text(line) for line in lines),
+                tuple((line["bbox"][0], _line_text(line)) for line in lines), style, share,
             ))
     return blocks
 
@@ -131,47 +148,113 @@ def _open(path: Path) -> pymupdf.Document:
     return pdf
 
 
+Page = tuple[int, list[tuple[_RawBlock, str]]]  # page number (1-based), its blocks with their cleaned text
+
+
+def _read_pages(pdf: pymupdf.Document, path: Path) -> list[Page]:
+    """Each page's blocks in reading order with their cleaned text; page furniture dropped."""
+    pages: list[Page] = []
+    characters = 0
+    for page_index, page in enumerate(pdf):
+        kept = []
+        for raw in _reading_order(_page_blocks(page), page.rect.width):
+            text = clean_text(raw.text)
+            if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height):
+                continue
+            characters += len(text)
+            if characters > MAX_CHARACTERS:
+                raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
+            kept.append((raw, text))
+        pages.append((page_index + 1, kept))
+    return pages
+
+
+def _body_style(pages: list[Page]) -> Style | None:
+    """The style of most paragraph text (blocks long enough to be prose)."""
+    counts: Counter[Style] = Counter()
+    for _, blocks in pages:
+        for raw, text in blocks:
+            if raw.style is not None and len(text) >= 200:
+                counts[raw.style] += len(text)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _title_blocks(pages: list[Page], body: Style | None) -> set[int]:
+    """ids of the first page's blocks set in its largest type, when that stands out: the title, not a heading."""
+    if not pages or body is None:
+        return set()
+    sized = [(raw, raw.style.size) for raw, _ in pages[0][1] if raw.style is not None]
+    largest = max((size for _, size in sized), default=0.0)
+    return {id(raw) for raw, size in sized if size == largest and stands_out(raw.style, raw.share, body)}
+
+
+def _reference_entries(blocks: list[_RawBlock], page_width: float) -> list[tuple[float, str]]:
+    """The reference list's lines with their indent from their column's left edge on their page."""
+    middle = page_width / 2
+    lines = [(_column(b.x0, b.x1, middle), x, text) for b in blocks for x, text in b.lines
+             if text.strip() and not text.strip().isdigit()]  # a page number is not the column's edge
+    edges: dict[int, float] = {}
+    for column, x, _ in lines:
+        edges[column] = min(edges.get(column, x), x)
+    return [(x - edges[column], text) for column, x, text in lines]
+
+
+def _heading_key(text: str) -> str:
+    return re.sub(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+", "", text).lower().rstrip(".:")
+
+
 def parse_pdf(path: Path) -> Document:
     """Read a PDF into a Document. Raises DocumentError with a reason a user can act on."""
     path = Path(path)
     pdf = _open(path)
-    sections: list[Section] = [Section(title="Front matter")]
     # The PDF's outline (bookmarks), when it has one, names headings that carry no number.
     outline = {" ".join(str(entry[1]).lower().split()) for entry in pdf.get_toc(simple=True)}
-    characters = 0
-    in_references = False
-    first_page_blocks: list[str] = []
     try:
-        for page_index, page in enumerate(pdf):
-            for raw in _reading_order(_page_blocks(page), page.rect.width):
-                text = clean_text(raw.text)
-                if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height):
-                    continue
-                characters += len(text)
-                if characters > MAX_CHARACTERS:
-                    raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
-                if page_index == 0:
-                    first_page_blocks.append(text)
-                heading = _heading_title(text, outline)
-                if heading:
-                    in_references = heading.lower() in _REFERENCE_HEADINGS
-                    if not in_references:
-                        sections.append(Section(title=heading))
-                    continue
-                if not in_references:
-                    kind = "caption" if _CAPTION.match(text) else "paragraph"
-                    sections[-1].blocks.append(Block(text=text, page=page_index + 1, kind=kind))
+        pages = _read_pages(pdf, path)
+        widths = [page.rect.width for page in pdf]
     except pymupdf.FileDataError as error:
         raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
     finally:
         page_count = pdf.page_count
         metadata = pdf.metadata or {}
         pdf.close()
+    body = _body_style(pages)
+    title_ids = _title_blocks(pages, body)
+    headings = {id(raw) for _, blocks in pages for raw, text in blocks
+                if id(raw) not in title_ids and _is_heading(raw, text, outline, body)}
+    levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
+                           if id(raw) in headings and raw.style is not None})
+    sections: list[Section] = [Section(title="Front matter")]
+    trail: list[tuple[int, str]] = []  # the open headings, outermost first
+    reference_lines: list[tuple[float, str]] = []
+    in_references = False
+    for (page_number, blocks), width in zip(pages, widths, strict=True):
+        page_references: list[_RawBlock] = []
+        for raw, text in blocks:
+            if id(raw) in title_ids:
+                continue
+            if id(raw) in headings:
+                in_references = _heading_key(text) in _REFERENCE_HEADINGS
+                if not in_references:
+                    level = numbered_depth(text) or levels.get(raw.style, 1)
+                    while trail and trail[-1][0] >= level:
+                        trail.pop()
+                    trail.append((level, text))
+                    sections.append(Section(title=" > ".join(title for _, title in trail)))
+                continue
+            if in_references:
+                page_references.append(raw)
+                continue
+            kind = "caption" if _CAPTION.match(text) else "paragraph"
+            sections[-1].blocks.append(Block(text=text, page=page_number, kind=kind))
+        reference_lines += _reference_entries(page_references, width)
     sections = [s for s in sections if s.blocks]
     if not sections:
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
+    references = [parse_reference(clean_text(entry)) for entry in split_entries(reference_lines, 0.0)]
     sha256 = sha256_of_file(path)
-    title = (metadata.get("title") or "").strip() or (first_page_blocks[0] if first_page_blocks else path.stem)
+    first_page = [text for raw, text in pages[0][1] if id(raw) in title_ids] or [t for _, t in pages[0][1][:1]]
+    title = (metadata.get("title") or "").strip() or " ".join(first_page) or path.stem
     authors = [a.strip() for a in re.split(r"[;,]| and ", metadata.get("author") or "") if a.strip()]
     return Document(
         paper_id=paper_id_from_sha256(sha256),
@@ -182,4 +265,5 @@ def parse_pdf(path: Path) -> Document:
         sha256=sha256,
         path=str(path.resolve()),
         page_count=page_count,
+        references=[r for r in references if r.title],
     )
