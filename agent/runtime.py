@@ -39,6 +39,7 @@ from agent.settings import Settings
 from agent.state import Turn
 from agent.tool_loop import ToolLoop
 from retrieval.catalog import Catalog
+from retrieval.citation_graph import CitationGraph
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import Ingestor
@@ -100,6 +101,7 @@ class Runtime:
     arxiv: ArxivClient
     fetcher: PaperFetcher
     scorer: SentenceScorer
+    citation_graph: CitationGraph
     model: BaseChatModel | None = None
 
     def turn_input(self, question: str, mode: str = "ask", n: int = 3, instructions: str = "",
@@ -253,7 +255,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), arxiv=arxiv,
         graph=build_graph(services, make_checkpointer(settings), tool_loop),
         oneshot_graph=build_graph(services, None, tool_loop),
-        fetcher=fetcher, scorer=scorer, model=model,
+        fetcher=fetcher, scorer=scorer, citation_graph=CitationGraph(engine), model=model,
     )
 
 

@@ -193,6 +193,28 @@ def cmd_library(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refs(args: argparse.Namespace) -> int:
+    runtime = _runtime(args, needs_model=False)
+    paper = runtime.catalog.find_paper(args.paper_id)
+    if paper is None:
+        print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+        return 2
+    if args.cited_by:
+        citing = runtime.citation_graph.cited_by(paper)
+        rows = [{"paper_id": p.paper_id, "title": p.title, "year": p.year} for p in citing]
+        human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}" for p in rows)
+        _print({"paper_id": paper.paper_id, "cited_by": rows}, args.json,
+               f"{human}\n{len(rows)} library papers cite {paper.paper_id}".lstrip())
+        return 0
+    references = runtime.citation_graph.references(paper.paper_id)
+    human = "\n".join(f"[{r['position']}] {r['title']} ({r['year'] or 'n.d.'})"
+                      + (f"  -> in library: {r['in_library']}" if r["in_library"] else "") for r in references)
+    linked = sum(r["in_library"] is not None for r in references)
+    _print({"paper_id": paper.paper_id, "references": references}, args.json,
+           f"{human}\n{len(references)} references, {linked} of them in the library".lstrip())
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     runtime = _runtime(args, needs_model=False)
     missing = [paper_id for paper_id in args.paper_ids if not runtime.ingestor.delete(paper_id)]
@@ -240,7 +262,7 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
     return _turn(args, args.topic, "hypothesize", args.n)
 
 
-HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "delete": cmd_delete,
+HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
             "eval": cmd_eval}

@@ -17,6 +17,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("search", "find passages in the library", 'scisynth search "citation graph" -k 3'),
         ("arxiv", "search arXiv (metadata only; fetch adds papers)", 'scisynth arxiv "protein folding" --max 5'),
         ("fetch", "download papers from arXiv by id and add them", "scisynth fetch 2104.12255"),
+        ("refs", "a paper's reference list, and which library papers it cites or that cite it",
+         "scisynth refs PAPER_ID --cited-by"),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
         ("reindex", "rebuild the indexes from the catalog (new embedding model, lost index)", "scisynth reindex"),
     ],
@@ -84,6 +86,10 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     library = command("library")
     library.add_argument("--offset", type=int, default=0, help="skip this many papers (oldest first)")
     library.add_argument("--limit", type=int, default=100, help="list at most this many papers")
+
+    refs = command("refs")
+    refs.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
+    refs.add_argument("--cited-by", action="store_true", help="list the library papers citing it instead")
 
     delete = command("delete")
     delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids as 'scisynth library' shows them")

@@ -140,19 +140,36 @@ def job_status(jobs: JobsDep, caller: Reader, job_id: Annotated[str, Path(max_le
     return job.public()
 
 
-@router.get("/papers/{paper_id:path}", responses=problems.responses(404))
-def get_paper(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+def _known(runtime: Runtime, paper_id: str) -> PaperRow:
     row = runtime.catalog.find_paper(paper_id)
     if row is None:
         raise HTTPException(404, f"no paper {paper_id} in the library")
-    return _paper(row)
+    return row
+
+
+# Declared before /papers/{paper_id:path}, which would otherwise take "ID/references" for a paper id.
+@router.get("/papers/{paper_id:path}/references", responses=problems.responses(404))
+def paper_references(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+    """The paper's parsed reference list; `in_library` names the library paper an entry cites, if any."""
+    _known(runtime, paper_id)
+    return {"paper_id": paper_id, "references": runtime.citation_graph.references(paper_id)}
+
+
+@router.get("/papers/{paper_id:path}/cited-by", responses=problems.responses(404))
+def paper_cited_by(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+    """The library papers whose reference lists cite this paper."""
+    return {"paper_id": paper_id,
+            "cited_by": [_paper(row) for row in runtime.citation_graph.cited_by(_known(runtime, paper_id))]}
+
+
+@router.get("/papers/{paper_id:path}", responses=problems.responses(404))
+def get_paper(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+    return _paper(_known(runtime, paper_id))
 
 
 @router.delete("/papers/{paper_id:path}", status_code=204, responses=problems.responses(403, 404))
 def delete_paper(runtime: RuntimeDep, caller: Member, paper_id: PaperId) -> Response:
-    row = runtime.catalog.find_paper(paper_id)
-    if row is None:
-        raise HTTPException(404, f"no paper {paper_id} in the library")
+    row = _known(runtime, paper_id)
     if not (caller.can("admin") or (row.added_by is not None and row.added_by == caller.owner)):
         raise HTTPException(403, "only the key that added this paper, or an admin, may delete it")
     runtime.ingestor.delete(paper_id)

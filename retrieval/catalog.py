@@ -17,6 +17,8 @@ from retrieval.tables import create_tables
 from tools.arxiv_ids import abs_url
 from tools.documents import Document, title_key
 
+MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -65,6 +67,37 @@ class ChunkRow(SQLModel, table=True):
         return [(int(offset), page) for offset, page in json.loads(self.page_spans_json)]
 
 
+class ReferenceRow(SQLModel, table=True):
+    """One entry of a paper's reference list."""
+
+    __tablename__ = "paper_references"
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: str = Field(foreign_key="papers.paper_id", index=True)
+    position: int  # 1-based, in the order of the reference list
+    title: str
+    title_key: str | None = Field(default=None, index=True)
+    authors_json: str = "[]"
+    year: int | None = None
+    doi: str | None = Field(default=None, index=True)  # lower-case: DOIs compare case-insensitively
+    arxiv_id: str | None = Field(default=None, index=True)
+
+    def public(self, in_library: str | None) -> dict:
+        return {"position": self.position, "title": self.title, "authors": json.loads(self.authors_json),
+                "year": self.year, "doi": self.doi, "arxiv_id": self.arxiv_id, "in_library": in_library}
+
+
+def reference_rows(document: Document) -> list[ReferenceRow]:
+    """The document's reference list as rows; a title too short to identify a paper gets no title key."""
+    def key(title: str) -> str | None:
+        return title_key(title) if len(title_key(title)) >= MIN_TITLE_KEY else None
+
+    return [ReferenceRow(paper_id=document.paper_id, position=i, title=r.title, title_key=key(r.title),
+                         authors_json=json.dumps(list(r.authors)), year=r.year,
+                         doi=r.doi.lower() if r.doi else None, arxiv_id=r.arxiv_id)
+            for i, r in enumerate(document.references, start=1)]
+
+
 class IngestRunRow(SQLModel, table=True):
     """One ingest call: what it was given and what came of it, for the operator's record."""
 
@@ -82,7 +115,7 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         create_tables(engine, [PaperRow.__table__, ChunkRow.__table__, SentenceVectorRow.__table__,
-                               IngestRunRow.__table__])
+                               ReferenceRow.__table__, IngestRunRow.__table__])
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -102,7 +135,7 @@ class Catalog:
     def find_by_title(self, title: str) -> PaperRow | None:
         """A paper with the same title (letters and digits compared), if any."""
         key = title_key(title)
-        if len(key) < 20:  # short titles ("Introduction", "Editorial") are not evidence of the same paper
+        if len(key) < MIN_TITLE_KEY:  # short titles ("Introduction", "Editorial") are not evidence of the same paper
             return None
         with Session(self.engine) as session:
             return session.exec(select(PaperRow).where(PaperRow.title_key == key)).first()
@@ -144,6 +177,7 @@ class Catalog:
             for c in chunks
         ]
         session.add_all(rows)
+        session.add_all(reference_rows(document))
         session.flush()
         return [row.id for row in rows if row.id is not None]
 
@@ -153,6 +187,7 @@ class Catalog:
             ids = list(session.exec(select(ChunkRow.id).where(ChunkRow.paper_id == paper_id)))
             session.exec(delete(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(ids)))
             session.exec(delete(ChunkRow).where(ChunkRow.paper_id == paper_id))
+            session.exec(delete(ReferenceRow).where(ReferenceRow.paper_id == paper_id))
             session.exec(delete(PaperRow).where(PaperRow.paper_id == paper_id))
         return [i for i in ids if i is not None]
 

@@ -176,3 +176,16 @@ def test_readyz_reports_an_index_out_of_step_with_the_catalog(library: Runtime) 
         response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["checks"]["index"] is False
     assert "scisynth reindex" in response.json()["hint"]
+
+
+def test_references_and_cited_by_link_library_papers(server: str, library: Runtime) -> None:
+    ids = {p.title.split(":")[0]: p.paper_id for p in library.catalog.papers()}
+    graph = ids["Construction of the Literature Graph in Semantic Scholar"]
+    specter = httpx.get(f"{server}/v1/papers/{ids['SPECTER']}/references").json()
+    assert len(specter["references"]) >= 50
+    linked = [r for r in specter["references"] if r["in_library"]]
+    assert [(r["title"].lower(), r["in_library"]) for r in linked] == [
+        ("construction of the literature graph in semantic scholar", graph)]
+    citing = httpx.get(f"{server}/v1/papers/{graph}/cited-by").json()["cited_by"]
+    assert sorted(p["paper_id"] for p in citing) == sorted([ids["SPECTER"], ids["S2ORC"]])
+    assert httpx.get(f"{server}/v1/papers/nope/references").status_code == 404

@@ -77,3 +77,22 @@ def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Emb
         assert page.evaluate("window.__xss") is None and dialogs == []
         assert page.locator("#papers img, #messages img, #passage img, script:not([src])").count() == 0
         browser.close()
+
+
+def test_library_shows_references_and_citing_papers(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server)
+        page.click("#tab-library")
+        row = page.locator("#papers tr", has_text="Construction of the Literature Graph")
+        row.locator("button.refs").click()
+        view = page.locator("#paper-view")
+        expect(view.locator("h4", has_text="Cited by 2 library papers")).to_be_visible()
+        expect(view).to_contain_text("SPECTER")
+        view.locator("li button.link", has_text="SPECTER").click()  # open a citing paper's own view
+        expect(view.locator("h4", has_text="1 in your library")).to_be_visible()
+        expect(view.locator("li", has_text="Construction of the literature graph")).to_contain_text("in library")
+        browser.close()

@@ -1,4 +1,5 @@
-"""PubMed Central JATS XML full text into a Document: title, authors, abstract, sections, captions.
+"""PubMed Central JATS XML full text into a Document: title, authors, abstract, sections, captions, and the
+reference list (tagged fields where the citation has them; the free-text parser where it does not).
 
 Read with the safe parser of tools/xmltext.py (no entities, DTDs or network).
 """
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from tools.documents import Block, Document, DocumentError, Section, paper_id_from_sha256, sha256_of_file
+from tools.documents import Block, Document, DocumentError, Reference, Section, paper_id_from_sha256, sha256_of_file
+from tools.references import parse_reference
 from tools.xmltext import load_root, local, text_of
 
 _SKIPPED = frozenset({"xref", "inline-formula", "disp-formula", "table", "graphic", "media", "tex-math"})
@@ -36,6 +38,24 @@ def _section_blocks(section: etree._Element, title_prefix: str, sections: list[S
                 current.blocks.append(Block(text=caption, page=None, kind="caption"))
         elif name == "sec":
             _section_blocks(child, title, sections)
+
+
+def _reference(ref: etree._Element) -> Reference | None:
+    citation = next((c for c in ref if local(c.tag) in ("element-citation", "mixed-citation", "citation",
+                                                           "nlm-citation")), None)
+    if citation is None:
+        return None
+    title = _text(citation.find("{*}article-title")) or _text(citation.find("{*}source"))
+    if not title:  # an untagged citation: its text, parsed like a PDF's reference entry
+        parsed = parse_reference(_text(citation))
+        return parsed if parsed.title else None
+    authors = tuple(" ".join(filter(None, [_text(n.find("{*}given-names")), _text(n.find("{*}surname"))]))
+                    for n in citation.iterfind(".//{*}name"))
+    year = (citation.findtext("{*}year") or "").strip()[:4]
+    doi = citation.findtext("{*}pub-id[@pub-id-type='doi']")
+    return Reference(title=title.rstrip(". "), authors=tuple(a for a in authors if a),
+                     year=int(year) if year.isdigit() else None, doi=doi.strip() if doi else None,
+                     raw=_text(citation)[:1000])
 
 
 def _license(root: etree._Element) -> str | None:
@@ -84,4 +104,5 @@ def parse_jats(path: Path) -> Document:
         source="jats", sections=sections, authors=[a for a in authors if a],
         year=min(int(y) for y in years) if years else None, sha256=sha256, doi=doi,
         path=str(path.resolve()), abstract=abstract or None, license=_license(root),
+        references=[r for r in map(_reference, root.iterfind("back/ref-list//ref")) if r is not None],
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pymupdf
 
-from tools.documents import Block, Document, DocumentError, Section, paper_id_from_sha256, sha256_of_file
+from tools.documents import Block, Document, DocumentError, Reference, Section, paper_id_from_sha256, sha256_of_file
 from tools.pdf_layout import Style, dominant, numbered_depth, stands_out, style_counts, style_levels
 from tools.references import parse_reference, split_entries
 
@@ -199,6 +199,20 @@ def _reference_entries(blocks: list[_RawBlock], page_width: float) -> list[tuple
     return [(x - edges[column], text) for column, x, text in lines]
 
 
+def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
+    """The reference list's entries, parsed. Footnotes of the same pages (set smaller than the list, and
+    otherwise read into it) are left out."""
+    sizes: Counter[float] = Counter()
+    for _, blocks in pages:
+        for block in blocks:
+            if block.style is not None:
+                sizes[block.style.size] += len(block.text)
+    size = sizes.most_common(1)[0][0] if sizes else 0.0
+    lines = [line for width, blocks in pages for line in _reference_entries(
+        [b for b in blocks if b.style is None or b.style.size >= size], width)]
+    return [parse_reference(clean_text(entry)) for entry in split_entries(lines, 0.0)]
+
+
 def _heading_key(text: str) -> str:
     return re.sub(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+", "", text).lower().rstrip(".:")
 
@@ -226,7 +240,7 @@ def parse_pdf(path: Path) -> Document:
                            if id(raw) in headings and raw.style is not None})
     sections: list[Section] = [Section(title="Front matter")]
     trail: list[tuple[int, str]] = []  # the open headings, outermost first
-    reference_lines: list[tuple[float, str]] = []
+    reference_pages: list[tuple[float, list[_RawBlock]]] = []
     in_references = False
     for (page_number, blocks), width in zip(pages, widths, strict=True):
         page_references: list[_RawBlock] = []
@@ -247,11 +261,11 @@ def parse_pdf(path: Path) -> Document:
                 continue
             kind = "caption" if _CAPTION.match(text) else "paragraph"
             sections[-1].blocks.append(Block(text=text, page=page_number, kind=kind))
-        reference_lines += _reference_entries(page_references, width)
+        reference_pages.append((width, page_references))
     sections = [s for s in sections if s.blocks]
     if not sections:
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
-    references = [parse_reference(clean_text(entry)) for entry in split_entries(reference_lines, 0.0)]
+    references = _references(reference_pages)
     sha256 = sha256_of_file(path)
     first_page = [text for raw, text in pages[0][1] if id(raw) in title_ids] or [t for _, t in pages[0][1][:1]]
     title = (metadata.get("title") or "").strip() or " ".join(first_page) or path.stem

@@ -24,7 +24,8 @@ _YEAR = re.compile(r"(?<![\d/.])(19[5-9]\d|20[0-4]\d)[a-z]?(?![\d/])")
 _QUOTED_TITLE = re.compile(r"[\"“]([^\"”]{8,300}?)[,.]?[\"”]")
 # A period ending a segment ("?" stays inside titles), not an initial ("J. Smith", "Smith J.") nor "et al.".
 _SEGMENT_END = re.compile(r"(?<!\b[A-Z])(?<!\bal)(?<!\bet)\.\s+(?=\S)")
-_AUTHOR_YEAR = re.compile(r"^(?P<authors>.+?)[.,]?\s+\(?(?P<year>(19[5-9]\d|20[0-4]\d)[a-z]?)\)?[.,:]\s+(?P<rest>.+)$")
+_Y = r"(?:19[5-9]\d|20[0-4]\d)[a-z]?"  # "2017", "2017a"
+_AUTHOR_YEAR = re.compile(rf"^(?P<authors>.+?)[.,]?\s+(?:\({_Y}\)[.,:]?|{_Y}[.,:])\s+(?P<rest>.+)$")
 _NAME = r"[^\W\d_][\w'’\-]*(?:\s[^\W\d_][\w'’\-]*)*\s[A-Z]{1,3}"  # "Smith J", "van der Berg AB"
 _VANCOUVER = re.compile(rf"^(?P<authors>(?:{_NAME},\s*)*{_NAME}(?:,?\s*et\s+al)?)\.\s+(?P<rest>.+)$")
 

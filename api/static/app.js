@@ -193,7 +193,27 @@ async function loadPapers() {
     el("td", {}, externalLink(p.url, p.title) || p.title),
     el("td", {}, p.year || ""),
     el("td", {}, p.source),
-    el("td", {}, p.paper_id))));
+    el("td", {}, p.paper_id),
+    el("td", {}, el("button", { className: "refs", onclick: () => showPaper(p) }, "References")))));
+}
+
+// A paper's reference list (entries that are library papers open their own view) and the papers citing it.
+async function showPaper(paper) {
+  const path = `/v1/papers/${encodeURIComponent(paper.paper_id)}`;
+  const [{ references }, { cited_by: citing }] = await Promise.all([api(`${path}/references`),
+    api(`${path}/cited-by`)]);
+  const open = (id, label) => el("button", { className: "link", onclick: () =>
+    api(`/v1/papers/${encodeURIComponent(id)}`).then(showPaper) }, label);
+  const linked = references.filter((r) => r.in_library).length;
+  $("paper-view").replaceChildren(
+    el("strong", {}, paper.title),
+    el("h4", {}, `References (${references.length}, ${linked} in your library)`),
+    references.length ? el("ol", {}, ...references.map((r) => el("li", {},
+      `${r.title}${r.year ? ` (${r.year})` : ""} `, r.in_library ? open(r.in_library, "in library") : null)))
+      : el("p", { className: "status" }, "No reference list was found in this paper."),
+    el("h4", {}, `Cited by ${citing.length} library paper${citing.length === 1 ? "" : "s"}`),
+    el("ul", {}, ...citing.map((p) => el("li", {}, open(p.paper_id, p.title)))));
+  $("paper-view").classList.remove("hidden");
 }
 
 async function watchJob(job) {

@@ -1,0 +1,54 @@
+"""The library's own citation network: each paper's parsed reference list is stored at ingest, and a reference
+is linked to the library paper it names by DOI, arXiv id, or normalised title (the same title rule as
+duplicate detection: at least 20 letters and digits, so "Introduction" names nothing)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Engine, func, or_
+from sqlmodel import Session, select
+
+from retrieval.catalog import MIN_TITLE_KEY, PaperRow, ReferenceRow
+
+
+def _names(paper: PaperRow) -> ColumnElement[bool] | None:
+    """The condition a reference meets when it names `paper`."""
+    conditions = []
+    if paper.doi:
+        conditions.append(ReferenceRow.doi == paper.doi.lower())
+    if paper.arxiv_id:
+        conditions.append(ReferenceRow.arxiv_id == paper.arxiv_id)
+    if paper.title_key and len(paper.title_key) >= MIN_TITLE_KEY:
+        conditions.append(ReferenceRow.title_key == paper.title_key)
+    return or_(*conditions) if conditions else None
+
+
+class CitationGraph:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def references(self, paper_id: str) -> list[dict]:
+        """The paper's reference list, each entry with the id of the library paper it names (or None)."""
+        with Session(self.engine) as session:
+            rows = list(session.exec(select(ReferenceRow).where(ReferenceRow.paper_id == paper_id)
+                                     .order_by(ReferenceRow.position)))
+            dois = {r.doi for r in rows if r.doi}
+            arxiv_ids = {r.arxiv_id for r in rows if r.arxiv_id}
+            keys = {r.title_key for r in rows if r.title_key}
+            papers = list(session.exec(select(PaperRow).where(or_(
+                func.lower(PaperRow.doi).in_(dois), PaperRow.arxiv_id.in_(arxiv_ids), PaperRow.title_key.in_(keys)))))
+        by_doi = {p.doi.lower(): p.paper_id for p in papers if p.doi}
+        by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
+        by_title = {p.title_key: p.paper_id for p in papers if p.title_key}
+        linked = [(r, by_doi.get(r.doi or "") or by_arxiv.get(r.arxiv_id or "") or by_title.get(r.title_key or ""))
+                  for r in rows]
+        return [r.public(target if target != paper_id else None) for r, target in linked]
+
+    def cited_by(self, paper: PaperRow) -> list[PaperRow]:
+        """Library papers whose reference lists name this paper, oldest addition first."""
+        condition = _names(paper)
+        if condition is None:
+            return []
+        with Session(self.engine) as session:
+            citing = select(ReferenceRow.paper_id).where(condition, ReferenceRow.paper_id != paper.paper_id)
+            return list(session.exec(select(PaperRow).where(PaperRow.paper_id.in_(citing))
+                                     .order_by(PaperRow.added_at)))

@@ -1,0 +1,47 @@
+"""Reference entries as journals and conferences print them, and lists split into entries."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DATA
+from tools.jats import parse_jats
+from tools.references import parse_reference, split_entries
+
+
+@pytest.mark.parametrize(("raw", "title", "authors", "year", "doi", "arxiv_id"), [
+    ("Iz Beltagy, Kyle Lo, and Arman Cohan. 2019. SciBERT: A Pretrained Language Model for Scientific Text. In "
+     "EMNLP.", "SciBERT: A Pretrained Language Model for Scientific Text", ("Iz Beltagy", "Kyle Lo", "Arman Cohan"),
+     2019, None, None),
+    ("12. Smith J, Lee AB, Müller K. Gait kinematics after stroke: a cohort study. J Neuroeng Rehabil. "
+     "2019;16:34. doi:10.1186/s12984-019-0503-4.", "Gait kinematics after stroke: a cohort study",
+     ("Smith J", "Lee AB", "Müller K"), 2019, "10.1186/s12984-019-0503-4", None),
+    ('[3] A. Vaswani, N. Shazeer and B. Lee, "Attention is all you need," in Proc. NeurIPS, 2017, '
+     "arXiv:1706.03762v5.", "Attention is all you need", ("A. Vaswani", "N. Shazeer", "B. Lee"), 2017, None,
+     "1706.03762"),
+    ("Murphy FA, Gibbs EPJ, Horzinek MC (1999) Veterinary virology. San Diego: Academic Press.",
+     "Veterinary virology", ("Murphy FA", "Gibbs EPJ", "Horzinek MC"), 1999, None, None),
+    ("3. Alvarez-Garcia M, Chen X, et al. Wearable sensors in rehabilitation? A review. PLoS One. 2021;16(3):e0247.",
+     "Wearable sensors in rehabilitation? A review", ("Alvarez-Garcia M", "Chen X"), 2021, None, None),
+])
+def test_common_reference_styles(raw: str, title: str, authors: tuple, year: int, doi: str | None,
+                                 arxiv_id: str | None) -> None:
+    reference = parse_reference(raw)
+    assert (reference.title, reference.authors, reference.year, reference.doi, reference.arxiv_id) == (
+        title, authors, year, doi, arxiv_id)
+
+
+def test_hanging_indent_and_numbered_lists_split_into_entries() -> None:
+    hanging = [(0, "Waleed Ammar, Matthew E. Peters, Chandra Bhagavat-"), (11, "ula, and Russell Power. 2017."),
+               (11, "2017. Semeval task 10."), (0, "Isabelle Augenstein. 2017. Semeval."), (0, "2278")]
+    assert len(split_entries(hanging, 0.0)) == 2  # a line starting "2017." is no marker; page numbers dropped
+    flush = [(0, "1. Smith J. A title that runs"), (0, "over two lines. J Biol. 2019;1:2."), (0, "2. Lee A. Other."),
+             (0, "3. Chen X. Third. 2020."), (0, "4. Wu Y. Fourth. 2021.")]
+    assert [e.split("\n")[0][:2] for e in split_entries(flush, 0.0)] == ["1.", "2.", "3.", "4."]
+
+
+def test_jats_reference_lists_use_their_tags() -> None:
+    document = parse_jats(DATA / "pmc-jats" / "s2orc__PMC7417471.nxml")
+    assert len(document.references) == 206 and all(r.year for r in document.references)
+    assert sum(bool(r.doi) for r in document.references) >= 100
+    assert document.references[0].title.startswith("A review on graphene-based nanocomposites")
