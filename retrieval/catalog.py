@@ -16,6 +16,7 @@ from retrieval.sentence_vectors import SentenceVectorRow
 from retrieval.tables import create_tables
 from tools.arxiv_ids import abs_url
 from tools.documents import Document, title_key
+from tools.references import normalise_doi
 
 MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)
 
@@ -94,7 +95,7 @@ def reference_rows(document: Document) -> list[ReferenceRow]:
 
     return [ReferenceRow(paper_id=document.paper_id, position=i, title=r.title, title_key=key(r.title),
                          authors_json=json.dumps(list(r.authors)), year=r.year,
-                         doi=r.doi.lower() if r.doi else None, arxiv_id=r.arxiv_id)
+                         doi=normalise_doi(r.doi), arxiv_id=r.arxiv_id)
             for i, r in enumerate(document.references, start=1)]
 
 

@@ -8,15 +8,17 @@ from sqlalchemy import ColumnElement, Engine, func, or_
 from sqlmodel import Session, select
 
 from retrieval.catalog import MIN_TITLE_KEY, PaperRow, ReferenceRow
+from tools.arxiv_ids import without_version
+from tools.references import normalise_doi
 
 
 def _names(paper: PaperRow) -> ColumnElement[bool] | None:
     """The condition a reference meets when it names `paper`."""
     conditions = []
-    if paper.doi:
-        conditions.append(ReferenceRow.doi == paper.doi.lower())
-    if paper.arxiv_id:
-        conditions.append(ReferenceRow.arxiv_id == paper.arxiv_id)
+    if normalise_doi(paper.doi):
+        conditions.append(ReferenceRow.doi == normalise_doi(paper.doi))
+    if paper.arxiv_id:  # references keep no version ("1706.03762"); a library paper may ("1706.03762v5")
+        conditions.append(ReferenceRow.arxiv_id == without_version(paper.arxiv_id))
     if paper.title_key and len(paper.title_key) >= MIN_TITLE_KEY:
         conditions.append(ReferenceRow.title_key == paper.title_key)
     return or_(*conditions) if conditions else None
@@ -34,10 +36,12 @@ class CitationGraph:
             dois = {r.doi for r in rows if r.doi}
             arxiv_ids = {r.arxiv_id for r in rows if r.arxiv_id}
             keys = {r.title_key for r in rows if r.title_key}
+            versioned = [PaperRow.arxiv_id.like(f"{arxiv_id}v%") for arxiv_id in arxiv_ids]
             papers = list(session.exec(select(PaperRow).where(or_(
-                func.lower(PaperRow.doi).in_(dois), PaperRow.arxiv_id.in_(arxiv_ids), PaperRow.title_key.in_(keys)))))
-        by_doi = {p.doi.lower(): p.paper_id for p in papers if p.doi}
-        by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
+                func.lower(PaperRow.doi).in_(dois), PaperRow.arxiv_id.in_(arxiv_ids), PaperRow.title_key.in_(keys),
+                *versioned))))
+        by_doi = {normalise_doi(p.doi): p.paper_id for p in papers if normalise_doi(p.doi)}
+        by_arxiv = {without_version(p.arxiv_id): p.paper_id for p in papers if p.arxiv_id}
         by_title = {p.title_key: p.paper_id for p in papers if p.title_key}
         linked = [(r, by_doi.get(r.doi or "") or by_arxiv.get(r.arxiv_id or "") or by_title.get(r.title_key or ""))
                   for r in rows]

@@ -90,7 +90,7 @@ class CachedEmbedder:
         key = self._key(text)
         vector = self._recall([key]).get(key)
         if vector is None:
-            vector = self.inner.embed([text])[0]
+            vector = self.inner.embed_query(text)
             self._remember({key: vector})
         return vector
 

@@ -9,8 +9,10 @@ keeps using torch for questions too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -50,13 +52,19 @@ def _export(sentence_transformer, path: Path) -> None:
     probe = sentence_transformer.tokenizer(["a probe"], return_tensors="pt")
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = path.with_suffix(f".{os.getpid()}.partial")  # processes exporting at once never share a file
     with warnings.catch_warnings():  # the tracer's notes on Python control flow concern model authors, not users
         warnings.simplefilter("ignore")
         torch.onnx.export(_pooled(sentence_transformer[0].auto_model), tuple(probe[n] for n in INPUTS), str(partial),
                           input_names=list(INPUTS), output_names=["embedding"], dynamic_axes=axes, dynamo=False,
                           opset_version=17)
     partial.replace(path)  # never leave a half-written model where the next start would load it
+
+
+def _discard(path: Path) -> None:
+    """Remove a bad export so the next start makes it again; a cache folder we may not write to keeps it."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 class OnnxQueryEncoder:
@@ -94,11 +102,11 @@ class OnnxQueryEncoder:
             agreement = min(float(encoder.encode(text) @ vector) for text, vector in zip(PROBES, expected, strict=True))
         except Exception as error:  # any failure here only costs speed: questions go through torch
             log.warning("questions will be encoded with torch: the ONNX export failed (%s)", error)
-            path.unlink(missing_ok=True)
+            _discard(path)
             return None
         if agreement < 0.9999:
             log.warning("questions will be encoded with torch: the ONNX export disagrees with it (cosine %.5f)",
                         agreement)
-            path.unlink(missing_ok=True)
+            _discard(path)
             return None
         return encoder

@@ -88,12 +88,16 @@ def test_every_chunk_fits_the_encoder_window_with_its_title(library: Runtime, tm
 
 
 def test_a_question_costs_only_its_own_embeddings(library: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sentence vectors come from ingest: a turn encodes its query texts and nothing of the passages."""
+    """Sentence vectors come from ingest: a turn encodes its question (through ONNX Runtime) and nothing of the
+    passages (torch is not called at all)."""
     library.ask("How does SPECTER use the citation graph?")  # warm caches and index
-    encoded: list[str] = []
+    by_torch: list[str] = []
+    by_onnx: list[str] = []
     inner = library.embedder.inner
-    original = inner.embed
-    monkeypatch.setattr(inner, "embed", lambda texts: (encoded.extend(texts), original(texts))[1])
-    result = library.ask("What signal from citations does SPECTER learn its document representations from?")
-    assert result["citations"] and len(encoded) <= 3, encoded
-    assert all(len(text) < 120 for text in encoded)  # queries, never passage sentences
+    original, onnx = inner.embed, inner._onnx()
+    assert onnx is not None
+    monkeypatch.setattr(inner, "embed", lambda texts: (by_torch.extend(texts), original(texts))[1])
+    monkeypatch.setattr(onnx, "encode", lambda text, encode=onnx.encode: (by_onnx.append(text), encode(text))[1])
+    question = "What signal from citations does SPECTER learn its document representations from?"
+    result = library.ask(question)
+    assert result["citations"] and by_torch == [] and by_onnx == [question]

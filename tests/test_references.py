@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import DATA
 from tools.jats import parse_jats
-from tools.references import parse_reference, split_entries
+from tools.references import normalise_doi, parse_reference, split_entries
 
 
 @pytest.mark.parametrize(("raw", "title", "authors", "year", "doi", "arxiv_id"), [
@@ -45,3 +45,24 @@ def test_jats_reference_lists_use_their_tags() -> None:
     assert len(document.references) == 206 and all(r.year for r in document.references)
     assert sum(bool(r.doi) for r in document.references) >= 100
     assert document.references[0].title.startswith("A review on graphene-based nanocomposites")
+
+
+def test_references_link_versioned_arxiv_ids_and_doi_urls(tmp_path, embedder) -> None:
+    from tests.conftest import make_runtime
+    from tools.documents import Block, Document, Reference, Section
+
+    runtime = make_runtime(tmp_path, embedder)
+    body = [Section("Body", [Block("Graph neural networks for molecules are studied here at length.", None)])]
+    cited = Document("1706.03762v5", "Attention is all you need for molecular graph learning", "jsonl", body,
+                     arxiv_id="1706.03762v5")
+    journal = Document("PMC1", "Measuring oral health with a conceptual framework for dentists", "jats", body,
+                       doi="10.1186/1472-6831-8-11")
+    citing = Document("PMC2", "A paper citing both of them in its reference list", "jats", body, references=[
+        Reference("Attention is all you need for molecular graph learning", arxiv_id="1706.03762"),
+        Reference("Some other title", doi=normalise_doi("https://doi.org/10.1186/1472-6831-8-11"))])
+    for document in (cited, journal, citing):
+        runtime.ingestor.ingest_document(document)
+    assert [r["in_library"] for r in runtime.citation_graph.references("PMC2")] == ["1706.03762v5", "PMC1"]
+    for paper_id in ("1706.03762v5", "PMC1"):
+        citing_papers = runtime.citation_graph.cited_by(runtime.catalog.find_paper(paper_id))
+        assert [p.paper_id for p in citing_papers] == ["PMC2"]

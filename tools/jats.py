@@ -11,7 +11,7 @@ from pathlib import Path
 from lxml import etree
 
 from tools.documents import Block, Document, DocumentError, Reference, Section, paper_id_from_sha256, sha256_of_file
-from tools.references import parse_reference
+from tools.references import normalise_doi, parse_reference
 from tools.xmltext import load_root, local, text_of
 
 _SKIPPED = frozenset({"xref", "inline-formula", "disp-formula", "table", "graphic", "media", "tex-math"})
@@ -54,7 +54,7 @@ def _reference(ref: etree._Element) -> Reference | None:
     year = (citation.findtext("{*}year") or "").strip()[:4]
     doi = citation.findtext("{*}pub-id[@pub-id-type='doi']")
     return Reference(title=title.rstrip(". "), authors=tuple(a for a in authors if a),
-                     year=int(year) if year.isdigit() else None, doi=doi.strip() if doi else None,
+                     year=int(year) if year.isdigit() else None, doi=normalise_doi(doi),
                      raw=_text(citation)[:1000])
 
 

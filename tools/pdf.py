@@ -48,10 +48,11 @@ def _is_heading(block: _RawBlock, text: str, outline: set[str], body: Style | No
     Headings carry no commas: this keeps author lists and reference entries ("J Smith, A Lee, and") out."""
     if len(text) > 90 or ", " in text or len(text.split()) > 12 or _CAPTION.match(text):
         return False
-    if text.lower().rstrip(".:") in _NAMED_HEADINGS or _NUMBERED_HEADING.match(text):
+    if text.lower().rstrip(".:") in _NAMED_HEADINGS or " ".join(text.lower().split()) in outline:
         return True
-    if " ".join(text.lower().split()) in outline:
-        return True
+    if _NUMBERED_HEADING.match(text):  # "3 Methods", "A Appendix": set apart by its font too, unless no fonts
+        # ("A Short sentence" is prose); the number is evidence enough for mixed type ("3 SCIDOCS Framework")
+        return body is None or stands_out(block.style, block.share, body, uniform=0.6)
     letters = sum(c.isalpha() for c in text)
     return (stands_out(block.style, block.share, body) and len(block.lines) <= 2 and letters >= 3
             and letters >= len(text) / 2 and text[0].isupper() and not text.endswith((".", ",", ";"))
@@ -180,12 +181,22 @@ def _body_style(pages: list[Page]) -> Style | None:
 
 
 def _title_blocks(pages: list[Page], body: Style | None) -> set[int]:
-    """ids of the first page's blocks set in its largest type, when that stands out: the title, not a heading."""
+    """ids of the title's blocks: the first run of the first page's largest type, among its first three blocks,
+    when that type stands out and no later page uses it (else it is the headings' type, not a title's)."""
     if not pages or body is None:
         return set()
-    sized = [(raw, raw.style.size) for raw, _ in pages[0][1] if raw.style is not None]
-    largest = max((size for _, size in sized), default=0.0)
-    return {id(raw) for raw, size in sized if size == largest and stands_out(raw.style, raw.share, body)}
+    first = [raw for raw, _ in pages[0][1]]
+    largest = max((raw.style.size for raw in first if raw.style is not None), default=0.0)
+    later = {raw.style.size for _, blocks in pages[1:] for raw, _ in blocks if raw.style is not None}
+    start = next((i for i, raw in enumerate(first[:3]) if raw.style is not None and raw.style.size == largest), None)
+    if start is None or largest in later or not stands_out(first[start].style, first[start].share, body):
+        return set()
+    run = []
+    for raw in first[start:]:
+        if raw.style is None or raw.style.size != largest:
+            break
+        run.append(id(raw))
+    return set(run)
 
 
 def _reference_entries(blocks: list[_RawBlock], page_width: float) -> list[tuple[float, str]]:
@@ -263,7 +274,10 @@ def parse_pdf(path: Path) -> Document:
             sections[-1].blocks.append(Block(text=text, page=page_number, kind=kind))
         reference_pages.append((width, page_references))
     sections = [s for s in sections if s.blocks]
-    if not sections:
+    if not sections:  # every line read as title, heading or reference: keep the text as one body section
+        sections = [Section("Body", [Block(text=text, page=number) for number, blocks in pages
+                                     for raw, text in blocks if id(raw) not in title_ids])]
+    if not sections[0].blocks:
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
     references = _references(reference_pages)
     sha256 = sha256_of_file(path)

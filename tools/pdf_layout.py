@@ -51,8 +51,9 @@ def dominant(counts: Counter[Style]) -> tuple[Style | None, float]:
     return style, characters / sum(counts.values())
 
 
-def stands_out(style: Style | None, share: float, body: Style | None) -> bool:
-    if style is None or body is None or share < UNIFORM_SHARE:
+def stands_out(style: Style | None, share: float, body: Style | None, uniform: float = UNIFORM_SHARE) -> bool:
+    """Larger than the body, or bold where it is not, in at least `uniform` of the block's characters."""
+    if style is None or body is None or share < uniform:
         return False
     return style.size >= body.size + LARGER_BY or (style.bold and not body.bold and style.size >= body.size - 1.0)
 

@@ -17,17 +17,25 @@ from collections.abc import Iterable
 from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
 from tools.documents import Reference
 
-_MARKER = re.compile(r"^\s*(\[\d{1,3}\]|\d{1,3}\.(?=\s)|\(\d{1,3}\))\s*")
+_MARKER = re.compile(r"^\s*(\[\d{1,4}\]|\d{1,3}\.(?=\s)|\(\d{1,4}\))\s*")  # "1999." is a year, "[1999]" a marker
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _ARXIV = re.compile(rf"(?:arXiv:\s*|arxiv\.org/abs/)({ARXIV_ID.pattern})", re.IGNORECASE)
-_YEAR = re.compile(r"(?<![\d/.])(19[5-9]\d|20[0-4]\d)[a-z]?(?![\d/])")
+_YEAR = re.compile(r"(?<![\d/.])(1[89]\d\d|20[0-4]\d)[a-z]?(?![\d/])")
 _QUOTED_TITLE = re.compile(r"[\"“]([^\"”]{8,300}?)[,.]?[\"”]")
 # A period ending a segment ("?" stays inside titles), not an initial ("J. Smith", "Smith J.") nor "et al.".
-_SEGMENT_END = re.compile(r"(?<!\b[A-Z])(?<!\bal)(?<!\bet)\.\s+(?=\S)")
-_Y = r"(?:19[5-9]\d|20[0-4]\d)[a-z]?"  # "2017", "2017a"
+_SEGMENT_END = re.compile(r"(?<!\b[A-Z])(?<!\bal)(?<!\bet)(?<!e\.g)(?<!i\.e)(?<!\bvs)(?<!\bcf)\.\s+(?=\S)")
+_Y = r"(?:1[89]\d\d|20[0-4]\d)[a-z]?"  # "2017", "2017a", "1859"
 _AUTHOR_YEAR = re.compile(rf"^(?P<authors>.+?)[.,]?\s+(?:\({_Y}\)[.,:]?|{_Y}[.,:])\s+(?P<rest>.+)$")
 _NAME = r"[^\W\d_][\w'’\-]*(?:\s[^\W\d_][\w'’\-]*)*\s[A-Z]{1,3}"  # "Smith J", "van der Berg AB"
 _VANCOUVER = re.compile(rf"^(?P<authors>(?:{_NAME},\s*)*{_NAME}(?:,?\s*et\s+al)?)\.\s+(?P<rest>.+)$")
+
+
+def normalise_doi(doi: str | None) -> str | None:
+    """"https://doi.org/10.1/X", "doi:10.1/x" -> "10.1/x": DOIs compare case-insensitively, without a prefix."""
+    if not doi:
+        return None
+    match = _DOI.search(doi)
+    return match.group(1).rstrip(".,;)").lower() if match else None
 
 
 def _clean(text: str) -> str:
@@ -72,7 +80,7 @@ def parse_reference(raw: str) -> Reference:
     title, authors = _title_and_authors(body)
     arxiv_id = without_version(arxiv.group(1)) if arxiv and is_arxiv_id(arxiv.group(1)) else None
     return Reference(title=title, authors=authors, year=int(years[0][:4]) if years else None,
-                     doi=doi.group(1).rstrip(".,;)") if doi else None, arxiv_id=arxiv_id, raw=text)
+                     doi=normalise_doi(doi.group(1)) if doi else None, arxiv_id=arxiv_id, raw=text)
 
 
 def split_entries(lines: Iterable[tuple[float, str]], left_edge: float) -> list[str]:
