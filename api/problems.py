@@ -34,8 +34,9 @@ def responses(*statuses: int) -> dict[int | str, dict]:
                      "content": {"application/problem+json": {}}} for status in statuses}
 
 
-# Every route behind the guard can answer these: no or bad key, rate limit, body cap, bad input, our bug.
-COMMON = responses(401, 413, 422, 429, 500)
+# Every route behind the guard can answer these: a body that cannot be decoded (not UTF-8), no or bad key, body
+# cap, bad input, rate limit, our bug.
+COMMON = responses(400, 401, 413, 422, 429, 500)
 
 
 def install(app: FastAPI) -> None:

@@ -58,6 +58,10 @@ def test_bad_input_gets_problem_json(client: TestClient) -> None:
     not_pdf = client.post("/v1/papers", files={"file": ("notes.pdf", b"hello, not a pdf", "application/pdf")})
     assert not_pdf.status_code == 415 and "not a PDF" in not_pdf.json()["detail"]
     assert "Traceback" not in invalid.text
+    undecodable = client.post("/v1/conversations", content=b"\xe9\x7f\xff",
+                              headers={"content-type": "application/json"})  # not UTF-8: found by schemathesis
+    assert undecodable.status_code == 400 and undecodable.headers["content-type"] == "application/problem+json"
+    assert "400" in client.get("/openapi.json").json()["paths"]["/v1/conversations"]["post"]["responses"]
 
 
 def test_a_message_to_a_new_id_starts_that_conversation(client: TestClient) -> None:
