@@ -14,13 +14,15 @@ import argparse
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 import bm25s
 import Stemmer
+
+from evals.loopback import LoopbackServer
 
 _FIELD = re.compile(r"\b(?:ti|au|abs|cat|all|co|jr|rn|id):", re.IGNORECASE)
 _OPERATORS = re.compile(r"\b(?:AND|OR|ANDNOT)\b|[()\"]")
@@ -53,7 +55,7 @@ def feed(records: list[dict], total: int, start: int) -> bytes:
             f"<opensearch:itemsPerPage>{len(records)}</opensearch:itemsPerPage>{body}</feed>").encode()
 
 
-class ArxivMirror:
+class ArxivMirror(LoopbackServer):
     """The server; `with ArxivMirror(path) as mirror:` then point SCISYNTH_ARXIV_API_URL at `mirror.api_url`."""
 
     def __init__(self, records_path: Path, port: int = 0, exclude: set[str] = frozenset()) -> None:
@@ -89,8 +91,7 @@ class ArxivMirror:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler, port)
 
     def search(self, query: str, depth: int) -> list[dict]:
         text = _OPERATORS.sub(" ", _FIELD.sub(" ", query))
@@ -101,20 +102,8 @@ class ArxivMirror:
         return [self.records[int(p)] for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    @property
     def api_url(self) -> str:
         return f"{self.base}/api/query"
-
-    def __enter__(self) -> ArxivMirror:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from tools.arxiv_ids import abs_url
 from tools.documents import Document, title_key
 from tools.references import normalise_doi
 
+MAX_REFERENCE_TITLE = 500  # a mis-split reference list can make a "title" of a whole page
 MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)
 
 
@@ -53,6 +54,10 @@ class PaperRow(SQLModel, table=True):
         return abs_url(self.arxiv_id)
 
 
+def _page_spans(stored: str) -> PageSpans:
+    return [(int(offset), page) for offset, page in json.loads(stored)]
+
+
 class ChunkRow(SQLModel, table=True):
     __tablename__ = "chunks"
 
@@ -65,7 +70,7 @@ class ChunkRow(SQLModel, table=True):
 
     @property
     def page_spans(self) -> PageSpans:
-        return [(int(offset), page) for offset, page in json.loads(self.page_spans_json)]
+        return _page_spans(self.page_spans_json)
 
 
 class ReferenceRow(SQLModel, table=True):
@@ -93,7 +98,8 @@ def reference_rows(document: Document) -> list[ReferenceRow]:
     def key(title: str) -> str | None:
         return title_key(title) if len(title_key(title)) >= MIN_TITLE_KEY else None
 
-    return [ReferenceRow(paper_id=document.paper_id, position=i, title=r.title, title_key=key(r.title),
+    return [ReferenceRow(paper_id=document.paper_id, position=i, title=r.title[:MAX_REFERENCE_TITLE],
+                         title_key=key(r.title),
                          authors_json=json.dumps(list(r.authors)), year=r.year,
                          doi=normalise_doi(r.doi), arxiv_id=r.arxiv_id)
             for i, r in enumerate(document.references, start=1)]
@@ -260,11 +266,9 @@ class Catalog:
         query = select(ChunkRow.id, PaperRow.title, ChunkRow.text, ChunkRow.page_spans_json).join(PaperRow)
         with Session(self.engine) as session:
             rows = session.exec(query.order_by(ChunkRow.id)).all()
-        return [(row[0], row[1], row[2], [(int(o), p) for o, p in json.loads(row[3])]) for row in rows]
+        return [(row[0], row[1], row[2], _page_spans(row[3])) for row in rows]
 
     def all_index_texts(self) -> tuple[list[int], list[str]]:
         """Every chunk id and its index text (title + text), in id order: what indexes are built from."""
-        query = select(ChunkRow.id, PaperRow.title, ChunkRow.text).join(PaperRow).order_by(ChunkRow.id)
-        with Session(self.engine) as session:
-            rows = session.exec(query).all()
-        return [row[0] for row in rows], [index_text(row[1], row[2]) for row in rows]
+        chunks = self.all_chunks()
+        return [chunk_id for chunk_id, *_ in chunks], [index_text(title, text) for _, title, text, _ in chunks]

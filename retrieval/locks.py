@@ -18,7 +18,6 @@ class MeasuredLock:
         self.name = name
         self._lock = threading.RLock() if reentrant else threading.Lock()
         self.wait_seconds = 0.0
-        self.contended = 0
         _ALL.add(self)
 
     def __enter__(self) -> MeasuredLock:
@@ -26,7 +25,6 @@ class MeasuredLock:
             started = time.perf_counter()
             self._lock.acquire()
             self.wait_seconds += time.perf_counter() - started  # updated while holding the lock: no race
-            self.contended += 1
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from evals.loopback import LoopbackServer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RECORDED = DATA / "arxiv-api"
@@ -59,7 +60,7 @@ class Fault:
     delay: float = 0.0
 
 
-class ReplayServer:
+class ReplayServer(LoopbackServer):
     def __init__(self, port: int = 0) -> None:
         self.responses = recorded_responses()
         self.faults: list[Fault] = []
@@ -83,12 +84,7 @@ class ReplayServer:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(Handler, port)
 
     def answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)
@@ -106,14 +102,6 @@ class ReplayServer:
         status, body = self.responses.get(_key(parse_qs(parts.query, keep_blank_values=True)),
                                           (200, (RECORDED / "rsxiv" / "query_empty.xml").read_bytes()))
         return status, {"Content-Type": "application/atom+xml"}, body
-
-    def __enter__(self) -> ReplayServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def main() -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from evals.loopback import LoopbackServer
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 
@@ -51,7 +52,7 @@ def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None) ->
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
-class ChatServer:
+class ChatServer(LoopbackServer):
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict] = []
@@ -119,17 +120,8 @@ class ChatServer:
                 else:
                     self._json(reply.status, reply.body or {}, reply.headers)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> ChatServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.base}/v1"

@@ -34,10 +34,10 @@ def test_common_reference_styles(raw: str, title: str, authors: tuple, year: int
 def test_hanging_indent_and_numbered_lists_split_into_entries() -> None:
     hanging = [(0, "Waleed Ammar, Matthew E. Peters, Chandra Bhagavat-"), (11, "ula, and Russell Power. 2017."),
                (11, "2017. Semeval task 10."), (0, "Isabelle Augenstein. 2017. Semeval."), (0, "2278")]
-    assert len(split_entries(hanging, 0.0)) == 2  # a line starting "2017." is no marker; page numbers dropped
+    assert len(split_entries(hanging)) == 2  # a line starting "2017." is no marker; page numbers dropped
     flush = [(0, "1. Smith J. A title that runs"), (0, "over two lines. J Biol. 2019;1:2."), (0, "2. Lee A. Other."),
              (0, "3. Chen X. Third. 2020."), (0, "4. Wu Y. Fourth. 2021.")]
-    assert [e.split("\n")[0][:2] for e in split_entries(flush, 0.0)] == ["1.", "2.", "3.", "4."]
+    assert [e.split("\n")[0][:2] for e in split_entries(flush)] == ["1.", "2.", "3.", "4."]
 
 
 def test_jats_reference_lists_use_their_tags() -> None:
@@ -66,3 +66,12 @@ def test_references_link_versioned_arxiv_ids_and_doi_urls(tmp_path, embedder) ->
     for paper_id in ("1706.03762v5", "PMC1"):
         citing_papers = runtime.citation_graph.cited_by(runtime.catalog.find_paper(paper_id))
         assert [p.paper_id for p in citing_papers] == ["PMC2"]
+
+
+def test_a_runaway_reference_title_is_stored_capped() -> None:
+    from retrieval.catalog import MAX_REFERENCE_TITLE, reference_rows
+    from tools.documents import Document, Reference
+
+    document = Document("x", "A paper", "jsonl", [], references=[Reference("word " * 20_000)])
+    [row] = reference_rows(document)
+    assert len(row.title) == MAX_REFERENCE_TITLE and row.position == 1

@@ -221,7 +221,7 @@ def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
     size = sizes.most_common(1)[0][0] if sizes else 0.0
     lines = [line for width, blocks in pages for line in _reference_entries(
         [b for b in blocks if b.style is None or b.style.size >= size], width)]
-    return [parse_reference(clean_text(entry)) for entry in split_entries(lines, 0.0)]
+    return [parse_reference(clean_text(entry)) for entry in split_entries(lines)]
 
 
 def _heading_key(text: str) -> str:

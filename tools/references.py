@@ -83,17 +83,17 @@ def parse_reference(raw: str) -> Reference:
                      doi=normalise_doi(doi.group(1)) if doi else None, arxiv_id=arxiv_id, raw=text)
 
 
-def split_entries(lines: Iterable[tuple[float, str]], left_edge: float) -> list[str]:
-    """Group a reference list's lines (x0, text) into entries. A numbered list ("[3]", "3.", "(3)" counting
-    up) starts an entry at each marker; otherwise an entry starts at the column's left edge and its other
-    lines hang indented."""
+def split_entries(lines: Iterable[tuple[float, str]]) -> list[str]:
+    """Group a reference list's lines (indent from their column's left edge, text) into entries. A numbered
+    list ("[3]", "3.", "(3)" counting up) starts an entry at each marker; otherwise an entry starts at the left
+    edge and its other lines hang indented."""
     kept = [(x0, text.strip()) for x0, text in lines if text.strip() and not text.strip().isdigit()]
     numbers = [int(re.sub(r"\D", "", match.group(1))) for _, text in kept if (match := _MARKER.match(text))]
     counting = sum(b == a + 1 for a, b in itertools.pairwise(numbers))
     numbered = len(numbers) >= 3 and counting >= 0.8 * (len(numbers) - 1)
     entries: list[list[str]] = []
     for x0, text in kept:
-        starts = bool(_MARKER.match(text)) if numbered else x0 <= left_edge + 2.0
+        starts = bool(_MARKER.match(text)) if numbered else x0 <= 2.0
         if starts or not entries:
             entries.append([text])
         else:
