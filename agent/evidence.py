@@ -16,7 +16,7 @@ from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 from retrieval.sentence_vectors import SentenceVectorStore
 
-SentenceFilter = Callable[[str], bool]
+SentenceFilter = Callable[[Passage, str], bool]  # (passage, sentence text) -> keep it
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class SentenceScorer:
         for passage, (spans, vectors) in zip(passages, self.vectors(passages), strict=True):
             similarity = vectors @ query_vector if len(spans) else np.zeros(0)
             scored.append([Sentence(passage, a, b, float(similarity[i]), i, vectors[i])
-                           for i, (a, b) in enumerate(spans) if keep is None or keep(passage.text[a:b])])
+                           for i, (a, b) in enumerate(spans) if keep is None or keep(passage, passage.text[a:b])])
         return scored
 
     def best(self, query: str, passage: Passage, keep: SentenceFilter | None = None) -> Sentence | None:

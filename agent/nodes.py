@@ -22,17 +22,20 @@ from langgraph.config import get_stream_writer
 from agent.answerability import AnswerabilityJudge
 from agent.citations import MARKER, CheckedAnswer, CitationChecker
 from agent.evidence import SentenceScorer
+from agent.gaps import FoundGap, OpenQuestionFinder
 from agent.keywords import content_words
 from agent.llm import Composer
 from agent.llm.extractive import NO_EVIDENCE
 from agent.llm.structured import ModelStepError, describe
-from agent.novelty import NoveltyChecker
+from agent.novelty import NoveltyCheck, NoveltyChecker
 from agent.papers import PaperFetcher
-from agent.reasoning import HypothesisDraft, Reasoner, RuleReasoner
-from agent.state import AgentState, Citation, Fallback, Hypothesis, TraceEvent
+from agent.prose import is_body_prose
+from agent.reasoning import HypothesisDraft, Leads, Reasoner, RuleReasoner
+from agent.state import AgentState, Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
 from retrieval.catalog import Catalog
 from retrieval.search import HybridSearcher, Passage
 from tools.arxiv_client import ArxivClient, ArxivError, build_query
+from tools.documents import title_key
 
 log = logging.getLogger(__name__)
 Value = TypeVar("Value")
@@ -68,6 +71,7 @@ class AgentServices:
     reasoner: Reasoner
     rules: RuleReasoner
     novelty: NoveltyChecker
+    open_questions: OpenQuestionFinder
     answerability: AnswerabilityJudge
     arxiv: ArxivClient | None
     fetcher: PaperFetcher | None
@@ -311,26 +315,63 @@ class TurnNodes:
         return "hypothesize" if wants and state.get("evidence") else "finish"
 
     def hypothesize(self, state: AgentState) -> dict:
+        """The open questions the papers state, then hypotheses built on them and on the findings (by the model,
+        or by templates pairing two papers), each checked for novelty in the library and on arXiv."""
         started = time.perf_counter()
         evidence, topic, wanted = state["evidence"], state["resolved_question"], state.get("hypotheses_wanted", 3)
-        drafts, updates = self._step(state, "hypothesize", lambda r: r.hypotheses(topic, evidence, wanted),
-                                     lambda r: r.hypotheses(topic, evidence, wanted))
         citations = list(state.get("citations", []))
+        sources, open_questions = self._open_questions(topic, evidence + self._other_papers(topic, evidence),
+                                                       citations)
+        leads = Leads(self.s.rules.findings(topic, sources),
+                      [(q["n"], q["kind"], q["text"]) for q in open_questions])
+        drafts, updates = self._step(state, "hypothesize", lambda r: r.hypotheses(topic, sources, wanted, leads),
+                                     lambda r: r.hypotheses(topic, sources, wanted, leads))
         hypotheses, arxiv_errors = [], set()
         for draft in drafts:
             if by_model := "fallbacks" not in updates and self.s.model_backed:
-                draft = self._checked_rationale(draft, evidence, citations)
+                draft = self._checked_rationale(draft, sources, citations)
             for n in draft.evidence:
-                self._cite(citations, n, evidence[n - 1], draft.statement)
-            novelty, prior, error = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv,
-                                                         frozenset(draft.premises))
-            if error:
-                arxiv_errors.add(error)
-            hypotheses.append(_hypothesis(draft, novelty, prior, by_model))
-        detail = f"{len(hypotheses)} hypotheses; novelty " + ", ".join(f"{h['novelty']:.2f}" for h in hypotheses)
+                self._cite(citations, n, sources[n - 1], draft.statement)
+            check = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv, frozenset(draft.premises))
+            if check.error:
+                arxiv_errors.add(check.error)
+            hypotheses.append(_hypothesis(draft, check, by_model))
+        detail = (f"{len(open_questions)} open questions stated by the papers; {len(hypotheses)} hypotheses; "
+                  "novelty " + ", ".join(f"{h['novelty']:.2f}" for h in hypotheses))
         errors = "; ".join(sorted(arxiv_errors | ({_fallback_note(updates)} - {""})))
-        return {"hypotheses": hypotheses, "citations": sorted(citations, key=lambda c: c["n"]), **updates,
+        return {"hypotheses": hypotheses, "open_questions": open_questions, "hypotheses_note": _no_hypotheses(
+                    hypotheses, sources),
+                "citations": sorted(citations, key=lambda c: c["n"]), **updates,
                 "trace": trace_event(state, "hypothesize", detail, started, errors)}
+
+    def _other_papers(self, topic: str, evidence: list[Passage], most: int = 3) -> list[Passage]:
+        """The best passage of up to `most` relevant papers the evidence does not include: a hypothesis pairs two
+        papers, and one paper's many passages can fill the evidence alone."""
+        seen = {p.paper_id for p in evidence}
+        best: dict[str, Passage] = {}
+        for passage in self.s.searcher.search(topic, k=self.s.searcher.candidates):
+            if passage.paper_id not in seen:
+                best.setdefault(passage.paper_id, passage)
+        return self.s.scorer.gather(topic, list(best.values()), most, self.s.limits.relevance_cutoff)
+
+    def _open_questions(self, topic: str, evidence: list[Passage], citations: list[Citation]
+                        ) -> tuple[list[Passage], list[OpenQuestion]]:
+        """The open questions stated in the evidence's papers, each cited: its passage gets the evidence number
+        it has, or the next number after the evidence (returned: the evidence plus those passages)."""
+        sources = list(evidence)
+        numbers = {p.chunk_id: n for n, p in enumerate(sources, start=1)}
+        found: list[OpenQuestion] = []
+        for gap in self.s.open_questions.find(topic, evidence):
+            if gap.passage.chunk_id not in numbers:
+                sources.append(gap.passage)
+                numbers[gap.passage.chunk_id] = len(sources)
+            n = numbers[gap.passage.chunk_id]
+            found.append(_open_question(n, gap))
+            if not any(c["n"] == n for c in citations):
+                citations.append(Citation(n=n, paper_id=gap.passage.paper_id, title=gap.passage.title,
+                                          section=gap.passage.section, page=found[-1]["page"],
+                                          quote=gap.sentence.text, url=gap.passage.url))
+        return sources, found
 
     def _checked_rationale(self, draft: HypothesisDraft, evidence: list[Passage], citations: list[Citation]
                            ) -> HypothesisDraft:
@@ -348,7 +389,7 @@ class TurnNodes:
         """Make sure evidence passage `n` is cited, quoting its sentence closest to the statement."""
         if any(c["n"] == n for c in citations):
             return
-        best = self.s.scorer.best(statement, passage)
+        best = self.s.scorer.best(statement, passage, keep=is_body_prose) or self.s.scorer.best(statement, passage)
         start, end = (best.start, best.end) if best is not None else (0, len(passage.text))
         citations.append(Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
                                   page=passage.page_of(start), quote=passage.text[start:end], url=passage.url))
@@ -403,16 +444,35 @@ NOVELTY_METHOD = ("1 - (s - 0.4) / 0.5, clipped to 0..1, where s is the cosine s
                   "in the library or on arXiv (MiniLM); 1 when nothing close exists, 0 when prior work says the same")
 
 
-def _hypothesis(draft: HypothesisDraft, novelty: float, prior: list, by_model: bool) -> Hypothesis:
+def _no_hypotheses(hypotheses: list[Hypothesis], sources: list[Passage]) -> str:
+    """Why there is no hypothesis, in words a researcher can act on ("" when there are some)."""
+    if hypotheses:
+        return ""
+    papers = {title_key(p.title) for p in sources}
+    if len(papers) < 2:
+        return ("No hypothesis: the relevant evidence comes from one paper, and a hypothesis without a model pairs "
+                "findings of two different papers. Add related papers, or configure a model (scisynth models pull).")
+    return ("No hypothesis: no finding of one relevant paper shares terms with the setting of another, so no pairing "
+            "would mean something. The open questions above are what the papers leave open.")
+
+
+def _open_question(n: int, gap: FoundGap) -> OpenQuestion:
+    passage = gap.passage
+    return OpenQuestion(n=n, kind=gap.kind, text=gap.sentence.text, paper_id=passage.paper_id, title=passage.title,
+                        section=passage.section, page=passage.page_of(gap.sentence.start), url=passage.url,
+                        relevance=round(gap.sentence.score, 3), group=gap.group)
+
+
+def _hypothesis(draft: HypothesisDraft, novelty: NoveltyCheck, by_model: bool) -> Hypothesis:
     """A draft's markers already are evidence numbers, which are the turn's citation numbers. Scores say how
     they were made: novelty is measured; feasibility and testability are the model's own estimate, or absent
     for a template (no invented numbers)."""
     estimate = "the language model's own estimate (not measured)" if by_model else (
         "not scored: a template hypothesis, and no measurement exists for it")
     return Hypothesis(statement=draft.statement, rationale=draft.rationale, evidence=sorted(set(draft.evidence)),
-                      prediction=draft.prediction, experiment=draft.experiment, novelty=novelty,
+                      prediction=draft.prediction, experiment=draft.experiment, novelty=novelty.score,
                       feasibility=draft.feasibility if by_model else None,
                       testability=draft.testability if by_model else None,
                       kind="model" if by_model else "template",
                       scored_by={"novelty": NOVELTY_METHOD, "feasibility": estimate, "testability": estimate},
-                      prior_work=prior)
+                      prior_work=novelty.closest, novelty_queries=novelty.queries, premises=draft.premises)

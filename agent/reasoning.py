@@ -7,8 +7,10 @@ node falls back to the rule-based step, and the trace and the turn's `fallbacks`
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -16,13 +18,15 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.evidence import SentenceScorer
-from agent.keywords import content_words, looks_like_follow_up
+from agent.gaps import leaves_open
+from agent.keywords import STOPWORDS, content_words, looks_like_follow_up
 from agent.llm.chat_composer import format_evidence
-from agent.llm.extractive import is_prose
 from agent.llm.structured import ModelStepError, ask_json
+from agent.prose import is_finding
 from agent.state import Intent, Turn
 from prompts import render
 from retrieval.search import Passage
+from tools.documents import title_key
 
 log = logging.getLogger(__name__)
 _FIND_PAPERS = re.compile(r"\b(find|list|show|recent|new|latest)\b.*\b(papers?|work|articles?|preprints?)\b|"
@@ -53,6 +57,21 @@ class HypothesisDrafts(BaseModel):
     hypotheses: list[HypothesisDraft]
 
 
+@dataclass(frozen=True)
+class Leads:
+    """What hypotheses build on, numbered as the turn's sources: each source's finding (its body-prose sentence
+    closest to the topic) and the open questions the papers state (agent/gaps.py), as (n, kind, text)."""
+
+    findings: list[tuple[int, str]] = field(default_factory=list)
+    gaps: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def findings_text(self) -> str:
+        return "\n".join(f"[{n}] {text}" for n, text in self.findings) or "(none)"
+
+    def gaps_text(self) -> str:
+        return "\n".join(f"[{n}] ({kind}) {text}" for n, kind, text in self.gaps) or "(none stated)"
+
+
 class Reasoner(Protocol):
     name: str
 
@@ -60,17 +79,34 @@ class Reasoner(Protocol):
 
     def more_queries(self, question: str, evidence: list[Passage], tried: list[str]) -> list[str]: ...
 
-    def hypotheses(self, topic: str, evidence: list[Passage], n: int) -> list[HypothesisDraft]: ...
-
-
-def _phrase(text: str, exclude: set[str], words: int = 4) -> str:
-    """The first few content words of a text: a crude noun phrase for templates."""
-    picked = [w for w in content_words(text) if w.lower() not in exclude][:words]
-    return " ".join(picked) or text[:40]
+    def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]: ...
 
 
 def _words(text: str) -> set[str]:
     return {w.lower() for w in content_words(text)}
+
+
+# Words any two papers share: they say nothing about why a finding would carry over.
+_VAGUE = STOPWORDS | {"research", "results", "result", "data", "analysis", "approach", "method", "methods", "model",
+                      "models", "based", "different", "important", "information", "present", "previous"}
+
+
+def _shared_terms(first: str, second: str, most: int = 4) -> list[str]:
+    """Content words two sentences share (longer than three letters, not vague): what connects a finding to a
+    setting."""
+    theirs = _words(second)
+    return [w for w in dict.fromkeys(w.lower() for w in content_words(first))
+            if w in theirs and len(w) > 3 and w not in _VAGUE][:most]
+
+
+def _premise(passage: Passage, sentence: str) -> bool:
+    """A finding to build on: body prose that reports something, not what the paper leaves open."""
+    return is_finding(passage, sentence) and not leaves_open(sentence, passage.section)
+
+
+def same_paper(first: Passage, second: Passage) -> bool:
+    """One paper, also when it was added twice under two ids (a PDF and its JATS)."""
+    return first.paper_id == second.paper_id or title_key(first.title) == title_key(second.title)
 
 
 def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:
@@ -90,8 +126,9 @@ class RuleReasoner:
 
     name = "rules"
 
-    def __init__(self, scorer: SentenceScorer) -> None:
+    def __init__(self, scorer: SentenceScorer, same_statement: float = 0.9) -> None:
         self.scorer = scorer
+        self.same_statement = same_statement  # a setting this close to the finding states it already
 
     def plan(self, question: str, history: list[Turn]) -> Plan:
         resolved = question
@@ -111,43 +148,49 @@ class RuleReasoner:
         queries = [resolved] + ([" ".join(words[:8])] if len(words) > 8 else [])
         return Plan(intent=intent, resolved_question=resolved, queries=[q for q in queries if q.strip()] or [question])
 
-    def _claim(self, topic: str, passage: Passage) -> str:
-        """The passage's readable sentence closest to the topic: what the hypothesis builds on."""
-        best = self.scorer.best(topic, passage, keep=is_prose)
-        return best.text if best is not None else passage.text[:300]
-
     def more_queries(self, question: str, evidence: list[Passage], tried: list[str]) -> list[str]:
         words = content_words(question)
         candidates = [" ".join(words[:3] + content_words(p.title)[:3]) for p in evidence[:3]]
         candidates.append(" ".join(words[len(words) // 2:][:6]))
         return [q for q in dict.fromkeys(candidates) if q.strip() and q not in tried][:2]
 
-    def hypotheses(self, topic: str, evidence: list[Passage], n: int) -> list[HypothesisDraft]:
-        """Pairs of evidence from different papers: what one reports, carried to the other's setting."""
-        pairs = [(a, b) for a in range(len(evidence)) for b in range(len(evidence))
-                 if a != b and evidence[a].paper_id != evidence[b].paper_id] or [
-                 (a, a) for a in range(len(evidence))]
+    def findings(self, topic: str, evidence: list[Passage]) -> list[tuple[int, str]]:
+        """Each source's body-prose sentence closest to the topic, numbered; sources without one are left out."""
+        return [(i, max(found, key=lambda s: s.score).text)
+                for i, found in enumerate(self.scorer.sentences(topic, evidence, keep=_premise), start=1) if found]
+
+    def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]:
+        """A finding of one paper carried to the setting of another that shares its terms; never two passages
+        of one paper, and none at all when only one paper is relevant. `leads` are for a model."""
+        scored = self.scorer.sentences(topic, evidence, keep=_premise)
+        findings = {i: max(found, key=lambda s: s.score) for i, found in enumerate(scored) if found}
         drafts: list[HypothesisDraft] = []
-        used_claims: set[str] = set()
-        for a, b in pairs:
-            first, second = evidence[a], evidence[b]
-            claim = self._claim(topic, first)
-            if len(drafts) == n or claim in used_claims:
+        used: set[str] = set()
+        for a, b in itertools.permutations(findings, 2):
+            claim, first, second = findings[a], evidence[a], evidence[b]
+            if len(drafts) == n:
+                break
+            if claim.text in used or same_paper(first, second):
                 continue
-            used_claims.add(claim)
-            core = claim.rstrip(". ")
-            core = core[0].lower() + core[1:] if len(core.split()) <= 30 else _phrase(core, set(), 8)
+            setting = max(scored[b], key=lambda s: float(s.vector @ claim.vector))
+            shared = _shared_terms(claim.text, setting.text)
+            if not shared or float(setting.vector @ claim.vector) > self.same_statement:
+                continue  # nothing connects them, or the second paper already states the finding
+            used.add(claim.text)
+            core = claim.text.rstrip(". ")
+            core = core[0].lower() + core[1:] if not core[:2].isupper() else core
             drafts.append(HypothesisDraft(
                 statement=f"The finding of [{a + 1}] that {core} should also hold in the setting of [{b + 1}] "
                           f"({second.title}).",
-                rationale=f"[{a + 1}] ({first.title}) reports: \"{claim}\" [{b + 1}] ({second.title}) studies a "
-                          "related setting where this has not been shown.",
-                evidence=sorted({a + 1, b + 1}),
+                rationale=f"[{a + 1}] ({first.title}) reports: \"{claim.text}\" [{b + 1}], a different study "
+                          f"({second.title}), reports: \"{setting.text}\" Both concern {', '.join(shared)}, but "
+                          f"the finding of [{a + 1}] is reported only in its own setting.",
+                evidence=[a + 1, b + 1],
                 prediction=f"Measured in the setting of [{b + 1}], the effect of [{a + 1}] appears with the same "
                            "sign; if the hypothesis is wrong, it is absent or reversed.",
                 experiment=f"Repeat the measurement of [{a + 1}] under the conditions of [{b + 1}], against a "
                            "control without them, and compare effect sizes with a pre-registered threshold.",
-                premises=[claim],
+                premises=[claim.text, setting.text],
             ))
         return drafts
 
@@ -175,9 +218,10 @@ class ChatReasoner:
             raise ModelStepError("the model proposed no new queries")
         return queries
 
-    def hypotheses(self, topic: str, evidence: list[Passage], n: int) -> list[HypothesisDraft]:
+    def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]:
         drafts = ask_json(self.model, [SystemMessage(render("hypotheses_system")), HumanMessage(render(
-            "hypotheses", topic=topic, n=str(n), evidence=format_evidence(evidence)))], HypothesisDrafts)
+            "hypotheses", topic=topic, n=str(n), evidence=format_evidence(evidence), findings=leads.findings_text(),
+            gaps=leads.gaps_text()))], HypothesisDrafts)
         valid = [d for d in drafts.hypotheses if all(1 <= i <= len(evidence) for i in d.evidence)]
         if not valid:
             raise ModelStepError("the model's hypotheses cite no passage that exists")

@@ -26,6 +26,7 @@ from agent.answerability import AnswerabilityJudge
 from agent.citations import CitationChecker
 from agent.conversations import ConversationRow, ConversationStore, UnknownConversationError
 from agent.evidence import SentenceScorer
+from agent.gaps import OpenQuestionFinder
 from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
 from agent.llm.chat_composer import ChatComposer
@@ -110,9 +111,10 @@ class Runtime:
         over from its checkpoint; `history` adds earlier turns a client sent along (OpenAI-style)."""
         turn = {"question": question, "mode": mode, "hypotheses_wanted": n, "instructions": instructions,
                 "trace": [], "fallbacks": [], "rounds": 0, "llm_calls": 0, "papers_fetched": 0,
-                "started_at": time.monotonic(), "hypotheses": [], "citations": [], "evidence": [], "passages": [],
-                "arxiv_ids": [], "acquired": 0, "library_searched": False, "streamed": "", "answered": False,
-                "related": [], "answerability": None, "stopped_early": ""}
+                "started_at": time.monotonic(), "hypotheses": [], "open_questions": [], "hypotheses_note": "",
+                "citations": [], "evidence": [], "passages": [], "arxiv_ids": [], "acquired": 0,
+                "library_searched": False, "streamed": "", "answered": False, "related": [], "answerability": None,
+                "stopped_early": ""}
         return {**turn, "history": history} if history else turn
 
 
@@ -150,8 +152,8 @@ class Runtime:
             raise
         result = turn_result(state, conversation_id, total_usage(usage.usage_metadata))
         if conversation_id is not None:
-            payload = {k: result[k] for k in ("citations", "hypotheses", "provider", "answered", "related",
-                                              "fallbacks", "trace")}
+            payload = {k: result[k] for k in ("citations", "hypotheses", "open_questions", "hypotheses_note",
+                                              "provider", "answered", "related", "fallbacks", "trace")}
             try:
                 result["message_id"] = self.conversations.add_message(
                     conversation_id, "assistant", result["answer"], payload).id
@@ -200,6 +202,8 @@ def turn_result(state: dict, conversation_id: str | None, usage: dict | None = N
         "answer": state.get("answer", ""),
         "citations": state.get("citations", []),
         "hypotheses": state.get("hypotheses", []),
+        "open_questions": state.get("open_questions", []),
+        "hypotheses_note": state.get("hypotheses_note", ""),
         "provider": state.get("provider"),
         "unsupported_removed": state.get("unsupported_removed", 0),
         "answered": state.get("answered", False),
@@ -244,6 +248,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         catalog=catalog, searcher=searcher, scorer=scorer, composer=composer, fallback=extractive,
         checker=CitationChecker(scorer), reasoner=ChatReasoner(model) if model is not None else rules, rules=rules,
         novelty=NoveltyChecker(searcher, scorer, arxiv if settings.use_arxiv else None),
+        open_questions=OpenQuestionFinder(searcher, scorer),
         answerability=AnswerabilityJudge(scorer, searcher.lexical_index, settings.answer_threshold),
         arxiv=arxiv if settings.use_arxiv else None, fetcher=fetcher if settings.use_arxiv else None,
         limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,

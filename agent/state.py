@@ -40,6 +40,21 @@ class PriorWork(TypedDict):
     url: str | None
 
 
+class OpenQuestion(TypedDict):
+    """A limitation, future work, open question or negative result a paper states, quoted and cited."""
+
+    n: int  # its citation number (the turn's citations list has the passage)
+    kind: str  # "limitation", "future work", "open question", "negative or conflicting result"
+    text: str
+    paper_id: str
+    title: str
+    section: str
+    page: int | None
+    url: str | None
+    relevance: float  # cosine similarity to the topic
+    group: str  # the words its group shares: open questions saying nearly the same thing are one group
+
+
 class Hypothesis(TypedDict):
     statement: str
     rationale: str
@@ -52,6 +67,8 @@ class Hypothesis(TypedDict):
     kind: str  # "model" (drafted by the language model) or "template" (composed by rules, no model)
     scored_by: dict[str, str]  # how each score was computed, or why it is absent
     prior_work: list[PriorWork]
+    novelty_queries: list[str]  # the searches the novelty check ran, in order
+    premises: list[str]  # the evidence sentences a template quotes as what it builds on (empty for a model's)
 
 
 class Fallback(TypedDict):
@@ -91,6 +108,8 @@ class AgentState(TypedDict, total=False):
     related: list[dict]  # passages that are near the question but do not answer it (not citations)
     unsupported_removed: int
     hypotheses: list[Hypothesis]
+    open_questions: list[OpenQuestion]  # stated by the papers (mode hypothesize)
+    hypotheses_note: str  # why no hypothesis was drafted, when none was
     provider: str
     stopped_early: str  # which budget cut a step short this turn ("" when none did)
     fallbacks: list[Fallback]  # this turn's only

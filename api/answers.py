@@ -82,6 +82,23 @@ def hypotheses_block(hypotheses: list[dict], style: Style) -> list[str]:
     return blocks
 
 
+OPEN_QUESTIONS_HEADING = "Open questions in your library (stated by the papers' authors)"
+
+
+def open_questions_block(questions: list[dict], style: Style) -> str:
+    """The open questions the papers state, grouped as the finder grouped them, each quoted and cited."""
+    if not questions:
+        return ""
+    lines = [style.heading(OPEN_QUESTIONS_HEADING)]
+    for group in dict.fromkeys(q["group"] for q in questions):
+        lines.append(style.emphasis(f"{group}:"))
+        for q in (q for q in questions if q["group"] == group):
+            where = f"{style.escape(q['title'])}, {style.escape(q['section'])}" + (f", p. {q['page']}" if q.get("page")
+                                                                                  else "")
+            lines.append(f"{style.bullet or '  '}[{q['n']}] ({q['kind']}) “{style.escape(q['text'])}” — {where}")
+    return "\n".join(lines)
+
+
 def references_block(citations: list[dict], style: Style) -> str:
     if not citations:
         return ""
@@ -98,7 +115,9 @@ def format_result(result: dict, style: Style = TEXT) -> str:
 
 
 def after_answer(result: dict, style: Style) -> str:
-    """What follows the answer: hypotheses and references (what a stream sends once the answer is out)."""
-    parts = [*hypotheses_block(result.get("hypotheses") or [], style),
+    """What follows the answer: open questions, hypotheses, references (what a stream sends after the answer)."""
+    parts = [open_questions_block(result.get("open_questions") or [], style),
+             *hypotheses_block(result.get("hypotheses") or [], style),
+             style.escape(result.get("hypotheses_note") or ""),
              references_block(result.get("citations") or [], style)]
     return "\n\n".join(part for part in parts if part)

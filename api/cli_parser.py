@@ -25,7 +25,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
     "asking": [
         ("ask", "answer a question from the library, with citations to the page",
          'scisynth ask "How does SPECTER use citations?"'),
-        ("hypothesize", "propose testable hypotheses on a topic, checked for novelty",
+        ("hypothesize", "the open questions your papers state on a topic, then testable hypotheses checked "
+                        "for novelty",
          'scisynth hypothesize "citation-informed embeddings" -n 2'),
     ],
     "service": [

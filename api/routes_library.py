@@ -188,4 +188,4 @@ def search(runtime: RuntimeDep, _caller: Reader, q: Annotated[str, Query(min_len
 async def hypotheses(body: HypothesesRequest, runtime: RuntimeDep, metrics: MetricsDep, _caller: Reader) -> dict:
     result = await run_in_threadpool(run_message, runtime, metrics, None,
                                      NewMessage(content=body.topic, mode="hypothesize", n=body.n))
-    return {"hypotheses": result["hypotheses"], "citations": result["citations"], "answer": result["answer"]}
+    return {key: result[key] for key in ("hypotheses", "open_questions", "hypotheses_note", "citations", "answer")}

@@ -188,12 +188,18 @@ class HybridSearcher:
         rows = self.catalog.chunks_with_papers([chunk_id for chunk_id, _ in ranked])
         return [_passage(rows[chunk_id], score, query) for chunk_id, score in ranked if chunk_id in rows]
 
+    def paper_passages(self, paper_ids: list[str]) -> list[Passage]:
+        """Every passage of these papers, unranked (score 0), in chunk order: for reading whole papers."""
+        rows = self.catalog.chunks_with_papers(self.catalog.chunk_ids_matching(paper_ids) if paper_ids else [])
+        return [_passage(rows[chunk_id], 0.0) for chunk_id in sorted(rows)]
 
-def _passage(row: tuple[ChunkRow, PaperRow], score: float, query: str) -> Passage:
+
+def _passage(row: tuple[ChunkRow, PaperRow], score: float, query: str = "") -> Passage:
+    """A chunk as a citable passage; its `page` is that of the sentence nearest the query (the first without)."""
     chunk, paper = row
     spans = chunk.page_spans
     return Passage(
         chunk_id=chunk.id or 0, paper_id=paper.paper_id, title=paper.title, section=chunk.section,
-        page=_best_matching_page(chunk, query), page_start=spans[0][1], page_end=spans[-1][1],
+        page=_best_matching_page(chunk, query) if query else spans[0][1], page_start=spans[0][1], page_end=spans[-1][1],
         text=chunk.text, score=score, page_spans=spans, url=paper.url, year=paper.year,
     )

@@ -41,9 +41,11 @@ PROSE = ("Participants walked on a treadmill while their joint angles were recor
 
 
 def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: dict[int, tuple[str, float]],
-                      references: list[str]) -> Path:
+                      references: list[str], texts: dict[str, str] | None = None,
+                      title: str = "Kinematic signatures of gait after stroke") -> Path:
     """A one-column article laid out like a journal's: unnumbered headings set apart only by font (level ->
-    (font name, size)), body paragraphs in 10 pt regular, a title in 16 pt bold, then a reference list."""
+    (font name, size)), body paragraphs in 10 pt regular (`texts[heading]`, or filler prose), a title in 16 pt
+    bold, then a reference list."""
     pdf = pymupdf.open()
     page, y = pdf.new_page(width=595, height=842), 80.0
 
@@ -58,11 +60,11 @@ def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: 
         page.insert_textbox(pymupdf.Rect(72, y, 523, y + height), text, fontname=font, fontsize=size)
         y += height + 8
 
-    put("Kinematic signatures of gait after stroke", "hebo", 16)
+    put(title, "hebo", 16)
     for level, heading in headings:
         font, size = level_fonts[level]
         put(heading, font, size)
-        put(f"{heading} paragraph. " + PROSE * 3, "helv", 10)
+        put((texts or {}).get(heading) or f"{heading} paragraph. " + PROSE * 3, "helv", 10)
     put("References", *level_fonts[1])
     for entry in references:
         put(entry, "helv", 9)

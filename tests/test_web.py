@@ -96,3 +96,22 @@ def test_library_shows_references_and_citing_papers(server: str) -> None:  # noq
         expect(view.locator("h4", has_text="1 in your library")).to_be_visible()
         expect(view.locator("li", has_text="Construction of the literature graph")).to_contain_text("in library")
         browser.close()
+
+
+def test_hypothesize_shows_the_open_questions_the_papers_state(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server)
+        page.select_option("#mode", "hypothesize")
+        page.fill("#question", "citation-informed document embeddings")
+        page.click("#send")
+        expect(page.locator(".status", has_text="answered by")).to_be_visible(timeout=120_000)
+        card = page.locator("#hypotheses .open-questions")
+        expect(card.locator("h4")).to_have_text("Open questions in your library (stated by the papers' authors)")
+        expect(card).to_contain_text("(future work)")
+        card.locator("a.cite").first.click()
+        expect(page.locator("#passage-card")).to_contain_text("Future Work")
+        browser.close()

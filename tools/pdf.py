@@ -170,13 +170,13 @@ def _read_pages(pdf: pymupdf.Document, path: Path) -> list[Page]:
     return pages
 
 
-def _body_style(pages: list[Page]) -> Style | None:
-    """The style of most paragraph text (blocks long enough to be prose)."""
+def _body_style(pages: list[Page], prose_length: int = 200) -> Style | None:
+    """The style of most paragraph text: blocks long enough to be prose, or every block when none is (a short
+    document with short paragraphs)."""
+    blocks = [(raw, text) for _, page_blocks in pages for raw, text in page_blocks if raw.style is not None]
     counts: Counter[Style] = Counter()
-    for _, blocks in pages:
-        for raw, text in blocks:
-            if raw.style is not None and len(text) >= 200:
-                counts[raw.style] += len(text)
+    for raw, text in [b for b in blocks if len(b[1]) >= prose_length] or blocks:
+        counts[raw.style] += len(text)
     return counts.most_common(1)[0][0] if counts else None
 
 

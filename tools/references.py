@@ -90,7 +90,7 @@ def split_entries(lines: Iterable[tuple[float, str]]) -> list[str]:
     kept = [(x0, text.strip()) for x0, text in lines if text.strip() and not text.strip().isdigit()]
     numbers = [int(re.sub(r"\D", "", match.group(1))) for _, text in kept if (match := _MARKER.match(text))]
     counting = sum(b == a + 1 for a, b in itertools.pairwise(numbers))
-    numbered = len(numbers) >= 3 and counting >= 0.8 * (len(numbers) - 1)
+    numbered = len(numbers) >= 2 and counting >= 0.8 * (len(numbers) - 1)
     entries: list[list[str]] = []
     for x0, text in kept:
         starts = bool(_MARKER.match(text)) if numbered else x0 <= 2.0

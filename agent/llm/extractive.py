@@ -6,25 +6,14 @@ carries that passage's `[n]`, and it says so plainly when nothing in the evidenc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from agent.evidence import Sentence, SentenceScorer
+from agent.prose import is_body_prose
 from retrieval.search import Passage
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
-
-
-_WORDY = re.compile(r"^[^\W\d_]{2,}")
-
-
-def is_prose(sentence: str) -> bool:
-    """True for a readable sentence; false for table rows, equations and fragments."""
-    words = sentence.split()
-    if not 6 <= len(words) <= 70:
-        return False
-    return sum(bool(_WORDY.match(w.strip("([\"'"))) for w in words) / len(words) >= 0.7
 
 
 class ExtractiveComposer:
@@ -41,7 +30,7 @@ class ExtractiveComposer:
 
     def choose(self, question: str, passages: list[Passage]) -> list[tuple[int, Sentence]]:
         """The (passage number, sentence) pairs of the answer, in reading order."""
-        scored = self.scorer.sentences(question, passages, keep=is_prose)
+        scored = self.scorer.sentences(question, passages, keep=is_body_prose)
         # A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
         candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences),
                             key=lambda pair: -(pair[1].score + self.rank_prior / pair[0]))

@@ -89,8 +89,18 @@ function score(label, value) {
   return typeof value === "number" ? el("span", {}, `${label} ${value.toFixed(2)}`) : null;
 }
 
-function showHypotheses(list) {
-  const cards = list.map((h, i) => el("div", { className: "card hypothesis" },
+// What a hypothesize turn adds beside the answer: the open questions the papers state (grouped, each quoted
+// with its citation), then the hypotheses, or the reason there are none.
+function showResearch(data) {
+  const questions = data.open_questions || [];
+  const groups = [...new Set(questions.map((q) => q.group))];
+  const open = questions.length ? [el("div", { className: "card open-questions" },
+    el("h4", {}, "Open questions in your library (stated by the papers' authors)"),
+    ...groups.flatMap((group) => [el("div", { className: "status" }, group),
+      ...questions.filter((q) => q.group === group).map((q) => el("div", {},
+        `(${q.kind}) `, ...withCitations(`“${q.text}” [${q.n}]`),
+        el("span", { className: "status" }, ` ${q.section}${q.page ? `, p. ${q.page}` : ""}`)))]))] : [];
+  const cards = (data.hypotheses || []).map((h, i) => el("div", { className: "card hypothesis" },
     el("h4", {}, h.kind === "template" ? `Template hypothesis ${i + 1} (no model)` : `Hypothesis ${i + 1}`),
     el("div", {}, ...withCitations(h.statement)),
     el("div", { className: "scores" }, score("novelty", h.novelty), score("feasibility", h.feasibility),
@@ -98,7 +108,8 @@ function showHypotheses(list) {
     el("div", { className: "status" }, `Prediction: ${h.prediction || ""}`),
     ...(h.prior_work || []).slice(0, 2).map((w) => el("div", { className: "status" },
       `Closest prior work: ${w.title} (similarity ${Number(w.similarity).toFixed(2)})`))));
-  $("hypotheses").replaceChildren(...cards);
+  const note = data.hypotheses_note ? [el("div", { className: "card status" }, data.hypotheses_note)] : [];
+  $("hypotheses").replaceChildren(...open, ...cards, ...note);
 }
 
 async function loadConversations() {
@@ -169,7 +180,7 @@ async function ask(question, mode) {
           : `answered by ${data.provider}`;
         text = data.answer ?? text;
         answer.replaceChildren(...withCitations(text));
-        showHypotheses(data.hypotheses || []);
+        showResearch(data);
       }
       if (event === "error") status.textContent = data.detail;
     }

@@ -1,0 +1,231 @@
+"""Open questions the papers themselves state: limitations, future work, what remains unclear, and negative
+or conflicting results. This is what SciSynth offers for "what should we test next?" without a model, and
+what a model is given to build hypotheses on.
+
+A sentence is an open question when it is body prose (agent/prose.py) and either says so in words the
+authors use for it ("further studies are needed", "remains unclear", "a limitation of this study") or stands
+in a section about it (Limitations, Future work, Outlook, Open problems) with a weaker cue ("however",
+"should", "challenge"). Each is quoted with its page and section, ranked by similarity to the topic, and
+grouped with the open questions that say nearly the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.evidence import Sentence, SentenceScorer
+from agent.keywords import content_words
+from agent.prose import is_body_prose
+from retrieval.search import HybridSearcher, Passage
+
+_LIMITATION = "limitation"
+_FUTURE = "future work"
+_OPEN = "open question"
+_NEGATIVE = "negative or conflicting result"
+
+_VERB_OF_STUDY = (r"(?:assess|measure|include|control|account|examine|evaluate|consider|test|investigate|determine|"
+                  r"rule out|exclude)")
+_CUE_PATTERNS: dict[str, list[str]] = {
+    _LIMITATION: [
+        r"\blimitations?\b", r"\b(?:is|are|was|were) limited (?:by|to|in)\b", r"\bshortcomings?\b",
+        r"\bdrawbacks?\b", r"\bcaveats?\b", r"\bwe were (?:not able|unable)\b",
+        rf"\b(?:we|this study|this work|our study) (?:did|could|can|were) not (?:be able to )?{_VERB_OF_STUDY}\b",
+        rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
+    ],
+    _FUTURE: [
+        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?)\b",
+        r"\b(?:research|open) directions?\b",
+        r"\b(?:further|more|additional|larger|longer|prospective) (?:studies|research|work|investigations?|"
+        r"experiments?|analys[ie]s|trials?|data)\b[^.]{0,60}\b(?:needed|required|warranted|necessary|should|would)\b",
+        r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional)\b", r"\bwarrant(?:s|ed)?\b",
+        r"^\W*in (?:the )?(?:near )?future\b",
+        r"\b(?:explore|address|investigate|study|examine|consider|pursue)d?\b[^.]{0,40}\bin (?:the )?future\b",
+        r"\bwe (?:plan|intend|hope|aim) to\b",
+        r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
+        r"\b(?:should|could|will|needs? to|remains? to) be (?:further |more )?(?:explored|investigated|examined|"
+        r"studied|addressed|tested|determined|clarified|validated|evaluated|elucidated)\b",
+    ],
+    _OPEN: [
+        r"\bremains? (?:largely |still |so far )?(?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|"
+        r"open|poorly understood|controversial|to be)\b",
+        r"\b(?:it is|it's|it remains) (?:still |not yet |yet )?(?:unclear|unknown|not (?:yet )?(?:known|clear))\b",
+        r"\bopen (?:questions?|problems?|issues?|challenges?)\b", r"\blittle is known\b", r"\bpoorly understood\b",
+        r"\b(?:is|are|remains?) (?:still |completely |largely )?open\b(?!-)",
+        r"\b(?:has|have) (?:not|never) (?:yet )?been (?:studied|examined|investigated|explored|shown|reported|"
+        r"addressed|tested)\b",
+        r"\bno (?:previous |prior )?(?:study|studies|work) (?:has|have)\b",
+    ],
+    _NEGATIVE: [
+        r"\b(?:conflicting|contradictory|inconsistent|mixed|controversial) "
+        r"(?:results|findings|evidence|data|reports)\b",
+        r"\b(?:in contrast|contrary) to (?:previous|earlier|prior|other|our)\b", r"\bfailed to\b",
+        r"\b(?:did|does|do|could) not (?:find|observe|detect|show|improve|affect|alter|change|differ|reduce|"
+        r"increase|reach|support|replicate)\b",
+        r"\bno (?:statistically )?significant (?:difference|effect|association|correlation|change|improvement|"
+        r"benefit)s?\b",
+    ],
+}
+# "to help future research, we release..." looks forward without naming anything left open.
+_NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
+                        r"(?:\w+\s+){0,2}(?:future|further)\s+\w+", re.IGNORECASE)
+_CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
+_GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
+                          r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
+                          r"\b(?:remaining|open|future) challenges\b|\bnext steps\b", re.IGNORECASE)
+_SHARED_SECTION = re.compile(r"\b(?:conclusions?|discussions?|summary|results|concluding)\b", re.IGNORECASE)
+_SUMS_UP = re.compile(r"^\W*(?:in conclusion|in summary|to conclude|to summari[sz]e|overall|taken together|"
+                      r"this (?:review|paper|study|work|overview|article)\b)", re.IGNORECASE)
+# Inside such a section a weaker cue is enough: authors list their open problems without set phrases.
+_SECTION_CUE = re.compile(r"\b(?:however|challenges?|should|could|would|might|needs?|needed|requires?|required|"
+                          r"further|future|improve|remains?|yet|not|limited|difficult|unclear|unknown|next|"
+                          r"interesting|plan|explore|investigate|extend|open|conjectures?|suspect|expect|believe|challenging|"
+                          r"difficulty)\b", re.IGNORECASE)
+# Words every open question uses: no help in saying what a group of them is about.
+_GENERIC = frozenset({
+    "future", "further", "studies", "study", "research", "work", "works", "needed", "need", "required", "require",
+    "remains", "remain", "unclear", "unknown", "however", "also", "limitation", "limitations", "results",
+    "findings", "additional", "interesting", "open", "question", "questions", "clear", "extent", "affect",
+    "whether", "did", "does", "significant", "difference", "investigate", "investigated", "explore", "explored",
+    "plan", "challenge", "challenges", "possible",
+})
+
+
+def _cue_kind(sentence: str) -> str | None:
+    """The kind an author's set phrase names, or None."""
+    sentence = _NOT_A_GAP.sub(" ", sentence)
+    return next((kind for kind, cue in _CUES if cue.search(sentence)), None)
+
+
+def _gap_title(section: str) -> str | None:
+    """The part of a section path that names open questions ("Limitations", "Conclusion and outlook")."""
+    return next((part for part in reversed(section.split(">")) if _GAP_SECTION.search(part)), None)
+
+
+def _title_kind(title: str) -> str:
+    lowered = title.lower()
+    return _LIMITATION if "limit" in lowered else _OPEN if re.search(r"open|challenge", lowered) else _FUTURE
+
+
+def gap_kind(sentence: str, section: str) -> str | None:
+    """What kind of open question the sentence states on its own, or None. In a section about open questions
+    a weaker cue is enough, unless the section also summarises ("Conclusions and Future Work")."""
+    if kind := _cue_kind(sentence):
+        return kind
+    titled = _gap_title(section)
+    if titled is None or _SHARED_SECTION.search(titled) or not _SECTION_CUE.search(sentence):
+        return None
+    return _title_kind(titled)
+
+
+def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
+    """(chunk id, sentence start) -> kind, for the sentences of these passages (in reading order) that state an
+    open question. Within a section about open questions, once one is stated the sentences after it continue
+    the list ("Three directions follow: i) ... ii) ...") until the authors sum up ("In conclusion, ...")."""
+    kinds: dict[tuple[int, int], str] = {}
+    listing: dict[tuple[str, str], str] = {}  # (paper, section) -> the kind that opened its list
+    for passage in passages:
+        key, titled = (passage.paper_id, passage.section), _gap_title(passage.section)
+        for start, end in passage.sentence_spans():
+            text = passage.text[start:end]
+            if titled and _SUMS_UP.search(text):
+                listing.pop(key, None)
+                continue
+            kind = gap_kind(text, passage.section) or (listing.get(key) if titled else None)
+            if kind is not None:
+                kinds[(passage.chunk_id, start)] = kind
+                if titled:
+                    listing.setdefault(key, kind)
+    return kinds
+
+
+def leaves_open(sentence: str, section: str) -> bool:
+    """A limitation, future work or open question: what a paper has not shown, so never a finding to build on
+    (a negative result is a finding)."""
+    return gap_kind(sentence, section) not in (None, _NEGATIVE)
+
+
+def _may_hold_gaps(passage: Passage) -> bool:
+    """A cheap test before any sentence is scored: the passage's section or text has a cue."""
+    return bool(_GAP_SECTION.search(passage.section)) or any(cue.search(passage.text) for _, cue in _CUES)
+
+
+@dataclass(frozen=True)
+class FoundGap:
+    """An open question a paper states: the quoted sentence, its kind, and the name of its group."""
+
+    sentence: Sentence
+    kind: str
+    group: str = ""
+
+    @property
+    def passage(self) -> Passage:
+        return self.sentence.passage
+
+
+def _label(members: list[FoundGap], topic: str) -> str:
+    """A group's name: the content words its open questions share most (the topic's own words left out); a
+    single open question is named by its kind, so the lone ones of a kind are shown together."""
+    skip = {w.lower() for w in content_words(topic)} | _GENERIC
+    counts = Counter(w.lower() for m in members for w in dict.fromkeys(content_words(m.sentence.text))
+                     if w.lower() not in skip and len(w) > 2)
+    shared = [word for word, count in counts.most_common(3) if count > 1]
+    return ", ".join(shared) if len(members) > 1 and shared else members[0].kind
+
+
+class OpenQuestionFinder:
+    """Reads the most relevant papers whole (the evidence has only their best passages) for the open questions
+    they state; stored sentence vectors make it dot products, not encoding."""
+
+    def __init__(self, searcher: HybridSearcher, scorer: SentenceScorer, papers: int = 5, most: int = 10,
+                 min_similarity: float = 0.1, duplicate_similarity: float = 0.9,
+                 group_similarity: float = 0.4, negative_penalty: float = 0.05) -> None:
+        self.searcher = searcher
+        self.scorer = scorer
+        self.papers = papers
+        self.most = most
+        self.min_similarity = min_similarity
+        self.duplicate_similarity = duplicate_similarity
+        self.group_similarity = group_similarity
+        self.negative_penalty = negative_penalty
+
+    def find(self, topic: str, evidence: list[Passage]) -> list[FoundGap]:
+        """The open questions stated in the papers of the evidence (the `papers` most relevant), most relevant
+        to the topic first within groups, groups in order of their best member."""
+        paper_ids = list(dict.fromkeys(p.paper_id for p in evidence))[:self.papers]
+        candidates = [p for p in self.searcher.paper_passages(paper_ids) if _may_hold_gaps(p)]
+        kinds = stated_gaps(candidates)
+        stated = [s for found in self.scorer.sentences(topic, candidates, keep=is_body_prose) for s in found
+                  if (s.passage.chunk_id, s.start) in kinds and s.score >= self.min_similarity]
+        kept: list[Sentence] = []
+        for sentence in sorted(stated, key=lambda s: -self._rank(s, kinds)):
+            if len(kept) == self.most:
+                break
+            if not any(float(sentence.vector @ other.vector) > self.duplicate_similarity for other in kept):
+                kept.append(sentence)
+        return self._grouped(topic, kept, kinds)
+
+    def _rank(self, sentence: Sentence, kinds: dict[tuple[int, int], str]) -> float:
+        """Similarity to the topic; a negative result ("no significant difference in body weight") is often a
+        control, not an open question, so it ranks a little below the other kinds at equal similarity."""
+        negative = kinds[(sentence.passage.chunk_id, sentence.start)] == _NEGATIVE
+        return sentence.score - (self.negative_penalty if negative else 0.0)
+
+    def _grouped(self, topic: str, ranked: list[Sentence], kinds: dict[tuple[int, int], str]) -> list[FoundGap]:
+        groups: list[list[Sentence]] = []
+        for sentence in ranked:
+            home = next((g for g in groups if float(np.dot(g[0].vector, sentence.vector)) >= self.group_similarity),
+                        None)
+            if home is None:
+                groups.append([sentence])
+            else:
+                home.append(sentence)
+        found: list[FoundGap] = []
+        for group in groups:
+            members = [FoundGap(s, kinds[(s.passage.chunk_id, s.start)]) for s in group]
+            label = _label(members, topic)
+            found.extend(FoundGap(m.sentence, m.kind, label) for m in members)
+        return found

@@ -1,0 +1,128 @@
+"""Which sentences of a passage are findings a researcher can quote: body prose.
+
+An extractive answer sentence, a hypothesis premise and an open question must be a sentence of the paper's
+body, not its title, a heading, a caption, an author or affiliation line, a footnote or a reference entry,
+and not from a section that is not about the research (References, Acknowledgements, Author details...).
+Parsers keep most of that out of passages, but PDFs are laid out in many ways; this rule is the last guard,
+and it is the same rule for answers, hypotheses and open questions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.search import Passage
+from tools.documents import title_key
+
+_WORDY = re.compile(r"^[^\W\d_]{2,}")
+# A whole sentence ends in terminal punctuation (a closing quote, bracket or footnote number may follow); a
+# sentence cut at a page or column break does not.
+_ENDS = re.compile(r"[.!?][\"'”’)\]]*\d{0,2}\s*$")
+# Prose about the paper's own layout, not about the research: "In the previous section, we described...".
+_META = re.compile(r"\b(?:in (?:the|this) (?:previous |next |following )?(?:section|chapter|appendix)|"
+                   r"(?:section|appendix|§)\s*\d|as (?:described|discussed|shown|mentioned) (?:above|below|earlier)|"
+                   r"the (?:rest|remainder) of (?:this|the) paper|is (?:organized|organised) as follows)\b",
+                   re.IGNORECASE)
+_TOKEN = re.compile(r"[A-Za-z][a-z]+")
+
+# Sections whose sentences are not findings, matched against every part of a section path ("A > B").
+_NOT_BODY_SECTION = re.compile(
+    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:references?|bibliography|works cited|literature cited|"
+    r"acknowledge?ments?|funding(?: information| sources?)?|financial (?:support|disclosure)|"
+    r"author(?:s'?|’s?)? (?:details|contributions?|information|summary)|"
+    r"competing (?:interests?|financial interests?)|conflicts? of interests?|declarations?|disclosures?|"
+    r"ethics (?:approval|statement|declarations?)(?:.*)?|consent for publication|"
+    r"(?:availability of data|data availability|code availability)(?:.*)?|"
+    r"supplementary (?:material|materials|information|data|files?)|supporting information|additional files?|"
+    r"abbreviations|pre-?publication history|footnotes|notes|publisher'?s note)\s*$",
+    re.IGNORECASE)
+_CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"
+                      r"algorithm|listing)\.?\s*S?\d+[a-z]?\b|"
+                      r"^\s*\(?[A-Ha-h](?:\s*[-–,]\s*[A-Ha-h])?\)\s", re.IGNORECASE)  # a panel: "(C-D) Expression..."
+# A footnote's number glued to its first word ("4We also tried..."), as PDFs extract footnotes.
+_FOOTNOTE = re.compile(r"^\d{1,2}(?=[A-Z][a-z])")
+# What only a reference entry has: a numbered marker before authors and a year, a volume/page run, a venue.
+_REFERENCE = re.compile(
+    r"^\s*(?:\[\d{1,4}\]|\d{1,3}\.\s)\s*\S.*\b(?:1[89]\d\d|20[0-4]\d)\b|"
+    r"\b(?:1[89]\d\d|20[0-4]\d)\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|"  # Vancouver: 2019;12(3):45
+    r"\b\d+\s*\(\d+\)\s*:\s*\d+\s*[-–]\s*\d+|"  # 12(3):45-67
+    r"\bpp\.\s*\d+|\bIn Proceedings of\b|\bProc\. (?:of|IEEE)\b|\barXiv preprint\b|\bdoi:\s*10\.",
+    re.IGNORECASE)
+_AUXILIARIES = frozenset({
+    "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "do", "does", "did", "can",
+    "could", "may", "might", "must", "shall", "should", "will", "would", "isn't", "aren't", "wasn't", "weren't",
+    "hasn't", "haven't", "didn't", "doesn't", "cannot",
+})
+# Common verbs of scientific prose whose present forms no suffix rule catches ("X shows", "we find").
+_VERB_STEMS = frozenset({
+    "show", "suggest", "indicate", "demonstrate", "reveal", "find", "found", "report", "increase", "decrease",
+    "reduce", "improve", "remain", "require", "need", "lead", "cause", "affect", "depend", "provide", "allow",
+    "enable", "achieve", "outperform", "yield", "use", "present", "propose", "introduce", "describe", "consist",
+    "contain", "include", "perform", "observe", "appear", "seem", "occur", "exist", "make", "take", "give", "help",
+    "predict", "explain", "support", "correlate", "associate", "differ", "vary", "exceed", "fail", "lack", "focus",
+    "aim", "address", "consider", "compare", "measure", "estimate", "obtain", "produce", "result", "rely",
+    "represent", "involve", "identify", "learn", "train", "capture", "encode", "apply", "play", "become", "get",
+    "let", "know", "think", "believe", "argue", "note", "leave", "plan", "hope", "expect", "tend", "discuss",
+    "study", "examine", "investigate", "analyze", "analyse", "develop", "build", "construct", "evaluate", "test",
+    "define", "assess", "extend", "generate", "form", "create", "reach", "seek", "offer", "open", "discover",
+    "detect", "prevent", "induce", "inhibit", "promote", "regulate", "activate", "bind", "express", "modulate",
+    "mediate", "enhance", "limit", "serve",
+})
+
+
+def is_prose(sentence: str) -> bool:
+    """True for a readable sentence; false for table rows, equations and fragments."""
+    words = sentence.split()
+    if not 6 <= len(words) <= 70:
+        return False
+    return sum(bool(_WORDY.match(w.strip("([\"'"))) for w in words) / len(words) >= 0.7
+
+
+def is_title_case(sentence: str) -> bool:
+    """Most longer words capitalised: a title, heading, footnoted title or author line, not a sentence."""
+    words = [w for w in sentence.split() if sum(c.isalpha() for c in w) >= 4]
+    return len(words) >= 3 and sum(w.lstrip("\"'([“‘0123456789")[:1].isupper() for w in words) >= 0.6 * len(words)
+
+
+def has_verb(sentence: str) -> bool:
+    """A crude finite-verb test (no tagger model is available offline): an auxiliary or modal, a past form,
+    or a common verb of scientific prose. Titles, author lines and headings usually have none."""
+    for token in (t.lower() for t in _TOKEN.findall(sentence)):
+        if token in _AUXILIARIES or (len(token) > 4 and token.endswith("ed")):
+            return True
+        if token in _VERB_STEMS or token.removesuffix("es") in _VERB_STEMS or token.removesuffix("s") in _VERB_STEMS:
+            return True
+    return False
+
+
+def looks_like_reference(sentence: str) -> bool:
+    """A reference-list entry (or a piece of one) rather than a sentence about research."""
+    return bool(_REFERENCE.search(sentence))
+
+
+def is_body_section(section: str) -> bool:
+    """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
+    return not any(_NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))
+
+
+def _is_title_or_heading(sentence: str, passage: Passage) -> bool:
+    key = title_key(sentence)
+    if not key:
+        return True
+    headings = [passage.title, *passage.section.split(">")]
+    return any((other := title_key(h)) and ((other in key and len(other) >= 0.6 * len(key)) or key in other)
+               for h in headings)
+
+
+def is_body_prose(passage: Passage, sentence: str) -> bool:
+    """The rule every quoted finding passes (see the module docstring)."""
+    return (is_prose(sentence) and bool(_ENDS.search(sentence)) and has_verb(sentence)
+            and not is_title_case(sentence) and not _META.search(sentence)
+            and is_body_section(passage.section)
+            and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not looks_like_reference(sentence)
+            and not _is_title_or_heading(sentence, passage))
+
+
+def is_finding(passage: Passage, sentence: str, most_words: int = 40) -> bool:
+    """Body prose short enough to be restated inside a hypothesis: what a premise can be."""
+    return is_body_prose(passage, sentence) and len(sentence.split()) <= most_words

@@ -1,0 +1,195 @@
+"""Hypotheses without a model: findings are body prose, open questions are the ones authors state, and a
+template pairs two different papers or none. Journal-style PDFs made here, ingested and asked for real."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.gaps import gap_kind
+from agent.llm.scripted import ScriptedChatModel
+from agent.novelty import NoveltyChecker, follow_up_query
+from agent.prose import has_verb, is_body_prose, looks_like_reference
+from agent.runtime import Runtime, build_runtime
+from agent.settings import Settings
+from agent.state import PriorWork
+from api.answers import OPEN_QUESTIONS_HEADING, format_result
+from retrieval.embeddings import Embedder
+from retrieval.search import Passage
+from tests.conftest import make_runtime
+from tests.pdf_factory import write_journal_pdf
+
+FONTS = {1: ("hebo", 12), 2: ("hebo", 10)}
+HEADINGS = [(1, "Background"), (1, "Methods"), (1, "Results"), (1, "Discussion"), (1, "Limitations"),
+            (1, "Conclusions")]
+REFERENCES = ["1. Smith J, Lee AB. Treadmill training improves step length after stroke: a cohort study. "
+              "J Neuroeng Rehabil. 2019;16:34.",
+              "2. Okafor C, Yilmaz D. Treadmill training and balance in older adults. Gait Posture. 2018;61:12-9."]
+STROKE_TITLE = "Treadmill training and step length in chronic stroke"
+STROKE = {
+    "Background": "Stroke survivors often walk with short and asymmetric steps. Treadmill training is widely used "
+                  "in rehabilitation clinics to restore a longer step after stroke.",
+    "Methods": "Forty survivors of chronic stroke trained on a treadmill three times a week for six weeks. Step "
+               "length was measured with a motion capture system before and after the training period.",
+    "Results": "Step length increased by twelve percent after six weeks of treadmill training in chronic stroke. "
+               "Walking speed increased together with step length in most participants.",
+    "Discussion": "Treadmill training lengthened the steps of stroke survivors in our cohort. However, it remains "
+                  "unclear whether the longer step persists beyond six months after the training ends.",
+    "Limitations": "The sample was small and was recruited from a single rehabilitation clinic. Further studies "
+                   "with larger cohorts are needed to confirm the effect of treadmill training on step length.",
+    "Conclusions": "Six weeks of treadmill training produced a longer step in people with chronic stroke.",
+}
+PARKINSON_TITLE = "Step length and walking speed in Parkinson disease"
+PARKINSON = {
+    "Background": "People with Parkinson disease walk with short shuffling steps. Slow walking speed predicts "
+                  "falls in this population.",
+    "Methods": "Thirty people with Parkinson disease walked on a treadmill at their preferred speed. Step length "
+               "and walking speed were recorded with wearable inertial sensors.",
+    "Results": "Step length in Parkinson disease correlated strongly with walking speed on the treadmill. "
+               "Patients who took longer steps also walked faster.",
+    "Discussion": "Shorter steps were associated with slower walking in Parkinson disease. Our participants had "
+                  "mild disease and did not use walking aids.",
+    "Limitations": "We did not assess the effect of medication timing on step length. Future work should test "
+                   "whether step length training changes walking speed in Parkinson disease.",
+    "Conclusions": "Step length is closely tied to walking speed in people with Parkinson disease.",
+}
+TOPIC = "treadmill training to lengthen steps and improve walking"
+
+
+def passage(text: str, section: str = "Results", title: str = STROKE_TITLE) -> Passage:
+    return Passage(chunk_id=1, paper_id="p", title=title, section=section, page=1, page_start=1, page_end=1,
+                   text=text, score=1.0)
+
+
+@pytest.mark.parametrize(("sentence", "section", "body"), [
+    ("Step length increased by twelve percent after six weeks of treadmill training.", "Results", True),
+    ("Smith J, Lee AB. Treadmill training improves step length. J Neuroeng Rehabil. 2019;16:34.", "Discussion",
+     False),
+    ("[12] A. Smith and B. Lee, Treadmill training after stroke, in Proceedings of the Gait Society, 2019.",
+     "Results", False),
+    (STROKE_TITLE + ".", "Background", False),  # the paper's own title
+    ("Figure 2: Step length increased after six weeks of training in most of the participants.", "Results", False),
+    ("We thank the participants and the clinic staff who helped with the recordings.", "Acknowledgements", False),
+    ("The authors declare that they have no competing interests in this work.", "Competing interests", False),
+    ("Department of Rehabilitation Medicine, University Hospital Zurich, Switzerland and Germany", "Background",
+     False),  # an affiliation line: no verb
+    ("Scientific Paper Embeddings using Citationinformed Transformers for Documents", "Results", False),
+    ("The citation edges in the literature graph provide a wealth of information (e.g., at what", "Results",
+     False),  # cut at a page break
+    ("In the previous section, we described the structure of the literature graph in detail.", "Methods", False),
+])
+def test_body_prose_rule(sentence: str, section: str, body: bool) -> None:
+    assert is_body_prose(passage(sentence, section), sentence) is body
+
+
+def test_reference_entries_and_verbs() -> None:
+    assert looks_like_reference("Okafor C, Yilmaz D. Treadmill training and balance. Gait Posture. 2018;61:12-9.")
+    assert not looks_like_reference("Smith et al. (2019) showed that treadmill training lengthens steps.")
+    assert has_verb("Patients who took longer steps also walked faster.")
+    assert not has_verb("Kinematic signatures of gait after stroke")
+
+
+@pytest.mark.parametrize(("sentence", "section", "kind"), [
+    ("Further studies with larger cohorts are needed to confirm the effect.", "Discussion", "future work"),
+    ("It remains unclear whether the longer step persists beyond six months.", "Discussion", "open question"),
+    ("The main limitation of this study is its small sample.", "Discussion", "limitation"),
+    ("The intervention did not improve balance in older adults.", "Results", "negative or conflicting result"),
+    ("However, scaling production to industry is hard.", "Future outlook", "future work"),
+    ("However, scaling production to industry is hard.", "Conclusions and Future Work", None),  # a summary too
+    ("To help future research, we release the corpus and the models.", "Conclusion", None),
+    ("We predict the citation rate of a paper in the future from its early citations.", "Methods", None),
+    ("We did not have an a priori expectation about the distribution.", "Statistical analysis", None),
+    ("Step length increased after training.", "Results", None),
+])
+def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
+    assert gap_kind(sentence, section) == kind
+
+
+def _journal(tmp_path: Path, name: str, title: str, texts: dict[str, str]) -> Path:
+    return write_journal_pdf(tmp_path / name, HEADINGS, FONTS, REFERENCES, texts=texts, title=title)
+
+
+def _library(tmp_path: Path, embedder: Embedder, papers: list[tuple[str, dict[str, str]]]) -> Runtime:
+    runtime = make_runtime(tmp_path / "home", embedder)
+    paths = [_journal(tmp_path, f"paper{i}.pdf", title, texts) for i, (title, texts) in enumerate(papers)]
+    assert [r.status for r in runtime.ingestor.ingest_paths(paths)] == ["added"] * len(paths)
+    return runtime
+
+
+def _quoted(result: dict) -> list[str]:
+    """Every sentence the turn presents as a finding or an open question: answer quotes, premises, gaps."""
+    answer = [c["quote"] for c in result["citations"]]
+    return answer + [q["text"] for q in result["open_questions"]]
+
+
+def test_hypothesize_gives_cited_open_questions_and_pairs_two_papers(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE), (PARKINSON_TITLE, PARKINSON)])
+    result = runtime.ask(TOPIC, mode="hypothesize", n=3)
+    questions = {q["text"]: q for q in result["open_questions"]}
+    further = ("Further studies with larger cohorts are needed to confirm the effect of treadmill training on step "
+               "length.")
+    assert further in questions and questions[further]["kind"] == "future work"
+    assert questions[further]["section"] == "Limitations" and questions[further]["page"] == 1
+    unclear = ("However, it remains unclear whether the longer step persists beyond six months after the training "
+               "ends.")
+    assert questions[unclear]["kind"] == "open question"
+    citations = {c["n"]: c for c in result["citations"]}
+    for question in result["open_questions"]:
+        assert question["text"] in runtime.catalog.paper_text(question["paper_id"])
+        assert citations[question["n"]]["paper_id"] == question["paper_id"]
+    for text in _quoted(result):
+        assert "Gait Posture" not in text and "2019;16" not in text and text.rstrip(".") not in (
+            STROKE_TITLE, PARKINSON_TITLE)
+    assert result["hypotheses"], result["hypotheses_note"]
+    for hypothesis in result["hypotheses"]:
+        papers = {citations[n]["paper_id"] for n in hypothesis["evidence"]}
+        assert len(papers) == 2, hypothesis  # never a passage, or a paper, paired with itself
+        assert "Both concern" in hypothesis["rationale"] and hypothesis["novelty_queries"]
+    text = format_result(result)
+    assert OPEN_QUESTIONS_HEADING in text and "(future work)" in text and "Template hypothesis (no model) 1" in text
+
+
+def test_one_relevant_paper_gives_open_questions_and_no_pairing(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE)])
+    result = runtime.ask(TOPIC, mode="hypothesize", n=3)
+    assert result["hypotheses"] == [] and "one paper" in result["hypotheses_note"]
+    assert any("larger cohorts" in q["text"] for q in result["open_questions"])
+    assert result["hypotheses_note"] in format_result(result)
+
+
+def test_a_model_is_given_the_findings_and_the_open_questions(tmp_path: Path, embedder: Embedder) -> None:
+    library = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE), (PARKINSON_TITLE, PARKINSON)])
+    drafts = {"hypotheses": [{"statement": "Step length training raises walking speed in Parkinson disease.",
+                              "rationale": "Open question [2].", "evidence": [1, 2], "prediction": "p",
+                              "experiment": "e", "feasibility": 0.5, "testability": 0.5}]}
+    plan = json.dumps({"intent": "hypothesize", "resolved_question": TOPIC, "queries": [TOPIC]})
+    model = ScriptedChatModel(responses=[plan, "Not answered.", json.dumps(drafts)])
+    runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=embedder, model=model)
+    result = runtime.ask(TOPIC, mode="hypothesize", n=1)
+    prompt = model.prompts[-1][-1].content
+    assert "Open questions the authors state" in prompt and "larger cohorts are needed" in prompt
+    assert "Findings (one per passage, quoted)" in prompt
+    [hypothesis] = result["hypotheses"]
+    assert hypothesis["kind"] == "model" and len(hypothesis["novelty_queries"]) >= 1
+
+
+def test_novelty_searches_again_from_the_draft_until_decided(library: Runtime) -> None:
+    checker = NoveltyChecker(library.searcher, library.scorer, arxiv=None, rounds=2)
+    passage = library.searcher.search("SPECTER citation-informed transformer pretraining", k=1)[0]
+    stated = library.scorer.best("SPECTER citation-informed transformer pretraining", passage, is_body_prose).text
+    restated = checker.check(stated, use_arxiv=False)
+    assert restated.queries == [stated] and restated.score == 0.0  # decided in one round: the library says it
+    draft = "Citation-informed embeddings of psychology papers predict which findings fail to replicate."
+    novel = checker.check(draft, use_arxiv=False)
+    assert len(novel.queries) == 2 and novel.queries[0] == draft and novel.score > 0.2
+    assert novel.closest and novel.closest[0]["similarity"] < 0.9
+
+
+def test_a_follow_up_query_is_what_the_closest_work_does_not_cover() -> None:
+    closest = [PriorWork(paper_id="p", title="t", similarity=0.6, url=None,
+                         quote="Citation embeddings predict paper relatedness.")]
+    query = follow_up_query("Citation embeddings of psychology papers predict replication failure.", closest, [])
+    assert query == "psychology replication failure"  # "papers" is a stop word of questions about papers
+    assert follow_up_query("Citation embeddings predict.", closest, []) is None  # nothing left to look for
