@@ -56,7 +56,7 @@ def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Emb
     records.write_text(json.dumps({
         "paper_id": f"x1{payload}", "metadata": {"title": f"Axolotl limb regeneration {payload}"},
         "body_text": [{"section": f"Results {payload}", "text": "Axolotl limb regeneration requires nerve "
-                       f"signals from the wound epidermis to form a blastema. {payload}"}]}) + "\n")
+                       f"signals {payload} from the wound epidermis to form a blastema."}]}) + "\n")
     runtime = make_runtime(tmp_path / "home", embedder)
     assert runtime.ingestor.ingest_paths([records])[0].status == "added"
     with running_server(create_app(runtime=runtime)) as url, sync_playwright() as playwright:
