@@ -77,9 +77,11 @@ class SentenceScorer:
         return scored
 
     def best(self, query: str, passage: Passage, keep: SentenceFilter | None = None) -> Sentence | None:
-        """The passage's sentence closest to the query (among those `keep` accepts)."""
-        [candidates] = self.sentences(query, [passage], keep)
-        return max(candidates, key=lambda s: s.score, default=None)
+        """The passage's sentence closest to the query (among those `keep` accepts, asked best first, so a
+        costly filter runs on few sentences)."""
+        [candidates] = self.sentences(query, [passage])
+        return next((s for s in sorted(candidates, key=lambda s: -s.score)
+                     if keep is None or keep(passage, s.text)), None)
 
     def rank_passages(self, query: str, passages: list[Passage]) -> list[tuple[Passage, float]]:
         """Each passage with the similarity of its best sentence to the query, best first."""

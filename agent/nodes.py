@@ -135,7 +135,7 @@ class TurnNodes:
         intent = "hypothesize" if state.get("mode") == "hypothesize" else plan.intent
         detail = f"intent {intent}; queries: {' | '.join(plan.queries)}"
         return {"intent": intent, "resolved_question": plan.resolved_question, "queries": plan.queries,
-                "library_empty": self.s.catalog.chunk_count() == 0, **updates,
+                "library_empty": not self.s.catalog.has_chunks(), **updates,
                 "trace": trace_event(state, "understand", detail, started, _fallback_note(updates))}
 
     def search(self, state: AgentState) -> dict:

@@ -222,6 +222,11 @@ class Catalog:
         with Session(self.engine) as session:
             return int(session.exec(select(func.count()).select_from(ChunkRow)).one())
 
+    def has_chunks(self) -> bool:
+        """Whether any passage exists (one row read, not a count: asked on every turn)."""
+        with Session(self.engine) as session:
+            return session.exec(select(ChunkRow.id).limit(1)).first() is not None
+
     def chunks_with_papers(self, ids: list[int]) -> dict[int, tuple[ChunkRow, PaperRow]]:
         if not ids:
             return {}

@@ -25,17 +25,29 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
 
 
-def _found(term: str, tokens: set[str]) -> bool:
+_PREFIX = 5  # a stem variant shares at least this many leading letters
+
+
+def _found(term: str, tokens: set[str], by_prefix: dict[str, list[str]]) -> bool:
     """The term, or a variant the stemmer left apart ("accuraci"/"accur"): a shared prefix of at least five
-    letters that is all but at most one letter of the shorter stem."""
+    letters that is all but at most one letter of the shorter stem (only tokens with the term's first five
+    letters, `by_prefix`, can be one)."""
     if term in tokens:
         return True
-    for token in tokens:
+    for token in by_prefix.get(term[:_PREFIX], ()):
         shorter = min(len(term), len(token))
         shared = next((i for i, (a, b) in enumerate(zip(term, token, strict=False)) if a != b), shorter)
-        if shared >= max(5, shorter - 1):
+        if shared >= max(_PREFIX, shorter - 1):
             return True
     return False
+
+
+def _prefixes(tokens: set[str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for token in tokens:
+        if len(token) >= _PREFIX:
+            grouped.setdefault(token[:_PREFIX], []).append(token)
+    return grouped
 
 
 class LexicalIndex:
@@ -74,8 +86,11 @@ class LexicalIndex:
             return [0.0 for _ in texts]
         weights = {term: self._idf(term) for term in terms}
         total = sum(weights.values())
-        return [sum(w for term, w in weights.items() if _found(term, present)) / total
-                for present in (set(tokens) for tokens in _tokens(texts))]
+        coverage = []
+        for present in (set(tokens) for tokens in _tokens(texts)):
+            by_prefix = _prefixes(present)
+            coverage.append(sum(w for term, w in weights.items() if _found(term, present, by_prefix)) / total)
+        return coverage
 
     def _idf(self, term: str) -> float:
         """BM25's idf, from the document frequency stored in bm25s's term-major score matrix."""

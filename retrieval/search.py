@@ -114,14 +114,18 @@ def maximal_marginal_relevance(ranked: list[tuple[int, float]], vectors: dict[in
 
 
 def _best_matching_page(chunk: ChunkRow, query: str) -> int | None:
-    """The page of the chunk's sentence that shares most words with the query."""
+    """The page of the chunk's sentence that shares most words with the query (a chunk on one page, or a
+    record without pages, needs no looking)."""
+    spans = chunk.page_spans
+    if len({page for _, page in spans}) == 1:
+        return spans[0][1]
     query_words = {w.lower() for w in _WORD.findall(query)}
     best_offset, best_overlap = 0, -1
-    for start, end in sentence_spans(chunk.text, chunk.page_spans):
+    for start, end in sentence_spans(chunk.text, spans):
         overlap = len(query_words & {w.lower() for w in _WORD.findall(chunk.text[start:end])})
         if overlap > best_overlap:
             best_offset, best_overlap = start, overlap
-    return page_at(chunk.page_spans, best_offset)
+    return page_at(spans, best_offset)
 
 
 class HybridSearcher:

@@ -30,17 +30,18 @@ class ExtractiveComposer:
 
     def choose(self, question: str, passages: list[Passage]) -> list[tuple[int, Sentence]]:
         """The (passage number, sentence) pairs of the answer, in reading order."""
-        scored = self.scorer.sentences(question, passages, keep=is_body_prose)
+        scored = self.scorer.sentences(question, passages)
         # A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
         candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences),
                             key=lambda pair: -(pair[1].score + self.rank_prior / pair[0]))
         chosen: list[tuple[int, Sentence]] = []
-        for n, sentence in candidates:
+        for n, sentence in candidates:  # best first: the body-prose rule runs only on the sentences considered
             if sentence.score < self.min_similarity or len(chosen) == self.max_sentences:
                 break
             if sum(m == n for m, _ in chosen) >= self.per_passage or self._repeats(sentence, chosen):
                 continue
-            chosen.append((n, sentence))
+            if is_body_prose(sentence.passage, sentence.text):
+                chosen.append((n, sentence))
         # Best passage first, sentences of one passage in their original order: it reads as prose.
         first_rank: dict[int, int] = {}
         for n, _ in chosen:
