@@ -19,7 +19,7 @@ import numpy as np
 
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
-from agent.prose import is_body_prose
+from agent.prose import is_body_prose, is_verb_form
 from retrieval.search import HybridSearcher, Passage
 
 _LIMITATION = "limitation"
@@ -29,49 +29,58 @@ _NEGATIVE = "negative or conflicting result"
 
 _VERB_OF_STUDY = (r"(?:assess|measure|include|control|account|examine|evaluate|consider|test|investigate|determine|"
                   r"rule out|exclude)")
+_RESULT_VERB = (r"(?:find|observe|detect|show|improve|affect|alter|change|differ|reduce|increase|reach|support|"
+                r"replicate|demonstrate|predict|prevent)")
 _CUE_PATTERNS: dict[str, list[str]] = {
     _LIMITATION: [
-        r"\blimitations?\b", r"\b(?:is|are|was|were) limited (?:by|to|in)\b", r"\bshortcomings?\b",
-        r"\bdrawbacks?\b", r"\bcaveats?\b", r"\bwe were (?:not able|unable)\b",
+        r"\b(?:a|an|one|the|main|major|several|some|key|potential|important|other|further|two|three|its|our|"
+        r"their|this|these|study|methodological) limitations?\b", r"\blimitations? (?:of|include|are|is|was|were)\b",
+        r"\b(?:is|are|was|were) limited by\b", r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
+        r"\bwe were (?:not able|unable)\b",
         rf"\b(?:we|this study|this work|our study) (?:did|could|can|were) not (?:be able to )?{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
     ],
     _FUTURE: [
-        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?)\b",
+        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s)\b",
         r"\b(?:research|open) directions?\b",
         r"\b(?:further|more|additional|larger|longer|prospective) (?:studies|research|work|investigations?|"
-        r"experiments?|analys[ie]s|trials?|data)\b[^.]{0,60}\b(?:needed|required|warranted|necessary|should|would)\b",
-        r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional)\b", r"\bwarrant(?:s|ed)?\b",
-        r"^\W*in (?:the )?(?:near )?future\b",
+        r"experiments?|analys[ie]s|trials?|data)\b[^.]{0,120}\b(?:needed|required|warranted|necessary|should|would)\b",
+        r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional)\b",
+        r"\b(?:is|are|was|were) warranted\b", r"^\W*in (?:the )?(?:near )?future\b",
         r"\b(?:explore|address|investigate|study|examine|consider|pursue)d?\b[^.]{0,40}\bin (?:the )?future\b",
-        r"\bwe (?:plan|intend|hope|aim) to\b",
-        r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
+        r"\bwe (?:plan|intend|hope) to\b", r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
         r"\b(?:should|could|will|needs? to|remains? to) be (?:further |more )?(?:explored|investigated|examined|"
-        r"studied|addressed|tested|determined|clarified|validated|evaluated|elucidated)\b",
+        r"studied|addressed|tested|determined|clarified|validated|evaluated|elucidated|confirmed|replicated|"
+        r"established)\b",
     ],
     _OPEN: [
-        r"\bremains? (?:largely |still |so far )?(?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|"
-        r"open|poorly understood|controversial|to be)\b",
-        r"\b(?:it is|it's|it remains) (?:still |not yet |yet )?(?:unclear|unknown|not (?:yet )?(?:known|clear))\b",
+        r"\bremains?(?: \w+)? (?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|poorly understood|"
+        r"controversial|to be)\b", r"\bremains? open\b",
+        r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|poorly understood)\b",
+        r"\b(?:it|whether|why|how)\b[^.]{0,80}\b(?:is|are|was|were|remains?) (?:still |yet )?(?:unknown|"
+        r"not (?:yet )?(?:known|clear|understood))\b",
         r"\bopen (?:questions?|problems?|issues?|challenges?)\b", r"\blittle is known\b", r"\bpoorly understood\b",
-        r"\b(?:is|are|remains?) (?:still |completely |largely )?open\b(?!-)",
-        r"\b(?:has|have) (?:not|never) (?:yet )?been (?:studied|examined|investigated|explored|shown|reported|"
+        r"\b(?:is|are) (?:still |completely |largely )?open(?=\s*[.;,)]|$)",
+        r"\b(?:has|have|had) (?:not|never) (?:yet )?been (?:studied|examined|investigated|explored|shown|reported|"
         r"addressed|tested)\b",
+        r"\b(?:has|have|had) yet to be (?:examined|studied|determined|established|explored|investigated|tested|"
+        r"shown|elucidated|understood|clarified|confirmed)\b",
         r"\bno (?:previous |prior )?(?:study|studies|work) (?:has|have)\b",
     ],
     _NEGATIVE: [
         r"\b(?:conflicting|contradictory|inconsistent|mixed|controversial) "
         r"(?:results|findings|evidence|data|reports)\b",
-        r"\b(?:in contrast|contrary) to (?:previous|earlier|prior|other|our)\b", r"\bfailed to\b",
-        r"\b(?:did|does|do|could) not (?:find|observe|detect|show|improve|affect|alter|change|differ|reduce|"
-        r"increase|reach|support|replicate)\b",
-        r"\bno (?:statistically )?significant (?:difference|effect|association|correlation|change|improvement|"
-        r"benefit)s?\b",
+        r"\b(?:in contrast|contrary) to (?:the )?(?:previous|earlier|prior|other|published) (?:studies|reports|"
+        r"findings|results|observations|trials)\b",
+        rf"\bfailed to {_RESULT_VERB}\b", rf"\b(?:did|could) not (?:significantly )?{_RESULT_VERB}\b",
+        r"\bno (?:statistically )?significant\b",
     ],
 }
 # "to help future research, we release..." looks forward without naming anything left open.
 _NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
-                        r"(?:\w+\s+){0,2}(?:future|further)\s+\w+", re.IGNORECASE)
+                        r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|\b(?:available|accessible|useful|released?)\s+"
+                        r"(?:\w+\s+){0,2}(?:to|for)\s+future\b", re.IGNORECASE)
+_BASELINE = re.compile(r"\bbaseline\b", re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
                           r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
@@ -80,10 +89,10 @@ _SHARED_SECTION = re.compile(r"\b(?:conclusions?|discussions?|summary|results|co
 _SUMS_UP = re.compile(r"^\W*(?:in conclusion|in summary|to conclude|to summari[sz]e|overall|taken together|"
                       r"this (?:review|paper|study|work|overview|article)\b)", re.IGNORECASE)
 # Inside such a section a weaker cue is enough: authors list their open problems without set phrases.
-_SECTION_CUE = re.compile(r"\b(?:however|challenges?|should|could|would|might|needs?|needed|requires?|required|"
-                          r"further|future|improve|remains?|yet|not|limited|difficult|unclear|unknown|next|"
-                          r"interesting|plan|explore|investigate|extend|open|conjectures?|suspect|expect|believe|challenging|"
-                          r"difficulty)\b", re.IGNORECASE)
+_SECTION_CUE = re.compile(r"\b(?:however|challenges?|should|could|would|might|may|needs?|needed|requires?|"
+                          r"required|further|future|remains?|yet|not|limited|difficult|unclear|unknown|next|"
+                          r"interesting|plan|explore|investigate|extend|open|conjectures?|suspect|expect(?:ed)?|"
+                          r"believe|challenging|difficulty|still|problems?|fail)\b", re.IGNORECASE)
 # Words every open question uses: no help in saying what a group of them is about.
 _GENERIC = frozenset({
     "future", "further", "studies", "study", "research", "work", "works", "needed", "need", "required", "require",
@@ -97,7 +106,9 @@ _GENERIC = frozenset({
 def _cue_kind(sentence: str) -> str | None:
     """The kind an author's set phrase names, or None."""
     sentence = _NOT_A_GAP.sub(" ", sentence)
-    return next((kind for kind, cue in _CUES if cue.search(sentence)), None)
+    kind = next((kind for kind, cue in _CUES if cue.search(sentence)), None)
+    # "The groups did not differ at baseline" checks a design, it is not a result.
+    return None if kind == _NEGATIVE and _BASELINE.search(sentence) else kind
 
 
 def _gap_title(section: str) -> str | None:
@@ -111,20 +122,23 @@ def _title_kind(title: str) -> str:
 
 
 def gap_kind(sentence: str, section: str) -> str | None:
-    """What kind of open question the sentence states on its own, or None. In a section about open questions
-    a weaker cue is enough, unless the section also summarises ("Conclusions and Future Work")."""
+    """What kind of open question the sentence states on its own, or None: an author's set phrase; in a
+    Limitations section, any sentence; in another section about open questions, a weaker cue; but where the
+    section also sums up ("Conclusions and Future Work"), only the set phrases."""
     if kind := _cue_kind(sentence):
         return kind
     titled = _gap_title(section)
-    if titled is None or _SHARED_SECTION.search(titled) or not _SECTION_CUE.search(sentence):
+    if titled is None or _SHARED_SECTION.search(titled):
         return None
-    return _title_kind(titled)
+    kind = _title_kind(titled)
+    return kind if kind == _LIMITATION or _SECTION_CUE.search(sentence) else None
 
 
 def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
     """(chunk id, sentence start) -> kind, for the sentences of these passages (in reading order) that state an
-    open question. Within a section about open questions, once one is stated the sentences after it continue
-    the list ("Three directions follow: i) ... ii) ...") until the authors sum up ("In conclusion, ...")."""
+    open question. Within a section about open questions, once one is stated, the sentences after it that
+    carry a weaker cue continue the list ("The higher-dimensional case is still a problem"), until the
+    authors sum up ("In conclusion, ...")."""
     kinds: dict[tuple[int, int], str] = {}
     listing: dict[tuple[str, str], str] = {}  # (paper, section) -> the kind that opened its list
     for passage in passages:
@@ -134,7 +148,8 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
             if titled and _SUMS_UP.search(text):
                 listing.pop(key, None)
                 continue
-            kind = gap_kind(text, passage.section) or (listing.get(key) if titled else None)
+            kind = gap_kind(text, passage.section) or (
+                listing.get(key) if titled and _SECTION_CUE.search(text) else None)
             if kind is not None:
                 kinds[(passage.chunk_id, start)] = kind
                 if titled:
@@ -166,14 +181,13 @@ class FoundGap:
         return self.sentence.passage
 
 
-def _label(members: list[FoundGap], topic: str) -> str:
-    """A group's name: the content words its open questions share most (the topic's own words left out); a
-    single open question is named by its kind, so the lone ones of a kind are shown together."""
+def _shared_words(members: list[Sentence], topic: str) -> list[str]:
+    """The nouns and adjectives (as far as a word list can tell) that two or more members share, most shared
+    first, the topic's own words left out: what a group of open questions is about."""
     skip = {w.lower() for w in content_words(topic)} | _GENERIC
-    counts = Counter(w.lower() for m in members for w in dict.fromkeys(content_words(m.sentence.text))
-                     if w.lower() not in skip and len(w) > 2)
-    shared = [word for word, count in counts.most_common(3) if count > 1]
-    return ", ".join(shared) if len(members) > 1 and shared else members[0].kind
+    counts = Counter(w.lower() for m in members for w in dict.fromkeys(content_words(m.text))
+                     if w.lower() not in skip and len(w) > 2 and not is_verb_form(w))
+    return [word for word, count in counts.most_common(3) if count > 1]
 
 
 class OpenQuestionFinder:
@@ -181,8 +195,8 @@ class OpenQuestionFinder:
     they state; stored sentence vectors make it dot products, not encoding."""
 
     def __init__(self, searcher: HybridSearcher, scorer: SentenceScorer, papers: int = 5, most: int = 10,
-                 min_similarity: float = 0.1, duplicate_similarity: float = 0.9,
-                 group_similarity: float = 0.4, negative_penalty: float = 0.05) -> None:
+                 min_similarity: float = 0.15, duplicate_similarity: float = 0.9,
+                 group_similarity: float = 0.5, negative_penalty: float = 0.05, paper_weight: float = 0.5) -> None:
         self.searcher = searcher
         self.scorer = scorer
         self.papers = papers
@@ -191,28 +205,34 @@ class OpenQuestionFinder:
         self.duplicate_similarity = duplicate_similarity
         self.group_similarity = group_similarity
         self.negative_penalty = negative_penalty
+        self.paper_weight = paper_weight
 
     def find(self, topic: str, evidence: list[Passage]) -> list[FoundGap]:
         """The open questions stated in the papers of the evidence (the `papers` most relevant), most relevant
-        to the topic first within groups, groups in order of their best member."""
-        paper_ids = list(dict.fromkeys(p.paper_id for p in evidence))[:self.papers]
+        first within groups, groups in order of their best member."""
+        relevance: dict[str, float] = {}  # paper -> its best passage's similarity to the topic
+        for passage, score in self.scorer.rank_passages(topic, evidence):
+            relevance.setdefault(passage.paper_id, score)
+        paper_ids = list(relevance)[:self.papers]
         candidates = [p for p in self.searcher.paper_passages(paper_ids) if _may_hold_gaps(p)]
         kinds = stated_gaps(candidates)
         stated = [s for found in self.scorer.sentences(topic, candidates, keep=is_body_prose) for s in found
                   if (s.passage.chunk_id, s.start) in kinds and s.score >= self.min_similarity]
         kept: list[Sentence] = []
-        for sentence in sorted(stated, key=lambda s: -self._rank(s, kinds)):
+        for sentence in sorted(stated, key=lambda s: -self._rank(s, kinds, relevance)):
             if len(kept) == self.most:
                 break
             if not any(float(sentence.vector @ other.vector) > self.duplicate_similarity for other in kept):
                 kept.append(sentence)
         return self._grouped(topic, kept, kinds)
 
-    def _rank(self, sentence: Sentence, kinds: dict[tuple[int, int], str]) -> float:
-        """Similarity to the topic; a negative result ("no significant difference in body weight") is often a
-        control, not an open question, so it ranks a little below the other kinds at equal similarity."""
+    def _rank(self, sentence: Sentence, kinds: dict[tuple[int, int], str], relevance: dict[str, float]) -> float:
+        """Similarity to the topic, plus its paper's relevance (an open question of the paper the topic is about
+        comes before a similar one of a paper at its edge); a negative result ("no significant difference in
+        body weight") is often a control, not an open question, so it ranks a little below the other kinds."""
         negative = kinds[(sentence.passage.chunk_id, sentence.start)] == _NEGATIVE
-        return sentence.score - (self.negative_penalty if negative else 0.0)
+        return (sentence.score + self.paper_weight * relevance.get(sentence.passage.paper_id, 0.0)
+                - (self.negative_penalty if negative else 0.0))
 
     def _grouped(self, topic: str, ranked: list[Sentence], kinds: dict[tuple[int, int], str]) -> list[FoundGap]:
         groups: list[list[Sentence]] = []
@@ -225,7 +245,8 @@ class OpenQuestionFinder:
                 home.append(sentence)
         found: list[FoundGap] = []
         for group in groups:
-            members = [FoundGap(s, kinds[(s.passage.chunk_id, s.start)]) for s in group]
-            label = _label(members, topic)
-            found.extend(FoundGap(m.sentence, m.kind, label) for m in members)
+            shared = _shared_words(group, topic) if len(group) > 1 else []
+            # A group names what its members share; one that shares no word is no group: each is named by its kind.
+            found.extend(FoundGap(s, kinds[(s.passage.chunk_id, s.start)], ", ".join(shared) or
+                                  kinds[(s.passage.chunk_id, s.start)]) for s in group)
         return found

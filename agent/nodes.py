@@ -322,8 +322,8 @@ class TurnNodes:
         citations = list(state.get("citations", []))
         sources, open_questions = self._open_questions(topic, evidence + self._other_papers(topic, evidence),
                                                        citations)
-        leads = Leads(self.s.rules.findings(topic, sources),
-                      [(q["n"], q["kind"], q["text"]) for q in open_questions])
+        leads = Leads(self.s.rules.findings(topic, sources), [(q["n"], q["kind"], q["text"]) for q in open_questions]
+                      ) if self.s.model_backed else Leads()
         drafts, updates = self._step(state, "hypothesize", lambda r: r.hypotheses(topic, sources, wanted, leads),
                                      lambda r: r.hypotheses(topic, sources, wanted, leads))
         hypotheses, arxiv_errors = [], set()
@@ -331,8 +331,10 @@ class TurnNodes:
             if by_model := "fallbacks" not in updates and self.s.model_backed:
                 draft = self._checked_rationale(draft, sources, citations)
             for n in draft.evidence:
-                self._cite(citations, n, sources[n - 1], draft.statement)
-            check = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv, frozenset(draft.premises))
+                self._cite(citations, n, sources[n - 1], draft.statement, draft.premises)
+            # A template restates its premises' papers by construction: prior work is a third paper, or arXiv.
+            cited = frozenset(sources[n - 1].paper_id for n in draft.evidence) if not by_model else frozenset()
+            check = self.s.novelty.check(draft.statement, self.s.limits.use_arxiv, frozenset(draft.premises), cited)
             if check.error:
                 arxiv_errors.add(check.error)
             hypotheses.append(_hypothesis(draft, check, by_model))
@@ -385,12 +387,16 @@ class TurnNodes:
                                     if checked.unsupported_removed else "")
         return draft.model_copy(update={"rationale": rationale or "(no supported rationale)"})
 
-    def _cite(self, citations: list[Citation], n: int, passage: Passage, statement: str) -> None:
-        """Make sure evidence passage `n` is cited, quoting its sentence closest to the statement."""
+    def _cite(self, citations: list[Citation], n: int, passage: Passage, statement: str,
+              premises: list[str] | None = None) -> None:
+        """Make sure evidence passage `n` is cited, quoting the premise it holds, else its sentence closest to
+        the statement."""
         if any(c["n"] == n for c in citations):
             return
+        held = next((p for p in premises or [] if p in passage.text), None)
         best = self.s.scorer.best(statement, passage, keep=is_body_prose) or self.s.scorer.best(statement, passage)
-        start, end = (best.start, best.end) if best is not None else (0, len(passage.text))
+        start, end = ((passage.text.index(held), passage.text.index(held) + len(held)) if held else
+                      (best.start, best.end) if best is not None else (0, len(passage.text)))
         citations.append(Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
                                   page=passage.page_of(start), quote=passage.text[start:end], url=passage.url))
 

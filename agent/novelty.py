@@ -30,10 +30,14 @@ class NoveltyCheck:
     error: str = ""  # why arXiv could not be searched, or ""
 
 
+_TEMPLATE_WORDS = {"finding", "hold", "setting"}  # a template's own framing, not what it is about
+
+
 def follow_up_query(statement: str, closest: list[PriorWork], tried: list[str]) -> str | None:
     """The next search, made from the draft as AI-Scientist does: the statement's content words that the closest
     work found so far does not contain, so the next round looks where the last one did not."""
     covered = {w.lower() for w in content_words(closest[0]["quote"])} if closest else set()
+    covered |= _TEMPLATE_WORDS
     query = " ".join([w for w in content_words(statement) if w.lower() not in covered][:8])
     return query if query and query not in tried else None
 
@@ -76,12 +80,13 @@ class NoveltyChecker:
                                        similarity=round(float(similarity[index]), 3), quote=pieces[index]))
         return works
 
-    def check(self, statement: str, use_arxiv: bool = True, builds_on: frozenset[str] = frozenset()
-              ) -> NoveltyCheck:
+    def check(self, statement: str, use_arxiv: bool = True, builds_on: frozenset[str] = frozenset(),
+              ignore_papers: frozenset[str] = frozenset()) -> NoveltyCheck:
         """Search the library and arXiv in up to `rounds` rounds (the statement, then queries made from what the
         closest work does not cover) and score novelty by the closest sentence found. Sentences in `builds_on`
         (the evidence the hypothesis quotes as its premise) are not prior work stating the hypothesis. Library
-        passages are compared through their stored sentence vectors; arXiv abstracts are encoded here."""
+        passages are compared through their stored sentence vectors; arXiv abstracts are encoded here. Papers in
+        `ignore_papers` (those a template quotes) are not prior work for it."""
         bare = " ".join(MARKER.sub("", statement).split())
         best: dict[str, PriorWork] = {}
         queries, errors = [bare], []
@@ -89,6 +94,8 @@ class NoveltyChecker:
             records, error = self._arxiv(queries[-1], use_arxiv)
             errors += [error] if error else []
             for work in self._library(queries[-1], bare, builds_on) + self._on_arxiv(records, bare, builds_on):
+                if work["paper_id"] in ignore_papers:
+                    continue
                 if work["paper_id"] not in best or work["similarity"] > best[work["paper_id"]]["similarity"]:
                     best[work["paper_id"]] = work
             closest = sorted(best.values(), key=lambda w: -w["similarity"])[:3]

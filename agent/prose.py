@@ -25,22 +25,32 @@ _META = re.compile(r"\b(?:in (?:the|this) (?:previous |next |following )?(?:sect
                    re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z][a-z]+")
 
-# Sections whose sentences are not findings, matched against every part of a section path ("A > B").
+# Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
+# of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
 _NOT_BODY_SECTION = re.compile(
-    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:references?|bibliography|works cited|literature cited|"
-    r"acknowledge?ments?|funding(?: information| sources?)?|financial (?:support|disclosure)|"
-    r"author(?:s'?|’s?)? (?:details|contributions?|information|summary)|"
-    r"competing (?:interests?|financial interests?)|conflicts? of interests?|declarations?|disclosures?|"
-    r"ethics (?:approval|statement|declarations?)(?:.*)?|consent for publication|"
-    r"(?:availability of data|data availability|code availability)(?:.*)?|"
-    r"supplementary (?:material|materials|information|data|files?)|supporting information|additional files?|"
-    r"abbreviations|pre-?publication history|footnotes|notes|publisher'?s note)\s*$",
+    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:references?\b|bibliography|works cited|literature cited|"
+    r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s'?|’s?)? (?:details|contributions?|"
+    r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
+    r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
+    r"code availability|supplementary (?:material|information|data|files?)|supporting information|"
+    r"additional files?|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
+    r"publisher'?s note|(?:supplementary )?(?:figure|table|scheme|plate|caption)\b)",
     re.IGNORECASE)
 _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"
                       r"algorithm|listing)\.?\s*S?\d+[a-z]?\b|"
                       r"^\s*\(?[A-Ha-h](?:\s*[-–,]\s*[A-Ha-h])?\)\s", re.IGNORECASE)  # a panel: "(C-D) Expression..."
-# A footnote's number glued to its first word ("4We also tried..."), as PDFs extract footnotes.
-_FOOTNOTE = re.compile(r"^\d{1,2}(?=[A-Z][a-z])")
+# A footnote's number before its first word ("4We also tried...", "1 We also tried..."), as PDFs extract them.
+_FOOTNOTE = re.compile(r"^\d{1,2}\s?(?=[A-Z][a-z])")
+# A sentence whose first word is all lower case was cut at a column or page break ("is being cited and...");
+# "mRNA", "p53" and "iPSCs" are words that start in lower case.
+_CUT_START = re.compile(r"^[\"'“(]?[a-z]+\b(?![\w-])")
+# What a method says rather than what a study found: not a premise.
+_METHOD_SENTENCE = re.compile(r"^\W*(?:(?:in|for) this (?:study|paper|work),? )?we (?:also |then |first )?(?:compare|"
+                              r"compared|use|used|propose|introduce|describe|present|produced|prepared|collected|"
+                              r"recruited|performed|conducted|designed|built|trained|implemented|measured)\b",
+                              re.IGNORECASE)
+_METHOD_SECTION = re.compile(r"\b(?:methods?|materials|methodology|experimental (?:setup|design|procedures?)|"
+                             r"procedures?|study design|participants|data collection)\b", re.IGNORECASE)
 # What only a reference entry has: a numbered marker before authors and a year, a volume/page run, a venue.
 _REFERENCE = re.compile(
     r"^\s*(?:\[\d{1,4}\]|\d{1,3}\.\s)\s*\S.*\b(?:1[89]\d\d|20[0-4]\d)\b|"
@@ -84,15 +94,17 @@ def is_title_case(sentence: str) -> bool:
     return len(words) >= 3 and sum(w.lstrip("\"'([“‘0123456789")[:1].isupper() for w in words) >= 0.6 * len(words)
 
 
+def is_verb_form(word: str) -> bool:
+    """An auxiliary, a past form or a common verb of scientific prose (what `has_verb` looks for)."""
+    token = word.lower()
+    return (token in _AUXILIARIES or (len(token) > 4 and token.endswith("ed")) or token in _VERB_STEMS
+            or token.removesuffix("es") in _VERB_STEMS or token.removesuffix("s") in _VERB_STEMS)
+
+
 def has_verb(sentence: str) -> bool:
     """A crude finite-verb test (no tagger model is available offline): an auxiliary or modal, a past form,
     or a common verb of scientific prose. Titles, author lines and headings usually have none."""
-    for token in (t.lower() for t in _TOKEN.findall(sentence)):
-        if token in _AUXILIARIES or (len(token) > 4 and token.endswith("ed")):
-            return True
-        if token in _VERB_STEMS or token.removesuffix("es") in _VERB_STEMS or token.removesuffix("s") in _VERB_STEMS:
-            return True
-    return False
+    return any(is_verb_form(token) for token in _TOKEN.findall(sentence))
 
 
 def looks_like_reference(sentence: str) -> bool:
@@ -119,10 +131,13 @@ def is_body_prose(passage: Passage, sentence: str) -> bool:
     return (is_prose(sentence) and bool(_ENDS.search(sentence)) and has_verb(sentence)
             and not is_title_case(sentence) and not _META.search(sentence)
             and is_body_section(passage.section)
-            and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not looks_like_reference(sentence)
+            and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not _CUT_START.match(sentence)
+            and not looks_like_reference(sentence)
             and not _is_title_or_heading(sentence, passage))
 
 
 def is_finding(passage: Passage, sentence: str, most_words: int = 40) -> bool:
-    """Body prose short enough to be restated inside a hypothesis: what a premise can be."""
-    return is_body_prose(passage, sentence) and len(sentence.split()) <= most_words
+    """Body prose short enough to be restated inside a hypothesis, saying what was found rather than how it
+    was done (not a Methods section, not "we used..."): what a premise can be."""
+    return (is_body_prose(passage, sentence) and len(sentence.split()) <= most_words
+            and not _METHOD_SENTENCE.match(sentence) and not _METHOD_SECTION.search(passage.section))

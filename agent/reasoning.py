@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,14 +18,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from agent.evidence import SentenceScorer
+from agent.evidence import Sentence, SentenceScorer
 from agent.gaps import leaves_open
 from agent.keywords import STOPWORDS, content_words, looks_like_follow_up
 from agent.llm.chat_composer import format_evidence
 from agent.llm.structured import ModelStepError, ask_json
-from agent.prose import is_finding
+from agent.prose import is_body_prose, is_finding
 from agent.state import Intent, Turn
 from prompts import render
+from retrieval.catalog import MIN_TITLE_KEY
 from retrieval.search import Passage
 from tools.documents import title_key
 
@@ -105,8 +107,19 @@ def _premise(passage: Passage, sentence: str) -> bool:
 
 
 def same_paper(first: Passage, second: Passage) -> bool:
-    """One paper, also when it was added twice under two ids (a PDF and its JATS)."""
-    return first.paper_id == second.paper_id or title_key(first.title) == title_key(second.title)
+    """One paper, also when it was added twice under two ids (a PDF and its JATS, a preprint and the article):
+    same id, or titles that name a paper (MIN_TITLE_KEY) where one is the other with a subtitle added."""
+    if first.paper_id == second.paper_id:
+        return True
+    a, b = sorted((title_key(first.title), title_key(second.title)), key=len)
+    return len(a) >= MIN_TITLE_KEY and b.startswith(a)
+
+
+def _sentence_case(sentence: str) -> str:
+    """A sentence to go after "that": its first letter lowered unless it starts a name ("Parkinson", "SPECTER")."""
+    core = sentence.rstrip(". ")
+    first = core.split(maxsplit=1)[0] if core else ""
+    return core[0].lower() + core[1:] if first.lower() in STOPWORDS else core
 
 
 def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:
@@ -126,9 +139,12 @@ class RuleReasoner:
 
     name = "rules"
 
-    def __init__(self, scorer: SentenceScorer, same_statement: float = 0.9) -> None:
+    def __init__(self, scorer: SentenceScorer, paper_text: Callable[[str], str] | None = None,
+                 same_statement: float = 0.9, close: float = 0.5) -> None:
         self.scorer = scorer
+        self.paper_text = paper_text  # a paper's whole text, to tell a second copy of one paper
         self.same_statement = same_statement  # a setting this close to the finding states it already
+        self.close = close  # sentences this close need only one shared term to connect
 
     def plan(self, question: str, history: list[Turn]) -> Plan:
         resolved = question
@@ -162,26 +178,25 @@ class RuleReasoner:
     def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]:
         """A finding of one paper carried to the setting of another that shares its terms; never two passages
         of one paper, and none at all when only one paper is relevant. `leads` are for a model."""
-        scored = self.scorer.sentences(topic, evidence, keep=_premise)
-        findings = {i: max(found, key=lambda s: s.score) for i, found in enumerate(scored) if found}
+        prose = self.scorer.sentences(topic, evidence, keep=is_body_prose)
+        findings = {i: max(found, key=lambda s: s.score) for i, sentences in enumerate(prose)
+                    if (found := [s for s in sentences if _premise(s.passage, s.text)])}
         drafts: list[HypothesisDraft] = []
-        used: set[str] = set()
+        used: list[Sentence] = []
+        texts: dict[str, str] = {}  # paper id -> its text, read once per call
         for a, b in itertools.permutations(findings, 2):
             claim, first, second = findings[a], evidence[a], evidence[b]
             if len(drafts) == n:
                 break
-            if claim.text in used or same_paper(first, second):
+            if same_paper(first, second) or any(float(claim.vector @ u.vector) > self.same_statement for u in used):
                 continue
-            setting = max(scored[b], key=lambda s: float(s.vector @ claim.vector))
-            shared = _shared_terms(claim.text, setting.text)
-            if not shared or float(setting.vector @ claim.vector) > self.same_statement:
-                continue  # nothing connects them, or the second paper already states the finding
-            used.add(claim.text)
-            core = claim.text.rstrip(". ")
-            core = core[0].lower() + core[1:] if not core[:2].isupper() else core
+            setting = max(prose[b], key=lambda s: float(s.vector @ claim.vector))
+            if not (shared := self._connection(claim, setting, second, texts)):
+                continue
+            used.append(claim)
             drafts.append(HypothesisDraft(
-                statement=f"The finding of [{a + 1}] that {core} should also hold in the setting of [{b + 1}] "
-                          f"({second.title}).",
+                statement=f"The finding of [{a + 1}] that {_sentence_case(claim.text)} should also hold in the "
+                          f"setting of [{b + 1}] ({second.title}).",
                 rationale=f"[{a + 1}] ({first.title}) reports: \"{claim.text}\" [{b + 1}], a different study "
                           f"({second.title}), reports: \"{setting.text}\" Both concern {', '.join(shared)}, but "
                           f"the finding of [{a + 1}] is reported only in its own setting.",
@@ -193,6 +208,18 @@ class RuleReasoner:
                 premises=[claim.text, setting.text],
             ))
         return drafts
+
+    def _connection(self, claim: Sentence, setting: Sentence, other: Passage, texts: dict[str, str]) -> list[str]:
+        """The terms that connect a finding to another paper's setting: two shared terms, or one with sentences
+        that are close; none when the other paper states the finding already (or is the same paper: its text
+        holds the finding's sentence)."""
+        closeness = float(setting.vector @ claim.vector)
+        if self.paper_text and other.paper_id not in texts:
+            texts[other.paper_id] = self.paper_text(other.paper_id)
+        if closeness > self.same_statement or claim.text in texts.get(other.paper_id, ""):
+            return []
+        shared = _shared_terms(claim.text, setting.text)
+        return shared if len(shared) >= 2 or (shared and closeness >= self.close) else []
 
 
 class ChatReasoner:

@@ -243,7 +243,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     if model is None and composer is None:
         model = load_chat_model(settings.llm, settings.model_options)
     composer = composer or (ChatComposer(model) if model is not None else extractive)
-    rules = RuleReasoner(scorer)
+    rules = RuleReasoner(scorer, catalog.paper_text)
     services = AgentServices(
         catalog=catalog, searcher=searcher, scorer=scorer, composer=composer, fallback=extractive,
         checker=CitationChecker(scorer), reasoner=ChatReasoner(model) if model is not None else rules, rules=rules,

@@ -243,6 +243,9 @@ def _turn(args: argparse.Namespace, text: str, mode: str, n: int = 3) -> int:
     from api.answers import format_result
     from api.routes_conversations import CONVERSATION_ID
 
+    if not text.strip():
+        raise ValueError("the question is empty: write it in quotes, e.g. scisynth ask \"How does SPECTER use "
+                         "citations?\"")
     runtime = _runtime(args)
     if args.conversation:
         if not re.fullmatch(CONVERSATION_ID, args.conversation):

@@ -15,7 +15,9 @@
 - `gap_recall`: for the papers with a limitations or future-work section (JATS, GROBID, unarXive), the share
   of that section's sentences among the open questions found for the paper's title. Baseline: sentences with
   an open-question keyword from the same papers, ranked the same way, as many as the finder returns.
-- `cross_paper_pairings`: the share of template hypotheses that pair two different papers (must be 1.0).
+- `cross_paper_pairings`: the share of template hypotheses that pair two different papers, told apart by their
+  text, in a library that holds each parsed paper twice (its PDF or JATS, and its abstract as a "preprint"
+  record with a subtitle). Must be 1.0.
 Structural properties (fields present, evidence cited, templates labelled, no invented scores) are test
 assertions, not scores.
 """
@@ -38,7 +40,14 @@ from agent.settings import Settings
 from evals.arxiv_mirror import ArxivMirror
 from evals.datasets import default_data_dir
 from evals.metrics import mean
-from evals.paper_structure import PaperGold, shared_golds, unarxive_gap_records, unarxive_gold
+from evals.paper_structure import (
+    PaperGold,
+    preprint_copies,
+    same_text,
+    shared_golds,
+    unarxive_gap_records,
+    unarxive_gold,
+)
 from evals.pubmedqa import load, pooled_library, sample
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
@@ -71,6 +80,14 @@ def _recall(gold: list[str], found: list[str]) -> float:
     return mean([float(any(g in k or k in g for k in keys if k)) for g in (title_key(s) for s in gold)])
 
 
+def _two_papers(runtime: Runtime, paper_ids: list[str]) -> bool:
+    """Two different papers by their text (not by id or title, which is how the pairing itself tells them)."""
+    if len(set(paper_ids)) != 2:
+        return False
+    first, second = (runtime.catalog.paper_text(p) for p in paper_ids)
+    return not same_text(first, second)
+
+
 def _keyword_gaps(runtime: Runtime, topic: str, evidence_papers: list[str], most: int) -> list[str]:
     """The baseline: sentences with an open-question keyword from the same papers, closest to the topic first."""
     passages = runtime.searcher.paper_passages(evidence_papers)
@@ -91,15 +108,16 @@ def structure(settings: Settings, embedder: Embedder | None, on_item: Callable[[
     unarxive = unarxive_gap_records(root / "unarxive", home / "data")
     golds += unarxive_gold(unarxive)
     runtime = build_runtime(settings.model_copy(update={"home": home, "use_arxiv": False}), embedder=embedder)
-    runtime.ingestor.ingest_paths(sorted({*(g.path for g in golds), *papers.glob("*.pdf")}))
+    copies = preprint_copies(golds, home / "data")  # a second copy of each parsed paper: never paired with itself
+    runtime.ingestor.ingest_paths(sorted({*(g.path for g in golds), *papers.glob("*.pdf"), copies}))
     finder = OpenQuestionFinder(runtime.searcher, runtime.scorer)  # the runtime's own settings: for its limits
     quoted, any_sentence, shape_only, recall, keyword_recall, pairings = [], [], [], [], [], []
     for gold in golds:
         result = runtime.ask(gold.title, mode="hypothesize", n=2)
         quoted += [c["quote"] for c in result["citations"]] + [q["text"] for q in result["open_questions"]]
         quoted += [p for h in result["hypotheses"] for p in h.get("premises", [])]
-        cited = {c["n"]: title_key(c["title"]) for c in result["citations"]}
-        pairings += [float(len({cited[n] for n in h["evidence"]}) == 2) for h in result["hypotheses"]
+        cited = {c["n"]: c["paper_id"] for c in result["citations"]}
+        pairings += [float(_two_papers(runtime, [cited[n] for n in h["evidence"]])) for h in result["hypotheses"]
                      if h["kind"] == "template"]
         passages = runtime.searcher.search(gold.title, k=8)
         for keep, into in ((None, any_sentence), (lambda _p, text: is_prose(text), shape_only)):

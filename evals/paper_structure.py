@@ -35,6 +35,7 @@ class PaperGold:
     body: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # sentences of its limitations / future-work sections
+    abstract: str = ""
 
     def judge(self, sentence: str) -> bool | None:
         """True when the sentence is body prose of this paper, False when it is other text, None when the
@@ -98,7 +99,8 @@ def jats_gold(path: Path) -> PaperGold:
     sections = [(text_of(next(iter(_xpath(sec, "./*[local-name()='title']")), None)),
                  [text_of(p) for p in _xpath(sec, ".//*[local-name()='p']")])
                 for sec in _xpath(root, "//*[local-name()='body']//*[local-name()='sec']")]
-    return PaperGold(path, title, _keyed(body), _keyed(other), _gap_sentences(sections))
+    abstract = " ".join(text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p']"))
+    return PaperGold(path, title, _keyed(body), _keyed(other), _gap_sentences(sections), abstract)
 
 
 def tei_gold(tei: Path, pdf: Path) -> PaperGold:
@@ -114,7 +116,8 @@ def tei_gold(tei: Path, pdf: Path) -> PaperGold:
     sections = [(text_of(next(iter(_xpath(div, "./*[local-name()='head']")), None)),
                  [text_of(p) for p in _xpath(div, "./*[local-name()='p']")])
                 for div in _xpath(root, "//*[local-name()='body']//*[local-name()='div']")]
-    return PaperGold(pdf, title, _keyed(body), _keyed(other), _gap_sentences(sections))
+    abstract = " ".join(text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p']"))
+    return PaperGold(pdf, title, _keyed(body), _keyed(other), _gap_sentences(sections), abstract)
 
 
 def unarxive_gold(path: Path) -> list[PaperGold]:
@@ -157,3 +160,21 @@ def unarxive_gap_records(archive_dir: Path, folder: Path) -> Path:
 def _member_lines(archive: tarfile.TarFile, member: tarfile.TarInfo) -> list[str]:
     handle = archive.extractfile(member)
     return [line for line in handle.read().decode().splitlines() if line.strip()] if handle else []
+
+
+def preprint_copies(golds: list[PaperGold], folder: Path) -> Path:
+    """Each parsed paper's abstract again, as a JSONL record titled with a subtitle ("...: preprint"): the same
+    paper under a second id, as a library holding a preprint and its article has it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "preprints.jsonl"
+    target.write_text("".join(json.dumps({"id": f"preprint-{i}", "title": f"{g.title}: preprint",
+                                          "abstract": g.abstract}) + "\n"
+                              for i, g in enumerate(golds) if g.abstract and g.body))
+    return target
+
+
+def same_text(first: str, second: str) -> bool:
+    """Two texts of one paper: half of the shorter one's sentences are in the other, word for word."""
+    a, b = ({title_key(s) for s in sentences(text) if len(s.split()) >= 6} for text in (first, second))
+    shorter, longer = sorted((a, b), key=len)
+    return bool(shorter) and len(shorter & longer) >= 0.5 * len(shorter)

@@ -2,18 +2,19 @@
 
 A chunk never crosses a section boundary. It may cross a page boundary inside a section, so it keeps
 `page_spans`: (offset, page) pairs saying where in its text each page starts. That lets a citation
-quote any sentence of the chunk and still point to the right page. Blocks (paragraphs, captions)
-are joined with a newline, so a quote never runs from one block into the next.
+quote any sentence of the chunk and still point to the right page. Paragraphs are joined with a
+newline, so a quote never runs from one block into the next; each caption is a passage of its own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from retrieval.sentences import split_sentences
-from tools.documents import Document
+from tools.documents import Block, Document, Section
 
 TokenCounter = Callable[[str], int]
 PageSpans = list[tuple[int, int | None]]  # (character offset, page or None) where each page starts
@@ -112,6 +113,30 @@ def _make_chunk(paper_id: str, ordinal: int, section: str, pending: list[Piece])
     return Chunk(paper_id, ordinal, section, text, spans)
 
 
+_CAPTION_LABEL = re.compile(r"^\s*(?:(Supplementary)\s+)?(Fig(?:ure)?\.?|Table|Scheme|Plate)\s*"
+                            r"(S?(?:\d+|[IVXL]+)[a-z]?)\b", re.IGNORECASE)
+
+
+def caption_label(text: str) -> str:
+    """ "Figure 2", "Table IV", "Supplementary Table S1" from a caption's opening words; "Caption" otherwise."""
+    match = _CAPTION_LABEL.match(text)
+    if not match:
+        return "Caption"
+    kind = "Figure" if match.group(2).lower().startswith("fig") else match.group(2).capitalize()
+    return " ".join(filter(None, ["Supplementary" if match.group(1) else "", kind, match.group(3)]))
+
+
+def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:
+    """The section's text as one run, then each caption as its own run titled after it ("Results > Figure 2"):
+    a passage never mixes a caption with body text, so a caption is never quoted as a finding."""
+    body = [block for block in section.blocks if block.kind != "caption"]
+    if body:
+        yield section.title, body
+    for block in section.blocks:
+        if block.kind == "caption":
+            yield f"{section.title} > {caption_label(block.text)}", [block]
+
+
 def chunk_document(
     document: Document,
     count_tokens: TokenCounter = word_count,
@@ -121,19 +146,18 @@ def chunk_document(
     """Pack whole sentences into chunks of at most `max_tokens`, repeating the last
     `overlap_sentences` of a chunk at the start of the next one in the same section."""
     chunks: list[Chunk] = []
-    for section in document.sections:
+    for run_title, blocks in (run for section in document.sections for run in _runs(section)):
         pending: list[Piece] = []
-
-        for block_number, block in enumerate(section.blocks):
+        for block_number, block in enumerate(blocks):
             for sentence, page in _pieces(block.text, block.page, count_tokens, max_tokens):
                 tokens = count_tokens(sentence)
                 if pending and sum(p[2] for p in pending) + tokens > max_tokens:
-                    chunks.append(_make_chunk(document.paper_id, len(chunks), section.title, pending))
+                    chunks.append(_make_chunk(document.paper_id, len(chunks), run_title, pending))
                     kept = pending[-overlap_sentences:] if overlap_sentences else []
                     # Overlap only while it stays under half the budget and leaves room for the new sentence.
                     overlap = sum(p[2] for p in kept)
                     pending = kept if overlap <= max_tokens // 2 and overlap + tokens <= max_tokens else []
                 pending.append((sentence, page, tokens, block_number))
         if pending:
-            chunks.append(_make_chunk(document.paper_id, len(chunks), section.title, pending))
+            chunks.append(_make_chunk(document.paper_id, len(chunks), run_title, pending))
     return chunks

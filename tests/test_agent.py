@@ -57,9 +57,9 @@ def test_question_with_local_evidence(library: Runtime) -> None:
 
 
 def sentence_with(library: Runtime, query: str, words: str) -> str:
-    """A sentence holding `words` from the passages a search finds."""
-    return next(p.text[a:b] for p in library.searcher.search(query, k=30) for a, b in p.sentence_spans()
-                if words in p.text[a:b])
+    """A sentence holding `words` from the evidence the agent gathers for the query (what a model may cite)."""
+    evidence = library.scorer.gather(query, library.searcher.search(query, k=16), k=8)
+    return next(p.text[a:b] for p in evidence for a, b in p.sentence_spans() if words in p.text[a:b])
 
 
 def test_follow_up_is_resolved_from_history(library: Runtime) -> None:

@@ -16,10 +16,12 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.state import PriorWork
 from api.answers import OPEN_QUESTIONS_HEADING, format_result
+from retrieval.chunking import chunk_document
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 from tests.conftest import make_runtime
 from tests.pdf_factory import write_journal_pdf
+from tools.documents import Block, Document, Section
 
 FONTS = {1: ("hebo", 12), 2: ("hebo", 10)}
 HEADINGS = [(1, "Background"), (1, "Methods"), (1, "Results"), (1, "Discussion"), (1, "Limitations"),
@@ -79,6 +81,15 @@ def passage(text: str, section: str = "Results", title: str = STROKE_TITLE) -> P
     ("The citation edges in the literature graph provide a wealth of information (e.g., at what", "Results",
      False),  # cut at a page break
     ("In the previous section, we described the structure of the literature graph in detail.", "Methods", False),
+    ("is being cited and whether it is accelerating, and opens the door to new analyses.", "Results", False),
+    ("1 We also tried longer training and further studies are needed.", "Results", False),  # a footnote
+    ("mRNA levels of BDNF increased after six weeks of training.", "Results", True),
+    ("Step length increased after training in most of the participants.", "Results > Figure 2", False),
+    ("The study was funded by the national research council of the country.", "Funding Statement", False),
+    ("The authors declare that there are no competing interests at all here.", "Declaration of Competing Interest",
+     False),
+    ("All authors wrote and approved the final version of the manuscript.", "CRediT authorship contribution "
+     "statement", False),
 ])
 def test_body_prose_rule(sentence: str, section: str, body: bool) -> None:
     assert is_body_prose(passage(sentence, section), sentence) is body
@@ -102,9 +113,38 @@ def test_reference_entries_and_verbs() -> None:
     ("We predict the citation rate of a paper in the future from its early citations.", "Methods", None),
     ("We did not have an a priori expectation about the distribution.", "Statistical analysis", None),
     ("Step length increased after training.", "Results", None),
+    ("The sample was small and came from one clinic.", "Limitations", "limitation"),  # all of a Limitations section
+    ("The PDF is open access and the code is open source.", "Methods", None),
+    ("Two participants failed to complete the protocol.", "Results", None),
+    ("Walking speed was limited to 1.2 m/s for safety.", "Methods", None),
+    ("Functional limitations in daily activity were common in the cohort.", "Results", None),
+    ("We aim to describe gait after stroke.", "Introduction", None),
+    ("The groups did not differ at baseline.", "Results", None),
+    ("The corpus is made available to future studies.", "Conclusion", None),
+    ("The mechanism is unclear.", "Discussion", "open question"),
+    ("Whether the effect persists is not known.", "Discussion", "open question"),
+    ("This has yet to be examined in older adults.", "Discussion", "open question"),
+    ("It is uncertain whether the gain lasts.", "Discussion", "open question"),
+    ("These results need to be replicated.", "Discussion", "future work"),
+    ("Future trials should recruit more patients.", "Discussion", "future work"),
+    ("Training did not significantly change balance.", "Results", "negative or conflicting result"),
+    ("There were no significant reductions in falls.", "Results", "negative or conflicting result"),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind
+
+
+def test_captions_are_passages_of_their_own() -> None:
+    document = Document(paper_id="p", title="T", source="pdf", sections=[Section("Results", [
+        Block("Step length increased after training in most participants.", 2),
+        Block("Figure 2. Step length before and after training. Bars show the mean.", 2, kind="caption"),
+        Block("Walking speed increased with step length.", 3)])])
+    chunks = chunk_document(document)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Results", "Step length increased after training in most participants.\nWalking speed increased with "
+                    "step length."),
+        ("Results > Figure 2", "Figure 2. Step length before and after training. Bars show the mean.")]
+    assert chunks[1].page_spans == [(0, 2)]
 
 
 def _journal(tmp_path: Path, name: str, title: str, texts: dict[str, str]) -> Path:
@@ -177,8 +217,9 @@ def test_a_model_is_given_the_findings_and_the_open_questions(tmp_path: Path, em
 
 def test_novelty_searches_again_from_the_draft_until_decided(library: Runtime) -> None:
     checker = NoveltyChecker(library.searcher, library.scorer, arxiv=None, rounds=2)
-    passage = library.searcher.search("SPECTER citation-informed transformer pretraining", k=1)[0]
-    stated = library.scorer.best("SPECTER citation-informed transformer pretraining", passage, is_body_prose).text
+    query = "SPECTER citation-informed transformer pretraining"
+    stated = next(best.text for p in library.searcher.search(query, k=5)
+                  if (best := library.scorer.best(query, p, is_body_prose)))
     restated = checker.check(stated, use_arxiv=False)
     assert restated.queries == [stated] and restated.score == 0.0  # decided in one round: the library says it
     draft = "Citation-informed embeddings of psychology papers predict which findings fail to replicate."
@@ -193,3 +234,18 @@ def test_a_follow_up_query_is_what_the_closest_work_does_not_cover() -> None:
     query = follow_up_query("Citation embeddings of psychology papers predict replication failure.", closest, [])
     assert query == "psychology replication failure"  # "papers" is a stop word of questions about papers
     assert follow_up_query("Citation embeddings predict.", closest, []) is None  # nothing left to look for
+
+
+def test_one_paper_added_twice_is_never_paired_with_itself(tmp_path: Path, embedder: Embedder) -> None:
+    """The stroke paper as a PDF and again as a JSONL record with a subtitle (a preprint and its article)."""
+    runtime = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE), (PARKINSON_TITLE, PARKINSON)])
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(json.dumps({"id": "stroke-preprint", "title": f"{STROKE_TITLE}: a cohort study",
+                                "abstract": " ".join(STROKE.values())}) + "\n")
+    assert runtime.ingestor.ingest_paths([copy])[0].status == "added"
+    result = runtime.ask(TOPIC, mode="hypothesize", n=5)
+    titles = {c["n"]: c["title"] for c in result["citations"]}
+    for hypothesis in result["hypotheses"]:
+        first, second = (titles[n] for n in hypothesis["evidence"])
+        assert {first, second} != {STROKE_TITLE, f"{STROKE_TITLE}: a cohort study"}, hypothesis["statement"]
+        assert first != second

@@ -32,8 +32,8 @@ _NAMED_HEADINGS = {
     "bibliography", "appendix",
 }
 _REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
-                       "references and notes", "cited literature"}
-_CAPTION = re.compile(r"^(Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]")
+                       "references and notes", "cited literature", "references cited"}
+_CAPTION = re.compile(r"^(?:Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]|^(?:FIGURE|FIG\.|TABLE)\s+(?:\d+|[IVXL]+)\b")
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
 

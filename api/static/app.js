@@ -99,7 +99,8 @@ function showResearch(data) {
     ...groups.flatMap((group) => [el("div", { className: "status" }, group),
       ...questions.filter((q) => q.group === group).map((q) => el("div", {},
         `(${q.kind}) `, ...withCitations(`“${q.text}” [${q.n}]`),
-        el("span", { className: "status" }, ` ${q.section}${q.page ? `, p. ${q.page}` : ""}`)))]))] : [];
+        el("span", { className: "status" }, ` ${q.title}, ${q.section}${q.page ? `, p. ${q.page}` : ""}`)))]))]
+    : [];
   const cards = (data.hypotheses || []).map((h, i) => el("div", { className: "card hypothesis" },
     el("h4", {}, h.kind === "template" ? `Template hypothesis ${i + 1} (no model)` : `Hypothesis ${i + 1}`),
     el("div", {}, ...withCitations(h.statement)),
