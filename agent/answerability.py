@@ -55,15 +55,19 @@ class AnswerabilityJudge:
         self.lexical = lexical
         self.threshold = threshold
 
-    def features(self, question: str, evidence: list[Passage]) -> tuple[float, float]:
+    def features(self, question: str, evidence: list[Passage], similarity: float | None = None
+                 ) -> tuple[float, float]:
+        """(similarity, coverage); `similarity`, when the caller has ranked the evidence already, saves scoring
+        it again."""
         if not evidence:
             return 0.0, 0.0
-        similarity = max((score for _, score in self.scorer.rank_passages(question, evidence)), default=0.0)
+        if similarity is None:
+            similarity = max((score for _, score in self.scorer.rank_passages(question, evidence)), default=0.0)
         index: LexicalIndex = self.lexical()
         coverage = max(index.term_coverage(question, [p.text for p in evidence], QUESTION_FRAMING), default=0.0)
         return float(similarity), float(coverage)
 
-    def judge(self, question: str, evidence: list[Passage]) -> Answerability:
-        similarity, coverage = self.features(question, evidence)
+    def judge(self, question: str, evidence: list[Passage], similarity: float | None = None) -> Answerability:
+        similarity, coverage = self.features(question, evidence, similarity)
         chance = probability(similarity, coverage) if evidence else 0.0
         return Answerability(similarity, coverage, chance, bool(evidence) and chance >= self.threshold)

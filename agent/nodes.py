@@ -133,8 +133,10 @@ class TurnNodes:
         plan, updates = self._step(state, "plan", lambda r: r.plan(question, history),
                                    lambda r: r.plan(question, history))
         intent = "hypothesize" if state.get("mode") == "hypothesize" else plan.intent
-        detail = f"intent {intent}; queries: {' | '.join(plan.queries)}"
+        shown = [*plan.queries, *(f"{q} (bm25)" for q in plan.lexical_queries)]
+        detail = f"intent {intent}; queries: {' | '.join(shown)}"
         return {"intent": intent, "resolved_question": plan.resolved_question, "queries": plan.queries,
+                "lexical_queries": plan.lexical_queries,
                 "library_empty": not self.s.catalog.has_chunks(), **updates,
                 "trace": trace_event(state, "understand", detail, started, _fallback_note(updates))}
 
@@ -142,7 +144,7 @@ class TurnNodes:
         """Library first; arXiv when the library looks thin or new papers were asked for."""
         started = time.perf_counter()
         question = state["resolved_question"]
-        found = self.library_passages(state["queries"])
+        found = self.library_passages(state["queries"], state.get("lexical_queries", []))
         strong = [p for p, score in self.s.scorer.rank_passages(question, found)
                   if score >= self.s.limits.relevance_cutoff + 0.15]
         wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.limits.min_evidence
@@ -177,11 +179,13 @@ class TurnNodes:
         return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
                 "trace": trace_event(state, "acquire", f"added {detail}", started)}
 
-    def library_passages(self, queries: list[str]) -> list[Passage]:
-        """Every query's passages, each chunk once (its best score), best first."""
+    def library_passages(self, queries: list[str], lexical: list[str] | None = None) -> list[Passage]:
+        """Every query's passages (hybrid search; `lexical` ones BM25 alone), each chunk once (its best score),
+        best first."""
         best: dict[int, Passage] = {}
-        for query in queries:
-            for passage in self.s.searcher.search(query, k=2 * self.s.limits.evidence_k):
+        searches = [(q, "hybrid") for q in queries] + [(q, "bm25") for q in lexical or []]
+        for query, retriever in searches:
+            for passage in self.s.searcher.search(query, k=2 * self.s.limits.evidence_k, retriever=retriever):
                 if passage.chunk_id not in best or passage.score > best[passage.chunk_id].score:
                     best[passage.chunk_id] = passage
         return sorted(best.values(), key=lambda p: -p.score)
@@ -193,16 +197,17 @@ class TurnNodes:
         started = time.perf_counter()
         passages = state.get("passages", [])
         if state.get("acquired") or not state.get("library_searched"):
-            passages = _merge(passages, self.library_passages(state["queries"]))
+            passages = _merge(passages, self.library_passages(state["queries"], state.get("lexical_queries", [])))
         detail = f"{len(passages)} passages from {len({p.paper_id for p in passages})} papers"
         return {"passages": passages, "trace": trace_event(state, "retrieve", detail, started)}
 
     def gather(self, state: AgentState) -> dict:
         started = time.perf_counter()
         question = state["resolved_question"]
-        evidence = self.s.scorer.gather(question, state.get("passages", []), self.s.limits.evidence_k,
-                                        self.s.limits.relevance_cutoff)
-        judged = self.s.answerability.judge(question, evidence)
+        scored = self.s.scorer.gather_scored(question, state.get("passages", []), self.s.limits.evidence_k,
+                                             self.s.limits.relevance_cutoff)
+        evidence = [passage for passage, _ in scored]
+        judged = self.s.answerability.judge(question, evidence, scored[0][1] if scored else None)
         detail = (f"{len(evidence)} passages pass the relevance cutoff; answerability {judged.probability:.2f} "
                   f"({'answers' if judged.answers else 'does not answer'})")
         return {"evidence": evidence, "answerability": judged.public(), "rounds": state.get("rounds", 0) + 1,

@@ -41,6 +41,9 @@ class Plan(BaseModel):
     intent: Intent
     resolved_question: str = Field(min_length=1)
     queries: list[str] = Field(min_length=1, max_length=3)
+    # Searched by BM25 alone: a long question's key words narrow the lexical match, and their vector would only
+    # paraphrase the question's (set by the rules; a model's plan leaves it empty).
+    lexical_queries: list[str] = Field(default_factory=list, max_length=2, exclude=True)
 
 
 class HypothesisDraft(BaseModel):
@@ -131,7 +134,7 @@ def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:
         raise ModelStepError("the model's plan rewrote the question into something unrelated")
     queries = [q for q in plan.queries if _words(q) & context][:2]
     own = question if plan.intent != "follow_up" else plan.resolved_question
-    return plan.model_copy(update={"queries": list(dict.fromkeys([*queries, own]))})
+    return plan.model_copy(update={"queries": list(dict.fromkeys([*queries, own])), "lexical_queries": []})
 
 
 class RuleReasoner:
@@ -159,10 +162,10 @@ class RuleReasoner:
         else:
             intent = "question"
         # A keyword query only when it narrows a long question: with all of the question's content words it
-        # is the same BM25 search again, and its vector a paraphrase of the question's.
+        # is the same BM25 search again. BM25 alone: its vector would be a paraphrase of the question's.
         words = content_words(resolved)
-        queries = [resolved] + ([" ".join(words[:8])] if len(words) > 8 else [])
-        return Plan(intent=intent, resolved_question=resolved, queries=[q for q in queries if q.strip()] or [question])
+        return Plan(intent=intent, resolved_question=resolved, queries=[resolved if resolved.strip() else question],
+                    lexical_queries=[" ".join(words[:8])] if len(words) > 8 else [])
 
     def more_queries(self, question: str, evidence: list[Passage], tried: list[str]) -> list[str]:
         words = content_words(question)

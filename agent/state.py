@@ -90,6 +90,7 @@ class AgentState(TypedDict, total=False):
     intent: Intent
     resolved_question: str
     queries: list[str]
+    lexical_queries: list[str]  # searched by BM25 alone (a long question's key words)
     library_empty: bool
     arxiv_ids: list[str]
     acquired: int  # papers the last acquire step added (retrieve searches again only then)

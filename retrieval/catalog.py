@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +53,20 @@ class PaperRow(SQLModel, table=True):
     @property
     def url(self) -> str | None:
         return abs_url(self.arxiv_id)
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A chunk and the fields of its paper a citation needs (no ORM objects: read on every search)."""
+
+    chunk_id: int
+    paper_id: str
+    title: str
+    section: str
+    text: str
+    page_spans: PageSpans
+    url: str | None
+    year: int | None
 
 
 def _page_spans(stored: str) -> PageSpans:
@@ -227,12 +242,16 @@ class Catalog:
         with Session(self.engine) as session:
             return session.exec(select(ChunkRow.id).limit(1)).first() is not None
 
-    def chunks_with_papers(self, ids: list[int]) -> dict[int, tuple[ChunkRow, PaperRow]]:
+    def stored_passages(self, ids: list[int]) -> dict[int, StoredPassage]:
+        """Chunk id -> the chunk with what a citation needs of its paper, read as plain columns."""
         if not ids:
             return {}
+        query = (select(ChunkRow.id, ChunkRow.paper_id, PaperRow.title, ChunkRow.section, ChunkRow.text,
+                        ChunkRow.page_spans_json, PaperRow.arxiv_id, PaperRow.year)
+                 .join(PaperRow).where(ChunkRow.id.in_(ids)))
         with Session(self.engine) as session:
-            query = select(ChunkRow, PaperRow).join(PaperRow).where(ChunkRow.id.in_(ids))
-            return {chunk.id: (chunk, paper) for chunk, paper in session.exec(query)}
+            return {row[0]: StoredPassage(row[0], row[1], row[2], row[3], row[4], _page_spans(row[5]), abs_url(row[6]),
+                                          row[7]) for row in session.exec(query)}
 
     def fingerprint(self) -> str:
         """Changes whenever chunks are added or removed: what derived indexes are checked against."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from retrieval.catalog import Catalog, ChunkRow, PaperRow
+from retrieval.catalog import Catalog, StoredPassage
 from retrieval.chunking import PageSpans, page_at, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
@@ -113,16 +113,15 @@ def maximal_marginal_relevance(ranked: list[tuple[int, float]], vectors: dict[in
     return [(i, original[i]) for i, _ in chosen]
 
 
-def _best_matching_page(chunk: ChunkRow, query: str) -> int | None:
+def _best_matching_page(text: str, spans: PageSpans, query: str) -> int | None:
     """The page of the chunk's sentence that shares most words with the query (a chunk on one page, or a
     record without pages, needs no looking)."""
-    spans = chunk.page_spans
     if len({page for _, page in spans}) == 1:
         return spans[0][1]
     query_words = {w.lower() for w in _WORD.findall(query)}
     best_offset, best_overlap = 0, -1
-    for start, end in sentence_spans(chunk.text, spans):
-        overlap = len(query_words & {w.lower() for w in _WORD.findall(chunk.text[start:end])})
+    for start, end in sentence_spans(text, spans):
+        overlap = len(query_words & {w.lower() for w in _WORD.findall(text[start:end])})
         if overlap > best_overlap:
             best_offset, best_overlap = start, overlap
     return page_at(spans, best_offset)
@@ -189,21 +188,20 @@ class HybridSearcher:
             ranked = maximal_marginal_relevance(candidates, self.store.vectors([i for i, _ in candidates]), k,
                                                 self.mmr_balance)
         ranked = ranked[:k]
-        rows = self.catalog.chunks_with_papers([chunk_id for chunk_id, _ in ranked])
+        rows = self.catalog.stored_passages([chunk_id for chunk_id, _ in ranked])
         return [_passage(rows[chunk_id], score, query) for chunk_id, score in ranked if chunk_id in rows]
 
     def paper_passages(self, paper_ids: list[str]) -> list[Passage]:
         """Every passage of these papers, unranked (score 0), in chunk order: for reading whole papers."""
-        rows = self.catalog.chunks_with_papers(self.catalog.chunk_ids_matching(paper_ids) if paper_ids else [])
+        rows = self.catalog.stored_passages(self.catalog.chunk_ids_matching(paper_ids) if paper_ids else [])
         return [_passage(rows[chunk_id], 0.0) for chunk_id in sorted(rows)]
 
 
-def _passage(row: tuple[ChunkRow, PaperRow], score: float, query: str = "") -> Passage:
+def _passage(stored: StoredPassage, score: float, query: str = "") -> Passage:
     """A chunk as a citable passage; its `page` is that of the sentence nearest the query (the first without)."""
-    chunk, paper = row
-    spans = chunk.page_spans
+    spans = stored.page_spans
     return Passage(
-        chunk_id=chunk.id or 0, paper_id=paper.paper_id, title=paper.title, section=chunk.section,
-        page=_best_matching_page(chunk, query) if query else spans[0][1], page_start=spans[0][1], page_end=spans[-1][1],
-        text=chunk.text, score=score, page_spans=spans, url=paper.url, year=paper.year,
+        chunk_id=stored.chunk_id, paper_id=stored.paper_id, title=stored.title, section=stored.section,
+        page=_best_matching_page(stored.text, spans, query) if query else spans[0][1], page_start=spans[0][1],
+        page_end=spans[-1][1], text=stored.text, score=score, page_spans=spans, url=stored.url, year=stored.year,
     )
