@@ -91,7 +91,7 @@ def open_questions_block(questions: list[dict], style: Style) -> str:
         return ""
     lines = [style.heading(OPEN_QUESTIONS_HEADING)]
     for group in dict.fromkeys(q["group"] for q in questions):
-        lines.append(style.emphasis(f"{group}:"))
+        lines.append(style.emphasis(f"{style.escape(group)}:"))
         for q in (q for q in questions if q["group"] == group):
             where = f"{style.escape(q['title'])}, {style.escape(q['section'])}" + (f", p. {q['page']}" if q.get("page")
                                                                                   else "")

@@ -84,40 +84,60 @@ def _gap_sentences(sections: list[tuple[str, list[str]]]) -> list[str]:
             for text in texts for s in sentences(text) if len(s.split()) >= 6]
 
 
+def _any(*names: str) -> str:
+    return " or ".join(f"local-name()='{n}'" for n in names)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a format keeps each role (XPath over local names, so namespaces do not matter)."""
+
+    title: str
+    body: str  # abstract and body paragraphs
+    other: str  # headings, captions, reference entries, author lines, back matter
+    sections: str  # body sections
+    section_title: str  # a section's title, relative to it
+    section_paragraphs: str  # a section's paragraphs, relative to it
+
+
+_ABSTRACT = "//*[local-name()='abstract']//*[local-name()='p']"
+_JATS = _Layout(
+    title="//*[local-name()='article-meta']//*[local-name()='article-title']",
+    body=f"{_ABSTRACT} | //*[local-name()='body']//*[local-name()='p']"
+         f"[not(ancestor::*[{_any('fig', 'table-wrap', 'caption', 'fn', 'table')}])]",
+    other=f"//*[local-name()='body']//*[local-name()='title'] | "
+          f"//*[{_any('caption', 'ref', 'contrib-group', 'aff', 'ack', 'fn-group', 'table')}]",
+    sections="//*[local-name()='body']//*[local-name()='sec']",
+    section_title="./*[local-name()='title']", section_paragraphs=".//*[local-name()='p']")
+_TEI = _Layout(
+    title="//*[local-name()='titleStmt']/*[local-name()='title']",
+    body=f"{_ABSTRACT} | //*[local-name()='body']//*[local-name()='div']/*[local-name()='p']",
+    other="//*[local-name()='body']//*[local-name()='head'] | //*[local-name()='figure'] | "
+          "//*[local-name()='biblStruct'] | //*[local-name()='back']//*[local-name()='div'] | "
+          "//*[local-name()='sourceDesc']//*[local-name()='author'] | //*[local-name()='note']",
+    sections="//*[local-name()='body']//*[local-name()='div']",
+    section_title="./*[local-name()='head']", section_paragraphs="./*[local-name()='p']")
+
+
+def _gold(markup: Path, ingested: Path, layout: _Layout) -> PaperGold:
+    root = load_root(markup)
+    title = text_of(next(iter(_xpath(root, layout.title)), None))
+    body = [text_of(p) for p in _xpath(root, layout.body)]
+    other = [title] + [text_of(e) for e in _xpath(root, layout.other)]
+    sections = [(text_of(next(iter(_xpath(sec, layout.section_title)), None)),
+                 [text_of(p) for p in _xpath(sec, layout.section_paragraphs)])
+                for sec in _xpath(root, layout.sections)]
+    abstract = " ".join(text_of(p) for p in _xpath(root, _ABSTRACT))
+    return PaperGold(ingested, title, _keyed(body), _keyed(other), _gap_sentences(sections), abstract)
+
+
 def jats_gold(path: Path) -> PaperGold:
-    root = load_root(path)
-    title = text_of(next(iter(_xpath(root, "//*[local-name()='article-meta']//*[local-name()='article-title']")),
-                         None))
-    body = [text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p'] | "
-                                            "//*[local-name()='body']//*[local-name()='p'][not(ancestor::*[local-name()"
-                                            "='fig' or local-name()='table-wrap' or local-name()='caption' or "
-                                            "local-name()='fn' or local-name()='table'])]")]
-    other = [title] + [text_of(e) for e in _xpath(
-        root, "//*[local-name()='body']//*[local-name()='title'] | //*[local-name()='caption'] | "
-              "//*[local-name()='ref'] | //*[local-name()='contrib-group'] | //*[local-name()='aff'] | "
-              "//*[local-name()='ack'] | //*[local-name()='fn-group'] | //*[local-name()='table']")]
-    sections = [(text_of(next(iter(_xpath(sec, "./*[local-name()='title']")), None)),
-                 [text_of(p) for p in _xpath(sec, ".//*[local-name()='p']")])
-                for sec in _xpath(root, "//*[local-name()='body']//*[local-name()='sec']")]
-    abstract = " ".join(text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p']"))
-    return PaperGold(path, title, _keyed(body), _keyed(other), _gap_sentences(sections), abstract)
+    return _gold(path, path, _JATS)
 
 
 def tei_gold(tei: Path, pdf: Path) -> PaperGold:
     """GROBID's parse of `pdf` (machine output: its body and reference split is what is judged against)."""
-    root = load_root(tei)
-    title = text_of(next(iter(_xpath(root, "//*[local-name()='titleStmt']/*[local-name()='title']")), None))
-    body = [text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p'] | "
-                                            "//*[local-name()='body']//*[local-name()='div']/*[local-name()='p']")]
-    other = [title] + [text_of(e) for e in _xpath(
-        root, "//*[local-name()='body']//*[local-name()='head'] | //*[local-name()='figure'] | "
-              "//*[local-name()='biblStruct'] | //*[local-name()='back']//*[local-name()='div'] | "
-              "//*[local-name()='sourceDesc']//*[local-name()='author'] | //*[local-name()='note']")]
-    sections = [(text_of(next(iter(_xpath(div, "./*[local-name()='head']")), None)),
-                 [text_of(p) for p in _xpath(div, "./*[local-name()='p']")])
-                for div in _xpath(root, "//*[local-name()='body']//*[local-name()='div']")]
-    abstract = " ".join(text_of(p) for p in _xpath(root, "//*[local-name()='abstract']//*[local-name()='p']"))
-    return PaperGold(pdf, title, _keyed(body), _keyed(other), _gap_sentences(sections), abstract)
+    return _gold(tei, pdf, _TEI)
 
 
 def unarxive_gold(path: Path) -> list[PaperGold]:

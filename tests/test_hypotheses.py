@@ -245,6 +245,7 @@ def test_one_paper_added_twice_is_never_paired_with_itself(tmp_path: Path, embed
     assert runtime.ingestor.ingest_paths([copy])[0].status == "added"
     result = runtime.ask(TOPIC, mode="hypothesize", n=5)
     titles = {c["n"]: c["title"] for c in result["citations"]}
+    assert result["hypotheses"], result["hypotheses_note"]  # the Parkinson paper is still there to pair with
     for hypothesis in result["hypotheses"]:
         first, second = (titles[n] for n in hypothesis["evidence"])
         assert {first, second} != {STROKE_TITLE, f"{STROKE_TITLE}: a cohort study"}, hypothesis["statement"]
