@@ -1,5 +1,5 @@
 """PDF parsing speed (pages/s, one core) and chunking speed; headings and reference lists against GROBID's
-parses; ingest of the 2,265 arXiv abstracts end to end.
+parses; tables read beside PyMuPDF's table finder; ingest of the 2,265 arXiv abstracts end to end.
 
 Run: python -m benchmarks.bench_parsing [--skip-ingest]
 """
@@ -11,9 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import pymupdf
+
 from benchmarks.common import DATA, peak_rss_mb, table
-from retrieval.chunking import chunk_document
-from tools.documents import title_key
+from retrieval.chunking import caption_label, chunk_document
+from tools.documents import Document, title_key
 from tools.pdf import parse_pdf
 from tools.tei import parse_tei
 
@@ -40,6 +42,32 @@ def bench_structure() -> list[list[object]]:
         leaked = sum(r.raw[:60].lower() in body for r in ours.references)
         rows.append([tei.name.replace(".tei.xml", ""), f"{recall:.2f}", f"{precision:.2f}",
                      f"{matched}/{len(grobid.references)}", len(ours.references), leaked])
+    return rows
+
+
+def _table_labels(document: Document) -> set[str]:
+    return {caption_label(b.text) for s in document.sections for b in s.blocks
+            if b.kind in ("caption", "table") and caption_label(b.text).startswith("Table")}
+
+
+def bench_tables() -> list[list[object]]:
+    """Per paper: the tables its captions name, GROBID's count where a parse exists, the tables the default
+    reader (word positions) turns into rows, and what PyMuPDF's table finder costs and finds on every page."""
+    rows = []
+    for path in sorted((DATA / "papers").glob("*.pdf")):
+        started = time.perf_counter()
+        document = parse_pdf(path)
+        parse_seconds = time.perf_counter() - started
+        tables = [b.text.split("\n") for s in document.sections for b in s.blocks if b.kind == "table"]
+        tei = DATA / "papers" / "parses" / path.name.replace(".pdf", ".tei.xml")
+        grobid = sum(len(s.blocks) for s in parse_tei(tei).sections if s.title == "Tables") if tei.exists() else "-"
+        with pymupdf.open(path) as pdf:
+            started = time.perf_counter()
+            found = sum(len(page.find_tables().tables) for page in pdf)
+            finder_seconds = time.perf_counter() - started
+        rows.append([path.stem, len(_table_labels(document)), grobid, len(tables),
+                     sum(max(0, len(t) - 3) for t in tables), document.page_count / parse_seconds, found,
+                     document.page_count / finder_seconds])
     return rows
 
 
@@ -76,6 +104,9 @@ def main() -> None:
     args = parser.parse_args()
     print("## PDF parsing (one core; chunking with the word-count tokenizer)\n")
     print(table(["paper", "pages", "pages/s", "chunks", "chunks/s"], bench_pdf()))
+    print("\n## Tables: the default reader (word positions next to a caption) and PyMuPDF's table finder\n")
+    print(table(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
+                 "pages/s (whole parse)", "find_tables: tables", "find_tables: pages/s"], bench_tables()))
     print("\n## Structure against GROBID's parses (font statistics + outline + patterns)\n")
     print(table(["paper", "heading recall", "heading precision", "GROBID references found", "references parsed",
                  "entries leaked into body"], bench_structure()))

@@ -3,7 +3,9 @@
 A chunk never crosses a section boundary. It may cross a page boundary inside a section, so it keeps
 `page_spans`: (offset, page) pairs saying where in its text each page starts. That lets a citation
 quote any sentence of the chunk and still point to the right page. Paragraphs are joined with a
-newline, so a quote never runs from one block into the next; each caption is a passage of its own.
+newline, so a quote never runs from one block into the next; each caption is a passage of its own, and
+each table is one or more passages of its own: its caption, its header row, then as many of its rows as fit,
+one row per line, so a quote from a table is a row.
 """
 
 from __future__ import annotations
@@ -64,10 +66,17 @@ def sentence_spans(text: str, page_spans: PageSpans) -> list[tuple[int, int]]:
     return spans
 
 
+_TABLE_RULE = re.compile(r"^\|[-|: ]*$")  # the Markdown line under a table's header row
+
+
 def _block_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentences of each line; a table row ("| a | b |") is one sentence, its header rule none."""
     spans, block_start = [], 0
     for block in text.split("\n"):
-        spans.extend((block_start + s, block_start + e) for s, e in split_sentences(block))
+        if block.startswith("|"):
+            spans.extend([] if _TABLE_RULE.match(block) else [(block_start, block_start + len(block))])
+        else:
+            spans.extend((block_start + s, block_start + e) for s, e in split_sentences(block))
         block_start += len(block) + 1
     return spans
 
@@ -127,14 +136,40 @@ def caption_label(text: str) -> str:
 
 
 def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:
-    """The section's text as one run, then each caption as its own run titled after it ("Results > Figure 2"):
-    a passage never mixes a caption with body text, so a caption is never quoted as a finding."""
-    body = [block for block in section.blocks if block.kind != "caption"]
+    """The section's text as one run, then each caption and table as its own run titled after it ("Results >
+    Figure 2"): a passage never mixes a caption or a table with body text, so neither is quoted as a finding."""
+    body = [block for block in section.blocks if block.kind == "paragraph"]
     if body:
         yield section.title, body
     for block in section.blocks:
-        if block.kind == "caption":
+        if block.kind != "paragraph":
             yield f"{section.title} > {caption_label(block.text)}", [block]
+
+
+def _fitted(text: str, count_tokens: TokenCounter, max_tokens: int) -> str:
+    """The longest run of `text`'s first words within `max_tokens`."""
+    words = text.split()
+    while len(words) > 1 and count_tokens(" ".join(words)) > max_tokens:
+        words = words[: max(1, int(len(words) * 0.8))]
+    return " ".join(words)
+
+
+def _table_chunks(paper_id: str, ordinal: int, title: str, table: Block, count_tokens: TokenCounter,
+                  max_tokens: int) -> list[Chunk]:
+    """A table's rows packed into passages that each repeat its caption and header, so every passage of a
+    table can be read (and every row quoted) on its own. A caption longer than a third of the budget is cut
+    in the table's passages (the whole caption is a passage of its own, made by the caller); a row longer
+    than what is left is cut likewise."""
+    caption, header, rule, *rows = table.text.split("\n")
+    head = [_fitted(caption, count_tokens, max_tokens // 3), _fitted(header, count_tokens, max_tokens // 3), rule]
+    room = max_tokens - sum(count_tokens(line) for line in head) - len(head)
+    groups: list[list[str]] = [[]]
+    for row in (_fitted(row, count_tokens, room) for row in rows):
+        if groups[-1] and sum(count_tokens(r) + 1 for r in groups[-1]) + count_tokens(row) > room:
+            groups.append([])
+        groups[-1].append(row)
+    return [Chunk(paper_id, ordinal + i, title, "\n".join(head + group), [(0, table.page)])
+            for i, group in enumerate(groups)]
 
 
 def chunk_document(
@@ -147,6 +182,13 @@ def chunk_document(
     `overlap_sentences` of a chunk at the start of the next one in the same section."""
     chunks: list[Chunk] = []
     for run_title, blocks in (run for section in document.sections for run in _runs(section)):
+        if blocks[0].kind == "table":
+            chunks.extend(_table_chunks(document.paper_id, len(chunks), run_title, blocks[0], count_tokens,
+                                        max_tokens))
+            caption = blocks[0].text.split("\n")[0]
+            if count_tokens(caption) <= max_tokens // 3:
+                continue
+            blocks = [Block(caption, blocks[0].page, "caption")]
         pending: list[Piece] = []
         for block_number, block in enumerate(blocks):
             for sentence, page in _pieces(block.text, block.page, count_tokens, max_tokens):

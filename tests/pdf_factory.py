@@ -71,3 +71,34 @@ def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: 
     pdf.save(path)
     pdf.close()
     return path
+
+
+def write_table_pdf(path: Path, rows: list[list[str]], caption: str, caption_above: bool, two_columns: bool) -> Path:
+    """A page with prose around a table of `rows` (the first is the header): a one-column journal page with
+    the caption above the table, or an ACL-style two-column page with the table in the left column, its
+    caption below it, and prose running beside it in the right column."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    left, right = (72, 290) if two_columns else (72, 523)
+    page.insert_text((72, 75), "Lysis timing of phage lambda holin alleles", fontname="hebo", fontsize=16)
+    page.insert_text((left, 100), "Results", fontname="hebo", fontsize=12)
+    prose = PROSE if two_columns else PROSE * 2  # what fits the box: insert_textbox writes nothing otherwise
+    page.insert_textbox(pymupdf.Rect(left, 110, right, 190), prose, fontname="helv", fontsize=10)
+    width = (right - left) / len(rows[0])
+    y = 205.0
+    if caption_above:
+        page.insert_text((left, y), caption, fontname="helv", fontsize=9)
+        y += 18
+    for row in rows:
+        for column, cell in enumerate(row):
+            page.insert_text((left + column * width, y), cell, fontname="helv", fontsize=9)
+        y += 13
+    if not caption_above:
+        page.insert_text((left, y + 8), caption, fontname="helv", fontsize=9)
+        y += 8
+    page.insert_textbox(pymupdf.Rect(left, y + 20, right, y + 120), prose, fontname="helv", fontsize=10)
+    if two_columns:
+        page.insert_textbox(pymupdf.Rect(307, 110, 523, 450), PROSE * 5, fontname="helv", fontsize=10)
+    pdf.save(path)
+    pdf.close()
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +21,27 @@ class DocumentError(Exception):
 
 @dataclass(frozen=True)
 class Block:
-    """A paragraph (or caption) of body text; `page` is 1-based, as a PDF viewer shows it, and None
-    for sources without pages (JATS, JSONL)."""
+    """A paragraph, caption or table of a paper; `page` is 1-based, as a PDF viewer shows it, and None for
+    sources without pages (JATS, JSONL). A table's text is its caption, then the table in Markdown
+    (`table_block`)."""
 
     text: str
     page: int | None
     kind: str = "paragraph"
+
+
+def table_block(caption: str, rows: Sequence[Sequence[str]], page: int | None) -> Block:
+    """A table as a block: its caption on the first line, then a Markdown table, one line per row (the first
+    row is the header; short rows are padded)."""
+    width = max(len(row) for row in rows)
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [" ".join(cell.split()).replace("|", "\\|") for cell in cells] + [""] * (width - len(cells))
+        return "| " + " | ".join(padded) + " |"
+
+    header, *body = rows
+    markdown = "\n".join([line(header), "|" + "---|" * width, *(line(row) for row in body)])
+    return Block(text=f"{' '.join(caption.split()) or 'Table'}\n{markdown}", page=page, kind="table")
 
 
 @dataclass

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from lxml import etree
 
-from tools.documents import Block, Document, DocumentError, Reference, Section, paper_id_from_sha256, sha256_of_file
+from tools.documents import (
+    Block,
+    Document,
+    DocumentError,
+    Reference,
+    Section,
+    paper_id_from_sha256,
+    sha256_of_file,
+    table_block,
+)
 from tools.references import normalise_doi, parse_reference
 from tools.xmltext import load_root, local, text_of
 
@@ -20,6 +29,20 @@ _SKIPPED = frozenset({"xref", "inline-formula", "disp-formula", "table", "graphi
 def _text(element: etree._Element | None) -> str:
     """Readable text: citation callouts and formulas left out."""
     return text_of(element, _SKIPPED)
+
+
+def _table_rows(wrap: etree._Element) -> list[list[str]]:
+    """A table's rows of cell texts; a cell spanning columns is followed by empty cells, so columns line up."""
+    rows = []
+    for row in wrap.iterfind(".//{*}table//{*}tr"):
+        cells: list[str] = []
+        for cell in row:
+            if local(cell.tag) in ("th", "td"):
+                span = cell.get("colspan", "1")
+                cells += [text_of(cell, frozenset({"xref"}))] + [""] * (int(span) - 1 if span.isdigit() else 0)
+        if any(cells):
+            rows.append(cells)
+    return rows
 
 
 def _section_blocks(section: etree._Element, title_prefix: str, sections: list[Section]) -> None:
@@ -34,7 +57,10 @@ def _section_blocks(section: etree._Element, title_prefix: str, sections: list[S
                 current.blocks.append(Block(text=text, page=None))
         elif name in ("fig", "table-wrap"):
             caption = " ".join(filter(None, [_text(child.find("label")), _text(child.find("caption"))]))
-            if caption:
+            rows = _table_rows(child) if name == "table-wrap" else []
+            if rows:
+                current.blocks.append(table_block(caption, rows, page=None))
+            elif caption:
                 current.blocks.append(Block(text=caption, page=None, kind="caption"))
         elif name == "sec":
             _section_blocks(child, title, sections)

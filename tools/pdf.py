@@ -16,8 +16,18 @@ from pathlib import Path
 
 import pymupdf
 
-from tools.documents import Block, Document, DocumentError, Reference, Section, paper_id_from_sha256, sha256_of_file
+from tools.documents import (
+    Block,
+    Document,
+    DocumentError,
+    Reference,
+    Section,
+    paper_id_from_sha256,
+    sha256_of_file,
+    table_block,
+)
 from tools.pdf_layout import Style, dominant, numbered_depth, stands_out, style_counts, style_levels
+from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
 
 MAX_PAGES = 2000
@@ -34,6 +44,7 @@ _NAMED_HEADINGS = {
 _REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
                        "references and notes", "cited literature", "references cited"}
 _CAPTION = re.compile(r"^(?:Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]|^(?:FIGURE|FIG\.|TABLE)\s+(?:\d+|[IVXL]+)\b")
+_TABLE_CAPTION = re.compile(r"^(?:Table\s+[A-Z]?\d+[.:]|TABLE\s+(?:\d+|[IVXL]+)\b)")
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
 
@@ -112,12 +123,19 @@ def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
     return blocks
 
 
+def _two_columns(blocks: list[_RawBlock], page_width: float) -> bool:
+    """A page set in two columns: a fair share of its text lies in the right half alone (not just a table's
+    last columns or a figure's label)."""
+    right = sum(len(b.text) for b in blocks if _column(b.x0, b.x1, page_width / 2) == 2)
+    return right > 0 and right >= 0.2 * sum(len(b.text) for b in blocks)
+
+
 def _reading_order(blocks: list[_RawBlock], page_width: float) -> list[_RawBlock]:
     """On a two-column page: full-width blocks above the columns, the left column, the right column,
     then full-width blocks below them. A one-column page is read top to bottom."""
     middle = page_width / 2
     columns = [_column(b.x0, b.x1, middle) for b in blocks]
-    if columns.count(2) < max(1, len(blocks) // 5):
+    if not _two_columns(blocks, page_width):
         return sorted(blocks, key=lambda b: (round(b.y0), b.x0))
     first_column_top = min((b.y0 for b, c in zip(blocks, columns, strict=True) if c), default=0.0)
 
@@ -152,9 +170,51 @@ def _open(path: Path) -> pymupdf.Document:
 Page = tuple[int, list[tuple[_RawBlock, str]]]  # page number (1-based), its blocks with their cleaned text
 
 
-def _read_pages(pdf: pymupdf.Document, path: Path) -> list[Page]:
-    """Each page's blocks in reading order with their cleaned text; page furniture dropped."""
+def _box(raw: _RawBlock) -> Box:
+    return raw.x0, raw.y0, raw.x1, raw.y1
+
+
+def _overlap(box: Box, other: Box) -> float:
+    """The share of `box`'s area inside `other`."""
+    width = min(box[2], other[2]) - max(box[0], other[0])
+    height = min(box[3], other[3]) - max(box[1], other[1])
+    area = max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
+    return max(0.0, width) * max(0.0, height) / area
+
+
+def _is_barrier(text: str, lines: int) -> bool:
+    """A paragraph of prose, a heading or a caption: where a table next to a caption ends."""
+    words = len(text.split())
+    return (lines >= 2 and words >= 12 and words / lines >= 5) or bool(_CAPTION.match(text)) or (
+        text.lower().rstrip(".:") in _NAMED_HEADINGS or (bool(_NUMBERED_HEADING.match(text)) and words >= 3))
+
+
+def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple[list[tuple[_RawBlock, str]],
+                                                                                dict[int, Table]]:
+    """The page's blocks with each table's text taken out, and the tables by the id of their caption block."""
+    captions = [raw for raw, text in kept if _TABLE_CAPTION.match(text)]
+    if not captions:
+        return kept, {}
+    words = page_words(page, _TEXT_FLAGS)
+    two_columns = _two_columns([raw for raw, _ in kept], page.rect.width)
+    tables: dict[int, Table] = {}
+    for caption in captions:
+        barriers = [_box(raw) for raw, text in kept if raw is not caption and _is_barrier(text, len(raw.lines))]
+        table = table_at_caption(words, _box(caption), page.rect.width, barriers, two_columns)
+        if table is None:
+            continue
+        tables[id(caption)] = table
+        x0, y0, x1, y1 = table.bbox
+        words = [w for w in words if not (x0 <= (w.x0 + w.x1) / 2 <= x1 and y0 <= (w.y0 + w.y1) / 2 <= y1)]
+        kept = [(raw, text) for raw, text in kept if _overlap(_box(raw), table.bbox) < 0.6]
+    return kept, tables
+
+
+def _read_pages(pdf: pymupdf.Document, path: Path) -> tuple[list[Page], dict[int, Table]]:
+    """Each page's blocks in reading order with their cleaned text, page furniture and the text of tables
+    dropped; and the tables, by the id of their caption block."""
     pages: list[Page] = []
+    tables: dict[int, Table] = {}
     characters = 0
     for page_index, page in enumerate(pdf):
         kept = []
@@ -166,8 +226,10 @@ def _read_pages(pdf: pymupdf.Document, path: Path) -> list[Page]:
             if characters > MAX_CHARACTERS:
                 raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
             kept.append((raw, text))
+        kept, page_tables = _with_tables(page, kept)
+        tables.update(page_tables)
         pages.append((page_index + 1, kept))
-    return pages
+    return pages, tables
 
 
 def _body_style(pages: list[Page], prose_length: int = 200) -> Style | None:
@@ -235,7 +297,7 @@ def parse_pdf(path: Path) -> Document:
     # The PDF's outline (bookmarks), when it has one, names headings that carry no number.
     outline = {" ".join(str(entry[1]).lower().split()) for entry in pdf.get_toc(simple=True)}
     try:
-        pages = _read_pages(pdf, path)
+        pages, tables = _read_pages(pdf, path)
         widths = [page.rect.width for page in pdf]
     except pymupdf.FileDataError as error:
         raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
@@ -270,8 +332,11 @@ def parse_pdf(path: Path) -> Document:
             if in_references:
                 page_references.append(raw)
                 continue
-            kind = "caption" if _CAPTION.match(text) else "paragraph"
-            sections[-1].blocks.append(Block(text=text, page=page_number, kind=kind))
+            if id(raw) in tables:
+                block = table_block(text, tables[id(raw)].rows, page_number)
+            else:
+                block = Block(text=text, page=page_number, kind="caption" if _CAPTION.match(text) else "paragraph")
+            sections[-1].blocks.append(block)
         reference_pages.append((width, page_references))
     sections = [s for s in sections if s.blocks]
     if not sections:  # every line read as title, heading or reference: keep the text as one body section
