@@ -144,3 +144,37 @@ def test_unnumbered_journal_headings_come_from_fonts(tmp_path: Path, fonts: dict
     assert document.references[0].doi == "10.1186/s12984-019-0503-4" and document.references[2].year == 2018
     body = " ".join(b.text for s in document.sections for b in s.blocks)
     assert "Gait kinematics after stroke" not in body and "Participants walked" in body
+
+
+def _paragraph_with_lead(page: pymupdf.Page, y: float, lead: str, text: str, number: str = "") -> None:
+    """A two-line paragraph opening with `lead` in bold (after a list item's `number` in regular type), the rest
+    in regular type on the same line."""
+    x = 72 + pymupdf.get_text_length(number + " ", fontname="helv", fontsize=10) if number else 72
+    if number:
+        page.insert_text((72, y), number, fontname="helv", fontsize=10)
+    page.insert_text((x, y), lead, fontname="hebo", fontsize=10)
+    page.insert_text((x + pymupdf.get_text_length(lead + " ", fontname="hebo", fontsize=10), y), text,
+                     fontname="helv", fontsize=10)
+    page.insert_text((72, y + 12), "and the second line of the same paragraph goes on in regular type.",
+                     fontname="helv", fontsize=10)
+
+
+def test_run_in_headings_open_subsections(tmp_path: Path) -> None:
+    """"Participants. Twenty adults..." (bold lead, then a new sentence) opens "Methods > Participants"; a bold
+    subject that goes on as a sentence, or a numbered list item with a bold word, does not."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    page.insert_text((72, 80), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
+    page.insert_text((72, 110), "Methods", fontname="hebo", fontsize=12)
+    _paragraph_with_lead(page, 130, "Participants.", "Twenty adults took part after giving consent, and")
+    _paragraph_with_lead(page, 170, "Kinematics recording", "Joint angles were recorded at one hundred hertz")
+    _paragraph_with_lead(page, 210, "SPECTER", "outperforms every baseline that we compared on these tasks")
+    _paragraph_with_lead(page, 250, "Random", "A random baseline draws vectors from a normal law,", number="1.")
+    pdf.save(tmp_path / "run-in.pdf")
+    document = parse_pdf(tmp_path / "run-in.pdf")
+    sections = {section.title: section for section in document.sections}
+    assert list(sections) == ["Methods > Participants", "Methods > Kinematics recording"]
+    assert sections["Methods > Participants"].run_in
+    assert sections["Methods > Participants"].blocks[0].text.startswith("Twenty adults took part")
+    later = " ".join(block.text for block in sections["Methods > Kinematics recording"].blocks)
+    assert "SPECTER outperforms every baseline" in later and "1. Random A random baseline" in later

@@ -46,8 +46,12 @@ def table_block(caption: str, rows: Sequence[Sequence[str]], page: int | None) -
 
 @dataclass
 class Section:
+    """A section with its heading path ("Methods > Participants"); `run_in` when its last heading opened a
+    paragraph (a bold lead, "Participants. Twenty adults...") rather than standing on a line of its own."""
+
     title: str
     blocks: list[Block] = field(default_factory=list)
+    run_in: bool = False
 
 
 @dataclass(frozen=True)

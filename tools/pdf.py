@@ -26,7 +26,7 @@ from tools.documents import (
     sha256_of_file,
     table_block,
 )
-from tools.pdf_layout import Style, dominant, numbered_depth, stands_out, style_counts, style_levels
+from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
 
@@ -85,6 +85,7 @@ class _RawBlock:
     lines: tuple[tuple[float, str], ...]  # (left edge, text) of each line: where reference entries start
     style: Style | None  # the style of most of its characters
     share: float  # their share of the block's characters
+    lead: str = ""  # the run-in heading it opens with, if any (tools.pdf_layout.run_in_lead)
 
 
 def _column(x0: float, x1: float, middle: float) -> int:
@@ -118,7 +119,7 @@ def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
                 min(line["bbox"][0] for line in lines), min(line["bbox"][1] for line in lines),
                 max(line["bbox"][2] for line in lines), max(line["bbox"][3] for line in lines),
                 "\n".join(_line_text(line) for line in lines),
-                tuple((line["bbox"][0], _line_text(line)) for line in lines), style, share,
+                tuple((line["bbox"][0], _line_text(line)) for line in lines), style, share, run_in_lead(lines),
             ))
     return blocks
 
@@ -286,6 +287,19 @@ def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
     return [parse_reference(clean_text(entry)) for entry in split_entries(lines)]
 
 
+def _run_in(raw: _RawBlock, text: str, body: Style | None) -> tuple[str, str] | None:
+    """(heading, paragraph) when a paragraph opens with a run-in heading set in bold where the body is not:
+    "Participants. Twenty adults..." or "Document Representation Our goal is...". A bold subject that goes on
+    as a sentence ("SPECTER outperforms...") is not one, nor is a caption's label."""
+    lead = clean_text(raw.lead)
+    if not lead or body is None or body.bold or _CAPTION.match(text) or not text.startswith(lead):
+        return None
+    heading, rest = lead.rstrip(" .:—–-"), text[len(lead):].lstrip(" .:—–-")
+    if not rest or not heading[:1].isupper() or (heading == lead and not rest[:1].isupper()):
+        return None
+    return heading, rest
+
+
 def _heading_key(text: str) -> str:
     return re.sub(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+", "", text).lower().rstrip(".:")
 
@@ -312,7 +326,7 @@ def parse_pdf(path: Path) -> Document:
     levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
                            if id(raw) in headings and raw.style is not None})
     sections: list[Section] = [Section(title="Front matter")]
-    trail: list[tuple[int, str]] = []  # the open headings, outermost first
+    trail: list[tuple[int, str, bool]] = []  # the open headings (level, title, run-in), outermost first
     reference_pages: list[tuple[float, list[_RawBlock]]] = []
     in_references = False
     for (page_number, blocks), width in zip(pages, widths, strict=True):
@@ -326,12 +340,18 @@ def parse_pdf(path: Path) -> Document:
                     level = numbered_depth(text) or levels.get(raw.style, 1)
                     while trail and trail[-1][0] >= level:
                         trail.pop()
-                    trail.append((level, text))
-                    sections.append(Section(title=" > ".join(title for _, title in trail)))
+                    trail.append((level, text, False))
+                    sections.append(Section(title=" > ".join(title for _, title, _ in trail)))
                 continue
             if in_references:
                 page_references.append(raw)
                 continue
+            if trail and (run_in := _run_in(raw, text, body)):
+                heading, text = run_in
+                while trail and trail[-1][2]:  # a run-in heading ends the one before it
+                    trail.pop()
+                trail.append((trail[-1][0] + 1, heading, True))
+                sections.append(Section(title=" > ".join(title for _, title, _ in trail), run_in=True))
             if id(raw) in tables:
                 block = table_block(text, tables[id(raw)].rows, page_number)
             else:

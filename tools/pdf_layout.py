@@ -32,6 +32,23 @@ def span_style(span: dict) -> Style:
     return Style(round(float(span.get("size", 0.0)) / SIZE_STEP) * SIZE_STEP, bold)
 
 
+def run_in_lead(lines: list[dict]) -> str:
+    """The bold words a paragraph opens with when the rest of it is not bold: a run-in heading
+    ("**Participants.** Twenty adults..."), as journals and ACL's \\paragraph set them. Empty when the block
+    does not open with one (a list item's number, "5. **ELMo**", opens with regular type)."""
+    spans = [span for line in lines for span in line["spans"] if span["text"].strip()]
+    lead = []
+    for span in spans:
+        if not span_style(span).bold:
+            break
+        lead.append(span["text"])
+    rest = spans[len(lead):]
+    text = " ".join("".join(lead).split())
+    if not lead or not rest or any(span_style(span).bold for span in rest[:3]):
+        return ""
+    return text if 1 <= len(text.split()) <= 6 and sum(c.isalpha() for c in text) >= 3 else ""
+
+
 def style_counts(lines: list[dict]) -> Counter[Style]:
     """Characters per style in the lines of a block."""
     counts: Counter[Style] = Counter()
