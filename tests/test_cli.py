@@ -92,3 +92,12 @@ def test_help_groups_commands_by_task_with_examples() -> None:
     for group in ("library:", "asking:", "service:", "evaluation:"):
         assert group in run.stdout
     assert run.stdout.count("e.g. scisynth ") >= 14
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """`scisynth library | head`: the reader is gone before the output is written; no traceback, status 0."""
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false"}
+    errors = tmp_path / "stderr.txt"
+    run = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m api.cli library 2>{errors} | true"],
+                         env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert run.returncode == 0 and errors.read_text() == ""
