@@ -33,7 +33,8 @@ from agent.prose import is_body_prose
 from agent.reasoning import HypothesisDraft, Leads, Reasoner, RuleReasoner
 from agent.state import AgentState, Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
 from retrieval.catalog import Catalog
-from retrieval.search import HybridSearcher, Passage
+from retrieval.citation_graph import CitationGraph
+from retrieval.search import HybridSearcher, Passage, SearchFilter
 from tools.arxiv_client import ArxivClient, ArxivError, build_query
 from tools.documents import title_key
 
@@ -75,6 +76,7 @@ class AgentServices:
     answerability: AnswerabilityJudge
     arxiv: ArxivClient | None
     fetcher: PaperFetcher | None
+    citation_graph: CitationGraph
     limits: TurnLimits
 
     @property
@@ -145,21 +147,25 @@ class TurnNodes:
         started = time.perf_counter()
         question = state["resolved_question"]
         found = self.library_passages(state["queries"], state.get("lexical_queries", []))
+        cited, focal = self.cited_passages(question, found)
+        found = _merge(found, cited)
         strong = [p for p, score in self.s.scorer.rank_passages(question, found)
                   if score >= self.s.limits.relevance_cutoff + 0.15]
         wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.limits.min_evidence
         base = {"passages": found, "library_searched": True, "acquired": 0, "arxiv_ids": []}
+        library = f"library: {len(found)} passages" + (
+            f" ({len(cited)} from papers in the library that {focal} cites)" if cited else "")
         if not (wants_arxiv and self.s.limits.use_arxiv and self.s.arxiv):
-            return {**base, "trace": trace_event(state, "search", f"library: {len(found)} passages", started)}
+            return {**base, "trace": trace_event(state, "search", library, started)}
         try:
             query = build_query(" ".join(content_words(question)[:8]))
             papers = self.s.arxiv.search(query, max_results=self.s.limits.arxiv_results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
-            return {**base, "trace": trace_event(state, "search", f"library: {len(found)} passages; arXiv "
-                                                 "unavailable, continuing with the library", started, str(error))}
+            return {**base, "trace": trace_event(state, "search", f"{library}; arXiv unavailable, continuing with "
+                                                 "the library", started, str(error))}
         new = [p.arxiv_id for p in papers if self.s.catalog.find_paper(p.base_id) is None]
-        detail = f"library: {len(found)} passages; arXiv: {len(papers)} results, {len(new)} new"
+        detail = f"{library}; arXiv: {len(papers)} results, {len(new)} new"
         return {**base, "arxiv_ids": new, "trace": trace_event(state, "search", detail, started)}
 
     def acquire(self, state: AgentState) -> dict:
@@ -178,6 +184,23 @@ class TurnNodes:
         detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") for r in added) or "none added"
         return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
                 "trace": trace_event(state, "acquire", f"added {detail}", started)}
+
+    def cited_passages(self, question: str, found: list[Passage], most: int = 3) -> tuple[list[Passage], str]:
+        """When the search says the question is about one paper (it holds two of the three best passages): the
+        passage closest to the question of each library paper it cites (at most `most`), and the paper's id.
+        What a paper builds on is evidence for a question about it."""
+        papers = [p.paper_id for p in found[:3]]
+        focal = max(set(papers), key=papers.count, default="")
+        if papers.count(focal) < 2:
+            return [], ""
+        cited = list(dict.fromkeys(r["in_library"] for r in self.s.citation_graph.references(focal)
+                                   if r["in_library"]))
+        if not cited:
+            return [], focal
+        best: dict[str, Passage] = {}
+        for passage in self.s.searcher.search(question, k=3 * len(cited), where=SearchFilter(paper_ids=cited)):
+            best.setdefault(passage.paper_id, passage)
+        return list(best.values())[:most], focal
 
     def library_passages(self, queries: list[str], lexical: list[str] | None = None) -> list[Passage]:
         """Every query's passages (hybrid search; `lexical` ones BM25 alone), each chunk once (its best score),

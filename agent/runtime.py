@@ -244,6 +244,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         model = load_chat_model(settings.llm, settings.model_options)
     composer = composer or (ChatComposer(model) if model is not None else extractive)
     rules = RuleReasoner(scorer, catalog.paper_text)
+    citation_graph = CitationGraph(engine)
     services = AgentServices(
         catalog=catalog, searcher=searcher, scorer=scorer, composer=composer, fallback=extractive,
         checker=CitationChecker(scorer), reasoner=ChatReasoner(model) if model is not None else rules, rules=rules,
@@ -251,6 +252,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         open_questions=OpenQuestionFinder(searcher, scorer),
         answerability=AnswerabilityJudge(scorer, searcher.lexical_index, settings.answer_threshold),
         arxiv=arxiv if settings.use_arxiv else None, fetcher=fetcher if settings.use_arxiv else None,
+        citation_graph=citation_graph,
         limits=TurnLimits(evidence_k=settings.evidence_k, max_rounds=settings.max_rounds,
                           papers_per_turn=settings.papers_per_turn, max_seconds=settings.turn_seconds,
                           max_llm_calls=settings.max_llm_calls, use_arxiv=settings.use_arxiv))
@@ -260,7 +262,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
         ingestor=ingestor, composer=composer, conversations=ConversationStore(engine), arxiv=arxiv,
         graph=build_graph(services, make_checkpointer(settings), tool_loop),
         oneshot_graph=build_graph(services, None, tool_loop),
-        fetcher=fetcher, scorer=scorer, citation_graph=CitationGraph(engine), model=model,
+        fetcher=fetcher, scorer=scorer, citation_graph=citation_graph, model=model,
     )
 
 

@@ -75,3 +75,27 @@ def test_a_runaway_reference_title_is_stored_capped() -> None:
     document = Document("x", "A paper", "jsonl", [], references=[Reference("word " * 20_000)])
     [row] = reference_rows(document)
     assert len(row.title) == MAX_REFERENCE_TITLE and row.position == 1
+
+
+def test_a_question_about_a_paper_pulls_in_the_library_papers_it_cites(tmp_path, embedder) -> None:
+    from tests.conftest import make_runtime
+    from tools.documents import Block, Document, Reference, Section
+
+    runtime = make_runtime(tmp_path, embedder, use_arxiv=False)
+    focal = Document("focal", "Graph transformers predict molecular properties from atom graphs", "jats", [
+        Section("Results", [Block("Graph transformers predicted solubility of small molecules with low error.", 1)]),
+        Section("Discussion", [Block("Attention over atom graphs improved solubility prediction for drugs.", 2)]),
+    ], references=[Reference("Message passing networks for quantum chemistry on small organic molecules")])
+    cited = Document("cited", "Message passing networks for quantum chemistry on small organic molecules", "jats", [
+        Section("Results", [Block("Message passing reached chemical accuracy on thirteen quantum properties.", 3)])])
+    unrelated = Document("other", "Soil moisture sensing with low-cost capacitive probes in vineyards", "jats", [
+        Section("Results", [Block("Capacitive probes tracked soil moisture within five percent in vineyards.", 4)])])
+    for document in (cited, unrelated, focal):
+        runtime.ingestor.ingest_document(document)
+
+    about_focal = runtime.ask("How well do graph transformers predict solubility of molecules?")
+    search = next(e["detail"] for e in about_focal["trace"] if e["node"] == "search")
+    assert "(1 from papers in the library that focal cites)" in search
+
+    spread = runtime.ask("How accurate are capacitive soil moisture probes?")  # not about the focal paper
+    assert "cites" not in next(e["detail"] for e in spread["trace"] if e["node"] == "search")
