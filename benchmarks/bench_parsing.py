@@ -7,7 +7,10 @@ Run: python -m benchmarks.bench_parsing [--skip-ingest]
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,29 +43,61 @@ def _precision(headings: list[str], gold: set[str]) -> float:
     return sum(bool({title_key(h), title_key(h.split(" ", 1)[-1])} & gold) for h in headings) / max(1, len(headings))
 
 
+_LAYOUT_HEADINGS = """
+import json, sys, time
+import pymupdf.layout  # switches pymupdf4llm to PyMuPDF's layout model
+import pymupdf4llm
+started = time.perf_counter()
+markdown = pymupdf4llm.to_markdown(sys.argv[1])
+lines = [line.strip("# *") for line in markdown.splitlines() if line.startswith("#")]
+print(json.dumps({"headings": lines[1:], "seconds": time.perf_counter() - started}))
+"""
+
+
+def _layout_headings(pdf: Path) -> tuple[list[str], float]:
+    """Headings PyMuPDF's layout model finds (through pymupdf4llm, in a process of its own: importing
+    pymupdf.layout changes how PyMuPDF reads pages), the title left out, and the seconds it took."""
+    run = subprocess.run([sys.executable, "-c", _LAYOUT_HEADINGS, str(pdf)], capture_output=True, text=True,
+                         check=True)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return [h for h in result["headings"] if h.lower() != "references"], result["seconds"]
+
+
+def _scores(found: dict[str, bool], heads: list[str]) -> list[str]:
+    """Recall of GROBID's headings; precision, with and without run-in headings (found[h] is True for one)."""
+    gold = {title_key(h) for h in heads} | {title_key(h.split(" ", 1)[-1]) for h in heads}
+    found = {h: run_in for h, run_in in found.items() if h not in _NOT_HEADINGS | {"Front matter"}}
+    keys = {title_key(h) for h in found} | {title_key(h.split(" ", 1)[-1]) for h in found}
+    recall = sum(title_key(h) in keys or title_key(h.split(" ", 1)[-1]) in keys for h in heads) / len(heads)
+    return [f"{recall:.2f}", f"{_precision(list(found), gold):.2f}",
+            f"{_precision([h for h, run_in in found.items() if not run_in], gold):.2f}", str(sum(found.values()))]
+
+
 def bench_structure() -> list[list[object]]:
-    """Per paper with a GROBID parse: body heading recall and precision (GROBID leaves Abstract and
-    Acknowledgements out of its body, so they are not counted); precision also without run-in headings, which
-    GROBID marks only now and then; reference titles GROBID also found; reference entries leaked into body."""
+    """Per paper with a GROBID parse and per reader: pages/s, body heading recall and precision (GROBID leaves
+    Abstract and Acknowledgements out of its body, so they are not counted), precision also without run-in
+    headings, which GROBID marks only now and then; reference titles GROBID also found; reference entries
+    leaked into body text."""
     rows = []
     for tei in sorted((DATA / "papers" / "parses").glob("*.tei.xml")):
-        ours = parse_pdf(DATA / "papers" / tei.name.replace(".tei.xml", ".pdf"))
+        pdf = DATA / "papers" / tei.name.replace(".tei.xml", ".pdf")
+        started = time.perf_counter()
+        ours = parse_pdf(pdf)
+        seconds = time.perf_counter() - started
         heads = _grobid_headings(tei)
-        gold = {title_key(h) for h in heads} | {title_key(h.split(" ", 1)[-1]) for h in heads}
         found = {s.title.split(" > ")[-1]: s.run_in for s in ours.sections} | {
             part: False for s in ours.sections for part in s.title.split(" > ")[:-1]}
-        found = {h: run_in for h, run_in in found.items() if h not in _NOT_HEADINGS | {"Front matter"}}
-        keys = {title_key(h) for h in found} | {title_key(h.split(" ", 1)[-1]) for h in found}
-        recall = sum(title_key(h) in keys or title_key(h.split(" ", 1)[-1]) in keys for h in heads) / len(heads)
-
         references = {title_key(r.title) for r in ours.references}
         grobid_references = parse_tei(tei).references
         matched = sum(title_key(r.title) in references for r in grobid_references)
         body = " ".join(b.text for s in ours.sections for b in s.blocks).lower()
         leaked = sum(r.raw[:60].lower() in body for r in ours.references)
-        rows.append([tei.name.replace(".tei.xml", ""), f"{recall:.2f}", f"{_precision(list(found), gold):.2f}",
-                     f"{_precision([h for h, run_in in found.items() if not run_in], gold):.2f}",
-                     sum(found.values()), f"{matched}/{len(grobid_references)}", len(ours.references), leaked])
+        name = tei.name.replace(".tei.xml", "")
+        rows.append([name, "font statistics + run-in (default)", f"{ours.page_count / seconds:.1f}",
+                     *_scores(found, heads), f"{matched}/{len(grobid_references)}", len(ours.references), leaked])
+        layout, layout_seconds = _layout_headings(pdf)
+        rows.append([name, "pymupdf4llm + pymupdf.layout", f"{ours.page_count / layout_seconds:.1f}",
+                     *_scores(dict.fromkeys(layout, False), heads), "-", "-", "-"])
     return rows
 
 
@@ -160,10 +195,11 @@ def main() -> None:
     print("\n## Tables: the default reader (word positions next to a caption) and PyMuPDF's table finder\n")
     print(table(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
                  "pages/s (whole parse)", "find_tables: tables", "find_tables: pages/s"], bench_tables()))
-    print("\n## Structure against GROBID's parses (font statistics + outline + patterns)\n")
-    print(table(["paper", "heading recall", "heading precision", "precision, run-in headings aside",
-                 "run-in headings", "GROBID references found", "references parsed", "entries leaked into body"],
-                bench_structure()))
+    print("\n## Structure against GROBID's parses: our reader (font statistics, outline, patterns, run-in headings) "
+          "and PyMuPDF's layout model\n")
+    print(table(["paper", "reader", "pages/s", "heading recall", "heading precision",
+                 "precision, run-in headings aside", "run-in headings", "GROBID references found",
+                 "references parsed", "entries leaked into body"], bench_structure()))
     if not args.skip_ingest:
         print(f"\n## PDF ingest end to end ({args.copies} renamed copies of each shared PDF; goal: 1,000 papers in "
               "under an hour)\n")

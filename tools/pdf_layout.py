@@ -36,14 +36,15 @@ def run_in_lead(lines: list[dict]) -> str:
     """The bold words a paragraph opens with when the rest of it is not bold: a run-in heading
     ("**Participants.** Twenty adults..."), as journals and ACL's \\paragraph set them. Empty when the block
     does not open with one (a list item's number, "5. **ELMo**", opens with regular type)."""
-    spans = [span for line in lines for span in line["spans"] if span["text"].strip()]
+    spans = [span for line in lines for span in line["spans"]]
     lead = []
-    for span in spans:
-        if not span_style(span).bold:
+    for span in spans:  # white space between bold words (often a span of its own) belongs to the lead
+        if span["text"].strip() and not span_style(span).bold:
             break
         lead.append(span["text"])
-    rest = spans[len(lead):]
+    rest = [span for span in spans[len(lead):] if span["text"].strip()]
     text = " ".join("".join(lead).split())
+    lead = [t for t in lead if t.strip()]
     if not lead or not rest or any(span_style(span).bold for span in rest[:3]):
         return ""
     return text if 1 <= len(text.split()) <= 6 and sum(c.isalpha() for c in text) >= 3 else ""
