@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
-
-from langgraph.config import get_stream_writer
 
 from agent.answerability import AnswerabilityJudge
 from agent.citations import MARKER, CheckedAnswer, CitationChecker
@@ -46,6 +46,22 @@ EMPTY_LIBRARY = ("Your library is empty, so there is nothing to answer from yet.
                  "files or folders) or 'scisynth fetch ARXIV_ID'. Then ask again.")
 CHIT_CHAT = ("Hello! I answer research questions from your paper library and arXiv, with citations to the page, "
              "and I can propose testable hypotheses. Ask me a question about a topic.")
+
+
+# Where the answer's tokens go while it is written. A context variable rather than LangGraph's "custom" stream
+# mode: that mode runs every node on a worker thread so the caller can read while it runs, which cost a turn
+# more CPU in thread hand-offs than the whole retrieval; nodes run on the caller's thread instead.
+_emit: ContextVar[Callable[[dict], None]] = ContextVar("scisynth_emit", default=lambda _event: None)
+
+
+@contextmanager
+def emitting(send: Callable[[dict], None]) -> Iterator[None]:
+    """Send the events nodes emit while a turn runs ("token", "revised") to `send`."""
+    token = _emit.set(send)
+    try:
+        yield
+    finally:
+        _emit.reset(token)
 
 
 @dataclass(frozen=True)
@@ -257,7 +273,7 @@ class TurnNodes:
         """The composer's answer, streamed to the client as it is written; the extractive one when the model
         fails or the budget is spent (verify catches what the model gets wrong)."""
         started = time.perf_counter()
-        write = get_stream_writer()
+        write = _emit.get()
         fixed = self._fixed_answer(state)
         if fixed is not None:
             text, provider, note = fixed
@@ -330,7 +346,7 @@ class TurnNodes:
         if stopped := state.get("stopped_early"):
             answer += f"\n\n(Stopped early: {stopped}; this is the best answer so far.)"
         if answer != state.get("streamed"):
-            get_stream_writer()({"event": "revised", "data": {"answer": answer}})
+            _emit.get()({"event": "revised", "data": {"answer": answer}})
         detail = f"{note}{len(checked.citations)} citations, {checked.unsupported_removed} unsupported claims removed"
         answered = bool(checked.citations)
         related = [] if answered else related_passages(evidence or state.get("passages", []))

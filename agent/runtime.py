@@ -32,7 +32,7 @@ from agent.llm import Composer, load_chat_model
 from agent.llm.chat_composer import ChatComposer
 from agent.llm.extractive import ExtractiveComposer
 from agent.llm.structured import model_deadline
-from agent.nodes import AgentServices, TurnLimits
+from agent.nodes import AgentServices, TurnLimits, emitting
 from agent.novelty import NoveltyChecker
 from agent.papers import PaperFetcher
 from agent.reasoning import ChatReasoner, RuleReasoner
@@ -133,16 +133,15 @@ class Runtime:
                                        "durability": "exit"}) if conversation_id else (self.oneshot_graph, {})
         send, state = emit or (lambda _event: None), {}
         try:
-            with get_usage_metadata_callback() as usage, model_deadline(self.settings.turn_seconds):
+            with get_usage_metadata_callback() as usage, model_deadline(self.settings.turn_seconds), emitting(send):
                 for mode_name, chunk in graph.stream(self.turn_input(question, mode, n, instructions, history),
-                                                     stream_mode=["updates", "custom", "values"], **options):
+                                                     stream_mode=["updates", "values"], **options):
                     if mode_name == "values":
                         state = chunk
                         continue
-                    events = [chunk] if mode_name == "custom" else [
-                        event for node, delta in chunk.items() for event in progress_events(node, delta or {})]
-                    for event in events:
-                        send(event)
+                    for node, delta in chunk.items():
+                        for event in progress_events(node, delta or {}):
+                            send(event)
         except Exception as error:
             log.exception("turn failed")
             if conversation_id is not None:
