@@ -109,6 +109,32 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from agent.importing import BibliographyImporter
+    from tools.bibliography import BibliographyError
+
+    runtime = _runtime(args, needs_model=False)
+    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if runtime.settings.use_arxiv
+                                    else None)
+    try:
+        with tqdm(desc="import", unit="entry", disable=args.json or None, file=sys.stderr) as bar:
+            report = importer.import_file(Path(args.file), on_entry=lambda _result: bar.update())
+    except BibliographyError as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+    public = report.public()
+    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
+             + (f"  ({r.error})" if r.error else "") for r in report.results]
+    lines.append(", ".join(f"{n} {status}" for status, n in public["counts"].items())
+                 + f", {len(report.skipped)} skipped")
+    _print(public, args.json, "\n".join(lines))
+    for bad in report.skipped:
+        print(f"scisynth: {args.file}:{bad.line}: skipped: {bad.reason}", file=sys.stderr)
+    return 2 if not report.results else 0
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -267,9 +293,9 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
-            "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "reindex": cmd_reindex, "ask": cmd_ask,
-            "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
-            "eval": cmd_eval}
+            "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import,
+            "reindex": cmd_reindex, "ask": cmd_ask, "hypothesize": cmd_hypothesize, "slack": cmd_slack,
+            "keys": cmd_keys, "models": cmd_models_pull, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

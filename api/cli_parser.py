@@ -17,6 +17,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("search", "find passages in the library", 'scisynth search "citation graph" -k 3'),
         ("arxiv", "search arXiv (metadata only; fetch adds papers)", 'scisynth arxiv "protein folding" --max 5'),
         ("fetch", "download papers from arXiv by id and add them", "scisynth fetch 2104.12255"),
+        ("import", "add the papers of a BibTeX or RIS export (Zotero, Mendeley, JabRef): arXiv entries fetched, "
+                   "linked PDFs read, the rest kept as references", "scisynth import my-library.bib"),
         ("refs", "a paper's reference list, and which library papers it cites or that cite it",
          "scisynth refs PAPER_ID --cited-by"),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
@@ -103,7 +105,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     search.add_argument("--paper", action="append", metavar="PAPER_ID", help="only these papers (repeatable)")
     search.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
     search.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
-    search.add_argument("--source", action="append", choices=["pdf", "jats", "tei", "jsonl", "unarxive", "arxiv"],
+    search.add_argument("--source", action="append", choices=["pdf", "jats", "tei", "jsonl", "unarxive", "arxiv",
+                                                                      "bibliography"],
                         help="only papers from this kind of source (repeatable)")
     search.add_argument("--mmr", type=float, metavar="BALANCE", help="diversify with MMR (0..1: the weight of "
                         "relevance; e.g. 0.7); off when not given")
@@ -122,6 +125,12 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     fetch = command("fetch")
     fetch.add_argument("ids", nargs="+", metavar="ARXIV_ID", help="arXiv ids, e.g. 2104.12255 or hep-th/9901001")
     fetch.add_argument("--abstract-only", action="store_true", help="ingest the abstract, skip the PDF")
+
+    bib = command("import")
+    bib.description += ("\n\nImporting again changes nothing: entries already in the library are left alone. An entry "
+                        "that cannot be read is named with its line on stderr and skipped; the rest are imported. "
+                        "Exit code 2 when nothing could be read.")
+    bib.add_argument("file", metavar="FILE", help="a .bib or .ris file")
 
     reindex = command("reindex")
     reindex.description += "\n\nNeeded after changing SCISYNTH_EMBEDDINGS; cached embeddings make unchanged text free."

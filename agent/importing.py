@@ -1,0 +1,107 @@
+"""Importing a reference manager's export (BibTeX or RIS) into the library.
+
+Each entry becomes a paper the way a researcher would expect: an arXiv id is fetched from arXiv (PDF and
+all, through the polite client); a `file` field naming a readable local PDF is ingested from it, under the
+entry's own title, authors, year and DOI (a reference manager's metadata beats a PDF's); anything else is kept
+as a metadata-only paper (title, authors, year, DOI, abstract when the export has one) that searches and
+citations can still use. An entry already in the library is left alone, so importing twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from agent.papers import PaperFetcher
+from retrieval.catalog import Catalog
+from retrieval.ingest import Ingestor, IngestResult
+from tools.arxiv_client import ArxivError
+from tools.bibliography import BadEntry, BibRecord, read_bibliography
+from tools.documents import Block, Document, DocumentError, Section, title_key
+from tools.pdf import parse_pdf
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportReport:
+    results: list[IngestResult]  # one per entry read, in file order
+    skipped: list[BadEntry]  # entries that could not be read, with their line
+
+    def public(self) -> dict:
+        counts = {status: sum(r.status == status for r in self.results) for status in ("added", "unchanged", "failed")}
+        return {"results": [r.public() for r in self.results], "counts": counts,
+                "skipped": [{"line": b.line, "reason": b.reason} for b in self.skipped]}
+
+
+def metadata_document(record: BibRecord) -> Document:
+    """A paper known only from its reference: the abstract when there is one, else the reference itself, so
+    its title, venue and year are searchable and citable."""
+    reference = ". ".join(filter(None, [record.title, record.venue, str(record.year or "")])) + "."
+    section = Section("Abstract", [Block(record.abstract, None)]) if record.abstract else Section(
+        "Reference", [Block(reference, None)])
+    identity = record.doi or record.arxiv_id or title_key(record.title)
+    return Document(
+        paper_id=f"doi:{record.doi}" if record.doi else f"bib:{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
+        title=record.title, source="bibliography", sections=[section], authors=list(record.authors),
+        year=record.year, doi=record.doi, arxiv_id=record.arxiv_id, abstract=record.abstract)
+
+
+class BibliographyImporter:
+    def __init__(self, catalog: Catalog, ingestor: Ingestor, fetcher: PaperFetcher | None) -> None:
+        self.catalog = catalog
+        self.ingestor = ingestor
+        self.fetcher = fetcher  # None when arXiv is switched off: arXiv entries are kept as metadata
+
+    def import_file(self, path: Path, on_entry: Callable[[IngestResult], None] | None = None,
+                    added_by: str | None = None) -> ImportReport:
+        """Import every readable entry of a .bib or .ris file (BibliographyError when the file is unreadable)."""
+        records, skipped = read_bibliography(path)
+        for bad in skipped:
+            log.info("%s:%d skipped: %s", path, bad.line, bad.reason)
+        results = []
+        for record in records:
+            result = self._import(record, f"{path}:{record.line}", added_by)
+            results.append(result)
+            if on_entry:
+                on_entry(result)
+        return ImportReport(results, skipped)
+
+    def _known(self, record: BibRecord) -> str | None:
+        """The id of the library paper this entry names, if any (arXiv id, DOI or title)."""
+        for paper_id in filter(None, [record.arxiv_id, f"doi:{record.doi}" if record.doi else None]):
+            if self.catalog.find_paper(paper_id) is not None:
+                return paper_id
+        same = self.catalog.find_by_title(record.title)
+        return same.paper_id if same is not None else None
+
+    def _import(self, record: BibRecord, origin: str, added_by: str | None) -> IngestResult:
+        if known := self._known(record):
+            return IngestResult(origin, "unchanged", known, record.title)
+        note = None
+        if record.arxiv_id and self.fetcher is not None:
+            try:
+                [result] = self.fetcher.fetch([record.arxiv_id], added_by=added_by)
+            except ArxivError as error:
+                note = f"arXiv unreachable ({error}); kept the reference, import again to fetch the paper"
+            else:
+                if result.status != "failed":
+                    result.path = origin
+                    return result
+                note = f"arXiv: {result.error}; kept the reference"
+        for pdf in record.files:
+            try:
+                document = parse_pdf(pdf)
+            except DocumentError as error:
+                note = f"{pdf}: {error.reason}; kept the reference"
+                continue
+            return self.ingestor.ingest_document(replace(
+                document, title=record.title, authors=list(record.authors) or document.authors,
+                year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), origin, added_by)
+        result = self.ingestor.ingest_document(metadata_document(record), origin, added_by)
+        if note and result.status == "added":
+            result.error = note
+        return result

@@ -1,0 +1,155 @@
+"""Importing reference-manager exports: BibTeX and RIS written the way Zotero, Mendeley and JabRef write them
+(braces, LaTeX accents, eprint/archivePrefix, file fields, missing fields), made here; arXiv through its replay
+server, PDFs from ../shared/data/papers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.importing import BibliographyImporter
+from tests.arxiv_replay import ReplayServer
+from tests.conftest import PAPERS, make_runtime
+from tools.bibliography import BibliographyError, read_bibliography
+
+ZOTERO_BIB = r"""% Exported by Zotero
+@article{lo_s2orc_2020,
+	title = {{S2ORC}: {The} {Semantic} {Scholar} {Open} {Research} {Corpus}},
+	author = {Lo, Kyle and Wang, Lucy Lu and Neumann, Mark and Kinney, Rodney and Weld, Daniel S.},
+	year = {2020},
+	doi = {10.18653/v1/2020.acl-main.447},
+	journal = {ACL},
+	file = {Full Text PDF:PDF_PATH:application/pdf},
+}
+
+@misc{ammar_literature_2018,
+	title = {Construction of the {Literature} {Graph} in {Semantic} {Scholar}},
+	author = {Ammar, Waleed and Groeneveld, Dirk},
+	year = {2018},
+	eprint = {1605.08386},
+	archivePrefix = {arXiv},
+	primaryClass = {cs.CL},
+}
+
+@article{broken_entry,
+	title = {A title whose brace never closes,
+	year = {2019}
+
+@article{muller_gait_2019,
+	title = {Gait {Kinematics} after {Stroke} in {M}\"{u}nchen: a {\'E}tude of twenty adults},
+	author = {M{\"u}ller, J{\"o}rg},
+	journal = {J. Neuroeng. Rehabil.},
+	year = {2019},
+	abstract = {Stroke survivors walked slower and with shorter strides than matched controls.},
+}
+
+@book{no_title, author = {Nobody, A.}, year = {2001}}
+"""
+
+ENDNOTE_RIS = """TY  - JOUR
+TI  - Measuring oral health impact in Dutch adults
+AU  - van der Meulen, M. J.
+AU  - John, M. T.
+PY  - 2008///
+DO  - https://doi.org/10.1186/1472-6831-8-11
+AB  - The Dutch oral health impact profile was valid and reliable in adults.
+ER  - {space}
+
+TY  - JOUR
+AU  - Nobody
+ER  - {space}
+""".format(space="")
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as replay:
+        yield replay
+
+
+def _line(text: str, needle: str) -> int:
+    return text[:text.index(needle)].count("\n") + 1
+
+
+def test_records_keep_identity_accents_and_files(tmp_path: Path) -> None:
+    bib = tmp_path / "zotero.bib"
+    bib.write_text(ZOTERO_BIB.replace("PDF_PATH", str(PAPERS / "acl_2020.acl-main.447.pdf")))
+    records, skipped = read_bibliography(bib)
+    assert [r.key for r in records] == ["lo_s2orc_2020", "ammar_literature_2018", "muller_gait_2019"]
+    s2orc, graph, gait = records
+    assert s2orc.title == "S2ORC: The Semantic Scholar Open Research Corpus"
+    assert s2orc.doi == "10.18653/v1/2020.acl-main.447"
+    assert s2orc.files == (PAPERS / "acl_2020.acl-main.447.pdf",) and s2orc.authors[1] == "Lucy Lu Wang"
+    assert graph.arxiv_id == "1605.08386" and graph.line == _line(ZOTERO_BIB, "@misc{ammar")
+    assert gait.title == "Gait Kinematics after Stroke in München: a Étude of twenty adults"
+    assert gait.authors == ("Jörg Müller",) and gait.abstract.startswith("Stroke survivors")
+    assert [(b.line, b.reason.split(":")[0]) for b in skipped] == [
+        (_line(ZOTERO_BIB, "@article{broken"), "not a valid BibTeX entry"),
+        (_line(ZOTERO_BIB, "@book{no_title"), "@book{no_title} has no title")]
+    jabref = tmp_path / "jabref.bib"
+    jabref.write_text("@inproceedings{x, title={T}, file={:papers/x.pdf:PDF}}\n@misc{y, title={U}, "
+                      "journal={arXiv preprint arXiv:2104.12255}, file={:C$\\backslash$:/Users/me/y.pdf:pdf}}")
+    x, y = read_bibliography(jabref)[0]
+    assert x.files == (tmp_path / "papers" / "x.pdf",) and y.arxiv_id == "2104.12255"
+    assert str(y.files[0]).replace("\\", "/").endswith("C:/Users/me/y.pdf")
+
+
+def test_ris_records_and_bad_files(tmp_path: Path) -> None:
+    ris = tmp_path / "endnote.ris"
+    ris.write_text(ENDNOTE_RIS)
+    [record], [bad] = read_bibliography(ris)
+    assert (record.title, record.year, record.doi) == ("Measuring oral health impact in Dutch adults", 2008,
+                                                       "10.1186/1472-6831-8-11")
+    assert record.authors == ("van der Meulen, M. J.", "John, M. T.")
+    assert bad.line == _line(ENDNOTE_RIS, "TY  - JOUR\nAU")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some notes")
+    for path, message in [(notes, "neither BibTeX"), (tmp_path / "none.bib", "no such file")]:
+        with pytest.raises(BibliographyError, match=message):
+            read_bibliography(path)
+    latin1 = tmp_path / "latin1.bib"
+    latin1.write_bytes("@misc{a, title={Caf\xe9}}".encode("latin-1"))
+    with pytest.raises(BibliographyError, match="not UTF-8"):
+        read_bibliography(latin1)
+
+
+def test_import_fetches_arxiv_reads_pdfs_keeps_references_and_is_idempotent(server: ReplayServer, tmp_path: Path,
+                                                                             embedder) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder, use_arxiv=True, arxiv_api_url=f"{server.base}/api/query",
+                           arxiv_pdf_url=f"{server.base}/pdf/", arxiv_delay_seconds=0,
+                           allowed_fetch_hosts=f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}")
+    bib = tmp_path / "zotero.bib"
+    bib.write_text(ZOTERO_BIB.replace("PDF_PATH", str(PAPERS / "acl_2020.acl-main.447.pdf")))
+    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher)
+    report = importer.import_file(bib)
+    assert [r.status for r in report.results] == ["added"] * 3 and report.results[1].paper_id == "1605.08386"
+    s2orc = runtime.catalog.find_paper(report.results[0].paper_id)  # the PDF read, under the entry's metadata
+    assert s2orc.page_count == 15 and s2orc.doi == "10.18653/v1/2020.acl-main.447"
+    assert s2orc.title == "S2ORC: The Semantic Scholar Open Research Corpus" and s2orc.year == 2020
+    assert runtime.catalog.find_paper("1605.08386").source == "arxiv"
+    gait = runtime.searcher.search("stroke survivors stride length", k=1)[0]
+    assert gait.paper_id.startswith("bib:") and gait.text.startswith("Stroke survivors walked slower")
+    requests = len(server.requests)
+    again = importer.import_file(bib)
+    assert [r.status for r in again.results] == ["unchanged"] * 3 and len(server.requests) == requests
+
+
+def test_cli_import_without_arxiv_keeps_references_and_names_bad_entries(tmp_path: Path) -> None:
+    bib = tmp_path / "zotero.bib"
+    bib.write_text(ZOTERO_BIB.replace("PDF_PATH", str(tmp_path / "missing.pdf")))
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false"}
+    run = subprocess.run([sys.executable, "-m", "api.cli", "import", "--json", str(bib)], capture_output=True,
+                         text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["counts"] == {"added": 3, "unchanged": 0, "failed": 0}
+    broken = _line(ZOTERO_BIB, "@article{broken")
+    assert [s["line"] for s in report["skipped"]] == [broken, _line(ZOTERO_BIB, "@book{no_title")]
+    assert f"{bib}:{broken}: skipped: not a valid BibTeX entry" in run.stderr
+    assert report["results"][1]["paper_id"].startswith("bib:")  # arXiv off: the arXiv entry is kept as a reference

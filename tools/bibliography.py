@@ -1,0 +1,185 @@
+"""Reference-manager exports read into records: BibTeX (bibtexparser 2, LaTeX accents decoded) and RIS
+(rispy), as Zotero, Mendeley and JabRef write them.
+
+A record keeps what an import needs: identity (DOI, arXiv id), bibliographic fields, the abstract when the
+export has one, and the PDFs its `file` field points to. An entry that cannot be read is reported with its
+line and skipped; the rest of the file is still read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import bibtexparser
+import rispy
+from bibtexparser import middlewares
+
+from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
+from tools.references import normalise_doi
+
+MAX_BYTES = 20 * 1024 * 1024
+# arXiv ids where exports put them: eprint fields, "arXiv:2004.07180" in a journal or note, abs/pdf URLs, and
+# arXiv's own DOIs (10.48550/arXiv.2004.07180).
+_ARXIV_MENTION = re.compile(rf"(?:arxiv[:.\s]\s*|arxiv\.org/(?:abs|pdf)/)({ARXIV_ID.pattern})", re.IGNORECASE)
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+
+
+class BibliographyError(Exception):
+    """The whole file cannot be read (not a bibliography, too large, not text)."""
+
+
+@dataclass(frozen=True)
+class BibRecord:
+    key: str
+    title: str
+    line: int  # 1-based line where the entry starts in its file
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    venue: str | None = None
+    abstract: str | None = None
+    files: tuple[Path, ...] = ()  # PDFs the entry's `file` field names, resolved against the export's folder
+
+
+@dataclass(frozen=True)
+class BadEntry:
+    line: int
+    reason: str
+
+
+def _arxiv_id(*texts: str | None) -> str | None:
+    for text in texts:
+        if text and is_arxiv_id(text.strip()):
+            return without_version(text.strip())
+        match = _ARXIV_MENTION.search(text or "")
+        if match and is_arxiv_id(match.group(1)):
+            return without_version(match.group(1))
+    return None
+
+
+def _year(text: object) -> int | None:
+    match = _YEAR.search(str(text or ""))
+    return int(match.group(1)) if match else None
+
+
+def _local_pdf(value: str, folder: Path) -> Path | None:
+    """A PDF path as exports write it (absolute, relative to the export's folder, or a file:// URL)."""
+    value = value.replace("\\:", ":").strip()  # Mendeley escapes a drive's colon: C\:/Users/...
+    if value.lower().startswith("file://"):
+        value = unquote(urlparse(value).path)
+    if not value.lower().endswith(".pdf"):
+        return None
+    return Path(value) if Path(value).is_absolute() else folder / value
+
+
+def _pdfs(field: str, folder: Path) -> tuple[Path, ...]:
+    """PDF paths of a BibTeX `file` field: Zotero "Title:/path/x.pdf:application/pdf", JabRef ":x.pdf:PDF"
+    (relative to the .bib), Mendeley ":C$\\backslash$:/x.pdf:pdf"; several separated by ";"."""
+    paths = []
+    for part in field.replace("$\\backslash$", "\\").split(";"):
+        pieces = part.split(":")
+        path = _local_pdf(":".join(pieces[1:-1]) if len(pieces) >= 3 else part, folder)  # description:path:type
+        if path is not None:
+            paths.append(path)
+    return tuple(paths)
+
+
+def _person(name: object) -> str:
+    """ "Jörg Müller" from bibtexparser's name parts (first von last, jr)."""
+    parts = getattr(name, "first", []) + getattr(name, "von", []) + getattr(name, "last", [])
+    text = " ".join(parts) or str(name)
+    return f"{text}, {' '.join(name.jr)}" if getattr(name, "jr", None) else text
+
+
+def _clean(text: object) -> str:
+    return " ".join(str(text or "").replace("{", "").replace("}", "").split())
+
+
+def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
+    library = bibtexparser.parse_string(text, append_middleware=[
+        middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(), middlewares.SplitNameParts()])
+    records, bad = [], [BadEntry(block.start_line + 1, _failure(block)) for block in library.failed_blocks]
+    for entry in library.entries:
+        fields = {field.key.lower(): field.value for field in entry.fields}
+        title = _clean(fields.get("title"))
+        if not title:
+            bad.append(BadEntry(entry.start_line + 1, f"@{entry.entry_type}{{{entry.key}}} has no title"))
+            continue
+        authors = fields.get("author") or []
+        eprint = fields.get("eprint") if str(fields.get("archiveprefix", fields.get("eprinttype", "arxiv"))
+                                             ).lower() == "arxiv" else None
+        records.append(BibRecord(
+            key=entry.key, title=title, line=entry.start_line + 1,
+            authors=tuple(_person(a) for a in authors) if isinstance(authors, list) else (_clean(authors),),
+            year=_year(fields.get("year") or fields.get("date")), doi=normalise_doi(fields.get("doi")),
+            arxiv_id=_arxiv_id(eprint, fields.get("journal"), fields.get("url"), fields.get("note"),
+                               fields.get("doi")),
+            venue=_clean(fields.get("journal") or fields.get("booktitle")) or None,
+            abstract=_clean(fields.get("abstract")) or None, files=_pdfs(str(fields.get("file", "")), folder)))
+    return records, sorted(bad, key=lambda b: b.line)
+
+
+def _failure(block: object) -> str:
+    error = getattr(block, "error", None)
+    reason = " ".join(str(getattr(error, "abort_reason", "") or error or "syntax error").split())
+    return f"not a valid BibTeX entry: {reason}"
+
+
+def _listed(value: object) -> list[str]:
+    """rispy gives a tag that may repeat as a list, and some single tags as a string."""
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+
+
+_RIS_START = re.compile(r"^TY  - ", re.MULTILINE)
+
+
+def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
+    """Each record ("TY  - " to "ER  - ") read on its own, so one bad record does not lose the others."""
+    records, bad = [], []
+    starts = [match.start() for match in _RIS_START.finditer(text)]
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        line = text.count("\n", 0, start) + 1
+        try:  # rispy raises plain IOError, ValueError or KeyError on a bad record
+            [fields] = rispy.loads(text[start:end])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            bad.append(BadEntry(line, f"not a valid RIS record ({error})"))
+            continue
+        title = _clean(fields.get("title") or fields.get("primary_title") or fields.get("translated_title"))
+        if not title:
+            bad.append(BadEntry(line, "RIS record without a title (TI or T1)"))
+            continue
+        urls = _listed(fields.get("urls"))
+        records.append(BibRecord(
+            key=fields.get("id") or f"ris-{line}", title=title, line=line,
+            authors=tuple(_listed(fields.get("authors") or fields.get("first_authors"))),
+            year=_year(fields.get("year") or fields.get("publication_year") or fields.get("date")),
+            doi=normalise_doi(fields.get("doi")),
+            arxiv_id=_arxiv_id(*urls, fields.get("doi"), fields.get("notes_abstract"), *_listed(fields.get("notes"))),
+            venue=_clean(fields.get("journal_name") or fields.get("secondary_title")) or None,
+            abstract=_clean(fields.get("abstract")) or None,
+            files=tuple(path for key in ("file_attachments1", "file_attachments2") for value in _listed(fields.get(key))
+                        if (path := _local_pdf(value, folder)) is not None)))
+    if not starts and text.strip():
+        bad.append(BadEntry(1, "no RIS record found (records start with 'TY  - ')"))
+    return records, bad
+
+
+def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
+    """Records of a .bib or .ris file (by its suffix, else by its content), and the entries that were skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise BibliographyError(f"{path}: no such file")
+    if path.stat().st_size > MAX_BYTES:
+        raise BibliographyError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MB; split the export")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BibliographyError(f"{path}: not UTF-8 text ({error.reason}); export it as UTF-8") from error
+    is_ris = path.suffix.lower() == ".ris" or (path.suffix.lower() != ".bib" and _RIS_START.search(text))
+    if not is_ris and "@" not in text:
+        raise BibliographyError(f"{path}: neither BibTeX (.bib) nor RIS (.ris)")
+    return (read_ris if is_ris else read_bibtex)(text, path.parent)
