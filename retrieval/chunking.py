@@ -148,6 +148,8 @@ def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:
 
 def _fitted(text: str, count_tokens: TokenCounter, max_tokens: int) -> str:
     """The longest run of `text`'s first words within `max_tokens`."""
+    if count_tokens(text) <= max_tokens:
+        return text
     words = text.split()
     while len(words) > 1 and count_tokens(" ".join(words)) > max_tokens:
         words = words[: max(1, int(len(words) * 0.8))]

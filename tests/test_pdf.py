@@ -178,3 +178,20 @@ def test_run_in_headings_open_subsections(tmp_path: Path) -> None:
     assert sections["Methods > Participants"].blocks[0].text.startswith("Twenty adults took part")
     later = " ".join(block.text for block in sections["Methods > Kinematics recording"].blocks)
     assert "SPECTER outperforms every baseline" in later and "1. Random A random baseline" in later
+
+
+def test_bold_labels_and_back_matter_names_are_not_run_in_headings(tmp_path: Path) -> None:
+    """A bold caption label ("Fig. 2 Kaplan-Meier...", as Springer sets it), a theorem, and an author's name in
+    Author contributions stay text."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    page.insert_text((72, 80), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
+    page.insert_text((72, 110), "Results", fontname="hebo", fontsize=12)
+    _paragraph_with_lead(page, 130, "Fig. 2", "Kaplan-Meier curves of the two groups over five years of follow")
+    _paragraph_with_lead(page, 170, "Theorem 1.", "Every bounded monotone sequence of real numbers converges,")
+    page.insert_text((72, 210), "Author contributions", fontname="hebo", fontsize=12)
+    _paragraph_with_lead(page, 230, "Smith J.", "Designed the study and wrote the first draft of the paper")
+    pdf.save(tmp_path / "labels.pdf")
+    document = parse_pdf(tmp_path / "labels.pdf")
+    assert [s.title for s in document.sections] == ["Results", "Author contributions"]
+    assert not any(s.run_in for s in document.sections)

@@ -3,6 +3,7 @@ their caption and header, one row per line, so a quote from a table is a row."""
 
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from retrieval.chunking import chunk_document, sentence_spans, word_count
@@ -35,7 +36,7 @@ def test_tables_of_generated_layouts_are_read_row_by_row(tmp_path: Path, caption
     (section, table), = _tables(document)
     lines = table.text.split("\n")
     assert lines[0] == caption and table.page == 1 and section == "Results"
-    assert [lines[1], *lines[3:]] == _markdown_rows(ROWS) and lines[2] == "|---|---|---|---|"
+    assert [lines[1], *lines[3:]] == _markdown_rows(ROWS) and lines[2] == "|-|-|-|-|"
     body = " ".join(b.text for s in document.sections for b in s.blocks if b.kind == "paragraph")
     assert body.count("Participants walked") == (7 if two_columns else 4)  # the prose around and beside it is kept ...
     assert not any(value in body for value in ("45.7", "IN160", "MLT"))  # ... and the cells are not in it
@@ -82,7 +83,7 @@ def test_a_long_table_is_chunked_with_its_caption_and_header_in_every_passage() 
         lines = chunk.text.split("\n")
         assert lines[:2] == ["Table 2: F1 of every model.", "| Model | F1 |"]
         quotes = [chunk.text[a:b] for a, b in sentence_spans(chunk.text, chunk.page_spans)]
-        assert quotes[0] == lines[0] and quotes[1:] == [line for line in lines[1:] if not line.startswith("|---")]
+        assert quotes[0] == lines[0] and quotes[1:] == [line for line in lines[1:] if not line.startswith("|-|")]
     data_rows = [line for c in tables for line in c.text.split("\n")[3:]]
     assert data_rows == _markdown_rows(rows[1:])  # every row once, in order
 
@@ -108,3 +109,67 @@ def test_a_table_is_found_by_search_and_a_citation_quotes_its_row(library) -> No
     best = library.scorer.best("How does SPECTER do without hard negatives?", table)
     assert best is not None and best.text in table.text.split("\n")[3:]  # a data row, whole
     assert "| No hard negatives | 82.4 | 85.8 | 89.8 | 36.8 | 78.4 |" in table.text.split("\n")
+
+
+def _page_with_tables(path: Path, parts: list[tuple[str, object]]) -> Path:
+    """A one-column page from top to bottom: ("prose", text), ("caption", text) or ("table", rows)."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    page.insert_text((72, 75), "Lysis timing of phage lambda holin alleles", fontname="hebo", fontsize=16)
+    page.insert_text((72, 100), "Results", fontname="hebo", fontsize=12)
+    y = 110.0
+    for kind, content in parts:
+        if kind == "prose":
+            page.insert_textbox(pymupdf.Rect(72, y, 523, y + 60), str(content), fontname="helv", fontsize=10)
+            y += 70
+        elif kind == "caption":
+            page.insert_text((72, y + 10), str(content), fontname="helv", fontsize=9)
+            y += 24
+        else:
+            for row in content:
+                for column, cell in enumerate(row):
+                    page.insert_text((72 + column * 110, y + 10), cell, fontname="helv", fontsize=9)
+                y += 13
+            y += 8
+    pdf.save(path)
+    pdf.close()
+    return path
+
+
+def test_stacked_tables_keep_their_own_captions_and_long_tables_all_their_columns(tmp_path: Path) -> None:
+    small = [["Model", "F1"], ["Alpha", "11.1"], ["Beta", "22.2"]]
+    long = [ROWS[0]] + [[f"IN{i}", f"{i}0", f"{i}.5", f"{i}.25"] for i in range(30)]
+    below = parse_pdf(_page_with_tables(tmp_path / "below.pdf", [
+        ("table", small), ("caption", "Table 1: Models."), ("table", ROWS), ("caption", "Table 2: Strains.")]))
+    tables = {block.text.split("\n")[0]: block.text.split("\n")[3:] for _, block in _tables(below)}
+    assert tables == {"Table 1: Models.": _markdown_rows(small[1:]), "Table 2: Strains.": _markdown_rows(ROWS[1:])}
+    one_column = parse_pdf(_page_with_tables(tmp_path / "long.pdf", [("caption", "Table 1 Lysis by strain"),
+                                                                     ("table", long)]))
+    (_, table), = _tables(one_column)  # a BMC caption ("Table 1 Title"); 30 rows do not make a second column
+    assert table.text.split("\n")[1] == "| Strain | n | MLT (min) | SD (min) |" and len(table.text.split("\n")) == 33
+
+
+def test_grouped_thousands_stay_one_number(tmp_path: Path) -> None:
+    rows = [["Site", "Reads", "Effect"], ["North", "12 345", "-0.3"], ["East", "1 000 000", "0.7"]]
+    document = parse_pdf(_page_with_tables(tmp_path / "si.pdf", [("caption", "Table 1 | Reads by site"),
+                                                                 ("table", rows)]))
+    (_, table), = _tables(document)
+    assert table.text.split("\n")[3:] == _markdown_rows(rows[1:])
+
+
+def test_jats_row_spans_nested_tables_and_hostile_spans(tmp_path: Path) -> None:
+    xml = """<article><front><article-meta><title-group><article-title>Spans</article-title></title-group>
+    </article-meta></front><body><sec><title>Results</title>
+    <p>Outcomes are in the table below.<table-wrap><label>Table 1</label><caption><p>Outcomes.</p></caption>
+    <table><tr><th>Group</th><th>Arm</th><th>n</th></tr>
+    <tr><td rowspan="2">Adults</td><td>Drug</td><td>120</td></tr><tr><td>Placebo</td><td>118</td></tr>
+    <tr><td colspan="²">Odd</td><td colspan="99999999">Huge</td></tr></table></table-wrap></p>
+    </sec></body></article>"""
+    path = tmp_path / "spans.nxml"
+    path.write_text(xml)
+    document = parse_jats(path)
+    paragraph, table = document.sections[-1].blocks
+    assert paragraph.text == "Outcomes are in the table below." and table.kind == "table"
+    rows = table.text.split("\n")
+    assert rows[3:5] == ["| Adults | Drug | 120 |", "|  | Placebo | 118 |"]  # the spanned cell's column stays empty
+    assert len(rows[5].split("|")) - 2 <= 51  # a hostile span is capped, not 99,999,999 columns

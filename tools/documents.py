@@ -40,7 +40,9 @@ def table_block(caption: str, rows: Sequence[Sequence[str]], page: int | None) -
         return "| " + " | ".join(padded) + " |"
 
     header, *body = rows
-    markdown = "\n".join([line(header), "|" + "---|" * width, *(line(row) for row in body)])
+    # The delimiter row as short as Markdown allows ("|-|-|"): it is repeated in every passage of a table and
+    # costs encoder tokens per column.
+    markdown = "\n".join([line(header), "|" + "-|" * width, *(line(row) for row in body)])
     return Block(text=f"{' '.join(caption.split()) or 'Table'}\n{markdown}", page=page, kind="table")
 
 

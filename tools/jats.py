@@ -6,6 +6,7 @@ Read with the safe parser of tools/xmltext.py (no entities, DTDs or network).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -24,25 +25,59 @@ from tools.references import normalise_doi, parse_reference
 from tools.xmltext import load_root, local, text_of
 
 _SKIPPED = frozenset({"xref", "inline-formula", "disp-formula", "table", "graphic", "media", "tex-math"})
+# In a paragraph's text, a figure or table set inside it (as some publishers nest them) is left out: it becomes a
+# block of its own.
+_SKIPPED_IN_PARAGRAPHS = _SKIPPED | {"table-wrap", "fig"}
+MAX_SPAN = 50  # a cell spanning more columns or rows than this is taken to span this many
+_SPAN = re.compile(r"[0-9]{1,4}")
 
 
-def _text(element: etree._Element | None) -> str:
+def _text(element: etree._Element | None, skipped: frozenset[str] = _SKIPPED) -> str:
     """Readable text: citation callouts and formulas left out."""
-    return text_of(element, _SKIPPED)
+    return text_of(element, skipped)
+
+
+def _span(cell: etree._Element, name: str) -> int:
+    value = (cell.get(name) or "1").strip()
+    return min(MAX_SPAN, max(1, int(value))) if _SPAN.fullmatch(value) else 1
 
 
 def _table_rows(wrap: etree._Element) -> list[list[str]]:
-    """A table's rows of cell texts; a cell spanning columns is followed by empty cells, so columns line up."""
-    rows = []
+    """A table's rows of cell texts, laid on a grid: a cell spanning columns is followed by empty cells and a
+    cell spanning rows leaves its column empty in the rows below, so every value stays under its header."""
+    rows: list[list[str]] = []
+    pending: dict[int, int] = {}  # column -> rows still covered by a cell from a row above
     for row in wrap.iterfind(".//{*}table//{*}tr"):
         cells: list[str] = []
-        for cell in row:
-            if local(cell.tag) in ("th", "td"):
-                span = cell.get("colspan", "1")
-                cells += [text_of(cell, frozenset({"xref"}))] + [""] * (int(span) - 1 if span.isdigit() else 0)
+        for cell in (c for c in row if local(c.tag) in ("th", "td")):
+            while pending.get(len(cells), 0) > 0:  # a column still covered from above
+                pending[len(cells)] -= 1
+                cells.append("")
+            for offset in range(_span(cell, "colspan")):
+                if (rows_below := _span(cell, "rowspan") - 1) > 0:
+                    pending[len(cells)] = rows_below
+                cells.append("" if offset else _text(cell))
+        while pending.get(len(cells), 0) > 0:
+            pending[len(cells)] -= 1
+            cells.append("")
         if any(cells):
             rows.append(cells)
     return rows
+
+
+def _nested_blocks(paragraph: etree._Element) -> list[Block]:
+    """Tables and figures set inside a paragraph, as blocks of their own."""
+    return [block for child in paragraph.iterfind(".//*") if local(child.tag) in ("fig", "table-wrap")
+            if (block := _float_block(child)) is not None]
+
+
+def _float_block(element: etree._Element) -> Block | None:
+    """A figure's caption, or a table with its caption (a table without rows: its caption)."""
+    caption = " ".join(filter(None, [_text(element.find("{*}label")), _text(element.find("{*}caption"))]))
+    rows = _table_rows(element) if local(element.tag) == "table-wrap" else []
+    if rows:
+        return table_block(caption, rows, page=None)
+    return Block(text=caption, page=None, kind="caption") if caption else None
 
 
 def _section_blocks(section: etree._Element, title_prefix: str, sections: list[Section]) -> None:
@@ -52,16 +87,12 @@ def _section_blocks(section: etree._Element, title_prefix: str, sections: list[S
     for child in section:
         name = local(child.tag)
         if name == "p":
-            text = _text(child)
+            text = _text(child, _SKIPPED_IN_PARAGRAPHS)
             if text:
                 current.blocks.append(Block(text=text, page=None))
-        elif name in ("fig", "table-wrap"):
-            caption = " ".join(filter(None, [_text(child.find("label")), _text(child.find("caption"))]))
-            rows = _table_rows(child) if name == "table-wrap" else []
-            if rows:
-                current.blocks.append(table_block(caption, rows, page=None))
-            elif caption:
-                current.blocks.append(Block(text=caption, page=None, kind="caption"))
+            current.blocks.extend(_nested_blocks(child))
+        elif name in ("fig", "table-wrap") and (block := _float_block(child)) is not None:
+            current.blocks.append(block)
         elif name == "sec":
             _section_blocks(child, title, sections)
 

@@ -43,8 +43,13 @@ _NAMED_HEADINGS = {
 }
 _REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
                        "references and notes", "cited literature", "references cited"}
-_CAPTION = re.compile(r"^(?:Figure|Fig\.|Table)\s+[A-Z]?\d+[.:]|^(?:FIGURE|FIG\.|TABLE)\s+(?:\d+|[IVXL]+)\b")
-_TABLE_CAPTION = re.compile(r"^(?:Table\s+[A-Z]?\d+[.:]|TABLE\s+(?:\d+|[IVXL]+)\b)")
+# "Figure 2:", "Table 1.", "Table 1 | Title" (Nature), "Table 1 — Title", "Table 1 Title" (BMC: a capital
+# follows), "Table I.", "TABLE IV"; not "Table 1 shows..." in running text.
+_LABEL_END = r"(?:\s*[.:|—–]|\s+(?=[A-Z(]))"
+_CAPTION = re.compile(rf"^(?:Figure|Fig\.|Table)\s+(?:[A-Z]?\d+|[IVXL]+){_LABEL_END}|"
+                      r"^(?:FIGURE|FIG\.|TABLE)\s+(?:\d+|[IVXL]+)\b")
+_TABLE_CAPTION = re.compile(rf"^(?:Table\s+(?:[A-Z]?\d+|[IVXL]+){_LABEL_END}|TABLE\s+(?:\d+|[IVXL]+)\b)")
+MAX_TABLES_PER_PAGE = 12  # more "Table N" captions on one page is a list of tables, not tables
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
 
@@ -125,10 +130,11 @@ def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
 
 
 def _two_columns(blocks: list[_RawBlock], page_width: float) -> bool:
-    """A page set in two columns: a fair share of its text lies in the right half alone (not just a table's
-    last columns or a figure's label)."""
-    right = sum(len(b.text) for b in blocks if _column(b.x0, b.x1, page_width / 2) == 2)
-    return right > 0 and right >= 0.2 * sum(len(b.text) for b in blocks)
+    """A page set in two columns: a fair share of its prose lies in the right half alone (a table's last
+    columns or a figure's labels are not prose: few words to a line)."""
+    prose = [b for b in blocks if len(b.text.split()) >= 3 * len(b.lines)] or blocks
+    right = sum(len(b.text) for b in prose if _column(b.x0, b.x1, page_width / 2) == 2)
+    return right > 0 and right >= 0.2 * sum(len(b.text) for b in prose)
 
 
 def _reading_order(blocks: list[_RawBlock], page_width: float) -> list[_RawBlock]:
@@ -194,9 +200,11 @@ def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple
                                                                                 dict[int, Table]]:
     """The page's blocks with each table's text taken out, and the tables by the id of their caption block."""
     captions = [raw for raw, text in kept if _TABLE_CAPTION.match(text)]
-    if not captions:
+    if not captions or len(captions) > MAX_TABLES_PER_PAGE:
         return kept, {}
-    words = page_words(page, _TEXT_FLAGS)
+    height = page.rect.height  # running headers and page numbers are never a table's rows
+    words = [w for w in page_words(page, _TEXT_FLAGS) if _MARGIN_SHARE * height < w.y0 and
+             w.y1 < (1 - _MARGIN_SHARE) * height]
     two_columns = _two_columns([raw for raw, _ in kept], page.rect.width)
     tables: dict[int, Table] = {}
     for caption in captions:
@@ -287,12 +295,22 @@ def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
     return [parse_reference(clean_text(entry)) for entry in split_entries(lines)]
 
 
+# Bold leads that open a caption, a theorem or a proof rather than a subsection.
+_NOT_RUN_IN = re.compile(r"^(?:(?:Supplementary\s+)?(?:Fig(?:ure)?s?|Tables?|Scheme|Plate|Box|Panel)\b|Theorem|Lemma|"
+                         r"Corollary|Proposition|Definition|Proof|Remark|Example|Claim|Conjecture|Algorithm|Step\s+\d)",
+                         re.IGNORECASE)
+# Back matter, where a bold lead is a name or a label ("Smith J. designed the study"), not a heading.
+_BACK_MATTER = re.compile(r"author(?:s'?|’s?)? contributions?|acknowledg|funding|competing|conflicts? of|"
+                          r"declarations?|abbreviations|availability|ethics|consent", re.IGNORECASE)
+
+
 def _run_in(raw: _RawBlock, text: str, body: Style | None) -> tuple[str, str] | None:
     """(heading, paragraph) when a paragraph opens with a run-in heading set in bold where the body is not:
     "Participants. Twenty adults..." or "Document Representation Our goal is...". A bold subject that goes on
     as a sentence ("SPECTER outperforms...") is not one, nor is a caption's label."""
     lead = clean_text(raw.lead)
-    if not lead or body is None or body.bold or _CAPTION.match(text) or not text.startswith(lead):
+    if not lead or body is None or body.bold or _CAPTION.match(text) or _NOT_RUN_IN.match(lead) or (
+            not text.startswith(lead)):
         return None
     heading, rest = lead.rstrip(" .:—–-"), text[len(lead):].lstrip(" .:—–-")
     if not rest or not heading[:1].isupper() or (heading == lead and not rest[:1].isupper()):
@@ -346,7 +364,7 @@ def parse_pdf(path: Path) -> Document:
             if in_references:
                 page_references.append(raw)
                 continue
-            if trail and (run_in := _run_in(raw, text, body)):
+            if trail and not _BACK_MATTER.search(trail[-1][1]) and (run_in := _run_in(raw, text, body)):
                 heading, text = run_in
                 while trail and trail[-1][2]:  # a run-in heading ends the one before it
                     trail.pop()

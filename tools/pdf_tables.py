@@ -26,6 +26,7 @@ PROSE_WORDS = 8  # a cell of this many words, as wide as half the table, is a se
 NUMBER_GAP = 0.2  # ... and between two numbers ("84.2 88.4" are two cells)
 _OTHER_CAPTION = re.compile(r"^(?:Figure|Fig\.|Table|FIGURE|FIG\.|TABLE)\s+[A-Z]?[\dIVXL]+")
 _NUMBER = re.compile(r"^[-+−]?\d[\d.,]*[%*†‡]*$")
+_THOUSANDS_HEAD, _THOUSANDS_GROUP = re.compile(r"^[-+−]?\d{1,3}$"), re.compile(r"^\d{3}(?:[.,]\d+)?[%*†‡]*$")
 Box = tuple[float, float, float, float]
 
 
@@ -77,7 +78,8 @@ def _cells(line: Line) -> list[Line]:
     """A line's words cut into cells where the gap between two words is wide."""
     cells: list[Line] = [[line[0]]]
     for previous, word in pairwise(line):
-        numbers = _NUMBER.match(previous.text) and _NUMBER.match(word.text)
+        numbers = _NUMBER.match(previous.text) and _NUMBER.match(word.text) and not (
+            _THOUSANDS_HEAD.match(previous.text) and _THOUSANDS_GROUP.match(word.text))  # "12 345" is one number
         if word.x0 - previous.x1 > (NUMBER_GAP if numbers else CELL_GAP) * _height(line):
             cells.append([word])
         else:
@@ -96,17 +98,21 @@ def _text(words: Line) -> str:
     return " ".join(w.text for w in words)
 
 
-def _take(lines: list[Line], start_gap: Callable[[Line], float], width: float, barriers: list[Box]) -> list[Line]:
-    """Lines, nearest the caption first, while they look like a table's rows."""
+def _take(lines: list[Line], start_gap: Callable[[Line], float], width: float,
+          barriers: list[Box]) -> tuple[list[Line], bool]:
+    """Lines, nearest the caption first, while they look like a table's rows; and whether another caption
+    ended them (then they may be that caption's table)."""
     taken: list[Line] = []
     for line in lines:
-        if _is_prose(line, width, barriers) or _OTHER_CAPTION.match(_text(line)):
+        if _OTHER_CAPTION.match(_text(line)):
+            return taken, True
+        if _is_prose(line, width, barriers):
             break
         gap = abs(_middle(line) - _middle(taken[-1])) - _height(line) if taken else start_gap(line)
         if gap > (ROW_GAP if taken else CAPTION_GAP) * _height(line):
             break
         taken.append(line)
-    return taken
+    return taken, False
 
 
 def _columns(rows: list[list[Line]]) -> list[tuple[float, float]]:
@@ -173,10 +179,13 @@ def table_at_caption(words: list[Word], caption: Box, page_width: float, barrier
         (0.0, middle) if x1 <= middle + 10 else (middle, page_width))
     inside = [w for w in words if left <= (w.x0 + w.x1) / 2 <= right and not (w.y0 >= y0 - 1 and w.y1 <= y1 + 1)]
     lines = _lines(inside)
-    above = [line for line in reversed(lines) if _middle(line) < y0]
-    below = [line for line in lines if _middle(line) > y1]
-    width = right - left
-    candidates = [_table(list(reversed(_take(above, lambda line: y0 - max(w.y1 for w in line), width, barriers)))),
-                  _table(_take(below, lambda line: min(w.y0 for w in line) - y1, width, barriers))]
-    found = [table for table in candidates if table is not None]
-    return max(found, key=lambda t: sum(sum(bool(c) for c in row) for row in t.rows), default=None)
+    above, bounded_above = _take([line for line in reversed(lines) if _middle(line) < y0],
+                                 lambda line: y0 - max(w.y1 for w in line), right - left, barriers)
+    below, bounded_below = _take([line for line in lines if _middle(line) > y1],
+                                 lambda line: min(w.y0 for w in line) - y1, right - left, barriers)
+    candidates = [(table, bounded) for table, bounded in [(_table(list(reversed(above))), bounded_above),
+                                                          (_table(below), bounded_below)] if table is not None]
+    # Rows between this caption and another are the other's when this caption has a table on its far side too
+    # (stacked tables, captions all below or all above).
+    free = [table for table, bounded in candidates if not bounded] or [table for table, _ in candidates]
+    return max(free, key=lambda t: sum(sum(bool(c) for c in row) for row in t.rows), default=None)
