@@ -6,6 +6,7 @@ The CLI, the HTTP API (and later the Slack bot and eval runner) all start here, 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -39,7 +40,7 @@ from agent.reasoning import ChatReasoner, RuleReasoner
 from agent.settings import Settings
 from agent.state import Turn
 from agent.tool_loop import ToolLoop
-from retrieval.catalog import Catalog
+from retrieval.catalog import Catalog, PaperRow
 from retrieval.citation_graph import CitationGraph
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
@@ -159,6 +160,13 @@ class Runtime:
             except UnknownConversationError:
                 log.info("conversation %s was deleted while its turn ran; the answer is not stored", conversation_id)
         return result
+
+    def cited_papers(self, conversation_key: str) -> list[PaperRow]:
+        """The library papers the conversation's answers cite, in the order they were first cited (papers
+        deleted since are left out)."""
+        ids = [citation["paper_id"] for message in self.conversations.messages(conversation_key)
+               for citation in json.loads(message.payload_json).get("citations", [])]
+        return [paper for paper_id in dict.fromkeys(ids) if (paper := self.catalog.find_paper(paper_id)) is not None]
 
     def open_conversation(self, conversation_id: str, title: str = "", owner: str | None = None) -> ConversationRow:
         """The owner's conversation `conversation_id`, started with a clean agent state if it does not exist."""

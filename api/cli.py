@@ -135,6 +135,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 2 if not report.results else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from tools.citation_export import export
+
+    runtime = _runtime(args, needs_model=False)
+    if args.conversation is not None:
+        if runtime.conversations.get(args.conversation) is None:
+            print(f"scisynth: no conversation {args.conversation!r} (scisynth ask --conversation ID starts one)",
+                  file=sys.stderr)
+            return 2
+        papers = runtime.cited_papers(args.conversation)
+    else:
+        papers = runtime.catalog.papers(limit=None)
+    text = export([paper.as_reference() for paper in papers], args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(papers)} references written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -293,7 +314,7 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
-            "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import,
+            "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "reindex": cmd_reindex, "ask": cmd_ask, "hypothesize": cmd_hypothesize, "slack": cmd_slack,
             "keys": cmd_keys, "models": cmd_models_pull, "eval": cmd_eval}
 

@@ -19,6 +19,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("fetch", "download papers from arXiv by id and add them", "scisynth fetch 2104.12255"),
         ("import", "add the papers of a BibTeX or RIS export (Zotero, Mendeley, JabRef): arXiv entries fetched, "
                    "linked PDFs read, the rest kept as references", "scisynth import my-library.bib"),
+        ("export", "the library's papers, or those a conversation cites, as BibTeX, RIS or CSL-JSON",
+         "scisynth export --conversation lab-1 --format bibtex"),
         ("refs", "a paper's reference list, and which library papers it cites or that cite it",
          "scisynth refs PAPER_ID --cited-by"),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
@@ -131,6 +133,13 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                         "that cannot be read is named with its line on stderr and skipped; the rest are imported. "
                         "Exit code 2 when nothing could be read.")
     bib.add_argument("file", metavar="FILE", help="a .bib or .ris file")
+
+    export = command("export")
+    export.add_argument("--conversation", metavar="ID", help="only the papers this conversation's answers cite "
+                        "(default: the whole library)")
+    export.add_argument("--format", choices=["bibtex", "ris", "csl-json"], default="bibtex",
+                        help="BibTeX (keys like cohan2020specter, stable across exports), RIS or CSL-JSON")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
     reindex = command("reindex")
     reindex.description += "\n\nNeeded after changing SCISYNTH_EMBEDDINGS; cached embeddings make unchanged text free."

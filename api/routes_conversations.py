@@ -23,6 +23,7 @@ from api.auth import Caller
 from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.metrics import Metrics
 from api.streaming import sse_response, turn_events
+from tools.citation_export import MEDIA_TYPES, export
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=problems.COMMON)
 CONVERSATION_ID = r"^[A-Za-z0-9._-]{1,64}$"
@@ -91,6 +92,20 @@ def list_conversations(runtime: RuntimeDep, caller: Reader, offset: Offset = 0,
 def get_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> dict:
     row = _owned(runtime, conversation_id, caller)
     return {**row.public(), "messages": [m.public() for m in runtime.conversations.messages(row.id)]}
+
+
+@router.get("/{conversation_id}/references", responses={
+    **problems.responses(404), 200: {"description": "the papers the conversation's answers cite",
+                                     "content": {media: {} for media in MEDIA_TYPES.values()}}})
+def conversation_references(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId,
+                            fmt: Annotated[Literal["bibtex", "ris", "csl-json"], Query(alias="format")] = "bibtex"
+                            ) -> Response:
+    """The library papers this conversation's answers cite, first cited first, as BibTeX, RIS or CSL-JSON."""
+    row = _owned(runtime, conversation_id, caller)
+    text = export([paper.as_reference() for paper in runtime.cited_papers(row.id)], fmt)
+    extension = {"bibtex": "bib", "ris": "ris", "csl-json": "json"}[fmt]
+    return Response(text, media_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{row.public_id}-references.{extension}"'})
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=problems.responses(404))

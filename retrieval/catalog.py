@@ -15,7 +15,8 @@ from sqlmodel import Field, Session, SQLModel, select
 from retrieval.chunking import Chunk, PageSpans, index_text
 from retrieval.sentence_vectors import SentenceVectorRow
 from retrieval.tables import create_tables
-from tools.arxiv_ids import abs_url
+from tools.arxiv_ids import abs_url, without_version
+from tools.citation_export import ExportPaper
 from tools.documents import Document, title_key
 from tools.references import normalise_doi
 
@@ -53,6 +54,11 @@ class PaperRow(SQLModel, table=True):
     @property
     def url(self) -> str | None:
         return abs_url(self.arxiv_id)
+
+    def as_reference(self) -> ExportPaper:
+        """The paper as a reference to export (BibTeX, RIS, CSL-JSON)."""
+        return ExportPaper(self.paper_id, self.title, tuple(self.authors), self.year, self.doi,
+                           without_version(self.arxiv_id) if self.arxiv_id else None, self.url)
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,7 @@ class Catalog:
             session.add(IngestRunRow(paths_json=json.dumps([str(p) for p in paths]), added=statuses.count("added"),
                                      unchanged=statuses.count("unchanged"), failed=statuses.count("failed")))
 
-    def papers(self, offset: int = 0, limit: int = 100) -> list[PaperRow]:
+    def papers(self, offset: int = 0, limit: int | None = 100) -> list[PaperRow]:
         with Session(self.engine) as session:
             query = select(PaperRow).order_by(PaperRow.added_at).offset(offset).limit(limit)
             return list(session.exec(query))

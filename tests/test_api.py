@@ -182,6 +182,27 @@ def test_readyz_reports_an_index_out_of_step_with_the_catalog(library: Runtime) 
     assert "scisynth reindex" in response.json()["hint"]
 
 
+def test_a_conversations_references_export_as_bibtex_ris_and_csl_json(server: str) -> None:
+    import bibtexparser
+    import rispy
+
+    turn = httpx.post(f"{server}/v1/conversations/export-1/messages", timeout=120,
+                      json={"content": "How does SPECTER use citations for pretraining?"}).json()
+    cited = list(dict.fromkeys(c["title"] for c in turn["citations"]))
+    assert cited
+    bibtex = httpx.get(f"{server}/v1/conversations/export-1/references")
+    assert bibtex.headers["content-type"].startswith("application/x-bibtex")
+    assert 'filename="export-1-references.bib"' in bibtex.headers["content-disposition"]
+    library = bibtexparser.parse_string(bibtex.text)
+    assert not library.failed_blocks and [e["title"].strip("{}") for e in library.entries] == cited
+    ris = rispy.loads(httpx.get(f"{server}/v1/conversations/export-1/references?format=ris").text)
+    assert [r["title"] for r in ris] == cited and [r["id"] for r in ris] == [e.key for e in library.entries]
+    csl = httpx.get(f"{server}/v1/conversations/export-1/references", params={"format": "csl-json"}).json()
+    assert [item["title"] for item in csl] == cited and all(item["author"] for item in csl)
+    assert httpx.get(f"{server}/v1/conversations/export-1/references?format=doc").status_code == 422
+    assert httpx.get(f"{server}/v1/conversations/nobody/references").status_code == 404
+
+
 def test_references_and_cited_by_link_library_papers(server: str, library: Runtime) -> None:
     ids = {p.title.split(":")[0]: p.paper_id for p in library.catalog.papers()}
     graph = ids["Construction of the Literature Graph in Semantic Scholar"]

@@ -1,0 +1,112 @@
+"""Library papers as references a researcher can paste into a manuscript: BibTeX (bibtexparser 2), RIS (rispy)
+and CSL-JSON.
+
+Keys are stable: the first author's surname, the year and the title's first long word ("cohan2020specter"), so
+exporting again gives the same keys; two papers that would share one get a suffix from their own ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import bibtexparser
+import rispy
+from bibtexparser.model import Entry, Field
+
+FORMATS = ("bibtex", "ris", "csl-json")
+MEDIA_TYPES = {"bibtex": "application/x-bibtex", "ris": "application/x-research-info-systems",
+               "csl-json": "application/vnd.citationstyles.csl+json"}
+_STOP = frozenset({"the", "a", "an", "on", "of", "for", "and", "in", "to", "with", "from", "towards", "toward"})
+
+
+@dataclass(frozen=True)
+class ExportPaper:
+    paper_id: str
+    title: str
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower())
+
+
+def _surname(author: str) -> str:
+    """ "Lo, Kyle" and "Kyle Lo" -> "Lo"."""
+    return author.split(",")[0].strip() if "," in author else (author.split() or [""])[-1]
+
+
+def citation_key(paper: ExportPaper) -> str:
+    word = next((w for w in re.findall(r"[^\W_]+", paper.title) if w.lower() not in _STOP and len(w) > 2), "paper")
+    surname = _ascii(_surname(paper.authors[0])) if paper.authors else ""
+    return f"{surname or 'anon'}{paper.year or 'nd'}{_ascii(word)}"
+
+
+def keyed(papers: list[ExportPaper]) -> list[tuple[str, ExportPaper]]:
+    """(key, paper) pairs; papers whose keys collide get a suffix from their ids, so keys stay stable."""
+    keys = [citation_key(p) for p in papers]
+    return [(key if keys.count(key) == 1 else f"{key}-{hashlib.sha256(p.paper_id.encode()).hexdigest()[:4]}", p)
+            for key, p in zip(keys, papers, strict=True)]
+
+
+def _given_family(author: str) -> dict[str, str]:
+    if "," in author:
+        family, given = (part.strip() for part in author.split(",", 1))
+    else:
+        *given_parts, family = author.split() or [""]
+        given = " ".join(given_parts)
+    return {"family": family, "given": given} if given else {"literal": family}
+
+
+def _bibtex_name(author: str) -> str:
+    names = _given_family(author)
+    return names["literal"] if "literal" in names else f"{names['family']}, {names['given']}"
+
+
+def to_bibtex(papers: list[ExportPaper]) -> str:
+    library = bibtexparser.Library()
+    for key, paper in keyed(papers):
+        fields = {"title": f"{{{paper.title}}}", "author": " and ".join(_bibtex_name(a) for a in paper.authors),
+                  "year": str(paper.year or ""), "doi": paper.doi or "", "url": paper.url or "",
+                  **({"eprint": paper.arxiv_id, "archiveprefix": "arXiv"} if paper.arxiv_id else {})}
+        library.add(Entry("misc" if paper.arxiv_id and not paper.doi else "article", key,
+                          [Field(name, value) for name, value in fields.items() if value]))
+    return bibtexparser.write_string(library)
+
+
+class _PlainRis(rispy.RisWriter):
+    """RIS without rispy's "1." line before each record, which reference managers do not write."""
+
+    def set_header(self, count: int) -> str:
+        return ""
+
+
+def to_ris(papers: list[ExportPaper]) -> str:
+    return rispy.dumps(implementation=_PlainRis, references=[{
+        "type_of_reference": "JOUR", "id": key, "title": paper.title, "authors": list(paper.authors),
+        **({"year": str(paper.year)} if paper.year else {}), **({"doi": paper.doi} if paper.doi else {}),
+        **({"urls": [paper.url]} if paper.url else {})} for key, paper in keyed(papers)])
+
+
+def to_csl_json(papers: list[ExportPaper]) -> str:
+    return json.dumps([{
+        "id": key, "type": "article", "title": paper.title, "author": [_given_family(a) for a in paper.authors],
+        **({"issued": {"date-parts": [[paper.year]]}} if paper.year else {}),
+        **({"DOI": paper.doi} if paper.doi else {}), **({"URL": paper.url} if paper.url else {}),
+        **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})} for key, paper in keyed(papers)],
+        indent=2, ensure_ascii=False)
+
+
+def export(papers: list[ExportPaper], fmt: str) -> str:
+    """The papers in `fmt` (one of FORMATS), in the order given."""
+    writers = {"bibtex": to_bibtex, "ris": to_ris, "csl-json": to_csl_json}
+    if fmt not in writers:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return writers[fmt](papers)
