@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import bibtexparser
 import pytest
 
 from api.app import create_app
@@ -42,6 +43,13 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         assert "SPECTER" in card.inner_text() or "page" in card.inner_text()
         page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
         expect(page.locator(".conv")).not_to_have_count(0)
+        with page.expect_download() as download:  # the cited papers, as a BibTeX file to save
+            page.click("#export")
+        saved = download.value
+        assert saved.suggested_filename.endswith("-references.bib")
+        entries = bibtexparser.parse_string(Path(saved.path()).read_text()).entries
+        assert "SPECTER" in " ".join(entry["title"] for entry in entries)
+        expect(page.locator("#export-status")).to_have_text(f"Saved {saved.suggested_filename}")
         browser.close()
     assert (ARTIFACTS / "web-page.png").stat().st_size > 10_000
 

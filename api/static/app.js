@@ -58,6 +58,21 @@ async function api(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+// The references the conversation's answers cite, saved as a file (BibTeX, RIS or CSL-JSON).
+async function exportReferences() {
+  if (!conversation) { $("export-status").textContent = "Ask a question first: its cited papers are exported."; return; }
+  const format = $("export-format").value;
+  const response = await fetch(`/v1/conversations/${encodeURIComponent(conversation)}/references?format=${format}`,
+    { headers: headers({}) });
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
+  const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
+  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: name ? name[1] : "references" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  $("export-status").textContent = `Saved ${link.download}`;
+}
+
 function showPassage(n) {
   const c = citations[n];
   if (!c) return;
@@ -251,6 +266,9 @@ function setUp() {
       $("question").value = "";
       ask(question, $("mode").value).catch((error) => addMessage("assistant", `Error: ${error.message}`));
     }
+  });
+  $("export").addEventListener("click", () => {
+    exportReferences().catch((error) => { $("export-status").textContent = error.message; });
   });
   $("new-conv").addEventListener("click", () => {
     conversation = null;
