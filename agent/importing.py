@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.papers import PaperFetcher
-from retrieval.catalog import Catalog
+from retrieval.catalog import Catalog, PaperRow
 from retrieval.ingest import Ingestor, IngestResult
 from tools.arxiv_client import ArxivError
 from tools.bibliography import BadEntry, BibRecord, read_bibliography
-from tools.documents import Block, Document, DocumentError, Section, title_key
+from tools.documents import Block, Document, DocumentError, Section
 from tools.pdf import parse_pdf
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def metadata_document(record: BibRecord) -> Document:
     reference = ". ".join(filter(None, [record.title, record.venue, str(record.year or "")])) + "."
     section = Section("Abstract", [Block(record.abstract, None)]) if record.abstract else Section(
         "Reference", [Block(reference, None)])
-    identity = record.doi or record.arxiv_id or title_key(record.title)
+    # Any script's title identifies it (title_key keeps only Latin letters and digits), with its authors and year.
+    identity = record.doi or record.arxiv_id or "|".join(
+        [unicodedata.normalize("NFKC", record.title).casefold(), *record.authors, str(record.year or "")])
     return Document(
         paper_id=f"doi:{record.doi}" if record.doi else f"bib:{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
         title=record.title, source="bibliography", sections=[section], authors=list(record.authors),
@@ -70,17 +73,20 @@ class BibliographyImporter:
                 on_entry(result)
         return ImportReport(results, skipped)
 
-    def _known(self, record: BibRecord) -> str | None:
-        """The id of the library paper this entry names, if any (arXiv id, DOI or title)."""
-        for paper_id in filter(None, [record.arxiv_id, f"doi:{record.doi}" if record.doi else None]):
-            if self.catalog.find_paper(paper_id) is not None:
-                return paper_id
-        same = self.catalog.find_by_title(record.title)
-        return same.paper_id if same is not None else None
+    def _known(self, record: BibRecord) -> PaperRow | None:
+        """The library paper this entry names, if any: its arXiv id, or what ingest itself matches (id, DOI, or
+        title with a shared author)."""
+        by_arxiv = self.catalog.find_paper(record.arxiv_id) if record.arxiv_id else None
+        known = by_arxiv or self.ingestor.known(metadata_document(record))
+        return self.catalog.find_paper(known.paper_id) if isinstance(known, IngestResult) else known
 
     def _import(self, record: BibRecord, origin: str, added_by: str | None) -> IngestResult:
-        if known := self._known(record):
-            return IngestResult(origin, "unchanged", known, record.title)
+        known = self._known(record)
+        # A reference kept while arXiv was unreachable is fetched now that an import can reach it.
+        if known is not None and not (known.source == "bibliography" and record.arxiv_id and self.fetcher):
+            return IngestResult(origin, "unchanged", known.paper_id, known.title)
+        if known is not None:
+            self.ingestor.delete(known.paper_id)
         note = None
         if record.arxiv_id and self.fetcher is not None:
             try:

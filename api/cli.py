@@ -147,12 +147,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         papers = runtime.cited_papers(args.conversation)
     else:
         papers = runtime.catalog.papers(limit=None)
-    text = export([paper.as_reference() for paper in papers], args.format)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"{len(papers)} references written to {args.output}", file=sys.stderr)
-    else:
+    library = [paper.as_reference() for paper in runtime.catalog.papers(limit=None)]
+    text = export([paper.as_reference() for paper in papers], args.format, library)
+    if not args.output:
         sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        print(f"scisynth: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        return 2
+    print(f"{len(papers)} references written to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -102,7 +102,8 @@ def conversation_references(runtime: RuntimeDep, caller: Reader, conversation_id
                             ) -> Response:
     """The library papers this conversation's answers cite, first cited first, as BibTeX, RIS or CSL-JSON."""
     row = _owned(runtime, conversation_id, caller)
-    text = export([paper.as_reference() for paper in runtime.cited_papers(row.id)], fmt)
+    library = [paper.as_reference() for paper in runtime.catalog.papers(limit=None)]
+    text = export([paper.as_reference() for paper in runtime.cited_papers(row.id)], fmt, library)
     extension = {"bibtex": "bib", "ris": "ris", "csl-json": "json"}[fmt]
     return Response(text, media_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{row.public_id}-references.{extension}"'})

@@ -168,6 +168,13 @@ class Catalog:
         with Session(self.engine) as session:
             return session.exec(select(PaperRow).where(PaperRow.title_key == key)).first()
 
+    def find_by_doi(self, doi: str | None) -> PaperRow | None:
+        """A paper with this DOI (compared normalised: no prefix, lower case), if any."""
+        if not (doi := normalise_doi(doi)):
+            return None
+        with Session(self.engine) as session:
+            return session.exec(select(PaperRow).where(func.lower(PaperRow.doi) == doi)).first()
+
     def paper_at(self, path: Path) -> PaperRow | None:
         """The paper whose stored file is `path`, if any."""
         with Session(self.engine) as session:

@@ -59,11 +59,12 @@ class Ingestor:
         self.chunk_tokens = chunk_tokens
         self.batch_papers = batch_papers
 
-    def _known(self, document: Document) -> IngestResult | None:
-        """The paper if the library has it: the same id, the same file, or the same title with a shared
-        author (a PDF and its GROBID parse, an arXiv abstract and its full text)."""
+    def known(self, document: Document) -> IngestResult | None:
+        """The paper if the library has it: the same id, the same file, the same DOI, or the same title with a
+        shared author (a PDF and its GROBID parse, an arXiv abstract and its full text)."""
         known = self.catalog.find_paper(document.paper_id) or (
-            self.catalog.find_by_sha256(document.sha256) if document.sha256 else None)
+            self.catalog.find_by_sha256(document.sha256) if document.sha256 else None) or (
+            self.catalog.find_by_doi(document.doi))
         if known is None and (same_title := self.catalog.find_by_title(document.title)) is not None:
             surnames = {a.split()[-1].lower() for a in document.authors if a.split()}
             theirs = {a.split()[-1].lower() for a in same_title.authors if a.split()}
@@ -83,7 +84,7 @@ class Ingestor:
         seen: set[str] = set()
         seen_titles: dict[str, str] = {}
         for origin, document in documents:
-            known = self._known(document)
+            known = self.known(document)
             same = document.paper_id if document.paper_id in seen else seen_titles.get(title_key(document.title))
             if known or same:
                 results.append(known or IngestResult(origin, "unchanged", same, document.title,

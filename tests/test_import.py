@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.importing import BibliographyImporter
-from tests.arxiv_replay import ReplayServer
+from agent.importing import BibliographyImporter, metadata_document
+from tests.arxiv_replay import Fault, ReplayServer
 from tests.conftest import PAPERS, make_runtime
-from tools.bibliography import BibliographyError, read_bibliography
+from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibliography
 
 ZOTERO_BIB = r"""% Exported by Zotero
 @article{lo_s2orc_2020,
@@ -110,13 +110,24 @@ def test_ris_records_and_bad_files(tmp_path: Path) -> None:
     assert bad.line == _line(ENDNOTE_RIS, "TY  - JOUR\nAU")
     notes = tmp_path / "notes.txt"
     notes.write_text("just some notes")
-    for path, message in [(notes, "neither BibTeX"), (tmp_path / "none.bib", "no such file")]:
+    empty, one_space = tmp_path / "empty.ris", tmp_path / "one-space.ris"
+    empty.write_text("")
+    one_space.write_text("TY - JOUR\nTI - A title\nER - \n")
+    for path, message in [(notes, "neither BibTeX"), (tmp_path / "none.bib", "no such file"),
+                          (empty, "no entries found")]:
         with pytest.raises(BibliographyError, match=message):
             read_bibliography(path)
+    assert read_bibliography(one_space) == ([], [BadEntry(1, "no RIS record found (records start with 'TY  - ')")])
     latin1 = tmp_path / "latin1.bib"
     latin1.write_bytes("@misc{a, title={Caf\xe9}}".encode("latin-1"))
     with pytest.raises(BibliographyError, match="not UTF-8"):
         read_bibliography(latin1)
+
+
+def test_papers_known_only_by_non_latin_titles_stay_apart() -> None:
+    titles = ["基于图神经网络的分子性质预测", "Нейронные сети для предсказания свойств молекул", "Νευρωνικά δίκτυα"]
+    ids = {metadata_document(BibRecord(f"k{i}", title, 1)).paper_id for i, title in enumerate(titles)}
+    assert len(ids) == 3
 
 
 def test_import_fetches_arxiv_reads_pdfs_keeps_references_and_is_idempotent(server: ReplayServer, tmp_path: Path,
@@ -138,6 +149,29 @@ def test_import_fetches_arxiv_reads_pdfs_keeps_references_and_is_idempotent(serv
     requests = len(server.requests)
     again = importer.import_file(bib)
     assert [r.status for r in again.results] == ["unchanged"] * 3 and len(server.requests) == requests
+    same_doi = tmp_path / "same-doi.ris"  # the S2ORC paper again, under a reworded title: known by its DOI
+    same_doi.write_text("TY  - JOUR\nTI  - S2ORC, an open research corpus\n"
+                        "DO  - 10.18653/V1/2020.acl-main.447\nER  - \n")
+    assert [r.status for r in importer.import_file(same_doi).results] == ["unchanged"]
+
+
+def test_a_reference_kept_while_arxiv_was_down_is_fetched_on_the_next_import(server: ReplayServer, tmp_path: Path,
+                                                                              embedder) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder, use_arxiv=True, arxiv_api_url=f"{server.base}/api/query",
+                           arxiv_pdf_url=f"{server.base}/pdf/", arxiv_delay_seconds=0,
+                           allowed_fetch_hosts=f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}")
+    runtime.fetcher.arxiv.attempts, runtime.fetcher.arxiv.max_wait = 1, 0.1
+    bib = tmp_path / "one.bib"
+    bib.write_text("@misc{ammar, title={Construction of the Literature Graph in Semantic Scholar}, "
+                   "author={Ammar, Waleed}, eprint={1605.08386}, archivePrefix={arXiv}}")
+    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher)
+    server.faults = [Fault(503)] * 5
+    [kept] = importer.import_file(bib).results
+    assert kept.status == "added" and kept.paper_id.startswith("bib:") and "arXiv unreachable" in kept.error
+    server.faults = []
+    [fetched] = importer.import_file(bib).results
+    assert (fetched.status, fetched.paper_id) == ("added", "1605.08386")
+    assert runtime.catalog.find_paper(kept.paper_id) is None  # the reference made way for the paper
 
 
 def test_cli_import_without_arxiv_keeps_references_and_names_bad_entries(tmp_path: Path) -> None:

@@ -102,6 +102,9 @@ def _clean(text: object) -> str:
 def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     library = bibtexparser.parse_string(text, append_middleware=[
         middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(), middlewares.SplitNameParts()])
+    # File paths as written: LaTeX decoding would turn "~" into a no-break space and "%" into a comment.
+    raw_files = {entry.key: str(entry.fields_dict["file"].value).strip("{}") for entry in
+                 bibtexparser.parse_string(text).entries if "file" in entry.fields_dict}
     records, bad = [], [BadEntry(block.start_line + 1, _failure(block)) for block in library.failed_blocks]
     for entry in library.entries:
         fields = {field.key.lower(): field.value for field in entry.fields}
@@ -114,12 +117,13 @@ def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry
                                              ).lower() == "arxiv" else None
         records.append(BibRecord(
             key=entry.key, title=title, line=entry.start_line + 1,
-            authors=tuple(_person(a) for a in authors) if isinstance(authors, list) else (_clean(authors),),
+            authors=tuple(p for a in authors if (p := _person(a)).lower() != "others") if isinstance(authors, list)
+            else (_clean(authors),),
             year=_year(fields.get("year") or fields.get("date")), doi=normalise_doi(fields.get("doi")),
             arxiv_id=_arxiv_id(eprint, fields.get("journal"), fields.get("url"), fields.get("note"),
                                fields.get("doi")),
             venue=_clean(fields.get("journal") or fields.get("booktitle")) or None,
-            abstract=_clean(fields.get("abstract")) or None, files=_pdfs(str(fields.get("file", "")), folder)))
+            abstract=_clean(fields.get("abstract")) or None, files=_pdfs(raw_files.get(entry.key, ""), folder)))
     return records, sorted(bad, key=lambda b: b.line)
 
 
@@ -141,13 +145,18 @@ def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     """Each record ("TY  - " to "ER  - ") read on its own, so one bad record does not lose the others."""
     records, bad = [], []
     starts = [match.start() for match in _RIS_START.finditer(text)]
-    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
-        line = text.count("\n", 0, start) + 1
+    line, counted = 1, 0
+    for start, end in zip(starts, [*starts[1:], len(text)][:len(starts)], strict=True):
+        line, counted = line + text.count("\n", counted, start), start  # counted once: large files stay linear
         try:  # rispy raises plain IOError, ValueError or KeyError on a bad record
-            [fields] = rispy.loads(text[start:end])
+            parsed = rispy.loads(text[start:end])
         except (OSError, ValueError, KeyError, TypeError) as error:
             bad.append(BadEntry(line, f"not a valid RIS record ({error})"))
             continue
+        if len(parsed) != 1:
+            bad.append(BadEntry(line, "RIS record without its end line (ER  - )"))
+            continue
+        fields = parsed[0]
         title = _clean(fields.get("title") or fields.get("primary_title") or fields.get("translated_title"))
         if not title:
             bad.append(BadEntry(line, "RIS record without a title (TI or T1)"))
@@ -182,4 +191,7 @@ def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     is_ris = path.suffix.lower() == ".ris" or (path.suffix.lower() != ".bib" and _RIS_START.search(text))
     if not is_ris and "@" not in text:
         raise BibliographyError(f"{path}: neither BibTeX (.bib) nor RIS (.ris)")
-    return (read_ris if is_ris else read_bibtex)(text, path.parent)
+    records, bad = (read_ris if is_ris else read_bibtex)(text, path.parent)
+    if not records and not bad:
+        raise BibliographyError(f"{path}: no entries found (BibTeX entries start with @, RIS records with 'TY  - ')")
+    return records, bad

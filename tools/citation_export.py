@@ -2,7 +2,8 @@
 and CSL-JSON.
 
 Keys are stable: the first author's surname, the year and the title's first long word ("cohan2020specter"), so
-exporting again gives the same keys; two papers that would share one get a suffix from their own ids.
+exporting again gives the same keys; two papers of the library that would share one get a suffix from their
+own ids. BibTeX fields are escaped for LaTeX (& % $ # _ { } \\ ~ ^), which bibtexparser's LaTeX decoding reverses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import bibtexparser
@@ -49,11 +51,21 @@ def citation_key(paper: ExportPaper) -> str:
     return f"{surname or 'anon'}{paper.year or 'nd'}{_ascii(word)}"
 
 
-def keyed(papers: list[ExportPaper]) -> list[tuple[str, ExportPaper]]:
-    """(key, paper) pairs; papers whose keys collide get a suffix from their ids, so keys stay stable."""
-    keys = [citation_key(p) for p in papers]
-    return [(key if keys.count(key) == 1 else f"{key}-{hashlib.sha256(p.paper_id.encode()).hexdigest()[:4]}", p)
-            for key, p in zip(keys, papers, strict=True)]
+def keyed(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> list[tuple[str, ExportPaper]]:
+    """(key, paper) pairs. A key two papers of the `library` (default: these papers) would share gets a suffix
+    from each paper's id, so a paper keeps its key whichever part of the library is exported."""
+    taken = Counter(citation_key(p) for p in {p.paper_id: p for p in [*(library or []), *papers]}.values())
+    return [(key if taken[key] == 1 else f"{key}-{hashlib.sha256(p.paper_id.encode()).hexdigest()[:4]}", p)
+            for p in papers for key in [citation_key(p)]]
+
+
+_LATEX_SPECIAL = re.compile(r"([&%$#_{}])|(\\)|(~)|(\^)")
+
+
+def _latex(text: str) -> str:
+    """Text safe inside a BibTeX field LaTeX will typeset: & % $ # _ { } escaped, \\ ~ ^ spelled out."""
+    return _LATEX_SPECIAL.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else r"\textbackslash{}" if m.group(2)
+                              else r"\textasciitilde{}" if m.group(3) else r"\textasciicircum{}", text)
 
 
 def _given_family(author: str) -> dict[str, str]:
@@ -70,15 +82,16 @@ def _bibtex_name(author: str) -> str:
     return names["literal"] if "literal" in names else f"{names['family']}, {names['given']}"
 
 
-def to_bibtex(papers: list[ExportPaper]) -> str:
-    library = bibtexparser.Library()
-    for key, paper in keyed(papers):
-        fields = {"title": f"{{{paper.title}}}", "author": " and ".join(_bibtex_name(a) for a in paper.authors),
+def to_bibtex(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> str:
+    entries = bibtexparser.Library()
+    for key, paper in keyed(papers, library):
+        fields = {"title": f"{{{_latex(paper.title)}}}",
+                  "author": " and ".join(_latex(_bibtex_name(a)) for a in paper.authors),
                   "year": str(paper.year or ""), "doi": paper.doi or "", "url": paper.url or "",
                   **({"eprint": paper.arxiv_id, "archiveprefix": "arXiv"} if paper.arxiv_id else {})}
-        library.add(Entry("misc" if paper.arxiv_id and not paper.doi else "article", key,
+        entries.add(Entry("misc" if paper.arxiv_id and not paper.doi else "article", key,
                           [Field(name, value) for name, value in fields.items() if value]))
-    return bibtexparser.write_string(library)
+    return bibtexparser.write_string(entries)
 
 
 class _PlainRis(rispy.RisWriter):
@@ -88,25 +101,27 @@ class _PlainRis(rispy.RisWriter):
         return ""
 
 
-def to_ris(papers: list[ExportPaper]) -> str:
+def to_ris(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> str:
     return rispy.dumps(implementation=_PlainRis, references=[{
-        "type_of_reference": "JOUR", "id": key, "title": paper.title, "authors": list(paper.authors),
+        "type_of_reference": "UNPB" if paper.arxiv_id and not paper.doi else "JOUR", "id": key,
+        "title": paper.title, "authors": list(paper.authors),
         **({"year": str(paper.year)} if paper.year else {}), **({"doi": paper.doi} if paper.doi else {}),
-        **({"urls": [paper.url]} if paper.url else {})} for key, paper in keyed(papers)])
+        **({"urls": [paper.url]} if paper.url else {})} for key, paper in keyed(papers, library)])
 
 
-def to_csl_json(papers: list[ExportPaper]) -> str:
+def to_csl_json(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> str:
     return json.dumps([{
-        "id": key, "type": "article", "title": paper.title, "author": [_given_family(a) for a in paper.authors],
+        "id": key, "type": "article" if paper.doi or not paper.arxiv_id else "manuscript", "title": paper.title,
+        "author": [_given_family(a) for a in paper.authors],
         **({"issued": {"date-parts": [[paper.year]]}} if paper.year else {}),
         **({"DOI": paper.doi} if paper.doi else {}), **({"URL": paper.url} if paper.url else {}),
-        **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})} for key, paper in keyed(papers)],
+        **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})} for key, paper in keyed(papers, library)],
         indent=2, ensure_ascii=False)
 
 
-def export(papers: list[ExportPaper], fmt: str) -> str:
-    """The papers in `fmt` (one of FORMATS), in the order given."""
+def export(papers: list[ExportPaper], fmt: str, library: list[ExportPaper] | None = None) -> str:
+    """The papers in `fmt` (one of FORMATS), in the order given; keys fixed against the whole `library`."""
     writers = {"bibtex": to_bibtex, "ris": to_ris, "csl-json": to_csl_json}
     if fmt not in writers:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return writers[fmt](papers)
+    return writers[fmt](papers, library)

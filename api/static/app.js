@@ -66,7 +66,12 @@ async function exportReferences() {
     { headers: headers({}) });
   if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
   const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
-  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: name ? name[1] : "references" });
+  const file = await response.blob();
+  if (file.size === 0 || (format === "csl-json" && file.size <= 2)) {
+    $("export-status").textContent = "No answer in this conversation cites a paper yet.";
+    return;
+  }
+  const link = el("a", { href: URL.createObjectURL(file), download: name ? name[1] : "references" });
   document.body.append(link);
   link.click();
   link.remove();
