@@ -257,13 +257,13 @@ def test_a_paper_added_meanwhile_comes_back_unchanged(tmp_path: Path, embedder: 
     runtime = make_runtime(tmp_path, embedder)
     [first] = runtime.ingestor.ingest_paths([SMALL_PDF])
     calls = []
-    original = runtime.ingestor._known
+    original = runtime.ingestor.known
 
     def stale_check(document):  # the other writer commits between our check and our insert
         calls.append(document.paper_id)
         return None if len(calls) == 1 else original(document)
 
-    monkeypatch.setattr(runtime.ingestor, "_known", stale_check)
+    monkeypatch.setattr(runtime.ingestor, "known", stale_check)
     [again] = runtime.ingestor.ingest_paths([SMALL_PDF])
     assert first.status == "added" and again.status == "unchanged" and len(calls) == 2
     assert runtime.store.count == runtime.catalog.chunk_count()

@@ -27,8 +27,9 @@ def raw_page_text(pdf_name: str, page: int) -> str:
 
 
 def phrase_from_page(pdf_name: str, page: int) -> str:
-    """Fifteen words from the middle of the longest paragraph on the page."""
-    blocks = [b for s in parse_pdf(PAPERS / pdf_name).sections for b in s.blocks if b.page == page]
+    """Fifteen words from the middle of the longest paragraph on the page (a paragraph: not a table's Markdown)."""
+    blocks = [b for s in parse_pdf(PAPERS / pdf_name).sections for b in s.blocks
+              if b.page == page and b.kind == "paragraph"]
     words = max(blocks, key=lambda b: len(b.text)).text.split()
     return " ".join(words[10:25])
 
