@@ -77,8 +77,7 @@ class BibliographyImporter:
         """The library paper this entry names, if any: its arXiv id, or what ingest itself matches (id, DOI, or
         title with a shared author)."""
         by_arxiv = self.catalog.find_paper(record.arxiv_id) if record.arxiv_id else None
-        known = by_arxiv or self.ingestor.known(metadata_document(record))
-        return self.catalog.find_paper(known.paper_id) if isinstance(known, IngestResult) else known
+        return by_arxiv or self.ingestor.known_paper(metadata_document(record))
 
     def _import(self, record: BibRecord, origin: str, added_by: str | None) -> IngestResult:
         known = self._known(record)

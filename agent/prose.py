@@ -13,6 +13,7 @@ import re
 
 from retrieval.search import Passage
 from tools.documents import title_key
+from tools.sections import is_body_section
 
 _WORDY = re.compile(r"^[^\W\d_]{2,}")
 # A whole sentence ends in terminal punctuation (a closing quote, bracket or footnote number may follow); a
@@ -25,17 +26,6 @@ _META = re.compile(r"\b(?:in (?:the|this) (?:previous |next |following )?(?:sect
                    re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z][a-z]+")
 
-# Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
-# of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
-_NOT_BODY_SECTION = re.compile(
-    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:references?\b|bibliography|works cited|literature cited|"
-    r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s'?|’s?)? (?:details|contributions?|"
-    r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
-    r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
-    r"code availability|supplementary (?:material|information|data|files?)|supporting information|"
-    r"additional files?|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
-    r"publisher'?s note|(?:supplementary )?(?:figure|table|scheme|plate|caption)\b)",
-    re.IGNORECASE)
 _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"
                       r"algorithm|listing)\.?\s*S?\d+[a-z]?\b|"
                       r"^\s*\(?[A-Ha-h](?:\s*[-–,]\s*[A-Ha-h])?\)\s", re.IGNORECASE)  # a panel: "(C-D) Expression..."
@@ -110,11 +100,6 @@ def has_verb(sentence: str) -> bool:
 def looks_like_reference(sentence: str) -> bool:
     """A reference-list entry (or a piece of one) rather than a sentence about research."""
     return bool(_REFERENCE.search(sentence))
-
-
-def is_body_section(section: str) -> bool:
-    """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
-    return not any(_NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))
 
 
 def _is_title_or_heading(sentence: str, passage: Passage) -> bool:

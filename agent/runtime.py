@@ -51,6 +51,7 @@ from retrieval.vector_store import VectorStore
 from tools.acquire import FetchPolicy
 from tools.arxiv_cache import SqlArxivCache
 from tools.arxiv_client import ArxivClient
+from tools.citation_export import export
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,12 @@ class Runtime:
         ids = [citation["paper_id"] for message in self.conversations.messages(conversation_key)
                for citation in json.loads(message.payload_json).get("citations", [])]
         return [paper for paper_id in dict.fromkeys(ids) if (paper := self.catalog.find_paper(paper_id)) is not None]
+
+    def export_references(self, papers: list[PaperRow], fmt: str) -> str:
+        """The papers as BibTeX, RIS or CSL-JSON. Keys are fixed against every library paper that could share
+        one (a key holds the year: the papers of the same years), so a paper keeps its key in any export."""
+        neighbours = self.catalog.papers_of_years({paper.year for paper in papers})
+        return export([p.as_reference() for p in papers], fmt, [p.as_reference() for p in neighbours])
 
     def open_conversation(self, conversation_id: str, title: str = "", owner: str | None = None) -> ConversationRow:
         """The owner's conversation `conversation_id`, started with a clean agent state if it does not exist."""

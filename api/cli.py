@@ -136,8 +136,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tools.citation_export import export
-
     runtime = _runtime(args, needs_model=False)
     if args.conversation is not None:
         if runtime.conversations.get(args.conversation) is None:
@@ -147,8 +145,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         papers = runtime.cited_papers(args.conversation)
     else:
         papers = runtime.catalog.papers(limit=None)
-    library = [paper.as_reference() for paper in runtime.catalog.papers(limit=None)]
-    text = export([paper.as_reference() for paper in papers], args.format, library)
+    text = runtime.export_references(papers, args.format)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -23,7 +23,7 @@ from api.auth import Caller
 from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.metrics import Metrics
 from api.streaming import sse_response, turn_events
-from tools.citation_export import MEDIA_TYPES, export
+from tools.citation_export import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=problems.COMMON)
 CONVERSATION_ID = r"^[A-Za-z0-9._-]{1,64}$"
@@ -102,8 +102,7 @@ def conversation_references(runtime: RuntimeDep, caller: Reader, conversation_id
                             ) -> Response:
     """The library papers this conversation's answers cite, first cited first, as BibTeX, RIS or CSL-JSON."""
     row = _owned(runtime, conversation_id, caller)
-    library = [paper.as_reference() for paper in runtime.catalog.papers(limit=None)]
-    text = export([paper.as_reference() for paper in runtime.cited_papers(row.id)], fmt, library)
+    text = runtime.export_references(runtime.cited_papers(row.id), fmt)
     extension = {"bibtex": "bib", "ris": "ris", "csl-json": "json"}[fmt]
     return Response(text, media_type=f"{MEDIA_TYPES[fmt]}; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{row.public_id}-references.{extension}"'})

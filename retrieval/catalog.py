@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, delete, func, or_
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
@@ -38,7 +38,7 @@ class PaperRow(SQLModel, table=True):
     source: str
     sha256: str | None = Field(default=None, index=True)
     arxiv_id: str | None = Field(default=None, index=True)
-    doi: str | None = None
+    doi: str | None = Field(default=None, index=True)  # normalised (tools.references.normalise_doi)
     path: str | None = None
     page_count: int | None = None
     license: str | None = None
@@ -173,7 +173,7 @@ class Catalog:
         if not (doi := normalise_doi(doi)):
             return None
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(func.lower(PaperRow.doi) == doi)).first()
+            return session.exec(select(PaperRow).where(PaperRow.doi == doi)).first()
 
     def paper_at(self, path: Path) -> PaperRow | None:
         """The paper whose stored file is `path`, if any."""
@@ -197,7 +197,7 @@ class Catalog:
             source=document.source,
             sha256=document.sha256,
             arxiv_id=document.arxiv_id,
-            doi=document.doi,
+            doi=normalise_doi(document.doi) or document.doi,
             path=document.path,
             page_count=document.page_count,
             license=document.license,
@@ -235,6 +235,14 @@ class Catalog:
         with Session(self.engine) as session:
             query = select(PaperRow).order_by(PaperRow.added_at).offset(offset).limit(limit)
             return list(session.exec(query))
+
+    def papers_of_years(self, years: set[int | None]) -> list[PaperRow]:
+        """Every paper published in one of these years (None: papers without a year)."""
+        condition = PaperRow.year.in_([year for year in years if year is not None])
+        if None in years:
+            condition = or_(condition, PaperRow.year.is_(None))
+        with Session(self.engine) as session:
+            return list(session.exec(select(PaperRow).where(condition)))
 
     def bytes_added_by(self, owner: str) -> int:
         """Stored file bytes of the papers this owner added."""

@@ -166,10 +166,14 @@ def _table_chunks(paper_id: str, ordinal: int, title: str, table: Block, count_t
     head = [_fitted(caption, count_tokens, max_tokens // 3), _fitted(header, count_tokens, max_tokens // 3), rule]
     room = max_tokens - sum(count_tokens(line) for line in head) - len(head)
     groups: list[list[str]] = [[]]
+    used = 0  # tokens of the rows in the last group (a row's line break counts one)
     for row in (_fitted(row, count_tokens, room) for row in rows):
-        if groups[-1] and sum(count_tokens(r) + 1 for r in groups[-1]) + count_tokens(row) > room:
+        tokens = count_tokens(row)
+        if groups[-1] and used + tokens > room:
             groups.append([])
+            used = 0
         groups[-1].append(row)
+        used += tokens + 1
     return [Chunk(paper_id, ordinal + i, title, "\n".join(head + group), [(0, table.page)])
             for i, group in enumerate(groups)]
 

@@ -33,6 +33,8 @@ class CitationGraph:
         with Session(self.engine) as session:
             rows = list(session.exec(select(ReferenceRow).where(ReferenceRow.paper_id == paper_id)
                                      .order_by(ReferenceRow.position)))
+            if not rows:  # most papers of a library of abstracts: no second query on the question's path
+                return []
             dois = {r.doi for r in rows if r.doi}
             arxiv_ids = {r.arxiv_id for r in rows if r.arxiv_id}
             keys = {r.title_key for r in rows if r.title_key}

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from retrieval.catalog import Catalog
+from retrieval.catalog import Catalog, PaperRow
 from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
@@ -59,9 +59,9 @@ class Ingestor:
         self.chunk_tokens = chunk_tokens
         self.batch_papers = batch_papers
 
-    def known(self, document: Document) -> IngestResult | None:
-        """The paper if the library has it: the same id, the same file, the same DOI, or the same title with a
-        shared author (a PDF and its GROBID parse, an arXiv abstract and its full text)."""
+    def known_paper(self, document: Document) -> PaperRow | None:
+        """The library's paper for this document, if it has one: the same id, the same file, the same DOI, or the
+        same title with a shared author (a PDF and its GROBID parse, an arXiv abstract and its full text)."""
         known = self.catalog.find_paper(document.paper_id) or (
             self.catalog.find_by_sha256(document.sha256) if document.sha256 else None) or (
             self.catalog.find_by_doi(document.doi))
@@ -69,7 +69,11 @@ class Ingestor:
             surnames = {a.split()[-1].lower() for a in document.authors if a.split()}
             theirs = {a.split()[-1].lower() for a in same_title.authors if a.split()}
             known = same_title if not surnames or not theirs or surnames & theirs else None
-        if known is None:
+        return known
+
+    def known(self, document: Document) -> IngestResult | None:
+        """An "unchanged" result when the library has the paper (see `known_paper`)."""
+        if (known := self.known_paper(document)) is None:
             return None
         note = None if known.paper_id == document.paper_id else f"the library has it as {known.paper_id}"
         return IngestResult(document.path or "", "unchanged", known.paper_id, known.title, error=note)

@@ -7,8 +7,8 @@ from sqlmodel import SQLModel
 
 
 def create_tables(engine: Engine, tables: list[Table]) -> None:
-    """Create missing tables, and add columns a newer version defined to existing ones (all nullable or
-    defaulted), so an older library opens without losing anything."""
+    """Create missing tables, and add the columns and indexes a newer version defined to existing ones (columns
+    all nullable or defaulted), so an older library opens without losing anything."""
     SQLModel.metadata.create_all(engine, tables=tables)
     inspector = inspect(engine)
     for table in tables:
@@ -18,3 +18,6 @@ def create_tables(engine: Engine, tables: list[Table]) -> None:
                 with engine.begin() as connection:
                     kind = column.type.compile(dialect=engine.dialect)
                     connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+    for table in tables:  # create_all skips tables that exist: the indexes a newer version added come here
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

@@ -159,13 +159,19 @@ def _paragraph_with_lead(page: pymupdf.Page, y: float, lead: str, text: str, num
                      fontname="helv", fontsize=10)
 
 
-def test_run_in_headings_open_subsections(tmp_path: Path) -> None:
-    """"Participants. Twenty adults..." (bold lead, then a new sentence) opens "Methods > Participants"; a bold
-    subject that goes on as a sentence, or a numbered list item with a bold word, does not."""
+def _titled_page(heading: str) -> tuple[pymupdf.Document, pymupdf.Page]:
+    """A new PDF whose first page has a 16 pt bold title and a 12 pt bold `heading` under it."""
     pdf = pymupdf.open()
     page = pdf.new_page(width=595, height=842)
     page.insert_text((72, 80), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
-    page.insert_text((72, 110), "Methods", fontname="hebo", fontsize=12)
+    page.insert_text((72, 110), heading, fontname="hebo", fontsize=12)
+    return pdf, page
+
+
+def test_run_in_headings_open_subsections(tmp_path: Path) -> None:
+    """"Participants. Twenty adults..." (bold lead, then a new sentence) opens "Methods > Participants"; a bold
+    subject that goes on as a sentence, or a numbered list item with a bold word, does not."""
+    pdf, page = _titled_page("Methods")
     _paragraph_with_lead(page, 130, "Participants.", "Twenty adults took part after giving consent, and")
     _paragraph_with_lead(page, 170, "Kinematics recording", "Joint angles were recorded at one hundred hertz")
     _paragraph_with_lead(page, 210, "SPECTER", "outperforms every baseline that we compared on these tasks")
@@ -183,10 +189,7 @@ def test_run_in_headings_open_subsections(tmp_path: Path) -> None:
 def test_bold_labels_and_back_matter_names_are_not_run_in_headings(tmp_path: Path) -> None:
     """A bold caption label ("Fig. 2 Kaplan-Meier...", as Springer sets it), a theorem, and an author's name in
     Author contributions stay text."""
-    pdf = pymupdf.open()
-    page = pdf.new_page(width=595, height=842)
-    page.insert_text((72, 80), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
-    page.insert_text((72, 110), "Results", fontname="hebo", fontsize=12)
+    pdf, page = _titled_page("Results")
     _paragraph_with_lead(page, 130, "Fig. 2", "Kaplan-Meier curves of the two groups over five years of follow")
     _paragraph_with_lead(page, 170, "Theorem 1.", "Every bounded monotone sequence of real numbers converges,")
     page.insert_text((72, 210), "Author contributions", fontname="hebo", fontsize=12)

@@ -100,11 +100,14 @@ def _clean(text: object) -> str:
 
 
 def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
-    library = bibtexparser.parse_string(text, append_middleware=[
-        middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(), middlewares.SplitNameParts()])
-    # File paths as written: LaTeX decoding would turn "~" into a no-break space and "%" into a comment.
-    raw_files = {entry.key: str(entry.fields_dict["file"].value).strip("{}") for entry in
-                 bibtexparser.parse_string(text).entries if "file" in entry.fields_dict}
+    library = bibtexparser.parse_string(text)
+    # File paths as written, taken before LaTeX decoding (it would turn "~" into a no-break space and "%" into a
+    # comment); the middlewares return decoded copies, so the file is parsed once.
+    raw_files = {entry.key: str(entry.fields_dict["file"].value) for entry in library.entries
+                 if "file" in entry.fields_dict}
+    for middleware in (middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(),
+                       middlewares.SplitNameParts()):
+        library = middleware.transform(library)
     records, bad = [], [BadEntry(block.start_line + 1, _failure(block)) for block in library.failed_blocks]
     for entry in library.entries:
         fields = {field.key.lower(): field.value for field in entry.fields}

@@ -29,6 +29,7 @@ from tools.documents import (
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
+from tools.sections import is_body_section
 
 MAX_PAGES = 2000
 MAX_CHARACTERS = 20_000_000
@@ -206,10 +207,11 @@ def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple
     words = [w for w in page_words(page, _TEXT_FLAGS) if _MARGIN_SHARE * height < w.y0 and
              w.y1 < (1 - _MARGIN_SHARE) * height]
     two_columns = _two_columns([raw for raw, _ in kept], page.rect.width)
+    barriers = {id(raw): _box(raw) for raw, text in kept if _is_barrier(text, len(raw.lines))}
     tables: dict[int, Table] = {}
     for caption in captions:
-        barriers = [_box(raw) for raw, text in kept if raw is not caption and _is_barrier(text, len(raw.lines))]
-        table = table_at_caption(words, _box(caption), page.rect.width, barriers, two_columns)
+        others = [box for key, box in barriers.items() if key != id(caption)]
+        table = table_at_caption(words, _box(caption), page.rect.width, others, two_columns)
         if table is None:
             continue
         tables[id(caption)] = table
@@ -299,11 +301,6 @@ def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
 _NOT_RUN_IN = re.compile(r"^(?:(?:Supplementary\s+)?(?:Fig(?:ure)?s?|Tables?|Scheme|Plate|Box|Panel)\b|Theorem|Lemma|"
                          r"Corollary|Proposition|Definition|Proof|Remark|Example|Claim|Conjecture|Algorithm|Step\s+\d)",
                          re.IGNORECASE)
-# Back matter, where a bold lead is a name or a label ("Smith J. designed the study"), not a heading.
-_BACK_MATTER = re.compile(r"author(?:s'?|’s?)? contributions?|acknowledg|funding|competing|conflicts? of|"
-                          r"declarations?|abbreviations|availability|ethics|consent", re.IGNORECASE)
-
-
 def _run_in(raw: _RawBlock, text: str, body: Style | None) -> tuple[str, str] | None:
     """(heading, paragraph) when a paragraph opens with a run-in heading set in bold where the body is not:
     "Participants. Twenty adults..." or "Document Representation Our goal is...". A bold subject that goes on
@@ -364,7 +361,8 @@ def parse_pdf(path: Path) -> Document:
             if in_references:
                 page_references.append(raw)
                 continue
-            if trail and not _BACK_MATTER.search(trail[-1][1]) and (run_in := _run_in(raw, text, body)):
+            # In back matter a bold lead is a name or a label ("Smith J. designed the study"), not a heading.
+            if trail and is_body_section(trail[-1][1]) and (run_in := _run_in(raw, text, body)):
                 heading, text = run_in
                 while trail and trail[-1][2]:  # a run-in heading ends the one before it
                     trail.pop()
