@@ -14,12 +14,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import pymupdf
 
+import tools.pdf
 from benchmarks.common import DATA, peak_rss_mb, table
 from retrieval.chunking import caption_label, chunk_document
-from tools.documents import Document, title_key
+from tools.documents import Block, Document, title_key
 from tools.pdf import parse_pdf
 from tools.tei import parse_tei
 
@@ -106,15 +108,34 @@ def _table_labels(document: Document) -> set[str]:
             if b.kind in ("caption", "table") and caption_label(b.text).startswith("Table")}
 
 
+_CELL_NUMBER = re.compile(r"^[-+−]?\d+[.,]\d+%?$")  # "84.2", "0.93": a value, rarely a word of prose
+
+
+def _cells_in_body(document: Document, tables: list[Block]) -> int:
+    """Numeric cells of these tables that also stand as words in a paragraph of their page: what a reader
+    without tables leaves in the body (a table's numbers read as prose); prose quoting a value counts too."""
+    body: dict[int | None, set[str]] = {}
+    for block in (b for s in document.sections for b in s.blocks if b.kind == "paragraph"):
+        body.setdefault(block.page, set()).update(word.strip(".,;()") for word in block.text.split())
+    return sum(cell.strip() in body.get(table.page, set()) for table in tables
+               for row in table.text.split("\n")[3:] for cell in row.split("|")
+               if _CELL_NUMBER.match(cell.strip()))
+
+
 def bench_tables() -> list[list[object]]:
     """Per paper: the tables its captions name, GROBID's count where a parse exists, the tables the default
-    reader (word positions) turns into rows, and what PyMuPDF's table finder costs and finds on every page."""
+    reader (word positions) turns into rows, their numeric cells left in body paragraphs beside the same count
+    for a parse with tables switched off (what the reader had before), and what PyMuPDF's table finder costs and
+    finds on every page."""
     rows = []
     for path in sorted((DATA / "papers").glob("*.pdf")):
         started = time.perf_counter()
         document = parse_pdf(path)
         parse_seconds = time.perf_counter() - started
-        tables = [b.text.split("\n") for s in document.sections for b in s.blocks if b.kind == "table"]
+        blocks = [b for s in document.sections for b in s.blocks if b.kind == "table"]
+        tables = [b.text.split("\n") for b in blocks]
+        with mock.patch.object(tools.pdf, "MAX_TABLES_PER_PAGE", 0):  # the same parse, tables switched off
+            without_tables = _cells_in_body(parse_pdf(path), blocks)
         tei = DATA / "papers" / "parses" / path.name.replace(".pdf", ".tei.xml")
         grobid = sum(len(s.blocks) for s in parse_tei(tei).sections if s.title == "Tables") if tei.exists() else "-"
         with pymupdf.open(path) as pdf:
@@ -122,7 +143,8 @@ def bench_tables() -> list[list[object]]:
             found = sum(len(page.find_tables().tables) for page in pdf)
             finder_seconds = time.perf_counter() - started
         rows.append([path.stem, len(_table_labels(document)), grobid, len(tables),
-                     sum(max(0, len(t) - 3) for t in tables), document.page_count / parse_seconds, found,
+                     sum(max(0, len(t) - 3) for t in tables), _cells_in_body(document, blocks), without_tables,
+                     document.page_count / parse_seconds, found,
                      document.page_count / finder_seconds])
     return rows
 
@@ -194,7 +216,8 @@ def main() -> None:
     print(table(["paper", "pages", "pages/s", "chunks", "chunks/s"], bench_pdf()))
     print("\n## Tables: the default reader (word positions next to a caption) and PyMuPDF's table finder\n")
     print(table(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
-                 "pages/s (whole parse)", "find_tables: tables", "find_tables: pages/s"], bench_tables()))
+                 "numeric cells in body text", "... with tables off", "pages/s (whole parse)", "find_tables: tables",
+                 "find_tables: pages/s"], bench_tables()))
     print("\n## Structure against GROBID's parses: our reader (font statistics, outline, patterns, run-in headings) "
           "and PyMuPDF's layout model\n")
     print(table(["paper", "reader", "pages/s", "heading recall", "heading precision",
