@@ -54,10 +54,14 @@ def metadata_document(record: BibRecord) -> Document:
 
 
 class BibliographyImporter:
-    def __init__(self, catalog: Catalog, ingestor: Ingestor, fetcher: PaperFetcher | None) -> None:
+    def __init__(self, catalog: Catalog, ingestor: Ingestor, fetcher: PaperFetcher | None,
+                 read_local_files: bool = True) -> None:
         self.catalog = catalog
         self.ingestor = ingestor
         self.fetcher = fetcher  # None when arXiv is switched off: arXiv entries are kept as metadata
+        # False for a file uploaded to the service: its `file` fields name paths on the uploader's machine, and
+        # the server must not ingest whatever PDF of its own such a path happens to name.
+        self.read_local_files = read_local_files
 
     def import_file(self, path: Path, on_entry: Callable[[IngestResult], None] | None = None,
                     added_by: str | None = None) -> ImportReport:
@@ -97,7 +101,9 @@ class BibliographyImporter:
                     result.path = origin
                     return result
                 note = f"arXiv: {result.error}; kept the reference"
-        for pdf in record.files:
+        if record.files and not self.read_local_files and note is None:
+            note = "the entry's PDF is on your machine, not the server's; upload the PDF to add its full text"
+        for pdf in record.files if self.read_local_files else ():
             try:
                 document = parse_pdf(pdf)
             except DocumentError as error:

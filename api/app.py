@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk.signature import SignatureVerifier
 
+from agent.importing import BibliographyImporter
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api import problems, routes_conversations, routes_library, routes_openai
@@ -27,6 +28,7 @@ from api.metrics import Metrics
 from api.streaming import TurnWorkers
 from retrieval.ingest import IngestResult
 from tools.arxiv_client import ArxivError
+from tools.bibliography import BibliographyError
 
 log = logging.getLogger("scisynth.api")
 STATIC = Path(__file__).with_name("static")
@@ -41,7 +43,7 @@ def slack_signature_valid(secret: str, body: bytes, headers: Mapping[str, str]) 
 
 
 def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
-    """Uploads and arXiv fetches, recorded as the key that asked for them."""
+    """Uploads, arXiv fetches and bibliography imports, recorded as the key that asked for them."""
     def upload(job: JobRow) -> list[IngestResult]:
         """Ingest an uploaded file. It stays on disk only while a paper points to it (a duplicate, an unreadable
         file or a failure leaves nothing behind; a re-run after a crash keeps the file its paper uses)."""
@@ -62,7 +64,24 @@ def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
         except ArxivError as error:  # arXiv down or refusing: the reason is the user's to read
             return [IngestResult(job.payload["arxiv_id"], "failed", error=str(error))]
 
-    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv},
+    def import_bibliography(job: JobRow) -> list[IngestResult]:
+        """Import an uploaded BibTeX/RIS file; entries that could not be read come back as "skipped" with
+        their line. The file is removed afterwards (a re-run after a crash imports what is still missing)."""
+        path, name = Path(job.payload["path"]), job.payload.get("filename", "import")
+        importer = BibliographyImporter(runtime.catalog, runtime.ingestor,
+                                        runtime.fetcher if runtime.settings.use_arxiv else None, read_local_files=False)
+        try:
+            report = importer.import_file(path, added_by=job.owner or None)
+        except BibliographyError as error:
+            return [IngestResult(name, "failed", error=str(error).replace(str(path), name))]
+        finally:
+            path.unlink(missing_ok=True)
+        for result in report.results:
+            result.path = result.path.replace(str(path), name)
+        return report.results + [IngestResult(f"{name}:{bad.line}", "skipped", error=bad.reason)
+                                 for bad in report.skipped]
+
+    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography},
                     on_result=lambda result: metrics.ingested.labels(result.status).inc())
 
 

@@ -36,7 +36,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/slack/events", "/favicon.ico"})
 _PUBLIC_PREFIXES = ("/static/",)
 _DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
-UPLOAD_PATHS = frozenset({"/v1/papers"})
+UPLOAD_PATHS = frozenset({"/v1/papers", "/v1/papers/import"})
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                  b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

@@ -29,6 +29,7 @@ from api.jobs import JobQueue, JobRow
 from api.routes_conversations import NewMessage, Offset, run_message
 from retrieval.catalog import PaperRow
 from tools.arxiv_ids import ARXIV_ID_PATTERN
+from tools.bibliography import BibliographyError, read_bibliography
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["library"], responses=problems.COMMON)
@@ -57,11 +58,10 @@ def list_papers(runtime: RuntimeDep, _caller: Reader, offset: Offset = 0,
     return {"papers": [_paper(r) for r in rows], "total": total, **({"hint": EMPTY_LIBRARY} if total == 0 else {})}
 
 
-_ADD_PAPER_BODY = {"required": True, "content": {
-    "application/json": {"schema": NewPaper.model_json_schema()},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                       "properties": {"file": {"type": "string", "format": "binary"}}}},
-}}
+_FILE_FIELD = {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                  "properties": {"file": {"type": "string", "format": "binary"}}}}}
+_ADD_PAPER_BODY = {"required": True, "content": {"application/json": {"schema": NewPaper.model_json_schema()},
+                                                 **_FILE_FIELD}}
 
 
 @router.post("/papers", status_code=202, openapi_extra={"requestBody": _ADD_PAPER_BODY},
@@ -81,42 +81,78 @@ async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller
     return jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public()
 
 
-async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, caller: Caller) -> JobRow:
-    """Stream the upload to a file under papers/uploads (the guard caps the bytes received), check that it
-    is a PDF by its content and that the key's quota has room, then queue the ingest. Nothing is left on
-    disk when any check fails. The quota check and the queueing run with no await between them, so
-    simultaneous uploads of one key cannot all slip under the quota."""
+async def _receive(request: Request, folder: FilePath) -> tuple[FilePath, int, str]:
+    """Stream the multipart field 'file' to a hidden file in `folder` (the guard caps the bytes received);
+    returns its path, its size and the client's file name (never used as a path). Nothing is left on disk when
+    the upload fails."""
     try:
         form = await request.form(max_files=1, max_fields=5)
     except StarletteHTTPException:  # the body cap, or Starlette's own 400 for broken framing
         raise
     except Exception as error:  # malformed multipart framing
-        raise HTTPException(400, "the multipart body could not be read; send the PDF as a field named 'file'"
+        raise HTTPException(400, "the multipart body could not be read; send the file as a field named 'file'"
                             ) from error
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise HTTPException(422, "send the PDF as a multipart field named 'file'")
-    folder = runtime.settings.papers_dir / "uploads"
+        raise HTTPException(422, "send the file as a multipart field named 'file'")
     folder.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
     try:
-        size, head = 0, b""
+        size = 0
         with os.fdopen(handle, "wb") as out:
             while piece := await upload.read(_COPY_CHUNK):
-                head = head or piece[:5]
                 size += len(piece)
                 out.write(piece)
         await upload.close()
-        if head != b"%PDF-":
-            raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
+    except BaseException:
+        FilePath(temporary).unlink(missing_ok=True)
+        raise
+    return FilePath(temporary), size, FilePath(upload.filename or "").name[:200]
+
+
+async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, caller: Caller) -> JobRow:
+    """Receive the upload under papers/uploads, check that it is a PDF by its content and that the key's quota
+    has room, then queue the ingest. The quota check and the queueing run with no await between them, so
+    simultaneous uploads of one key cannot all slip under the quota."""
+    folder = runtime.settings.papers_dir / "uploads"
+    temporary, size, name = await _receive(request, folder)
+    try:
+        with temporary.open("rb") as received:
+            if received.read(5) != b"%PDF-":
+                raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
         _check_room(runtime, jobs, caller, size)
         target = folder / f"{uuid.uuid4().hex}.pdf"  # the stored name never comes from the client
         os.replace(temporary, target)
     except BaseException:
-        FilePath(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
-    name = FilePath(upload.filename or "upload.pdf").name[:200]
-    return jobs.submit("upload", {"path": str(target), "bytes": size, "filename": name}, caller.owner)
+    return jobs.submit("upload", {"path": str(target), "bytes": size, "filename": name or "upload.pdf"},
+                       caller.owner)
+
+
+@router.post("/papers/import", status_code=202, responses=problems.responses(400, 422),
+             openapi_extra={"requestBody": {"required": True, "content": _FILE_FIELD}})
+async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+    """A BibTeX or RIS export (multipart `file`) imported as a job: arXiv entries fetched, the rest kept as
+    metadata-only papers; entries that cannot be read are listed with their line. Poll GET /v1/jobs/{id}."""
+    folder = runtime.settings.papers_dir / "imports"
+    temporary, _size, name = await _receive(request, folder)
+    suffix = FilePath(name).suffix.lower()
+    target = folder / f"{uuid.uuid4().hex}{suffix if suffix in ('.bib', '.ris') else '.txt'}"
+    os.replace(temporary, target)
+    try:
+        records, skipped = await run_in_threadpool(read_bibliography, target)
+        if not records:
+            reasons = "; ".join(f"line {bad.line}: {bad.reason}" for bad in skipped[:5])
+            raise HTTPException(422, f"no entry of {name or 'the file'} could be read ({reasons})")
+        _check_room(runtime, jobs, caller)
+    except BibliographyError as error:
+        target.unlink(missing_ok=True)
+        raise HTTPException(422, str(error).replace(str(target), name or "the file")) from error
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return jobs.submit("import", {"path": str(target), "filename": name or "import"}, caller.owner).public()
 
 
 def _check_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:

@@ -8,12 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from agent.importing import BibliographyImporter, metadata_document
+from api.app import create_app
 from tests.arxiv_replay import Fault, ReplayServer
 from tests.conftest import PAPERS, make_runtime
 from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibliography
@@ -187,3 +190,42 @@ def test_cli_import_without_arxiv_keeps_references_and_names_bad_entries(tmp_pat
     assert [s["line"] for s in report["skipped"]] == [broken, _line(ZOTERO_BIB, "@book{no_title")]
     assert f"{bib}:{broken}: skipped: not a valid BibTeX entry" in run.stderr
     assert report["results"][1]["paper_id"].startswith("bib:")  # arXiv off: the arXiv entry is kept as a reference
+
+
+def _finished(client: TestClient, job: dict) -> dict:
+    for _ in range(600):
+        state = client.get(f"/v1/jobs/{job['id']}").json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"job {job['id']} did not finish")
+
+
+def test_api_import_is_a_job_that_names_skipped_entries_and_never_reads_server_paths(tmp_path: Path,
+                                                                                   embedder) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder)
+    # A hostile export: its `file` field names a PDF on the server. Only the uploader's machine is meant.
+    bib = ZOTERO_BIB.replace("PDF_PATH", str(PAPERS / "acl_2020.acl-main.447.pdf"))
+    with TestClient(create_app(runtime=runtime)) as client:
+        job = client.post("/v1/papers/import", files={"file": ("my library.bib", bib.encode())})
+        assert job.status_code == 202, job.text
+        state = _finished(client, job.json())
+        assert state["status"] == "done"
+        statuses = [(r["status"], r["path"]) for r in state["results"]]
+        broken, untitled = _line(ZOTERO_BIB, "@article{broken"), _line(ZOTERO_BIB, "@book{no_title")
+        assert statuses == [("added", f"my library.bib:{_line(ZOTERO_BIB, '@article{lo_')}"),
+                            ("added", f"my library.bib:{_line(ZOTERO_BIB, '@misc{ammar')}"),
+                            ("added", f"my library.bib:{_line(ZOTERO_BIB, '@article{muller')}"),
+                            ("skipped", f"my library.bib:{broken}"), ("skipped", f"my library.bib:{untitled}")]
+        s2orc = runtime.catalog.find_paper(state["results"][0]["paper_id"])
+        assert s2orc.source == "bibliography" and s2orc.page_count in (0, None)  # the reference, not the PDF
+        assert "upload the PDF" in state["results"][0]["error"]
+        assert not list((runtime.settings.papers_dir / "imports").iterdir())  # the export is not kept
+        again = _finished(client, client.post("/v1/papers/import", files={"file": ("x.bib", bib.encode())}).json())
+        assert [r["status"] for r in again["results"]][:3] == ["unchanged"] * 3
+        for name, body, message in [("notes.txt", b"just notes", "neither BibTeX"),
+                                    ("bad.bib", b"@book{no_title, year={2001}}", "no entry of bad.bib")]:
+            refused = client.post("/v1/papers/import", files={"file": (name, body)})
+            assert refused.status_code == 422 and message in refused.json()["detail"], refused.text
+            assert str(runtime.settings.papers_dir) not in refused.text
+        assert client.post("/v1/papers/import", json={"file": "x"}).status_code in (400, 422)

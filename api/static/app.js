@@ -248,10 +248,21 @@ async function showPaper(paper) {
   $("paper-view").classList.remove("hidden");
 }
 
+// "3 added, 1 skipped (line 12: ...)" for a job of several entries (an import); nothing for a single paper.
+function jobSummary(results) {
+  if (!results || results.length < 2) return "";
+  const counts = {};
+  for (const r of results) counts[r.status] = (counts[r.status] || 0) + 1;
+  const problems = results.filter((r) => r.status === "skipped" || r.status === "failed")
+    .slice(0, 3).map((r) => `${r.path}: ${r.error}`);
+  return ` (${Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(", ")})`
+    + (problems.length ? `; ${problems.join("; ")}` : "");
+}
+
 async function watchJob(job) {
   for (;;) {
     const state = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
-    $("job").textContent = `job ${state.status}${state.error ? ": " + state.error : ""}`;
+    $("job").textContent = `job ${state.status}${state.error ? ": " + state.error : ""}${jobSummary(state.results)}`;
     if (state.status === "done" || state.status === "failed") { loadPapers(); showFirstRun(); return; }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -286,6 +297,13 @@ function setUp() {
     const form = new FormData();
     form.append("file", $("pdf").files[0]);
     try { watchJob(await api("/v1/papers", { method: "POST", body: form })); } catch (error) { $("job").textContent = error.message; }
+  });
+  $("import").addEventListener("click", async () => {
+    const file = $("bibliography").files[0];
+    if (!file) { $("job").textContent = "Choose a .bib or .ris file first."; return; }
+    const form = new FormData();
+    form.append("file", file);
+    try { watchJob(await api("/v1/papers/import", { method: "POST", body: form })); } catch (error) { $("job").textContent = error.message; }
   });
   $("fetch").addEventListener("click", async () => {
     try {
