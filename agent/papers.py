@@ -56,14 +56,18 @@ class PaperFetcher:
             if paper is None:
                 results.append(IngestResult(requested, "failed", requested, error="not found on arXiv"))
                 continue
-            pdf, note = None, None
-            if with_pdf:
-                try:
-                    pdf = self._pdf(paper)
-                except (FetchRefusedError, DownloadError, DocumentError) as error:
-                    note = f"abstract only: {error}"
-                    log.warning("%s: %s", paper.arxiv_id, note)
-            result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url, added_by)
-            result.error = note if result.status == "added" else result.error
-            results.append(result)
+            results.append(self.ingest(paper, with_pdf, added_by))
         return results
+
+    def ingest(self, paper: ArxivPaper, with_pdf: bool = True, added_by: str | None = None) -> IngestResult:
+        """Ingest one arXiv record (from a look-up or a search): its PDF when it can be had, else its abstract."""
+        pdf, note = None, None
+        if with_pdf:
+            try:
+                pdf = self._pdf(paper)
+            except (FetchRefusedError, DownloadError, DocumentError) as error:
+                note = f"abstract only: {error}"
+                log.warning("%s: %s", paper.arxiv_id, note)
+        result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url, added_by)
+        result.error = note if result.status == "added" else result.error
+        return result

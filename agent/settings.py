@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     slack_bot_token: str = Field(default="", validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: str = Field(default="", validation_alias="SLACK_APP_TOKEN", description="Socket Mode only")
     slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
+    slack_watch_channel: str = Field(default="", validation_alias="SLACK_WATCH_CHANNEL",
+                                     description="Slack channel id that literature-watch digests are posted to")
+    watch_check_seconds: float = Field(default=60.0, ge=0, description="how often the service looks for due "
+                                       "literature watches (0: never; 'scisynth watch run' still runs them)")
     chunk_tokens: int = Field(default=256, ge=32, le=512)
     evidence_k: int = Field(default=8, ge=1, le=50)
     answer_threshold: float = Field(default=0.44, ge=0, le=1, description="answerability (0..1) below which the "

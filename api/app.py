@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, PlainTextResponse
@@ -19,12 +21,14 @@ from slack_sdk.signature import SignatureVerifier
 from agent.importing import BibliographyImporter
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from api import problems, routes_conversations, routes_library, routes_openai
+from agent.watch import WatchRunner, WatchStore, watch_runner
+from api import problems, routes_conversations, routes_library, routes_openai, routes_watches
 from api.auth import KeyStore, RateLimiter
 from api.deps import Reader, RuntimeDep
 from api.guard import Guard
 from api.jobs import JobQueue, JobRow
 from api.metrics import Metrics
+from api.slack_watch import slack_delivery
 from api.streaming import TurnWorkers
 from retrieval.ingest import IngestResult
 from tools.arxiv_client import ArxivError
@@ -42,8 +46,8 @@ def slack_signature_valid(secret: str, body: bytes, headers: Mapping[str, str]) 
     return SignatureVerifier(secret).is_valid(body, timestamp, signature)
 
 
-def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
-    """Uploads, arXiv fetches and bibliography imports, recorded as the key that asked for them."""
+def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQueue:
+    """Uploads, arXiv fetches, bibliography imports and watch runs, recorded as the key that asked for them."""
     def upload(job: JobRow) -> list[IngestResult]:
         """Ingest an uploaded file. It stays on disk only while a paper points to it (a duplicate, an unreadable
         file or a failure leaves nothing behind; a re-run after a crash keeps the file its paper uses)."""
@@ -81,8 +85,28 @@ def job_queue(runtime: Runtime, metrics: Metrics) -> JobQueue:
         return report.results + [IngestResult(f"{name}:{bad.line}", "skipped", error=bad.reason)
                                  for bad in report.skipped]
 
-    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography},
+    def watch(job: JobRow) -> list[IngestResult]:
+        return watches.run(job.payload["watch_id"]).results
+
+    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch},
                     on_result=lambda result: metrics.ingested.labels(result.status).inc())
+
+
+def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float) -> BackgroundScheduler | None:
+    """Look for due watches every few seconds and queue a run of each one this replica claims (the claim is
+    atomic in the shared database, so with several replicas each due watch runs once)."""
+    if every_seconds <= 0:
+        return None
+
+    def queue_due() -> None:
+        for watch_id in store.claim_due():
+            jobs.submit("watch", {"watch_id": watch_id}, owner="")
+
+    scheduler = BackgroundScheduler(daemon=True)
+    scheduler.add_job(queue_due, "interval", seconds=every_seconds, coalesce=True, max_instances=1,
+                      next_run_time=datetime.now(UTC))
+    scheduler.start()
+    return scheduler
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -93,8 +117,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime or build_runtime(settings)
         app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
-        app.state.jobs = job_queue(app.state.runtime, app.state.metrics)
+        app.state.watches = watch_runner(app.state.runtime, slack_delivery(settings))
+        app.state.jobs = job_queue(app.state.runtime, app.state.metrics, app.state.watches)
         app.state.jobs.resume()
+        scheduler = watch_scheduler(app.state.watches.store, app.state.jobs, settings.watch_check_seconds)
         app.state.slack = None
         if settings.slack_signing_secret and settings.slack_bot_token:
             from slack_bolt.adapter.fastapi import SlackRequestHandler
@@ -105,6 +131,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                            settings.slack_api_url)
             app.state.slack = SlackRequestHandler(bot.app)
         yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         app.state.jobs.shutdown()
         still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
         if still_running:
@@ -184,4 +212,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_conversations.router)
     app.include_router(routes_openai.router)
     app.include_router(routes_library.router)
+    app.include_router(routes_watches.router)
     return app

@@ -135,6 +135,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 2 if not report.results else 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from agent.watch import WatchError, WatchStore, digest_text, watch_query, watch_runner
+    from api.slack_watch import slack_delivery
+
+    runtime = _runtime(args, needs_model=False)
+    store = WatchStore(runtime.engine)
+    if args.watch_command == "add":
+        try:
+            query = watch_query(args.query, args.category, title=args.title, author=args.author)
+            watch = store.add(args.name, query, args.question, args.every, args.max, not args.abstract_only)
+        except WatchError as error:
+            print(f"scisynth: {error}", file=sys.stderr)
+            return 2
+        _print(watch.public(), args.json, f"watch {watch.id} saved: {query} (every {watch.every_hours:g} h; "
+                                          f"'scisynth watch run {watch.id}' runs it now)")
+        return 0
+    if args.watch_command == "list":
+        watches = store.list()
+        _print([w.public() for w in watches], args.json, "\n".join(
+            f"{w.id}  {w.name}: {w.query}  every {w.every_hours:g} h, last: {w.last_status or 'never run'}"
+            + "".join(f"\n{'':14}Q: {q}" for q in w.questions) for w in watches) or "no watches")
+        return 0
+    if args.watch_command == "remove":
+        missing = [watch_id for watch_id in args.watch_ids if not store.remove(watch_id)]
+        for watch_id in missing:
+            print(f"scisynth: no watch {watch_id} ('scisynth watch list' shows them)", file=sys.stderr)
+        return 2 if missing else 0
+    if args.watch_command == "digests":
+        digests = store.digests(args.watch, args.limit)
+        _print([d.public() for d in digests], args.json,
+               "\n\n".join(f"{d.created_at:%Y-%m-%d %H:%M}  {digest_text(d)}" for d in digests) or "no digests yet")
+        return 0
+    runner = watch_runner(runtime, slack_delivery(runtime.settings))
+    runs = [runner.run(watch_id) for watch_id in args.watch_ids] if args.watch_ids else runner.run_due()
+    _print([{"watch_id": r.watch_id, "status": r.status, "digest": r.digest and r.digest.public()} for r in runs],
+           args.json, "\n\n".join(digest_text(r.digest) if r.digest else f"{r.watch_id}: {r.status}" for r in runs)
+           or "no watch is due")
+    return 2 if any(r.status in ("failed", "no such watch") for r in runs) else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     runtime = _runtime(args, needs_model=False)
     if args.conversation is not None:
@@ -317,8 +357,8 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
 
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
-            "reindex": cmd_reindex, "ask": cmd_ask, "hypothesize": cmd_hypothesize, "slack": cmd_slack,
-            "keys": cmd_keys, "models": cmd_models_pull, "eval": cmd_eval}
+            "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask, "hypothesize": cmd_hypothesize,
+            "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

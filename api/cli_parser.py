@@ -21,6 +21,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
                    "linked PDFs read, the rest kept as references", "scisynth import my-library.bib"),
         ("export", "the library's papers, or those a conversation cites, as BibTeX, RIS or CSL-JSON",
          "scisynth export --conversation lab-1 --format bibtex"),
+        ("watch", "literature watches: saved arXiv queries with standing questions, run on a schedule; each run "
+                  "adds the new papers and writes a digest (posted to Slack, listed on the web page)",
+         'scisynth watch add "retrieval" --query "dense retrieval" --category cs.IR --question "Does it beat BM25?"'),
         ("refs", "a paper's reference list, and which library papers it cites or that cite it",
          "scisynth refs PAPER_ID --cited-by"),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
@@ -43,6 +46,39 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("eval", "run a scored eval suite (baselines beside every result)", "scisynth eval pubmedqa --limit 50"),
     ],
 }
+
+
+def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
+    actions = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION",
+                                   help="add, list, remove, run or digests")
+
+    def action(name: str, description: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, description=description, formatter_class=HelpFormatter)
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add = action("add", "save a watch; the service runs it every --every hours ('scisynth watch run' runs it now)")
+    add.add_argument("name", help="a name for the watch, e.g. 'dense retrieval'")
+    add.add_argument("--query", default="", help="arXiv search words (or fielded, e.g. abs:\"protein folding\")")
+    add.add_argument("--title", help="words in the title")
+    add.add_argument("--author", help="an author name")
+    add.add_argument("--category", action="append", metavar="CAT", help="an arXiv category, e.g. cs.CL "
+                     "(repeatable: any of them)")
+    add.add_argument("--question", action="append", metavar="Q", help="a standing question each digest answers "
+                     "from the new papers (repeatable, at most 5)")
+    add.add_argument("--every", type=float, default=24.0, metavar="HOURS", help="hours between runs")
+    add.add_argument("--max", type=int, default=20, help="newest papers looked at per run")
+    add.add_argument("--abstract-only", action="store_true", help="ingest abstracts, skip the PDFs")
+    action("list", "the saved watches, their queries and next runs")
+    remove = action("remove", "remove a watch (its digests stay readable)")
+    remove.add_argument("watch_ids", nargs="+", metavar="WATCH_ID")
+    run = action("run", "run watches now (default: every due watch) and print their digests; exit code 2 when "
+                        "arXiv could not be searched")
+    run.add_argument("watch_ids", nargs="*", metavar="WATCH_ID")
+    digests = action("digests", "the latest digests, newest first")
+    digests.add_argument("--watch", metavar="WATCH_ID", help="only this watch's digests")
+    digests.add_argument("--limit", type=int, default=5, help="how many")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -140,6 +176,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     export.add_argument("--format", choices=["bibtex", "ris", "csl-json"], default="bibtex",
                         help="BibTeX (keys like cohan2020specter, stable across exports), RIS or CSL-JSON")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    _watch_commands(command("watch"), handlers["watch"])
 
     reindex = command("reindex")
     reindex.description += "\n\nNeeded after changing SCISYNTH_EMBEDDINGS; cached embeddings make unchanged text free."

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agent.runtime import Runtime
+from agent.watch import WatchRunner
 from api.auth import Caller
 from api.jobs import JobQueue
 from api.metrics import Metrics
@@ -33,6 +34,10 @@ def get_jobs(request: Request) -> JobQueue:
     return request.app.state.jobs
 
 
+def get_watches(request: Request) -> WatchRunner:
+    return request.app.state.watches
+
+
 def get_caller(request: Request) -> Caller:
     return request.state.caller  # set by the guard for every request it lets through
 
@@ -47,5 +52,6 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+WatchesDep = Annotated[WatchRunner, Depends(get_watches)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key
 Member = Annotated[Caller, Depends(get_member)]  # may add papers

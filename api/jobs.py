@@ -23,7 +23,7 @@ from retrieval.ingest import IngestResult
 from retrieval.tables import create_tables
 
 log = logging.getLogger(__name__)
-JobKind = Literal["upload", "arxiv", "import"]
+JobKind = Literal["upload", "arxiv", "import", "watch"]
 UNFINISHED = ("queued", "running")
 
 
@@ -38,7 +38,8 @@ class JobRow(SQLModel, table=True):
     kind: str
     owner: str = Field(default="", index=True)
     status: str = Field(default="queued", index=True)  # queued, running, done, failed
-    payload_json: str = "{}"  # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}; import: {"path", "filename"}
+    # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}; import: {"path", "filename"}; watch: {"watch_id"}
+    payload_json: str = "{}"
     results_json: str = "[]"
     error: str | None = None
     attempts: int = 0

@@ -163,7 +163,7 @@ def test_a_reference_kept_while_arxiv_was_down_is_fetched_on_the_next_import(ser
     runtime = make_runtime(tmp_path / "home", embedder, use_arxiv=True, arxiv_api_url=f"{server.base}/api/query",
                            arxiv_pdf_url=f"{server.base}/pdf/", arxiv_delay_seconds=0,
                            allowed_fetch_hosts=f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}")
-    runtime.fetcher.arxiv.attempts, runtime.fetcher.arxiv.max_wait = 1, 0.1
+    runtime.fetcher.arxiv._client.attempts, runtime.fetcher.arxiv._client.max_wait = 1, 0.1
     bib = tmp_path / "one.bib"
     bib.write_text("@misc{ammar, title={Construction of the Literature Graph in Semantic Scholar}, "
                    "author={Ammar, Waleed}, eprint={1605.08386}, archivePrefix={arXiv}}")

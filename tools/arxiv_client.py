@@ -94,12 +94,16 @@ class _RateLimiter:
             cls._last_request = time.monotonic()
 
 def build_query(text: str = "", title: str | None = None, author: str | None = None, abstract: str | None = None,
-                category: str | None = None, since: date | None = None, until: date | None = None) -> str:
-    """An arXiv search_query: free text plus fielded terms, joined with AND."""
+                category: str | list[str] | None = None, since: date | None = None, until: date | None = None
+                ) -> str:
+    """An arXiv search_query: free text plus fielded terms, joined with AND (several categories: any of them)."""
     terms = [text.strip()] if text.strip() else []
-    for prefix, value in (("ti", title), ("au", author), ("abs", abstract), ("cat", category)):
+    for prefix, value in (("ti", title), ("au", author), ("abs", abstract)):
         if value:
             terms.append(f'{prefix}:"{value}"' if " " in value else f"{prefix}:{value}")
+    categories = [category] if isinstance(category, str) else category or []
+    if categories:
+        terms.append(" OR ".join(f"cat:{c}" for c in categories))
     if since or until:
         start = (since or date(1991, 1, 1)).strftime("%Y%m%d0000")
         end = (until or date(9999, 12, 31)).strftime("%Y%m%d2359")
@@ -194,8 +198,8 @@ class ArxivClient:
         self._client = _PoliteClient(api_url, delay_seconds, timeout, attempts, max_wait, page_size)
         self._api_url = api_url
 
-    def _run(self, search: arxiv.Search, offset: int, key: str) -> list[ArxivPaper]:
-        if self.cache and (cached := self.cache.get(key, self.cache_ttl_seconds)) is not None:
+    def _run(self, search: arxiv.Search, offset: int, key: str, fresh: bool = False) -> list[ArxivPaper]:
+        if self.cache and not fresh and (cached := self.cache.get(key, self.cache_ttl_seconds)) is not None:
             return [ArxivPaper.model_validate(r) for r in cached]
         try:
             papers = [_record(r, self.pdf_url) for r in self._client.results(search, offset=offset)
@@ -203,7 +207,7 @@ class ArxivClient:
         except arxiv.UnexpectedEmptyPageError:
             papers = []
         except ArxivUnavailableError:
-            stale = self.cache.get(key, None) if self.cache else None
+            stale = self.cache.get(key, None) if self.cache and not fresh else None
             if stale is None:
                 raise
             log.warning("arXiv is unavailable: answering from the cache (older than its TTL)")
@@ -212,14 +216,15 @@ class ArxivClient:
             self.cache.put(key, [p.model_dump(mode="json") for p in papers])
         return papers
 
-    def search(self, query: str, max_results: int = 10, offset: int = 0, sort_by: SortBy = "relevance"
-               ) -> list[ArxivPaper]:
-        """Papers matching an arXiv query (see build_query), newest or most relevant first."""
+    def search(self, query: str, max_results: int = 10, offset: int = 0, sort_by: SortBy = "relevance",
+               fresh: bool = False) -> list[ArxivPaper]:
+        """Papers matching an arXiv query (see build_query), newest or most relevant first. `fresh` asks arXiv
+        itself (a watch looking for new papers): no cached answer, and ArxivUnavailableError when it is down."""
         if not query.strip():
             raise ArxivQueryError("empty query: give search words or fielded terms")
         search = arxiv.Search(query=query, max_results=max_results, sort_by=_SORT[sort_by])
         self._client.page_size = min(self.page_size, max_results)  # no larger pages than asked for
-        return self._run(search, offset, f"{self._api_url}|q|{query}|{max_results}|{offset}|{sort_by}")
+        return self._run(search, offset, f"{self._api_url}|q|{query}|{max_results}|{offset}|{sort_by}", fresh)
 
     def lookup(self, ids: list[str]) -> list[ArxivPaper]:
         """Records for arXiv ids (new- or old-style, with or without version). Unknown ids are left out."""

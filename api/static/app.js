@@ -268,6 +268,54 @@ async function watchJob(job) {
   }
 }
 
+// A quote with its paper and page, the way the digest cites it.
+function quoted(entry, quote) {
+  return el("span", {}, el("q", {}, quote.text),
+    ` (arXiv ${entry.arxiv_id}${quote.page ? `, p. ${quote.page}` : ""})`);
+}
+
+function digestCard(digest) {
+  const when = new Date(digest.created_at).toLocaleString();
+  const head = el("h4", {}, `${digest.watch_name}: ${digest.status === "failed" ? "failed"
+    : `${digest.entries.length} new paper${digest.entries.length === 1 ? "" : "s"}`}`);
+  const meta = el("div", { className: "status" }, `${when} · Slack: ${digest.delivery}`);
+  if (digest.status === "failed") return el("div", { className: "card digest" }, head, meta, el("p", {}, digest.error));
+  return el("div", { className: "card digest" }, head, meta, el("ul", {}, ...digest.entries.map((entry) => el("li", {},
+    externalLink(entry.url, entry.title) || entry.title, ` (${entry.published || "undated"})`,
+    entry.summary ? el("div", { className: "quote" }, quoted(entry, entry.summary))
+      : el("div", { className: "status" }, entry.note || "not added; the next run tries again"),
+    ...entry.bearings.map((b) => el("div", { className: "bearing" }, el("strong", {}, `Q: ${b.question} `),
+      b.addresses ? quoted(entry, b.quote) : el("span", { className: "status" }, "does not address it")))))));
+}
+
+async function loadWatches() {
+  const [{ watches }, { digests }] = await Promise.all([api("/v1/watches"), api("/v1/digests?limit=20")]);
+  $("watches").replaceChildren(watches.length ? el("ul", {}, ...watches.map((w) => el("li", {},
+    el("strong", {}, w.name), ` ${w.query} · every ${w.every_hours} h · last: ${w.last_status || "not run yet"} `,
+    el("button", { className: "link", onclick: () => runWatch(w.id) }, "run now"), " ",
+    el("button", { className: "link", onclick: () => removeWatch(w.id) }, "remove"))))
+    : el("p", { className: "status" }, "No watches yet."));
+  $("digests").replaceChildren(...(digests.length ? digests.map(digestCard)
+    : [el("p", { className: "status" }, "No digests yet: a watch writes one when it finds new papers.")]));
+}
+
+async function runWatch(id) {
+  const job = await api(`/v1/watches/${encodeURIComponent(id)}/run`, { method: "POST" });
+  $("watch-status").textContent = "running…";
+  for (;;) {
+    const state = await api(`/v1/jobs/${encodeURIComponent(job.id)}`);
+    if (state.status === "done" || state.status === "failed") break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  $("watch-status").textContent = "";
+  await loadWatches();
+}
+
+async function removeWatch(id) {
+  await api(`/v1/watches/${encodeURIComponent(id)}`, { method: "DELETE" });
+  await loadWatches();
+}
+
 function setUp() {
   $("apikey").value = localStorage.getItem("scisynth-key") || "";
   $("apikey").addEventListener("change", () => {
@@ -311,12 +359,25 @@ function setUp() {
         body: JSON.stringify({ arxiv_id: $("arxiv-id").value.trim() }) }));
     } catch (error) { $("job").textContent = error.message; }
   });
-  for (const [tab, view] of [["tab-chat", "chat-view"], ["tab-library", "library-view"]]) {
+  $("watch-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const question = $("watch-question").value.trim();
+    try {
+      await api("/v1/watches", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: $("watch-name").value.trim(), query: $("watch-query").value.trim(),
+          categories: $("watch-categories").value.split(/[\s,]+/).filter(Boolean),
+          questions: question ? [question] : [] }) });
+      $("watch-status").textContent = "Saved: the service runs it now and then on schedule.";
+      await loadWatches();
+    } catch (error) { $("watch-status").textContent = error.message; }
+  });
+  const views = [["tab-chat", "chat-view"], ["tab-library", "library-view"], ["tab-watches", "watches-view"]];
+  for (const [tab, view] of views) {
     $(tab).addEventListener("click", () => {
       document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.id === tab));
-      $("chat-view").classList.toggle("hidden", view !== "chat-view");
-      $("library-view").classList.toggle("hidden", view !== "library-view");
+      for (const [, other] of views) $(other).classList.toggle("hidden", other !== view);
       if (view === "library-view") loadPapers().catch((error) => { $("job").textContent = error.message; });
+      if (view === "watches-view") loadWatches().catch((error) => { $("watch-status").textContent = error.message; });
     });
   }
   loadConversations().catch((error) => { $("conversations").textContent = error.message; });
