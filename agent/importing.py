@@ -71,7 +71,7 @@ class BibliographyImporter:
             log.info("%s:%d skipped: %s", path, bad.line, bad.reason)
         results = []
         for record in records:
-            result = self._import(record, f"{path}:{record.line}", added_by)
+            result = self.import_record(record, f"{path}:{record.line}", added_by)
             results.append(result)
             if on_entry:
                 on_entry(result)
@@ -83,10 +83,13 @@ class BibliographyImporter:
         by_arxiv = self.catalog.find_paper(record.arxiv_id) if record.arxiv_id else None
         return by_arxiv or self.ingestor.known_paper(metadata_document(record))
 
-    def _import(self, record: BibRecord, origin: str, added_by: str | None) -> IngestResult:
+    def import_record(self, record: BibRecord, origin: str, added_by: str | None = None) -> IngestResult:
+        """One entry into the library (a paper already there comes back "unchanged")."""
         known = self._known(record)
-        # A reference kept while arXiv was unreachable is fetched now that an import can reach it.
-        if known is not None and not (known.source == "bibliography" and record.arxiv_id and self.fetcher):
+        # A kept reference makes way for the paper itself: arXiv reachable again, or a PDF attached since.
+        richer = bool(record.arxiv_id and self.fetcher) or (self.read_local_files and any(
+            path.is_file() for path in record.files))
+        if known is not None and not (known.source == "bibliography" and richer):
             return IngestResult(origin, "unchanged", known.paper_id, known.title)
         if known is not None:
             self.ingestor.delete(known.paper_id)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
     slack_watch_channel: str = Field(default="", validation_alias="SLACK_WATCH_CHANNEL",
                                      description="Slack channel id that literature-watch digests are posted to")
+    zotero_api_key: str = Field(default="", validation_alias="ZOTERO_API_KEY",
+                                description="a Zotero key that can read the libraries you sync")
+    zotero_api_url: str = Field(default="https://api.zotero.org", validation_alias="ZOTERO_API_URL")
     watch_check_seconds: float = Field(default=60.0, ge=0, description="how often the service looks for due "
                                        "literature watches (0: never; 'scisynth watch run' still runs them)")
     chunk_tokens: int = Field(default=256, ge=32, le=512)

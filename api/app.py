@@ -22,6 +22,7 @@ from agent.importing import BibliographyImporter
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.watch import WatchRunner, WatchStore, watch_runner
+from agent.zotero_sync import zotero_sync
 from api import problems, routes_conversations, routes_library, routes_openai, routes_watches
 from api.auth import KeyStore, RateLimiter
 from api.deps import Reader, RuntimeDep
@@ -33,6 +34,7 @@ from api.streaming import TurnWorkers
 from retrieval.ingest import IngestResult
 from tools.arxiv_client import ArxivError
 from tools.bibliography import BibliographyError
+from tools.zotero import ZoteroError, ZoteroLibrary
 
 log = logging.getLogger("scisynth.api")
 STATIC = Path(__file__).with_name("static")
@@ -85,10 +87,22 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
         return report.results + [IngestResult(f"{name}:{bad.line}", "skipped", error=bad.reason)
                                  for bad in report.skipped]
 
+    def zotero(job: JobRow) -> list[IngestResult]:
+        """Items skipped (no title) and papers removed (deleted in Zotero) are listed beside the ingests."""
+        library = job.payload["library"]
+        try:
+            report = zotero_sync(runtime).sync(ZoteroLibrary.parse(library), job.payload.get("collection"),
+                                               added_by=job.owner or None)
+        except ZoteroError as error:
+            return [IngestResult(library, "failed", error=str(error))]
+        return (report.results + [IngestResult(f"zotero:{key}", "skipped", error=why) for key, why in report.skipped]
+                + [IngestResult(library, "removed", paper_id) for paper_id in report.removed])
+
     def watch(job: JobRow) -> list[IngestResult]:
         return watches.run(job.payload["watch_id"]).results
 
-    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch},
+    return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch,
+                                     "zotero": zotero},
                     on_result=lambda result: metrics.ingested.labels(result.status).inc())
 
 

@@ -135,6 +135,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 2 if not report.results else 0
 
 
+def cmd_zotero(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from agent.zotero_sync import zotero_sync
+    from tools.zotero import ZoteroError, ZoteroLibrary
+
+    runtime = _runtime(args, needs_model=False)
+    try:
+        library = ZoteroLibrary.parse(args.library)
+        with tqdm(desc="zotero", unit="item", disable=args.json or None, file=sys.stderr) as bar:
+            report = zotero_sync(runtime).sync(library, args.collection, on_item=lambda _result: bar.update())
+    except ZoteroError as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+    public = report.public()
+    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
+             + (f"  ({r.error})" if r.error else "") for r in report.results]
+    summary = (", ".join(f"{n} {status}" for status, n in public["counts"].items())
+               + f", {len(report.skipped)} skipped, {len(report.removed)} removed" if report.changed
+               else "nothing changed in Zotero since the last sync")
+    _print(public, args.json, "\n".join([*lines, f"{report.library} at version {report.version}: {summary}"]))
+    for key, reason in report.skipped:
+        print(f"scisynth: skipped Zotero item {key}: {reason}", file=sys.stderr)
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from agent.watch import WatchError, WatchStore, digest_text, watch_query, watch_runner
     from api.slack_watch import slack_delivery
@@ -357,8 +383,9 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
 
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
-            "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask, "hypothesize": cmd_hypothesize,
-            "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull, "eval": cmd_eval}
+            "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
+            "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
+            "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

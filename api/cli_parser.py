@@ -19,6 +19,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("fetch", "download papers from arXiv by id and add them", "scisynth fetch 2104.12255"),
         ("import", "add the papers of a BibTeX or RIS export (Zotero, Mendeley, JabRef): arXiv entries fetched, "
                    "linked PDFs read, the rest kept as references", "scisynth import my-library.bib"),
+        ("zotero", "sync a Zotero library or collection in: items with their PDFs (key in ZOTERO_API_KEY); later "
+                   "syncs fetch only what changed", "scisynth zotero sync --library user:123456"),
         ("export", "the library's papers, or those a conversation cites, as BibTeX, RIS or CSL-JSON",
          "scisynth export --conversation lab-1 --format bibtex"),
         ("watch", "literature watches: saved arXiv queries with standing questions, run on a schedule; each run "
@@ -176,6 +178,18 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     export.add_argument("--format", choices=["bibtex", "ris", "csl-json"], default="bibtex",
                         help="BibTeX (keys like cohan2020specter, stable across exports), RIS or CSL-JSON")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    zotero = command("zotero")
+    zotero_actions = zotero.add_subparsers(dest="zotero_command", required=True, metavar="ACTION", help="sync")
+    sync = zotero_actions.add_parser("sync", formatter_class=HelpFormatter, description=(
+        "bring a Zotero library's items in: the PDF attachment when there is one, else the arXiv paper, else the "
+        "reference. The library version is remembered, so the next sync fetches only what changed; an item deleted "
+        "in Zotero leaves the library if a sync added it. Exit code 2 when Zotero could not be read."))
+    sync.add_argument("--library", required=True, metavar="user:ID|group:ID",
+                      help="the numeric user id (zotero.org/settings/keys) or group id")
+    sync.add_argument("--collection", metavar="KEY", help="only this collection's items")
+    sync.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sync.set_defaults(handler=handlers["zotero"])
 
     _watch_commands(command("watch"), handlers["watch"])
 

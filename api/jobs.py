@@ -23,7 +23,7 @@ from retrieval.ingest import IngestResult
 from retrieval.tables import create_tables
 
 log = logging.getLogger(__name__)
-JobKind = Literal["upload", "arxiv", "import", "watch"]
+JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
 UNFINISHED = ("queued", "running")
 
 
@@ -38,7 +38,8 @@ class JobRow(SQLModel, table=True):
     kind: str
     owner: str = Field(default="", index=True)
     status: str = Field(default="queued", index=True)  # queued, running, done, failed
-    # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}; import: {"path", "filename"}; watch: {"watch_id"}
+    # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}; import: {"path", "filename"}; watch: {"watch_id"};
+    # zotero: {"library", "collection"}
     payload_json: str = "{}"
     results_json: str = "[]"
     error: str | None = None

@@ -155,6 +155,22 @@ async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsD
     return jobs.submit("import", {"path": str(target), "filename": name or "import"}, caller.owner).public()
 
 
+class ZoteroSyncRequest(BaseModel):
+    library: str = Field(pattern=r"^(user|group)s?:\d+$", max_length=40, description="user:ID or group:ID")
+    collection: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}$", description="a collection key")
+
+
+@router.post("/zotero/sync", status_code=202, responses=problems.responses(403, 409, 422))
+def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+    """Sync a Zotero library (or collection) in with the server's ZOTERO_API_KEY, as a job: items with their PDFs;
+    after the first sync, only what changed. Poll GET /v1/jobs/{id}."""
+    if not runtime.settings.zotero_api_key:
+        raise HTTPException(409, "Zotero is not set up on this server: the operator sets ZOTERO_API_KEY to a key "
+                                 "that can read the library")
+    _check_room(runtime, jobs, caller)
+    return jobs.submit("zotero", body.model_dump(), caller.owner).public()
+
+
 def _check_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
     """429 when the key already has its share of jobs waiting; 413 when an upload would pass its quota."""
     waiting, most = jobs.unfinished(caller.owner), runtime.settings.max_pending_jobs

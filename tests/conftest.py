@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
@@ -75,3 +76,13 @@ def running_server(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def finished_job(client: TestClient, job: dict) -> dict:
+    """Poll a job the API accepted until it is done or failed."""
+    for _ in range(600):
+        state = client.get(f"/v1/jobs/{job['id']}").json()
+        if state["status"] in ("done", "failed"):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"job {job['id']} did not finish")

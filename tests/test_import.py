@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from agent.importing import BibliographyImporter, metadata_document
 from api.app import create_app
 from tests.arxiv_replay import Fault, ReplayServer
-from tests.conftest import PAPERS, make_runtime
+from tests.conftest import PAPERS, finished_job, make_runtime
 from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibliography
 
 ZOTERO_BIB = r"""% Exported by Zotero
@@ -192,15 +191,6 @@ def test_cli_import_without_arxiv_keeps_references_and_names_bad_entries(tmp_pat
     assert report["results"][1]["paper_id"].startswith("bib:")  # arXiv off: the arXiv entry is kept as a reference
 
 
-def _finished(client: TestClient, job: dict) -> dict:
-    for _ in range(600):
-        state = client.get(f"/v1/jobs/{job['id']}").json()
-        if state["status"] in ("done", "failed"):
-            return state
-        time.sleep(0.1)
-    raise AssertionError(f"job {job['id']} did not finish")
-
-
 def test_api_import_is_a_job_that_names_skipped_entries_and_never_reads_server_paths(tmp_path: Path,
                                                                                    embedder) -> None:
     runtime = make_runtime(tmp_path / "home", embedder)
@@ -209,7 +199,7 @@ def test_api_import_is_a_job_that_names_skipped_entries_and_never_reads_server_p
     with TestClient(create_app(runtime=runtime)) as client:
         job = client.post("/v1/papers/import", files={"file": ("my library.bib", bib.encode())})
         assert job.status_code == 202, job.text
-        state = _finished(client, job.json())
+        state = finished_job(client, job.json())
         assert state["status"] == "done"
         statuses = [(r["status"], r["path"]) for r in state["results"]]
         broken, untitled = _line(ZOTERO_BIB, "@article{broken"), _line(ZOTERO_BIB, "@book{no_title")
@@ -221,7 +211,7 @@ def test_api_import_is_a_job_that_names_skipped_entries_and_never_reads_server_p
         assert s2orc.source == "bibliography" and s2orc.page_count in (0, None)  # the reference, not the PDF
         assert "upload the PDF" in state["results"][0]["error"]
         assert not list((runtime.settings.papers_dir / "imports").iterdir())  # the export is not kept
-        again = _finished(client, client.post("/v1/papers/import", files={"file": ("x.bib", bib.encode())}).json())
+        again = finished_job(client, client.post("/v1/papers/import", files={"file": ("x.bib", bib.encode())}).json())
         assert [r["status"] for r in again["results"]][:3] == ["unchanged"] * 3
         for name, body, message in [("notes.txt", b"just notes", "neither BibTeX"),
                                     ("bad.bib", b"@book{no_title, year={2001}}", "no entry of bad.bib")]:

@@ -85,16 +85,17 @@ class DownloadedFile:
 
 
 def download_pdf(url: str, destination: Path, policy: FetchPolicy, max_bytes: int = DEFAULT_MAX_BYTES,
-                 timeout: float = 60.0) -> DownloadedFile:
-    """Fetch a PDF to `destination` (replaced atomically). Raises FetchRefusedError or DownloadError."""
+                 timeout: float = 60.0, credentials: dict[str, str] | None = None) -> DownloadedFile:
+    """Fetch a PDF to `destination` (replaced atomically). Raises FetchRefusedError or DownloadError.
+    `credentials` (headers) go to the first URL only, never to where it redirects."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     with httpx.Client(timeout=timeout, follow_redirects=False, headers={"user-agent": "scisynth/0.1"}) as client:
         for _ in range(MAX_REDIRECTS + 1):
             policy.check(url)
             try:
-                with client.stream("GET", url) as response:
+                with client.stream("GET", url, headers=credentials) as response:
                     if response.is_redirect:
-                        url = urljoin(url, response.headers.get("location", ""))
+                        url, credentials = urljoin(url, response.headers.get("location", "")), None
                         continue
                     if response.status_code != 200:
                         raise DownloadError(f"{url}: HTTP {response.status_code}")

@@ -51,7 +51,7 @@ class BadEntry:
     reason: str
 
 
-def _arxiv_id(*texts: str | None) -> str | None:
+def arxiv_id_in(*texts: str | None) -> str | None:
     for text in texts:
         if text and is_arxiv_id(text.strip()):
             return without_version(text.strip())
@@ -61,7 +61,7 @@ def _arxiv_id(*texts: str | None) -> str | None:
     return None
 
 
-def _year(text: object) -> int | None:
+def year_in(text: object) -> int | None:
     match = _YEAR.search(str(text or ""))
     return int(match.group(1)) if match else None
 
@@ -122,8 +122,8 @@ def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry
             key=entry.key, title=title, line=entry.start_line + 1,
             authors=tuple(p for a in authors if (p := _person(a)).lower() != "others") if isinstance(authors, list)
             else (_clean(authors),),
-            year=_year(fields.get("year") or fields.get("date")), doi=normalise_doi(fields.get("doi")),
-            arxiv_id=_arxiv_id(eprint, fields.get("journal"), fields.get("url"), fields.get("note"),
+            year=year_in(fields.get("year") or fields.get("date")), doi=normalise_doi(fields.get("doi")),
+            arxiv_id=arxiv_id_in(eprint, fields.get("journal"), fields.get("url"), fields.get("note"),
                                fields.get("doi")),
             venue=_clean(fields.get("journal") or fields.get("booktitle")) or None,
             abstract=_clean(fields.get("abstract")) or None, files=_pdfs(raw_files.get(entry.key, ""), folder)))
@@ -168,9 +168,9 @@ def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
         records.append(BibRecord(
             key=fields.get("id") or f"ris-{line}", title=title, line=line,
             authors=tuple(_listed(fields.get("authors") or fields.get("first_authors"))),
-            year=_year(fields.get("year") or fields.get("publication_year") or fields.get("date")),
+            year=year_in(fields.get("year") or fields.get("publication_year") or fields.get("date")),
             doi=normalise_doi(fields.get("doi")),
-            arxiv_id=_arxiv_id(*urls, fields.get("doi"), fields.get("notes_abstract"), *_listed(fields.get("notes"))),
+            arxiv_id=arxiv_id_in(*urls, fields.get("doi"), fields.get("notes_abstract"), *_listed(fields.get("notes"))),
             venue=_clean(fields.get("journal_name") or fields.get("secondary_title")) or None,
             abstract=_clean(fields.get("abstract")) or None,
             files=tuple(path for key in ("file_attachments1", "file_attachments2") for value in _listed(fields.get(key))

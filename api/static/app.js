@@ -353,6 +353,13 @@ function setUp() {
     form.append("file", file);
     try { watchJob(await api("/v1/papers/import", { method: "POST", body: form })); } catch (error) { $("job").textContent = error.message; }
   });
+  $("zotero-sync").addEventListener("click", async () => {
+    const collection = $("zotero-collection").value.trim();
+    try {
+      watchJob(await api("/v1/zotero/sync", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ library: $("zotero-library").value.trim(), ...(collection ? { collection } : {}) }) }));
+    } catch (error) { $("job").textContent = error.message; }
+  });
   $("fetch").addEventListener("click", async () => {
     try {
       watchJob(await api("/v1/papers", { method: "POST", headers: { "Content-Type": "application/json" },
