@@ -65,17 +65,37 @@ class BibliographyImporter:
 
     def import_file(self, path: Path, on_entry: Callable[[IngestResult], None] | None = None,
                     added_by: str | None = None) -> ImportReport:
-        """Import every readable entry of a .bib or .ris file (BibliographyError when the file is unreadable)."""
+        """Import every readable entry of a .bib or .ris file (BibliographyError when the file is unreadable).
+        Entries kept as references are ingested in batches (one transaction and one index save each), the
+        arXiv and PDF ones one by one; results stay in file order."""
         records, skipped = read_bibliography(path)
         for bad in skipped:
             log.info("%s:%d skipped: %s", path, bad.line, bad.reason)
-        results = []
+        results: list[IngestResult | None] = []
+        waiting: list[tuple[int, str, Document, str | None]] = []  # result slot, origin, reference, note
+
+        def flush() -> None:
+            done = self.ingestor.ingest_batch([(origin, document) for _, origin, document, _ in waiting], added_by)
+            for (slot, _, _, note), result in zip(waiting, done, strict=True):
+                results[slot] = _noted(result, note)
+                if on_entry:
+                    on_entry(result)
+            waiting.clear()
+
         for record in records:
-            result = self.import_record(record, f"{path}:{record.line}", added_by)
-            results.append(result)
-            if on_entry:
-                on_entry(result)
-        return ImportReport(results, skipped)
+            origin = f"{path}:{record.line}"
+            outcome = self._resolve(record, origin, added_by)
+            results.append(outcome if isinstance(outcome, IngestResult) else None)
+            if isinstance(outcome, IngestResult):
+                if on_entry:
+                    on_entry(outcome)
+                continue
+            waiting.append((len(results) - 1, origin, *outcome))
+            if len(waiting) >= self.ingestor.batch_papers:
+                flush()
+        if waiting:
+            flush()
+        return ImportReport([r for r in results if r is not None], skipped)
 
     def _known(self, record: BibRecord) -> PaperRow | None:
         """The library paper this entry names, if any: its arXiv id, or what ingest itself matches (id, DOI, or
@@ -85,6 +105,16 @@ class BibliographyImporter:
 
     def import_record(self, record: BibRecord, origin: str, added_by: str | None = None) -> IngestResult:
         """One entry into the library (a paper already there comes back "unchanged")."""
+        outcome = self._resolve(record, origin, added_by)
+        if isinstance(outcome, IngestResult):
+            return outcome
+        document, note = outcome
+        return _noted(self.ingestor.ingest_document(document, origin, added_by), note)
+
+    def _resolve(self, record: BibRecord, origin: str, added_by: str | None
+                 ) -> IngestResult | tuple[Document, str | None]:
+        """The entry's result when it is known or came from arXiv or a PDF; else the reference to keep (with a
+        note saying why the paper itself could not be had)."""
         known = self._known(record)
         # A kept reference makes way for the paper itself: arXiv reachable again, or a PDF attached since.
         richer = bool(record.arxiv_id and self.fetcher) or (self.read_local_files and any(
@@ -115,7 +145,10 @@ class BibliographyImporter:
             return self.ingestor.ingest_document(replace(
                 document, title=record.title, authors=list(record.authors) or document.authors,
                 year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), origin, added_by)
-        result = self.ingestor.ingest_document(metadata_document(record), origin, added_by)
-        if note and result.status == "added":
-            result.error = note
-        return result
+        return metadata_document(record), note
+
+
+def _noted(result: IngestResult, note: str | None) -> IngestResult:
+    if note and result.status == "added":
+        result.error = note
+    return result
