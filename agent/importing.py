@@ -103,6 +103,10 @@ class BibliographyImporter:
         by_arxiv = self.catalog.find_paper(record.arxiv_id) if record.arxiv_id else None
         return by_arxiv or self.ingestor.known_paper(metadata_document(record))
 
+    def _make_way(self, reference: PaperRow | None) -> None:
+        if reference is not None:
+            self.ingestor.delete(reference.paper_id)
+
     def import_record(self, record: BibRecord, origin: str, added_by: str | None = None) -> IngestResult:
         """One entry into the library (a paper already there comes back "unchanged")."""
         outcome = self._resolve(record, origin, added_by)
@@ -114,26 +118,26 @@ class BibliographyImporter:
     def _resolve(self, record: BibRecord, origin: str, added_by: str | None
                  ) -> IngestResult | tuple[Document, str | None]:
         """The entry's result when it is known or came from arXiv or a PDF; else the reference to keep (with a
-        note saying why the paper itself could not be had)."""
+        note saying why the paper itself could not be had). A reference already kept makes way for the paper
+        itself once arXiv has it or a readable PDF is attached, under the same owner; otherwise it stays as it
+        is (importing again changes nothing)."""
         known = self._known(record)
-        # A kept reference makes way for the paper itself: arXiv reachable again, or a PDF attached since.
-        richer = bool(record.arxiv_id and self.fetcher) or (self.read_local_files and any(
-            path.is_file() for path in record.files))
-        if known is not None and not (known.source == "bibliography" and richer):
+        if known is not None and known.source != "bibliography":
             return IngestResult(origin, "unchanged", known.paper_id, known.title)
-        if known is not None:
-            self.ingestor.delete(known.paper_id)
+        owner = known.added_by if known is not None else added_by
         note = None
         if record.arxiv_id and self.fetcher is not None:
             try:
-                [result] = self.fetcher.fetch([record.arxiv_id], added_by=added_by)
+                papers = self.fetcher.arxiv.lookup([record.arxiv_id])
             except ArxivError as error:
                 note = f"arXiv unreachable ({error}); kept the reference, import again to fetch the paper"
             else:
-                if result.status != "failed":
+                if papers:
+                    self._make_way(known)
+                    result = self.fetcher.ingest(papers[0], added_by=owner)
                     result.path = origin
                     return result
-                note = f"arXiv: {result.error}; kept the reference"
+                note = f"arXiv has no {record.arxiv_id}; kept the reference"
         if record.files and not self.read_local_files and note is None:
             note = "the entry's PDF is on your machine, not the server's; upload the PDF to add its full text"
         for pdf in record.files if self.read_local_files else ():
@@ -142,9 +146,12 @@ class BibliographyImporter:
             except DocumentError as error:
                 note = f"{pdf}: {error.reason}; kept the reference"
                 continue
+            self._make_way(known)
             return self.ingestor.ingest_document(replace(
                 document, title=record.title, authors=list(record.authors) or document.authors,
-                year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), origin, added_by)
+                year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), origin, owner)
+        if known is not None:
+            return IngestResult(origin, "unchanged", known.paper_id, known.title, error=note)
         return metadata_document(record), note
 
 

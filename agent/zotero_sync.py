@@ -10,7 +10,9 @@ is stored only after every change is in, so a sync cut short is repeated whole (
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 from agent.importing import BibliographyImporter
 from retrieval.ingest import IngestResult
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SKIPPED_TYPES = {"attachment", "note", "annotation"}
+AUTHOR_TYPES = {"author", "editor", "contributor", None}
+KEY = re.compile(r"^[A-Z0-9]{8}$")  # Zotero's object keys; anything else never becomes a file name
+MAX_RETRIES = 3
 VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "conferenceName", "repository", "university")
 
 
@@ -51,6 +56,11 @@ class ZoteroItemRow(SQLModel, table=True):
     item_key: str = Field(primary_key=True)
     paper_id: str
     added: bool  # this sync added the paper (only then does a deletion in Zotero remove it)
+    # Kept as a reference although it has a PDF or an arXiv id (a download failed, arXiv was down): the next
+    # syncs try again, even when Zotero has nothing new, at most MAX_RETRIES times.
+    incomplete: bool = False
+    retries: int = 0
+    attachments_json: str = "[]"  # the item's PDF attachment keys
 
 
 @dataclass
@@ -69,32 +79,43 @@ class SyncReport:
                 "skipped": [{"key": key, "reason": reason} for key, reason in self.skipped], "removed": self.removed}
 
 
-def _person(creator: dict) -> str:
-    return creator.get("name") or " ".join(filter(None, [creator.get("firstName"), creator.get("lastName")]))
+def _person(creator: object) -> str:
+    if not isinstance(creator, dict):
+        return ""
+    return str(creator.get("name") or " ".join(str(creator[part]) for part in ("firstName", "lastName")
+                                               if creator.get(part)))
 
 
 def zotero_record(item: dict, files: tuple[Path, ...] = ()) -> BibRecord | None:
     """A regular item's data as a bibliographic record (None without a title)."""
-    data = item.get("data", {})
+    data = item.get("data") if isinstance(item.get("data"), dict) else {}
     title = " ".join(str(data.get("title") or "").split())
     if not title:
         return None
     extra = str(data.get("extra") or "")
     doi_line = next((line.split(":", 1)[1] for line in extra.splitlines() if line.lower().startswith("doi:")), None)
-    authors = [_person(c) for c in data.get("creators", []) if c.get("creatorType") in ("author", "editor", None)]
+    creators = data.get("creators") if isinstance(data.get("creators"), list) else []
+    authors = [_person(c) for c in creators if not isinstance(c, dict) or c.get("creatorType") in AUTHOR_TYPES]
     return BibRecord(
-        key=item.get("key", ""), title=title, line=0, authors=tuple(a for a in authors if a),
-        year=year_in(data.get("date")), doi=normalise_doi(data.get("DOI") or doi_line),
-        arxiv_id=arxiv_id_in(data.get("archiveID"), data.get("url"), extra, data.get("DOI"),
-                             data.get("publicationTitle")),
+        key=str(item.get("key", "")), title=title, line=0, authors=tuple(a for a in authors if a),
+        year=year_in(data.get("date")), doi=normalise_doi(str(data.get("DOI") or doi_line or "") or None),
+        arxiv_id=arxiv_id_in(*(str(data.get(f) or "") for f in ("archiveID", "url", "DOI", "publicationTitle")), extra),
         venue=next((str(data[f]) for f in VENUE_FIELDS if data.get(f)), None),
         abstract=" ".join(str(data.get("abstractNote") or "").split()) or None, files=files)
 
 
-def _is_pdf_file(item: dict) -> bool:
-    data = item.get("data", {})
-    return (data.get("itemType") == "attachment" and data.get("contentType") == "application/pdf"
-            and data.get("linkMode") in ("imported_file", "imported_url") and bool(data.get("parentItem")))
+def _kind(item: dict) -> str:
+    """"paper", "pdf" (an attachment a sync downloads), "loose pdf" (one without a parent item), or "other"."""
+    data = item.get("data")
+    if not isinstance(data, dict) or not KEY.match(str(item.get("key", ""))):
+        return "malformed"
+    if data.get("itemType") not in SKIPPED_TYPES:
+        return "paper"
+    is_pdf = (data.get("itemType") == "attachment" and data.get("contentType") == "application/pdf"
+              and data.get("linkMode") in ("imported_file", "imported_url"))
+    if not is_pdf:
+        return "other"
+    return "pdf" if KEY.match(str(data.get("parentItem", ""))) else "loose pdf"
 
 
 class ZoteroSync:
@@ -116,53 +137,97 @@ class ZoteroSync:
         source = f"{library}" + (f"/collection/{collection}" if collection else "")
         state = self._state(source)
         changes = self.client.changes(library, state.version, collection)
-        if changes is None:
+        retry = self._incomplete(source)
+        if changes is None and not retry:
             return SyncReport(source, state.version, changed=False)
-        report = SyncReport(source, changes.version, changed=True)
-        parents = {i["key"]: i for i in changes.items if i.get("data", {}).get("itemType") not in SKIPPED_TYPES}
-        pdfs: dict[str, list[dict]] = {}
-        for item in changes.items:
-            if _is_pdf_file(item):
-                pdfs.setdefault(item["data"]["parentItem"], []).append(item)
-        for parent_key in pdfs.keys() - parents.keys():  # a PDF attached to an item that did not change itself
+        version = changes.version if changes else state.version
+        report = SyncReport(source, version, changed=changes is not None)
+        parents: dict[str, dict] = {}
+        attachments: dict[str, list[str]] = {row.item_key: json.loads(row.attachments_json) for row in retry}
+        for item in changes.items if changes else []:
+            kind = _kind(item)
+            if kind == "paper":
+                parents[item["key"]] = item
+            elif kind == "pdf":
+                attachments.setdefault(item["data"]["parentItem"], []).append(item["key"])
+            elif kind == "loose pdf":
+                report.skipped.append((item["key"], "a PDF without a parent item: in Zotero, 'Create Parent Item' "
+                                                    "gives it the metadata a paper needs"))
+            elif kind == "malformed":
+                report.skipped.append((str(item.get("key", "?"))[:20], "a malformed item (no data, or a key that "
+                                                                         "is not Zotero's)"))
+        for parent_key in attachments.keys() - parents.keys():  # a PDF attached to an item that did not change
             parents[parent_key] = self.client.item(library, parent_key)
-        mapped: list[ZoteroItemRow] = []
+        rows: list[ZoteroItemRow] = []
         for key, item in parents.items():
-            result = self._import(library, item, pdfs.get(key, []), f"zotero:{source}/{key}", added_by, report)
-            if result is None:
+            try:
+                row = self._sync_item(library, source, item, sorted(set(attachments.get(key, []))), added_by, report)
+            except (TypeError, AttributeError, KeyError, ValueError) as error:  # fields of unexpected types
+                log.warning("Zotero item %s skipped: %r", key, error)
+                report.skipped.append((key, f"a malformed item ({error.__class__.__name__})"))
                 continue
-            report.results.append(result)
-            if on_item:
-                on_item(result)
-            if result.paper_id:
-                mapped.append(ZoteroItemRow(source=source, item_key=key, paper_id=result.paper_id,
-                                            added=result.status == "added"))
-        if state.version:
+            if row is not None:
+                rows.append(row)
+                if on_item:
+                    on_item(report.results[-1])
+        if state.version and changes is not None:
             report.removed = self._remove_deleted(source, self.client.deleted(library, state.version))
-        self._save(source, changes.version, mapped)
+        self._save(source, version, rows)
         return report
 
-    def _import(self, library: ZoteroLibrary, item: dict, attachments: list[dict], origin: str,
-                added_by: str | None, report: SyncReport) -> IngestResult | None:
-        files, notes = [], []
-        for attachment in attachments:
-            target = self.folder / f"{attachment['key']}.pdf"
-            try:
-                files.append(self.client.download(library, attachment["key"], target, self.max_bytes).path)
-            except (DownloadError, FetchRefusedError) as error:
-                notes.append(f"attachment {attachment['key']}: {error}")
+    def _sync_item(self, library: ZoteroLibrary, source: str, item: dict, attachment_keys: list[str],
+                   added_by: str | None, report: SyncReport) -> ZoteroItemRow | None:
+        """One item into the library. An item a sync already brought in stays the same paper: a kept reference
+        is replaced when the item now gives more (a PDF, an arXiv paper, new metadata); a paper with a body is
+        left as it is."""
+        key, origin = item["key"], f"zotero:{source}/{item['key']}"
+        with Session(self.engine) as session:
+            known = session.get(ZoteroItemRow, (source, key))
+        existing = self.importer.catalog.find_paper(known.paper_id) if known else None
+        if existing is not None and existing.source != "bibliography":
+            report.results.append(IngestResult(origin, "unchanged", existing.paper_id, existing.title))
+            return ZoteroItemRow(source=source, item_key=key, paper_id=existing.paper_id, added=known.added,
+                                 attachments_json=json.dumps(attachment_keys))
+        files, notes = self._download(library, attachment_keys)
         record = zotero_record(item, tuple(files))
         if record is None:
-            report.skipped.append((str(item.get("key")), "an item without a title"))
+            report.skipped.append((key, "an item without a title"))
             return None
         result = self.importer.import_record(record, origin, added_by)
         result.path = origin
         for path in files:  # only the PDF a paper now points to is kept
             if self.importer.catalog.paper_at(path) is None:
                 path.unlink(missing_ok=True)
+        if existing is not None and result.paper_id not in (None, existing.paper_id):
+            self.importer.ingestor.delete(existing.paper_id)  # the reference this item used to be
         if notes and result.status != "failed":
             result.error = "; ".join(filter(None, [result.error, *notes]))
-        return result
+        report.results.append(result)
+        if result.paper_id is None:
+            return None
+        paper = self.importer.catalog.find_paper(result.paper_id)
+        wanting = bool(attachment_keys) or bool(record.arxiv_id and self.importer.fetcher)
+        incomplete = paper is not None and paper.source == "bibliography" and wanting
+        return ZoteroItemRow(source=source, item_key=key, paper_id=result.paper_id,
+                             added=result.status == "added" or (known is not None and known.added),
+                             incomplete=incomplete, retries=(known.retries + 1) if known and incomplete else 0,
+                             attachments_json=json.dumps(attachment_keys))
+
+    def _download(self, library: ZoteroLibrary, keys: list[str]) -> tuple[list[Path], list[str]]:
+        files, notes = [], []
+        for key in keys:
+            try:
+                files.append(self.client.download(library, key, self.folder / f"{key}.pdf", self.max_bytes).path)
+            except FetchRefusedError as error:
+                notes.append(f"attachment {key}: Zotero sent the download to a host that is not Zotero's ({error})")
+            except DownloadError as error:
+                notes.append(f"attachment {key}: {error}; the next sync tries again")
+        return files, notes
+
+    def _incomplete(self, source: str) -> list[ZoteroItemRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(ZoteroItemRow).where(
+                ZoteroItemRow.source == source, ZoteroItemRow.incomplete, ZoteroItemRow.retries < MAX_RETRIES)))
 
     def _remove_deleted(self, source: str, keys: list[str]) -> list[str]:
         removed = []
@@ -178,12 +243,9 @@ class ZoteroSync:
             session.commit()
         return removed
 
-    def _save(self, source: str, version: int, mapped: list[ZoteroItemRow]) -> None:
+    def _save(self, source: str, version: int, rows: list[ZoteroItemRow]) -> None:
         with Session(self.engine) as session:
-            for row in mapped:
-                known = session.get(ZoteroItemRow, (row.source, row.item_key))
-                if known is not None:  # a paper this sync once added stays its to remove
-                    row.added = row.added or (known.added and known.paper_id == row.paper_id)
+            for row in rows:
                 session.merge(row)
             session.merge(ZoteroStateRow(source=source, version=version, synced_at=datetime.now(UTC)))
             session.commit()

@@ -135,6 +135,7 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
 async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
     """A BibTeX or RIS export (multipart `file`) imported as a job: arXiv entries fetched, the rest kept as
     metadata-only papers; entries that cannot be read are listed with their line. Poll GET /v1/jobs/{id}."""
+    _check_room(runtime, jobs, caller)  # before the upload is read and parsed
     folder = runtime.settings.papers_dir / "imports"
     temporary, _size, name = await _receive(request, folder)
     suffix = FilePath(name).suffix.lower()

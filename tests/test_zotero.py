@@ -151,3 +151,45 @@ def test_sync_over_http_is_a_job(tmp_path: Path, embedder, zotero: ZoteroServer,
     with TestClient(create_app(runtime=unconfigured)) as client:
         refused = client.post("/v1/zotero/sync", json={"library": f"user:{USER}"})
         assert refused.status_code == 409 and "ZOTERO_API_KEY" in refused.json()["detail"]
+
+
+def test_hostile_and_awkward_items_and_a_failed_download_retried(tmp_path: Path, embedder, zotero: ZoteroServer,
+                                                                 arxiv: ReplayServer) -> None:
+    s2orc = zotero.put(S2ORC)
+    zotero.put(_attachment(s2orc), file=(PAPERS / "acl_2020.acl-main.447.pdf").read_bytes())
+    gait = zotero.put(GAIT)
+    zotero.put({**GAIT, "title": "Creators of the wrong type", "creators": ["Smith", None, 3]})
+    zotero.put({**GAIT, "title": "No creators", "creators": None})
+    zotero.put({"itemType": "attachment", "linkMode": "imported_file", "contentType": "application/pdf",
+                "title": "loose.pdf"}, file=(PAPERS / "acl_N18-3011.pdf").read_bytes())
+    zotero.put(_attachment(gait), key="../../../escaped", file=(PAPERS / "acl_N18-3011.pdf").read_bytes())
+    zotero.items["NODATA00"] = {"key": "NODATA00", "version": zotero.version, "data": None}
+    runtime = _runtime(tmp_path / "home", embedder, zotero, arxiv)
+    sync = zotero_sync(runtime)
+    files = [key for key in zotero.files if key != "../../../escaped"]
+    zotero.files[files[0]], real_pdf = b"<html>rate limited</html>", zotero.files[files[0]]  # the PDF fails once
+
+    first = sync.sync(LIBRARY)
+    skipped = sorted((key, reason.split(":")[0].split(" (")[0]) for key, reason in first.skipped)
+    assert [reason for _, reason in skipped] == ["a malformed item", "a malformed item", "a PDF without a parent item"]
+    assert [key for key, _ in skipped][:2] == ["../../../escaped", "NODATA00"]
+    assert not (tmp_path / "escaped.pdf").exists() and not list(tmp_path.rglob("escaped.pdf"))
+    by_key = {r.path.rsplit("/", 1)[1]: r for r in first.results}
+    assert runtime.catalog.find_paper(by_key[s2orc].paper_id).source == "bibliography"  # PDF not had yet
+    assert "not a PDF" in by_key[s2orc].error and "next sync tries again" in by_key[s2orc].error
+    assert {r.title for r in first.results} >= {"Creators of the wrong type", "No creators"}
+
+    zotero.files[files[0]] = real_pdf
+    second = sync.sync(LIBRARY)  # Zotero has nothing new, but the failed download is tried again
+    assert not second.changed and [r.status for r in second.results] == ["added"]
+    assert runtime.catalog.find_paper(second.results[0].paper_id).page_count == 15
+    assert runtime.catalog.find_paper(by_key[s2orc].paper_id) is None  # the reference made way
+    assert sync.sync(LIBRARY).results == []  # and then nothing is left to retry
+
+    zotero.put({**S2ORC, "title": "S2ORC, renamed in Zotero"}, key=s2orc)  # an edit: still the same paper
+    edited = sync.sync(LIBRARY)
+    assert [(r.status, r.paper_id) for r in edited.results] == [("unchanged", second.results[0].paper_id)]
+    zotero.put({**GAIT, "title": "Gait after stroke (edited)"}, key=gait)  # a reference follows its item's edit
+    [renamed] = sync.sync(LIBRARY).results
+    assert renamed.status == "added" and runtime.catalog.find_paper(by_key[gait].paper_id) is None
+    assert runtime.catalog.paper_count() == 4  # S2ORC, the edited reference, the two odd-creator items

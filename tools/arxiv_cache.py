@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 
@@ -35,6 +36,13 @@ class SqlArxivCache:
         return json.loads(row.records_json)
 
     def put(self, key: str, records: list[dict]) -> None:
+        row = ArxivCacheRow(key=key, records_json=json.dumps(records), fetched_at=datetime.now(UTC))
+        try:
+            self._merge(row)
+        except IntegrityError:  # another thread stored the same query between merge's read and its insert
+            self._merge(row)
+
+    def _merge(self, row: ArxivCacheRow) -> None:
         with Session(self.engine) as session:
-            session.merge(ArxivCacheRow(key=key, records_json=json.dumps(records), fetched_at=datetime.now(UTC)))
+            session.merge(row)
             session.commit()

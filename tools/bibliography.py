@@ -21,6 +21,7 @@ from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
 from tools.references import normalise_doi
 
 MAX_BYTES = 20 * 1024 * 1024
+MAX_ENTRIES = 5000  # an import holds the ingest worker for about 0.2 s an entry; split larger exports
 # arXiv ids where exports put them: eprint fields, "arXiv:2004.07180" in a journal or note, abs/pdf URLs, and
 # arXiv's own DOIs (10.48550/arXiv.2004.07180).
 _ARXIV_MENTION = re.compile(rf"(?:arxiv[:.\s]\s*|arxiv\.org/(?:abs|pdf)/)({ARXIV_ID.pattern})", re.IGNORECASE)
@@ -142,6 +143,7 @@ def _listed(value: object) -> list[str]:
 
 
 _RIS_START = re.compile(r"^TY  - ", re.MULTILINE)
+_BIBTEX_START = re.compile(r"^\s*@", re.MULTILINE)
 
 
 def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
@@ -194,6 +196,10 @@ def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     is_ris = path.suffix.lower() == ".ris" or (path.suffix.lower() != ".bib" and _RIS_START.search(text))
     if not is_ris and "@" not in text:
         raise BibliographyError(f"{path}: neither BibTeX (.bib) nor RIS (.ris)")
+    entries = len(_RIS_START.findall(text)) if is_ris else len(_BIBTEX_START.findall(text))
+    if entries > MAX_ENTRIES:
+        raise BibliographyError(f"{path}: {entries:,} entries, more than {MAX_ENTRIES:,} in one import; split the "
+                                "export (by collection or year)")
     records, bad = (read_ris if is_ris else read_bibtex)(text, path.parent)
     if not records and not bad:
         raise BibliographyError(f"{path}: no entries found (BibTeX entries start with @, RIS records with 'TY  - ')")

@@ -71,6 +71,14 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
+def _json(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError as error:
+        raise ZoteroError(f"Zotero answered {response.url.path} with something that is not JSON "
+                          f"({response.headers.get('content-type', 'no type')}); check ZOTERO_API_URL") from error
+
+
 class ZoteroClient:
     def __init__(self, api_key: str, base_url: str = DEFAULT_API_URL, timeout: float = 30.0, attempts: int = 5,
                  max_wait: float = 120.0) -> None:
@@ -132,7 +140,9 @@ class ZoteroClient:
             if version is not None and page_version != version:
                 raise ZoteroError("the Zotero library changed during the sync; sync again")
             version = page_version
-            page = response.json()
+            page = _json(response)
+            if not isinstance(page, list):
+                raise ZoteroError(f"Zotero sent {type(page).__name__} where a list of items belongs ({path})")
             items += page
             total = int(response.headers.get("Total-Results", len(items)))
             if not page or len(items) >= total:
@@ -140,10 +150,11 @@ class ZoteroClient:
 
     def deleted(self, library: ZoteroLibrary, since: int) -> list[str]:
         """Keys of the items deleted after version `since`."""
-        return list(self._call(f"/{library.kind}/{library.id}/deleted", {"since": since}).json().get("items", []))
+        deleted = _json(self._call(f"/{library.kind}/{library.id}/deleted", {"since": since}))
+        return [str(key) for key in deleted.get("items", [])] if isinstance(deleted, dict) else []
 
     def item(self, library: ZoteroLibrary, key: str) -> dict:
-        return self._call(f"/{library.kind}/{library.id}/items/{key}", {"format": "json"}).json()
+        return _json(self._call(f"/{library.kind}/{library.id}/items/{key}", {"format": "json"}))
 
     def download(self, library: ZoteroLibrary, key: str, target: Path, max_bytes: int) -> DownloadedFile:
         """An attachment's file (DownloadError when it is not a PDF or too large; the key goes to Zotero only)."""
