@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from agent.answerability import AnswerabilityJudge
@@ -30,13 +30,15 @@ from agent.prose import is_body_prose
 from retrieval.ingest import IngestResult
 from retrieval.search import HybridSearcher, SearchFilter
 from retrieval.tables import create_tables
-from tools.arxiv_client import ArxivClient, ArxivError, ArxivPaper, build_query
+from tools.arxiv_client import ArxivClient, ArxivError, ArxivPaper, ArxivQueryError, build_query
 
 if TYPE_CHECKING:
     from agent.runtime import Runtime
 
 CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")  # cs.CL, q-bio.NC, hep-th
 RETRY_AFTER_FAILURE = timedelta(hours=1)
+RUN_LEASE = timedelta(hours=2)  # a run cut short by a crash frees its watch after this
+MAX_WATCHES_PER_OWNER = 20
 CONTRIBUTION_BONUS = 0.1  # added to a contribution sentence's similarity to the title
 # A sentence stating what the paper contributes, preferred as its one-line summary over the topic's framing.
 _CONTRIBUTION = re.compile(r"\b(we|this (paper|work|study|article)|our|here)\b.{0,80}?\b(show|find|found|demonstrat|"
@@ -67,6 +69,7 @@ class WatchRow(SQLModel, table=True):
     next_run_at: datetime = Field(default_factory=_now, index=True)
     last_run_at: datetime | None = None
     last_status: str | None = None  # "new papers", "nothing new", "failed"
+    running_until: datetime | None = None  # a run holds the watch until it finishes (or this passes)
 
     @property
     def questions(self) -> list[str]:
@@ -120,7 +123,10 @@ def watch_query(text: str = "", categories: list[str] | None = None, title: str 
     for category in categories:
         if not CATEGORY.match(category):
             raise WatchError(f"{category!r} is not an arXiv category (e.g. cs.CL, q-bio.NC, hep-th)")
-    query = build_query(text, title=title, author=author, category=categories)
+    def plain(value: str | None) -> str | None:  # a double quote inside a quoted arXiv term breaks the query
+        return " ".join(value.replace('"', " ").split()) or None if value else None
+
+    query = build_query(text, title=plain(title), author=plain(author), category=categories)
     if not query:
         raise WatchError("give search words, a title or author term, or at least one category")
     return query
@@ -142,6 +148,8 @@ class WatchStore:
         questions = [q.strip() for q in questions or [] if q.strip()]
         if len(questions) > 5:
             raise WatchError("at most 5 standing questions per watch")
+        if len([w for w in self.list() if w.owner == owner]) >= MAX_WATCHES_PER_OWNER:
+            raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         row = WatchRow(name=name.strip()[:200], query=query, questions_json=json.dumps(questions),
                        every_hours=every_hours, max_results=max_results, with_pdf=with_pdf, owner=owner)
         with Session(self.engine, expire_on_commit=False) as session:
@@ -189,23 +197,43 @@ class WatchStore:
                     won.append(row.id)
         return won
 
-    def finish(self, watch: WatchRow, status: str, digest: DigestRow | None, seen: list[str]) -> None:
+    def start_run(self, watch_id: str) -> bool:
+        """Hold the watch for one run (False when another run holds it: a run now while the schedule runs it, or
+        the CLI while the service does), so no two runs report the same papers."""
+        now = _now()
+        with self.engine.begin() as connection:
+            held = connection.execute(update(WatchRow).where(
+                col(WatchRow.id) == watch_id,
+                or_(col(WatchRow.running_until).is_(None), col(WatchRow.running_until) < now),
+            ).values(running_until=now + RUN_LEASE))
+        return held.rowcount == 1
+
+    def finish(self, watch: WatchRow, status: str, digest: DigestRow | None, seen: list[str],
+               retry_soon: bool = False) -> bool:
         """Record a run in one transaction: its digest, the papers it reported (seen from now on), the watch's
-        last run. A failed run is retried within the hour."""
+        last run and its next (a run now postpones the scheduled one), and free the watch. `retry_soon`: run again
+        within the hour. False when the watch was removed
+        while it ran (nothing is stored)."""
         with Session(self.engine, expire_on_commit=False) as session:
             row = session.get(WatchRow, watch.id)
-            if row is None:  # removed while it ran
-                return
+            if row is None:
+                return False
             now = _now()
-            row.last_run_at, row.last_status = now, status
-            if status == "failed":
-                row.next_run_at = min(_aware(row.next_run_at), now + RETRY_AFTER_FAILURE)
+            row.last_run_at, row.last_status, row.running_until = now, status, None
+            row.next_run_at = now + min(timedelta(hours=row.every_hours),
+                                        RETRY_AFTER_FAILURE if retry_soon else timedelta.max)
             session.add(row)
             for arxiv_id in seen:
                 session.merge(WatchSeenRow(watch_id=watch.id, arxiv_id=arxiv_id))
             if digest is not None:
                 session.add(digest)
             session.commit()
+        return True
+
+    def release(self, watch_id: str) -> None:
+        """Free a watch whose run ended without finishing (an error)."""
+        with self.engine.begin() as connection:
+            connection.execute(update(WatchRow).where(col(WatchRow.id) == watch_id).values(running_until=None))
 
     def set_delivery(self, digest_id: str, delivery: str) -> None:
         with Session(self.engine) as session:
@@ -258,7 +286,7 @@ class DigestWriter:
                  "authors": paper.authors[:6], "url": paper.abs_url,
                  "published": paper.published and paper.published.date().isoformat(), "note": result.error}
         if result.status == "failed" or result.paper_id is None:
-            return {**entry, "summary": None, "bearings": []}
+            return {**entry, "paper_id": None, "summary": None, "bearings": []}
         return {**entry, "summary": self.summary(result.paper_id, paper.title),
                 "bearings": [self.bearing(result.paper_id, q) for q in questions]}
 
@@ -284,10 +312,23 @@ class WatchRunner:
         watch = self.store.get(watch_id)
         if watch is None:
             return WatchRun(watch_id, "no such watch")
+        if not self.store.start_run(watch_id):
+            return WatchRun(watch_id, "already running")
+        try:
+            return self._run(watch)  # finish() frees the watch
+        except BaseException:
+            self.store.release(watch_id)
+            raise
+
+    def _run(self, watch: WatchRow) -> WatchRun:
         try:
             found = self.arxiv.search(watch.query, max_results=watch.max_results, sort_by="submitted", fresh=True)
+        except ArxivQueryError as error:
+            return self._failed(watch, f"arXiv refused this watch's query ({error}); edit or remove the watch",
+                                retry_soon=False)
         except ArxivError as error:
-            return self._failed(watch, str(error))
+            return self._failed(watch, f"arXiv could not be searched ({error}); the watch tries again within the "
+                                       "hour, and no paper is missed", retry_soon=True)
         seen = self.store.seen(watch.id)
         new = list({p.base_id: p for p in found if p.base_id not in seen}.values())
         if not new:
@@ -296,20 +337,20 @@ class WatchRunner:
         results = [self.fetcher.ingest(paper, watch.with_pdf, added_by=watch.owner or None) for paper in new]
         entries = [self.writer.entry(paper, result, watch.questions)
                    for paper, result in zip(new, results, strict=True)]
-        reported = [e["arxiv_id"] for e in entries if e["paper_id"] is not None]  # a failed ingest is tried again
+        reported = [paper.base_id for paper, result in zip(new, results, strict=True)
+                    if result.status != "failed"]  # a failed ingest is tried again next run
         digest = DigestRow(watch_id=watch.id, watch_name=watch.name, status="new papers",
                            entries_json=json.dumps(entries))
-        self.store.finish(watch, "new papers", digest, reported)
+        if not self.store.finish(watch, "new papers", digest, reported):
+            return WatchRun(watch.id, "no such watch", None, results)  # removed while it ran: nothing to post
         return WatchRun(watch.id, "new papers", self._delivered(digest), results)
 
-    def _failed(self, watch: WatchRow, reason: str) -> WatchRun:
-        """Say so once per streak of failures; the run is retried within the hour either way."""
+    def _failed(self, watch: WatchRow, reason: str, retry_soon: bool) -> WatchRun:
+        """Say so once per streak of failures."""
         first = watch.last_status != "failed"
-        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, status="failed",
-                           error=f"arXiv could not be searched ({reason}); the watch tries again within the hour, "
-                                 "and no paper is missed") if first else None
-        self.store.finish(watch, "failed", digest, [])
-        return WatchRun(watch.id, "failed", self._delivered(digest) if digest else None)
+        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, status="failed", error=reason) if first else None
+        stored = self.store.finish(watch, "failed", digest, [], retry_soon=retry_soon)
+        return WatchRun(watch.id, "failed", self._delivered(digest) if digest and stored else None)
 
     def _delivered(self, digest: DigestRow) -> DigestRow:
         digest.delivery = self.deliver(digest) if self.deliver is not None else (
@@ -346,6 +387,8 @@ def digest_text(digest: DigestRow) -> str:
             lines.append(f"  {_cite(entry, entry['summary'])}")
         elif entry["paper_id"] is None:
             lines.append(f"  could not be added ({entry['note']}); the next run tries again")
+        else:
+            lines.append("  (added; no sentence of it reads as a summary)")
         for bearing in entry["bearings"]:
             said = _cite(entry, bearing["quote"]) if bearing["addresses"] else "does not address it"
             lines.append(f"  Q: {bearing['question']} \u2192 {said}")

@@ -77,7 +77,7 @@ async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller
         reason = "; ".join(e["msg"] for e in error.errors())[:500]
         raise HTTPException(422, f"send JSON {{\"arxiv_id\": \"2104.12255\"}} or a multipart PDF 'file': "
                                  f"{reason}") from error
-    _check_room(runtime, jobs, caller)
+    check_job_room(runtime, jobs, caller)
     return jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public()
 
 
@@ -120,7 +120,7 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
         with temporary.open("rb") as received:
             if received.read(5) != b"%PDF-":
                 raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
-        _check_room(runtime, jobs, caller, size)
+        check_job_room(runtime, jobs, caller, size)
         target = folder / f"{uuid.uuid4().hex}.pdf"  # the stored name never comes from the client
         os.replace(temporary, target)
     except BaseException:
@@ -135,7 +135,7 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
 async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
     """A BibTeX or RIS export (multipart `file`) imported as a job: arXiv entries fetched, the rest kept as
     metadata-only papers; entries that cannot be read are listed with their line. Poll GET /v1/jobs/{id}."""
-    _check_room(runtime, jobs, caller)  # before the upload is read and parsed
+    check_job_room(runtime, jobs, caller)  # before the upload is read and parsed
     folder = runtime.settings.papers_dir / "imports"
     temporary, _size, name = await _receive(request, folder)
     suffix = FilePath(name).suffix.lower()
@@ -146,7 +146,7 @@ async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsD
         if not records:
             reasons = "; ".join(f"line {bad.line}: {bad.reason}" for bad in skipped[:5])
             raise HTTPException(422, f"no entry of {name or 'the file'} could be read ({reasons})")
-        _check_room(runtime, jobs, caller)
+        check_job_room(runtime, jobs, caller)
     except BibliographyError as error:
         target.unlink(missing_ok=True)
         raise HTTPException(422, str(error).replace(str(target), name or "the file")) from error
@@ -168,11 +168,11 @@ def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, cal
     if not runtime.settings.zotero_api_key:
         raise HTTPException(409, "Zotero is not set up on this server: the operator sets ZOTERO_API_KEY to a key "
                                  "that can read the library")
-    _check_room(runtime, jobs, caller)
+    check_job_room(runtime, jobs, caller)
     return jobs.submit("zotero", body.model_dump(), caller.owner).public()
 
 
-def _check_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
+def check_job_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
     """429 when the key already has its share of jobs waiting; 413 when an upload would pass its quota."""
     waiting, most = jobs.unfinished(caller.owner), runtime.settings.max_pending_jobs
     if waiting >= most:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from agent.watch import WatchError, watch_query
 from api import problems
-from api.deps import JobsDep, Member, Reader, WatchesDep
+from api.deps import JobsDep, Member, Reader, RuntimeDep, WatchesDep
+from api.routes_library import check_job_room
 
 router = APIRouter(prefix="/v1", tags=["watches"], responses=problems.COMMON)
 WatchId = Annotated[str, Path(min_length=1, max_length=40, description="an id from GET /v1/watches")]
@@ -60,10 +61,11 @@ def remove_watch(watches: WatchesDep, caller: Member, watch_id: WatchId) -> Resp
     return Response(status_code=204)
 
 
-@router.post("/watches/{watch_id}/run", status_code=202, responses=problems.responses(403, 404))
-def run_watch(watches: WatchesDep, jobs: JobsDep, caller: Member, watch_id: WatchId) -> dict:
+@router.post("/watches/{watch_id}/run", status_code=202, responses=problems.responses(403, 404))  # 429 in COMMON
+def run_watch(watches: WatchesDep, jobs: JobsDep, runtime: RuntimeDep, caller: Member, watch_id: WatchId) -> dict:
     """Run the watch now, as a job; its digest (if there are new papers) appears in GET /v1/digests."""
     _owned(watches, caller, watch_id)
+    check_job_room(runtime, jobs, caller)
     return jobs.submit("watch", {"watch_id": watch_id}, caller.owner).public()
 
 

@@ -205,3 +205,36 @@ def test_the_web_page_lists_digests_and_saves_a_watch(tmp_path: Path, embedder, 
         expect(page.locator("#watch-status")).to_contain_text("not an arXiv category")
         page.screenshot(path=str(ARTIFACTS / "watches.png"), full_page=True)
         browser.close()
+
+
+def test_runs_never_overlap_and_refused_queries_are_not_retried_hourly(tmp_path: Path, embedder,
+                                                                      server: ReplayServer, slack: FakeSlack) -> None:
+    assert watch_query("", title='say "hi" there') == 'ti:"say hi there"'  # quotes would break arXiv's syntax
+    runtime = _runtime(tmp_path / "home", embedder, server, slack)
+    runner = watch_runner(runtime, slack_delivery(runtime.settings))
+    watch = runner.store.add("software testing", watch_query(QUERY), max_results=10, with_pdf=False)
+    _feed(server, 2)
+    assert runner.store.start_run(watch.id)  # another replica (or the CLI) is running it
+    assert runner.run(watch.id).status == "already running"
+    runner.store.release(watch.id)
+
+    ingest = runner.fetcher.ingest
+
+    def removed_meanwhile(*args, **kwargs):
+        runner.store.remove(watch.id)
+        return ingest(*args, **kwargs)
+
+    runner.fetcher.ingest = removed_meanwhile
+    assert runner.run(watch.id).digest is None and slack.of("chat.postMessage") == []  # nothing posted for it
+    runner.fetcher.ingest = ingest
+
+    refused = runner.store.add("bad syntax", "ti:(unbalanced", max_results=10)
+    server.faults = [Fault(400, b"malformed query")]
+    failed = runner.run(refused.id)
+    assert "refused this watch's query" in failed.digest.error and "edit or remove" in failed.digest.error
+    next_run = runner.store.get(refused.id).next_run_at
+    assert (next_run.replace(tzinfo=None) - failed.digest.created_at.replace(tzinfo=None)).total_seconds() > 20 * 3600
+    for n in range(19):  # with "bad syntax", twenty
+        runner.store.add(f"w{n}", watch_query(f"topic {n}"))
+    with pytest.raises(WatchError, match="at most 20 watches"):
+        runner.store.add("one too many", watch_query("more"))

@@ -283,7 +283,8 @@ function digestCard(digest) {
   return el("div", { className: "card digest" }, head, meta, el("ul", {}, ...digest.entries.map((entry) => el("li", {},
     externalLink(entry.url, entry.title) || entry.title, ` (${entry.published || "undated"})`,
     entry.summary ? el("div", { className: "quote" }, quoted(entry, entry.summary))
-      : el("div", { className: "status" }, entry.note || "not added; the next run tries again"),
+      : el("div", { className: "status" }, entry.paper_id ? "added; no sentence of it reads as a summary"
+        : `not added (${entry.note || "unknown reason"}); the next run tries again`),
     ...entry.bearings.map((b) => el("div", { className: "bearing" }, el("strong", {}, `Q: ${b.question} `),
       b.addresses ? quoted(entry, b.quote) : el("span", { className: "status" }, "does not address it")))))));
 }
@@ -292,8 +293,8 @@ async function loadWatches() {
   const [{ watches }, { digests }] = await Promise.all([api("/v1/watches"), api("/v1/digests?limit=20")]);
   $("watches").replaceChildren(watches.length ? el("ul", {}, ...watches.map((w) => el("li", {},
     el("strong", {}, w.name), ` ${w.query} · every ${w.every_hours} h · last: ${w.last_status || "not run yet"} `,
-    el("button", { className: "link", onclick: () => runWatch(w.id) }, "run now"), " ",
-    el("button", { className: "link", onclick: () => removeWatch(w.id) }, "remove"))))
+    el("button", { className: "link", onclick: () => watchAction(runWatch, w.id) }, "run now"), " ",
+    el("button", { className: "link", onclick: () => watchAction(removeWatch, w.id) }, "remove"))))
     : el("p", { className: "status" }, "No watches yet."));
   $("digests").replaceChildren(...(digests.length ? digests.map(digestCard)
     : [el("p", { className: "status" }, "No digests yet: a watch writes one when it finds new papers.")]));
@@ -309,6 +310,11 @@ async function runWatch(id) {
   }
   $("watch-status").textContent = "";
   await loadWatches();
+}
+
+// Errors (another key's watch: 403) are shown beside the form, not lost in the console.
+function watchAction(action, id) {
+  action(id).catch((error) => { $("watch-status").textContent = error.message; });
 }
 
 async function removeWatch(id) {
