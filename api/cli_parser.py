@@ -46,6 +46,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "evaluation": [
         ("eval", "run a scored eval suite (baselines beside every result)", "scisynth eval pubmedqa --limit 50"),
+        ("train", "fine-tune the embedding model on SciFact train claims and PubMedQA questions outside its test "
+                  "split; switch to it with SCISYNTH_EMBEDDINGS=FOLDER and 'scisynth reindex'",
+         "scisynth train retriever --epochs 2"),
     ],
 }
 
@@ -228,6 +231,27 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     pull.add_argument("spec", nargs="?", default=recommended_gguf, help="hf:OWNER/REPO/FILE.gguf")
     pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
     pull.set_defaults(handler=handlers["models"])
+
+    train = command("train")
+    train_actions = train.add_subparsers(dest="train_command", required=True, metavar="WHAT", help="retriever")
+    retriever = train_actions.add_parser("retriever", formatter_class=HelpFormatter, description=(
+        "fine-tune the bundled all-MiniLM-L6-v2 bi-encoder (MultipleNegativesRankingLoss, one BM25-mined hard "
+        "negative per pair, fixed seeds) on SciFact train claims and PubMedQA PQA-L questions outside its test "
+        "split, into a model folder with a manifest. Interrupted? Run the same command again: it resumes from the "
+        "last checkpoint. Nothing changes until you set SCISYNTH_EMBEDDINGS to the folder and run 'scisynth "
+        "reindex'; compare first with 'SCISYNTH_EMBEDDINGS=FOLDER scisynth eval scifact-retrieval'."))
+    retriever.add_argument("--out", type=Path, metavar="FOLDER", help="model folder (default: the home folder's "
+                           "models/retriever-seedSEED)")
+    retriever.add_argument("--epochs", type=int, default=2, help="passes over the training pairs")
+    retriever.add_argument("--batch-size", type=int, default=32, help="pairs per step (more: more in-batch negatives)")
+    retriever.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")
+    retriever.add_argument("--seed", type=int, default=13, help="seed for sampling, shuffling and initialisation")
+    retriever.add_argument("--max-pairs", type=int, metavar="N", help="train on a seeded sample of N pairs")
+    retriever.add_argument("--max-steps", type=int, default=-1, metavar="N", help="stop after N steps (-1: epochs)")
+    retriever.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
+                           "(default ../shared/data, else downloaded into the home folder)")
+    retriever.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    retriever.set_defaults(handler=handlers["train"])
 
     evaluate = command("eval")
     evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",

@@ -28,7 +28,7 @@ from pathlib import Path
 from agent.citations import _claims
 from agent.keywords import content_words
 from agent.settings import Settings
-from evals.datasets import default_data_dir, ensure_scifact, load_scifact, subset
+from evals.datasets import default_data_dir, ensure_scifact, eval_home, load_scifact, subset
 from evals.metrics import mean
 from evals.pubmedqa import load, pooled_library, sample
 from evals.scifact_retrieval import build_library, rank_documents
@@ -62,7 +62,7 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
                   on_item: Callable[[], None] | None) -> tuple[str, dict, dict]:
     records, test = load(data_dir)
     pmids = sample(test, limit or 20)
-    runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
+    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
     answered, precision, coverage = [], [], []
     for pmid in pmids:
         result = runtime.ask(records[pmid]["QUESTION"])
@@ -72,7 +72,7 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
             coverage += statement_coverage(result["answer"], result["citations"])
         if on_item:
             on_item()
-    ablated = pooled_library(records, settings.home_dir / "evals" / f"pubmedqa-minus-{len(pmids)}", settings,
+    ablated = pooled_library(records, eval_home(settings) / f"pubmedqa-minus-{len(pmids)}", settings,
                              embedder, exclude=set(pmids))
     abstained = []
     for pmid in pmids:
@@ -94,7 +94,7 @@ def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | Non
     with_evidence = [q for q in dataset.queries if claims[q]["evidence"]]
     dataset.queries = {q: dataset.queries[q] for q in with_evidence}
     dataset = subset(dataset, corpus_limit, limit or 20)
-    runtime = build_library(dataset, settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}-"
+    runtime = build_library(dataset, eval_home(settings) / f"scifact-{len(dataset.documents)}-"
                             f"{len(dataset.queries)}", settings, embedder, llm=settings.llm)
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
     chunk_papers = runtime.catalog.chunk_papers()

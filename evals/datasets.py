@@ -10,13 +10,16 @@ import hashlib
 import io
 import json
 import random
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from agent.settings import Settings
 from evals.metrics import stratified_sample
+from retrieval.embeddings import BASE_MODEL_NAME, spec_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCIFACT_URL = "https://scifact.s3-us-west-2.amazonaws.com/release/latest/data.tar.gz"
@@ -43,6 +46,14 @@ def default_data_dir(name: str) -> Path | None:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def eval_home(settings: Settings) -> Path:
+    """Where the eval libraries live: one folder per embedding model, so a trained encoder is evaluated on its
+    own indexes (the bundled model keeps the plain folder)."""
+    name = spec_name(settings.embeddings)
+    folder = settings.home_dir / "evals"
+    return folder if name == BASE_MODEL_NAME else folder / f"embeddings-{re.sub(r'[^A-Za-z0-9_.@-]', '_', name)}"
 
 
 def ensure_scifact(home: Path) -> Path:

@@ -38,7 +38,7 @@ from agent.prose import is_prose
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from evals.arxiv_mirror import ArxivMirror
-from evals.datasets import default_data_dir
+from evals.datasets import default_data_dir, eval_home
 from evals.metrics import mean
 from evals.paper_structure import (
     PaperGold,
@@ -103,7 +103,7 @@ def structure(settings: Settings, embedder: Embedder | None, on_item: Callable[[
     papers = default_data_dir("papers")
     if papers is None:
         return {}, {"structure": "not measured: ../shared/data/papers, pmc-jats and unarxive are not here"}
-    root, home = papers.parent, settings.home_dir / "evals" / "structure"
+    root, home = papers.parent, eval_home(settings) / "structure"
     golds = shared_golds(root)
     unarxive = unarxive_gap_records(root / "unarxive", home / "data")
     golds += unarxive_gold(unarxive)
@@ -147,7 +147,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 5, embedder: Emb
     records, test = load(data_dir)
     topics = [records[p]["QUESTION"] for p in sample(test, limit or 5)]
     started = time.perf_counter()
-    runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
+    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
     diversity, kinds = [], set()
     for topic in topics:
         result = runtime.ask(topic, mode="hypothesize", n=3)

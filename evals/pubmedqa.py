@@ -15,6 +15,7 @@ from pathlib import Path
 from agent.llm import load_chat_model
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from evals.datasets import eval_home
 from evals.judge import Judge
 from evals.metrics import baselines, classification, mean, stratified_sample
 from retrieval.embeddings import Embedder
@@ -69,7 +70,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     records, test = load(data_dir)
     pmids = sample(test, limit)
     started = time.perf_counter()
-    runtime = pooled_library(records, settings.home_dir / "evals" / "pubmedqa", settings, embedder)
+    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
     judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent.settings import Settings
 from evals import abstention, citations, hypotheses, pubmedqa, scifact_retrieval, scifact_verify
-from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
+from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact, eval_home
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 
@@ -60,7 +60,7 @@ def markdown_table(report: dict) -> str:
 def shared_embedder(settings: Settings) -> Embedder:
     """One embedding cache for every eval library, so a library built twice (with and without the gold
     abstracts) embeds each text once."""
-    folder = settings.home_dir / "evals"
+    folder = eval_home(settings)
     return CachedEmbedder(load_embedder(settings.embeddings, folder), folder / "embeddings.sqlite")
 
 

