@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     zotero_api_key: str = Field(default="", validation_alias="ZOTERO_API_KEY",
                                 description="a Zotero key that can read the libraries you sync")
     zotero_api_url: str = Field(default="https://api.zotero.org", validation_alias="ZOTERO_API_URL")
+    mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI for eval runs (training runs "
+                                     "are tracked whenever MLflow is installed; default store: SQLite in home)")
     watch_check_seconds: float = Field(default=60.0, ge=0, description="how often the service looks for due "
                                        "literature watches (0: never; 'scisynth watch run' still runs them)")
     chunk_tokens: int = Field(default=256, ge=32, le=512)

@@ -243,6 +243,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from evals.runner import markdown_table, run_quick, run_suite
+    from evals.tracking import log_report, tracked
 
     settings = Settings(**({"llm": args.llm} if args.llm else {}))
     with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
@@ -252,6 +253,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             reports, failures = [run_suite(args.suite, settings, args.data_dir, args.limit, args.corpus_limit,
                                            args.retriever, args.out, on_item=bar.update)], []
     summaries = [{k: v for k, v in r.items() if k != "items"} for r in reports]
+    for summary in summaries:
+        with tracked(settings, "scisynth-eval", summary["suite"]) as mlflow:
+            if mlflow is not None:
+                log_report(mlflow, {"suite": summary["suite"], "dataset": summary.get("dataset", {}),
+                                    "settings": summary.get("settings", {}), "embeddings": settings.embeddings,
+                                    "llm": settings.llm}, summary.get("metrics", {}))
     human = "\n\n".join(f"## {r['suite']} ({r['dataset']})\n\n{markdown_table(r)}" for r in reports)
     _print(summaries[0] if len(summaries) == 1 else {"reports": summaries, "failures": failures}, args.json, human)
     for failure in failures:
@@ -265,27 +272,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not all(importlib.util.find_spec(name) for name in ("datasets", "accelerate")):
         print("scisynth: training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
         return 2
-    from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
-    from retrieval.training import TrainingOptions, mine_triplets, train_retriever, training_pairs
+    from evals.tracking import log_report, tracked
+    from retrieval.training import TrainingOptions, mine_triplets, train_retriever
 
     settings = Settings()
-    scifact = args.data_dir / "scifact" if args.data_dir else default_data_dir("scifact") or ensure_scifact(
-        settings.home_dir)
-    pubmedqa = args.data_dir / "pubmedqa" if args.data_dir else default_data_dir("pubmedqa") or ensure_pubmedqa(
-        settings.home_dir)
+    pairs, corpus, described = _training_data(args, settings)
     output = args.out or settings.home_dir / "models" / f"retriever-seed{args.seed}"
     options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                               seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps)
-    pairs, corpus = training_pairs(scifact, pubmedqa)
     triplets = mine_triplets(pairs, corpus)
-    log.info("%d training triplets from %d queries over %d abstracts", len(triplets), len(pairs), len(corpus))
-    manifest = train_retriever(_bundled_model(), triplets, output, options, progress=not args.json,
-                               on_log=lambda logs: log.info("training: %s", logs))
+    log.info("%d training triplets from %d queries over %d texts", len(triplets), len(pairs), len(corpus))
+    with tracked(settings, "scisynth-train-retriever", output.name, always=True) as mlflow:
+        manifest = train_retriever(_bundled_model(), triplets, output, options, described, progress=not args.json,
+                                   on_log=lambda logs: log.info("training: %s", logs))
+        if mlflow is not None:
+            log_report(mlflow, {**manifest["hyperparameters"], "base_model": manifest["base_model"],
+                                "data": manifest["data"], "sha256": manifest["sha256"]},
+                       {"training_loss": manifest["training_loss"], "steps": manifest["steps"]}, output)
     _print({**manifest, "path": str(output)}, args.json,
            f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
            f"{manifest['training_loss']}): {output}\ncompare: SCISYNTH_EMBEDDINGS={output} scisynth eval "
            f"scifact-retrieval\nswitch: SCISYNTH_EMBEDDINGS={output} scisynth reindex")
     return 0
+
+
+def _training_data(args: argparse.Namespace, settings: Settings) -> tuple[list, dict, dict]:
+    """(pairs, corpus, how they were chosen): the user's own pairs file, or SciFact train and PubMedQA non-test."""
+    from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
+    from retrieval.training import SHARED_DATA, pairs_from_file, training_pairs
+
+    if args.pairs:
+        return (*pairs_from_file(args.pairs), {"pairs_file": str(args.pairs)})
+    scifact = args.data_dir / "scifact" if args.data_dir else (
+        default_data_dir("scifact") or ensure_scifact(settings.home_dir))
+    pubmedqa = args.data_dir / "pubmedqa" if args.data_dir else (
+        default_data_dir("pubmedqa") or ensure_pubmedqa(settings.home_dir))
+    return (*training_pairs(scifact, pubmedqa), SHARED_DATA)
 
 
 def _bundled_model() -> str:

@@ -29,6 +29,9 @@ from evals.pubmedqa import load as load_pubmedqa
 
 log = logging.getLogger(__name__)
 WEIGHTS = "model.safetensors"
+SHARED_DATA = {"sources": "SciFact train claims (BEIR train qrels); PubMedQA PQA-L questions outside the test split",
+               "excluded": "SciFact dev and test claims (and train claims repeating them); PubMedQA's 500 test "
+                           "questions"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Triplet:
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    epochs: int = 2
+    epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
@@ -76,6 +79,26 @@ def training_pairs(scifact_dir: Path, pubmedqa_dir: Path) -> tuple[list[tuple[st
     return pairs, corpus
 
 
+def pairs_from_file(path: Path) -> tuple[list[tuple[str, set[str], str]], dict[str, str]]:
+    """Your own field's pairs: a JSONL file of {"query": ..., "positive": "title\\nabstract or passage"} lines."""
+    corpus: dict[str, str] = {}
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            query, positive = str(row["query"]).strip(), str(row["positive"]).strip()
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}:{number}: not a {{\"query\", \"positive\"}} JSON line ({error})") from error
+        key = hashlib.sha256(positive.encode()).hexdigest()[:16]
+        corpus[key] = positive
+        pairs.append((query, {key}, path.name))
+    if len(pairs) < 2:
+        raise ValueError(f"{path}: fewer than two pairs; training needs many (hundreds or more)")
+    return pairs, corpus
+
+
 def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10
                   ) -> list[Triplet]:
     """One triplet per (query, relevant document): the hard negative is BM25's best non-relevant document."""
@@ -103,7 +126,8 @@ def sha256_of(path: Path) -> str:
 
 
 def train_retriever(base_model: str, triplets: list[Triplet], output: Path, options: TrainingOptions,
-                    on_log: Callable[[dict], None] | None = None, progress: bool = True) -> dict:
+                    described: dict | None = None, on_log: Callable[[dict], None] | None = None,
+                    progress: bool = True) -> dict:
     """Fine-tune `base_model` on the triplets into `output` (resuming from its last checkpoint; the checkpoints go
     once the model is saved); returns the manifest written beside the weights."""
     from datasets import Dataset
@@ -146,8 +170,7 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
         "base_model": base_model, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {"pairs": len(triplets), "by_source": {s: sum(t.source == s for t in triplets)
                                                        for s in sorted({t.source for t in triplets})},
-                 "negatives": "BM25's best non-relevant abstract (pooled training corpus)",
-                 "excluded": "SciFact dev and test claims; PubMedQA's 500 test questions"},
+                 "negatives": "BM25's best non-relevant text (pooled training corpus)", **(described or {})},
         "hyperparameters": asdict(options), "training_loss": round(float(outcome.training_loss), 4),
         "steps": int(outcome.global_step), "sha256": sha256_of(output / WEIGHTS), "metrics": {}}
     (output / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

