@@ -107,7 +107,7 @@ def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str]
     retriever.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", show_progress=False),
                     show_progress=False)
     ranked, _ = retriever.retrieve(bm25s.tokenize([q for q, _, _ in pairs], stopwords="en", show_progress=False),
-                                   k=depth, show_progress=False)
+                                   k=min(depth, len(ids)), show_progress=False)
     triplets = []
     for (query, relevant, source), row in zip(pairs, ranked, strict=True):
         negative = next((ids[i] for i in row if ids[i] not in relevant), None)
@@ -138,7 +138,7 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
     )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
-    from transformers import TrainerCallback, set_seed
+    from transformers import PrinterCallback, TrainerCallback, set_seed
 
     set_seed(options.seed)
     if options.max_pairs is not None and options.max_pairs < len(triplets):
@@ -163,6 +163,8 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
 
     trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=data,
                                          loss=MultipleNegativesRankingLoss(model), callbacks=[Relay()])
+    if not progress:  # without progress bars the trainer prints its logs to stdout, which --json keeps for JSON
+        trainer.remove_callback(PrinterCallback)
     resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     outcome = trainer.train(resume_from_checkpoint=True if resume else None)
     model.save(str(output))
