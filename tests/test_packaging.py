@@ -21,11 +21,17 @@ DEV_PACKAGES = ("tests", "benchmarks")
 LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)
 # Imported only by scripts that run in a virtualenv of their own (see the Makefile), never in SciSynth's.
 OWN_VIRTUALENV = {"optimum": "benchmarks/export_onnx.py (`make onnx-models`: optimum pins an older transformers)"}
+# Extras for optional features: product code checks they are installed before importing them and says what to
+# install when they are not (`scisynth train` needs `train`; MLflow tracking is skipped without `tracking`).
+OPTIONAL_FEATURES = ("train", "tracking")
 
 
 def _declared() -> tuple[set[str], set[str]]:
+    """(what the product may import: runtime dependencies and optional features' extras, everything declared)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    main = {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]}
+    optional = project.get("optional-dependencies", {})
+    main = {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]} | {
+        canonicalize_name(Requirement(spec).name) for feature in OPTIONAL_FEATURES for spec in optional[feature]}
     extras = {
         canonicalize_name(Requirement(spec).name)
         for specs in project.get("optional-dependencies", {}).values()
