@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("model", nargs="?", type=Path, default=Settings().home_dir / "models" / "retriever-seed13")
     args = parser.parse_args()
     if not (args.model / "manifest.json").is_file():
-        print(f"no trained model at {args.model}: 'scisynth train retriever' makes one (about 12 minutes)")
+        print(f"no trained model at {args.model}: 'scisynth train retriever' makes one (about 11 minutes an epoch)")
         return
     models = {"bundled": load_embedder("minilm"), "trained": load_embedder(str(args.model))}
     print(f"trained model: {args.model} ({models['trained'].name})\n")
