@@ -244,6 +244,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from evals.runner import markdown_table, run_quick, run_suite
     from evals.tracking import log_report, tracked
+    from retrieval.embeddings import spec_name
 
     settings = Settings(**({"llm": args.llm} if args.llm else {}))
     with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
@@ -257,7 +258,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with tracked(settings, "scisynth-eval", summary["suite"]) as mlflow:
             if mlflow is not None:
                 log_report(mlflow, {"suite": summary["suite"], "dataset": summary.get("dataset", {}),
-                                    "settings": summary.get("settings", {}), "embeddings": settings.embeddings,
+                                    "settings": summary.get("settings", {}),
+                                    "embeddings": spec_name(settings.embeddings),
                                     "llm": settings.llm}, summary.get("metrics", {}))
     human = "\n\n".join(f"## {r['suite']} ({r['dataset']})\n\n{markdown_table(r)}" for r in reports)
     _print(summaries[0] if len(summaries) == 1 else {"reports": summaries, "failures": failures}, args.json, human)

@@ -41,8 +41,10 @@ def tracked(settings: Settings, experiment: str, run_name: str, always: bool = F
     folder = settings.home_dir / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri or f"sqlite:///{folder / 'mlflow.db'}")
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=(folder / "artifacts").resolve().as_uri())
+    if mlflow.get_experiment_by_name(experiment) is None:  # a tracking server keeps its own artifact store
+        local = {} if settings.mlflow_tracking_uri else {
+            "artifact_location": (folder / "artifacts").resolve().as_uri()}
+        mlflow.create_experiment(experiment, **local)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name) as run:
         log.info("MLflow run %s in experiment %s", run.info.run_id, experiment)

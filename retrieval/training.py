@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import shutil
 from collections.abc import Callable
@@ -101,15 +102,21 @@ def pairs_from_file(path: Path) -> tuple[list[tuple[str, set[str], str]], dict[s
 
 def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10
                   ) -> list[Triplet]:
-    """One triplet per (query, relevant document): the hard negative is BM25's best non-relevant document."""
+    """One triplet per (query, relevant document): the hard negative is BM25's best document that is relevant
+    to no line of the same query (a query given on several lines, one positive each, is one query)."""
+    merged: dict[str, tuple[set[str], str]] = {}
+    for query, relevant, source in pairs:
+        merged.setdefault(query, (set(), source))[0].update(relevant)
+    queries = list(merged)
     ids = sorted(corpus)
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", show_progress=False),
                     show_progress=False)
-    ranked, _ = retriever.retrieve(bm25s.tokenize([q for q, _, _ in pairs], stopwords="en", show_progress=False),
+    ranked, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False),
                                    k=min(depth, len(ids)), show_progress=False)
     triplets = []
-    for (query, relevant, source), row in zip(pairs, ranked, strict=True):
+    for query, row in zip(queries, ranked, strict=True):
+        relevant, source = merged[query]
         negative = next((ids[i] for i in row if ids[i] not in relevant), None)
         if negative is None:
             continue
@@ -168,6 +175,8 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
         trainer.remove_callback(PrinterCallback)
     resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     outcome = trainer.train(resume_from_checkpoint=True if resume else None)
+    manifest_path = output / "manifest.json"
+    manifest_path.unlink(missing_ok=True)  # never a manifest beside weights it does not describe
     model.save(str(output))
     manifest = {
         "base_model": base_model, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -176,6 +185,8 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
                  "negatives": "BM25's best non-relevant text (pooled training corpus)", **(described or {})},
         "hyperparameters": asdict(options), "training_loss": round(float(outcome.training_loss), 4),
         "steps": int(outcome.global_step), "sha256": sha256_of(output / WEIGHTS), "metrics": {}}
-    (output / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    written = manifest_path.with_suffix(".json.part")
+    written.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(written, manifest_path)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return manifest

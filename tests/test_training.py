@@ -15,7 +15,15 @@ import pytest
 from evals.datasets import eval_home, load_scifact
 from evals.pubmedqa import load as load_pubmedqa
 from retrieval.embeddings import BASE_MODEL_NAME, load_embedder
-from retrieval.training import SHARED_DATA, TrainingOptions, mine_triplets, sha256_of, train_retriever, training_pairs
+from retrieval.training import (
+    SHARED_DATA,
+    TrainingOptions,
+    mine_triplets,
+    pairs_from_file,
+    sha256_of,
+    train_retriever,
+    training_pairs,
+)
 from retrieval.vector_store import IndexMismatchError
 from tests.conftest import PAPERS, ROOT, make_runtime
 
@@ -37,11 +45,14 @@ def test_training_data_holds_no_evaluation_split(pairs: tuple[list, dict]) -> No
     assert not {f"pubmed:{pmid}" for pmid in pubmedqa_test} & set(corpus)
     sources = {source for _, _, source in queries}
     assert sources == {"scifact-train", "pubmedqa-non-test"}
-    triplets = mine_triplets(queries[:40] + queries[-40:], corpus)
-    assert triplets and all(t.negative != t.positive for t in triplets)
-    for triplet in triplets[:10]:  # the hard negative is never one of the query's relevant documents
-        relevant = next(r for q, r, _ in queries if q == triplet.anchor)
-        assert triplet.negative not in {corpus[doc] for doc in relevant}
+    test_claims = {json.loads(line)["claim"] for line in (DATA / "scifact" / "claims_test.jsonl").open()}
+    assert not anchors & test_claims
+    chosen = queries[:40] + queries[-40:]
+    triplets = mine_triplets(chosen, corpus)
+    relevant: dict[str, set[str]] = {}
+    for query, docs, _ in chosen:
+        relevant.setdefault(query, set()).update(corpus[doc] for doc in docs)
+    assert triplets and all(t.negative not in relevant[t.anchor] for t in triplets)
 
 
 def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, pairs: tuple[list, dict],
@@ -116,3 +127,14 @@ def _runs(home: Path, experiment: str, uri: str | None = None) -> list:
 
     client = MlflowClient(uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     return client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+
+
+def test_a_query_given_on_several_lines_is_one_query(tmp_path: Path) -> None:
+    lines = [("Do statins prevent stroke?", "Statins\nStatins lowered stroke risk in a large trial."),
+             ("Do statins prevent stroke?", "Statin meta-analysis\nStroke fell with statin therapy."),
+             ("Do bees sleep?", "Bees\nHoneybees show sleep-like rest at night, with statins of no effect.")]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"query": q, "positive": p}) + "\n" for q, p in lines))
+    triplets = mine_triplets(*pairs_from_file(path))
+    statins = [t for t in triplets if t.anchor == lines[0][0]]
+    assert len(statins) == 2 and {t.negative for t in statins} == {lines[2][1]}  # never the other positive
