@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, func, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from agent.answerability import AnswerabilityJudge
@@ -148,7 +148,9 @@ class WatchStore:
         questions = [q.strip() for q in questions or [] if q.strip()]
         if len(questions) > 5:
             raise WatchError("at most 5 standing questions per watch")
-        if len([w for w in self.list() if w.owner == owner]) >= MAX_WATCHES_PER_OWNER:
+        with Session(self.engine) as session:
+            owned = session.exec(select(func.count()).select_from(WatchRow).where(WatchRow.owner == owner)).one()
+        if owned >= MAX_WATCHES_PER_OWNER:
             raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         row = WatchRow(name=name.strip()[:200], query=query, questions_json=json.dumps(questions),
                        every_hours=every_hours, max_results=max_results, with_pdf=with_pdf, owner=owner)

@@ -9,18 +9,27 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
 from api.cli_parser import build_parser
 from retrieval.vector_store import IndexMismatchError
 
+if TYPE_CHECKING:
+    from retrieval.ingest import IngestResult
+
 log = logging.getLogger("scisynth")
 
 
 def _print(data: Any, as_json: bool, human: str) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else human)
+
+
+def _result_line(result: IngestResult) -> str:
+    """One ingest, import or sync result as the CLI prints it."""
+    return (f"{result.status:9} {result.paper_id or '-':26} {result.chunks:4} chunks  {result.title or result.path}"
+            + (f"  ({result.error})" if result.error else ""))
 
 
 def _runtime(args: argparse.Namespace, needs_model: bool = True):
@@ -56,8 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
     failed = [r for r in results if r.status == "failed"]
     counts = {status: sum(r.status == status for r in results) for status in ("added", "unchanged", "failed")}
-    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
-             + (f"  ({r.error})" if r.error else "") for r in results if r.status != "failed"][:args.show]
+    lines = [_result_line(r) for r in results if r.status != "failed"][:args.show]
     lines.append(", ".join(f"{n} {status}" for status, n in counts.items()))
     _print({"results": [r.public() for r in results], "counts": counts}, args.json, "\n".join(lines))
     for result in failed:
@@ -125,8 +133,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
     public = report.public()
-    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
-             + (f"  ({r.error})" if r.error else "") for r in report.results]
+    lines = [_result_line(r) for r in report.results]
     lines.append(", ".join(f"{n} {status}" for status, n in public["counts"].items())
                  + f", {len(report.skipped)} skipped")
     _print(public, args.json, "\n".join(lines))
@@ -150,8 +157,7 @@ def cmd_zotero(args: argparse.Namespace) -> int:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
     public = report.public()
-    lines = [f"{r.status:9} {r.paper_id or '-':26} {r.chunks:4} chunks  {r.title or r.path}"
-             + (f"  ({r.error})" if r.error else "") for r in report.results]
+    lines = [_result_line(r) for r in report.results]
     summary = (", ".join(f"{n} {status}" for status, n in public["counts"].items())
                + f", {len(report.skipped)} skipped, {len(report.removed)} removed" if report.changed
                else "nothing changed in Zotero since the last sync")

@@ -13,6 +13,7 @@ import numpy as np
 
 from retrieval.locks import MeasuredLock
 from retrieval.query_encoder import OnnxQueryEncoder
+from tools.documents import sha256_of_file
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,7 @@ def model_name(folder: str | Path) -> str:
     digest = json.loads(manifest.read_text()).get("sha256") if manifest.is_file() else None
     if not digest:
         weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-        hasher = hashlib.sha256()
-        for path in weights:
-            with path.open("rb") as handle:
-                for block in iter(lambda handle=handle: handle.read(1 << 20), b""):
-                    hasher.update(block)
-        digest = hasher.hexdigest()
+        digest = hashlib.sha256("".join(sha256_of_file(path) for path in weights).encode()).hexdigest()
     return f"{folder.resolve().name}@{digest[:12]}"
 
 

@@ -27,6 +27,7 @@ import bm25s
 from evals.datasets import load_scifact
 from evals.pubmedqa import dev_split
 from evals.pubmedqa import load as load_pubmedqa
+from tools.documents import sha256_of_file
 
 log = logging.getLogger(__name__)
 WEIGHTS = "model.safetensors"
@@ -124,14 +125,6 @@ def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str]
     return triplets
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def train_retriever(base_model: str, triplets: list[Triplet], output: Path, options: TrainingOptions,
                     described: dict | None = None, on_log: Callable[[dict], None] | None = None,
                     progress: bool = True) -> dict:
@@ -184,7 +177,7 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
                                                        for s in sorted({t.source for t in triplets})},
                  "negatives": "BM25's best non-relevant text (pooled training corpus)", **(described or {})},
         "hyperparameters": asdict(options), "training_loss": round(float(outcome.training_loss), 4),
-        "steps": int(outcome.global_step), "sha256": sha256_of(output / WEIGHTS), "metrics": {}}
+        "steps": int(outcome.global_step), "sha256": sha256_of_file(output / WEIGHTS), "metrics": {}}
     written = manifest_path.with_suffix(".json.part")
     written.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(written, manifest_path)

@@ -20,12 +20,12 @@ from retrieval.training import (
     TrainingOptions,
     mine_triplets,
     pairs_from_file,
-    sha256_of,
     train_retriever,
     training_pairs,
 )
 from retrieval.vector_store import IndexMismatchError
 from tests.conftest import PAPERS, ROOT, make_runtime
+from tools.documents import sha256_of_file
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -66,7 +66,7 @@ def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, p
                                TrainingOptions(batch_size=4, max_steps=2, max_pairs=8), SHARED_DATA, progress=False)
     written = json.loads((folder / "manifest.json").read_text())
     assert written == manifest and manifest["steps"] == 2 and manifest["data"]["pairs"] == 8
-    assert manifest["sha256"] == sha256_of(folder / "model.safetensors") and not (folder / "checkpoints").exists()
+    assert manifest["sha256"] == sha256_of_file(folder / "model.safetensors") and not (folder / "checkpoints").exists()
     trained = load_embedder(str(folder))
     assert trained.name == f"retriever@{manifest['sha256'][:12]}" != BASE_MODEL_NAME
 
