@@ -252,7 +252,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evals.tracking import log_report, tracked
     from retrieval.embeddings import spec_name
 
-    settings = Settings(**({"llm": args.llm} if args.llm else {}))
+    chosen = {"llm": args.llm, "embeddings": args.embeddings}
+    settings = Settings(**{name: value for name, value in chosen.items() if value})
     with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
         if args.suite == "quick":
             reports, failures = run_quick(settings, on_item=bar.update)
@@ -299,8 +300,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                        {"training_loss": manifest["training_loss"], "steps": manifest["steps"]}, output)
     _print({**manifest, "path": str(output)}, args.json,
            f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
-           f"{manifest['training_loss']}): {output}\ncompare: SCISYNTH_EMBEDDINGS={output} scisynth eval "
-           f"scifact-retrieval\nswitch: SCISYNTH_EMBEDDINGS={output} scisynth reindex")
+           f"{manifest['training_loss']}): {output}\ncompare: scisynth eval scifact-retrieval --embeddings {output}"
+           f"\nswitch: SCISYNTH_EMBEDDINGS={output} scisynth reindex")
     return 0
 
 

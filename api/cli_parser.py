@@ -87,7 +87,13 @@ def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Descriptions as written, and every option's default after its help."""
+    """Descriptions as written, and an option's default after its help unless the help already says it (or
+    there is none to say: a flag, or no default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _epilog() -> str:
@@ -239,7 +245,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
         "negative per pair, fixed seeds) on SciFact train claims and PubMedQA PQA-L questions outside its test "
         "split, into a model folder with a manifest. Interrupted? Run the same command again: it resumes from the "
         "last checkpoint. Nothing changes until you set SCISYNTH_EMBEDDINGS to the folder and run 'scisynth "
-        "reindex'; compare first with 'SCISYNTH_EMBEDDINGS=FOLDER scisynth eval scifact-retrieval'."))
+        "reindex'; compare first with 'scisynth eval scifact-retrieval --embeddings FOLDER'."))
     retriever.add_argument("--out", type=Path, metavar="FOLDER", help="model folder (default: the home folder's "
                            "models/retriever-seedSEED)")
     retriever.add_argument("--epochs", type=int, default=1, help="passes over the training pairs (one takes about "
@@ -262,6 +268,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                           help="a suite, or 'quick': seeded stratified subsets of all, checked against "
                                "evals/thresholds.toml")
     evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
+    evaluate.add_argument("--embeddings", metavar="SPEC", help="embedding model: 'minilm' or a model folder such "
+                          "as one 'scisynth train retriever' made (default: SCISYNTH_EMBEDDINGS); each model "
+                          "gets its own eval libraries")
     evaluate.add_argument("--limit", type=int, metavar="N",
                           help="score a seeded sample of N queries, stratified by label (default: all)")
     evaluate.add_argument("--corpus-limit", type=int, metavar="N",

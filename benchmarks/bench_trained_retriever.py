@@ -7,7 +7,7 @@ known-item task neither model was trained for (a paper's title finds its own abs
 Each document is one abstract, encoded as the index encodes a passage (title, newline, text; arXiv documents
 without their title, or the task is trivial). Ranked by BM25 (the product's LexicalIndex), dense (exact cosine)
 and hybrid (the product's convex fusion, alpha 0.5); nDCG@10 and Recall@10 by pytrec_eval. The full-pipeline
-figure (chunks, FAISS, SQLite) is `SCISYNTH_EMBEDDINGS=FOLDER scisynth eval scifact-retrieval`.
+figure (chunks, FAISS, SQLite) is `scisynth eval scifact-retrieval --embeddings FOLDER`.
 
     python -m benchmarks.bench_trained_retriever [MODEL_FOLDER]   (default: $SCISYNTH_HOME/models/retriever-seed13)
 """
@@ -64,24 +64,33 @@ def tasks() -> list[Task]:
     ]
 
 
-def scores(task: Task, lexical: LexicalIndex, ids: list[str], vectors: np.ndarray, embedder
-           ) -> dict[str, dict[str, dict]]:
-    """{task or subset name: {retriever: {metric: value}}}."""
-    queries = list(task.queries)
-    query_vectors = embedder.embed([task.queries[q] for q in queries])
-    rankings: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
-    for query, query_vector in zip(queries, query_vectors, strict=True):
+def rankings(task: Task, lexical: LexicalIndex, ids: list[str], vectors: np.ndarray, embedder
+             ) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """{retriever: {query id: [(document id, score), ...] best first}}, DEPTH deep."""
+    query_vectors = embedder.embed(list(task.queries.values()))
+    ranked: dict[str, dict[str, list[tuple[str, float]]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+    for query, query_vector in zip(task.queries, query_vectors, strict=True):
         bm25 = lexical.search(task.queries[query], DEPTH)
         similarity = vectors @ query_vector
-        top = np.argsort(-similarity)[:DEPTH]
-        dense = [(int(i), float(similarity[i])) for i in top]
-        for name, ranked in (("bm25", bm25), ("dense", dense), ("hybrid", convex_fusion([bm25, dense], [0.5, 0.5]))):
-            rankings[name][query] = [ids[i] for i, _ in ranked]
-    per_query = {name: ranking_scores(ranked, task.qrels) for name, ranked in rankings.items()}
-    groups = {task.name: set(queries), **task.subsets}
+        dense = [(int(i), float(similarity[i])) for i in np.argsort(-similarity)[:DEPTH]]
+        for name, scored in (("bm25", bm25), ("dense", dense), ("hybrid", convex_fusion([bm25, dense], [0.5, 0.5]))):
+            ranked[name][query] = [(ids[i], score) for i, score in scored]
+    return ranked
+
+
+def summary(task: Task, ranked: dict[str, dict[str, list[tuple[str, float]]]]) -> dict[str, dict[str, dict]]:
+    """{task or subset name: {retriever: {metric: value}}} over the queries ranked."""
+    per_query = {name: ranking_scores({q: [doc for doc, _ in docs] for q, docs in by_query.items()}, task.qrels)
+                 for name, by_query in ranked.items()}
+    groups = {task.name: set(task.queries), **task.subsets}
     return {group: {name: {metric: round(mean([s[metric] for q, s in scored.items() if q in members]), 4)
                            for metric in ("ndcg@10", "recall@10")} for name, scored in per_query.items()}
             for group, members in groups.items()}
+
+
+def lexical_index(task: Task) -> tuple[list[str], LexicalIndex]:
+    ids = list(task.documents)
+    return ids, LexicalIndex(list(range(len(ids))), texts=[task.documents[i] for i in ids])
 
 
 def main() -> None:
@@ -98,13 +107,12 @@ def main() -> None:
     for task in tasks():
         if args.only and not task.name.lower().startswith(args.only):
             continue
-        ids = list(task.documents)
-        lexical = LexicalIndex(list(range(len(ids))), texts=[task.documents[i] for i in ids])
+        ids, lexical = lexical_index(task)
         results = {}
         for label, embedder in models.items():
             started = time.perf_counter()
             vectors = embedder.embed([task.documents[i] for i in ids])
-            results[label] = scores(task, lexical, ids, vectors, embedder)
+            results[label] = summary(task, rankings(task, lexical, ids, vectors, embedder))
             print(f"{task.name}: {label} encoded and scored in {time.perf_counter() - started:.0f} s", flush=True)
         for group in results["bundled"]:
             for retriever in ("bm25", "dense", "hybrid"):

@@ -49,11 +49,15 @@ def sha256_file(path: Path) -> str:
 
 
 def eval_home(settings: Settings) -> Path:
-    """Where the eval libraries live: one folder per embedding model, so a trained encoder is evaluated on its
-    own indexes (the bundled model keeps the plain folder)."""
+    """Where the eval libraries live: one folder per embedding model and chunk size, so a trained encoder or
+    another chunking is evaluated on its own indexes (the defaults keep the plain folder)."""
     name = spec_name(settings.embeddings)
     folder = settings.home_dir / "evals"
-    return folder if name == BASE_MODEL_NAME else folder / f"embeddings-{re.sub(r'[^A-Za-z0-9_.@-]', '_', name)}"
+    if name != BASE_MODEL_NAME:
+        folder /= f"embeddings-{re.sub(r'[^A-Za-z0-9_.@-]', '_', name)}"
+    if settings.chunk_tokens != Settings.model_fields["chunk_tokens"].default:
+        folder /= f"chunks-{settings.chunk_tokens}"
+    return folder
 
 
 def ensure_scifact(home: Path) -> Path:

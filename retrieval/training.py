@@ -101,10 +101,10 @@ def pairs_from_file(path: Path) -> tuple[list[tuple[str, set[str], str]], dict[s
     return pairs, corpus
 
 
-def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10
-                  ) -> list[Triplet]:
-    """One triplet per (query, relevant document): the hard negative is BM25's best document that is relevant
-    to no line of the same query (a query given on several lines, one positive each, is one query)."""
+def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10,
+                  negatives: int = 1) -> list[Triplet]:
+    """`negatives` triplets per (query, relevant document): the hard negatives are BM25's best documents that
+    are relevant to no line of the same query (a query given on several lines, one positive each, is one query)."""
     merged: dict[str, tuple[set[str], str]] = {}
     for query, relevant, source in pairs:
         merged.setdefault(query, (set(), source))[0].update(relevant)
@@ -118,10 +118,9 @@ def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str]
     triplets = []
     for query, row in zip(queries, ranked, strict=True):
         relevant, source = merged[query]
-        negative = next((ids[i] for i in row if ids[i] not in relevant), None)
-        if negative is None:
-            continue
-        triplets += [Triplet(query, corpus[doc], corpus[negative], source) for doc in sorted(relevant) if doc in corpus]
+        hard = [ids[i] for i in row if ids[i] not in relevant][:negatives]
+        triplets += [Triplet(query, corpus[doc], corpus[negative], source)
+                     for doc in sorted(relevant) if doc in corpus for negative in hard]
     return triplets
 
 

@@ -53,6 +53,12 @@ def test_training_data_holds_no_evaluation_split(pairs: tuple[list, dict]) -> No
     for query, docs, _ in chosen:
         relevant.setdefault(query, set()).update(corpus[doc] for doc in docs)
     assert triplets and all(t.negative not in relevant[t.anchor] for t in triplets)
+    several = mine_triplets(chosen, corpus, depth=20, negatives=3)
+    assert all(t.negative not in relevant[t.anchor] for t in several)
+    per_positive: dict[tuple[str, str], set[str]] = {}
+    for t in several:
+        per_positive.setdefault((t.anchor, t.positive), set()).add(t.negative)
+    assert {len(negatives) for negatives in per_positive.values()} == {3}  # three different ones each
 
 
 def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, pairs: tuple[list, dict],
@@ -106,6 +112,13 @@ def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> Non
     assert tracked.data.metrics["training_loss"] == manifest["training_loss"]
     assert tracked.data.params["sha256"] == manifest["sha256"]
     assert list((tmp_path / "home" / "mlflow" / "artifacts").rglob("model.safetensors"))
+    scored = subprocess.run([sys.executable, "-m", "api.cli", "eval", "scifact-retrieval", "--json", "--embeddings",
+                             str(tmp_path / "own"), "--limit", "3", "--corpus-limit", "30", "--retriever", "dense"],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert scored.returncode == 0, scored.stderr
+    name = f"own@{manifest['sha256'][:12]}"
+    assert json.loads(scored.stdout)["settings"]["embeddings"] == name  # scored with the trained weights
+    assert (tmp_path / "home" / "evals" / f"embeddings-{name}" / "scifact-30-3").is_dir()  # in their own library
 
 
 def test_eval_runs_are_tracked_when_mlflow_is_configured(tmp_path: Path) -> None:
