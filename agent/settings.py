@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_pending_jobs: int = Field(default=5, ge=1, description="uploads and fetches one API key may have waiting")
     trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
                                  "is believed (empty: none; client addresses are the sockets')")
+    redis_url: str = Field(default="", description="Redis shared by API replicas (redis://host:6379/0): rate "
+                           "limits; empty: each process keeps its own")
     max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503 "
                                  "(put a reverse proxy with header timeouts in front of a public deployment)")
     public_metrics: bool = Field(default=False, description="serve /metrics without an API key")
@@ -106,6 +108,11 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home_dir / 'scisynth.db'}"
+
+    @property
+    def limits_storage(self) -> str:
+        """Where rate-limit windows are counted: Redis when configured, else this process's memory."""
+        return self.redis_url or "memory://"
 
     @property
     def fetch_hosts(self) -> list[str]:

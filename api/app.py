@@ -157,8 +157,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.metrics, app.state.workers, app.state.keys = Metrics(), TurnWorkers(), None
     problems.install(app)
     app.add_middleware(Guard, settings=settings, metrics=app.state.metrics, keys=lambda: app.state.keys,
-                       limiter=RateLimiter(settings.rate_limit_per_minute),
-                       auth_failures=RateLimiter(settings.auth_failures_per_minute))
+                       limiter=RateLimiter(settings.rate_limit_per_minute, settings.limits_storage, "requests"),
+                       auth_failures=RateLimiter(settings.auth_failures_per_minute, settings.limits_storage,
+                                                 "auth-failures"))
     if settings.cors_origins:  # outside the guard, so a preflight needs no key
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["*"],
                            allow_headers=["*"])

@@ -6,12 +6,13 @@ and delete their own), `admin` (everything, including other members' papers). Wi
 the API is open, as on a laptop on loopback, and every caller is an admin.
 
 Rate limits use the `limits` library (a moving window per key, and per client address for failed
-authentication), with in-memory storage by default and any `limits` storage URI (Redis) to share them.
+authentication), in memory by default and in Redis (SCISYNTH_REDIS_URL) when several replicas share them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Literal
 
 from fastapi import HTTPException
 from limits import RateLimitItemPerMinute, storage, strategies
+from limits.errors import ConfigurationError, StorageError
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -27,6 +29,7 @@ from retrieval.tables import create_tables
 
 Role = Literal["reader", "member", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "member", "admin")
+log = logging.getLogger(__name__)
 DEFAULT_ROLE: Role = "member"
 
 
@@ -117,22 +120,48 @@ class KeyStore:
 
 
 class RateLimiter:
-    """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage
-    (`memory://`, `redis://host:6379`), so replicas can share one window."""
+    """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage (`memory://`, or
+    `redis://host:6379/0` so that every API replica counts in one window); `namespace` keeps two limiters'
+    keys apart in a shared store. When the shared store cannot be reached, requests are let through (and
+    logged): a rate limit is not worth an outage."""
 
-    def __init__(self, per_minute: int, storage_uri: str = "memory://") -> None:
-        self.item = RateLimitItemPerMinute(per_minute)
-        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+    def __init__(self, per_minute: int, storage_uri: str = "memory://", namespace: str = "requests") -> None:
+        self.item = RateLimitItemPerMinute(per_minute, namespace=f"scisynth-{namespace}")
+        try:
+            store = storage.storage_from_string(storage_uri, wrap_exceptions=True)
+        except ConfigurationError as error:
+            raise ValueError(f"rate-limit storage {storage_uri!r}: {error} (a Redis URL needs the 'scale' "
+                             "extra: pip install -e '.[scale]')") from error
+        self._limiter = strategies.MovingWindowRateLimiter(store)
+        self._warned_at = 0.0
+
+    def _unreachable(self, error: StorageError) -> None:
+        if time.monotonic() - self._warned_at > 60:
+            self._warned_at = time.monotonic()
+            log.error("rate-limit storage unreachable, requests are not limited until it answers: %s",
+                      error.storage_error)
 
     def allow(self, key: str) -> bool:
         """Count a hit; False when the window is already full."""
-        return self._limiter.hit(self.item, key)
+        try:
+            return self._limiter.hit(self.item, key)
+        except StorageError as error:
+            self._unreachable(error)
+            return True
 
     def blocked(self, key: str) -> bool:
         """True when the window is full, without counting a hit."""
-        return not self._limiter.test(self.item, key)
+        try:
+            return not self._limiter.test(self.item, key)
+        except StorageError as error:
+            self._unreachable(error)
+            return False
 
     def retry_after(self, key: str) -> int:
         """Seconds until the window has room again."""
-        reset, _remaining = self._limiter.get_window_stats(self.item, key)
+        try:
+            reset, _remaining = self._limiter.get_window_stats(self.item, key)
+        except StorageError as error:
+            self._unreachable(error)
+            return 60
         return max(1, int(reset - datetime.now(UTC).timestamp()) + 1)

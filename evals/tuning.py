@@ -142,6 +142,8 @@ def describe(params: dict) -> str:
 
 
 def main() -> None:
+    import importlib.util
+
     from tqdm import tqdm
 
     from benchmarks.common import table
@@ -149,6 +151,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=60, help="Optuna trials per study (six studies)")
     args = parser.parse_args()
+    if importlib.util.find_spec("optuna") is None:
+        raise SystemExit("tuning needs Optuna, in the 'train' extra: pip install -e '.[train]'")
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     data = default_data_dir("scifact") or ensure_scifact(settings.home_dir)

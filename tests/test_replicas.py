@@ -1,0 +1,55 @@
+"""What several API replicas share. Rate limits: with SCISYNTH_REDIS_URL every replica counts a key's requests in
+one window in a real Redis, so a key cannot multiply its rate by the number of replicas; without it each process
+counts alone. Redis going away lets requests through (logged), it does not take the API down."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.runtime import Runtime, build_runtime
+from api.app import create_app
+from tests.conftest import running_server
+from tests.redis_server import running_redis
+
+LIMIT = 6
+
+
+def _statuses(library: Runtime, redis_url: str, key: str = "lab-key", rounds: int = 4) -> list[int]:
+    """Alternate one key's requests between two replicas (two servers, each with its own app and limiter)."""
+    settings = library.settings.model_copy(update={"api_keys": "lab-key,other-key", "redis_url": redis_url,
+                                                   "rate_limit_per_minute": LIMIT})
+    runtime = build_runtime(settings, embedder=library.embedder)
+    with running_server(create_app(runtime=runtime)) as one, running_server(create_app(runtime=runtime)) as two:
+        headers = {"Authorization": f"Bearer {key}"}
+        responses = [httpx.get(f"{url}/v1/models", headers=headers, timeout=30) for url in (one, two) * rounds]
+        if redis_url:
+            other = httpx.get(f"{two}/v1/models", headers={"Authorization": "Bearer other-key"}, timeout=30)
+            assert other.status_code == 200  # another key has its own window
+            assert all(int(r.headers["Retry-After"]) >= 1 for r in responses if r.status_code == 429)
+    return [r.status_code for r in responses]
+
+
+def test_replicas_share_one_rate_limit_through_redis(library: Runtime, tmp_path: Path) -> None:
+    assert _statuses(library, "") == [200] * 8  # in memory: each replica lets the key make LIMIT requests
+    with running_redis(tmp_path) as url:
+        assert _statuses(library, url) == [200] * LIMIT + [429] * 2
+
+
+def test_an_unreachable_redis_lets_requests_through_and_says_so(library: Runtime, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    with running_redis(tmp_path) as url:
+        pass  # started and stopped: nothing listens on its port now
+    with caplog.at_level(logging.ERROR, logger="api.auth"):
+        assert _statuses(library, url, rounds=1) == [200, 200]
+    assert "rate-limit storage unreachable" in caplog.text
+
+
+def test_a_storage_url_limits_cannot_use_is_a_clear_error() -> None:
+    from api.auth import RateLimiter
+
+    with pytest.raises(ValueError, match="rate-limit storage 'nosuch://host'"):
+        RateLimiter(5, "nosuch://host")
