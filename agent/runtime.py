@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlmodel import create_engine
 
 from agent.answerability import AnswerabilityJudge
@@ -75,16 +75,23 @@ def make_engine(url: str) -> Engine:
 def make_checkpointer(settings: Settings) -> BaseCheckpointSaver:
     """Per-conversation graph checkpoints: SQLite in the home folder, PostgreSQL with a postgres URL."""
     url = settings.resolved_database_url
+    serde = JsonPlusSerializer(allowed_msgpack_modules=[("retrieval.search", "Passage")])
     if url.startswith("postgresql"):
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
         except ImportError as error:
-            raise ValueError("a PostgreSQL database needs 'pip install langgraph-checkpoint-postgres'") from error
-        saver = PostgresSaver.from_conn_string(url.replace("postgresql+psycopg", "postgresql"))
+            raise ValueError("a PostgreSQL database needs the 'postgres' extra: pip install -e '.[postgres]'"
+                             ) from error
+        # The pool's settings are those PostgresSaver expects (autocommit, dict rows, no prepared statements).
+        pool = ConnectionPool(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+                              max_size=10, open=True, kwargs={"autocommit": True, "prepare_threshold": 0,
+                                                              "row_factory": dict_row})
+        saver = PostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
         saver.setup()
         return saver
     connection = sqlite3.connect(settings.home_dir / "checkpoints.sqlite", check_same_thread=False)
-    serde = JsonPlusSerializer(allowed_msgpack_modules=[("retrieval.search", "Passage")])
     return SqliteSaver(connection, serde=serde)
 
 

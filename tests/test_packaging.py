@@ -22,8 +22,9 @@ LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)
 # Imported only by scripts that run in a virtualenv of their own (see the Makefile), never in SciSynth's.
 OWN_VIRTUALENV = {"optimum": "benchmarks/export_onnx.py (`make onnx-models`: optimum pins an older transformers)"}
 # Extras for optional features: product code checks they are installed before importing them and says what to
-# install when they are not (`scisynth train` needs `train`; MLflow tracking is skipped without `tracking`).
-OPTIONAL_FEATURES = ("train", "tracking")
+# install when they are not (`scisynth train` needs `train`; MLflow tracking is skipped without `tracking`; a
+# PostgreSQL URL needs `postgres`; a Redis URL needs `scale`).
+OPTIONAL_FEATURES = ("train", "tracking", "scale", "postgres")
 
 
 def _declared() -> tuple[set[str], set[str]]:
