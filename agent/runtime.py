@@ -47,7 +47,7 @@ from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import Ingestor
 from retrieval.search import HybridSearcher
 from retrieval.sentence_vectors import SentenceVectorStore
-from retrieval.vector_store import VectorStore
+from retrieval.vector_store import VectorIndex, VectorStore
 from tools.acquire import FetchPolicy
 from tools.arxiv_cache import SqlArxivCache
 from tools.arxiv_client import ArxivClient
@@ -76,7 +76,7 @@ def make_checkpointer(settings: Settings) -> BaseCheckpointSaver:
     """Per-conversation graph checkpoints: SQLite in the home folder, PostgreSQL with a postgres URL."""
     url = settings.resolved_database_url
     serde = JsonPlusSerializer(allowed_msgpack_modules=[("retrieval.search", "Passage")])
-    if url.startswith("postgresql"):
+    if settings.uses_postgres:
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
             from psycopg.rows import dict_row
@@ -101,7 +101,7 @@ class Runtime:
     engine: Engine
     catalog: Catalog
     embedder: Embedder
-    store: VectorStore
+    store: VectorIndex
     searcher: HybridSearcher
     ingestor: Ingestor
     composer: Composer
@@ -247,13 +247,20 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     # passages scored again in later turns (evidence, citations) cost a lookup.
     embedder = CachedEmbedder(embedder or load_embedder(settings.embeddings, settings.home_dir / "cache"),
                               settings.home_dir / "cache" / "embeddings.sqlite")
-    store = VectorStore(settings.index_dir, embedder.name, embedder.dimension, settings.exact_search_max,
-                        reset=reset_index)
+    store: VectorIndex
+    if settings.resolved_vector_store == "pgvector":
+        from retrieval.pgvector_store import PgVectorStore
+
+        store = PgVectorStore(engine, embedder.name, embedder.dimension, reset=reset_index)
+    else:
+        store = VectorStore(settings.index_dir, embedder.name, embedder.dimension, settings.exact_search_max,
+                            reset=reset_index)
     if not reset_index and store.count != catalog.chunk_count():
         log.warning("the vector index holds %d chunks but the catalog %d: run 'scisynth reindex'",
                     store.count, catalog.chunk_count())
     searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
-                              mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25")
+                              mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25",
+                              shared_catalog=settings.uses_postgres)
     ingestor = Ingestor(catalog, store, embedder, searcher, settings.chunk_tokens)
     arxiv = ArxivClient(settings.arxiv_api_url, settings.arxiv_pdf_url, settings.arxiv_delay_seconds,
                         cache=SqlArxivCache(engine), cache_ttl_seconds=settings.arxiv_cache_hours * 3600)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     fusion: Literal["convex", "rrf"] = Field(default="convex", description="how BM25 and dense rankings combine")
     fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="BM25 weight in convex fusion")
     mmr_balance: float | None = Field(default=None, ge=0.0, le=1.0, description="MMR relevance weight; None = off")
+    vector_store: Literal["faiss", "pgvector"] | None = Field(
+        default=None, description="where chunk vectors live: faiss (files in the home folder) or pgvector (the "
+        "PostgreSQL database, shared by replicas); default: pgvector with a PostgreSQL database, else faiss")
     exact_search_max: int = Field(default=200_000, ge=1, description="vectors searched exactly; HNSW beyond")
 
     llm_context_tokens: int = Field(default=4096, ge=512, description="llama.cpp context size")
@@ -108,6 +111,16 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home_dir / 'scisynth.db'}"
+
+    @property
+    def resolved_vector_store(self) -> Literal["faiss", "pgvector"]:
+        if self.vector_store == "pgvector" and not self.uses_postgres:
+            raise ValueError("SCISYNTH_VECTOR_STORE=pgvector needs a PostgreSQL SCISYNTH_DATABASE_URL")
+        return self.vector_store or ("pgvector" if self.uses_postgres else "faiss")
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
 
     @property
     def limits_storage(self) -> str:

@@ -23,7 +23,7 @@ from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sen
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.sentence_vectors import SentenceVectorRow, Spans, encode_row
-from retrieval.vector_store import VectorStore
+from retrieval.vector_store import VectorIndex
 from tools.documents import Document, DocumentError, title_key
 from tools.parsers import iter_documents
 
@@ -50,7 +50,7 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
 
 
 class Ingestor:
-    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, searcher: HybridSearcher,
+    def __init__(self, catalog: Catalog, store: VectorIndex, embedder: Embedder, searcher: HybridSearcher,
                  chunk_tokens: int = 256, batch_papers: int = 64) -> None:
         self.catalog = catalog
         self.store = store
@@ -113,7 +113,7 @@ class Ingestor:
                     ids.extend(self.catalog.insert_paper(session, document, chunks, added_by))
                 session.add_all(encode_row(i, self.embedder.name, spans, rows)
                                 for i, (spans, rows) in zip(ids, sentences, strict=True))
-                self.store.add(ids, vectors)
+                self.store.add(ids, vectors, session)  # pgvector: in this transaction; FAISS: in memory
                 self.store.save()
         except BaseException as error:
             if ids:

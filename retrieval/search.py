@@ -9,6 +9,7 @@ Optional MMR re-ranking trades a little relevance for variety, so one paper does
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,7 @@ from retrieval.chunking import PageSpans, page_at, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.locks import MeasuredLock
-from retrieval.vector_store import VectorStore
+from retrieval.vector_store import VectorIndex
 
 RetrieverKind = Literal["bm25", "dense", "hybrid"]
 Fusion = Literal["convex", "rrf"]
@@ -129,11 +130,15 @@ def _best_matching_page(text: str, spans: PageSpans, query: str) -> int | None:
 
 class HybridSearcher:
     """Searches the catalog's chunks. The BM25 index is rebuilt lazily after the corpus changes and,
-    when `lexical_dir` is set, saved there and reused across restarts while the catalog is unchanged."""
+    when `lexical_dir` is set, saved there and reused across restarts while the catalog is unchanged. With a
+    `shared_catalog` (other replicas write to it), the catalog's fingerprint is checked at most every
+    FRESHNESS_SECONDS, so another replica's ingest reaches this one's BM25 within that time."""
 
-    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, candidates: int = 100,
+    FRESHNESS_SECONDS = 2.0
+
+    def __init__(self, catalog: Catalog, store: VectorIndex, embedder: Embedder, candidates: int = 100,
                  fusion: Fusion = "convex", alpha: float = 0.5, rrf_k: int = 10, mmr_balance: float | None = None,
-                 lexical_dir: Path | None = None) -> None:
+                 lexical_dir: Path | None = None, shared_catalog: bool = False) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
@@ -143,16 +148,26 @@ class HybridSearcher:
         self.rrf_k = rrf_k
         self.mmr_balance = mmr_balance
         self.lexical_dir = lexical_dir
+        self.shared_catalog = shared_catalog
         self._lexical: LexicalIndex | None = None
+        self._lexical_fingerprint = ""
+        self._checked_at = 0.0
         self._lexical_lock = MeasuredLock("bm25_index")
 
     def corpus_changed(self) -> None:
         with self._lexical_lock:
             self._lexical = None
 
+    def _stale(self) -> bool:
+        """True when another replica changed the shared catalog since the BM25 index was built."""
+        if not self.shared_catalog or time.monotonic() - self._checked_at < self.FRESHNESS_SECONDS:
+            return False
+        self._checked_at = time.monotonic()
+        return self.catalog.fingerprint() != self._lexical_fingerprint
+
     def lexical_index(self) -> LexicalIndex:
         with self._lexical_lock:
-            if self._lexical is None:
+            if self._lexical is None or self._stale():
                 fingerprint = self.catalog.fingerprint()
                 saved = LexicalIndex.load(self.lexical_dir, fingerprint) if self.lexical_dir else None
                 if saved is None:
@@ -160,7 +175,8 @@ class HybridSearcher:
                     saved = LexicalIndex(ids, texts=texts)
                     if self.lexical_dir:
                         saved.save(self.lexical_dir, fingerprint)
-                self._lexical = saved
+                self._lexical, self._lexical_fingerprint = saved, fingerprint
+                self._checked_at = time.monotonic()
             return self._lexical
 
     def ranked_ids(self, query: str, k: int, retriever: RetrieverKind = "hybrid",

@@ -12,11 +12,15 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import faiss
 import numpy as np
 
 from retrieval.locks import MeasuredLock
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 MANIFEST_FILE = "manifest.json"
 
@@ -53,6 +57,25 @@ def _all_vectors(index: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
     ids = faiss.vector_to_array(index.id_map).astype("int64")
     vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), "float32")
     return ids, vectors
+
+
+class VectorIndex(Protocol):
+    """What search and ingest need of a vector index: FAISS files (VectorStore) or pgvector (PgVectorStore)."""
+
+    index_type: str
+
+    @property
+    def count(self) -> int: ...
+
+    def add(self, ids: list[int], vectors: np.ndarray, session: Session | None = None) -> None: ...
+
+    def remove(self, ids: list[int]) -> None: ...
+
+    def vectors(self, ids: list[int]) -> dict[int, np.ndarray]: ...
+
+    def search(self, query: np.ndarray, k: int, allowed_ids: list[int] | None = None) -> list[tuple[int, float]]: ...
+
+    def save(self) -> None: ...
 
 
 class VectorStore:
@@ -95,7 +118,8 @@ class VectorStore:
     def count(self) -> int:
         return int(self._index.ntotal)
 
-    def add(self, ids: list[int], vectors: np.ndarray) -> None:
+    def add(self, ids: list[int], vectors: np.ndarray, session: Session | None = None) -> None:
+        """Add to the in-memory index (`session` is for stores inside the database; `save` writes the file)."""
         if len(ids) != len(vectors):
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         if len(ids) == 0:

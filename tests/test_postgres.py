@@ -1,9 +1,10 @@
 """The library on PostgreSQL (SCISYNTH_DATABASE_URL=postgresql+psycopg://...): catalog, chunks, conversations,
-messages, keys and jobs in Postgres tables, LangGraph checkpoints in Postgres through
-langgraph-checkpoint-postgres, against a real PostgreSQL 18 server."""
+messages, keys and jobs in Postgres tables, chunk vectors in pgvector, LangGraph checkpoints through
+langgraph-checkpoint-postgres, against a real PostgreSQL 18 server with pgvector 0.8."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from sqlalchemy import text
 from agent.runtime import Runtime
 from api.app import create_app
 from retrieval.embeddings import Embedder
+from retrieval.pgvector_store import PgVectorStore
+from retrieval.search import HybridSearcher, SearchFilter
+from retrieval.vector_store import IndexMismatchError
 from tests.conftest import PAPERS, finished_job, make_runtime
 from tests.postgres_server import new_database, running_postgres
 
@@ -63,3 +67,38 @@ def test_a_library_and_its_conversations_live_in_postgres(runtime: Runtime, embe
         stored = client.get(f"/v1/conversations/{conversation['id']}").json()  # after a restart, from Postgres
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
     reopened.engine.dispose()
+
+
+def test_two_replicas_share_the_library_and_the_conversations(postgres: object, tmp_path: Path,
+                                                             embedder: Embedder) -> None:
+    """Two replicas, each with its own (throwaway) home folder, one database: what one ingests the other finds
+    at once (vectors in pgvector, BM25 rebuilt from the catalog's fingerprint), a conversation started on one
+    continues on the other, and an index made with another model is refused."""
+    url = new_database(postgres)
+    one = make_runtime(tmp_path / "one", embedder, database_url=url)
+    two = make_runtime(tmp_path / "two", embedder, database_url=url)
+    assert one.store.index_type == two.store.index_type == "pgvector-hnsw"
+    assert two.searcher.search("citation-informed transformers", k=3) == []  # empty library: BM25 built empty
+    [added] = one.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
+    assert two.store.count == one.catalog.chunk_count() == added.chunks
+    time.sleep(HybridSearcher.FRESHNESS_SECONDS)
+    for retriever in ("dense", "bm25", "hybrid"):
+        hits = two.searcher.search("citation-informed transformers", k=3, retriever=retriever)
+        assert hits and hits[0].paper_id == added.paper_id, retriever
+    only = two.searcher.search("document embeddings", k=2, where=SearchFilter(paper_ids=[added.paper_id]))
+    assert len(only) == 2 and {hit.paper_id for hit in only} == {added.paper_id}
+    with TestClient(create_app(runtime=one)) as first, TestClient(create_app(runtime=two)) as second:
+        conversation = first.post("/v1/conversations", json={"title": "hop"}).json()
+        asked = first.post(f"/v1/conversations/{conversation['id']}/messages",
+                           json={"content": "How does SPECTER use citations?"})
+        assert asked.status_code == 200
+        followed = second.post(f"/v1/conversations/{conversation['id']}/messages",
+                               json={"content": "Which model does it start from?"})
+        assert followed.status_code == 200 and followed.json()["citations"]
+        history = second.get(f"/v1/conversations/{conversation['id']}").json()["messages"]
+        assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    assert one.ingestor.delete(added.paper_id) and two.store.count == 0  # the vectors went with the chunks
+    with pytest.raises(IndexMismatchError, match="run 'scisynth reindex'"):
+        PgVectorStore(one.engine, "another-model", embedder.dimension)
+    for runtime in (one, two):
+        runtime.engine.dispose()
