@@ -85,9 +85,11 @@ def make_checkpointer(settings: Settings) -> BaseCheckpointSaver:
             raise ValueError("a PostgreSQL database needs the 'postgres' extra: pip install -e '.[postgres]'"
                              ) from error
         # The pool's settings are those PostgresSaver expects (autocommit, dict rows, no prepared statements).
+        # Connections are checked before use, so a database restart costs no turn (as pool_pre_ping does for
+        # SQLAlchemy); few are kept idle, so many replicas fit within the server's max_connections.
         pool = ConnectionPool(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
-                              max_size=10, open=True, kwargs={"autocommit": True, "prepare_threshold": 0,
-                                                              "row_factory": dict_row})
+                              min_size=1, max_size=5, check=ConnectionPool.check_connection, open=True,
+                              kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         saver = PostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
         saver.setup()
         return saver
@@ -113,6 +115,13 @@ class Runtime:
     scorer: SentenceScorer
     citation_graph: CitationGraph
     model: BaseChatModel | None = None
+
+    def close(self) -> None:
+        """Give back the database connections (the engine's and, on PostgreSQL, the checkpointer's pool)."""
+        pool = getattr(self.graph.checkpointer, "conn", None)
+        if hasattr(pool, "close") and not isinstance(pool, sqlite3.Connection):
+            pool.close()
+        self.engine.dispose()
 
     def turn_input(self, question: str, mode: str = "ask", n: int = 3, instructions: str = "",
                    history: list[Turn] | None = None) -> dict:

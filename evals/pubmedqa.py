@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.llm import load_chat_model
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from evals.datasets import eval_home
+from evals.datasets import eval_home, library_settings
 from evals.judge import Judge
 from evals.metrics import baselines, classification, mean, stratified_sample
 from retrieval.embeddings import Embedder
@@ -44,7 +44,7 @@ def sample(labelled: dict[str, str], limit: int | None, seed: int = 13) -> list[
 def pooled_library(records: dict[str, dict], home: Path, settings: Settings, embedder: Embedder | None,
                    exclude: set[str] = frozenset()) -> Runtime:
     """All PQA-L abstracts (less `exclude`) as papers whose id is the PMID, ingested once per home."""
-    local = settings.model_copy(update={"home": home, "llm": settings.llm, "use_arxiv": False})
+    local = library_settings(settings, home)
     runtime = build_runtime(local, embedder=embedder)
     wanted = {pmid: r for pmid, r in records.items() if pmid not in exclude}
     if runtime.catalog.paper_count() != len(wanted):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from evals.datasets import RetrievalSet, eval_home, load_scifact, subset
+from evals.datasets import RetrievalSet, eval_home, library_settings, load_scifact, subset
 from evals.metrics import bootstrap_interval, mean, ranking_scores
 from retrieval.embeddings import Embedder
 from retrieval.search import RetrieverKind
@@ -27,7 +27,7 @@ RETRIEVERS: tuple[RetrieverKind, ...] = ("bm25", "dense", "hybrid")
 def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedder: Embedder | None = None,
                   llm: str = "extractive") -> Runtime:
     """A runtime whose library holds the dataset's documents (ingested once, then reused)."""
-    local = settings.model_copy(update={"home": home, "llm": llm, "use_arxiv": False})
+    local = library_settings(settings, home, llm=llm)
     runtime = build_runtime(local, embedder=embedder)
     if runtime.catalog.paper_count() != len(dataset.documents):
         with tempfile.TemporaryDirectory() as folder:

@@ -15,6 +15,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, bindparam, text
 from sqlmodel import Session
 
+from retrieval.tables import SCHEMA_LOCK
 from retrieval.vector_store import IndexMismatchError
 
 EF_SEARCH = 128  # candidates HNSW visits per query: recall near exact at library sizes, still fast
@@ -24,35 +25,54 @@ class PgVectorStore:
     index_type = "pgvector-hnsw"
 
     def __init__(self, engine: Engine, model_name: str, dimension: int, reset: bool = False) -> None:
-        """`reset` empties the vectors (a rebuild from the catalog follows)."""
+        """`reset` starts a rebuild from the catalog (`scisynth reindex`): the table is emptied, and re-made for
+        the model's dimension, in a transaction that stays open until `save`, so a rebuild is all or nothing
+        (a crash leaves the old vectors) while other replicas' searches wait for it."""
         self.engine = engine
         self.model_name = model_name
         self.dimension = dimension
         self.table = Table("chunk_vectors", MetaData(), Column("chunk_id", BigInteger, primary_key=True),
                            Column("embedding", Vector(dimension)))
-        with engine.begin() as connection:
+        self._rebuild: Connection | None = None
+        connection = engine.connect()
+        try:
+            connection.begin()
+            # Replicas starting together on a new database would race to create the same objects.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-            connection.execute(text(
-                f"CREATE TABLE IF NOT EXISTS chunk_vectors (chunk_id bigint PRIMARY KEY REFERENCES chunks(id) "
-                f"ON DELETE CASCADE, embedding vector({int(dimension)}) NOT NULL)"))
-            connection.execute(text("CREATE INDEX IF NOT EXISTS chunk_vectors_hnsw ON chunk_vectors "
-                                    "USING hnsw (embedding vector_cosine_ops)"))
-            connection.execute(text("CREATE TABLE IF NOT EXISTS chunk_vectors_model (one int PRIMARY KEY "
-                                    "CHECK (one = 1), model text NOT NULL, dimension int NOT NULL)"))
             if reset:
-                connection.execute(text("TRUNCATE chunk_vectors"))
-                connection.execute(text("DELETE FROM chunk_vectors_model"))
-            recorded = connection.execute(text("SELECT model, dimension FROM chunk_vectors_model")).first()
-            if recorded is None:
-                connection.execute(text("INSERT INTO chunk_vectors_model VALUES (1, :model, :dimension)"),
-                                   {"model": model_name, "dimension": dimension})
-            elif tuple(recorded) != (model_name, dimension):
-                raise IndexMismatchError(
-                    f"the vectors in the database were made with {recorded[0]!r} (dimension {recorded[1]}), not "
-                    f"{model_name!r} ({dimension}); run 'scisynth reindex' to rebuild them from the catalog")
+                connection.execute(text("DROP TABLE IF EXISTS chunk_vectors"))
+                connection.execute(text("DROP TABLE IF EXISTS chunk_vectors_model"))
+            self._create(connection)
+            if reset:
+                self._rebuild = connection
+                return
+            connection.commit()
+        finally:
+            if self._rebuild is None:
+                connection.close()
+
+    def _create(self, connection: Connection) -> None:
+        """The table, its HNSW index and the model row, unless they exist; refuse vectors of another model."""
+        connection.execute(text(
+            f"CREATE TABLE IF NOT EXISTS chunk_vectors (chunk_id bigint PRIMARY KEY REFERENCES chunks(id) "
+            f"ON DELETE CASCADE, embedding vector({int(self.dimension)}) NOT NULL)"))
+        connection.execute(text("CREATE INDEX IF NOT EXISTS chunk_vectors_hnsw ON chunk_vectors "
+                                "USING hnsw (embedding vector_cosine_ops)"))
+        connection.execute(text("CREATE TABLE IF NOT EXISTS chunk_vectors_model (one int PRIMARY KEY "
+                                "CHECK (one = 1), model text NOT NULL, dimension int NOT NULL)"))
+        connection.execute(text("INSERT INTO chunk_vectors_model VALUES (1, :model, :dimension) ON CONFLICT (one) "
+                                "DO NOTHING"), {"model": self.model_name, "dimension": self.dimension})
+        recorded = connection.execute(text("SELECT model, dimension FROM chunk_vectors_model")).one()
+        if tuple(recorded) != (self.model_name, self.dimension):
+            raise IndexMismatchError(
+                f"the vectors in the database were made with {recorded[0]!r} (dimension {recorded[1]}), not "
+                f"{self.model_name!r} ({self.dimension}); run 'scisynth reindex' to rebuild them from the catalog")
 
     @property
     def count(self) -> int:
+        if self._rebuild is not None:  # the rebuild's own view, before it commits
+            return int(self._rebuild.execute(text("SELECT count(*) FROM chunk_vectors")).scalar_one())
         with self.engine.connect() as connection:
             return int(connection.execute(text("SELECT count(*) FROM chunk_vectors")).scalar_one())
 
@@ -66,9 +86,11 @@ class PgVectorStore:
                                                                                                     strict=True)]
         if session is not None:
             session.connection().execute(self.table.insert(), rows)
-            return
-        with self.engine.begin() as connection:
-            connection.execute(self.table.insert(), rows)
+        elif self._rebuild is not None:
+            self._rebuild.execute(self.table.insert(), rows)
+        else:
+            with self.engine.begin() as connection:
+                connection.execute(self.table.insert(), rows)
 
     def remove(self, ids: list[int]) -> None:
         """Drop these vectors (deleting a chunk row drops its vector too)."""
@@ -97,7 +119,11 @@ class PgVectorStore:
         return sorted(((int(i), float(s)) for i, s in rows), key=lambda pair: -pair[1])
 
     def save(self) -> None:
-        """Nothing to do: the database holds the vectors once their transaction commits."""
+        """Commit a rebuild; otherwise nothing to do (vectors are in the database once their transaction commits)."""
+        if self._rebuild is not None:
+            self._rebuild.commit()
+            self._rebuild.close()
+            self._rebuild = None
 
 
 def _search_settings(connection: Connection) -> None:

@@ -62,7 +62,8 @@ def _all_vectors(index: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
 class VectorIndex(Protocol):
     """What search and ingest need of a vector index: FAISS files (VectorStore) or pgvector (PgVectorStore)."""
 
-    index_type: str
+    @property
+    def index_type(self) -> str: ...
 
     @property
     def count(self) -> int: ...

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -32,7 +33,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def runtime(postgres: object, tmp_path: Path, embedder: Embedder) -> Iterator[Runtime]:
     built = make_runtime(tmp_path / "home", embedder, database_url=new_database(postgres), api_keys="lab-key:admin")
     yield built
-    built.engine.dispose()
+    built.close()
 
 
 def test_a_library_and_its_conversations_live_in_postgres(runtime: Runtime, embedder: Embedder,
@@ -66,7 +67,7 @@ def test_a_library_and_its_conversations_live_in_postgres(runtime: Runtime, embe
     with TestClient(create_app(runtime=reopened), headers={"Authorization": "Bearer lab-key"}) as client:
         stored = client.get(f"/v1/conversations/{conversation['id']}").json()  # after a restart, from Postgres
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
-    reopened.engine.dispose()
+    reopened.close()
 
 
 def test_two_replicas_share_the_library_and_the_conversations(postgres: object, tmp_path: Path,
@@ -97,8 +98,46 @@ def test_two_replicas_share_the_library_and_the_conversations(postgres: object, 
         assert followed.status_code == 200 and followed.json()["citations"]
         history = second.get(f"/v1/conversations/{conversation['id']}").json()["messages"]
         assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
-    assert one.ingestor.delete(added.paper_id) and two.store.count == 0  # the vectors went with the chunks
+    chunk_ids = [chunk_id for chunk_id, *_ in one.catalog.all_chunks()]
+    interrupted = PgVectorStore(one.engine, "another-model", 8, reset=True)  # a rebuild that never commits
+    interrupted.add(chunk_ids, np.ones((len(chunk_ids), 8)) / np.sqrt(8))
+    interrupted._rebuild.close()  # the process died before save()
+    assert two.store.count == len(chunk_ids)  # the old vectors are all there, searchable
+    assert two.searcher.search("citation-informed transformers", k=1, retriever="dense")[0].paper_id == added.paper_id
+    switched = PgVectorStore(one.engine, "another-model", 8, reset=True)  # another model, another dimension
+    switched.add(chunk_ids, np.ones((len(chunk_ids), 8)) / np.sqrt(8))
+    switched.save()
+    assert PgVectorStore(one.engine, "another-model", 8).count == len(chunk_ids)
     with pytest.raises(IndexMismatchError, match="run 'scisynth reindex'"):
-        PgVectorStore(one.engine, "another-model", embedder.dimension)
+        PgVectorStore(one.engine, one.embedder.name, embedder.dimension)
+    assert one.ingestor.delete(added.paper_id) and switched.count == 0  # the vectors went with the chunks
     for runtime in (one, two):
-        runtime.engine.dispose()
+        runtime.close()
+
+
+def test_replicas_start_together_on_a_new_database(postgres: object, embedder: Embedder) -> None:
+    """Creating tables is serialised by an advisory lock: replicas starting at once do not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.runtime import make_engine
+    from retrieval.catalog import Catalog
+
+    engine = make_engine(new_database(postgres))
+
+    def start(_: int) -> PgVectorStore:
+        Catalog(engine)  # the catalog's tables, then the vector table that refers to them
+        return PgVectorStore(engine, embedder.name, embedder.dimension)
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(start, range(4)))
+    assert [store.count for store in stores] == [0, 0, 0, 0]
+    engine.dispose()
+
+
+def test_eval_libraries_never_use_the_service_database(tmp_path: Path) -> None:
+    from agent.settings import Settings
+    from evals.datasets import library_settings
+
+    service = Settings(home=tmp_path, database_url="postgresql+psycopg://lab@db.example/scisynth")
+    local = library_settings(service, tmp_path / "evals" / "scifact")
+    assert local.resolved_database_url.startswith("sqlite:///") and local.resolved_vector_store == "faiss"
