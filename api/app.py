@@ -27,7 +27,7 @@ from api import problems, routes_conversations, routes_library, routes_openai, r
 from api.auth import KeyStore, RateLimiter
 from api.deps import Reader, RuntimeDep
 from api.guard import Guard
-from api.jobs import JobQueue, JobRow
+from api.jobs import JobQueue, JobRow, replica_name
 from api.metrics import Metrics
 from api.slack_watch import slack_delivery
 from api.streaming import TurnWorkers
@@ -103,7 +103,8 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
 
     return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch,
                                      "zotero": zotero},
-                    on_result=lambda result: metrics.ingested.labels(result.status).inc())
+                    on_result=lambda result: metrics.ingested.labels(result.status).inc(),
+                    worker=replica_name(runtime.settings.home_dir))
 
 
 def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float) -> BackgroundScheduler | None:

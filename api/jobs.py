@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine, func
@@ -44,6 +46,9 @@ class JobRow(SQLModel, table=True):
     results_json: str = "[]"
     error: str | None = None
     attempts: int = 0
+    # The replica that accepted the job: an upload's file is on its disk, so it alone runs the job again after a
+    # restart (None: accepted before replicas were told apart; any replica may take it).
+    worker: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -60,29 +65,40 @@ class JobRow(SQLModel, table=True):
 Work = Callable[[JobRow], list[IngestResult]]
 
 
+def replica_name(home: Path) -> str:
+    """This replica's name: its host and home folder (where its uploads wait), the same after a restart."""
+    return f"{socket.gethostname()}:{home.resolve()}"
+
+
 class JobQueue:
     """Runs jobs one at a time in a worker thread (ingest is CPU-bound; turns keep the other core)."""
 
-    def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[IngestResult], None] | None = None
-                 ) -> None:
+    def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[IngestResult], None] | None = None,
+                 worker: str = "") -> None:
+        """`worker` names this replica (see replica_name); replicas sharing a database never run each other's
+        jobs."""
         self.engine = engine
         self.work = work
+        self.worker = worker
         self.on_result = on_result
         create_tables(engine, [JobRow.__table__])
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scisynth-job")
 
     def submit(self, kind: JobKind, payload: dict, owner: str) -> JobRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload))
+            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload), worker=self.worker)
             session.add(row)
             session.commit()
         self._pool.submit(self.run, row.id)
         return row
 
     def resume(self) -> int:
-        """Queue again every job a previous process accepted but did not finish; returns how many."""
+        """Queue again every job this replica (in an earlier process) accepted but did not finish; returns how
+        many. Another replica's unfinished jobs are its own: it may still be running them."""
+        mine = (JobRow.worker == self.worker) | (JobRow.worker.is_(None))  # type: ignore[union-attr]
         with Session(self.engine) as session:
-            ids = list(session.exec(select(JobRow.id).where(JobRow.status.in_(UNFINISHED)).order_by(JobRow.created_at)))
+            ids = list(session.exec(select(JobRow.id).where(JobRow.status.in_(UNFINISHED), mine)
+                                    .order_by(JobRow.created_at)))
         for job_id in ids:
             self._pool.submit(self.run, job_id)
         if ids:
@@ -139,6 +155,7 @@ class JobQueue:
                      results_json=json.dumps([r.public() for r in results]),
                      error=results[0].error if failed else None)
 
-    def shutdown(self) -> None:
-        """Stop taking work; a job cut short stays 'running' and runs again at the next start."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, finish_queued: bool = False) -> None:
+        """Stop taking work; a job cut short stays 'running' and runs again at the next start. `finish_queued`
+        runs the jobs already queued first, and returns when they are done."""
+        self._pool.shutdown(wait=finish_queued, cancel_futures=not finish_queued)

@@ -70,3 +70,37 @@ def test_a_storage_url_limits_cannot_use_is_a_clear_error() -> None:
 
     with pytest.raises(ValueError, match="rate-limit storage 'nosuch://host'"):
         RateLimiter(5, "nosuch://host")
+
+
+def test_a_restarting_replica_runs_again_only_the_jobs_it_accepted(tmp_path: Path) -> None:
+    """Two replicas on one database: at start-up each resumes its own unfinished jobs (their uploads are on its
+    disk) and leaves the other's alone (it may be running them)."""
+    from sqlmodel import Session
+
+    from agent.runtime import make_engine
+    from api.jobs import JobQueue, JobRow, replica_name
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    ran: list[tuple[str, str]] = []
+
+    def queue(home: Path) -> JobQueue:
+        return JobQueue(engine, {"arxiv": lambda job: ran.append((home.name, job.payload["arxiv_id"])) or []},
+                        worker=replica_name(home))
+
+    with Session(engine) as session:  # one unfinished job each, and one from before replicas had names
+        JobQueue(engine, {})
+        session.add_all([JobRow(kind="arxiv", status="running", payload_json='{"arxiv_id": "a"}',
+                                worker=replica_name(tmp_path / "one")),
+                         JobRow(kind="arxiv", status="queued", payload_json='{"arxiv_id": "b"}',
+                                worker=replica_name(tmp_path / "two")),
+                         JobRow(kind="arxiv", status="queued", payload_json='{"arxiv_id": "legacy"}')])
+        session.commit()
+    one = queue(tmp_path / "one")
+    assert one.resume() == 2
+    one.shutdown(finish_queued=True)
+    assert sorted(ran) == [("one", "a"), ("one", "legacy")]  # never "b": replica two may be running it
+    two = queue(tmp_path / "two")
+    assert two.resume() == 1
+    two.shutdown(finish_queued=True)
+    assert ("two", "b") in ran
+    engine.dispose()
