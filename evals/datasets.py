@@ -60,12 +60,12 @@ def eval_home(settings: Settings) -> Path:
     return folder
 
 
-def library_settings(settings: Settings, home: Path, **changes: object) -> Settings:
+def library_settings(settings: Settings, home: Path, keep_database: bool = False, **changes: object) -> Settings:
     """Settings for an eval library in `home`: its own SQLite database and FAISS index there, whatever database
     the service uses (an eval never writes into a production catalog, and its scores never include its papers),
-    and no arXiv."""
-    return settings.model_copy(update={"home": home, "database_url": None, "vector_store": None, "use_arxiv": False,
-                                       **changes})
+    unless `keep_database` (a benchmark of a database backend, on a database made for it); no arXiv."""
+    own = {} if keep_database else {"database_url": None, "vector_store": None}
+    return settings.model_copy(update={"home": home, **own, "use_arxiv": False, **changes})
 
 
 def ensure_scifact(home: Path) -> Path:

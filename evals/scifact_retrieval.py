@@ -25,9 +25,10 @@ RETRIEVERS: tuple[RetrieverKind, ...] = ("bm25", "dense", "hybrid")
 
 
 def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedder: Embedder | None = None,
-                  llm: str = "extractive") -> Runtime:
-    """A runtime whose library holds the dataset's documents (ingested once, then reused)."""
-    local = library_settings(settings, home, llm=llm)
+                  llm: str = "extractive", keep_database: bool = False) -> Runtime:
+    """A runtime whose library holds the dataset's documents (ingested once, then reused); in its own SQLite
+    unless `keep_database` (see library_settings)."""
+    local = library_settings(settings, home, keep_database, llm=llm)
     runtime = build_runtime(local, embedder=embedder)
     if runtime.catalog.paper_count() != len(dataset.documents):
         with tempfile.TemporaryDirectory() as folder:
@@ -69,11 +70,12 @@ def retrieval_metrics(rankings: dict[str, list[str]], qrels: dict[str, set[str]]
 
 def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...] = RETRIEVERS,
         corpus_limit: int | None = None, limit: int | None = None, split: str = "dev",
-        embedder: Embedder | None = None, on_item: Callable[[], None] | None = None) -> dict:
+        embedder: Embedder | None = None, on_item: Callable[[], None] | None = None,
+        keep_database: bool = False) -> dict:
     dataset = subset(load_scifact(data_dir, split), corpus_limit, limit)
     home = eval_home(settings) / f"scifact-{len(dataset.documents)}-{len(dataset.queries)}"
     started = time.perf_counter()
-    runtime = build_library(dataset, home, settings, embedder)
+    runtime = build_library(dataset, home, settings, embedder, keep_database=keep_database)
     build_seconds = time.perf_counter() - started
     chunk_papers = runtime.catalog.chunk_papers()
     metrics: dict[str, dict] = {}
@@ -96,7 +98,8 @@ def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...
                     "queries": len(dataset.queries), "sampling": "claims stratified by label (seed 13); "
                     "distractor documents drawn at random (seed 13)", "path": str(data_dir)},
         "settings": {"embeddings": runtime.embedder.name, "fusion": settings.fusion, "alpha": settings.fusion_alpha,
-                     "chunk_tokens": settings.chunk_tokens},
+                     "chunk_tokens": settings.chunk_tokens, "database": runtime.engine.dialect.name,
+                     "vector_store": runtime.store.index_type},
         "metrics": metrics,
         "timings": {"index_build_seconds": round(build_seconds, 2), **_percentiles(latencies)},
         "items": items,
