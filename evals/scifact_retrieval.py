@@ -25,11 +25,12 @@ RETRIEVERS: tuple[RetrieverKind, ...] = ("bm25", "dense", "hybrid")
 
 
 def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedder: Embedder | None = None,
-                  llm: str = "extractive", keep_database: bool = False) -> Runtime:
+                  llm: str = "extractive", keep_database: bool = False, sentence_vectors: bool = True) -> Runtime:
     """A runtime whose library holds the dataset's documents (ingested once, then reused); in its own SQLite
-    unless `keep_database` (see library_settings)."""
+    unless `keep_database` (see library_settings); `sentence_vectors` False for a library only ranked."""
     local = library_settings(settings, home, keep_database, llm=llm)
     runtime = build_runtime(local, embedder=embedder)
+    runtime.ingestor.sentence_vectors = sentence_vectors
     if runtime.catalog.paper_count() != len(dataset.documents):
         with tempfile.TemporaryDirectory() as folder:
             records = Path(folder) / "corpus.jsonl"

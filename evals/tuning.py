@@ -2,12 +2,13 @@
 depth, MMR and the chunk size on SciFact **train** claims only; SciFact dev is scored once, at the end.
 
 Each chunk size gets its own library through the real ingest (chunker, SQLite, FAISS, BM25) over SciFact's corpus,
-the one `scisynth eval scifact-retrieval` uses. Every claim's BM25 and dense candidates are computed once per
-library, so a trial (a setting of the knobs) only fuses, diversifies and scores: the product's own
-`convex_fusion`, `reciprocal_rank_fusion` and `maximal_marginal_relevance`, chunks mapped to papers as BEIR scores
-them. Five folds of the train claims show whether what a study chooses on four holds on the fifth; the final study
-uses all train claims. The answerability cutoff is not tuned here: it is chosen on PubMedQA's dev split
-(agent/answerability.py) and scored by `scisynth eval abstention`.
+the one `scisynth eval scifact-retrieval` uses, without sentence vectors (ranking never reads them). Every claim's
+BM25 and dense candidates are computed once per library, so a trial (a setting of the knobs) only fuses,
+diversifies and scores: the product's own `convex_fusion`, `reciprocal_rank_fusion` and
+`maximal_marginal_relevance`, chunks mapped to papers as BEIR scores them. Five folds of the train claims show
+whether what a study chooses on four holds on the fifth; the final study uses all train claims. The answerability
+cutoff is not tuned here: it is chosen on PubMedQA's dev split (agent/answerability.py) and scored by
+`scisynth eval abstention`.
 
     python -m evals.tuning [--trials N]     (about 20 minutes on 2 cores, most of it building three libraries)
 """
@@ -26,6 +27,8 @@ from agent.settings import Settings
 from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, eval_home, load_scifact
 from evals.metrics import mean, ranking_scores
 from evals.scifact_retrieval import build_library
+from retrieval.embedding_cache import CachedEmbedder
+from retrieval.embeddings import Embedder, load_embedder
 from retrieval.search import convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
 
 CHUNK_SIZES = (128, 192, 256)
@@ -46,12 +49,13 @@ class Candidates:
     vectors: dict[int, np.ndarray]
 
 
-def candidates(scifact: RetrievalSet, chunk_tokens: int, queries: dict[str, str], settings: Settings) -> Candidates:
-    """Build (or reuse) the SciFact library chunked at `chunk_tokens` (named as `scisynth eval scifact-retrieval`
-    names it, so each reuses the other's) and rank every query in it."""
+def candidates(scifact: RetrievalSet, chunk_tokens: int, queries: dict[str, str], settings: Settings,
+               embedder: Embedder) -> Candidates:
+    """Build (or reuse) the SciFact library chunked at `chunk_tokens`, without sentence vectors (ranking never
+    reads them; they are most of an ingest's encoding), and rank every query in it."""
     local = settings.model_copy(update={"chunk_tokens": chunk_tokens})
-    home = eval_home(local) / f"scifact-{len(scifact.documents)}-{len(scifact.queries)}"
-    runtime = build_library(scifact, home, local)
+    runtime = build_library(scifact, eval_home(local) / f"tuning-scifact-{len(scifact.documents)}", local, embedder,
+                            sentence_vectors=False)
     lexical_index = runtime.searcher.lexical_index()
     lexical, dense = {}, {}
     for query, text in queries.items():
@@ -158,7 +162,9 @@ def main() -> None:
     data = default_data_dir("scifact") or ensure_scifact(settings.home_dir)
     train, dev = load_scifact(data, "train"), load_scifact(data, "dev")
     queries = {**train.queries, **dev.queries}
-    pools = {size: candidates(dev, size, queries, settings) for size in tqdm(CHUNK_SIZES, desc="libraries")}
+    # One embedding cache for the three libraries: a text chunked the same at two sizes is encoded once.
+    embedder = CachedEmbedder(load_embedder(settings.embeddings), settings.home_dir / "evals" / "embeddings.sqlite")
+    pools = {size: candidates(dev, size, queries, settings, embedder) for size in tqdm(CHUNK_SIZES, desc="libraries")}
     report = tune(train, dev, pools, args.trials)
     print(f"\nSciFact train claims ({len(train.queries)}), {FOLDS} folds (seed {SEED}): chosen on four, scored on "
           "the fifth\n")

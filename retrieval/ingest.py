@@ -51,13 +51,16 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
 
 class Ingestor:
     def __init__(self, catalog: Catalog, store: VectorIndex, embedder: Embedder, searcher: HybridSearcher,
-                 chunk_tokens: int = 256, batch_papers: int = 64) -> None:
+                 chunk_tokens: int = 256, batch_papers: int = 64, sentence_vectors: bool = True) -> None:
+        """`sentence_vectors` False skips each sentence's vector (most of an ingest's encoding): for libraries
+        that are only ranked, never quoted (retrieval tuning); answers then encode the sentences they read."""
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
         self.searcher = searcher
         self.chunk_tokens = chunk_tokens
         self.batch_papers = batch_papers
+        self.sentence_vectors = sentence_vectors
 
     def known_paper(self, document: Document) -> PaperRow | None:
         """The library's paper for this document, if it has one: the same id, the same file, the same DOI, or the
@@ -112,7 +115,7 @@ class Ingestor:
                 for _, document, chunks in fresh:
                     ids.extend(self.catalog.insert_paper(session, document, chunks, added_by))
                 session.add_all(encode_row(i, self.embedder.name, spans, rows)
-                                for i, (spans, rows) in zip(ids, sentences, strict=True))
+                                for i, (spans, rows) in zip(ids, sentences, strict=True) if spans)
                 self.store.add(ids, vectors, session)  # pgvector: in this transaction; FAISS: in memory
                 self.store.save()
         except BaseException as error:
@@ -136,7 +139,7 @@ class Ingestor:
 
     def _encode(self, items: list[tuple[str, str, PageSpans]]) -> tuple[np.ndarray, list[tuple[Spans, np.ndarray]]]:
         """The vector of each chunk (title + text) and of each of its sentences, in one batch of encodings."""
-        spans = [sentence_spans(text, pages) for _, text, pages in items]
+        spans = [sentence_spans(text, pages) if self.sentence_vectors else [] for _, text, pages in items]
         texts = [index_text(title, text) for title, text, _ in items]
         sentences = [text[a:b] for (_, text, _), chunk_spans in zip(items, spans, strict=True) for a, b in chunk_spans]
         vectors = self.embedder.embed(texts + sentences)

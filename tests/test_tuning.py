@@ -55,3 +55,22 @@ def test_studies_see_train_claims_only_and_dev_is_scored_once_at_the_end(monkeyp
     assert report["final"]["fusion"] == "rrf" or report["final"]["alpha"] > 0.5
     assert report["dev"]["tuned"] > report["dev"]["default"]
     assert len(report["folds"]) == tuning.FOLDS
+
+
+def test_a_library_without_sentence_vectors_ranks_and_still_answers(tmp_path, embedder) -> None:
+    """Tuning libraries skip sentence vectors (most of an ingest's encoding): search is unchanged, and an answer
+    encodes the sentences it reads."""
+    from sqlmodel import Session, func, select
+
+    from retrieval.sentence_vectors import SentenceVectorRow
+    from tests.conftest import PAPERS, make_runtime
+
+    runtime = make_runtime(tmp_path, embedder)
+    runtime.ingestor.sentence_vectors = False
+    [added] = runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
+    with Session(runtime.engine) as session:
+        assert session.exec(select(func.count()).select_from(SentenceVectorRow)).one() == 0
+    assert runtime.searcher.search("citation-informed transformers", k=1)[0].paper_id == added.paper_id
+    answer = runtime.ask("How does SPECTER use citations?")
+    assert answer["citations"] and all(c["paper_id"] == added.paper_id for c in answer["citations"])
+    runtime.engine.dispose()
