@@ -2,7 +2,8 @@
 the baseline the hybrid retriever is gated against.
 
 The corpus goes through the real ingest pipeline (JSONL reader, chunker, embeddings, SQLite, FAISS,
-BM25) into its own library under the home folder, so a second run reuses it. Ranked chunks are mapped
+BM25) into its own library under the home folder, so a second run reuses it (without sentence vectors: ranking
+never reads them). Ranked chunks are mapped
 to their papers (first occurrence wins) before scoring, as BEIR scores documents.
 """
 
@@ -37,6 +38,12 @@ def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedde
             records.write_text("".join(json.dumps(d) + "\n" for d in dataset.documents))
             runtime.ingestor.ingest_paths([records])
     return runtime
+
+
+def ranking_home(settings: Settings, dataset: RetrievalSet) -> Path:
+    """The library this suite ranks in: without sentence vectors (ranking never reads them, and they are most of
+    an ingest's encoding), so not the one the suites that quote build for the same claims."""
+    return eval_home(settings) / f"scifact-ranking-{len(dataset.documents)}-{len(dataset.queries)}"
 
 
 def rank_documents(runtime: Runtime, chunk_papers: dict[int, str], query: str, retriever: RetrieverKind,
@@ -74,9 +81,9 @@ def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...
         embedder: Embedder | None = None, on_item: Callable[[], None] | None = None,
         keep_database: bool = False) -> dict:
     dataset = subset(load_scifact(data_dir, split), corpus_limit, limit)
-    home = eval_home(settings) / f"scifact-{len(dataset.documents)}-{len(dataset.queries)}"
     started = time.perf_counter()
-    runtime = build_library(dataset, home, settings, embedder, keep_database=keep_database)
+    runtime = build_library(dataset, ranking_home(settings, dataset), settings, embedder, keep_database=keep_database,
+                            sentence_vectors=False)
     build_seconds = time.perf_counter() - started
     chunk_papers = runtime.catalog.chunk_papers()
     metrics: dict[str, dict] = {}

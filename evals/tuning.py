@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.settings import Settings
-from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, eval_home, load_scifact
+from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, load_scifact
 from evals.metrics import mean, ranking_scores
-from evals.scifact_retrieval import build_library
+from evals.scifact_retrieval import build_library, ranking_home
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.search import convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
@@ -51,11 +51,10 @@ class Candidates:
 
 def candidates(scifact: RetrievalSet, chunk_tokens: int, queries: dict[str, str], settings: Settings,
                embedder: Embedder) -> Candidates:
-    """Build (or reuse) the SciFact library chunked at `chunk_tokens`, without sentence vectors (ranking never
-    reads them; they are most of an ingest's encoding), and rank every query in it."""
+    """Build (or reuse) the SciFact library chunked at `chunk_tokens` (the one `scisynth eval scifact-retrieval`
+    ranks in) and rank every query in it."""
     local = settings.model_copy(update={"chunk_tokens": chunk_tokens})
-    runtime = build_library(scifact, eval_home(local) / f"tuning-scifact-{len(scifact.documents)}", local, embedder,
-                            sentence_vectors=False)
+    runtime = build_library(scifact, ranking_home(local, scifact), local, embedder, sentence_vectors=False)
     lexical_index = runtime.searcher.lexical_index()
     lexical, dense = {}, {}
     for query, text in queries.items():
