@@ -118,7 +118,7 @@ def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> Non
     assert scored.returncode == 0, scored.stderr
     name = f"own@{manifest['sha256'][:12]}"
     assert json.loads(scored.stdout)["settings"]["embeddings"] == name  # scored with the trained weights
-    assert (tmp_path / "home" / "evals" / f"embeddings-{name}" / "scifact-ranking-30-3").is_dir()  # in their own library
+    assert (tmp_path / "home" / "evals" / f"embeddings-{name}" / "scifact-ranking-30-3").is_dir()  # its own library
 
 
 def test_eval_runs_are_tracked_when_mlflow_is_configured(tmp_path: Path) -> None:
