@@ -107,7 +107,7 @@ class PgVectorStore:
         if allowed_ids is not None and not allowed_ids:
             return []
         where = "WHERE chunk_id = ANY(:allowed)" if allowed_ids is not None else ""
-        statement = text(f"SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors {where} "  # nosec B608
+        statement = text(f"SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors {where} "
                          "ORDER BY embedding <=> :query LIMIT :k").bindparams(
             bindparam("query", type_=Vector(self.dimension)))
         parameters = {"query": np.asarray(query, dtype=np.float32), "k": k}
