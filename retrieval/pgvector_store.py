@@ -19,6 +19,10 @@ from retrieval.tables import SCHEMA_LOCK
 from retrieval.vector_store import IndexMismatchError
 
 EF_SEARCH = 128  # candidates HNSW visits per query: recall near exact at library sizes, still fast
+SEARCH_ALL = ("SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors "
+              "ORDER BY embedding <=> :query LIMIT :k")
+SEARCH_AMONG = ("SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors "
+                "WHERE chunk_id = ANY(:allowed) ORDER BY embedding <=> :query LIMIT :k")
 
 
 class PgVectorStore:
@@ -106,9 +110,7 @@ class PgVectorStore:
         """(chunk id, cosine similarity) pairs, best first; only among `allowed_ids` when given."""
         if allowed_ids is not None and not allowed_ids:
             return []
-        where = "WHERE chunk_id = ANY(:allowed)" if allowed_ids is not None else ""
-        statement = text(f"SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors {where} "
-                         "ORDER BY embedding <=> :query LIMIT :k").bindparams(
+        statement = text(SEARCH_ALL if allowed_ids is None else SEARCH_AMONG).bindparams(
             bindparam("query", type_=Vector(self.dimension)))
         parameters = {"query": np.asarray(query, dtype=np.float32), "k": k}
         if allowed_ids is not None:
