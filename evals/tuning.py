@@ -10,7 +10,7 @@ whether what a study chooses on four holds on the fifth; the final study uses al
 cutoff is not tuned here: it is chosen on PubMedQA's dev split (agent/answerability.py) and scored by
 `scisynth eval abstention`.
 
-    python -m evals.tuning [--trials N]     (about 20 minutes on 2 cores, most of it building three libraries)
+    python -m evals.tuning [--trials N]     (about 30 minutes on 2 cores, most of it building three libraries)
 """
 
 from __future__ import annotations
