@@ -16,6 +16,7 @@ cutoff is not tuned here: it is chosen on PubMedQA's dev split (agent/answerabil
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import random
 from collections.abc import Callable
@@ -29,14 +30,30 @@ from evals.metrics import mean, ranking_scores
 from evals.scifact_retrieval import build_library, ranking_home
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
-from retrieval.search import convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
+from retrieval.search import (
+    HybridSearcher,
+    convex_fusion,
+    maximal_marginal_relevance,
+    reciprocal_rank_fusion,
+)
 
 CHUNK_SIZES = (128, 192, 256)
 POOL = 300  # candidates kept per retriever and claim; a trial uses its `candidates` best
 MMR_POOL = 30  # as the product: MMR picks from max(3k, 30) fused candidates
 SEED = 13
 FOLDS = 5
-DEFAULTS = {"chunk_tokens": 256, "fusion": "convex", "alpha": 0.5, "rrf_k": 10, "candidates": 100, "mmr": None}
+
+def _product_defaults() -> dict:
+    """The knobs as a fresh install sets them (Settings' and HybridSearcher's defaults), so the baseline every
+    trial is compared with cannot drift from the product."""
+    fields = Settings.model_fields
+    searcher = inspect.signature(HybridSearcher).parameters
+    return {"chunk_tokens": fields["chunk_tokens"].default, "fusion": fields["fusion"].default,
+            "alpha": fields["fusion_alpha"].default, "rrf_k": searcher["rrf_k"].default,
+            "candidates": searcher["candidates"].default, "mmr": fields["mmr_balance"].default}
+
+
+DEFAULTS = _product_defaults()
 
 
 @dataclass
@@ -107,8 +124,8 @@ def study(objective: Callable[[dict], float], trials: int) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=SEED))
-    search.enqueue_trial({"chunk_tokens": 256, "fusion": "convex", "candidates": 100, "alpha": 0.5,
-                          "use_mmr": False})
+    search.enqueue_trial({**{k: DEFAULTS[k] for k in ("chunk_tokens", "fusion", "candidates", "alpha")},
+                          "use_mmr": DEFAULTS["mmr"] is not None})
     search.optimize(lambda trial: objective(suggest(trial)), n_trials=trials, show_progress_bar=True)
     return suggest(optuna.trial.FixedTrial(search.best_params))
 
