@@ -290,7 +290,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                               seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps)
     triplets = mine_triplets(pairs, corpus)
-    log.info("%d training triplets from %d queries over %d texts", len(triplets), len(pairs), len(corpus))
+    log.info("%d training triplets from %d queries over %d passages (%d-token chunks)", len(triplets), len(pairs),
+             len(corpus), settings.chunk_tokens)
     with tracked(settings, "scisynth-train-retriever", output.name, always=True) as mlflow:
         manifest = train_retriever(_bundled_model(), triplets, output, options, described, progress=not args.json,
                                    on_log=lambda logs: log.info("training: %s", logs))
@@ -306,17 +307,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _training_data(args: argparse.Namespace, settings: Settings) -> tuple[list, dict, dict]:
-    """(pairs, corpus, how they were chosen): the user's own pairs file, or SciFact train and PubMedQA non-test."""
+    """(pairs, corpus, how they were chosen) over the passages an ingest at the configured chunk size indexes: the
+    user's own pairs file, or SciFact train and PubMedQA non-test."""
     from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
-    from retrieval.training import SHARED_DATA, pairs_from_file, training_pairs
+    from retrieval.embeddings import load_embedder
+    from retrieval.training import (
+        SHARED_DATA,
+        pairs_from_file,
+        passage_splitter,
+        scifact_rationales,
+        to_passages,
+        training_pairs,
+    )
 
+    split = passage_splitter(load_embedder(_bundled_model()), settings.chunk_tokens)
+    passages = {"passages": f"title + chunk of at most {settings.chunk_tokens} tokens, as an ingest cuts them"}
     if args.pairs:
-        return (*pairs_from_file(args.pairs), {"pairs_file": str(args.pairs)})
+        return (*to_passages(*pairs_from_file(args.pairs), split), {"pairs_file": str(args.pairs), **passages})
     scifact = args.data_dir / "scifact" if args.data_dir else (
         default_data_dir("scifact") or ensure_scifact(settings.home_dir))
     pubmedqa = args.data_dir / "pubmedqa" if args.data_dir else (
         default_data_dir("pubmedqa") or ensure_pubmedqa(settings.home_dir))
-    return (*training_pairs(scifact, pubmedqa), SHARED_DATA)
+    return (*to_passages(*training_pairs(scifact, pubmedqa), split, scifact_rationales(scifact)),
+            {**SHARED_DATA, **passages})
 
 
 def _bundled_model() -> str:

@@ -43,6 +43,13 @@ class IngestResult:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+def chunk_budget(embedder: Embedder, chunk_tokens: int, title: str) -> int:
+    """Tokens a chunk's text may have so that title + newline + text fits the encoder's window (with its
+    two special tokens and a small margin for how joined sentences tokenize)."""
+    room = embedder.max_tokens - 2 - 4 - embedder.count_tokens(f"{title}\n")
+    return max(32, min(chunk_tokens, room))
+
+
 def _batches(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -98,7 +105,8 @@ class Ingestor:
                                                      error=None if same == document.paper_id else
                                                      f"the library has it as {same}"))
                 continue
-            chunks = chunk_document(document, self.embedder.count_tokens, self._budget(document.title))
+            chunks = chunk_document(document, self.embedder.count_tokens,
+                                    chunk_budget(self.embedder, self.chunk_tokens, document.title))
             if not chunks:
                 results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
                 continue
@@ -130,12 +138,6 @@ class Ingestor:
             self.searcher.corpus_changed()
         results.extend(IngestResult(origin, "added", d.paper_id, d.title, len(chunks)) for origin, d, chunks in fresh)
         return results
-
-    def _budget(self, title: str) -> int:
-        """Tokens a chunk's text may have so that title + newline + text fits the encoder's window (with its
-        two special tokens and a small margin for how joined sentences tokenize)."""
-        room = self.embedder.max_tokens - 2 - 4 - self.embedder.count_tokens(f"{title}\n")
-        return max(32, min(self.chunk_tokens, room))
 
     def _encode(self, items: list[tuple[str, str, PageSpans]]) -> tuple[np.ndarray, list[tuple[Spans, np.ndarray]]]:
         """The vector of each chunk (title + text) and of each of its sentences, in one batch of encodings."""

@@ -1,11 +1,13 @@
 """Fine-tuning the bi-encoder for scientific retrieval (`scisynth train retriever`).
 
 Data, never from an evaluation split: SciFact **train** claims with their relevant abstracts (BEIR's train
-qrels), and PubMedQA PQA-L questions **outside its official test split** with their own abstracts. Each
-(query, relevant abstract) pair gets a hard negative: the abstract BM25 ranks highest for the query among those
-not relevant to it, over the pooled training corpus. The loss is MultipleNegativesRankingLoss (in-batch
-negatives plus the hard one), batches without duplicate texts, fixed seeds. Training checkpoints into the output
-folder, so an interrupted run resumes. The result is a sentence-transformers folder with a manifest
+qrels), and PubMedQA PQA-L questions **outside its official test split** with their own abstracts. The model
+learns on the passages the index holds (`to_passages`: title + chunk, cut as an ingest cuts them), not on whole
+abstracts the encoder would truncate: a SciFact claim's positive is the passage holding its rationale sentences.
+Each (query, relevant passage) pair gets a hard negative: the passage BM25 ranks highest for the query among
+those of documents not relevant to it, over the pooled training corpus. The loss is MultipleNegativesRankingLoss
+(in-batch negatives plus the hard one), batches without duplicate texts, fixed seeds. Training checkpoints into
+the output folder, so an interrupted run resumes. The result is a sentence-transformers folder with a manifest
 (manifest.json: base model, data, hyperparameters, sha256 of the weights) that `SCISYNTH_EMBEDDINGS=PATH` loads.
 """
 
@@ -27,9 +29,14 @@ import bm25s
 from evals.datasets import load_scifact
 from evals.pubmedqa import dev_split
 from evals.pubmedqa import load as load_pubmedqa
-from tools.documents import sha256_of_file
+from retrieval.chunking import chunk_document, index_text
+from retrieval.embeddings import Embedder
+from retrieval.ingest import chunk_budget
+from tools.documents import Block, Document, Section, sha256_of_file
 
 log = logging.getLogger(__name__)
+Pair = tuple[str, set[str], str]  # a query, the ids of the texts relevant to it, where it comes from
+Splitter = Callable[[str, str], list[str]]  # (title, text) -> the passages an ingest would index
 WEIGHTS = "model.safetensors"
 SHARED_DATA = {"sources": "SciFact train claims (BEIR train qrels); PubMedQA PQA-L questions outside the test split",
                "excluded": "SciFact dev and test claims (and train claims repeating them); PubMedQA's 500 test "
@@ -58,10 +65,10 @@ class TrainingOptions:
 
 def _document(title: str, abstract: str) -> str:
     """A training text laid out as the index encodes a passage: its title, a newline, its text."""
-    return f"{title}\n{abstract}".strip()
+    return f"{title.strip()}\n{abstract.strip()}"
 
 
-def training_pairs(scifact_dir: Path, pubmedqa_dir: Path) -> tuple[list[tuple[str, set[str], str]], dict[str, str]]:
+def training_pairs(scifact_dir: Path, pubmedqa_dir: Path) -> tuple[list[Pair], dict[str, str]]:
     """(query, relevant document ids, source) pairs and the pooled corpus {id: text} they draw on. A training
     query whose text is also an evaluation query (SciFact repeats two claims across train and dev) is left out."""
     scifact = load_scifact(scifact_dir, "train")
@@ -81,7 +88,60 @@ def training_pairs(scifact_dir: Path, pubmedqa_dir: Path) -> tuple[list[tuple[st
     return pairs, corpus
 
 
-def pairs_from_file(path: Path) -> tuple[list[tuple[str, set[str], str]], dict[str, str]]:
+def scifact_rationales(scifact_dir: Path) -> dict[tuple[str, str], list[str]]:
+    """{(train claim, "scifact:DOC"): the abstract sentences its annotators marked as the evidence}."""
+    corpus = map(json.loads, (scifact_dir / "corpus.jsonl").open())
+    abstracts = {str(d["doc_id"]): d.get("abstract", []) for d in corpus}
+    rationales: dict[tuple[str, str], list[str]] = {}
+    for claim in map(json.loads, (scifact_dir / "claims_train.jsonl").open()):
+        for doc, sets in claim.get("evidence", {}).items():
+            sentences = abstracts.get(str(doc), [])
+            rationales[(claim["claim"], f"scifact:{doc}")] = [
+                sentences[i] for rationale in sets for i in rationale["sentences"] if i < len(sentences)]
+    return rationales
+
+
+def passage_splitter(embedder: Embedder, chunk_tokens: int) -> Splitter:
+    """Cuts a (title, text) into the passages an ingest with this encoder and chunk size indexes."""
+    def split(title: str, text: str) -> list[str]:
+        document = Document("training", title, "training", [Section("Abstract", [Block(text, page=None)])])
+        chunks = chunk_document(document, embedder.count_tokens, chunk_budget(embedder, chunk_tokens, title))
+        return [index_text(title, chunk.text) for chunk in chunks]
+    return split
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def to_passages(pairs: list[Pair], corpus: dict[str, str], split: Splitter,
+                rationales: dict[tuple[str, str], list[str]] | None = None) -> tuple[list[Pair], dict[str, str]]:
+    """The pairs over passages ("DOC#k") instead of whole texts: a relevant document's passages that hold one of
+    the query's rationale sentences, or all of its passages when it has no rationale (or none is found)."""
+    passages: dict[str, str] = {}
+    of_document: dict[str, list[str]] = {}
+    for doc, text in corpus.items():
+        title, _, body = text.partition("\n")
+        for number, passage in enumerate(split(title, body) if body.strip() else [text]):
+            passages[f"{doc}#{number}"] = passage
+            of_document.setdefault(doc, []).append(f"{doc}#{number}")
+    chunked = []
+    for query, relevant, source in pairs:
+        chosen: set[str] = set()
+        for doc in relevant:
+            ids = of_document.get(doc, [])
+            # A sentence the chunker cut in two is still found by its beginning.
+            starts = [_flat(s)[:80] for s in (rationales or {}).get((query, doc), []) if s.strip()]
+            chosen.update([i for i in ids if any(start in _flat(passages[i]) for start in starts)] or ids)
+        chunked.append((query, chosen, source))
+    return chunked, passages
+
+
+def _document_of(text_id: str) -> str:
+    return text_id.split("#", 1)[0]
+
+
+def pairs_from_file(path: Path) -> tuple[list[Pair], dict[str, str]]:
     """Your own field's pairs: a JSONL file of {"query": ..., "positive": "title\\nabstract or passage"} lines."""
     corpus: dict[str, str] = {}
     pairs = []
@@ -101,10 +161,10 @@ def pairs_from_file(path: Path) -> tuple[list[tuple[str, set[str], str]], dict[s
     return pairs, corpus
 
 
-def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str], depth: int = 10,
-                  negatives: int = 1) -> list[Triplet]:
-    """`negatives` triplets per (query, relevant document): the hard negatives are BM25's best documents that
-    are relevant to no line of the same query (a query given on several lines, one positive each, is one query)."""
+def mine_triplets(pairs: list[Pair], corpus: dict[str, str], depth: int = 10, negatives: int = 1) -> list[Triplet]:
+    """`negatives` triplets per (query, relevant text): the hard negatives are BM25's best texts of documents
+    relevant to no line of the same query (a query given on several lines, one positive each, is one query; a
+    passage "DOC#k" belongs to document DOC, and another passage of a relevant document is never a negative)."""
     merged: dict[str, tuple[set[str], str]] = {}
     for query, relevant, source in pairs:
         merged.setdefault(query, (set(), source))[0].update(relevant)
@@ -118,7 +178,8 @@ def mine_triplets(pairs: list[tuple[str, set[str], str]], corpus: dict[str, str]
     triplets = []
     for query, row in zip(queries, ranked, strict=True):
         relevant, source = merged[query]
-        hard = [ids[i] for i in row if ids[i] not in relevant][:negatives]
+        documents = {_document_of(doc) for doc in relevant}
+        hard = [ids[i] for i in row if _document_of(ids[i]) not in documents][:negatives]
         triplets += [Triplet(query, corpus[doc], corpus[negative], source)
                      for doc in sorted(relevant) if doc in corpus for negative in hard]
     return triplets

@@ -20,6 +20,9 @@ from retrieval.training import (
     TrainingOptions,
     mine_triplets,
     pairs_from_file,
+    passage_splitter,
+    scifact_rationales,
+    to_passages,
     train_retriever,
     training_pairs,
 )
@@ -59,6 +62,29 @@ def test_training_data_holds_no_evaluation_split(pairs: tuple[list, dict]) -> No
     for t in several:
         per_positive.setdefault((t.anchor, t.positive), set()).add(t.negative)
     assert {len(negatives) for negatives in per_positive.values()} == {3}  # three different ones each
+
+
+def test_training_texts_are_the_passages_an_ingest_indexes(tmp_path: Path, pairs: tuple[list, dict],
+                                                          embedder) -> None:
+    queries, corpus = pairs
+    rationales = scifact_rationales(DATA / "scifact")
+    chunked, passages = to_passages(queries, corpus, passage_splitter(embedder, 128), rationales)
+    documents = {json.loads(line)["doc_id"]: json.loads(line) for line in (DATA / "scifact" / "corpus.jsonl").open()}
+    long = [(query, doc) for query, relevant, _ in queries for doc in relevant
+            if (query, doc) in rationales and len(" ".join(documents[int(doc.split(":")[1])]["abstract"])) > 1500]
+    runtime = make_runtime(tmp_path / "home", embedder, chunk_tokens=128)
+    records = tmp_path / "corpus.jsonl"
+    records.write_text("".join(json.dumps(documents[int(doc.split(":")[1])]) + "\n" for _, doc in long[:3]))
+    runtime.ingestor.ingest_paths([records])
+    _, indexed = runtime.catalog.all_index_texts()
+    assert sorted(indexed) == sorted(passages[i] for _, doc in long[:3] for i in passages if i.startswith(f"{doc}#"))
+    relevant = dict((query, docs) for query, docs, _ in chunked)
+    for query, doc in long[:3]:  # several passages, and the claim's positive is the one holding its rationale
+        positives = [passages[i] for i in relevant[query] if i.startswith(f"{doc}#")]
+        assert 1 <= len(positives) < sum(i.startswith(f"{doc}#") for i in passages)
+        assert any(" ".join(rationales[(query, doc)][0].split())[:80] in " ".join(p.split()) for p in positives)
+    assert all(t.negative.split("\n")[0] != t.positive.split("\n")[0]  # never a passage of a relevant paper
+               for t in mine_triplets([(q, relevant[q], s) for q, _, s in queries[:30]], passages))
 
 
 def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, pairs: tuple[list, dict],
