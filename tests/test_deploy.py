@@ -1,0 +1,61 @@
+"""deploy/compose.yaml read as the product reads it (no Docker daemon here to start it): every SCISYNTH_ variable
+is a real setting, each replica resolves to the shared PostgreSQL + pgvector + Redis backends and keeps its own
+home, the proxy reaches both replicas, and the commands are ones the CLI accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from agent.settings import Settings
+from api.cli import HANDLERS
+from api.cli_parser import build_parser
+from tests.conftest import ROOT
+
+COMPOSE = ROOT / "deploy" / "compose.yaml"
+
+
+def _environment(service: dict) -> dict[str, str]:
+    """The service's environment with ${VAR:?message} and ${VAR:-default} filled as an operator's .env would."""
+    filled = {"POSTGRES_PASSWORD": "secret", "SCISYNTH_API_KEYS": "lab-key"}
+
+    def fill(match: re.Match) -> str:
+        name, default = match.group(1), match.group(3) or ""
+        return filled.get(name, default if match.group(2) == ":-" else "")
+
+    return {key: re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", fill, str(value))
+            for key, value in service["environment"].items()}
+
+
+def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Path) -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    replicas = [name for name, service in services.items() if "SCISYNTH_DATABASE_URL" in service.get("environment", {})]
+    assert replicas == ["api-1", "api-2"]
+    homes = set()
+    for name in replicas:
+        environment = _environment(services[name])
+        unknown = {key for key in environment if key.startswith("SCISYNTH_")
+                   and key.removeprefix("SCISYNTH_").lower() not in Settings.model_fields}
+        assert not unknown, f"{name}: not settings: {unknown}"
+        settings = Settings(home=tmp_path / name, **{key.removeprefix("SCISYNTH_").lower(): value
+                                                      for key, value in environment.items()
+                                                      if key.startswith("SCISYNTH_")})
+        assert settings.uses_postgres and settings.resolved_vector_store == "pgvector"
+        assert settings.limits_storage == "redis://redis:6379/0" and settings.keys == ["lab-key"]
+        assert settings.resolved_database_url.split("@")[1] == "postgres:5432/scisynth"
+        assert {"postgres", "redis"} <= set(services[name]["depends_on"])
+        homes.add(services[name]["volumes"][0].split(":")[0])
+    assert len(homes) == 2  # a replica's home (uploads waiting for its worker) is its own
+    assert all(f"--to {name}:8000" in services["proxy"]["command"] for name in replicas)
+    assert services["postgres"]["image"].startswith("pgvector/pgvector:0.8") and "pg18" in services["postgres"]["image"]
+    assert services["vllm"]["profiles"] == ["vllm"]  # only when asked for: it needs a GPU
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    command = re.search(r'^CMD \[(.*)\]$', dockerfile, re.MULTILINE).group(1)
+    arguments = [part.strip().strip('"') for part in command.split(",")]
+    assert arguments[0] == "scisynth"
+    parsed = build_parser(HANDLERS, "").parse_args(arguments[1:])
+    assert parsed.host == "0.0.0.0" and parsed.port == 8000
+    assert "'.[postgres,scale]'" in dockerfile and "make install" in dockerfile
