@@ -104,7 +104,9 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
     return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch,
                                      "zotero": zotero},
                     on_result=lambda result: metrics.ingested.labels(result.status).inc(),
-                    worker=replica_name(runtime.settings.home_dir))
+                    worker=replica_name(runtime.settings.home_dir), lease_seconds=runtime.settings.job_lease_seconds,
+                    # an upload's file is on this replica's disk unless the replicas share one papers folder
+                    local_kinds=frozenset() if runtime.settings.papers else frozenset({"upload", "import"}))
 
 
 def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float) -> BackgroundScheduler | None:
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
         app.state.watches = watch_runner(app.state.runtime, slack_delivery(settings))
         app.state.jobs = job_queue(app.state.runtime, app.state.metrics, app.state.watches)
-        app.state.jobs.resume()
+        app.state.jobs.start()
         scheduler = watch_scheduler(app.state.watches.store, app.state.jobs, settings.watch_check_seconds)
         app.state.slack = None
         if settings.slack_signing_secret and settings.slack_bot_token:

@@ -1,6 +1,9 @@
-"""Background ingest jobs (uploads, arXiv fetches) as rows in the database, so a job accepted with 202
-survives a restart: at start-up every job still queued or running is run again (ingest is idempotent:
-what was already added comes back "unchanged").
+"""Background jobs (uploads, arXiv fetches, imports, watches) as rows in the database, so a job accepted with 202
+survives a crash. Every replica's worker thread claims the oldest job it may run (queued, or running under a lease
+that expired: the replica running it died), renews the lease while it works, and records the outcome. Ingest is
+idempotent: what a dead worker had already added comes back "unchanged". An upload's file is on the accepting
+replica's disk unless the replicas share one papers folder (SCISYNTH_PAPERS), so without one that replica alone
+may run it (again after a restart). A job that stopped its worker MAX_ATTEMPTS times fails instead of looping.
 
 A job's status is visible to the key that created it (and to admins). Failures show the client a plain
 reason and the job id; the traceback goes to the server log under that id, never to another caller.
@@ -11,14 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, func
+from sqlalchemy import ColumnElement, Engine, func, or_, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.ingest import IngestResult
@@ -27,6 +30,7 @@ from retrieval.tables import create_tables
 log = logging.getLogger(__name__)
 JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
 UNFINISHED = ("queued", "running")
+MAX_ATTEMPTS = 3
 
 
 def _now() -> datetime:
@@ -46,9 +50,10 @@ class JobRow(SQLModel, table=True):
     results_json: str = "[]"
     error: str | None = None
     attempts: int = 0
-    # The replica that accepted the job: an upload's file is on its disk, so it alone runs the job again after a
-    # restart (None: accepted before replicas were told apart; any replica may take it).
+    # The replica that alone may run the job (an upload whose file is on its disk), or None: any replica.
     worker: str | None = Field(default=None, index=True)
+    claimed_by: str | None = None  # the replica running it, while its lease lasts
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -71,39 +76,54 @@ def replica_name(home: Path) -> str:
 
 
 class JobQueue:
-    """Runs jobs one at a time in a worker thread (ingest is CPU-bound; turns keep the other core)."""
+    """A worker thread per replica that runs claimed jobs one at a time (ingest is CPU-bound; turns keep the other
+    core). Nothing runs until `start`."""
 
     def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[IngestResult], None] | None = None,
-                 worker: str = "") -> None:
-        """`worker` names this replica (see replica_name); replicas sharing a database never run each other's
-        jobs."""
+                 worker: str = "", local_kinds: frozenset[str] = frozenset(), lease_seconds: float = 60.0,
+                 poll_seconds: float = 2.0) -> None:
+        """`worker` names this replica (see replica_name); jobs of `local_kinds` (uploads, when the papers folder
+        is this replica's own) are pinned to it. A lease not renewed for `lease_seconds` frees the job for any
+        replica; other replicas' jobs are looked for every `poll_seconds`."""
         self.engine = engine
         self.work = work
         self.worker = worker
+        self.local_kinds = local_kinds
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
         self.on_result = on_result
         create_tables(engine, [JobRow.__table__])
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scisynth-job")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._drain = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> int:
+        """Start the worker thread (once). Jobs this replica was running when its last process died run again
+        now, not when their lease expires; returns how many jobs it may run are waiting."""
+        started = self._thread is not None
+        with Session(self.engine) as session:
+            if not started:
+                session.exec(update(JobRow).where(JobRow.status == "running", JobRow.claimed_by == self.worker)
+                             .values(status="queued", lease_until=None))
+                session.commit()
+            waiting = int(session.exec(select(func.count()).select_from(JobRow).where(self._claimable())).one())
+        if waiting:
+            log.info("%d unfinished jobs waiting", waiting)
+        if not started:
+            self._thread = threading.Thread(target=self._loop, name="scisynth-job", daemon=True)
+            self._thread.start()
+        self._wake.set()
+        return waiting
 
     def submit(self, kind: JobKind, payload: dict, owner: str) -> JobRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload), worker=self.worker)
+            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload),
+                         worker=self.worker if kind in self.local_kinds else None)
             session.add(row)
             session.commit()
-        self._pool.submit(self.run, row.id)
+        self._wake.set()
         return row
-
-    def resume(self) -> int:
-        """Queue again every job this replica (in an earlier process) accepted but did not finish; returns how
-        many. Another replica's unfinished jobs are its own: it may still be running them."""
-        mine = (JobRow.worker == self.worker) | (JobRow.worker.is_(None))  # type: ignore[union-attr]
-        with Session(self.engine) as session:
-            ids = list(session.exec(select(JobRow.id).where(JobRow.status.in_(UNFINISHED), mine)
-                                    .order_by(JobRow.created_at)))
-        for job_id in ids:
-            self._pool.submit(self.run, job_id)
-        if ids:
-            log.info("resuming %d unfinished jobs", len(ids))
-        return len(ids)
 
     def get(self, job_id: str) -> JobRow | None:
         with Session(self.engine) as session:
@@ -124,38 +144,85 @@ class JobQueue:
         with Session(self.engine) as session:
             return int(session.exec(query).one())
 
-    def _update(self, job_id: str, **fields: object) -> None:
+    def _claimable(self) -> ColumnElement[bool]:
+        """Jobs this replica may take: queued, or running under an expired lease; not pinned to another replica."""
+        expired = (JobRow.status == "running") & or_(JobRow.lease_until.is_(None), JobRow.lease_until < _now())
+        return ((JobRow.status == "queued") | expired) & or_(JobRow.worker.is_(None), JobRow.worker == self.worker)
+
+    def _claim(self) -> JobRow | None:
+        """The oldest job this replica may run, taken under a lease. The conditional UPDATE is the claim: of
+        replicas racing for one row, one updates it and the others find it no longer claimable."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            candidates = list(session.exec(select(JobRow).where(self._claimable()).order_by(JobRow.created_at)
+                                           .limit(5)))
+            for row in candidates:
+                if row.attempts >= MAX_ATTEMPTS:  # it stopped its worker each time: never again
+                    self._finish(row.id, "failed", error=f"the job stopped its worker {row.attempts} times; quote "
+                                                         f"job {row.id} to the operator")
+                    continue
+                claimed = session.exec(update(JobRow).where(JobRow.id == row.id, self._claimable()).values(
+                    status="running", claimed_by=self.worker, lease_until=_now() + self.lease,
+                    attempts=row.attempts + 1, updated_at=_now()))
+                session.commit()
+                if claimed.rowcount == 1:
+                    return row
+        return None
+
+    def _finish(self, job_id: str, status: str, **fields: object) -> None:
         with Session(self.engine) as session:
-            row = session.get(JobRow, job_id)
-            if row is None:
-                return
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.updated_at = _now()
-            session.add(row)
+            session.exec(update(JobRow).where(JobRow.id == job_id).values(
+                status=status, lease_until=None, updated_at=_now(), **fields))
             session.commit()
 
-    def run(self, job_id: str) -> None:
-        row = self.get(job_id)
-        if row is None or row.status not in UNFINISHED:
-            return
-        self._update(job_id, status="running", attempts=row.attempts + 1)
+    def _renew(self, job_id: str, done: threading.Event) -> None:
+        """Extend the lease while the job runs, so no other replica takes it over."""
+        while not done.wait(self.lease.total_seconds() / 3):
+            with Session(self.engine) as session:
+                session.exec(update(JobRow).where(JobRow.id == job_id, JobRow.claimed_by == self.worker)
+                             .values(lease_until=_now() + self.lease))
+                session.commit()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                row = self._claim()
+            except Exception:  # the database is away for a moment: try again at the next poll
+                log.exception("could not claim a job")
+                row = None
+            if row is not None:
+                self.run(row)
+            elif self._drain:
+                return
+            else:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def run(self, row: JobRow) -> None:
+        """Run one claimed job and record its outcome."""
+        done = threading.Event()
+        threading.Thread(target=self._renew, args=(row.id, done), daemon=True).start()
         try:
             results = self.work[row.kind](row)
         except Exception:
-            log.exception("job %s (%s) failed", job_id, row.kind)
-            self._update(job_id, status="failed", error=f"the job failed on the server; quote job {job_id} to "
-                                                        "the operator, who will find the details in the log")
+            log.exception("job %s (%s) failed", row.id, row.kind)
+            self._finish(row.id, "failed", error=f"the job failed on the server; quote job {row.id} to the "
+                                                 "operator, who will find the details in the log")
             return
+        finally:
+            done.set()
         for result in results:
             if self.on_result:
                 self.on_result(result)
         failed = bool(results) and all(r.status == "failed" for r in results)
-        self._update(job_id, status="failed" if failed else "done",
-                     results_json=json.dumps([r.public() for r in results]),
+        self._finish(row.id, "failed" if failed else "done", results_json=json.dumps([r.public() for r in results]),
                      error=results[0].error if failed else None)
 
     def shutdown(self, finish_queued: bool = False) -> None:
-        """Stop taking work; a job cut short stays 'running' and runs again at the next start. `finish_queued`
-        runs the jobs already queued first, and returns when they are done."""
-        self._pool.shutdown(wait=finish_queued, cancel_futures=not finish_queued)
+        """Stop taking work; a job cut short keeps its lease and runs again when it expires (or at this replica's
+        next start). `finish_queued` first runs every job this replica may take, and returns when they are done."""
+        self._drain = finish_queued
+        if not finish_queued:
+            self._stopping.set()
+        self._wake.set()
+        if finish_queued and self._thread is not None:
+            self._thread.join()

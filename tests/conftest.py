@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -76,6 +79,27 @@ def running_server(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def serve_process(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """`scisynth serve` in its own process; returns it and its base URL once /healthz answers."""
+    port = free_port()
+    environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
+                   "SCISYNTH_USE_ARXIV": "false", **env}
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=environment,
+                              cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stdout.read().decode()
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(0.5)
 
 
 def finished_job(client: TestClient, job: dict) -> dict:

@@ -1,21 +1,29 @@
 """What several API replicas share. Rate limits: with SCISYNTH_REDIS_URL every replica counts a key's requests in
 one window in a real Redis, so a key cannot multiply its rate by the number of replicas; without it each process
 counts alone. Redis failing or hanging leaves each replica counting alone for a while (logged): it neither takes
-the API down nor turns the limits off."""
+the API down nor turns the limits off. Jobs: any replica runs any job it may (leases in the shared database), a
+dead replica's jobs are taken over, a live one's are left alone."""
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import socket
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
-from agent.runtime import Runtime, build_runtime
+from agent.runtime import Runtime, build_runtime, make_engine
 from api.app import create_app
-from tests.conftest import running_server
+from api.jobs import MAX_ATTEMPTS, JobQueue, JobRow, replica_name
+from tests.conftest import PAPERS, running_server, serve_process
+from tests.postgres_server import new_database, running_postgres
 from tests.redis_server import running_redis
 
 LIMIT = 6
@@ -72,35 +80,100 @@ def test_a_storage_url_limits_cannot_use_is_a_clear_error() -> None:
         RateLimiter(5, "nosuch://host")
 
 
-def test_a_restarting_replica_runs_again_only_the_jobs_it_accepted(tmp_path: Path) -> None:
-    """Two replicas on one database: at start-up each resumes its own unfinished jobs (their uploads are on its
-    disk) and leaves the other's alone (it may be running them)."""
-    from sqlmodel import Session
+def _queue(engine: object, home: Path, ran: list[tuple[str, str]], **options: object) -> JobQueue:
+    return JobQueue(engine, {"arxiv": lambda job: ran.append((home.name, job.payload["arxiv_id"])) or []},
+                    worker=replica_name(home), **options)
 
-    from agent.runtime import make_engine
-    from api.jobs import JobQueue, JobRow, replica_name
 
+def test_replicas_take_over_the_jobs_of_a_dead_one_and_leave_live_ones_alone(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    one, two, dead = (replica_name(tmp_path / name) for name in ("one", "two", "dead"))
+    expired, live = datetime.now(UTC) - timedelta(seconds=5), datetime.now(UTC) + timedelta(minutes=5)
+
+    def job(arxiv_id: str, **fields: object) -> JobRow:
+        return JobRow(kind="arxiv", payload_json=json.dumps({"arxiv_id": arxiv_id}), **fields)
+
+    JobQueue(engine, {})  # the table
+    with Session(engine) as session:
+        session.add_all([
+            job("queued"),
+            job("pinned-to-two", worker=two),
+            job("mine-when-I-died", status="running", claimed_by=one, lease_until=live),
+            job("dead-replica", status="running", claimed_by=dead, lease_until=expired),
+            job("before-leases", status="running"),
+            job("two-is-on-it", status="running", claimed_by=two, lease_until=live),
+            job("poison", status="running", claimed_by=dead, lease_until=expired, attempts=MAX_ATTEMPTS)])
+        session.commit()
+    ran: list[tuple[str, str]] = []
+    first = _queue(engine, tmp_path / "one", ran)
+    assert first.start() == 5
+    first.shutdown(finish_queued=True)
+    assert sorted(ran) == [("one", i) for i in ("before-leases", "dead-replica", "mine-when-I-died", "queued")]
+    with Session(engine) as session:
+        rows = {row.payload["arxiv_id"]: row for row in session.exec(select(JobRow))}
+    assert rows["poison"].status == "failed" and "stopped its worker 3 times" in rows["poison"].error
+    assert rows["two-is-on-it"].status == "running" and rows["pinned-to-two"].status == "queued"
+    assert rows["dead-replica"].attempts == 1 and rows["dead-replica"].claimed_by == one
+    second = _queue(engine, tmp_path / "two", ran)
+    second.start()
+    second.shutdown(finish_queued=True)
+    # two, started anew, runs the job it was running when its last process ended (no need to wait for the lease)
+    assert ("two", "pinned-to-two") in ran and ("two", "two-is-on-it") in ran and len(ran) == 6
+    engine.dispose()
+
+
+def test_replicas_racing_for_jobs_run_each_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
     ran: list[tuple[str, str]] = []
-
-    def queue(home: Path) -> JobQueue:
-        return JobQueue(engine, {"arxiv": lambda job: ran.append((home.name, job.payload["arxiv_id"])) or []},
-                        worker=replica_name(home))
-
-    with Session(engine) as session:  # one unfinished job each, and one from before replicas had names
-        JobQueue(engine, {})
-        session.add_all([JobRow(kind="arxiv", status="running", payload_json='{"arxiv_id": "a"}',
-                                worker=replica_name(tmp_path / "one")),
-                         JobRow(kind="arxiv", status="queued", payload_json='{"arxiv_id": "b"}',
-                                worker=replica_name(tmp_path / "two")),
-                         JobRow(kind="arxiv", status="queued", payload_json='{"arxiv_id": "legacy"}')])
-        session.commit()
-    one = queue(tmp_path / "one")
-    assert one.resume() == 2
-    one.shutdown(finish_queued=True)
-    assert sorted(ran) == [("one", "a"), ("one", "legacy")]  # never "b": replica two may be running it
-    two = queue(tmp_path / "two")
-    assert two.resume() == 1
-    two.shutdown(finish_queued=True)
-    assert ("two", "b") in ran
+    queues = [_queue(engine, tmp_path / name, ran, poll_seconds=0.05) for name in ("one", "two")]
+    for queue in queues:
+        queue.start()
+    for number in range(30):
+        queues[number % 2].submit("arxiv", {"arxiv_id": str(number)}, owner="lab")
+    for queue in queues:
+        queue.shutdown(finish_queued=True)
+    assert sorted(int(arxiv_id) for _, arxiv_id in ran) == list(range(30))
+    assert {replica for replica, _ in ran} == {"one", "two"}  # both worked
     engine.dispose()
+
+
+def test_a_replica_killed_mid_job_loses_nothing(tmp_path: Path) -> None:
+    """Two `scisynth serve` processes on one PostgreSQL with a shared papers folder: an upload accepted by the
+    first, which is killed with -9 while ingesting it, is finished by the second (and found through it)."""
+    key = {"Authorization": "Bearer lab-key"}
+    with running_postgres(tmp_path / "pg") as server:
+        url = new_database(server)
+        shared = {"SCISYNTH_API_KEYS": "lab-key:member", "SCISYNTH_DATABASE_URL": url,
+                  "SCISYNTH_PAPERS": str(tmp_path / "papers"), "SCISYNTH_JOB_LEASE_SECONDS": "3"}
+        first, base = serve_process(tmp_path / "one", **shared)
+        try:
+            pdf = (PAPERS / "acl_2020.acl-main.447.pdf").read_bytes()  # 15 pages: seconds of work to cut short
+            job = httpx.post(f"{base}/v1/papers", files={"file": ("s2orc.pdf", pdf, "application/pdf")},
+                             headers=key, timeout=60).json()
+            _wait_for(lambda: httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()["status"] == "running")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+        second, base = serve_process(tmp_path / "two", **shared)
+        try:
+            _wait_for(lambda: httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()["status"] == "done")
+            state = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()
+            assert state["results"][0]["status"] == "added"
+            found = httpx.get(f"{base}/v1/search", params={"q": "citation graph of scientific papers"},
+                              headers=key).json()
+            assert found["results"] and found["results"][0]["paper_id"] == state["results"][0]["paper_id"]
+            engine = make_engine(url)
+            with Session(engine) as session:
+                row = session.get(JobRow, job["id"])
+                assert row.attempts == 2 and row.claimed_by == replica_name(tmp_path / "two")  # taken over
+            engine.dispose()
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)

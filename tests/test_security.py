@@ -506,7 +506,7 @@ def test_a_job_run_again_after_a_crash_keeps_its_papers_file(secure) -> None:
         row.status = "running"
         session.add(row)
         session.commit()
-    client.app.state.jobs.resume()
+    client.app.state.jobs.start()
     again = _wait(client, job["id"], A)
     paper = runtime.catalog.find_paper(job["results"][0]["paper_id"])
     assert again["results"][0]["status"] == "unchanged" and Path(paper.path).is_file()

@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import PAPERS, free_port
-
-
-def _serve(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """`scisynth serve` in its own process; returns it and its base URL once /healthz answers."""
-    port = free_port()
-    environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
-                   "SCISYNTH_USE_ARXIV": "false", **env}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=environment,
-                              cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        assert server.poll() is None, server.stdout.read().decode()
-        assert time.monotonic() < deadline, "server did not come up"
-        time.sleep(0.5)
+from tests.conftest import PAPERS, serve_process
 
 
 def test_serve_answers_healthz_and_messages(tmp_path: Path) -> None:
-    server, base = _serve(tmp_path)
+    server, base = serve_process(tmp_path)
     try:
         conversation = httpx.post(f"{base}/v1/conversations", json={}).json()
         reply = httpx.post(f"{base}/v1/conversations/{conversation['id']}/messages",
@@ -52,7 +28,7 @@ def test_serve_answers_healthz_and_messages(tmp_path: Path) -> None:
 
 def test_an_upload_accepted_before_kill_9_is_ingested_after_restart(tmp_path: Path) -> None:
     key = {"Authorization": "Bearer lab-key"}
-    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
+    server, base = serve_process(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
     try:
         pdf = (PAPERS / "acl_2020.acl-main.447.pdf").read_bytes()  # 15 pages: seconds of work to cut short
         job = httpx.post(f"{base}/v1/papers", files={"file": ("s2orc.pdf", pdf, "application/pdf")}, headers=key,
@@ -63,7 +39,7 @@ def test_an_upload_accepted_before_kill_9_is_ingested_after_restart(tmp_path: Pa
     with sqlite3.connect(tmp_path / "scisynth.db") as db:
         [(status,)] = db.execute("SELECT status FROM jobs WHERE id = ?", (job["id"],)).fetchall()
     assert status in ("queued", "running")  # the kill really cut the job short
-    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
+    server, base = serve_process(tmp_path, SCISYNTH_API_KEYS="lab-key:member")
     try:
         for _ in range(600):
             state = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()
@@ -81,7 +57,7 @@ def test_an_upload_accepted_before_kill_9_is_ingested_after_restart(tmp_path: Pa
 
 def test_forwarded_addresses_are_not_believed_unless_the_proxy_is_trusted(tmp_path: Path) -> None:
     """A client cannot pick the address its failed logins count against (nor lock out another address)."""
-    server, base = _serve(tmp_path, SCISYNTH_API_KEYS="lab-key", SCISYNTH_AUTH_FAILURES_PER_MINUTE="2")
+    server, base = serve_process(tmp_path, SCISYNTH_API_KEYS="lab-key", SCISYNTH_AUTH_FAILURES_PER_MINUTE="2")
     try:
         statuses = [httpx.get(f"{base}/v1/papers", headers={"Authorization": "Bearer guess",
                                                             "X-Forwarded-For": f"10.9.{i}.1"}).status_code
