@@ -243,13 +243,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     retriever = train_actions.add_parser("retriever", formatter_class=HelpFormatter, description=(
         "fine-tune the bundled all-MiniLM-L6-v2 bi-encoder (MultipleNegativesRankingLoss, one BM25-mined hard "
         "negative per pair, fixed seeds) on SciFact train claims and PubMedQA PQA-L questions outside its test "
-        "split, into a model folder with a manifest. Interrupted? Run the same command again: it resumes from the "
+        "split, cut into the passages an ingest indexes (title + chunk at SCISYNTH_CHUNK_TOKENS), into a model "
+        "folder with a manifest. Interrupted? Run the same command again: it resumes from the "
         "last checkpoint. Nothing changes until you set SCISYNTH_EMBEDDINGS to the folder and run 'scisynth "
         "reindex'; compare first with 'scisynth eval scifact-retrieval --embeddings FOLDER'."))
     retriever.add_argument("--out", type=Path, metavar="FOLDER", help="model folder (default: the home folder's "
                            "models/retriever-seedSEED)")
     retriever.add_argument("--epochs", type=int, default=1, help="passes over the training pairs (one takes about "
-                           "11 minutes on 2 cores)")
+                           "22 minutes on 2 cores)")
     retriever.add_argument("--batch-size", type=int, default=32, help="pairs per step (more: more in-batch negatives)")
     retriever.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")
     retriever.add_argument("--seed", type=int, default=13, help="seed for sampling, shuffling and initialisation")
