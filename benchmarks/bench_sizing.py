@@ -35,6 +35,7 @@ POSTGRES_TABLES = ("papers", "chunks", "chunk_vectors", "sentence_vectors")
 def sources(folder: Path, abstracts: int) -> dict[str, list[Path]]:
     """The files of each kind of paper: a seeded sample of arXiv abstracts, and every full text on hand."""
     lines = (DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl").read_text().splitlines()
+    folder.mkdir(parents=True)
     sample = folder / "abstracts.jsonl"
     # Bandit B311 accepted: a seeded benchmark sample, not a secret.
     sample.write_text("\n".join(random.Random(13).sample(lines, min(abstracts, len(lines)))) + "\n")  # nosec B311
