@@ -99,6 +99,8 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
                 + [IngestResult(library, "removed", paper_id) for paper_id in report.removed])
 
     def watch(job: JobRow) -> list[IngestResult]:
+        if job.attempts > 1:  # taken over from a run cut short: free the watch it held, or this run would skip
+            watches.store.release(job.payload["watch_id"])
         return watches.run(job.payload["watch_id"]).results
 
     return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch,

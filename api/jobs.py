@@ -165,48 +165,60 @@ class JobQueue:
                     attempts=row.attempts + 1, updated_at=_now()))
                 session.commit()
                 if claimed.rowcount == 1:
+                    session.expunge(row)  # the claimed row as it now is (attempts: this run's number)
+                    row.status, row.claimed_by, row.attempts = "running", self.worker, row.attempts + 1
                     return row
         return None
 
-    def _finish(self, job_id: str, status: str, **fields: object) -> None:
+    def _finish(self, job_id: str, status: str, held: JobRow | None = None, **fields: object) -> None:
+        """Record a job's outcome; with `held` (the claim this replica ran it under) only while the claim is still
+        its own: a replica whose lease was lost (another took the job over) does not overwrite the new run."""
+        fence = [JobRow.claimed_by == held.claimed_by, JobRow.attempts == held.attempts] if held else []
         with Session(self.engine) as session:
-            session.exec(update(JobRow).where(JobRow.id == job_id).values(
+            written = session.exec(update(JobRow).where(JobRow.id == job_id, *fence).values(
                 status=status, lease_until=None, updated_at=_now(), **fields))
             session.commit()
+        if not written.rowcount:
+            log.warning("job %s: its lease was lost to another replica; this run's outcome is not recorded", job_id)
 
-    def _renew(self, job_id: str, done: threading.Event) -> None:
-        """Extend the lease while the job runs, so no other replica takes it over."""
+    def _renew(self, row: JobRow, done: threading.Event) -> None:
+        """Extend the lease while the job runs, so no other replica takes it over (a failed renewal is retried
+        at the next one; the lease lasts three of them)."""
         while not done.wait(self.lease.total_seconds() / 3):
-            with Session(self.engine) as session:
-                session.exec(update(JobRow).where(JobRow.id == job_id, JobRow.claimed_by == self.worker)
-                             .values(lease_until=_now() + self.lease))
-                session.commit()
+            try:
+                with Session(self.engine) as session:
+                    session.exec(update(JobRow).where(JobRow.id == row.id, JobRow.claimed_by == row.claimed_by,
+                                                      JobRow.attempts == row.attempts)
+                                 .values(lease_until=_now() + self.lease))
+                    session.commit()
+            except Exception:
+                log.exception("job %s: could not renew its lease", row.id)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 row = self._claim()
-            except Exception:  # the database is away for a moment: try again at the next poll
-                log.exception("could not claim a job")
+                if row is not None:
+                    self.run(row)
+            except Exception:  # the database is away for a moment: the job's lease expires, it runs again
+                log.exception("the job worker failed; it goes on")
                 row = None
-            if row is not None:
-                self.run(row)
-            elif self._drain:
+            if row is None and self._drain:
                 return
-            else:
+            if row is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 
     def run(self, row: JobRow) -> None:
         """Run one claimed job and record its outcome."""
         done = threading.Event()
-        threading.Thread(target=self._renew, args=(row.id, done), daemon=True).start()
+        threading.Thread(target=self._renew, args=(row, done), daemon=True).start()
         try:
             results = self.work[row.kind](row)
         except Exception:
             log.exception("job %s (%s) failed", row.id, row.kind)
-            self._finish(row.id, "failed", error=f"the job failed on the server; quote job {row.id} to the "
-                                                 "operator, who will find the details in the log")
+            self._finish(row.id, "failed", row, error=f"the job failed on the server; quote job {row.id} to the "
+                                                      "operator, who will find the details in the log")
             return
         finally:
             done.set()
@@ -214,15 +226,18 @@ class JobQueue:
             if self.on_result:
                 self.on_result(result)
         failed = bool(results) and all(r.status == "failed" for r in results)
-        self._finish(row.id, "failed" if failed else "done", results_json=json.dumps([r.public() for r in results]),
-                     error=results[0].error if failed else None)
+        self._finish(row.id, "failed" if failed else "done", row,
+                     results_json=json.dumps([r.public() for r in results]), error=results[0].error if failed else None)
 
     def shutdown(self, finish_queued: bool = False) -> None:
         """Stop taking work; a job cut short keeps its lease and runs again when it expires (or at this replica's
-        next start). `finish_queued` first runs every job this replica may take, and returns when they are done."""
+        next start). `finish_queued` first runs every job this replica may take, and returns when they are done
+        (in this thread when the worker was never started)."""
         self._drain = finish_queued
         if not finish_queued:
             self._stopping.set()
         self._wake.set()
-        if finish_queued and self._thread is not None:
+        if finish_queued and self._thread is None:
+            self._loop()
+        elif finish_queued and self._thread is not None:
             self._thread.join()

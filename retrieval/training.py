@@ -175,13 +175,17 @@ def mine_triplets(pairs: list[Pair], corpus: dict[str, str], depth: int = 10, ne
                     show_progress=False)
     ranked, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False),
                                    k=min(depth, len(ids)), show_progress=False)
-    triplets = []
+    triplets, without = [], 0
     for query, row in zip(queries, ranked, strict=True):
         relevant, source = merged[query]
         documents = {_document_of(doc) for doc in relevant}
         hard = [ids[i] for i in row if _document_of(ids[i]) not in documents][:negatives]
+        without += not hard
         triplets += [Triplet(query, corpus[doc], corpus[negative], source)
                      for doc in sorted(relevant) if doc in corpus for negative in hard]
+    if without:
+        log.warning("%d of %d queries left out: BM25's top %d held only their relevant documents' texts",
+                    without, len(queries), depth)
     return triplets
 
 

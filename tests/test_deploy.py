@@ -34,7 +34,7 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
     services = compose["services"]
     replicas = [name for name, service in services.items() if "SCISYNTH_DATABASE_URL" in service.get("environment", {})]
     assert replicas == ["api-1", "api-2"]
-    homes = set()
+    homes, hostnames = set(), set()
     for name in replicas:
         environment = _environment(services[name])
         unknown = {key for key in environment if key.startswith("SCISYNTH_")
@@ -48,7 +48,9 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
         assert settings.resolved_database_url.split("@")[1] == "postgres:5432/scisynth"
         assert {"postgres", "redis"} <= set(services[name]["depends_on"])
         homes.add(services[name]["volumes"][0].split(":")[0])
+        hostnames.add(services[name]["hostname"])
     assert len(homes) == 2  # a replica's home (uploads waiting for its worker) is its own
+    assert len(hostnames) == 2  # and its name outlives a recreated container
     assert all(f"--to {name}:8000" in services["proxy"]["command"] for name in replicas)
     assert services["postgres"]["image"].startswith("pgvector/pgvector:0.8") and "pg18" in services["postgres"]["image"]
     assert services["vllm"]["profiles"] == ["vllm"]  # only when asked for: it needs a GPU

@@ -150,17 +150,17 @@ def test_a_replica_killed_mid_job_loses_nothing(tmp_path: Path) -> None:
             pdf = (PAPERS / "acl_2020.acl-main.447.pdf").read_bytes()  # 15 pages: seconds of work to cut short
             job = httpx.post(f"{base}/v1/papers", files={"file": ("s2orc.pdf", pdf, "application/pdf")},
                              headers=key, timeout=60).json()
-            _wait_for(lambda: httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()["status"] == "running")
+            _wait_for(lambda: _job(base, job["id"], key)["status"] == "running")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)
         second, base = serve_process(tmp_path / "two", **shared)
         try:
-            _wait_for(lambda: httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()["status"] == "done")
-            state = httpx.get(f"{base}/v1/jobs/{job['id']}", headers=key).json()
+            _wait_for(lambda: _job(base, job["id"], key)["status"] == "done")
+            state = _job(base, job["id"], key)
             assert state["results"][0]["status"] == "added"
             found = httpx.get(f"{base}/v1/search", params={"q": "citation graph of scientific papers"},
-                              headers=key).json()
+                              headers=key, timeout=60).json()
             assert found["results"] and found["results"][0]["paper_id"] == state["results"][0]["paper_id"]
             engine = make_engine(url)
             with Session(engine) as session:
@@ -169,7 +169,11 @@ def test_a_replica_killed_mid_job_loses_nothing(tmp_path: Path) -> None:
             engine.dispose()
         finally:
             second.terminate()
-            second.wait(timeout=30)
+            second.wait(timeout=120)
+
+
+def _job(base: str, job_id: str, key: dict[str, str]) -> dict:
+    return httpx.get(f"{base}/v1/jobs/{job_id}", headers=key, timeout=60).json()  # slow under load, never hung
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 180) -> None:
