@@ -165,8 +165,8 @@ class JobQueue:
                     attempts=row.attempts + 1, updated_at=_now()))
                 session.commit()
                 if claimed.rowcount == 1:
-                    session.expunge(row)  # the claimed row as it now is (attempts: this run's number)
-                    row.status, row.claimed_by, row.attempts = "running", self.worker, row.attempts + 1
+                    session.refresh(row)  # the claimed row as stored (attempts: this run's number)
+                    session.expunge(row)
                     return row
         return None
 

@@ -114,6 +114,7 @@ def test_replicas_take_over_the_jobs_of_a_dead_one_and_leave_live_ones_alone(tmp
     assert rows["poison"].status == "failed" and "stopped its worker 3 times" in rows["poison"].error
     assert rows["two-is-on-it"].status == "running" and rows["pinned-to-two"].status == "queued"
     assert rows["dead-replica"].attempts == 1 and rows["dead-replica"].claimed_by == one
+    assert all(rows[i].status == "done" for _, i in ran)  # each run's outcome recorded under its own claim
     second = _queue(engine, tmp_path / "two", ran)
     second.start()
     second.shutdown(finish_queued=True)
