@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(default=20, ge=1, description="failed authentications allowed per "
                                           "client address per minute before 429")
     upload_quota_mb: int = Field(default=2048, ge=1, description="stored upload megabytes allowed per API key")
-    papers: Path | None = Field(default=None, description="folder for downloaded PDFs and uploads (default: "
-                                "HOME/papers); replicas that share one run each other's upload jobs")
+    papers: str = Field(default="", description="folder for downloaded PDFs and uploads (empty: HOME/papers); "
+                        "replicas that share one run each other's upload jobs")
     job_lease_seconds: float = Field(default=60.0, ge=1, description="a running job not heard from for this long "
                                      "is taken over by another replica (its own died)")
     max_pending_jobs: int = Field(default=5, ge=1, description="uploads and fetches one API key may have waiting")
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
 
     @property
     def papers_dir(self) -> Path:
-        return self.papers.expanduser() if self.papers else self.home_dir / "papers"
+        return Path(self.papers).expanduser() if self.papers.strip() else self.home_dir / "papers"
 
     @property
     def resolved_database_url(self) -> str:

@@ -108,7 +108,7 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
                     on_result=lambda result: metrics.ingested.labels(result.status).inc(),
                     worker=replica_name(runtime.settings.home_dir), lease_seconds=runtime.settings.job_lease_seconds,
                     # an upload's file is on this replica's disk unless the replicas share one papers folder
-                    local_kinds=frozenset() if runtime.settings.papers else frozenset({"upload", "import"}))
+                    local_kinds=frozenset() if runtime.settings.papers.strip() else frozenset({"upload", "import"}))
 
 
 def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float) -> BackgroundScheduler | None:

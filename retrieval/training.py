@@ -121,7 +121,8 @@ def to_passages(pairs: list[Pair], corpus: dict[str, str], split: Splitter,
     passages: dict[str, str] = {}
     of_document: dict[str, list[str]] = {}
     for doc, text in corpus.items():
-        title, _, body = text.partition("\n")
+        # "title\ntext"; a text without a newline is all body (a user's untitled passage), cut like any other
+        title, body = text.split("\n", 1) if "\n" in text else ("", text)
         for number, passage in enumerate(split(title, body) if body.strip() else [text]):
             passages[f"{doc}#{number}"] = passage
             of_document.setdefault(doc, []).append(f"{doc}#{number}")
@@ -153,6 +154,8 @@ def pairs_from_file(path: Path) -> tuple[list[Pair], dict[str, str]]:
             query, positive = str(row["query"]).strip(), str(row["positive"]).strip()
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{path}:{number}: not a {{\"query\", \"positive\"}} JSON line ({error})") from error
+        if not query or not positive:
+            raise ValueError(f"{path}:{number}: an empty query or positive; every line needs both")
         key = hashlib.sha256(positive.encode()).hexdigest()[:16]
         corpus[key] = positive
         pairs.append((query, {key}, path.name))

@@ -61,3 +61,8 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
     parsed = build_parser(HANDLERS, "").parse_args(arguments[1:])
     assert parsed.host == "0.0.0.0" and parsed.port == 8000
     assert "'.[postgres,scale]'" in dockerfile and "make install" in dockerfile
+
+
+def test_an_empty_papers_setting_means_the_home_folder(tmp_path: Path) -> None:
+    assert Settings(home=tmp_path, papers="").papers_dir == tmp_path / "papers"  # never the working directory
+    assert Settings(home=tmp_path, papers=str(tmp_path / "shared")).papers_dir == tmp_path / "shared"

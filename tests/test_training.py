@@ -177,3 +177,22 @@ def test_a_query_given_on_several_lines_is_one_query(tmp_path: Path) -> None:
     triplets = mine_triplets(*pairs_from_file(path))
     statins = [t for t in triplets if t.anchor == lines[0][0]]
     assert len(statins) == 2 and {t.negative for t in statins} == {lines[2][1]}  # never the other positive
+
+
+def test_your_own_untitled_passages_are_cut_as_an_ingest_would_and_empty_lines_refused(tmp_path: Path,
+                                                                                     embedder) -> None:
+    long = " ".join(f"Soil microbes in plot {i} fixed {i * 3} kg of nitrogen per hectare." for i in range(120))
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"query": "Do soil microbes fix nitrogen?", "positive": long}) + "\n"
+                    + json.dumps({"query": "Do bees sleep?", "positive": "Bees\nHoneybees rest at night."}) + "\n")
+    chunked, passages = to_passages(*pairs_from_file(path), passage_splitter(embedder, 128))
+    relevant = {query: docs for query, docs, _ in chunked}
+    soil = [passages[i] for i in relevant["Do soil microbes fix nitrogen?"]]
+    assert len(soil) > 1 and all(embedder.count_tokens(p) <= 128 + 4 for p in soil)  # cut, not truncated
+    assert all(p.strip() in long for p in soil)  # untitled: the text alone, in whole sentences
+    assert all(any(f"plot {i} fixed" in p for p in soil) for i in range(120))  # nothing cut off
+    assert [passages[i] for i in relevant["Do bees sleep?"]] == ["Bees\nHoneybees rest at night."]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"query": "Do bees sleep?", "positive": "  "}) + "\n")
+    with pytest.raises(ValueError, match=r"empty\.jsonl:1: an empty query or positive"):
+        pairs_from_file(empty)
