@@ -59,10 +59,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from tools.parsers import expand_paths
 
+    if args.ray_workers is not None and not args.ray:
+        raise ValueError("--ray-workers needs --ray ADDRESS")
     runtime = _runtime(args, needs_model=False)
     files = expand_paths([Path(p) for p in args.paths])
     with tqdm(desc="ingest", unit="paper", disable=args.json or None, file=sys.stderr) as bar:
-        results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
+        if args.ray:
+            results = _ray_ingest(runtime, args, files, on_paper=lambda _result: bar.update())
+        else:
+            results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
     failed = [r for r in results if r.status == "failed"]
     counts = {status: sum(r.status == status for r in results) for status in ("added", "unchanged", "failed")}
     lines = [_result_line(r) for r in results if r.status != "failed"][:args.show]
@@ -71,6 +76,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for result in failed:
         print(f"scisynth: cannot ingest {result.path}: {result.error}", file=sys.stderr)
     return 2 if failed and (len(failed) == len(results) or _named_file_failed(args.paths, results)) else 0
+
+
+def _ray_ingest(runtime, args: argparse.Namespace, files: list[Path], on_paper) -> list:
+    """Ingest with parsing and encoding on the Ray cluster named by --ray; says how the work was spread."""
+    from retrieval.ray_ingest import RayIngest
+
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ValueError("--ray-workers must be at least 1")
+    ray_ingest = RayIngest(runtime.ingestor, runtime.settings.embeddings, args.ray, args.ray_workers)
+    try:
+        run = ray_ingest.ingest_paths(files, on_paper=on_paper)
+    finally:
+        ray_ingest.close()
+    spread = ", ".join(f"{node[:8]}: {count}" for node, count in run.papers_per_node.most_common())
+    print(f"scisynth: {len(ray_ingest.workers)} Ray workers encoded papers on "
+          f"{len(run.papers_per_node)} nodes ({spread or 'none new'})", file=sys.stderr)
+    return run.results
 
 
 def _named_file_failed(paths: list[str], results: list) -> bool:

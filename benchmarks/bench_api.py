@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".bench-home"
 ABSTRACTS = DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl"
 PORT = 8766
+BASE = f"http://127.0.0.1:{PORT}"
 PDF_QUESTIONS = ["How does SPECTER use citations?", "What does the S2ORC corpus contain?",
                  "How are entities linked in the Semantic Scholar literature graph?"]
 # Issue 16's measurements before this work (scripted model, 50 clients, 3 PDFs): the "before" column.
@@ -78,7 +79,7 @@ def cpu_per_turn(runtime: Runtime, asked: list[str], searched: list[str]) -> tup
 
 def _lock_waits() -> dict[str, float]:
     """The server's seconds waited per shared lock, from its Prometheus metrics."""
-    text = httpx.get(f"http://127.0.0.1:{PORT}/metrics", timeout=10).text
+    text = httpx.get(f"{BASE}/metrics", timeout=10).text
     return {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line.startswith("scisynth_lock_wait_seconds_total{")}
 
@@ -88,26 +89,35 @@ def _server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _conversation(client: httpx.AsyncClient, asked: list[str], latencies: list[float], errors: list[str]
-                        ) -> None:
-    conversation = (await client.post("/v1/conversations", json={})).json()["id"]
-    for question in asked:
+async def _conversation(clients: list[httpx.AsyncClient], asked: list[str], latencies: list[float],
+                        errors: list[str]) -> None:
+    """One conversation; with several replicas each turn goes to the next one (a load balancer without stickiness),
+    so every turn after the first continues a conversation another replica began."""
+    conversation = (await clients[0].post("/v1/conversations", json={})).json()["id"]
+    for turn, question in enumerate(asked):
         began = time.perf_counter()
-        response = await client.post(f"/v1/conversations/{conversation}/messages", json={"content": question})
+        response = await clients[(turn + 1) % len(clients)].post(f"/v1/conversations/{conversation}/messages",
+                                                                 json={"content": question})
         if response.status_code == 200:
             latencies.append(time.perf_counter() - began)
         else:
             errors.append(f"{response.status_code} {response.text[:120]}")
 
 
-async def _load(clients: int, per_client: list[list[str]]) -> tuple[list[float], list[str], float]:
+async def load(bases: list[str], per_client: list[list[str]]) -> tuple[list[float], list[str], float]:
+    """(turn latencies, errors, wall seconds) of one conversation per entry of `per_client`, all at once, spread
+    over the replicas at `bases`."""
     latencies: list[float] = []
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients + 5)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}", timeout=600, limits=limits) as client:
+    limits = httpx.Limits(max_connections=len(per_client) + 5)
+    clients = [httpx.AsyncClient(base_url=base, timeout=600, limits=limits) for base in bases]
+    try:
         began = time.perf_counter()
-        await asyncio.gather(*(_conversation(client, asked, latencies, errors) for asked in per_client[:clients]))
+        await asyncio.gather(*(_conversation(clients, asked, latencies, errors) for asked in per_client))
         return latencies, errors, time.perf_counter() - began
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def served(asked_single: list[str], asked_load: list[str], clients: int) -> dict[str, object]:
@@ -119,14 +129,14 @@ def served(asked_single: list[str], asked_load: list[str], clients: int) -> dict
     try:
         for _ in range(600):
             try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{BASE}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        single, errors, _ = asyncio.run(_load(1, [asked_single]))
+        single, errors, _ = asyncio.run(load([BASE], [asked_single]))
         cpu_before, waits_before = _server_cpu(server.pid), _lock_waits()
         per_client = [asked_load[i::clients] for i in range(clients)]
-        latencies, load_errors, wall = asyncio.run(_load(clients, per_client))
+        latencies, load_errors, wall = asyncio.run(load([BASE], per_client))
         cpu = (_server_cpu(server.pid) - cpu_before) / max(1, len(latencies))
         waits = {name: seconds - waits_before.get(name, 0.0) for name, seconds in _lock_waits().items()}
     finally:

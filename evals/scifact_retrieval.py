@@ -31,7 +31,7 @@ def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedde
     unless `keep_database` (see library_settings); `sentence_vectors` False for a library only ranked."""
     local = library_settings(settings, home, keep_database, llm=llm)
     runtime = build_runtime(local, embedder=embedder)
-    runtime.ingestor.sentence_vectors = sentence_vectors
+    runtime.ingestor.encoder.sentence_vectors = sentence_vectors
     if runtime.catalog.paper_count() != len(dataset.documents):
         with tempfile.TemporaryDirectory() as folder:
             records = Path(folder) / "corpus.jsonl"

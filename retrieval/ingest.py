@@ -56,6 +56,76 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+@dataclass
+class EncodedPaper:
+    """A new paper cut into the chunks an index holds, with their vectors: ready to write."""
+
+    origin: str
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray  # one row per chunk
+    sentences: list[tuple[Spans, np.ndarray]]  # per chunk: its sentences' spans and vectors
+
+
+class PaperEncoder:
+    """Cuts papers into chunks and encodes them: the part of an ingest that needs the model and none of the
+    library, so a Ray worker can run it (retrieval/ray_ingest.py) and the library's writer stays one process."""
+
+    def __init__(self, embedder: Embedder, chunk_tokens: int = 256, sentence_vectors: bool = True) -> None:
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.sentence_vectors = sentence_vectors
+
+    def encode_papers(self, fresh: list[tuple[str, Document]]) -> tuple[list[EncodedPaper], list[IngestResult]]:
+        """The papers encoded in one batch of encodings, and a "failed" result for each paper with no text."""
+        chunked, failed = [], []
+        for origin, document in fresh:
+            chunks = chunk_document(document, self.embedder.count_tokens,
+                                    chunk_budget(self.embedder, self.chunk_tokens, document.title))
+            if chunks:
+                chunked.append((origin, document, chunks))
+            else:
+                failed.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
+        vectors, sentences = self.encode_passages(
+            [(d.title, c.text, c.page_spans) for _, d, chunks in chunked for c in chunks])
+        papers, offset = [], 0
+        for origin, document, chunks in chunked:
+            end = offset + len(chunks)
+            papers.append(EncodedPaper(origin, document, chunks, vectors[offset:end], sentences[offset:end]))
+            offset = end
+        return papers, failed
+
+    def encode_passages(self, items: list[tuple[str, str, PageSpans]]
+                        ) -> tuple[np.ndarray, list[tuple[Spans, np.ndarray]]]:
+        """The vector of each chunk (title + text) and of each of its sentences, in one batch of encodings."""
+        spans = [sentence_spans(text, pages) if self.sentence_vectors else [] for _, text, pages in items]
+        texts = [index_text(title, text) for title, text, _ in items]
+        sentences = [text[a:b] for (_, text, _), chunk_spans in zip(items, spans, strict=True) for a, b in chunk_spans]
+        vectors = self.embedder.embed(texts + sentences)
+        per_chunk, offset = [], len(texts)
+        for chunk_spans in spans:
+            per_chunk.append((chunk_spans, vectors[offset:offset + len(chunk_spans)]))
+            offset += len(chunk_spans)
+        return vectors[:len(texts)], per_chunk
+
+
+class SeenPapers:
+    """The papers an ingest run has accepted but perhaps not written yet, by id and by title: a paper that comes
+    twice in one run (two files, or an arXiv record and its PDF) is added once."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.titles: dict[str, str] = {}
+
+    def match(self, document: Document) -> str | None:
+        return document.paper_id if document.paper_id in self.ids else self.titles.get(title_key(document.title))
+
+    def add(self, document: Document) -> None:
+        self.ids.add(document.paper_id)
+        if len(title_key(document.title)) >= 20:  # the same rule as Catalog.find_by_title
+            self.titles[title_key(document.title)] = document.paper_id
+
+
 class Ingestor:
     def __init__(self, catalog: Catalog, store: VectorIndex, embedder: Embedder, searcher: HybridSearcher,
                  chunk_tokens: int = 256, batch_papers: int = 64, sentence_vectors: bool = True) -> None:
@@ -65,9 +135,8 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.searcher = searcher
-        self.chunk_tokens = chunk_tokens
         self.batch_papers = batch_papers
-        self.sentence_vectors = sentence_vectors
+        self.encoder = PaperEncoder(embedder, chunk_tokens, sentence_vectors)
 
     def known_paper(self, document: Document) -> PaperRow | None:
         """The library's paper for this document, if it has one: the same id, the same file, the same DOI, or the
@@ -88,42 +157,47 @@ class Ingestor:
         note = None if known.paper_id == document.paper_id else f"the library has it as {known.paper_id}"
         return IngestResult(document.path or "", "unchanged", known.paper_id, known.title, error=note)
 
-    def ingest_batch(self, documents: list[tuple[str, Document]], added_by: str | None = None,
-                     retry_on_conflict: bool = True) -> list[IngestResult]:
-        """Add new papers of the batch in one transaction and one index save; known ones are unchanged.
-        When another writer adds one of the same papers first (the commit hits a unique key), the batch is
-        rolled back and read again once, so that paper comes back "unchanged" instead of an error."""
+    def triage(self, documents: list[tuple[str, Document]], seen: SeenPapers | None = None
+               ) -> tuple[list[IngestResult], list[tuple[str, Document]]]:
+        """("unchanged" results for papers the library or this run already has, the new papers), recording the
+        new ones in `seen`."""
+        seen = seen if seen is not None else SeenPapers()
         results: list[IngestResult] = []
-        fresh: list[tuple[str, Document, list[Chunk]]] = []
-        seen: set[str] = set()
-        seen_titles: dict[str, str] = {}
+        fresh: list[tuple[str, Document]] = []
         for origin, document in documents:
             known = self.known(document)
-            same = document.paper_id if document.paper_id in seen else seen_titles.get(title_key(document.title))
+            same = seen.match(document)
             if known or same:
                 results.append(known or IngestResult(origin, "unchanged", same, document.title,
                                                      error=None if same == document.paper_id else
                                                      f"the library has it as {same}"))
-                continue
-            chunks = chunk_document(document, self.embedder.count_tokens,
-                                    chunk_budget(self.embedder, self.chunk_tokens, document.title))
-            if not chunks:
-                results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
-                continue
-            seen.add(document.paper_id)
-            if len(title_key(document.title)) >= 20:  # the same rule as Catalog.find_by_title
-                seen_titles[title_key(document.title)] = document.paper_id
-            fresh.append((origin, document, chunks))
-        if not fresh:
-            return results
-        vectors, sentences = self._encode([(d.title, c.text, c.page_spans) for _, d, chunks in fresh for c in chunks])
+            else:
+                seen.add(document)
+                fresh.append((origin, document))
+        return results, fresh
+
+    def ingest_batch(self, documents: list[tuple[str, Document]], added_by: str | None = None) -> list[IngestResult]:
+        """Add new papers of the batch in one transaction and one index save; known ones are unchanged."""
+        results, fresh = self.triage(documents)
+        papers, failed = self.encoder.encode_papers(fresh)
+        return [*results, *failed, *self.write(papers, added_by)]
+
+    def write(self, papers: list[EncodedPaper], added_by: str | None = None,
+              retry_on_conflict: bool = True) -> list[IngestResult]:
+        """Write encoded papers in one transaction and one index save. When another writer adds one of the same
+        papers first (the commit hits a unique key), the batch is rolled back and sorted again once, so that paper
+        comes back "unchanged" instead of an error (nothing is encoded twice)."""
+        if not papers:
+            return []
         ids: list[int] = []
         try:
             with self.catalog.transaction() as session:
-                for _, document, chunks in fresh:
-                    ids.extend(self.catalog.insert_paper(session, document, chunks, added_by))
+                for paper in papers:
+                    ids.extend(self.catalog.insert_paper(session, paper.document, paper.chunks, added_by))
+                sentences = [pair for paper in papers for pair in paper.sentences]
                 session.add_all(encode_row(i, self.embedder.name, spans, rows)
                                 for i, (spans, rows) in zip(ids, sentences, strict=True) if spans)
+                vectors = np.concatenate([paper.vectors for paper in papers])
                 self.store.add(ids, vectors, session)  # pgvector: in this transaction; FAISS: in memory
                 self.store.save()
         except BaseException as error:
@@ -132,24 +206,13 @@ class Ingestor:
                 self.store.save()
             if isinstance(error, IntegrityError) and retry_on_conflict:
                 log.info("another writer added one of these papers first; reading the batch again")
-                return [*results, *self.ingest_batch([(o, d) for o, d, _ in fresh], added_by, False)]
+                unchanged, fresh = self.triage([(paper.origin, paper.document) for paper in papers])
+                still_new = {id(document) for _, document in fresh}
+                return [*unchanged, *self.write([p for p in papers if id(p.document) in still_new], added_by, False)]
             raise
         finally:
             self.searcher.corpus_changed()
-        results.extend(IngestResult(origin, "added", d.paper_id, d.title, len(chunks)) for origin, d, chunks in fresh)
-        return results
-
-    def _encode(self, items: list[tuple[str, str, PageSpans]]) -> tuple[np.ndarray, list[tuple[Spans, np.ndarray]]]:
-        """The vector of each chunk (title + text) and of each of its sentences, in one batch of encodings."""
-        spans = [sentence_spans(text, pages) if self.sentence_vectors else [] for _, text, pages in items]
-        texts = [index_text(title, text) for title, text, _ in items]
-        sentences = [text[a:b] for (_, text, _), chunk_spans in zip(items, spans, strict=True) for a, b in chunk_spans]
-        vectors = self.embedder.embed(texts + sentences)
-        per_chunk, offset = [], len(texts)
-        for chunk_spans in spans:
-            per_chunk.append((chunk_spans, vectors[offset:offset + len(chunk_spans)]))
-            offset += len(chunk_spans)
-        return vectors[:len(texts)], per_chunk
+        return [IngestResult(p.origin, "added", p.document.paper_id, p.document.title, len(p.chunks)) for p in papers]
 
     def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 256) -> int:
         """Embed every catalog chunk, and each of its sentences, into the (empty) vector store and the sentence
@@ -158,7 +221,7 @@ class Ingestor:
         chunks = self.catalog.all_chunks()
         for start in range(0, len(chunks), batch_size):
             batch = chunks[start:start + batch_size]
-            vectors, sentences = self._encode([(title, text, pages) for _, title, text, pages in batch])
+            vectors, sentences = self.encoder.encode_passages([(title, text, pages) for _, title, text, pages in batch])
             ids = [chunk_id for chunk_id, *_ in batch]
             with self.catalog.transaction() as session:
                 session.exec(delete(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(ids)))

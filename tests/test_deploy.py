@@ -32,7 +32,8 @@ def _environment(service: dict) -> dict[str, str]:
 def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Path) -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
-    replicas = [name for name, service in services.items() if "SCISYNTH_DATABASE_URL" in service.get("environment", {})]
+    replicas = [name for name, service in services.items()
+                if "SCISYNTH_DATABASE_URL" in service.get("environment", {}) and not service.get("profiles")]
     assert replicas == ["api-1", "api-2"]
     homes, hostnames = set(), set()
     for name in replicas:
@@ -60,7 +61,22 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
     assert arguments[0] == "scisynth"
     parsed = build_parser(HANDLERS, "").parse_args(arguments[1:])
     assert parsed.host == "0.0.0.0" and parsed.port == 8000
-    assert "'.[postgres,scale]'" in dockerfile and "make install" in dockerfile
+    assert "'.[postgres,scale,ray]'" in dockerfile and "make install" in dockerfile
+
+
+def test_the_ray_profile_joins_workers_to_a_head_that_reads_the_same_papers() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    head, worker = services["ray-head"], services["ray-worker"]
+    assert head["profiles"] == worker["profiles"] == ["ray"]  # started only when asked for
+    port = head["command"][head["command"].index("--port") + 1]
+    assert head["command"][:3] == ["ray", "start", "--head"]
+    assert worker["command"][:4] == ["ray", "start", "--address", f"{head['hostname']}:{port}"]
+    def mounts(service: dict) -> set[str]:
+        return {volume.split(":")[1] for volume in service["volumes"]}
+
+    shared = mounts(head) & mounts(worker)
+    assert shared == {"/papers"}  # `ingest --ray` needs every node to read the files at the same path
+    assert worker["depends_on"] == {"ray-head": {"condition": "service_healthy"}}
 
 
 def test_an_empty_papers_setting_means_the_home_folder(tmp_path: Path) -> None:

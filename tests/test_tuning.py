@@ -66,7 +66,7 @@ def test_a_library_without_sentence_vectors_ranks_and_still_answers(tmp_path, em
     from tests.conftest import PAPERS, make_runtime
 
     runtime = make_runtime(tmp_path, embedder)
-    runtime.ingestor.sentence_vectors = False
+    runtime.ingestor.encoder.sentence_vectors = False
     [added] = runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
     with Session(runtime.engine) as session:
         assert session.exec(select(func.count()).select_from(SentenceVectorRow)).one() == 0

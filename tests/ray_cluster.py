@@ -1,0 +1,50 @@
+"""A real Ray cluster of two nodes on 127.0.0.1 for tests and benchmarks: `ray start --head`, then a second node
+joined with `ray start --address`, one CPU each, stopped at the end (`ray stop`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.conftest import free_port
+
+RAY = str(Path(sys.executable).with_name("ray"))
+ENVIRONMENT = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}  # no usage reports: tests talk to loopback only
+
+
+def _ray(*arguments: str) -> None:
+    subprocess.run([RAY, *arguments], check=True, env=ENVIRONMENT, timeout=180,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _nodes_alive(address: str) -> int:
+    status = subprocess.run([RAY, "status", "--address", address], env=ENVIRONMENT, capture_output=True,
+                            text=True, timeout=60)
+    active = status.stdout.split("Active:")[-1].split("Pending:")[0]
+    return sum(line.strip().startswith("1 node_") for line in active.splitlines())
+
+
+@contextlib.contextmanager
+def running_ray_cluster(nodes: int = 2, cpus_per_node: int = 1) -> Iterator[str]:
+    """Start the nodes; yield the head's address once `ray status` lists all of them alive."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    try:
+        _ray("start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
+             "--include-dashboard=false", "--disable-usage-stats")
+        for _ in range(nodes - 1):
+            _ray("start", f"--address={address}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
+                 "--disable-usage-stats")
+        deadline = time.monotonic() + 60
+        while _nodes_alive(address) < nodes:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Ray cluster at {address} did not list {nodes} nodes within 60 s")
+            time.sleep(1)
+        yield address
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=ENVIRONMENT, capture_output=True, timeout=120)
