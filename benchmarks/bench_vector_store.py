@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from pgvector.psycopg import register_vector
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from benchmarks.common import table
 from retrieval.pgvector_store import PgVectorStore
@@ -65,7 +65,7 @@ def pgvector_row(vectors: np.ndarray, queries: np.ndarray, exact_results: list[l
     with tempfile.TemporaryDirectory() as folder, running_postgres(Path(folder)) as server:
         url = new_database(server)
         engine = create_engine(url)
-        database = url.rsplit("/", 1)[1].split("?")[0]
+        database = make_url(url).database
         with engine.begin() as connection:
             connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
             connection.execute(text(f"ALTER DATABASE {database} SET maintenance_work_mem = '4GB'"))
