@@ -59,12 +59,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from tools.parsers import expand_paths
 
-    if args.ray_workers is not None and not args.ray:
+    if args.ray_workers is not None and args.ray is None:
         raise ValueError("--ray-workers needs --ray ADDRESS")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ValueError("--ray-workers must be at least 1")
+    if args.ray is not None and not args.ray.strip():
+        raise ValueError("--ray needs an address: 'auto' or the head's HOST:PORT")
     runtime = _runtime(args, needs_model=False)
     files = expand_paths([Path(p) for p in args.paths])
     with tqdm(desc="ingest", unit="paper", disable=args.json or None, file=sys.stderr) as bar:
-        if args.ray:
+        if args.ray is not None:
             results = _ray_ingest(runtime, args, files, on_paper=lambda _result: bar.update())
         else:
             results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
@@ -82,8 +86,6 @@ def _ray_ingest(runtime, args: argparse.Namespace, files: list[Path], on_paper) 
     """Ingest with parsing and encoding on the Ray cluster named by --ray; says how the work was spread."""
     from retrieval.ray_ingest import RayIngest
 
-    if args.ray_workers is not None and args.ray_workers < 1:
-        raise ValueError("--ray-workers must be at least 1")
     ray_ingest = RayIngest(runtime.ingestor, runtime.settings.embeddings, args.ray, args.ray_workers)
     try:
         run = ray_ingest.ingest_paths(files, on_paper=on_paper)

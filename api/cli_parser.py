@@ -135,8 +135,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
     ingest.add_argument("--show", type=int, default=50, metavar="N", help="list at most N papers")
     ingest.add_argument("--ray", metavar="ADDRESS",
-                        help="parse and encode on a Ray cluster: 'auto' (the cluster this machine belongs to, see "
-                             "'ray start') or HOST:PORT of its head. Every node must read the PATHs at the same place "
+                        help="parse and encode on a Ray cluster this machine is a node of (see 'ray start'): "
+                             "'auto', or HOST:PORT of its head. Every node must read the PATHs at the same place "
                              "(a shared filesystem) and have scisynth with the same embedding model")
     ingest.add_argument("--ray-workers", type=int, metavar="N",
                         help="with --ray: encoding workers, each holding the model (default: one per cluster CPU)")

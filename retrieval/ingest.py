@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from retrieval.catalog import Catalog, PaperRow
+from retrieval.catalog import MIN_TITLE_KEY, Catalog, PaperRow
 from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
@@ -26,6 +26,7 @@ from retrieval.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from retrieval.vector_store import VectorIndex
 from tools.documents import Document, DocumentError, title_key
 from tools.parsers import iter_documents
+from tools.references import normalise_doi
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +110,46 @@ class PaperEncoder:
         return vectors[:len(texts)], per_chunk
 
 
+def share_an_author(ours: list[str], theirs: list[str]) -> bool:
+    """Whether two author lists share a surname (true when either is empty: nothing to tell them apart)."""
+    mine = {a.split()[-1].lower() for a in ours if a.split()}
+    other = {a.split()[-1].lower() for a in theirs if a.split()}
+    return not mine or not other or bool(mine & other)
+
+
 class SeenPapers:
-    """The papers an ingest run has accepted but perhaps not written yet, by id and by title: a paper that comes
-    twice in one run (two files, or an arXiv record and its PDF) is added once."""
+    """The papers an ingest run has accepted but perhaps not written yet, matched by the rules `Ingestor.known_paper`
+    applies to the library (the same id, file, DOI, or title with a shared author): a paper that comes twice in one
+    run (two files, or an arXiv record and its PDF) is added once."""
 
     def __init__(self) -> None:
-        self.ids: set[str] = set()
-        self.titles: dict[str, str] = {}
+        self._by_key: dict[str, Document] = {}
+
+    @staticmethod
+    def _keys(document: Document) -> list[str]:
+        keys = [f"id:{document.paper_id}"]
+        if document.sha256:
+            keys.append(f"sha256:{document.sha256}")
+        if doi := normalise_doi(document.doi):
+            keys.append(f"doi:{doi}")
+        return keys
 
     def match(self, document: Document) -> str | None:
-        return document.paper_id if document.paper_id in self.ids else self.titles.get(title_key(document.title))
+        """The id of the run's paper this document is, if any."""
+        for key in self._keys(document):
+            if key in self._by_key:
+                return self._by_key[key].paper_id
+        title = title_key(document.title)
+        same = self._by_key.get(f"title:{title}") if len(title) >= MIN_TITLE_KEY else None
+        return same.paper_id if same and share_an_author(document.authors, same.authors) else None
 
     def add(self, document: Document) -> None:
-        self.ids.add(document.paper_id)
-        if len(title_key(document.title)) >= 20:  # the same rule as Catalog.find_by_title
-            self.titles[title_key(document.title)] = document.paper_id
+        for key in [*self._keys(document), f"title:{title_key(document.title)}"]:
+            self._by_key.setdefault(key, document)
+
+    def forget(self, paper_id: str) -> None:
+        """Drop a paper that was not added after all (no text to index): a later copy of it may be."""
+        self._by_key = {key: document for key, document in self._by_key.items() if document.paper_id != paper_id}
 
 
 class Ingestor:
@@ -145,9 +171,7 @@ class Ingestor:
             self.catalog.find_by_sha256(document.sha256) if document.sha256 else None) or (
             self.catalog.find_by_doi(document.doi))
         if known is None and (same_title := self.catalog.find_by_title(document.title)) is not None:
-            surnames = {a.split()[-1].lower() for a in document.authors if a.split()}
-            theirs = {a.split()[-1].lower() for a in same_title.authors if a.split()}
-            known = same_title if not surnames or not theirs or surnames & theirs else None
+            known = same_title if share_an_author(document.authors, same_title.authors) else None
         return known
 
     def known(self, document: Document) -> IngestResult | None:
@@ -159,12 +183,16 @@ class Ingestor:
 
     def triage(self, documents: list[tuple[str, Document]], seen: SeenPapers | None = None
                ) -> tuple[list[IngestResult], list[tuple[str, Document]]]:
-        """("unchanged" results for papers the library or this run already has, the new papers), recording the
-        new ones in `seen`."""
+        """(results: "unchanged" for papers the library or this run already has, "failed" for papers with no text;
+        the new papers), recording the new ones in `seen`."""
         seen = seen if seen is not None else SeenPapers()
         results: list[IngestResult] = []
         fresh: list[tuple[str, Document]] = []
         for origin, document in documents:
+            if not any(block.text.strip() for section in document.sections for block in section.blocks):
+                # failed before it is seen: a later copy of the paper (a PDF after an empty record) may have text
+                results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
+                continue
             known = self.known(document)
             same = seen.match(document)
             if known or same:

@@ -12,13 +12,14 @@ embedding model; a node whose model differs is refused before any work is done.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
 import socket
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ from retrieval.ingest import EncodedPaper, Ingestor, IngestResult, PaperEncoder,
 from tools.documents import Document, DocumentError
 from tools.parsers import iter_documents
 
-PARSED_BACKLOG_BATCHES = 4  # batches of parsed, not yet encoded papers per actor before parsing waits: bounds memory
+# Batches of parsed, not yet encoded papers per worker before parsing more files waits (a file is parsed whole: one
+# huge JSONL file is held in memory at once, as its list of papers).
+PARSED_BACKLOG_BATCHES = 4
+MODEL_LOAD_SECONDS = 600  # a worker that has not loaded the model by then is stuck (no CPU free for it, say)
 
 
 class RayUnavailableError(ValueError):
@@ -85,9 +89,23 @@ def connect(address: str) -> Any:
                  **local)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise RayUnavailableError(
-            f"no Ray cluster at {address!r} ({error}). Start one with 'ray start --head' and give its address "
-            "(HOST:PORT), or 'auto' on a machine of the cluster.") from error
+            f"cannot join the Ray cluster at {address!r} ({error}). Run this command on a machine of the cluster: "
+            "start one with 'ray start --head', or join this machine to it with 'ray start --address HEAD:PORT', "
+            "then give that address (or 'auto').") from error
     return ray
+
+
+def _as_given(item: tuple[str, Document] | IngestResult, given: dict[str, str]
+              ) -> tuple[str, Document] | IngestResult:
+    """A parse result naming the file by the path the user gave, not the absolute one a worker read."""
+    def rename(path: str | None) -> str | None:
+        absolute = next((a for a in given if path and (path == a or path.startswith(f"{a}:"))), None)
+        return path if absolute is None else given[absolute] + path[len(absolute):]
+
+    if isinstance(item, IngestResult):
+        return replace(item, path=rename(item.path) or item.path)
+    origin, document = item
+    return rename(origin) or origin, replace(document, path=rename(document.path))
 
 
 def _host(address: str) -> str:
@@ -96,9 +114,13 @@ def _host(address: str) -> str:
 
 def _check_reachable(address: str) -> None:
     """Refuse at once an address nothing listens on (Ray itself retries such an address for many minutes)."""
+    port = address.rpartition(":")[2]
+    if not port.isdigit():
+        raise RayUnavailableError(f"{address!r} is not a Ray address: give the head's HOST:PORT ('ray start --head' "
+                                  "prints it), or 'auto' on a machine of the cluster")
     try:
-        socket.create_connection((_host(address), int(address.rpartition(":")[2])), timeout=5).close()
-    except (OSError, ValueError) as error:
+        socket.create_connection((_host(address), int(port)), timeout=5).close()
+    except OSError as error:
         raise RayUnavailableError(
             f"no Ray cluster at {address!r} ({error}). Start one with 'ray start --head' and give its address "
             "(HOST:PORT), or 'auto' on a machine of the cluster.") from error
@@ -113,35 +135,48 @@ class RayIngest:
         self.ingestor = ingestor
         self.ray = connect(address)
         spec = str(Path(embeddings).resolve()) if os.path.isdir(embeddings) else embeddings
-        cpus = int(self.ray.cluster_resources().get("CPU", 0))
+        cpus = int(self.ray.available_resources().get("CPU", 0))
         if cpus < (workers or 1):
             self.ray.shutdown()
-            raise RayUnavailableError(f"the Ray cluster has {cpus} CPUs for {workers or 1} workers (each takes one): "
-                                      "add nodes, or ask for fewer with --ray-workers")
+            raise RayUnavailableError(f"the Ray cluster has {cpus} free CPUs for {workers or 1} workers (each takes "
+                                      "one): add nodes, wait for its other jobs, or ask for fewer with --ray-workers")
         actor = self.ray.remote(num_cpus=1, max_restarts=1, max_task_retries=1)(EncoderWorker)
         self.workers = [actor.remote(spec, ingestor.encoder.chunk_tokens, ingestor.encoder.sentence_vectors)
                         for _ in range(workers or cpus)]
         try:
-            models = set(self.ray.get([worker.model.remote() for worker in self.workers]))
-        except self.ray.exceptions.RayError as error:
+            models = set(self.ray.get([worker.model.remote() for worker in self.workers], timeout=MODEL_LOAD_SECONDS))
+        except self.ray.exceptions.RayError as error:  # GetTimeoutError is one
             self.close()
-            raise RayUnavailableError(f"a Ray worker could not load the embedding model {spec!r}: {error}") from error
+            raise RayUnavailableError(f"a Ray worker could not load the embedding model {spec!r} within "
+                                      f"{MODEL_LOAD_SECONDS} s: {error}") from error
         if models != {ingestor.embedder.name}:
             self.close()
             raise RayUnavailableError(f"the Ray workers load {', '.join(sorted(models))}, but this library is indexed "
                                       f"with {ingestor.embedder.name}: install the same model on every node")
 
     def close(self) -> None:
+        """Stop the workers and leave the cluster (quietly: an error of the run itself matters more)."""
         for worker in self.workers:
-            self.ray.kill(worker)
+            with contextlib.suppress(Exception):
+                self.ray.kill(worker)
         self.ray.shutdown()
 
     def ingest_paths(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None = None,
                      added_by: str | None = None) -> RayRun:
         """Ingest every paper in the files, as `Ingestor.ingest_paths` does; results come in as batches finish."""
+        try:
+            return self._ingest(paths, on_paper, added_by)
+        except self.ray.exceptions.RayError as error:
+            raise RayUnavailableError(f"a Ray worker failed ({error}); the batches written so far stay in the library: "
+                                      "run the same command again to add the rest") from error
+
+    def _ingest(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None,
+                added_by: str | None) -> RayRun:
         run, seen = RayRun(), SeenPapers()
         batch_size = self.ingestor.batch_papers
-        files = deque(str(path) for path in paths)
+        # Workers do not start in this working directory: they read absolute paths, and results name the path given.
+        given = {str(Path(path).absolute()): str(path) for path in paths}
+        files = deque(given)
         busy: dict[Any, tuple[Any, str]] = {}  # result ref -> (the worker, "parse" or "encode")
         idle, waiting = list(self.workers), deque[tuple[str, Document]]()
 
@@ -169,13 +204,15 @@ class RayIngest:
                 worker, kind = busy.pop(ref)
                 idle.append(worker)
                 if kind == "parse":
-                    items = self.ray.get(ref)
+                    items = [_as_given(item, given) for item in self.ray.get(ref)]
                     unchanged, fresh = self.ingestor.triage(
                         [item for item in items if not isinstance(item, IngestResult)], seen)
                     report([item for item in items if isinstance(item, IngestResult)] + unchanged)
                     waiting.extend(fresh)
                 else:
                     papers, failed, node = self.ray.get(ref)
+                    for result in failed:  # a later copy of a paper that had no text may have some
+                        seen.forget(result.paper_id or "")
                     run.papers_per_node[node] += len(papers)
                     report(failed + self.ingestor.write(papers, added_by))
         self.ingestor.catalog.record_run(paths, [r.status for r in run.results])

@@ -10,7 +10,9 @@ import pytest
 
 from agent.runtime import Runtime
 from retrieval.embeddings import Embedder
+from retrieval.ingest import SeenPapers
 from tests.conftest import DATA, PAPERS, make_runtime
+from tools.documents import Block, Document, Section
 
 
 def test_folder_ingest_carries_on_past_bad_files(tmp_path: Path, embedder: Embedder) -> None:
@@ -75,7 +77,6 @@ def test_failed_index_save_leaves_no_rows_and_no_vectors(tmp_path: Path, embedde
 def test_every_chunk_fits_the_encoder_window_with_its_title(library: Runtime, tmp_path: Path,
                                                             embedder: Embedder) -> None:
     from retrieval.chunking import index_text
-    from tools.documents import Block, Document, Section
 
     runtime = make_runtime(tmp_path, embedder)
     long_title = "A very long and descriptive title " * 6
@@ -101,3 +102,27 @@ def test_a_question_costs_only_its_own_embeddings(library: Runtime, monkeypatch:
     question = "What signal from citations does SPECTER learn its document representations from?"
     result = library.ask(question)
     assert result["citations"] and by_torch == [] and by_onnx == [question]
+
+
+def _paper(paper_id: str, title: str, authors: list[str], text: str = "Some findings.", **fields: str) -> Document:
+    return Document(paper_id, title, "jsonl", [Section("Body", [Block(text, None)])] if text else [], authors, **fields)
+
+
+def test_a_paper_met_twice_in_one_run_is_matched_as_the_library_would_match_it() -> None:
+    seen = SeenPapers()
+    seen.add(_paper("a", "Graph neural networks for molecules", ["Ada Lovelace"], doi="10.1234/XYZ", sha256="f00"))
+    assert seen.match(_paper("b", "Other title entirely", [], doi="https://doi.org/10.1234/xyz")) == "a"
+    assert seen.match(_paper("c", "Yet another title here", [], sha256="f00")) == "a"
+    assert seen.match(_paper("d", "Graph Neural Networks for Molecules", ["A. Lovelace"])) == "a"
+    # the same title by other authors is another paper, as the library check has it
+    assert seen.match(_paper("e", "Graph neural networks for molecules", ["Grace Hopper"])) is None
+    seen.forget("a")
+    assert seen.match(_paper("b", "Other title entirely", [], doi="10.1234/xyz")) is None
+
+
+def test_an_empty_record_does_not_stand_in_for_its_full_text(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = make_runtime(tmp_path, embedder)
+    empty = _paper("arxiv-1", "A paper whose record has no abstract", ["Ada Lovelace"], text="")
+    full = _paper("pdf-1", "A paper whose record has no abstract", ["Ada Lovelace"], text="The whole text is here.")
+    results = runtime.ingestor.ingest_batch([("record.jsonl", empty), ("paper.pdf", full)])
+    assert [(r.paper_id, r.status) for r in results] == [("arxiv-1", "failed"), ("pdf-1", "added")]

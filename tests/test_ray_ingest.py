@@ -84,11 +84,13 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
     difference = max(float(np.abs(ray_vectors[key] - serial_vectors[key]).max()) for key in serial_vectors)
     assert difference < 1e-4, difference  # the same model on another node: equal up to float rounding
 
+    # again, from the corpus folder with a relative path: the workers (started elsewhere) still read the files
     again = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--ray", cluster, "--json", str(corpus)], cwd=ROOT,
+        [sys.executable, "-m", "api.cli", "ingest", "--ray", cluster, "--json", "."], cwd=corpus,
         env={**ENVIRONMENT, "SCISYNTH_HOME": str(home), "SCISYNTH_USE_ARXIV": "false"},
         capture_output=True, text=True, timeout=600)
-    assert json.loads(again.stdout)["counts"] == {"added": 0, "unchanged": 83, "failed": 0}
+    rerun = json.loads(again.stdout)
+    assert rerun["counts"] == {"added": 0, "unchanged": 83, "failed": 0}, again.stderr
     assert "(none new)" in again.stderr
 
 
@@ -121,5 +123,5 @@ def test_workers_with_another_model_are_refused(cluster: str, tmp_path: Path, em
 
 def test_more_workers_than_the_cluster_has_cpus_is_refused(cluster: str, tmp_path: Path, embedder: Embedder) -> None:
     runtime = make_runtime(tmp_path / "home", embedder)
-    with pytest.raises(RayUnavailableError, match="has 2 CPUs for 3 workers"):
+    with pytest.raises(RayUnavailableError, match="has 2 free CPUs for 3 workers"):
         RayIngest(runtime.ingestor, "minilm", cluster, workers=3)  # it would wait for a third CPU forever
