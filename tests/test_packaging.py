@@ -24,7 +24,7 @@ OWN_VIRTUALENV = {"optimum": "benchmarks/export_onnx.py (`make onnx-models`: opt
 # Extras for optional features: product code checks they are installed before importing them and says what to
 # install when they are not (`scisynth train` needs `train`; MLflow tracking is skipped without `tracking`; a
 # PostgreSQL URL needs `postgres`; a Redis URL needs `scale`).
-OPTIONAL_FEATURES = ("train", "tracking", "scale", "postgres")
+OPTIONAL_FEATURES = ("train", "tracking", "scale", "postgres", "ray")
 
 
 def _declared() -> tuple[set[str], set[str]]:
