@@ -17,6 +17,9 @@ from api.cli_parser import build_parser
 from retrieval.vector_store import IndexMismatchError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agent.runtime import Runtime
     from retrieval.ingest import IngestResult
 
 log = logging.getLogger("scisynth")
@@ -82,7 +85,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 2 if failed and (len(failed) == len(results) or _named_file_failed(args.paths, results)) else 0
 
 
-def _ray_ingest(runtime, args: argparse.Namespace, files: list[Path], on_paper) -> list:
+def _ray_ingest(runtime: Runtime, args: argparse.Namespace, files: list[Path],
+                on_paper: Callable[[IngestResult], None]) -> list[IngestResult]:
     """Ingest with parsing and encoding on the Ray cluster named by --ray; says how the work was spread."""
     from retrieval.ray_ingest import RayIngest
 

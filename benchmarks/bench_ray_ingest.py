@@ -17,24 +17,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sqlmodel import Session, select
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from benchmarks.common import DATA, table
-from retrieval.catalog import ChunkRow
 from retrieval.ray_ingest import RayIngest
-from tests.ray_cluster import running_ray_cluster
+from tests.ray_cluster import library_snapshot, running_ray_cluster
 
 ABSTRACTS = DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl"
-
-
-def library(runtime: Runtime) -> tuple[list[tuple[str, int, str]], np.ndarray]:
-    """Every chunk as (paper, ordinal, text), sorted, and their vectors in that order."""
-    with Session(runtime.engine) as session:
-        chunks = sorted(session.exec(select(ChunkRow)).all(), key=lambda c: (c.paper_id, c.ordinal))
-    vectors = runtime.store.vectors([chunk.id for chunk in chunks])
-    return [(c.paper_id, c.ordinal, c.text) for c in chunks], np.stack([vectors[c.id] for c in chunks])
 
 
 def run(home: Path, files: list[Path], address: str | None, workers: int) -> tuple[float, int, int, Runtime]:
@@ -66,13 +56,14 @@ def main() -> None:
         for name, ray_address, workers in (("serial", None, 1), ("Ray, 1 worker", address, 1),
                                            ("Ray, 2 workers", address, 2)):
             seconds, added, nodes, runtime = run(Path(folder) / name.replace(" ", ""), files, ray_address, workers)
-            chunks, vectors = library(runtime)
+            chunks, vectors = library_snapshot(runtime)
             runtime.engine.dispose()
             if baseline is None:
                 baseline, serial_seconds, same, drift = (chunks, vectors), seconds, "baseline", "-"
             else:
                 same = "yes" if chunks == baseline[0] else "NO"
-                drift = f"{np.abs(vectors - baseline[1]).max():.1e}" if same == "yes" else "-"
+                drift = (f"{max(float(np.abs(vectors[key] - baseline[1][key]).max()) for key in vectors):.1e}"
+                         if same == "yes" else "-")
             rows.append([name, added, len(chunks), nodes, f"{seconds:.0f}", f"{added / seconds:.2f}",
                          f"{serial_seconds / seconds:.2f}x", same, drift])
         print(table(["ingest", "papers", "chunks", "nodes", "seconds", "papers/s", "vs serial", "same chunks",

@@ -57,6 +57,17 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+def parse_file(path: Path) -> Iterator[tuple[str, Document] | IngestResult]:
+    """The papers in one file, each with the file it came from, and a "failed" result for each file or record that
+    cannot be read."""
+    for item in iter_documents(path):
+        if isinstance(item, DocumentError):
+            log.info("cannot ingest %s", item)
+            yield IngestResult(item.path, "failed", error=item.reason)
+        else:
+            yield str(path), item
+
+
 @dataclass
 class EncodedPaper:
     """A new paper cut into the chunks an index holds, with their vectors: ready to write."""
@@ -279,17 +290,8 @@ class Ingestor:
                      added_by: str | None = None) -> list[IngestResult]:
         """Ingest every paper in the files; unreadable files and records become "failed" results."""
         results: list[IngestResult] = []
-
-        def parsed() -> Iterator[tuple[str, Document] | IngestResult]:
-            for path in paths:
-                for item in iter_documents(path):
-                    if isinstance(item, DocumentError):
-                        log.info("cannot ingest %s", item)
-                        yield IngestResult(item.path, "failed", error=item.reason)
-                    else:
-                        yield (str(path), item)
-
-        for batch in _batches(parsed(), self.batch_papers):
+        parsed = (item for path in paths for item in parse_file(path))
+        for batch in _batches(parsed, self.batch_papers):
             done = [item for item in batch if isinstance(item, IngestResult)]
             done += self.ingest_batch([item for item in batch if not isinstance(item, IngestResult)], added_by)
             for result in done:

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.embeddings import load_embedder
-from retrieval.ingest import EncodedPaper, Ingestor, IngestResult, PaperEncoder, SeenPapers
-from tools.documents import Document, DocumentError
-from tools.parsers import iter_documents
+from retrieval.ingest import EncodedPaper, Ingestor, IngestResult, PaperEncoder, SeenPapers, parse_file
+from tools.documents import Document
 
 # Batches of parsed, not yet encoded papers per worker before parsing more files waits (a file is parsed whole: one
 # huge JSONL file is held in memory at once, as its list of papers).
@@ -36,12 +35,6 @@ MODEL_LOAD_SECONDS = 600  # a worker that has not loaded the model by then is st
 
 class RayUnavailableError(ValueError):
     """No Ray cluster at the address given, Ray is not installed, or its workers load another model."""
-
-
-def parse_file(path: str) -> list[tuple[str, Document] | IngestResult]:
-    """The papers in one file, and a "failed" result for each record that cannot be read."""
-    return [IngestResult(item.path, "failed", error=item.reason) if isinstance(item, DocumentError) else (path, item)
-            for item in iter_documents(Path(path))]
 
 
 class EncoderWorker:
@@ -55,7 +48,7 @@ class EncoderWorker:
         self.encoder = PaperEncoder(load_embedder(embeddings), chunk_tokens, sentence_vectors)
 
     def parse(self, path: str) -> list[tuple[str, Document] | IngestResult]:
-        return parse_file(path)
+        return list(parse_file(Path(path)))
 
     def model(self) -> str:
         return self.encoder.embedder.name
@@ -95,12 +88,11 @@ def connect(address: str) -> Any:
     return ray
 
 
-def _as_given(item: tuple[str, Document] | IngestResult, given: dict[str, str]
+def _as_given(item: tuple[str, Document] | IngestResult, absolute: str, given: str
               ) -> tuple[str, Document] | IngestResult:
-    """A parse result naming the file by the path the user gave, not the absolute one a worker read."""
+    """A parse result of the file `absolute` naming it by the path the user gave (`given`), as a serial ingest does."""
     def rename(path: str | None) -> str | None:
-        absolute = next((a for a in given if path and (path == a or path.startswith(f"{a}:"))), None)
-        return path if absolute is None else given[absolute] + path[len(absolute):]
+        return given + path[len(absolute):] if path and (path == absolute or path.startswith(f"{absolute}:")) else path
 
     if isinstance(item, IngestResult):
         return replace(item, path=rename(item.path) or item.path)
@@ -175,9 +167,8 @@ class RayIngest:
         run, seen = RayRun(), SeenPapers()
         batch_size = self.ingestor.batch_papers
         # Workers do not start in this working directory: they read absolute paths, and results name the path given.
-        given = {str(Path(path).absolute()): str(path) for path in paths}
-        files = deque(given)
-        busy: dict[Any, tuple[Any, str]] = {}  # result ref -> (the worker, "parse" or "encode")
+        files = deque((str(Path(path).absolute()), str(path)) for path in paths)
+        busy: dict[Any, tuple[Any, tuple[str, str] | None]] = {}  # ref -> (worker, file parsed; None: encoding)
         idle, waiting = list(self.workers), deque[tuple[str, Document]]()
 
         def report(results: list[IngestResult]) -> None:
@@ -188,23 +179,23 @@ class RayIngest:
 
         while files or busy or waiting:
             while idle:
-                parsing = any(kind == "parse" for _, kind in busy.values())
+                parsing = any(file is not None for _, file in busy.values())
                 if len(waiting) >= batch_size or (waiting and not files and not parsing):
                     # the last papers are shared out over the idle workers rather than left to one
                     size = min(batch_size, len(waiting) if files or parsing else -(-len(waiting) // len(idle)))
                     worker = idle.pop()
-                    busy[worker.encode.remote([waiting.popleft() for _ in range(size)])] = (worker, "encode")
+                    busy[worker.encode.remote([waiting.popleft() for _ in range(size)])] = (worker, None)
                 elif files and len(waiting) < PARSED_BACKLOG_BATCHES * batch_size * len(self.workers):
-                    worker = idle.pop()
-                    busy[worker.parse.remote(files.popleft())] = (worker, "parse")
+                    worker, file = idle.pop(), files.popleft()
+                    busy[worker.parse.remote(file[0])] = (worker, file)
                 else:
                     break
             ready, _ = self.ray.wait(list(busy), num_returns=1)
             for ref in ready:
-                worker, kind = busy.pop(ref)
+                worker, file = busy.pop(ref)
                 idle.append(worker)
-                if kind == "parse":
-                    items = [_as_given(item, given) for item in self.ray.get(ref)]
+                if file is not None:
+                    items = [_as_given(item, *file) for item in self.ray.get(ref)]
                     unchanged, fresh = self.ingestor.triage(
                         [item for item in items if not isinstance(item, IngestResult)], seen)
                     report([item for item in items if isinstance(item, IngestResult)] + unchanged)

@@ -1,5 +1,6 @@
 """A real Ray cluster of two nodes on 127.0.0.1 for tests and benchmarks: `ray start --head`, then a second node
-joined with `ray start --address`, one CPU each, stopped at the end (`ray stop`)."""
+joined with `ray start --address`, one CPU each, stopped at the end (`ray stop`); and a library's chunks as data, to
+compare what a Ray ingest built with what a serial one did."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+from sqlmodel import Session, select
+
+from agent.runtime import Runtime
+from retrieval.catalog import ChunkRow
+from retrieval.sentence_vectors import SentenceVectorRow
 from tests.conftest import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -48,3 +55,13 @@ def running_ray_cluster(nodes: int = 2, cpus_per_node: int = 1) -> Iterator[str]
         yield address
     finally:
         subprocess.run([RAY, "stop", "--force"], env=ENVIRONMENT, capture_output=True, timeout=120)
+
+
+def library_snapshot(runtime: Runtime) -> tuple[dict, dict[tuple[str, int], np.ndarray]]:
+    """({(paper, ordinal): (section, text, pages, sentence spans)}, {(paper, ordinal): vector}) of a library."""
+    with Session(runtime.engine) as session:
+        chunks = session.exec(select(ChunkRow)).all()
+        spans = {row.chunk_id: row.spans_json for row in session.exec(select(SentenceVectorRow)).all()}
+    vectors = runtime.store.vectors([chunk.id for chunk in chunks])
+    rows = {(c.paper_id, c.ordinal): (c.section, c.text, c.page_spans_json, spans.get(c.id)) for c in chunks}
+    return rows, {(c.paper_id, c.ordinal): vectors[c.id] for c in chunks}

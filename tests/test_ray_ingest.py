@@ -14,15 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlmodel import Session, select
 
-from agent.runtime import Runtime
-from retrieval.catalog import ChunkRow
 from retrieval.embeddings import Embedder
 from retrieval.ray_ingest import RayIngest, RayUnavailableError
-from retrieval.sentence_vectors import SentenceVectorRow
 from tests.conftest import DATA, PAPERS, ROOT, make_runtime
-from tests.ray_cluster import ENVIRONMENT, running_ray_cluster
+from tests.ray_cluster import ENVIRONMENT, library_snapshot, running_ray_cluster
 
 ABSTRACTS = DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl"
 
@@ -43,16 +39,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "abstracts.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "abstracts-again.jsonl").write_text("\n".join(lines) + "\n")
     return folder
-
-
-def _library(runtime: Runtime) -> tuple[dict, dict]:
-    """({(paper, ordinal): (section, text, pages, sentence spans)}, {(paper, ordinal): vector}) of a library."""
-    with Session(runtime.engine) as session:
-        chunks = session.exec(select(ChunkRow)).all()
-        spans = {row.chunk_id: row.spans_json for row in session.exec(select(SentenceVectorRow)).all()}
-    vectors = runtime.store.vectors([chunk.id for chunk in chunks])
-    rows = {(c.paper_id, c.ordinal): (c.section, c.text, c.page_spans_json, spans.get(c.id)) for c in chunks}
-    return rows, {(c.paper_id, c.ordinal): vectors[c.id] for c in chunks}
 
 
 def test_no_cluster_at_the_address_says_how_to_start_one(tmp_path: Path) -> None:
@@ -79,7 +65,7 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
     serial = make_runtime(tmp_path / "serial-home", embedder)
     serial.ingestor.ingest_paths(sorted(corpus.iterdir()))
     distributed = make_runtime(home, embedder)
-    (ray_rows, ray_vectors), (serial_rows, serial_vectors) = _library(distributed), _library(serial)
+    (ray_rows, ray_vectors), (serial_rows, serial_vectors) = library_snapshot(distributed), library_snapshot(serial)
     assert ray_rows == serial_rows and len(ray_rows) > 43
     difference = max(float(np.abs(ray_vectors[key] - serial_vectors[key]).max()) for key in serial_vectors)
     assert difference < 1e-4, difference  # the same model on another node: equal up to float rounding
