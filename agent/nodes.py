@@ -25,6 +25,7 @@ from agent.evidence import SentenceScorer
 from agent.gaps import FoundGap, OpenQuestionFinder
 from agent.keywords import content_words
 from agent.llm import Composer
+from agent.llm.answer_cache import CachedAnswer
 from agent.llm.extractive import NO_EVIDENCE
 from agent.llm.structured import ModelStepError, describe
 from agent.novelty import NoveltyCheck, NoveltyChecker
@@ -287,10 +288,11 @@ class TurnNodes:
                                                   **stopped(state, budget)}
         elif composer is not self.s.fallback:
             updates = {"llm_calls": state.get("llm_calls", 0) + 1}
-        streamed, text = "", ""
+        streamed, text, from_cache = "", "", False
         try:
             for piece in composer.stream(question, evidence, state.get("instructions", "")):
                 streamed += piece
+                from_cache = isinstance(piece, CachedAnswer)
                 write({"event": "token", "data": {"text": piece}})
             if not streamed.strip():
                 raise ModelStepError("the model returned an empty answer")
@@ -302,7 +304,11 @@ class TurnNodes:
             updates.update(stopped(state, budget_left(state, self.s.limits)))
             composer, text = self.s.fallback, self.s.fallback.compose(question, evidence)
         fell_back = _fallback_note(updates)
-        note = f"{self.s.composer.name} not used; extractive answer instead" if fell_back else composer.name
+        if from_cache:  # the model was not called
+            updates.pop("llm_calls", None)
+        note = (f"{self.s.composer.name} not used; extractive answer instead" if fell_back else
+                f"{composer.name}, from the answer cache (its answer to the same question on the same evidence)"
+                if from_cache else composer.name)
         return {"answer": text, "streamed": streamed, "provider": composer.name, **updates,
                 "trace": trace_event(state, "answer", note, started, fell_back)}
 
@@ -335,6 +341,7 @@ class TurnNodes:
             checked = self.s.checker.check(state["answer"], evidence)
         if evidence and model_wrote and not checked.citations and not note:
             reason = f"{provider} gave no supported citation"
+            self.s.composer.forget(state["resolved_question"], evidence, state.get("instructions", ""))
             fallback_text = self.s.fallback.compose(state["resolved_question"], evidence)
             checked, provider = self.s.checker.check(fallback_text, evidence), self.s.fallback.name
             note = f"{reason}; extractive answer instead; "

@@ -30,6 +30,7 @@ from agent.evidence import SentenceScorer
 from agent.gaps import OpenQuestionFinder
 from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
+from agent.llm.answer_cache import AnswerCache
 from agent.llm.chat_composer import ChatComposer
 from agent.llm.extractive import ExtractiveComposer
 from agent.llm.structured import model_deadline
@@ -246,6 +247,13 @@ def turn_result(state: dict, conversation_id: str | None, usage: dict | None = N
     }
 
 
+def answer_cache(settings: Settings) -> AnswerCache | None:
+    """The answer cache shared through Redis, when Redis is configured and the cache is not turned off."""
+    if not settings.redis_url or settings.answer_cache_hours <= 0:
+        return None
+    return AnswerCache(settings.redis_url, round(settings.answer_cache_hours * 3600))
+
+
 def build_runtime(settings: Settings, composer: Composer | None = None, embedder: Embedder | None = None,
                   reset_index: bool = False, model: BaseChatModel | None = None) -> Runtime:
     """Wire everything from settings. `composer`/`model` override the configured LLM (tests, evals);
@@ -279,7 +287,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     extractive = ExtractiveComposer(scorer)
     if model is None and composer is None:
         model = load_chat_model(settings.llm, settings.model_options)
-    composer = composer or (ChatComposer(model) if model is not None else extractive)
+    composer = composer or (ChatComposer(model, answer_cache(settings)) if model is not None else extractive)
     rules = RuleReasoner(scorer, catalog.paper_text)
     citation_graph = CitationGraph(engine)
     services = AgentServices(

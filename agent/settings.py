@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
                                  "is believed (empty: none; client addresses are the sockets')")
     redis_url: str = Field(default="", description="Redis shared by API replicas (redis://host:6379/0): rate "
-                           "limits; empty: each process keeps its own")
+                           "limits and the answer cache; empty: each process keeps its own limits, no answer cache")
+    answer_cache_hours: float = Field(default=24.0, ge=0, description="with SCISYNTH_REDIS_URL, how long a model's "
+                                      "answer to the same question on the same evidence is reused (0: never)")
     max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503 "
                                  "(put a reverse proxy with header timeouts in front of a public deployment)")
     public_metrics: bool = Field(default=False, description="serve /metrics without an API key")

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers, lock waits."""
+"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers, lock waits, answer
+cache lookups."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 
+from agent.llm import answer_cache
 from retrieval import locks
 
 
@@ -18,6 +20,18 @@ class LockWaits:
                                      labels=["lock"])
         for name, seconds in sorted(locks.wait_seconds().items()):
             family.add_metric([name], seconds)
+        yield family
+
+
+class AnswerCacheLookups:
+    """Answer-cache lookups by outcome (agent/llm/answer_cache.py), read at scrape time: hits / (hits + misses) is
+    the hit rate on this replica's real traffic."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("scisynth_answer_cache_lookups", "Model answers looked up in the answer "
+                                     "cache (Redis), by outcome", labels=["outcome"])
+        for outcome, count in sorted(answer_cache.lookups().items()):
+            family.add_metric([outcome], count)
         yield family
 
 
@@ -38,3 +52,4 @@ class Metrics:
         self.ingested = Counter("scisynth_ingested_papers_total", "Papers by ingest outcome", ["status"],
                                 registry=self.registry)
         self.registry.register(LockWaits())
+        self.registry.register(AnswerCacheLookups())

@@ -9,7 +9,8 @@ SCRIPTS = ["benchmarks.bench_parsing", "benchmarks.bench_retrieval", "benchmarks
            "benchmarks.bench_encoders", "benchmarks.bench_sentence_vectors",
            "benchmarks.bench_llm", "benchmarks.bench_ttft", "benchmarks.bench_api",
            "benchmarks.bench_trained_retriever", "benchmarks.bench_backends",
-           "benchmarks.bench_sizing", "benchmarks.bench_ray_ingest", "benchmarks.bench_replicas"]
+           "benchmarks.bench_sizing", "benchmarks.bench_ray_ingest", "benchmarks.bench_replicas",
+           "benchmarks.bench_answer_cache"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -36,6 +36,9 @@ class Composer(Protocol):
 
     def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str: ...
 
+    def forget(self, question: str, passages: list[Passage], instructions: str = "") -> None:
+        """The answer written to these arguments was rejected: never reuse it."""
+
 
 @dataclass(frozen=True)
 class ModelOptions:

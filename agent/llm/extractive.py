@@ -62,3 +62,6 @@ class ExtractiveComposer:
 
     def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str:
         return "".join(self.stream(question, passages, instructions))
+
+    def forget(self, question: str, passages: list[Passage], instructions: str = "") -> None:
+        """Nothing to forget: the same evidence always gives the same extractive answer, and none is cached."""

@@ -81,6 +81,16 @@ class LlamaCppChatModel(BaseChatModel):
         return "llamacpp"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        """What shapes the text it writes (the answer cache's key): the weights file (its size and modification
+        time too, so a file replaced at the same path is another model) and the sampling settings."""
+        weights = Path(self.model_path).resolve()
+        stat = weights.stat() if weights.is_file() else None
+        return {"model_path": str(weights), "model_file": f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "",
+                "n_ctx": self.n_ctx, "chat_format": self.chat_format, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    @property
     def capabilities(self) -> ModelCapabilities:
         return ModelCapabilities(tool_calling=False, json_schema=True, context_tokens=self.n_ctx)
 

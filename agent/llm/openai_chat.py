@@ -64,6 +64,12 @@ class OpenAIChatModel(BaseChatModel):
         return "openai-compatible"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        """What shapes the text it writes (the answer cache's key); never the API key."""
+        return {"model": self.model, "base_url": self.base_url, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    @property
     def capabilities(self) -> ModelCapabilities:
         return ModelCapabilities(tool_calling=True, json_schema=True, context_tokens=self.context_tokens)
 
