@@ -25,6 +25,7 @@ from limits.errors import ConfigurationError, StorageError
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
+from agent.outage import SOCKET_TIMEOUT_SECONDS, Outage
 from retrieval.tables import create_tables
 
 Role = Literal["reader", "member", "admin"]
@@ -123,11 +124,10 @@ class RateLimiter:
     """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage (`memory://`, or
     `redis://host:6379/0` so that every API replica counts in one window); `namespace` keeps two limiters'
     keys apart in a shared store. When the shared store fails (short timeouts: a request never waits long on
-    it), this process counts alone in memory for FALLBACK_SECONDS before trying it again: limits stay on, per
-    replica, and a rate limit is not worth an outage."""
+    it), this process counts alone in memory for a while before trying it again (agent/outage.py): limits stay on,
+    per replica, and a rate limit is not worth an outage."""
 
-    FALLBACK_SECONDS = 30.0
-    TIMEOUT_SECONDS = 0.25
+    TIMEOUT_SECONDS = SOCKET_TIMEOUT_SECONDS
 
     def __init__(self, per_minute: int, storage_uri: str = "memory://", namespace: str = "requests") -> None:
         self.item = RateLimitItemPerMinute(per_minute, namespace=f"scisynth-{namespace}")
@@ -140,17 +140,15 @@ class RateLimiter:
                              "extra: pip install -e '.[scale]')") from error
         self._shared = strategies.MovingWindowRateLimiter(shared)
         self._local = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-        self._shared_down_until = 0.0
+        self._outage = Outage("rate-limit storage", "counting in this process", log)
 
     def _call(self, method: str, *args: object) -> object:
         """`method` of the shared limiter, or of the local one while the shared store is failing."""
-        if time.monotonic() >= self._shared_down_until:
+        if not self._outage.ongoing:
             try:
                 return getattr(self._shared, method)(*args)
             except StorageError as error:
-                self._shared_down_until = time.monotonic() + self.FALLBACK_SECONDS
-                log.error("rate-limit storage failed (%s): counting in this process for %.0f s",
-                          error.storage_error, self.FALLBACK_SECONDS)
+                self._outage.begin(error.storage_error)
         return getattr(self._local, method)(*args)
 
     def allow(self, key: str) -> bool:

@@ -6,8 +6,8 @@ what the library holds for that question, so an ingest that changes what a quest
 no answer outlives the library it was written from. Only whole answers are kept (a stream cut short or a failed
 call is never stored), for `ttl_seconds`.
 
-Redis failing never fails a turn: the cache says why in the log, stands aside for FALLBACK_SECONDS (short socket
-timeouts, so a turn never waits long on it) and the model answers.
+Redis failing never fails a turn: the cache says why in the log and stands aside for a while (agent/outage.py), and
+the model answers.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+
+from agent.outage import SOCKET_TIMEOUT_SECONDS, Outage
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,17 @@ class CachedAnswer(str):
 class AnswerCache:
     """Whole answers in Redis, with this process's hit and miss counts (what `bench_answer_cache` reports)."""
 
-    FALLBACK_SECONDS = 30.0
-    TIMEOUT_SECONDS = 0.25
-
     def __init__(self, redis_url: str, ttl_seconds: int) -> None:
         try:
             import redis
         except ImportError as error:
             raise ValueError("the answer cache in Redis needs the 'scale' extra: pip install -e '.[scale]'") from error
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=self.TIMEOUT_SECONDS,
-                                           socket_connect_timeout=self.TIMEOUT_SECONDS)
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                                           socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
         self._errors = redis.RedisError
         self.ttl_seconds = ttl_seconds
         self.hits = self.misses = 0
-        self._down_until = 0.0
+        self._outage = Outage("answer cache in Redis", "answers come from the model", log)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -89,12 +87,10 @@ class AnswerCache:
 
     def _guarded(self, action: Callable[[], Any], default: object = None) -> Any:
         """`action`'s result, or `default` while Redis is failing (the turn goes on without the cache)."""
-        if time.monotonic() < self._down_until:
+        if self._outage.ongoing:
             return default
         try:
             return action()
         except self._errors as error:
-            self._down_until = time.monotonic() + self.FALLBACK_SECONDS
-            log.error("answer cache in Redis failed (%s): answers come from the model for %.0f s",
-                      error, self.FALLBACK_SECONDS)
+            self._outage.begin(error)
             return default
