@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     max_pending_jobs: int = Field(default=5, ge=1, description="uploads and fetches one API key may have waiting")
     trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
                                  "is believed (empty: none; client addresses are the sockets')")
-    redis_url: str = Field(default="", description="Redis shared by API replicas (redis://host:6379/0): rate "
-                           "limits and the answer cache; empty: each process keeps its own limits, no answer cache")
+    redis_url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://",
+                           description="Redis shared by API replicas (redis://host:6379/0): rate limits and the "
+                           "answer cache; empty: each process keeps its own limits, no answer cache")
     answer_cache_hours: float = Field(default=24.0, ge=0, description="with SCISYNTH_REDIS_URL, how long a model's "
                                       "answer to the same question on the same evidence is reused (0: never)")
     max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503 "
