@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.tables import create_tables
+from retrieval.schema import ensure_schema
 
 
 def _now() -> datetime:
@@ -65,7 +65,7 @@ class MessageRow(SQLModel, table=True):
 class ConversationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine, [ConversationRow.__table__, MessageRow.__table__])
+        ensure_schema(engine)
 
     def create(self, title: str = "", conversation_id: str | None = None, owner: str | None = None
                ) -> ConversationRow:

@@ -28,8 +28,8 @@ from agent.evidence import SentenceScorer
 from agent.papers import PaperFetcher
 from agent.prose import is_body_prose
 from retrieval.ingest import IngestResult
+from retrieval.schema import ensure_schema
 from retrieval.search import HybridSearcher, SearchFilter
-from retrieval.tables import create_tables
 from tools.arxiv_client import ArxivClient, ArxivError, ArxivPaper, ArxivQueryError, build_query
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def watch_query(text: str = "", categories: list[str] | None = None, title: str 
 class WatchStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine, [WatchRow.__table__, WatchSeenRow.__table__, DigestRow.__table__])
+        ensure_schema(engine)
 
     def add(self, name: str, query: str, questions: list[str] | None = None, every_hours: float = 24.0,
             max_results: int = 20, with_pdf: bool = True, owner: str = "") -> WatchRow:

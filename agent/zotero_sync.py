@@ -24,7 +24,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from agent.importing import BibliographyImporter
 from retrieval.ingest import IngestResult
-from retrieval.tables import create_tables
+from retrieval.schema import ensure_schema
 from tools.acquire import DownloadError, FetchRefusedError
 from tools.bibliography import BibRecord, arxiv_id_in, year_in
 from tools.references import normalise_doi
@@ -126,7 +126,7 @@ class ZoteroSync:
         self.importer = importer
         self.folder = folder  # downloaded attachments stay here while a paper uses them
         self.max_bytes = max_bytes
-        create_tables(engine, [ZoteroStateRow.__table__, ZoteroItemRow.__table__])
+        ensure_schema(engine)
 
     def _state(self, source: str) -> ZoteroStateRow:
         with Session(self.engine) as session:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
 from agent.outage import SOCKET_TIMEOUT_SECONDS, Outage
-from retrieval.tables import create_tables
+from retrieval.schema import ensure_schema
 
 Role = Literal["reader", "member", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "member", "admin")
@@ -82,7 +82,7 @@ class KeyStore:
         self.engine = engine
         self.configured = parse_configured(configured)
         self._has_stored_keys, self._checked_at = False, float("-inf")
-        create_tables(engine, [ApiKeyRow.__table__])
+        ensure_schema(engine)
 
     def create(self, name: str = "", role: Role = DEFAULT_ROLE) -> str:
         """A new random key; only its hash is kept, so show it to the user once."""

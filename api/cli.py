@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
 from api.cli_parser import build_parser
+from retrieval.schema import SchemaTooNewError
 from retrieval.vector_store import IndexMismatchError
 
 if TYPE_CHECKING:
@@ -405,6 +406,28 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from agent.runtime import make_engine
+    from retrieval import schema
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    database = engine.url.render_as_string(hide_password=True)
+    if args.db_command == "upgrade":
+        applied = schema.upgrade(engine)
+        revision = schema.current_revision(engine)
+        _print({"database": database, "applied": applied, "revision": revision}, args.json,
+               "\n".join([*(f"applied {step}" for step in applied), f"{database} is at revision {revision}"]))
+        return 0
+    pending = schema.pending_revisions(engine)
+    report = {"database": database, "revision": schema.current_revision(engine), "head": schema.head_revision(),
+              "pending": pending}
+    to_do = "\n".join(f"pending {step}" for step in pending) or "up to date"
+    _print(report, args.json, f"{database}\nrevision {report['revision'] or 'none (new, or made before migrations)'}"
+                              f"; newest known {report['head']}\n{to_do}")
+    return 0
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     runtime = _runtime(args, needs_model=False)
     papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
@@ -492,18 +515,19 @@ HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "r
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
-            "eval": cmd_eval, "train": cmd_train}
+            "eval": cmd_eval, "train": cmd_train, "db": cmd_db}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(HANDLERS, RECOMMENDED_GGUF).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # retrieval.schema logs the migrations it applies
     try:
         status = args.handler(args)
         sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe too
         return status
-    except (ValueError, IndexMismatchError) as error:
+    except (ValueError, IndexMismatchError, SchemaTooNewError) as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader stopped early (`scisynth refs ID | head`): not an error of ours

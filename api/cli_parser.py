@@ -43,6 +43,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("slack", "run the Slack bot in Socket Mode (no public URL needed)", "scisynth slack"),
         ("keys", "manage API keys", "scisynth keys create --name alice --role member"),
         ("models", "download a local language model", "scisynth models pull"),
+        ("db", "the database's schema revision and the migrations still to apply (every command applies them "
+               "itself; this shows and applies them on their own, e.g. before starting replicas)",
+         "scisynth db status"),
     ],
     "evaluation": [
         ("eval", "run a scored eval suite (baselines beside every result)", "scisynth eval pubmedqa --limit 50"),
@@ -243,6 +246,15 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     pull.add_argument("spec", nargs="?", default=recommended_gguf, help="hf:OWNER/REPO/FILE.gguf")
     pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
     pull.set_defaults(handler=handlers["models"])
+
+    db = command("db")
+    db_actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", help="status or upgrade")
+    for action, description in (("status", "the database, its schema revision, the newest this SciSynth knows, "
+                                           "and the migrations an upgrade would apply"),
+                                ("upgrade", "apply the pending migrations (under a lock: one process at a time)")):
+        sub = db_actions.add_parser(action, description=description, formatter_class=HelpFormatter)
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        sub.set_defaults(handler=handlers["db"])
 
     train = command("train")
     train_actions = train.add_subparsers(dest="train_command", required=True, metavar="WHAT", help="retriever")

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.ingest import IngestResult
-from retrieval.tables import create_tables
+from retrieval.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
@@ -92,7 +92,7 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.on_result = on_result
-        create_tables(engine, [JobRow.__table__])
+        ensure_schema(engine)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._drain = False

@@ -22,6 +22,7 @@ from sqlmodel import Field, Session, SQLModel
 from agent.runtime import Runtime
 from api.answers import MRKDWN, format_result, slack_escape
 from api.slack_format import split_message
+from retrieval.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
@@ -52,7 +53,7 @@ class SlackBot:
                  progress_interval: float = 1.5) -> None:
         self.runtime = runtime
         self.progress_interval = progress_interval
-        SQLModel.metadata.create_all(runtime.engine, tables=[SlackThreadRow.__table__, SlackEventRow.__table__])
+        ensure_schema(runtime.engine)
         client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL)
         self.app = App(token=token, signing_secret=signing_secret, client=client, token_verification_enabled=False,
                        process_before_response=False)

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, delete, func, or_
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
+from retrieval.schema import ensure_schema
 from retrieval.sentence_vectors import SentenceVectorRow
-from retrieval.tables import create_tables
 from tools.arxiv_ids import abs_url, without_version
 from tools.citation_export import ExportPaper
 from tools.documents import Document, title_key
@@ -142,8 +142,7 @@ class IngestRunRow(SQLModel, table=True):
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine, [PaperRow.__table__, ChunkRow.__table__, SentenceVectorRow.__table__,
-                               ReferenceRow.__table__, IngestRunRow.__table__])
+        ensure_schema(engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -15,7 +15,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, bindparam, text
 from sqlmodel import Session
 
-from retrieval.tables import SCHEMA_LOCK
+from retrieval.schema import SCHEMA_LOCK
 from retrieval.vector_store import IndexMismatchError
 
 EF_SEARCH = 128  # candidates HNSW visits per query: recall near exact at library sizes, still fast

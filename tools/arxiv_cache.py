@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
+from retrieval.schema import ensure_schema
+
 
 class ArxivCacheRow(SQLModel, table=True):
     __tablename__ = "arxiv_cache"
@@ -22,7 +24,7 @@ class ArxivCacheRow(SQLModel, table=True):
 class SqlArxivCache:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine, tables=[ArxivCacheRow.__table__])
+        ensure_schema(engine)
 
     def get(self, key: str, max_age_seconds: float | None) -> list[dict] | None:
         """The cached records, or None when absent or older than `max_age_seconds` (None: any age)."""
