@@ -22,6 +22,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy import Engine, event, make_url
 from sqlmodel import create_engine
+from tenacity import retry, retry_if_exception_message, stop_after_delay, wait_fixed
 
 from agent.answerability import AnswerabilityJudge
 from agent.citations import CitationChecker
@@ -66,11 +67,20 @@ def make_engine(url: str) -> Engine:
     def _sqlite_pragmas(connection: Any, _record: Any) -> None:
         # WAL lets the service read while an ingest writes; foreign keys keep chunks tied to papers.
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
+
+
+@retry(retry=retry_if_exception_message(match="database is locked"), stop=stop_after_delay(30),
+       wait=wait_fixed(0.1), reraise=True)
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch a database to WAL (it stays so): once, by its first connection. Switching waits for no busy
+    handler, so a process opening a new library while another migrates it tries again."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def make_checkpointer(settings: Settings) -> BaseCheckpointSaver:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
 from api.cli_parser import build_parser
-from retrieval.schema import SchemaTooNewError
+from retrieval.schema import UnusableDatabaseError
 from retrieval.vector_store import IndexMismatchError
 
 if TYPE_CHECKING:
@@ -47,9 +47,12 @@ def _runtime(args: argparse.Namespace, needs_model: bool = True):
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agent.runtime import make_engine
     from api.app import create_app
+    from retrieval.schema import upgrade
 
     settings = Settings()
+    upgrade(make_engine(settings.resolved_database_url))  # a database it cannot use stops it here, in one line
     # X-Forwarded-For is believed only from proxies the operator names: otherwise any client could pick the
     # address its failed logins are counted against.
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
@@ -419,10 +422,18 @@ def cmd_db(args: argparse.Namespace) -> int:
         _print({"database": database, "applied": applied, "revision": revision}, args.json,
                "\n".join([*(f"applied {step}" for step in applied), f"{database} is at revision {revision}"]))
         return 0
-    pending = schema.pending_revisions(engine)
-    report = {"database": database, "revision": schema.current_revision(engine), "head": schema.head_revision(),
-              "pending": pending}
-    to_do = "\n".join(f"pending {step}" for step in pending) or "up to date"
+    if not settings.uses_postgres and not Path(engine.url.database or "").exists():  # looking makes nothing
+        _print({"database": database, "exists": False, "revision": None, "head": schema.head_revision()}, args.json,
+               f"no database at {engine.url.database} yet: any command (or 'scisynth db upgrade') makes it")
+        return 0
+    report = {"database": database, "exists": True, "revision": schema.current_revision(engine),
+              "head": schema.head_revision()}
+    try:
+        report["pending"] = schema.pending_revisions(engine)
+    except schema.SchemaTooNewError as error:
+        _print({**report, "error": str(error)}, args.json, f"{database}\n{error}")
+        return 2
+    to_do = "\n".join(f"pending {step}" for step in report["pending"]) or "up to date"
     _print(report, args.json, f"{database}\nrevision {report['revision'] or 'none (new, or made before migrations)'}"
                               f"; newest known {report['head']}\n{to_do}")
     return 0
@@ -527,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         status = args.handler(args)
         sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe too
         return status
-    except (ValueError, IndexMismatchError, SchemaTooNewError) as error:
+    except (ValueError, IndexMismatchError, UnusableDatabaseError) as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader stopped early (`scisynth refs ID | head`): not an error of ours

@@ -62,7 +62,7 @@ def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.
 
     def action(name: str, description: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, description=description, formatter_class=HelpFormatter)
-        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        json_flag(sub)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -87,6 +87,13 @@ def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.
     digests = action("digests", "the latest digests, newest first")
     digests.add_argument("--watch", metavar="WATCH_ID", help="only this watch's digests")
     digests.add_argument("--limit", type=int, default=5, help="how many")
+
+
+def json_flag(parser: argparse.ArgumentParser, action: bool = True) -> None:
+    """--json; on an action (`scisynth keys create --json`) it leaves the command's own (`scisynth keys --json
+    create`) in place."""
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if action else False,
+                        help="print machine-readable JSON")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -122,7 +129,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     def command(name: str) -> argparse.ArgumentParser:
         purpose, example = purposes[name]
         sub = commands.add_parser(name, description=f"{purpose}.\n\nexample: {example}", formatter_class=HelpFormatter)
-        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        json_flag(sub, action=False)
         if name in handlers:
             sub.set_defaults(handler=handlers[name])
         return sub
@@ -206,7 +213,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     sync.add_argument("--library", required=True, metavar="user:ID|group:ID",
                       help="the numeric user id (zotero.org/settings/keys) or group id")
     sync.add_argument("--collection", metavar="KEY", help="only this collection's items")
-    sync.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    json_flag(sync)
     sync.set_defaults(handler=handlers["zotero"])
 
     _watch_commands(command("watch"), handlers["watch"])
@@ -236,7 +243,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     create_key.add_argument("--role", choices=["reader", "member", "admin"], default="member",
                             help="reader: search and converse; member: also add papers and delete their own; "
                                  "admin: everything")
-    create_key.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    json_flag(create_key)
     create_key.set_defaults(handler=handlers["keys"])
 
     models = command("models")
@@ -244,7 +251,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     pull = model_commands.add_parser("pull", description="download a GGUF model into the home folder's models/, "
                                      "where SCISYNTH_LLM=auto finds it", formatter_class=HelpFormatter)
     pull.add_argument("spec", nargs="?", default=recommended_gguf, help="hf:OWNER/REPO/FILE.gguf")
-    pull.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    json_flag(pull)
     pull.set_defaults(handler=handlers["models"])
 
     db = command("db")
@@ -253,7 +260,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                                            "and the migrations an upgrade would apply"),
                                 ("upgrade", "apply the pending migrations (under a lock: one process at a time)")):
         sub = db_actions.add_parser(action, description=description, formatter_class=HelpFormatter)
-        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        json_flag(sub)
         sub.set_defaults(handler=handlers["db"])
 
     train = command("train")
@@ -278,7 +285,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                            "instead: one {\"query\": ..., \"positive\": ...} JSON object a line")
     retriever.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
                            "(default ../shared/data, else downloaded into the home folder)")
-    retriever.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    json_flag(retriever)
     retriever.set_defaults(handler=handlers["train"])
 
     evaluate = command("eval")

@@ -24,6 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,24 @@ TABLE_MODULES = ("retrieval.catalog", "retrieval.sentence_vectors", "agent.conve
                  "agent.zotero_sync", "api.auth", "api.jobs", "api.slack", "tools.arxiv_cache")
 
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
+# Not Alembic's default name: another tool's migrations (MLflow's, say) may share the database.
+VERSION_TABLE = "scisynth_schema_version"
 _migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
 _migrating = threading.Lock()
 
 
-class SchemaTooNewError(RuntimeError):
+class UnusableDatabaseError(RuntimeError):
+    """The database cannot be opened, or is not one this SciSynth can use."""
+
+
+class SchemaTooNewError(UnusableDatabaseError):
     """The database was migrated by a newer SciSynth: this one would misread it."""
 
 
 @contextlib.contextmanager
 def schema_lock(engine: Engine) -> Iterator[None]:
     """On PostgreSQL, one process at a time changes the schema (replicas starting together would race to
-    create the same tables); SQLite serialises writers itself."""
+    create the same tables). SQLite's migrations take its write lock instead (`upgrade`)."""
     if engine.dialect.name != "postgresql":
         yield
         return
@@ -64,9 +71,14 @@ def model_metadata() -> MetaData:
     return SQLModel.metadata
 
 
-def alembic_config(connection: Connection | None = None, metadata: MetaData | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, metadata: MetaData | None = None,
+                   more_versions: Path | None = None) -> Config:
+    """Alembic's configuration, without an alembic.ini; `more_versions`: a folder of revisions beside ours."""
     config = Config()
     config.set_main_option("script_location", "retrieval:migrations")
+    if more_versions is not None:
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", os.pathsep.join([str(VERSIONS), str(more_versions)]))
     config.attributes["connection"] = connection
     config.attributes["target_metadata"] = metadata
     return config
@@ -80,45 +92,69 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None for a new database or one made before migrations existed."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    with _connect(engine) as connection:
+        return _revision(connection)
 
 
 def pending_revisions(engine: Engine) -> list[str]:
     """The revisions an upgrade would apply, oldest first ("id: message")."""
+    with _connect(engine) as connection:
+        return _pending(connection)
+
+
+def _connect(engine: Engine) -> Connection:
+    """The first connection a process makes: a wrong URL, an unreachable server or a file that is not a database
+    is said in one line."""
+    try:
+        return engine.connect()
+    except DBAPIError as error:
+        raise UnusableDatabaseError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(error.orig).strip()}. Check SCISYNTH_DATABASE_URL (default: scisynth.db in SCISYNTH_HOME)"
+        ) from error
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def _pending(connection: Connection) -> list[str]:
     script = ScriptDirectory.from_config(alembic_config())
-    current = current_revision(engine)
-    _refuse_unknown(script, current)
+    current = _revision(connection)
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError as error:
+            raise SchemaTooNewError(
+                f"the database is at schema revision {current!r}, which this SciSynth does not know (it knows up "
+                f"to {script.get_current_head()!r}): a newer SciSynth migrated it. Upgrade SciSynth before using "
+                "this database") from error
     steps = script.iterate_revisions(script.get_current_head(), current)
     return [f"{step.revision}: {step.doc}" for step in reversed(list(steps))]
 
 
-def _refuse_unknown(script: ScriptDirectory, revision: str | None) -> None:
-    if revision is None:
-        return
-    try:
-        script.get_revision(revision)
-    except CommandError as error:
-        raise SchemaTooNewError(
-            f"the database is at schema revision {revision!r}, which this SciSynth does not know (it knows up to "
-            f"{script.get_current_head()!r}): a newer SciSynth migrated it. Upgrade SciSynth before using this "
-            f"database") from error
-
-
 def upgrade(engine: Engine) -> list[str]:
-    """Bring the database to the newest revision; the revisions applied, oldest first."""
-    with schema_lock(engine):
-        pending = pending_revisions(engine)
+    """Bring the database to the newest revision, all or nothing; the revisions applied, oldest first. Nothing is
+    locked when there is nothing to do (a `scisynth reindex` on PostgreSQL holds the schema lock for its
+    whole rebuild)."""
+    if not pending_revisions(engine):
+        return []
+    with schema_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # SQLite's driver would run each CREATE and ALTER on its own: one transaction, under the write lock,
+            # makes a failed migration leave nothing behind and processes starting together migrate in turn.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        pending = _pending(connection)  # again, under the lock: another process may have migrated meanwhile
         if pending:
             log.info("migrating the database %s: %s", engine.url.render_as_string(hide_password=True),
                      "; ".join(pending))
-            with engine.begin() as connection:
-                command.upgrade(alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection), "head")
     return pending
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Upgrade once per engine and process (each store calls this; the first one does the work)."""
+    """Upgrade once per engine and process (each store calls this; the first one does the work). A process keeps
+    running on the schema it found: revisions must leave the previous release working (README, "The schema")."""
     with _migrating:
         if engine not in _migrated:
             upgrade(engine)
@@ -127,20 +163,20 @@ def ensure_schema(engine: Engine) -> None:
 
 def new_revision(message: str, metadata: MetaData | None = None, directory: Path | None = None) -> Path:
     """Write the next revision (numbered after the newest) from what `metadata` (default: the models) adds to
-    the newest revision's schema, compared on a scratch SQLite database; into `directory` (default: versions/)."""
+    the newest revision's schema, compared on a scratch SQLite database; into `directory` (default: versions/).
+    That comparison does not see what SQLite does not store: a string's length, a timestamp's time zone."""
     with tempfile.TemporaryDirectory() as scratch:
         engine = create_engine(f"sqlite:///{scratch}/head.db")
         upgrade(engine)
         with engine.begin() as connection:
-            config = alembic_config(connection, metadata or model_metadata())
-            if directory:  # the new revision's folder, beside the revisions it follows
-                config.set_main_option("path_separator", "os")
-                config.set_main_option("version_locations", os.pathsep.join([str(VERSIONS), str(directory)]))
+            config = alembic_config(connection, metadata or model_metadata(), directory)
             script = command.revision(config, message,
                                       autogenerate=True, rev_id=f"{int(head_revision()) + 1:04d}",
                                       version_path=str(directory) if directory else None)
         engine.dispose()
-    assert script is not None and not isinstance(script, list)
+    if not script:  # check_revision in env.py dropped an empty one
+        raise ValueError("the models match the newest revision: there is nothing to migrate")
+    assert not isinstance(script, list)
     return Path(script.path)
 
 
@@ -150,4 +186,4 @@ if __name__ == "__main__":
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("revision", help="the next revision, from the models' difference").add_argument(
         "message", help="what changed, e.g. 'papers get a venue'")
-    print(new_revision(parser.parse_args().message))
+    new_revision(parser.parse_args().message)  # Alembic names the file it writes

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from agent.runtime import Runtime
 from api.app import create_app
@@ -115,31 +115,20 @@ def test_two_replicas_share_the_library_and_the_conversations(postgres: object, 
         runtime.close()
 
 
-def test_replicas_start_together_on_a_new_database(postgres: object, embedder: Embedder) -> None:
-    """Four replicas (each its own engine) start at once on a new database: the migrations run once, under an
-    advisory lock, and every replica then makes or finds the vector table; the schema matches the models."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_replicas_start_together_on_a_new_database(postgres: object) -> None:
+    """Four replica processes start at once on a new database: the migrations run once, under an advisory lock,
+    and every replica then makes or finds the vector table; the schema matches the models."""
     from agent.runtime import make_engine
-    from retrieval.catalog import Catalog
-    from retrieval.schema import head_revision
-    from tests.test_schema import schema_differences
+    from retrieval.schema import current_revision, head_revision
+    from tests.test_schema import schema_differences, start_together
 
     url = new_database(postgres)
-    engines = [make_engine(url) for _ in range(4)]
-
-    def start(engine: Engine) -> PgVectorStore:
-        Catalog(engine)  # the catalog's tables, then the vector table that refers to them
-        return PgVectorStore(engine, embedder.name, embedder.dimension)
-
-    with ThreadPoolExecutor(4) as pool:
-        stores = list(pool.map(start, engines))
-    assert [store.count for store in stores] == [0, 0, 0, 0]
-    with engines[0].connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
-    assert schema_differences(engines[0]) == []  # PostgreSQL's types and indexes too
-    for engine in engines:
-        engine.dispose()
+    started = start_together(url, 4, vectors=True)
+    assert [run.returncode for run in started] == [0, 0, 0, 0], [run.stderr[-300:] for run in started]
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []  # PostgreSQL's types and indexes too
+    engine.dispose()
 
 
 def test_eval_libraries_never_use_the_service_database(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ test_postgres.py."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import pkgutil
@@ -15,12 +16,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Engine, MetaData, inspect, text
-from sqlmodel import SQLModel
+from sqlalchemy import Column, Engine, Integer, MetaData, inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 from agent.conversations import ConversationStore
 from agent.runtime import make_engine
+from agent.zotero_sync import ZoteroItemRow
 from api.cli import main
 from retrieval import schema
 from retrieval.catalog import Catalog
@@ -41,6 +44,9 @@ EARLY_LIBRARY = [
     "CREATE TABLE messages (id INTEGER NOT NULL PRIMARY KEY, conversation_id VARCHAR NOT NULL REFERENCES "
     "conversations (id), role VARCHAR NOT NULL, content VARCHAR NOT NULL, payload_json VARCHAR NOT NULL, "
     "created_at DATETIME NOT NULL)",
+    "CREATE TABLE zotero_items (source VARCHAR NOT NULL, item_key VARCHAR NOT NULL, paper_id VARCHAR NOT NULL, "
+    "added BOOLEAN NOT NULL, PRIMARY KEY (source, item_key))",
+    "INSERT INTO zotero_items VALUES ('user:1', 'ABCD1234', 'early-1', 1)",
     "INSERT INTO papers VALUES ('early-1', 'Holin alleles set lysis time', '[\"R. Young\"]', 2012, 'pdf', NULL, "
     "NULL, '10.1/holin', NULL, 9, NULL, '2025-03-01 10:00:00.000000')",
     "INSERT INTO chunks VALUES (1, 'early-1', 0, 'Results', 'Lysis time rose with holin expression.', "
@@ -50,13 +56,48 @@ EARLY_LIBRARY = [
 ]
 
 
+# A revision that fails halfway: it makes a table, then adds a required column the rows there cannot take.
+FAILING_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = depends_on = None
+
+
+def upgrade():
+    op.create_table("paper_notes", sa.Column("id", sa.Integer(), primary_key=True))
+    op.add_column("papers", sa.Column("reviewed", sa.Boolean(), nullable=False))
+"""
+
+
 def schema_differences(engine: Engine) -> list:
     """What the database lacks or has beyond the models' tables (Alembic's autogenerate comparison)."""
+    models = schema.model_metadata()
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "include_name": lambda name, kind, _: kind != "table" or name in tables})
-        tables = schema.model_metadata().tables
-        return compare_metadata(context, schema.model_metadata())
+            "compare_type": True, "include_name": lambda name, kind, _: kind != "table" or name in models.tables})
+        return compare_metadata(context, models)
+
+
+def start_together(url: str, processes: int, vectors: bool = False) -> list[subprocess.CompletedProcess]:
+    """Processes opening the database at the same moment (each imports first, then waits for the word), as
+    replicas starting together do; with the pgvector table when `vectors`."""
+    code = ("import sys; from agent.runtime import make_engine; from retrieval.catalog import Catalog; "
+            "from retrieval.pgvector_store import PgVectorStore; engine = make_engine(sys.argv[1]); "
+            "print('ready', flush=True); sys.stdin.readline(); Catalog(engine)")
+    if vectors:
+        code += "; PgVectorStore(engine, 'test-model', 8)"
+    started = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    for process in started:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in started:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for p in started]
 
 
 @pytest.fixture
@@ -107,6 +148,9 @@ def test_a_library_from_before_migrations_keeps_every_row(tmp_path: Path) -> Non
     assert [text for _, _, text, _ in catalog.all_chunks()] == ["Lysis time rose with holin expression."]
     conversations = ConversationStore(engine)
     assert [m.content for m in conversations.messages("lab-1")] == ["What sets lysis time?"]
+    with Session(engine) as session:  # required columns added later get the model's default for old rows
+        item = session.exec(select(ZoteroItemRow)).one()
+    assert (item.item_key, item.incomplete, item.retries, item.attachments_json) == ("ABCD1234", False, 0, "[]")
     assert schema.current_revision(engine) == schema.head_revision()
     assert schema_differences(engine) == []  # the missing tables, columns and indexes are there
     assert "ix_papers_title_key" in {index["name"] for index in inspect(engine).get_indexes("papers")}
@@ -117,13 +161,15 @@ def test_a_database_a_newer_scisynth_migrated_is_refused(tmp_path: Path, scisynt
     assert scisynth(home, "db", "upgrade")[0] == 0
     engine = make_engine(f"sqlite:///{home / 'scisynth.db'}")
     with engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+        connection.execute(text("UPDATE scisynth_schema_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(schema.SchemaTooNewError, match="Upgrade SciSynth"):
         Catalog(engine)
-    for command in (["library"], ["db", "upgrade"]):
+    for command in (["library"], ["db", "upgrade"], ["serve"]):  # serve: before it listens
         code, _, err = scisynth(home, *command)
         assert code == 2 and err.startswith("scisynth: the database is at schema revision '9999_from_the_future'")
         assert "Upgrade SciSynth" in err
+    code, out, _ = scisynth(home, "db", "--json", "status")  # the command's --json counts as the action's
+    assert code == 2 and json.loads(out)["revision"] == "9999_from_the_future"
 
 
 def test_db_status_and_upgrade_show_and_apply_the_migrations(tmp_path: Path, scisynth) -> None:
@@ -157,3 +203,53 @@ def test_a_changed_model_gets_its_revision_written(tmp_path: Path) -> None:
     assert "add_column(sa.Column('venue', sa.String(), nullable=True))" in written  # SQLAlchemy's types only
     assert "add_column(sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True))" in written
     assert "drop_column('venue')" in written and "sqlmodel" not in written
+
+
+def test_a_migration_that_fails_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's driver would commit each CREATE and ALTER on its own; the upgrade runs as one transaction."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'library.db'}")
+    with engine.begin() as connection:
+        for statement in EARLY_LIBRARY:
+            connection.execute(text(statement))
+    schema.upgrade(engine)
+    more = tmp_path / "versions"
+    more.mkdir()
+    (more / "0002_failing.py").write_text(FAILING_REVISION)
+    monkeypatch.setattr(schema, "alembic_config", functools.partial(schema.alembic_config, more_versions=more))
+    for _ in range(2):  # the same error again, not "table paper_notes already exists"
+        with pytest.raises(OperationalError, match="NOT NULL"):
+            schema.upgrade(engine)
+        assert "paper_notes" not in inspect(engine).get_table_names()
+        assert schema.current_revision(engine) == "0001"
+
+
+def test_processes_starting_together_on_a_new_library_migrate_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'library.db'}"
+    started = start_together(url, 3)
+    assert [run.returncode for run in started] == [0, 0, 0], [run.stderr[-300:] for run in started]
+    assert schema.current_revision(make_engine(url)) == schema.head_revision()
+
+
+def test_a_database_that_cannot_be_opened_is_said_in_one_line(tmp_path: Path, scisynth) -> None:
+    home = tmp_path / "home"
+    code, out, _ = scisynth(home, "db", "status")
+    assert code == 0 and out.startswith(f"no database at {home / 'scisynth.db'} yet")
+    assert not (home / "scisynth.db").exists()  # looking made nothing
+    home.mkdir(exist_ok=True)
+    (home / "scisynth.db").write_text("these are notes, not a database")
+    for command in (["library"], ["db", "upgrade"]):
+        code, _, err = scisynth(home, *command)
+        assert code == 2 and err.startswith(f"scisynth: cannot open the database sqlite:///{home / 'scisynth.db'}")
+        assert "Traceback" not in err and "SCISYNTH_DATABASE_URL" in err
+
+
+def test_a_revision_is_written_only_for_a_change_rows_can_take(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nothing to migrate"):
+        schema.new_revision("nothing changed", directory=tmp_path)
+    changed = MetaData()
+    for table in schema.model_metadata().tables.values():
+        table.to_metadata(changed)
+    changed.tables["jobs"].append_column(Column("priority", Integer(), nullable=False))
+    with pytest.raises(ValueError, match=r"jobs\.priority is required but has no server_default"):
+        schema.new_revision("jobs get a priority", changed, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,10 @@ pgvector index tables (made per embedding model by PgVectorStore) and LangGraph'
 langgraph-checkpoint-postgres) belong to their owners."""
 
 from alembic import context
+from alembic.operations import ops
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
+
+from retrieval.schema import VERSION_TABLE
 
 config = context.config
 if context.is_offline_mode():
@@ -27,8 +30,23 @@ def render_item(kind: str, item: object, _context: object) -> str | bool:
     return False
 
 
+def check_revision(_context: object, _revision: object, directives: list[ops.MigrationScript]) -> None:
+    """A revision written from the models: none when nothing changed; refused when it adds a required column
+    without a database default, which the rows already there could not take."""
+    if directives[0].upgrade_ops is None or directives[0].upgrade_ops.is_empty():
+        directives.clear()
+        return
+    for table in directives[0].upgrade_ops.ops:
+        for change in table.ops if isinstance(table, ops.ModifyTableOps) else [table]:
+            column = change.column if isinstance(change, ops.AddColumnOp) else None
+            if column is not None and not column.nullable and column.server_default is None:
+                raise ValueError(f"{change.table_name}.{column.name} is required but has no server_default: the "
+                                 "rows already there need a value (sa_column_kwargs={'server_default': ...}), or "
+                                 "make it optional")
+
+
 context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
-                  render_item=render_item,
+                  render_item=render_item, process_revision_directives=check_revision, version_table=VERSION_TABLE,
                   render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters a table by copying it
                   compare_type=True)
 with context.begin_transaction():

@@ -41,9 +41,14 @@ def _flag(name: str) -> sa.Column:
     return sa.Column(name, sa.Boolean(), nullable=False)
 
 
-def _refers(name: str, target: str, kind: type[sa.types.TypeEngine] = sa.String) -> sa.Column:
-    return sa.Column(name, kind(), sa.ForeignKey(target), nullable=False)
+def _refers(name: str, target: str) -> sa.Column:
+    return sa.Column(name, sa.String(), sa.ForeignKey(target), nullable=False)
 
+
+# Required columns an older version lacked, with the value the rows already there get (what the model defaults
+# to): the Zotero sync learnt to retry incomplete items after its tables existed.
+ADDED_REQUIRED = {("zotero_items", "incomplete"): "0", ("zotero_items", "retries"): "0",
+                  ("zotero_items", "attachments_json"): "[]"}
 
 TABLES = [
     _table("api_keys", _text("hash", primary_key=True), _text("name"), _text("role", True), _time("created_at")),
@@ -96,10 +101,20 @@ def upgrade() -> None:
             continue
         present = {column["name"] for column in sa.inspect(connection).get_columns(table.name)}
         for column in table.columns:
-            if column.name not in present and column.nullable:
-                op.add_column(table.name, sa.Column(column.name, column.type, nullable=True))
+            if column.name not in present:
+                op.add_column(table.name, _as_added(table.name, column))
         for index in table.indexes:
             index.create(connection, checkfirst=True)
+
+
+def _as_added(table: str, column: sa.Column) -> sa.Column:
+    """The column as it can be added to a table with rows: nullable, or required with a default for them."""
+    if column.nullable:
+        return sa.Column(column.name, column.type, nullable=True)
+    if (table, column.name) not in ADDED_REQUIRED:
+        raise RuntimeError(f"the library's table {table} lacks the required column {column.name} and no version "
+                           "of SciSynth ever added it later: this database was not made by SciSynth")
+    return sa.Column(column.name, column.type, nullable=False, server_default=ADDED_REQUIRED[table, column.name])
 
 
 def downgrade() -> None:
