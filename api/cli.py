@@ -52,7 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from retrieval.schema import upgrade
 
     settings = Settings()
-    upgrade(make_engine(settings.resolved_database_url))  # a database it cannot use stops it here, in one line
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)  # a database it cannot use stops it here, in one line
+    engine.dispose()
     # X-Forwarded-For is believed only from proxies the operator names: otherwise any client could pick the
     # address its failed logins are counted against.
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",

@@ -89,10 +89,10 @@ def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.
     digests.add_argument("--limit", type=int, default=5, help="how many")
 
 
-def json_flag(parser: argparse.ArgumentParser, action: bool = True) -> None:
+def json_flag(parser: argparse.ArgumentParser, on_action: bool = True) -> None:
     """--json; on an action (`scisynth keys create --json`) it leaves the command's own (`scisynth keys --json
     create`) in place."""
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if action else False,
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if on_action else False,
                         help="print machine-readable JSON")
 
 
@@ -129,7 +129,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     def command(name: str) -> argparse.ArgumentParser:
         purpose, example = purposes[name]
         sub = commands.add_parser(name, description=f"{purpose}.\n\nexample: {example}", formatter_class=HelpFormatter)
-        json_flag(sub, action=False)
+        json_flag(sub, on_action=False)
         if name in handlers:
             sub.set_defaults(handler=handlers[name])
         return sub

@@ -8,14 +8,12 @@ the difference (review it: renames and data moves need a hand); tests/test_schem
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import os
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -47,21 +45,6 @@ class UnusableDatabaseError(RuntimeError):
 
 class SchemaTooNewError(UnusableDatabaseError):
     """The database was migrated by a newer SciSynth: this one would misread it."""
-
-
-@contextlib.contextmanager
-def schema_lock(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, one process at a time changes the schema (replicas starting together would race to
-    create the same tables). SQLite's migrations take its write lock instead (`upgrade`)."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
 
 
 def model_metadata() -> MetaData:
@@ -134,22 +117,43 @@ def _pending(connection: Connection) -> list[str]:
 
 
 def upgrade(engine: Engine) -> list[str]:
-    """Bring the database to the newest revision, all or nothing; the revisions applied, oldest first. Nothing is
-    locked when there is nothing to do (a `scisynth reindex` on PostgreSQL holds the schema lock for its
-    whole rebuild)."""
+    """Bring the database to the newest revision, all or nothing, one process at a time; the revisions applied,
+    oldest first. Nothing is locked when there is nothing to do (a `scisynth reindex` on PostgreSQL holds the
+    schema lock for its whole rebuild)."""
     if not pending_revisions(engine):
         return []
-    with schema_lock(engine), engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            # SQLite's driver would run each CREATE and ALTER on its own: one transaction, under the write lock,
-            # makes a failed migration leave nothing behind and processes starting together migrate in turn.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        pending = _pending(connection)  # again, under the lock: another process may have migrated meanwhile
-        if pending:
-            log.info("migrating the database %s: %s", engine.url.render_as_string(hide_password=True),
-                     "; ".join(pending))
-            command.upgrade(alembic_config(connection), "head")
+    with engine.connect() as connection:
+        try:
+            _lock_for_migrating(connection)
+            pending = _pending(connection)  # again, under the lock: another process may have migrated meanwhile
+            if pending:
+                log.info("migrating the database %s: %s", engine.url.render_as_string(hide_password=True),
+                         "; ".join(pending))
+                command.upgrade(alembic_config(connection), "head")
+                _check_references(connection)
+            connection.commit()
+        finally:
+            if engine.dialect.name == "sqlite":
+                connection.rollback()  # nothing is left open by now; PRAGMA foreign_keys is refused inside one
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     return pending
+
+
+def _lock_for_migrating(connection: Connection) -> None:
+    """Begin the migration's transaction holding the lock that makes other processes wait for it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        return
+    # SQLite: Alembic copies a table to change it and drops the old one, which foreign keys would refuse (they are
+    # checked at the end instead). The driver would commit each CREATE and ALTER on its own: one transaction under
+    # the write lock leaves nothing behind when a revision fails, and processes starting together migrate in turn.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _check_references(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite" and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+        raise RuntimeError("the migration left rows referring to rows that are gone; nothing was changed")
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -186,4 +190,7 @@ if __name__ == "__main__":
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("revision", help="the next revision, from the models' difference").add_argument(
         "message", help="what changed, e.g. 'papers get a venue'")
-    new_revision(parser.parse_args().message)  # Alembic names the file it writes
+    try:
+        new_revision(parser.parse_args().message)  # Alembic names the file it writes
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog}: {error}\n")

@@ -56,20 +56,46 @@ EARLY_LIBRARY = [
 ]
 
 
-# A revision that fails halfway: it makes a table, then adds a required column the rows there cannot take.
-FAILING_REVISION = """
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-branch_labels = depends_on = None
+def revision_after_head(upgrade_body: str) -> str:
+    """A revision after the newest, for the tests below (in a folder of its own, never in versions/)."""
+    return (f"import sqlalchemy as sa\nfrom alembic import op\n\nrevision = 'test'\n"
+            f"down_revision = {schema.head_revision()!r}\nbranch_labels = depends_on = None\n\n\n"
+            f"def upgrade():\n{upgrade_body}")
 
 
-def upgrade():
-    op.create_table("paper_notes", sa.Column("id", sa.Integer(), primary_key=True))
-    op.add_column("papers", sa.Column("reviewed", sa.Boolean(), nullable=False))
-"""
+# It makes a table, then adds a required column the rows there cannot take.
+FAILING_HALFWAY = revision_after_head(
+    "    op.create_table('paper_notes', sa.Column('id', sa.Integer(), primary_key=True))\n"
+    "    op.add_column('papers', sa.Column('reviewed', sa.Boolean(), nullable=False))\n")
+# SQLite changes a column by copying the table and dropping the old one, which chunks refer to.
+REBUILDING_PAPERS = revision_after_head(
+    "    with op.batch_alter_table('papers', recreate='always') as batch:\n"
+    "        batch.alter_column('license', existing_type=sa.String(), type_=sa.Text())\n")
+
+
+def early_library(path: Path) -> Engine:
+    """A library as an early version made it, rows and all (EARLY_LIBRARY)."""
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        for statement in EARLY_LIBRARY:
+            connection.execute(text(statement))
+    return engine
+
+
+def models_with(table: str, column: Column) -> MetaData:
+    """A copy of the models' tables, one of them with a column added or replaced."""
+    changed = MetaData()
+    for model in schema.model_metadata().tables.values():
+        model.to_metadata(changed)
+    changed.tables[table].append_column(column, replace_existing=True)
+    return changed
+
+
+def with_revision(monkeypatch: pytest.MonkeyPatch, folder: Path, revision: str) -> None:
+    """Make `revision` the newest one this process knows."""
+    folder.mkdir()
+    (folder / "test_revision.py").write_text(revision)
+    monkeypatch.setattr(schema, "alembic_config", functools.partial(schema.alembic_config, more_versions=folder))
 
 
 def schema_differences(engine: Engine) -> list:
@@ -81,23 +107,22 @@ def schema_differences(engine: Engine) -> list:
         return compare_metadata(context, models)
 
 
-def start_together(url: str, processes: int, vectors: bool = False) -> list[subprocess.CompletedProcess]:
+def start_together(url: str, processes: int, vectors: bool = False) -> list[tuple[int, str, str]]:
     """Processes opening the database at the same moment (each imports first, then waits for the word), as
-    replicas starting together do; with the pgvector table when `vectors`."""
+    replicas starting together do, with the pgvector table when `vectors`: (exit code, how many revisions it
+    applied, standard error) for each."""
     code = ("import sys; from agent.runtime import make_engine; from retrieval.catalog import Catalog; "
-            "from retrieval.pgvector_store import PgVectorStore; engine = make_engine(sys.argv[1]); "
-            "print('ready', flush=True); sys.stdin.readline(); Catalog(engine)")
+            "from retrieval.schema import upgrade; engine = make_engine(sys.argv[1]); "
+            "print('ready', flush=True); sys.stdin.readline(); print(len(upgrade(engine))); Catalog(engine)")
     if vectors:
-        code += "; PgVectorStore(engine, 'test-model', 8)"
+        code += "; from retrieval.pgvector_store import PgVectorStore; PgVectorStore(engine, 'test-model', 8)"
     started = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
     for process in started:
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
-    for process in started:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    return [subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for p in started]
+    finished = [process.communicate("go\n", timeout=120) for process in started]
+    return [(process.returncode, out.strip(), err[-300:]) for process, (out, err) in zip(started, finished,
+                                                                                          strict=True)]
 
 
 @pytest.fixture
@@ -136,10 +161,7 @@ def test_every_module_defining_a_table_is_migrated() -> None:
 
 
 def test_a_library_from_before_migrations_keeps_every_row(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'early.db'}")
-    with engine.begin() as connection:
-        for statement in EARLY_LIBRARY:
-            connection.execute(text(statement))
+    engine = early_library(tmp_path / "early.db")
     catalog = Catalog(engine)  # opening the library migrates it
     paper = catalog.find_paper("early-1")
     assert paper is not None and (paper.title, paper.doi, paper.page_count) == ("Holin alleles set lysis time",
@@ -156,7 +178,8 @@ def test_a_library_from_before_migrations_keeps_every_row(tmp_path: Path) -> Non
     assert "ix_papers_title_key" in {index["name"] for index in inspect(engine).get_indexes("papers")}
 
 
-def test_a_database_a_newer_scisynth_migrated_is_refused(tmp_path: Path, scisynth) -> None:
+def test_a_database_a_newer_scisynth_migrated_is_refused(tmp_path: Path, scisynth,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     assert scisynth(home, "db", "upgrade")[0] == 0
     engine = make_engine(f"sqlite:///{home / 'scisynth.db'}")
@@ -164,6 +187,11 @@ def test_a_database_a_newer_scisynth_migrated_is_refused(tmp_path: Path, scisynt
         connection.execute(text("UPDATE scisynth_schema_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(schema.SchemaTooNewError, match="Upgrade SciSynth"):
         Catalog(engine)
+
+    def listen(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("serve started on a database it cannot use")
+
+    monkeypatch.setattr("uvicorn.run", listen)
     for command in (["library"], ["db", "upgrade"], ["serve"]):  # serve: before it listens
         code, _, err = scisynth(home, *command)
         assert code == 2 and err.startswith("scisynth: the database is at schema revision '9999_from_the_future'")
@@ -175,12 +203,9 @@ def test_a_database_a_newer_scisynth_migrated_is_refused(tmp_path: Path, scisynt
 def test_db_status_and_upgrade_show_and_apply_the_migrations(tmp_path: Path, scisynth) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    engine = make_engine(f"sqlite:///{home / 'scisynth.db'}")
-    with engine.begin() as connection:
-        for statement in EARLY_LIBRARY:
-            connection.execute(text(statement))
+    early_library(home / "scisynth.db")
     before = json.loads(scisynth(home, "db", "status", "--json")[1])
-    assert before["revision"] is None and before["pending"][0].startswith(f"{schema.head_revision()}: ")
+    assert before["revision"] is None and before["pending"][-1].startswith(f"{schema.head_revision()}: ")
     code, out, _ = scisynth(home, "db", "upgrade")
     assert code == 0 and out.startswith("applied ")
     after = json.loads(scisynth(home, "db", "status", "--json")[1])
@@ -192,10 +217,7 @@ def test_db_status_and_upgrade_show_and_apply_the_migrations(tmp_path: Path, sci
 def test_a_changed_model_gets_its_revision_written(tmp_path: Path) -> None:
     """The developer's path: a model gains a column; `python -m retrieval.schema revision` writes the next
     revision adding it (here from a copy of the models' tables, into a scratch folder)."""
-    changed = MetaData()
-    for table in schema.model_metadata().tables.values():
-        table.to_metadata(changed)
-    changed.tables["papers"].append_column(Column("venue", AutoString(), nullable=True))
+    changed = models_with("papers", Column("venue", AutoString(), nullable=True))
     changed.tables["papers"].append_column(Column("reviewed_at", UTCDateTime(), nullable=True))
     path = schema.new_revision("papers get a venue", changed, tmp_path)
     written = path.read_text()
@@ -205,28 +227,51 @@ def test_a_changed_model_gets_its_revision_written(tmp_path: Path) -> None:
     assert "drop_column('venue')" in written and "sqlmodel" not in written
 
 
+def test_a_revision_is_written_only_for_a_change_rows_can_take(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nothing to migrate"):
+        schema.new_revision("nothing changed", directory=tmp_path)
+    with pytest.raises(ValueError, match=r"jobs\.priority is required but has no server_default"):
+        schema.new_revision("jobs get a priority", models_with("jobs", Column("priority", Integer(), nullable=False)),
+                            tmp_path)
+    with pytest.raises(ValueError, match=r"papers\.license becomes required"):
+        schema.new_revision("every paper has a license", models_with("papers", Column("license", AutoString(),
+                                                                                      nullable=False)), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_migration_that_fails_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite's driver would commit each CREATE and ALTER on its own; the upgrade runs as one transaction."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'library.db'}")
-    with engine.begin() as connection:
-        for statement in EARLY_LIBRARY:
-            connection.execute(text(statement))
+    engine = early_library(tmp_path / "library.db")
     schema.upgrade(engine)
-    more = tmp_path / "versions"
-    more.mkdir()
-    (more / "0002_failing.py").write_text(FAILING_REVISION)
-    monkeypatch.setattr(schema, "alembic_config", functools.partial(schema.alembic_config, more_versions=more))
+    with_revision(monkeypatch, tmp_path / "versions", FAILING_HALFWAY)
     for _ in range(2):  # the same error again, not "table paper_notes already exists"
         with pytest.raises(OperationalError, match="NOT NULL"):
             schema.upgrade(engine)
         assert "paper_notes" not in inspect(engine).get_table_names()
-        assert schema.current_revision(engine) == "0001"
+        assert schema.current_revision(engine) != "test"
+
+
+def test_a_revision_that_copies_a_referred_table_keeps_rows_and_references(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite changes a column by copying its table and dropping the old one: chunks refer to papers, and the
+    foreign keys this library enforces would refuse the drop."""
+    engine = early_library(tmp_path / "library.db")
+    schema.upgrade(engine)
+    with_revision(monkeypatch, tmp_path / "versions", REBUILDING_PAPERS)
+    assert schema.upgrade(engine)[-1].startswith("test: ")
+    assert Catalog(engine).find_paper("early-1") is not None
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # enforced again afterwards
+        assert connection.exec_driver_sql("SELECT count(*) FROM chunks WHERE paper_id = 'early-1'").scalar() == 1
 
 
 def test_processes_starting_together_on_a_new_library_migrate_it_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'library.db'}"
     started = start_together(url, 3)
-    assert [run.returncode for run in started] == [0, 0, 0], [run.stderr[-300:] for run in started]
+    assert [code for code, _, _ in started] == [0, 0, 0], [err for _, _, err in started]
+    every_revision = len(schema.pending_revisions(make_engine(f"sqlite:///{tmp_path / 'empty.db'}")))
+    assert sorted(applied for _, applied, _ in started) == ["0", "0", str(every_revision)]  # one of them did it
     assert schema.current_revision(make_engine(url)) == schema.head_revision()
 
 
@@ -241,15 +286,3 @@ def test_a_database_that_cannot_be_opened_is_said_in_one_line(tmp_path: Path, sc
         code, _, err = scisynth(home, *command)
         assert code == 2 and err.startswith(f"scisynth: cannot open the database sqlite:///{home / 'scisynth.db'}")
         assert "Traceback" not in err and "SCISYNTH_DATABASE_URL" in err
-
-
-def test_a_revision_is_written_only_for_a_change_rows_can_take(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="nothing to migrate"):
-        schema.new_revision("nothing changed", directory=tmp_path)
-    changed = MetaData()
-    for table in schema.model_metadata().tables.values():
-        table.to_metadata(changed)
-    changed.tables["jobs"].append_column(Column("priority", Integer(), nullable=False))
-    with pytest.raises(ValueError, match=r"jobs\.priority is required but has no server_default"):
-        schema.new_revision("jobs get a priority", changed, tmp_path)
-    assert list(tmp_path.iterdir()) == []

@@ -31,18 +31,21 @@ def render_item(kind: str, item: object, _context: object) -> str | bool:
 
 
 def check_revision(_context: object, _revision: object, directives: list[ops.MigrationScript]) -> None:
-    """A revision written from the models: none when nothing changed; refused when it adds a required column
-    without a database default, which the rows already there could not take."""
+    """A revision written from the models: none when nothing changed; refused when it makes a column required
+    that the rows already there could not fill (a new one without a database default, or an existing one)."""
     if directives[0].upgrade_ops is None or directives[0].upgrade_ops.is_empty():
         directives.clear()
         return
     for table in directives[0].upgrade_ops.ops:
         for change in table.ops if isinstance(table, ops.ModifyTableOps) else [table]:
-            column = change.column if isinstance(change, ops.AddColumnOp) else None
-            if column is not None and not column.nullable and column.server_default is None:
-                raise ValueError(f"{change.table_name}.{column.name} is required but has no server_default: the "
-                                 "rows already there need a value (sa_column_kwargs={'server_default': ...}), or "
-                                 "make it optional")
+            if isinstance(change, ops.AddColumnOp) and not change.column.nullable \
+                    and change.column.server_default is None:
+                raise ValueError(f"{change.table_name}.{change.column.name} is required but has no server_default: "
+                                 "the rows already there need a value (sa_column_kwargs={'server_default': ...}), "
+                                 "or make it optional")
+            if isinstance(change, ops.AlterColumnOp) and change.modify_nullable is False:
+                raise ValueError(f"{change.table_name}.{change.column_name} becomes required: rows may hold none, "
+                                 "so write this revision by hand (fill them, then alter the column)")
 
 
 context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,

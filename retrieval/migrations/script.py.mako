@@ -18,5 +18,5 @@ def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
 
 
-def downgrade() -> None:
+def downgrade() -> None:  # for reference: SciSynth runs no downgrades (restore a backup instead)
     ${downgrades if downgrades else "pass"}

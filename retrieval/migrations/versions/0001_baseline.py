@@ -1,8 +1,9 @@
 """The tables as they were when migrations began; adopts a library made before then.
 
-A library made before Alembic has no alembic_version table but may have any older shape of these tables (older
-versions added columns by hand at start). So this revision creates the tables that are missing, adds the
-(nullable) columns an older version lacked and the indexes it did not have, and leaves every row in place.
+A library made before migrations has no scisynth_schema_version table but may have any older shape of these tables
+(older versions added columns by hand at start). So this revision creates the tables that are missing, adds the
+columns and indexes an older version lacked (optional ones empty; required ones with the value their model
+defaults to, which stays their database default there), and leaves every row in place.
 
 Revision ID: 0001
 Revises:
