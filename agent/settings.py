@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCISYNTH_", env_file=".env", extra="ignore")
 
     home: Path = Field(default=Path("~/.scisynth"), description="where the database, index and papers live")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home")
+    database_url: str | None = Field(default=None, pattern=r"^$|^(sqlite:///|postgresql\+psycopg://)",
+                                     description="SQLAlchemy URL, sqlite:///PATH or postgresql+psycopg://...; "
+                                     "default SQLite in home")
     llm: str = Field(default="auto", description="LLM spec: auto, extractive, llamacpp:PATH, openai:MODEL")
     embeddings: str = Field(default="minilm", description="embedding model spec")
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

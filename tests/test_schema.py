@@ -286,3 +286,13 @@ def test_a_database_that_cannot_be_opened_is_said_in_one_line(tmp_path: Path, sc
         code, _, err = scisynth(home, *command)
         assert code == 2 and err.startswith(f"scisynth: cannot open the database sqlite:///{home / 'scisynth.db'}")
         assert "Traceback" not in err and "SCISYNTH_DATABASE_URL" in err
+
+
+@pytest.mark.parametrize("url", ["garbage", "mysql://lab@db/scisynth", "postgresql://lab@db/scisynth"])
+def test_a_database_url_of_another_kind_is_refused_naming_the_setting(url: str, tmp_path: Path, scisynth,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only SQLite files and PostgreSQL through psycopg 3 (the drivers installed): anything else was a traceback
+    from SQLAlchemy's URL parser or a missing driver module."""
+    monkeypatch.setenv("SCISYNTH_DATABASE_URL", url)
+    code, _, err = scisynth(tmp_path / "home", "db", "status")
+    assert code == 2 and err.startswith("scisynth: 1 validation error for Settings\ndatabase_url")
