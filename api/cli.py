@@ -424,10 +424,12 @@ def cmd_db(args: argparse.Namespace) -> int:
         _print({"database": database, "applied": applied, "revision": revision}, args.json,
                "\n".join([*(f"applied {step}" for step in applied), f"{database} is at revision {revision}"]))
         return 0
-    if not settings.uses_postgres and not Path(engine.url.database or "").exists():  # looking makes nothing
+    file = Path(engine.url.database or "")
+    if not settings.uses_postgres and not file.exists():  # looking makes nothing
         _print({"database": database, "exists": False, "revision": None, "head": schema.head_revision()}, args.json,
-               f"no database at {engine.url.database} yet: any command (or 'scisynth db upgrade') makes it")
-        return 0
+               f"no database at {file} yet: any command (or 'scisynth db upgrade') makes it" if file.parent.is_dir()
+               else f"no database at {file}, and no folder {file.parent} to make it in: check SCISYNTH_DATABASE_URL")
+        return 0 if file.parent.is_dir() else 2
     report = {"database": database, "exists": True, "revision": schema.current_revision(engine),
               "head": schema.head_revision()}
     try:

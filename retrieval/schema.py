@@ -47,6 +47,10 @@ class SchemaTooNewError(UnusableDatabaseError):
     """The database was migrated by a newer SciSynth: this one would misread it."""
 
 
+class MigrationFailedError(UnusableDatabaseError):
+    """A revision failed; its transaction was rolled back, so the database is as it was."""
+
+
 def model_metadata() -> MetaData:
     """The tables SciSynth's models define (imports every module that defines one)."""
     for module in TABLE_MODULES:
@@ -127,9 +131,13 @@ def upgrade(engine: Engine) -> list[str]:
             _lock_for_migrating(connection)
             pending = _pending(connection)  # again, under the lock: another process may have migrated meanwhile
             if pending:
-                log.info("migrating the database %s: %s", engine.url.render_as_string(hide_password=True),
-                         "; ".join(pending))
-                command.upgrade(alembic_config(connection), "head")
+                database = engine.url.render_as_string(hide_password=True)
+                log.info("migrating the database %s: %s", database, "; ".join(pending))
+                try:
+                    command.upgrade(alembic_config(connection), "head")
+                except DBAPIError as error:
+                    raise MigrationFailedError(f"migrating the database {database} failed ({'; '.join(pending)}): "
+                                               f"{str(error.orig).strip()}; nothing was changed") from error
                 _check_references(connection)
             connection.commit()
         finally:
@@ -153,7 +161,7 @@ def _lock_for_migrating(connection: Connection) -> None:
 
 def _check_references(connection: Connection) -> None:
     if connection.dialect.name == "sqlite" and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
-        raise RuntimeError("the migration left rows referring to rows that are gone; nothing was changed")
+        raise MigrationFailedError("the migration left rows referring to rows that are gone; nothing was changed")
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -245,8 +245,9 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was(tmp_path: Path, mo
     schema.upgrade(engine)
     with_revision(monkeypatch, tmp_path / "versions", FAILING_HALFWAY)
     for _ in range(2):  # the same error again, not "table paper_notes already exists"
-        with pytest.raises(OperationalError, match="NOT NULL"):
+        with pytest.raises(schema.MigrationFailedError, match="NOT NULL") as failed:
             schema.upgrade(engine)
+        assert isinstance(failed.value.__cause__, OperationalError) and "nothing was changed" in str(failed.value)
         assert "paper_notes" not in inspect(engine).get_table_names()
         assert schema.current_revision(engine) != "test"
 
@@ -280,6 +281,11 @@ def test_a_database_that_cannot_be_opened_is_said_in_one_line(tmp_path: Path, sc
     code, out, _ = scisynth(home, "db", "status")
     assert code == 0 and out.startswith(f"no database at {home / 'scisynth.db'} yet")
     assert not (home / "scisynth.db").exists()  # looking made nothing
+    elsewhere = tmp_path / "no-such-folder" / "lab.db"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SCISYNTH_DATABASE_URL", f"sqlite:///{elsewhere}")
+        code, out, _ = scisynth(home, "db", "status")
+    assert code == 2 and f"no folder {elsewhere.parent} to make it in" in out
     home.mkdir(exist_ok=True)
     (home / "scisynth.db").write_text("these are notes, not a database")
     for command in (["library"], ["db", "upgrade"]):
