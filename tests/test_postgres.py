@@ -132,6 +132,33 @@ def test_replicas_start_together_on_a_new_database(postgres: object) -> None:
     engine.dispose()
 
 
+def test_a_postgres_library_from_before_migrations_is_adopted(postgres: object) -> None:
+    """Libraries on PostgreSQL predate migrations too: their tables were made by create_all from the models, and
+    an older one lacks later columns and indexes. Opening it adds them and keeps its rows."""
+    from sqlmodel import SQLModel
+
+    from agent.runtime import make_engine
+    from retrieval.catalog import Catalog
+    from retrieval.schema import current_revision, head_revision, model_metadata
+    from tests.test_schema import schema_differences
+
+    engine = make_engine(new_database(postgres))
+    SQLModel.metadata.create_all(engine, tables=list(model_metadata().tables.values()))
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_papers_added_by"))
+        connection.execute(text("ALTER TABLE papers DROP COLUMN added_by, DROP COLUMN file_bytes"))
+        connection.execute(text("INSERT INTO papers (paper_id, title, authors_json, source, added_at) VALUES "
+                                "('pg-1', 'Holin timing', '[]', 'pdf', now())"))
+        connection.execute(text("INSERT INTO chunks (paper_id, ordinal, section, text, page_spans_json) VALUES "
+                                "('pg-1', 0, 'Results', 'Lysis time rose.', '[[0, 1]]')"))
+    catalog = Catalog(engine)
+    paper = catalog.find_paper("pg-1")
+    assert paper is not None and paper.title == "Holin timing" and paper.added_by is None
+    assert catalog.chunk_count() == 1
+    assert current_revision(engine) == head_revision() and schema_differences(engine) == []
+    engine.dispose()
+
+
 def test_eval_libraries_never_use_the_service_database(tmp_path: Path) -> None:
     from agent.settings import Settings
     from evals.datasets import library_settings
