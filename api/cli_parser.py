@@ -275,7 +275,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     retriever.add_argument("--out", type=Path, metavar="FOLDER", help="model folder (default: the home folder's "
                            "models/retriever-seedSEED)")
     retriever.add_argument("--epochs", type=int, default=1, help="passes over the training pairs (one takes about "
-                           "22 minutes on 2 cores)")
+                           "30 minutes on 2 cores)")
     retriever.add_argument("--batch-size", type=int, default=32, help="pairs per step (more: more in-batch negatives)")
     retriever.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")
     retriever.add_argument("--seed", type=int, default=13, help="seed for sampling, shuffling and initialisation")

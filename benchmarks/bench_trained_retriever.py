@@ -99,7 +99,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["scifact", "pubmedqa", "arxiv"], help="score one set")
     args = parser.parse_args()
     if not (args.model / "manifest.json").is_file():
-        print(f"no trained model at {args.model}: 'scisynth train retriever' makes one (about 11 minutes an epoch)")
+        print(f"no trained model at {args.model}: 'scisynth train retriever' makes one "
+              "(about 30 minutes an epoch on 2 cores)")
         return
     models = {"bundled": load_embedder("minilm"), "trained": load_embedder(str(args.model))}
     print(f"trained model: {args.model} ({models['trained'].name})\n")
