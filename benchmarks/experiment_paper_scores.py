@@ -1,22 +1,25 @@
 """Why do trained encoders score less through the pipeline than on whole abstracts? An experiment of issue 18:
-does scoring papers from their passages' scores (rather than by their best passage's fused score) close the gap?
+does ranking papers from their passages' scores, rather than at their best passage's fused score, close the gap?
 
-The product ranks passages: BM25 and dense scores per chunk, min-max normalised over each retriever's top 100 and
-added (convex fusion, alpha 0.5), a paper placed where its best chunk is. `bench_trained_retriever` ranks whole
+The product ranks passages: BM25 and dense scores per chunk, min-max normalised over each retriever's candidates
+and added (convex fusion), a paper placed where its best chunk is. `bench_trained_retriever` ranks whole
 abstracts instead. With 256-token chunks a SciFact abstract is two chunks on average, so a claim's words may be
 split: BM25's document statistics and the two retrievers' evidence then sit on different chunks. The variants,
-all at the product's alpha and depth (nothing chosen on the data):
+all at the product's fusion weight and candidate depth (nothing chosen on the data):
 
-- `product`: the product's ranking (chunk-level fusion, a paper at its best chunk);
-- `paper fusion`: each retriever's best chunk per paper, then fusion of those paper scores;
-- `whole-paper BM25`: BM25 over each paper's whole text (its chunks joined) fused with each paper's best dense
-  chunk;
-- `completed scores`: a chunk found by one retriever only gets its real score from the other (searched 300 deep)
-  instead of none.
+- `product`: what `scisynth eval scifact-retrieval` ranks (`rank_documents`, hybrid);
+- `paper fusion`: each retriever's best chunk per paper (from its candidates), then fusion of those paper scores;
+- `whole-paper BM25`: BM25 over each paper's title and whole abstract (as `bench_trained_retriever` ranks them),
+  fused with each paper's best dense chunk (the dense candidates hold fewer papers than chunks: about half);
+- `exact scores`: a chunk among one retriever's candidates but not the other's gets its actual score from the
+  other (lower than that retriever's last candidate, so normalised below 0) instead of the last candidate's 0.
 
-It ranks in the eval library `scisynth eval scifact-retrieval` builds (the same folder, built when missing: about
-12 minutes per model on 2 cores). nDCG@10, SciFact dev by default; `--split train` scores train claims (fair for
-the bundled model only: a trained one has seen them).
+Reference rows: BM25 and dense alone, over chunks. Each variant's change from `product` comes with a paired
+bootstrap 95% interval over the claims (differences inside it are noise).
+
+It ranks in the eval library `scisynth eval scifact-retrieval` builds (the same folder for the same model and
+`SCISYNTH_CHUNK_TOKENS`, built when missing: about 12 minutes per model on 2 cores). nDCG@10, SciFact dev by
+default; `--split train` scores train claims (fair for the bundled model only: a trained one has seen them).
 
     python -m benchmarks.experiment_paper_scores [MODEL_FOLDER ...] [--split dev|train]
 """
@@ -24,80 +27,89 @@ the bundled model only: a trained one has seen them).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from agent.runtime import Runtime
 from agent.settings import Settings
 from benchmarks.common import DATA, table
-from evals.datasets import load_scifact, subset
-from evals.metrics import mean, ranking_scores
-from evals.scifact_retrieval import build_library, ranking_home
+from evals.datasets import RetrievalSet, load_scifact, subset
+from evals.metrics import bootstrap_interval, mean, ranking_scores
+from evals.scifact_retrieval import build_library, rank_documents, ranking_home
 from retrieval.embeddings import BASE_MODEL_NAME
 from retrieval.lexical import LexicalIndex
 from retrieval.search import convex_fusion
 
-DEPTH, DEEP, ALPHA = 100, 300, 0.5
 Scored = list[tuple[int, float]]
 
 
 def best_per_paper(ranked: Scored, paper_of: dict[int, str]) -> list[tuple[str, float]]:
+    """Each paper at its best chunk's score; `ranked` is best first, as every retriever returns it."""
     best: dict[str, float] = {}
     for chunk, score in ranked:
         best.setdefault(paper_of[chunk], score)
-    return sorted(best.items(), key=lambda pair: -pair[1])
+    return list(best.items())
 
 
-def papers_in_order(ranked: Scored, paper_of: dict[int, str]) -> list[str]:
-    return [paper for paper, _ in best_per_paper(ranked, paper_of)]
-
-
-def completed(lexical: Scored, dense: Scored) -> Scored:
-    """Convex fusion over the union of both top-DEPTH lists, each candidate scored by both retrievers (from
-    their DEEP lists; below them, the DEEP-th score), normalised by the top-DEPTH range."""
-    def normaliser(ranked: Scored) -> Callable[[int], float]:
-        scores, high, low = dict(ranked), ranked[0][1], ranked[min(DEPTH, len(ranked)) - 1][1]
-        return lambda chunk: (scores.get(chunk, ranked[-1][1]) - low) / (high - low or 1.0)
-
+def exact_fusion(runtime: Runtime, query: str, lexical: Scored, dense: Scored, alpha: float) -> Scored:
+    """Convex fusion over the union of both candidate lists, each candidate scored by both retrievers (a chunk
+    BM25 does not match scores 0), normalised by each retriever's own candidates' range."""
     if not lexical or not dense:
         return lexical or dense
-    lexical_score, dense_score = normaliser(lexical), normaliser(dense)
-    candidates = {c for c, _ in lexical[:DEPTH]} | {c for c, _ in dense[:DEPTH]}
-    fused = {c: ALPHA * lexical_score(c) + (1 - ALPHA) * dense_score(c) for c in candidates}
+    candidates = sorted({c for c, _ in lexical} | {c for c, _ in dense})
+    lexical_all = dict(runtime.searcher.lexical_index().search(query, len(candidates), candidates))
+    dense_all = dict(runtime.store.search(runtime.embedder.embed_query(query), len(candidates), candidates))
+
+    def normalised(scores: dict[int, float], ranked: Scored, chunk: int) -> float:
+        high, low = ranked[0][1], ranked[-1][1]
+        return (scores.get(chunk, 0.0) - low) / (high - low or 1.0)
+
+    fused = {c: alpha * normalised(lexical_all, lexical, c) + (1 - alpha) * normalised(dense_all, dense, c)
+             for c in candidates}
     return sorted(fused.items(), key=lambda pair: -pair[1])
 
 
-def score_model(embeddings: str, split: str) -> dict[str, float]:
+def whole_paper_index(dataset: RetrievalSet) -> tuple[list[str], LexicalIndex]:
+    papers = [str(d["doc_id"]) for d in dataset.documents]
+    texts = [f"{d.get('title', '')}\n{' '.join(d['abstract'])}" for d in dataset.documents]
+    return papers, LexicalIndex(list(range(len(papers))), texts=texts)
+
+
+def score_model(embeddings: str, split: str) -> tuple[dict[str, list[float]], int]:
+    """{variant: nDCG@10 per claim, in the dataset's claim order} for one embedding model, and the candidate
+    depth the product searched."""
     settings = Settings(embeddings=embeddings)
+    if settings.fusion != "convex":
+        raise SystemExit(f"SCISYNTH_FUSION={settings.fusion}: this experiment varies convex fusion only")
+    alpha, weights = settings.fusion_alpha, [settings.fusion_alpha, 1 - settings.fusion_alpha]
     dataset = subset(load_scifact(DATA / "scifact", split), None, None)
     runtime = build_library(dataset, ranking_home(settings, dataset), settings, sentence_vectors=False)
-    paper_of = runtime.catalog.chunk_papers()
-    chunk_lexical = runtime.searcher.lexical_index()
-    chunk_ids, texts = runtime.catalog.all_index_texts()
-    joined: dict[str, list[str]] = {}
-    for chunk, text in zip(chunk_ids, texts, strict=True):
-        joined.setdefault(paper_of[chunk], []).append(text)
-    papers = list(joined)
-    paper_lexical = LexicalIndex(list(range(len(papers))), texts=["\n".join(joined[p]) for p in papers])
+    depth, paper_of = runtime.searcher.candidates, runtime.catalog.chunk_papers()
+    papers, whole = whole_paper_index(dataset)
     rankings: dict[str, dict[str, list[str]]] = {}
     for query, text in dataset.queries.items():
-        lexical = chunk_lexical.search(text, DEEP)
-        dense = runtime.store.search(runtime.embedder.embed_query(text), DEEP)
-        top_lexical, top_dense = lexical[:DEPTH], dense[:DEPTH]
-        whole = [(papers[i], s) for i, s in paper_lexical.search(text, DEPTH)]
+        lexical = runtime.searcher.ranked_ids(text, depth, "bm25")
+        dense = runtime.searcher.ranked_ids(text, depth, "dense")
+        whole_bm25 = [(papers[i], score) for i, score in whole.search(text, depth)]
         variants = {
-            "BM25 (chunks)": papers_in_order(top_lexical, paper_of),
-            "dense (chunks)": papers_in_order(top_dense, paper_of),
-            "product": papers_in_order(convex_fusion([top_lexical, top_dense], [ALPHA, 1 - ALPHA]), paper_of),
-            "paper fusion": [p for p, _ in convex_fusion([best_per_paper(top_lexical, paper_of),
-                                                          best_per_paper(top_dense, paper_of)], [ALPHA, 1 - ALPHA])],
-            "whole-paper BM25": [p for p, _ in convex_fusion([whole, best_per_paper(top_dense, paper_of)],
-                                                             [ALPHA, 1 - ALPHA])],
-            "completed scores": papers_in_order(completed(lexical, dense), paper_of),
+            "BM25 (chunks)": [p for p, _ in best_per_paper(lexical, paper_of)],
+            "dense (chunks)": [p for p, _ in best_per_paper(dense, paper_of)],
+            "product": rank_documents(runtime, paper_of, text, "hybrid", depth),
+            "paper fusion": [p for p, _ in convex_fusion([best_per_paper(lexical, paper_of),
+                                                          best_per_paper(dense, paper_of)], weights)],
+            "whole-paper BM25": [p for p, _ in convex_fusion([whole_bm25, best_per_paper(dense, paper_of)], weights)],
+            "exact scores": [p for p, _ in best_per_paper(exact_fusion(runtime, text, lexical, dense, alpha),
+                                                          paper_of)],
         }
         for name, ranked in variants.items():
             rankings.setdefault(name, {})[query] = ranked
-    return {name: mean([s["ndcg@10"] for s in ranking_scores(ranked, dataset.qrels).values()])
-            for name, ranked in rankings.items()}
+    scores = {name: ranking_scores(ranked, dataset.qrels) for name, ranked in rankings.items()}
+    return {name: [scored[q]["ndcg@10"] for q in dataset.queries] for name, scored in scores.items()}, depth
+
+
+def change(variant: list[float], product: list[float]) -> str:
+    differences = [a - b for a, b in zip(variant, product, strict=True)]
+    low, high = bootstrap_interval(differences)
+    return f"{mean(differences):+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def main() -> None:
@@ -106,11 +118,17 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "train"], default="dev")
     args = parser.parse_args()
     names = [BASE_MODEL_NAME] + [str(model) for model in args.models]
-    results = {name: score_model(name, args.split) for name in names}
-    variants = list(results[BASE_MODEL_NAME])
-    print(f"\nSciFact {args.split}, nDCG@10 (256-token chunks, alpha {ALPHA}, top {DEPTH} per retriever)\n")
-    print(table(["variant"] + [Path(name).name for name in names],
-                [[variant] + [results[name][variant] for name in names] for variant in variants]))
+    scored = {name: score_model(name, args.split) for name in names}
+    results, depth = {name: values for name, (values, _) in scored.items()}, scored[BASE_MODEL_NAME][1]
+    settings = Settings()
+    print(f"\nSciFact {args.split}, nDCG@10 and change from 'product' with its paired 95% interval "
+          f"({settings.chunk_tokens}-token chunks, convex fusion alpha {settings.fusion_alpha}, "
+          f"{depth} candidates per retriever)\n")
+    rows = [[variant] + [cell for name in names for cell in (mean(results[name][variant]),
+                                                             change(results[name][variant], results[name]["product"]))]
+            for variant in results[BASE_MODEL_NAME]]
+    print(table(["variant"] + [f"{heading} ({Path(name).name})" for name in names for heading in ("nDCG@10", "change")],
+                rows))
 
 
 if __name__ == "__main__":

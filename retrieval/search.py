@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from retrieval.vector_store import VectorIndex
 RetrieverKind = Literal["bm25", "dense", "hybrid"]
 Fusion = Literal["convex", "rrf"]
 _WORD = re.compile(r"\w+")
+Id = TypeVar("Id", int, str)  # chunk ids in the product; paper ids when an experiment fuses per paper
 
 
 @dataclass
@@ -82,9 +83,9 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def convex_fusion(rankings: list[list[tuple[int, float]]], weights: list[float]) -> list[tuple[int, float]]:
+def convex_fusion(rankings: list[list[tuple[Id, float]]], weights: list[float]) -> list[tuple[Id, float]]:
     """Fuse scored lists: each list's scores are min-max normalised to [0, 1], then weighted and added."""
-    scores: dict[int, float] = {}
+    scores: dict[Id, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         if not ranking:
             continue
