@@ -53,7 +53,7 @@ def tasks() -> list[Task]:
     arxiv = [json.loads(line) for line in (DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl").open()]
     return [
         Task("SciFact dev (in domain)",
-             {str(d["doc_id"]): f"{d.get('title', '')}\n{' '.join(d['abstract'])}" for d in scifact.documents},
+             scifact_abstracts(scifact.documents),
              scifact.queries, scifact.qrels, {f"SciFact dev, the {len(unseen)} claims no training positive "
                                               "is relevant to": unseen}),
         Task("PubMedQA test, pooled 1,000 (in distribution: trained on its other questions)",
@@ -88,9 +88,15 @@ def summary(task: Task, ranked: dict[str, dict[str, list[tuple[str, float]]]]) -
             for group, members in groups.items()}
 
 
-def lexical_index(task: Task) -> tuple[list[str], LexicalIndex]:
-    ids = list(task.documents)
-    return ids, LexicalIndex(list(range(len(ids))), texts=[task.documents[i] for i in ids])
+def scifact_abstracts(documents: list[dict]) -> dict[str, str]:
+    """SciFact documents as ranked whole: {doc id: title, newline, abstract}."""
+    return {str(d["doc_id"]): f"{d.get('title', '')}\n{' '.join(d['abstract'])}" for d in documents}
+
+
+def lexical_index(documents: dict[str, str]) -> tuple[list[str], LexicalIndex]:
+    """The documents' ids and a BM25 index over them whose ids are positions in that list."""
+    ids = list(documents)
+    return ids, LexicalIndex(list(range(len(ids))), texts=[documents[i] for i in ids])
 
 
 def main() -> None:
@@ -108,7 +114,7 @@ def main() -> None:
     for task in tasks():
         if args.only and not task.name.lower().startswith(args.only):
             continue
-        ids, lexical = lexical_index(task)
+        ids, lexical = lexical_index(task.documents)
         results = {}
         for label, embedder in models.items():
             started = time.perf_counter()

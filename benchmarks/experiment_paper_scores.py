@@ -31,12 +31,12 @@ from pathlib import Path
 
 from agent.runtime import Runtime
 from agent.settings import Settings
+from benchmarks.bench_trained_retriever import lexical_index, scifact_abstracts
 from benchmarks.common import DATA, table
-from evals.datasets import RetrievalSet, load_scifact, subset
+from evals.datasets import load_scifact, subset
 from evals.metrics import bootstrap_interval, mean, ranking_scores
 from evals.scifact_retrieval import build_library, rank_documents, ranking_home
 from retrieval.embeddings import BASE_MODEL_NAME
-from retrieval.lexical import LexicalIndex
 from retrieval.search import convex_fusion
 
 Scored = list[tuple[int, float]]
@@ -68,12 +68,6 @@ def exact_fusion(runtime: Runtime, query: str, lexical: Scored, dense: Scored, a
     return sorted(fused.items(), key=lambda pair: -pair[1])
 
 
-def whole_paper_index(dataset: RetrievalSet) -> tuple[list[str], LexicalIndex]:
-    papers = [str(d["doc_id"]) for d in dataset.documents]
-    texts = [f"{d.get('title', '')}\n{' '.join(d['abstract'])}" for d in dataset.documents]
-    return papers, LexicalIndex(list(range(len(papers))), texts=texts)
-
-
 def score_model(embeddings: str, split: str) -> tuple[dict[str, list[float]], int]:
     """{variant: nDCG@10 per claim, in the dataset's claim order} for one embedding model, and the candidate
     depth the product searched."""
@@ -84,7 +78,7 @@ def score_model(embeddings: str, split: str) -> tuple[dict[str, list[float]], in
     dataset = subset(load_scifact(DATA / "scifact", split), None, None)
     runtime = build_library(dataset, ranking_home(settings, dataset), settings, sentence_vectors=False)
     depth, paper_of = runtime.searcher.candidates, runtime.catalog.chunk_papers()
-    papers, whole = whole_paper_index(dataset)
+    papers, whole = lexical_index(scifact_abstracts(dataset.documents))
     rankings: dict[str, dict[str, list[str]]] = {}
     for query, text in dataset.queries.items():
         lexical = runtime.searcher.ranked_ids(text, depth, "bm25")
@@ -117,6 +111,10 @@ def main() -> None:
     parser.add_argument("models", nargs="*", type=Path, help="trained model folders (the bundled one always runs)")
     parser.add_argument("--split", choices=["dev", "train"], default="dev")
     args = parser.parse_args()
+    for model in args.models:  # before the bundled model's minutes, not after
+        if not (model / "manifest.json").is_file():
+            parser.error(f"{model}: not a trained model folder (no manifest.json); "
+                         "'scisynth train retriever' makes one")
     names = [BASE_MODEL_NAME] + [str(model) for model in args.models]
     scored = {name: score_model(name, args.split) for name in names}
     results, depth = {name: values for name, (values, _) in scored.items()}, scored[BASE_MODEL_NAME][1]

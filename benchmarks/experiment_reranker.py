@@ -110,7 +110,7 @@ def main() -> None:
     for full in tasks():
         task = full if full.name.startswith("SciFact") else sampled(full, args.sample)
         started = time.perf_counter()
-        ids, lexical = lexical_index(task)
+        ids, lexical = lexical_index(task.documents)
         first = rankings(task, lexical, ids, embedder.embed([task.documents[i] for i in ids]), embedder)
         scored = summary(task, {"hybrid": first["hybrid"], **reranked(task, first["hybrid"], model)})
         print(f"{task.name}: scored in {time.perf_counter() - started:.0f} s", flush=True)
