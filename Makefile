@@ -46,9 +46,11 @@ lint: install-test
 audit: install-test
 	$(VENV)/bin/pip-audit --progress-spinner off || true
 
-# The quick eval keeps its libraries and embedding cache in .eval-home, so later runs are fast.
+# pytest runs a test file per core at a time (pytest-xdist): the suite waits on servers and subprocesses
+# often enough that one process leaves a core idle a third of the time. The quick eval keeps its libraries and
+# embedding cache in .eval-home, so later runs are fast.
 test: install-test lint
-	$(PY) -m pytest -q; status=$$?; \
+	$(PY) -m pytest -q -n auto --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	if [ $$status -ne 0 ]; then exit $$status; fi
 	SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
