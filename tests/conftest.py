@@ -26,6 +26,15 @@ DATA = ROOT.parent / "shared" / "data"
 PAPERS = DATA / "papers"
 
 
+# Files that take many minutes run first: under `make test` (pytest -n auto --dist loadfile) a long file handed
+# out last keeps one core busy after the others are done. The README's examples take about 13 minutes.
+LONGEST_FIRST = ("test_readme.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: the other files keep their order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Shared data is part of the test environment (CI lays it beside the clone): a missing folder is
     # an error to report, not a reason to skip tests.
