@@ -10,6 +10,9 @@ TORCH_SPEC ?= torch==2.13.0
 # enabling it, and a native build then dies with SIGILL at its first matrix product.
 LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
 	-DGGML_FMA=ON -DGGML_F16C=ON,-DGGML_NATIVE=OFF)
+# pytest workers for `make test`: each holds the embedding model and its servers (up to 4 GiB), so more cores
+# than memory allows is no gain.
+TEST_WORKERS ?= 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -46,11 +49,11 @@ lint: install-test
 audit: install-test
 	$(VENV)/bin/pip-audit --progress-spinner off || true
 
-# pytest runs a test file per core at a time (pytest-xdist): the suite waits on servers and subprocesses
+# pytest runs a test file per worker at a time (pytest-xdist): the suite waits on servers and subprocesses
 # often enough that one process leaves a core idle a third of the time. The quick eval keeps its libraries and
 # embedding cache in .eval-home, so later runs are fast.
 test: install-test lint
-	$(PY) -m pytest -q -n auto --dist loadfile; status=$$?; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	if [ $$status -ne 0 ]; then exit $$status; fi
 	SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \

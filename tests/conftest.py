@@ -26,7 +26,7 @@ DATA = ROOT.parent / "shared" / "data"
 PAPERS = DATA / "papers"
 
 
-# Files that take many minutes run first: under `make test` (pytest -n auto --dist loadfile) a long file handed
+# Files that take many minutes run first: under `make test` (pytest-xdist, a file per worker) a long file handed
 # out last keeps one core busy after the others are done. The README's examples take about 13 minutes.
 LONGEST_FIRST = ("test_readme.py",)
 
