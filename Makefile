@@ -53,7 +53,7 @@ audit: install-test
 # often enough that one process leaves a core idle a third of the time. The quick eval keeps its libraries and
 # embedding cache in .eval-home, so later runs are fast.
 test: install-test lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile; status=$$?; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	if [ $$status -ne 0 ]; then exit $$status; fi
 	SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
