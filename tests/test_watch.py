@@ -145,7 +145,9 @@ def test_watches_over_http_and_the_scheduler(tmp_path: Path, embedder, server: R
         watch = saved.json()
         assert client.get("/v1/watches").json()["watches"][0]["id"] == watch["id"]
         # The service's scheduler finds the new watch due and runs it as a job.
-        digests = _wait(lambda: client.get("/v1/digests").json()["digests"])
+        # A digest is stored before it is posted: wait until its delivery is settled, whatever the outcome.
+        digests = _wait(lambda: [d for d in client.get("/v1/digests").json()["digests"]
+                                 if d["delivery"] != "not sent yet"])
         assert digests[0]["watch_id"] == watch["id"] and len(digests[0]["entries"]) == 3
         assert digests[0]["delivery"] == "posted" and QUESTION in digests[0]["text"]
         _feed(server, 5)
