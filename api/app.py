@@ -135,6 +135,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime or build_runtime(settings)
+        # The embedding model loads on first use, so CLI commands that never embed skip it; a server loads it
+        # now, so the first researcher's question does not wait for it.
+        app.state.runtime.embedder.embed_query("warm-up")
         app.state.keys = KeyStore(app.state.runtime.engine, settings.keys)
         app.state.watches = watch_runner(app.state.runtime, slack_delivery(settings))
         app.state.jobs = job_queue(app.state.runtime, app.state.metrics, app.state.watches)
