@@ -45,7 +45,7 @@ from agent.tool_loop import ToolLoop
 from retrieval.catalog import Catalog, PaperRow
 from retrieval.citation_graph import CitationGraph
 from retrieval.embedding_cache import CachedEmbedder
-from retrieval.embeddings import Embedder, load_embedder
+from retrieval.embeddings import Embedder, load_embedder, trained_chunk_tokens
 from retrieval.ingest import Ingestor
 from retrieval.search import HybridSearcher
 from retrieval.sentence_vectors import SentenceVectorStore
@@ -285,6 +285,11 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     if not reset_index and store.count != catalog.chunk_count():
         log.warning("the vector index holds %d chunks but the catalog %d: run 'scisynth reindex'",
                     store.count, catalog.chunk_count())
+    trained_at = trained_chunk_tokens(settings.embeddings)
+    if trained_at and trained_at != settings.chunk_tokens:
+        log.warning("%s learned on %d-token passages but this library is chunked at %d: set "
+                    "SCISYNTH_CHUNK_TOKENS=%d and run 'scisynth reindex' to search as it was measured",
+                    embedder.name, trained_at, settings.chunk_tokens, trained_at)
     searcher = HybridSearcher(catalog, store, embedder, fusion=settings.fusion, alpha=settings.fusion_alpha,
                               mmr_balance=settings.mmr_balance, lexical_dir=settings.index_dir / "bm25",
                               shared_catalog=settings.uses_postgres)

