@@ -334,10 +334,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             log_report(mlflow, {**manifest["hyperparameters"], "base_model": manifest["base_model"],
                                 "data": manifest["data"], "sha256": manifest["sha256"]},
                        {"training_loss": manifest["training_loss"], "steps": manifest["steps"]}, output)
+    chunks = f"SCISYNTH_CHUNK_TOKENS={settings.chunk_tokens}"  # the size it learned on: search at that size too
     _print({**manifest, "path": str(output)}, args.json,
            f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
-           f"{manifest['training_loss']}): {output}\ncompare: scisynth eval scifact-retrieval --embeddings {output}"
-           f"\nswitch: SCISYNTH_EMBEDDINGS={output} scisynth reindex")
+           f"{manifest['training_loss']}): {output}\ncompare: {chunks} scisynth eval scifact-retrieval --embeddings "
+           f"{output}\nswitch: {chunks} SCISYNTH_EMBEDDINGS={output} scisynth reindex")
     return 0
 
 
