@@ -65,11 +65,17 @@ def spec_name(spec: str) -> str:
     return model_name(spec) if os.path.isdir(spec) else spec
 
 
+# The modules whose output size is the pooling config's: a Dense layer (or any other) may change it.
+_SHAPE_KEEPING = {"Transformer", "Pooling", "Normalize"}
+
+
 def declared_shape(folder: Path) -> tuple[int, int] | None:
     """(dimension, window) as a sentence-transformers folder declares them in its config files, read without
-    torch; None when it does not declare both."""
+    torch; None when it does not declare both or has a module that may change the dimension."""
     try:
         modules = json.loads((folder / "modules.json").read_text())
+        if any(m["type"].rsplit(".", 1)[-1] not in _SHAPE_KEEPING for m in modules):
+            return None
         pooling = next(m["path"] for m in modules if m["type"].endswith(".Pooling"))
         dimension = json.loads((folder / pooling / "config.json").read_text())["word_embedding_dimension"]
         window = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]

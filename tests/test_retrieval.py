@@ -72,6 +72,24 @@ def test_the_model_loads_on_first_use_with_the_shape_its_folder_declares(tmp_pat
     assert undeclared._loaded is not None and undeclared.dimension == 384
 
 
+def test_a_model_with_a_dense_layer_after_pooling_is_not_refused(tmp_path: Path) -> None:
+    """Published models often project the pooled vector (a Dense module): the pooling config's dimension is not
+    theirs, so such a folder is loaded to learn its shape, and its vectors have the projected size."""
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    folder = tmp_path / "projected"
+    shutil.copytree(SentenceTransformerEmbedder().model_path, folder)
+    modules = json.loads((folder / "modules.json").read_text())
+    (folder / "2_Dense").mkdir()
+    Dense(384, 128).save(str(folder / "2_Dense"))
+    normalize = modules.pop()  # the projection goes between pooling and normalisation
+    modules += [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+                {**normalize, "idx": 3, "name": "3"}]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    projected = SentenceTransformerEmbedder(str(folder))
+    assert projected.dimension == 128 and projected.embed(["a passage"]).shape == (1, 128)
+
+
 def test_a_damaged_onnx_export_falls_back_to_torch_and_is_made_again(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     SentenceTransformerEmbedder(cache_dir=tmp_path).embed_query("warm")
