@@ -124,7 +124,10 @@ class SentenceTransformerEmbedder:
     @property
     def _model(self):
         """The torch model, loaded on first use: commands that never embed (library, refs, export) skip the
-        seconds that torch and the weights take."""
+        seconds that torch and the weights take. Once loaded it is returned without the lock: chunking counts
+        tokens through it for every sentence."""
+        if self._loaded is not None:
+            return self._loaded
         with self._load_lock:
             if self._loaded is None:
                 model = _load_sentence_transformer(self.model_path)
