@@ -37,13 +37,28 @@ class Embedder(Protocol):
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def training_manifest(folder: Path) -> dict:
+    """A model folder's manifest.json (written by `scisynth train retriever`), {} when it has none."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+        problem = "" if isinstance(manifest, dict) else f"a JSON {type(manifest).__name__}, not an object"
+    except ValueError as error:
+        problem = str(error)
+    if problem:
+        raise ValueError(f"{path} is not a training manifest ({problem}): train the model again, or delete the "
+                         "file to use the weights without it")
+    return manifest
+
+
 def model_name(folder: str | Path) -> str:
     """A model folder's identity: its name and its weights' sha256 (from its training manifest when it has one),
     so an index, an embedding cache or an eval library built with other weights is never taken for its own."""
     folder = Path(folder)
-    manifest = folder / "manifest.json"
-    digest = json.loads(manifest.read_text()).get("sha256") if manifest.is_file() else None
-    if not digest:
+    digest = training_manifest(folder).get("sha256")
+    if not isinstance(digest, str) or not digest:
         weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
         digest = hashlib.sha256("".join(sha256_of_file(path) for path in weights).encode()).hexdigest()
     return f"{folder.resolve().name}@{digest[:12]}"
@@ -52,10 +67,11 @@ def model_name(folder: str | Path) -> str:
 def trained_chunk_tokens(spec: str) -> int | None:
     """The chunk size a trained model folder learned its passages at (its manifest), or None: searching a
     library chunked at another size costs the model some of what it gained."""
-    manifest = Path(spec) / "manifest.json"
-    if spec in BASE_SPECS or not manifest.is_file():
+    if spec in BASE_SPECS:
         return None
-    return json.loads(manifest.read_text()).get("hyperparameters", {}).get("chunk_tokens")
+    hyperparameters = training_manifest(Path(spec)).get("hyperparameters")
+    chunk_tokens = hyperparameters.get("chunk_tokens") if isinstance(hyperparameters, dict) else None
+    return chunk_tokens if type(chunk_tokens) is int else None
 
 
 def spec_name(spec: str) -> str:

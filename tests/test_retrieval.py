@@ -15,7 +15,7 @@ from agent.settings import Settings
 from evals.metrics import ranking_scores
 from evals.scifact_retrieval import run as run_scifact
 from retrieval.embedding_cache import CachedEmbedder
-from retrieval.embeddings import Embedder, SentenceTransformerEmbedder
+from retrieval.embeddings import Embedder, SentenceTransformerEmbedder, model_name, trained_chunk_tokens
 from retrieval.lexical import LexicalIndex
 from retrieval.search import SearchFilter, convex_fusion, maximal_marginal_relevance, reciprocal_rank_fusion
 from tests.conftest import DATA, PAPERS, make_runtime
@@ -88,6 +88,22 @@ def test_a_model_with_a_dense_layer_after_pooling_is_not_refused(tmp_path: Path)
     (folder / "modules.json").write_text(json.dumps(modules))
     projected = SentenceTransformerEmbedder(str(folder))
     assert projected.dimension == 128 and projected.embed(["a passage"]).shape == (1, 128)
+
+
+@pytest.mark.parametrize("manifest", ['{"sha256": 5, "hyperparameters": []}',
+                                      '{"hyperparameters": {"chunk_tokens": "128"}}'])
+def test_a_manifest_with_odd_fields_falls_back_to_the_weights(tmp_path: Path, manifest: str) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    (tmp_path / "manifest.json").write_text(manifest)
+    assert model_name(tmp_path).startswith(f"{tmp_path.name}@") and trained_chunk_tokens(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize(("manifest", "problem"), [("{bad json", "Expecting property name"),
+                                                   ("[1, 2]", "a JSON list, not an object")])
+def test_a_damaged_manifest_is_refused_saying_what_to_do(tmp_path: Path, manifest: str, problem: str) -> None:
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(ValueError, match=f"not a training manifest \\({problem}.*train the model again"):
+        model_name(tmp_path)
 
 
 def test_a_damaged_onnx_export_falls_back_to_torch_and_is_made_again(tmp_path: Path,
