@@ -71,7 +71,14 @@ def run_message(runtime: Runtime, metrics: Metrics, conversation_id: str | None,
     return result
 
 
-@router.post("", status_code=201, responses=problems.responses(409))
+# What a client (and schemathesis' stateful tests) may do next with a new conversation's id.
+_NEXT = {"links": {
+    "ReadIt": {"operationId": "get_conversation", "parameters": {"conversation_id": "$response.body#/id"}},
+    "AskInIt": {"operationId": "post_message", "parameters": {"conversation_id": "$response.body#/id"}}}}
+
+
+@router.post("", status_code=201, responses={**problems.responses(409), 201: {"description": "the new conversation",
+                                                                               **_NEXT}})
 def create_conversation(runtime: RuntimeDep, caller: Reader, body: NewConversation | None = None) -> dict:
     body = body or NewConversation()
     if body.id and runtime.conversations.owned(body.id, caller.owner) is not None:
@@ -88,7 +95,7 @@ def list_conversations(runtime: RuntimeDep, caller: Reader, offset: Offset = 0,
     return {"conversations": [r.public() for r in rows], "offset": offset, "limit": limit}
 
 
-@router.get("/{conversation_id}", responses=problems.responses(404))
+@router.get("/{conversation_id}", responses=problems.responses(404), operation_id="get_conversation")
 def get_conversation(runtime: RuntimeDep, caller: Reader, conversation_id: ConversationId) -> dict:
     row = _owned(runtime, conversation_id, caller)
     return {**row.public(), "messages": [m.public() for m in runtime.conversations.messages(row.id)]}
@@ -123,7 +130,7 @@ def _turn(runtime: Runtime, metrics: Metrics, row: ConversationRow, body: NewMes
     return {**result, "conversation_id": row.public_id}
 
 
-@router.post("/{conversation_id}/messages", responses={
+@router.post("/{conversation_id}/messages", operation_id="post_message", responses={
     **problems.responses(404),
     200: {"description": "the turn's result as JSON, or Server-Sent Events with Accept: text/event-stream",
           "content": {"text/event-stream": {}}}})
