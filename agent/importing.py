@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.papers import PaperFetcher
-from retrieval.catalog import Catalog, PaperRow
+from retrieval.catalog import REFERENCE_SOURCE, Catalog, PaperRow
 from retrieval.ingest import Ingestor, IngestResult
 from tools.arxiv_client import ArxivError
-from tools.bibliography import BadEntry, BibRecord, read_bibliography
+from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibliography
 from tools.documents import Block, Document, DocumentError, Section
+from tools.isolation import IsolationError, ParseLimits, run_isolated
 from tools.pdf import parse_pdf
 
 log = logging.getLogger(__name__)
@@ -49,14 +51,17 @@ def metadata_document(record: BibRecord) -> Document:
         [unicodedata.normalize("NFKC", record.title).casefold(), *record.authors, str(record.year or "")])
     return Document(
         paper_id=f"doi:{record.doi}" if record.doi else f"bib:{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
-        title=record.title, source="bibliography", sections=[section], authors=list(record.authors),
+        title=record.title, source=REFERENCE_SOURCE, sections=[section], authors=list(record.authors),
         year=record.year, doi=record.doi, arxiv_id=record.arxiv_id, abstract=record.abstract)
 
 
 class BibliographyImporter:
     def __init__(self, catalog: Catalog, ingestor: Ingestor, fetcher: PaperFetcher | None,
-                 read_local_files: bool = True) -> None:
+                 read_local_files: bool = True, limits: ParseLimits | None = None) -> None:
+        """`limits`: how long and with how much memory the file and each PDF it names may be read (in a child
+        process: tools/isolation.py)."""
         self.catalog = catalog
+        self.limits = limits or ParseLimits()
         self.ingestor = ingestor
         self.fetcher = fetcher  # None when arXiv is switched off: arXiv entries are kept as metadata
         # False for a file uploaded to the service: its `file` fields name paths on the uploader's machine, and
@@ -68,7 +73,7 @@ class BibliographyImporter:
         """Import every readable entry of a .bib or .ris file (BibliographyError when the file is unreadable).
         Entries kept as references are ingested in batches (one transaction and one index save each), the
         arXiv and PDF ones one by one; results stay in file order."""
-        records, skipped = read_bibliography(path)
+        records, skipped = self.read(path)
         for bad in skipped:
             log.info("%s:%d skipped: %s", path, bad.line, bad.reason)
         results: list[IngestResult | None] = []
@@ -97,15 +102,18 @@ class BibliographyImporter:
             flush()
         return ImportReport([r for r in results if r is not None], skipped)
 
+    def read(self, path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
+        """The file's entries, read in a child process within the limits (BibliographyError when it cannot be)."""
+        try:
+            return run_isolated(read_bibliography, self.limits, Path(path).name, path)
+        except IsolationError as error:
+            raise BibliographyError(f"{path}: {error}") from error
+
     def _known(self, record: BibRecord) -> PaperRow | None:
         """The library paper this entry names, if any: its arXiv id, or what ingest itself matches (id, DOI, or
         title with a shared author)."""
         by_arxiv = self.catalog.find_paper(record.arxiv_id) if record.arxiv_id else None
         return by_arxiv or self.ingestor.known_paper(metadata_document(record))
-
-    def _make_way(self, reference: PaperRow | None) -> None:
-        if reference is not None:
-            self.ingestor.delete(reference.paper_id)
 
     def import_record(self, record: BibRecord, origin: str, added_by: str | None = None) -> IngestResult:
         """One entry into the library (a paper already there comes back "unchanged")."""
@@ -118,41 +126,67 @@ class BibliographyImporter:
     def _resolve(self, record: BibRecord, origin: str, added_by: str | None
                  ) -> IngestResult | tuple[Document, str | None]:
         """The entry's result when it is known or came from arXiv or a PDF; else the reference to keep (with a
-        note saying why the paper itself could not be had). A reference already kept makes way for the paper
-        itself once arXiv has it or a readable PDF is attached, under the same owner; otherwise it stays as it
-        is (importing again changes nothing)."""
+        note saying why the paper itself could not be had). The paper itself, once arXiv has it or a readable PDF
+        is attached, is added for `added_by`; a reference that key had kept then goes, one another key owns stays
+        (an import never deletes or takes over another key's paper). Otherwise a known entry is left as it is
+        (importing again changes nothing)."""
         known = self._known(record)
-        if known is not None and known.source != "bibliography":
+        if known is not None and known.source != REFERENCE_SOURCE:
             return IngestResult(origin, "unchanged", known.paper_id, known.title)
-        owner = known.added_by if known is not None else added_by
-        note = None
+        note = record.note
         if record.arxiv_id and self.fetcher is not None:
             try:
                 papers = self.fetcher.arxiv.lookup([record.arxiv_id])
             except ArxivError as error:
-                note = f"arXiv unreachable ({error}); kept the reference, import again to fetch the paper"
+                note = _joined(note, f"arXiv unreachable ({error}); kept the reference, import again to fetch the "
+                                     "paper")
             else:
                 if papers:
-                    self._make_way(known)
-                    result = self.fetcher.ingest(papers[0], added_by=owner)
+                    result = self.fetcher.ingest(papers[0], added_by=added_by)
                     result.path = origin
-                    return result
-                note = f"arXiv has no {record.arxiv_id}; kept the reference"
-        if record.files and not self.read_local_files and note is None:
-            note = "the entry's PDF is on your machine, not the server's; upload the PDF to add its full text"
+                    return self._replacing(known, result, added_by)
+                note = _joined(note, f"arXiv has no {record.arxiv_id}; kept the reference")
+        if record.files and not self.read_local_files:
+            note = _joined(note, "the entry's PDF is on your machine, not the server's; upload the PDF to add its "
+                                 "full text")
         for pdf in record.files if self.read_local_files else ():
             try:
-                document = parse_pdf(pdf)
-            except DocumentError as error:
-                note = f"{pdf}: {error.reason}; kept the reference"
+                document = run_isolated(parse_pdf, self.limits, pdf.name, pdf)
+            except (DocumentError, IsolationError) as error:
+                note = _joined(note, f"{pdf}: {getattr(error, 'reason', error)}; kept the reference")
                 continue
-            self._make_way(known)
-            return self.ingestor.ingest_document(replace(
-                document, title=record.title, authors=list(record.authors) or document.authors,
-                year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), origin, owner)
+            titled, mismatch = _with_record_metadata(document, record)
+            result = self.ingestor.ingest_document(titled, origin, added_by)
+            return self._replacing(known, _noted(result, mismatch), added_by)
         if known is not None:
             return IngestResult(origin, "unchanged", known.paper_id, known.title, error=note)
         return metadata_document(record), note
+
+    def _replacing(self, reference: PaperRow | None, result: IngestResult, added_by: str | None) -> IngestResult:
+        """The full text's result; the reference it supersedes is removed when `added_by` owns it."""
+        if (reference is not None and result.paper_id not in (None, reference.paper_id)
+                and result.status != "failed" and reference.added_by == added_by):
+            self.ingestor.delete(reference.paper_id)
+        return result
+
+
+def _title_words(title: str) -> set[str]:
+    return {word for word in re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKD", title).lower()) if len(word) > 2}
+
+
+def _with_record_metadata(document: Document, record: BibRecord) -> tuple[Document, str | None]:
+    """The PDF under the entry's title, authors, year and DOI (a reference manager's metadata beats what a PDF's
+    first page gives); when the PDF's own title shares under half its words with the entry's, a note says so, so
+    a mislabelled attachment is seen rather than silently renamed."""
+    own, entry = _title_words(document.title), _title_words(record.title)
+    differs = len(own) >= 3 and len(own & entry) < len(own) / 2
+    note = f"the PDF's own title reads {document.title[:120]!r}; kept the entry's title" if differs else None
+    return replace(document, title=record.title, authors=list(record.authors) or document.authors,
+                   year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), note
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None
 
 
 def _noted(result: IngestResult, note: str | None) -> IngestResult:

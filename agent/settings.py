@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.llm import ModelOptions
+from tools.isolation import ParseLimits
 
 
 def _split(value: str) -> list[str]:
@@ -40,7 +41,10 @@ class Settings(BaseSettings):
                         "replicas that share one run each other's upload jobs")
     job_lease_seconds: float = Field(default=60.0, ge=1, description="a running job not heard from for this long "
                                      "is taken over by another replica (its own died)")
-    max_pending_jobs: int = Field(default=5, ge=1, description="uploads and fetches one API key may have waiting")
+    max_pending_jobs: int = Field(default=5, ge=1, description="jobs (uploads, fetches, imports, syncs, watch runs) "
+                                  "one API key may have waiting")
+    max_queued_jobs: int = Field(default=500, ge=1, description="jobs all keys together may have waiting; more get "
+                                 "503")
     trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
                                  "is believed (empty: none; client addresses are the sockets')")
     redis_url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://",
@@ -48,8 +52,19 @@ class Settings(BaseSettings):
                            "answer cache; empty: each process keeps its own limits, no answer cache")
     answer_cache_hours: float = Field(default=24.0, ge=0, description="with SCISYNTH_REDIS_URL, how long a model's "
                                       "answer to the same question on the same evidence is reused (0: never)")
-    max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503 "
-                                 "(put a reverse proxy with header timeouts in front of a public deployment)")
+    max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503")
+    max_connections_per_client: int = Field(default=100, ge=1, description="open connections one client address "
+                                            "may hold (trusted proxies are not limited); more are closed at once")
+    header_timeout_seconds: float = Field(default=10.0, gt=0, description="a connection that has not sent a "
+                                          "request's whole header within this is closed (slow clients)")
+    body_timeout_seconds: float = Field(default=30.0, gt=0, description="a request whose body stops arriving for "
+                                        "this long is answered 408")
+    max_streaming_turns: int = Field(default=64, ge=1, description="turns running at once in this process (each "
+                                     "holds a thread); more get 503")
+    parse_seconds: float = Field(default=120.0, gt=0, description="how long one uploaded or imported file may take "
+                                 "to read (a child process; stopped after this)")
+    parse_memory_mb: int = Field(default=2048, ge=256, description="memory one uploaded or imported file's reader "
+                                 "may use")
     public_metrics: bool = Field(default=False, description="serve /metrics without an API key")
     api_docs: bool = Field(default=False, description="serve the interactive API docs at /docs (public)")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
@@ -65,6 +80,9 @@ class Settings(BaseSettings):
     zotero_api_key: str = Field(default="", validation_alias="ZOTERO_API_KEY",
                                 description="a Zotero key that can read the libraries you sync")
     zotero_api_url: str = Field(default="https://api.zotero.org", validation_alias="ZOTERO_API_URL")
+    zotero_libraries: str = Field(default="", validation_alias="ZOTERO_LIBRARIES",
+                                  description="comma-separated libraries (user:ID, group:ID) members may sync; "
+                                  "admins may sync any the key reads")
     mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI for eval runs (training runs "
                                      "are tracked whenever MLflow is installed; default store: SQLite in home)")
     watch_check_seconds: float = Field(default=60.0, ge=0, description="how often the service looks for due "
@@ -101,6 +119,10 @@ class Settings(BaseSettings):
     def model_options(self) -> ModelOptions:
         return ModelOptions(self.home_dir / "models", self.llm_context_tokens, self.llm_threads, self.llm_gpu_layers,
                             self.llm_chat_format, self.llm_max_tokens, self.llm_timeout_seconds, self.llm_retries)
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(self.parse_seconds, self.parse_memory_mb)
 
     @property
     def home_dir(self) -> Path:
@@ -147,3 +169,11 @@ class Settings(BaseSettings):
     @property
     def keys(self) -> list[str]:
         return _split(self.api_keys)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+    @property
+    def zotero_library_list(self) -> list[str]:
+        return _split(self.zotero_libraries)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from agent.answerability import AnswerabilityJudge
@@ -96,6 +96,8 @@ class DigestRow(SQLModel, table=True):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], primary_key=True)
     watch_id: str = Field(index=True)
     watch_name: str
+    # the watch's owner (digests stay readable after their watch is removed, and only to that key or an admin)
+    owner: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=_now, index=True)
     status: str  # "new papers" or "failed"
     entries_json: str = "[]"
@@ -148,24 +150,35 @@ class WatchStore:
         questions = [q.strip() for q in questions or [] if q.strip()]
         if len(questions) > 5:
             raise WatchError("at most 5 standing questions per watch")
-        with Session(self.engine) as session:
-            owned = session.exec(select(func.count()).select_from(WatchRow).where(WatchRow.owner == owner)).one()
-        if owned >= MAX_WATCHES_PER_OWNER:
-            raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         row = WatchRow(name=name.strip()[:200], query=query, questions_json=json.dumps(questions),
                        every_hours=every_hours, max_results=max_results, with_pdf=with_pdf, owner=owner)
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
+        # Counted after the insert, not before: of keys adding at once, those past the cap (in creation order)
+        # take their own watch back, so no race leaves an owner with more than the cap.
+        if row.id not in [watch.id for watch in self.list(owner)][:MAX_WATCHES_PER_OWNER]:
+            self.remove(row.id)
+            raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         return row
 
     def get(self, watch_id: str) -> WatchRow | None:
         with Session(self.engine) as session:
             return session.get(WatchRow, watch_id)
 
-    def list(self) -> list[WatchRow]:
+    def list(self, owner: str | None = None) -> list[WatchRow]:
+        """The watches in the order they were saved: one key's, or all (owner None: an admin, the CLI)."""
+        query = select(WatchRow).order_by(WatchRow.created_at, WatchRow.id)
+        if owner is not None:
+            query = query.where(WatchRow.owner == owner)
         with Session(self.engine) as session:
-            return list(session.exec(select(WatchRow).order_by(WatchRow.created_at)))
+            return list(session.exec(query))
+
+    def postpone(self, watch_id: str, delay: timedelta) -> None:
+        """Move a claimed watch's next run to `delay` from now (its owner's job queue was full)."""
+        with self.engine.begin() as connection:
+            connection.execute(update(WatchRow).where(col(WatchRow.id) == watch_id)
+                               .values(next_run_at=_now() + delay))
 
     def remove(self, watch_id: str) -> bool:
         """Remove a watch and what it has seen; its digests stay readable."""
@@ -245,10 +258,13 @@ class WatchStore:
                 session.add(row)
                 session.commit()
 
-    def digests(self, watch_id: str | None = None, limit: int = 20) -> list[DigestRow]:
+    def digests(self, watch_id: str | None = None, limit: int = 20, owner: str | None = None) -> list[DigestRow]:
+        """The newest digests (of one watch; of one owner's watches, or all with owner None)."""
         query = select(DigestRow).order_by(col(DigestRow.created_at).desc()).limit(limit)
         if watch_id is not None:
             query = query.where(DigestRow.watch_id == watch_id)
+        if owner is not None:
+            query = query.where(DigestRow.owner == owner)
         with Session(self.engine) as session:
             return list(session.exec(query))
 
@@ -309,20 +325,21 @@ class WatchRunner:
     writer: DigestWriter
     deliver: Callable[[DigestRow], str] | None = None  # posts a digest (Slack); returns what happened
 
-    def run(self, watch_id: str) -> WatchRun:
-        """Run one watch now; its digest when there are new papers or arXiv failed."""
+    def run(self, watch_id: str, pdfs_allowed: bool = True) -> WatchRun:
+        """Run one watch now; its digest when there are new papers or arXiv failed. `pdfs_allowed` False (the
+        owner's storage quota is full): the new papers are added from their abstracts."""
         watch = self.store.get(watch_id)
         if watch is None:
             return WatchRun(watch_id, "no such watch")
         if not self.store.start_run(watch_id):
             return WatchRun(watch_id, "already running")
         try:
-            return self._run(watch)  # finish() frees the watch
+            return self._run(watch, pdfs_allowed)  # finish() frees the watch
         except BaseException:
             self.store.release(watch_id)
             raise
 
-    def _run(self, watch: WatchRow) -> WatchRun:
+    def _run(self, watch: WatchRow, pdfs_allowed: bool) -> WatchRun:
         try:
             found = self.arxiv.search(watch.query, max_results=watch.max_results, sort_by="submitted", fresh=True)
         except ArxivQueryError as error:
@@ -336,12 +353,16 @@ class WatchRunner:
         if not new:
             self.store.finish(watch, "nothing new", None, [])
             return WatchRun(watch.id, "nothing new")
-        results = [self.fetcher.ingest(paper, watch.with_pdf, added_by=watch.owner or None) for paper in new]
+        results = [self.fetcher.ingest(paper, watch.with_pdf and pdfs_allowed, added_by=watch.owner or None)
+                   for paper in new]
+        if watch.with_pdf and not pdfs_allowed:
+            for result in results:
+                result.error = result.error or "abstract only: the watch owner's storage quota is full"
         entries = [self.writer.entry(paper, result, watch.questions)
                    for paper, result in zip(new, results, strict=True)]
         reported = [paper.base_id for paper, result in zip(new, results, strict=True)
                     if result.status != "failed"]  # a failed ingest is tried again next run
-        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, status="new papers",
+        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, owner=watch.owner, status="new papers",
                            entries_json=json.dumps(entries))
         if not self.store.finish(watch, "new papers", digest, reported):
             return WatchRun(watch.id, "no such watch", None, results)  # removed while it ran: nothing to post
@@ -350,7 +371,8 @@ class WatchRunner:
     def _failed(self, watch: WatchRow, reason: str, retry_soon: bool) -> WatchRun:
         """Say so once per streak of failures."""
         first = watch.last_status != "failed"
-        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, status="failed", error=reason) if first else None
+        digest = DigestRow(watch_id=watch.id, watch_name=watch.name, owner=watch.owner, status="failed",
+                           error=reason) if first else None
         stored = self.store.finish(watch, "failed", digest, [], retry_soon=retry_soon)
         return WatchRun(watch.id, "failed", self._delivered(digest) if digest and stored else None)
 

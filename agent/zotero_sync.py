@@ -171,7 +171,7 @@ class ZoteroSync:
                 if on_item:
                     on_item(report.results[-1])
         if state.version and changes is not None:
-            report.removed = self._remove_deleted(source, self.client.deleted(library, state.version))
+            report.removed = self._remove_deleted(source, self.client.deleted(library, state.version), added_by)
         self._save(source, version, rows)
         return report
 
@@ -198,8 +198,9 @@ class ZoteroSync:
         for path in files:  # only the PDF a paper now points to is kept
             if self.importer.catalog.paper_at(path) is None:
                 path.unlink(missing_ok=True)
-        if existing is not None and result.paper_id not in (None, existing.paper_id):
-            self.importer.ingestor.delete(existing.paper_id)  # the reference this item used to be
+        if (existing is not None and result.paper_id not in (None, existing.paper_id)
+                and existing.added_by == added_by):  # the reference this item used to be, when this key added it
+            self.importer.ingestor.delete(existing.paper_id)
         if notes and result.status != "failed":
             result.error = "; ".join(filter(None, [result.error, *notes]))
         report.results.append(result)
@@ -217,7 +218,9 @@ class ZoteroSync:
         files, notes = [], []
         for key in keys:
             try:
-                files.append(self.client.download(library, key, self.folder / f"{key}.pdf", self.max_bytes).path)
+                # a folder per library: item keys are unique within a library only
+                target = self.folder / library.kind / library.id / f"{key}.pdf"
+                files.append(self.client.download(library, key, target, self.max_bytes).path)
             except FetchRefusedError as error:
                 notes.append(f"attachment {key}: Zotero sent the download to a host that is not Zotero's ({error})")
             except DownloadError as error:
@@ -229,14 +232,17 @@ class ZoteroSync:
             return list(session.exec(select(ZoteroItemRow).where(
                 ZoteroItemRow.source == source, ZoteroItemRow.incomplete, ZoteroItemRow.retries < MAX_RETRIES)))
 
-    def _remove_deleted(self, source: str, keys: list[str]) -> list[str]:
+    def _remove_deleted(self, source: str, keys: list[str], added_by: str | None) -> list[str]:
+        """Remove the papers of items deleted in Zotero that a sync added for this key (another key's paper stays:
+        a sync never deletes what it does not own)."""
         removed = []
         with Session(self.engine) as session:
             for key in keys:
                 row = session.get(ZoteroItemRow, (source, key))
                 if row is None:
                     continue
-                if row.added and self.importer.catalog.find_paper(row.paper_id) is not None:
+                paper = self.importer.catalog.find_paper(row.paper_id)
+                if row.added and paper is not None and paper.added_by == added_by:
                     self.importer.ingestor.delete(row.paper_id)
                     removed.append(row.paper_id)
                 session.delete(row)
@@ -255,6 +261,7 @@ def zotero_sync(runtime: Runtime) -> ZoteroSync:
     """A sync over the runtime's library with the configured key and API URL (arXiv items fetched when arXiv is
     on)."""
     settings = runtime.settings
-    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if settings.use_arxiv else None)
+    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if settings.use_arxiv else None,
+                                    limits=settings.parse_limits)
     return ZoteroSync(runtime.engine, ZoteroClient(settings.zotero_api_key, settings.zotero_api_url), importer,
                       settings.papers_dir / "zotero", settings.max_download_mb * 1024 * 1024)

@@ -24,6 +24,37 @@ def markdown_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+# What in an answer's own text could make a Markdown client run or fetch something: raw HTML (and autolinks), link
+# and image syntax, and link reference definitions. Emphasis, lists and the [n] markers stay as written.
+_ANSWER_ACTIVE = re.compile(r"[<>]|\]\(|!\[|\]:")
+_ANSWER_NEUTRAL = {"<": "&lt;", ">": "&gt;", "](": "]\\(", "![": "!\\[", "]:": "]\\:"}
+
+
+class AnswerGuard:
+    """Makes an answer's text inert for Markdown clients as it streams: an answer quotes library text (a hostile
+    PDF's `<img onerror>`, `[link](javascript:)` or `![](https://tracker)`) and a model may repeat it. A piece
+    ending in `]` or `!` is held back until the next one shows whether it began a link."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        text, self._held = self._held + text, ""
+        if text.endswith(("]", "!")):
+            text, self._held = text[:-1], text[-1]
+        return _ANSWER_ACTIVE.sub(lambda m: _ANSWER_NEUTRAL[m.group(0)], text)
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+def inert_answer(text: str) -> str:
+    """A whole answer made inert for Markdown clients (see AnswerGuard)."""
+    guard = AnswerGuard()
+    return guard.feed(text) + guard.flush()
+
+
 @dataclass(frozen=True)
 class Style:
     escape: Callable[[str], str]
@@ -50,11 +81,11 @@ def how_made(result: dict) -> str:
 
 
 def _answer(result: dict, style: Style) -> str:
-    """The answer with Slack citation links; in Markdown only image syntax is neutralised (a model's own
-    emphasis or lists may stay, but no answer can make a client fetch an image URL)."""
+    """The answer with Slack citation links; in Markdown made inert (a model's own emphasis or lists may stay, but
+    no answer can carry HTML, a link or an image a client would follow or fetch)."""
     by_number = {c["n"]: c for c in result.get("citations", [])}
     if style is MARKDOWN:
-        return result["answer"].replace("![", "!\\[")
+        return inert_answer(result["answer"])
     if style is not MRKDWN:
         return style.escape(result["answer"])
     return MARKER.sub(lambda m: style.link(m.group(0), by_number[int(m.group(1))].get("url"))

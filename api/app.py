@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk.signature import SignatureVerifier
+from starlette.requests import ClientDisconnect
 
 from agent.importing import BibliographyImporter
 from agent.runtime import Runtime, build_runtime
@@ -38,14 +39,18 @@ from tools.zotero import ZoteroError, ZoteroLibrary
 
 log = logging.getLogger("scisynth.api")
 STATIC = Path(__file__).with_name("static")
+WATCH_WAIT = timedelta(minutes=15)  # a due watch whose owner's job queue is full runs this much later
 
 
 def slack_signature_valid(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's v0 signature and 5-minute window, checked before any parsing (slack_sdk's verifier)."""
     timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
-    if not timestamp.isdigit() or not signature:
+    if not timestamp.isascii() or not timestamp.isdigit() or not signature:
         return False
-    return SignatureVerifier(secret).is_valid(body, timestamp, signature)
+    try:
+        return SignatureVerifier(secret).is_valid(body, timestamp, signature)
+    except UnicodeDecodeError:  # Slack sends UTF-8; anything else was not signed by it
+        return False
 
 
 def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQueue:
@@ -55,7 +60,8 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
         file or a failure leaves nothing behind; a re-run after a crash keeps the file its paper uses)."""
         path, name = Path(job.payload["path"]), job.payload.get("filename", "upload.pdf")
         try:
-            results = runtime.ingestor.ingest_paths([path], added_by=job.owner or None)
+            results = runtime.ingestor.ingest_paths([path], added_by=job.owner or None,
+                                                    limits=runtime.settings.parse_limits)
         finally:
             if runtime.catalog.paper_at(path) is None:
                 path.unlink(missing_ok=True)
@@ -75,13 +81,17 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
         their line. The file is removed afterwards (a re-run after a crash imports what is still missing)."""
         path, name = Path(job.payload["path"]), job.payload.get("filename", "import")
         importer = BibliographyImporter(runtime.catalog, runtime.ingestor,
-                                        runtime.fetcher if runtime.settings.use_arxiv else None, read_local_files=False)
+                                        runtime.fetcher if runtime.settings.use_arxiv else None, read_local_files=False,
+                                        limits=runtime.settings.parse_limits)
         try:
             report = importer.import_file(path, added_by=job.owner or None)
         except BibliographyError as error:
             return [IngestResult(name, "failed", error=str(error).replace(str(path), name))]
         finally:
             path.unlink(missing_ok=True)
+        if not report.results:
+            reasons = "; ".join(f"line {bad.line}: {bad.reason}" for bad in report.skipped[:5])
+            return [IngestResult(name, "failed", error=f"no entry of {name} could be read ({reasons})")]
         for result in report.results:
             result.path = result.path.replace(str(path), name)
         return report.results + [IngestResult(f"{name}:{bad.line}", "skipped", error=bad.reason)
@@ -99,9 +109,12 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
                 + [IngestResult(library, "removed", paper_id) for paper_id in report.removed])
 
     def watch(job: JobRow) -> list[IngestResult]:
+        """Run as the watch's owner (the scheduler queues it under that key): its PDFs count toward that key's
+        storage quota, and past the quota the new papers come in from their abstracts."""
         if job.attempts > 1:  # taken over from a run cut short: free the watch it held, or this run would skip
             watches.store.release(job.payload["watch_id"])
-        return watches.run(job.payload["watch_id"]).results
+        room = runtime.catalog.bytes_added_by(job.owner) < runtime.settings.upload_quota_mb * 1024 * 1024
+        return watches.run(job.payload["watch_id"], pdfs_allowed=room).results
 
     return JobQueue(runtime.engine, {"upload": upload, "arxiv": arxiv, "import": import_bibliography, "watch": watch,
                                      "zotero": zotero},
@@ -111,19 +124,31 @@ def job_queue(runtime: Runtime, metrics: Metrics, watches: WatchRunner) -> JobQu
                     local_kinds=frozenset() if runtime.settings.papers.strip() else frozenset({"upload", "import"}))
 
 
-def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float) -> BackgroundScheduler | None:
-    """Look for due watches every few seconds and queue a run of each one this replica claims (the claim is
-    atomic in the shared database, so with several replicas each due watch runs once)."""
+def queue_due_watches(store: WatchStore, jobs: JobQueue, max_pending_jobs: int) -> list[JobRow]:
+    """Queue a run of each due watch this replica claims (the claim is atomic in the shared database, so with
+    several replicas each due watch runs once), as the watch's owner and within that key's job limit: when its
+    queue is full the run waits WATCH_WAIT."""
+    queued = []
+    for watch_id in store.claim_due():
+        watch = store.get(watch_id)
+        if watch is None:
+            continue
+        if jobs.unfinished(watch.owner) >= max_pending_jobs:
+            log.info("watch %s waits: its owner has %d jobs waiting", watch_id, max_pending_jobs)
+            store.postpone(watch_id, WATCH_WAIT)
+            continue
+        queued.append(jobs.submit("watch", {"watch_id": watch_id}, owner=watch.owner))
+    return queued
+
+
+def watch_scheduler(store: WatchStore, jobs: JobQueue, every_seconds: float, max_pending_jobs: int
+                    ) -> BackgroundScheduler | None:
+    """Look for due watches every `every_seconds` (0: never) and queue their runs (queue_due_watches)."""
     if every_seconds <= 0:
         return None
-
-    def queue_due() -> None:
-        for watch_id in store.claim_due():
-            jobs.submit("watch", {"watch_id": watch_id}, owner="")
-
     scheduler = BackgroundScheduler(daemon=True)
-    scheduler.add_job(queue_due, "interval", seconds=every_seconds, coalesce=True, max_instances=1,
-                      next_run_time=datetime.now(UTC))
+    scheduler.add_job(queue_due_watches, "interval", args=(store, jobs, max_pending_jobs), seconds=every_seconds,
+                      coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
     scheduler.start()
     return scheduler
 
@@ -142,7 +167,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.watches = watch_runner(app.state.runtime, slack_delivery(settings))
         app.state.jobs = job_queue(app.state.runtime, app.state.metrics, app.state.watches)
         app.state.jobs.start()
-        scheduler = watch_scheduler(app.state.watches.store, app.state.jobs, settings.watch_check_seconds)
+        scheduler = watch_scheduler(app.state.watches.store, app.state.jobs, settings.watch_check_seconds,
+                                    settings.max_pending_jobs)
         app.state.slack = None
         if settings.slack_signing_secret and settings.slack_bot_token:
             from slack_bolt.adapter.fastapi import SlackRequestHandler
@@ -164,7 +190,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research assistant: answers with page-level citations from your paper library.")
-    app.state.metrics, app.state.workers, app.state.keys = Metrics(), TurnWorkers(), None
+    app.state.metrics, app.state.keys = Metrics(), None
+    app.state.workers = TurnWorkers(settings.max_streaming_turns)
     problems.install(app)
     app.add_middleware(Guard, settings=settings, metrics=app.state.metrics, keys=lambda: app.state.keys,
                        limiter=RateLimiter(settings.rate_limit_per_minute, settings.limits_storage, "requests"),
@@ -210,9 +237,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         """Slack's Events API and slash commands; Bolt checks the signature (401 when it is wrong)."""
         if app.state.slack is None:
             return problems.problem(404, "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-        body = await request.body()
+        from api.slack import first_delivery
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            return problems.problem(400, "the request body ended before its declared length")
         if not slack_signature_valid(settings.slack_signing_secret, body, request.headers):
             return problems.problem(401, "the Slack signature or timestamp is missing, wrong or stale")
+        if not first_delivery(app.state.runtime.engine, request.headers["x-slack-signature"]):
+            return Response(status_code=200)  # a replay: acknowledged, not run again
         try:
             response = await app.state.slack.handle(request)
         except Exception:  # signed, but not an event or command Bolt can read (malformed, deeply nested)

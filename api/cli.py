@@ -45,21 +45,16 @@ def _runtime(args: argparse.Namespace, needs_model: bool = True):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from agent.runtime import make_engine
     from api.app import create_app
+    from api.server import serve
     from retrieval.schema import upgrade
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)  # a database it cannot use stops it here, in one line
     engine.dispose()
-    # X-Forwarded-For is believed only from proxies the operator names: otherwise any client could pick the
-    # address its failed logins are counted against.
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
-                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
-                limit_concurrency=settings.max_connections)
+    serve(create_app(settings), settings, args.host, args.port)
     return 0
 
 
@@ -159,7 +154,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args, needs_model=False)
     importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if runtime.settings.use_arxiv
-                                    else None)
+                                    else None, limits=runtime.settings.parse_limits)
     try:
         with tqdm(desc="import", unit="entry", disable=args.json or None, file=sys.stderr) as bar:
             report = importer.import_file(Path(args.file), on_entry=lambda _result: bar.update())

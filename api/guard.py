@@ -9,6 +9,7 @@ single byte of its body is read.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -45,6 +46,13 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
+
+
+class BodyTooSlowError(HTTPException):
+    """The body stopped arriving for longer than the body timeout (a slow client holding a connection)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request body stopped arriving for {seconds:g} s; send it again")
 
 
 class BodyTooLargeError(HTTPException):
@@ -133,12 +141,22 @@ class Guard:
         if path.startswith(_PUBLIC_PREFIXES):  # small static assets: no byte ranges (and no plain-text 416s)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")]
 
+        body_done = False
+
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            """The body, counted against the cap and timed while it arrives (afterwards a receive only waits for
+            the client to go away, which a stream may do for as long as it runs)."""
+            nonlocal received, body_done
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.settings.body_timeout_seconds)
+            except TimeoutError:
+                raise BodyTooSlowError(self.settings.body_timeout_seconds) from None
             received += len(message.get("body", b""))
             if received > limit:
                 raise BodyTooLargeError(limit)
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
         try:
@@ -152,9 +170,9 @@ class Guard:
             else:
                 scope["state"]["caller"] = caller
                 await self.app(scope, counted_receive, send_with_headers)
-        except BodyTooLargeError as error:
+        except (BodyTooLargeError, BodyTooSlowError) as error:
             if not status["started"]:
-                await problems.problem(413, str(error.detail))(scope, receive, send_with_headers)
+                await problems.problem(error.status_code, str(error.detail))(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled error on %s %s request_id=%s", scope["method"], path, rid)
             if not status["started"]:

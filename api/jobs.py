@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
 UNFINISHED = ("queued", "running")
 MAX_ATTEMPTS = 3
+CLAIM_WINDOW = 50  # oldest claimable jobs among which the next is chosen (fairly between keys)
 
 
 def _now() -> datetime:
@@ -93,6 +95,7 @@ class JobQueue:
         self.poll_seconds = poll_seconds
         self.on_result = on_result
         ensure_schema(engine)
+        self._served: dict[str, float] = {}  # owner -> when this worker last took one of its jobs
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._drain = False
@@ -150,11 +153,14 @@ class JobQueue:
         return ((JobRow.status == "queued") | expired) & or_(JobRow.worker.is_(None), JobRow.worker == self.worker)
 
     def _claim(self) -> JobRow | None:
-        """The oldest job this replica may run, taken under a lease. The conditional UPDATE is the claim: of
-        replicas racing for one row, one updates it and the others find it no longer claimable."""
+        """A job this replica may run, taken under a lease: the oldest job of the key this worker served least
+        recently, so one key's queue (each key may have max_pending_jobs waiting) never holds the worker for the
+        others. The conditional UPDATE is the claim: of replicas racing for one row, one updates it and the others
+        find it no longer claimable."""
         with Session(self.engine, expire_on_commit=False) as session:
             candidates = list(session.exec(select(JobRow).where(self._claimable()).order_by(JobRow.created_at)
-                                           .limit(5)))
+                                           .limit(CLAIM_WINDOW)))
+            candidates.sort(key=lambda row: self._served.get(row.owner, 0.0))  # stable: oldest first per key
             for row in candidates:
                 if row.attempts >= MAX_ATTEMPTS:  # it stopped its worker each time: never again
                     self._finish(row.id, "failed", error=f"the job stopped its worker {row.attempts} times; quote "
@@ -167,6 +173,7 @@ class JobQueue:
                 if claimed.rowcount == 1:
                     session.refresh(row)  # the claimed row as stored (attempts: this run's number)
                     session.expunge(row)
+                    self._served[row.owner] = time.monotonic()
                     return row
         return None
 

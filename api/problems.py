@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from api.streaming import TurnsBusyError
+
 
 class Problem(BaseModel):
     """An error: `detail` says what went wrong and what to do."""
@@ -40,6 +42,10 @@ COMMON = responses(400, 401, 413, 422, 429, 500)
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(TurnsBusyError)
+    async def turns_busy(_request: Request, error: TurnsBusyError) -> JSONResponse:
+        return problem(503, str(error), {"Retry-After": "5"})
+
     @app.exception_handler(HTTPException)
     async def http_problem(_request: Request, error: HTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), dict(error.headers or {}))

@@ -29,7 +29,8 @@ from api.jobs import JobQueue, JobRow
 from api.routes_conversations import NewMessage, Offset, run_message
 from retrieval.catalog import PaperRow
 from tools.arxiv_ids import ARXIV_ID_PATTERN
-from tools.bibliography import BibliographyError, read_bibliography
+from tools.bibliography import BibliographyError, bibliography_text
+from tools.zotero import ZoteroLibrary
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["library"], responses=problems.COMMON)
@@ -134,18 +135,16 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
              openapi_extra={"requestBody": {"required": True, "content": _FILE_FIELD}})
 async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
     """A BibTeX or RIS export (multipart `file`) imported as a job: arXiv entries fetched, the rest kept as
-    metadata-only papers; entries that cannot be read are listed with their line. Poll GET /v1/jobs/{id}."""
+    metadata-only papers; entries that cannot be read are listed with their line. A file that is not UTF-8 BibTeX
+    or RIS is refused here (422); its entries are read by the job. Poll GET /v1/jobs/{id}."""
     check_job_room(runtime, jobs, caller)  # before the upload is read and parsed
     folder = runtime.settings.papers_dir / "imports"
     temporary, _size, name = await _receive(request, folder)
     suffix = FilePath(name).suffix.lower()
     target = folder / f"{uuid.uuid4().hex}{suffix if suffix in ('.bib', '.ris') else '.txt'}"
     os.replace(temporary, target)
-    try:
-        records, skipped = await run_in_threadpool(read_bibliography, target)
-        if not records:
-            reasons = "; ".join(f"line {bad.line}: {bad.reason}" for bad in skipped[:5])
-            raise HTTPException(422, f"no entry of {name or 'the file'} could be read ({reasons})")
+    try:  # only the checks that parse nothing run here; the entries are read by the job, in a bounded child process
+        await run_in_threadpool(bibliography_text, target)
         check_job_room(runtime, jobs, caller)
     except BibliographyError as error:
         target.unlink(missing_ok=True)
@@ -168,16 +167,24 @@ def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, cal
     if not runtime.settings.zotero_api_key:
         raise HTTPException(409, "Zotero is not set up on this server: the operator sets ZOTERO_API_KEY to a key "
                                  "that can read the library")
+    library = str(ZoteroLibrary.parse(body.library))
+    if not caller.can("admin") and library not in runtime.settings.zotero_library_list:
+        raise HTTPException(403, f"members may sync only the libraries the operator lists in ZOTERO_LIBRARIES, and "
+                                 f"{library} is not one of them; ask an admin")
     check_job_room(runtime, jobs, caller)
     return jobs.submit("zotero", body.model_dump(), caller.owner).public()
 
 
 def check_job_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
-    """429 when the key already has its share of jobs waiting; 413 when an upload would pass its quota."""
+    """429 when the key already has its share of jobs waiting; 503 when the whole queue is full; 413 when an upload
+    would pass its quota."""
     waiting, most = jobs.unfinished(caller.owner), runtime.settings.max_pending_jobs
     if waiting >= most:
         raise HTTPException(429, f"this key has {waiting} jobs waiting (at most {most}); wait for them to finish",
                             headers={"Retry-After": "30"})
+    if jobs.unfinished() >= runtime.settings.max_queued_jobs:
+        raise HTTPException(503, "the server's job queue is full; try again in a few minutes",
+                            headers={"Retry-After": "60"})
     quota = runtime.settings.upload_quota_mb * 1024 * 1024
     used = runtime.catalog.bytes_added_by(caller.owner) + jobs.pending_upload_bytes(caller.owner)
     if upload_bytes and used + upload_bytes > quota:

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.state import Turn
 from api import problems
-from api.answers import MARKDOWN, after_answer, how_made
+from api.answers import MARKDOWN, AnswerGuard, after_answer, how_made, inert_answer
 from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
 from api.routes_conversations import NewMessage, run_message
 from api.streaming import PING_SECONDS, turn_events
@@ -133,7 +133,7 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
 
     if not request.stream:
         result = await run_in_threadpool(run)
-        content = "\n\n".join(part for part in (result["answer"], _tail(result)) if part)
+        content = "\n\n".join(part for part in (inert_answer(result["answer"]), _tail(result)) if part)
         return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": content}}],
@@ -145,19 +145,21 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return ServerSentEvent(data=json.dumps(payload, ensure_ascii=False))
 
+    events = turn_events(workers, run)  # before the response starts: a full house is a 503
+
     async def stream() -> AsyncIterator[ServerSentEvent]:
         yield chunk({"role": "assistant", "content": ""})
-        revised = None
-        async for event in turn_events(workers, run):
+        revised, guard = None, AnswerGuard()
+        async for event in events:
             if event["event"] == "token":
-                yield chunk({"content": event["data"]["text"]})
+                yield chunk({"content": guard.feed(event["data"]["text"])})
             elif event["event"] == "revised":
                 revised = event["data"]["answer"]
             elif event["event"] == "done":
                 result = event["data"]
-                checked = f"\n\n---\nChecked answer:\n\n{revised}" if revised is not None else ""
+                checked = f"\n\n---\nChecked answer:\n\n{inert_answer(revised)}" if revised is not None else ""
                 tail = _tail(result)
-                yield chunk({"content": checked + (f"\n\n{tail}" if tail else "")}, "stop",
+                yield chunk({"content": guard.flush() + checked + (f"\n\n{tail}" if tail else "")}, "stop",
                             citations=result["citations"], usage=_usage(result), answered=result["answered"],
                             related=result["related"])
             elif event["event"] == "error":

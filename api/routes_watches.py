@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from agent.watch import WatchError, watch_query
 from api import problems
+from api.auth import Caller
 from api.deps import JobsDep, Member, Reader, RuntimeDep, WatchesDep
 from api.routes_library import check_job_room
 
@@ -30,9 +31,15 @@ class NewWatch(BaseModel):
     with_pdf: bool = True
 
 
+def _scope(caller: Caller) -> str | None:
+    """Whose watches and digests a caller sees: its own; an admin, everyone's."""
+    return None if caller.can("admin") else caller.owner
+
+
 @router.get("/watches")
-def list_watches(watches: WatchesDep, _caller: Reader) -> dict:
-    return {"watches": [w.public() for w in watches.store.list()]}
+def list_watches(watches: WatchesDep, caller: Reader) -> dict:
+    """This key's watches (an admin's: every key's)."""
+    return {"watches": [w.public() for w in watches.store.list(_scope(caller))]}
 
 
 @router.post("/watches", status_code=201, responses=problems.responses(403, 422))
@@ -70,9 +77,9 @@ def run_watch(watches: WatchesDep, jobs: JobsDep, runtime: RuntimeDep, caller: M
 
 
 @router.get("/digests")
-def list_digests(watches: WatchesDep, _caller: Reader,
+def list_digests(watches: WatchesDep, caller: Reader,
                  watch_id: Annotated[str | None, Query(max_length=40)] = None,
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
-    """The latest digests, newest first: each new paper with its summary and what it says on the standing
-    questions, quoted with the page."""
-    return {"digests": [d.public() for d in watches.store.digests(watch_id, limit)]}
+    """The latest digests of this key's watches (an admin's: every key's), newest first: each new paper with its
+    summary and what it says on the standing questions, quoted with the page."""
+    return {"digests": [d.public() for d in watches.store.digests(watch_id, limit, _scope(caller))]}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
@@ -46,6 +47,19 @@ class SlackEventRow(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     seen_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def first_delivery(engine: Engine, signature: str) -> bool:
+    """Whether this signed request is new: a signature is remembered, so a signed request replayed within Slack's
+    5-minute window (a slash command has no event id to de-duplicate) runs once."""
+    try:
+        with Session(engine) as session:
+            session.add(SlackEventRow(event_id=f"signature:{signature[:100]}"))
+            session.commit()
+    except IntegrityError:
+        log.warning("a replayed Slack request was ignored (its signature was seen before)")
+        return False
+    return True
 
 
 class SlackBot:

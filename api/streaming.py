@@ -23,10 +23,16 @@ PING_SECONDS = 15
 Event = dict  # {"event": name, "data": {...}}
 
 
-class TurnWorkers:
-    """The running turns, so shutdown can wait for them to finish and store their answers."""
+class TurnsBusyError(Exception):
+    """This process already runs as many streamed turns as it may (SCISYNTH_MAX_STREAMING_TURNS): answered 503."""
 
-    def __init__(self) -> None:
+
+class TurnWorkers:
+    """The running turns, so shutdown can wait for them to finish and store their answers. Each holds a thread,
+    so at most `max_running` run at once; more are refused (TurnsBusyError), never queued without end."""
+
+    def __init__(self, max_running: int = 64) -> None:
+        self.max_running = max_running
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
@@ -40,6 +46,8 @@ class TurnWorkers:
 
         thread = threading.Thread(target=run, daemon=True, name="scisynth-turn")
         with self._lock:
+            if len(self._threads) >= self.max_running:
+                raise TurnsBusyError(f"{self.max_running} turns are running on this server; try again in a moment")
             self._threads.add(thread)
         thread.start()
 
@@ -53,7 +61,8 @@ class TurnWorkers:
 
 
 def turn_events(workers: TurnWorkers, run_turn: Callable[[Callable[[Event], None]], dict]) -> AsyncIterator[Event]:
-    """The events of one turn, as they happen; `run_turn(emit)` runs it in a worker thread."""
+    """The events of one turn, as they happen; `run_turn(emit)` runs it in a worker thread, started now (so a
+    full house raises TurnsBusyError before any response is sent)."""
     events: queue.Queue[Event | None] = queue.Queue()
 
     def work() -> None:

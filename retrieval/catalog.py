@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, func, or_
+from sqlalchemy import Engine, case, delete, func, or_
 from sqlmodel import Field, Session, SQLModel, select
 
 from retrieval.chunking import Chunk, PageSpans, index_text
@@ -24,8 +24,16 @@ MAX_REFERENCE_TITLE = 500  # a mis-split reference list can make a "title" of a 
 MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)
 
 
+REFERENCE_SOURCE = "bibliography"  # a paper known only from a reference manager's entry (agent/importing.py)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _references_last() -> object:
+    """An ORDER BY that puts full texts before metadata-only references of the same paper."""
+    return case((PaperRow.source == REFERENCE_SOURCE, 1), else_=0)
 
 
 class PaperRow(SQLModel, table=True):
@@ -165,14 +173,25 @@ class Catalog:
         if len(key) < MIN_TITLE_KEY:  # short titles ("Introduction", "Editorial") are not evidence of the same paper
             return None
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.title_key == key)).first()
+            return session.exec(select(PaperRow).where(PaperRow.title_key == key).order_by(_references_last())).first()
 
     def find_by_doi(self, doi: str | None) -> PaperRow | None:
         """A paper with this DOI (compared normalised: no prefix, lower case), if any."""
         if not (doi := normalise_doi(doi)):
             return None
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.doi == doi)).first()
+            return session.exec(select(PaperRow).where(PaperRow.doi == doi).order_by(_references_last())).first()
+
+    def references_of(self, owner: str | None, doi: str | None, title: str) -> list[PaperRow]:
+        """The metadata-only papers (references from an import) `owner` added with this DOI or title."""
+        match = [PaperRow.title_key == title_key(title)] if len(title_key(title)) >= MIN_TITLE_KEY else []
+        if doi := normalise_doi(doi):
+            match.append(PaperRow.doi == doi)
+        if not match:
+            return []
+        added = PaperRow.added_by.is_(None) if owner is None else PaperRow.added_by == owner
+        with Session(self.engine) as session:
+            return list(session.exec(select(PaperRow).where(PaperRow.source == REFERENCE_SOURCE, added, or_(*match))))
 
     def paper_at(self, path: Path) -> PaperRow | None:
         """The paper whose stored file is `path`, if any."""

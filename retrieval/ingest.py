@@ -18,14 +18,15 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from retrieval.catalog import MIN_TITLE_KEY, Catalog, PaperRow
+from retrieval.catalog import MIN_TITLE_KEY, REFERENCE_SOURCE, Catalog, PaperRow
 from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
 from retrieval.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from retrieval.vector_store import VectorIndex
-from tools.documents import Document, DocumentError, title_key
-from tools.parsers import iter_documents
+from tools.documents import Document, DocumentError, title_key, without_control_characters
+from tools.isolation import IsolationError, ParseLimits, run_isolated
+from tools.parsers import iter_documents, read_documents
 from tools.references import normalise_doi
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,16 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def parse_file(path: Path) -> Iterator[tuple[str, Document] | IngestResult]:
+def parse_file(path: Path, limits: ParseLimits | None = None) -> Iterator[tuple[str, Document] | IngestResult]:
     """The papers in one file, each with the file it came from, and a "failed" result for each file or record that
-    cannot be read."""
-    for item in iter_documents(path):
+    cannot be read. With `limits` (an untrusted upload) the file is read in a child process under them."""
+    try:
+        items = iter_documents(path) if limits is None else run_isolated(read_documents, limits, path.name, path)
+    except IsolationError as error:
+        log.warning("cannot ingest %s: %s", path, error)
+        yield IngestResult(str(path), "failed", error=str(error))
+        return
+    for item in items:
         if isinstance(item, DocumentError):
             log.info("cannot ingest %s", item)
             yield IngestResult(item.path, "failed", error=item.reason)
@@ -185,26 +192,32 @@ class Ingestor:
             known = same_title if share_an_author(document.authors, same_title.authors) else None
         return known
 
-    def known(self, document: Document) -> IngestResult | None:
-        """An "unchanged" result when the library has the paper (see `known_paper`)."""
+    def known(self, document: Document, added_by: str | None = None) -> IngestResult | None:
+        """An "unchanged" result when the library has the paper (see `known_paper`). A full text never gives way
+        to a reference (a metadata-only paper from an import): the adder's own reference is replaced by it, and
+        one another key imported stays beside it (no key's import can keep another's upload out, and none loses
+        its paper to another's)."""
         if (known := self.known_paper(document)) is None:
             return None
+        if known.source == REFERENCE_SOURCE and document.source != REFERENCE_SOURCE:
+            return None  # added; `write` then retires the adder's own reference
         note = None if known.paper_id == document.paper_id else f"the library has it as {known.paper_id}"
         return IngestResult(document.path or "", "unchanged", known.paper_id, known.title, error=note)
 
-    def triage(self, documents: list[tuple[str, Document]], seen: SeenPapers | None = None
-               ) -> tuple[list[IngestResult], list[tuple[str, Document]]]:
+    def triage(self, documents: list[tuple[str, Document]], seen: SeenPapers | None = None,
+               added_by: str | None = None) -> tuple[list[IngestResult], list[tuple[str, Document]]]:
         """(results: "unchanged" for papers the library or this run already has, "failed" for papers with no text;
         the new papers), recording the new ones in `seen`."""
         seen = seen if seen is not None else SeenPapers()
         results: list[IngestResult] = []
         fresh: list[tuple[str, Document]] = []
-        for origin, document in documents:
+        for origin, raw in documents:
+            document = without_control_characters(raw)
             if not any(block.text.strip() for section in document.sections for block in section.blocks):
                 # failed before it is seen: a later copy of the paper (a PDF after an empty record) may have text
                 results.append(IngestResult(origin, "failed", document.paper_id, error="no text to index"))
                 continue
-            known = self.known(document)
+            known = self.known(document, added_by)
             same = seen.match(document)
             if known or same:
                 results.append(known or IngestResult(origin, "unchanged", same, document.title,
@@ -217,7 +230,7 @@ class Ingestor:
 
     def ingest_batch(self, documents: list[tuple[str, Document]], added_by: str | None = None) -> list[IngestResult]:
         """Add new papers of the batch in one transaction and one index save; known ones are unchanged."""
-        results, fresh = self.triage(documents)
+        results, fresh = self.triage(documents, added_by=added_by)
         papers, failed = self.encoder.encode_papers(fresh)
         return [*results, *failed, *self.write(papers, added_by)]
 
@@ -245,13 +258,27 @@ class Ingestor:
                 self.store.save()
             if isinstance(error, IntegrityError) and retry_on_conflict:
                 log.info("another writer added one of these papers first; reading the batch again")
-                unchanged, fresh = self.triage([(paper.origin, paper.document) for paper in papers])
-                still_new = {id(document) for _, document in fresh}
-                return [*unchanged, *self.write([p for p in papers if id(p.document) in still_new], added_by, False)]
+                unchanged, fresh = self.triage([(paper.origin, paper.document) for paper in papers],
+                                               added_by=added_by)
+                still_new = {document.paper_id for _, document in fresh}
+                return [*unchanged, *self.write([p for p in papers if p.document.paper_id in still_new], added_by,
+                                                False)]
             raise
         finally:
             self.searcher.corpus_changed()
+        for paper in papers:
+            self._retire_own_reference(paper.document, added_by)
         return [IngestResult(p.origin, "added", p.document.paper_id, p.document.title, len(p.chunks)) for p in papers]
+
+    def _retire_own_reference(self, document: Document, added_by: str | None) -> None:
+        """Once a full text is stored, the reference its adder had imported for the same paper goes (another
+        key's reference stays: see `known`)."""
+        if document.source == REFERENCE_SOURCE:
+            return
+        for reference in self.catalog.references_of(added_by, document.doi, document.title):
+            if reference.doi or share_an_author(document.authors, reference.authors):
+                log.info("the full text of %s replaces its reference %s", document.paper_id, reference.paper_id)
+                self.delete(reference.paper_id)
 
     def reindex(self, on_batch: Callable[[int], None] | None = None, batch_size: int = 256) -> int:
         """Embed every catalog chunk, and each of its sentences, into the (empty) vector store and the sentence
@@ -287,10 +314,11 @@ class Ingestor:
         return self.ingest_batch([(origin, document)], added_by)[0]
 
     def ingest_paths(self, paths: list[Path], on_paper: Callable[[IngestResult], None] | None = None,
-                     added_by: str | None = None) -> list[IngestResult]:
-        """Ingest every paper in the files; unreadable files and records become "failed" results."""
+                     added_by: str | None = None, limits: ParseLimits | None = None) -> list[IngestResult]:
+        """Ingest every paper in the files; unreadable files and records become "failed" results. `limits`: read
+        each file in a child process under them (files from an upload, not the operator's own)."""
         results: list[IngestResult] = []
-        parsed = (item for path in paths for item in parse_file(path))
+        parsed = (item for path in paths for item in parse_file(Path(path), limits))
         for batch in _batches(parsed, self.batch_papers):
             done = [item for item in batch if isinstance(item, IngestResult)]
             done += self.ingest_batch([item for item in batch if not isinstance(item, IngestResult)], added_by)

@@ -197,7 +197,7 @@ class RayIngest:
                 if file is not None:
                     items = [_as_given(item, *file) for item in self.ray.get(ref)]
                     unchanged, fresh = self.ingestor.triage(
-                        [item for item in items if not isinstance(item, IngestResult)], seen)
+                        [item for item in items if not isinstance(item, IngestResult)], seen, added_by)
                     report([item for item in items if isinstance(item, IngestResult)] + unchanged)
                     waiting.extend(fresh)
                 else:

@@ -71,10 +71,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: object) -> Iterator[str]:
-    """A real uvicorn server for `app` on a free loopback port; yields its base URL."""
+def running_server(app: object, **config: object) -> Iterator[str]:
+    """A real uvicorn server for `app` on a free loopback port (`config`: more uvicorn settings); yields its base
+    URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):

@@ -19,9 +19,9 @@ from tools.citation_export import ExportPaper, export, keyed
 PAPERS_OUT = [
     ExportPaper("sha256:a", "SPECTER: Document-level Representation Learning", ("Arman Cohan", "Sergey Feldman"),
                 2020, None, "2004.07180", "https://arxiv.org/abs/2004.07180"),
-    ExportPaper("doi:10.1/x", "Gait after stroke in München", ("Müller, Jörg",), 2019, "10.1/x"),
+    ExportPaper("doi:10.1/x", "Gait after stroke in München", ("Müller, Jörg",), 2019, "10.1000/x"),
     ExportPaper("doi:10.1/y", "Gait after stroke: a second look", ("Jörg Müller", "World Health Organization"), 2019,
-                "10.1/y"),
+                "10.1000/y"),
     ExportPaper("bib:1", "On the {braces} & 100% of $math$ in x_1 titles #2 ~ \\", (), None),
 ]
 

@@ -147,6 +147,8 @@ def test_a_postgres_library_from_before_migrations_is_adopted(postgres: object) 
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_papers_added_by"))
         connection.execute(text("ALTER TABLE papers DROP COLUMN added_by, DROP COLUMN file_bytes"))
+        connection.execute(text("DROP INDEX ix_digests_owner"))
+        connection.execute(text("ALTER TABLE digests DROP COLUMN owner"))  # revision 0002's
         connection.execute(text("INSERT INTO papers (paper_id, title, authors_json, source, added_at) VALUES "
                                 "('pg-1', 'Holin timing', '[]', 'pdf', now())"))
         connection.execute(text("INSERT INTO chunks (paper_id, ordinal, section, text, page_spans_json) VALUES "

@@ -259,9 +259,9 @@ def test_a_paper_added_meanwhile_comes_back_unchanged(tmp_path: Path, embedder: 
     calls = []
     original = runtime.ingestor.known
 
-    def stale_check(document):  # the other writer commits between our check and our insert
+    def stale_check(document, added_by=None):  # the other writer commits between our check and our insert
         calls.append(document.paper_id)
-        return None if len(calls) == 1 else original(document)
+        return None if len(calls) == 1 else original(document, added_by)
 
     monkeypatch.setattr(runtime.ingestor, "known", stale_check)
     [again] = runtime.ingestor.ingest_paths([SMALL_PDF])

@@ -16,12 +16,16 @@ from urllib.parse import unquote, urlparse
 import bibtexparser
 import rispy
 from bibtexparser import middlewares
+from bibtexparser.model import Entry
 
 from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
 from tools.references import normalise_doi
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ENTRIES = 5000  # an import holds the ingest worker for about 0.2 s an entry; split larger exports
+# LaTeX decoding (pylatexenc) grows faster than a field's length (a 1 MB abstract: 16 s), and no real title or
+# abstract comes near this; a longer field is cut at a word boundary before decoding, and the entry says so.
+MAX_FIELD_CHARS = 20_000
 # arXiv ids where exports put them: eprint fields, "arXiv:2004.07180" in a journal or note, abs/pdf URLs, and
 # arXiv's own DOIs (10.48550/arXiv.2004.07180).
 _ARXIV_MENTION = re.compile(rf"(?:arxiv[:.\s]\s*|arxiv\.org/(?:abs|pdf)/)({ARXIV_ID.pattern})", re.IGNORECASE)
@@ -44,6 +48,7 @@ class BibRecord:
     venue: str | None = None
     abstract: str | None = None
     files: tuple[Path, ...] = ()  # PDFs the entry's `file` field names, resolved against the export's folder
+    note: str | None = None  # what the import changed in the entry (a field cut to MAX_FIELD_CHARS)
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,29 @@ def _clean(text: object) -> str:
     return " ".join(str(text or "").replace("{", "").replace("}", "").split())
 
 
+def _cut_long_fields(entry: Entry) -> str | None:
+    """Cut every field longer than MAX_FIELD_CHARS at a word boundary (before LaTeX decoding, which is
+    super-linear in a field's length); a note naming the fields cut, or None."""
+    cut = []
+    for field in entry.fields:
+        value = str(field.value)
+        if len(value) > MAX_FIELD_CHARS:
+            field.value = value[:MAX_FIELD_CHARS].rsplit(None, 1)[0]
+            cut.append(field.key)
+    return f"{', '.join(cut)} cut to {MAX_FIELD_CHARS:,} characters" if cut else None
+
+
 def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     library = bibtexparser.parse_string(text)
+    blocks = len(library.entries) + len(library.failed_blocks)
+    if blocks > MAX_ENTRIES:  # counted as the parser splits the file, however the entries are written
+        raise BibliographyError(f"{blocks:,} entries, more than {MAX_ENTRIES:,} in one import; split the export "
+                                "(by collection or year)")
     # File paths as written, taken before LaTeX decoding (it would turn "~" into a no-break space and "%" into a
     # comment); the middlewares return decoded copies, so the file is parsed once.
     raw_files = {entry.key: str(entry.fields_dict["file"].value) for entry in library.entries
                  if "file" in entry.fields_dict}
+    notes = {entry.key: note for entry in library.entries if (note := _cut_long_fields(entry))}
     for middleware in (middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(),
                        middlewares.SplitNameParts()):
         library = middleware.transform(library)
@@ -127,7 +149,8 @@ def read_bibtex(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry
             arxiv_id=arxiv_id_in(eprint, fields.get("journal"), fields.get("url"), fields.get("note"),
                                fields.get("doi")),
             venue=_clean(fields.get("journal") or fields.get("booktitle")) or None,
-            abstract=_clean(fields.get("abstract")) or None, files=_pdfs(raw_files.get(entry.key, ""), folder)))
+            abstract=_clean(fields.get("abstract")) or None, files=_pdfs(raw_files.get(entry.key, ""), folder),
+            note=notes.get(entry.key)))
     return records, sorted(bad, key=lambda b: b.line)
 
 
@@ -143,7 +166,6 @@ def _listed(value: object) -> list[str]:
 
 
 _RIS_START = re.compile(r"^TY  - ", re.MULTILINE)
-_BIBTEX_START = re.compile(r"^\s*@", re.MULTILINE)
 
 
 def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
@@ -167,6 +189,8 @@ def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
             bad.append(BadEntry(line, "RIS record without a title (TI or T1)"))
             continue
         urls = _listed(fields.get("urls"))
+        abstract = _clean(fields.get("abstract"))
+        note = f"abstract cut to {MAX_FIELD_CHARS:,} characters" if len(abstract) > MAX_FIELD_CHARS else None
         records.append(BibRecord(
             key=fields.get("id") or f"ris-{line}", title=title, line=line,
             authors=tuple(_listed(fields.get("authors") or fields.get("first_authors"))),
@@ -174,7 +198,7 @@ def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
             doi=normalise_doi(fields.get("doi")),
             arxiv_id=arxiv_id_in(*urls, fields.get("doi"), fields.get("notes_abstract"), *_listed(fields.get("notes"))),
             venue=_clean(fields.get("journal_name") or fields.get("secondary_title")) or None,
-            abstract=_clean(fields.get("abstract")) or None,
+            abstract=abstract[:MAX_FIELD_CHARS] or None, note=note,
             files=tuple(path for key in ("file_attachments1", "file_attachments2") for value in _listed(fields.get(key))
                         if (path := _local_pdf(value, folder)) is not None)))
     if not starts and text.strip():
@@ -182,8 +206,10 @@ def read_ris(text: str, folder: Path) -> tuple[list[BibRecord], list[BadEntry]]:
     return records, bad
 
 
-def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
-    """Records of a .bib or .ris file (by its suffix, else by its content), and the entries that were skipped."""
+def bibliography_text(path: Path) -> tuple[str, bool]:
+    """The file's text and whether it is RIS (else BibTeX), after the checks that cost no parsing: it exists, is
+    at most MAX_BYTES, is UTF-8 and looks like one of the two (BibliographyError otherwise). The service runs this
+    while a request waits; `read_bibliography` parses, in a job."""
     path = Path(path)
     if not path.is_file():
         raise BibliographyError(f"{path}: no such file")
@@ -193,14 +219,23 @@ def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise BibliographyError(f"{path}: not UTF-8 text ({error.reason}); export it as UTF-8") from error
-    is_ris = path.suffix.lower() == ".ris" or (path.suffix.lower() != ".bib" and _RIS_START.search(text))
+    is_ris = path.suffix.lower() == ".ris" or (path.suffix.lower() != ".bib" and bool(_RIS_START.search(text)))
     if not is_ris and "@" not in text:
         raise BibliographyError(f"{path}: neither BibTeX (.bib) nor RIS (.ris)")
-    entries = len(_RIS_START.findall(text)) if is_ris else len(_BIBTEX_START.findall(text))
-    if entries > MAX_ENTRIES:
-        raise BibliographyError(f"{path}: {entries:,} entries, more than {MAX_ENTRIES:,} in one import; split the "
+    if is_ris and (records := len(_RIS_START.findall(text))) > MAX_ENTRIES:  # the records read_ris splits off
+        raise BibliographyError(f"{path}: {records:,} entries, more than {MAX_ENTRIES:,} in one import; split the "
                                 "export (by collection or year)")
-    records, bad = (read_ris if is_ris else read_bibtex)(text, path.parent)
+    return text, is_ris
+
+
+def read_bibliography(path: Path) -> tuple[list[BibRecord], list[BadEntry]]:
+    """Records of a .bib or .ris file (by its suffix, else by its content), and the entries that were skipped.
+    Untrusted files are read through tools.isolation (see agent/importing.py)."""
+    text, is_ris = bibliography_text(path)
+    try:
+        records, bad = (read_ris if is_ris else read_bibtex)(text, Path(path).parent)
+    except BibliographyError as error:
+        raise BibliographyError(f"{path}: {error}") from error
     if not records and not bad:
         raise BibliographyError(f"{path}: no entries found (BibTeX entries start with @, RIS records with 'TY  - ')")
     return records, bad

@@ -13,11 +13,14 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bibtexparser
 import rispy
 from bibtexparser.model import Entry, Field
+
+from tools.arxiv_ids import is_arxiv_id
+from tools.references import normalise_doi
 
 FORMATS = ("bibtex", "ris", "csl-json")
 MEDIA_TYPES = {"bibtex": "application/x-bibtex", "ris": "application/x-research-info-systems",
@@ -59,6 +62,7 @@ def keyed(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -
             for p in papers for key in [citation_key(p)]]
 
 
+_SAFE_URL = re.compile(r"^https?://[^\s\"'{}\\<>]+$")
 _LATEX_SPECIAL = re.compile(r"([&%$#_{}])|(\\)|(~)|(\^)")
 
 
@@ -82,9 +86,23 @@ def _bibtex_name(author: str) -> str:
     return names["literal"] if "literal" in names else f"{names['family']}, {names['given']}"
 
 
+def _checked(paper: ExportPaper) -> ExportPaper:
+    """The paper with identifiers a reference manager can trust: a DOI as `normalise_doi` reads it (no braces,
+    backslashes or spaces can break out of a field), an arXiv id only when it is one, a URL only over http(s) with
+    no space, quote or brace; and single-line strings (a newline would start a new RIS tag)."""
+    url = paper.url if paper.url and _SAFE_URL.match(paper.url) else None
+    return replace(paper, title=_one_line(paper.title), authors=tuple(_one_line(a) for a in paper.authors),
+                   doi=normalise_doi(paper.doi), arxiv_id=paper.arxiv_id if is_arxiv_id(paper.arxiv_id or "") else None,
+                   url=url)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def to_bibtex(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> str:
     entries = bibtexparser.Library()
-    for key, paper in keyed(papers, library):
+    for key, paper in keyed([_checked(p) for p in papers], library):
         fields = {"title": f"{{{_latex(paper.title)}}}",
                   "author": " and ".join(_latex(_bibtex_name(a)) for a in paper.authors),
                   "year": str(paper.year or ""), "doi": paper.doi or "", "url": paper.url or "",
@@ -106,7 +124,8 @@ def to_ris(papers: list[ExportPaper], library: list[ExportPaper] | None = None) 
         "type_of_reference": "UNPB" if paper.arxiv_id and not paper.doi else "JOUR", "id": key,
         "title": paper.title, "authors": list(paper.authors),
         **({"year": str(paper.year)} if paper.year else {}), **({"doi": paper.doi} if paper.doi else {}),
-        **({"urls": [paper.url]} if paper.url else {})} for key, paper in keyed(papers, library)])
+        **({"urls": [paper.url]} if paper.url else {})}
+        for key, paper in keyed([_checked(p) for p in papers], library)])
 
 
 def to_csl_json(papers: list[ExportPaper], library: list[ExportPaper] | None = None) -> str:
@@ -115,7 +134,8 @@ def to_csl_json(papers: list[ExportPaper], library: list[ExportPaper] | None = N
         "author": [_given_family(a) for a in paper.authors],
         **({"issued": {"date-parts": [[paper.year]]}} if paper.year else {}),
         **({"DOI": paper.doi} if paper.doi else {}), **({"URL": paper.url} if paper.url else {}),
-        **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})} for key, paper in keyed(papers, library)],
+        **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})}
+        for key, paper in keyed([_checked(p) for p in papers], library)],
         indent=2, ensure_ascii=False)
 
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -17,6 +17,10 @@ class DocumentError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its two fields when it crosses a process boundary (tools/isolation.py)."""
+        return DocumentError, (self.path, self.reason)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,31 @@ class Document:
     abstract: str | None = None
     license: str | None = None
     references: list[Reference] = field(default_factory=list)
+
+
+# C0 controls but tab, newline and carriage return, and DEL: never text, and PostgreSQL refuses NUL in a string.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def without_control_characters(document: Document) -> Document:
+    """The document with control characters removed from every string a reader or an import gave it (titles,
+    authors, text, references), before any of it is chunked or stored."""
+    def optional(text: str | None) -> str | None:
+        return plain_text(text) if text is not None else None
+
+    return replace(
+        document, paper_id=plain_text(document.paper_id), title=plain_text(document.title),
+        authors=[plain_text(a) for a in document.authors], abstract=optional(document.abstract),
+        license=optional(document.license), doi=optional(document.doi),
+        sections=[Section(plain_text(s.title), [replace(b, text=plain_text(b.text)) for b in s.blocks], s.run_in)
+                  for s in document.sections],
+        references=[replace(r, title=plain_text(r.title), authors=tuple(plain_text(a) for a in r.authors),
+                            venue=optional(r.venue), raw=plain_text(r.raw), doi=optional(r.doi))
+                    for r in document.references])
 
 
 def title_key(title: str) -> str:

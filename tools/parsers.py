@@ -52,6 +52,11 @@ def iter_documents(path: Path) -> Iterator[Document | DocumentError]:
         yield error
 
 
+def read_documents(path: Path) -> list[Document | DocumentError]:
+    """`iter_documents` as a list: what a child process reading an untrusted file sends back."""
+    return list(iter_documents(path))
+
+
 def _root_element(path: Path) -> str:
     """The XML file's root element name (TEI or JATS's article), read without parsing the rest."""
     try:

@@ -18,7 +18,9 @@ from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
 from tools.documents import Reference
 
 _MARKER = re.compile(r"^\s*(\[\d{1,4}\]|\d{1,3}\.(?=\s)|\(\d{1,4}\))\s*")  # "1999." is a year, "[1999]" a marker
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
+# A DOI's suffix ends at whitespace, quotes, angle brackets, braces and backslashes: none occurs in a DOI one can
+# register today, and braces or a backslash in a stored DOI would break out of a BibTeX field on export.
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>{}\\]+)", re.IGNORECASE)
 _ARXIV = re.compile(rf"(?:arXiv:\s*|arxiv\.org/abs/)({ARXIV_ID.pattern})", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![\d/.])(1[89]\d\d|20[0-4]\d)[a-z]?(?![\d/])")
 _QUOTED_TITLE = re.compile(r"[\"“]([^\"”]{8,300}?)[,.]?[\"”]")

@@ -114,8 +114,9 @@ class ZoteroClient:
                               "that can read this library (zotero.org/settings/keys)")
         if response.status_code == 404:
             raise ZoteroError(f"Zotero has no {path} (HTTP 404): check the library id and collection key")
-        if response.status_code >= 400:
-            raise ZoteroError(f"Zotero answered HTTP {response.status_code} for {path}: {response.text[:200]}")
+        if response.status_code >= 400:  # its body is not relayed: it is the upstream's text, not ours to show
+            log.warning("Zotero answered HTTP %d for %s: %r", response.status_code, path, response.text[:200])
+            raise ZoteroError(f"Zotero answered HTTP {response.status_code} for {path}; the server log has its reply")
         return response
 
     def _call(self, path: str, params: dict | None = None, headers: dict | None = None) -> httpx.Response:

@@ -1,0 +1,95 @@
+"""The HTTP server (uvicorn) with the read timeouts uvicorn itself lacks.
+
+uvicorn closes idle keep-alive connections but never times out a request's headers, so a client that sends them a
+byte at a time holds a connection (and a slot of `limit_concurrency`) for as long as it likes: a few hundred such
+clients turn everyone else away with 503. Its h11 protocol is extended here: a connection that has not sent a
+whole request header within SCISYNTH_HEADER_TIMEOUT_SECONDS (counted from connecting, and again from the end of
+each response on a kept-alive connection) is closed, and one client address may hold at most
+SCISYNTH_MAX_CONNECTIONS_PER_CLIENT connections (trusted proxies excepted). A body that stops arriving is the
+guard's to stop (api/guard.py, SCISYNTH_BODY_TIMEOUT_SECONDS). A reverse proxy in front (deploy/Caddyfile) sets
+the same limits at the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+import h11
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from agent.settings import Settings
+
+log = logging.getLogger("scisynth.server")
+
+
+def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[str]) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with a header deadline and a per-address connection cap (addresses in `exempt`,
+    the trusted proxies, are not capped)."""
+    open_per_client: Counter[str] = Counter()
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+        _address: str | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            address = self.client[0] if self.client else None
+            if address is not None and address not in exempt:
+                if open_per_client[address] >= per_client:
+                    log.warning("closing a connection from %s: it holds %d already", address, per_client)
+                    transport.close()
+                    return
+                open_per_client[address] += 1
+                self._address = address
+            self._await_header()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_deadline()
+            if self._address is not None:
+                open_per_client[self._address] -= 1
+                if open_per_client[self._address] <= 0:
+                    del open_per_client[self._address]
+                self._address = None
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the request line and headers are in
+                self._cancel_header_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():  # kept alive: the next request's header has a deadline too
+                self._await_header()
+
+        def _await_header(self) -> None:
+            self._cancel_header_deadline()
+            self._header_deadline = self.loop.call_later(header_timeout, self._header_too_slow)
+
+        def _cancel_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _header_too_slow(self) -> None:
+            self._header_deadline = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                log.info("closing a connection from %s: no whole request header within %gs",
+                         self.client[0] if self.client else "?", header_timeout)
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
+    """Run the app until stopped. X-Forwarded-For is believed only from proxies the operator names: otherwise any
+    client could pick the address its failed logins and connections are counted against."""
+    protocol = guarded_protocol(settings.header_timeout_seconds, settings.max_connections_per_client,
+                                frozenset(settings.trusted_proxy_list))
+    uvicorn.run(app, host=host, port=port, log_level="info", http=protocol,
+                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
+                limit_concurrency=settings.max_connections, timeout_keep_alive=5)
