@@ -14,7 +14,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
-from retrieval.sentence_vectors import SentenceVectorStore
+from store.sentence_vectors import SentenceVectorStore
 
 SentenceFilter = Callable[[Passage, str], bool]  # (passage, sentence text) -> keep it
 
@@ -36,7 +36,7 @@ class Sentence:
 
 
 class SentenceScorer:
-    """Sentence vectors come from the store filled at ingest (retrieval/sentence_vectors.py) when the passage
+    """Sentence vectors come from the store filled at ingest (store/sentence_vectors.py) when the passage
     has them, so a question costs its own embedding and dot products; passages without stored vectors (a
     library ingested before they existed: `scisynth reindex` adds them) are encoded on the spot."""
 

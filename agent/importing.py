@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agent.papers import PaperFetcher
-from retrieval.catalog import REFERENCE_SOURCE, Catalog, PaperRow
 from retrieval.ingest import Ingestor, IngestResult
+from store.catalog import REFERENCE_SOURCE, Catalog, PaperRow
 from tools.arxiv_client import ArxivError
 from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibliography
 from tools.documents import Block, Document, DocumentError, Section

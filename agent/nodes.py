@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
+from langgraph.graph import END
+
 from agent.answerability import AnswerabilityJudge
 from agent.citations import MARKER, CheckedAnswer, CitationChecker
 from agent.evidence import SentenceScorer
@@ -33,9 +35,9 @@ from agent.papers import PaperFetcher
 from agent.prose import is_body_prose
 from agent.reasoning import HypothesisDraft, Leads, Reasoner, RuleReasoner
 from agent.state import AgentState, Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
-from retrieval.catalog import Catalog
 from retrieval.citation_graph import CitationGraph
 from retrieval.search import HybridSearcher, Passage, SearchFilter
+from store.catalog import Catalog
 from tools.arxiv_client import ArxivClient, ArxivError, build_query
 from tools.documents import title_key
 
@@ -147,15 +149,17 @@ class TurnNodes:
             return by_rules(self.s.rules), {**calls, **late, "fallbacks": with_fallback(state, step, str(error))}
 
     def understand(self, state: AgentState) -> dict:
-        started = time.perf_counter()
+        """The turn's first step: its clock starts, its intent and search queries are planned."""
+        started, turn_started = time.perf_counter(), time.monotonic()
+        state = {**state, "started_at": turn_started}
         question, history = state["question"], state.get("history", [])
         plan, updates = self._step(state, "plan", lambda r: r.plan(question, history),
                                    lambda r: r.plan(question, history))
         intent = "hypothesize" if state.get("mode") == "hypothesize" else plan.intent
         shown = [*plan.queries, *(f"{q} (bm25)" for q in plan.lexical_queries)]
         detail = f"intent {intent}; queries: {' | '.join(shown)}"
-        return {"intent": intent, "resolved_question": plan.resolved_question, "queries": plan.queries,
-                "lexical_queries": plan.lexical_queries,
+        return {"started_at": turn_started, "intent": intent, "resolved_question": plan.resolved_question,
+                "queries": plan.queries, "lexical_queries": plan.lexical_queries,
                 "library_empty": not self.s.catalog.has_chunks(), **updates,
                 "trace": trace_event(state, "understand", detail, started, _fallback_note(updates))}
 
@@ -363,7 +367,7 @@ class TurnNodes:
 
     def after_verify(self, state: AgentState) -> str:
         wants = state.get("intent") == "hypothesize" or state.get("mode") == "hypothesize"
-        return "hypothesize" if wants and state.get("evidence") else "finish"
+        return "hypothesize" if wants and state.get("evidence") else END
 
     def hypothesize(self, state: AgentState) -> dict:
         """The open questions the papers state, then hypotheses built on them and on the findings (by the model,
@@ -450,10 +454,6 @@ class TurnNodes:
                       (best.start, best.end) if best is not None else (0, len(passage.text)))
         citations.append(Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
                                   page=passage.page_of(start), quote=passage.text[start:end], url=passage.url))
-
-    def finish(self, state: AgentState) -> dict:
-        return {"history": [{"question": state["question"], "answer": state.get("answer", "")}]}
-
 
 _ABSTAINS = re.compile(r"^\W*(not answered\b|the (provided )?(evidence|passages) (do|does) not answer)", re.IGNORECASE)
 

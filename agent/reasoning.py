@@ -26,8 +26,8 @@ from agent.llm.structured import ModelStepError, ask_json
 from agent.prose import is_body_prose, is_finding
 from agent.state import Intent, Turn
 from prompts import render
-from retrieval.catalog import MIN_TITLE_KEY
 from retrieval.search import Passage
+from store.catalog import MIN_TITLE_KEY
 from tools.documents import title_key
 
 log = logging.getLogger(__name__)

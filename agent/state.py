@@ -1,9 +1,13 @@
-"""The one typed state every node of the graph reads and writes (checkpointed per conversation)."""
+"""The one typed state every node of the graph reads and writes, and the typed parts of a turn's answer.
+
+A turn's state starts from its input (agent/turn.py: TurnInput) and ends when the answer is checked; nothing carries
+over to the next turn but what the conversation stores (its messages), which comes back in as `history`."""
 
 from __future__ import annotations
 
-import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Literal
+
+from typing_extensions import TypedDict  # pydantic reads these as field types (agent/turn.py), on Python 3.11 too
 
 from retrieval.search import Passage
 
@@ -84,8 +88,7 @@ class AgentState(TypedDict, total=False):
     mode: Literal["ask", "hypothesize", "search"]
     hypotheses_wanted: int
     instructions: str  # the researcher's standing instructions (an OpenAI client's system message)
-    # carried across turns by the checkpointer
-    history: Annotated[list[Turn], operator.add]
+    history: list[Turn]  # the conversation's earlier turns, oldest first
     # this turn's work
     intent: Intent
     resolved_question: str
@@ -99,7 +102,7 @@ class AgentState(TypedDict, total=False):
     evidence: list[Passage]
     answerability: dict  # does the evidence answer the question (agent/answerability.py)
     rounds: int
-    started_at: float
+    started_at: float  # when the turn began (time.monotonic), for its time budget
     llm_calls: int
     papers_fetched: int
     answer: str

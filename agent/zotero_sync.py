@@ -15,16 +15,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
 
 from agent.importing import BibliographyImporter
 from retrieval.ingest import IngestResult
-from retrieval.schema import ensure_schema
+from store.zotero import ZoteroItemRow, ZoteroRecords
 from tools.acquire import DownloadError, FetchRefusedError
 from tools.bibliography import BibRecord, arxiv_id_in, year_in
 from tools.references import normalise_doi
@@ -37,30 +35,7 @@ log = logging.getLogger(__name__)
 SKIPPED_TYPES = {"attachment", "note", "annotation"}
 AUTHOR_TYPES = {"author", "editor", "contributor", None}
 KEY = re.compile(r"^[A-Z0-9]{8}$")  # Zotero's object keys; anything else never becomes a file name
-MAX_RETRIES = 3
 VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "conferenceName", "repository", "university")
-
-
-class ZoteroStateRow(SQLModel, table=True):
-    __tablename__ = "zotero_sync"
-
-    source: str = Field(primary_key=True)  # "user:123" or "user:123/collection/ABCD1234"
-    version: int = 0
-    synced_at: datetime | None = None
-
-
-class ZoteroItemRow(SQLModel, table=True):
-    __tablename__ = "zotero_items"
-
-    source: str = Field(primary_key=True)
-    item_key: str = Field(primary_key=True)
-    paper_id: str
-    added: bool  # this sync added the paper (only then does a deletion in Zotero remove it)
-    # Kept as a reference although it has a PDF or an arXiv id (a download failed, arXiv was down): the next
-    # syncs try again, even when Zotero has nothing new, at most MAX_RETRIES times.
-    incomplete: bool = False
-    retries: int = 0
-    attachments_json: str = "[]"  # the item's PDF attachment keys
 
 
 @dataclass
@@ -126,18 +101,14 @@ class ZoteroSync:
         self.importer = importer
         self.folder = folder  # downloaded attachments stay here while a paper uses them
         self.max_bytes = max_bytes
-        ensure_schema(engine)
-
-    def _state(self, source: str) -> ZoteroStateRow:
-        with Session(self.engine) as session:
-            return session.get(ZoteroStateRow, source) or ZoteroStateRow(source=source)
+        self.records = ZoteroRecords(engine)
 
     def sync(self, library: ZoteroLibrary, collection: str | None = None, added_by: str | None = None,
              on_item: Callable[[IngestResult], None] | None = None) -> SyncReport:
         source = f"{library}" + (f"/collection/{collection}" if collection else "")
-        state = self._state(source)
+        state = self.records.state(source)
         changes = self.client.changes(library, state.version, collection)
-        retry = self._incomplete(source)
+        retry = self.records.incomplete(source)
         if changes is None and not retry:
             return SyncReport(source, state.version, changed=False)
         version = changes.version if changes else state.version
@@ -172,7 +143,7 @@ class ZoteroSync:
                     on_item(report.results[-1])
         if state.version and changes is not None:
             report.removed = self._remove_deleted(source, self.client.deleted(library, state.version), added_by)
-        self._save(source, version, rows)
+        self.records.save(source, version, rows)
         return report
 
     def _sync_item(self, library: ZoteroLibrary, source: str, item: dict, attachment_keys: list[str],
@@ -181,8 +152,7 @@ class ZoteroSync:
         is replaced when the item now gives more (a PDF, an arXiv paper, new metadata); a paper with a body is
         left as it is."""
         key, origin = item["key"], f"zotero:{source}/{item['key']}"
-        with Session(self.engine) as session:
-            known = session.get(ZoteroItemRow, (source, key))
+        known = self.records.item(source, key)
         existing = self.importer.catalog.find_paper(known.paper_id) if known else None
         if existing is not None and existing.source != "bibliography":
             report.results.append(IngestResult(origin, "unchanged", existing.paper_id, existing.title))
@@ -227,34 +197,20 @@ class ZoteroSync:
                 notes.append(f"attachment {key}: {error}; the next sync tries again")
         return files, notes
 
-    def _incomplete(self, source: str) -> list[ZoteroItemRow]:
-        with Session(self.engine) as session:
-            return list(session.exec(select(ZoteroItemRow).where(
-                ZoteroItemRow.source == source, ZoteroItemRow.incomplete, ZoteroItemRow.retries < MAX_RETRIES)))
-
     def _remove_deleted(self, source: str, keys: list[str], added_by: str | None) -> list[str]:
         """Remove the papers of items deleted in Zotero that a sync added for this key (another key's paper stays:
         a sync never deletes what it does not own)."""
         removed = []
-        with Session(self.engine) as session:
-            for key in keys:
-                row = session.get(ZoteroItemRow, (source, key))
-                if row is None:
-                    continue
-                paper = self.importer.catalog.find_paper(row.paper_id)
-                if row.added and paper is not None and paper.added_by == added_by:
-                    self.importer.ingestor.delete(row.paper_id)
-                    removed.append(row.paper_id)
-                session.delete(row)
-            session.commit()
+        for key in keys:
+            row = self.records.item(source, key)
+            if row is None:
+                continue
+            paper = self.importer.catalog.find_paper(row.paper_id)
+            if row.added and paper is not None and paper.added_by == added_by:
+                self.importer.ingestor.delete(row.paper_id)
+                removed.append(row.paper_id)
+        self.records.forget(source, keys)
         return removed
-
-    def _save(self, source: str, version: int, rows: list[ZoteroItemRow]) -> None:
-        with Session(self.engine) as session:
-            for row in rows:
-                session.merge(row)
-            session.merge(ZoteroStateRow(source=source, version=version, synced_at=datetime.now(UTC)))
-            session.commit()
 
 
 def zotero_sync(runtime: Runtime) -> ZoteroSync:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.citations import MARKER
+from agent.turn import TurnResult
 
 
 def slack_escape(text: str) -> str:
@@ -71,25 +72,25 @@ MRKDWN = Style(escape=slack_escape, heading=lambda t: f"*{t}*", emphasis=lambda 
                link=lambda label, url: f"<{url}|{label}>" if url else label)
 
 
-def how_made(result: dict) -> str:
+def how_made(result: TurnResult) -> str:
     """One line on how the answer was made, when it was not written by the configured model."""
-    if result.get("provider") == "extractive":
+    if result.provider == "extractive":
         note = "extractive answer: sentences quoted from your library, no language model"
-        fell_back = [f["reason"] for f in result.get("fallbacks") or [] if f.get("step") == "answer"]
+        fell_back = [f["reason"] for f in result.fallbacks if f.get("step") == "answer"]
         return f"({note}; {fell_back[-1]})" if fell_back else f"({note})"
     return ""
 
 
-def _answer(result: dict, style: Style) -> str:
+def _answer(result: TurnResult, style: Style) -> str:
     """The answer with Slack citation links; in Markdown made inert (a model's own emphasis or lists may stay, but
     no answer can carry HTML, a link or an image a client would follow or fetch)."""
-    by_number = {c["n"]: c for c in result.get("citations", [])}
+    by_number = {c["n"]: c for c in result.citations}
     if style is MARKDOWN:
-        return inert_answer(result["answer"])
+        return inert_answer(result.answer)
     if style is not MRKDWN:
-        return style.escape(result["answer"])
+        return style.escape(result.answer)
     return MARKER.sub(lambda m: style.link(m.group(0), by_number[int(m.group(1))].get("url"))
-                      if int(m.group(1)) in by_number else m.group(0), style.escape(result["answer"]))
+                      if int(m.group(1)) in by_number else m.group(0), style.escape(result.answer))
 
 
 def _score(name: str, value: object) -> str:
@@ -139,16 +140,16 @@ def references_block(citations: list[dict], style: Style) -> str:
     return style.heading("References") + "\n" + "\n".join(lines)
 
 
-def format_result(result: dict, style: Style = TEXT) -> str:
+def format_result(result: TurnResult, style: Style = TEXT) -> str:
     """The whole reply: how it was made, the answer, hypotheses, references (empty parts left out)."""
     return "\n\n".join(part for part in [how_made(result), _answer(result, style), after_answer(result, style)]
                        if part)
 
 
-def after_answer(result: dict, style: Style) -> str:
+def after_answer(result: TurnResult, style: Style) -> str:
     """What follows the answer: open questions, hypotheses, references (what a stream sends after the answer)."""
-    parts = [open_questions_block(result.get("open_questions") or [], style),
-             *hypotheses_block(result.get("hypotheses") or [], style),
-             style.escape(result.get("hypotheses_note") or ""),
-             references_block(result.get("citations") or [], style)]
+    parts = [open_questions_block(list(result.open_questions), style),
+             *hypotheses_block(list(result.hypotheses), style),
+             style.escape(result.hypotheses_note),
+             references_block(list(result.citations), style)]
     return "\n\n".join(part for part in parts if part)

@@ -1,25 +1,48 @@
-"""Request-scoped access to the app's runtime and services (explicit FastAPI dependencies).
+"""Request-scoped access to the app's services (explicit FastAPI dependencies).
 
-Authentication already happened in the guard (before the body was read); these dependencies only read
-who the caller is and check the role a route needs.
+Authentication already happened in the guard (before the body was read); these dependencies only read who the
+caller is and check the role a route needs.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from agent.runtime import Runtime
-from agent.watch import WatchRunner
-from api.auth import Caller
-from api.jobs import JobQueue
 from api.metrics import Metrics
 from api.streaming import TurnWorkers
+from service import Services
+from service.library import LibraryService
+from service.turns import TurnService
+from service.watches import WatchService
+from store.jobs import JobQueue
+from store.keys import Caller
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    return request.app.state.services.runtime
+
+
+def get_turns(request: Request) -> TurnService:
+    return request.app.state.services.turns
+
+
+def get_library(request: Request) -> LibraryService:
+    return request.app.state.services.library
+
+
+def get_watches(request: Request) -> WatchService:
+    return request.app.state.services.watches
+
+
+def get_jobs(request: Request) -> JobQueue:
+    return request.app.state.services.jobs
 
 
 def get_metrics(request: Request) -> Metrics:
@@ -30,28 +53,28 @@ def get_workers(request: Request) -> TurnWorkers:
     return request.app.state.workers
 
 
-def get_jobs(request: Request) -> JobQueue:
-    return request.app.state.jobs
-
-
-def get_watches(request: Request) -> WatchRunner:
-    return request.app.state.watches
-
-
 def get_caller(request: Request) -> Caller:
     return request.state.caller  # set by the guard for every request it lets through
 
 
 def get_member(request: Request) -> Caller:
     caller = get_caller(request)
-    caller.require("member")
+    if not caller.can("member"):
+        raise HTTPException(403, f"this API key has the role '{caller.role}'; this needs 'member' or higher")
     return caller
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TurnsDep = Annotated[TurnService, Depends(get_turns)]
+LibraryDep = Annotated[LibraryService, Depends(get_library)]
+WatchesDep = Annotated[WatchService, Depends(get_watches)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
-JobsDep = Annotated[JobQueue, Depends(get_jobs)]
-WatchesDep = Annotated[WatchRunner, Depends(get_watches)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key
 Member = Annotated[Caller, Depends(get_member)]  # may add papers
+
+
+def scope(caller: Caller) -> str | None:
+    """Whose objects (watches, digests, jobs) a caller may see and change: its own; an admin, everyone's (None)."""
+    return None if caller.can("admin") else caller.owner

@@ -21,8 +21,9 @@ from starlette.exceptions import HTTPException
 
 from agent.settings import Settings
 from api import problems
-from api.auth import OPEN, Caller, KeyStore, RateLimiter
 from api.metrics import Metrics
+from api.rate_limits import RateLimiter
+from store.keys import OPEN, Caller, KeyStore
 
 log = logging.getLogger("scisynth.api")
 Scope = MutableMapping[str, Any]

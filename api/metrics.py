@@ -9,11 +9,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 
 from agent.llm import answer_cache
-from retrieval import locks
+from agent.turn import TurnResult
+from store.jobs import JobResult
+from tools import locks
 
 
 class LockWaits:
-    """Seconds concurrent work spent waiting for each shared lock (retrieval/locks.py), read at scrape time."""
+    """Seconds concurrent work spent waiting for each shared lock (tools/locks.py), read at scrape time."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily("scisynth_lock_wait_seconds", "Seconds threads waited for a shared lock",
@@ -53,3 +55,17 @@ class Metrics:
                                 registry=self.registry)
         self.registry.register(LockWaits())
         self.registry.register(AnswerCacheLookups())
+
+    def observe_turn(self, composer: str, result: TurnResult | None) -> None:
+        """A turn of the configured `composer` (its result None: it failed): who answered and how, and the model
+        tokens it used."""
+        if result is None:
+            self.turns.labels(composer, "error").inc()
+            return
+        self.turns.labels(result.provider or "none", "fallback" if result.fallbacks else "ok").inc()
+        for kind, tokens in (result.usage.model_dump() if result.usage else {}).items():
+            if kind != "total_tokens":
+                self.llm_tokens.labels(composer, kind.removesuffix("_tokens")).inc(tokens)
+
+    def observe_job_result(self, result: JobResult) -> None:
+        self.ingested.labels(result.status).inc()

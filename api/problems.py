@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from api.streaming import TurnsBusyError
+from service.errors import NoRoomError, NotYoursError, QueueFullError, QuotaExceededError, UnknownPaperError
 
 
 class Problem(BaseModel):
@@ -42,6 +43,20 @@ COMMON = responses(400, 401, 413, 422, 429, 500)
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(NoRoomError)
+    async def no_room(_request: Request, error: NoRoomError) -> JSONResponse:
+        status = 413 if isinstance(error, QuotaExceededError) else 503 if isinstance(error, QueueFullError) else 429
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+        return problem(status, str(error), headers)
+
+    @app.exception_handler(UnknownPaperError)
+    async def unknown_paper(_request: Request, error: UnknownPaperError) -> JSONResponse:
+        return problem(404, f"no paper {error.args[0]} in the library")
+
+    @app.exception_handler(NotYoursError)
+    async def not_yours(_request: Request, error: NotYoursError) -> JSONResponse:
+        return problem(403, str(error))
+
     @app.exception_handler(TurnsBusyError)
     async def turns_busy(_request: Request, error: TurnsBusyError) -> JSONResponse:
         return problem(503, str(error), {"Retry-After": "5"})

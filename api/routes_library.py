@@ -22,12 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.nodes import EMPTY_LIBRARY
 from agent.runtime import Runtime
+from agent.turn import TurnRequest
 from api import problems
-from api.auth import Caller
-from api.deps import JobsDep, Member, MetricsDep, Reader, RuntimeDep
-from api.jobs import JobQueue, JobRow
-from api.routes_conversations import NewMessage, Offset, run_message
-from retrieval.catalog import PaperRow
+from api.deps import JobsDep, LibraryDep, Member, Reader, RuntimeDep, TurnsDep
+from api.routes_conversations import Offset
+from api.schemas import CitedBy, Hypotheses, Job, Paper, PaperList, References, SearchResults
+from service.jobs import admit
+from store.catalog import PaperRow
+from store.jobs import JobQueue, JobRow
+from store.keys import Caller
 from tools.arxiv_ids import ARXIV_ID_PATTERN
 from tools.bibliography import BibliographyError, bibliography_text
 from tools.zotero import ZoteroLibrary
@@ -47,16 +50,17 @@ class HypothesesRequest(BaseModel):
     n: int = Field(default=3, ge=1, le=10)
 
 
-def _paper(row: PaperRow) -> dict:
-    return {"paper_id": row.paper_id, "title": row.title, "authors": row.authors, "year": row.year,
-            "source": row.source, "url": row.url, "doi": row.doi, "pages": row.page_count, "license": row.license}
+def _paper(row: PaperRow) -> Paper:
+    return Paper(paper_id=row.paper_id, title=row.title, authors=row.authors, year=row.year, source=row.source,
+                 url=row.url, doi=row.doi, pages=row.page_count, license=row.license)
 
 
 @router.get("/papers")
-def list_papers(runtime: RuntimeDep, _caller: Reader, offset: Offset = 0,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
-    rows, total = runtime.catalog.papers(offset=offset, limit=limit), runtime.catalog.paper_count()
-    return {"papers": [_paper(r) for r in rows], "total": total, **({"hint": EMPTY_LIBRARY} if total == 0 else {})}
+def list_papers(library: LibraryDep, _caller: Reader, offset: Offset = 0,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> PaperList:
+    total = library.count()
+    return PaperList(papers=[_paper(r) for r in library.papers(offset, limit)], total=total,
+                     hint=EMPTY_LIBRARY if total == 0 else None)
 
 
 _FILE_FIELD = {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
@@ -67,19 +71,19 @@ _ADD_PAPER_BODY = {"required": True, "content": {"application/json": {"schema": 
 
 @router.post("/papers", status_code=202, openapi_extra={"requestBody": _ADD_PAPER_BODY},
              responses=problems.responses(400, 403, 415))  # 429 (too many jobs waiting) is in COMMON
-async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+async def add_paper(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> Job:
     """JSON {"arxiv_id"} fetches from arXiv; a multipart `file` upload ingests a PDF. Both run as jobs:
     poll GET /v1/jobs/{id}."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return (await _accept_upload(request, runtime, jobs, caller)).public()
+        return Job(**(await _accept_upload(request, runtime, jobs, caller)).public())
     try:
         body = NewPaper.model_validate_json(await request.body())
     except ValidationError as error:
         reason = "; ".join(e["msg"] for e in error.errors())[:500]
         raise HTTPException(422, f"send JSON {{\"arxiv_id\": \"2104.12255\"}} or a multipart PDF 'file': "
                                  f"{reason}") from error
-    check_job_room(runtime, jobs, caller)
-    return jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public()
+    admit(runtime, jobs, caller.owner)
+    return Job(**jobs.submit("arxiv", {"arxiv_id": body.arxiv_id}, caller.owner).public())
 
 
 async def _receive(request: Request, folder: FilePath) -> tuple[FilePath, int, str]:
@@ -121,7 +125,7 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
         with temporary.open("rb") as received:
             if received.read(5) != b"%PDF-":
                 raise HTTPException(415, "the file is not a PDF (it does not start with %PDF-); upload a PDF")
-        check_job_room(runtime, jobs, caller, size)
+        admit(runtime, jobs, caller.owner, size)
         target = folder / f"{uuid.uuid4().hex}.pdf"  # the stored name never comes from the client
         os.replace(temporary, target)
     except BaseException:
@@ -133,11 +137,11 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
 
 @router.post("/papers/import", status_code=202, responses=problems.responses(400, 422),
              openapi_extra={"requestBody": {"required": True, "content": _FILE_FIELD}})
-async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> Job:
     """A BibTeX or RIS export (multipart `file`) imported as a job: arXiv entries fetched, the rest kept as
     metadata-only papers; entries that cannot be read are listed with their line. A file that is not UTF-8 BibTeX
     or RIS is refused here (422); its entries are read by the job. Poll GET /v1/jobs/{id}."""
-    check_job_room(runtime, jobs, caller)  # before the upload is read and parsed
+    admit(runtime, jobs, caller.owner)  # before the upload is read
     folder = runtime.settings.papers_dir / "imports"
     temporary, _size, name = await _receive(request, folder)
     suffix = FilePath(name).suffix.lower()
@@ -145,14 +149,14 @@ async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsD
     os.replace(temporary, target)
     try:  # only the checks that parse nothing run here; the entries are read by the job, in a bounded child process
         await run_in_threadpool(bibliography_text, target)
-        check_job_room(runtime, jobs, caller)
+        admit(runtime, jobs, caller.owner)
     except BibliographyError as error:
         target.unlink(missing_ok=True)
         raise HTTPException(422, str(error).replace(str(target), name or "the file")) from error
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return jobs.submit("import", {"path": str(target), "filename": name or "import"}, caller.owner).public()
+    return Job(**jobs.submit("import", {"path": str(target), "filename": name or "import"}, caller.owner).public())
 
 
 class ZoteroSyncRequest(BaseModel):
@@ -161,7 +165,7 @@ class ZoteroSyncRequest(BaseModel):
 
 
 @router.post("/zotero/sync", status_code=202, responses=problems.responses(403, 409, 422))
-def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> dict:
+def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> Job:
     """Sync a Zotero library (or collection) in with the server's ZOTERO_API_KEY, as a job: items with their PDFs;
     after the first sync, only what changed. Poll GET /v1/jobs/{id}."""
     if not runtime.settings.zotero_api_key:
@@ -171,81 +175,52 @@ def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, cal
     if not caller.can("admin") and library not in runtime.settings.zotero_library_list:
         raise HTTPException(403, f"members may sync only the libraries the operator lists in ZOTERO_LIBRARIES, and "
                                  f"{library} is not one of them; ask an admin")
-    check_job_room(runtime, jobs, caller)
-    return jobs.submit("zotero", body.model_dump(), caller.owner).public()
-
-
-def check_job_room(runtime: Runtime, jobs: JobQueue, caller: Caller, upload_bytes: int = 0) -> None:
-    """429 when the key already has its share of jobs waiting; 503 when the whole queue is full; 413 when an upload
-    would pass its quota."""
-    waiting, most = jobs.unfinished(caller.owner), runtime.settings.max_pending_jobs
-    if waiting >= most:
-        raise HTTPException(429, f"this key has {waiting} jobs waiting (at most {most}); wait for them to finish",
-                            headers={"Retry-After": "30"})
-    if jobs.unfinished() >= runtime.settings.max_queued_jobs:
-        raise HTTPException(503, "the server's job queue is full; try again in a few minutes",
-                            headers={"Retry-After": "60"})
-    quota = runtime.settings.upload_quota_mb * 1024 * 1024
-    used = runtime.catalog.bytes_added_by(caller.owner) + jobs.pending_upload_bytes(caller.owner)
-    if upload_bytes and used + upload_bytes > quota:
-        raise HTTPException(413, f"this upload ({upload_bytes:,} bytes) would pass this key's storage quota "
-                                 f"({used:,} of {quota:,} bytes used); delete papers or ask an admin")
+    admit(runtime, jobs, caller.owner)
+    return Job(**jobs.submit("zotero", body.model_dump(), caller.owner).public())
 
 
 @router.get("/jobs/{job_id}", responses=problems.responses(404))
-def job_status(jobs: JobsDep, caller: Reader, job_id: Annotated[str, Path(max_length=64)]) -> dict:
+def job_status(jobs: JobsDep, caller: Reader, job_id: Annotated[str, Path(max_length=64)]) -> Job:
     job = jobs.get(job_id)
     if job is None or not (caller.can("admin") or job.owner == caller.owner):
         raise HTTPException(404, f"no job {job_id} for this key")
-    return job.public()
-
-
-def _known(runtime: Runtime, paper_id: str) -> PaperRow:
-    row = runtime.catalog.find_paper(paper_id)
-    if row is None:
-        raise HTTPException(404, f"no paper {paper_id} in the library")
-    return row
+    return Job(**job.public())
 
 
 # Declared before /papers/{paper_id:path}, which would otherwise take "ID/references" for a paper id.
 @router.get("/papers/{paper_id:path}/references", responses=problems.responses(404))
-def paper_references(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+def paper_references(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> References:
     """The paper's parsed reference list; `in_library` names the library paper an entry cites, if any."""
-    _known(runtime, paper_id)
-    return {"paper_id": paper_id, "references": runtime.citation_graph.references(paper_id)}
+    return References(paper_id=paper_id, references=library.references(paper_id))
 
 
 @router.get("/papers/{paper_id:path}/cited-by", responses=problems.responses(404))
-def paper_cited_by(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
+def paper_cited_by(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> CitedBy:
     """The library papers whose reference lists cite this paper."""
-    return {"paper_id": paper_id,
-            "cited_by": [_paper(row) for row in runtime.citation_graph.cited_by(_known(runtime, paper_id))]}
+    return CitedBy(paper_id=paper_id, cited_by=[_paper(row) for row in library.cited_by(paper_id)])
 
 
 @router.get("/papers/{paper_id:path}", responses=problems.responses(404))
-def get_paper(runtime: RuntimeDep, _caller: Reader, paper_id: PaperId) -> dict:
-    return _paper(_known(runtime, paper_id))
+def get_paper(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> Paper:
+    return _paper(library.paper(paper_id))
 
 
 @router.delete("/papers/{paper_id:path}", status_code=204, responses=problems.responses(403, 404))
-def delete_paper(runtime: RuntimeDep, caller: Member, paper_id: PaperId) -> Response:
-    row = _known(runtime, paper_id)
-    if not (caller.can("admin") or (row.added_by is not None and row.added_by == caller.owner)):
-        raise HTTPException(403, "only the key that added this paper, or an admin, may delete it")
-    runtime.ingestor.delete(paper_id)
+def delete_paper(library: LibraryDep, caller: Member, paper_id: PaperId) -> Response:
+    library.delete(paper_id, caller.owner, admin=caller.can("admin"))
     return Response(status_code=204)
 
 
 @router.get("/search")
-def search(runtime: RuntimeDep, _caller: Reader, q: Annotated[str, Query(min_length=1, max_length=2000)],
-           k: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
+def search(library: LibraryDep, _caller: Reader, q: Annotated[str, Query(min_length=1, max_length=2000)],
+           k: Annotated[int, Query(ge=1, le=50)] = 10) -> SearchResults:
     if not q.strip():
         raise HTTPException(422, "q must not be blank")
-    return {"results": [p.public() for p in runtime.searcher.search(q, k=k)]}
+    return SearchResults(results=[p.public() for p in library.search(q, k=k)])
 
 
 @router.post("/hypotheses")
-async def hypotheses(body: HypothesesRequest, runtime: RuntimeDep, metrics: MetricsDep, _caller: Reader) -> dict:
-    result = await run_in_threadpool(run_message, runtime, metrics, None,
-                                     NewMessage(content=body.topic, mode="hypothesize", n=body.n))
-    return {key: result[key] for key in ("hypotheses", "open_questions", "hypotheses_note", "citations", "answer")}
+async def hypotheses(body: HypothesesRequest, turns: TurnsDep, _caller: Reader) -> Hypotheses:
+    result = await run_in_threadpool(turns.run, TurnRequest(question=body.topic, mode="hypothesize", n=body.n))
+    return Hypotheses(hypotheses=result.hypotheses, open_questions=result.open_questions,
+                      hypotheses_note=result.hypotheses_note, citations=result.citations, answer=result.answer)

@@ -25,11 +25,13 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from agent.state import Turn
+from agent.turn import TurnRequest, TurnResult
 from api import problems
 from api.answers import MARKDOWN, AnswerGuard, after_answer, how_made, inert_answer
-from api.deps import MetricsDep, Reader, RuntimeDep, WorkersDep
-from api.routes_conversations import NewMessage, run_message
+from api.deps import Reader, TurnsDep, WorkersDep
+from api.schemas import ChatChoice, ChatCompletion, ModelCard, ModelList
 from api.streaming import PING_SECONDS, turn_events
+from service.turns import Emit
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=problems.COMMON)
 MODEL = "scisynth"
@@ -99,46 +101,46 @@ def read_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn], str
     return messages[last_user].text, kept, instructions[:8000]
 
 
-def _usage(result: dict) -> dict | None:
-    usage = result.get("usage")
-    if not usage:
+def _usage(result: TurnResult) -> dict[str, int] | None:
+    usage = result.usage
+    if usage is None:
         return None
-    return {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"],
-            "total_tokens": usage["total_tokens"]}
+    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens}
 
 
-def _tail(result: dict) -> str:
+def _tail(result: TurnResult) -> str:
     """Hypotheses, references and how the answer was made: what follows the answer."""
     return "\n\n".join(part for part in (after_answer(result, MARKDOWN), how_made(result)) if part)
 
 
 @router.get("/models")
-def models(_caller: Reader) -> dict:
-    return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "scisynth"}]}
+def models(_caller: Reader) -> ModelList:
+    return ModelList(object="list", data=[ModelCard(id=MODEL, object="model", created=0, owned_by="scisynth")])
 
 
-@router.post("/chat/completions", responses={**problems.responses(404), 200: {
+@router.post("/chat/completions", response_model=ChatCompletion, responses={**problems.responses(404), 200: {
     "description": "a chat.completion, or chat.completion.chunk events with stream=true",
     "content": {"text/event-stream": {}}}})
-async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: MetricsDep, workers: WorkersDep,
+async def chat_completions(request: ChatRequest, turns: TurnsDep, workers: WorkersDep,
                            _caller: Reader) -> object:
     if request.model != MODEL:
         raise HTTPException(404, f"unknown model {request.model!r}; this server serves {MODEL!r}")
     question, history, instructions = read_conversation(request.messages)
-    body = NewMessage(content=question[:8000])
+    turn = TurnRequest(question=question[:8000], instructions=instructions, history=history)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
-    def run(emit: object = None) -> dict:
-        return run_message(runtime, metrics, None, body, emit, instructions=instructions, history=history)
+    def run(emit: Emit | None = None) -> TurnResult:
+        return turns.run(turn, emit)
 
     if not request.stream:
         result = await run_in_threadpool(run)
-        content = "\n\n".join(part for part in (inert_answer(result["answer"]), _tail(result)) if part)
-        return {"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}],
-                "usage": _usage(result), "citations": result["citations"], "hypotheses": result["hypotheses"],
-                "answered": result["answered"], "related": result["related"]}
+        content = "\n\n".join(part for part in (inert_answer(result.answer), _tail(result)) if part)
+        return ChatCompletion(id=completion_id, object="chat.completion", created=created, model=MODEL,
+                              choices=[ChatChoice(index=0, finish_reason="stop",
+                                                  message={"role": "assistant", "content": content})],
+                              usage=_usage(result), citations=result.citations, hypotheses=result.hypotheses,
+                              answered=result.answered, related=result.related)
 
     def chunk(delta: dict, finish: str | None = None, **extra: object) -> ServerSentEvent:
         payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
@@ -151,19 +153,19 @@ async def chat_completions(request: ChatRequest, runtime: RuntimeDep, metrics: M
         yield chunk({"role": "assistant", "content": ""})
         revised, guard = None, AnswerGuard()
         async for event in events:
-            if event["event"] == "token":
-                yield chunk({"content": guard.feed(event["data"]["text"])})
-            elif event["event"] == "revised":
-                revised = event["data"]["answer"]
-            elif event["event"] == "done":
-                result = event["data"]
+            if event.event == "token":
+                yield chunk({"content": guard.feed(event.data["text"])})
+            elif event.event == "revised":
+                revised = event.data["answer"]
+            elif event.event == "done":
+                result = TurnResult.model_validate(event.data)
                 checked = f"\n\n---\nChecked answer:\n\n{inert_answer(revised)}" if revised is not None else ""
                 tail = _tail(result)
                 yield chunk({"content": guard.flush() + checked + (f"\n\n{tail}" if tail else "")}, "stop",
-                            citations=result["citations"], usage=_usage(result), answered=result["answered"],
-                            related=result["related"])
-            elif event["event"] == "error":
-                yield chunk({"content": f"\n\n(error: {event['data']['detail']})"}, "stop")
+                            citations=result.citations, usage=_usage(result), answered=result.answered,
+                            related=result.related)
+            elif event.event == "error":
+                yield chunk({"content": f"\n\n(error: {event.data['detail']})"}, "stop")
         yield ServerSentEvent(data="[DONE]")
 
     return EventSourceResponse(stream(), ping=PING_SECONDS, sep="\n")

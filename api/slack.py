@@ -12,18 +12,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import UTC, datetime
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
 
-from agent.runtime import Runtime
+from agent.turn import TurnEvent, TurnRequest
 from api.answers import MRKDWN, format_result, slack_escape
 from api.slack_format import split_message
-from retrieval.schema import ensure_schema
+from service import Services
+from store.slack import SlackRecords
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
@@ -33,41 +30,12 @@ HELP = ("*SciSynth* answers research questions with citations to the page.\n"
 SORRY = "Sorry, something went wrong while researching that. The details are in the server log; please try again."
 
 
-class SlackThreadRow(SQLModel, table=True):
-    __tablename__ = "slack_threads"
-
-    thread_key: str = Field(primary_key=True)  # "channel:thread_ts"
-    conversation_id: str
-
-
-class SlackEventRow(SQLModel, table=True):
-    """Event ids already handled: Slack retries and duplicates must not start a second run."""
-
-    __tablename__ = "slack_events"
-
-    event_id: str = Field(primary_key=True)
-    seen_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-
-def first_delivery(engine: Engine, signature: str) -> bool:
-    """Whether this signed request is new: a signature is remembered, so a signed request replayed within Slack's
-    5-minute window (a slash command has no event id to de-duplicate) runs once."""
-    try:
-        with Session(engine) as session:
-            session.add(SlackEventRow(event_id=f"signature:{signature[:100]}"))
-            session.commit()
-    except IntegrityError:
-        log.warning("a replayed Slack request was ignored (its signature was seen before)")
-        return False
-    return True
-
-
 class SlackBot:
-    def __init__(self, runtime: Runtime, token: str, signing_secret: str, api_url: str | None = None,
+    def __init__(self, services: Services, token: str, signing_secret: str, api_url: str | None = None,
                  progress_interval: float = 1.5) -> None:
-        self.runtime = runtime
+        self.services = services
         self.progress_interval = progress_interval
-        ensure_schema(runtime.engine)
+        self.records = SlackRecords(services.runtime.engine)
         client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL)
         self.app = App(token=token, signing_secret=signing_secret, client=client, token_verification_enabled=False,
                        process_before_response=False)
@@ -80,26 +48,18 @@ class SlackBot:
 
     def _skip_duplicates(self, body: dict, next: object) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id:
-            try:
-                with Session(self.runtime.engine) as session:
-                    session.add(SlackEventRow(event_id=event_id))
-                    session.commit()
-            except IntegrityError:
-                log.info("duplicate Slack event %s ignored", event_id)
-                return BoltResponse(status=200, body="")
+        if event_id and not self.records.first_time(event_id):
+            log.info("duplicate Slack event %s ignored", event_id)
+            return BoltResponse(status=200, body="")
         return next()
 
     def _conversation(self, channel: str, thread_ts: str, title: str) -> str:
         key = f"{channel}:{thread_ts}"
-        with Session(self.runtime.engine) as session:
-            row = session.get(SlackThreadRow, key)
-            if row is not None:
-                return row.conversation_id
-        conversation = self.runtime.conversations.create(title, owner="slack").id
-        with Session(self.runtime.engine) as session:
-            session.add(SlackThreadRow(thread_key=key, conversation_id=conversation))
-            session.commit()
+        known = self.records.conversation_of(key)
+        if known is not None:
+            return known
+        conversation = self.services.runtime.conversations.create(title, owner="slack").id
+        self.records.remember_thread(key, conversation)
         return conversation
 
     def research(self, client: WebClient, channel: str, thread_ts: str, text: str, mode: str = "ask") -> None:
@@ -112,16 +72,17 @@ class SlackBot:
                                               text="Searching your library and arXiv…")["ts"]
         last_update = time.monotonic()
 
-        def progress(event: dict) -> None:
+        def progress(event: TurnEvent) -> None:
             nonlocal last_update
-            if event["event"] == "status" and time.monotonic() - last_update >= self.progress_interval:
+            if event.event == "status" and time.monotonic() - last_update >= self.progress_interval:
                 last_update = time.monotonic()
-                client.chat_update(channel=channel, ts=placeholder, text=f"Working… {event['data']['node']}: "
-                                                                         f"{event['data']['detail'][:150]}")
+                client.chat_update(channel=channel, ts=placeholder, text=f"Working… {event.data['node']}: "
+                                                                         f"{event.data['detail'][:150]}")
 
         try:
             conversation = self._conversation(channel, thread_ts, question)
-            result = self.runtime.ask(question, conversation, mode=mode, emit=progress)
+            result = self.services.turns.run(TurnRequest(question=question, mode=mode, conversation_id=conversation),
+                                             progress)
             first, *rest = split_message(format_result(result, MRKDWN))
             client.chat_update(channel=channel, ts=placeholder, text=first)
             for piece in rest:
@@ -152,7 +113,7 @@ class SlackBot:
         if verb in ("", "help"):
             return
         if verb == "papers":
-            papers = self.runtime.catalog.papers(limit=20)
+            papers = self.services.library.papers(limit=20)
             lines = [f"• {slack_escape(p.title)}" + (f" <{p.url}|arXiv>" if p.url else "") for p in papers]
             respond("\n".join(lines) or "The library is empty.")
             return

@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from agent.settings import Settings
-from agent.watch import DigestRow, digest_text
 from api.answers import slack_escape
 from api.slack_format import split_message
+from store.watches import DigestRow, digest_text
 
 log = logging.getLogger(__name__)
 

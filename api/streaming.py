@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Callable
 
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from agent.turn import TurnEvent, TurnResult
+from service.turns import Emit
+
 log = logging.getLogger(__name__)
 PING_SECONDS = 15
-Event = dict  # {"event": name, "data": {...}}
 
 
 class TurnsBusyError(Exception):
@@ -60,38 +62,39 @@ class TurnWorkers:
         return sum(thread.is_alive() for thread in threads)
 
 
-def turn_events(workers: TurnWorkers, run_turn: Callable[[Callable[[Event], None]], dict]) -> AsyncIterator[Event]:
+def turn_events(workers: TurnWorkers, run_turn: Callable[[Emit], TurnResult]) -> AsyncIterator[TurnEvent]:
     """The events of one turn, as they happen; `run_turn(emit)` runs it in a worker thread, started now (so a
     full house raises TurnsBusyError before any response is sent)."""
-    events: queue.Queue[Event | None] = queue.Queue()
+    events: queue.Queue[TurnEvent | None] = queue.Queue()
 
     def work() -> None:
         try:
             result = run_turn(events.put)
-            for citation in result["citations"]:
-                events.put({"event": "citation", "data": citation})
-            for hypothesis in result["hypotheses"]:
-                events.put({"event": "hypothesis", "data": hypothesis})
-            events.put({"event": "done", "data": {k: v for k, v in result.items() if k != "trace"}})
+            for citation in result.citations:
+                events.put(TurnEvent(event="citation", data=dict(citation)))
+            for hypothesis in result.hypotheses:
+                events.put(TurnEvent(event="hypothesis", data=dict(hypothesis)))
+            events.put(TurnEvent(event="done", data=result.model_dump(exclude={"trace"})))
         except Exception:
             log.exception("turn failed")
-            events.put({"event": "error", "data": {"detail": "the agent failed; the details are in the server log"}})
+            events.put(TurnEvent(event="error", data={"detail": "the agent failed; the details are in the server "
+                                                                 "log"}))
         finally:
             events.put(None)
 
     workers.start(work)
 
-    async def stream() -> AsyncIterator[Event]:
+    async def stream() -> AsyncIterator[TurnEvent]:
         while (event := await asyncio.to_thread(events.get)) is not None:
             yield event
 
     return stream()
 
 
-def sse_response(events: AsyncIterator[Event]) -> EventSourceResponse:
+def sse_response(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:
     """Named SSE events (`event: token`, `data: {...}`) with keep-alive pings."""
     async def encoded() -> AsyncIterator[ServerSentEvent]:
         async for event in events:
-            yield ServerSentEvent(data=json.dumps(event["data"], ensure_ascii=False), event=event["event"])
+            yield ServerSentEvent(data=json.dumps(event.data, ensure_ascii=False), event=event.event)
 
     return EventSourceResponse(encoded(), ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"})

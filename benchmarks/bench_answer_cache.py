@@ -27,8 +27,10 @@ import numpy as np
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.turn import TurnRequest
 from benchmarks.bench_api import ABSTRACTS
-from benchmarks.common import table
+from evals.report import table
+from service.turns import TurnService
 from tests.redis_server import running_redis
 
 CLAIMED_HIT_RATE = 0.85
@@ -44,13 +46,13 @@ def query_log(titles: list[str], turns: int, exponent: float, seed: int = 7) -> 
 def replay(runtime: Runtime, log: list[str], halfway: Path | None) -> list[object]:
     """Hit rate and median turn seconds on a miss and on a hit; `halfway` is ingested after half the log. An answer
     verify rejected is forgotten (the model gets a new try), so the hit rate can stay below the log's repeat rate."""
-    cache = runtime.composer.cache
+    cache, turns = runtime.composer.cache, TurnService(runtime)
     seconds: dict[bool, list[float]] = {True: [], False: []}
     for turn, question in enumerate(log):
         if halfway is not None and turn == len(log) // 2:
             runtime.ingestor.ingest_paths([halfway])
         hits, misses, started = cache.hits, cache.misses, time.perf_counter()
-        runtime.ask(question)
+        turns.run(TurnRequest(question=question))
         if cache.hits + cache.misses > hits + misses:  # else no model answer was needed (no evidence, say)
             seconds[cache.hits > hits].append(time.perf_counter() - started)
     looked_up = cache.hits + cache.misses

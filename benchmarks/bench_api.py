@@ -30,8 +30,11 @@ import numpy as np
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from benchmarks.common import DATA, table
+from agent.turn import TurnRequest
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from retrieval.embeddings import Embedder, load_embedder
+from service.turns import TurnService
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".bench-home"
@@ -66,10 +69,11 @@ def library() -> Runtime:
 def cpu_per_turn(runtime: Runtime, asked: list[str], searched: list[str]) -> tuple[float, float]:
     """Mean CPU seconds of an in-process turn, and of query encoding + hybrid search (FAISS and BM25) on
     other questions (so neither reuses the other's cached query vector)."""
-    runtime.ask(asked[0])  # warm-up
+    turns = TurnService(runtime)
+    turns.run(TurnRequest(question=asked[0]))  # warm-up
     began = time.process_time()
     for question in asked[1:]:
-        runtime.ask(question)
+        turns.run(TurnRequest(question=question))
     turn = (time.process_time() - began) / (len(asked) - 1)
     began = time.process_time()
     for question in searched:
@@ -124,7 +128,7 @@ def served(asked_single: list[str], asked_load: list[str], clients: int) -> dict
     """Warm p50 with one client, then `clients` concurrent conversations, against `scisynth serve`."""
     env = {**os.environ, "SCISYNTH_HOME": str(HOME), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false",
            "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000"}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(PORT)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(PORT)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):

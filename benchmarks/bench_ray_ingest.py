@@ -20,7 +20,8 @@ import numpy as np
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from retrieval.ray_ingest import RayIngest
 from tests.ray_cluster import library_snapshot, running_ray_cluster
 

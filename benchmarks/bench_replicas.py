@@ -22,7 +22,8 @@ from pathlib import Path
 from agent.runtime import build_runtime
 from agent.settings import Settings
 from benchmarks.bench_api import ABSTRACTS, load, questions
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from tests.conftest import serve_process
 from tests.postgres_server import new_database, running_postgres
 from tests.redis_server import running_redis

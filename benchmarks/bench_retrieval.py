@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 
 from agent.settings import Settings
-from benchmarks.common import DATA, table
 from evals import scifact_retrieval
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 
 
 def main() -> None:

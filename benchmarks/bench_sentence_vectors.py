@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from retrieval.embeddings import SentenceTransformerEmbedder
 
 

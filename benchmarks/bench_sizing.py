@@ -23,7 +23,8 @@ from sqlalchemy import text
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
 from tests.postgres_server import new_database, running_postgres

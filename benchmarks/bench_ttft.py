@@ -29,7 +29,8 @@ from agent.llm.llamacpp import LlamaCppChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api.app import create_app
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
 from prompts import render
 from tests.conftest import running_server
 

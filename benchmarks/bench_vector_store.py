@@ -24,7 +24,7 @@ import numpy as np
 from pgvector.psycopg import register_vector
 from sqlalchemy import create_engine, make_url, text
 
-from benchmarks.common import table
+from evals.report import table
 from retrieval.pgvector_store import PgVectorStore
 from retrieval.vector_store import VectorStore
 from tests.postgres_server import new_database, running_postgres

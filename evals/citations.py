@@ -28,12 +28,14 @@ from pathlib import Path
 from agent.citations import _claims
 from agent.keywords import content_words
 from agent.settings import Settings
+from agent.turn import TurnRequest
 from evals.datasets import default_data_dir, ensure_scifact, eval_home, load_scifact, subset
 from evals.metrics import mean
 from evals.pubmedqa import load, pooled_library, sample
 from evals.scifact_retrieval import build_library, rank_documents
 from retrieval.embeddings import Embedder
 from retrieval.lexical import _STEMMER
+from service.turns import TurnService
 
 COVERED = 0.6
 
@@ -63,20 +65,20 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
     records, test = load(data_dir)
     pmids = sample(test, limit or 20)
     runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
-    answered, precision, coverage = [], [], []
+    answered, precision, coverage, turns = [], [], [], TurnService(runtime)
     for pmid in pmids:
-        result = runtime.ask(records[pmid]["QUESTION"])
-        answered.append(float(result["answered"]))
-        precision += [float(c["paper_id"] == pmid) for c in result["citations"]]
-        if result["provider"] not in ("extractive", "rules"):
-            coverage += statement_coverage(result["answer"], result["citations"])
+        result = turns.run(TurnRequest(question=records[pmid]["QUESTION"]))
+        answered.append(float(result.answered))
+        precision += [float(c["paper_id"] == pmid) for c in result.citations]
+        if result.provider not in ("extractive", "rules"):
+            coverage += statement_coverage(result.answer, result.citations)
         if on_item:
             on_item()
     ablated = pooled_library(records, eval_home(settings) / f"pubmedqa-minus-{len(pmids)}", settings,
                              embedder, exclude=set(pmids))
-    abstained = []
+    abstained, ablated_turns = [], TurnService(ablated)
     for pmid in pmids:
-        abstained.append(float(not ablated.ask(records[pmid]["QUESTION"])["answered"]))
+        abstained.append(float(not ablated_turns.run(TurnRequest(question=records[pmid]["QUESTION"])).answered))
         if on_item:
             on_item()
     row = {"answered": round(mean(answered), 4), "abstained": round(mean(abstained), 4),
@@ -99,11 +101,12 @@ def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | Non
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
     chunk_papers = runtime.catalog.chunk_papers()
     sentence_hits, paper_hits, lead_sentence, lead_paper = [], [], [], []
+    turns = TurnService(runtime)
     for claim_id, text in dataset.queries.items():
         evidence = claims[claim_id]["evidence"]
         gold = {_normal(abstracts[doc][i]) for doc, rationales in evidence.items() for r in rationales
                 for i in r["sentences"]}
-        for citation in runtime.ask(text)["citations"]:
+        for citation in turns.run(TurnRequest(question=text)).citations:
             quote = _normal(citation["quote"])
             paper_hits.append(float(citation["paper_id"] in evidence))
             sentence_hits.append(float(any(quote in g or g in quote for g in gold)))

@@ -22,6 +22,7 @@ from evals.metrics import stratified_sample
 from retrieval.embeddings import BASE_MODEL_NAME, spec_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"  # the third-party data beside the project (CI lays it)
 SCIFACT_URL = "https://scifact.s3-us-west-2.amazonaws.com/release/latest/data.tar.gz"
 PUBMEDQA_URL = "https://raw.githubusercontent.com/pubmedqa/pubmedqa/master/data/"
 PUBMEDQA_SHA256 = {

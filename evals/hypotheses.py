@@ -37,6 +37,7 @@ from agent.novelty import NoveltyChecker
 from agent.prose import is_prose
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.turn import TurnRequest
 from evals.arxiv_mirror import ArxivMirror
 from evals.datasets import default_data_dir, eval_home, library_settings
 from evals.metrics import mean
@@ -51,6 +52,7 @@ from evals.paper_structure import (
 from evals.pubmedqa import load, pooled_library, sample
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
+from service.turns import TurnService
 from tools.arxiv_client import ArxivClient
 from tools.documents import title_key
 
@@ -112,18 +114,19 @@ def structure(settings: Settings, embedder: Embedder | None, on_item: Callable[[
     runtime.ingestor.ingest_paths(sorted({*(g.path for g in golds), *papers.glob("*.pdf"), copies}))
     finder = OpenQuestionFinder(runtime.searcher, runtime.scorer)  # the runtime's own settings: for its limits
     quoted, any_sentence, shape_only, recall, keyword_recall, pairings = [], [], [], [], [], []
+    turns = TurnService(runtime)
     for gold in golds:
-        result = runtime.ask(gold.title, mode="hypothesize", n=2)
-        quoted += [c["quote"] for c in result["citations"]] + [q["text"] for q in result["open_questions"]]
-        quoted += [p for h in result["hypotheses"] for p in h.get("premises", [])]
-        cited = {c["n"]: c["paper_id"] for c in result["citations"]}
-        pairings += [float(_two_papers(runtime, [cited[n] for n in h["evidence"]])) for h in result["hypotheses"]
+        result = turns.run(TurnRequest(question=gold.title, mode="hypothesize", n=2))
+        quoted += [c["quote"] for c in result.citations] + [q["text"] for q in result.open_questions]
+        quoted += [p for h in result.hypotheses for p in h.get("premises", [])]
+        cited = {c["n"]: c["paper_id"] for c in result.citations}
+        pairings += [float(_two_papers(runtime, [cited[n] for n in h["evidence"]])) for h in result.hypotheses
                      if h["kind"] == "template"]
         passages = runtime.searcher.search(gold.title, k=8)
         for keep, into in ((None, any_sentence), (lambda _p, text: is_prose(text), shape_only)):
             into += [best.text for p in passages if (best := runtime.scorer.best(gold.title, p, keep))]
         if gold.gaps:
-            recall.append(_recall(gold.gaps, [q["text"] for q in result["open_questions"]]))
+            recall.append(_recall(gold.gaps, [q["text"] for q in result.open_questions]))
             evidence_papers = list(dict.fromkeys(p.paper_id for p in runtime.searcher.search(gold.title, k=16)))
             keyword = _keyword_gaps(runtime, gold.title, evidence_papers[:finder.papers], finder.most)
             keyword_recall.append(_recall(gold.gaps, keyword))
@@ -148,11 +151,11 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 5, embedder: Emb
     topics = [records[p]["QUESTION"] for p in sample(test, limit or 5)]
     started = time.perf_counter()
     runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
-    diversity, kinds = [], set()
+    diversity, kinds, turns = [], set(), TurnService(runtime)
     for topic in topics:
-        result = runtime.ask(topic, mode="hypothesize", n=3)
-        kinds |= {h["kind"] for h in result["hypotheses"]}
-        statements = [h["statement"] for h in result["hypotheses"]]
+        result = turns.run(TurnRequest(question=topic, mode="hypothesize", n=3))
+        kinds |= {h["kind"] for h in result.hypotheses}
+        statements = [h["statement"] for h in result.hypotheses]
         if len(statements) > 1:
             vectors = runtime.embedder.embed(statements)
             diversity.append(1 - mean([float(a @ b) for a, b in itertools.combinations(vectors, 2)]))

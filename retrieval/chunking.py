@@ -12,47 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 from retrieval.sentences import split_sentences
+from store.catalog import Chunk, PageSpans
 from tools.documents import Block, Document, Section
 
 TokenCounter = Callable[[str], int]
-PageSpans = list[tuple[int, int | None]]  # (character offset, page or None) where each page starts
-
-
-@dataclass
-class Chunk:
-    paper_id: str
-    ordinal: int
-    section: str
-    text: str
-    page_spans: PageSpans = field(default_factory=list)
-
-    @property
-    def page_start(self) -> int | None:
-        return self.page_spans[0][1]
-
-    @property
-    def page_end(self) -> int | None:
-        return self.page_spans[-1][1]
-
-
-def index_text(title: str, text: str) -> str:
-    """What gets embedded and BM25-indexed for a chunk: its paper's title, then its text. The title says
-    what the paper is about even when a passage does not name it (BEIR indexes title + text likewise)."""
-    return f"{title}\n{text}"
-
-
-def page_at(page_spans: PageSpans, offset: int) -> int | None:
-    """The page holding character `offset` of a chunk's text."""
-    page = page_spans[0][1]
-    for start, span_page in page_spans:
-        if start > offset:
-            break
-        page = span_page
-    return page
 
 
 def sentence_spans(text: str, page_spans: PageSpans) -> list[tuple[int, int]]:

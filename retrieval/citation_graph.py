@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, func, or_
 from sqlmodel import Session, select
 
-from retrieval.catalog import MIN_TITLE_KEY, PaperRow, ReferenceRow
+from store.catalog import MIN_TITLE_KEY, PaperRow, ReferenceRow
 from tools.arxiv_ids import without_version
 from tools.references import normalise_doi
 

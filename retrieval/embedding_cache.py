@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.embeddings import Embedder
-from retrieval.locks import MeasuredLock
+from tools.locks import MeasuredLock
 
 
 class CachedEmbedder:

@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.locks import MeasuredLock
 from retrieval.query_encoder import OnnxQueryEncoder
 from tools.documents import sha256_of_file
+from tools.locks import MeasuredLock
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from retrieval.catalog import MIN_TITLE_KEY, REFERENCE_SOURCE, Catalog, PaperRow
-from retrieval.chunking import Chunk, PageSpans, chunk_document, index_text, sentence_spans
+from retrieval.chunking import chunk_document, sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.search import HybridSearcher
-from retrieval.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from retrieval.vector_store import VectorIndex
+from store.catalog import MIN_TITLE_KEY, REFERENCE_SOURCE, Catalog, Chunk, PageSpans, PaperRow, index_text
+from store.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from tools.documents import Document, DocumentError, title_key, without_control_characters
 from tools.isolation import IsolationError, ParseLimits, run_isolated
 from tools.parsers import iter_documents, read_documents

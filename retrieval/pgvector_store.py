@@ -15,8 +15,8 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, bindparam, text
 from sqlmodel import Session
 
-from retrieval.schema import SCHEMA_LOCK
 from retrieval.vector_store import IndexMismatchError
+from store.schema import SCHEMA_LOCK
 
 EF_SEARCH = 128  # candidates HNSW visits per query: recall near exact at library sizes, still fast
 SEARCH_ALL = ("SELECT chunk_id, 1 - (embedding <=> :query) AS score FROM chunk_vectors "

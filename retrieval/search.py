@@ -16,12 +16,12 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
-from retrieval.catalog import Catalog, StoredPassage
-from retrieval.chunking import PageSpans, page_at, sentence_spans
+from retrieval.chunking import sentence_spans
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
-from retrieval.locks import MeasuredLock
 from retrieval.vector_store import VectorIndex
+from store.catalog import Catalog, PageSpans, StoredPassage, page_at
+from tools.locks import MeasuredLock
 
 RetrieverKind = Literal["bm25", "dense", "hybrid"]
 Fusion = Literal["convex", "rrf"]
@@ -195,15 +195,17 @@ class HybridSearcher:
         return convex_fusion([lexical, dense], [self.alpha, 1.0 - self.alpha])
 
     def search(self, query: str, k: int = 10, retriever: RetrieverKind = "hybrid",
-               where: SearchFilter | None = None) -> list[Passage]:
+               where: SearchFilter | None = None, mmr_balance: float | None = None) -> list[Passage]:
+        """The k best passages; `mmr_balance` (relevance weight of MMR) overrides the configured one for this call."""
         allowed = None
         if where is not None and not where.is_empty():
             allowed = self.catalog.chunk_ids_matching(where.paper_ids, where.year_from, where.year_to, where.sources)
         ranked = self.ranked_ids(query, k, retriever, allowed)
-        if self.mmr_balance is not None:
+        balance = mmr_balance if mmr_balance is not None else self.mmr_balance
+        if balance is not None:
             candidates = ranked[:max(3 * k, 30)]
             ranked = maximal_marginal_relevance(candidates, self.store.vectors([i for i, _ in candidates]), k,
-                                                self.mmr_balance)
+                                                balance)
         ranked = ranked[:k]
         rows = self.catalog.stored_passages([chunk_id for chunk_id, _ in ranked])
         return [_passage(rows[chunk_id], score, query) for chunk_id, score in ranked if chunk_id in rows]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import faiss
 import numpy as np
 
-from retrieval.locks import MeasuredLock
+from tools.locks import MeasuredLock
 
 if TYPE_CHECKING:
     from sqlmodel import Session

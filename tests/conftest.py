@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.turn import TurnRequest
 from retrieval.embeddings import Embedder, SentenceTransformerEmbedder
+from service.turns import TurnService
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -64,6 +66,15 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     runtime.engine.dispose()
 
 
+def ask(runtime: Runtime, question: str, conversation_id: str | None = None, mode: str = "ask", n: int = 3) -> dict:
+    """One turn through the turn service, as a dict (the `ask --json` shape); a conversation id that does not exist
+    yet starts that conversation, as `scisynth ask --conversation ID` does."""
+    if conversation_id is not None:
+        runtime.conversations.ensure(conversation_id, question)
+    request = TurnRequest(question=question, mode=mode, n=n, conversation_id=conversation_id)
+    return TurnService(runtime).run(request).model_dump()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,7 +107,7 @@ def serve_process(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
                    "SCISYNTH_USE_ARXIV": "false", **env}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=environment,
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=environment,
                               cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -16,8 +16,8 @@ import numpy as np
 from sqlmodel import Session, select
 
 from agent.runtime import Runtime
-from retrieval.catalog import ChunkRow
-from retrieval.sentence_vectors import SentenceVectorRow
+from store.catalog import ChunkRow
+from store.sentence_vectors import SentenceVectorRow
 from tests.conftest import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))

@@ -54,7 +54,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     runtime = make_runtime(tmp_path_factory.mktemp("access"), embedder, api_keys=keys, api_docs=True,
                            rate_limit_per_minute=10_000, auth_failures_per_minute=10_000)
     with TestClient(create_app(runtime=runtime)) as test_client:
-        test_client.app.state.jobs.shutdown()  # no job runs: only who may queue one is under test
+        test_client.app.state.services.jobs.shutdown()  # no job runs: only who may queue one is under test
         yield test_client, runtime
     runtime.engine.dispose()
 
@@ -68,7 +68,7 @@ def test_every_route_has_a_row_and_every_row_a_route(client: tuple[TestClient, R
 
 def test_every_job_kind_has_a_row(client: tuple[TestClient, Runtime]) -> None:
     kinds = {row[0] for row in _table("Job kinds")}
-    assert kinds == set(client[0].app.state.jobs.work)
+    assert kinds == set(client[0].app.state.services.jobs.work)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(_route_rows()))

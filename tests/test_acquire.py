@@ -96,7 +96,7 @@ def test_cli_arxiv_and_fetch_against_the_replay_server(server: ReplayServer, tmp
            "SCISYNTH_ALLOWED_FETCH_HOSTS": f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env,
                               cwd=ROOT, timeout=300)
 
     found = run("arxiv", "--json", "--max", "10", "all:electron AND all:proton")

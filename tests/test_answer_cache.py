@@ -18,6 +18,7 @@ from agent.llm.llamacpp import LlamaCppChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from retrieval.search import Passage
+from tests.conftest import ask
 from tests.openai_server import ChatServer
 from tests.redis_server import running_redis
 from tests.test_model_path import QUESTION as SPECTER_QUESTION
@@ -97,7 +98,7 @@ def test_a_second_replica_reuses_the_first_ones_answer_through_a_whole_turn(libr
                                            llm_context_tokens=4096),
                                   embedder=library.embedder) for _ in range(2)]
         before = lookups()
-        first, second = (replica.ask(QUESTION) for replica in replicas)
+        first, second = (ask(replica, QUESTION) for replica in replicas)
         assert second["answer"] == first["answer"] and second["citations"] == first["citations"]
         # An answer verify rejected (no supported citation) is forgotten: the model gets a new try next time.
         rejected = any("no supported citation" in event["detail"] for event in first["trace"])
@@ -118,9 +119,9 @@ def test_an_accepted_answer_from_a_hosted_model_is_served_without_asking_it_agai
     with ChatServer() as chat, running_redis(tmp_path) as url:
         chat.default = cites_every_slot(a_sentence(library))
         replicas = [openai_runtime(library, chat, monkeypatch, agent_mode="pipeline", redis_url=url) for _ in range(2)]
-        first = replicas[0].ask(SPECTER_QUESTION)
+        first = ask(replicas[0], SPECTER_QUESTION)
         asked = len(chat.requests)
-        second = replicas[1].ask(SPECTER_QUESTION)
+        second = ask(replicas[1], SPECTER_QUESTION)
         assert first["provider"] == "llm:openai-compatible" and first["citations"]
         assert second["answer"] == first["answer"] and second["citations"] == first["citations"]
         assert len(chat.requests) - asked == asked - 1  # every call of the first turn but the answer's

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import create_engine
 
+from store.arxiv_cache import SqlArxivCache
 from tests.arxiv_replay import Fault, ReplayServer
-from tools.arxiv_cache import SqlArxivCache
 from tools.arxiv_client import ArxivClient, ArxivQueryError, ArxivResponseError, ArxivUnavailableError, build_query
 
 

@@ -1,5 +1,6 @@
-from retrieval.chunking import chunk_document, page_at, sentence_spans, word_count
+from retrieval.chunking import chunk_document, sentence_spans, word_count
 from retrieval.sentences import sentences
+from store.catalog import page_at
 from tools.documents import Block, Document, Section
 
 

@@ -13,7 +13,7 @@ from tests.conftest import PAPERS
 
 def scisynth(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env,
                           cwd=Path(__file__).resolve().parents[1], timeout=300)
 
 
@@ -53,7 +53,7 @@ def test_ingest_search_ask_round_trip(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_commands() -> None:
-    run = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])
     for command in ("serve", "ingest", "search", "ask"):
         assert command in run.stdout
@@ -61,7 +61,7 @@ def test_help_lists_the_commands() -> None:
 
 def test_models_pull_offline_says_where_to_put_the_file(tmp_path: Path) -> None:
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-m", "api.cli", "models", "pull"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "cli.main", "models", "pull"], capture_output=True, text=True,
                          env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert run.returncode == 2
     assert f"place it at {tmp_path / 'models' / 'qwen2.5-1.5b-instruct-q4_k_m.gguf'}" in run.stderr
@@ -87,7 +87,7 @@ def test_a_folder_with_an_unreadable_file_still_exits_0_but_a_named_one_exits_2(
 
 
 def test_help_groups_commands_by_task_with_examples() -> None:
-    run = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])
     for group in ("library:", "asking:", "service:", "evaluation:"):
         assert group in run.stdout
@@ -98,6 +98,6 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
     """`scisynth library | head`: the reader is gone before the output is written; no traceback, status 0."""
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false"}
     errors = tmp_path / "stderr.txt"
-    run = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m api.cli library 2>{errors} | true"],
+    run = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m cli.main library 2>{errors} | true"],
                          env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert run.returncode == 0 and errors.read_text() == ""

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from agent.settings import Settings
-from api.cli import HANDLERS
-from api.cli_parser import build_parser
+from cli.main import HANDLERS
+from cli.parser import build_parser
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"

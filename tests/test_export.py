@@ -57,7 +57,7 @@ def test_cli_exports_the_library(tmp_path: Path) -> None:
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false"}
 
     def scisynth(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env,
                               cwd=Path(__file__).resolve().parents[1], timeout=300)
 
     assert scisynth("ingest", str(PAPERS / "acl_N18-3011.pdf")).returncode == 0

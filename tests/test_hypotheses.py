@@ -15,11 +15,12 @@ from agent.prose import has_verb, is_body_prose, looks_like_reference
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.state import PriorWork
+from agent.turn import TurnResult
 from api.answers import OPEN_QUESTIONS_HEADING, format_result
 from retrieval.chunking import chunk_document
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
-from tests.conftest import make_runtime
+from tests.conftest import ask, make_runtime
 from tests.pdf_factory import write_journal_pdf
 from tools.documents import Block, Document, Section
 
@@ -166,7 +167,7 @@ def _quoted(result: dict) -> list[str]:
 
 def test_hypothesize_gives_cited_open_questions_and_pairs_two_papers(tmp_path: Path, embedder: Embedder) -> None:
     runtime = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE), (PARKINSON_TITLE, PARKINSON)])
-    result = runtime.ask(TOPIC, mode="hypothesize", n=3)
+    result = ask(runtime, TOPIC, mode="hypothesize", n=3)
     questions = {q["text"]: q for q in result["open_questions"]}
     further = ("Further studies with larger cohorts are needed to confirm the effect of treadmill training on step "
                "length.")
@@ -187,16 +188,16 @@ def test_hypothesize_gives_cited_open_questions_and_pairs_two_papers(tmp_path: P
         papers = {citations[n]["paper_id"] for n in hypothesis["evidence"]}
         assert len(papers) == 2, hypothesis  # never a passage, or a paper, paired with itself
         assert "Both concern" in hypothesis["rationale"] and hypothesis["novelty_queries"]
-    text = format_result(result)
+    text = format_result(TurnResult.model_validate(result))
     assert OPEN_QUESTIONS_HEADING in text and "(future work)" in text and "Template hypothesis (no model) 1" in text
 
 
 def test_one_relevant_paper_gives_open_questions_and_no_pairing(tmp_path: Path, embedder: Embedder) -> None:
     runtime = _library(tmp_path, embedder, [(STROKE_TITLE, STROKE)])
-    result = runtime.ask(TOPIC, mode="hypothesize", n=3)
+    result = ask(runtime, TOPIC, mode="hypothesize", n=3)
     assert result["hypotheses"] == [] and "one paper" in result["hypotheses_note"]
     assert any("larger cohorts" in q["text"] for q in result["open_questions"])
-    assert result["hypotheses_note"] in format_result(result)
+    assert result["hypotheses_note"] in format_result(TurnResult.model_validate(result))
 
 
 def test_a_model_is_given_the_findings_and_the_open_questions(tmp_path: Path, embedder: Embedder) -> None:
@@ -207,7 +208,7 @@ def test_a_model_is_given_the_findings_and_the_open_questions(tmp_path: Path, em
     plan = json.dumps({"intent": "hypothesize", "resolved_question": TOPIC, "queries": [TOPIC]})
     model = ScriptedChatModel(responses=[plan, "Not answered.", json.dumps(drafts)])
     runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=embedder, model=model)
-    result = runtime.ask(TOPIC, mode="hypothesize", n=1)
+    result = ask(runtime, TOPIC, mode="hypothesize", n=1)
     prompt = model.prompts[-1][-1].content
     assert "Open questions the authors state" in prompt and "larger cohorts are needed" in prompt
     assert "Findings (one per passage, quoted)" in prompt
@@ -243,7 +244,7 @@ def test_one_paper_added_twice_is_never_paired_with_itself(tmp_path: Path, embed
     copy.write_text(json.dumps({"id": "stroke-preprint", "title": f"{STROKE_TITLE}: a cohort study",
                                 "abstract": " ".join(STROKE.values())}) + "\n")
     assert runtime.ingestor.ingest_paths([copy])[0].status == "added"
-    result = runtime.ask(TOPIC, mode="hypothesize", n=5)
+    result = ask(runtime, TOPIC, mode="hypothesize", n=5)
     titles = {c["n"]: c["title"] for c in result["citations"]}
     assert result["hypotheses"], result["hypotheses_note"]  # the Parkinson paper is still there to pair with
     for hypothesis in result["hypotheses"]:

@@ -180,7 +180,7 @@ def test_cli_import_without_arxiv_keeps_references_and_names_bad_entries(tmp_pat
     bib = tmp_path / "zotero.bib"
     bib.write_text(ZOTERO_BIB.replace("PDF_PATH", str(tmp_path / "missing.pdf")))
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false"}
-    run = subprocess.run([sys.executable, "-m", "api.cli", "import", "--json", str(bib)], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "cli.main", "import", "--json", str(bib)], capture_output=True,
                          text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)

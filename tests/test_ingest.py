@@ -11,7 +11,7 @@ import pytest
 from agent.runtime import Runtime
 from retrieval.embeddings import Embedder
 from retrieval.ingest import SeenPapers
-from tests.conftest import DATA, PAPERS, make_runtime
+from tests.conftest import DATA, PAPERS, ask, make_runtime
 from tools.documents import Block, Document, Section
 
 
@@ -76,7 +76,7 @@ def test_failed_index_save_leaves_no_rows_and_no_vectors(tmp_path: Path, embedde
 
 def test_every_chunk_fits_the_encoder_window_with_its_title(library: Runtime, tmp_path: Path,
                                                             embedder: Embedder) -> None:
-    from retrieval.chunking import index_text
+    from store.catalog import index_text
 
     runtime = make_runtime(tmp_path, embedder)
     long_title = "A very long and descriptive title " * 6
@@ -91,7 +91,7 @@ def test_every_chunk_fits_the_encoder_window_with_its_title(library: Runtime, tm
 def test_a_question_costs_only_its_own_embeddings(library: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sentence vectors come from ingest: a turn encodes its question (through ONNX Runtime) and nothing of the
     passages (torch is not called at all)."""
-    library.ask("How does SPECTER use the citation graph?")  # warm caches and index
+    ask(library, "How does SPECTER use the citation graph?")  # warm caches and index
     by_torch: list[str] = []
     by_onnx: list[str] = []
     inner = library.embedder.inner
@@ -100,7 +100,7 @@ def test_a_question_costs_only_its_own_embeddings(library: Runtime, monkeypatch:
     monkeypatch.setattr(inner, "embed", lambda texts: (by_torch.extend(texts), original(texts))[1])
     monkeypatch.setattr(onnx, "encode", lambda text, encode=onnx.encode: (by_onnx.append(text), encode(text))[1])
     question = "What signal from citations does SPECTER learn its document representations from?"
-    result = library.ask(question)
+    result = ask(library, question)
     assert result["citations"] and by_torch == [] and by_onnx == [question]
 
 

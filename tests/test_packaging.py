@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_PACKAGES = ("agent", "api", "tools", "retrieval", "evals", "prompts")
+PRODUCT_PACKAGES = ("tools", "store", "retrieval", "agent", "service", "evals", "research", "api", "cli", "prompts")
 DEV_PACKAGES = ("tests", "benchmarks")
 LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)
 # Imported only by scripts that run in a virtualenv of their own (see the Makefile), never in SciSynth's.

@@ -118,8 +118,8 @@ def test_two_replicas_share_the_library_and_the_conversations(postgres: object, 
 def test_replicas_start_together_on_a_new_database(postgres: object) -> None:
     """Four replica processes start at once on a new database: the migrations run once, under an advisory lock,
     and every replica then makes or finds the vector table; the schema matches the models."""
-    from agent.runtime import make_engine
-    from retrieval.schema import current_revision, head_revision
+    from store.engine import make_engine
+    from store.schema import current_revision, head_revision
     from tests.test_schema import schema_differences, start_together
 
     url = new_database(postgres)
@@ -137,9 +137,9 @@ def test_a_postgres_library_from_before_migrations_is_adopted(postgres: object) 
     an older one lacks later columns and indexes. Opening it adds them and keeps its rows."""
     from sqlmodel import SQLModel
 
-    from agent.runtime import make_engine
-    from retrieval.catalog import Catalog
-    from retrieval.schema import current_revision, head_revision, model_metadata
+    from store.catalog import Catalog
+    from store.engine import make_engine
+    from store.schema import current_revision, head_revision, model_metadata
     from tests.test_schema import schema_differences
 
     engine = make_engine(new_database(postgres))
@@ -147,8 +147,10 @@ def test_a_postgres_library_from_before_migrations_is_adopted(postgres: object) 
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_papers_added_by"))
         connection.execute(text("ALTER TABLE papers DROP COLUMN added_by, DROP COLUMN file_bytes"))
-        connection.execute(text("DROP INDEX ix_digests_owner"))
-        connection.execute(text("ALTER TABLE digests DROP COLUMN owner"))  # revision 0002's
+        connection.execute(text("DROP INDEX ix_digests_owner"))  # revision 0002's
+        connection.execute(text("ALTER TABLE digests DROP COLUMN owner"))
+        connection.execute(text("DROP INDEX ix_jobs_subject"))  # revision 0003's
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN subject"))
         connection.execute(text("INSERT INTO papers (paper_id, title, authors_json, source, added_at) VALUES "
                                 "('pg-1', 'Holin timing', '[]', 'pdf', now())"))
         connection.execute(text("INSERT INTO chunks (paper_id, ordinal, section, text, page_spans_json) VALUES "

@@ -9,6 +9,7 @@ from agent.llm.scripted import ScriptedChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from retrieval.embeddings import Embedder
+from tests.conftest import ask
 
 
 def _with(library: Runtime, composer) -> Runtime:
@@ -21,7 +22,7 @@ def test_model_answer_with_valid_citation_is_kept(library: Runtime) -> None:
     quote = next(s for p in passages[:1] for s in [p.text[a:b] for a, b in p.sentence_spans()] if len(s) > 60)
     # Cite every evidence slot: the checker keeps the one whose passage holds the quote verbatim.
     model = ScriptedChatModel(responses=[f"{quote} [1][2][3][4][5][6][7][8]"])
-    result = _with(library, ChatComposer(model)).ask("SPECTER citation-based pretraining objective")
+    result = ask(_with(library, ChatComposer(model)), "SPECTER citation-based pretraining objective")
     assert result["provider"] == "llm:scripted"
     assert result["citations"][0]["quote"] == quote
     prompt = model.prompts[0]
@@ -30,7 +31,7 @@ def test_model_answer_with_valid_citation_is_kept(library: Runtime) -> None:
 
 def test_garbage_from_a_weak_model_falls_back_to_extractive(library: Runtime) -> None:
     model = ScriptedChatModel(responses=["wnętr тельном model model [9] [12]"])
-    result = _with(library, ChatComposer(model)).ask("How does SPECTER use citations?")
+    result = ask(_with(library, ChatComposer(model)), "How does SPECTER use citations?")
     assert result["provider"] == "extractive" and result["citations"]
     verify_event = next(e for e in result["trace"] if e["node"] == "verify")
     assert "no supported citation" in verify_event["detail"]

@@ -43,7 +43,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_no_cluster_at_the_address_says_how_to_start_one(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--ray", "auto", str(PAPERS)], cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "ingest", "--ray", "auto", str(PAPERS)], cwd=ROOT,
         env={**os.environ, "SCISYNTH_HOME": str(tmp_path), "RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"},
         capture_output=True, text=True, timeout=300)
     assert completed.returncode == 2
@@ -54,7 +54,7 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
                                                                   embedder: Embedder) -> None:
     home = tmp_path / "ray-home"
     completed = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--ray", cluster, "--json", str(corpus)], cwd=ROOT,
+        [sys.executable, "-m", "cli.main", "ingest", "--ray", cluster, "--json", str(corpus)], cwd=ROOT,
         env={**ENVIRONMENT, "SCISYNTH_HOME": str(home), "SCISYNTH_USE_ARXIV": "false"},
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
@@ -72,7 +72,7 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
 
     # again, from the corpus folder with a relative path: the workers (started elsewhere) still read the files
     again = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--ray", cluster, "--json", "."], cwd=corpus,
+        [sys.executable, "-m", "cli.main", "ingest", "--ray", cluster, "--json", "."], cwd=corpus,
         env={**ENVIRONMENT, "SCISYNTH_HOME": str(home), "SCISYNTH_USE_ARXIV": "false"},
         capture_output=True, text=True, timeout=600)
     rerun = json.loads(again.stdout)

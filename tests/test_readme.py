@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.settings import Settings
-from api.cli_parser import COMMAND_GROUPS
+from cli.parser import COMMAND_GROUPS
 from evals.arxiv_mirror import ArxivMirror
 from tests.conftest import DATA, ROOT
 from tests.readme_examples import documented_commands, documented_settings, examples, run_examples
@@ -58,8 +58,8 @@ def test_the_command_list_matches_the_cli() -> None:
 
 
 def test_every_option_has_help() -> None:
-    from api.cli import HANDLERS
-    from api.cli_parser import build_parser
+    from cli.main import HANDLERS
+    from cli.parser import build_parser
 
     parser = build_parser(HANDLERS, "hf:owner/repo/file.gguf")
     missing = []

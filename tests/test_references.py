@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, ask
 from tools.jats import parse_jats
 from tools.references import normalise_doi, parse_reference, split_entries
 
@@ -69,7 +69,7 @@ def test_references_link_versioned_arxiv_ids_and_doi_urls(tmp_path, embedder) ->
 
 
 def test_a_runaway_reference_title_is_stored_capped() -> None:
-    from retrieval.catalog import MAX_REFERENCE_TITLE, reference_rows
+    from store.catalog import MAX_REFERENCE_TITLE, reference_rows
     from tools.documents import Document, Reference
 
     document = Document("x", "A paper", "jsonl", [], references=[Reference("word " * 20_000)])
@@ -93,9 +93,9 @@ def test_a_question_about_a_paper_pulls_in_the_library_papers_it_cites(tmp_path,
     for document in (cited, unrelated, focal):
         runtime.ingestor.ingest_document(document)
 
-    about_focal = runtime.ask("How well do graph transformers predict solubility of molecules?")
+    about_focal = ask(runtime, "How well do graph transformers predict solubility of molecules?")
     search = next(e["detail"] for e in about_focal["trace"] if e["node"] == "search")
     assert "(1 from papers in the library that focal cites)" in search
 
-    spread = runtime.ask("How accurate are capacitive soil moisture probes?")  # not about the focal paper
+    spread = ask(runtime, "How accurate are capacitive soil moisture probes?")  # not about the focal paper
     assert "cites" not in next(e["detail"] for e in spread["trace"] if e["node"] == "search")

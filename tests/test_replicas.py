@@ -19,9 +19,10 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from agent.runtime import Runtime, build_runtime, make_engine
+from agent.runtime import Runtime, build_runtime
 from api.app import create_app
-from api.jobs import MAX_ATTEMPTS, JobQueue, JobRow, replica_name
+from store.engine import make_engine
+from store.jobs import MAX_ATTEMPTS, JobQueue, JobRow, replica_name
 from tests.conftest import PAPERS, running_server, serve_process
 from tests.postgres_server import new_database, running_postgres
 from tests.redis_server import running_redis
@@ -54,14 +55,14 @@ def test_an_unreachable_redis_leaves_each_replica_counting_alone(library: Runtim
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     with running_redis(tmp_path) as url:
         pass  # started and stopped: nothing listens on its port now
-    with caplog.at_level(logging.ERROR, logger="api.auth"):
+    with caplog.at_level(logging.ERROR, logger="api.rate_limits"):
         assert _statuses(library, url) == [200] * 8  # served, each replica counting its own 4 requests
     assert "rate-limit storage failed" in caplog.text
 
 
 def test_a_hung_redis_costs_a_request_little_and_limits_stay_on() -> None:
     """A Redis that accepts connections and never answers: one short timeout, then memory for a while."""
-    from api.auth import RateLimiter
+    from api.rate_limits import RateLimiter
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -74,7 +75,7 @@ def test_a_hung_redis_costs_a_request_little_and_limits_stay_on() -> None:
 
 
 def test_a_storage_url_limits_cannot_use_is_a_clear_error() -> None:
-    from api.auth import RateLimiter
+    from api.rate_limits import RateLimiter
 
     with pytest.raises(ValueError, match="rate-limit storage 'nosuch://host'"):
         RateLimiter(5, "nosuch://host")

@@ -21,12 +21,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
-from agent.conversations import ConversationStore
-from agent.runtime import make_engine
-from agent.zotero_sync import ZoteroItemRow
-from api.cli import main
-from retrieval import schema
-from retrieval.catalog import Catalog
+from cli.main import main
+from store import schema
+from store.catalog import Catalog
+from store.conversations import ConversationStore
+from store.engine import make_engine
+from store.zotero import ZoteroItemRow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,8 +111,8 @@ def start_together(url: str, processes: int, vectors: bool = False) -> list[tupl
     """Processes opening the database at the same moment (each imports first, then waits for the word), as
     replicas starting together do, with the pgvector table when `vectors`: (exit code, how many revisions it
     applied, standard error) for each."""
-    code = ("import sys; from agent.runtime import make_engine; from retrieval.catalog import Catalog; "
-            "from retrieval.schema import upgrade; engine = make_engine(sys.argv[1]); "
+    code = ("import sys; from store.engine import make_engine; from store.catalog import Catalog; "
+            "from store.schema import upgrade; engine = make_engine(sys.argv[1]); "
             "print('ready', flush=True); sys.stdin.readline(); print(len(upgrade(engine))); Catalog(engine)")
     if vectors:
         code += "; from retrieval.pgvector_store import PgVectorStore; PgVectorStore(engine, 'test-model', 8)"
@@ -151,10 +151,11 @@ def test_a_new_database_is_made_by_the_migrations_and_matches_the_models(tmp_pat
 def test_every_module_defining_a_table_is_migrated() -> None:
     """A table model in a module schema.TABLE_MODULES does not name would be missed by the migrations' models
     (and so by the comparison above): import every module, then compare with what model_metadata() alone sees."""
-    for package in ("agent", "api", "retrieval", "tools", "evals"):
+    for package in ("tools", "store", "retrieval", "agent", "service", "evals", "research", "api", "cli"):
         for module in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
-            importlib.import_module(module.name)
-    alone = subprocess.run([sys.executable, "-c", "from retrieval.schema import model_metadata; "
+            if not module.name.endswith(".__main__"):  # a command, not a module: importing it runs it
+                importlib.import_module(module.name)
+    alone = subprocess.run([sys.executable, "-c", "from store.schema import model_metadata; "
                             "print(' '.join(sorted(model_metadata().tables)))"], capture_output=True, text=True,
                            cwd=ROOT, check=True).stdout.split()
     assert sorted(SQLModel.metadata.tables) == alone
@@ -215,7 +216,7 @@ def test_db_status_and_upgrade_show_and_apply_the_migrations(tmp_path: Path, sci
 
 
 def test_a_changed_model_gets_its_revision_written(tmp_path: Path) -> None:
-    """The developer's path: a model gains a column; `python -m retrieval.schema revision` writes the next
+    """The developer's path: a model gains a column; `python -m store.schema revision` writes the next
     revision adding it (here from a copy of the models' tables, into a scratch folder)."""
     changed = models_with("papers", Column("venue", AutoString(), nullable=True))
     changed.tables["papers"].append_column(Column("reviewed_at", UTCDateTime(), nullable=True))

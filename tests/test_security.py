@@ -19,9 +19,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime
+from agent.turn import TurnResult
 from api.app import create_app
-from api.jobs import JobRow
 from retrieval.embeddings import Embedder
+from store.jobs import JobRow
 from tests.conftest import PAPERS, make_runtime, running_server
 from tests.pdf_factory import write_pdf
 from tools.arxiv_ids import abs_url, is_arxiv_id
@@ -506,7 +507,7 @@ def test_a_job_run_again_after_a_crash_keeps_its_papers_file(secure) -> None:
         row.status = "running"
         session.add(row)
         session.commit()
-    client.app.state.jobs.start()
+    client.app.state.services.jobs.start()
     again = _wait(client, job["id"], A)
     paper = runtime.catalog.find_paper(job["results"][0]["paper_id"])
     assert again["results"][0]["status"] == "unchanged" and Path(paper.path).is_file()
@@ -562,9 +563,11 @@ def test_markdown_and_slack_replies_escape_paper_text() -> None:
     from api.answers import MARKDOWN, MRKDWN, format_result
 
     result = {"answer": "See ![x](http://evil.example/t.png) here [1]", "hypotheses": [], "provider": "llm:x",
-              "citations": [{"n": 1, "title": "<!channel> [click](http://evil.example)", "section": "S", "page": 1,
-                             "quote": "![img](http://evil.example/q.png)", "url": "https://arxiv.org/abs/2104.12255"}]}
-    markdown, slack = format_result(result, MARKDOWN), format_result(result, MRKDWN)
+              "citations": [{"n": 1, "paper_id": "p1", "title": "<!channel> [click](http://evil.example)",
+                             "section": "S", "page": 1, "quote": "![img](http://evil.example/q.png)",
+                             "url": "https://arxiv.org/abs/2104.12255"}]}
+    turn = TurnResult.model_validate(result)
+    markdown, slack = format_result(turn, MARKDOWN), format_result(turn, MRKDWN)
     assert "![" not in markdown  # no image a client would fetch
     assert "\\[click\\]\\(http://evil.example\\)" in markdown  # a title cannot become a link
     assert "<!channel>" not in slack and "&lt;!channel&gt;" in slack

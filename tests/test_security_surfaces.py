@@ -22,15 +22,17 @@ from fastapi.testclient import TestClient
 import tools.bibliography
 from agent.importing import BibliographyImporter
 from agent.runtime import Runtime
-from agent.watch import MAX_WATCHES_PER_OWNER, DigestRow, WatchStore
+from agent.watch import watch_runner
 from agent.zotero_sync import zotero_sync
-from api.app import create_app, queue_due_watches
-from api.auth import key_hash
-from api.jobs import JobQueue, JobRow
+from api.app import create_app
 from api.server import guarded_protocol
 from api.streaming import TurnWorkers
 from retrieval.embeddings import Embedder
 from retrieval.ingest import IngestResult
+from service.watches import WatchService
+from store.jobs import JobQueue, JobRow
+from store.keys import key_hash
+from store.watches import MAX_WATCHES_PER_OWNER, DigestRow, WatchStore
 from tests.conftest import PAPERS, make_runtime, running_server
 from tests.isolation_probe import allocate, sleep_for
 from tests.zotero_server import USER, ZoteroServer
@@ -145,8 +147,8 @@ def test_the_job_worker_serves_keys_in_turn(tmp_path: Path, embedder: Embedder) 
 def test_the_whole_job_queue_is_bounded(tmp_path: Path, embedder: Embedder) -> None:
     runtime = _runtime(tmp_path, embedder, max_queued_jobs=1)
     with TestClient(create_app(runtime=runtime)) as client:
-        client.app.state.jobs.shutdown()  # nothing runs: the first job stays queued
-        client.app.state.jobs.submit("arxiv", {"arxiv_id": "2104.12255"}, owner=OWNER_A)
+        client.app.state.services.jobs.shutdown()  # nothing runs: the first job stays queued
+        client.app.state.services.jobs.submit("arxiv", {"arxiv_id": "2104.12255"}, owner=OWNER_A)
         refused = client.post("/v1/papers", json={"arxiv_id": "2104.12255"}, headers=B)
     assert refused.status_code == 503 and "queue is full" in refused.json()["detail"]
 
@@ -217,7 +219,7 @@ def test_members_sync_only_the_libraries_the_operator_lists(tmp_path: Path, embe
     runtime = _runtime(tmp_path, embedder, **{"ZOTERO_API_KEY": zotero.api_key, "ZOTERO_API_URL": zotero.base,
                                               "ZOTERO_LIBRARIES": "group:42"})
     with TestClient(create_app(runtime=runtime)) as client:
-        client.app.state.jobs.shutdown()
+        client.app.state.services.jobs.shutdown()
         refused = client.post("/v1/zotero/sync", json={"library": f"user:{USER}"}, headers=A)
         assert refused.status_code == 403 and "ZOTERO_LIBRARIES" in refused.json()["detail"]
         assert client.post("/v1/zotero/sync", json={"library": "group:42"}, headers=A).status_code == 202
@@ -300,7 +302,7 @@ def test_watches_and_digests_are_private_to_their_key(secure: tuple[TestClient, 
     client, _runtime = secure
     body = {"name": "lab secrets", "query": "graph neural network", "questions": ["What is our next paper?"]}
     watch = client.post("/v1/watches", json=body, headers=A).json()
-    store = client.app.state.watches.store
+    store = client.app.state.services.watches.store
     store.finish(store.get(watch["id"]), "new papers", DigestRow(watch_id=watch["id"], watch_name="lab secrets",
                                                                  owner=OWNER_A, status="new papers"), [])
     for headers, sees in ((A, True), (B, False), (READER, False), (ADMIN, True)):
@@ -313,14 +315,14 @@ def test_watches_and_digests_are_private_to_their_key(secure: tuple[TestClient, 
 
 def test_a_scheduled_watch_runs_as_its_owner_within_its_job_limit(tmp_path: Path, embedder: Embedder) -> None:
     runtime = make_runtime(tmp_path, embedder)
-    store = WatchStore(runtime.engine)
-    jobs = JobQueue(runtime.engine, {})
+    watches = WatchService(watch_runner(runtime), JobQueue(runtime.engine, {}))
+    store, jobs = watches.store, watches.jobs
     watch = store.add("w", "all:graph", owner=OWNER_A)
-    [job] = queue_due_watches(store, jobs, max_pending_jobs=2)
+    [job] = watches.queue_due(max_pending_jobs=2)
     assert job.owner == OWNER_A and job.kind == "watch"
     store.postpone(watch.id, -timedelta(minutes=1))  # due again
     jobs.submit("arxiv", {}, owner=OWNER_A)  # the owner's queue is now full (2)
-    assert queue_due_watches(store, jobs, max_pending_jobs=2) == []
+    assert watches.queue_due(max_pending_jobs=2) == []
     assert store.get(watch.id).next_run_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=10)
 
 

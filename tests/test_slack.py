@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.turn import TurnResult
 from api.answers import MRKDWN, format_result
 from api.app import create_app
 from api.slack_format import split_message
@@ -127,7 +128,7 @@ def test_long_answers_split_at_paragraphs_without_cutting_citations() -> None:
     citations = [{"n": i, "paper_id": f"p{i}", "title": f"Paper {i}", "section": "S", "page": i,
                   "quote": "q" * 200, "url": f"https://arxiv.org/abs/{i}"} for i in range(1, 31)]
     answer = "\n\n".join(f"Claim number {i} is supported by the evidence. [{i}]" for i in range(1, 31))
-    text = format_result({"answer": answer * 3, "citations": citations, "hypotheses": [], "provider": "x"}, MRKDWN)
+    text = format_result(TurnResult(answer=answer * 3, citations=citations, provider="x"), MRKDWN)
     pieces = split_message(text, limit=1500)
     assert len(pieces) > 2 and all(len(p) <= 1500 for p in pieces)
     assert "".join(pieces).count("<https://arxiv.org/abs/7|[7]>") == text.count("<https://arxiv.org/abs/7|[7]>")

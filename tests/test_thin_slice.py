@@ -9,7 +9,7 @@ import pymupdf
 import pytest
 
 from agent.runtime import Runtime
-from tests.conftest import PAPERS
+from tests.conftest import PAPERS, ask
 from tools.pdf import parse_pdf
 
 PAGES = [("acl_N18-3011.pdf", 2), ("acl_N18-3011.pdf", 5), ("acl_2020.acl-main.207.pdf", 3),
@@ -47,7 +47,7 @@ def test_search_finds_the_paper_and_page_of_a_phrase(library: Runtime, pdf_name:
 @pytest.mark.parametrize(("pdf_name", "page"), PAGES[::2])
 def test_ask_cites_the_page_with_a_verbatim_quote(library: Runtime, pdf_name: str, page: int) -> None:
     phrase = phrase_from_page(pdf_name, page)
-    result = library.ask(f"What do the papers say about: {phrase}?")
+    result = ask(library, f"What do the papers say about: {phrase}?")
     assert result["citations"], result["answer"]
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", result["answer"])}
     assert markers == {c["n"] for c in result["citations"]}
@@ -69,6 +69,6 @@ def test_reingest_is_a_no_op(library: Runtime) -> None:
 
 
 def test_unrelated_question_gets_an_honest_answer(library: Runtime) -> None:
-    result = library.ask("What is the melting point of tungsten carbide in kelvin?")
+    result = ask(library, "What is the melting point of tungsten carbide in kelvin?")
     assert result["citations"] == []
     assert "no passage in the library that answers" in result["answer"]

@@ -14,8 +14,7 @@ import pytest
 
 from evals.datasets import eval_home, load_scifact
 from evals.pubmedqa import load as load_pubmedqa
-from retrieval.embeddings import BASE_MODEL_NAME, load_embedder
-from retrieval.training import (
+from research.training import (
     SHARED_DATA,
     TrainingOptions,
     mine_triplets,
@@ -26,6 +25,7 @@ from retrieval.training import (
     train_retriever,
     training_pairs,
 )
+from retrieval.embeddings import BASE_MODEL_NAME, load_embedder
 from retrieval.vector_store import IndexMismatchError
 from tests.conftest import PAPERS, ROOT, make_runtime
 from tools.documents import sha256_of_file
@@ -127,7 +127,7 @@ def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> Non
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"query": "only a query"}) + "\n")
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home")}
-    command = [sys.executable, "-m", "api.cli", "train", "retriever", "--json", "--batch-size", "2",
+    command = [sys.executable, "-m", "cli.main", "train", "retriever", "--json", "--batch-size", "2",
                "--max-steps", "1", "--out", str(tmp_path / "own")]
     refused = subprocess.run([*command, "--pairs", str(bad)], capture_output=True, text=True, env=env, cwd=ROOT,
                              timeout=300)
@@ -143,7 +143,7 @@ def test_training_on_your_own_pairs_from_the_command_line(tmp_path: Path) -> Non
     assert tracked.data.metrics["training_loss"] == manifest["training_loss"]
     assert tracked.data.params["sha256"] == manifest["sha256"]
     assert list((tmp_path / "home" / "mlflow" / "artifacts").rglob("model.safetensors"))
-    scored = subprocess.run([sys.executable, "-m", "api.cli", "eval", "scifact-retrieval", "--json", "--embeddings",
+    scored = subprocess.run([sys.executable, "-m", "cli.main", "eval", "scifact-retrieval", "--json", "--embeddings",
                              str(tmp_path / "own"), "--limit", "3", "--corpus-limit", "30", "--retriever", "dense"],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert scored.returncode == 0, scored.stderr
@@ -156,7 +156,7 @@ def test_eval_runs_are_tracked_when_mlflow_is_configured(tmp_path: Path) -> None
     home = tmp_path / "home"
     env = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
            "SCISYNTH_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'tracking.db'}"}
-    run = subprocess.run([sys.executable, "-m", "api.cli", "eval", "scifact-retrieval", "--json", "--limit", "4",
+    run = subprocess.run([sys.executable, "-m", "cli.main", "eval", "scifact-retrieval", "--json", "--limit", "4",
                           "--corpus-limit", "40", "--retriever", "bm25"], capture_output=True, text=True, env=env,
                          cwd=ROOT, timeout=600)
     assert run.returncode == 0, run.stderr

@@ -1,4 +1,4 @@
-"""Retrieval tuning (evals/tuning.py): a trial ranks papers as the product does, and no study sees a dev claim."""
+"""Retrieval tuning (research/tuning.py): a trial ranks papers as the product does, and no study sees a dev claim."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from evals import tuning
 from evals.datasets import RetrievalSet
-from evals.tuning import DEFAULTS, Candidates, rank_papers, tune
+from research.tuning import DEFAULTS, Candidates, rank_papers, tune
+from tests.conftest import ask
 
 
 def pool(queries: list[str]) -> Candidates:
@@ -62,7 +63,7 @@ def test_a_library_without_sentence_vectors_ranks_and_still_answers(tmp_path, em
     encodes the sentences it reads."""
     from sqlmodel import Session, func, select
 
-    from retrieval.sentence_vectors import SentenceVectorRow
+    from store.sentence_vectors import SentenceVectorRow
     from tests.conftest import PAPERS, make_runtime
 
     runtime = make_runtime(tmp_path, embedder)
@@ -71,6 +72,6 @@ def test_a_library_without_sentence_vectors_ranks_and_still_answers(tmp_path, em
     with Session(runtime.engine) as session:
         assert session.exec(select(func.count()).select_from(SentenceVectorRow)).one() == 0
     assert runtime.searcher.search("citation-informed transformers", k=1)[0].paper_id == added.paper_id
-    answer = runtime.ask("How does SPECTER use citations?")
+    answer = ask(runtime, "How does SPECTER use citations?")
     assert answer["citations"] and all(c["paper_id"] == added.paper_id for c in answer["citations"])
     runtime.engine.dispose()

@@ -4,6 +4,7 @@ one replica per due watch, the API, and the service's scheduler."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -13,11 +14,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from sqlmodel import Session
 
 from agent.runtime import Runtime
-from agent.watch import WatchError, WatchStore, digest_text, watch_query, watch_runner
+from agent.watch import watch_query, watch_runner
 from api.app import create_app
 from api.slack_watch import slack_delivery
+from service.watches import WatchService
+from store.jobs import JobQueue, JobRow
+from store.watches import WatchError, WatchStore, digest_text
 from tests.arxiv_replay import Fault, ReplayServer
 from tests.conftest import make_runtime, running_server
 from tests.slack_server import FakeSlack
@@ -217,9 +222,30 @@ def test_runs_never_overlap_and_refused_queries_are_not_retried_hourly(tmp_path:
     runner = watch_runner(runtime, slack_delivery(runtime.settings))
     watch = runner.store.add("software testing", watch_query(QUERY), max_results=10, with_pdf=False)
     _feed(server, 2)
-    assert runner.store.start_run(watch.id)  # another replica (or the CLI) is running it
-    assert runner.run(watch.id).status == "already running"
-    runner.store.release(watch.id)
+    # A run is a job (subject "watch:ID"): asked again while it waits, it is the same run; a second job of the same
+    # subject (two replicas queueing at once) waits while the first runs under its lease.
+    holding, release = threading.Event(), threading.Event()
+
+    def held(_job: JobRow) -> list:
+        holding.set()
+        release.wait(30)
+        return []
+
+    jobs = JobQueue(runtime.engine, {"watch": held}, worker="replica-1")
+    watches = WatchService(runner, jobs)
+    first = watches.queue_run(watch.id, "")
+    assert watches.queue_run(watch.id, "").id == first.id
+    running = threading.Thread(target=jobs.run_now, args=(first.id,))
+    running.start()
+    assert holding.wait(30)
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        racer = JobRow(kind="watch", owner="", subject=f"watch:{watch.id}", payload_json=json.dumps(
+            {"watch_id": watch.id}))
+        session.add(racer)
+        session.commit()
+    assert JobQueue(runtime.engine, {"watch": held}, worker="replica-2").run_now(racer.id) is None
+    release.set()
+    running.join(30)
 
     ingest = runner.fetcher.ingest
 

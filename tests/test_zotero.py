@@ -123,10 +123,10 @@ def test_bad_library_key_and_busy_zotero_are_explained(tmp_path: Path, zotero: Z
     zotero.put(GAIT)
     env = {**os.environ, "SCISYNTH_HOME": str(tmp_path / "home"), "SCISYNTH_USE_ARXIV": "false",
            "ZOTERO_API_KEY": "wrong", "ZOTERO_API_URL": zotero.base}
-    run = subprocess.run([sys.executable, "-m", "api.cli", "zotero", "sync", "--library", f"user:{USER}"],
+    run = subprocess.run([sys.executable, "-m", "cli.main", "zotero", "sync", "--library", f"user:{USER}"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert run.returncode == 2 and "Zotero refused the key (HTTP 403)" in run.stderr, run.stderr
-    run = subprocess.run([sys.executable, "-m", "api.cli", "zotero", "sync", "--json", "--library", f"user:{USER}"],
+    run = subprocess.run([sys.executable, "-m", "cli.main", "zotero", "sync", "--json", "--library", f"user:{USER}"],
                          capture_output=True, text=True, env={**env, "ZOTERO_API_KEY": zotero.api_key}, cwd=ROOT,
                          timeout=300)
     assert run.returncode == 0, run.stderr

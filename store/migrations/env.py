@@ -1,4 +1,4 @@
-"""Alembic's environment for SciSynth's tables: run by retrieval/schema.py on a connection it opened (under the
+"""Alembic's environment for SciSynth's tables: run by store/schema.py on a connection it opened (under the
 schema lock), never from an alembic.ini. Only the tables the models define are compared and migrated: the
 pgvector index tables (made per embedding model by PgVectorStore) and LangGraph's checkpoint tables (made by
 langgraph-checkpoint-postgres) belong to their owners."""
@@ -7,7 +7,7 @@ from alembic import context
 from alembic.operations import ops
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
-from retrieval.schema import VERSION_TABLE
+from store.schema import VERSION_TABLE
 
 config = context.config
 if context.is_offline_mode():

@@ -5,20 +5,55 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, case, delete, func, or_
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.chunking import Chunk, PageSpans, index_text
-from retrieval.schema import ensure_schema
-from retrieval.sentence_vectors import SentenceVectorRow
+from store.schema import ensure_schema
+from store.sentence_vectors import SentenceVectorRow
 from tools.arxiv_ids import abs_url, without_version
 from tools.citation_export import ExportPaper
 from tools.documents import Document, title_key
 from tools.references import normalise_doi
+
+PageSpans = list[tuple[int, int | None]]  # (character offset, page or None) where each page starts
+
+
+@dataclass
+class Chunk:
+    paper_id: str
+    ordinal: int
+    section: str
+    text: str
+    page_spans: PageSpans = field(default_factory=list)
+
+    @property
+    def page_start(self) -> int | None:
+        return self.page_spans[0][1]
+
+    @property
+    def page_end(self) -> int | None:
+        return self.page_spans[-1][1]
+
+
+def index_text(title: str, text: str) -> str:
+    """What gets embedded and BM25-indexed for a chunk: its paper's title, then its text. The title says
+    what the paper is about even when a passage does not name it (BEIR indexes title + text likewise)."""
+    return f"{title}\n{text}"
+
+
+def page_at(page_spans: PageSpans, offset: int) -> int | None:
+    """The page holding character `offset` of a chunk's text."""
+    page = page_spans[0][1]
+    for start, span_page in page_spans:
+        if start > offset:
+            break
+        page = span_page
+    return page
+
 
 MAX_REFERENCE_TITLE = 500  # a mis-split reference list can make a "title" of a whole page
 MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)

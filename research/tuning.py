@@ -10,7 +10,7 @@ whether what a study chooses on four holds on the fifth; the final study uses al
 cutoff is not tuned here: it is chosen on PubMedQA's dev split (agent/answerability.py) and scored by
 `scisynth eval abstention`.
 
-    python -m evals.tuning [--trials N]     (about 30 minutes on 2 cores, most of it building three libraries)
+    python -m research.tuning [--trials N]     (about 30 minutes on 2 cores, most of it building three libraries)
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from benchmarks.common import table
+    from evals.report import table
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=60, help="Optuna trials per study (six studies)")

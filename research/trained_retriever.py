@@ -9,7 +9,7 @@ without their title, or the task is trivial). Ranked by BM25 (the product's Lexi
 and hybrid (the product's convex fusion, alpha 0.5); nDCG@10 and Recall@10 by pytrec_eval. The full-pipeline
 figure (chunks, FAISS, SQLite) is `scisynth eval scifact-retrieval --embeddings FOLDER`.
 
-    python -m benchmarks.bench_trained_retriever [MODEL_FOLDER]   (default: $SCISYNTH_HOME/models/retriever-seed13)
+    python -m research.trained_retriever [MODEL_FOLDER]   (default: $SCISYNTH_HOME/models/retriever-seed13)
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from agent.settings import Settings
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact
 from evals.metrics import mean, ranking_scores
 from evals.pubmedqa import load as load_pubmedqa
+from evals.report import table
 from retrieval.embeddings import load_embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.search import convex_fusion

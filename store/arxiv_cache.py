@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
-from retrieval.schema import ensure_schema
+from store.schema import ensure_schema
 
 
 class ArxivCacheRow(SQLModel, table=True):

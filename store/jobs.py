@@ -17,16 +17,16 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from sqlalchemy import ColumnElement, Engine, func, or_, update
+from sqlalchemy import ColumnElement, Engine, exists, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.ingest import IngestResult
-from retrieval.schema import ensure_schema
+from store.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
@@ -54,6 +54,8 @@ class JobRow(SQLModel, table=True):
     attempts: int = 0
     # The replica that alone may run the job (an upload whose file is on its disk), or None: any replica.
     worker: str | None = Field(default=None, index=True)
+    # What the job works on when two jobs must never run at once ("watch:ID"): one unfinished job per subject.
+    subject: str | None = Field(default=None, index=True)
     claimed_by: str | None = None  # the replica running it, while its lease lasts
     lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
@@ -69,7 +71,16 @@ class JobRow(SQLModel, table=True):
                 "updated_at": self.updated_at.isoformat()}
 
 
-Work = Callable[[JobRow], list[IngestResult]]
+class JobResult(Protocol):
+    """What a job's work returns, one per item it handled (retrieval.ingest.IngestResult is one)."""
+
+    status: str
+    error: str | None
+
+    def public(self) -> dict: ...
+
+
+Work = Callable[[JobRow], Sequence[JobResult]]
 
 
 def replica_name(home: Path) -> str:
@@ -81,7 +92,7 @@ class JobQueue:
     """A worker thread per replica that runs claimed jobs one at a time (ingest is CPU-bound; turns keep the other
     core). Nothing runs until `start`."""
 
-    def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[IngestResult], None] | None = None,
+    def __init__(self, engine: Engine, work: dict[str, Work], on_result: Callable[[JobResult], None] | None = None,
                  worker: str = "", local_kinds: frozenset[str] = frozenset(), lease_seconds: float = 60.0,
                  poll_seconds: float = 2.0) -> None:
         """`worker` names this replica (see replica_name); jobs of `local_kinds` (uploads, when the papers folder
@@ -119,9 +130,14 @@ class JobQueue:
         self._wake.set()
         return waiting
 
-    def submit(self, kind: JobKind, payload: dict, owner: str) -> JobRow:
+    def submit(self, kind: JobKind, payload: dict, owner: str, subject: str | None = None) -> JobRow:
+        """Queue a job. With a `subject` that an unfinished job already has, that job is returned instead: a watch
+        asked to run while its run waits or runs is one run."""
         with Session(self.engine, expire_on_commit=False) as session:
-            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload),
+            if subject is not None and (waiting := session.exec(select(JobRow).where(
+                    JobRow.subject == subject, JobRow.status.in_(UNFINISHED))).first()) is not None:
+                return waiting
+            row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload), subject=subject,
                          worker=self.worker if kind in self.local_kinds else None)
             session.add(row)
             session.commit()
@@ -148,15 +164,21 @@ class JobQueue:
             return int(session.exec(query).one())
 
     def _claimable(self) -> ColumnElement[bool]:
-        """Jobs this replica may take: queued, or running under an expired lease; not pinned to another replica."""
-        expired = (JobRow.status == "running") & or_(JobRow.lease_until.is_(None), JobRow.lease_until < _now())
-        return ((JobRow.status == "queued") | expired) & or_(JobRow.worker.is_(None), JobRow.worker == self.worker)
+        """Jobs this replica may take: queued, or running under an expired lease; not pinned to another replica;
+        and no other job of the same subject running under a live lease (the job's lease is the only lease: a
+        watch is held by its run's job)."""
+        now = _now()
+        expired = (JobRow.status == "running") & or_(JobRow.lease_until.is_(None), JobRow.lease_until < now)
+        other = aliased(JobRow)
+        busy_subject = exists().where(other.subject == JobRow.subject, other.id != JobRow.id,
+                                      other.status == "running", other.lease_until >= now)
+        return (((JobRow.status == "queued") | expired) & or_(JobRow.worker.is_(None), JobRow.worker == self.worker)
+                & (JobRow.subject.is_(None) | ~busy_subject))
 
     def _claim(self) -> JobRow | None:
         """A job this replica may run, taken under a lease: the oldest job of the key this worker served least
         recently, so one key's queue (each key may have max_pending_jobs waiting) never holds the worker for the
-        others. The conditional UPDATE is the claim: of replicas racing for one row, one updates it and the others
-        find it no longer claimable."""
+        others."""
         with Session(self.engine, expire_on_commit=False) as session:
             candidates = list(session.exec(select(JobRow).where(self._claimable()).order_by(JobRow.created_at)
                                            .limit(CLAIM_WINDOW)))
@@ -166,16 +188,33 @@ class JobQueue:
                     self._finish(row.id, "failed", error=f"the job stopped its worker {row.attempts} times; quote "
                                                          f"job {row.id} to the operator")
                     continue
-                claimed = session.exec(update(JobRow).where(JobRow.id == row.id, self._claimable()).values(
-                    status="running", claimed_by=self.worker, lease_until=_now() + self.lease,
-                    attempts=row.attempts + 1, updated_at=_now()))
-                session.commit()
-                if claimed.rowcount == 1:
-                    session.refresh(row)  # the claimed row as stored (attempts: this run's number)
-                    session.expunge(row)
+                if self._take(session, row):
                     self._served[row.owner] = time.monotonic()
                     return row
         return None
+
+    def _take(self, session: Session, row: JobRow) -> bool:
+        """Claim `row` under a lease. The conditional UPDATE is the claim: of replicas racing for one row, one
+        updates it and the others find it no longer claimable. On success `row` is the claimed row, detached."""
+        claimed = session.exec(update(JobRow).where(JobRow.id == row.id, self._claimable()).values(
+            status="running", claimed_by=self.worker, lease_until=_now() + self.lease, attempts=row.attempts + 1,
+            updated_at=_now()))
+        session.commit()
+        if claimed.rowcount != 1:
+            return False
+        session.refresh(row)  # the claimed row as stored (attempts: this run's number)
+        session.expunge(row)
+        return True
+
+    def run_now(self, job_id: str) -> JobRow | None:
+        """Claim this job and run it in this thread (the CLI's `watch run`); None when it cannot be claimed (another
+        process runs it, or it is done). Returns the job as it ended."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.exec(select(JobRow).where(JobRow.id == job_id, self._claimable())).first()
+            if row is None or not self._take(session, row):
+                return None
+        self.run(row)
+        return self.get(job_id)
 
     def _finish(self, job_id: str, status: str, held: JobRow | None = None, **fields: object) -> None:
         """Record a job's outcome; with `held` (the claim this replica ran it under) only while the claim is still

@@ -2,7 +2,7 @@
 
 Each API key has its own namespace of conversation ids: the stored id is `owner/id` (just `id` when the API
 is open or for the CLI), so two keys may both name a conversation "lab-1", and neither can read, probe,
-take or inherit the other's. The stored id is also the conversation's LangGraph thread.
+take or inherit the other's. The messages are the conversation's only record: each turn reads its history here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.schema import ensure_schema
+from store.schema import ensure_schema
+
+CONVERSATION_ID = r"^[A-Za-z0-9._-]{1,64}$"  # the ids a key may give its conversations
 
 
 def _now() -> datetime:
@@ -57,9 +59,13 @@ class MessageRow(SQLModel, table=True):
     payload_json: str = "{}"  # citations, hypotheses and trace of an assistant message
     created_at: datetime = Field(default_factory=_now)
 
+    @property
+    def payload(self) -> dict:
+        return json.loads(self.payload_json)
+
     def public(self) -> dict:
         return {"id": self.id, "role": self.role, "content": self.content,
-                "created_at": self.created_at.isoformat(), **json.loads(self.payload_json)}
+                "created_at": self.created_at.isoformat(), **self.payload}
 
 
 class ConversationStore:

@@ -14,7 +14,7 @@ A cross-encoder reads every (query, candidate) pair: about 20 pairs a second on 
 scored on a seeded sample of their queries (`--sample`, said in the table), and a product turn would wait about a
 second per query for 20 candidates.
 
-    python -m benchmarks.experiment_reranker [--model FOLDER] [--sample N]
+    python -m research.experiment_reranker [--model FOLDER] [--sample N]
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 
 from agent.settings import Settings
-from benchmarks.bench_trained_retriever import Task, lexical_index, rankings, summary, tasks
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.report import table
+from research.trained_retriever import Task, lexical_index, rankings, summary, tasks
+from research.training import mine_triplets, training_pairs
 from retrieval.embeddings import BASE_MODEL_NAME, load_embedder
 from retrieval.search import convex_fusion
-from retrieval.training import mine_triplets, training_pairs
 
 RERANK_DEPTH = 20
 SEED = 13

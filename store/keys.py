@@ -1,36 +1,27 @@
-"""API keys and what they may do.
+"""API keys and their roles.
 
 Keys come from SCISYNTH_API_KEYS (`key` or `key:role`, comma-separated) or from `scisynth keys create`
 (stored hashed). Each key carries a role: `reader` (search, read, converse), `member` (also add papers
 and delete their own), `admin` (everything, including other members' papers). With no key configured
 the API is open, as on a laptop on loopback, and every caller is an admin.
-
-Rate limits use the `limits` library (a moving window per key, and per client address for failed
-authentication), in memory by default and in Redis (SCISYNTH_REDIS_URL) when several replicas share them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import HTTPException
-from limits import RateLimitItemPerMinute, storage, strategies
-from limits.errors import ConfigurationError, StorageError
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
-from agent.outage import SOCKET_TIMEOUT_SECONDS, Outage
-from retrieval.schema import ensure_schema
+from store.schema import ensure_schema
 
 Role = Literal["reader", "member", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "member", "admin")
-log = logging.getLogger(__name__)
 DEFAULT_ROLE: Role = "member"
 
 
@@ -56,10 +47,6 @@ class Caller:
 
     def can(self, role: Role) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
-
-    def require(self, role: Role) -> None:
-        if not self.can(role):
-            raise HTTPException(403, f"this API key has the role '{self.role}'; this needs '{role}' or higher")
 
 
 OPEN = Caller(owner="", role="admin")
@@ -118,48 +105,3 @@ class KeyStore:
         if row is None:
             return None
         return Caller(digest[:16], row.role if row.role in ROLES else DEFAULT_ROLE)  # type: ignore[arg-type]
-
-
-class RateLimiter:
-    """A moving window of `per_minute` hits per key. `storage_uri` is any `limits` storage (`memory://`, or
-    `redis://host:6379/0` so that every API replica counts in one window); `namespace` keeps two limiters'
-    keys apart in a shared store. When the shared store fails (short timeouts: a request never waits long on
-    it), this process counts alone in memory for a while before trying it again (agent/outage.py): limits stay on,
-    per replica, and a rate limit is not worth an outage."""
-
-    TIMEOUT_SECONDS = SOCKET_TIMEOUT_SECONDS
-
-    def __init__(self, per_minute: int, storage_uri: str = "memory://", namespace: str = "requests") -> None:
-        self.item = RateLimitItemPerMinute(per_minute, namespace=f"scisynth-{namespace}")
-        options = ({"socket_timeout": self.TIMEOUT_SECONDS, "socket_connect_timeout": self.TIMEOUT_SECONDS}
-                   if storage_uri.startswith(("redis://", "rediss://")) else {})
-        try:
-            shared = storage.storage_from_string(storage_uri, wrap_exceptions=True, **options)
-        except ConfigurationError as error:
-            raise ValueError(f"rate-limit storage {storage_uri!r}: {error} (a Redis URL needs the 'scale' "
-                             "extra: pip install -e '.[scale]')") from error
-        self._shared = strategies.MovingWindowRateLimiter(shared)
-        self._local = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-        self._outage = Outage("rate-limit storage", "counting in this process", log)
-
-    def _call(self, method: str, *args: object) -> object:
-        """`method` of the shared limiter, or of the local one while the shared store is failing."""
-        if not self._outage.ongoing:
-            try:
-                return getattr(self._shared, method)(*args)
-            except StorageError as error:
-                self._outage.begin(error.storage_error)
-        return getattr(self._local, method)(*args)
-
-    def allow(self, key: str) -> bool:
-        """Count a hit; False when the window is already full."""
-        return bool(self._call("hit", self.item, key))
-
-    def blocked(self, key: str) -> bool:
-        """True when the window is full, without counting a hit."""
-        return not self._call("test", self.item, key)
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until the window has room again."""
-        reset, _remaining = self._call("get_window_stats", self.item, key)  # type: ignore[misc]
-        return max(1, int(reset - datetime.now(UTC).timestamp()) + 1)

@@ -1,0 +1,191 @@
+"""The shapes of the HTTP API's responses (each route's `response_model`), so the OpenAPI schema documents every
+answer and schemathesis checks each response against it. A turn's answer is agent/turn.py's TurnResult."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.state import Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool] = Field(description="database, index (holds exactly the catalog's chunks), model")
+    hint: str | None = None
+
+
+class Conversation(BaseModel):
+    id: str
+    title: str
+    created_at: str
+
+
+class ConversationList(BaseModel):
+    conversations: list[Conversation]
+    offset: int
+    limit: int
+
+
+class Message(BaseModel):
+    """A stored message; an assistant message keeps its turn's citations, hypotheses and trace."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    role: Literal["user", "assistant", "error"]
+    content: str
+    created_at: str
+    citations: list[Citation] | None = None
+    hypotheses: list[Hypothesis] | None = None
+    open_questions: list[OpenQuestion] | None = None
+    fallbacks: list[Fallback] | None = None
+    trace: list[TraceEvent] | None = None
+
+
+class ConversationDetail(Conversation):
+    messages: list[Message]
+
+
+class Paper(BaseModel):
+    paper_id: str
+    title: str
+    authors: list[str]
+    year: int | None
+    source: str
+    url: str | None
+    doi: str | None
+    pages: int | None
+    license: str | None
+
+
+class PaperList(BaseModel):
+    papers: list[Paper]
+    total: int
+    hint: str | None = Field(default=None, description="what to do when the library is empty")
+
+
+class Reference(BaseModel):
+    position: int
+    title: str
+    authors: list[str]
+    year: int | None
+    doi: str | None
+    arxiv_id: str | None
+    in_library: str | None = Field(description="the library paper this entry cites, if any")
+
+
+class References(BaseModel):
+    paper_id: str
+    references: list[Reference]
+
+
+class CitedBy(BaseModel):
+    paper_id: str
+    cited_by: list[Paper]
+
+
+class SearchHit(BaseModel):
+    paper_id: str
+    title: str
+    section: str
+    page: int | None
+    page_start: int | None
+    page_end: int | None
+    score: float
+    text: str
+    url: str | None
+    year: int | None
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHit]
+
+
+class Hypotheses(BaseModel):
+    hypotheses: list[Hypothesis]
+    open_questions: list[OpenQuestion]
+    hypotheses_note: str
+    citations: list[Citation]
+    answer: str
+
+
+class Job(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    results: list[dict[str, Any]] = Field(description="one per item: path, status, paper_id, title, chunks, error")
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+class Watch(BaseModel):
+    id: str
+    name: str
+    query: str
+    questions: list[str]
+    every_hours: float
+    max_results: int
+    with_pdf: bool
+    next_run_at: str
+    last_run_at: str | None
+    last_status: str | None
+
+
+class WatchList(BaseModel):
+    watches: list[Watch]
+
+
+class Digest(BaseModel):
+    id: str
+    watch_id: str
+    watch_name: str
+    created_at: str
+    status: str
+    entries: list[dict[str, Any]]
+    error: str | None
+    delivery: str
+    text: str
+
+
+class DigestList(BaseModel):
+    digests: list[Digest]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class ChatChoice(BaseModel):
+    index: int
+    finish_reason: str
+    message: dict[str, str]
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat.completion, with SciSynth's citations and hypotheses beside the message."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: dict[str, int] | None
+    citations: list[Citation]
+    hypotheses: list[Hypothesis]
+    answered: bool
+    related: list[dict[str, Any]]

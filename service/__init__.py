@@ -1,0 +1,44 @@
+"""The application layer: the use cases every interface calls (the CLI, the HTTP routes, Slack, the job worker, the
+evals), each a small service over the runtime. The interfaces only translate: arguments or requests in, results or
+errors out.
+
+    turns    TurnService     questions answered, conversations kept (service/turns.py)
+    library  LibraryService  papers listed, searched, added, deleted, exported (service/library.py)
+    watches  WatchService    literature watches saved and run as jobs (service/watches.py)
+    jobs     JobQueue        background work with its handlers (store/jobs.py, service/jobs.py)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.runtime import Runtime
+from agent.watch import watch_runner
+from service.jobs import JobWork, job_queue
+from service.library import LibraryService
+from service.turns import TurnObserver, TurnService
+from service.watches import WatchService
+from store.jobs import JobQueue, JobResult
+from store.watches import DigestRow
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    turns: TurnService
+    library: LibraryService
+    watches: WatchService
+    jobs: JobQueue
+
+
+def build_services(runtime: Runtime, observer: TurnObserver | None = None,
+                   on_job_result: Callable[[JobResult], None] | None = None,
+                   deliver: Callable[[DigestRow], str] | None = None) -> Services:
+    """The services over one runtime. `observer` hears of every turn, `on_job_result` of every job's items,
+    `deliver` posts watch digests (Slack). The job queue is built, not started: a server starts its worker."""
+    jobs = job_queue(runtime, on_job_result)
+    library = LibraryService(runtime)
+    watches = WatchService(watch_runner(runtime, deliver), jobs)
+    jobs.work.update(JobWork(library, watches).table())
+    return Services(runtime, TurnService(runtime, observer), library, watches, jobs)
