@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from agent.evidence import SentenceScorer
+from agent.settings import AnswerSettings
 from agent.state import Citation
 from retrieval.search import Passage
 from retrieval.sentences import sentences
@@ -60,9 +61,9 @@ def _claims(answer: str) -> tuple[list[tuple[str, list[int]]], str]:
 
 
 class CitationChecker:
-    def __init__(self, scorer: SentenceScorer, min_support: float = 0.55) -> None:
+    def __init__(self, scorer: SentenceScorer, quality: AnswerSettings | None = None) -> None:
         self.scorer = scorer
-        self.min_support = min_support
+        self.min_support = (quality or AnswerSettings()).citation_min_support
 
     def _quote(self, claim: str, passage: Passage) -> tuple[str, int] | None:
         """A verbatim span of the passage that supports the claim, with its offset; None if none does."""

@@ -89,11 +89,11 @@ class SentenceScorer:
                   for p, sentences in zip(passages, self.sentences(query, passages), strict=True)]
         return sorted(scored, key=lambda pair: -pair[1])
 
-    def gather_scored(self, question: str, passages: list[Passage], k: int = 10, cutoff: float = 0.25
+    def gather_scored(self, question: str, passages: list[Passage], k: int, cutoff: float
                       ) -> list[tuple[Passage, float]]:
         """The `k` most relevant passages above the relevance cutoff (PaperQA2's evidence step, by similarity),
         each with the similarity of its best sentence."""
         return [(p, score) for p, score in self.rank_passages(question, passages) if score >= cutoff][:k]
 
-    def gather(self, question: str, passages: list[Passage], k: int = 10, cutoff: float = 0.25) -> list[Passage]:
+    def gather(self, question: str, passages: list[Passage], k: int, cutoff: float) -> list[Passage]:
         return [p for p, _ in self.gather_scored(question, passages, k, cutoff)]

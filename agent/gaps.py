@@ -20,6 +20,7 @@ import numpy as np
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
 from agent.prose import is_body_prose, is_verb_form
+from agent.settings import AnswerSettings
 from retrieval.search import HybridSearcher, Passage
 
 _LIMITATION = "limitation"
@@ -195,17 +196,17 @@ class OpenQuestionFinder:
     they state; stored sentence vectors make it dot products, not encoding."""
 
     def __init__(self, searcher: HybridSearcher, scorer: SentenceScorer, papers: int = 5, most: int = 10,
-                 min_similarity: float = 0.15, duplicate_similarity: float = 0.9,
-                 group_similarity: float = 0.5, negative_penalty: float = 0.05, paper_weight: float = 0.5) -> None:
+                 quality: AnswerSettings | None = None) -> None:
+        quality = quality or AnswerSettings()
         self.searcher = searcher
         self.scorer = scorer
         self.papers = papers
         self.most = most
-        self.min_similarity = min_similarity
-        self.duplicate_similarity = duplicate_similarity
-        self.group_similarity = group_similarity
-        self.negative_penalty = negative_penalty
-        self.paper_weight = paper_weight
+        self.min_similarity = quality.gap_min_similarity
+        self.duplicate_similarity = quality.duplicate_similarity
+        self.group_similarity = quality.gap_group_similarity
+        self.negative_penalty = quality.gap_negative_penalty
+        self.paper_weight = quality.gap_paper_weight
 
     def find(self, topic: str, evidence: list[Passage]) -> list[FoundGap]:
         """The open questions stated in the papers of the evidence (the `papers` most relevant), most relevant

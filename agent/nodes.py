@@ -34,6 +34,7 @@ from agent.novelty import NoveltyCheck, NoveltyChecker
 from agent.papers import PaperFetcher
 from agent.prose import is_body_prose
 from agent.reasoning import HypothesisDraft, Leads, Reasoner, RuleReasoner
+from agent.settings import AnswerSettings
 from agent.state import AgentState, Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
 from retrieval.citation_graph import CitationGraph
 from retrieval.search import HybridSearcher, Passage, SearchFilter
@@ -69,9 +70,8 @@ def emitting(send: Callable[[dict], None]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class TurnLimits:
-    evidence_k: int = 8
-    relevance_cutoff: float = 0.25
-    min_evidence: int = 2
+    """A turn's budgets (what decides what it quotes is in AgentServices.quality)."""
+
     max_rounds: int = 2
     papers_per_turn: int = 2
     max_seconds: float = 120.0
@@ -96,6 +96,7 @@ class AgentServices:
     arxiv: ArxivClient | None
     fetcher: PaperFetcher | None
     citation_graph: CitationGraph
+    quality: AnswerSettings
     limits: TurnLimits
 
     @property
@@ -171,8 +172,8 @@ class TurnNodes:
         cited, focal = self.cited_passages(question, found)
         found = _merge(found, cited)
         strong = [p for p, score in self.s.scorer.rank_passages(question, found)
-                  if score >= self.s.limits.relevance_cutoff + 0.15]
-        wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.limits.min_evidence
+                  if score >= self.s.quality.relevance_cutoff + self.s.quality.strong_evidence_margin]
+        wants_arxiv = state.get("intent") == "find_papers" or len(strong) < self.s.quality.min_evidence
         base = {"passages": found, "library_searched": True, "acquired": 0, "arxiv_ids": []}
         library = f"library: {len(found)} passages" + (
             f" ({len(cited)} from papers in the library that {focal} cites)" if cited else "")
@@ -229,7 +230,7 @@ class TurnNodes:
         best: dict[int, Passage] = {}
         searches = [(q, "hybrid") for q in queries] + [(q, "bm25") for q in lexical or []]
         for query, retriever in searches:
-            for passage in self.s.searcher.search(query, k=2 * self.s.limits.evidence_k, retriever=retriever):
+            for passage in self.s.searcher.search(query, k=2 * self.s.quality.evidence_k, retriever=retriever):
                 if passage.chunk_id not in best or passage.score > best[passage.chunk_id].score:
                     best[passage.chunk_id] = passage
         return sorted(best.values(), key=lambda p: -p.score)
@@ -248,8 +249,8 @@ class TurnNodes:
     def gather(self, state: AgentState) -> dict:
         started = time.perf_counter()
         question = state["resolved_question"]
-        scored = self.s.scorer.gather_scored(question, state.get("passages", []), self.s.limits.evidence_k,
-                                             self.s.limits.relevance_cutoff)
+        scored = self.s.scorer.gather_scored(question, state.get("passages", []), self.s.quality.evidence_k,
+                                             self.s.quality.relevance_cutoff)
         evidence = [passage for passage, _ in scored]
         judged = self.s.answerability.judge(question, evidence, scored[0][1] if scored else None)
         detail = (f"{len(evidence)} passages pass the relevance cutoff; answerability {judged.probability:.2f} "
@@ -259,7 +260,7 @@ class TurnNodes:
 
     def after_gather(self, state: AgentState) -> str:
         answers = (state.get("answerability") or {}).get("answers", False)
-        thin = len(state.get("evidence", [])) < self.s.limits.min_evidence or not answers
+        thin = len(state.get("evidence", [])) < self.s.quality.min_evidence or not answers
         if thin and state.get("rounds", 0) < self.s.limits.max_rounds and not state.get("library_empty"):
             return "answer" if budget_left(state, self.s.limits) else "reflect"
         return "answer"
@@ -409,7 +410,7 @@ class TurnNodes:
         for passage in self.s.searcher.search(topic, k=self.s.searcher.candidates):
             if passage.paper_id not in seen:
                 best.setdefault(passage.paper_id, passage)
-        return self.s.scorer.gather(topic, list(best.values()), most, self.s.limits.relevance_cutoff)
+        return self.s.scorer.gather(topic, list(best.values()), most, self.s.quality.relevance_cutoff)
 
     def _open_questions(self, topic: str, evidence: list[Passage], citations: list[Citation]
                         ) -> tuple[list[Passage], list[OpenQuestion]]:

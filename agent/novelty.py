@@ -11,6 +11,7 @@ import numpy as np
 from agent.citations import MARKER
 from agent.evidence import SentenceScorer
 from agent.keywords import content_words
+from agent.settings import AnswerSettings
 from agent.state import PriorWork
 from retrieval.search import HybridSearcher
 from retrieval.sentences import sentences
@@ -44,12 +45,13 @@ def follow_up_query(statement: str, closest: list[PriorWork], tried: list[str]) 
 
 class NoveltyChecker:
     def __init__(self, searcher: HybridSearcher, scorer: SentenceScorer, arxiv: ArxivClient | None,
-                 rounds: int = 2, decided_at: float = 0.9) -> None:
+                 rounds: int = 2, quality: AnswerSettings | None = None) -> None:
         self.searcher = searcher
         self.scorer = scorer
         self.arxiv = arxiv
         self.rounds = rounds
-        self.decided_at = decided_at  # a work this similar says the same thing: no need to search further
+        # a work this similar says the same thing: no need to search further
+        self.decided_at = (quality or AnswerSettings()).novelty_decided_at
 
     def _arxiv(self, query: str, use_arxiv: bool) -> tuple[list, str]:
         """The arXiv records a search on the query's content words finds, and an arXiv error."""

@@ -43,7 +43,7 @@ class ToolLoop:
     def _tools(self, found: list[Passage], fetched: list[str], room: Callable[[], int]) -> dict[str, BaseTool]:
         arxiv_on = self.s.limits.use_arxiv and self.s.arxiv is not None and self.s.fetcher is not None
         tools = make_tools(self.s.searcher, self.s.arxiv if arxiv_on else None, self.s.fetcher if arxiv_on else None,
-                           found=found, fetched=fetched, room=room, library_k=self.s.limits.evidence_k)
+                           found=found, fetched=fetched, room=room, library_k=self.s.quality.evidence_k)
         return {tool.name: tool for tool in tools}
 
     def _call_tool(self, tools: dict[str, BaseTool], name: str, args: dict) -> str:

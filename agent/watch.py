@@ -155,7 +155,7 @@ class WatchRunner:
 
 def watch_runner(runtime: Runtime, deliver: Callable[[DigestRow], str] | None = None) -> WatchRunner:
     """The runner over a runtime's library, arXiv client and scorer."""
-    judge = AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index, runtime.settings.answer_threshold)
+    judge = AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index, runtime.settings.answer.answer_threshold)
     return WatchRunner(WatchStore(runtime.engine), runtime.arxiv, runtime.fetcher,
                        DigestWriter(runtime.searcher, runtime.scorer, judge), deliver)
 

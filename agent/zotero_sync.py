@@ -217,7 +217,9 @@ def zotero_sync(runtime: Runtime) -> ZoteroSync:
     """A sync over the runtime's library with the configured key and API URL (arXiv items fetched when arXiv is
     on)."""
     settings = runtime.settings
-    importer = BibliographyImporter(runtime.catalog, runtime.ingestor, runtime.fetcher if settings.use_arxiv else None,
-                                    limits=settings.parse_limits)
-    return ZoteroSync(runtime.engine, ZoteroClient(settings.zotero_api_key, settings.zotero_api_url), importer,
-                      settings.papers_dir / "zotero", settings.max_download_mb * 1024 * 1024)
+    importer = BibliographyImporter(runtime.catalog, runtime.ingestor,
+                                    runtime.fetcher if settings.arxiv.use_arxiv else None,
+                                    limits=settings.jobs.parse_limits)
+    client = ZoteroClient(settings.zotero.zotero_api_key, settings.zotero.zotero_api_url)
+    return ZoteroSync(runtime.engine, client, importer, settings.storage.papers_dir / "zotero",
+                      settings.arxiv.max_download_mb * 1024 * 1024)

@@ -74,22 +74,23 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         metrics: Metrics = app.state.metrics
         services = build_services(built, observer=metrics, on_job_result=metrics.observe_job_result,
                                   deliver=slack_delivery(settings))
-        app.state.services, app.state.keys = services, KeyStore(built.engine, settings.keys)
+        app.state.services, app.state.keys = services, KeyStore(built.engine, settings.service.keys)
         services.jobs.start()
-        scheduler = watch_scheduler(services.watches, settings.watch_check_seconds, settings.max_pending_jobs)
+        scheduler = watch_scheduler(services.watches, settings.jobs.watch_check_seconds, settings.jobs.max_pending_jobs)
         app.state.slack = None
-        if settings.slack_signing_secret and settings.slack_bot_token:
+        if settings.slack.slack_signing_secret and settings.slack.slack_bot_token:
             from slack_bolt.adapter.fastapi import SlackRequestHandler
 
             from api.slack import SlackBot
 
-            bot = SlackBot(services, settings.slack_bot_token, settings.slack_signing_secret, settings.slack_api_url)
+            slack = settings.slack
+            bot = SlackBot(services, slack.slack_bot_token, slack.slack_signing_secret, slack.slack_api_url)
             app.state.slack = SlackRequestHandler(bot.app)
         yield
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         services.jobs.shutdown()
-        still_running = app.state.workers.wait(timeout=settings.shutdown_grace_seconds)
+        still_running = app.state.workers.wait(timeout=settings.service.shutdown_grace_seconds)
         if still_running:
             log.warning("%d turns still running at shutdown; their questions are stored, their answers are not",
                         still_running)
@@ -99,14 +100,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research assistant: answers with page-level citations from your paper library.")
     app.state.metrics, app.state.keys = Metrics(), None
-    app.state.workers = TurnWorkers(settings.max_streaming_turns)
+    app.state.workers = TurnWorkers(settings.service.max_streaming_turns)
     problems.install(app)
+    limits = settings.storage.limits_storage
     app.add_middleware(Guard, settings=settings, metrics=app.state.metrics, keys=lambda: app.state.keys,
-                       limiter=RateLimiter(settings.rate_limit_per_minute, settings.limits_storage, "requests"),
-                       auth_failures=RateLimiter(settings.auth_failures_per_minute, settings.limits_storage,
-                                                 "auth-failures"))
-    if settings.cors_origins:  # outside the guard, so a preflight needs no key
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["*"],
+                       limiter=RateLimiter(settings.service.rate_limit_per_minute, limits, "requests"),
+                       auth_failures=RateLimiter(settings.service.auth_failures_per_minute, limits, "auth-failures"))
+    if settings.service.cors_origins:  # outside the guard, so a preflight needs no key
+        app.add_middleware(CORSMiddleware, allow_origins=settings.service.cors_origin_list, allow_methods=["*"],
                            allow_headers=["*"])
 
     @app.get("/healthz", tags=["operations"])
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             body = await request.body()
         except ClientDisconnect:
             return problems.problem(400, "the request body ended before its declared length")
-        if not slack_signature_valid(settings.slack_signing_secret, body, request.headers):
+        if not slack_signature_valid(settings.slack.slack_signing_secret, body, request.headers):
             return problems.problem(401, "the Slack signature or timestamp is missing, wrong or stale")
         if not SlackRecords(app.state.services.runtime.engine).first_delivery(request.headers["x-slack-signature"]):
             return Response(status_code=200)  # a replay: acknowledged, not run again
@@ -169,7 +170,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def web_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    if settings.api_docs:
+    if settings.service.api_docs:
         @app.get("/docs", include_in_schema=False)
         def docs() -> FileResponse:
             return FileResponse(STATIC / "docs.html", media_type="text/html")

@@ -93,9 +93,9 @@ class Guard:
     def _public(self, path: str) -> bool:
         if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
             return True
-        if path in _DOCS_PATHS and self.settings.api_docs:
+        if path in _DOCS_PATHS and self.settings.service.api_docs:
             return True
-        return path == "/metrics" and self.settings.public_metrics
+        return path == "/metrics" and self.settings.service.public_metrics
 
     def _authenticate(self, scope: Scope) -> Caller | problems.JSONResponse:
         keys = self.keys()
@@ -120,8 +120,8 @@ class Guard:
     def _limit(self, scope: Scope) -> int:
         """Uploads (multipart to an upload route) get the upload cap; everything else the JSON cap."""
         multipart = _header(scope, b"content-type").startswith("multipart/form-data")
-        return self.settings.max_upload_bytes if multipart and scope["path"] in UPLOAD_PATHS else (
-            self.settings.max_body_bytes)
+        return self.settings.service.max_upload_bytes if multipart and scope["path"] in UPLOAD_PATHS else (
+            self.settings.service.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,9 +151,9 @@ class Guard:
             if body_done:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.settings.body_timeout_seconds)
+                message = await asyncio.wait_for(receive(), self.settings.service.body_timeout_seconds)
             except TimeoutError:
-                raise BodyTooSlowError(self.settings.body_timeout_seconds) from None
+                raise BodyTooSlowError(self.settings.service.body_timeout_seconds) from None
             received += len(message.get("body", b""))
             if received > limit:
                 raise BodyTooLargeError(limit)

@@ -119,7 +119,7 @@ async def _accept_upload(request: Request, runtime: Runtime, jobs: JobQueue, cal
     """Receive the upload under papers/uploads, check that it is a PDF by its content and that the key's quota
     has room, then queue the ingest. The quota check and the queueing run with no await between them, so
     simultaneous uploads of one key cannot all slip under the quota."""
-    folder = runtime.settings.papers_dir / "uploads"
+    folder = runtime.settings.storage.papers_dir / "uploads"
     temporary, size, name = await _receive(request, folder)
     try:
         with temporary.open("rb") as received:
@@ -142,7 +142,7 @@ async def import_bibliography(request: Request, runtime: RuntimeDep, jobs: JobsD
     metadata-only papers; entries that cannot be read are listed with their line. A file that is not UTF-8 BibTeX
     or RIS is refused here (422); its entries are read by the job. Poll GET /v1/jobs/{id}."""
     admit(runtime, jobs, caller.owner)  # before the upload is read
-    folder = runtime.settings.papers_dir / "imports"
+    folder = runtime.settings.storage.papers_dir / "imports"
     temporary, _size, name = await _receive(request, folder)
     suffix = FilePath(name).suffix.lower()
     target = folder / f"{uuid.uuid4().hex}{suffix if suffix in ('.bib', '.ris') else '.txt'}"
@@ -168,11 +168,11 @@ class ZoteroSyncRequest(BaseModel):
 def sync_zotero(body: ZoteroSyncRequest, runtime: RuntimeDep, jobs: JobsDep, caller: Member) -> Job:
     """Sync a Zotero library (or collection) in with the server's ZOTERO_API_KEY, as a job: items with their PDFs;
     after the first sync, only what changed. Poll GET /v1/jobs/{id}."""
-    if not runtime.settings.zotero_api_key:
+    if not runtime.settings.zotero.zotero_api_key:
         raise HTTPException(409, "Zotero is not set up on this server: the operator sets ZOTERO_API_KEY to a key "
                                  "that can read the library")
     library = str(ZoteroLibrary.parse(body.library))
-    if not caller.can("admin") and library not in runtime.settings.zotero_library_list:
+    if not caller.can("admin") and library not in runtime.settings.zotero.library_list:
         raise HTTPException(403, f"members may sync only the libraries the operator lists in ZOTERO_LIBRARIES, and "
                                  f"{library} is not one of them; ask an admin")
     admit(runtime, jobs, caller.owner)

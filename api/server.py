@@ -88,8 +88,9 @@ def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[s
 def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     """Run the app until stopped. X-Forwarded-For is believed only from proxies the operator names: otherwise any
     client could pick the address its failed logins and connections are counted against."""
-    protocol = guarded_protocol(settings.header_timeout_seconds, settings.max_connections_per_client,
-                                frozenset(settings.trusted_proxy_list))
+    service = settings.service
+    protocol = guarded_protocol(service.header_timeout_seconds, service.max_connections_per_client,
+                                frozenset(service.trusted_proxy_list))
     uvicorn.run(app, host=host, port=port, log_level="info", http=protocol,
-                proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
-                limit_concurrency=settings.max_connections, timeout_keep_alive=5)
+                proxy_headers=bool(service.trusted_proxies), forwarded_allow_ips=service.trusted_proxies or None,
+                limit_concurrency=service.max_connections, timeout_keep_alive=5)

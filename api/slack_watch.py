@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 
 def slack_delivery(settings: Settings) -> Callable[[DigestRow], str] | None:
     """A poster for digests when a bot token and a channel are configured, else None."""
-    if not (settings.slack_bot_token and settings.slack_watch_channel):
+    if not (settings.slack.slack_bot_token and settings.slack.slack_watch_channel):
         return None
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url or WebClient.BASE_URL)
-    channel = settings.slack_watch_channel
+    slack = settings.slack
+    client = WebClient(token=slack.slack_bot_token, base_url=slack.slack_api_url or WebClient.BASE_URL)
+    channel = settings.slack.slack_watch_channel
 
     def post(digest: DigestRow) -> str:
         try:

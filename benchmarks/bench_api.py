@@ -77,7 +77,7 @@ def cpu_per_turn(runtime: Runtime, asked: list[str], searched: list[str]) -> tup
     turn = (time.process_time() - began) / (len(asked) - 1)
     began = time.process_time()
     for question in searched:
-        runtime.searcher.ranked_ids(question, runtime.settings.evidence_k)
+        runtime.searcher.ranked_ids(question, runtime.settings.answer.evidence_k)
     return turn, (time.process_time() - began) / len(searched)
 
 

@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from store.schema import upgrade
 
     settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.storage.resolved_database_url)
     upgrade(engine)  # a database it cannot use stops it here, in one line
     engine.dispose()
     serve(create_app(settings), settings, args.host, args.port)
@@ -98,7 +98,7 @@ def _ray_ingest(runtime: Runtime, args: argparse.Namespace, files: list[Path],
     """Ingest with parsing and encoding on the Ray cluster named by --ray; says how the work was spread."""
     from retrieval.ray_ingest import RayIngest
 
-    ray_ingest = RayIngest(runtime.ingestor, runtime.settings.embeddings, args.ray, args.ray_workers)
+    ray_ingest = RayIngest(runtime.ingestor, runtime.settings.retrieval.embeddings, args.ray, args.ray_workers)
     try:
         run = ray_ingest.ingest_paths(files, on_paper=on_paper)
     finally:
@@ -313,8 +313,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if mlflow is not None:
                 log_report(mlflow, {"suite": summary["suite"], "dataset": summary.get("dataset", {}),
                                     "settings": summary.get("settings", {}),
-                                    "embeddings": spec_name(settings.embeddings),
-                                    "llm": settings.llm}, summary.get("metrics", {}))
+                                    "embeddings": spec_name(settings.retrieval.embeddings),
+                                    "llm": settings.model.llm}, summary.get("metrics", {}))
     human = "\n\n".join(f"## {r['suite']} ({r['dataset']})\n\n{markdown_table(r)}" for r in reports)
     _print(summaries[0] if len(summaries) == 1 else {"reports": summaries, "failures": failures}, args.json, human)
     for failure in failures:
@@ -331,13 +331,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from research.training import TrainingOptions, train_from_data
 
     settings = Settings()
-    output = args.out or settings.home_dir / "models" / f"retriever-seed{args.seed}"
+    output = args.out or settings.storage.home_dir / "models" / f"retriever-seed{args.seed}"
     options = TrainingOptions(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                               seed=args.seed, max_pairs=args.max_pairs, max_steps=args.max_steps,
-                              chunk_tokens=settings.chunk_tokens)
+                              chunk_tokens=settings.retrieval.chunk_tokens)
     manifest = train_from_data(settings, options, output, pairs_file=args.pairs, data_dir=args.data_dir,
                                progress=not args.json)
-    chunks = f"SCISYNTH_CHUNK_TOKENS={settings.chunk_tokens}"  # the size it learned on: search at that size too
+    # the size it learned on: search at that size too
+    chunks = f"SCISYNTH_CHUNK_TOKENS={settings.retrieval.chunk_tokens}"
     _print({**manifest, "path": str(output)}, args.json,
            f"trained on {manifest['data']['pairs']} pairs in {manifest['steps']} steps (loss "
            f"{manifest['training_loss']}): {output}\ncompare: {chunks} scisynth eval scifact-retrieval --embeddings "
@@ -349,16 +350,14 @@ def cmd_slack(args: argparse.Namespace) -> int:
     """Socket Mode: the bot connects out to Slack, so no public URL is needed (development, firewalled labs)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from agent.runtime import build_runtime
     from api.slack import SlackBot
 
-    settings = Settings()
-    if not (settings.slack_bot_token and settings.slack_app_token):
+    slack = Settings().slack
+    if not (slack.slack_bot_token and slack.slack_app_token):
         print("scisynth: Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp- token)", file=sys.stderr)
         return 2
-    bot = SlackBot(build_runtime(settings), settings.slack_bot_token, settings.slack_signing_secret or "unused",
-                   settings.slack_api_url)
-    SocketModeHandler(bot.app, settings.slack_app_token).start()
+    bot = SlackBot(_services(args), slack.slack_bot_token, slack.slack_signing_secret or "unused", slack.slack_api_url)
+    SocketModeHandler(bot.app, slack.slack_app_token).start()
     return 0
 
 
@@ -367,7 +366,7 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     from agent.llm import download_gguf
 
     settings = Settings()
-    path = download_gguf(args.spec, settings.home_dir / "models")
+    path = download_gguf(args.spec, settings.storage.home_dir / "models")
     _print({"path": str(path)}, args.json, f"{path}\nnow used by SCISYNTH_LLM=auto (or llamacpp:{path})")
     return 0
 
@@ -377,7 +376,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from store.keys import KeyStore
 
     settings = Settings()
-    key = KeyStore(make_engine(settings.resolved_database_url), settings.keys).create(args.name, args.role)
+    keys = KeyStore(make_engine(settings.storage.resolved_database_url), settings.service.keys)
+    key = keys.create(args.name, args.role)
     _print({"key": key, "name": args.name, "role": args.role}, args.json,
            f"{key}\nrole {args.role}; keep it now: only its hash is stored. Send it as "
            "'Authorization: Bearer <key>'.")
@@ -389,7 +389,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from store.engine import make_engine
 
     settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.storage.resolved_database_url)
     database = engine.url.render_as_string(hide_password=True)
     if args.db_command == "upgrade":
         applied = schema.upgrade(engine)
@@ -398,7 +398,7 @@ def cmd_db(args: argparse.Namespace) -> int:
                "\n".join([*(f"applied {step}" for step in applied), f"{database} is at revision {revision}"]))
         return 0
     file = Path(engine.url.database or "")
-    if not settings.uses_postgres and not file.exists():  # looking makes nothing
+    if not settings.storage.uses_postgres and not file.exists():  # looking makes nothing
         _print({"database": database, "exists": False, "revision": None, "head": schema.head_revision()}, args.json,
                f"no database at {file} yet: any command (or 'scisynth db upgrade') makes it" if file.parent.is_dir()
                else f"no database at {file}, and no folder {file.parent} to make it in: check SCISYNTH_DATABASE_URL")

@@ -31,9 +31,9 @@ KEEP_ANSWERABLE = 0.92  # the threshold keeps this share of the dev split's answ
 
 
 def features(runtime, question: str, gold: str, present: bool) -> list[float]:
-    limits = runtime.settings
-    passages = [p for p in runtime.searcher.search(question, k=2 * limits.evidence_k) if present or p.paper_id != gold]
-    evidence = runtime.scorer.gather(question, passages, limits.evidence_k)
+    quality = runtime.settings.answer
+    passages = [p for p in runtime.searcher.search(question, k=2 * quality.evidence_k) if present or p.paper_id != gold]
+    evidence = runtime.scorer.gather(question, passages, quality.evidence_k, quality.relevance_cutoff)
     judge = answerability.AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index)
     return list(judge.features(question, evidence))
 

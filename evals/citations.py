@@ -90,14 +90,14 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
 
 def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | None,
                  on_item: Callable[[], None] | None, corpus_limit: int | None) -> tuple[dict, dict, dict]:
-    data_dir = default_data_dir("scifact") or ensure_scifact(settings.home_dir)
+    data_dir = default_data_dir("scifact") or ensure_scifact(settings.storage.home_dir)
     dataset = load_scifact(data_dir, "dev")
     claims = {str(c["id"]): c for c in map(json.loads, (data_dir / "claims_dev.jsonl").open())}
     with_evidence = [q for q in dataset.queries if claims[q]["evidence"]]
     dataset.queries = {q: dataset.queries[q] for q in with_evidence}
     dataset = subset(dataset, corpus_limit, limit or 20)
     runtime = build_library(dataset, eval_home(settings) / f"scifact-{len(dataset.documents)}-"
-                            f"{len(dataset.queries)}", settings, embedder, llm=settings.llm)
+                            f"{len(dataset.queries)}", settings, embedder, llm=settings.model.llm)
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
     chunk_papers = runtime.catalog.chunk_papers()
     sentence_hits, paper_hits, lead_sentence, lead_paper = [], [], [], []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from agent.settings import Settings
+from agent.settings import RetrievalSettings, Settings
 from evals.metrics import stratified_sample
 from retrieval.embeddings import BASE_MODEL_NAME, spec_name
 
@@ -52,12 +52,12 @@ def sha256_file(path: Path) -> str:
 def eval_home(settings: Settings) -> Path:
     """Where the eval libraries live: one folder per embedding model and chunk size, so a trained encoder or
     another chunking is evaluated on its own indexes (the defaults keep the plain folder)."""
-    name = spec_name(settings.embeddings)
-    folder = settings.home_dir / "evals"
+    name = spec_name(settings.retrieval.embeddings)
+    folder = settings.storage.home_dir / "evals"
     if name != BASE_MODEL_NAME:
         folder /= f"embeddings-{re.sub(r'[^A-Za-z0-9_.@-]', '_', name)}"
-    if settings.chunk_tokens != Settings.model_fields["chunk_tokens"].default:
-        folder /= f"chunks-{settings.chunk_tokens}"
+    if settings.retrieval.chunk_tokens != RetrievalSettings.model_fields["chunk_tokens"].default:
+        folder /= f"chunks-{settings.retrieval.chunk_tokens}"
     return folder
 
 
@@ -66,7 +66,7 @@ def library_settings(settings: Settings, home: Path, keep_database: bool = False
     the service uses (an eval never writes into a production catalog, and its scores never include its papers),
     unless `keep_database` (a benchmark of a database backend, on a database made for it); no arXiv."""
     own = {} if keep_database else {"database_url": None, "vector_store": None}
-    return settings.model_copy(update={"home": home, **own, "use_arxiv": False, **changes})
+    return settings.with_changes(home=home, **own, use_arxiv=False, **changes)
 
 
 def ensure_scifact(home: Path) -> Path:

@@ -71,7 +71,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     pmids = sample(test, limit)
     started = time.perf_counter()
     runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
-    judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options))
+    judge = Judge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:
         question = records[pmid]["QUESTION"]

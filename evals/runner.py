@@ -61,7 +61,7 @@ def shared_embedder(settings: Settings) -> Embedder:
     """One embedding cache for every eval library, so a library built twice (with and without the gold
     abstracts) embeds each text once."""
     folder = eval_home(settings)
-    return CachedEmbedder(load_embedder(settings.embeddings, folder), folder / "embeddings.sqlite")
+    return CachedEmbedder(load_embedder(settings.retrieval.embeddings, folder), folder / "embeddings.sqlite")
 
 
 def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limit: int | None = None,
@@ -71,7 +71,7 @@ def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limi
         raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
     folder, runner = SUITES[suite]
     download = ensure_scifact if folder == "scifact" else ensure_pubmedqa
-    data_dir = data_dir or default_data_dir(folder) or download(settings.home_dir)
+    data_dir = data_dir or default_data_dir(folder) or download(settings.storage.home_dir)
     report = runner(settings, data_dir, limit, corpus_limit, retriever, embedder or shared_embedder(settings), on_item)
     if out:
         out.write_text(json.dumps(report, indent=2))

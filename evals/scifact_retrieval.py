@@ -105,8 +105,9 @@ def run(settings: Settings, data_dir: Path, retrievers: tuple[RetrieverKind, ...
         "dataset": {"name": "SciFact (BEIR split)", "split": split, "documents": len(dataset.documents),
                     "queries": len(dataset.queries), "sampling": "claims stratified by label (seed 13); "
                     "distractor documents drawn at random (seed 13)", "path": str(data_dir)},
-        "settings": {"embeddings": runtime.embedder.name, "fusion": settings.fusion, "alpha": settings.fusion_alpha,
-                     "chunk_tokens": settings.chunk_tokens, "database": runtime.engine.dialect.name,
+        "settings": {"embeddings": runtime.embedder.name, "fusion": settings.retrieval.fusion,
+                     "alpha": settings.retrieval.fusion_alpha, "chunk_tokens": settings.retrieval.chunk_tokens,
+                     "database": runtime.engine.dialect.name,
                      "vector_store": runtime.store.index_type},
         "metrics": metrics,
         "timings": {"index_build_seconds": round(build_seconds, 2), **_percentiles(latencies)},

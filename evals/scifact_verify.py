@@ -31,7 +31,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     runtime = build_library(dataset, eval_home(settings) / f"scifact-{len(dataset.documents)}-"
                             f"{len(dataset.queries)}", settings, embedder)
     chunk_papers = runtime.catalog.chunk_papers()
-    judge = Judge(runtime.scorer, load_chat_model(settings.llm, settings.model_options), threshold)
+    judge = Judge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options), threshold)
     majority = Counter(label for label in train_labels if label != "NONE").most_common(1)[0][0]
     # Bandit B311 accepted: seeded baseline labels for an evaluation, not a secret.
     rng = random.Random(13)  # nosec B311

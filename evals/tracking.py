@@ -33,16 +33,16 @@ def _flat(prefix: str, value: object) -> dict[str, float]:
 @contextmanager
 def tracked(settings: Settings, experiment: str, run_name: str, always: bool = False) -> Iterator[Any]:
     """An MLflow run (the `mlflow` module, to log with) or None when tracking is off or MLflow is not installed."""
-    if importlib.util.find_spec("mlflow") is None or not (always or settings.mlflow_tracking_uri):
+    if importlib.util.find_spec("mlflow") is None or not (always or settings.tracking.mlflow_tracking_uri):
         yield None
         return
     import mlflow
 
-    folder = settings.home_dir / "mlflow"
+    folder = settings.storage.home_dir / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri or f"sqlite:///{folder / 'mlflow.db'}")
+    mlflow.set_tracking_uri(settings.tracking.mlflow_tracking_uri or f"sqlite:///{folder / 'mlflow.db'}")
     if mlflow.get_experiment_by_name(experiment) is None:  # a tracking server keeps its own artifact store
-        local = {} if settings.mlflow_tracking_uri else {
+        local = {} if settings.tracking.mlflow_tracking_uri else {
             "artifact_location": (folder / "artifacts").resolve().as_uri()}
         mlflow.create_experiment(experiment, **local)
     mlflow.set_experiment(experiment)

@@ -73,9 +73,10 @@ def score_model(embeddings: str, split: str) -> tuple[dict[str, list[float]], in
     """{variant: nDCG@10 per claim, in the dataset's claim order} for one embedding model, and the candidate
     depth the product searched."""
     settings = Settings(embeddings=embeddings)
-    if settings.fusion != "convex":
-        raise SystemExit(f"SCISYNTH_FUSION={settings.fusion}: this experiment varies convex fusion only")
-    alpha, weights = settings.fusion_alpha, [settings.fusion_alpha, 1 - settings.fusion_alpha]
+    if settings.retrieval.fusion != "convex":
+        raise SystemExit(f"SCISYNTH_FUSION={settings.retrieval.fusion}: this experiment varies convex fusion only")
+    alpha = settings.retrieval.fusion_alpha
+    weights = [alpha, 1 - alpha]
     dataset = subset(load_scifact(DATA / "scifact", split), None, None)
     runtime = build_library(dataset, ranking_home(settings, dataset), settings, sentence_vectors=False)
     depth, paper_of = runtime.searcher.candidates, runtime.catalog.chunk_papers()
@@ -121,7 +122,7 @@ def main() -> None:
     results, depth = {name: values for name, (values, _) in scored.items()}, scored[BASE_MODEL_NAME][1]
     settings = Settings()
     print(f"\nSciFact {args.split}, nDCG@10 and change from 'product' with its paired 95% interval "
-          f"({settings.chunk_tokens}-token chunks, convex fusion alpha {settings.fusion_alpha}, "
+          f"({settings.retrieval.chunk_tokens}-token chunks, convex fusion alpha {settings.retrieval.fusion_alpha}, "
           f"{depth} candidates per retriever)\n")
     rows = [[variant] + [cell for name in names for cell in (mean(results[name][variant]),
                                                              change(results[name][variant], results[name]["product"]))]

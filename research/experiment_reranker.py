@@ -94,7 +94,7 @@ def reranked(task: Task, hybrid: dict[str, list[tuple[str, float]]], model) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Settings().home_dir / "models" / "reranker-seed13",
+    parser.add_argument("--model", type=Path, default=Settings().storage.home_dir / "models" / "reranker-seed13",
                         help="the cross-encoder folder (trained there first when missing, about 15 minutes)")
     parser.add_argument("--sample", type=int, default=250, help="queries scored on PubMedQA and arXiv")
     parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")

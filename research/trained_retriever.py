@@ -102,7 +102,8 @@ def lexical_index(documents: dict[str, str]) -> tuple[list[str], LexicalIndex]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", nargs="?", type=Path, default=Settings().home_dir / "models" / "retriever-seed13")
+    parser.add_argument("model", nargs="?", type=Path,
+                        default=Settings().storage.home_dir / "models" / "retriever-seed13")
     parser.add_argument("--only", choices=["scifact", "pubmedqa", "arxiv"], help="score one set")
     args = parser.parse_args()
     if not (args.model / "manifest.json").is_file():

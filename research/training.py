@@ -267,13 +267,13 @@ def training_data(settings: Settings, pairs_file: Path | None = None, data_dir: 
                   ) -> tuple[list[Pair], dict[str, str], dict]:
     """(pairs, corpus, how they were chosen) over the passages an ingest at the configured chunk size indexes: the
     user's own pairs file, or SciFact train and PubMedQA non-test (from `data_dir`, ../shared/data, or downloaded)."""
-    split = passage_splitter(load_embedder(bundled_model()), settings.chunk_tokens)
-    passages = {"passages": f"title + chunk of at most {settings.chunk_tokens} tokens, as an ingest cuts them"}
+    split = passage_splitter(load_embedder(bundled_model()), settings.retrieval.chunk_tokens)
+    tokens, home = settings.retrieval.chunk_tokens, settings.storage.home_dir
+    passages = {"passages": f"title + chunk of at most {tokens} tokens, as an ingest cuts them"}
     if pairs_file:
         return (*to_passages(*pairs_from_file(pairs_file), split), {"pairs_file": str(pairs_file), **passages})
-    scifact = data_dir / "scifact" if data_dir else (default_data_dir("scifact") or ensure_scifact(settings.home_dir))
-    pubmedqa = data_dir / "pubmedqa" if data_dir else (
-        default_data_dir("pubmedqa") or ensure_pubmedqa(settings.home_dir))
+    scifact = data_dir / "scifact" if data_dir else (default_data_dir("scifact") or ensure_scifact(home))
+    pubmedqa = data_dir / "pubmedqa" if data_dir else (default_data_dir("pubmedqa") or ensure_pubmedqa(home))
     return (*to_passages(*training_pairs(scifact, pubmedqa), split, scifact_rationales(scifact)),
             {**SHARED_DATA, **passages})
 
@@ -285,7 +285,7 @@ def train_from_data(settings: Settings, options: TrainingOptions, output: Path, 
     pairs, corpus, described = training_data(settings, pairs_file, data_dir)
     triplets = mine_triplets(pairs, corpus)
     log.info("%d training triplets from %d queries over %d passages (%d-token chunks)", len(triplets), len(pairs),
-             len(corpus), settings.chunk_tokens)
+             len(corpus), settings.retrieval.chunk_tokens)
     with tracked(settings, "scisynth-train-retriever", output.name, always=True) as mlflow:
         manifest = train_retriever(bundled_model(), triplets, output, options, described, progress=progress,
                                    on_log=lambda logs: log.info("training: %s", logs))

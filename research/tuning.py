@@ -70,7 +70,7 @@ def candidates(scifact: RetrievalSet, chunk_tokens: int, queries: dict[str, str]
                embedder: Embedder) -> Candidates:
     """Build (or reuse) the SciFact library chunked at `chunk_tokens` (the one `scisynth eval scifact-retrieval`
     ranks in) and rank every query in it."""
-    local = settings.model_copy(update={"chunk_tokens": chunk_tokens})
+    local = settings.with_changes(chunk_tokens=chunk_tokens)
     runtime = build_library(scifact, ranking_home(local, scifact), local, embedder, sentence_vectors=False)
     lexical_index = runtime.searcher.lexical_index()
     lexical, dense = {}, {}
@@ -175,11 +175,12 @@ def main() -> None:
         raise SystemExit("tuning needs Optuna, in the 'train' extra: pip install -e '.[train]'")
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
-    data = default_data_dir("scifact") or ensure_scifact(settings.home_dir)
+    data = default_data_dir("scifact") or ensure_scifact(settings.storage.home_dir)
     train, dev = load_scifact(data, "train"), load_scifact(data, "dev")
     queries = {**train.queries, **dev.queries}
     # One embedding cache for the three libraries: a text chunked the same at two sizes is encoded once.
-    embedder = CachedEmbedder(load_embedder(settings.embeddings), settings.home_dir / "evals" / "embeddings.sqlite")
+    embedder = CachedEmbedder(load_embedder(settings.retrieval.embeddings),
+                              settings.storage.home_dir / "evals" / "embeddings.sqlite")
     pools = {size: candidates(dev, size, queries, settings, embedder) for size in tqdm(CHUNK_SIZES, desc="libraries")}
     report = tune(train, dev, pools, args.trials)
     print(f"\nSciFact train claims ({len(train.queries)}), {FOLDS} folds (seed {SEED}): chosen on four, scored on "

@@ -80,7 +80,7 @@ class JobWork:
         watch = self.watches.store.get(job.payload["watch_id"])
         settings = self.library.runtime.settings
         room = watch is None or (self.library.runtime.catalog.bytes_added_by(watch.owner)
-                                 < settings.upload_quota_mb * 1024 * 1024)
+                                 < settings.jobs.upload_quota_mb * 1024 * 1024)
         return self.watches.runner.run(job.payload["watch_id"], pdfs_allowed=room).results
 
     def table(self) -> dict[str, Callable[[JobRow], list[IngestResult]]]:
@@ -93,12 +93,12 @@ def admit(runtime: Runtime, jobs: JobQueue, owner: str, upload_bytes: int = 0) -
     (SCISYNTH_MAX_PENDING_JOBS), QueueFullError when all keys together fill the queue (SCISYNTH_MAX_QUEUED_JOBS),
     QuotaExceededError when an upload would pass its storage quota (SCISYNTH_UPLOAD_QUOTA_MB)."""
     settings = runtime.settings
-    waiting, most = jobs.unfinished(owner), settings.max_pending_jobs
+    waiting, most = jobs.unfinished(owner), settings.jobs.max_pending_jobs
     if waiting >= most:
         raise TooManyJobsError(f"this key has {waiting} jobs waiting (at most {most}); wait for them to finish")
-    if jobs.unfinished() >= settings.max_queued_jobs:
+    if jobs.unfinished() >= settings.jobs.max_queued_jobs:
         raise QueueFullError("the server's job queue is full; try again in a few minutes")
-    quota = settings.upload_quota_mb * 1024 * 1024
+    quota = settings.jobs.upload_quota_mb * 1024 * 1024
     used = runtime.catalog.bytes_added_by(owner) + jobs.pending_upload_bytes(owner)
     if upload_bytes and used + upload_bytes > quota:
         raise QuotaExceededError(f"this upload ({upload_bytes:,} bytes) would pass this key's storage quota "
@@ -110,6 +110,6 @@ def job_queue(runtime: Runtime, on_result: Callable[[JobResult], None] | None = 
     upload's file is on this replica's disk unless the replicas share one papers folder, so without one this replica
     alone runs its uploads and imports."""
     settings = runtime.settings
-    return JobQueue(runtime.engine, {}, on_result=on_result, worker=replica_name(settings.home_dir),
-                    lease_seconds=settings.job_lease_seconds,
-                    local_kinds=frozenset() if settings.papers.strip() else frozenset({"upload", "import"}))
+    return JobQueue(runtime.engine, {}, on_result=on_result, worker=replica_name(settings.storage.home_dir),
+                    lease_seconds=settings.jobs.job_lease_seconds,
+                    local_kinds=frozenset() if settings.storage.papers.strip() else frozenset({"upload", "import"}))

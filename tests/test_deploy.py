@@ -44,9 +44,9 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
         settings = Settings(home=tmp_path / name, **{key.removeprefix("SCISYNTH_").lower(): value
                                                       for key, value in environment.items()
                                                       if key.startswith("SCISYNTH_")})
-        assert settings.uses_postgres and settings.resolved_vector_store == "pgvector"
-        assert settings.limits_storage == "redis://redis:6379/0" and settings.keys == ["lab-key"]
-        assert settings.resolved_database_url.split("@")[1] == "postgres:5432/scisynth"
+        assert settings.storage.uses_postgres and settings.storage.resolved_vector_store == "pgvector"
+        assert settings.storage.limits_storage == "redis://redis:6379/0" and settings.service.keys == ["lab-key"]
+        assert settings.storage.resolved_database_url.split("@")[1] == "postgres:5432/scisynth"
         assert {"postgres", "redis"} <= set(services[name]["depends_on"])
         homes.add(services[name]["volumes"][0].split(":")[0])
         hostnames.add(services[name]["hostname"])
@@ -80,5 +80,5 @@ def test_the_ray_profile_joins_workers_to_a_head_that_reads_the_same_papers() ->
 
 
 def test_an_empty_papers_setting_means_the_home_folder(tmp_path: Path) -> None:
-    assert Settings(home=tmp_path, papers="").papers_dir == tmp_path / "papers"  # never the working directory
-    assert Settings(home=tmp_path, papers=str(tmp_path / "shared")).papers_dir == tmp_path / "shared"
+    assert Settings(home=tmp_path, papers="").storage.papers_dir == tmp_path / "papers"  # never the working directory
+    assert Settings(home=tmp_path, papers=str(tmp_path / "shared")).storage.papers_dir == tmp_path / "shared"

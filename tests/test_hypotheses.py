@@ -207,7 +207,8 @@ def test_a_model_is_given_the_findings_and_the_open_questions(tmp_path: Path, em
                               "experiment": "e", "feasibility": 0.5, "testability": 0.5}]}
     plan = json.dumps({"intent": "hypothesize", "resolved_question": TOPIC, "queries": [TOPIC]})
     model = ScriptedChatModel(responses=[plan, "Not answered.", json.dumps(drafts)])
-    runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=embedder, model=model)
+    runtime = build_runtime(Settings(home=library.settings.storage.home, use_arxiv=False), embedder=embedder,
+                            model=model)
     result = ask(runtime, TOPIC, mode="hypothesize", n=1)
     prompt = model.prompts[-1][-1].content
     assert "Open questions the authors state" in prompt and "larger cohorts are needed" in prompt

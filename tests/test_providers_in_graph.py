@@ -13,8 +13,8 @@ from tests.conftest import ask
 
 
 def _with(library: Runtime, composer) -> Runtime:
-    return build_runtime(Settings(home=library.settings.home, llm="extractive", use_arxiv=False), composer=composer,
-                         embedder=library.embedder)
+    return build_runtime(Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False),
+                         composer=composer, embedder=library.embedder)
 
 
 def test_model_answer_with_valid_citation_is_kept(library: Runtime) -> None:

@@ -32,8 +32,8 @@ LIMIT = 6
 
 def _statuses(library: Runtime, redis_url: str, key: str = "lab-key", rounds: int = 4) -> list[int]:
     """Alternate one key's requests between two replicas (two servers, each with its own app and limiter)."""
-    settings = library.settings.model_copy(update={"api_keys": "lab-key,other-key", "redis_url": redis_url,
-                                                   "rate_limit_per_minute": LIMIT})
+    settings = library.settings.with_changes(api_keys="lab-key,other-key", redis_url=redis_url,
+                                             rate_limit_per_minute=LIMIT)
     runtime = build_runtime(settings, embedder=library.embedder)
     with running_server(create_app(runtime=runtime)) as one, running_server(create_app(runtime=runtime)) as two:
         headers = {"Authorization": f"Bearer {key}"}

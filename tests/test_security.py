@@ -63,7 +63,7 @@ def _upload(client: TestClient, headers: dict, data: bytes, name: str = "paper.p
 
 
 def _uploads(runtime: Runtime) -> list[Path]:
-    folder = runtime.settings.papers_dir / "uploads"
+    folder = runtime.settings.storage.papers_dir / "uploads"
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
@@ -166,7 +166,7 @@ def test_chunked_json_body_stops_at_the_cap(secure: tuple[TestClient, Runtime]) 
     status, _, payload, consumed = anyio.run(_raw, client.app, "POST", "/v1/conversations",
                                              {"content-type": "application/json", **_lower(A)}, body)
     assert status == 413 and b"limit" in payload
-    assert consumed <= runtime.settings.max_body_bytes // 65536 + 2
+    assert consumed <= runtime.settings.service.max_body_bytes // 65536 + 2
 
 
 def test_chunked_upload_stops_at_the_cap_and_leaves_nothing(secure: tuple[TestClient, Runtime]) -> None:
@@ -178,7 +178,7 @@ def test_chunked_upload_stops_at_the_cap_and_leaves_nothing(secure: tuple[TestCl
     status, _, _, consumed = anyio.run(_raw, client.app, "POST", "/v1/papers",
                                        {"content-type": f"multipart/form-data; boundary={boundary}", **_lower(A)},
                                        body)
-    assert status == 413 and consumed <= runtime.settings.max_upload_bytes // 65536 + 3
+    assert status == 413 and consumed <= runtime.settings.service.max_upload_bytes // 65536 + 3
     assert _uploads(runtime) == []
 
 
@@ -403,7 +403,7 @@ def test_jobs_survive_a_restart(tmp_path: Path, embedder: Embedder) -> None:
     runtime = _secure_runtime(tmp_path, embedder)
     with TestClient(create_app(runtime=runtime)):
         pass  # creates the tables
-    folder = runtime.settings.papers_dir / "uploads"
+    folder = runtime.settings.storage.papers_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SMALL_PDF, folder / "crashed.pdf")
     from sqlmodel import Session
@@ -494,7 +494,7 @@ def test_upload_errors_name_the_clients_file_not_the_servers(secure) -> None:
     client, runtime = secure
     state = _wait(client, _upload(client, A, b"%PDF-1.4 garbage", name="mine.pdf").json()["id"], A)
     assert state["status"] == "failed" and "mine.pdf" in state["results"][0]["error"]
-    assert str(runtime.settings.home) not in json.dumps(state) and "uploads" not in json.dumps(state)
+    assert str(runtime.settings.storage.home) not in json.dumps(state) and "uploads" not in json.dumps(state)
 
 
 def test_a_job_run_again_after_a_crash_keeps_its_papers_file(secure) -> None:

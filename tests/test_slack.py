@@ -27,7 +27,7 @@ SECRET = "test-signing-secret"
 @pytest.fixture
 def slack(library: Runtime) -> Iterator[tuple[TestClient, FakeSlack, Runtime]]:
     fake = FakeSlack()
-    settings = Settings(home=library.settings.home, llm="extractive", use_arxiv=False,
+    settings = Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False,
                         **{"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake.url})
     runtime = build_runtime(settings, embedder=library.embedder)
     with TestClient(create_app(runtime=runtime)) as client:

@@ -111,7 +111,7 @@ def test_a_tiny_training_run_gives_a_model_the_library_can_use(tmp_path: Path, p
     assert result.status == "added"
     hits = runtime.searcher.search("citation-informed document embeddings", k=3)
     assert hits and hits[0].paper_id == result.paper_id
-    assert eval_home(runtime.settings) != runtime.settings.home_dir / "evals"  # its own eval libraries
+    assert eval_home(runtime.settings) != runtime.settings.storage.home_dir / "evals"  # its own eval libraries
     runtime.engine.dispose()
     with pytest.raises(IndexMismatchError):  # that index was built with the trained weights, not the bundled ones
         make_runtime(tmp_path / "home", embedder)

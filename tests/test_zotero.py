@@ -86,7 +86,7 @@ def test_sync_brings_items_and_pdfs_then_only_what_changed(tmp_path: Path, embed
     reference = runtime.catalog.find_paper(by_key[gait].paper_id)
     assert reference.source == "bibliography" and reference.authors == ["Stroke Research Group"]
     assert len(report.skipped) == 1 and report.skipped[0][1] == "an item without a title"
-    assert len(list((runtime.settings.papers_dir / "zotero").rglob("*.pdf"))) == 1  # the file its paper uses
+    assert len(list((runtime.settings.storage.papers_dir / "zotero").rglob("*.pdf"))) == 1  # the file its paper uses
 
     requests = len(zotero.requests)
     assert not sync.sync(LIBRARY).changed  # nothing changed: one request, answered 304

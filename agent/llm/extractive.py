@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from agent.evidence import Sentence, SentenceScorer
 from agent.prose import is_body_prose
+from agent.settings import AnswerSettings
 from retrieval.search import Passage
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
@@ -19,14 +20,15 @@ NO_EVIDENCE = ("I found no passage in the library that answers this question. "
 class ExtractiveComposer:
     name = "extractive"
 
-    def __init__(self, scorer: SentenceScorer, min_similarity: float = 0.35, max_sentences: int = 4,
-                 per_passage: int = 2, duplicate_similarity: float = 0.9, rank_prior: float = 0.05) -> None:
+    def __init__(self, scorer: SentenceScorer, quality: AnswerSettings | None = None) -> None:
+        """`quality`: which sentences an answer may quote (agent/settings.py; default: the configured ones)."""
+        quality = quality or AnswerSettings()
         self.scorer = scorer
-        self.min_similarity = min_similarity
-        self.max_sentences = max_sentences
-        self.per_passage = per_passage
-        self.duplicate_similarity = duplicate_similarity
-        self.rank_prior = rank_prior
+        self.min_similarity = quality.quote_min_similarity
+        self.max_sentences = quality.answer_max_sentences
+        self.per_passage = quality.sentences_per_passage
+        self.duplicate_similarity = quality.duplicate_similarity
+        self.rank_prior = quality.rank_prior
 
     def choose(self, question: str, passages: list[Passage]) -> list[tuple[int, Sentence]]:
         """The (passage number, sentence) pairs of the answer, in reading order."""
