@@ -16,7 +16,7 @@ TEST_WORKERS ?= 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit bench onnx-models install install-test clean
+.PHONY: run test test-unit lint audit bench onnx-models install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,24 +40,36 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/scisynth serve --host $(HOST) --port $(PORT)
 
-# ruff for style; bandit for security (medium and high severity fail; every `nosec` says why in a comment).
+# ruff for style; bandit for security (medium and high severity fail; every `nosec` says why in a comment);
+# import-linter for the one-way imports (cli > api > research > evals > service > agent > retrieval > store > tools);
+# mypy for the types of the application layer and the store (pyproject's [tool.mypy]).
 lint: install-test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/bandit -q -r agent api tools retrieval evals prompts --severity-level medium
+	$(VENV)/bin/bandit -q -r tools store retrieval agent service evals research api cli prompts --severity-level medium
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 # Known vulnerabilities in the installed dependencies (needs the PyPI/OSV advisory service; not part of `test`).
 audit: install-test
 	$(VENV)/bin/pip-audit --progress-spinner off || true
 
-# pytest runs a test file per worker at a time (pytest-xdist): the suite waits on servers and subprocesses
-# often enough that one process leaves a core idle a third of the time. The quick eval keeps its libraries and
-# embedding cache in .eval-home, so later runs are fast.
-test: install-test lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; status=$$?; \
+# The unit tier (tests/unit: a stand-in embedder, no servers, no subprocesses) in about a minute.
+test-unit: install-test
+	$(PY) -m pytest -q tests/unit
+
+# Everything CI runs: lint, the whole suite (pytest-xdist, a test file per worker at a time: the suite waits on
+# servers and subprocesses often enough that one process leaves a core idle a third of the time), then the quick
+# eval, whose libraries and embedding cache stay in .eval-home (later runs are fast).
+test: install-test
+	@start=$$(date +%s); $(MAKE) --no-print-directory lint; status=$$?; \
+	echo "phase lint: $$(( $$(date +%s) - start ))s"; exit $$status
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; status=$$?; \
+	echo "phase pytest: $$(( $$(date +%s) - start ))s"; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
-	if [ $$status -ne 0 ]; then exit $$status; fi
-	SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
-		$(VENV)/bin/scisynth eval quick
+	exit $$status
+	@start=$$(date +%s); SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
+		$(VENV)/bin/scisynth eval quick; status=$$?; echo "phase eval quick: $$(( $$(date +%s) - start ))s"; \
+		exit $$status
 
 bench: install-test onnx-models
 	$(PY) -m benchmarks

@@ -84,7 +84,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     catalog = Catalog(engine)
     # Every embedding goes through the cache: re-indexing unchanged text costs nothing, and the same
     # passages scored again in later turns (evidence, citations) cost a lookup.
-    cache = storage.home_dir / "cache"
+    cache = storage.cache_dir
     embedder = CachedEmbedder(embedder or load_embedder(retrieval.embeddings, cache), cache / "embeddings.sqlite")
     store: VectorIndex
     if storage.resolved_vector_store == "pgvector":

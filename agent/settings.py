@@ -40,6 +40,8 @@ class StorageSettings(_Group):
                                      "default SQLite in home")
     papers: str = Field(default="", description="folder for downloaded PDFs and uploads (empty: HOME/papers); "
                         "replicas that share one run each other's upload jobs")
+    cache: str = Field(default="", description="folder of the embedding cache and the ONNX query encoder (empty: "
+                       "HOME/cache); libraries that share one embed each text once")
     vector_store: Literal["faiss", "pgvector"] | None = Field(
         default=None, description="where chunk vectors live: faiss (files in the home folder) or pgvector (the "
         "PostgreSQL database, shared by replicas); default: pgvector with a PostgreSQL database, else faiss")
@@ -64,6 +66,10 @@ class StorageSettings(_Group):
     @property
     def papers_dir(self) -> Path:
         return Path(self.papers).expanduser() if self.papers.strip() else self.home_dir / "papers"
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cache).expanduser() if self.cache.strip() else self.home_dir / "cache"
 
     @property
     def resolved_database_url(self) -> str:
@@ -268,6 +274,18 @@ def _aliases(group: type[_Group]) -> dict[str, str]:
 
 
 _OWNER = {name: group for group, model in GROUPS.items() for name in _aliases(model)}
+
+
+def environment_names() -> dict[str, str]:
+    """Every environment variable the settings read -> its field name (SCISYNTH_CHUNK_TOKENS -> chunk_tokens,
+    SLACK_BOT_TOKEN -> slack_bot_token)."""
+    names = {}
+    for model in GROUPS.values():
+        for field_name, field in model.model_fields.items():
+            aliases = field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else []
+            upper = [str(a) for a in aliases if str(a).isupper()]
+            names[upper[0] if upper else f"SCISYNTH_{field_name.upper()}"] = field_name
+    return names
 
 
 class Settings(BaseModel):

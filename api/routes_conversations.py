@@ -70,7 +70,7 @@ def create_conversation(runtime: RuntimeDep, caller: Reader, body: NewConversati
 @router.get("")
 def list_conversations(runtime: RuntimeDep, caller: Reader, offset: Offset = 0,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20) -> ConversationList:
-    rows = runtime.conversations.list(caller.owner, offset, limit)
+    rows = runtime.conversations.recent(caller.owner, offset, limit)
     return ConversationList(conversations=[r.public() for r in rows], offset=offset, limit=limit)
 
 

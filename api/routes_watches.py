@@ -36,7 +36,7 @@ class NewWatch(BaseModel):
 @router.get("/watches")
 def list_watches(watches: WatchesDep, caller: Reader) -> WatchList:
     """This key's watches (an admin's: every key's)."""
-    return WatchList(watches=[w.public() for w in watches.store.list(scope(caller))])
+    return WatchList(watches=[w.public() for w in watches.store.saved(scope(caller))])
 
 
 @router.post("/watches", status_code=201, responses=problems.responses(403, 422))

@@ -215,7 +215,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                                           f"'scisynth watch run {watch.id}' runs it now)")
         return 0
     if args.watch_command == "list":
-        rows = watches.store.list()
+        rows = watches.store.saved()
         _print([w.public() for w in rows], args.json, "\n".join(
             f"{w.id}  {w.name}: {w.query}  every {w.every_hours:g} h, last: {w.last_status or 'never run'}"
             + "".join(f"\n{'':14}Q: {q}" for q in w.questions) for w in rows) or "no watches")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from agent.llm import load_chat_model
 from agent.settings import Settings
-from evals.datasets import claim_label, eval_home, load_scifact, subset
+from evals.datasets import claim_label, load_scifact, subset
 from evals.judge import Judge
-from evals.scifact_retrieval import build_library, rank_documents
+from evals.scifact_retrieval import build_library, rank_documents, ranking_home
 from evals.scifact_scorer import score
 from retrieval.embeddings import Embedder
 
@@ -28,8 +28,9 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     claims = {str(c["id"]): c for c in map(json.loads, (data_dir / "claims_dev.jsonl").open())}
     train_labels = [claim_label(c) for c in map(json.loads, (data_dir / "claims_train.jsonl").open())]
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
-    runtime = build_library(dataset, eval_home(settings) / f"scifact-{len(dataset.documents)}-"
-                            f"{len(dataset.queries)}", settings, embedder)
+    # The judge reads each abstract's sentences itself: the ranking library (no sentence vectors), which
+    # scifact-retrieval builds for the same sample, is all it needs.
+    runtime = build_library(dataset, ranking_home(settings, dataset), settings, embedder, sentence_vectors=False)
     chunk_papers = runtime.catalog.chunk_papers()
     judge = Judge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options), threshold)
     majority = Counter(label for label in train_labels if label != "NONE").most_common(1)[0][0]

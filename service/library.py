@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.importing import BibliographyImporter, ImportReport
 from agent.runtime import Runtime
@@ -38,7 +39,7 @@ class LibraryService:
             raise UnknownPaperError(paper_id)
         return row
 
-    def references(self, paper_id: str) -> list[dict]:
+    def references(self, paper_id: str) -> list[dict[str, Any]]:
         """The paper's parsed reference list; `in_library` names the library paper an entry cites, if any."""
         return self.runtime.citation_graph.references(self.paper(paper_id).paper_id)
 
@@ -93,5 +94,6 @@ class LibraryService:
     def reindex(self, on_batch: Callable[[int], None] | None = None) -> int:
         """Embed every passage again into the (empty) vector index; returns how many."""
         count = self.runtime.ingestor.reindex(on_batch=on_batch)
-        self.runtime.scorer.stored.forget()
+        if self.runtime.scorer.stored is not None:  # what it had read of the old vectors
+            self.runtime.scorer.stored.forget()
         return count

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, cast
 
 from langchain_core.callbacks import get_usage_metadata_callback
 
@@ -60,15 +60,15 @@ class TurnService:
             self.runtime.conversations.add_message(conversation, "user", request.question)
         turn = TurnInput(question=request.question, mode=request.mode, hypotheses_wanted=request.n,
                          instructions=request.instructions, history=history)
-        state: dict = {}
+        state: dict[str, Any] = {}
         try:
             with get_usage_metadata_callback() as usage, model_deadline(self.runtime.settings.turn.turn_seconds), \
                     emitting(lambda event: emit(TurnEvent.model_validate(event))):
                 for mode, chunk in self.runtime.graph.stream(turn, stream_mode=["updates", "values"]):
-                    if mode == "values":
-                        state = chunk
+                    if mode == "values":  # the whole state after a step
+                        state = cast(dict[str, Any], chunk)
                         continue
-                    for node, delta in chunk.items():
+                    for node, delta in cast(dict[str, dict[str, Any]], chunk).items():  # each step's changes
                         for event in progress_events(node, delta or {}):
                             emit(event)
         except Exception as error:
@@ -92,7 +92,8 @@ class TurnService:
     def history(self, conversation: str) -> list[Turn]:
         """The conversation's earlier turns, oldest first, from its stored messages (a question whose turn failed
         has no answer and is left out)."""
-        turns, question = [], None
+        turns: list[Turn] = []
+        question: str | None = None
         for message in self.runtime.conversations.messages(conversation):
             if message.role == "user":
                 question = message.content
@@ -110,7 +111,7 @@ class TurnService:
         return [paper for paper_id in dict.fromkeys(ids) if (paper := catalog.find_paper(paper_id)) is not None]
 
 
-def progress_events(node: str, delta: dict) -> list[TurnEvent]:
+def progress_events(node: str, delta: Mapping[str, Any]) -> list[TurnEvent]:
     """What a client shows while a turn runs: each finished node, tools used, papers added."""
     trace = delta.get("trace") or []
     detail = trace[-1] if trace else {"node": node, "detail": ""}
@@ -123,7 +124,7 @@ def progress_events(node: str, delta: dict) -> list[TurnEvent]:
     return events
 
 
-def total_usage(per_model: dict[str, dict]) -> Usage | None:
+def total_usage(per_model: Mapping[str, Mapping[str, Any]]) -> Usage | None:
     """Tokens of every model call in the turn, as the providers reported them; None when no model ran."""
     if not per_model:
         return None

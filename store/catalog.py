@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, case, delete, func, or_
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import ColumnElement, Engine, case, delete, func, or_
+from sqlalchemy import select as columns
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.schema import ensure_schema
 from store.sentence_vectors import SentenceVectorRow
@@ -66,9 +67,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _references_last() -> object:
+def _references_last() -> ColumnElement[int]:
     """An ORDER BY that puts full texts before metadata-only references of the same paper."""
-    return case((PaperRow.source == REFERENCE_SOURCE, 1), else_=0)
+    return case((col(PaperRow.source) == REFERENCE_SOURCE, 1), else_=0)
 
 
 class PaperRow(SQLModel, table=True):
@@ -208,34 +209,36 @@ class Catalog:
         if len(key) < MIN_TITLE_KEY:  # short titles ("Introduction", "Editorial") are not evidence of the same paper
             return None
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.title_key == key).order_by(_references_last())).first()
+            query = select(PaperRow).where(col(PaperRow.title_key) == key).order_by(_references_last())
+            return session.exec(query).first()
 
     def find_by_doi(self, doi: str | None) -> PaperRow | None:
         """A paper with this DOI (compared normalised: no prefix, lower case), if any."""
         if not (doi := normalise_doi(doi)):
             return None
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.doi == doi).order_by(_references_last())).first()
+            return session.exec(select(PaperRow).where(col(PaperRow.doi) == doi).order_by(_references_last())).first()
 
     def references_of(self, owner: str | None, doi: str | None, title: str) -> list[PaperRow]:
         """The metadata-only papers (references from an import) `owner` added with this DOI or title."""
-        match = [PaperRow.title_key == title_key(title)] if len(title_key(title)) >= MIN_TITLE_KEY else []
+        match = [col(PaperRow.title_key) == title_key(title)] if len(title_key(title)) >= MIN_TITLE_KEY else []
         if doi := normalise_doi(doi):
-            match.append(PaperRow.doi == doi)
+            match.append(col(PaperRow.doi) == doi)
         if not match:
             return []
-        added = PaperRow.added_by.is_(None) if owner is None else PaperRow.added_by == owner
+        added = col(PaperRow.added_by).is_(None) if owner is None else col(PaperRow.added_by) == owner
         with Session(self.engine) as session:
-            return list(session.exec(select(PaperRow).where(PaperRow.source == REFERENCE_SOURCE, added, or_(*match))))
+            query = select(PaperRow).where(col(PaperRow.source) == REFERENCE_SOURCE, added, or_(*match))
+            return list(session.exec(query))
 
     def paper_at(self, path: Path) -> PaperRow | None:
         """The paper whose stored file is `path`, if any."""
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.path == str(Path(path).resolve()))).first()
+            return session.exec(select(PaperRow).where(col(PaperRow.path) == str(Path(path).resolve()))).first()
 
     def find_by_sha256(self, sha256: str) -> PaperRow | None:
         with Session(self.engine) as session:
-            return session.exec(select(PaperRow).where(PaperRow.sha256 == sha256)).first()
+            return session.exec(select(PaperRow).where(col(PaperRow.sha256) == sha256)).first()
 
     @staticmethod
     def insert_paper(session: Session, document: Document, chunks: list[Chunk], added_by: str | None = None
@@ -272,11 +275,11 @@ class Catalog:
     def delete_paper(self, paper_id: str) -> list[int]:
         """Remove a paper and its chunks; returns the removed chunk ids so indexes can drop them."""
         with self.transaction() as session:
-            ids = list(session.exec(select(ChunkRow.id).where(ChunkRow.paper_id == paper_id)))
-            session.exec(delete(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(ids)))
-            session.exec(delete(ChunkRow).where(ChunkRow.paper_id == paper_id))
-            session.exec(delete(ReferenceRow).where(ReferenceRow.paper_id == paper_id))
-            session.exec(delete(PaperRow).where(PaperRow.paper_id == paper_id))
+            ids = list(session.exec(select(col(ChunkRow.id)).where(col(ChunkRow.paper_id) == paper_id)))
+            session.exec(delete(SentenceVectorRow).where(col(SentenceVectorRow.chunk_id).in_(ids)))
+            session.exec(delete(ChunkRow).where(col(ChunkRow.paper_id) == paper_id))
+            session.exec(delete(ReferenceRow).where(col(ReferenceRow.paper_id) == paper_id))
+            session.exec(delete(PaperRow).where(col(PaperRow.paper_id) == paper_id))
         return [i for i in ids if i is not None]
 
     def record_run(self, paths: list, statuses: list[str]) -> None:
@@ -286,22 +289,22 @@ class Catalog:
 
     def papers(self, offset: int = 0, limit: int | None = 100) -> list[PaperRow]:
         with Session(self.engine) as session:
-            query = select(PaperRow).order_by(PaperRow.added_at).offset(offset).limit(limit)
+            query = select(PaperRow).order_by(col(PaperRow.added_at)).offset(offset).limit(limit)
             return list(session.exec(query))
 
     def papers_of_years(self, years: set[int | None]) -> list[PaperRow]:
         """Every paper published in one of these years (None: papers without a year)."""
-        condition = PaperRow.year.in_([year for year in years if year is not None])
+        condition: ColumnElement[bool] = col(PaperRow.year).in_([year for year in years if year is not None])
         if None in years:
-            condition = or_(condition, PaperRow.year.is_(None))
+            condition = or_(condition, col(PaperRow.year).is_(None))
         with Session(self.engine) as session:
             return list(session.exec(select(PaperRow).where(condition)))
 
     def bytes_added_by(self, owner: str) -> int:
         """Stored file bytes of the papers this owner added."""
-        query = select(func.coalesce(func.sum(PaperRow.file_bytes), 0)).where(PaperRow.added_by == owner)
+        query = select(func.coalesce(func.sum(col(PaperRow.file_bytes)), 0)).where(col(PaperRow.added_by) == owner)
         with Session(self.engine) as session:
-            return int(session.exec(query).one())
+            return int(session.exec(query).one() or 0)
 
     def paper_count(self) -> int:
         with Session(self.engine) as session:
@@ -314,57 +317,59 @@ class Catalog:
     def has_chunks(self) -> bool:
         """Whether any passage exists (one row read, not a count: asked on every turn)."""
         with Session(self.engine) as session:
-            return session.exec(select(ChunkRow.id).limit(1)).first() is not None
+            return session.exec(select(col(ChunkRow.id)).limit(1)).first() is not None
 
     def stored_passages(self, ids: list[int]) -> dict[int, StoredPassage]:
         """Chunk id -> the chunk with what a citation needs of its paper, read as plain columns."""
         if not ids:
             return {}
-        query = (select(ChunkRow.id, ChunkRow.paper_id, PaperRow.title, ChunkRow.section, ChunkRow.text,
-                        ChunkRow.page_spans_json, PaperRow.arxiv_id, PaperRow.year)
-                 .join(PaperRow).where(ChunkRow.id.in_(ids)))
+        # SQLAlchemy's select: SQLModel's types a select of at most four columns
+        query = (columns(col(ChunkRow.id), col(ChunkRow.paper_id), col(PaperRow.title), col(ChunkRow.section),
+                         col(ChunkRow.text), col(ChunkRow.page_spans_json), col(PaperRow.arxiv_id), col(PaperRow.year))
+                 .join(PaperRow).where(col(ChunkRow.id).in_(ids)))
         with Session(self.engine) as session:
             return {row[0]: StoredPassage(row[0], row[1], row[2], row[3], row[4], _page_spans(row[5]), abs_url(row[6]),
-                                          row[7]) for row in session.exec(query)}
+                                          row[7]) for row in session.execute(query)}
 
     def fingerprint(self) -> str:
         """Changes whenever chunks are added or removed: what derived indexes are checked against."""
         with Session(self.engine) as session:
             count, highest, total = session.exec(
-                select(func.count(ChunkRow.id), func.max(ChunkRow.id), func.sum(ChunkRow.id))).one()
+                select(func.count(col(ChunkRow.id)), func.max(col(ChunkRow.id)), func.sum(col(ChunkRow.id)))).one()
         return f"{count}:{highest or 0}:{total or 0}"
 
     def chunk_ids_matching(self, paper_ids: list[str] | None = None, year_from: int | None = None,
                            year_to: int | None = None, sources: list[str] | None = None) -> list[int]:
-        query = select(ChunkRow.id).join(PaperRow)
+        query = select(col(ChunkRow.id)).join(PaperRow)
         if paper_ids is not None:
-            query = query.where(PaperRow.paper_id.in_(paper_ids))
+            query = query.where(col(PaperRow.paper_id).in_(paper_ids))
         if year_from is not None:
-            query = query.where(PaperRow.year >= year_from)
+            query = query.where(col(PaperRow.year) >= year_from)
         if year_to is not None:
-            query = query.where(PaperRow.year <= year_to)
+            query = query.where(col(PaperRow.year) <= year_to)
         if sources is not None:
-            query = query.where(PaperRow.source.in_(sources))
+            query = query.where(col(PaperRow.source).in_(sources))
         with Session(self.engine) as session:
             return [i for i in session.exec(query) if i is not None]
 
     def paper_text(self, paper_id: str) -> str:
         """All of a paper's chunk texts, in order (what a quote from it must be found in)."""
-        query = select(ChunkRow.text).where(ChunkRow.paper_id == paper_id).order_by(ChunkRow.ordinal)
+        query = select(col(ChunkRow.text)).where(col(ChunkRow.paper_id) == paper_id).order_by(col(ChunkRow.ordinal))
         with Session(self.engine) as session:
             return "\n".join(session.exec(query))
 
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
         with Session(self.engine) as session:
-            return {i: p for i, p in session.exec(select(ChunkRow.id, ChunkRow.paper_id)) if i is not None}
+            return {i: p for i, p in session.exec(select(col(ChunkRow.id), col(ChunkRow.paper_id))) if i is not None}
 
     def all_chunks(self) -> list[tuple[int, str, str, PageSpans]]:
         """Every chunk as (id, paper title, text, page spans), in id order: what a reindex encodes."""
-        query = select(ChunkRow.id, PaperRow.title, ChunkRow.text, ChunkRow.page_spans_json).join(PaperRow)
+        query = select(col(ChunkRow.id), col(PaperRow.title), col(ChunkRow.text),
+                       col(ChunkRow.page_spans_json)).join(PaperRow)
         with Session(self.engine) as session:
-            rows = session.exec(query.order_by(ChunkRow.id)).all()
-        return [(row[0], row[1], row[2], _page_spans(row[3])) for row in rows]
+            rows = session.exec(query.order_by(col(ChunkRow.id))).all()
+        return [(int(row[0] or 0), row[1], row[2], _page_spans(row[3])) for row in rows]
 
     def all_index_texts(self) -> tuple[list[int], list[str]]:
         """Every chunk id and its index text (title + text), in id order: what indexes are built from."""

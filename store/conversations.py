@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.schema import ensure_schema
 
@@ -91,8 +91,11 @@ class ConversationStore:
             return existing
         try:
             return self.create(title, conversation_id=conversation_id, owner=owner)
-        except IntegrityError:
-            return self.get(conversation_key(conversation_id, owner))
+        except IntegrityError:  # the other first message made it
+            made = self.get(conversation_key(conversation_id, owner))
+            if made is None:  # and it was deleted at once
+                raise UnknownConversationError(conversation_key(conversation_id, owner)) from None
+            return made
 
     def get(self, key: str) -> ConversationRow | None:
         """A conversation by its stored id (see conversation_key)."""
@@ -114,10 +117,10 @@ class ConversationStore:
         except IntegrityError as error:  # deleted meanwhile (foreign key)
             raise UnknownConversationError(key) from error
 
-    def list(self, owner: str | None, offset: int = 0, limit: int = 20) -> list[ConversationRow]:
-        query = select(ConversationRow).order_by(ConversationRow.created_at.desc()).offset(offset).limit(limit)
+    def recent(self, owner: str | None, offset: int = 0, limit: int = 20) -> list[ConversationRow]:
+        query = select(ConversationRow).order_by(col(ConversationRow.created_at).desc()).offset(offset).limit(limit)
         if owner:
-            query = query.where(ConversationRow.owner == owner)
+            query = query.where(col(ConversationRow.owner) == owner)
         with Session(self.engine) as session:
             return list(session.exec(query))
 
@@ -126,8 +129,8 @@ class ConversationStore:
         for attempt in range(attempts):
             try:
                 with Session(self.engine) as session:
-                    session.exec(delete(MessageRow).where(MessageRow.conversation_id == key))
-                    session.exec(delete(ConversationRow).where(ConversationRow.id == key))
+                    session.exec(delete(MessageRow).where(col(MessageRow.conversation_id) == key))
+                    session.exec(delete(ConversationRow).where(col(ConversationRow.id) == key))
                     session.commit()
                 return
             except IntegrityError:  # a message arrived between the two deletes: go again
@@ -136,5 +139,5 @@ class ConversationStore:
 
     def messages(self, key: str) -> list[MessageRow]:
         with Session(self.engine) as session:
-            query = select(MessageRow).where(MessageRow.conversation_id == key).order_by(MessageRow.id)
+            query = select(MessageRow).where(col(MessageRow.conversation_id) == key).order_by(col(MessageRow.id))
             return list(session.exec(query))

@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 
 from sqlalchemy import ColumnElement, Engine, exists, func, or_, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.schema import ensure_schema
 
@@ -118,8 +118,8 @@ class JobQueue:
         started = self._thread is not None
         with Session(self.engine) as session:
             if not started:
-                session.exec(update(JobRow).where(JobRow.status == "running", JobRow.claimed_by == self.worker)
-                             .values(status="queued", lease_until=None))
+                mine = update(JobRow).where(col(JobRow.status) == "running", col(JobRow.claimed_by) == self.worker)
+                session.exec(mine.values(status="queued", lease_until=None))
                 session.commit()
             waiting = int(session.exec(select(func.count()).select_from(JobRow).where(self._claimable())).one())
         if waiting:
@@ -135,7 +135,7 @@ class JobQueue:
         asked to run while its run waits or runs is one run."""
         with Session(self.engine, expire_on_commit=False) as session:
             if subject is not None and (waiting := session.exec(select(JobRow).where(
-                    JobRow.subject == subject, JobRow.status.in_(UNFINISHED))).first()) is not None:
+                    col(JobRow.subject) == subject, col(JobRow.status).in_(UNFINISHED))).first()) is not None:
                 return waiting
             row = JobRow(kind=kind, owner=owner, payload_json=json.dumps(payload), subject=subject,
                          worker=self.worker if kind in self.local_kinds else None)
@@ -151,15 +151,15 @@ class JobQueue:
     def pending_upload_bytes(self, owner: str) -> int:
         """Bytes of this owner's uploads that are accepted but not yet ingested (they count toward the quota)."""
         with Session(self.engine) as session:
-            rows = session.exec(select(JobRow.payload_json).where(
-                JobRow.owner == owner, JobRow.kind == "upload", JobRow.status.in_(UNFINISHED)))
+            rows = session.exec(select(col(JobRow.payload_json)).where(
+                col(JobRow.owner) == owner, col(JobRow.kind) == "upload", col(JobRow.status).in_(UNFINISHED)))
             return sum(int(json.loads(p).get("bytes", 0)) for p in rows)
 
     def unfinished(self, owner: str | None = None) -> int:
         """Jobs queued or running (of one owner, when given)."""
-        query = select(func.count()).select_from(JobRow).where(JobRow.status.in_(UNFINISHED))
+        query = select(func.count()).select_from(JobRow).where(col(JobRow.status).in_(UNFINISHED))
         if owner is not None:
-            query = query.where(JobRow.owner == owner)
+            query = query.where(col(JobRow.owner) == owner)
         with Session(self.engine) as session:
             return int(session.exec(query).one())
 
@@ -168,19 +168,21 @@ class JobQueue:
         and no other job of the same subject running under a live lease (the job's lease is the only lease: a
         watch is held by its run's job)."""
         now = _now()
-        expired = (JobRow.status == "running") & or_(JobRow.lease_until.is_(None), JobRow.lease_until < now)
+        lease = col(JobRow.lease_until)
+        expired = (col(JobRow.status) == "running") & or_(lease.is_(None), lease < now)
         other = aliased(JobRow)
-        busy_subject = exists().where(other.subject == JobRow.subject, other.id != JobRow.id,
-                                      other.status == "running", other.lease_until >= now)
-        return (((JobRow.status == "queued") | expired) & or_(JobRow.worker.is_(None), JobRow.worker == self.worker)
-                & (JobRow.subject.is_(None) | ~busy_subject))
+        busy_subject = exists().where(col(other.subject) == col(JobRow.subject), col(other.id) != col(JobRow.id),
+                                      col(other.status) == "running", col(other.lease_until) >= now)
+        worker = col(JobRow.worker)
+        return (((col(JobRow.status) == "queued") | expired) & or_(worker.is_(None), worker == self.worker)
+                & (col(JobRow.subject).is_(None) | ~busy_subject))
 
     def _claim(self) -> JobRow | None:
         """A job this replica may run, taken under a lease: the oldest job of the key this worker served least
         recently, so one key's queue (each key may have max_pending_jobs waiting) never holds the worker for the
         others."""
         with Session(self.engine, expire_on_commit=False) as session:
-            candidates = list(session.exec(select(JobRow).where(self._claimable()).order_by(JobRow.created_at)
+            candidates = list(session.exec(select(JobRow).where(self._claimable()).order_by(col(JobRow.created_at))
                                            .limit(CLAIM_WINDOW)))
             candidates.sort(key=lambda row: self._served.get(row.owner, 0.0))  # stable: oldest first per key
             for row in candidates:
@@ -196,7 +198,7 @@ class JobQueue:
     def _take(self, session: Session, row: JobRow) -> bool:
         """Claim `row` under a lease. The conditional UPDATE is the claim: of replicas racing for one row, one
         updates it and the others find it no longer claimable. On success `row` is the claimed row, detached."""
-        claimed = session.exec(update(JobRow).where(JobRow.id == row.id, self._claimable()).values(
+        claimed = session.exec(update(JobRow).where(col(JobRow.id) == row.id, self._claimable()).values(
             status="running", claimed_by=self.worker, lease_until=_now() + self.lease, attempts=row.attempts + 1,
             updated_at=_now()))
         session.commit()
@@ -210,7 +212,7 @@ class JobQueue:
         """Claim this job and run it in this thread (the CLI's `watch run`); None when it cannot be claimed (another
         process runs it, or it is done). Returns the job as it ended."""
         with Session(self.engine, expire_on_commit=False) as session:
-            row = session.exec(select(JobRow).where(JobRow.id == job_id, self._claimable())).first()
+            row = session.exec(select(JobRow).where(col(JobRow.id) == job_id, self._claimable())).first()
             if row is None or not self._take(session, row):
                 return None
         self.run(row)
@@ -219,9 +221,9 @@ class JobQueue:
     def _finish(self, job_id: str, status: str, held: JobRow | None = None, **fields: object) -> None:
         """Record a job's outcome; with `held` (the claim this replica ran it under) only while the claim is still
         its own: a replica whose lease was lost (another took the job over) does not overwrite the new run."""
-        fence = [JobRow.claimed_by == held.claimed_by, JobRow.attempts == held.attempts] if held else []
+        fence = [col(JobRow.claimed_by) == held.claimed_by, col(JobRow.attempts) == held.attempts] if held else []
         with Session(self.engine) as session:
-            written = session.exec(update(JobRow).where(JobRow.id == job_id, *fence).values(
+            written = session.exec(update(JobRow).where(col(JobRow.id) == job_id, *fence).values(
                 status=status, lease_until=None, updated_at=_now(), **fields))
             session.commit()
         if not written.rowcount:
@@ -233,9 +235,9 @@ class JobQueue:
         while not done.wait(self.lease.total_seconds() / 3):
             try:
                 with Session(self.engine) as session:
-                    session.exec(update(JobRow).where(JobRow.id == row.id, JobRow.claimed_by == row.claimed_by,
-                                                      JobRow.attempts == row.attempts)
-                                 .values(lease_until=_now() + self.lease))
+                    held = update(JobRow).where(col(JobRow.id) == row.id, col(JobRow.claimed_by) == row.claimed_by,
+                                                col(JobRow.attempts) == row.attempts)
+                    session.exec(held.values(lease_until=_now() + self.lease))
                     session.commit()
             except Exception:
                 log.exception("job %s: could not renew its lease", row.id)

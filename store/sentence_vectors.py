@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from tools.locks import MeasuredLock
 
@@ -50,8 +50,8 @@ class SentenceVectorStore:
             found = {i: self._memory[i] for i in chunk_ids if i in self._memory}
         missing = [i for i in dict.fromkeys(chunk_ids) if i not in found]
         if missing:
-            query = select(SentenceVectorRow).where(SentenceVectorRow.chunk_id.in_(missing),
-                                                    SentenceVectorRow.model == self.model)
+            query = select(SentenceVectorRow).where(col(SentenceVectorRow.chunk_id).in_(missing),
+                                                    col(SentenceVectorRow.model) == self.model)
             with Session(self.engine) as session:
                 for row in session.exec(query):
                     spans = [(int(a), int(b)) for a, b in json.loads(row.spans_json)]

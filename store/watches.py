@@ -116,7 +116,7 @@ class WatchStore:
             session.commit()
         # Counted after the insert, not before: of keys adding at once, those past the cap (in creation order)
         # take their own watch back, so no race leaves an owner with more than the cap.
-        if row.id not in [watch.id for watch in self.list(owner)][:MAX_WATCHES_PER_OWNER]:
+        if row.id not in [watch.id for watch in self.saved(owner)][:MAX_WATCHES_PER_OWNER]:
             self.remove(row.id)
             raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         return row
@@ -125,11 +125,11 @@ class WatchStore:
         with Session(self.engine) as session:
             return session.get(WatchRow, watch_id)
 
-    def list(self, owner: str | None = None) -> list[WatchRow]:
+    def saved(self, owner: str | None = None) -> list[WatchRow]:
         """The watches in the order they were saved: one key's, or all (owner None: an admin, the CLI)."""
-        query = select(WatchRow).order_by(WatchRow.created_at, WatchRow.id)
+        query = select(WatchRow).order_by(col(WatchRow.created_at), col(WatchRow.id))
         if owner is not None:
-            query = query.where(WatchRow.owner == owner)
+            query = query.where(col(WatchRow.owner) == owner)
         with Session(self.engine) as session:
             return list(session.exec(query))
 
@@ -145,7 +145,7 @@ class WatchStore:
             row = session.get(WatchRow, watch_id)
             if row is None:
                 return False
-            for seen in session.exec(select(WatchSeenRow).where(WatchSeenRow.watch_id == watch_id)):
+            for seen in session.exec(select(WatchSeenRow).where(col(WatchSeenRow.watch_id) == watch_id)):
                 session.delete(seen)
             session.delete(row)
             session.commit()
@@ -153,14 +153,14 @@ class WatchStore:
 
     def seen(self, watch_id: str) -> set[str]:
         with Session(self.engine) as session:
-            return set(session.exec(select(WatchSeenRow.arxiv_id).where(WatchSeenRow.watch_id == watch_id)))
+            return set(session.exec(select(col(WatchSeenRow.arxiv_id)).where(col(WatchSeenRow.watch_id) == watch_id)))
 
     def claim_due(self, now: datetime | None = None) -> list[str]:
         """Ids of the due watches this caller won: each is moved to its next run by a conditional UPDATE, so
         of several replicas claiming at once exactly one gets it."""
         now = now or _now()
         with Session(self.engine) as session:
-            due = list(session.exec(select(WatchRow).where(WatchRow.next_run_at <= now)))
+            due = list(session.exec(select(WatchRow).where(col(WatchRow.next_run_at) <= now)))
         won = []
         with self.engine.begin() as connection:
             for row in due:
@@ -205,9 +205,9 @@ class WatchStore:
         """The newest digests (of one watch; of one owner's watches, or all with owner None)."""
         query = select(DigestRow).order_by(col(DigestRow.created_at).desc()).limit(limit)
         if watch_id is not None:
-            query = query.where(DigestRow.watch_id == watch_id)
+            query = query.where(col(DigestRow.watch_id) == watch_id)
         if owner is not None:
-            query = query.where(DigestRow.owner == owner)
+            query = query.where(col(DigestRow.owner) == owner)
         with Session(self.engine) as session:
             return list(session.exec(query))
 

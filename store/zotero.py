@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from store.schema import ensure_schema
 
@@ -52,7 +52,8 @@ class ZoteroRecords:
         """Items kept as references although they have a PDF or an arXiv id, still worth another try."""
         with Session(self.engine) as session:
             return list(session.exec(select(ZoteroItemRow).where(
-                ZoteroItemRow.source == source, ZoteroItemRow.incomplete, ZoteroItemRow.retries < MAX_RETRIES)))
+                col(ZoteroItemRow.source) == source, col(ZoteroItemRow.incomplete),
+                col(ZoteroItemRow.retries) < MAX_RETRIES)))
 
     def forget(self, source: str, keys: list[str]) -> None:
         with Session(self.engine) as session:

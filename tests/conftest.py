@@ -26,6 +26,10 @@ from service.turns import TurnService
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 PAPERS = DATA / "papers"
+# One embedding cache (and ONNX query encoder) for every test, xdist worker and `scisynth` subprocess: the same
+# papers are ingested by many tests, and their vectors are the model's either way (a cache is keyed by model and
+# text). Kept between local runs; a clean clone (CI) starts it empty.
+TEST_CACHE = ROOT / ".test-cache"
 
 
 # Files that take many minutes run first: under `make test` (pytest-xdist, a file per worker) a long file handed
@@ -42,11 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # an error to report, not a reason to skip tests.
     if not PAPERS.is_dir():
         raise pytest.UsageError(f"shared test data not found at {DATA}: check out ../shared beside the project")
+    os.environ.setdefault("SCISYNTH_CACHE", str(TEST_CACHE))
 
 
 @pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return SentenceTransformerEmbedder(cache_dir=tmp_path_factory.mktemp("encoder"))
+def embedder() -> Embedder:
+    return SentenceTransformerEmbedder(cache_dir=TEST_CACHE)
 
 
 def make_runtime(home: Path, embedder: Embedder, reset_index: bool = False, **settings: object) -> Runtime:

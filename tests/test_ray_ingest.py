@@ -31,10 +31,10 @@ def cluster() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three real PDFs, 40 arXiv abstracts, and the same abstracts again under another file name."""
+    """A real PDF (the shortest of the three: encoding is what the cluster spreads), 40 arXiv abstracts, and the
+    same abstracts again under another file name."""
     folder = tmp_path_factory.mktemp("corpus")
-    for pdf in sorted(PAPERS.glob("*.pdf")):
-        shutil.copy(pdf, folder / pdf.name)
+    shutil.copy(PAPERS / "acl_N18-3011.pdf", folder / "acl_N18-3011.pdf")
     lines = ABSTRACTS.read_text().splitlines()[:40]
     (folder / "abstracts.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "abstracts-again.jsonl").write_text("\n".join(lines) + "\n")
@@ -59,14 +59,14 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
     counts = json.loads(completed.stdout)["counts"]
-    assert counts == {"added": 43, "unchanged": 40, "failed": 0}  # the second copy of each abstract is known
+    assert counts == {"added": 41, "unchanged": 40, "failed": 0}  # the second copy of each abstract is known
     assert "Ray workers encoded papers on 2 nodes" in completed.stderr  # both nodes did work
 
     serial = make_runtime(tmp_path / "serial-home", embedder)
     serial.ingestor.ingest_paths(sorted(corpus.iterdir()))
     distributed = make_runtime(home, embedder)
     (ray_rows, ray_vectors), (serial_rows, serial_vectors) = library_snapshot(distributed), library_snapshot(serial)
-    assert ray_rows == serial_rows and len(ray_rows) > 43
+    assert ray_rows == serial_rows and len(ray_rows) > 41
     difference = max(float(np.abs(ray_vectors[key] - serial_vectors[key]).max()) for key in serial_vectors)
     assert difference < 1e-4, difference  # the same model on another node: equal up to float rounding
 
@@ -76,7 +76,7 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
         env={**ENVIRONMENT, "SCISYNTH_HOME": str(home), "SCISYNTH_USE_ARXIV": "false"},
         capture_output=True, text=True, timeout=600)
     rerun = json.loads(again.stdout)
-    assert rerun["counts"] == {"added": 0, "unchanged": 83, "failed": 0}, again.stderr
+    assert rerun["counts"] == {"added": 0, "unchanged": 81, "failed": 0}, again.stderr
     assert "(none new)" in again.stderr
 
 

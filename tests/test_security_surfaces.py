@@ -341,7 +341,7 @@ def test_the_watch_cap_holds_when_keys_add_at_once(tmp_path: Path, embedder: Emb
 
     with ThreadPoolExecutor(8) as pool:
         added = sum(pool.map(add, range(8)))
-    assert len(store.list(OWNER_A)) == MAX_WATCHES_PER_OWNER and added == 2
+    assert len(store.saved(OWNER_A)) == MAX_WATCHES_PER_OWNER and added == 2
 
 
 # --- LOW: Slack, streaming, Markdown clients, control characters -----------------------------------------------------

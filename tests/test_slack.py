@@ -81,7 +81,7 @@ def test_mention_gets_placeholder_then_answer_in_thread_and_follow_up_continues(
     deadline = time.monotonic() + 120
     conversations = []
     while time.monotonic() < deadline:
-        conversations = [c for c in runtime.conversations.list(None, 0, 100) if c.owner == "slack"]
+        conversations = [c for c in runtime.conversations.recent(None, 0, 100) if c.owner == "slack"]
         if conversations and len(runtime.conversations.messages(conversations[0].id)) == 4:
             break
         time.sleep(0.2)

@@ -15,7 +15,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("tools", "store", "retrieval", "agent", "service", "evals", "research", "api", "cli", "prompts")
 DEV_PACKAGES = ("tests", "benchmarks")
 LOCAL_MODULES = set(PRODUCT_PACKAGES + DEV_PACKAGES)

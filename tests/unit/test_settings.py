@@ -1,0 +1,50 @@
+"""Settings in groups: every environment variable keeps its name, flat names given in code go to their group, an
+unknown name is an error, and every answer-quality threshold is in one group."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from agent.settings import GROUPS, AnswerSettings, Settings, environment_names
+
+
+def test_environment_variables_reach_their_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCISYNTH_CHUNK_TOKENS", "128")
+    monkeypatch.setenv("SCISYNTH_RELEVANCE_CUTOFF", "0.3")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("ZOTERO_LIBRARIES", "group:1,user:2")
+    settings = Settings()
+    assert settings.retrieval.chunk_tokens == 128 and settings.answer.relevance_cutoff == 0.3
+    assert settings.slack.slack_bot_token == "xoxb-test" and settings.zotero.library_list == ["group:1", "user:2"]
+
+
+def test_flat_names_in_code_go_to_their_group_and_the_rest_comes_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("SCISYNTH_EVIDENCE_K", "5")
+    settings = Settings(home=tmp_path, chunk_tokens=64, SLACK_SIGNING_SECRET="secret")
+    assert settings.storage.home == tmp_path and settings.retrieval.chunk_tokens == 64
+    assert settings.slack.slack_signing_secret == "secret" and settings.answer.evidence_k == 5
+    changed = settings.with_changes(chunk_tokens=128)
+    assert changed.retrieval.chunk_tokens == 128 and changed.storage.home == tmp_path
+    assert changed.slack.slack_signing_secret == "secret" and settings.retrieval.chunk_tokens == 64
+
+
+def test_unknown_and_invalid_settings_are_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown setting 'chunk_size'"):
+        Settings(chunk_size=128)
+    with pytest.raises(ValidationError, match="greater than or equal to 32"):
+        Settings(chunk_tokens=8)
+
+
+def test_every_variable_has_one_field_and_no_name_is_in_two_groups() -> None:
+    fields = [name for model in GROUPS.values() for name in model.model_fields]
+    assert len(fields) == len(set(fields))
+    assert len(environment_names()) == len(fields)
+    assert environment_names()["SLACK_BOT_TOKEN"] == "slack_bot_token"
+    assert environment_names()["SCISYNTH_ANSWER_THRESHOLD"] == "answer_threshold"
+
+
+def test_the_answer_thresholds_say_why() -> None:
+    for name, field in AnswerSettings.model_fields.items():
+        assert field.description and len(field.description) > 20, name
