@@ -1,13 +1,17 @@
 """README.md's shell examples as a test: each ```bash block runs, in order, in a fresh home, with the local
 arXiv replay server standing in for arXiv. Every command must exit 0; a command ending in a comment
 `# → TEXT` must print TEXT. A block right after `<!-- not run: REASON -->` is skipped, with its reason.
-The configuration table and the command list are checked against the code."""
+`scisynth` in an example is this checkout's command line (`python -m cli` with the checkout first on the
+path), whatever the virtualenv's console script was installed from.
+The configuration table (docs/configuration.md) and the command list (README.md) are checked against the code."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +58,20 @@ def _commands(code: str) -> list[tuple[str, str | None]]:
             for command in commands]
 
 
-def script(code: str) -> tuple[str, list[tuple[str, str | None]]]:
+def _cli(checkout: Path) -> str:
+    """An alias that makes `scisynth` run the checkout's own CLI with the interpreter running the tests (an alias,
+    not a function, so `scisynth serve &` is the server's own process, which `kill %1` stops)."""
+    root, python = shlex.quote(str(checkout.resolve())), shlex.quote(sys.executable)
+    command = f"PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m cli"
+    return f"shopt -s expand_aliases\nalias scisynth={shlex.quote(command)}\n"
+
+
+def script(code: str, checkout: Path | None = None) -> tuple[str, list[tuple[str, str | None]]]:
     """A bash script that announces each command before running it, and the commands with expectations."""
     commands = _commands(code)
     body = "\n".join(f"printf '\\n{MARKER} {i}\\n'\n{command}" for i, (command, _) in enumerate(commands))
-    return f"set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{body}\n", commands
+    cli = _cli(checkout) if checkout is not None else ""
+    return f"set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{cli}{body}\n", commands
 
 
 def run_examples(markdown: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> list[str]:
@@ -67,7 +80,7 @@ def run_examples(markdown: str, cwd: Path, env: dict[str, str], timeout: float =
     for example in examples(markdown):
         if example.skipped:
             continue
-        text, commands = script(example.code)
+        text, commands = script(example.code, cwd)
         run = subprocess.run(["bash", "-c", text], cwd=cwd, env=shell_env, capture_output=True, text=True,
                              timeout=timeout)
         outputs = re.split(rf"^{MARKER} (\d+)$", run.stdout, flags=re.MULTILINE)
@@ -84,12 +97,19 @@ def run_examples(markdown: str, cwd: Path, env: dict[str, str], timeout: float =
     return failures
 
 
-def documented_settings(markdown: str) -> set[str]:
-    """Environment variables named in the first column of README.md's configuration table."""
-    table = markdown[markdown.index("## Configuration"):]
-    table = table[:table.index("\n## ", 5)]
-    return {name for row in table.splitlines() if row.startswith("| `")
+def documented_settings(markdown: str, heading: str = "## Settings") -> set[str]:
+    """Environment variables named in the first column of the tables under `heading` (up to the next `## `)."""
+    section = markdown[markdown.index(f"{heading}\n"):]
+    end = section.find("\n## ", len(heading))
+    section = section if end == -1 else section[:end]
+    return {name for row in section.splitlines() if row.startswith("| `")
             for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def doc_links(markdown: str) -> set[str]:
+    """The relative links to docs/*.md in a Markdown text (anchors dropped)."""
+    return {target.split("#", 1)[0] for target in re.findall(r"\]\((docs/[^)\s]+)\)", markdown)
+            if target.split("#", 1)[0].endswith(".md")}
 
 
 def documented_commands(markdown: str) -> set[str]:
