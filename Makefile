@@ -59,7 +59,8 @@ test-unit: install-test
 
 # Everything CI runs: lint, the whole suite (pytest-xdist, a test file per worker at a time: the suite waits on
 # servers and subprocesses often enough that one process leaves a core idle a third of the time), then the quick
-# eval, whose libraries and embedding cache stay in .eval-home (later runs are fast).
+# eval, whose libraries stay in .eval-home; tests and evals share one embedding cache (.test-cache), so a text
+# either embeds is embedded once.
 test: install-test
 	@start=$$(date +%s); $(MAKE) --no-print-directory lint; status=$$?; \
 	echo "phase lint: $$(( $$(date +%s) - start ))s"; exit $$status
@@ -67,7 +68,8 @@ test: install-test
 	echo "phase pytest: $$(( $$(date +%s) - start ))s"; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$status
-	@start=$$(date +%s); SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
+	@start=$$(date +%s); SCISYNTH_HOME=$(CURDIR)/.eval-home SCISYNTH_CACHE=$(CURDIR)/.test-cache \
+		SCISYNTH_LLM=extractive SCISYNTH_USE_ARXIV=false \
 		$(VENV)/bin/scisynth eval quick; status=$$?; echo "phase eval quick: $$(( $$(date +%s) - start ))s"; \
 		exit $$status
 

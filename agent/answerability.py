@@ -27,7 +27,6 @@ from retrieval.search import Passage
 # Fitted by `scisynth eval abstention` (PubMedQA non-test split, 1,000 pairs); see the module docstring.
 WEIGHTS = {"similarity": 6.10, "coverage": 7.18}
 INTERCEPT = -8.31
-DEFAULT_THRESHOLD = 0.44  # probability: keeps 92% of the dev split's answerable questions
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def probability(similarity: float, coverage: float) -> float:
 
 class AnswerabilityJudge:
     def __init__(self, scorer: SentenceScorer, lexical: Callable[[], LexicalIndex],
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+                 threshold: float) -> None:
         """`lexical()` gives the current BM25 index (it is rebuilt as the library changes)."""
         self.scorer = scorer
         self.lexical = lexical

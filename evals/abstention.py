@@ -34,7 +34,8 @@ def features(runtime, question: str, gold: str, present: bool) -> list[float]:
     quality = runtime.settings.answer
     passages = [p for p in runtime.searcher.search(question, k=2 * quality.evidence_k) if present or p.paper_id != gold]
     evidence = runtime.scorer.gather(question, passages, quality.evidence_k, quality.relevance_cutoff)
-    judge = answerability.AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index)
+    judge = answerability.AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index,
+                                             runtime.settings.answer.answer_threshold)
     return list(judge.features(question, evidence))
 
 
@@ -58,6 +59,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
             if on_item:
                 on_item()
         data[split] = np.array(rows), np.array(present)
+    shipped_threshold = settings.answer.answer_threshold  # SCISYNTH_ANSWER_THRESHOLD (agent/settings.py)
     fit = LogisticRegression().fit(*data["dev"])
     dev_scores = fit.predict_proba(data["dev"][0])[:, 1]
     refit_threshold = float(np.quantile(dev_scores[data["dev"][1]], 1 - KEEP_ANSWERABLE))
@@ -67,7 +69,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     test_rows, test_present = data["test"]
     refit_scores = fit.predict_proba(test_rows)[:, 1]
     metrics = {}
-    for name, scores, threshold in (("shipped", shipped["test"], answerability.DEFAULT_THRESHOLD),
+    for name, scores, threshold in (("shipped", shipped["test"], shipped_threshold),
                                     ("refit-on-dev", refit_scores, refit_threshold)):
         answered, abstained = _rates(scores, test_present, threshold)
         metrics[f"test-{name}"] = {"answered": round(answered, 4), "abstained": round(abstained, 4),
@@ -87,7 +89,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
                                                "dev_questions": len(splits["dev"]),
                                                "test_questions": len(splits["test"])},
             "settings": {"shipped": {**answerability.WEIGHTS, "intercept": answerability.INTERCEPT,
-                                     "threshold": answerability.DEFAULT_THRESHOLD},
+                                     "threshold": shipped_threshold},
                          "refit_on_dev": refit, "largest_weight_drift": round(drift, 2)},
             "metrics": metrics, "curve_dev": curve,
             "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": []}

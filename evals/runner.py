@@ -59,8 +59,9 @@ def markdown_table(report: dict) -> str:
 
 def shared_embedder(settings: Settings) -> Embedder:
     """One embedding cache for every eval library, so a library built twice (with and without the gold
-    abstracts) embeds each text once."""
-    folder = eval_home(settings)
+    abstracts) embeds each text once: SCISYNTH_CACHE's when it is set (shared with other libraries, the tests'
+    in CI), else one in the eval home."""
+    folder = settings.storage.cache_dir if settings.storage.cache.strip() else eval_home(settings)
     return CachedEmbedder(load_embedder(settings.retrieval.embeddings, folder), folder / "embeddings.sqlite")
 
 

@@ -1,17 +1,13 @@
 """README.md's shell examples as a test: each ```bash block runs, in order, in a fresh home, with the local
 arXiv replay server standing in for arXiv. Every command must exit 0; a command ending in a comment
 `# → TEXT` must print TEXT. A block right after `<!-- not run: REASON -->` is skipped, with its reason.
-`scisynth` in an example is this checkout's command line (`python -m cli` with the checkout first on the
-path), whatever the virtualenv's console script was installed from.
 The configuration table (docs/configuration.md) and the command list (README.md) are checked against the code."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,20 +54,11 @@ def _commands(code: str) -> list[tuple[str, str | None]]:
             for command in commands]
 
 
-def _cli(checkout: Path) -> str:
-    """An alias that makes `scisynth` run the checkout's own CLI with the interpreter running the tests (an alias,
-    not a function, so `scisynth serve &` is the server's own process, which `kill %1` stops)."""
-    root, python = shlex.quote(str(checkout.resolve())), shlex.quote(sys.executable)
-    command = f"PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} {python} -m cli"
-    return f"shopt -s expand_aliases\nalias scisynth={shlex.quote(command)}\n"
-
-
-def script(code: str, checkout: Path | None = None) -> tuple[str, list[tuple[str, str | None]]]:
+def script(code: str) -> tuple[str, list[tuple[str, str | None]]]:
     """A bash script that announces each command before running it, and the commands with expectations."""
     commands = _commands(code)
     body = "\n".join(f"printf '\\n{MARKER} {i}\\n'\n{command}" for i, (command, _) in enumerate(commands))
-    cli = _cli(checkout) if checkout is not None else ""
-    return f"set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{cli}{body}\n", commands
+    return f"set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{body}\n", commands
 
 
 def run_examples(markdown: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> list[str]:
@@ -80,7 +67,7 @@ def run_examples(markdown: str, cwd: Path, env: dict[str, str], timeout: float =
     for example in examples(markdown):
         if example.skipped:
             continue
-        text, commands = script(example.code, cwd)
+        text, commands = script(example.code)
         run = subprocess.run(["bash", "-c", text], cwd=cwd, env=shell_env, capture_output=True, text=True,
                              timeout=timeout)
         outputs = re.split(rf"^{MARKER} (\d+)$", run.stdout, flags=re.MULTILINE)
