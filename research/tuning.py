@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.settings import Settings
+from agent.settings import RetrievalSettings, Settings
 from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, load_scifact
 from evals.metrics import mean, ranking_scores
 from evals.scifact_retrieval import build_library, ranking_home
@@ -46,7 +46,7 @@ FOLDS = 5
 def _product_defaults() -> dict:
     """The knobs as a fresh install sets them (Settings' and HybridSearcher's defaults), so the baseline every
     trial is compared with cannot drift from the product."""
-    fields = Settings.model_fields
+    fields = RetrievalSettings.model_fields
     searcher = inspect.signature(HybridSearcher).parameters
     return {"chunk_tokens": fields["chunk_tokens"].default, "fusion": fields["fusion"].default,
             "alpha": fields["fusion_alpha"].default, "rrf_k": searcher["rrf_k"].default,

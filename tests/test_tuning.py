@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals import tuning
+from research import tuning
 from evals.datasets import RetrievalSet
 from research.tuning import DEFAULTS, Candidates, rank_papers, tune
 from tests.conftest import ask
