@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from research import tuning
 from evals.datasets import RetrievalSet
+from research import tuning
 from research.tuning import DEFAULTS, Candidates, rank_papers, tune
 from tests.conftest import ask
 
