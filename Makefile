@@ -7,9 +7,10 @@ PIP := $(PY) -m pip
 # The CPU build of torch: a bare "torch" requirement would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 # llama.cpp built for any x86-64 with AVX2 rather than -march=native: some VMs list AMX in /proc/cpuinfo without
-# enabling it, and a native build then dies with SIGILL at its first matrix product.
-LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
-	-DGGML_FMA=ON -DGGML_F16C=ON,-DGGML_NATIVE=OFF)
+# enabling it, and a native build then dies with SIGILL at its first matrix product. The multimodal library
+# (mtmd) is not built: SciSynth sends text only, and skipping it shortens the compile.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON \
+	-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON,-DGGML_NATIVE=OFF)
 # pytest workers for `make test`: each holds the embedding model and its servers (up to 4 GiB), so more cores
 # than memory allows is no gain.
 TEST_WORKERS ?= 2
