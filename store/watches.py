@@ -9,6 +9,7 @@ claims a due watch: claiming it moves its next run forward with a conditional UP
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +95,8 @@ class WatchError(ValueError):
 
 
 class WatchStore:
+    _adding = threading.Lock()  # one add at a time in a process (every store of it): the cap check is exact
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         ensure_schema(engine)
@@ -111,14 +114,16 @@ class WatchStore:
             raise WatchError("at most 5 standing questions per watch")
         row = WatchRow(name=name.strip()[:200], query=query, questions_json=json.dumps(questions),
                        every_hours=every_hours, max_results=max_results, with_pdf=with_pdf, owner=owner)
-        with Session(self.engine, expire_on_commit=False) as session:
-            session.add(row)
-            session.commit()
-        # Counted after the insert, not before: of keys adding at once, those past the cap (in creation order)
-        # take their own watch back, so no race leaves an owner with more than the cap.
-        if row.id not in [watch.id for watch in self.saved(owner)][:MAX_WATCHES_PER_OWNER]:
-            self.remove(row.id)
-            raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
+        with self._adding:
+            with Session(self.engine, expire_on_commit=False) as session:
+                session.add(row)
+                session.commit()
+            # Counted after the insert, not before: a replica adding at the same time either sees this watch or
+            # is seen by it, so whichever commits last counts both and takes its own back; no race leaves an
+            # owner over the cap (in one process the lock makes it exact).
+            if len(self.saved(owner)) > MAX_WATCHES_PER_OWNER:
+                self.remove(row.id)
+                raise WatchError(f"at most {MAX_WATCHES_PER_OWNER} watches per key; remove one first")
         return row
 
     def get(self, watch_id: str) -> WatchRow | None:
