@@ -71,12 +71,13 @@ def connect(address: str) -> Any:
         import ray
     except ImportError as error:
         raise RayUnavailableError("Ray is not installed: pip install 'scisynth[ray]'") from error
+    if address == "auto":
+        address = _address_on_this_machine()
+    _check_reachable(address)
     local = {}
-    if address != "auto":
-        _check_reachable(address)
-        if ipaddress.ip_address(socket.gethostbyname(_host(address))).is_loopback:
-            # Ray would otherwise name this driver by the machine's outward address and wait for a node there.
-            local = {"_node_ip_address": "127.0.0.1"}
+    if ipaddress.ip_address(socket.gethostbyname(_host(address))).is_loopback:
+        # Ray would otherwise name this driver by the machine's outward address and wait for a node there.
+        local = {"_node_ip_address": "127.0.0.1"}
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, configure_logging=False,
                  **local)
@@ -102,6 +103,19 @@ def _as_given(item: tuple[str, Document] | IngestResult, absolute: str, given: s
 
 def _host(address: str) -> str:
     return address.removeprefix("ray://").rpartition(":")[0] or "127.0.0.1"
+
+
+def _address_on_this_machine() -> str:
+    """The address "auto" stands for (RAY_ADDRESS, else the cluster this machine last started or joined), found the
+    way Ray finds it, so that a stale or dead one is refused at once instead of retried for minutes."""
+    from ray._private.services import get_ray_address_from_environment
+
+    try:
+        return str(get_ray_address_from_environment("auto", None))
+    except ConnectionError as error:
+        raise RayUnavailableError(
+            "no Ray cluster on this machine. Start one with 'ray start --head' (or join one with "
+            "'ray start --address HEAD:PORT'), or give the head's address (HOST:PORT).") from error
 
 
 def _check_reachable(address: str) -> None:

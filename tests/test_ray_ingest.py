@@ -17,7 +17,7 @@ import pytest
 
 from retrieval.embeddings import Embedder
 from retrieval.ray_ingest import RayIngest, RayUnavailableError
-from tests.conftest import DATA, PAPERS, ROOT, make_runtime
+from tests.conftest import DATA, PAPERS, ROOT, free_port, make_runtime
 from tests.ray_cluster import ENVIRONMENT, library_snapshot, running_ray_cluster
 
 ABSTRACTS = DATA / "arxiv-abstracts" / "arxiv_abstracts_2023-03-07.jsonl"
@@ -41,13 +41,16 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_no_cluster_at_the_address_says_how_to_start_one(tmp_path: Path) -> None:
+def test_no_cluster_at_the_address_auto_stands_for_says_how_to_start_one(tmp_path: Path) -> None:
+    """"auto" is resolved as Ray resolves it (here: RAY_ADDRESS, a port nothing listens on) and refused at once,
+    not retried for minutes; another test's cluster running on this machine meanwhile must not matter."""
+    dead = f"127.0.0.1:{free_port()}"
     completed = subprocess.run(
         [sys.executable, "-m", "cli.main", "ingest", "--ray", "auto", str(PAPERS)], cwd=ROOT,
-        env={**os.environ, "SCISYNTH_HOME": str(tmp_path), "RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"},
-        capture_output=True, text=True, timeout=300)
+        env={**os.environ, "SCISYNTH_HOME": str(tmp_path), "RAY_ADDRESS": dead, "RAY_USAGE_STATS_ENABLED": "0"},
+        capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
-    assert "ray start --head" in completed.stderr
+    assert f"no Ray cluster at '{dead}'" in completed.stderr and "ray start --head" in completed.stderr
 
 
 def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, corpus: Path, tmp_path: Path,
