@@ -25,6 +25,7 @@ from tools.bibliography import BadEntry, BibliographyError, BibRecord, read_bibl
 from tools.documents import Block, Document, DocumentError, Section
 from tools.isolation import IsolationError, ParseLimits, run_isolated
 from tools.pdf import parse_pdf
+from tools.pdf_confidence import settled
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def metadata_document(record: BibRecord) -> Document:
     return Document(
         paper_id=f"doi:{record.doi}" if record.doi else f"bib:{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
         title=record.title, source=REFERENCE_SOURCE, sections=[section], authors=list(record.authors),
-        year=record.year, doi=record.doi, arxiv_id=record.arxiv_id, abstract=record.abstract)
+        year=record.year, doi=record.doi, arxiv_id=record.arxiv_id, abstract=record.abstract, venue=record.venue)
 
 
 class BibliographyImporter:
@@ -151,7 +152,7 @@ class BibliographyImporter:
                                  "full text")
         for pdf in record.files if self.read_local_files else ():
             try:
-                document = run_isolated(parse_pdf, self.limits, pdf.name, pdf)
+                document = settled(run_isolated(parse_pdf, self.limits, pdf.name, pdf))
             except (DocumentError, IsolationError) as error:
                 note = _joined(note, f"{pdf}: {getattr(error, 'reason', error)}; kept the reference")
                 continue
@@ -175,14 +176,15 @@ def _title_words(title: str) -> set[str]:
 
 
 def _with_record_metadata(document: Document, record: BibRecord) -> tuple[Document, str | None]:
-    """The PDF under the entry's title, authors, year and DOI (a reference manager's metadata beats what a PDF's
+    """The PDF under the entry's title, authors, year, venue and DOI (a reference manager's metadata beats what a PDF's
     first page gives); when the PDF's own title shares under half its words with the entry's, a note says so, so
     a mislabelled attachment is seen rather than silently renamed."""
     own, entry = _title_words(document.title), _title_words(record.title)
     differs = len(own) >= 3 and len(own & entry) < len(own) / 2
     note = f"the PDF's own title reads {document.title[:120]!r}; kept the entry's title" if differs else None
     return replace(document, title=record.title, authors=list(record.authors) or document.authors,
-                   year=record.year or document.year, doi=record.doi, arxiv_id=record.arxiv_id), note
+                   year=record.year or document.year, doi=record.doi or document.doi, arxiv_id=record.arxiv_id,
+                   venue=record.venue or document.venue), note
 
 
 def _joined(*notes: str | None) -> str | None:

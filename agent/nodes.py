@@ -203,7 +203,9 @@ class TurnNodes:
         except ArxivError as error:
             return {"trace": trace_event(state, "acquire", "fetch failed", started, str(error))}
         added = [r for r in results if r.status == "added"]
-        detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") for r in added) or "none added"
+        detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") + (
+            f" (read by the {r.reader}: {r.reader_note})" if r.reader == "layout model" else "") for r in added
+                           ) or "none added"
         return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
                 "trace": trace_event(state, "acquire", f"added {detail}", started)}
 

@@ -52,7 +52,8 @@ class HypothesesRequest(BaseModel):
 
 def _paper(row: PaperRow) -> Paper:
     return Paper(paper_id=row.paper_id, title=row.title, authors=row.authors, year=row.year, source=row.source,
-                 url=row.url, doi=row.doi, pages=row.page_count, license=row.license)
+                 url=row.url, doi=row.doi, pages=row.page_count, license=row.license, venue=row.venue,
+                 reader=row.reader, reader_note=row.reader_note)
 
 
 @router.get("/papers")

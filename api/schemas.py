@@ -62,6 +62,10 @@ class Paper(BaseModel):
     doi: str | None
     pages: int | None
     license: str | None
+    venue: str | None = Field(default=None, description="the journal, proceedings or preprint server")
+    reader: str | None = Field(default=None, description="which PDF reader read it: fonts, or the layout model "
+                               "when the font reader's parse looked wrong (reader_note says why)")
+    reader_note: str | None = None
 
 
 class PaperList(BaseModel):
@@ -119,7 +123,8 @@ class Job(BaseModel):
     id: str
     kind: str
     status: Literal["queued", "running", "done", "failed"]
-    results: list[dict[str, Any]] = Field(description="one per item: path, status, paper_id, title, chunks, error")
+    results: list[dict[str, Any]] = Field(description="one per item: path, status, paper_id, title, chunks, error, "
+                                         "reader and reader_note (a PDF the layout model read, and why)")
     error: str | None
     created_at: str
     updated_at: str

@@ -1,5 +1,6 @@
-"""PDF parsing speed (pages/s, one core) and chunking speed; headings and reference lists against GROBID's
-parses; tables read beside PyMuPDF's table finder; ingest of the 2,265 arXiv abstracts end to end.
+"""PDF parsing speed (pages/s, one core) and chunking speed; structure on the multi-publisher corpus (both
+readers, and what ships); headings and reference lists against GROBID's parses; tables read beside PyMuPDF's
+table finder; ingest of the 2,265 arXiv abstracts end to end.
 
 Run: python -m benchmarks.bench_parsing [--skip-ingest]
 """
@@ -7,11 +8,8 @@ Run: python -m benchmarks.bench_parsing [--skip-ingest]
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +19,11 @@ import pymupdf
 
 import tools.pdf
 from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.datasets import default_data_dir
+from evals.pdf_structure import DEVELOPMENT, read_with_layout_isolated
+from evals.pdf_structure import run as run_pdf_structure
 from evals.report import table
+from evals.runner import markdown_table
 from retrieval.chunking import caption_label, chunk_document
 from tools.documents import Block, Document, title_key
 from tools.pdf import parse_pdf
@@ -49,26 +51,6 @@ def _grobid_headings(tei: Path) -> list[str]:
 
 def _precision(headings: list[str], gold: set[str]) -> float:
     return sum(bool({title_key(h), title_key(h.split(" ", 1)[-1])} & gold) for h in headings) / max(1, len(headings))
-
-
-_LAYOUT_HEADINGS = """
-import json, sys, time
-import pymupdf.layout  # switches pymupdf4llm to PyMuPDF's layout model
-import pymupdf4llm
-started = time.perf_counter()
-markdown = pymupdf4llm.to_markdown(sys.argv[1])
-lines = [line.strip("# *") for line in markdown.splitlines() if line.startswith("#")]
-print(json.dumps({"headings": lines[1:], "seconds": time.perf_counter() - started}))
-"""
-
-
-def _layout_headings(pdf: Path) -> tuple[list[str], float]:
-    """Headings PyMuPDF's layout model finds (through pymupdf4llm, in a process of its own: importing
-    pymupdf.layout changes how PyMuPDF reads pages), the title left out, and the seconds it took."""
-    run = subprocess.run([sys.executable, "-c", _LAYOUT_HEADINGS, str(pdf)], capture_output=True, text=True,
-                         check=True)
-    result = json.loads(run.stdout.strip().splitlines()[-1])
-    return [h for h in result["headings"] if h.lower() != "references"], result["seconds"]
 
 
 def _scores(found: dict[str, bool], heads: list[str]) -> list[str]:
@@ -103,10 +85,37 @@ def bench_structure() -> list[list[object]]:
         name = tei.name.replace(".tei.xml", "")
         rows.append([name, "font statistics + run-in (default)", f"{ours.page_count / seconds:.1f}",
                      *_scores(found, heads), f"{matched}/{len(grobid_references)}", len(ours.references), leaked])
-        layout, layout_seconds = _layout_headings(pdf)
-        rows.append([name, "pymupdf4llm + pymupdf.layout", f"{ours.page_count / layout_seconds:.1f}",
-                     *_scores(dict.fromkeys(layout, False), heads), "-", "-", "-"])
+        started = time.perf_counter()
+        layout = read_with_layout_isolated(pdf)
+        layout_seconds = time.perf_counter() - started
+        rows.append([name, "layout model (the second reader)", f"{ours.page_count / layout_seconds:.1f}",
+                     *_scores({h.title: False for h in layout.headings}, heads), "-", len(layout.references), "-"])
     return rows
+
+
+def bench_corpus(data_dir: Path) -> tuple[dict, list[list[object]]]:
+    """Every reader on the multi-publisher corpus (evals/pdf_structure.py): the suite's report, and per paper the
+    shipped reader (which reader it chose) beside the font reader alone and the layout model alone."""
+    report = run_pdf_structure(data_dir, ("shipped", "fonts-only", "layout-model-only"))
+    by_paper: dict[str, dict[str, dict]] = {}
+    for row in report["items"]:
+        by_paper.setdefault(row["paper"], {})[row["variant"]] = row
+    rows = []
+    for paper, variants in by_paper.items():
+        cells: list[object] = [paper, variants["shipped"]["family"],
+                               "held out" if paper not in DEVELOPMENT else "development", variants["shipped"]["reader"]]
+        for name in ("fonts-only", "layout-model-only", "shipped"):
+            row = variants[name]
+            cells += [f"{row['title_exact']:.0f}", _pair(row["l1_recall"], row["l1_precision"]),
+                      _pair(row["l2_recall"], row["l2_precision"]),
+                      f"{row['references_found']}/{row['references_gold']}", row["leaked_references"],
+                      f"{row['body_words_kept']:.2f}", row["pages_per_second"]]
+        rows.append(cells)
+    return report, rows
+
+
+def _pair(recall: float | None, precision: float | None) -> str:
+    return "/".join("-" if value is None else f"{value:.2f}" for value in (recall, precision))
 
 
 def _table_labels(document: Document) -> set[str]:
@@ -224,8 +233,20 @@ def main() -> None:
     print(table(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
                  "numeric cells in body text", "... with tables off", "pages/s (whole parse)", "find_tables: tables",
                  "find_tables: pages/s"], bench_tables()))
-    print("\n## Structure against GROBID's parses: our reader (font statistics, outline, patterns, run-in headings) "
-          "and PyMuPDF's layout model\n")
+    corpus = default_data_dir("pdf-corpus")
+    if corpus is not None:
+        report, rows = bench_corpus(corpus)
+        readers = ("fonts", "layout model", "shipped")
+        print("\n## Structure on the multi-publisher corpus (real PDFs, hand-made gold): the font reader alone, the "
+              "layout model alone, and what ships (the font reader, and the layout model when its parse looks "
+              "wrong)\n")
+        print(table(["paper", "family", "set", "shipped reads with",
+                     *[f"{reader}: {metric}" for reader in readers for metric in (
+                         "title", "L1 R/P", "L2 R/P", "references", "leaked", "body words", "pages/s")]], rows))
+        print("\nMeans over papers (all, and the held-out ones):\n")
+        print(markdown_table(report))
+    print("\n## Structure against GROBID's parses: our font reader (font statistics, outline, patterns, run-in "
+          "headings) and the layout model\n")
     print(table(["paper", "reader", "pages/s", "heading recall", "heading precision",
                  "precision, run-in headings aside", "run-in headings", "GROBID references found",
                  "references parsed", "entries leaked into body"], bench_structure()))

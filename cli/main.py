@@ -36,7 +36,8 @@ def _print(data: Any, as_json: bool, human: str) -> None:
 def _result_line(result: IngestResult) -> str:
     """One ingest, import or sync result as the CLI prints it."""
     return (f"{result.status:9} {result.paper_id or '-':26} {result.chunks:4} chunks  {result.title or result.path}"
-            + (f"  ({result.error})" if result.error else ""))
+            + (f"  ({result.error})" if result.error else "")
+            + (f"  [read by the {result.reader}: {result.reader_note}]" if result.reader == "layout model" else ""))
 
 
 def _services(args: argparse.Namespace, needs_model: bool = True, reset_index: bool = False) -> Services:
@@ -305,8 +306,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.suite == "quick":
             reports, failures = run_quick(settings, on_item=bar.update)
         else:
+            variant = args.reader if args.suite == "pdf-structure" else args.retriever
             reports, failures = [run_suite(args.suite, settings, args.data_dir, args.limit, args.corpus_limit,
-                                           args.retriever, args.out, on_item=bar.update)], []
+                                           variant, args.out, on_item=bar.update)], []
     summaries = [{k: v for k, v in r.items() if k != "items"} for r in reports]
     for summary in summaries:
         with tracked(settings, "scisynth-eval", summary["suite"]) as mlflow:
@@ -418,9 +420,11 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_library(args: argparse.Namespace) -> int:
     library = _services(args, needs_model=False).library
-    rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "source": p.source,
-             "url": p.url} for p in library.papers(offset=args.offset, limit=args.limit)]
-    human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}" for p in rows)
+    rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
+             "doi": p.doi, "source": p.source, "url": p.url, "reader": p.reader}
+            for p in library.papers(offset=args.offset, limit=args.limit)]
+    human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}"
+                      + (f" ({p['venue']})" if p["venue"] else "") for p in rows)
     total = library.count()
     _print({"papers": rows, "total": total}, args.json, f"{human}\n{total} papers in the library")
     return 0

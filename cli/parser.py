@@ -290,7 +290,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
 
     evaluate = command("eval")
     evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
-                                            "abstention", "hypotheses", "quick"],
+                                            "abstention", "hypotheses", "pdf-structure", "quick"],
                           help="a suite, or 'quick': seeded stratified subsets of all, checked against "
                                "evals/thresholds.toml")
     evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
@@ -304,6 +304,10 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                                "default: the whole corpus)")
     evaluate.add_argument("--retriever", choices=["all", "bm25", "dense", "hybrid"], default="all",
                           help="scifact-retrieval: which retrievers to score")
+    evaluate.add_argument("--reader", choices=["all", "quick", "shipped", "fonts-only", "layout-model-only",
+                                               "baseline-plain-text"], default="all",
+                          help="pdf-structure: which PDF readers to score ('quick': all but the slow layout model "
+                               "alone)")
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
                           "else downloaded into the home folder)")
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")

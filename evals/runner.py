@@ -15,15 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.settings import Settings
-from evals import abstention, citations, hypotheses, pubmedqa, scifact_retrieval, scifact_verify
+from evals import abstention, citations, hypotheses, pdf_structure, pubmedqa, scifact_retrieval, scifact_verify
 from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact, eval_home
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 
-# suite -> (dataset folder, runner taking settings, data dir, limit, corpus_limit, retriever, embedder, progress)
+# suite -> (dataset folder, runner taking settings, data dir, limit, corpus_limit, variant, embedder, progress);
+# the variant names the retrievers (scifact-retrieval) or PDF readers (pdf-structure) to score, or "all".
 SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
-    "scifact-retrieval": ("scifact", lambda s, d, limit, corpus, retriever, e, tick: scifact_retrieval.run(
-        s, d, scifact_retrieval.RETRIEVERS if retriever == "all" else (retriever,), corpus_limit=corpus,
+    "scifact-retrieval": ("scifact", lambda s, d, limit, corpus, variant, e, tick: scifact_retrieval.run(
+        s, d, scifact_retrieval.RETRIEVERS if variant == "all" else (variant,), corpus_limit=corpus,
         limit=limit, embedder=e, on_item=tick)),
     "scifact-verify": ("scifact", lambda s, d, limit, corpus, _r, e, tick: scifact_verify.run(
         s, d, limit=limit, corpus_limit=corpus, embedder=e, on_item=tick)),
@@ -35,11 +36,14 @@ SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
                                                                                    on_item=tick)),
     "hypotheses": ("pubmedqa", lambda s, d, limit, _c, _r, e, tick: hypotheses.run(s, d, limit=limit, embedder=e,
                                                                                    on_item=tick)),
+    "pdf-structure": ("pdf-corpus", lambda _s, d, limit, _c, variant, _e, tick: pdf_structure.run(
+        d, pdf_structure.readers(variant), limit=limit, on_item=tick)),
 }
 # The subsets `eval quick` runs in CI: seeded, stratified samples, minutes not hours.
 QUICK = {"scifact-retrieval": {"limit": 100, "corpus_limit": 1000},
          "scifact-verify": {"limit": 100, "corpus_limit": 1000},
-         "pubmedqa": {"limit": 100}, "citations": {"limit": 20, "corpus_limit": 1000}, "hypotheses": {"limit": 3}}
+         "pubmedqa": {"limit": 100}, "citations": {"limit": 20, "corpus_limit": 1000}, "hypotheses": {"limit": 3},
+         "pdf-structure": {"variant": "quick"}}
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 
 
@@ -66,17 +70,24 @@ def shared_embedder(settings: Settings) -> Embedder:
 
 
 def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limit: int | None = None,
-              corpus_limit: int | None = None, retriever: str = "all", out: Path | None = None,
+              corpus_limit: int | None = None, variant: str = "all", out: Path | None = None,
               on_item: Callable[[], None] | None = None, embedder: Embedder | None = None) -> dict:
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
     folder, runner = SUITES[suite]
-    download = ensure_scifact if folder == "scifact" else ensure_pubmedqa
-    data_dir = data_dir or default_data_dir(folder) or download(settings.storage.home_dir)
-    report = runner(settings, data_dir, limit, corpus_limit, retriever, embedder or shared_embedder(settings), on_item)
+    data_dir = data_dir or default_data_dir(folder) or _download(folder, settings)
+    embedder = embedder or (shared_embedder(settings) if suite != "pdf-structure" else None)
+    report = runner(settings, data_dir, limit, corpus_limit, variant, embedder, on_item)
     if out:
         out.write_text(json.dumps(report, indent=2))
     return report
+
+
+def _download(folder: str, settings: Settings) -> Path:
+    if folder == "pdf-corpus":  # its gold is hand-made: there is no public copy to fetch
+        raise FileNotFoundError("pdf-structure reads ../shared/data/pdf-corpus (real PDFs with hand-made gold); "
+                                "give its folder with --data-dir")
+    return (ensure_scifact if folder == "scifact" else ensure_pubmedqa)(settings.storage.home_dir)
 
 
 def check(reports: list[dict], thresholds: dict) -> list[str]:

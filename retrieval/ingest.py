@@ -27,6 +27,7 @@ from store.sentence_vectors import SentenceVectorRow, Spans, encode_row
 from tools.documents import Document, DocumentError, title_key, without_control_characters
 from tools.isolation import IsolationError, ParseLimits, run_isolated
 from tools.parsers import iter_documents, read_documents
+from tools.pdf_confidence import settled
 from tools.references import normalise_doi
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class IngestResult:
     title: str | None = None
     chunks: int = 0
     error: str | None = None
+    reader: str | None = None  # which PDF reader read it, when it was a PDF
+    reader_note: str | None = None  # why the slower reader ran
 
     def public(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -72,7 +75,7 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> Iterator[tuple[
             log.info("cannot ingest %s", item)
             yield IngestResult(item.path, "failed", error=item.reason)
         else:
-            yield str(path), item
+            yield str(path), settled(item)
 
 
 @dataclass
@@ -268,7 +271,8 @@ class Ingestor:
             self.searcher.corpus_changed()
         for paper in papers:
             self._retire_own_reference(paper.document, added_by)
-        return [IngestResult(p.origin, "added", p.document.paper_id, p.document.title, len(p.chunks)) for p in papers]
+        return [IngestResult(p.origin, "added", p.document.paper_id, p.document.title, len(p.chunks),
+                             reader=p.document.reader, reader_note=p.document.reader_note) for p in papers]
 
     def _retire_own_reference(self, document: Document, added_by: str | None) -> None:
         """Once a full text is stored, the reference its adder had imported for the same paper goes (another

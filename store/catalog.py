@@ -86,6 +86,9 @@ class PaperRow(SQLModel, table=True):
     path: str | None = None
     page_count: int | None = None
     license: str | None = None
+    venue: str | None = None  # the journal, proceedings or preprint server
+    reader: str | None = None  # which PDF reader read it ("fonts" or "layout model"); None for other sources
+    reader_note: str | None = None  # why the layout model read it
     title_key: str | None = Field(default=None, index=True)  # tools.documents.title_key(title)
     added_by: str | None = Field(default=None, index=True)  # the API key owner who added it; None: the operator
     file_bytes: int | None = None  # size of the stored file (counts toward the adder's storage quota)
@@ -102,7 +105,7 @@ class PaperRow(SQLModel, table=True):
     def as_reference(self) -> ExportPaper:
         """The paper as a reference to export (BibTeX, RIS, CSL-JSON)."""
         return ExportPaper(self.paper_id, self.title, tuple(self.authors), self.year, self.doi,
-                           without_version(self.arxiv_id) if self.arxiv_id else None, self.url)
+                           without_version(self.arxiv_id) if self.arxiv_id else None, self.url, self.venue)
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,9 @@ class Catalog:
             path=document.path,
             page_count=document.page_count,
             license=document.license,
+            venue=document.venue,
+            reader=document.reader,
+            reader_note=document.reader_note,
             added_by=added_by,
             file_bytes=size,
             title_key=title_key(document.title) or None,

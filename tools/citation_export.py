@@ -37,6 +37,7 @@ class ExportPaper:
     doi: str | None = None
     arxiv_id: str | None = None
     url: str | None = None
+    venue: str | None = None  # the journal or proceedings
 
 
 def _ascii(text: str) -> str:
@@ -92,6 +93,7 @@ def _checked(paper: ExportPaper) -> ExportPaper:
     no space, quote or brace; and single-line strings (a newline would start a new RIS tag)."""
     url = paper.url if paper.url and _SAFE_URL.match(paper.url) else None
     return replace(paper, title=_one_line(paper.title), authors=tuple(_one_line(a) for a in paper.authors),
+                   venue=_one_line(paper.venue) if paper.venue else None,
                    doi=normalise_doi(paper.doi), arxiv_id=paper.arxiv_id if is_arxiv_id(paper.arxiv_id or "") else None,
                    url=url)
 
@@ -105,7 +107,8 @@ def to_bibtex(papers: list[ExportPaper], library: list[ExportPaper] | None = Non
     for key, paper in keyed([_checked(p) for p in papers], library):
         fields = {"title": f"{{{_latex(paper.title)}}}",
                   "author": " and ".join(_latex(_bibtex_name(a)) for a in paper.authors),
-                  "year": str(paper.year or ""), "doi": paper.doi or "", "url": paper.url or "",
+                  "journal": _latex(paper.venue or ""), "year": str(paper.year or ""), "doi": paper.doi or "",
+                  "url": paper.url or "",
                   **({"eprint": paper.arxiv_id, "archiveprefix": "arXiv"} if paper.arxiv_id else {})}
         entries.add(Entry("misc" if paper.arxiv_id and not paper.doi else "article", key,
                           [Field(name, value) for name, value in fields.items() if value]))
@@ -123,6 +126,7 @@ def to_ris(papers: list[ExportPaper], library: list[ExportPaper] | None = None) 
     return rispy.dumps(implementation=_PlainRis, references=[{
         "type_of_reference": "UNPB" if paper.arxiv_id and not paper.doi else "JOUR", "id": key,
         "title": paper.title, "authors": list(paper.authors),
+        **({"journal_name": paper.venue} if paper.venue else {}),
         **({"year": str(paper.year)} if paper.year else {}), **({"doi": paper.doi} if paper.doi else {}),
         **({"urls": [paper.url]} if paper.url else {})}
         for key, paper in keyed([_checked(p) for p in papers], library)])
@@ -133,6 +137,7 @@ def to_csl_json(papers: list[ExportPaper], library: list[ExportPaper] | None = N
         "id": key, "type": "article" if paper.doi or not paper.arxiv_id else "manuscript", "title": paper.title,
         "author": [_given_family(a) for a in paper.authors],
         **({"issued": {"date-parts": [[paper.year]]}} if paper.year else {}),
+        **({"container-title": paper.venue} if paper.venue else {}),
         **({"DOI": paper.doi} if paper.doi else {}), **({"URL": paper.url} if paper.url else {}),
         **({"number": f"arXiv:{paper.arxiv_id}"} if paper.arxiv_id else {})}
         for key, paper in keyed([_checked(p) for p in papers], library)],

@@ -73,6 +73,15 @@ class Reference:
     raw: str = ""
 
 
+@dataclass(frozen=True)
+class Heading:
+    """A heading as the reader found it: its text as printed, its level (1 = top) and its page."""
+
+    title: str
+    level: int
+    page: int | None = None
+
+
 @dataclass
 class Document:
     paper_id: str
@@ -89,6 +98,11 @@ class Document:
     abstract: str | None = None
     license: str | None = None
     references: list[Reference] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)  # the table of contents, back matter included
+    venue: str | None = None
+    reader: str | None = None  # which reader produced it (a PDF may be read twice: tools/pdf.py)
+    reader_note: str | None = None  # why the second reader ran, when it did
+    doubts: list[str] = field(default_factory=list)  # what looked wrong in the first reader's parse
 
 
 # C0 controls but tab, newline and carriage return, and DEL: never text, and PostgreSQL refuses NUL in a string.

@@ -15,6 +15,7 @@ import os
 import resource
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
@@ -37,8 +38,18 @@ class IsolationError(Exception):
     """The child reading an untrusted file ran out of time or memory, or crashed (the message says which)."""
 
 
+_IN_CHILD = False
+
+
+def in_child() -> bool:
+    """Whether this process is a bounded child reading an untrusted file (it may not start children of its own)."""
+    return _IN_CHILD
+
+
 def _limit_child(memory_mb: int) -> None:
     """In the child: cap its address space and yield the CPU to the service's own work."""
+    global _IN_CHILD
+    _IN_CHILD = True
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.nice(CHILD_NICENESS)
@@ -64,3 +75,5 @@ def run_isolated(function: Callable[P, T], limits: ParseLimits, what: str, *args
         except ProcessExpired as error:
             raise IsolationError(f"the reader of {what} crashed (exit code {error.exitcode}); the file is "
                                  "probably damaged") from error
+        except BrokenProcessPool as error:  # the child could not start (no memory for it, a broken install)
+            raise IsolationError(f"the reader of {what} could not start ({error})") from error

@@ -20,12 +20,14 @@ from tools.documents import (
     Block,
     Document,
     DocumentError,
+    Heading,
     Reference,
     Section,
     paper_id_from_sha256,
     sha256_of_file,
     table_block,
 )
+from tools.front_matter import read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
@@ -42,28 +44,34 @@ _NAMED_HEADINGS = {
     "discussion", "conclusion", "conclusions", "acknowledgments", "acknowledgements", "references",
     "bibliography", "appendix",
 }
-_REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
+REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "works cited", "reference list",
                        "references and notes", "cited literature", "references cited"}
 # "Figure 2:", "Table 1.", "Table 1 | Title" (Nature), "Table 1 — Title", "Table 1 Title" (BMC: a capital
 # follows), "Table I.", "TABLE IV"; not "Table 1 shows..." in running text.
 _LABEL_END = r"(?:\s*[.:|—–]|\s+(?=[A-Z(]))"
-_CAPTION = re.compile(rf"^(?:Figure|Fig\.|Table)\s+(?:[A-Z]?\d+|[IVXL]+){_LABEL_END}|"
+CAPTION = re.compile(rf"^(?:Figure|Fig\.|Table)\s+(?:[A-Z]?\d+|[IVXL]+){_LABEL_END}|"
                       r"^(?:FIGURE|FIG\.|TABLE)\s+(?:\d+|[IVXL]+)\b")
 _TABLE_CAPTION = re.compile(rf"^(?:Table\s+(?:[A-Z]?\d+|[IVXL]+){_LABEL_END}|TABLE\s+(?:\d+|[IVXL]+)\b)")
 MAX_TABLES_PER_PAGE = 12  # more "Table N" captions on one page is a list of tables, not tables
-_HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
+# Hyphens a typesetter breaks lines at: ASCII, U+2010, the non-breaking U+2011 (Springer Nature) and the soft one.
+_HYPHEN_BREAK = re.compile(r"(\w)[-\u2010\u2011\u00ad]\s*\n\s*(?=[a-z])")  # "retriev-\nal" -> "retrieval"
 _COMPOUND_BREAK = re.compile(r"(\w-)\s*\n\s*(?=[A-Z0-9])")  # "SciB-\nERT" -> "SciB-ERT"
+
+
+def dehyphenated(raw: str) -> str:
+    """The text with words split across line breaks rejoined."""
+    return _COMPOUND_BREAK.sub(r"\1", _HYPHEN_BREAK.sub(r"\1", raw))
 
 
 def clean_text(raw: str) -> str:
     """Rejoin words split across line breaks and fold all white space to single spaces."""
-    return " ".join(_COMPOUND_BREAK.sub(r"\1", _HYPHEN_BREAK.sub(r"\1", raw)).split())
+    return " ".join(dehyphenated(raw).split())
 
 
 def _is_heading(block: _RawBlock, text: str, outline: set[str], body: Style | None) -> bool:
     """A short block that is named like a heading, numbered like one, in the outline, or set apart by its font.
     Headings carry no commas: this keeps author lists and reference entries ("J Smith, A Lee, and") out."""
-    if len(text) > 90 or ", " in text or len(text.split()) > 12 or _CAPTION.match(text):
+    if len(text) > 90 or ", " in text or len(text.split()) > 12 or CAPTION.match(text):
         return False
     if text.lower().rstrip(".:") in _NAMED_HEADINGS or " ".join(text.lower().split()) in outline:
         return True
@@ -193,7 +201,7 @@ def _overlap(box: Box, other: Box) -> float:
 def _is_barrier(text: str, lines: int) -> bool:
     """A paragraph of prose, a heading or a caption: where a table next to a caption ends."""
     words = len(text.split())
-    return (lines >= 2 and words >= 12 and words / lines >= 5) or bool(_CAPTION.match(text)) or (
+    return (lines >= 2 and words >= 12 and words / lines >= 5) or bool(CAPTION.match(text)) or (
         text.lower().rstrip(".:") in _NAMED_HEADINGS or (bool(_NUMBERED_HEADING.match(text)) and words >= 3))
 
 
@@ -283,6 +291,11 @@ def _reference_entries(blocks: list[_RawBlock], page_width: float) -> list[tuple
     return [(x - edges[column], text) for column, x, text in lines]
 
 
+def reference_list(lines: list[tuple[float, str]]) -> list[Reference]:
+    """A reference list's entries, parsed, from its lines (indent from their column's left edge, text)."""
+    return [parse_reference(clean_text(entry)) for entry in split_entries(lines)]
+
+
 def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
     """The reference list's entries, parsed. Footnotes of the same pages (set smaller than the list, and
     otherwise read into it) are left out."""
@@ -292,9 +305,8 @@ def _references(pages: list[tuple[float, list[_RawBlock]]]) -> list[Reference]:
             if block.style is not None:
                 sizes[block.style.size] += len(block.text)
     size = sizes.most_common(1)[0][0] if sizes else 0.0
-    lines = [line for width, blocks in pages for line in _reference_entries(
-        [b for b in blocks if b.style is None or b.style.size >= size], width)]
-    return [parse_reference(clean_text(entry)) for entry in split_entries(lines)]
+    return reference_list([line for width, blocks in pages for line in _reference_entries(
+        [b for b in blocks if b.style is None or b.style.size >= size], width)])
 
 
 # Bold leads that open a caption, a theorem or a proof rather than a subsection.
@@ -306,7 +318,7 @@ def _run_in(raw: _RawBlock, text: str, body: Style | None) -> tuple[str, str] | 
     "Participants. Twenty adults..." or "Document Representation Our goal is...". A bold subject that goes on
     as a sentence ("SPECTER outperforms...") is not one, nor is a caption's label."""
     lead = clean_text(raw.lead)
-    if not lead or body is None or body.bold or _CAPTION.match(text) or _NOT_RUN_IN.match(lead) or (
+    if not lead or body is None or body.bold or CAPTION.match(text) or _NOT_RUN_IN.match(lead) or (
             not text.startswith(lead)):
         return None
     heading, rest = lead.rstrip(" .:—–-"), text[len(lead):].lstrip(" .:—–-")
@@ -315,12 +327,40 @@ def _run_in(raw: _RawBlock, text: str, body: Style | None) -> tuple[str, str] | 
     return heading, rest
 
 
-def _heading_key(text: str) -> str:
+def heading_name(text: str) -> str:
     return re.sub(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+", "", text).lower().rstrip(".:")
 
 
+def first_pages_text(pdf: pymupdf.Document) -> str:
+    """The plain text of the first two pages, running heads and footers included: where a DOI or a year is
+    printed."""
+    try:
+        return "\n".join(pdf[number].get_text() for number in range(min(2, pdf.page_count)))
+    except (RuntimeError, ValueError):  # a damaged page: the front matter comes from the metadata alone
+        return ""
+
+
 def parse_pdf(path: Path) -> Document:
-    """Read a PDF into a Document. Raises DocumentError with a reason a user can act on."""
+    """Read a PDF into a Document. Raises DocumentError with a reason a user can act on.
+
+    The font reader reads it first (about a hundred pages a second). When its parse looks wrong (few headings for
+    the pages, one section holding most of the text, no reference list, an unlikely title: tools/pdf_confidence.py),
+    the layout model reads it again (about a second a page: tools/pdf_model_reader.py) and the better parse is kept;
+    `Document.reader` and `reader_note` say which reader ran and why. In a bounded child reading an untrusted
+    upload, the doubts are only noted (`Document.doubts`): the parent settles them in a child of their own
+    (`pdf_confidence.settled`), so a long paper's second reading cannot cost the upload its first."""
+    from tools import isolation
+    from tools.pdf_confidence import doubts, second_reading
+
+    first = read_with_fonts(path)
+    first.doubts = doubts(first)
+    if not first.doubts or isolation.in_child():
+        return first
+    return second_reading(Path(path), first)
+
+
+def read_with_fonts(path: Path) -> Document:
+    """The font reader: headings from font statistics, numbering and the outline (see the module docstring)."""
     path = Path(path)
     pdf = _open(path)
     # The PDF's outline (bookmarks), when it has one, names headings that carry no number.
@@ -333,6 +373,7 @@ def parse_pdf(path: Path) -> Document:
     finally:
         page_count = pdf.page_count
         metadata = pdf.metadata or {}
+        first_text = first_pages_text(pdf)
         pdf.close()
     body = _body_style(pages)
     title_ids = _title_blocks(pages, body)
@@ -341,6 +382,7 @@ def parse_pdf(path: Path) -> Document:
     levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
                            if id(raw) in headings and raw.style is not None})
     sections: list[Section] = [Section(title="Front matter")]
+    found: list[Heading] = []  # every heading in reading order, the reference list's too
     trail: list[tuple[int, str, bool]] = []  # the open headings (level, title, run-in), outermost first
     reference_pages: list[tuple[float, list[_RawBlock]]] = []
     in_references = False
@@ -350,9 +392,10 @@ def parse_pdf(path: Path) -> Document:
             if id(raw) in title_ids:
                 continue
             if id(raw) in headings:
-                in_references = _heading_key(text) in _REFERENCE_HEADINGS
+                in_references = heading_name(text) in REFERENCE_HEADINGS
+                level = numbered_depth(text) or levels.get(raw.style, 1)
+                found.append(Heading(text, level, page_number))
                 if not in_references:
-                    level = numbered_depth(text) or levels.get(raw.style, 1)
                     while trail and trail[-1][0] >= level:
                         trail.pop()
                     trail.append((level, text, False))
@@ -367,11 +410,12 @@ def parse_pdf(path: Path) -> Document:
                 while trail and trail[-1][2]:  # a run-in heading ends the one before it
                     trail.pop()
                 trail.append((trail[-1][0] + 1, heading, True))
+                found.append(Heading(heading, trail[-1][0], page_number))
                 sections.append(Section(title=" > ".join(title for _, title, _ in trail), run_in=True))
             if id(raw) in tables:
                 block = table_block(text, tables[id(raw)].rows, page_number)
             else:
-                block = Block(text=text, page=page_number, kind="caption" if _CAPTION.match(text) else "paragraph")
+                block = Block(text=text, page=page_number, kind="caption" if CAPTION.match(text) else "paragraph")
             sections[-1].blocks.append(block)
         reference_pages.append((width, page_references))
     sections = [s for s in sections if s.blocks]
@@ -382,17 +426,21 @@ def parse_pdf(path: Path) -> Document:
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
     references = _references(reference_pages)
     sha256 = sha256_of_file(path)
-    first_page = [text for raw, text in pages[0][1] if id(raw) in title_ids] or [t for _, t in pages[0][1][:1]]
-    title = (metadata.get("title") or "").strip() or " ".join(first_page) or path.stem
-    authors = [a.strip() for a in re.split(r"[;,]| and ", metadata.get("author") or "") if a.strip()]
+    printed = " ".join(text for raw, text in pages[0][1] if id(raw) in title_ids)
+    front = read_front_matter(first_text, printed, metadata)
     return Document(
         paper_id=paper_id_from_sha256(sha256),
-        title=title[:300],
+        title=(front.title or next((text for _, text in pages[0][1]), path.stem))[:300],
         source="pdf",
         sections=sections,
-        authors=authors,
+        authors=front.authors,
+        year=front.year,
+        venue=front.venue,
+        doi=front.doi,
         sha256=sha256,
         path=str(path.resolve()),
         page_count=page_count,
         references=[r for r in references if r.title],
+        headings=found,
+        reader="fonts",
     )

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from tools.arxiv_ids import ARXIV_ID, is_arxiv_id, without_version
 from tools.documents import Reference
 
-_MARKER = re.compile(r"^\s*(\[\d{1,4}\]|\d{1,3}\.(?=\s)|\(\d{1,4}\))\s*")  # "1999." is a year, "[1999]" a marker
+MARKER = re.compile(r"^\s*(\[\d{1,4}\]|\d{1,3}\.(?=\s)|\(\d{1,4}\))\s*")  # "1999." is a year, "[1999]" a marker
 # A DOI's suffix ends at whitespace, quotes, angle brackets, braces and backslashes: none occurs in a DOI one can
 # register today, and braces or a backslash in a stored DOI would break out of a BibTeX field on export.
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>{}\\]+)", re.IGNORECASE)
@@ -75,7 +75,7 @@ def _title_and_authors(body: str) -> tuple[str, tuple[str, ...]]:
 def parse_reference(raw: str) -> Reference:
     """One reference entry's fields; those it does not state are None or empty."""
     text = " ".join(raw.split())
-    body = _MARKER.sub("", text, count=1)
+    body = MARKER.sub("", text, count=1)
     doi = _DOI.search(body)
     arxiv = _ARXIV.search(body)
     years = _YEAR.findall(body)
@@ -90,12 +90,12 @@ def split_entries(lines: Iterable[tuple[float, str]]) -> list[str]:
     list ("[3]", "3.", "(3)" counting up) starts an entry at each marker; otherwise an entry starts at the left
     edge and its other lines hang indented."""
     kept = [(x0, text.strip()) for x0, text in lines if text.strip() and not text.strip().isdigit()]
-    numbers = [int(re.sub(r"\D", "", match.group(1))) for _, text in kept if (match := _MARKER.match(text))]
+    numbers = [int(re.sub(r"\D", "", match.group(1))) for _, text in kept if (match := MARKER.match(text))]
     counting = sum(b == a + 1 for a, b in itertools.pairwise(numbers))
     numbered = len(numbers) >= 2 and counting >= 0.8 * (len(numbers) - 1)
     entries: list[list[str]] = []
     for x0, text in kept:
-        starts = bool(_MARKER.match(text)) if numbered else x0 <= 2.0
+        starts = bool(MARKER.match(text)) if numbered else x0 <= 2.0
         if starts or not entries:
             entries.append([text])
         else:

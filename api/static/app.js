@@ -222,7 +222,7 @@ async function showFirstRun() {
 async function loadPapers() {
   const { papers } = await api("/v1/papers?limit=200");
   $("papers").replaceChildren(...papers.map((p) => el("tr", {},
-    el("td", {}, externalLink(p.url, p.title) || p.title),
+    el("td", {}, externalLink(p.url, p.title) || p.title, p.venue ? el("div", { className: "venue" }, p.venue) : ""),
     el("td", {}, p.year || ""),
     el("td", {}, p.source),
     el("td", {}, p.paper_id),

@@ -198,3 +198,10 @@ def test_bold_labels_and_back_matter_names_are_not_run_in_headings(tmp_path: Pat
     document = parse_pdf(tmp_path / "labels.pdf")
     assert [s.title for s in document.sections] == ["Results", "Author contributions"]
     assert not any(s.run_in for s in document.sections)
+
+
+def test_papers_the_font_reader_reads_well_are_read_once() -> None:
+    """ACL-like papers raise no doubt, so they stay with the fast reader (tools/pdf_confidence.py)."""
+    for path in sorted(PAPERS.glob("*.pdf")):
+        document = parse_pdf(path)
+        assert (document.reader, document.doubts, document.reader_note) == ("fonts", [], None), path

@@ -1,0 +1,85 @@
+"""Journal PDFs of other publishers (the multi-publisher corpus, ../shared/data/pdf-corpus): a parse the font
+reader doubts is read again by the layout model, whether the file came from a trusted folder or an upload read in
+a bounded child; and what a turn quotes from such a paper is its own Results, Discussion and limitations, never an
+entry of its reference list."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from evals.datasets import default_data_dir
+from evals.pdf_structure import normal
+from retrieval.embeddings import Embedder
+from retrieval.ingest import parse_file
+from tests.conftest import ask, make_runtime
+from tools.isolation import ParseLimits
+from tools.pdf import parse_pdf
+from tools.sections import is_body_section
+
+CORPUS = default_data_dir("pdf-corpus")
+pytestmark = pytest.mark.skipif(CORPUS is None, reason="needs ../shared/data/pdf-corpus")
+# A 2014 BMC article (two columns, headings the font reader cannot tell from the body, a numbered reference list
+# with no bold in it): the layout the issue was filed on.
+BMC = "bmc_hsr_example2"
+
+
+def _gold(folder: str) -> dict:
+    assert CORPUS is not None
+    return json.loads((CORPUS / folder / "gold.json").read_text())
+
+
+def _reference_texts(folder: str) -> list[str]:
+    gold = _gold(folder)
+    return [normal(gold["first_reference"])[:50], normal(gold["last_reference"])[:50]]
+
+
+def test_a_journal_article_the_font_reader_doubts_is_read_by_the_layout_model() -> None:
+    assert CORPUS is not None
+    document = parse_pdf(CORPUS / BMC / "paper.pdf")
+    gold = _gold(BMC)
+    assert document.reader == "layout model" and "no reference list found" in (document.reader_note or "")
+    assert normal(document.title) == normal(gold["title"])
+    assert (document.year, document.doi) == (2014, None)  # the DOI is printed on no page of this PDF
+    found = {normal(h.title) for h in document.headings}
+    assert {"background", "methods", "results", "discussion", "conclusions", "references"} <= found
+    assert len(document.references) >= 0.8 * gold["n_references"]
+    body = normal(" ".join(b.text for s in document.sections for b in s.blocks))
+    assert not any(entry in body for entry in _reference_texts(BMC))
+
+
+def test_an_upload_read_in_a_bounded_child_is_read_again_by_the_layout_model_outside_it() -> None:
+    """The child that reads an upload only notes its doubts; the layout model then reads the file in a child of its
+    own, so a long paper's second reading cannot cost the upload its first."""
+    assert CORPUS is not None
+    [(origin, document)] = list(parse_file(CORPUS / BMC / "paper.pdf", ParseLimits(seconds=60, memory_mb=2048)))
+    assert origin.endswith("paper.pdf") and document.reader == "layout model"
+    assert document.doubts == [] or len(document.doubts) < 2
+
+
+def test_a_turn_on_journal_articles_quotes_their_findings_and_limitations_not_their_references(
+        tmp_path: Path, embedder: Embedder) -> None:
+    assert CORPUS is not None
+    runtime = make_runtime(tmp_path / "home", embedder)
+    papers = [BMC, "hindawi_rrp_2010"]
+    results = runtime.ingestor.ingest_paths([CORPUS / folder / "paper.pdf" for folder in papers])
+    assert [r.status for r in results] == ["added", "added"]
+    assert results[0].reader == "layout model" and results[0].reader_note
+    listed = {p.paper_id: p for p in runtime.catalog.papers()}
+    assert listed[results[0].paper_id].reader == "layout model"
+    references = [text for folder in papers for text in _reference_texts(folder)]
+    for question, mode in [("What were the barriers to setting up a quality improvement process in the hospital?",
+                            "ask"),
+                           ("What were the limitations of the study?", "ask"),
+                           ("How do patients experience structured heart failure programmes?", "hypothesize")]:
+        result = ask(runtime, question, mode=mode)
+        quoted = [(c["section"], c["quote"]) for c in result["citations"]] + [
+            (q["section"], q["text"]) for q in result.get("open_questions", [])]
+        assert quoted, result
+        for section, text in quoted:
+            assert is_body_section(section), (question, section, text)
+            assert not re.match(r"^\s*\[?\d+[.\]]\s+[A-Z][a-z]+ [A-Z]{1,3}\b", text), (question, text)
+            assert not any(entry in normal(text) for entry in references), (question, text)

@@ -1,0 +1,80 @@
+"""Does a PDF's parse look right? The font reader is fast and right for most papers, but a typesetter's fonts can
+hide every heading from it (no bold flag, a family of its own) and a reference list with no heading it knows runs
+into the body. What such a parse looks like, measured without any gold: few headings for its pages, one section
+holding most of the text, no reference list in a paper long enough to have one, a title that is a banner or a file
+name. When it looks wrong, the layout model reads the paper again (tools/pdf_model_reader.py), in a child process
+(it changes how PyMuPDF reads pages in the process that loads it), and the parse with fewer doubts is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from tools.documents import Document, DocumentError
+from tools.isolation import IsolationError, ParseLimits, run_isolated
+from tools.pdf import heading_name
+from tools.sections import PAPER_PART
+
+log = logging.getLogger(__name__)
+LONG_ENOUGH = 4  # pages: shorter papers (letters, abstracts) may have no headings or references
+HEADINGS_PER_PAGE = 0.5  # a journal article has a heading every page or two
+ONE_SECTION_SHARE = 0.6  # more of the text than this in one section: the headings were missed
+_BANNERS = re.compile(r"^(open access|research( article)?|original article|article|review|untitled|"
+                      r"microsoft word\b.*|doi:?\s*\S+|\S+\.(pdf|docx?|tex))$", re.IGNORECASE)
+SECOND_READING = ParseLimits(seconds=300, memory_mb=3072)  # a second a page, for papers of a few hundred pages
+
+
+def doubts(document: Document) -> list[str]:
+    """What makes this parse look wrong (empty: nothing)."""
+    problems = []
+    pages = document.page_count or 1
+    body = [h for h in document.headings if not re.match(r"(?i)^\W*(references|bibliography)", h.title)]
+    if pages >= LONG_ENOUGH and len(body) < HEADINGS_PER_PAGE * pages:
+        problems.append(f"{len(body)} headings in {pages} pages")
+    sizes = [sum(len(b.text) for b in s.blocks) for s in document.sections]
+    if pages >= LONG_ENOUGH and sum(sizes) and max(sizes) > ONE_SECTION_SHARE * sum(sizes):
+        problems.append(f"one section holds {max(sizes) / sum(sizes):.0%} of the text")
+    if pages >= LONG_ENOUGH and not document.references:
+        problems.append("no reference list found")
+    # Each part's first heading ("Results" may also head a subsection's paragraph further on).
+    parts: dict[str, int] = {}
+    for heading in document.headings:
+        if PAPER_PART.match(name := heading_name(heading.title)):
+            parts.setdefault(name, heading.level)
+    top = min((heading.level for heading in document.headings), default=1)
+    if parts and sum(level == top for level in parts.values()) < len(parts) / 2:
+        problems.append("the paper's parts (Introduction, Methods, Results...) are not its top-level headings")
+    if len(document.title.split()) < 3 or _BANNERS.match(document.title.strip()):
+        problems.append(f"the title {document.title[:60]!r} looks wrong")
+    return problems
+
+
+def second_reading(path: Path, first: Document) -> Document:
+    """The layout model's parse when it has fewer doubts than the font reader's, else the font reader's; either
+    says which reader ran and why. The model runs in a child process of its own (see the module docstring)."""
+    from tools.pdf_model_reader import read_with_layout
+
+    why = "; ".join(first.doubts)
+    try:
+        second = run_isolated(read_with_layout, SECOND_READING, path.name, path)
+    except (DocumentError, IsolationError) as error:
+        log.warning("%s: the layout model could not read it (%s); keeping the font reader's parse", path, error)
+        first.reader_note = f"{why}; the layout model failed ({error})"
+        return first
+    second.doubts = doubts(second)
+    if len(second.doubts) >= len(first.doubts):
+        first.reader_note = f"{why}; the layout model did no better"
+        return first
+    second.reader_note = why
+    log.info("%s: read by the layout model (the font reader's parse had: %s)", path.name, why)
+    return second
+
+
+def settled(document: Document) -> Document:
+    """A PDF read in a bounded child with its doubts only noted, read again by the layout model when it has any
+    (other documents as they are)."""
+    if document.reader != "fonts" or not document.doubts or document.reader_note is not None or not document.path:
+        return document
+    return second_reading(Path(document.path), document)
