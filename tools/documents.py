@@ -75,7 +75,8 @@ class Reference:
 
 @dataclass(frozen=True)
 class Heading:
-    """A heading as the reader found it: its text as printed, its level (1 = top) and its page."""
+    """A heading as the reader found it: its text as printed, its level (its depth in the outline: 1 = top) and its
+    page."""
 
     title: str
     level: int

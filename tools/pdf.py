@@ -394,12 +394,14 @@ def read_with_fonts(path: Path) -> Document:
             if id(raw) in headings:
                 in_references = heading_name(text) in REFERENCE_HEADINGS
                 level = numbered_depth(text) or levels.get(raw.style, 1)
-                found.append(Heading(text, level, page_number))
-                if not in_references:
-                    while trail and trail[-1][0] >= level:
-                        trail.pop()
-                    trail.append((level, text, False))
-                    sections.append(Section(title=" > ".join(title for _, title, _ in trail)))
+                if in_references:
+                    found.append(Heading(text, 1, page_number))
+                    continue
+                while trail and trail[-1][0] >= level:
+                    trail.pop()
+                trail.append((level, text, False))
+                sections.append(Section(title=" > ".join(title for _, title, _ in trail)))
+                found.append(Heading(text, len(trail), page_number))  # its depth in the outline, as its path shows
                 continue
             if in_references:
                 page_references.append(raw)
@@ -410,7 +412,7 @@ def read_with_fonts(path: Path) -> Document:
                 while trail and trail[-1][2]:  # a run-in heading ends the one before it
                     trail.pop()
                 trail.append((trail[-1][0] + 1, heading, True))
-                found.append(Heading(heading, trail[-1][0], page_number))
+                found.append(Heading(heading, len(trail), page_number))
                 sections.append(Section(title=" > ".join(title for _, title, _ in trail), run_in=True))
             if id(raw) in tables:
                 block = table_block(text, tables[id(raw)].rows, page_number)

@@ -1,9 +1,12 @@
-"""Does a PDF's parse look right? The font reader is fast and right for most papers, but a typesetter's fonts can
-hide every heading from it (no bold flag, a family of its own) and a reference list with no heading it knows runs
-into the body. What such a parse looks like, measured without any gold: few headings for its pages, one section
-holding most of the text, no reference list in a paper long enough to have one, a title that is a banner or a file
-name. When it looks wrong, the layout model reads the paper again (tools/pdf_model_reader.py), in a child process
-(it changes how PyMuPDF reads pages in the process that loads it), and the parse with fewer doubts is kept.
+"""Does a PDF's parse look right? The font reader is fast and right for conference papers and preprints, but a
+typesetter's fonts can hide every heading from it (no bold flag, a family of its own) and a reference list with no
+heading it knows runs into the body. What such a parse looks like, measured without any gold: few headings for its
+pages, one section holding most of the text, no reference list in a paper long enough to have one, the paper's
+parts (Introduction, Methods...) not at its top level, a title that is a banner or a file name; and a publisher's
+article (a DOI on its first pages), a layout the font reader was not built on and reads worse on the corpus
+(evals/pdf_structure.py). When it has any doubt, the layout model reads the paper again
+(tools/pdf_model_reader.py) in a child process (it changes how PyMuPDF reads pages in the process that loads it),
+and its parse is kept unless it has more doubts.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from pathlib import Path
 
 from tools.documents import Document, DocumentError
+from tools.front_matter import plausible_title
 from tools.isolation import IsolationError, ParseLimits, run_isolated
 from tools.pdf import heading_name
 from tools.sections import PAPER_PART
@@ -21,8 +25,6 @@ log = logging.getLogger(__name__)
 LONG_ENOUGH = 4  # pages: shorter papers (letters, abstracts) may have no headings or references
 HEADINGS_PER_PAGE = 0.5  # a journal article has a heading every page or two
 ONE_SECTION_SHARE = 0.6  # more of the text than this in one section: the headings were missed
-_BANNERS = re.compile(r"^(open access|research( article)?|original article|article|review|untitled|"
-                      r"microsoft word\b.*|doi:?\s*\S+|\S+\.(pdf|docx?|tex))$", re.IGNORECASE)
 SECOND_READING = ParseLimits(seconds=300, memory_mb=3072)  # a second a page, for papers of a few hundred pages
 
 
@@ -46,14 +48,18 @@ def doubts(document: Document) -> list[str]:
     top = min((heading.level for heading in document.headings), default=1)
     if parts and sum(level == top for level in parts.values()) < len(parts) / 2:
         problems.append("the paper's parts (Introduction, Methods, Results...) are not its top-level headings")
-    if len(document.title.split()) < 3 or _BANNERS.match(document.title.strip()):
+    if document.doi and pages >= LONG_ENOUGH:
+        problems.append("a publisher's article (it prints a DOI): the font reader was built on conference and "
+                        "preprint layouts")
+    if not plausible_title(document.title):
         problems.append(f"the title {document.title[:60]!r} looks wrong")
     return problems
 
 
 def second_reading(path: Path, first: Document) -> Document:
-    """The layout model's parse when it has fewer doubts than the font reader's, else the font reader's; either
-    says which reader ran and why. The model runs in a child process of its own (see the module docstring)."""
+    """The layout model's parse unless it has more doubts than the font reader's (on the corpus the model reads
+    journal layouts better: evals/pdf_structure.py); either says which reader ran and why. The model runs in a
+    child process of its own (see the module docstring)."""
     from tools.pdf_model_reader import read_with_layout
 
     why = "; ".join(first.doubts)
@@ -64,8 +70,8 @@ def second_reading(path: Path, first: Document) -> Document:
         first.reader_note = f"{why}; the layout model failed ({error})"
         return first
     second.doubts = doubts(second)
-    if len(second.doubts) >= len(first.doubts):
-        first.reader_note = f"{why}; the layout model did no better"
+    if len(second.doubts) > len(first.doubts):  # on a tie the model's parse: it reads journals better
+        first.reader_note = f"{why}; the layout model did worse ({'; '.join(second.doubts)})"
         return first
     second.reader_note = why
     log.info("%s: read by the layout model (the font reader's parse had: %s)", path.name, why)

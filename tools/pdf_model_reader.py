@@ -36,18 +36,25 @@ from tools.sections import PAPER_PART, is_body_section
 
 _HEADER = {"title", "section-header"}
 _BODY = {"text", "list-item"}
-_DROPPED = {"page-header", "page-footer", "picture", "formula", "footnote"}
+_DROPPED = {"page-header", "page-footer", "picture", "formula"}
+FOOTNOTES = "Footnotes"  # the section footnotes are kept in: searchable, never quoted as findings (tools/sections.py)
+_WITHIN_METHODS = re.compile(r"^(?:ethic|informed consent|consent|statistic)")  # back matter by name, but in Methods
 _GATHERING = re.compile(r"^(?:ethics )?declarations?$|^(?:additional|author|article(?: and author)?) information$")
 _NUMBERED = re.compile(r"^\s*[\[(]?(\d{1,4})[.)\]]?\s+(?=\S)")  # "12.", "[12]", "(12)", or "12" where the dot is lost
 _WEIGHTY = re.compile(r"bold|black|heavy|semibold|demibold|\.b$|-b$", re.IGNORECASE)
-_DATES = re.compile(r"^(?:received|accepted|published|revised)\b", re.IGNORECASE)
+# A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts.
+_RECORD_LABEL = re.compile(r"^(?:received|accepted|published|revised|citation|(?:academic |handling )?editor|"
+                           r"edited by|reviewed by|copyright|correspondence|e-?mail|orcid|keywords?)\b", re.IGNORECASE)
+_FIGURE_LABEL = re.compile(r"^(?:fig(?:ure)?|table|scheme|box)\.?\s*[A-Z]?\d+\b", re.IGNORECASE)
 _ITALIC = re.compile(r"italic|oblique|-it$|\.i$", re.IGNORECASE)
 MAX_TITLE_WORDS = 40
 MAX_HEADING_WORDS = 20
+MAX_RUN_IN_WORDS = 12
+MAX_OWN_LINE_WORDS = 16
 RUNNING_PAGES = 3  # a short line on this many pages is a running head, not a heading
 
 
-_Style = tuple[float, bool, bool]  # (-size, not in capitals, not weighty)
+_Style = tuple[float, bool, bool, str]  # (-size, not in capitals, not weighty, font)
 
 
 @dataclass
@@ -76,16 +83,19 @@ class _Region:
 
     @property
     def font(self) -> str:
-        return next((span.get("font", "") for line in self.lines for _, span in line.spans if span["text"].strip()),
-                    "")
+        """The font most of the region's first line is set in (an italic gene name opening a heading aside)."""
+        fonts: Counter[str] = Counter()
+        for _, span in self.lines[0].spans if self.lines else []:
+            fonts[span.get("font", "")] += len(span["text"].strip())
+        return fonts.most_common(1)[0][0] if fonts else ""
 
     @property
     def style(self) -> _Style:
         """How prominent the region's print is, as a sort key (smaller sorts first: more prominent)."""
         text = self.text
         first = next((span for line in self.lines for _, span in line.spans if span["text"].strip()), {})
-        weighty = bool(int(first.get("flags", 0)) & 16 or _WEIGHTY.search(first.get("font", "")))
-        return (-self.size, not (text.isupper() and sum(c.isalpha() for c in text) > 3), not weighty)
+        weighty = _is_weighty(first) if first else False
+        return (-self.size, not (text.isupper() and sum(c.isalpha() for c in text) > 3), not weighty, self.font)
 
 
 def _line(raw: dict[str, Any]) -> _Line | None:
@@ -160,16 +170,21 @@ def _names_a_part(text: str) -> bool:
 
 
 def _not_a_heading(text: str) -> bool:
-    """A banner ("OPEN ACCESS"), an article's dates ("Received: 5 April 2023 Accepted: ...") or a glyph of a logo
-    the model took for a heading."""
-    return is_banner(text) or bool(_DATES.match(text)) or sum(character.isalpha() for character in text) < 3
+    """A banner ("OPEN ACCESS"), a label of the article's record ("Received: 5 April 2023", "Editor:",
+    "Copyright"), a figure's label ("Fig 6") or a glyph of a logo the model took for a heading."""
+    return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text))
+            or sum(character.isalpha() for character in text) < 3)
 
 
 def _heading_levels(styles: list[_Style]) -> dict[_Style, int]:
     """Level by style: the styles used for more than one heading, most prominent first (larger, then in capitals,
-    then weightier), are levels 1, 2, 3; a style used once ranks where it falls among them."""
-    repeated = sorted({style for style in styles if styles.count(style) > 1}) or sorted(set(styles))
-    return {style: min(3, 1 + sum(other < style for other in repeated)) for style in set(styles)}
+    then weightier, then the one used first: a paper opens with a top-level heading, as PLOS sets sections and
+    subsections alike but in two font families), are levels 1, 2, 3; a style used once ranks where it falls."""
+    def rank(style: _Style) -> tuple[float, bool, bool, int]:
+        return (*style[:3], styles.index(style))
+
+    repeated = sorted({style for style in styles if styles.count(style) > 1}, key=rank) or sorted(set(styles), key=rank)
+    return {style: min(3, 1 + sum(rank(other) < rank(style) for other in repeated)) for style in set(styles)}
 
 
 def _body_font(pages: list[tuple[int, list[_Region]]]) -> str:
@@ -182,6 +197,10 @@ def _body_font(pages: list[tuple[int, list[_Region]]]) -> str:
                     for _, span in line.spans:
                         fonts[span.get("font", "")] += len(span["text"])
     return fonts.most_common(1)[0][0] if fonts else ""
+
+
+def _is_weighty(span: dict[str, Any]) -> bool:
+    return bool(int(span.get("flags", 0)) & 16 or _WEIGHTY.search(span.get("font", "")))
 
 
 def _set_apart(span: dict[str, Any], body_font: str) -> bool:
@@ -200,11 +219,13 @@ def _run_in(region: _Region, body_font: str) -> tuple[str, str] | None:
     if region.kind != "text" or not region.lines or CAPTION.match(region.text):
         return None
     lead: list[str] = []  # the set-apart text, line by line
+    weighty = True  # every span of the lead says bold, by flag or font name
     for line in region.lines:
         end = 0
         for span_end, span in line.spans:
             if span["text"].strip() and not _set_apart(span, body_font):
                 break
+            weighty &= not span["text"].strip() or _is_weighty(span)
             end = span_end
         lead.append(line.text[:end])
         if end < len(line.text.rstrip()):
@@ -214,8 +235,8 @@ def _run_in(region: _Region, body_font: str) -> tuple[str, str] | None:
     stop = re.search(r"[.:](?=\s|$)", text)
     if stop and not at_line_end:  # a run-in lead: up to its first full stop or colon
         text = text[:stop.end()]
-    elif not at_line_end:
-        return None
+    elif not at_line_end and not (weighty and text.strip() and len(text.split()) <= MAX_RUN_IN_WORDS):
+        return None  # a lead with no stop is a heading only when its print says bold (Springer: "Statistics Results")
     heading = clean_text(text).rstrip(".: ")
     rest = region.text[len(clean_text(text)):].lstrip(" .:—–-")
     if len(heading) < 3 or not heading[:1].isupper() or len(heading.split()) > MAX_HEADING_WORDS or not rest:
@@ -227,7 +248,7 @@ def _own_line_heading(region: _Region, body_font: str) -> bool:
     """A short text region set entirely apart from the body's font, with no closing full stop: a heading the
     model took for text."""
     text = region.text
-    return (region.kind == "text" and len(text.split()) <= MAX_HEADING_WORDS and text[:1].isupper()
+    return (region.kind == "text" and len(text.split()) <= MAX_OWN_LINE_WORDS and text[:1].isupper()
             and not text.endswith(".") and not CAPTION.match(text)
             and all(_set_apart(span, body_font) for line in region.lines for _, span in line.spans
                     if span["text"].strip()))
@@ -248,11 +269,13 @@ def _add_text(section: Section, text: str, page: int, kind: str) -> None:
 def _back_matter_level(text: str, size: float, trail: list[_Open]) -> int | None:
     """Back matter (Acknowledgements, Funding, References...) is a top-level part whatever size it is printed
     at, unless it sits inside a part that gathers others, printed larger ("Declarations" > "Competing
-    interests")."""
+    interests"); an ethics or statistics statement inside Methods stays a subsection (None: not back matter)."""
     if is_body_section(text):
         return None
     top = trail[0] if trail else None
-    return 2 if top and _GATHERING.match(heading_name(top.title)) and size < top.size else 1
+    if top and _GATHERING.match(heading_name(top.title)):
+        return 2 if size <= top.size else 1
+    return None if top and is_body_section(top.title) and _WITHIN_METHODS.match(heading_name(text)) else 1
 
 
 @dataclass
@@ -275,11 +298,11 @@ class _Outline:
         self.trail: list[_Open] = []  # the open headings, outermost first
 
     def open(self, title: str, level: int, page: int, region: _Region, run_in: bool = False) -> None:
-        self.headings.append(Heading(title, level, page))
         while self.trail and (self.trail[-1].level >= level or self.trail[-1].run_in):
             self.trail.pop()
         self.trail.append(_Open(level, title, region.size, region.font, run_in))
         self.sections.append(Section(self.path, run_in=run_in))
+        self.headings.append(Heading(title, len(self.trail), page))  # its depth in the outline, as its path shows
 
     @property
     def path(self) -> str:
@@ -307,7 +330,9 @@ class _Outline:
 
     @property
     def in_back_matter(self) -> bool:
-        return bool(self.trail) and not is_body_section(self.trail[-1].title)
+        """Whether the open part of the paper (its outermost heading) is back matter, where a bold lead is a name
+        or a label ("Smith J. designed the study"), not a heading."""
+        return bool(self.trail) and not is_body_section(self.trail[0].title)
 
 
 class _Reading:
@@ -320,19 +345,22 @@ class _Reading:
         self.reference_regions: list[_Region] = []
         self.in_references = self.references_started = False
         self.in_body = False  # past the front matter (a heading naming a part of the paper: Abstract, Methods...)
+        self.footnotes = Section(FOOTNOTES)
 
     def read(self, region: _Region, page: int) -> None:
         text = region.text
+        if region.kind == "table" and region.table:  # its words are in its cells, not in lines
+            self.outline.sections[-1].blocks.append(table_block("Table", region.table, page))
+            return
         if not text or (region.kind in _HEADER and (_not_a_heading(text) or title_key(text) == title_key(
                 self.title))):  # the title again: after a cover page, or atop the article proper
             return
-        if region.kind in _HEADER:
+        if region.kind == "footnote":  # affiliations, correspondence, licence, a table's notes
+            self.footnotes.blocks.append(Block(text, page, "paragraph"))
+        elif region.kind in _HEADER:
             self._header(region, text, page)
-        elif not self._reference(region, text, page):
-            if region.kind == "table" and region.table:
-                self.outline.sections[-1].blocks.append(table_block("Table", region.table, page))
-            elif region.kind in (*_BODY, "caption"):
-                self._text(region, text, page)
+        elif not self._reference(region, text, page) and region.kind in (*_BODY, "caption"):
+            self._text(region, text, page)
 
     def _header(self, region: _Region, text: str, page: int) -> None:
         self.in_body |= _names_a_part(text)
@@ -370,7 +398,14 @@ class _Reading:
         if self.in_body and _own_line_heading(region, self.body_font) and not _not_a_heading(text):
             outline.open(text, self.levels.get(region.style, outline.run_in_level(region)), page, region)
             return
-        if self.in_body and not outline.in_back_matter and (run_in := _run_in(region, self.body_font)):
+        run_in = _run_in(region, self.body_font) if self.in_body else None
+        if run_in and (_not_a_heading(run_in[0]) or (page == 1 and not _names_a_part(run_in[0]))):
+            run_in = None  # the first page's leads label the abstract's parts or the article's record
+        # In back matter a lead is a heading only where the parts are run in themselves (Springer, PNAS) and it
+        # names one ("Funding", "Data availability"), not an item of one ("Additional file 3", "Smith J.", a
+        # contribution's role "Funding acquisition").
+        if run_in and (not outline.in_back_matter or (outline.trail[0].run_in and not (
+                is_body_section(run_in[0]) or re.search(r"\d", run_in[0])))):
             heading, text = run_in
             if outline.goes_on(region):
                 outline.extend(heading)
@@ -412,7 +447,7 @@ def read_with_layout(path: Path) -> Document:
         for region in regions:
             if id(region) not in skipped:
                 reading.read(region, page)
-    sections = [s for s in reading.outline.sections if s.blocks]
+    sections = [s for s in [*reading.outline.sections, reading.footnotes] if s.blocks]
     if not sections:
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
     sha256 = sha256_of_file(path)
