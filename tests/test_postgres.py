@@ -153,6 +153,7 @@ def test_a_postgres_library_from_before_migrations_is_adopted(postgres: object) 
         connection.execute(text("ALTER TABLE digests DROP COLUMN owner"))
         connection.execute(text("DROP INDEX ix_jobs_subject"))  # revision 0003's
         connection.execute(text("ALTER TABLE jobs DROP COLUMN subject"))
+        connection.execute(text("ALTER TABLE papers DROP COLUMN venue, DROP COLUMN reader, DROP COLUMN reader_note"))
         connection.execute(text("INSERT INTO papers (paper_id, title, authors_json, source, added_at) VALUES "
                                 "('pg-1', 'Holin timing', '[]', 'pdf', now())"))
         connection.execute(text("INSERT INTO chunks (paper_id, ordinal, section, text, page_spans_json) VALUES "

@@ -218,14 +218,14 @@ def test_db_status_and_upgrade_show_and_apply_the_migrations(tmp_path: Path, sci
 def test_a_changed_model_gets_its_revision_written(tmp_path: Path) -> None:
     """The developer's path: a model gains a column; `python -m store.schema revision` writes the next
     revision adding it (here from a copy of the models' tables, into a scratch folder)."""
-    changed = models_with("papers", Column("venue", AutoString(), nullable=True))
+    changed = models_with("papers", Column("language", AutoString(), nullable=True))
     changed.tables["papers"].append_column(Column("reviewed_at", UTCDateTime(), nullable=True))
-    path = schema.new_revision("papers get a venue", changed, tmp_path)
+    path = schema.new_revision("papers get a language", changed, tmp_path)
     written = path.read_text()
     assert path.parent == tmp_path and f"down_revision: str | None = '{schema.head_revision()}'" in written
-    assert "add_column(sa.Column('venue', sa.String(), nullable=True))" in written  # SQLAlchemy's types only
+    assert "add_column(sa.Column('language', sa.String(), nullable=True))" in written  # SQLAlchemy's types only
     assert "add_column(sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True))" in written
-    assert "drop_column('venue')" in written and "sqlmodel" not in written
+    assert "drop_column('language')" in written and "sqlmodel" not in written
 
 
 def test_a_revision_is_written_only_for_a_change_rows_can_take(tmp_path: Path) -> None:
