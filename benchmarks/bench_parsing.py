@@ -13,6 +13,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 from unittest import mock
 
 import pymupdf
@@ -25,6 +26,7 @@ from evals.pdf_structure import run as run_pdf_structure
 from evals.report import table
 from evals.runner import markdown_table
 from retrieval.chunking import caption_label, chunk_document
+from retrieval.embedding_cache import CachedEmbedder
 from tools.documents import Block, Document, title_key
 from tools.pdf import parse_pdf
 from tools.tei import parse_tei
@@ -192,13 +194,15 @@ def bench_ingest_abstracts() -> list[object]:
 
 
 def _pdf_copies(folder: Path, copies: int) -> list[Path]:
-    """`copies` renamed copies of each shared PDF (a new title in its metadata, so ingest keeps each as a paper
-    of its own): a stand-in for a folder of PDFs, with the shared papers' layouts and lengths."""
+    """`copies` renamed copies of each shared PDF: a stand-in for a folder of PDFs, with the shared papers' layouts
+    and lengths. Each copy names other authors in its metadata (the printed title stays, and a paper with the same
+    title and a shared author is the same paper to ingest), so ingest keeps each as a paper of its own."""
     paths = []
     for i in range(copies):
         for source in sorted((DATA / "papers").glob("*.pdf")):
             with pymupdf.open(source) as pdf:
-                pdf.set_metadata({**(pdf.metadata or {}), "title": f"{source.stem} copy {i}"})
+                pdf.set_metadata({**(pdf.metadata or {}), "title": f"{source.stem} copy {i}",
+                                  "author": f"Author Copy{i}"})
                 paths.append(folder / f"{source.stem}-{i}.pdf")
                 pdf.save(paths[-1])
     return paths
@@ -213,11 +217,15 @@ def bench_ingest_pdfs(copies: int) -> list[object]:
     with tempfile.TemporaryDirectory() as home:
         paths = _pdf_copies(Path(home), copies)
         runtime = build_runtime(Settings(home=Path(home) / "library", llm="extractive"))
+        # The copies repeat their texts, which the embedding cache would serve: encode every copy as a new paper.
+        runtime.ingestor.encoder.embedder = cast(CachedEmbedder, runtime.embedder).inner
         started = time.perf_counter()
         results = runtime.ingestor.ingest_paths(paths)
         seconds = time.perf_counter() - started
         pages = sum(pymupdf.open(path).page_count for path in paths)
         added = sum(r.status == "added" for r in results)
+        if added < len(paths):
+            raise RuntimeError(f"only {added} of {len(paths)} copies were added: the figures would not be per paper")
         return [added, pages, runtime.catalog.chunk_count(), seconds, pages / seconds, 3600 * added / seconds,
                 1000 * seconds / added / 3600]
 
@@ -251,8 +259,8 @@ def main() -> None:
                  "precision, run-in headings aside", "run-in headings", "GROBID references found",
                  "references parsed", "entries leaked into body"], bench_structure()))
     if not args.skip_ingest:
-        print(f"\n## PDF ingest end to end ({args.copies} renamed copies of each shared PDF; goal: 1,000 papers in "
-              "under an hour)\n")
+        print(f"\n## PDF ingest end to end ({args.copies} renamed copies of each shared PDF, every text encoded; goal: "
+              "1,000 papers in under an hour)\n")
         print(table(["papers", "pages", "chunks", "seconds", "pages/s", "papers/hour", "hours per 1,000 papers"],
                     [bench_ingest_pdfs(args.copies)]))
         print("\n## Ingest of the arXiv abstracts JSONL (parse, chunk, embed with MiniLM, SQLite, FAISS)\n")
