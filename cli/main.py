@@ -37,7 +37,7 @@ def _result_line(result: IngestResult) -> str:
     """One ingest, import or sync result as the CLI prints it."""
     return (f"{result.status:9} {result.paper_id or '-':26} {result.chunks:4} chunks  {result.title or result.path}"
             + (f"  ({result.error})" if result.error else "")
-            + (f"  [read by the {result.reader}: {result.reader_note}]" if result.reader == "layout model" else ""))
+            + (f"  [read by the {result.reader}: {result.reader_note}]" if result.reader_note else ""))
 
 
 def _services(args: argparse.Namespace, needs_model: bool = True, reset_index: bool = False) -> Services:
@@ -421,10 +421,11 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_library(args: argparse.Namespace) -> int:
     library = _services(args, needs_model=False).library
     rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
-             "doi": p.doi, "source": p.source, "url": p.url, "reader": p.reader}
+             "doi": p.doi, "source": p.source, "url": p.url, "reader": p.reader, "reader_note": p.reader_note}
             for p in library.papers(offset=args.offset, limit=args.limit)]
     human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}"
-                      + (f" ({p['venue']})" if p["venue"] else "") for p in rows)
+                      + (f" ({p['venue']})" if p["venue"] else "")
+                      + (" [read by the layout model]" if p["reader"] == "layout model" else "") for p in rows)
     total = library.count()
     _print({"papers": rows, "total": total}, args.json, f"{human}\n{total} papers in the library")
     return 0

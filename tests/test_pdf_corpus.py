@@ -60,6 +60,40 @@ def test_an_upload_read_in_a_bounded_child_is_read_again_by_the_layout_model_out
     assert document.doubts == [] or len(document.doubts) < 2
 
 
+def _paper_with_references_first(path: Path, pages: int) -> Path:
+    """A made-up paper whose first page heads "References" before its body: the layout model files all of it as
+    the reference list."""
+    import pymupdf
+
+    body = "The measured lysis time rose with holin expression in every strain we tested. " * 6
+    with pymupdf.open() as pdf:
+        for number in range(pages):
+            page = pdf.new_page()
+            page.insert_text((72, 72), "References" if number == 0 else f"{number} Methods", fontsize=14)
+            page.insert_textbox(pymupdf.Rect(72, 100, 540, 700), body, fontsize=10)
+        pdf.save(path)
+    return path
+
+
+def test_a_second_reading_that_fails_keeps_the_first_and_says_why_without_server_paths(tmp_path: Path) -> None:
+    (tmp_path / "secret-folder").mkdir()
+    document = parse_pdf(_paper_with_references_first(tmp_path / "secret-folder" / "upload.pdf", 6))
+    assert document.reader == "fonts" and "the layout model could not read it" in (document.reader_note or "")
+    assert "secret-folder" not in document.reader_note and "no text layer" not in document.reader_note
+    assert document.title != "References"
+
+
+def test_a_document_longer_than_the_layout_model_reads_in_its_limit_is_not_sent_to_it(tmp_path: Path) -> None:
+    from tools.pdf import read_with_fonts
+    from tools.pdf_confidence import SECOND_READING_PAGES, second_reading
+
+    path = _paper_with_references_first(tmp_path / "long.pdf", 2)
+    first = read_with_fonts(path)
+    first.page_count, first.doubts, first.reader_note = SECOND_READING_PAGES + 1, ["0 headings"], None
+    kept = second_reading(path, first)
+    assert kept is first and kept.reader == "fonts" and "was not tried" in (kept.reader_note or "")
+
+
 def test_a_turn_on_journal_articles_quotes_their_findings_and_limitations_not_their_references(
         tmp_path: Path, embedder: Embedder) -> None:
     assert CORPUS is not None

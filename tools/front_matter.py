@@ -23,7 +23,19 @@ _YEAR_CLUES = (re.compile(r"\bpublished(?: online)?:?[^\n\d]{0,20}(?:\d{1,2}[^\n
 _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article)?|original (research|article)|article|review( article)?|"
                           r"untitled|proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex)|[\d\s.]+)$",
                           re.IGNORECASE)
+# A line that says where the paper is or under which terms, not what it is called.
+_LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
+                              r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.", re.IGNORECASE)
+_SECTION_NAME = re.compile(r"^\W*(abstract|references|bibliography|introduction|contents|acknowledge?ments?|"
+                           r"supplementary( material| information)?)\W*$", re.IGNORECASE)
+# An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
+_NAME_MARK = re.compile(r"[A-Za-z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?\d{1,2})*\*?|\*|†|‡)(?=\s*(?:,|and\b|&|$))")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*")
+_MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117;" as some PDF writers store it
+_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|frcp\w*)\b\.?", re.IGNORECASE)
+# Metadata "authors" that are a template's owner or a group, not a person.
+_NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"
+                           r"office|team|consortium|author|editor|publisher|elsevier|springer)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,12 @@ def is_banner(text: str) -> bool:
 
 
 def plausible_title(text: str) -> bool:
-    """Whether a line could be a paper's title: a few words, not a banner, a template's name or a file name."""
+    """Whether a line could be a paper's title: a few words; not a banner, a template's name or a file name, a
+    licence or link line, a section's name, or a list of authors with their affiliation marks."""
     words = text.split()
-    return 2 <= len(words) <= 60 and not _NOT_A_TITLE.match(text.strip()) and any(c.isalpha() for c in text)
+    return (2 <= len(words) <= 40 and any(c.isalpha() for c in text) and not _NOT_A_TITLE.match(text.strip())
+            and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text)
+            and len(_NAME_MARK.findall(text)) < 2)
 
 
 def _key(text: str) -> str:
@@ -82,17 +97,25 @@ def year_in(text: str) -> int | None:
 
 def venue_in(subject: str | None) -> str | None:
     """The journal named at the start of the metadata's subject ("Nature Communications, doi:..."), when the
-    subject is a citation line rather than the abstract."""
+    subject is a citation line: not the abstract, a list of keywords ("ATLAS, CMS"), or a code ("acl", "N18-3")."""
     subject = " ".join((subject or "").split())
     head = re.split(r",|\bdoi\b|https?://|\d{4}", subject, maxsplit=1, flags=re.IGNORECASE)[0].strip(" .;:")
-    return head if head and len(head.split()) <= 8 and len(subject) < 200 and not head.lower().startswith(
-        ("abstract", "doi")) else None
+    pieces = [piece.strip() for piece in subject.split(",") if piece.strip()]
+    keywords = len(pieces) >= 2 and all(len(p.split()) <= 3 and not re.search(r"\d|doi|http", p, re.IGNORECASE)
+                                        for p in pieces)
+    code = re.search(r"\d", head) or head == head.lower()
+    return head if head and len(head.split()) <= 8 and len(subject) < 200 and not keywords and not code and \
+        not head.lower().startswith(("abstract", "doi")) else None
 
 
 def authors_in(metadata_author: str | None) -> list[str]:
-    names = re.sub(r"\{?\bet al\.?\}?", "", html.unescape(metadata_author or ""))
-    return [name for name in (part.strip(" .") for part in _AUTHOR_SPLIT.split(names))
-            if len(name.split()) >= 2 or (len(name) > 2 and " " not in name and name[:1].isupper() and "." in name)]
+    """The people the metadata names as authors: entities decoded, degrees and titles dropped, and a template's
+    owner or a collaboration ("End User Computing Services", "CMS Collaborations") left out."""
+    decoded = _MANGLED_ENTITY.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(metadata_author or ""))
+    names = _HONORIFIC.sub("", re.sub(r"\{?\bet al\.?\}?", "", decoded))
+    parts = (" ".join(part.split()).strip(" .") for part in _AUTHOR_SPLIT.split(names))
+    return [name for name in parts if not _NOT_A_PERSON.search(name) and (
+        len(name.split()) >= 2 or (len(name) > 2 and " " not in name and name[:1].isupper() and "." in name))]
 
 
 def read_front_matter(first_pages_text: str, printed_title: str | None, metadata: dict[str, str]) -> FrontMatter:

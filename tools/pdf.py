@@ -27,7 +27,7 @@ from tools.documents import (
     sha256_of_file,
     table_block,
 )
-from tools.front_matter import read_front_matter
+from tools.front_matter import plausible_title, read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
@@ -432,7 +432,7 @@ def read_with_fonts(path: Path) -> Document:
     front = read_front_matter(first_text, printed, metadata)
     return Document(
         paper_id=paper_id_from_sha256(sha256),
-        title=(front.title or next((text for _, text in pages[0][1]), path.stem))[:300],
+        title=(front.title or next((text for _, text in pages[0][1] if plausible_title(text)), path.stem))[:300],
         source="pdf",
         sections=sections,
         authors=front.authors,

@@ -26,6 +26,8 @@ LONG_ENOUGH = 4  # pages: shorter papers (letters, abstracts) may have no headin
 HEADINGS_PER_PAGE = 0.5  # a journal article has a heading every page or two
 ONE_SECTION_SHARE = 0.6  # more of the text than this in one section: the headings were missed
 SECOND_READING = ParseLimits(seconds=300, memory_mb=3072)  # a second a page, for papers of a few hundred pages
+# The layout model reads 2-4 pages a second (evals/pdf_structure.py): longer documents would only run into its limit.
+SECOND_READING_PAGES = 500
 
 
 def doubts(document: Document) -> list[str]:
@@ -49,8 +51,7 @@ def doubts(document: Document) -> list[str]:
     if parts and sum(level == top for level in parts.values()) < len(parts) / 2:
         problems.append("the paper's parts (Introduction, Methods, Results...) are not its top-level headings")
     if document.doi and pages >= LONG_ENOUGH:
-        problems.append("a publisher's article (it prints a DOI): the font reader was built on conference and "
-                        "preprint layouts")
+        problems.append("a journal article (it prints a DOI)")
     if not plausible_title(document.title):
         problems.append(f"the title {document.title[:60]!r} looks wrong")
     return problems
@@ -63,11 +64,16 @@ def second_reading(path: Path, first: Document) -> Document:
     from tools.pdf_model_reader import read_with_layout
 
     why = "; ".join(first.doubts)
+    if (first.page_count or 0) > SECOND_READING_PAGES:
+        first.reader_note = (f"{why}; the layout model was not tried: {first.page_count} pages is more than it reads "
+                             f"within its {SECOND_READING.seconds:.0f} s")
+        return first
     try:
         second = run_isolated(read_with_layout, SECOND_READING, path.name, path)
     except (DocumentError, IsolationError) as error:
-        log.warning("%s: the layout model could not read it (%s); keeping the font reader's parse", path, error)
-        first.reader_note = f"{why}; the layout model failed ({error})"
+        reason = str(error).replace(str(path), path.name)  # the note is shown to API users: no server paths
+        log.warning("%s: the layout model could not read it (%s); the font reader's parse is kept", path, reason)
+        first.reader_note = f"{why}; the layout model could not read it ({reason}), so the font reader's parse is kept"
         return first
     second.doubts = doubts(second)
     if len(second.doubts) > len(first.doubts):  # on a tie the model's parse: it reads journals better

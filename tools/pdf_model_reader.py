@@ -449,6 +449,9 @@ def read_with_layout(path: Path) -> Document:
                 reading.read(region, page)
     sections = [s for s in [*reading.outline.sections, reading.footnotes] if s.blocks]
     if not sections:
+        if reading.references_started:
+            raise DocumentError(path, "no body text: everything after its reference-list heading was read as the "
+                                      "reference list")
         raise DocumentError(path, "no text layer (a scanned PDF?); run OCR on it first, e.g. with ocrmypdf")
     sha256 = sha256_of_file(path)
     width = max((page.width for page in parsed.pages), default=612.0)

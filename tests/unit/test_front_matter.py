@@ -47,3 +47,32 @@ def test_the_creation_date_gives_the_year_only_when_the_page_does_not() -> None:
     front = read_front_matter("Some first page with no date on it", "A Study of Things in Places",
                               {"creationDate": "D:20150327002013Z", "subject": "ATLAS, CMS"})
     assert (front.title, front.year, front.doi) == ("A Study of Things in Places", 2015, None)
+
+
+def test_author_lists_licence_lines_links_and_section_names_are_not_titles() -> None:
+    from tools.front_matter import plausible_title
+
+    assert not plausible_title("Anne Focke 1*, Christian Stockinger 1, Christina Diepold 1, Marco Taubert 2 and "
+                               "Thorsten Stein 1")
+    assert not plausible_title("This article is licensed under a Creative Commons Attribution 4.0 License")
+    assert not plausible_title("doi: 10.1234/x},note={pwned https://doi.org/10.1234/abc")
+    assert not plausible_title("References")
+    assert all(plausible_title(title) for title in (
+        "A Phase 2 Trial of Drug X in 2020 Patients", "COVID-19 and SARS-CoV-2: a review",
+        "Open access publishing and the citation advantage", "Residues Neighboring an SH3-Binding Motif"))
+    # the printed author line gives way to the metadata's title
+    assert choose_title("Anne Focke 1*, Christian Stockinger 1 and Thorsten Stein 1",
+                        "The influence of catch trials on the consolidation of motor memory") == \
+        "The influence of catch trials on the consolidation of motor memory"
+
+
+def test_metadata_authors_that_are_mangled_titled_or_not_people() -> None:
+    assert authors_in("Baranauskien#_#x0117; Anna; Despr#_#x00E8;s Bruno") == ["Baranauskienė Anna", "Desprès Bruno"]
+    assert authors_in("Dr Jamie Brown PhD") == ["Jamie Brown"]
+    assert authors_in("End User Computing Services") == []
+    assert authors_in("ATLAS and CMS Collaborations") == []
+
+
+def test_codes_and_keyword_lists_are_not_journals() -> None:
+    assert [venue_in(subject) for subject in ("acl", "N18-3", "ATLAS, CMS", "Higgs, mass, LHC")] == [None] * 4
+    assert venue_in("PLOS ONE, 13(5): e0196") == "PLOS ONE" and venue_in("eLife 2023;12:RP91357") == "eLife"
