@@ -26,6 +26,9 @@ _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article)?|original (resea
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
                               r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.", re.IGNORECASE)
+# A first page's labelled line: "Keywords: ...", "Edited by: ...", "*Correspondence: ...".
+_FRONT_LABEL = re.compile(r"^\W*(key ?words|edited by|reviewed by|correspondence|citation|received|accepted|"
+                          r"published|abbreviations|specialty section|academic editor)\s*:", re.IGNORECASE)
 _SECTION_NAME = re.compile(r"^\W*(abstract|references|bibliography|introduction|contents|acknowledge?ments?|"
                            r"supplementary( material| information)?)\W*$", re.IGNORECASE)
 # An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
@@ -54,10 +57,11 @@ def is_banner(text: str) -> bool:
 
 def plausible_title(text: str) -> bool:
     """Whether a line could be a paper's title: a few words; not a banner, a template's name or a file name, a
-    licence or link line, a section's name, or a list of authors with their affiliation marks."""
+    licence or link line, a section's name, a labelled line ("Keywords: ..."), or a list of authors with their
+    affiliation marks."""
     words = text.split()
     return (2 <= len(words) <= 40 and any(c.isalpha() for c in text) and not _NOT_A_TITLE.match(text.strip())
-            and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text)
+            and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text) and not _FRONT_LABEL.match(text)
             and len(_NAME_MARK.findall(text)) < 2)
 
 

@@ -57,6 +57,7 @@ def test_author_lists_licence_lines_links_and_section_names_are_not_titles() -> 
     assert not plausible_title("This article is licensed under a Creative Commons Attribution 4.0 License")
     assert not plausible_title("doi: 10.1234/x},note={pwned https://doi.org/10.1234/abc")
     assert not plausible_title("References")
+    assert not plausible_title("Keywords: motor learning, manipulandum, reaching movements, interference")
     assert all(plausible_title(title) for title in (
         "A Phase 2 Trial of Drug X in 2020 Patients", "COVID-19 and SARS-CoV-2: a review",
         "Open access publishing and the citation advantage", "Residues Neighboring an SH3-Binding Motif"))
