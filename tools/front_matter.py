@@ -55,6 +55,11 @@ def is_banner(text: str) -> bool:
     return bool(_NOT_A_TITLE.match(text.strip()))
 
 
+def is_author_line(text: str) -> bool:
+    """A list of authors with their affiliation marks ("Anne Focke 1*, Christian Stockinger 1 and ...")."""
+    return len(_NAME_MARK.findall(text)) >= 2
+
+
 def plausible_title(text: str) -> bool:
     """Whether a line could be a paper's title: a few words; not a banner, a template's name or a file name, a
     licence or link line, a section's name, a labelled line ("Keywords: ..."), or a list of authors with their
@@ -62,7 +67,7 @@ def plausible_title(text: str) -> bool:
     words = text.split()
     return (2 <= len(words) <= 40 and any(c.isalpha() for c in text) and not _NOT_A_TITLE.match(text.strip())
             and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text) and not _FRONT_LABEL.match(text)
-            and len(_NAME_MARK.findall(text)) < 2)
+            and not is_author_line(text))
 
 
 def _key(text: str) -> str:

@@ -28,7 +28,7 @@ from tools.documents import (
     table_block,
     title_key,
 )
-from tools.front_matter import is_banner, plausible_title, read_front_matter
+from tools.front_matter import is_author_line, is_banner, plausible_title, read_front_matter
 from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_pages_text, heading_name
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
@@ -171,8 +171,8 @@ def _names_a_part(text: str) -> bool:
 
 def _not_a_heading(text: str) -> bool:
     """A banner ("OPEN ACCESS"), a label of the article's record ("Received: 5 April 2023", "Editor:",
-    "Copyright"), a figure's label ("Fig 6") or a glyph of a logo the model took for a heading."""
-    return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text))
+    "Copyright"), a figure's label ("Fig 6"), the authors' line or a glyph of a logo the model took for a heading."""
+    return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text)) or is_author_line(text)
             or sum(character.isalpha() for character in text) < 3)
 
 
