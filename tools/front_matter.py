@@ -32,7 +32,8 @@ _FRONT_LABEL = re.compile(r"^\W*(key ?words|edited by|reviewed by|correspondence
 _SECTION_NAME = re.compile(r"^\W*(abstract|references|bibliography|introduction|contents|acknowledge?ments?|"
                            r"supplementary( material| information)?)\W*$", re.IGNORECASE)
 # An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
-_NAME_MARK = re.compile(r"[A-Za-z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?\d{1,2})*\*?|\*|†|‡)(?=\s*(?:,|and\b|&|$))")
+_NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?\d{1,2})*\*?|\*|†|‡)"
+                        r"(?=\s*(?:,|and\b|&|$))")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*")
 _MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117;" as some PDF writers store it
 _HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|frcp\w*)\b\.?", re.IGNORECASE)

@@ -60,7 +60,8 @@ def test_author_lists_licence_lines_links_and_section_names_are_not_titles() -> 
     assert not plausible_title("Keywords: motor learning, manipulandum, reaching movements, interference")
     assert all(plausible_title(title) for title in (
         "A Phase 2 Trial of Drug X in 2020 Patients", "COVID-19 and SARS-CoV-2: a review",
-        "Open access publishing and the citation advantage", "Residues Neighboring an SH3-Binding Motif"))
+        "Open access publishing and the citation advantage", "Residues Neighboring an SH3-Binding Motif",
+        "Expression of RexA homologs: Sbash gp30, CarolAnn gp44, and Toast gp42"))
     # the printed author line gives way to the metadata's title
     assert choose_title("Anne Focke 1*, Christian Stockinger 1 and Thorsten Stein 1",
                         "The influence of catch trials on the consolidation of motor memory") == \
