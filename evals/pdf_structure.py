@@ -16,10 +16,14 @@ papers' figures are reported apart.
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import logging
 import re
 import time
 import unicodedata
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +35,8 @@ import pymupdf
 from tools.documents import Block, Document, Section, title_key
 from tools.isolation import run_isolated
 from tools.pdf import dehyphenated, parse_pdf, read_with_fonts
+
+log = logging.getLogger(__name__)
 
 # The papers the readers were tuned on; the rest are held out. Chosen before any tuning (alphabetical order, every
 # other paper), then bmc_hsr_example2 and pnas_2024 joined them when their parses were studied while developing.
@@ -68,6 +74,10 @@ def load_corpus(root: Path) -> list[Gold]:
     entries = {entry["folder"]: entry for entry in json.loads(index.read_text())} if index.is_file() else {}
     golds = []
     for folder in sorted(p for p in root.iterdir() if (p / "gold.json").is_file()):
+        if not (folder / "paper.pdf").is_file():
+            log.warning("%s: its PDF is not here (kept out of the repository for its size); "
+                        "'python -m evals.pdf_structure --download' fetches it", folder.name)
+            continue
         gold = json.loads((folder / "gold.json").read_text())
         golds.append(Gold(folder.name, folder / "paper.pdf", gold["title"],
                           list(zip(gold["headings"], gold["heading_levels"], strict=True)), gold["n_references"],
@@ -259,3 +269,30 @@ def run(data_dir: Path, readers: tuple[str, ...] = tuple(READERS), limit: int | 
                         "papers": len(golds), "held_out": sum(g.folder not in DEVELOPMENT for g in golds)},
             "settings": {"readers": list(readers), "development_papers": list(DEVELOPMENT)},
             "metrics": metrics, "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": papers}
+
+
+def download_missing(root: Path = EXTRA) -> list[str]:
+    """Fetch the corpus PDFs that are not in the repository (over 1 MiB) from the public repository each was taken
+    from, at the commit its index.json records, and keep each only if its sha256 matches. The folders fetched."""
+    fetched = []
+    for entry in json.loads((root / "index.json").read_text()):
+        target = root / entry["folder"] / "paper.pdf"
+        if target.is_file():
+            continue
+        url = (f"https://raw.githubusercontent.com/{entry['source_repo']}/{entry['source_commit']}/"
+               + urllib.request.quote(entry["source_path"]))
+        with urllib.request.urlopen(url, timeout=60) as response:  # nosec B310: a fixed https host
+            content = response.read()
+        if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+            raise ValueError(f"{url} is not the file the gold was made from (sha256 differs)")
+        target.write_bytes(content)
+        fetched.append(entry["folder"])
+    return fetched
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="The pdf-structure corpus: --download fetches the PDFs kept out of "
+                                                 "the repository for their size (needs the internet).")
+    parser.add_argument("--download", action="store_true", help="fetch the missing PDFs of evals/pdf_corpus_extra")
+    if parser.parse_args().download:
+        print("fetched:", ", ".join(download_missing()) or "nothing (all present)")
