@@ -1,8 +1,11 @@
-"""Evidence: which sentences of the retrieved passages are closest to a question, a claim or a statement.
+"""Evidence: which sentences of the retrieved passages are closest to a question, a claim or a statement, and
+which of them answer it.
 
-`SentenceScorer` is the one place that answers it: gathering evidence, choosing a citation's quote,
+`SentenceScorer` is the one place that answers both: gathering evidence, choosing a citation's quote,
 writing an extractive answer, picking a hypothesis premise, checking novelty and judging claims all ask it,
-so they agree on what "the best sentence" is and share one embedding call per question.
+so they agree on what "the best sentence" is and share one embedding call per question. Similarity (cosine)
+says how close a sentence is, and the thresholds are calibrated on it; the evidence judge
+(agent/evidence_judge.py) says how likely it is to answer, and ranks what an answer quotes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_features, shipped_judge
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 from store.sentence_vectors import SentenceVectorStore
@@ -29,6 +33,7 @@ class Sentence:
     score: float
     position: int  # its order among the passage's sentences
     vector: np.ndarray = field(repr=False, compare=False)
+    evidence: float = 0.0  # the judge's probability that it answers the query (0 when not judged)
 
     @property
     def text(self) -> str:
@@ -40,9 +45,12 @@ class SentenceScorer:
     has them, so a question costs its own embedding and dot products; passages without stored vectors (a
     library ingested before they existed: `scisynth reindex` adds them) are encoded on the spot."""
 
-    def __init__(self, embedder: Embedder, stored: SentenceVectorStore | None = None) -> None:
+    def __init__(self, embedder: Embedder, stored: SentenceVectorStore | None = None,
+                 judge: EvidenceJudge | None = None) -> None:
+        """`judge`: default the shipped one (agent/evidence_judge.json)."""
         self.embedder = embedder
         self.stored = stored
+        self.judge = judge or shipped_judge()
 
     def similarities(self, query: str, texts: list[str]) -> np.ndarray:
         """Cosine similarity of each text to the query."""
@@ -63,17 +71,31 @@ class SentenceScorer:
                 offset += len(passage_spans)
         return [stored[p.chunk_id] for p in passages]
 
-    def sentences(self, query: str, passages: list[Passage], keep: SentenceFilter | None = None
-                  ) -> list[list[Sentence]]:
-        """For each passage, its sentences (those `keep` accepts) scored against the query, in text order."""
+    def sentences(self, query: str, passages: list[Passage], keep: SentenceFilter | None = None,
+                  judged_from: float | None = None) -> list[list[Sentence]]:
+        """For each passage, its sentences (those `keep` accepts) scored against the query, in text order; with
+        `judged_from`, those at least that similar also carry the judge's `evidence` probability."""
         if not passages:
             return []
         query_vector = self.embedder.embed_query(query)
+        similarities = [(spans, vectors, vectors @ query_vector if len(spans) else np.zeros(0))
+                        for spans, vectors in self.vectors(passages)]
+        question = None
+        if judged_from is not None:
+            sentences = [p.text[a:b] for p, (spans, _, _) in zip(passages, similarities, strict=True) for a, b in spans]
+            best = max((float(s.max()) for _, _, s in similarities if len(s)), default=0.0)
+            question = QuestionContext.among(query, sentences, best)
         scored = []
-        for passage, (spans, vectors) in zip(passages, self.vectors(passages), strict=True):
-            similarity = vectors @ query_vector if len(spans) else np.zeros(0)
-            scored.append([Sentence(passage, a, b, float(similarity[i]), i, vectors[i])
-                           for i, (a, b) in enumerate(spans) if keep is None or keep(passage, passage.text[a:b])])
+        for passage, (spans, vectors, similarity) in zip(passages, similarities, strict=True):
+            rows = [i for i, (a, b) in enumerate(spans) if keep is None or keep(passage, passage.text[a:b])]
+            evidence = np.zeros(len(spans))
+            judged = [i for i in rows if question is not None and judged_from is not None
+                      and similarity[i] >= judged_from]
+            if judged and question is not None:
+                texts = [passage.text[a:b] for a, b in spans]
+                evidence[judged] = self.judge.probability(passage_features(question, texts, similarity, judged))
+            scored.append([Sentence(passage, *spans[i], float(similarity[i]), i, vectors[i], float(evidence[i]))
+                           for i in rows])
         return scored
 
     def best(self, query: str, passage: Passage, keep: SentenceFilter | None = None) -> Sentence | None:

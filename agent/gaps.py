@@ -20,6 +20,7 @@ import numpy as np
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
 from agent.prose import is_body_prose, is_verb_form
+from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import HybridSearcher, Passage
 
@@ -40,6 +41,11 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\bwe were (?:not able|unable)\b",
         rf"\b(?:we|this study|this work|our study) (?:did|could|can|were) not (?:be able to )?{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
+        r"\b(?:may|might|could|does|do) not (?:necessarily )?(?:correlate|reflect|generali[sz]e|translate|apply|"
+        r"represent|hold|extend|be representative|be generali[sz]able)\b",
+        r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
+        r"(?:in (?:this|the present|our)|here|further)\b",
+        r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical )?power\b|\bunderpowered\b",
     ],
     _FUTURE: [
         r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s)\b",
@@ -47,6 +53,10 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:further|more|additional|larger|longer|prospective) (?:studies|research|work|investigations?|"
         r"experiments?|analys[ie]s|trials?|data)\b[^.]{0,120}\b(?:needed|required|warranted|necessary|should|would)\b",
         r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional)\b",
+        r"\b(?:further|more|additional|independent) (?:evidence|confirmation|validation|replication|"
+        r"characteri[sz]ation|assessment|evaluation|testing)\b[^.]{0,80}\b(?:needed|required|warranted|necessary)\b",
+        r"\b(?:may|might|could|would) help (?:to )?(?:resolve|answer|clarify|address|explain|settle)\b",
+        r"\bwill be (?:treated|addressed|studied|considered|investigated|discussed) (?:in|elsewhere)\b",
         r"\b(?:is|are|was|were) warranted\b", r"^\W*in (?:the )?(?:near )?future\b",
         r"\b(?:explore|address|investigate|study|examine|consider|pursue)d?\b[^.]{0,40}\bin (?:the )?future\b",
         r"\bwe (?:plan|intend|hope) to\b", r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
@@ -67,21 +77,38 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:has|have|had) yet to be (?:examined|studied|determined|established|explored|investigated|tested|"
         r"shown|elucidated|understood|clarified|confirmed)\b",
         r"\bno (?:previous |prior )?(?:study|studies|work) (?:has|have)\b",
+        r"\b(?:none|neither) (?:has|have) (?:yet )?been (?:substantiated|confirmed|established|proven|tested)\b",
+        r"\bwe (?:suspect|conjecture)\b|\bconjectur(?:e|ed) (?:that|to)\b|\b(?:difficult|impossible|hard) to "
+        r"(?:know|tell|determine|say|establish)\b|\b(?:does|do|did) not address\b",
     ],
     _NEGATIVE: [
         r"\b(?:conflicting|contradictory|inconsistent|mixed|controversial) "
         r"(?:results|findings|evidence|data|reports)\b",
         r"\b(?:in contrast|contrary) to (?:the )?(?:previous|earlier|prior|other|published) (?:studies|reports|"
         r"findings|results|observations|trials)\b",
-        rf"\bfailed to {_RESULT_VERB}\b", rf"\b(?:did|could) not (?:significantly )?{_RESULT_VERB}\b",
-        r"\bno (?:statistically )?significant\b",
+        r"\b(?:is|are|was|were|remains?|seems?|appears?) (?:still |highly )?(?:conflicting|contradictory|"
+        r"inconsistent|mixed|controversial)\b",
+        r"\b(?:failed|fail|did not|could not) to (?:replicate|reproduce|confirm)\b",
+        r"\b(?:paradox(?:ical)?|unexplained|puzzling|discrepanc(?:y|ies))\b",
     ],
 }
 # "to help future research, we release..." looks forward without naming anything left open.
 _NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
                         r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|\b(?:available|accessible|useful|released?)\s+"
                         r"(?:\w+\s+){0,2}(?:to|for)\s+future\b", re.IGNORECASE)
+_RELEASED_FOR_FUTURE = re.compile(r"\b(?:release|open-?source|publish|share|make|provide|distribute)s?d?\b[^.]{0,120}"
+                                 r"\bfor (?:future|further) (?:research|work|studies|use)\b", re.IGNORECASE)
 _BASELINE = re.compile(r"\bbaseline\b", re.IGNORECASE)
+# A gap an introduction names ("X has not been explored") is what the paper sets out to fill, not one it leaves.
+_MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:introduction|background|motivation|"
+                                 r"related (?:work|research|literature)|literature review|prior work|"
+                                 r"state of the art)\b", re.IGNORECASE)
+# Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants.
+_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
+                                r"methods|text)\b|\binstructions?\b|\bguidelines?\b|"
+                                r"\bannotation\b|\bquestionnaire\b|\btemplate\b", re.IGNORECASE)
+_SOLVED = re.compile(r"\b(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate)s? (?:this|these|"
+                     r"the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b", re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
                           r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
@@ -106,6 +133,8 @@ _GENERIC = frozenset({
 
 def _cue_kind(sentence: str) -> str | None:
     """The kind an author's set phrase names, or None."""
+    if _RELEASED_FOR_FUTURE.search(sentence) or _SOLVED.search(sentence):
+        return None
     sentence = _NOT_A_GAP.sub(" ", sentence)
     kind = next((kind for kind, cue in _CUES if cue.search(sentence)), None)
     # "The groups did not differ at baseline" checks a design, it is not a result.
@@ -125,9 +154,17 @@ def _title_kind(title: str) -> str:
 def gap_kind(sentence: str, section: str) -> str | None:
     """What kind of open question the sentence states on its own, or None: an author's set phrase; in a
     Limitations section, any sentence; in another section about open questions, a weaker cue; but where the
-    section also sums up ("Conclusions and Future Work"), only the set phrases."""
+    section also sums up ("Conclusions and Future Work"), only the set phrases. Never in an appendix or
+    guidelines, never the paper's own aim or an instruction (agent/sentence_types.py); and an unknown named in an
+    introduction or related work is what the paper goes on to study, not what it leaves open."""
+    if _NOT_A_GAP_SECTION.search(section):
+        return None
+    kinds = sentence_type(sentence)
+    if kinds.aim or kinds.instruction:
+        return None
     if kind := _cue_kind(sentence):
-        return kind
+        motivating = any(_MOTIVATING_SECTION.search(part.strip()) for part in section.split(">"))
+        return None if kind in (_OPEN, _NEGATIVE) and motivating else kind
     titled = _gap_title(section)
     if titled is None or _SHARED_SECTION.search(titled):
         return None
@@ -146,11 +183,11 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
         key, titled = (passage.paper_id, passage.section), _gap_title(passage.section)
         for start, end in passage.sentence_spans():
             text = passage.text[start:end]
-            if titled and _SUMS_UP.search(text):
+            stated = gap_kind(text, passage.section)
+            if titled and not stated and _SUMS_UP.search(text):
                 listing.pop(key, None)
                 continue
-            kind = gap_kind(text, passage.section) or (
-                listing.get(key) if titled and _SECTION_CUE.search(text) else None)
+            kind = stated or (listing.get(key) if titled and _SECTION_CUE.search(text) else None)
             if kind is not None:
                 kinds[(passage.chunk_id, start)] = kind
                 if titled:

@@ -175,15 +175,16 @@ class RuleReasoner:
         return [q for q in dict.fromkeys(candidates) if q.strip() and q not in tried][:2]
 
     def findings(self, topic: str, evidence: list[Passage]) -> list[tuple[int, str]]:
-        """Each source's body-prose sentence closest to the topic, numbered; sources without one are left out."""
-        return [(i, max(found, key=lambda s: s.score).text)
-                for i, found in enumerate(self.scorer.sentences(topic, evidence, keep=_premise), start=1) if found]
+        """Each source's body-prose finding that the evidence judge rates best for the topic, numbered; sources
+        without one are left out."""
+        judged = self.scorer.sentences(topic, evidence, keep=_premise, judged_from=-1.0)
+        return [(i, max(found, key=lambda s: s.evidence).text) for i, found in enumerate(judged, start=1) if found]
 
     def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]:
         """A finding of one paper carried to the setting of another that shares its terms; never two passages
         of one paper, and none at all when only one paper is relevant. `leads` are for a model."""
-        prose = self.scorer.sentences(topic, evidence, keep=is_body_prose)
-        findings = {i: max(found, key=lambda s: s.score) for i, sentences in enumerate(prose)
+        prose = self.scorer.sentences(topic, evidence, keep=is_body_prose, judged_from=-1.0)
+        findings = {i: max(found, key=lambda s: s.evidence) for i, sentences in enumerate(prose)
                     if (found := [s for s in sentences if _premise(s.passage, s.text)])}
         drafts: list[HypothesisDraft] = []
         used: list[Sentence] = []

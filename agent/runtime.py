@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from agent.answerability import AnswerabilityJudge
 from agent.citations import CitationChecker
 from agent.evidence import SentenceScorer
+from agent.evidence_judge import load_judge
 from agent.gaps import OpenQuestionFinder
 from agent.graph import build_graph
 from agent.llm import Composer, load_chat_model
@@ -110,7 +111,8 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
                         cache=SqlArxivCache(engine), cache_ttl_seconds=arxiv_settings.arxiv_cache_hours * 3600)
     fetcher = PaperFetcher(arxiv, ingestor, storage.papers_dir, FetchPolicy.from_hosts(arxiv_settings.fetch_hosts),
                            arxiv_settings.max_download_mb * 1024 * 1024)
-    scorer = SentenceScorer(embedder, SentenceVectorStore(engine, embedder.name, embedder.dimension))
+    scorer = SentenceScorer(embedder, SentenceVectorStore(engine, embedder.name, embedder.dimension),
+                            load_judge(quality.evidence_judge))
     extractive = ExtractiveComposer(scorer, quality)
     if model is None and composer is None:
         model = load_chat_model(settings.model.llm, settings.model_options)

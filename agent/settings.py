@@ -141,6 +141,10 @@ class AnswerSettings(_Group):
                               "alone answers it")
     quote_min_similarity: float = Field(default=0.35, ge=0, le=1, description="the least similarity of a sentence "
                                         "an extractive answer quotes")
+    quote_min_evidence_ratio: float = Field(default=0.5, ge=0, le=1, description="a sentence the evidence judge "
+                                            "rates below this share of the best one's is not quoted; the highest "
+                                            "ratio that kept 0.9 of the training questions answered with evidence "
+                                            "(python -m research.answer_cutoff)")
     answer_max_sentences: int = Field(default=4, ge=1, description="sentences an extractive answer quotes")
     sentences_per_passage: int = Field(default=2, ge=1, description="of them, from one passage at most")
     duplicate_similarity: float = Field(default=0.9, ge=0, le=1, description="two sentences this similar say the "
@@ -159,6 +163,8 @@ class AnswerSettings(_Group):
                                     "sentence's own")
     novelty_decided_at: float = Field(default=0.9, ge=0, le=1, description="prior work this similar to a hypothesis "
                                       "says the same: it is not novel")
+    evidence_judge: str = Field(default="", description="a JSON file 'scisynth train judge' wrote, to rank the "
+                                "sentences answers quote; empty: the judge shipped in agent/evidence_judge.json")
 
 
 class TurnSettings(_Group):

@@ -324,8 +324,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_train_judge(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from research.judge_training import train_from_data, weights_table
+
+    settings = Settings()
+    output = args.out or settings.storage.home_dir / "models" / "evidence_judge.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tqdm(desc="train judge", unit="question", disable=args.json or None, file=sys.stderr) as bar:
+        def advance(_stage: str, done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        judge = train_from_data(settings, output, data_dir=args.data_dir, on_progress=advance,
+                                max_questions=args.max_questions)
+    table = judge.manifest["cross_validation"]["table"]
+    lines = [f"{name}: P@1 {row['p@1']:.3f}, P@3 {row['p@3']:.3f}" for name, row in table.items()]
+    weights = ", ".join(f"{name} {weight:+.2f}" for name, weight in weights_table(judge))
+    _print({**judge.manifest, "path": str(output)}, args.json,
+           f"cross-validated on the training questions ({judge.manifest['cross_validation']['folds']} folds, "
+           f"grouped by question):\n" + "\n".join(lines) + f"\nweights (standardised): {weights}\n"
+           f"written: {output}\nuse: SCISYNTH_EVIDENCE_JUDGE={output} scisynth eval citations")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import importlib.util
+
+    if args.train_command == "judge":
+        return cmd_train_judge(args)
 
     if not all(importlib.util.find_spec(name) for name in ("datasets", "accelerate")):
         print("scisynth: training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)

@@ -12,7 +12,15 @@ PubMedQA (pooled 1,000 abstracts; a test sample stratified by label):
 
 SciFact (its corpus; dev claims with evidence, stratified by label), each claim asked as a question:
 - `sentence_precision`: share of citations whose quote is a gold rationale sentence of the claim;
-- `paper_precision`: share of citations to one of the claim's evidence abstracts.
+- `paper_precision`: share of citations to one of the claim's evidence abstracts;
+- answerability by kind of claim (one evidence abstract, or several: a question several papers answer):
+  `answered` with its evidence in the library, `abstained` when the sampled claims' evidence abstracts are
+  removed from it.
+
+Multi-paper questions (evals/multi_paper: 40 questions written over PubMedQA's abstracts, each needing two to
+four of them; how they were written is in RULES.md), by kind and all together: `answered` with the gold
+abstracts in the pooled library, `abstained` without them, `citation_precision` (citations to a gold or
+also-relevant abstract), `gold_papers_cited` (share of each question's gold abstracts cited).
 
 Baselines in the same tables: always answer / always abstain, and the lead sentence of the top retrieved
 abstract (what a retriever alone would cite).
@@ -29,7 +37,7 @@ from agent.citations import _claims
 from agent.keywords import content_words
 from agent.settings import Settings
 from agent.turn import TurnRequest
-from evals.datasets import default_data_dir, ensure_scifact, eval_home, load_scifact, subset
+from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, eval_home, load_scifact, subset
 from evals.metrics import mean
 from evals.pubmedqa import load, pooled_library, sample
 from evals.scifact_retrieval import build_library, rank_documents
@@ -38,6 +46,7 @@ from retrieval.lexical import _STEMMER
 from service.turns import TurnService
 
 COVERED = 0.6
+MULTI_PAPER = Path(__file__).with_name("multi_paper") / "questions.jsonl"
 
 
 def _normal(text: str) -> str:
@@ -88,6 +97,40 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
     return runtime.composer.name, row, {"questions": len(pmids), "citations": len(precision)}
 
 
+def multi_paper_part(settings: Settings, data_dir: Path, embedder: Embedder | None,
+                     on_item: Callable[[], None] | None) -> tuple[dict[str, dict], dict]:
+    """Questions that need two to four PubMedQA abstracts together (evals/multi_paper), by kind: answered with
+    their gold abstracts in the pooled library, abstained without them; citations to a gold or also-relevant
+    abstract; share of each question's gold abstracts cited."""
+    questions = [json.loads(line) for line in MULTI_PAPER.open()]
+    records, _ = load(data_dir)
+    runtimes = {True: pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder),
+                False: pooled_library(records, eval_home(settings) / f"pubmedqa-minus-multi-paper-{len(questions)}",
+                                      settings, embedder, exclude={pmid for q in questions for pmid in q["gold"]})}
+    rows: dict[str, dict[str, list[float]]] = {}
+    for present, runtime in runtimes.items():
+        turns = TurnService(runtime)
+        for question in questions:
+            result = turns.run(TurnRequest(question=question["question"]))
+            row = rows.setdefault(question["kind"], {"answered": [], "abstained": [], "citation_precision": [],
+                                                     "gold_papers_cited": []})
+            if present:
+                fair = set(question["gold"]) | set(question.get("also_relevant", []))
+                cited = {c["paper_id"] for c in result.citations}
+                row["answered"].append(float(result.answered))
+                row["citation_precision"] += [float(c["paper_id"] in fair) for c in result.citations]
+                row["gold_papers_cited"].append(len(cited & set(question["gold"])) / len(question["gold"]))
+            else:
+                row["abstained"].append(float(not result.answered))
+            if on_item:
+                on_item()
+    every = {name: [v for row in rows.values() for v in row[name]] for name in next(iter(rows.values()))}
+    table = {f"multi-paper ({kind})": row for kind, row in sorted(rows.items())} | {"multi-paper (all)": every}
+    metrics = {name: {metric: round(mean(values), 4) for metric, values in row.items()} | {
+        "questions": len(row["answered"])} for name, row in table.items()}
+    return metrics, {"questions": len(questions), "gold_abstracts": len({p for q in questions for p in q["gold"]})}
+
+
 def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | None,
                  on_item: Callable[[], None] | None, corpus_limit: int | None) -> tuple[dict, dict, dict]:
     data_dir = default_data_dir("scifact") or ensure_scifact(settings.storage.home_dir)
@@ -101,12 +144,15 @@ def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | Non
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
     chunk_papers = runtime.catalog.chunk_papers()
     sentence_hits, paper_hits, lead_sentence, lead_paper = [], [], [], []
+    answered: dict[str, list[float]] = {}
     turns = TurnService(runtime)
     for claim_id, text in dataset.queries.items():
         evidence = claims[claim_id]["evidence"]
         gold = {_normal(abstracts[doc][i]) for doc, rationales in evidence.items() for r in rationales
                 for i in r["sentences"]}
-        for citation in turns.run(TurnRequest(question=text)).citations:
+        result = turns.run(TurnRequest(question=text))
+        answered.setdefault(_kind(evidence), []).append(float(result.answered))
+        for citation in result.citations:
             quote = _normal(citation["quote"])
             paper_hits.append(float(citation["paper_id"] in evidence))
             sentence_hits.append(float(any(quote in g or g in quote for g in gold)))
@@ -118,8 +164,36 @@ def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | Non
             on_item()
     agent_row = {"sentence_precision": round(mean(sentence_hits), 4), "paper_precision": round(mean(paper_hits), 4)}
     baseline = {"sentence_precision": round(mean(lead_sentence), 4), "paper_precision": round(mean(lead_paper), 4)}
+    abstained = _abstained_without_evidence(settings, dataset, claims, embedder, on_item)
+    answerability = {f"scifact-answerability ({kind})": {"answered": round(mean(answered[kind]), 4),
+                                                        "abstained": round(mean(abstained[kind]), 4),
+                                                        "claims": len(answered[kind])} for kind in sorted(answered)}
     return agent_row, baseline, {"claims": len(dataset.queries), "citations": len(sentence_hits),
-                                 "documents": len(dataset.documents)}
+                                 "documents": len(dataset.documents), "answerability": answerability}
+
+
+def _kind(evidence: dict) -> str:
+    return "one evidence abstract" if len(evidence) == 1 else "several evidence abstracts"
+
+
+def _abstained_without_evidence(settings: Settings, dataset: RetrievalSet, claims: dict[str, dict],
+                                embedder: Embedder | None, on_item: Callable[[], None] | None
+                                ) -> dict[str, list[float]]:
+    """Each claim asked again of the library without the sampled claims' evidence abstracts: does it say the
+    library does not answer? (One library for all, as PubMedQA's ablation: another claim's evidence missing too
+    changes nothing for this one.)"""
+    removed = {doc for claim_id in dataset.queries for doc in claims[claim_id]["evidence"]}
+    kept = RetrievalSet([d for d in dataset.documents if str(d["doc_id"]) not in removed], dataset.queries, {},
+                        dataset.strata)
+    runtime = build_library(kept, eval_home(settings) / f"scifact-{len(kept.documents)}-{len(kept.queries)}-"
+                            "without-evidence", settings, embedder, llm=settings.model.llm)
+    turns, abstained = TurnService(runtime), {}
+    for claim_id, text in dataset.queries.items():
+        result = turns.run(TurnRequest(question=text))
+        abstained.setdefault(_kind(claims[claim_id]["evidence"]), []).append(float(not result.answered))
+        if on_item:
+            on_item()
+    return abstained
 
 
 def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Embedder | None = None,
@@ -127,14 +201,16 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 20, embedder: Em
     started = time.perf_counter()
     provider, pubmed, pubmed_counts = pubmedqa_part(settings, data_dir, limit, embedder, on_item)
     scifact, lead, scifact_counts = scifact_part(settings, limit, embedder, on_item, corpus_limit)
+    answerability = scifact_counts.pop("answerability")
+    multi_paper, multi_counts = multi_paper_part(settings, data_dir, embedder, on_item)
     return {"suite": "citations",
             "dataset": {"name": "PubMedQA test questions (pooled abstracts) and SciFact dev claims with evidence",
                         "sampling": "stratified by label (seed 13)", "pubmedqa": pubmed_counts,
-                        "scifact": scifact_counts},
+                        "scifact": scifact_counts, "multi-paper": multi_counts},
             "settings": {"provider": provider},
             "metrics": {f"pubmedqa-{provider}": pubmed,
                         "pubmedqa-baseline-always-answer": {"answered": 1.0, "abstained": 0.0},
                         "pubmedqa-baseline-always-abstain": {"answered": 0.0, "abstained": 1.0},
                         f"scifact-{provider}": scifact,
-                        "scifact-baseline-lead-sentence": lead},
+                        "scifact-baseline-lead-sentence": lead, **answerability, **multi_paper},
             "timings": {"seconds": round(time.perf_counter() - started, 2)}, "items": []}

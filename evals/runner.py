@@ -15,7 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.settings import Settings
-from evals import abstention, citations, hypotheses, pdf_structure, pubmedqa, scifact_retrieval, scifact_verify
+from evals import (
+    abstention,
+    citations,
+    hypotheses,
+    open_questions,
+    pdf_structure,
+    pubmedqa,
+    scifact_retrieval,
+    scifact_verify,
+)
 from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact, eval_home
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
@@ -38,12 +47,15 @@ SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
                                                                                    on_item=tick)),
     "pdf-structure": ("pdf-corpus", lambda _s, d, limit, _c, variant, _e, tick: pdf_structure.run(
         d, pdf_structure.readers(variant), limit=limit, on_item=tick)),
+    # its hand-labelled sentences are in the repository (evals/open_questions): no dataset folder
+    "open-questions": ("", lambda _s, _d, limit, _c, _v, _e, tick: open_questions.run(limit=limit, on_item=tick)),
 }
+WITHOUT_EMBEDDINGS = {"pdf-structure", "open-questions"}
 # The subsets `eval quick` runs in CI: seeded, stratified samples, minutes not hours.
 QUICK = {"scifact-retrieval": {"limit": 100, "corpus_limit": 1000},
          "scifact-verify": {"limit": 100, "corpus_limit": 1000},
          "pubmedqa": {"limit": 100}, "citations": {"limit": 20, "corpus_limit": 1000}, "hypotheses": {"limit": 3},
-         "pdf-structure": {"variant": "quick"}}
+         "pdf-structure": {"variant": "quick"}, "open-questions": {}}
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 
 
@@ -75,8 +87,9 @@ def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limi
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
     folder, runner = SUITES[suite]
-    data_dir = data_dir or default_data_dir(folder) or _download(folder, settings)
-    embedder = embedder or (shared_embedder(settings) if suite != "pdf-structure" else None)
+    if folder:
+        data_dir = data_dir or default_data_dir(folder) or _download(folder, settings)
+    embedder = embedder or (shared_embedder(settings) if suite not in WITHOUT_EMBEDDINGS else None)
     report = runner(settings, data_dir, limit, corpus_limit, variant, embedder, on_item)
     if out:
         out.write_text(json.dumps(report, indent=2))

@@ -1,4 +1,4 @@
-"""The model-free provider: an answer made of the evidence sentences closest to the question.
+"""The model-free provider: an answer made of the evidence sentences that best answer the question.
 
 Deterministic and honest by construction: every sentence it writes is quoted from a passage and
 carries that passage's `[n]`, and it says so plainly when nothing in the evidence answers the question.
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from agent.evidence import Sentence, SentenceScorer
 from agent.prose import is_body_prose
+from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import Passage
 
@@ -25,6 +26,7 @@ class ExtractiveComposer:
         quality = quality or AnswerSettings()
         self.scorer = scorer
         self.min_similarity = quality.quote_min_similarity
+        self.min_evidence_ratio = quality.quote_min_evidence_ratio
         self.max_sentences = quality.answer_max_sentences
         self.per_passage = quality.sentences_per_passage
         self.duplicate_similarity = quality.duplicate_similarity
@@ -32,17 +34,21 @@ class ExtractiveComposer:
 
     def choose(self, question: str, passages: list[Passage]) -> list[tuple[int, Sentence]]:
         """The (passage number, sentence) pairs of the answer, in reading order."""
-        scored = self.scorer.sentences(question, passages)
-        # A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
-        candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences),
-                            key=lambda pair: -(pair[1].score + self.rank_prior / pair[0]))
+        scored = self.scorer.sentences(question, passages, judged_from=self.min_similarity)
+        # Similar enough to be on topic (the calibrated floor), then ranked by the judge: a sentence that answers
+        # comes before one that restates the question. A small prior for the retriever's ranking breaks
+        # near-ties in favour of the best passages.
+        candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences
+                             if s.score >= self.min_similarity),
+                            key=lambda pair: -(pair[1].evidence + self.rank_prior / pair[0]))
         chosen: list[tuple[int, Sentence]] = []
         for n, sentence in candidates:  # best first: the body-prose rule runs only on the sentences considered
-            if sentence.score < self.min_similarity or len(chosen) == self.max_sentences:
+            if len(chosen) == self.max_sentences or (chosen and sentence.evidence < self.min_evidence_ratio
+                                                     * chosen[0][1].evidence):
                 break
             if sum(m == n for m, _ in chosen) >= self.per_passage or self._repeats(sentence, chosen):
                 continue
-            if is_body_prose(sentence.passage, sentence.text):
+            if is_body_prose(sentence.passage, sentence.text) and sentence_type(sentence.text).quotable_as_answer:
                 chosen.append((n, sentence))
         # Best passage first, sentences of one passage in their original order: it reads as prose.
         first_rank: dict[int, int] = {}

@@ -1,0 +1,79 @@
+"""What kind of sentence a paper's sentence is: a question, an instruction, the paper's own aim, a statement of
+prior work, a method, a finding. Answers quote findings, not the questions a paper asks itself ("RQ1: can
+agreement be improved?") nor the instructions of its appendix; the evidence judge (agent/evidence_judge.py) uses
+the types as features, and the open-question finder refuses what is plainly not an open question.
+
+Each type is a cue a reader would point at (a question mark, an imperative opening, "this study aims to",
+"et al.", "we recruited"); evals/open_questions/labels.jsonl holds hand-labelled types to check them against
+(`scisynth eval open-questions` prints each type's precision and recall).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
+_INSTRUCTION = re.compile(
+    r"^\W*(?:please|select|choose|rate|read|click|mark|highlight|indicate|answer|imagine|consider the following|"
+    r"do not|don't|make sure|note that you|for each (?:summary|item|question|pair|sentence|document))\b"
+    r"|\byou (?:will|should|must|need to|are asked|can|may) (?!not\b)\w+"
+    r"|\b(?:annotators?|raters?|workers?|participants?|judges?) (?:(?:were|are|was|is) (?:asked|instructed|told|"
+    r"shown|given)|should|must|need to)\b|\byour (?:task|job|answer|rating)\b", re.IGNORECASE)
+_AIM = re.compile(
+    r"\b(?:(?:the |our |main |primary )?(?:aims?|goals?|objectives?|purpose) (?:of (?:this|the present|our)|was|were|"
+    r"is|are) |this (?:study|paper|work|article|review) (?:aims|aimed|seeks|sought|examines|investigates|"
+    r"explores|asks|addresses)|we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
+    r"investigate|investigated|examine|examined|test|tested|explore|explored) (?:whether|if|how|why|what)|"
+    r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|in this (?:paper|study|work|article),? we "
+    r"(?:propose|present|introduce|investigate|study|examine|explore|describe|address)|(?:in )?(?:section|chapter) "
+    r"\d+,? (?:we )?(?:describes?|presents?|discuss(?:es)?|introduces?))", re.IGNORECASE)
+_PRIOR = re.compile(
+    r"\bet al\b|\[\d+(?:[,\u2013-]\s*\d+)*\]|\(\s*[A-Z][\w'-]+(?: and [A-Z][\w'-]+| et al\.?)?,? \d{4}[a-z]?"
+    r"|\b(?:previous(?:ly)?|prior|earlier|recent) (?:stud(?:y|ies)|work|reports?|research|findings)\b"
+    r"|\b(?:has|have) (?:been|long been) (?:shown|reported|suggested|proposed|demonstrated|described)\b"
+    r"|\b(?:studies|authors|researchers) (?:have )?(?:shown|reported|found|suggested|demonstrated)\b")
+_METHOD = re.compile(
+    r"\bwe (?:used|use|performed|perform|measured|recruited|collected|trained|computed|calculated|applied|"
+    r"conducted|obtained|extracted|selected|randomi[sz]ed|fitted|fit|implemented|followed|adopted|employed)\b"
+    r"|\b(?:were|was) (?:measured|recruited|randomi[sz]ed|enrolled|collected|performed|used|obtained|"
+    r"calculated|computed|assessed|incubated|analy[sz]ed|extracted|trained|fitted|defined|excluded|included|"
+    r"stained|sequenced|cultured|treated|centrifuged|diluted|recorded|administered)\b", re.IGNORECASE)
+_FINDING = re.compile(
+    r"\b(?:we (?:show|showed|found|find|observed|observe|demonstrate|demonstrated|report|conclude|identified|"
+    r"detected)|(?:these|our|the) (?:results|findings|data|analyses|experiments) (?:show|showed|suggest|suggested|"
+    r"indicate|indicated|demonstrate|demonstrated|reveal|revealed|support|confirm)|in conclusion|"
+    r"(?:was|were) (?:significantly |markedly |substantially )?(?:higher|lower|greater|smaller|increased|"
+    r"decreased|reduced|improved|associated|correlated)|(?:significantly|markedly) (?:\w+ed|higher|lower))\b"
+    r"|\b[pP]\s*[<=>≤]\s*0?\.\d|\b(?:OR|HR|RR|CI)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SentenceType:
+    """The cues a sentence carries; more than one may hold ("We found, as Smith et al. did, ...")."""
+
+    question: bool
+    instruction: bool
+    aim: bool
+    prior_work: bool
+    method: bool
+    finding: bool
+
+    @property
+    def quotable_as_answer(self) -> bool:
+        """Neither a question nor an instruction: what an answer may quote."""
+        return not (self.question or self.instruction)
+
+    @property
+    def main(self) -> str:
+        """One name for it, the strongest cue first (what the labelled set is compared with)."""
+        for name in ("question", "instruction", "aim", "finding", "prior_work", "method"):
+            if getattr(self, name):
+                return name
+        return "other"
+
+
+def sentence_type(text: str) -> SentenceType:
+    return SentenceType(question=bool(_QUESTION.search(text)), instruction=bool(_INSTRUCTION.search(text)),
+                        aim=bool(_AIM.search(text)), prior_work=bool(_PRIOR.search(text)),
+                        method=bool(_METHOD.search(text)), finding=bool(_FINDING.search(text)))

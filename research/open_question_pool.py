@@ -1,0 +1,111 @@
+"""Issue 40: the pool of sentences to hand-label for open-question detection (evals/open_questions/pool.jsonl).
+
+From every full text we have (the shared PDFs, the publisher PDF corpus, the JATS articles, the unarXive records
+with a section about open questions, and the held-out PDFs in evals/pdf_corpus_extra), each paper's body-prose
+sentences are split as SciSynth splits them, and a seeded sample is drawn per paper so that both kinds of error
+can be seen: sentences the current finder flags, sentences only the keyword baseline flags, unflagged sentences
+of the sections where authors discuss (Discussion, Conclusions, Limitations, ...) and a few from anywhere else.
+Each sentence is stored with its section path and the sentences before it in its section (what the finder's
+listing rule reads), so the evaluation needs no PDF reader.
+
+    python -m research.open_question_pool [--data-dir ../shared/data] [--out evals/open_questions/pool.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from pathlib import Path
+
+from agent.gaps import stated_gaps
+from agent.prose import is_body_prose
+from evals.hypotheses import _GAP_KEYWORDS
+from evals.paper_structure import unarxive_gap_records
+from retrieval.chunking import chunk_document
+from retrieval.search import Passage
+from tools.documents import Document
+from tools.parsers import iter_documents
+
+SEED = 40
+_DISCUSSING = re.compile(r"discussion|conclu|limitation|future|outlook|perspective|summary|open|challenge",
+                         re.IGNORECASE)
+PER_PAPER = {"finder": 6, "keyword only": 4, "discussing, unflagged": 5, "elsewhere": 2}
+CONTEXT = 8  # sentences of the section before the labelled one
+
+
+def passages_of(document: Document) -> list[Passage]:
+    return [Passage(chunk_id=i, paper_id=document.paper_id, title=document.title, section=c.section, page=None,
+                    page_start=None, page_end=None, text=c.text, score=0.0, page_spans=c.page_spans)
+            for i, c in enumerate(chunk_document(document))]
+
+
+def paper_sentences(document: Document, source: str) -> list[dict]:
+    """Each body-prose sentence of the paper (the overlap between chunks counted once), with its flags."""
+    passages = passages_of(document)
+    kinds = stated_gaps(passages)
+    seen: set[tuple[str, str]] = set()
+    rows: list[dict] = []
+    by_section: dict[str, list[str]] = {}
+    for passage in passages:
+        for start, end in passage.sentence_spans():
+            text = passage.text[start:end]
+            if (passage.section, text) in seen:
+                continue
+            seen.add((passage.section, text))
+            before = by_section.setdefault(passage.section, [])
+            if is_body_prose(passage, text):
+                rows.append({"paper": source, "title": document.title, "section": passage.section, "text": text,
+                             "before": before[-CONTEXT:], "finder": kinds.get((passage.chunk_id, start)),
+                             "keyword": bool(_GAP_KEYWORDS.search(text))})
+            before.append(text)
+    return rows
+
+
+def stratum(row: dict) -> str:
+    if row["finder"]:
+        return "finder"
+    if row["keyword"]:
+        return "keyword only"
+    return "discussing, unflagged" if _DISCUSSING.search(row["section"]) else "elsewhere"
+
+
+def sources(data_dir: Path, extra_dir: Path, work: Path) -> list[tuple[str, Path]]:
+    files = sorted(data_dir.glob("papers/*.pdf")) + sorted(data_dir.glob("pdf-corpus/*/*.pdf"))
+    files += sorted(data_dir.glob("pmc-jats/*.nxml")) + sorted(extra_dir.glob("*/*.pdf"))
+    found = [(f"{f.parent.name}/{f.name}", f) for f in files]
+    return [*found, ("unarxive", unarxive_gap_records(data_dir / "unarxive", work))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--extra-dir", type=Path, default=Path("evals/pdf_corpus_extra"))
+    parser.add_argument("--out", type=Path, default=Path("evals/open_questions/pool.jsonl"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/open-question-pool"))
+    args = parser.parse_args()
+    rng = random.Random(SEED)
+    pool: list[dict] = []
+    for name, path in sources(args.data_dir, args.extra_dir, args.work):
+        for document in iter_documents(path):
+            if isinstance(document, Exception):
+                print(f"skipped {name}: {document}")
+                continue
+            source = name if name != "unarxive" else f"unarxive/{document.paper_id}"
+            rows = paper_sentences(document, source)
+            for label, most in PER_PAPER.items():
+                members = [r for r in rows if stratum(r) == label]
+                pool += [{**r, "stratum": label} for r in rng.sample(members, min(most, len(members)))]
+            print(f"{source}: {len(rows)} sentences")
+    rng.shuffle(pool)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w") as handle:
+        for i, row in enumerate(pool):
+            handle.write(json.dumps({"id": i, **row}) + "\n")
+    counts = {label: sum(r["stratum"] == label for r in pool) for label in PER_PAPER}
+    print(f"{len(pool)} sentences from {len({r['paper'] for r in pool})} papers: {counts}")
+
+
+if __name__ == "__main__":
+    main()
