@@ -141,10 +141,11 @@ class AnswerSettings(_Group):
                               "alone answers it")
     quote_min_similarity: float = Field(default=0.35, ge=0, le=1, description="the least similarity of a sentence "
                                         "an extractive answer quotes")
-    quote_min_evidence_ratio: float = Field(default=0.5, ge=0, le=1, description="a sentence the evidence judge "
-                                            "rates below this share of the best one's is not quoted; the highest "
-                                            "ratio that kept 0.9 of the training questions answered with evidence "
-                                            "(python -m research.answer_cutoff)")
+    quote_min_evidence_ratio: float = Field(default=0.4, ge=0, le=1, description="a sentence the evidence judge "
+                                            "rates below this share of the best one's is not quoted; higher cites "
+                                            "fewer wrong papers for one-paper questions and fewer right ones for "
+                                            "multi-paper ones (chosen on calibration questions: python -m "
+                                            "research.answer_cutoff)")
     answer_max_sentences: int = Field(default=4, ge=1, description="sentences an extractive answer quotes")
     sentences_per_passage: int = Field(default=2, ge=1, description="of them, from one passage at most")
     duplicate_similarity: float = Field(default=0.9, ge=0, le=1, description="two sentences this similar say the "

@@ -18,7 +18,8 @@ SciFact (its corpus; dev claims with evidence, stratified by label), each claim 
   removed from it.
 
 Multi-paper questions (evals/multi_paper: 40 questions written over PubMedQA's abstracts, each needing two to
-four of them; how they were written is in RULES.md), by kind and all together: `answered` with the gold
+four of them; how they were written is in RULES.md), by kind, all together and the seeded half no setting was
+calibrated on: `answered` with the gold
 abstracts in the pooled library, `abstained` without them, `citation_precision` (citations to a gold or
 also-relevant abstract), `gold_papers_cited` (share of each question's gold abstracts cited).
 
@@ -29,6 +30,7 @@ abstract (what a retriever alone would cite).
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +49,7 @@ from service.turns import TurnService
 
 COVERED = 0.6
 MULTI_PAPER = Path(__file__).with_name("multi_paper") / "questions.jsonl"
+MULTI_PAPER_SEED = 40
 
 
 def _normal(text: str) -> str:
@@ -97,12 +100,22 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
     return runtime.composer.name, row, {"questions": len(pmids), "citations": len(precision)}
 
 
+def multi_paper_halves() -> tuple[list[dict], list[dict]]:
+    """The multi-paper questions in two seeded halves: one that settings may be calibrated on
+    (research/answer_cutoff.py), one only ever scored."""
+    questions = [json.loads(line) for line in MULTI_PAPER.open()]
+    random.Random(MULTI_PAPER_SEED).shuffle(questions)
+    return questions[:len(questions) // 2], questions[len(questions) // 2:]
+
+
 def multi_paper_part(settings: Settings, data_dir: Path, embedder: Embedder | None,
                      on_item: Callable[[], None] | None) -> tuple[dict[str, dict], dict]:
     """Questions that need two to four PubMedQA abstracts together (evals/multi_paper), by kind: answered with
     their gold abstracts in the pooled library, abstained without them; citations to a gold or also-relevant
     abstract; share of each question's gold abstracts cited."""
-    questions = [json.loads(line) for line in MULTI_PAPER.open()]
+    calibration, held_out = multi_paper_halves()
+    questions = sorted(calibration + held_out, key=lambda q: q["id"])
+    unseen = {q["id"] for q in held_out}
     records, _ = load(data_dir)
     runtimes = {True: pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder),
                 False: pooled_library(records, eval_home(settings) / f"pubmedqa-minus-multi-paper-{len(questions)}",
@@ -112,20 +125,23 @@ def multi_paper_part(settings: Settings, data_dir: Path, embedder: Embedder | No
         turns = TurnService(runtime)
         for question in questions:
             result = turns.run(TurnRequest(question=question["question"]))
-            row = rows.setdefault(question["kind"], {"answered": [], "abstained": [], "citation_precision": [],
-                                                     "gold_papers_cited": []})
-            if present:
-                fair = set(question["gold"]) | set(question.get("also_relevant", []))
-                cited = {c["paper_id"] for c in result.citations}
-                row["answered"].append(float(result.answered))
-                row["citation_precision"] += [float(c["paper_id"] in fair) for c in result.citations]
-                row["gold_papers_cited"].append(len(cited & set(question["gold"])) / len(question["gold"]))
-            else:
-                row["abstained"].append(float(not result.answered))
+            for group in (question["kind"], "held-out half") if question["id"] in unseen else (question["kind"],):
+                row = rows.setdefault(group, {"answered": [], "abstained": [], "citation_precision": [],
+                                              "gold_papers_cited": []})
+                if present:
+                    fair = set(question["gold"]) | set(question.get("also_relevant", []))
+                    cited = {c["paper_id"] for c in result.citations}
+                    row["answered"].append(float(result.answered))
+                    row["citation_precision"] += [float(c["paper_id"] in fair) for c in result.citations]
+                    row["gold_papers_cited"].append(len(cited & set(question["gold"])) / len(question["gold"]))
+                else:
+                    row["abstained"].append(float(not result.answered))
             if on_item:
                 on_item()
-    every = {name: [v for row in rows.values() for v in row[name]] for name in next(iter(rows.values()))}
-    table = {f"multi-paper ({kind})": row for kind, row in sorted(rows.items())} | {"multi-paper (all)": every}
+    held_row = rows.pop("held-out half")
+    every = {name: [v for row in rows.values() for v in row[name]] for name in held_row}
+    table = {f"multi-paper ({kind})": row for kind, row in sorted(rows.items())} | {
+        "multi-paper (all)": every, "multi-paper (held-out half)": held_row}
     metrics = {name: {metric: round(mean(values), 4) for metric, values in row.items()} | {
         "questions": len(row["answered"])} for name, row in table.items()}
     return metrics, {"questions": len(questions), "gold_abstracts": len({p for q in questions for p in q["gold"]})}

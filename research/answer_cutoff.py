@@ -1,12 +1,20 @@
 """Issue 40: how far below the best sentence an extractive answer may still quote (AnswerSettings.
-quote_min_evidence_ratio), chosen on the judge's training questions, never on an evaluation split.
+quote_min_evidence_ratio), chosen on calibration questions, never on an evaluation split.
 
 The extractive composer quotes up to four sentences, two per passage at most, of those at least
-quote_min_similarity similar to the question, best judged first. Here that choice is replayed on the training
-candidates (research/judge_training.py: each question's evidence abstracts and BM25's best others) with a ratio
-r: a sentence is quoted only when its judged probability is at least r times the best one's. For each r it
-prints the share of quoted sentences from an evidence abstract (what citation precision measures) and the share
-of questions still answered with at least one evidence sentence.
+quote_min_similarity similar to the question, best judged first, none below r times the best one's judged
+probability. Two replays for each r:
+
+1. on the judge's training candidates (research/judge_training.py: each question's evidence abstracts and BM25's
+   best others): the share of quoted sentences from an evidence abstract, and of questions still answered with
+   at least one evidence sentence;
+2. on the pooled PubMedQA library, as a turn gathers evidence: PubMedQA questions outside its test split
+   (citations of the question's own abstract) and the calibration half of the multi-paper questions
+   (evals/citations.multi_paper_halves; the other half is only ever scored by `eval citations`): the share of cited
+   papers that are gold, and the share of each question's gold papers cited.
+
+A higher r makes single-paper answers cite fewer wrong papers and multi-paper answers fewer right ones. The
+shipped r is the one with the highest sum of PubMedQA precision and multi-paper papers cited.
 
     python -m research.answer_cutoff [--data-dir ../shared/data]
 """
@@ -19,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from agent.evidence_judge import QuestionContext, passage_features, shipped_judge
-from agent.settings import AnswerSettings
+from agent.llm.extractive import ExtractiveComposer
+from agent.settings import AnswerSettings, Settings
+from evals.citations import multi_paper_halves
+from evals.datasets import SHARED_DATA_DIR as DATA
+from evals.datasets import eval_home
+from evals.pubmedqa import dev_split, load, pooled_library, sample
+from evals.runner import shared_embedder
 from research.judge_training import Candidates, pubmedqa_candidates, scifact_candidates
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
@@ -62,9 +76,9 @@ def replay(question: list[tuple[int, float, float, bool]], ratio: float, quality
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/judge-cache/embeddings.sqlite"))
     args = parser.parse_args()
-    embedder = CachedEmbedder(load_embedder("minilm"), args.cache)
+    cache = Settings().storage.cache_dir  # the one `scisynth train judge` fills
+    embedder = CachedEmbedder(load_embedder("minilm", cache), cache / "embeddings.sqlite")
     quality = AnswerSettings()
     sets = {"scifact-train": scifact_candidates(args.data_dir / "scifact"),
             "pubmedqa-train": pubmedqa_candidates(args.data_dir / "pubmedqa")}
@@ -77,6 +91,47 @@ def main() -> None:
             quoted = [replay(q, ratio, quality) for q in questions]
             cells += [f"{np.mean([e for q in quoted for e in q]):.3f}", f"{np.mean([any(q) for q in quoted]):.3f}"]
         print(f"| {ratio} | " + " | ".join(cells) + " |")
+    replayed = library_replay(calibration_questions(), RATIOS[:5])
+    print("\n| ratio | PubMedQA non-test: cited papers gold | multi-paper calibration: cited gold / gold cited |")
+    print("|---|---|---|")
+    for ratio, row in replayed.items():
+        single, multi = row["pubmedqa non-test"], row["multi-paper calibration half"]
+        print(f"| {ratio} | {single[0]:.3f} | {multi[0]:.3f} / {multi[1]:.3f} |")
+    best = max(replayed, key=lambda r: replayed[r]["pubmedqa non-test"][0]
+               + replayed[r]["multi-paper calibration half"][1])
+    print(f"\nchosen: {best} (highest PubMedQA precision + multi-paper gold papers cited)")
+
+
+def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tuple[float, ...]
+                   ) -> dict[float, dict[str, tuple[float, float]]]:
+    """Per ratio and question set: (share of cited papers that are gold, share of gold papers cited)."""
+    settings = Settings(llm="extractive", use_arxiv=False)
+    records, _ = load(DATA / "pubmedqa")
+    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
+    quality = settings.answer
+    evidence = {name: [(q, gold, runtime.scorer.gather(q, runtime.searcher.search(q, k=2 * quality.evidence_k),
+                                                       quality.evidence_k, quality.relevance_cutoff))
+                       for q, gold in items] for name, items in questions.items()}
+    out: dict[float, dict[str, tuple[float, float]]] = {}
+    for ratio in ratios:
+        composer = ExtractiveComposer(runtime.scorer, AnswerSettings(quote_min_evidence_ratio=ratio))
+        out[ratio] = {}
+        for name, items in evidence.items():
+            precision, recall = [], []
+            for question, gold, passages in items:
+                cited = {passages[n - 1].paper_id for n, _ in composer.choose(question, passages)}
+                precision += [float(paper in gold) for paper in cited]
+                recall.append(len(cited & gold) / len(gold))
+            out[ratio][name] = (float(np.mean(precision)), float(np.mean(recall)))
+    return out
+
+
+def calibration_questions() -> dict[str, list[tuple[str, set[str]]]]:
+    records, test = load(DATA / "pubmedqa")
+    calibration, _ = multi_paper_halves()
+    return {"pubmedqa non-test": [(records[p]["QUESTION"], {p}) for p in sample(dev_split(records, test), 150)],
+            "multi-paper calibration half": [(q["question"], set(q["gold"]) | set(q.get("also_relevant", [])))
+                                             for q in calibration]}
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ other half, answered (gold present) and abstained (gold filtered out of the resu
 from __future__ import annotations
 
 import argparse
-import json
-import random
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -23,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from agent.answerability import AnswerabilityJudge
 from agent.keywords import question_framing
 from agent.settings import Settings
-from evals.citations import MULTI_PAPER
+from evals.citations import multi_paper_halves
 from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import eval_home
 from evals.pubmedqa import dev_split, load, pooled_library, sample
@@ -52,13 +50,11 @@ def main() -> None:
     settings = Settings(llm="extractive", use_arxiv=False)
     records, test = load(DATA / "pubmedqa")
     runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
-    multi = [json.loads(line) for line in MULTI_PAPER.open()]
-    random.Random(40).shuffle(multi)
-    half = len(multi) // 2
+    calibration, held_out = multi_paper_halves()
     sets = {"pubmedqa dev": [(records[p]["QUESTION"], {p}) for p in sample(dev_split(records, test), args.limit)],
             "pubmedqa test": [(records[p]["QUESTION"], {p}) for p in sample(test, args.limit)],
-            "multi-paper calibration": [(q["question"], set(q["gold"])) for q in multi[:half]],
-            "multi-paper held out": [(q["question"], set(q["gold"])) for q in multi[half:]]}
+            "multi-paper calibration": [(q["question"], set(q["gold"])) for q in calibration],
+            "multi-paper held out": [(q["question"], set(q["gold"])) for q in held_out]}
     data = {}
     for name, questions in sets.items():
         rows = [(signals(runtime, q, gold, present), present) for q, gold in questions for present in (True, False)]

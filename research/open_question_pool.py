@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import re
+import tempfile
 from pathlib import Path
 
 from agent.gaps import stated_gaps
@@ -83,7 +84,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--extra-dir", type=Path, default=Path("evals/pdf_corpus_extra"))
     parser.add_argument("--out", type=Path, default=Path("evals/open_questions/pool.jsonl"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/open-question-pool"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "open-question-pool",
+                        help="where the unarXive records with open-question sections are unpacked")
     args = parser.parse_args()
     rng = random.Random(SEED)
     pool: list[dict] = []

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.evidence_judge import FEATURES, WEIGHTS, EvidenceJudge, load_judge, passage_features, shipped_judge, stems
+from agent.evidence_judge import (
+    FEATURES,
+    WEIGHTS,
+    EvidenceJudge,
+    QuestionContext,
+    load_judge,
+    passage_features,
+    shipped_judge,
+    stems,
+)
 from agent.sentence_types import sentence_type
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -40,14 +49,18 @@ def test_questions_and_instructions_are_not_quoted_as_answers() -> None:
 def test_features_describe_each_sentence_against_its_passage_and_the_evidence() -> None:
     texts = ["How many annotators are needed?", "Three annotators were enough (kappa 0.81).", "We thank the reviewers."]
     cosines = np.array([0.9, 0.6, 0.1], dtype=np.float32)
-    rows = passage_features(stems("How many annotators are needed for reliable judgments?"), texts, cosines, 0.95)
+    question = QuestionContext.among("How many annotators are needed for reliable judgments?", texts, 0.95)
+    rows = passage_features(question, texts, cosines)
     named = [dict(zip(FEATURES, row, strict=True)) for row in rows]
     assert rows.shape == (3, len(FEATURES))
     assert named[0]["is_question"] == 1.0 and named[1]["is_question"] == 0.0
     assert named[0]["gap_to_passage_best"] == 0.0 and named[1]["gap_to_passage_best"] < 0
     assert named[1]["gap_to_evidence_best"] == pytest.approx(0.6 - 0.95)
     assert named[1]["numbers"] > 0 and named[2]["question_words_covered"] == 0.0
-    only = passage_features(set(), texts, cosines, 0.95, rows=[2])
+    # "reliable" and "judgments" appear in no candidate: the rarest words, and the second sentence has neither
+    assert 0 < named[1]["rare_question_words_covered"] < named[1]["question_words_covered"] + 0.5
+    assert question.rarity[stems("reliable").pop()] > question.rarity[stems("annotators").pop()]
+    only = passage_features(question, texts, cosines, rows=[2])
     assert only.shape == (1, len(FEATURES)) and only[0, 0] == pytest.approx(0.1)
 
 
