@@ -17,6 +17,7 @@ an evaluation split; the weights and their manifest (data hashes, seed, cross-va
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from agent.sentence_types import sentence_type
 from retrieval.lexical import _STEMMER
 
 WEIGHTS = Path(__file__).with_name("evidence_judge.json")
+log = logging.getLogger(__name__)
 
 _EFFECT = re.compile(r"\b(?:increas|decreas|reduc|improv|associat|significan|higher|lower|elevat|impair|enhanc|"
                      r"inhibit|induc|promot|correlat|requir|essential|predict|protect|risk|effect|outperform|"
@@ -115,11 +117,19 @@ class EvidenceJudge:
 
     @classmethod
     def from_json(cls, text: str) -> EvidenceJudge:
+        """The judge a JSON text holds; ValueError naming what is wrong with it."""
         data = json.loads(text)
-        if tuple(data["features"]) != FEATURES:
+        if not isinstance(data, dict) or tuple(data.get("features") or ()) != FEATURES:
             raise ValueError("the judge's weights were trained on other features: run 'scisynth train judge'")
-        return cls(np.array(data["mean"], dtype=np.float32), np.array(data["scale"], dtype=np.float32),
-                   np.array(data["coef"], dtype=np.float32), float(data["intercept"]), data.get("manifest", {}))
+        try:
+            arrays = [np.array(data[name], dtype=np.float32) for name in ("mean", "scale", "coef")]
+            intercept = float(data["intercept"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"the judge's weights are incomplete ({error})") from error
+        if any(a.shape != (len(FEATURES),) or not np.all(np.isfinite(a)) for a in arrays) or not math.isfinite(
+                intercept) or np.any(arrays[1] <= 0):
+            raise ValueError(f"the judge's weights are not {len(FEATURES)} finite numbers each, with scales above 0")
+        return cls(*arrays, intercept, data.get("manifest") or {})
 
 
 @cache
@@ -128,12 +138,22 @@ def shipped_judge() -> EvidenceJudge:
     return EvidenceJudge.from_json(WEIGHTS.read_text())
 
 
-def load_judge(path: str) -> EvidenceJudge:
-    """The judge in `path` (SCISYNTH_EVIDENCE_JUDGE), or the shipped one when it is empty."""
+def load_judge(path: str, embedder_name: str | None = None) -> EvidenceJudge:
+    """The judge in `path` (SCISYNTH_EVIDENCE_JUDGE), or the shipped one when it is empty. A judge trained on
+    another encoder's similarities still loads (the shipped one must work with a trained retriever), with a
+    warning: its similarity features are read on another scale."""
     if not path:
-        return shipped_judge()
-    try:
-        return EvidenceJudge.from_json(Path(path).read_text())
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"SCISYNTH_EVIDENCE_JUDGE={path!r} is not a judge 'scisynth train judge' wrote ({error}); "
-                         "unset it to use the shipped judge") from error
+        judge = shipped_judge()
+    else:
+        where = Path(path).expanduser().resolve()
+        try:
+            judge = EvidenceJudge.from_json(where.read_text())
+        except (OSError, ValueError, KeyError) as error:
+            raise ValueError(f"SCISYNTH_EVIDENCE_JUDGE={str(where)!r} is not a judge 'scisynth train judge' wrote "
+                             f"({error}); unset it to use the shipped judge") from error
+    trained_with = judge.manifest.get("embedder")
+    if embedder_name and trained_with and trained_with != embedder_name:
+        log.warning("the evidence judge was trained on %s's similarities, this library uses %s: run 'scisynth "
+                    "train judge' and set SCISYNTH_EVIDENCE_JUDGE to rank quotes as it was measured",
+                    trained_with, embedder_name)
+    return judge

@@ -89,15 +89,16 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:is|are|was|were|remains?|seems?|appears?) (?:still |highly )?(?:conflicting|contradictory|"
         r"inconsistent|mixed|controversial)\b",
         r"\b(?:failed|fail|did not|could not) to (?:replicate|reproduce|confirm)\b",
-        r"\b(?:paradox(?:ical)?|unexplained|puzzling|discrepanc(?:y|ies))\b",
+        r"\b(?:paradox(?:ical)?|unexplained|puzzling)\b",
     ],
 }
 # "to help future research, we release..." looks forward without naming anything left open.
 _NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
                         r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|\b(?:available|accessible|useful|released?)\s+"
                         r"(?:\w+\s+){0,2}(?:to|for)\s+future\b", re.IGNORECASE)
-_RELEASED_FOR_FUTURE = re.compile(r"\b(?:release|open-?source|publish|share|make|provide|distribute)s?d?\b[^.]{0,120}"
-                                 r"\bfor (?:future|further) (?:research|work|studies|use)\b", re.IGNORECASE)
+_RELEASED_FOR_FUTURE = re.compile(r"\b(?:release|open-?source|publish|share|distribute)s?d?\b[^.]{0,120}"
+                                 r"\bfor (?:future|further) (?:research|work|studies|use)\b|\bmade? (?:\w+ ){0,4}"
+                                 r"(?:publicly )?available\b[^.]{0,60}\bfor (?:future|further)\b", re.IGNORECASE)
 _BASELINE = re.compile(r"\bbaseline\b", re.IGNORECASE)
 # A gap an introduction names ("X has not been explored") is what the paper sets out to fill, not one it leaves.
 _MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:introduction|background|motivation|"
@@ -105,11 +106,13 @@ _MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:introduction|b
                                  r"state of the art)\b", re.IGNORECASE)
 # Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants.
 _NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
-                                r"methods|text)\b|\binstructions?\b|\bguidelines?\b|"
-                                r"\bannotation\b|\bquestionnaire\b|\btemplate\b", re.IGNORECASE)
+                                r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
+                                r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
+                                re.IGNORECASE)
 _SOLVED = re.compile(r"\b(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate)s? (?:this|these|"
                      r"the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b", re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
+_FUTURE_CUE = dict(_CUES)[_FUTURE]
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
                           r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
                           r"\b(?:remaining|open|future) challenges\b|\bnext steps\b", re.IGNORECASE)
@@ -133,7 +136,8 @@ _GENERIC = frozenset({
 
 def _cue_kind(sentence: str) -> str | None:
     """The kind an author's set phrase names, or None."""
-    if _RELEASED_FOR_FUTURE.search(sentence) or _SOLVED.search(sentence):
+    looks_ahead = bool(_FUTURE_CUE.search(sentence))
+    if _RELEASED_FOR_FUTURE.search(sentence) or (_SOLVED.search(sentence) and not looks_ahead):
         return None
     sentence = _NOT_A_GAP.sub(" ", sentence)
     kind = next((kind for kind, cue in _CUES if cue.search(sentence)), None)
@@ -157,10 +161,11 @@ def gap_kind(sentence: str, section: str) -> str | None:
     section also sums up ("Conclusions and Future Work"), only the set phrases. Never in an appendix or
     guidelines, never the paper's own aim or an instruction (agent/sentence_types.py); and an unknown named in an
     introduction or related work is what the paper goes on to study, not what it leaves open."""
-    if _NOT_A_GAP_SECTION.search(section):
+    if _NOT_A_GAP_SECTION.search(section) and not _gap_title(section):
         return None
     kinds = sentence_type(sentence)
-    if kinds.aim or kinds.instruction:
+    # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.
+    if kinds.instruction or (kinds.aim and not _FUTURE_CUE.search(sentence)):
         return None
     if kind := _cue_kind(sentence):
         motivating = any(_MOTIVATING_SECTION.search(part.strip()) for part in section.split(">"))

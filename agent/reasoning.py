@@ -24,6 +24,7 @@ from agent.keywords import content_words, looks_like_follow_up, stopwords
 from agent.llm.chat_composer import format_evidence
 from agent.llm.structured import ModelStepError, ask_json
 from agent.prose import is_body_prose, is_finding
+from agent.sentence_types import sentence_type
 from agent.state import Intent, Turn
 from prompts import render
 from retrieval.search import Passage
@@ -138,6 +139,12 @@ def grounded_plan(plan: Plan, question: str, history: list[Turn]) -> Plan:
     return plan.model_copy(update={"queries": list(dict.fromkeys([*queries, own])), "lexical_queries": []})
 
 
+def _best_finding(sentences: list[Sentence]) -> Sentence:
+    """The judge's best, a sentence saying how something was done ("Cells were then lysed...") only when the
+    source has nothing else: a premise is a finding."""
+    return max(sentences, key=lambda s: (not sentence_type(s.text).method, s.evidence))
+
+
 class RuleReasoner:
     """No model: intent by patterns, queries from content words, hypotheses from templates over evidence."""
 
@@ -178,13 +185,13 @@ class RuleReasoner:
         """Each source's body-prose finding that the evidence judge rates best for the topic, numbered; sources
         without one are left out."""
         judged = self.scorer.sentences(topic, evidence, keep=_premise, judged_from=-1.0)
-        return [(i, max(found, key=lambda s: s.evidence).text) for i, found in enumerate(judged, start=1) if found]
+        return [(i, _best_finding(found).text) for i, found in enumerate(judged, start=1) if found]
 
     def hypotheses(self, topic: str, evidence: list[Passage], n: int, leads: Leads) -> list[HypothesisDraft]:
         """A finding of one paper carried to the setting of another that shares its terms; never two passages
         of one paper, and none at all when only one paper is relevant. `leads` are for a model."""
         prose = self.scorer.sentences(topic, evidence, keep=is_body_prose, judged_from=-1.0)
-        findings = {i: max(found, key=lambda s: s.evidence) for i, sentences in enumerate(prose)
+        findings = {i: _best_finding(found) for i, sentences in enumerate(prose)
                     if (found := [s for s in sentences if _premise(s.passage, s.text)])}
         drafts: list[HypothesisDraft] = []
         used: list[Sentence] = []

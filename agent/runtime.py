@@ -112,7 +112,7 @@ def build_runtime(settings: Settings, composer: Composer | None = None, embedder
     fetcher = PaperFetcher(arxiv, ingestor, storage.papers_dir, FetchPolicy.from_hosts(arxiv_settings.fetch_hosts),
                            arxiv_settings.max_download_mb * 1024 * 1024)
     scorer = SentenceScorer(embedder, SentenceVectorStore(engine, embedder.name, embedder.dimension),
-                            load_judge(quality.evidence_judge))
+                            load_judge(quality.evidence_judge, embedder.name))
     extractive = ExtractiveComposer(scorer, quality)
     if model is None and composer is None:
         model = load_chat_model(settings.model.llm, settings.model_options)

@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
+# Addressed to a reader or an annotator: "Please...", "you should...", "your task", "annotators were instructed to".
+# Not a sentence that merely starts with a verb's form ("Rate of complications was 12%", "Select taxa differed")
+# nor a study's procedure ("Participants were given 10 mg"): those are findings and methods.
 _INSTRUCTION = re.compile(
-    r"^\W*(?:please|select|choose|rate|read|click|mark|highlight|indicate|answer|imagine|consider the following|"
-    r"do not|don't|make sure|note that you|for each (?:summary|item|question|pair|sentence|document))\b"
-    r"|\byou (?:will|should|must|need to|are asked|can|may) (?!not\b)\w+"
-    r"|\b(?:annotators?|raters?|workers?|participants?|judges?) (?:(?:were|are|was|is) (?:asked|instructed|told|"
-    r"shown|given)|should|must|need to)\b|\byour (?:task|job|answer|rating)\b", re.IGNORECASE)
+    r"^\W*please\b|\byou (?:will|should|must|need to|are asked|can|may) (?!not\b)\w+|\byour (?:task|job|answer|"
+    r"rating)\b|\b(?:annotators?|raters?|crowd ?workers?|assessors?) (?:(?:were|are|was|is) (?:asked|instructed|"
+    r"told)|should|must|need to)\b", re.IGNORECASE)
 _AIM = re.compile(
     r"\b(?:(?:the |our |main |primary )?(?:aims?|goals?|objectives?|purpose) (?:of (?:this|the present|our)|was|were|"
     r"is|are) |this (?:study|paper|work|article|review) (?:aims|aimed|seeks|sought|examines|investigates|"

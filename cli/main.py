@@ -331,7 +331,18 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
 
     settings = Settings()
     output = args.out or settings.storage.home_dir / "models" / "evidence_judge.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
+    missing = [args.data_dir / name for name in ("scifact", "pubmedqa")] if args.data_dir else []
+    if missing := [str(folder) for folder in missing if not folder.is_dir()]:
+        print(f"scisynth: no {' or '.join(missing)}: --data-dir is the folder holding scifact/ and pubmedqa/",
+              file=sys.stderr)
+        return 2
+    try:  # before minutes of training, not after
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.with_suffix(".json.part").touch()
+        output.with_suffix(".json.part").unlink()
+    except OSError as error:
+        print(f"scisynth: cannot write {output}: {error.strerror}; choose another --out", file=sys.stderr)
+        return 2
     with tqdm(desc="train judge", unit="question", disable=args.json or None, file=sys.stderr) as bar:
         def advance(_stage: str, done: int, total: int) -> None:
             bar.total, bar.n = total, done

@@ -89,6 +89,20 @@ def _watch_commands(watch: argparse.ArgumentParser, handler: Callable[[argparse.
     digests.add_argument("--limit", type=int, default=5, help="how many")
 
 
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than `least`, else a usage error saying so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {least}")
+        return value
+
+    return parse
+
+
 def json_flag(parser: argparse.ArgumentParser, on_action: bool = True) -> None:
     """--json; on an action (`scisynth keys create --json`) it leaves the command's own (`scisynth keys --json
     create`) in place."""
@@ -298,8 +312,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                        "models/evidence_judge.json)")
     judge.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
                        "(default ../shared/data, else downloaded into the home folder)")
-    judge.add_argument("--max-questions", type=int, metavar="N", help="a seeded sample of N questions from each "
-                       "source (a quick check; the shipped judge uses all)")
+    judge.add_argument("--max-questions", type=at_least(3), metavar="N", help="a seeded sample of N questions from "
+                       "each source, at least 3 (a quick check; the shipped judge uses all)")
     json_flag(judge)
     judge.set_defaults(handler=handlers["train"])
 

@@ -48,7 +48,7 @@ SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
     "pdf-structure": ("pdf-corpus", lambda _s, d, limit, _c, variant, _e, tick: pdf_structure.run(
         d, pdf_structure.readers(variant), limit=limit, on_item=tick)),
     # its hand-labelled sentences are in the repository (evals/open_questions): no dataset folder
-    "open-questions": ("", lambda _s, _d, limit, _c, _v, _e, tick: open_questions.run(limit=limit, on_item=tick)),
+    "open-questions": ("", lambda _s, _d, _limit, _c, _v, _e, tick: open_questions.run(on_item=tick)),
 }
 WITHOUT_EMBEDDINGS = {"pdf-structure", "open-questions"}
 # The subsets `eval quick` runs in CI: seeded, stratified samples, minutes not hours.

@@ -30,7 +30,6 @@ from agent.evidence_judge import QuestionContext, passage_features, shipped_judg
 from agent.llm.extractive import ExtractiveComposer
 from agent.settings import AnswerSettings, Settings
 from evals.citations import multi_paper_halves
-from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import eval_home
 from evals.pubmedqa import dev_split, load, pooled_library, sample
 from evals.runner import shared_embedder
@@ -91,7 +90,7 @@ def main() -> None:
             quoted = [replay(q, ratio, quality) for q in questions]
             cells += [f"{np.mean([e for q in quoted for e in q]):.3f}", f"{np.mean([any(q) for q in quoted]):.3f}"]
         print(f"| {ratio} | " + " | ".join(cells) + " |")
-    replayed = library_replay(calibration_questions(), RATIOS[:5])
+    replayed = library_replay(calibration_questions(args.data_dir), RATIOS[:5], args.data_dir)
     print("\n| ratio | PubMedQA non-test: cited papers gold | multi-paper calibration: cited gold / gold cited |")
     print("|---|---|---|")
     for ratio, row in replayed.items():
@@ -102,11 +101,11 @@ def main() -> None:
     print(f"\nchosen: {best} (highest PubMedQA precision + multi-paper gold papers cited)")
 
 
-def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tuple[float, ...]
+def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tuple[float, ...], data_dir: Path
                    ) -> dict[float, dict[str, tuple[float, float]]]:
     """Per ratio and question set: (share of cited papers that are gold, share of gold papers cited)."""
     settings = Settings(llm="extractive", use_arxiv=False)
-    records, _ = load(DATA / "pubmedqa")
+    records, _ = load(data_dir / "pubmedqa")
     runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
     quality = settings.answer
     evidence = {name: [(q, gold, runtime.scorer.gather(q, runtime.searcher.search(q, k=2 * quality.evidence_k),
@@ -126,8 +125,8 @@ def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tup
     return out
 
 
-def calibration_questions() -> dict[str, list[tuple[str, set[str]]]]:
-    records, test = load(DATA / "pubmedqa")
+def calibration_questions(data_dir: Path) -> dict[str, list[tuple[str, set[str]]]]:
+    records, test = load(data_dir / "pubmedqa")
     calibration, _ = multi_paper_halves()
     return {"pubmedqa non-test": [(records[p]["QUESTION"], {p}) for p in sample(dev_split(records, test), 150)],
             "multi-paper calibration half": [(q["question"], set(q["gold"]) | set(q.get("also_relevant", [])))

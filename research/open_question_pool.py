@@ -79,6 +79,15 @@ def sources(data_dir: Path, extra_dir: Path, work: Path) -> list[tuple[str, Path
     return [*found, ("unarxive", unarxive_gap_records(data_dir / "unarxive", work))]
 
 
+def blind_copy(pool: Path, out: Path) -> None:
+    """What the readers labelled: each sentence with its title, section and the three sentences before it, without
+    the flags and the stratum that drew it."""
+    with out.open("w") as handle:
+        for row in map(json.loads, pool.open()):
+            handle.write(json.dumps({"id": row["id"], "title": row["title"], "section": row["section"],
+                                     "before": row["before"][-3:], "text": row["text"]}) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -86,7 +95,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("evals/open_questions/pool.jsonl"))
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "open-question-pool",
                         help="where the unarXive records with open-question sections are unpacked")
+    parser.add_argument("--blind", type=Path, metavar="FILE.jsonl", help="write the readers' copy of an existing "
+                        "pool (no flags, no strata) to FILE and stop")
     args = parser.parse_args()
+    if args.blind:
+        blind_copy(args.out, args.blind)
+        return
     rng = random.Random(SEED)
     pool: list[dict] = []
     for name, path in sources(args.data_dir, args.extra_dir, args.work):

@@ -49,3 +49,20 @@ def test_an_answer_quotes_the_finding_not_the_research_question(embedder: Embedd
     answer = composer.compose(question, [aims, finding])
     assert "three annotators per summary" in answer
     assert "RQ1" not in answer and "?" not in answer
+
+
+def test_an_aim_stated_as_a_sentence_does_not_push_the_finding_out(embedder: Embedder) -> None:
+    """"We hypothesized that..." restates the question without a question mark; the judge rates it highest, and a
+    ratio measured from it would drop the finding (a reviewer's case)."""
+    question = "Does vitamin D supplementation reduce fractures in older women?"
+    aim = _passage(1, "We randomised 2,000 women aged 70 or over. We hypothesized that vitamin D supplementation "
+                      "would reduce fractures in older women.", "Introduction")
+    finding = _passage(2, "Over five years, 8.1% of women in the vitamin D group and 8.3% in the placebo group had "
+                          "a fracture (HR 0.98, 95% CI 0.82-1.16).", "Results")
+    scorer = SentenceScorer(embedder)
+    [[_, hypothesis], [result]] = scorer.sentences(question, [aim, finding], judged_from=0.0)
+    assert hypothesis.evidence > result.evidence  # the judge alone prefers the restatement...
+    answer = ExtractiveComposer(scorer).compose(question, [aim, finding])
+    assert "8.1% of women" in answer and "hypothesized" not in answer  # ...the answer quotes the finding
+    alone = ExtractiveComposer(scorer).compose(question, [aim])
+    assert "hypothesized" in alone  # with nothing else, the aim is still quoted rather than nothing

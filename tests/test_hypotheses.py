@@ -144,6 +144,13 @@ def test_reference_entries_and_verbs() -> None:
     ("In vitro growth may not reflect growth in the wild.", "Discussion", "limitation"),
     ("To overcome this limitation, we add a second reader.", "Methods", None),
     ("We suspect that the bound can be improved to a constant.", "Open problems", "open question"),
+    # what a reviewer found the first version of these rules dropped or added
+    ("In future work, we aim to extend the model to three dimensions.", "Future work", "future work"),
+    ("These data provide a strong rationale for further studies, which are needed to confirm it.", "Discussion",
+     "future work"),
+    ("The questionnaire was not validated in children.", "Limitations of the questionnaire", "limitation"),
+    ("This discrepancy was mainly due to sampling.", "Discussion", None),
+    ("The dataset is made publicly available for future research.", "Conclusion", None),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind

@@ -36,19 +36,22 @@ class ExtractiveComposer:
         """The (passage number, sentence) pairs of the answer, in reading order."""
         scored = self.scorer.sentences(question, passages, judged_from=self.min_similarity)
         # Similar enough to be on topic (the calibrated floor), then ranked by the judge: a sentence that answers
-        # comes before one that restates the question. A small prior for the retriever's ranking breaks
-        # near-ties in favour of the best passages.
-        candidates = sorted(((n, s) for n, sentences in enumerate(scored, start=1) for s in sentences
-                             if s.score >= self.min_similarity),
-                            key=lambda pair: -(pair[1].evidence + self.rank_prior / pair[0]))
+        # comes before one that restates the question. A paper's statement of its own aim or hypothesis ("We
+        # hypothesized that...") resembles the question most of all; it is quoted only when nothing else is, and
+        # never sets the bar the ratio measures from. A small prior for the retriever's ranking breaks near-ties
+        # in favour of the best passages.
+        candidates = sorted(((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1)
+                             for s in sentences if s.score >= self.min_similarity),
+                            key=lambda row: (row[2].aim, -(row[1].evidence + self.rank_prior / row[0])))
         chosen: list[tuple[int, Sentence]] = []
-        for n, sentence in candidates:  # best first: the body-prose rule runs only on the sentences considered
+        for n, sentence, kind in candidates:  # best first: the body-prose rule runs only on those considered
             if len(chosen) == self.max_sentences or (chosen and sentence.evidence < self.min_evidence_ratio
-                                                     * chosen[0][1].evidence):
+                                                     * chosen[0][1].evidence and not kind.aim):
                 break
-            if sum(m == n for m, _ in chosen) >= self.per_passage or self._repeats(sentence, chosen):
+            if ((kind.aim and chosen) or sum(m == n for m, _ in chosen) >= self.per_passage
+                    or self._repeats(sentence, chosen)):
                 continue
-            if is_body_prose(sentence.passage, sentence.text) and sentence_type(sentence.text).quotable_as_answer:
+            if is_body_prose(sentence.passage, sentence.text) and kind.quotable_as_answer:
                 chosen.append((n, sentence))
         # Best passage first, sentences of one passage in their original order: it reads as prose.
         first_rank: dict[int, int] = {}

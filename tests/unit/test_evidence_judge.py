@@ -96,5 +96,11 @@ def test_a_judge_file_for_other_features_or_no_file_is_refused_clearly(tmp_path:
         load_judge(str(stale))
     with pytest.raises(ValueError, match="unset it"):
         load_judge(str(tmp_path / "missing.json"))
+    for change, reason in (({"coef": [0.1, 0.2]}, "finite numbers"), ({"intercept": None}, "incomplete"),
+                           ({"scale": [0.0] * len(FEATURES)}, "scales above 0"), ({"mean": None}, "finite numbers")):
+        broken = tmp_path / "broken.json"
+        broken.write_text(json.dumps({**json.loads(WEIGHTS.read_text()), **change}))
+        with pytest.raises(ValueError, match=reason):
+            load_judge(str(broken))
     assert load_judge("") is shipped_judge()
     assert EvidenceJudge.from_json(shipped_judge().to_json()).intercept == pytest.approx(shipped_judge().intercept)
