@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
 # Addressed to a reader or an annotator: "Please...", "you should...", "your task", "annotators were instructed to".
@@ -74,7 +75,9 @@ class SentenceType:
         return "other"
 
 
+@lru_cache(maxsize=8192)
 def sentence_type(text: str) -> SentenceType:
+    """The sentence's cues; remembered, since the judge and the composer ask about the same sentences."""
     return SentenceType(question=bool(_QUESTION.search(text)), instruction=bool(_INSTRUCTION.search(text)),
                         aim=bool(_AIM.search(text)), prior_work=bool(_PRIOR.search(text)),
                         method=bool(_METHOD.search(text)), finding=bool(_FINDING.search(text)))
