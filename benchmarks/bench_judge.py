@@ -18,8 +18,7 @@ from agent.sentence_types import sentence_type
 from agent.settings import Settings
 from agent.turn import TurnRequest
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.datasets import eval_home
-from evals.pubmedqa import load, pooled_library
+from evals.pubmedqa import load, shared_library
 from evals.report import table
 from evals.runner import shared_embedder
 from service.turns import TurnService
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(llm="extractive", use_arxiv=False)
     records, test = load(DATA / "pubmedqa")
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
+    runtime = shared_library(records, settings, shared_embedder(settings))
     questions = [records[p]["QUESTION"] for p in random.Random(13).sample(sorted(test), args.questions)]
     turns, quality = TurnService(runtime), settings.answer
     turns.run(TurnRequest(question=questions[0]))  # warm: models loaded, caches open

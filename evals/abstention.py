@@ -23,8 +23,7 @@ from sklearn.metrics import roc_auc_score
 
 from agent import answerability
 from agent.settings import Settings
-from evals.datasets import eval_home
-from evals.pubmedqa import dev_split, load, pooled_library, sample
+from evals.pubmedqa import dev_split, load, sample, shared_library
 from retrieval.embeddings import Embedder
 
 KEEP_ANSWERABLE = 0.92  # the threshold keeps this share of the dev split's answerable questions
@@ -48,7 +47,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     records, test = load(data_dir)
     splits = {"dev": sample(dev_split(records, test), limit), "test": sample(test, limit)}
     started = time.perf_counter()
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
+    runtime = shared_library(records, settings, embedder)
     data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split, pmids in splits.items():
         rows, present = [], []

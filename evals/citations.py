@@ -36,15 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.citations import _claims
-from agent.keywords import content_words
+from agent.evidence_judge import stems
 from agent.settings import Settings
 from agent.turn import TurnRequest
 from evals.datasets import RetrievalSet, default_data_dir, ensure_scifact, eval_home, load_scifact, subset
 from evals.metrics import mean
-from evals.pubmedqa import load, pooled_library, sample
+from evals.pubmedqa import load, pooled_library, sample, shared_library
 from evals.scifact_retrieval import build_library, rank_documents
 from retrieval.embeddings import Embedder
-from retrieval.lexical import _STEMMER
 from service.turns import TurnService
 
 COVERED = 0.6
@@ -56,17 +55,13 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def _stems(text: str) -> set[str]:
-    return {_STEMMER.stemWord(w.lower()) for w in content_words(text)}
-
-
 def statement_coverage(answer: str, citations: list[dict]) -> list[float]:
     """1.0 per cited statement whose content words are mostly in its cited quotes, else 0.0."""
     quotes = {c["n"]: c["quote"] for c in citations}
     covered = []
     for statement, numbers in _claims(answer)[0]:
-        words = _stems(statement)
-        cited = set().union(*(_stems(quotes[n]) for n in numbers if n in quotes)) if numbers else set()
+        words = stems(statement)
+        cited = set().union(*(stems(quotes[n]) for n in numbers if n in quotes)) if numbers else set()
         if words and cited:
             covered.append(float(len(words & cited) / len(words) >= COVERED))
     return covered
@@ -76,7 +71,7 @@ def pubmedqa_part(settings: Settings, data_dir: Path, limit: int | None, embedde
                   on_item: Callable[[], None] | None) -> tuple[str, dict, dict]:
     records, test = load(data_dir)
     pmids = sample(test, limit or 20)
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
+    runtime = shared_library(records, settings, embedder)
     answered, precision, coverage, turns = [], [], [], TurnService(runtime)
     for pmid in pmids:
         result = turns.run(TurnRequest(question=records[pmid]["QUESTION"]))
@@ -117,7 +112,7 @@ def multi_paper_part(settings: Settings, data_dir: Path, embedder: Embedder | No
     questions = sorted(calibration + held_out, key=lambda q: q["id"])
     unseen = {q["id"] for q in held_out}
     records, _ = load(data_dir)
-    runtimes = {True: pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder),
+    runtimes = {True: shared_library(records, settings, embedder),
                 False: pooled_library(records, eval_home(settings) / f"pubmedqa-minus-multi-paper-{len(questions)}",
                                       settings, embedder, exclude={pmid for q in questions for pmid in q["gold"]})}
     rows: dict[str, dict[str, list[float]]] = {}

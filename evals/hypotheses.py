@@ -49,7 +49,7 @@ from evals.paper_structure import (
     unarxive_gap_records,
     unarxive_gold,
 )
-from evals.pubmedqa import load, pooled_library, sample
+from evals.pubmedqa import load, sample, shared_library
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
 from service.turns import TurnService
@@ -150,7 +150,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = 5, embedder: Emb
     records, test = load(data_dir)
     topics = [records[p]["QUESTION"] for p in sample(test, limit or 5)]
     started = time.perf_counter()
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
+    runtime = shared_library(records, settings, embedder)
     diversity, kinds, turns = [], set(), TurnService(runtime)
     for topic in topics:
         result = turns.run(TurnRequest(question=topic, mode="hypothesize", n=3))

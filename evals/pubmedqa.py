@@ -57,6 +57,12 @@ def pooled_library(records: dict[str, dict], home: Path, settings: Settings, emb
     return runtime
 
 
+def shared_library(records: dict[str, dict], settings: Settings, embedder: Embedder | None) -> Runtime:
+    """The pooled library of all PQA-L abstracts that every suite, benchmark and experiment reads (built once in
+    the eval home)."""
+    return pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
+
+
 def report_metrics(gold: list[str], own: list[str], pooled: list[str], hits: list[float],
                    dev_labels: list[str]) -> dict[str, dict]:
     """The suite's table: both judged variants, then the baselines they are gated against."""
@@ -70,7 +76,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     records, test = load(data_dir)
     pmids = sample(test, limit)
     started = time.perf_counter()
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, embedder)
+    runtime = shared_library(records, settings, embedder)
     judge = Judge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:

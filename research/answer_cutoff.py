@@ -30,8 +30,7 @@ from agent.evidence_judge import QuestionContext, passage_features, shipped_judg
 from agent.llm.extractive import ExtractiveComposer
 from agent.settings import AnswerSettings, Settings
 from evals.citations import multi_paper_halves
-from evals.datasets import eval_home
-from evals.pubmedqa import dev_split, load, pooled_library, sample
+from evals.pubmedqa import dev_split, load, sample, shared_library
 from evals.runner import shared_embedder
 from research.judge_training import Candidates, pubmedqa_candidates, scifact_candidates
 from retrieval.embedding_cache import CachedEmbedder
@@ -106,7 +105,7 @@ def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tup
     """Per ratio and question set: (share of cited papers that are gold, share of gold papers cited)."""
     settings = Settings(llm="extractive", use_arxiv=False)
     records, _ = load(data_dir / "pubmedqa")
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
+    runtime = shared_library(records, settings, shared_embedder(settings))
     quality = settings.answer
     evidence = {name: [(q, gold, runtime.scorer.gather(q, runtime.searcher.search(q, k=2 * quality.evidence_k),
                                                        quality.evidence_k, quality.relevance_cutoff))

@@ -23,8 +23,7 @@ from agent.keywords import question_framing
 from agent.settings import Settings
 from evals.citations import multi_paper_halves
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.datasets import eval_home
-from evals.pubmedqa import dev_split, load, pooled_library, sample
+from evals.pubmedqa import dev_split, load, sample, shared_library
 from evals.runner import shared_embedder
 
 TOGETHER = 3  # passages read together
@@ -49,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(llm="extractive", use_arxiv=False)
     records, test = load(DATA / "pubmedqa")
-    runtime = pooled_library(records, eval_home(settings) / "pubmedqa", settings, shared_embedder(settings))
+    runtime = shared_library(records, settings, shared_embedder(settings))
     calibration, held_out = multi_paper_halves()
     sets = {"pubmedqa dev": [(records[p]["QUESTION"], {p}) for p in sample(dev_split(records, test), args.limit)],
             "pubmedqa test": [(records[p]["QUESTION"], {p}) for p in sample(test, args.limit)],
