@@ -33,6 +33,7 @@ JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
 UNFINISHED = ("queued", "running")
 MAX_ATTEMPTS = 3
 CLAIM_WINDOW = 50  # oldest claimable jobs among which the next is chosen (fairly between keys)
+DRAIN_RETRIES = 5  # failures in a row after which a worker asked to finish the queue stops (the database is gone)
 
 
 def _now() -> datetime:
@@ -116,12 +117,12 @@ class JobQueue:
         """Start the worker thread (once). Jobs this replica was running when its last process died run again
         now, not when their lease expires; returns how many jobs it may run are waiting."""
         started = self._thread is not None
-        with Session(self.engine) as session:
-            if not started:
+        if not started:
+            with Session(self.engine) as session:
                 mine = update(JobRow).where(col(JobRow.status) == "running", col(JobRow.claimed_by) == self.worker)
                 session.exec(mine.values(status="queued", lease_until=None))
                 session.commit()
-            waiting = int(session.exec(select(func.count()).select_from(JobRow).where(self._claimable())).one())
+        waiting = self._waiting()
         if waiting:
             log.info("%d unfinished jobs waiting", waiting)
         if not started:
@@ -162,6 +163,11 @@ class JobQueue:
             query = query.where(col(JobRow.owner) == owner)
         with Session(self.engine) as session:
             return int(session.exec(query).one())
+
+    def _waiting(self) -> int:
+        """How many jobs this replica may take now."""
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(JobRow).where(self._claimable())).one())
 
     def _claimable(self) -> ColumnElement[bool]:
         """Jobs this replica may take: queued, or running under an expired lease; not pinned to another replica;
@@ -243,15 +249,23 @@ class JobQueue:
                 log.exception("job %s: could not renew its lease", row.id)
 
     def _loop(self) -> None:
+        failures = 0  # in a row: a draining worker gives up after DRAIN_RETRIES, a serving one goes on
         while not self._stopping.is_set():
             try:
                 row = self._claim()
                 if row is not None:
                     self.run(row)
-            except Exception:  # the database is away for a moment: the job's lease expires, it runs again
-                log.exception("the job worker failed; it goes on")
-                row = None
-            if row is None and self._drain:
+                failures = 0
+            except Exception:  # the database is away or locked for a moment: the job's lease expires, it runs again
+                failures += 1
+                log.exception("the job worker failed (%d in a row); it tries again", failures)
+                if self._drain and failures >= DRAIN_RETRIES:
+                    log.error("the job worker stops draining after %d failures; unfinished jobs stay queued for "
+                              "the next start", failures)
+                    return
+                self._stopping.wait(self.poll_seconds)
+                continue
+            if row is None and self._drain and not self._waiting():  # not merely a race lost to another replica
                 return
             if row is None:
                 self._wake.wait(self.poll_seconds)

@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -127,7 +128,21 @@ def test_replicas_take_over_the_jobs_of_a_dead_one_and_leave_live_ones_alone(tmp
 def test_replicas_racing_for_jobs_run_each_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
     ran: list[tuple[str, str]] = []
-    queues = [_queue(engine, tmp_path / name, ran, poll_seconds=0.05) for name in ("one", "two")]
+    both_busy = threading.Event()
+
+    def work(home: Path) -> Callable[[JobRow], list]:
+        """Record the run; a replica's first job waits (10 s at most) until the other replica runs one too, so
+        instant jobs cannot all be drained by whichever replica wakes first (that was a flaky pass)."""
+        def run(job: JobRow) -> list:
+            ran.append((home.name, job.payload["arxiv_id"]))
+            if {replica for replica, _ in ran} == {"one", "two"}:
+                both_busy.set()
+            both_busy.wait(10)
+            return []
+        return run
+
+    queues = [JobQueue(engine, {"arxiv": work(tmp_path / name)}, worker=replica_name(tmp_path / name),
+                       poll_seconds=0.05) for name in ("one", "two")]
     for queue in queues:
         queue.start()
     for number in range(30):
@@ -136,6 +151,35 @@ def test_replicas_racing_for_jobs_run_each_once(tmp_path: Path) -> None:
         queue.shutdown(finish_queued=True)
     assert sorted(int(arxiv_id) for _, arxiv_id in ran) == list(range(30))
     assert {replica for replica, _ in ran} == {"one", "two"}  # both worked
+    engine.dispose()
+
+
+def test_a_draining_worker_rides_out_database_failures_then_gives_up(tmp_path: Path) -> None:
+    """`shutdown(finish_queued=True)` goes on through a failure or two (SQLite busy, PostgreSQL restarting); a
+    database that stays away stops it after DRAIN_RETRIES, the jobs left queued for the next start."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    ran: list[tuple[str, str]] = []
+    queue = _queue(engine, tmp_path / "one", ran, poll_seconds=0.01)
+    for number in range(2):
+        queue.submit("arxiv", {"arxiv_id": str(number)}, owner="lab")
+    claim, outages = queue._claim, [2]  # failures still to come
+
+    def flaky_claim() -> JobRow | None:
+        if outages[0]:
+            outages[0] -= 1
+            raise OSError("database is restarting")
+        return claim()
+
+    queue._claim = flaky_claim  # type: ignore[method-assign]
+    queue.shutdown(finish_queued=True)
+    assert sorted(ran) == [("one", "0"), ("one", "1")]
+
+    queue = _queue(engine, tmp_path / "two", ran, poll_seconds=0.01)
+    queue.submit("arxiv", {"arxiv_id": "left"}, owner="lab")
+    outages[0], claim = 10**6, queue._claim
+    queue._claim = flaky_claim  # type: ignore[method-assign]
+    queue.shutdown(finish_queued=True)  # returns: it does not spin forever
+    assert len(ran) == 2 and queue.unfinished() == 1
     engine.dispose()
 
 
