@@ -15,8 +15,8 @@ from pathlib import Path
 from agent.llm import load_chat_model
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from agent.stance_judge import StanceJudge
 from evals.datasets import eval_home, library_settings
-from evals.judge import Judge
 from evals.metrics import baselines, classification, mean, stratified_sample
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
@@ -77,7 +77,7 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     pmids = sample(test, limit)
     started = time.perf_counter()
     runtime = shared_library(records, settings, embedder)
-    judge = Judge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
+    judge = StanceJudge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:
         question = records[pmid]["QUESTION"]

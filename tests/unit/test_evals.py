@@ -9,7 +9,6 @@ import tomllib
 import pytest
 
 from evals.datasets import load_scifact
-from evals.judge import negated, stance
 from evals.metrics import classification
 from evals.pubmedqa import LABELS, dev_split, report_metrics
 from evals.pubmedqa import load as load_pubmedqa
@@ -46,8 +45,6 @@ def test_classification_metrics_and_judges() -> None:
     assert classification(["yes", "no", "maybe"], ["yes", "no", "maybe"], LABELS)["macro_f1"] == 1.0
     assert classification(["yes", "yes", "no"], ["yes", "yes", "yes"], LABELS)["macro_f1"] == pytest.approx(0.8 / 3,
                                                                                                             abs=1e-4)
-    assert negated("Aspirin does not reduce stroke risk.") and not negated("Aspirin reduces stroke risk.")
-    assert stance("Aspirin reduces stroke risk.", "We found no reduction in stroke risk with aspirin.") == "CONTRADICT"
 
 
 def test_threshold_check_names_metric_value_and_floor() -> None:
@@ -99,14 +96,16 @@ def test_the_gate_fails_a_random_retriever() -> None:
 def test_model_judge_and_its_fallback(embedder: Embedder) -> None:
     from agent.evidence import SentenceScorer
     from agent.llm.scripted import ScriptedChatModel
-    from evals.judge import Judge
+    from agent.stance_judge import StanceJudge
 
     model = ScriptedChatModel(responses=['{"label": "CONTRADICT", "sentences": [1, 7]}', "not json at all",
                                          '{"answer": "no"}'])
-    judge = Judge(SentenceScorer(embedder), model)
+    judge = StanceJudge(SentenceScorer(embedder), model)
     sentences = ["Mice were fed for ten weeks.", "Aspirin did not lower stroke risk.", "Data are public."]
     assert judge.verify("Aspirin lowers stroke risk.", sentences) == ("CONTRADICT", [1])
-    label, chosen = judge.verify("Aspirin does not lower stroke risk.", sentences)  # unusable reply: rules
-    assert (label, chosen) == ("SUPPORT", [1])
+    label, chosen = judge.verify("Aspirin does not lower stroke risk.", sentences)  # unusable reply: classifier
+    classifier_alone = StanceJudge(SentenceScorer(embedder))
+    assert (label, chosen) == classifier_alone.verify("Aspirin does not lower stroke risk.", sentences)
+    assert judge.fallbacks == 1
     assert judge.yes_no("Does aspirin lower stroke risk?", sentences) == "no"
     assert judge.name == "llm:scripted"
