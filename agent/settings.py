@@ -166,6 +166,8 @@ class AnswerSettings(_Group):
                                       "says the same: it is not novel")
     evidence_judge: str = Field(default="", description="a JSON file 'scisynth train judge' wrote, to rank the "
                                 "sentences answers quote; empty: the judge shipped in agent/evidence_judge.json")
+    stance_model: str = Field(default="", description="a JSON file 'scisynth train stance' wrote, to judge whether a "
+                              "paper supports or contradicts a claim; empty: the one shipped in agent/stance.json")
 
 
 class TurnSettings(_Group):

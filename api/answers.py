@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.citations import MARKER
+from agent.claim_check import ClaimCheck
 from agent.turn import TurnResult
 
 
@@ -153,3 +154,22 @@ def after_answer(result: TurnResult, style: Style) -> str:
              style.escape(result.hypotheses_note),
              references_block(list(result.citations), style)]
     return "\n\n".join(part for part in parts if part)
+
+
+def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
+    """A claim check as a reader reads it: the verdict and consensus, each paper that bears on the claim with its
+    quotes, then those that do not address it."""
+    lines = [f"{style.heading('Claim:')} {style.escape(result.claim)}",
+             f"{style.heading('Verdict:')} {result.verdict} ({result.consensus()})", ""]
+    for paper in (p for p in result.papers if p.stance != "insufficient"):
+        confidence = f", confidence {paper.confidence:.2f}" if paper.confidence is not None else ""
+        lines.append(f"{style.bullet}{style.emphasis(paper.stance.upper() + confidence)}: "
+                     f"{style.escape(paper.title)} ({paper.year or 'n.d.'}) [{style.escape(paper.paper_id)}]")
+        lines += [f"  [{q.n}] \u201c{style.escape(q.quote)}\u201d ({style.escape(q.section or 'text')}"
+                  f"{f', p. {q.page}' if q.page else ''})" for q in paper.rationale]
+    silent = [f"{style.escape(p.title)} ({p.year or 'n.d.'})" for p in result.papers if p.stance == "insufficient"]
+    if silent:
+        lines += ["", "Do not address it: " + "; ".join(silent)]
+    if not result.papers:
+        lines.append("No paper in the library matches the claim. Add papers with 'scisynth ingest PATH'.")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from agent.claim_check import ClaimChecker
 from agent.runtime import Runtime
 from api.metrics import Metrics
 from api.streaming import TurnWorkers
@@ -41,6 +42,10 @@ def get_watches(request: Request) -> WatchService:
     return request.app.state.services.watches
 
 
+def get_claims(request: Request) -> ClaimChecker:
+    return request.app.state.services.claims
+
+
 def get_jobs(request: Request) -> JobQueue:
     return request.app.state.services.jobs
 
@@ -69,6 +74,7 @@ TurnsDep = Annotated[TurnService, Depends(get_turns)]
 LibraryDep = Annotated[LibraryService, Depends(get_library)]
 WatchesDep = Annotated[WatchService, Depends(get_watches)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+ClaimsDep = Annotated[ClaimChecker, Depends(get_claims)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key

@@ -1,5 +1,5 @@
 """The Slack bot (slack-bolt): mentions and direct messages start or continue a research conversation in
-a thread; `/scisynth ask|hypothesize|papers|help` works anywhere.
+a thread; `/scisynth ask|hypothesize|check|papers|help` works anywhere.
 
 Bolt verifies Slack's signature and 5-minute timestamp window and acks within Slack's 3 seconds; the
 research runs afterwards in Bolt's worker threads. A thread (channel + thread ts) maps to one SciSynth
@@ -17,7 +17,7 @@ from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from agent.turn import TurnEvent, TurnRequest
-from api.answers import MRKDWN, format_result, slack_escape
+from api.answers import MRKDWN, format_check, format_result, slack_escape
 from api.slack_format import split_message
 from service import Services
 from store.slack import SlackRecords
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 HELP = ("*SciSynth* answers research questions with citations to the page.\n"
         "• Mention me or DM me a question; reply in the thread to follow up.\n"
-        "• `/scisynth ask QUESTION` · `/scisynth hypothesize TOPIC` · `/scisynth papers` · `/scisynth help`")
+        "• `/scisynth ask QUESTION` · `/scisynth hypothesize TOPIC` · `/scisynth check CLAIM` · `/scisynth papers` "
+        "· `/scisynth help`")
 SORRY = "Sorry, something went wrong while researching that. The details are in the server log; please try again."
 
 
@@ -91,6 +92,19 @@ class SlackBot:
             log.exception("Slack research turn failed")
             client.chat_update(channel=channel, ts=placeholder, text=SORRY)
 
+    def check(self, client: WebClient, channel: str, claim: str) -> None:
+        """The claim as a message, the check in its thread (split over replies if long)."""
+        opened = client.chat_postMessage(channel=channel, text=f"*Checking:* {slack_escape(claim[:200])}")["ts"]
+        try:
+            first, *rest = split_message(format_check(self.services.claims.check(claim), MRKDWN))
+        except ValueError as error:  # an empty or overlong claim: say what to change
+            first, rest = str(error), []
+        except Exception:
+            log.exception("Slack claim check failed")
+            first, rest = SORRY, []
+        for piece in [first, *rest]:
+            client.chat_postMessage(channel=channel, thread_ts=opened, text=piece)
+
     # --- listeners ------------------------------------------------------------------------------------
 
     def _on_mention(self, event: dict, client: WebClient) -> None:
@@ -116,6 +130,9 @@ class SlackBot:
             papers = self.services.library.papers(limit=20)
             lines = [f"• {slack_escape(p.title)}" + (f" <{p.url}|arXiv>" if p.url else "") for p in papers]
             respond("\n".join(lines) or "The library is empty.")
+            return
+        if verb == "check" and rest.strip():
+            self.check(client, command["channel_id"], rest.strip())
             return
         if verb not in ("ask", "hypothesize") or not rest.strip():
             respond(f"Unknown command `{verb}`.\n{HELP}")

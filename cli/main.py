@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from retrieval.vector_store import IndexMismatchError
 from store.schema import UnusableDatabaseError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from agent.runtime import Runtime
     from retrieval.ingest import IngestResult
@@ -324,30 +325,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def cmd_train_judge(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from research.judge_training import train_from_data, weights_table
-
-    settings = Settings()
-    output = args.out or settings.storage.home_dir / "models" / "evidence_judge.json"
+def _training_output(args: argparse.Namespace, default_name: str) -> Path | None:
+    """Where `scisynth train judge|stance` writes, checked before minutes of training (None: said what is wrong)."""
+    output = args.out or Settings().storage.home_dir / "models" / default_name
     missing = [args.data_dir / name for name in ("scifact", "pubmedqa")] if args.data_dir else []
     if missing := [str(folder) for folder in missing if not folder.is_dir()]:
         print(f"scisynth: no {' or '.join(missing)}: --data-dir is the folder holding scifact/ and pubmedqa/",
               file=sys.stderr)
-        return 2
-    try:  # before minutes of training, not after
+        return None
+    try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.with_suffix(".json.part").touch()
         output.with_suffix(".json.part").unlink()
     except OSError as error:
         print(f"scisynth: cannot write {output}: {error.strerror}; choose another --out", file=sys.stderr)
-        return 2
-    with tqdm(desc="train judge", unit="question", disable=args.json or None, file=sys.stderr) as bar:
+        return None
+    return output
+
+
+@contextlib.contextmanager
+def _training_progress(args: argparse.Namespace, description: str, unit: str
+                       ) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar (hidden with --json) and the (stage, done, total) callback training reports to."""
+    from tqdm import tqdm
+
+    with tqdm(desc=description, unit=unit, disable=args.json or None, file=sys.stderr) as bar:
         def advance(_stage: str, done: int, total: int) -> None:
             bar.total, bar.n = total, done
             bar.refresh()
 
+        yield advance
+
+
+def cmd_train_judge(args: argparse.Namespace) -> int:
+    from research.judge_training import train_from_data, weights_table
+
+    settings = Settings()
+    if (output := _training_output(args, "evidence_judge.json")) is None:
+        return 2
+    with _training_progress(args, "train judge", "question") as advance:
         judge = train_from_data(settings, output, data_dir=args.data_dir, on_progress=advance,
                                 max_questions=args.max_questions)
     table = judge.manifest["cross_validation"]["table"]
@@ -360,11 +376,35 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_stance(args: argparse.Namespace) -> int:
+    from research.stance_training import train_from_data
+
+    if (output := _training_output(args, "stance.json")) is None:
+        return 2
+    with _training_progress(args, "train stance", "claim") as advance:
+        classifier = train_from_data(Settings(), output, data_dir=args.data_dir, on_progress=advance)
+    validation = classifier.manifest["cross_validation"]
+
+    def rows(table: dict) -> str:
+        return "\n".join(f"  {name}: accuracy {row['accuracy']:.3f}, macro-F1 {row['macro_f1']:.3f}"
+                         for name, row in table.items())
+
+    _print({**classifier.manifest, "path": str(output)}, args.json,
+           f"cross-validated on SciFact train ({validation['folds']} folds, grouped by claim):\n"
+           f"evidence or not: F1 {validation['stage1_evidence_f1']:.3f} at P >= {validation['evidence_threshold']}\n"
+           f"supports or contradicts (evidence papers):\n{rows(validation['stage2_supports_or_contradicts'])}\n"
+           f"three-way:\n{rows(validation['three_way'])}\n"
+           f"written: {output}\nuse: SCISYNTH_STANCE_MODEL={output} scisynth eval scifact-verify")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import importlib.util
 
     if args.train_command == "judge":
         return cmd_train_judge(args)
+    if args.train_command == "stance":
+        return cmd_train_stance(args)
 
     if not all(importlib.util.find_spec(name) for name in ("datasets", "accelerate")):
         print("scisynth: training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
@@ -549,11 +589,21 @@ def cmd_hypothesize(args: argparse.Namespace) -> int:
     return _turn(args, args.topic, "hypothesize", args.n)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from api.answers import format_check
+    from retrieval.search import SearchFilter
+
+    where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to)
+    result = _services(args).claims.check(args.claim, where=None if where.is_empty() else where, papers=args.papers)
+    _print(result.model_dump(mode="json"), args.json, format_check(result))
+    return 0
+
+
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
-            "hypothesize": cmd_hypothesize, "slack": cmd_slack, "keys": cmd_keys, "models": cmd_models_pull,
-            "eval": cmd_eval, "train": cmd_train, "db": cmd_db}
+            "hypothesize": cmd_hypothesize, "check": cmd_check, "slack": cmd_slack, "keys": cmd_keys,
+            "models": cmd_models_pull, "eval": cmd_eval, "train": cmd_train, "db": cmd_db}
 
 
 def main(argv: list[str] | None = None) -> int:

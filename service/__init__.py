@@ -5,6 +5,7 @@ errors out.
     turns    TurnService     questions answered, conversations kept (service/turns.py)
     library  LibraryService  papers listed, searched, added, deleted, exported (service/library.py)
     watches  WatchService    literature watches saved and run as jobs (service/watches.py)
+    claims   ClaimChecker    a claim checked against the library's papers (agent/claim_check.py)
     jobs     JobQueue        background work with its handlers (store/jobs.py, service/jobs.py)
 """
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.claim_check import ClaimChecker
 from agent.runtime import Runtime
+from agent.stance import load_stance
 from agent.watch import watch_runner
 from service.jobs import JobWork, job_queue
 from service.library import LibraryService
@@ -30,6 +33,7 @@ class Services:
     library: LibraryService
     watches: WatchService
     jobs: JobQueue
+    claims: ClaimChecker
 
 
 def build_services(runtime: Runtime, observer: TurnObserver | None = None,
@@ -41,4 +45,6 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     library = LibraryService(runtime)
     watches = WatchService(watch_runner(runtime, deliver), jobs)
     jobs.work.update(JobWork(library, watches).table())
-    return Services(runtime, TurnService(runtime, observer), library, watches, jobs)
+    claims = ClaimChecker(runtime.searcher, runtime.scorer, load_stance(runtime.settings.answer.stance_model),
+                          runtime.model)
+    return Services(runtime, TurnService(runtime, observer), library, watches, jobs, claims)

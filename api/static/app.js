@@ -133,6 +133,36 @@ function showResearch(data) {
   $("hypotheses").replaceChildren(...open, ...cards, ...note);
 }
 
+// A claim checked against the library: the verdict and consensus, then each paper that bears on it with its
+// stance and quoted rationale (each quote a citation: click it to see it beside), then the papers that do not.
+async function checkClaim(claim) {
+  addMessage("user", `Check: ${claim}`);
+  const status = el("div", { className: "status" }, "checking the claim against the library…");
+  $("messages").append(status);
+  const result = await api("/v1/check", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ claim }) });
+  status.remove();
+  citations = {};
+  const counts = result.counts;
+  const bearing = result.papers.filter((p) => p.stance !== "insufficient");
+  const silent = result.papers.filter((p) => p.stance === "insufficient");
+  const card = el("div", { className: `msg assistant check verdict-${result.verdict}` },
+    el("h4", {}, `Verdict: ${result.verdict}`),
+    el("div", { className: "status" }, `${counts.supports} support, ${counts.contradicts} contradict, `
+      + `${counts.insufficient} do not address it`),
+    ...bearing.map((p) => el("div", { className: `paper-stance ${p.stance}` },
+      el("strong", {}, `${p.stance}${typeof p.confidence === "number" ? ` (${p.confidence.toFixed(2)})` : ""}: `),
+      `${p.title} (${p.year || "n.d."})`,
+      ...p.rationale.map((q) => {
+        citations[q.n] = { ...q, title: p.title, paper_id: p.paper_id };
+        return el("div", { className: "quote" }, ...withCitations(`“${q.quote}” [${q.n}]`));
+      }))),
+    silent.length ? el("div", { className: "status" }, `Do not address it: ${silent.map((p) => p.title).join("; ")}`)
+      : null,
+    result.papers.length ? null : el("div", {}, "No paper in the library matches the claim."));
+  $("messages").append(card);
+}
+
 async function loadConversations() {
   const { conversations } = await api("/v1/conversations");
   $("conversations").replaceChildren(...conversations.map((c) => {
@@ -334,7 +364,8 @@ function setUp() {
     const question = $("question").value.trim();
     if (question) {
       $("question").value = "";
-      ask(question, $("mode").value).catch((error) => addMessage("assistant", `Error: ${error.message}`));
+      const asked = $("mode").value === "check" ? checkClaim(question) : ask(question, $("mode").value);
+      asked.catch((error) => addMessage("assistant", `Error: ${error.message}`));
     }
   });
   $("export").addEventListener("click", () => {

@@ -1,0 +1,132 @@
+"""Checking a claim against the library: which papers bear on it, what each says (supports, contradicts, or does
+not address it) with the sentences quoted, and the consensus.
+
+The papers are those whose passages retrieval ranks highest for the claim (hybrid search over stored vectors);
+each is judged on its retrieved passages by the stance judge (agent/stance_judge.py: a configured model, or the
+classifier trained here). The verdict is plain counting, so a reader can redo it: no paper bears on the claim:
+insufficient; only supporting papers: supported; only contradicting ones: contradicted; both: mixed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel
+
+from agent.evidence import SentenceScorer
+from agent.stance import Stance, StanceClassifier
+from agent.stance_judge import StanceJudge
+from retrieval.search import HybridSearcher, Passage, SearchFilter
+
+Verdict = Literal["supported", "contradicted", "mixed", "insufficient"]
+MAX_CLAIM_CHARS = 2000
+SHOWN_FIRST: dict[Stance, int] = {"contradicts": 0, "supports": 0, "insufficient": 1}  # then by confidence
+
+
+class Rationale(BaseModel):
+    quote: str
+    page: int | None
+    section: str
+    n: int  # its number among the check's quotes, as an answer numbers its citations
+
+
+class PaperStance(BaseModel):
+    paper_id: str
+    title: str
+    year: int | None
+    stance: Stance
+    confidence: float | None
+    judged_by: str
+    rationale: list[Rationale]
+
+
+class Counts(BaseModel):
+    supports: int
+    contradicts: int
+    insufficient: int
+
+
+class ClaimCheck(BaseModel):
+    claim: str
+    verdict: Verdict
+    counts: Counts
+    papers: list[PaperStance]
+    trace: list[str]
+
+    def consensus(self) -> str:
+        """'3 papers support, 1 contradicts, 2 do not address it'."""
+        c = self.counts
+        parts = [f"{c.supports} paper{'s' if c.supports != 1 else ''} support{'s' if c.supports == 1 else ''}",
+                 f"{c.contradicts} contradict{'s' if c.contradicts == 1 else ''}",
+                 f"{c.insufficient} do{'es' if c.insufficient == 1 else ''} not address it"]
+        return ", ".join(parts)
+
+
+def verdict_of(counts: Counts) -> Verdict:
+    if counts.supports and counts.contradicts:
+        return "mixed"
+    if counts.supports:
+        return "supported"
+    return "contradicted" if counts.contradicts else "insufficient"
+
+
+@dataclass
+class ClaimChecker:
+    """`papers`: how many of the best-ranked papers are judged; `passages`: how many passages retrieval brings to
+    find them (a paper is judged on its retrieved passages, at most `per_paper`)."""
+
+    searcher: HybridSearcher
+    scorer: SentenceScorer
+    classifier: StanceClassifier
+    model: BaseChatModel | None = None
+    papers: int = 10
+    passages: int = 60
+    per_paper: int = 8
+
+    def check(self, claim: str, where: SearchFilter | None = None, papers: int | None = None) -> ClaimCheck:
+        """The claim checked against the `papers` (default: the checker's) best-ranked papers `where` allows."""
+        most = papers or self.papers
+        claim = " ".join(claim.split())
+        if not claim:
+            raise ValueError("the claim is empty: write it in quotes, e.g. scisynth check \"Aspirin lowers the risk "
+                             "of stroke\"")
+        if len(claim) > MAX_CLAIM_CHARS:
+            raise ValueError(f"the claim is {len(claim)} characters: check one claim of at most {MAX_CLAIM_CHARS}")
+        started = time.perf_counter()
+        judge = StanceJudge(self.scorer, self.model, self.classifier)
+        found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
+        by_paper: dict[str, list[Passage]] = {}
+        for passage in found:
+            if passage.paper_id in by_paper or len(by_paper) < most:
+                by_paper.setdefault(passage.paper_id, []).append(passage)
+        trace = [f"retrieved {len(found)} passages; judging the {len(by_paper)} best-ranked papers"]
+        judged = [self._judge_paper(judge, claim, passages[:self.per_paper]) for passages in by_paper.values()]
+        judged.sort(key=lambda p: (SHOWN_FIRST[p.stance], -(p.confidence or 0.0)))
+        number = 0
+        for paper in judged:
+            for quote in paper.rationale:
+                number += 1
+                quote.n = number
+        tally = Counter(p.stance for p in judged)
+        counts = Counts(supports=tally["supports"], contradicts=tally["contradicts"],
+                        insufficient=tally["insufficient"])
+        fallbacks = f", {judge.fallbacks} model replies unusable (the classifier judged)" if judge.fallbacks else ""
+        trace.append(f"judged by {judge.name}{fallbacks} in {time.perf_counter() - started:.2f} s")
+        return ClaimCheck(claim=claim, verdict=verdict_of(counts), counts=counts, papers=judged, trace=trace)
+
+    def _judge_paper(self, judge: StanceJudge, claim: str, passages: list[Passage]) -> PaperStance:
+        sentences = [s for scored in self.scorer.sentences(claim, passages) for s in scored]
+        texts = [s.text for s in sentences]
+        assessment = judge.assess(claim, texts, np.array([s.score for s in sentences], dtype=np.float32))
+        first = passages[0]
+        return PaperStance(
+            paper_id=first.paper_id, title=first.title, year=first.year, stance=assessment.stance,
+            confidence=assessment.confidence, judged_by=assessment.judged_by,
+            rationale=[Rationale(quote=sentences[i].text, page=sentences[i].passage.page_of(sentences[i].start),
+                                 section=sentences[i].passage.section, n=0) for i in assessment.rationale])
+

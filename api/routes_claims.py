@@ -1,0 +1,38 @@
+"""Claims over HTTP: POST /v1/check judges a claim against the library's papers (agent/claim_check.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from agent.claim_check import MAX_CLAIM_CHARS, ClaimCheck
+from api import problems
+from api.deps import ClaimsDep, Reader
+from retrieval.search import SearchFilter
+
+router = APIRouter(prefix="/v1", tags=["claims"], responses=problems.COMMON)
+
+
+class CheckRequest(BaseModel):
+    claim: str = Field(min_length=3, max_length=MAX_CLAIM_CHARS, description="one claim, e.g. 'Aspirin lowers the "
+                       "risk of stroke'")
+    papers: int = Field(default=10, ge=1, le=30, description="judge this many of the best-ranked papers")
+    paper_ids: list[str] | None = Field(default=None, max_length=100, description="only these papers")
+    year_from: int | None = Field(default=None, ge=0, le=3000)
+    year_to: int | None = Field(default=None, ge=0, le=3000)
+
+    @field_validator("claim")
+    @classmethod
+    def not_blank(cls, claim: str) -> str:
+        if not claim.strip():
+            raise ValueError("the claim must not be blank")
+        return claim
+
+
+@router.post("/check")
+async def check(body: CheckRequest, claims: ClaimsDep, _caller: Reader) -> ClaimCheck:
+    """Each library paper that bears on the claim with its stance and quoted rationale (page, section), the counts
+    and the verdict: supported, contradicted, mixed or insufficient."""
+    where = SearchFilter(paper_ids=body.paper_ids, year_from=body.year_from, year_to=body.year_to)
+    return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers)
