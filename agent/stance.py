@@ -50,10 +50,23 @@ STANCE_FEATURES = (
     "claim_null_results", "rationale_null_results", "null_only_in_rationale", "null_only_in_claim")
 
 
-def _cues(text: str) -> tuple[int, int, int, int]:
-    """Negations, up-words, down-words and null-result phrases in a text."""
-    return (len(_NEGATION.findall(text)), len(_UP.findall(text)), len(_DOWN.findall(text)),
-            len(_NULL.findall(text)))
+_WORD = re.compile(r"[\w'-]+")
+NEGATION_SCOPE = 3  # words after a negation that it reverses ("did not significantly reduce")
+
+
+def _cues(text: str) -> tuple[int, float, int]:
+    """Negations, the direction the text asserts (+1 up, -1 down, 0 none or balanced) with each direction word
+    reversed when a negation stands at most NEGATION_SCOPE words before it ("did not reduce" is not "reduced"),
+    and null-result phrases."""
+    words = _WORD.findall(text)
+    negated_at = [i for i, word in enumerate(words) if _NEGATION.fullmatch(word) or word.lower().endswith("n't")]
+    direction = 0
+    for i, word in enumerate(words):
+        sign = 1 if _UP.match(word) else -1 if _DOWN.match(word) else 0
+        if sign and any(0 < i - at <= NEGATION_SCOPE for at in negated_at):
+            sign = -sign
+        direction += sign
+    return len(negated_at), float(np.sign(direction)), len(_NULL.findall(text))
 
 
 def stance_features(claim: str, sentences: list[str], evidence: np.ndarray, cosines: np.ndarray,
@@ -61,20 +74,22 @@ def stance_features(claim: str, sentences: list[str], evidence: np.ndarray, cosi
     """The feature row of one paper for one claim: its sentences with the judge's evidence probabilities and
     their similarities to the claim, and the rationale (indices of the sentences the stance rests on)."""
     quoted = " ".join(sentences[i] for i in rationale)
-    claim_cues, quoted_cues = _cues(claim), _cues(quoted)
+    claim_cues = _cues(claim)
+    # each quoted sentence read on its own (two negated sentences do not make an affirmation), then averaged
+    per_sentence = np.array([_cues(sentences[i]) for i in rationale], dtype=np.float32).reshape(-1, 3)
+    quoted_negations, quoted_direction, quoted_nulls = per_sentence.mean(axis=0)
+    quoted_negated = float((per_sentence[:, 0] % 2).mean())
     claim_stems = stems(claim)
     top_evidence, top_cosine = np.sort(evidence)[::-1], np.sort(cosines)[::-1]
-    claim_negated, quoted_negated = claim_cues[0] % 2, quoted_cues[0] % 2
-    claim_direction = float(np.sign(claim_cues[1] - claim_cues[2]))
-    quoted_direction = float(np.sign(quoted_cues[1] - quoted_cues[2]))
+    claim_negated, claim_direction, claim_nulls = claim_cues[0] % 2, claim_cues[1], claim_cues[2]
     return np.array([
         top_evidence[0], top_evidence[:2].mean(), top_cosine[0], top_cosine[:2].mean(),
         evidence[rationale].mean(), cosines[rationale].mean(),
         len(claim_stems & stems(quoted)) / max(1, len(claim_stems)),
-        claim_negated, quoted_negated, float(claim_negated != quoted_negated), min(claim_cues[0], 3),
-        min(quoted_cues[0], 3), claim_direction, quoted_direction, claim_direction * quoted_direction,
-        float(claim_direction * quoted_direction < 0), min(claim_cues[3], 2), min(quoted_cues[3], 2),
-        float(quoted_cues[3] > 0 and claim_cues[3] == 0), float(claim_cues[3] > 0 and quoted_cues[3] == 0)],
+        claim_negated, quoted_negated, abs(claim_negated - quoted_negated), min(claim_cues[0], 3),
+        min(quoted_negations, 3), claim_direction, quoted_direction, claim_direction * quoted_direction,
+        float(claim_direction * quoted_direction < 0), min(claim_nulls, 2), min(quoted_nulls, 2),
+        float(quoted_nulls > 0 and claim_nulls == 0), float(claim_nulls > 0 and quoted_nulls == 0)],
         dtype=np.float32)
 
 

@@ -382,7 +382,8 @@ def cmd_train_stance(args: argparse.Namespace) -> int:
     if (output := _training_output(args, "stance.json")) is None:
         return 2
     with _training_progress(args, "train stance", "claim") as advance:
-        classifier = train_from_data(Settings(), output, data_dir=args.data_dir, on_progress=advance)
+        classifier = train_from_data(Settings(), output, data_dir=args.data_dir, on_progress=advance,
+                                     max_claims=args.max_claims)
     validation = classifier.manifest["cross_validation"]
 
     def rows(table: dict) -> str:

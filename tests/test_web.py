@@ -123,3 +123,24 @@ def test_hypothesize_shows_the_open_questions_the_papers_state(server: str) -> N
         card.locator("a.cite").first.click()
         expect(page.locator("#passage-card")).to_contain_text("Future Work")
         browser.close()
+
+
+def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server)
+        page.select_option("#mode", "check")
+        page.fill("#question", "S2ORC is a corpus of 81.1M English-language academic papers spanning many "
+                               "academic disciplines")
+        page.click("#send")
+        card = page.locator(".msg.check")
+        expect(card.locator("h4")).to_have_text("Verdict: supported", timeout=120_000)
+        expect(card.locator(".paper-stance.supports")).to_contain_text("S2ORC")
+        card.locator("a.cite").first.click()
+        expect(page.locator("#passage-card")).to_contain_text("81.1M")
+        expect(page.locator("#passage-card")).to_contain_text("page 1")
+        page.screenshot(path=str(ARTIFACTS / "check-a-claim.png"), full_page=True)
+        browser.close()

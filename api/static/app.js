@@ -368,6 +368,10 @@ function setUp() {
       asked.catch((error) => addMessage("assistant", `Error: ${error.message}`));
     }
   });
+  $("mode").addEventListener("change", () => {
+    $("question").placeholder = $("mode").value === "check" ? "Write a claim to check against your papers…"
+      : "Ask a research question…";
+  });
   $("export").addEventListener("click", () => {
     exportReferences().catch((error) => { $("export-status").textContent = error.message; });
   });

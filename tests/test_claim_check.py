@@ -1,0 +1,101 @@
+"""Checking a claim against a library: the command line on papers that agree and disagree, the HTTP route on the
+shared PDFs, `/scisynth check` in Slack, and training the classifier from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+from retrieval.embeddings import Embedder
+from tests.conftest import make_runtime
+from tests.test_api import server  # noqa: F401 - the uvicorn fixture
+from tests.test_cli import scisynth
+from tests.test_slack import post, signed, slack  # noqa: F401 - the Slack fixture
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TRIALS = [
+    {"id": "trial-a", "title": "Low-dose aspirin and stroke in older adults: a randomised trial", "year": 2019,
+     "abstract": "Background: Whether aspirin prevents stroke in older adults is debated. Methods: We randomised "
+                 "4,120 adults aged over 65 to 100 mg aspirin or placebo for five years. Results: Aspirin reduced "
+                 "the incidence of ischaemic stroke by 24% compared with placebo (hazard ratio 0.76, 95% CI "
+                 "0.63-0.92). Major bleeding was more frequent with aspirin. Conclusions: Low-dose aspirin lowers "
+                 "the risk of ischaemic stroke in older adults."},
+    {"id": "cohort-b", "title": "Aspirin use and incident stroke: a population cohort", "year": 2021,
+     "abstract": "We followed 18,000 adults for eight years to examine aspirin use and stroke. Aspirin use did not "
+                 "reduce the risk of stroke (hazard ratio 1.02, 95% CI 0.88-1.19). There was no significant "
+                 "difference in ischaemic stroke between users and non-users. Aspirin users had more "
+                 "gastrointestinal bleeding."},
+    {"id": "soil-c", "title": "Nitrogen cycling in alpine soils", "year": 2018,
+     "abstract": "We measured nitrogen mineralisation in 40 alpine soil cores. Mineralisation rates increased with "
+                 "temperature. Microbial biomass explained most of the variation."}]
+
+
+def test_check_finds_the_paper_that_supports_and_the_one_that_contradicts(tmp_path: Path) -> None:
+    records = tmp_path / "trials.jsonl"
+    records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
+    home = tmp_path / "home"
+    assert scisynth(home, "ingest", str(records)).returncode == 0
+    run = scisynth(home, "check", "Aspirin lowers the risk of stroke", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    stances = {paper["paper_id"]: paper["stance"] for paper in result["papers"]}
+    assert stances == {"trial-a": "supports", "cohort-b": "contradicts", "soil-c": "insufficient"}
+    assert result["verdict"] == "mixed" and result["counts"] == {"supports": 1, "contradicts": 1, "insufficient": 1}
+    quoted = {paper["paper_id"]: " ".join(q["quote"] for q in paper["rationale"]) for paper in result["papers"]}
+    assert "reduced the incidence of ischaemic stroke" in quoted["trial-a"]
+    assert "did not reduce the risk of stroke" in quoted["cohort-b"] and quoted["soil-c"] == ""
+    numbers = [q["n"] for paper in result["papers"] for q in paper["rationale"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert all(0 < paper["confidence"] <= 1 for paper in result["papers"])
+    human = scisynth(home, "check", "Aspirin lowers the risk of stroke", "--paper", "trial-a")
+    assert "Verdict: supported (1 paper supports, 0 contradict, 0 do not address it)" in human.stdout
+    empty = scisynth(home, "check", "   ")
+    assert empty.returncode == 2 and "the claim is empty" in empty.stderr
+
+
+def test_post_check_on_the_shared_papers_quotes_their_pages(server: str) -> None:  # noqa: F811
+    claim = "S2ORC is a corpus of 81.1M English-language academic papers spanning many academic disciplines"
+    response = httpx.post(f"{server}/v1/check", json={"claim": claim, "papers": 3}, timeout=120)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert set(result) == {"claim", "verdict", "counts", "papers", "trace"}
+    assert 1 <= len(result["papers"]) <= 3 and sum(result["counts"].values()) == len(result["papers"])
+    s2orc = next(p for p in result["papers"] if p["title"].startswith("S2ORC"))  # the claim is its abstract's
+    assert s2orc["stance"] == "supports" and result["verdict"] == "supported" and s2orc["rationale"]
+    assert all(isinstance(q["page"], int) and q["section"] for q in s2orc["rationale"])
+    assert s2orc["rationale"][0]["page"] == 1 and "81.1M" in s2orc["rationale"][0]["quote"]
+    library = httpx.get(f"{server}/v1/search", params={"q": s2orc["rationale"][0]["quote"], "k": 3}).json()
+    assert any(s2orc["rationale"][0]["quote"] in hit["text"] for hit in library["results"])  # verbatim
+    for bad in ({"claim": "  \n "}, {"claim": "x" * 2001}, {"claim": "ok claim", "papers": 0}):
+        refused = httpx.post(f"{server}/v1/check", json=bad)
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811
+    client, fake, _ = slack
+    body = urlencode({"command": "/scisynth", "text": "check S2ORC contains millions of academic papers",
+                      "channel_id": "C9", "user_id": "U1", "team_id": "T1",
+                      "response_url": fake.url + "response", "trigger_id": "t"})
+    assert "Working on" in post(client, body, signed(body), form=True).text
+    assert fake.wait_for("chat.postMessage", 2)
+    opened, reply = fake.of("chat.postMessage")[:2]
+    assert opened["text"].startswith("*Checking:*") and reply.get("thread_ts")  # the check, in the claim's thread
+    assert "*Verdict:*" in reply["text"] and "S2ORC" in reply["text"]
+
+
+def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Path, embedder: Embedder) -> None:
+    out = tmp_path / "stance.json"
+    run = scisynth(tmp_path / "home", "train", "stance", "--max-claims", "40", "--data-dir", str(DATA),
+                   "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "claim-only baseline" in run.stdout and "two stages" in run.stdout
+    manifest = json.loads(out.read_text())["manifest"]
+    assert manifest["max_claims"] == 40 and manifest["data"]["pubmedqa_non_test_pairs"]["no"] > 100
+    from service import build_services
+
+    runtime = make_runtime(tmp_path / "home", embedder, stance_model=str(out))
+    assert build_services(runtime).claims.classifier.manifest["max_claims"] == 40
+    runtime.engine.dispose()

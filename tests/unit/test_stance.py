@@ -1,0 +1,86 @@
+"""The stance classifier's parts: its cues, the shipped model and manifest, the verdict rule, refusing bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.claim_check import ClaimCheck, Counts, PaperStance, Rationale, verdict_of
+from agent.stance import STANCE_FEATURES, WEIGHTS, load_stance, shipped_stance, stance_features
+from api.answers import MRKDWN, format_check
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def _features(claim: str, rationale: str) -> dict[str, float]:
+    row = stance_features(claim, [rationale, "Mice were housed in cages."], np.array([0.9, 0.1]),
+                          np.array([0.8, 0.1]), [0])
+    return dict(zip(STANCE_FEATURES, row.tolist(), strict=True))
+
+
+def test_cues_of_agreement_and_disagreement() -> None:
+    opposed = _features("Aspirin increases the risk of bleeding.", "Aspirin reduced the risk of bleeding.")
+    assert opposed["directions_oppose"] == 1.0 and opposed["negation_disagrees"] == 0.0
+    null = _features("Aspirin lowers stroke risk.", "There was no significant difference in stroke risk.")
+    assert null["null_only_in_rationale"] == 1.0 and null["negation_disagrees"] == 1.0
+    agreed = _features("Aspirin lowers stroke risk.", "Aspirin lowered stroke risk by 20%.")
+    assert agreed["directions_oppose"] == 0.0 and agreed["direction_product"] == 1.0
+    assert agreed["claim_words_covered"] == 1.0 and agreed["best_evidence"] == pytest.approx(0.9)
+
+
+def test_the_shipped_model_beats_its_baselines_in_cross_validation() -> None:
+    validation = shipped_stance().manifest["cross_validation"]
+    stage2 = validation["stage2_supports_or_contradicts"]
+    assert stage2["classifier (gold rationale)"]["macro_f1"] > stage2["claim-only baseline"]["macro_f1"]
+    assert stage2["classifier (gold rationale)"]["accuracy"] > stage2["majority baseline"]["accuracy"]
+    three = validation["three_way"]
+    assert three["two stages"]["macro_f1"] > max(three["one stage"]["macro_f1"],
+                                                 three["majority (not enough info)"]["macro_f1"])
+    assert shipped_stance().manifest["max_claims"] is None  # trained on every train claim
+
+
+def test_the_shipped_manifest_names_the_shared_data_by_hash() -> None:
+    from tools.documents import sha256_of_file
+
+    files = shipped_stance().manifest["data"]["files"]
+    present = {name: SHARED / name for name in files if (SHARED / name).exists()}
+    if not present:
+        pytest.skip(f"the shared data is not at {SHARED}")
+    assert {name: sha256_of_file(path) for name, path in present.items()} == {n: files[n] for n in present}
+
+
+def test_a_stance_file_that_is_not_one_is_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SCISYNTH_STANCE_MODEL=.*unset it"):
+        load_stance(str(tmp_path / "missing.json"))
+    data = json.loads(WEIGHTS.read_text())
+    for change, reason in (({"features": ["cosine"]}, "other features"), ({"contradicts_threshold": 1.5},
+                           "between 0 and 1"), ({"evidence": {"mean": [0.0]}}, "incomplete"),
+                           ({"contradicts": {**data["contradicts"], "coef": [1.0, 2.0]}}, "finite numbers")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**data, **change}))
+        with pytest.raises(ValueError, match=reason):
+            load_stance(str(bad))
+    assert load_stance("") is shipped_stance()
+
+
+@pytest.mark.parametrize(("supports", "contradicts", "verdict"), [
+    (0, 0, "insufficient"), (2, 0, "supported"), (0, 1, "contradicted"), (3, 1, "mixed")])
+def test_the_verdict_is_counting(supports: int, contradicts: int, verdict: str) -> None:
+    assert verdict_of(Counts(supports=supports, contradicts=contradicts, insufficient=4)) == verdict
+
+
+def test_a_check_reads_as_its_verdict_consensus_and_quotes() -> None:
+    quote = Rationale(quote="Aspirin did not lower <!channel> stroke risk.", page=4, section="Results", n=1)
+    result = ClaimCheck(claim="Aspirin lowers stroke risk", verdict="contradicted",
+                        counts=Counts(supports=0, contradicts=1, insufficient=1), trace=[], papers=[
+                            PaperStance(paper_id="p1", title="A trial", year=2020, stance="contradicts",
+                                        confidence=0.7, judged_by="stance-classifier", rationale=[quote]),
+                            PaperStance(paper_id="p2", title="Cages", year=None, stance="insufficient",
+                                        confidence=0.9, judged_by="stance-classifier", rationale=[])])
+    text = format_check(result, MRKDWN)
+    assert "contradicted (0 papers support, 1 contradicts, 1 does not address it)" in text
+    assert "[1] \u201cAspirin did not lower &lt;!channel&gt; stroke risk.\u201d (Results, p. 4)" in text
+    assert "Do not address it: Cages (n.d.)" in text
