@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from agent.citations import MARKER
 from agent.claim_check import ClaimCheck
+from agent.contradictions import Contradictions, Side
 from agent.turn import TurnResult
 
 
@@ -173,3 +174,20 @@ def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
     if not result.papers:
         lines.append("No paper in the library matches the claim. Add papers with 'scisynth ingest PATH'.")
     return "\n".join(lines)
+
+
+def _side(side: Side, style: Style) -> str:
+    where = f"{side.section or 'text'}{f', p. {side.page}' if side.page else ''}"
+    return (f"  {style.escape(side.title)} ({side.year or 'n.d.'}), {style.escape(where)}:\n"
+            f"    \u201c{style.escape(side.quote)}\u201d")
+
+
+def format_contradictions(result: Contradictions, style: Style = TEXT) -> str:
+    """Each pair of disagreeing findings, most confident first, both sides quoted with their pages."""
+    if not result.pairs:
+        return (f"No two papers' findings on {style.escape(result.topic)!r} read as contradicting each other "
+                f"({result.trace[-1]}).")
+    blocks = [f"{style.heading(f'{i}. disagreement {pair.confidence:.2f}')} (the findings are {pair.similarity:.2f} "
+              f"alike)\n{_side(pair.first, style)}\n{_side(pair.second, style)}"
+              for i, pair in enumerate(result.pairs, start=1)]
+    return "\n\n".join(blocks)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from agent.claim_check import ClaimChecker
+from agent.contradictions import ContradictionFinder
 from agent.runtime import Runtime
 from api.metrics import Metrics
 from api.streaming import TurnWorkers
@@ -46,6 +47,10 @@ def get_claims(request: Request) -> ClaimChecker:
     return request.app.state.services.claims
 
 
+def get_contradictions(request: Request) -> ContradictionFinder:
+    return request.app.state.services.contradictions
+
+
 def get_jobs(request: Request) -> JobQueue:
     return request.app.state.services.jobs
 
@@ -75,6 +80,7 @@ LibraryDep = Annotated[LibraryService, Depends(get_library)]
 WatchesDep = Annotated[WatchService, Depends(get_watches)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ClaimsDep = Annotated[ClaimChecker, Depends(get_claims)]
+ContradictionsDep = Annotated[ContradictionFinder, Depends(get_contradictions)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key

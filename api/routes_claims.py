@@ -1,4 +1,5 @@
-"""Claims over HTTP: POST /v1/check judges a claim against the library's papers (agent/claim_check.py)."""
+"""Claims over HTTP: POST /v1/check judges a claim against the library's papers (agent/claim_check.py); POST
+/v1/contradictions finds the findings of two papers on a topic that disagree (agent/contradictions.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from agent.claim_check import MAX_CLAIM_CHARS, ClaimCheck
+from agent.contradictions import Contradictions
 from api import problems
-from api.deps import ClaimsDep, Reader
+from api.deps import ClaimsDep, ContradictionsDep, Reader
 from retrieval.search import SearchFilter
 
 router = APIRouter(prefix="/v1", tags=["claims"], responses=problems.COMMON)
@@ -36,3 +38,16 @@ async def check(body: CheckRequest, claims: ClaimsDep, _caller: Reader) -> Claim
     and the verdict: supported, contradicted, mixed or insufficient."""
     where = SearchFilter(paper_ids=body.paper_ids, year_from=body.year_from, year_to=body.year_to)
     return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers)
+
+
+class ContradictionsRequest(BaseModel):
+    topic: str = Field(min_length=3, max_length=1000, pattern=r"\S", description="the topic, e.g. 'aspirin and "
+                       "stroke'")
+    papers: int = Field(default=10, ge=2, le=20, description="compare the findings of this many best-ranked papers")
+
+
+@router.post("/contradictions")
+async def contradictions(body: ContradictionsRequest, finder: ContradictionsDep, _caller: Reader) -> Contradictions:
+    """Pairs of findings from two library papers on the topic that disagree, both quoted with their pages, the most
+    confident first."""
+    return await run_in_threadpool(finder.find, body.topic, None, body.papers)

@@ -600,10 +600,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contradictions(args: argparse.Namespace) -> int:
+    from api.answers import format_contradictions
+
+    result = _services(args, needs_model=False).contradictions.find(args.topic, papers=args.papers)
+    _print(result.model_dump(mode="json"), args.json, format_contradictions(result))
+    return 0
+
+
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
-            "hypothesize": cmd_hypothesize, "check": cmd_check, "slack": cmd_slack, "keys": cmd_keys,
+            "hypothesize": cmd_hypothesize, "check": cmd_check, "contradictions": cmd_contradictions,
+            "slack": cmd_slack, "keys": cmd_keys,
             "models": cmd_models_pull, "eval": cmd_eval, "train": cmd_train, "db": cmd_db}
 
 

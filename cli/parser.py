@@ -40,6 +40,8 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("check", "check a claim against the library: each paper that bears on it with its stance (supports, "
                   "contradicts) and the sentences quoted with their pages, then the consensus",
          'scisynth check "SPECTER outperforms SciBERT on citation prediction"'),
+        ("contradictions", "findings of two library papers on a topic that disagree, each side quoted with its page, "
+                           "the most confident first", 'scisynth contradictions "aspirin and stroke"'),
     ],
     "service": [
         ("serve", "start the HTTP service: API and web page", "scisynth serve --port 8000"),
@@ -262,6 +264,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     check.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
     check.add_argument("--llm", help="LLM spec, e.g. extractive or llamacpp:PATH (default: SCISYNTH_LLM, else auto; "
                        "extractive: the classifier judges)")
+
+    contradictions = command("contradictions")
+    contradictions.description += ("\n\nFindings (sentences stating a result) of the best-ranked papers that make "
+                                   "the same point (similar) are read against each other by the stance classifier; "
+                                   "how well it reads disagreement: docs/evals.md.")
+    contradictions.add_argument("topic", help="the topic, e.g. 'aspirin and stroke'")
+    contradictions.add_argument("--papers", type=at_least(2), default=10, metavar="N", help="compare the findings "
+                                "of the N best-ranked papers")
 
     command("slack")
 

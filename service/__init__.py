@@ -6,6 +6,7 @@ errors out.
     library  LibraryService  papers listed, searched, added, deleted, exported (service/library.py)
     watches  WatchService    literature watches saved and run as jobs (service/watches.py)
     claims   ClaimChecker    a claim checked against the library's papers (agent/claim_check.py)
+    contradictions  ContradictionFinder  findings of two papers that disagree (agent/contradictions.py)
     jobs     JobQueue        background work with its handlers (store/jobs.py, service/jobs.py)
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.claim_check import ClaimChecker
+from agent.contradictions import ContradictionFinder
 from agent.runtime import Runtime
 from agent.stance import load_stance
 from agent.watch import watch_runner
@@ -34,6 +36,7 @@ class Services:
     watches: WatchService
     jobs: JobQueue
     claims: ClaimChecker
+    contradictions: ContradictionFinder
 
 
 def build_services(runtime: Runtime, observer: TurnObserver | None = None,
@@ -45,6 +48,7 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     library = LibraryService(runtime)
     watches = WatchService(watch_runner(runtime, deliver), jobs)
     jobs.work.update(JobWork(library, watches).table())
-    claims = ClaimChecker(runtime.searcher, runtime.scorer, load_stance(runtime.settings.answer.stance_model),
-                          runtime.model)
-    return Services(runtime, TurnService(runtime, observer), library, watches, jobs, claims)
+    stance = load_stance(runtime.settings.answer.stance_model)
+    return Services(runtime, TurnService(runtime, observer), library, watches, jobs,
+                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model),
+                    ContradictionFinder(runtime.searcher, runtime.scorer, stance))

@@ -72,6 +72,10 @@ def test_post_check_on_the_shared_papers_quotes_their_pages(server: str) -> None
     for bad in ({"claim": "  \n "}, {"claim": "x" * 2001}, {"claim": "ok claim", "papers": 0}):
         refused = httpx.post(f"{server}/v1/check", json=bad)
         assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    found = httpx.post(f"{server}/v1/contradictions", json={"topic": "citation graphs of papers"}, timeout=120)
+    assert found.status_code == 200 and set(found.json()) == {"topic", "pairs", "trace"}
+    assert "pairs compared" in found.json()["trace"][0]
+    assert httpx.post(f"{server}/v1/contradictions", json={"topic": "    "}).status_code == 422
 
 
 def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811
@@ -99,3 +103,19 @@ def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Pat
     runtime = make_runtime(tmp_path / "home", embedder, stance_model=str(out))
     assert build_services(runtime).claims.classifier.manifest["max_claims"] == 40
     runtime.engine.dispose()
+
+
+def test_contradictions_pair_the_findings_that_disagree(tmp_path: Path) -> None:
+    records = tmp_path / "trials.jsonl"
+    records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
+    home = tmp_path / "home"
+    assert scisynth(home, "ingest", str(records)).returncode == 0
+    run = scisynth(home, "contradictions", "aspirin and stroke", "--json")
+    assert run.returncode == 0, run.stderr
+    pairs = json.loads(run.stdout)["pairs"]
+    assert pairs and {pairs[0]["first"]["paper_id"], pairs[0]["second"]["paper_id"]} == {"trial-a", "cohort-b"}
+    quotes = pairs[0]["first"]["quote"] + pairs[0]["second"]["quote"]
+    assert "did not reduce the risk of stroke" in quotes and "reduced the incidence" in quotes
+    assert all("soil-c" not in (p["first"]["paper_id"], p["second"]["paper_id"]) for p in pairs)
+    human = scisynth(home, "contradictions", "aspirin and stroke")
+    assert human.stdout.startswith("1. disagreement") and "(2019), Abstract:" in human.stdout

@@ -143,4 +143,8 @@ def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:
         expect(page.locator("#passage-card")).to_contain_text("81.1M")
         expect(page.locator("#passage-card")).to_contain_text("page 1")
         page.screenshot(path=str(ARTIFACTS / "check-a-claim.png"), full_page=True)
+        page.select_option("#mode", "contradictions")
+        page.fill("#question", "scientific paper corpora and citation graphs")
+        page.click("#send")
+        expect(page.locator(".msg.contradictions .status")).to_contain_text("pairs compared", timeout=120_000)
         browser.close()

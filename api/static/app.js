@@ -163,6 +163,31 @@ async function checkClaim(claim) {
   $("messages").append(card);
 }
 
+// Findings of two papers on a topic that disagree: each pair with both sides quoted (click [n] to see one beside).
+async function findContradictions(topic) {
+  addMessage("user", `Contradictions: ${topic}`);
+  const status = el("div", { className: "status" }, "comparing the papers' findings…");
+  $("messages").append(status);
+  const result = await api("/v1/contradictions", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ topic }) });
+  status.remove();
+  citations = {};
+  let n = 0;
+  const side = (s) => {
+    n += 1;
+    citations[n] = s;
+    return el("div", { className: "quote" }, ...withCitations(`“${s.quote}” [${n}]`),
+      el("div", { className: "status" }, `${s.title} (${s.year || "n.d."})`));
+  };
+  const card = el("div", { className: "msg assistant contradictions" },
+    el("h4", {}, result.pairs.length ? `${result.pairs.length} disagreement(s)` : "No disagreement found"),
+    el("div", { className: "status" }, result.trace.join(" ")),
+    ...result.pairs.map((pair) => el("div", { className: "pair" },
+      el("strong", {}, `disagreement ${pair.confidence.toFixed(2)} (findings ${pair.similarity.toFixed(2)} alike)`),
+      side(pair.first), side(pair.second))));
+  $("messages").append(card);
+}
+
 async function loadConversations() {
   const { conversations } = await api("/v1/conversations");
   $("conversations").replaceChildren(...conversations.map((c) => {
@@ -364,13 +389,16 @@ function setUp() {
     const question = $("question").value.trim();
     if (question) {
       $("question").value = "";
-      const asked = $("mode").value === "check" ? checkClaim(question) : ask(question, $("mode").value);
+      const mode = $("mode").value;
+      const asked = mode === "check" ? checkClaim(question)
+        : mode === "contradictions" ? findContradictions(question) : ask(question, mode);
       asked.catch((error) => addMessage("assistant", `Error: ${error.message}`));
     }
   });
   $("mode").addEventListener("change", () => {
-    $("question").placeholder = $("mode").value === "check" ? "Write a claim to check against your papers…"
-      : "Ask a research question…";
+    const hints = { check: "Write a claim to check against your papers…",
+      contradictions: "A topic whose papers may disagree…" };
+    $("question").placeholder = hints[$("mode").value] || "Ask a research question…";
   });
   $("export").addEventListener("click", () => {
     exportReferences().catch((error) => { $("export-status").textContent = error.message; });

@@ -53,7 +53,7 @@ def test_the_shipped_manifest_names_the_shared_data_by_hash() -> None:
 
 
 def test_a_stance_file_that_is_not_one_is_refused_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="SCISYNTH_STANCE_MODEL=.*unset it"):
+    with pytest.raises(ValueError, match=r"SCISYNTH_STANCE_MODEL=.*unset it"):
         load_stance(str(tmp_path / "missing.json"))
     data = json.loads(WEIGHTS.read_text())
     for change, reason in (({"features": ["cosine"]}, "other features"), ({"contradicts_threshold": 1.5},
