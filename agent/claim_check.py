@@ -84,6 +84,7 @@ class ClaimChecker:
     scorer: SentenceScorer
     classifier: StanceClassifier
     model: BaseChatModel | None = None
+    max_model_calls: int | None = None
     papers: int = 10
     passages: int = 60
     per_paper: int = 8
@@ -98,7 +99,7 @@ class ClaimChecker:
         if len(claim) > MAX_CLAIM_CHARS:
             raise ValueError(f"the claim is {len(claim)} characters: check one claim of at most {MAX_CLAIM_CHARS}")
         started = time.perf_counter()
-        judge = StanceJudge(self.scorer, self.model, self.classifier)
+        judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)
         found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
         by_paper: dict[str, list[Passage]] = {}
         for passage in found:

@@ -43,14 +43,19 @@ class Assessment:
 
 class StanceJudge:
     def __init__(self, scorer: SentenceScorer, model: BaseChatModel | None = None,
-                 classifier: StanceClassifier | None = None) -> None:
+                 classifier: StanceClassifier | None = None, max_model_calls: int | None = None) -> None:
+        """`max_model_calls`: the model judges at most that many papers, the classifier the rest (a check of 30
+        papers must not cost a reader key 30 model calls)."""
         self.scorer = scorer
         self.model = model
         self.classifier = classifier or shipped_stance()
         self.name = f"llm:{model._llm_type}" if model is not None else "stance-classifier"
         self.fallbacks = 0
+        self.model_calls = 0
+        self.max_model_calls = max_model_calls
 
     def _ask(self, prompt: str, shape: type[BaseModel]) -> BaseModel | None:
+        self.model_calls += 1
         try:
             return ask_json(self.model, [HumanMessage(prompt)], shape)
         except ModelStepError:
@@ -73,8 +78,11 @@ class StanceJudge:
         `rationale`: rest the classifier's stance on these sentences (gold rationales in an eval)."""
         if not sentences:
             return Assessment("insufficient", 1.0, [], "stance-classifier")
-        if self.model is not None and rationale is None and (judged := self._by_model(claim, sentences)):
-            return judged
+        budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
+        if self.model is not None and rationale is None and budget_left:
+            judged = self._by_model(claim, sentences)
+            if judged is not None:
+                return judged
         similarity = cosines if cosines is not None else self.scorer.similarities(claim, sentences)
         judgement, rows = self.classifier.classify(self.scorer.judge, claim, sentences, similarity, rationale)
         return Assessment(judgement.stance, judgement.confidence, rows if judgement.stance != "insufficient" else [],

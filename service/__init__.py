@@ -50,5 +50,6 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     jobs.work.update(JobWork(library, watches).table())
     stance = load_stance(runtime.settings.answer.stance_model)
     return Services(runtime, TurnService(runtime, observer), library, watches, jobs,
-                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model),
+                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model,
+                                 runtime.settings.turn.max_llm_calls),
                     ContradictionFinder(runtime.searcher, runtime.scorer, stance))

@@ -119,3 +119,25 @@ def test_contradictions_pair_the_findings_that_disagree(tmp_path: Path) -> None:
     assert all("soil-c" not in (p["first"]["paper_id"], p["second"]["paper_id"]) for p in pairs)
     human = scisynth(home, "contradictions", "aspirin and stroke")
     assert human.stdout.startswith("1. disagreement") and "(2019), Abstract:" in human.stdout
+
+
+def test_a_model_judges_within_its_budget_and_garbage_falls_back(tmp_path: Path, embedder: Embedder) -> None:
+    """With a model: it judges the papers (its reply quoted as its rationale) up to the budget, the classifier the
+    rest; an unusable reply is judged by the classifier and said in the trace."""
+    from agent.claim_check import ClaimChecker
+    from agent.llm.scripted import ScriptedChatModel
+    from agent.stance import shipped_stance
+
+    records = tmp_path / "trials.jsonl"
+    records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([records])
+    model = ScriptedChatModel(responses=['{"label": "CONTRADICT", "sentences": [0]}', "not json at all"])
+    checker = ClaimChecker(runtime.searcher, runtime.scorer, shipped_stance(), model, max_model_calls=2)
+    result = checker.check("Aspirin lowers the risk of stroke")
+    judged_by = [paper.judged_by for paper in result.papers]
+    assert judged_by.count("llm:scripted") == 1 and judged_by.count("stance-classifier") == 2
+    by_model = next(paper for paper in result.papers if paper.judged_by == "llm:scripted")
+    assert by_model.stance == "contradicts" and by_model.confidence is None and len(by_model.rationale) == 1
+    assert "1 model replies unusable (the classifier judged)" in result.trace[-1]
+    runtime.engine.dispose()
