@@ -75,6 +75,20 @@ def verdict_of(counts: Counts) -> Verdict:
     return "contradicted" if counts.contradicts else "insufficient"
 
 
+def one_line(text: str, what: str, example: str, most: int) -> str:
+    """A claim or topic as one line of valid text; ValueError saying what to write instead."""
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError(f"the {what} is empty: write it in quotes, e.g. \"{example}\"")
+    if len(text) > most:
+        raise ValueError(f"the {what} is {len(text)} characters: write one {what} of at most {most}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"the {what} is not valid text ({error.reason}): retype it") from error
+    return text
+
+
 @dataclass
 class ClaimChecker:
     """`papers`: how many of the best-ranked papers are judged; `passages`: how many passages retrieval brings to
@@ -91,13 +105,8 @@ class ClaimChecker:
 
     def check(self, claim: str, where: SearchFilter | None = None, papers: int | None = None) -> ClaimCheck:
         """The claim checked against the `papers` (default: the checker's) best-ranked papers `where` allows."""
-        most = papers or self.papers
-        claim = " ".join(claim.split())
-        if not claim:
-            raise ValueError("the claim is empty: write it in quotes, e.g. scisynth check \"Aspirin lowers the risk "
-                             "of stroke\"")
-        if len(claim) > MAX_CLAIM_CHARS:
-            raise ValueError(f"the claim is {len(claim)} characters: check one claim of at most {MAX_CLAIM_CHARS}")
+        most = self.papers if papers is None else papers
+        claim = one_line(claim, "claim", "Aspirin lowers the risk of stroke", MAX_CLAIM_CHARS)
         started = time.perf_counter()
         judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)
         found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
@@ -107,7 +116,8 @@ class ClaimChecker:
                 by_paper.setdefault(passage.paper_id, []).append(passage)
         trace = [f"retrieved {len(found)} passages; judging the {len(by_paper)} best-ranked papers"]
         judged = [self._judge_paper(judge, claim, passages[:self.per_paper]) for passages in by_paper.values()]
-        judged.sort(key=lambda p: (SHOWN_FIRST[p.stance], -(p.confidence or 0.0)))
+        # a model gives no confidence: its papers keep their retrieval order among the classifier's most confident
+        judged.sort(key=lambda p: (SHOWN_FIRST[p.stance], -(1.0 if p.confidence is None else p.confidence)))
         number = 0
         for paper in judged:
             for quote in paper.rationale:
@@ -121,9 +131,15 @@ class ClaimChecker:
         return ClaimCheck(claim=claim, verdict=verdict_of(counts), counts=counts, papers=judged, trace=trace)
 
     def _judge_paper(self, judge: StanceJudge, claim: str, passages: list[Passage]) -> PaperStance:
-        sentences = [s for scored in self.scorer.sentences(claim, passages) for s in scored]
-        texts = [s.text for s in sentences]
-        assessment = judge.assess(claim, texts, np.array([s.score for s in sentences], dtype=np.float32))
+        """Judged on its retrieved passages in reading order, each sentence once (chunks overlap)."""
+        passages = sorted(passages, key=lambda p: p.chunk_id)
+        seen: set[str] = set()
+        per_passage = [[s for s in scored if not (s.text in seen or seen.add(s.text))]
+                       for scored in self.scorer.sentences(claim, passages)]
+        sentences = [s for scored in per_passage for s in scored]
+        assessment = judge.assess(claim, [s.text for s in sentences],
+                                  np.array([s.score for s in sentences], dtype=np.float32),
+                                  passage_sizes=[len(scored) for scored in per_passage])
         first = passages[0]
         return PaperStance(
             paper_id=first.paper_id, title=first.title, year=first.year, stance=assessment.stance,

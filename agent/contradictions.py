@@ -4,9 +4,9 @@
 Each of the best-ranked papers for the topic gives its findings among its retrieved passages (sentences of the
 type "finding", agent/sentence_types.py, most similar to the topic first). A pair of findings from two papers at
 least `same_point` similar is scored both ways, each sentence as the claim and the other as the evidence, by the
-classifier's supports-or-contradicts stage; a pair at or above its contradiction threshold is reported, the most
-confident first. `scisynth eval scifact-verify` measures the pair scorer on SciFact dev (rationales of abstracts
-that support a claim against those of abstracts that contradict it).
+classifier's supports-or-contradicts stage; a pair at or above its contradiction threshold is reported, ranked by
+confidence times likeness. `scisynth eval scifact-verify` measures the pair scorer on SciFact dev: claims
+against the gold rationales of the abstracts that support or contradict them (dev has no claim with both).
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from itertools import combinations
 import numpy as np
 from pydantic import BaseModel
 
+from agent.claim_check import one_line
 from agent.evidence import Sentence, SentenceScorer
 from agent.sentence_types import sentence_type
 from agent.stance import StanceClassifier, rate, stance_features
 from retrieval.search import HybridSearcher, Passage, SearchFilter
+
+MAX_TOPIC_CHARS = 1000
 
 
 class Side(BaseModel):
@@ -68,11 +71,8 @@ class ContradictionFinder:
 
     def find(self, topic: str, where: SearchFilter | None = None, papers: int | None = None) -> Contradictions:
         """The disagreeing findings among the `papers` (default: the finder's) best-ranked papers `where` allows."""
-        most = papers or self.papers
-        topic = " ".join(topic.split())
-        if not topic:
-            raise ValueError("the topic is empty: write it in quotes, e.g. scisynth contradictions \"aspirin and "
-                             "stroke\"")
+        most = self.papers if papers is None else papers
+        topic = one_line(topic, "topic", "aspirin and stroke", MAX_TOPIC_CHARS)
         started = time.perf_counter()
         by_paper: dict[str, list[Passage]] = {}
         for passage in self.searcher.search(topic, k=6 * most, where=where):
@@ -97,9 +97,10 @@ class ContradictionFinder:
         return Contradictions(topic=topic, pairs=pairs, trace=trace)
 
     def _findings(self, topic: str, passages: list[Passage]) -> list[Sentence]:
-        scored = [s for sentences in self.scorer.sentences(topic, passages) for s in sentences
-                  if sentence_type(s.text).finding]
-        return sorted(scored, key=lambda s: -s.score)[:self.findings_per_paper]
+        """The paper's findings most similar to the topic, each once (chunks overlap)."""
+        scored = {s.text: s for sentences in self.scorer.sentences(topic, passages) for s in sentences
+                  if sentence_type(s.text).finding}
+        return sorted(scored.values(), key=lambda s: -s.score)[:self.findings_per_paper]
 
 
 def _side(sentence: Sentence) -> Side:

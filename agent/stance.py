@@ -9,10 +9,10 @@ Two linear models over one row of readable features (`STANCE_FEATURES`), trained
    they agree ("increases" against "reduced", "no significant difference" against a claimed effect).
 
 Measured, and left out: sentence-embedding products as stage-2 features (cross-validated macro-F1 0.43 against
-0.63 without them: 560 training pairs are too few for 768 more weights) and a one-stage three-way model
-(macro-F1 0.52 against the two stages' 0.55). The weights with their manifest (data hashes, seed, folds and
-cross-validated figures beside the majority and claim-only baselines) are `agent/stance.json`, read without
-scikit-learn.
+0.63 without them: 564 training pairs are too few for 768 more weights) and a one-stage three-way model
+(macro-F1 0.50 against the two stages' 0.56); docs/evals.md has the figures, held out and cross-validated. The
+weights with their manifest (data hashes, seed, folds and cross-validated figures beside the majority and
+claim-only baselines) are `agent/stance.json`, read without scikit-learn.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -58,7 +59,7 @@ def _cues(text: str) -> tuple[int, float, int]:
     """Negations, the direction the text asserts (+1 up, -1 down, 0 none or balanced) with each direction word
     reversed when a negation stands at most NEGATION_SCOPE words before it ("did not reduce" is not "reduced"),
     and null-result phrases."""
-    words = _WORD.findall(text)
+    words = _WORD.findall(text.replace("\u2019", "'").replace("\u2018", "'"))  # "didn’t" is "didn't"
     negated_at = [i for i, word in enumerate(words) if _NEGATION.fullmatch(word) or word.lower().endswith("n't")]
     direction = 0
     for i, word in enumerate(words):
@@ -82,7 +83,7 @@ def stance_features(claim: str, sentences: list[str], evidence: np.ndarray, cosi
     claim_stems = stems(claim)
     top_evidence, top_cosine = np.sort(evidence)[::-1], np.sort(cosines)[::-1]
     claim_negated, claim_direction, claim_nulls = claim_cues[0] % 2, claim_cues[1], claim_cues[2]
-    return np.array([
+    row = np.array([
         top_evidence[0], top_evidence[:2].mean(), top_cosine[0], top_cosine[:2].mean(),
         evidence[rationale].mean(), cosines[rationale].mean(),
         len(claim_stems & stems(quoted)) / max(1, len(claim_stems)),
@@ -91,12 +92,20 @@ def stance_features(claim: str, sentences: list[str], evidence: np.ndarray, cosi
         float(claim_direction * quoted_direction < 0), min(claim_nulls, 2), min(quoted_nulls, 2),
         float(quoted_nulls > 0 and claim_nulls == 0), float(claim_nulls > 0 and quoted_nulls == 0)],
         dtype=np.float32)
+    return np.nan_to_num(row, nan=0.0, posinf=1.0, neginf=0.0)  # a broken similarity must not read as certainty
 
 
-def rate(judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.ndarray) -> np.ndarray:
-    """The evidence judge's probability for each sentence of one paper's passage."""
+def rate(judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.ndarray,
+         passage_sizes: list[int] | None = None) -> np.ndarray:
+    """The evidence judge's probability for each sentence of a paper: of one passage (an abstract), or of several
+    in reading order, each rated as the passage it is (`passage_sizes`: how many sentences each has), as the judge
+    was trained."""
+    if not sentences:
+        return np.zeros(0, dtype=np.float32)
     context = QuestionContext.among(claim, sentences, float(cosines.max()))
-    return judge.probability(passage_features(context, sentences, cosines))
+    bounds = np.cumsum([0, *(passage_sizes or [len(sentences)])])
+    return np.concatenate([judge.probability(passage_features(context, sentences[a:b], cosines[a:b]))
+                           for a, b in pairwise(bounds) if b > a])
 
 
 def rationale_rows(evidence: np.ndarray, most: int = 2) -> list[int]:
@@ -163,10 +172,12 @@ class StanceClassifier:
         return StanceJudgement("supports", round(bears * (1.0 - against), 3), round(bears, 3))
 
     def classify(self, judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.ndarray,
-                 rationale: list[int] | None = None) -> tuple[StanceJudgement, list[int]]:
-        """The stance of one paper's sentences (with their similarities to the claim) and the rationale it rests
-        on: `rationale` when given (gold sentences in an eval), else the judge's two best."""
-        evidence = rate(judge, claim, sentences, cosines)
+                 rationale: list[int] | None = None, passage_sizes: list[int] | None = None
+                 ) -> tuple[StanceJudgement, list[int]]:
+        """The stance of one paper's sentences (with their similarities to the claim; `passage_sizes` as `rate`
+        takes it) and the rationale it rests on: `rationale` when given (gold sentences in an eval), else the
+        judge's two best."""
+        evidence = rate(judge, claim, sentences, cosines, passage_sizes)
         rows = rationale if rationale else rationale_rows(evidence)
         return self.judge(stance_features(claim, sentences, evidence, cosines, rows)), rows
 

@@ -65,17 +65,20 @@ class StanceJudge:
     def _by_model(self, claim: str, sentences: list[str]) -> Assessment | None:
         numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences))
         verdict = self._ask(render("verify_claim", claim=claim, sentences=numbered), Verdict)
-        if not isinstance(verdict, Verdict) or verdict.label not in STANCE_OF:
-            return None
+        if not isinstance(verdict, Verdict):
+            return None  # counted in fallbacks by _ask
         chosen = sorted({i for i in verdict.sentences if 0 <= i < len(sentences)})
-        if verdict.label != "NOT_ENOUGH_INFO" and not chosen:
-            return None  # a stance resting on no sentence cannot be quoted: the classifier judges
-        return Assessment(STANCE_OF[verdict.label], None, chosen, self.name)
+        if verdict.label not in STANCE_OF or (verdict.label != "NOT_ENOUGH_INFO" and not chosen):
+            self.fallbacks += 1  # an unknown label, or a stance resting on no sentence: the classifier judges
+            return None
+        stance = STANCE_OF[verdict.label]
+        return Assessment(stance, None, chosen if stance != "insufficient" else [], self.name)
 
     def assess(self, claim: str, sentences: list[str], cosines: np.ndarray | None = None,
-               rationale: list[int] | None = None) -> Assessment:
+               rationale: list[int] | None = None, passage_sizes: list[int] | None = None) -> Assessment:
         """The paper's stance. `cosines`: the sentences' similarities to the claim when known (stored vectors);
-        `rationale`: rest the classifier's stance on these sentences (gold rationales in an eval)."""
+        `rationale`: rest the classifier's stance on these sentences (gold rationales in an eval);
+        `passage_sizes`: the sentences come from passages of these sizes, in reading order."""
         if not sentences:
             return Assessment("insufficient", 1.0, [], "stance-classifier")
         budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
@@ -84,7 +87,8 @@ class StanceJudge:
             if judged is not None:
                 return judged
         similarity = cosines if cosines is not None else self.scorer.similarities(claim, sentences)
-        judgement, rows = self.classifier.classify(self.scorer.judge, claim, sentences, similarity, rationale)
+        judgement, rows = self.classifier.classify(self.scorer.judge, claim, sentences, similarity, rationale,
+                                                   passage_sizes)
         return Assessment(judgement.stance, judgement.confidence, rows if judgement.stance != "insufficient" else [],
                           "stance-classifier")
 

@@ -161,9 +161,10 @@ def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
     """A claim check as a reader reads it: the verdict and consensus, each paper that bears on the claim with its
     quotes, then those that do not address it."""
     lines = [f"{style.heading('Claim:')} {style.escape(result.claim)}",
-             f"{style.heading('Verdict:')} {result.verdict} ({result.consensus()})", ""]
+             f"{style.heading('Verdict:')} {result.verdict} ({result.consensus()})"]
     for paper in (p for p in result.papers if p.stance != "insufficient"):
         confidence = f", confidence {paper.confidence:.2f}" if paper.confidence is not None else ""
+        lines.append("")
         lines.append(f"{style.bullet}{style.emphasis(paper.stance.upper() + confidence)}: "
                      f"{style.escape(paper.title)} ({paper.year or 'n.d.'}) [{style.escape(paper.paper_id)}]")
         lines += [f"  [{q.n}] \u201c{style.escape(q.quote)}\u201d ({style.escape(q.section or 'text')}"
@@ -172,7 +173,7 @@ def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
     if silent:
         lines += ["", "Do not address it: " + "; ".join(silent)]
     if not result.papers:
-        lines.append("No paper in the library matches the claim. Add papers with 'scisynth ingest PATH'.")
+        lines.append("No paper in the library matches the claim: add papers, or loosen the paper and year filters.")
     return "\n".join(lines)
 
 
@@ -185,8 +186,8 @@ def _side(side: Side, style: Style) -> str:
 def format_contradictions(result: Contradictions, style: Style = TEXT) -> str:
     """Each pair of disagreeing findings, most confident first, both sides quoted with their pages."""
     if not result.pairs:
-        return (f"No two papers' findings on {style.escape(result.topic)!r} read as contradicting each other "
-                f"({result.trace[-1]}).")
+        return (f"No two papers' findings on \u201c{style.escape(result.topic)}\u201d read as contradicting each "
+                f"other ({result.trace[-1]}).")
     blocks = [f"{style.heading(f'{i}. disagreement {pair.confidence:.2f}')} (the findings are {pair.similarity:.2f} "
               f"alike)\n{_side(pair.first, style)}\n{_side(pair.second, style)}"
               for i, pair in enumerate(result.pairs, start=1)]

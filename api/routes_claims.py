@@ -11,6 +11,7 @@ from agent.claim_check import MAX_CLAIM_CHARS, ClaimCheck
 from agent.contradictions import Contradictions
 from api import problems
 from api.deps import ClaimsDep, ContradictionsDep, Reader
+from api.schemas import encodable
 from retrieval.search import SearchFilter
 
 router = APIRouter(prefix="/v1", tags=["claims"], responses=problems.COMMON)
@@ -29,7 +30,7 @@ class CheckRequest(BaseModel):
     def not_blank(cls, claim: str) -> str:
         if not claim.strip():
             raise ValueError("the claim must not be blank")
-        return claim
+        return encodable(claim)
 
 
 @router.post("/check")
@@ -44,6 +45,7 @@ class ContradictionsRequest(BaseModel):
     topic: str = Field(min_length=3, max_length=1000, pattern=r"\S", description="the topic, e.g. 'aspirin and "
                        "stroke'")
     papers: int = Field(default=10, ge=2, le=20, description="compare the findings of this many best-ranked papers")
+    _valid = field_validator("topic")(encodable)
 
 
 @router.post("/contradictions")

@@ -29,7 +29,7 @@ from agent.turn import TurnRequest, TurnResult
 from api import problems
 from api.answers import MARKDOWN, AnswerGuard, after_answer, how_made, inert_answer
 from api.deps import Reader, TurnsDep, WorkersDep
-from api.schemas import ChatChoice, ChatCompletion, ModelCard, ModelList
+from api.schemas import ChatChoice, ChatCompletion, ModelCard, ModelList, encodable
 from api.streaming import PING_SECONDS, turn_events
 from service.turns import Emit
 
@@ -39,22 +39,13 @@ HISTORY_CHARACTERS = 6000  # earlier turns kept, newest first, until this many c
 ANSWER_CHARACTERS = 1500  # of each earlier answer
 
 
-def _encodable(text: str) -> str:
-    """JSON allows lone surrogates (`\\ud800`); text SciSynth stores and searches must be valid Unicode."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from error
-    return text
-
-
 class TextPart(BaseModel):
     """A text content part; other part types (images, audio) are refused with 422: SciSynth reads text."""
 
     type: Literal["text"]
     text: str = Field(max_length=32_000)
 
-    _valid = field_validator("text")(_encodable)
+    _valid = field_validator("text")(encodable)
 
 
 class ChatMessage(BaseModel):
@@ -64,7 +55,7 @@ class ChatMessage(BaseModel):
     @field_validator("content")
     @classmethod
     def _valid_text(cls, content: str | list[TextPart] | None) -> str | list[TextPart] | None:
-        return _encodable(content) if isinstance(content, str) else content
+        return encodable(content) if isinstance(content, str) else content
 
     @property
     def text(self) -> str:

@@ -10,6 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.state import Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
 
 
+def encodable(text: str) -> str:
+    """A request field's validator: JSON allows lone surrogates (`\\ud800`); text SciSynth stores and searches must
+    be valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from error
+    return text
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 

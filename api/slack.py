@@ -131,7 +131,7 @@ class SlackBot:
             lines = [f"• {slack_escape(p.title)}" + (f" <{p.url}|arXiv>" if p.url else "") for p in papers]
             respond("\n".join(lines) or "The library is empty.")
             return
-        if verb == "check" and rest.strip():
+        if verb == "check":  # an empty claim is answered with what to write
             self.check(client, command["channel_id"], rest.strip())
             return
         if verb not in ("ask", "hypothesize") or not rest.strip():

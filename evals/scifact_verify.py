@@ -114,7 +114,8 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
                 found["baseline-majority-label"][doc] = {"sentences": chosen, "label": majority}
                 found["baseline-random-label"][doc] = {"sentences": chosen,
                                                        "label": rng.choice(["SUPPORT", "CONTRADICT"])}
-                claim_says = "CONTRADICT" if claim_only.probability(claim_features(text)) >= 0.5 else "SUPPORT"
+                against = claim_only.probability(claim_features(text)) >= judge.classifier.contradicts_threshold
+                claim_says = "CONTRADICT" if against else "SUPPORT"
                 found["baseline-claim-only"][doc] = {"sentences": chosen, "label": claim_says}
         _oracle_rationale(judge, text, claims[claim_id], abstracts, retrieved, oracle)
         golds.append({"id": int(claim_id), "evidence": claims[claim_id]["evidence"]})

@@ -69,13 +69,15 @@ def test_post_check_on_the_shared_papers_quotes_their_pages(server: str) -> None
     assert s2orc["rationale"][0]["page"] == 1 and "81.1M" in s2orc["rationale"][0]["quote"]
     library = httpx.get(f"{server}/v1/search", params={"q": s2orc["rationale"][0]["quote"], "k": 3}).json()
     assert any(s2orc["rationale"][0]["quote"] in hit["text"] for hit in library["results"])  # verbatim
-    for bad in ({"claim": "  \n "}, {"claim": "x" * 2001}, {"claim": "ok claim", "papers": 0}):
+    for bad in ({"claim": "  \n "}, {"claim": "x" * 2001}, {"claim": "ok claim", "papers": 0},
+                {"claim": "aspirin \ud800 stroke"}):
         refused = httpx.post(f"{server}/v1/check", json=bad)
         assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
     found = httpx.post(f"{server}/v1/contradictions", json={"topic": "citation graphs of papers"}, timeout=120)
     assert found.status_code == 200 and set(found.json()) == {"topic", "pairs", "trace"}
     assert "pairs compared" in found.json()["trace"][0]
-    assert httpx.post(f"{server}/v1/contradictions", json={"topic": "    "}).status_code == 422
+    for bad_topic in ("    ", "aspirin \ud800"):
+        assert httpx.post(f"{server}/v1/contradictions", json={"topic": bad_topic}).status_code == 422
 
 
 def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811

@@ -133,6 +133,12 @@ function showResearch(data) {
   $("hypotheses").replaceChildren(...open, ...cards, ...note);
 }
 
+// A quote as plain text (its own "[12]" stays text) and then its citation link [n].
+function quoted(text, n) {
+  return el("div", { className: "quote" }, `“${text}” `,
+    el("a", { className: "cite", href: "#", dataset: { n: String(n) } }, `[${n}]`));
+}
+
 // A claim checked against the library: the verdict and consensus, then each paper that bears on it with its
 // stance and quoted rationale (each quote a citation: click it to see it beside), then the papers that do not.
 async function checkClaim(claim) {
@@ -155,7 +161,7 @@ async function checkClaim(claim) {
       `${p.title} (${p.year || "n.d."})`,
       ...p.rationale.map((q) => {
         citations[q.n] = { ...q, title: p.title, paper_id: p.paper_id };
-        return el("div", { className: "quote" }, ...withCitations(`“${q.quote}” [${q.n}]`));
+        return quoted(q.quote, q.n);
       }))),
     silent.length ? el("div", { className: "status" }, `Do not address it: ${silent.map((p) => p.title).join("; ")}`)
       : null,
@@ -176,8 +182,9 @@ async function findContradictions(topic) {
   const side = (s) => {
     n += 1;
     citations[n] = s;
-    return el("div", { className: "quote" }, ...withCitations(`“${s.quote}” [${n}]`),
-      el("div", { className: "status" }, `${s.title} (${s.year || "n.d."})`));
+    const block = quoted(s.quote, n);
+    block.append(el("div", { className: "status" }, `${s.title} (${s.year || "n.d."})`));
+    return block;
   };
   const card = el("div", { className: "msg assistant contradictions" },
     el("h4", {}, result.pairs.length ? `${result.pairs.length} disagreement(s)` : "No disagreement found"),

@@ -84,3 +84,13 @@ def test_a_check_reads_as_its_verdict_consensus_and_quotes() -> None:
     assert "contradicted (0 papers support, 1 contradicts, 1 does not address it)" in text
     assert "[1] \u201cAspirin did not lower &lt;!channel&gt; stroke risk.\u201d (Results, p. 4)" in text
     assert "Do not address it: Cages (n.d.)" in text
+
+
+def test_curly_apostrophes_and_broken_numbers_are_read_safely() -> None:
+    curly = _features("Aspirin lowers stroke risk.", "Aspirin didn\u2019t lower stroke risk.")
+    straight = _features("Aspirin lowers stroke risk.", "Aspirin didn't lower stroke risk.")
+    assert curly == straight and curly["directions_oppose"] == 1.0
+    broken = stance_features("x", ["s"], np.array([np.nan]), np.array([np.inf]), [0])
+    assert np.all(np.isfinite(broken))
+    judgement = shipped_stance().judge(broken)
+    assert judgement.confidence < 1.0
