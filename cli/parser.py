@@ -354,7 +354,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     stance.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
                         "(default ../shared/data, else downloaded into the home folder)")
     stance.add_argument("--max-claims", type=at_least(30), metavar="N", help="a seeded sample of N SciFact train "
-                        "claims, at least 30 (a quick check; the shipped model uses all)")
+                        "claims and N PubMedQA questions, at least 30 (a quick check; the shipped model uses all)")
     json_flag(stance)
     stance.set_defaults(handler=handlers["train"])
 

@@ -134,7 +134,7 @@ function showResearch(data) {
 }
 
 // A quote as plain text (its own "[12]" stays text) and then its citation link [n].
-function quoted(text, n) {
+function quoteWithLink(text, n) {
   return el("div", { className: "quote" }, `“${text}” `,
     el("a", { className: "cite", href: "#", dataset: { n: String(n) } }, `[${n}]`));
 }
@@ -161,7 +161,7 @@ async function checkClaim(claim) {
       `${p.title} (${p.year || "n.d."})`,
       ...p.rationale.map((q) => {
         citations[q.n] = { ...q, title: p.title, paper_id: p.paper_id };
-        return quoted(q.quote, q.n);
+        return quoteWithLink(q.quote, q.n);
       }))),
     silent.length ? el("div", { className: "status" }, `Do not address it: ${silent.map((p) => p.title).join("; ")}`)
       : null,
@@ -182,7 +182,7 @@ async function findContradictions(topic) {
   const side = (s) => {
     n += 1;
     citations[n] = s;
-    const block = quoted(s.quote, n);
+    const block = quoteWithLink(s.quote, n);
     block.append(el("div", { className: "status" }, `${s.title} (${s.year || "n.d."})`));
     return block;
   };
