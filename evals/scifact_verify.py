@@ -68,7 +68,8 @@ def _pair_scores(gold: list[bool], flagged: list[bool]) -> dict[str, float]:
 def contradiction_pairs(judge: StanceJudge, records: list[dict], abstracts: dict[str, list[str]]) -> dict[str, dict]:
     """The contradiction finder's pair scorer on (claim, gold rationale) pairs of evidence abstracts: a pair of a
     CONTRADICT abstract should be read as disagreeing, one of a SUPPORT abstract not (SciFact dev has no claim with
-    both kinds of abstract, so each claim stands for the finding it states). Baseline: negation parity."""
+    both kinds of abstract, so each claim stands for the finding it states). Baselines: negation parity, and
+    flagging every pair."""
     gold, flagged, parity = [], [], []
     for record in records:
         for doc, groups in record.get("evidence", {}).items():
@@ -81,7 +82,8 @@ def contradiction_pairs(judge: StanceJudge, records: list[dict], abstracts: dict
             flagged.append(confidence >= judge.classifier.contradicts_threshold)
             parity.append(len(_NEGATION.findall(record["claim"])) % 2 != len(_NEGATION.findall(rationale)) % 2)
     return {"contradiction-pairs": _pair_scores(gold, flagged),
-            "baseline-negation-parity-pairs": _pair_scores(gold, parity)}
+            "baseline-negation-parity-pairs": _pair_scores(gold, parity),
+            "baseline-always-contradicts-pairs": _pair_scores(gold, [True] * len(gold))}
 
 
 def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_limit: int | None = None,
