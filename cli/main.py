@@ -335,8 +335,9 @@ def _training_output(args: argparse.Namespace, default_name: str) -> Path | None
         return None
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.with_suffix(".json.part").touch()
-        output.with_suffix(".json.part").unlink()
+        probe = output.with_suffix(output.suffix + ".tmp")  # the name write_atomically writes first
+        probe.touch()
+        probe.unlink()
     except OSError as error:
         print(f"scisynth: cannot write {output}: {error.strerror}; choose another --out", file=sys.stderr)
         return None

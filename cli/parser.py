@@ -328,35 +328,34 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                            "(default ../shared/data, else downloaded into the home folder)")
     json_flag(retriever)
     retriever.set_defaults(handler=handlers["train"])
-    judge = train_actions.add_parser("judge", formatter_class=HelpFormatter, description=(
+    def trained_file(name: str, default: str, description: str) -> argparse.ArgumentParser:
+        """`scisynth train judge|stance`: a model written to one JSON file, from the shared data."""
+        sub = train_actions.add_parser(name, formatter_class=HelpFormatter, description=description)
+        sub.add_argument("--out", type=Path, metavar="FILE.json", help=f"where to write it (default: the home "
+                         f"folder's models/{default})")
+        sub.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
+                         "(default ../shared/data, else downloaded into the home folder)")
+        json_flag(sub)
+        sub.set_defaults(handler=handlers["train"])
+        return sub
+
+    judge = trained_file("judge", "evidence_judge.json", (
         "train the evidence judge, which ranks the sentences answers quote by how likely they answer the question "
         "(a logistic regression over readable features, C chosen by 5-fold cross-validation grouped by question) on "
         "SciFact train rationales and PubMedQA PQA-L questions outside its test split; about 4 minutes on 2 cores. "
         "Prints the cross-validated P@1/P@3 beside cosine similarity and the weights. Use it with "
         "SCISYNTH_EVIDENCE_JUDGE=FILE; 'make judge' rebuilds the shipped agent/evidence_judge.json."))
-    judge.add_argument("--out", type=Path, metavar="FILE.json", help="where to write it (default: the home folder's "
-                       "models/evidence_judge.json)")
-    judge.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
-                       "(default ../shared/data, else downloaded into the home folder)")
     judge.add_argument("--max-questions", type=at_least(3), metavar="N", help="a seeded sample of N questions from "
                        "each source, at least 3 (a quick check; the shipped judge uses all)")
-    json_flag(judge)
-    judge.set_defaults(handler=handlers["train"])
-    stance = train_actions.add_parser("stance", formatter_class=HelpFormatter, description=(
+    stance = trained_file("stance", "stance.json", (
         "train the stance classifier 'scisynth check' and the claim evals use: evidence or not, then supports or "
         "contradicts (two logistic regressions over readable features, C and thresholds chosen by 5-fold "
         "cross-validation grouped by claim) on SciFact train and PubMedQA PQA-L yes/no questions outside its test "
         "split; under a minute with cached embeddings. Prints the cross-validated figures beside the majority and "
         "claim-only baselines. Use it with SCISYNTH_STANCE_MODEL=FILE; 'make stance' rebuilds the shipped "
         "agent/stance.json."))
-    stance.add_argument("--out", type=Path, metavar="FILE.json", help="where to write it (default: the home "
-                        "folder's models/stance.json)")
-    stance.add_argument("--data-dir", type=Path, metavar="FOLDER", help="folder holding scifact/ and pubmedqa/ "
-                        "(default ../shared/data, else downloaded into the home folder)")
     stance.add_argument("--max-claims", type=at_least(30), metavar="N", help="a seeded sample of N SciFact train "
                         "claims and N PubMedQA questions, at least 30 (a quick check; the shipped model uses all)")
-    json_flag(stance)
-    stance.set_defaults(handler=handlers["train"])
 
     evaluate = command("eval")
     evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",

@@ -40,7 +40,7 @@ from evals.pubmedqa import load as load_pubmedqa
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.sentences import sentences
-from tools.documents import sha256_of_file
+from tools.documents import sha256_of_file, write_atomically
 
 log = logging.getLogger(__name__)
 DISTRACTORS = 3
@@ -204,9 +204,7 @@ def train_judge(scifact_dir: Path, pubmedqa_dir: Path, embedder: Embedder, outpu
         "cross_validation": validation}
     judge = EvidenceJudge(scaler.mean_.astype(np.float32), scaler.scale_.astype(np.float32),
                           regression.coef_[0].astype(np.float32), float(regression.intercept_[0]), manifest)
-    partial = output.with_suffix(".json.part")
-    partial.write_text(judge.to_json() + "\n")
-    partial.replace(output)
+    write_atomically(output, judge.to_json().encode() + b"\n")
     log.info("judge written to %s (C=%s)", output, validation["best_c"])
     return judge
 

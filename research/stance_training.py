@@ -39,7 +39,7 @@ from research.judge_training import _bm25, _top
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import Embedder, load_embedder
 from retrieval.sentences import sentences
-from tools.documents import sha256_of_file
+from tools.documents import sha256_of_file, write_atomically
 
 log = logging.getLogger(__name__)
 C_GRID = (0.01, 0.1, 1.0)
@@ -230,9 +230,7 @@ def train_stance(scifact_dir: Path, pubmedqa_dir: Path, embedder: Embedder, outp
     classifier = StanceClassifier(
         _fit(judged, evidence.astype(int), validation["stage1_c"]), _fit(stage2_x, stage2_y, validation["stage2_c"]),
         validation["evidence_threshold"], validation["contradicts_threshold"], manifest)
-    partial = output.with_suffix(".json.part")
-    partial.write_text(classifier.to_json() + "\n")
-    partial.replace(output)
+    write_atomically(output, classifier.to_json().encode() + b"\n")
     log.info("stance model written to %s", output)
     return classifier
 

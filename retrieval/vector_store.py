@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import faiss
 import numpy as np
 
+from tools.documents import write_atomically
 from tools.locks import MeasuredLock
 
 if TYPE_CHECKING:
@@ -27,15 +27,6 @@ MANIFEST_FILE = "manifest.json"
 
 class IndexMismatchError(Exception):
     """The index on disk was built with another embedding model or dimension."""
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _flat(dimension: int) -> faiss.IndexIDMap2:
@@ -183,7 +174,7 @@ class VectorStore:
         checksum = hashlib.sha256(data).hexdigest()
         file_name = f"vectors-{checksum[:16]}.faiss"
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.directory / file_name, data)
+        write_atomically(self.directory / file_name, data)
         manifest = {
             "model": self.model_name,
             "dimension": self.dimension,
@@ -192,7 +183,7 @@ class VectorStore:
             "file": file_name,
             "sha256": checksum,
         }
-        _write_atomically(self.directory / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
+        write_atomically(self.directory / MANIFEST_FILE, json.dumps(manifest, indent=2).encode())
         for stale in self.directory.glob("vectors-*.faiss*"):
             if stale.name != file_name:
                 stale.unlink(missing_ok=True)

@@ -34,11 +34,16 @@ TRIALS = [
                  "temperature. Microbial biomass explained most of the variation."}]
 
 
-def test_check_finds_the_paper_that_supports_and_the_one_that_contradicts(tmp_path: Path) -> None:
-    records = tmp_path / "trials.jsonl"
+def _trials(folder: Path) -> Path:
+    """The three papers above as a JSONL file to ingest."""
+    records = folder / "trials.jsonl"
     records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
+    return records
+
+
+def test_check_finds_the_paper_that_supports_and_the_one_that_contradicts(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert scisynth(home, "ingest", str(records)).returncode == 0
+    assert scisynth(home, "ingest", str(_trials(tmp_path))).returncode == 0
     run = scisynth(home, "check", "Aspirin lowers the risk of stroke", "--json")
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
@@ -110,10 +115,8 @@ def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Pat
 
 
 def test_contradictions_pair_the_findings_that_disagree(tmp_path: Path) -> None:
-    records = tmp_path / "trials.jsonl"
-    records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
     home = tmp_path / "home"
-    assert scisynth(home, "ingest", str(records)).returncode == 0
+    assert scisynth(home, "ingest", str(_trials(tmp_path))).returncode == 0
     run = scisynth(home, "contradictions", "aspirin and stroke", "--json")
     assert run.returncode == 0, run.stderr
     pairs = json.loads(run.stdout)["pairs"]
@@ -132,10 +135,8 @@ def test_a_model_judges_within_its_budget_and_garbage_falls_back(tmp_path: Path,
     from agent.llm.scripted import ScriptedChatModel
     from agent.stance import shipped_stance
 
-    records = tmp_path / "trials.jsonl"
-    records.write_text("".join(json.dumps(record) + "\n" for record in TRIALS))
     runtime = make_runtime(tmp_path / "home", embedder)
-    runtime.ingestor.ingest_paths([records])
+    runtime.ingestor.ingest_paths([_trials(tmp_path)])
     model = ScriptedChatModel(responses=['{"label": "CONTRADICT", "sentences": [0]}', "not json at all"])
     checker = ClaimChecker(runtime.searcher, runtime.scorer, shipped_stance(), model, max_model_calls=2)
     result = checker.check("Aspirin lowers the risk of stroke")

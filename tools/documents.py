@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -135,6 +136,16 @@ def title_key(title: str) -> str:
     """A title reduced to lower-case letters and digits: how two records of one paper (a PDF and its GROBID
     parse, a reference and the paper it names) are matched."""
     return re.sub(r"[^0-9a-z]+", "", unicodedata.normalize("NFKD", title).lower())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file so a reader sees the old one or the whole new one, never half (a crash mid-write included)."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def sha256_of_file(path: Path) -> str:
