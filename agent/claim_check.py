@@ -132,10 +132,7 @@ class ClaimChecker:
 
     def _judge_paper(self, judge: StanceJudge, claim: str, passages: list[Passage]) -> PaperStance:
         """Judged on its retrieved passages in reading order, each sentence once (chunks overlap)."""
-        passages = sorted(passages, key=lambda p: p.chunk_id)
-        seen: set[str] = set()
-        per_passage = [[s for s in scored if not (s.text in seen or seen.add(s.text))]
-                       for scored in self.scorer.sentences(claim, passages)]
+        per_passage = self.scorer.read(claim, passages)
         sentences = [s for scored in per_passage for s in scored]
         assessment = judge.assess(claim, [s.text for s in sentences],
                                   np.array([s.score for s in sentences], dtype=np.float32),

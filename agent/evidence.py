@@ -98,6 +98,15 @@ class SentenceScorer:
                            for i in rows])
         return scored
 
+    def read(self, query: str, passages: list[Passage]) -> list[list[Sentence]]:
+        """The passages' sentences scored against the query in reading order (chunk order), each sentence once:
+        chunks overlap, and a sentence read twice would be weighed twice. A passage left with none is dropped."""
+        seen: set[str] = set()
+        ordered = sorted(passages, key=lambda p: p.chunk_id)
+        read = [[s for s in scored if not (s.text in seen or seen.add(s.text))]
+                for scored in self.sentences(query, ordered)]
+        return [sentences for sentences in read if sentences]
+
     def best(self, query: str, passage: Passage, keep: SentenceFilter | None = None) -> Sentence | None:
         """The passage's sentence closest to the query (among those `keep` accepts, asked best first, so a
         costly filter runs on few sentences)."""

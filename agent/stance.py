@@ -161,6 +161,7 @@ class StanceClassifier:
     evidence_threshold: float
     contradicts_threshold: float
     manifest: dict
+    table_threshold: float | None = None  # an evidence table's cell is reported at or above it (stage 1)
 
     def judge(self, features: np.ndarray) -> StanceJudgement:
         bears = self.evidence.probability(features)
@@ -184,7 +185,8 @@ class StanceClassifier:
     def to_json(self) -> str:
         return json.dumps({"features": list(STANCE_FEATURES), "evidence": self.evidence.to_dict(),
                            "contradicts": self.contradicts.to_dict(), "evidence_threshold": self.evidence_threshold,
-                           "contradicts_threshold": self.contradicts_threshold, "manifest": self.manifest}, indent=1)
+                           "contradicts_threshold": self.contradicts_threshold,
+                           "table_threshold": self.table_threshold, "manifest": self.manifest}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> StanceClassifier:
@@ -196,9 +198,12 @@ class StanceClassifier:
         if not all(isinstance(t, int | float) and 0 < t < 1 for t in thresholds):
             raise ValueError("the stance model's evidence_threshold and contradicts_threshold must be numbers "
                              "between 0 and 1")
+        table = data.get("table_threshold")
+        if table is not None and not (isinstance(table, int | float) and 0 < table < 1):
+            raise ValueError("the stance model's table_threshold must be a number between 0 and 1")
         return cls(LinearModel.from_dict(data.get("evidence") or {}, "evidence"),
                    LinearModel.from_dict(data.get("contradicts") or {}, "contradicts"), *map(float, thresholds),
-                   data.get("manifest") or {})
+                   data.get("manifest") or {}, None if table is None else float(table))
 
 
 @cache

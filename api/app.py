@@ -21,7 +21,15 @@ from starlette.requests import ClientDisconnect
 
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
-from api import problems, routes_claims, routes_conversations, routes_library, routes_openai, routes_watches
+from api import (
+    problems,
+    routes_claims,
+    routes_conversations,
+    routes_library,
+    routes_openai,
+    routes_tables,
+    routes_watches,
+)
 from api.deps import Reader, RuntimeDep
 from api.guard import Guard
 from api.metrics import Metrics
@@ -181,4 +189,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_library.router)
     app.include_router(routes_watches.router)
     app.include_router(routes_claims.router)
+    app.include_router(routes_tables.router)
     return app

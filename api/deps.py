@@ -17,6 +17,7 @@ from api.metrics import Metrics
 from api.streaming import TurnWorkers
 from service import Services
 from service.library import LibraryService
+from service.tables import TableService
 from service.turns import TurnService
 from service.watches import WatchService
 from store.jobs import JobQueue
@@ -45,6 +46,10 @@ def get_watches(request: Request) -> WatchService:
 
 def get_claims(request: Request) -> ClaimChecker:
     return request.app.state.services.claims
+
+
+def get_tables(request: Request) -> TableService:
+    return request.app.state.services.tables
 
 
 def get_contradictions(request: Request) -> ContradictionFinder:
@@ -81,6 +86,7 @@ WatchesDep = Annotated[WatchService, Depends(get_watches)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ClaimsDep = Annotated[ClaimChecker, Depends(get_claims)]
 ContradictionsDep = Annotated[ContradictionFinder, Depends(get_contradictions)]
+TablesDep = Annotated[TableService, Depends(get_tables)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key

@@ -68,4 +68,5 @@ class Metrics:
                 self.llm_tokens.labels(composer, kind.removesuffix("_tokens")).inc(tokens)
 
     def observe_job_result(self, result: JobResult) -> None:
-        self.ingested.labels(result.status).inc()
+        if result.status != "row":  # a table job's row is not an ingest
+            self.ingested.labels(result.status).inc()

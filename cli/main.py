@@ -396,6 +396,8 @@ def cmd_train_stance(args: argparse.Namespace) -> int:
            f"evidence or not: F1 {validation['stage1_evidence_f1']:.3f} at P >= {validation['evidence_threshold']}\n"
            f"supports or contradicts (evidence papers):\n{rows(validation['stage2_supports_or_contradicts'])}\n"
            f"three-way:\n{rows(validation['three_way'])}\n"
+           f"evidence-table cells at P >= {validation['table_threshold']}: "
+           + ", ".join(f"{k} {v:.3f}" for k, v in validation["table_cells"].items()) + "\n"
            f"written: {output}\nuse: SCISYNTH_STANCE_MODEL={output} scisynth eval scifact-verify")
     return 0
 
@@ -609,11 +611,33 @@ def cmd_contradictions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from api.table_formats import write
+
+    fmt = "json" if args.json else args.format
+    if fmt == "xlsx" and not args.output:
+        raise ValueError("an Excel table is written to a file: add -o table.xlsx")
+    tables = _services(args).tables
+    papers = tables.papers(args.papers, args.query, args.n, args.conversation, args.watch)
+    with tqdm(total=len(papers), desc="table", unit="paper", file=sys.stderr,
+              disable=None if fmt != "json" else True) as bar:
+        table = tables.build(papers, args.column, args.preset, on_row=lambda _row: bar.update())
+    data = write(table, fmt)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {len(table.rows)} papers x {len(table.columns)} columns to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    return 0
+
+
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "check": cmd_check, "contradictions": cmd_contradictions,
-            "slack": cmd_slack, "keys": cmd_keys,
+            "table": cmd_table, "slack": cmd_slack, "keys": cmd_keys,
             "models": cmd_models_pull, "eval": cmd_eval, "train": cmd_train, "db": cmd_db}
 
 

@@ -42,6 +42,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
          'scisynth check "SPECTER outperforms SciBERT on citation prediction"'),
         ("contradictions", "findings of two library papers on a topic that disagree, each side quoted with its page, "
                            "the most confident first", 'scisynth contradictions "aspirin and stroke"'),
+        ("table", "an evidence table: papers as rows, your questions (or a preset's) as columns, every cell quoted "
+                  "with its page or 'not reported'",
+         'scisynth table --query "citation embeddings" -n 5 --column "Which dataset?" --format csv -o table.csv'),
     ],
     "service": [
         ("serve", "start the HTTP service: API and web page", "scisynth serve --port 8000"),
@@ -273,6 +276,30 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     contradictions.add_argument("--papers", type=at_least(2), default=10, metavar="N", help="compare the findings "
                                 "of the N best-ranked papers")
 
+    table = command("table")
+    table.description += ("\n\nRows: the papers given, a search's best-ranked papers, the papers a conversation's "
+                          "answers cite, or a watch's new papers (any together, in that order). Each cell quotes the "
+                          "paper's sentence or table row that best answers the column, with page and section, and a "
+                          "short value read off it (a number, a count, a name), or says 'not reported'. With a "
+                          "configured model (--llm), the model writes the values from the quotes, checked against "
+                          "them. Presets: clinical (population, intervention, comparator, outcome, sample size, "
+                          "design), ml (task, dataset, model, metric, result).")
+    table.add_argument("--papers", nargs="+", metavar="ID", help="these papers as rows ('scisynth library' lists ids)")
+    table.add_argument("--query", metavar="TEXT", help="the best-ranked papers for this search as rows")
+    table.add_argument("-n", type=at_least(1), default=10, metavar="N", help="with --query: this many papers")
+    table.add_argument("--conversation", metavar="ID", help="the papers this conversation's answers cite as rows")
+    table.add_argument("--watch", metavar="ID", help="the papers this watch has added as rows")
+    table.add_argument("--column", action="append", metavar="QUESTION", help="a column: a question each paper is "
+                       "asked, e.g. 'Sample size?' (repeatable; after the preset's)")
+    table.add_argument("--preset", choices=["clinical", "ml"], help="a preset's columns")
+    table.add_argument("--format", choices=["markdown", "csv", "xlsx", "json"], default="markdown",
+                       help="Markdown to read, CSV or Excel for a spreadsheet (quotes in their own columns, or as "
+                            "cell comments and a Quotes sheet), JSON (--json is the same)")
+    table.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output (xlsx needs "
+                       "a file)")
+    table.add_argument("--llm", help="LLM spec that writes the cells' values, e.g. llamacpp:PATH (default: "
+                       "SCISYNTH_LLM; extractive: values read off the quotes)")
+
     command("slack")
 
     keys = command("keys")
@@ -360,7 +387,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     evaluate = command("eval")
     evaluate.add_argument("suite", choices=["scifact-retrieval", "scifact-verify", "pubmedqa", "citations",
                                             "abstention", "hypotheses", "pdf-structure", "open-questions",
-                                            "quick"],
+                                            "tables", "quick"],
                           help="a suite, or 'quick': seeded stratified subsets of all, checked against "
                                "evals/thresholds.toml")
     evaluate.add_argument("--llm", help="LLM spec for suites that run the agent (default: SCISYNTH_LLM)")
@@ -379,6 +406,6 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                           help="pdf-structure: which PDF readers to score ('quick': all but the slow layout model "
                                "alone)")
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
-                          "else downloaded into the home folder)")
+                          "else downloaded into the home folder; for 'tables', the shared data folder itself)")
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
     return parser

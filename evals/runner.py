@@ -24,6 +24,7 @@ from evals import (
     pubmedqa,
     scifact_retrieval,
     scifact_verify,
+    tables,
 )
 from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact, eval_home
 from retrieval.embedding_cache import CachedEmbedder
@@ -47,6 +48,9 @@ SUITES: dict[str, tuple[str, Callable[..., dict]]] = {
                                                                                    on_item=tick)),
     "pdf-structure": ("pdf-corpus", lambda _s, d, limit, _c, variant, _e, tick: pdf_structure.run(
         d, pdf_structure.readers(variant), limit=limit, on_item=tick)),
+    # SciFact, PubMedQA and the shared papers: it finds each folder itself (under --data-dir when given)
+    "tables": ("", lambda s, d, limit, corpus, _v, e, tick: tables.run(
+        s, lambda name: shared_folder(name, s, d), limit=limit, corpus_limit=corpus, embedder=e, on_item=tick)),
     # its hand-labelled sentences are in the repository (evals/open_questions): no dataset folder
     "open-questions": ("", lambda _s, _d, _limit, _c, _v, _e, tick: open_questions.run(on_item=tick)),
 }
@@ -55,7 +59,7 @@ WITHOUT_EMBEDDINGS = {"pdf-structure", "open-questions"}
 QUICK = {"scifact-retrieval": {"limit": 100, "corpus_limit": 1000},
          "scifact-verify": {"limit": 100, "corpus_limit": 1000},
          "pubmedqa": {"limit": 100}, "citations": {"limit": 20, "corpus_limit": 1000}, "hypotheses": {"limit": 3},
-         "pdf-structure": {"variant": "quick"}, "open-questions": {}}
+         "pdf-structure": {"variant": "quick"}, "open-questions": {}, "tables": {"limit": 100, "corpus_limit": 1000}}
 THRESHOLDS = Path(__file__).with_name("thresholds.toml")
 
 
@@ -94,6 +98,20 @@ def run_suite(suite: str, settings: Settings, data_dir: Path | None = None, limi
     if out:
         out.write_text(json.dumps(report, indent=2))
     return report
+
+
+def shared_folder(name: str, settings: Settings, root: Path | None) -> Path:
+    """A shared data folder: under `root` (--data-dir) when given, else beside the project, else downloaded
+    (SciFact, PubMedQA); "" is the shared data folder itself."""
+    if root is not None:
+        return root / name
+    found = default_data_dir(name)
+    if found is None and name in ("scifact", "pubmedqa"):
+        return _download(name, settings)
+    if found is None:
+        raise FileNotFoundError(f"no ../shared/data/{name} beside the project: give the shared data folder with "
+                                "--data-dir")
+    return found
 
 
 def _download(folder: str, settings: Settings) -> Path:

@@ -10,7 +10,8 @@ Stage 1 (evidence or not) is fitted on every paper with the judge's rationale; s
 on the evidence papers with their gold rationale, and on PubMedQA PQA-L questions **outside its test split**
 answered yes or no, read as claims against the authors' conclusion (LONG_ANSWER): no is a contradiction.
 
-Each stage's C and threshold (F1 of evidence; accuracy of the stance) are chosen by 5-fold cross-validation
+Each stage's C and threshold (F1 of evidence; accuracy of the stance), and the evidence tables' stage-1 threshold
+(F0.5 of cells quoting a gold rationale sentence) are chosen by 5-fold cross-validation
 grouped by SciFact claim, and the figures written to the manifest are read off the same folds (so slightly
 optimistic: dev, never seen, is the held-out figure), beside three baselines:
 the majority label, a claim-only model trained the same way (the claim's own negation and direction words: how
@@ -59,6 +60,7 @@ class Paper:
     label: str
     judged: np.ndarray  # features with the judge's two best sentences as the rationale
     gold: np.ndarray  # features with the gold rationale (the judged row for NOT ENOUGH INFO)
+    best_is_gold: bool = False  # the judge's best sentence is a gold rationale sentence (what a table cell quotes)
 
 
 def train_claims(scifact_dir: Path, max_claims: int | None = None) -> list[dict]:
@@ -89,7 +91,8 @@ def scifact_papers(scifact_dir: Path, claims: list[dict], embedder: Embedder,
             evidence = rate(shipped_judge(), claim["claim"], sentences, cosines)
             judged = stance_features(claim["claim"], sentences, evidence, cosines, rationale_rows(evidence))
             papers.append(Paper(claim["id"], label, judged, stance_features(
-                claim["claim"], sentences, evidence, cosines, gold) if gold else judged))
+                claim["claim"], sentences, evidence, cosines, gold) if gold else judged,
+                int(np.argmax(evidence)) in gold))
         if on_claim:
             on_claim()
     return papers
@@ -138,6 +141,24 @@ def _scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
             "macro_f1": round(float(f1_score(y, predicted, average="macro")), 4)}
 
 
+def table_threshold(chance: np.ndarray, evidence: np.ndarray, best_is_gold: np.ndarray
+                    ) -> tuple[float, dict[str, float]]:
+    """The stage-1 threshold at which an evidence table reports a cell (agent/evidence_tables.py), chosen for
+    F0.5 of right cells (reported, on an evidence paper, quoting a gold rationale sentence): a wrong quote in a
+    table costs a reader more than a "not reported" they can check; with its precision, recall and the share of
+    non-evidence papers left "not reported"."""
+    def cells(bar: float) -> dict[str, float]:
+        reported = chance >= bar
+        right = reported & evidence & best_is_gold
+        precision, recall = right.sum() / max(1, reported.sum()), right.sum() / max(1, evidence.sum())
+        f_half = 1.25 * precision * recall / max(1e-9, 0.25 * precision + recall)
+        return {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
+                "not_reported_accuracy": round(float((~reported[~evidence]).mean()), 4),
+                "f0.5": round(float(f_half), 4)}
+    bar = max((*THRESHOLDS, 0.85, 0.9), key=lambda t: cells(t)["f0.5"])
+    return bar, cells(bar)
+
+
 def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) -> dict:
     """Grouped folds over the SciFact claims (`extra`, the PubMedQA pairs, join every fold's stage-2 fit and are
     never scored): choose each stage's C and threshold, and score the two stages, their baselines and a one-stage
@@ -181,8 +202,11 @@ def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) ->
         model = make_pipeline(StandardScaler(), LogisticRegression(C=best1, max_iter=5000, class_weight="balanced"))
         one_stage[held] = model.fit(judged[fit], labels[fit]).predict(judged[held])
     two_stages = np.where(stage1[best1] >= bar1, (judged_stage2 >= bar2).astype(int), 2)
+    table_bar, table_cells = table_threshold(stage1[best1], is_evidence.astype(bool),
+                                             np.array([p.best_is_gold for p in papers]))
     return {
         "folds": FOLDS, "grouped_by": "SciFact claim", "stage1_c": best1, "evidence_threshold": bar1,
+        "table_threshold": table_bar, "table_cells": table_cells,
         "stage2_c": best2, "contradicts_threshold": bar2,
         "stage1_evidence_f1": round(float(f1_score(is_evidence, stage1[best1] >= bar1)), 4),
         "stage2_supports_or_contradicts": {
@@ -229,7 +253,8 @@ def train_stance(scifact_dir: Path, pubmedqa_dir: Path, embedder: Embedder, outp
         "claim_only": _fit(stage2_x, stage2_y, validation["stage2_c"], CLAIM_ONLY).to_dict()}
     classifier = StanceClassifier(
         _fit(judged, evidence.astype(int), validation["stage1_c"]), _fit(stage2_x, stage2_y, validation["stage2_c"]),
-        validation["evidence_threshold"], validation["contradicts_threshold"], manifest)
+        validation["evidence_threshold"], validation["contradicts_threshold"], manifest,
+        validation["table_threshold"])
     write_atomically(output, classifier.to_json().encode() + b"\n")
     log.info("stance model written to %s", output)
     return classifier

@@ -7,6 +7,7 @@ errors out.
     watches  WatchService    literature watches saved and run as jobs (service/watches.py)
     claims   ClaimChecker    a claim checked against the library's papers (agent/claim_check.py)
     contradictions  ContradictionFinder  findings of two papers that disagree (agent/contradictions.py)
+    tables   TableService    evidence tables: papers x questions, every cell quoted (service/tables.py)
     jobs     JobQueue        background work with its handlers (store/jobs.py, service/jobs.py)
 """
 
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 
 from agent.claim_check import ClaimChecker
 from agent.contradictions import ContradictionFinder
+from agent.evidence_tables import TableBuilder
 from agent.runtime import Runtime
 from agent.stance import load_stance
 from agent.watch import watch_runner
 from service.jobs import JobWork, job_queue
 from service.library import LibraryService
+from service.tables import TableService
 from service.turns import TurnObserver, TurnService
 from service.watches import WatchService
 from store.jobs import JobQueue, JobResult
@@ -37,6 +40,7 @@ class Services:
     jobs: JobQueue
     claims: ClaimChecker
     contradictions: ContradictionFinder
+    tables: TableService
 
 
 def build_services(runtime: Runtime, observer: TurnObserver | None = None,
@@ -47,9 +51,12 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     jobs = job_queue(runtime, on_job_result)
     library = LibraryService(runtime)
     watches = WatchService(watch_runner(runtime, deliver), jobs)
-    jobs.work.update(JobWork(library, watches).table())
     stance = load_stance(runtime.settings.answer.stance_model)
-    return Services(runtime, TurnService(runtime, observer), library, watches, jobs,
-                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model,
-                                 runtime.settings.turn.max_llm_calls),
-                    ContradictionFinder(runtime.searcher, runtime.scorer, stance))
+    turns = TurnService(runtime, observer)
+    most_calls = runtime.settings.turn.max_llm_calls
+    tables = TableService(TableBuilder(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls), turns,
+                          watches)
+    jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())
+    return Services(runtime, turns, library, watches, jobs,
+                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls),
+                    ContradictionFinder(runtime.searcher, runtime.scorer, stance), tables)

@@ -1,18 +1,21 @@
 """What each kind of background job does (store/jobs.py queues, leases and records them): an upload, an arXiv
-fetch, a BibTeX/RIS import, a Zotero sync, a watch run. Each runs as the key that asked for it, and tells the key
-what happened to each item in words it can act on (its own file names, never the server's paths).
+fetch, a BibTeX/RIS import, a Zotero sync, a watch run, an evidence table. Each runs as the key that asked for it,
+and tells the key what happened to each item in words it can act on (its own file names, never the server's
+paths).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.evidence_tables import Row
 from agent.runtime import Runtime
 from retrieval.ingest import IngestResult
 from service.errors import QueueFullError, QuotaExceededError, TooManyJobsError
 from service.library import LibraryService
+from service.tables import RowResult, TableService
 from service.watches import WatchService
 from store.jobs import JobQueue, JobResult, JobRow, replica_name
 from tools.arxiv_client import ArxivError
@@ -22,8 +25,12 @@ from tools.zotero import ZoteroError
 
 @dataclass
 class JobWork:
+    """`progress` records a running job's results so far (JobQueue.record_progress)."""
+
     library: LibraryService
     watches: WatchService
+    tables: TableService
+    progress: Callable[[JobRow, Sequence[JobResult]], None]
 
     def upload(self, job: JobRow) -> list[IngestResult]:
         """Ingest an uploaded file (read in a bounded child process). It stays on disk only while a paper points
@@ -83,9 +90,23 @@ class JobWork:
                                  < settings.jobs.upload_quota_mb * 1024 * 1024)
         return self.watches.runner.run(job.payload["watch_id"], pdfs_allowed=room).results
 
-    def table(self) -> dict[str, Callable[[JobRow], list[IngestResult]]]:
+    def evidence_table(self, job: JobRow) -> list[RowResult]:
+        """Build the table; each row is readable by the key (GET /v1/jobs/ID) as soon as it is done. A paper deleted
+        since the job was queued is left out."""
+        payload = job.payload
+        present = [p for p in payload["papers"] if self.library.runtime.catalog.find_paper(p) is not None]
+        rows: list[RowResult] = []
+
+        def done(row: Row) -> None:
+            rows.append(RowResult(row))
+            self.progress(job, rows)
+        if present:
+            self.tables.build(present, payload.get("columns") or None, payload.get("preset"), on_row=done)
+        return rows
+
+    def table(self) -> dict[str, Callable[[JobRow], Sequence[JobResult]]]:
         return {"upload": self.upload, "arxiv": self.arxiv, "import": self.import_bibliography, "zotero": self.zotero,
-                "watch": self.watch}
+                "watch": self.watch, "table": self.evidence_table}
 
 
 def admit(runtime: Runtime, jobs: JobQueue, owner: str, upload_bytes: int = 0) -> None:

@@ -29,7 +29,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from store.schema import ensure_schema
 
 log = logging.getLogger(__name__)
-JobKind = Literal["upload", "arxiv", "import", "watch", "zotero"]
+JobKind = Literal["upload", "arxiv", "import", "watch", "zotero", "table"]
 UNFINISHED = ("queued", "running")
 MAX_ATTEMPTS = 3
 CLAIM_WINDOW = 50  # oldest claimable jobs among which the next is chosen (fairly between keys)
@@ -48,7 +48,7 @@ class JobRow(SQLModel, table=True):
     owner: str = Field(default="", index=True)
     status: str = Field(default="queued", index=True)  # queued, running, done, failed
     # upload: {"path", "bytes", "filename"}; arxiv: {"arxiv_id"}; import: {"path", "filename"}; watch: {"watch_id"};
-    # zotero: {"library", "collection"}
+    # zotero: {"library", "collection"}; table: {"papers", "columns", "preset"}
     payload_json: str = "{}"
     results_json: str = "[]"
     error: str | None = None
@@ -223,6 +223,15 @@ class JobQueue:
                 return None
         self.run(row)
         return self.get(job_id)
+
+    def record_progress(self, row: JobRow, results: Sequence[JobResult]) -> None:
+        """The results a running job has so far, readable by its key before it ends (an evidence table's rows);
+        written only while this replica's claim holds."""
+        with Session(self.engine) as session:
+            session.exec(update(JobRow).where(col(JobRow.id) == row.id, col(JobRow.claimed_by) == row.claimed_by,
+                                              col(JobRow.attempts) == row.attempts, col(JobRow.status) == "running")
+                         .values(results_json=json.dumps([r.public() for r in results]), updated_at=_now()))
+            session.commit()
 
     def _finish(self, job_id: str, status: str, held: JobRow | None = None, **fields: object) -> None:
         """Record a job's outcome; with `held` (the claim this replica ran it under) only while the claim is still

@@ -148,3 +148,36 @@ def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:
         page.click("#send")
         expect(page.locator(".msg.contradictions .status")).to_contain_text("pairs compared", timeout=120_000)
         browser.close()
+
+
+def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server)
+        page.click("#tab-tables")
+        page.fill("#table-query", "citation-informed document embeddings")
+        page.fill("#table-n", "3")
+        page.select_option("#table-preset", "ml")
+        page.fill("#table-columns", "How many papers are in the corpus?\nWhich metric is reported?")
+        page.click("#table-build")
+        expect(page.locator("#table-status")).to_have_text("3 papers", timeout=120_000)
+        expect(page.locator("#table-grid tbody tr")).to_have_count(3)
+        expect(page.locator("#table-grid thead th")).to_have_count(8)  # the papers, 5 preset columns and 2 asked
+        expect(page.locator("#table-grid td.not-reported").first).to_have_text("not reported")
+        cell = page.locator("#table-grid td.reported").first
+        cell.click()
+        quote = page.locator("#table-cell .quote")
+        expect(quote).not_to_be_empty()
+        page.locator("#table-cell summary").click()
+        expect(page.locator("#table-cell mark")).to_have_text(quote.inner_text())  # the quote, marked in its passage
+        page.screenshot(path=str(ARTIFACTS / "evidence-table.png"), full_page=True)
+        page.select_option("#table-format", "csv")
+        with page.expect_download() as download:
+            page.click("#table-save")
+        saved = download.value
+        assert saved.suggested_filename.startswith("table-") and saved.suggested_filename.endswith(".csv")
+        assert Path(saved.path()).read_text().startswith("paper_id,title,year,Task,Task: quote")
+        browser.close()

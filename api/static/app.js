@@ -58,24 +58,27 @@ async function api(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+// A download from the API saved as the file the server names; null when it is empty (`isEmpty(blob)`).
+async function download(path, fallbackName, isEmpty = (file) => file.size === 0) {
+  const response = await fetch(path, { headers: headers({}) });
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
+  const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
+  const file = await response.blob();
+  if (isEmpty(file)) return null;
+  const link = el("a", { href: URL.createObjectURL(file), download: name ? name[1] : fallbackName });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  return link.download;
+}
+
 // The references the conversation's answers cite, saved as a file (BibTeX, RIS or CSL-JSON).
 async function exportReferences() {
   if (!conversation) { $("export-status").textContent = "Ask a question first: its cited papers are exported."; return; }
   const format = $("export-format").value;
-  const response = await fetch(`/v1/conversations/${encodeURIComponent(conversation)}/references?format=${format}`,
-    { headers: headers({}) });
-  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
-  const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
-  const file = await response.blob();
-  if (file.size === 0 || (format === "csl-json" && file.size <= 2)) {
-    $("export-status").textContent = "No answer in this conversation cites a paper yet.";
-    return;
-  }
-  const link = el("a", { href: URL.createObjectURL(file), download: name ? name[1] : "references" });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  $("export-status").textContent = `Saved ${link.download}`;
+  const saved = await download(`/v1/conversations/${encodeURIComponent(conversation)}/references?format=${format}`,
+    "references", (file) => file.size === 0 || (format === "csl-json" && file.size <= 2));
+  $("export-status").textContent = saved ? `Saved ${saved}` : "No answer in this conversation cites a paper yet.";
 }
 
 function showPassage(n) {
@@ -384,6 +387,71 @@ async function removeWatch(id) {
   await loadWatches();
 }
 
+// Evidence tables: the job's rows are drawn as they are done; a cell opens its quote inside its passage.
+let tableJob = null;
+
+function cellText(cell) {
+  if (!cell.reported) return "not reported";
+  return cell.value || cell.quote;
+}
+
+function showCell(row, cell, td) {
+  document.querySelectorAll("#table-grid td.chosen").forEach((node) => node.classList.remove("chosen"));
+  td.classList.add("chosen");
+  const where = `${cell.section || ""}${cell.page ? `, page ${cell.page}` : ""}`;
+  const passage = cell.passage || "";
+  const at = cell.quote ? passage.indexOf(cell.quote) : -1;
+  const context = at < 0 ? el("div", { className: "passage" }, passage)
+    : el("div", { className: "passage" }, passage.slice(0, at), el("mark", {}, cell.quote),
+      passage.slice(at + cell.quote.length));
+  $("table-cell").replaceChildren(
+    el("h4", {}, `${row.title}: ${cell.column}`),
+    cell.reported ? el("div", { className: "status" }, `${where} · confidence ${cell.confidence}`)
+      : el("p", {}, `Not reported: no sentence of this paper answers it (confidence ${cell.confidence}).`),
+    cell.value ? el("p", {}, el("strong", {}, "Value: "), cell.value) : null,
+    cell.quote ? el("div", { className: "quote" }, cell.quote) : null,
+    passage ? el("details", {}, el("summary", {}, "The passage"), context) : null);
+}
+
+function drawTable(rows) {
+  if (!rows.length) { $("table-grid").replaceChildren(); return; }
+  const columns = rows[0].cells.map((cell) => cell.column);
+  const body = rows.map((row) => el("tr", {},
+    el("th", {}, row.title, row.year ? el("div", { className: "venue" }, String(row.year)) : null),
+    ...row.cells.map((cell) => {
+      const td = el("td", { className: cell.reported ? "reported" : "not-reported" }, cellText(cell),
+        cell.reported && cell.page ? el("div", { className: "where" }, `p. ${cell.page}`) : null);
+      td.addEventListener("click", () => showCell(row, cell, td));
+      return td;
+    })));
+  $("table-grid").replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Paper"),
+    ...columns.map((name) => el("th", {}, name)))), el("tbody", {}, ...body)));
+}
+
+async function buildTable() {
+  const columns = $("table-columns").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const papers = $("table-papers").value.split(/\s+/).filter(Boolean);
+  const body = { columns, n: Number($("table-n").value) || 10 };
+  if ($("table-preset").value) body.preset = $("table-preset").value;
+  if ($("table-query").value.trim()) body.query = $("table-query").value.trim();
+  if (papers.length) body.papers = papers;
+  if ($("table-conversation").checked && conversation) body.conversation_id = conversation;
+  $("table-download").classList.add("hidden");
+  $("table-grid").replaceChildren();
+  $("table-status").textContent = "Queued…";
+  tableJob = await api("/v1/tables", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body) });
+  for (;;) {
+    const state = await api(`/v1/jobs/${encodeURIComponent(tableJob.id)}`);
+    drawTable(state.results || []);
+    $("table-status").textContent = state.status === "done" ? `${state.results.length} papers`
+      : state.status === "failed" ? `The table failed: ${state.error}` : `Building: ${state.results.length} papers done`;
+    if (state.status === "done") $("table-download").classList.remove("hidden");
+    if (state.status === "done" || state.status === "failed") return;
+    await new Promise((resolve) => setTimeout(resolve, 700));
+  }
+}
+
 function setUp() {
   $("apikey").value = localStorage.getItem("scisynth-key") || "";
   $("apikey").addEventListener("change", () => {
@@ -454,7 +522,18 @@ function setUp() {
       await loadWatches();
     } catch (error) { $("watch-status").textContent = error.message; }
   });
-  const views = [["tab-chat", "chat-view"], ["tab-library", "library-view"], ["tab-watches", "watches-view"]];
+  $("table-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    buildTable().catch((error) => { $("table-status").textContent = error.message; });
+  });
+  $("table-save").addEventListener("click", () => {
+    if (!tableJob) return;
+    download(`/v1/tables/${encodeURIComponent(tableJob.id)}?format=${$("table-format").value}`, "table")
+      .then((saved) => { $("table-status").textContent = `Saved ${saved}`; })
+      .catch((error) => { $("table-status").textContent = error.message; });
+  });
+  const views = [["tab-chat", "chat-view"], ["tab-library", "library-view"], ["tab-watches", "watches-view"],
+    ["tab-tables", "tables-view"]];
   for (const [tab, view] of views) {
     $(tab).addEventListener("click", () => {
       document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.id === tab));

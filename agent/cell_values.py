@@ -1,0 +1,96 @@
+"""A short value read off an evidence-table cell's quote: a count with what it counts ("120 patients"), a number
+with its unit ("85.3%"), a dataset's name, the metrics or the study design named. Only what the quote says
+verbatim is returned, so the value can always be checked against the quote beside it; a quote that gives no such
+value leaves it empty (the quote is the answer). A model's value is kept only when the quote supports it
+(`supported`): its numbers are all in the quote, and most of its words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+ValueKind = Literal["count", "number", "dataset", "metric", "design", "text"]
+
+_COUNTED = (r"patients|participants|subjects|individuals|people|persons|adults|children|infants|women|men|"
+            r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
+            r"samples|specimens|households|pregnancies|eyes|teeth|sheep|goats|cattle|birds|crows|strains|"
+            r"isolates|papers|documents|articles|sentences|examples|images|questions|trials|studies")
+_N_EQUALS = re.compile(r"\b[nN]\s*=\s*\d[\d,]*")
+_COUNT = re.compile(rf"(?<![\d.,])\b\d[\d,]*(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
+                    rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
+# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), figure and table numbers
+_NOT_VALUES = re.compile(r"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|"
+                         r"\b(?:Fig(?:ure)?|Table|Eq(?:uation)?|Section|§)\.?\s*\d+", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:%|percent\b|-fold\b|fold\b|points?\b|[mµn]?[gML]\b|"
+                     r"mg/kg\b|mmHg\b|ms\b|min\b|h\b|days?\b|weeks?\b|months?\b|years?\b)?")
+_YEARISH = re.compile(r"^(?:19|20)\d\d$")
+_DATASET = re.compile(r"\b((?:[A-Z][\w.-]*|[A-Z]{2,}\d*)(?:\s+[A-Z0-9][\w.-]*){0,3})\s+(?:data\s?set|corpus|"
+                      r"benchmark|suite|collection|treebank|challenge|shared task)s?\b")
+# a name after the word: "the benchmark SCIDOCS", "datasets such as MSH and BC5CDR"
+_DATASET_AFTER = re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\s*(?:\(|:|,)?\s*(?:such as |called |named "
+                            r"|including |like )?((?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)(?:\s+(?:and|,)\s+"
+                            r"(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*))*)")
+_NOT_NAMES = frozenset({"We", "The", "This", "Our", "In", "A", "An", "These", "Table", "Figure", "Each", "All"})
+_METRICS = re.compile(r"\b(?:macro[- ]?F1|micro[- ]?F1|F1|F-score|accuracy|precision|recall|AUC|ROC|BLEU|ROUGE"
+                      r"[-\w]*|METEOR|perplexity|nDCG(?:@\d+)?|MAP|MRR|exact match|EM|Spearman|Pearson|Kendall|"
+                      r"Cohen's kappa|kappa|mean squared error|MSE|RMSE|MAE|sensitivity|specificity|odds ratio|"
+                      r"hazard ratio|relative risk|Cronbach's alpha|ICC)\b", re.IGNORECASE)
+_DESIGNS = re.compile(r"\b(?:randomi[sz]ed(?: controlled)? (?:clinical )?trial|randomi[sz](?:ed|ation)|"
+                      r"double[- ]blind(?:ed)?|placebo[- ]controlled|placebo|open[- ]label|cohort(?: study)?|"
+                      r"prospective|retrospective|case[- ]control|"
+                      r"cross[- ]sectional|longitudinal|meta[- ]analysis|systematic review|case series|"
+                      r"observational|pilot study|survey|in vitro|in vivo|mouse model|animal model)\b",
+                      re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _unique(found: list[str], most: int = 3) -> str | None:
+    kept = list(dict.fromkeys(" ".join(f.split()) for f in found))[:most]
+    return ", ".join(kept) or None
+
+
+def read_value(kind: ValueKind, quote: str) -> str | None:
+    """The value of this kind the quote states verbatim, or None."""
+    quote = _NOT_VALUES.sub(" ", quote)
+    if kind == "count":
+        found = _N_EQUALS.findall(quote) + _COUNT.findall(quote)
+        return _unique(found, 2)
+    if kind == "number":
+        numbers = [n.strip() for n in _NUMBER.findall(quote) if not _YEARISH.match(n.strip())]
+        return _unique(numbers, 3)
+    if kind == "dataset":
+        named = [n for n in _DATASET.findall(quote) + _DATASET_AFTER.findall(quote) if n not in _NOT_NAMES]
+        return _unique(named, 3)
+    if kind == "metric":
+        return _unique(_METRICS.findall(quote), 3)
+    if kind == "design":
+        return _unique([d.lower() for d in _DESIGNS.findall(quote)], 3)
+    return None
+
+
+def supported(value: str, quote: str) -> bool:
+    """Whether the quote bears the value out: every number of it in the quote, and most of its words."""
+    text = quote.lower()
+    numbers = _DIGITS.findall(value)
+    if any(n not in text for n in numbers):
+        return False
+    words = [w.lower() for w in _WORD.findall(value)]
+    return not words or sum(w in text for w in words) >= 0.6 * len(words)
+
+
+_KIND_CUES: tuple[tuple[ValueKind, re.Pattern[str]], ...] = (
+    ("count", re.compile(r"\b(?:sample size|how many|number of (?:participants|patients|subjects|people|animals|"
+                         r"samples|cases))\b", re.IGNORECASE)),
+    ("dataset", re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\b", re.IGNORECASE)),
+    ("metric", re.compile(r"\b(?:metrics?|measured by|evaluation measure)\b", re.IGNORECASE)),
+    ("design", re.compile(r"\b(?:study design|design|type of study)\b", re.IGNORECASE)),
+    ("number", re.compile(r"\b(?:how much|what (?:percentage|proportion|rate|score|value)|effect size|accuracy|"
+                          r"F1|odds ratio|result|performance|prevalence|incidence|mean|median)\b", re.IGNORECASE)),
+)
+
+
+def kind_of(question: str) -> ValueKind:
+    """The kind of value a researcher's column question asks for ("Sample size?" a count)."""
+    return next((kind for kind, cue in _KIND_CUES if cue.search(question)), "text")

@@ -1,0 +1,306 @@
+"""Evidence tables: papers as rows, the researcher's questions as columns, every cell a verbatim quote of *that
+paper* with its page and section, or "not reported".
+
+A cell reads the paper's passages that are closest to the column's question (at most `per_paper`, in reading
+order, as a claim check reads a paper), and the evidence judge rates each of their sentences. How the cell decides
+that the paper reports it depends on the column:
+
+- a *specific* question ("What F1 does the model reach on SciERC?", a claim) is reported when the stance
+  classifier's first stage says the paper bears on it (agent/stance.py, trained on SciFact train against retrieved
+  abstracts that do not), at the threshold chosen for tables on SciFact train (F0.5 of cells that quote a gold
+  rationale: a wrong quote costs a reader more than a "not reported"); the cell quotes the judge's best sentence
+  or table row;
+- a *generic* column (a preset's, or a question of at most GENERIC_WORDS content words: "Sample size?") names a
+  kind of information every paper may hold, so the paper's own words rarely cover it. A column asking for a value
+  (a count, a number, a design, a metric, a dataset) quotes the most similar sentence from which such a value can
+  be read, at least `value_floor` similar (a generic question is far from every sentence: the value decides), and
+  for a result not a method's setting; any other generic column quotes the judge's best sentence when the judge
+  gives it at least `judge_floor`. A short question of a known kind is read with that kind's question
+  (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
+
+A short value is read off the quote (agent/cell_values.py) or, with a configured model, written by the model from
+the quote and kept only when the quote bears it out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel
+
+from agent.cell_values import ValueKind, kind_of, read_value, supported
+from agent.evidence import Sentence, SentenceScorer
+from agent.keywords import content_words
+from agent.llm.structured import ModelStepError, ask_json
+from agent.sentence_types import sentence_type
+from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
+from prompts import render
+from retrieval.search import HybridSearcher, Passage
+
+MAX_COLUMNS = 12
+MAX_ROWS = 50
+MAX_COLUMN_CHARS = 300
+GENERIC_WORDS = 3  # a column question with at most this many content words asks for a kind of information
+
+
+@dataclass(frozen=True)
+class Column:
+    """`name` heads the column; `question` is what the paper's sentences are judged against; `kind` the value
+    read off the quote; `generic`: it asks for a kind of information, not about a specific finding."""
+
+    name: str
+    question: str
+    kind: ValueKind = "text"
+    generic: bool = True
+
+    @classmethod
+    def asking(cls, question: str) -> Column:
+        """A researcher's own column: its question is its name."""
+        text = " ".join(question.split())
+        if not text:
+            raise ValueError("a column is empty: write a question, e.g. --column \"Sample size?\"")
+        if len(text) > MAX_COLUMN_CHARS:
+            raise ValueError(f"a column is {len(text)} characters: write a question of at most {MAX_COLUMN_CHARS}")
+        kind = kind_of(text)
+        generic = len(content_words(text)) <= GENERIC_WORDS
+        # a short question is read with what its kind asks for ("Sample size?": how many were included)
+        asked = f"{text} {KIND_QUESTIONS[kind]}" if generic and kind in KIND_QUESTIONS else text
+        return cls(text, asked, kind, generic)
+
+
+KIND_QUESTIONS: dict[ValueKind, str] = {
+    "count": "How many participants, patients, animals or samples were included?",
+    "dataset": "Which dataset, corpus or benchmark is used?",
+    "metric": "Which evaluation metric is reported?",
+    "design": "What was the study design?",
+    "number": "What was the main quantitative result?",
+}
+PRESETS: dict[str, tuple[Column, ...]] = {
+    "clinical": (
+        Column("Population", "Which patients, participants or animals were studied, with their condition and "
+                             "setting?"),
+        Column("Intervention", "Which intervention, treatment or exposure was given or studied?"),
+        Column("Comparator", "What was the intervention compared with: placebo, usual care or a control group?"),
+        Column("Outcome", "Which outcome was measured, and what was the main result?", "number"),
+        Column("Sample size", "How many participants, patients or animals were included in the study?", "count"),
+        Column("Design", "What was the study design: randomized controlled trial, cohort, case-control or "
+                         "cross-sectional study?", "design"),
+    ),
+    "ml": (
+        Column("Task", "Which task or problem does the paper address?"),
+        Column("Dataset", "Which dataset, corpus or benchmark is used for training or evaluation?", "dataset"),
+        Column("Model", "Which model, method or architecture does the paper propose?"),
+        Column("Metric", "Which evaluation metric is reported: accuracy, F1, BLEU?", "metric"),
+        Column("Result", "What is the main quantitative result compared with the baselines?", "number"),
+    ),
+}
+
+
+def columns_for(questions: list[str] | None, preset: str | None) -> list[Column]:
+    """The preset's columns, then the researcher's own; ValueError saying what to write instead."""
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"no preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    columns = [*PRESETS.get(preset or "", ()), *(Column.asking(q) for q in questions or [])]
+    if not columns:
+        raise ValueError("a table needs columns: give --column QUESTION (repeatable) or --preset "
+                         f"{'|'.join(PRESETS)}")
+    if len(columns) > MAX_COLUMNS:
+        raise ValueError(f"{len(columns)} columns: a table has at most {MAX_COLUMNS}")
+    if len({c.name.lower() for c in columns}) < len(columns):
+        raise ValueError("two columns have the same name: ask each question once")
+    return columns
+
+
+class Cell(BaseModel):
+    column: str
+    value: str | None  # a short value read off the quote (or written by a model from it), when there is one
+    quote: str | None  # verbatim from the paper; None when not reported
+    page: int | None
+    section: str | None
+    reported: bool
+    confidence: float  # P(the paper reports it): the classifier's first stage
+    passage: str | None  # the quoted passage, for a reader who wants the context
+
+
+class Row(BaseModel):
+    paper_id: str
+    title: str
+    year: int | None
+    cells: list[Cell]
+
+
+class EvidenceTable(BaseModel):
+    columns: list[str]
+    rows: list[Row]
+    trace: list[str]
+
+
+class CellValue(BaseModel):
+    value: str | None = None
+
+
+def _may_state(kind: ValueKind, text: str) -> bool:
+    """Whether a sentence may give a value of this kind: a result (a number asked for) is not a method's setting
+    ("a significance level of 5% was used") or another paper's finding; counts, designs, metrics and datasets
+    are what methods sentences state."""
+    if kind != "number":
+        return True
+    cues = sentence_type(text)
+    return not (cues.method or cues.prior_work or cues.question or cues.instruction)
+
+
+def table_row_in_context(passage: Passage, text: str) -> str:
+    """A table row ("| ... |") with the caption and header row of its table, which every chunk of a table starts
+    with (retrieval/chunking.py); any other sentence as it is."""
+    if not text.startswith("|"):
+        return text
+    lines = passage.text.splitlines()
+    first_row = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
+    if first_row is None or lines[first_row].strip() == text.strip():
+        return text
+    caption = " ".join(line.strip() for line in lines[:first_row] if line.strip())
+    return f"{caption} {lines[first_row].strip()} {text}".strip()
+
+
+@dataclass
+class TableBuilder:
+    """Builds tables over the library. `threshold`: P(reported) at or above which a cell of a specific
+    question quotes the paper (default: the stance classifier's table threshold, chosen on SciFact train);
+    `max_model_calls`: at most this many cells' values are written by the model (the rest are read off their
+    quotes)."""
+
+    searcher: HybridSearcher
+    scorer: SentenceScorer
+    classifier: StanceClassifier
+    model: BaseChatModel | None = None
+    max_model_calls: int | None = None
+    per_paper: int = 8
+    threshold: float | None = None
+    value_floor: float = 0.1
+    judge_floor: float = 0.5
+    model_calls: int = field(default=0, init=False)
+    model_fallbacks: int = field(default=0, init=False)
+
+    def papers_for(self, query: str, n: int) -> list[str]:
+        """The `n` papers whose passages rank highest for the query."""
+        found = self.searcher.search(query, k=min(400, max(30, 20 * n)))
+        return list(dict.fromkeys(p.paper_id for p in found))[:n]
+
+    def known(self, paper_ids: list[str]) -> list[str]:
+        """The ids, each once, when they can be a table's rows; ValueError saying what is wrong otherwise."""
+        paper_ids = list(dict.fromkeys(paper_ids))
+        if not paper_ids:
+            raise ValueError("a table needs papers: give paper ids, a query, or a conversation that cites papers")
+        if len(paper_ids) > MAX_ROWS:
+            raise ValueError(f"{len(paper_ids)} papers: a table has at most {MAX_ROWS} rows")
+        missing = [p for p in paper_ids if self.searcher.catalog.find_paper(p) is None]
+        if missing:
+            raise ValueError(f"not in the library: {', '.join(missing[:5])}; 'scisynth library' lists the ids")
+        return paper_ids
+
+    def build(self, paper_ids: list[str], columns: list[Column], on_row: Callable[[Row], None] | None = None
+              ) -> EvidenceTable:
+        """One row per paper (in the order given), one cell per column; `on_row` hears of each row as it is done.
+        ValueError when a paper is not in the library, or there are no papers or too many."""
+        paper_ids = self.known(paper_ids)
+        started = time.perf_counter()
+        self.model_calls = self.model_fallbacks = 0
+        rows = []
+        for paper_id in paper_ids:
+            row = self._row(paper_id, columns)
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        reported = sum(c.reported for r in rows for c in r.cells)
+        trace = [f"{len(rows)} papers x {len(columns)} columns: {reported} cells reported, "
+                 f"{len(rows) * len(columns) - reported} not reported, in {time.perf_counter() - started:.2f} s"]
+        if self.model is not None:
+            unusable = f", {self.model_fallbacks} unusable (read off the quote)" if self.model_fallbacks else ""
+            trace.append(f"values written by the model for {self.model_calls} cells{unusable}")
+        return EvidenceTable(columns=[c.name for c in columns], rows=rows, trace=trace)
+
+    def _row(self, paper_id: str, columns: list[Column]) -> Row:
+        passages = self.searcher.paper_passages([paper_id])
+        paper = self.searcher.catalog.find_paper(paper_id)
+        title = paper.title if paper else paper_id
+        year = paper.year if paper else None
+        return Row(paper_id=paper_id, title=title, year=year, cells=[self.cell(c, passages) for c in columns])
+
+    def cell(self, column: Column, passages: list[Passage]) -> Cell:
+        """The column's cell for one paper, given all its passages."""
+        nothing = Cell(column=column.name, value=None, quote=None, page=None, section=None, reported=False,
+                       confidence=0.0, passage=None)
+        read = self.scorer.read(column.question, self._closest(column.question, passages)) if passages else []
+        sentences: list[Sentence] = [s for scored in read for s in scored]
+        if not sentences:  # a reference without text: nothing to quote
+            return nothing
+        texts, cosines = self._in_context(column.question, sentences)
+        evidence = rate(self.scorer.judge, column.question, texts, cosines, [len(scored) for scored in read])
+        chosen, chance = self._choose(column, sentences, texts, cosines, evidence)
+        if chosen is None:
+            return nothing.model_copy(update={"confidence": round(chance, 3)})
+        best = sentences[chosen]
+        return Cell(column=column.name, value=self._value(column, best.text), quote=best.text,
+                    page=best.passage.page_of(best.start), section=best.passage.section, reported=True,
+                    confidence=round(chance, 3), passage=best.passage.text)
+
+    def _in_context(self, question: str, sentences: list[Sentence]) -> tuple[list[str], np.ndarray]:
+        """Each sentence's text as it is judged, and its similarity to the question. A table row is read with its
+        table's caption and header ("| Total | 0.97 |" says nothing alone); its similarity is the mean of the row's
+        in context (which table) and alone (which row of it). The cell still quotes the row."""
+        texts = [table_row_in_context(s.passage, s.text) for s in sentences]
+        cosines = np.array([s.score for s in sentences], dtype=np.float32)
+        rows = [i for i, s in enumerate(sentences) if texts[i] != s.text]
+        if rows:
+            cosines[rows] = (cosines[rows] + self.scorer.similarities(question, [texts[i] for i in rows])) / 2
+        return texts, cosines
+
+    def _choose(self, column: Column, sentences: list[Sentence], texts: list[str], cosines: np.ndarray,
+                evidence: np.ndarray) -> tuple[int | None, float]:
+        """The sentence the cell quotes (None: not reported) and how sure the choice is (see the module); `texts`
+        are the sentences as judged (table rows in context)."""
+        best = int(np.argmax(evidence))
+        if not column.generic:
+            features = stance_features(column.question, texts, evidence, cosines, rationale_rows(evidence))
+            chance = self.classifier.evidence.probability(features)
+            threshold = self.threshold or self.classifier.table_threshold or self.classifier.evidence_threshold
+            return (best if chance >= threshold else None), chance
+        if column.kind == "text":
+            chance = float(evidence[best])
+            return (best if chance >= self.judge_floor else None), chance
+        valued = [i for i, sentence in enumerate(sentences) if cosines[i] >= self.value_floor
+                  and read_value(column.kind, sentence.text) is not None and _may_state(column.kind, sentence.text)]
+        if not valued:
+            return None, 0.0
+        chosen = max(valued, key=lambda i: (float(evidence[i]), float(cosines[i])))
+        return chosen, float(evidence[chosen])
+
+    def _closest(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The `per_paper` passages whose best sentence is most similar to the question."""
+        if len(passages) <= self.per_paper:
+            return passages
+        return [p for p, _ in self.scorer.rank_passages(question, passages)[:self.per_paper]]
+
+    def _value(self, column: Column, quote: str) -> str | None:
+        """The model's value when one is configured (within budget) and the quote bears it out, else the value
+        read off the quote."""
+        read = read_value(column.kind, quote)
+        budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
+        if self.model is None or not budget_left:
+            return read
+        self.model_calls += 1
+        try:
+            written = ask_json(self.model, [HumanMessage(render("table_cell", question=column.question,
+                                                                quote=quote))], CellValue).value
+        except ModelStepError:
+            written = None
+            self.model_fallbacks += 1
+        if written is not None and not supported(written, quote):
+            self.model_fallbacks += 1
+            written = None
+        return (" ".join(written.split())[:200] if written else None) or read

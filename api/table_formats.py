@@ -1,0 +1,117 @@
+"""An evidence table written as Markdown (to read), CSV or Excel (to work in a spreadsheet) or JSON.
+
+Every format keeps what a reader needs to check a cell: its quote with page and section (a column of its own in
+CSV, a comment on the cell and a "Quotes" sheet in Excel). A quote comes from a paper, which anyone may have
+written: a cell a spreadsheet would run as a formula (=, +, -, @ first) is written as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Literal
+
+from agent.evidence_tables import Cell, EvidenceTable
+
+TableFormat = Literal["markdown", "csv", "xlsx", "json"]
+NOT_REPORTED = "not reported"
+SHOWN_QUOTE = 160  # characters of a quote a Markdown cell shows when no value was read off it
+_NUMBER = re.compile(r"^[-+]?\d+(?:[.,]\d+)*%?$")
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet shows as it is, never runs (OWASP's CSV injection advice); plain numbers stay numbers."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _where(cell: Cell) -> str:
+    return f"p. {cell.page}" if cell.page is not None else cell.section or ""
+
+
+def _shown(cell: Cell) -> str:
+    """A cell as a line: its value, else its quote shortened, with the page; or "not reported"."""
+    if not cell.reported or cell.quote is None:
+        return NOT_REPORTED
+    text = cell.value or (cell.quote if len(cell.quote) <= SHOWN_QUOTE else cell.quote[:SHOWN_QUOTE - 1] + "…")
+    where = _where(cell)
+    return f"{text} ({where})" if where else text
+
+
+def markdown(table: EvidenceTable) -> str:
+    def escaped(text: str) -> str:
+        return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
+
+    lines = ["| Paper | " + " | ".join(escaped(c) for c in table.columns) + " |",
+             "|" + "---|" * (len(table.columns) + 1)]
+    for row in table.rows:
+        paper = escaped(f"{row.title} ({row.year})" if row.year else row.title)
+        lines.append(f"| {paper} | " + " | ".join(escaped(_shown(c)) for c in row.cells) + " |")
+    quoted = [(row, cell) for row in table.rows for cell in row.cells if cell.reported and cell.value]
+    if quoted:  # a value's quote, so every value can be checked
+        lines += ["", "Quotes behind the values:", ""]
+        lines += [f"- {escaped(row.title)}, {escaped(cell.column)} ({_where(cell)}): \"{' '.join(cell.quote.split())}\""
+                  for row, cell in quoted if cell.quote]
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(table: EvidenceTable) -> str:
+    """One line per paper: for each column its value (or quote), the quote, page and section."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["paper_id", "title", "year"] + [f"{c}{part}" for c in table.columns
+                                                     for part in ("", ": quote", ": page", ": section")])
+    for row in table.rows:
+        cells = []
+        for cell in row.cells:
+            shown = (cell.value or cell.quote or "") if cell.reported else NOT_REPORTED
+            cells += [shown, cell.quote or "", cell.page if cell.page is not None else "", cell.section or ""]
+        writer.writerow([spreadsheet_text(str(v)) if isinstance(v, str) else v
+                         for v in [row.paper_id, row.title, row.year or "", *cells]])
+    return out.getvalue()
+
+
+def xlsx_bytes(table: EvidenceTable) -> bytes:
+    """A "Table" sheet (papers x columns, each quote as the cell's comment) and a "Quotes" sheet, one line per
+    cell with its quote, page and section."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Table"
+    sheet.append(["Paper", "Year", *table.columns])
+    for row in table.rows:
+        sheet.append([spreadsheet_text(row.title), row.year,
+                      *(spreadsheet_text((c.value or c.quote or "") if c.reported else NOT_REPORTED)
+                        for c in row.cells)])
+        for offset, cell in enumerate(row.cells):
+            if cell.reported and cell.quote:
+                sheet.cell(row=sheet.max_row, column=3 + offset).comment = Comment(
+                    f"\"{cell.quote}\" ({_where(cell)}, {cell.section})"[:2000], "SciSynth")
+    quotes = book.create_sheet("Quotes")
+    quotes.append(["paper_id", "title", "column", "reported", "value", "quote", "page", "section", "confidence"])
+    for row in table.rows:
+        for cell in row.cells:
+            quotes.append([spreadsheet_text(row.paper_id), spreadsheet_text(row.title), spreadsheet_text(cell.column),
+                           cell.reported, spreadsheet_text(cell.value or ""), spreadsheet_text(cell.quote or ""),
+                           cell.page, spreadsheet_text(cell.section or ""), cell.confidence])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write(table: EvidenceTable, fmt: TableFormat) -> bytes:
+    """The table in that format, as bytes (UTF-8 text, or an Excel workbook)."""
+    if fmt == "xlsx":
+        return xlsx_bytes(table)
+    text = {"markdown": markdown, "csv": csv_text, "json": lambda t: t.model_dump_json(indent=1)}[fmt](table)
+    return text.encode("utf-8")
+
+
+MEDIA_TYPES: dict[str, str] = {
+    "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8", "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXTENSIONS: dict[str, str] = {"markdown": "md", "csv": "csv", "json": "json", "xlsx": "xlsx"}

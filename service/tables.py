@@ -1,0 +1,55 @@
+"""Evidence tables as a use case: which papers are the rows (ids given, a search's best papers, a conversation's
+cited papers, or a watch's new papers), then the table itself (agent/evidence_tables.py). The CLI builds a table
+in-process; the HTTP API runs it as a job, each row recorded as it is done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.evidence_tables import EvidenceTable, Row, TableBuilder, columns_for
+from service.turns import TurnService
+from service.watches import WatchService
+
+
+@dataclass
+class RowResult:
+    """One finished row of a table job, as the job's results list it (status "row": not an ingest)."""
+
+    row: Row
+    status: str = "row"
+    error: str | None = field(default=None)
+
+    def public(self) -> dict[str, object]:
+        return {"status": self.status, **self.row.model_dump(mode="json")}
+
+
+@dataclass
+class TableService:
+    builder: TableBuilder
+    turns: TurnService
+    watches: WatchService
+
+    def papers(self, papers: list[str] | None = None, query: str | None = None, n: int = 10,
+               conversation: str | None = None, watch: str | None = None, owner: str | None = None) -> list[str]:
+        """The rows' paper ids, from whichever sources are given, in that order; ValueError when none is, or a
+        conversation or watch is unknown (`owner`: the key asking; None, the operator, may read any watch)."""
+        chosen = list(papers or [])
+        if query:
+            chosen += self.builder.papers_for(query, n)
+        if conversation is not None:
+            if self.turns.runtime.conversations.get(conversation) is None:
+                raise ValueError(f"no conversation {conversation!r}: 'scisynth ask --conversation ID' starts one")
+            chosen += [paper.paper_id for paper in self.turns.cited_papers(conversation)]
+        if watch is not None:
+            self.watches.owned(watch, owner)
+            chosen += [entry["paper_id"] for digest in self.watches.store.digests(watch, limit=50)
+                       for entry in digest.entries if entry.get("paper_id")]
+        if not chosen:
+            raise ValueError("no papers for the rows: give paper ids, a query, a conversation that cites papers, or "
+                             "a watch that has added some")
+        return list(dict.fromkeys(chosen))
+
+    def build(self, paper_ids: list[str], columns: list[str] | None = None, preset: str | None = None,
+              on_row: Callable[[Row], None] | None = None) -> EvidenceTable:
+        return self.builder.build(paper_ids, columns_for(columns, preset), on_row)

@@ -1,0 +1,109 @@
+"""Evidence-table pieces that need no library: values read off quotes, columns, table rows read in context, and
+the formats a table is written in (a hostile quote never runs as a spreadsheet formula)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from agent.cell_values import kind_of, read_value, supported
+from agent.evidence_tables import Cell, Column, EvidenceTable, Row, columns_for, table_row_in_context
+from api.table_formats import markdown, spreadsheet_text, write
+from retrieval.search import Passage
+
+
+@pytest.mark.parametrize(("kind", "quote", "value"), [
+    ("count", "In 2010, a survey was conducted in 313 sheep and 449 goats.", "313 sheep, 449 goats"),
+    ("count", "We enrolled patients (n = 1,204) from 12 hospitals.", "n = 1,204"),
+    ("count", "S2ORC contains 81.1M papers.", "81.1M papers"),
+    ("count", "Results were analyzed by t test; p < 0.001 versus APP mice.", None),
+    ("number", "SPECTER achieves a MAP score of 83.8 on the co-view task.", "83.8"),
+    ("number", "as described before [57-59].", None),
+    ("number", "Seroprevalence was 35.8% in sheep.", "35.8%"),
+    ("dataset", "We evaluate on the SciDocs benchmark and the MS-MARCO dataset.", "SciDocs, MS-MARCO"),
+    ("dataset", "Analyses were done using Stata 11 (StataCorp, TX, USA).", None),
+    ("metric", "We report macro F1 and nDCG for the ranking tasks.", "macro F1, nDCG"),
+    ("design", "A randomised controlled trial, double-blind and placebo-controlled.",
+     "randomised controlled trial, double-blind, placebo-controlled"),
+    ("text", "Anything at all.", None),
+])
+def test_values_are_read_off_the_quote_verbatim(kind: str, quote: str, value: str | None) -> None:
+    assert read_value(kind, quote) == value  # type: ignore[arg-type]
+    if value is not None:
+        assert supported(value, quote)
+
+
+def test_a_value_the_quote_does_not_bear_out_is_refused() -> None:
+    quote = "Seroprevalence was 35.8% in sheep and 21.2% in goats."
+    assert supported("21.2% in goats", quote)
+    assert not supported("25.0% in goats", quote)  # a number the quote does not state
+    assert not supported("most cattle were infected", quote)  # words the quote does not say
+
+
+def test_columns_kinds_presets_and_refusals() -> None:
+    assert kind_of("Sample size?") == "count" and kind_of("Which dataset?") == "dataset"
+    assert kind_of("What was the main finding?") == "text"
+    assert Column.asking("Sample size?").generic and not Column.asking(
+        "Aspirin lowers the risk of ischaemic stroke in older adults").generic
+    clinical = columns_for(["Follow-up?"], "clinical")
+    assert [c.name for c in clinical][:6] == ["Population", "Intervention", "Comparator", "Outcome", "Sample size",
+                                              "Design"] and clinical[-1].name == "Follow-up?"
+    for questions, preset, says in ((None, None, "a table needs columns"), (["x"], "legal", "no preset 'legal'"),
+                                    (["   "], None, "a column is empty"), (["a?", "A?"], None, "the same name"),
+                                    (["q"] * 13, None, "at most 12")):
+        with pytest.raises(ValueError, match=says):
+            columns_for(questions, preset)
+
+
+def _passage(text: str) -> Passage:
+    return Passage(chunk_id=1, paper_id="p", title="T", section="Results > Table 2", page=3, page_start=3,
+                   page_end=3, text=text, score=0.0, page_spans=[(0, 3)])
+
+
+def test_a_table_row_is_read_with_its_caption_and_header() -> None:
+    passage = _passage("Table 2 Internal consistency of the OHIP-NL\n| | Cronbach's alpha |\n|-|-|\n"
+                       "| Total OHIP-NL | 0.97 |\n| Handicap | 0.92 |")
+    assert table_row_in_context(passage, "| Total OHIP-NL | 0.97 |") == (
+        "Table 2 Internal consistency of the OHIP-NL | | Cronbach's alpha | | Total OHIP-NL | 0.97 |")
+    assert table_row_in_context(passage, "| | Cronbach's alpha |") == "| | Cronbach's alpha |"  # the header itself
+    assert table_row_in_context(passage, "A sentence.") == "A sentence."
+
+
+def _table() -> EvidenceTable:
+    hostile = Cell(column="Result", value=None, quote="=HYPERLINK(\"http://x\",\"click\") | 0.97 |", page=2,
+                   section="Results", reported=True, confidence=0.9, passage="…")
+    absent = Cell(column="Sample size", value=None, quote=None, page=None, section=None, reported=False,
+                  confidence=0.1, passage=None)
+    valued = Cell(column="Sample size", value="313 sheep", quote="We sampled 313 sheep.", page=1, section="Methods",
+                  reported=True, confidence=0.8, passage="We sampled 313 sheep.")
+    return EvidenceTable(columns=["Result", "Sample size"], trace=[], rows=[
+        Row(paper_id="a", title="@SUM(A1) paper", year=2020, cells=[hostile, absent]),
+        Row(paper_id="b", title="Sheep | goats", year=None, cells=[hostile, valued])])
+
+
+def test_markdown_escapes_pipes_and_lists_the_quotes_behind_values() -> None:
+    text = markdown(_table())
+    lines = text.splitlines()
+    assert lines[0] == "| Paper | Result | Sample size |" and all(line.count(" | ") >= 2 for line in lines[2:4])
+    assert "\\| 0.97 \\|" in lines[2] and "not reported" in lines[2] and "Sheep \\| goats" in lines[3]
+    assert "313 sheep (p. 1)" in lines[3]
+    assert '- Sheep \\| goats, Sample size (p. 1): "We sampled 313 sheep."' in text
+
+
+def test_csv_and_excel_never_hold_a_formula() -> None:
+    assert spreadsheet_text("=1+1") == "'=1+1" and spreadsheet_text("-0.6") == "-0.6"
+    assert spreadsheet_text("@SUM(A1)") == "'@SUM(A1)" and spreadsheet_text("plain") == "plain"
+    rows = list(csv.reader(io.StringIO(write(_table(), "csv").decode())))
+    assert rows[0][:4] == ["paper_id", "title", "year", "Result"] and rows[0][4] == "Result: quote"
+    assert rows[1][1] == "'@SUM(A1) paper" and rows[1][3].startswith("'=HYPERLINK")
+    assert rows[1][7] == "not reported" and rows[2][7] == "313 sheep" and rows[2][8] == "We sampled 313 sheep."
+    book = load_workbook(io.BytesIO(write(_table(), "xlsx")))
+    sheet = book["Table"]
+    assert [c.value for c in sheet[1]] == ["Paper", "Year", "Result", "Sample size"]
+    assert sheet["A2"].value == "'@SUM(A1) paper" and sheet["C2"].data_type == "s"
+    assert sheet["C2"].value.startswith("'=HYPERLINK") and sheet["D3"].comment.text.startswith('"We sampled')
+    quotes = list(book["Quotes"].values)
+    assert quotes[0][:6] == ("paper_id", "title", "column", "reported", "value", "quote") and len(quotes) == 5
