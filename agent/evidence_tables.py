@@ -14,9 +14,10 @@ that the paper reports it depends on the column:
   kind of information every paper may hold, so the paper's own words rarely cover it. A column asking for a value
   (a count, a number, a design, a metric, a dataset) quotes the most similar sentence from which such a value can
   be read, at least `value_floor` similar (a generic question is far from every sentence: the value decides), and
-  for a result not a method's setting; any other generic column quotes the judge's best sentence when the judge
-  gives it at least `judge_floor`. A short question of a known kind is read with that kind's question
-  (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
+  for a result not a method's setting; any other generic column ("Population") quotes the judge's best sentence
+  when the judge gives it at least `judge_floor`, or, below that, when a configured model reads an answer in it
+  that the sentence bears out (without a model such a cell is "not reported"). A short question of a known kind
+  is read with that kind's question (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
 
 A short value is read off the quote (agent/cell_values.py) or, with a configured model, written by the model from
 the quote and kept only when the quote bears it out.
@@ -45,7 +46,7 @@ from retrieval.search import HybridSearcher, Passage
 MAX_COLUMNS = 12
 MAX_ROWS = 50
 MAX_COLUMN_CHARS = 300
-GENERIC_WORDS = 3  # a column question with at most this many content words asks for a kind of information
+GENERIC_WORDS = 2  # a column question with at most this many content words asks for a kind of information
 
 
 @dataclass(frozen=True)
@@ -242,10 +243,18 @@ class TableBuilder:
         texts, cosines = self._in_context(column.question, sentences)
         evidence = rate(self.scorer.judge, column.question, texts, cosines, [len(scored) for scored in read])
         chosen, chance = self._choose(column, sentences, texts, cosines, evidence)
+        value = None
+        if chosen is None and column.generic and column.kind == "text":
+            # no value pattern says what a "Population" is: a model may read the judge's best sentence for it
+            chosen = int(np.argmax(evidence))
+            value = self._written(column, sentences[chosen].text)
+            chance = float(evidence[chosen])
+            if value is None:
+                chosen = None
         if chosen is None:
             return nothing.model_copy(update={"confidence": round(chance, 3)})
         best = sentences[chosen]
-        return Cell(column=column.name, value=self._value(column, best.text), quote=best.text,
+        return Cell(column=column.name, value=value or self._value(column, best.text), quote=best.text,
                     page=best.passage.page_of(best.start), section=best.passage.section, reported=True,
                     confidence=round(chance, 3), passage=best.passage.text)
 
@@ -289,10 +298,13 @@ class TableBuilder:
     def _value(self, column: Column, quote: str) -> str | None:
         """The model's value when one is configured (within budget) and the quote bears it out, else the value
         read off the quote."""
-        read = read_value(column.kind, quote)
+        return self._written(column, quote) or read_value(column.kind, quote)
+
+    def _written(self, column: Column, quote: str) -> str | None:
+        """The value a configured model writes from the quote, when within budget and the quote bears it out."""
         budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
         if self.model is None or not budget_left:
-            return read
+            return None
         self.model_calls += 1
         try:
             written = ask_json(self.model, [HumanMessage(render("table_cell", question=column.question,
@@ -303,4 +315,4 @@ class TableBuilder:
         if written is not None and not supported(written, quote):
             self.model_fallbacks += 1
             written = None
-        return (" ".join(written.split())[:200] if written else None) or read
+        return " ".join(written.split())[:200] if written else None

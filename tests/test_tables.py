@@ -14,7 +14,7 @@ import httpx
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from agent.evidence_tables import Column, TableBuilder
+from agent.evidence_tables import Column, TableBuilder, columns_for
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.stance import shipped_stance
@@ -158,6 +158,12 @@ def test_a_model_writes_values_only_the_quote_bears_out(tmp_path: Path, embedder
     table = _table_builder(runtime, garbage, most=1).build(["trial-a", "cohort-b"], column)
     assert [row.cells[0].value for row in table.rows] == ["4,120 adults", "18,000 adults"]  # over budget: read off
     assert len(garbage.prompts) == 1 and "for 1 cells, 1 unusable" in table.trace[-1]
+    # a column with no value pattern ("Population") is reported when the model reads an answer the quote bears out
+    reader = ScriptedChatModel(responses=['{"value": "adults"}', '{"value": null}'])
+    table = _table_builder(runtime, reader).build(["trial-a", "soil-c"], [columns_for(None, "clinical")[0]])
+    trial, soil = (row.cells[0] for row in table.rows)
+    assert trial.reported and trial.value == "adults" and "adults" in (trial.quote or ""), reader.prompts
+    assert not soil.reported and soil.quote is None and len(reader.prompts) == 2
     runtime.engine.dispose()
 
 
