@@ -16,14 +16,15 @@ _COUNTED = (r"patients|participants|subjects|individuals|people|persons|adults|c
             r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
             r"samples|specimens|households|pregnancies|eyes|teeth|sheep|goats|cattle|birds|crows|strains|"
             r"isolates|papers|documents|articles|sentences|examples|images|questions|trials|studies")
-_N_EQUALS = re.compile(r"\b[nN]\s*=\s*\d[\d,]*")
-_COUNT = re.compile(rf"(?<![\d.,])\b\d[\d,]*(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
+_INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing comma
+_N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
+_COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
                     rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
 # not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), figure and table numbers
 _NOT_VALUES = re.compile(r"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|"
-                         r"\b(?:Fig(?:ure)?|Table|Eq(?:uation)?|Section|§)\.?\s*\d+", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:%|percent\b|-fold\b|fold\b|points?\b|[mµn]?[gML]\b|"
-                     r"mg/kg\b|mmHg\b|ms\b|min\b|h\b|days?\b|weeks?\b|months?\b|years?\b)?")
+                         r"(?:\b(?:Fig(?:ure)?|Table|Eq(?:uation)?|Section)|§)\.?\s*\d+", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|"
+                     r"[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|days?\b|weeks?\b|months?\b|years?\b)?")
 _YEARISH = re.compile(r"^(?:19|20)\d\d$")
 _DATASET = re.compile(r"\b((?:[A-Z][\w.-]*|[A-Z]{2,}\d*)(?:\s+[A-Z0-9][\w.-]*){0,3})\s+(?:data\s?set|corpus|"
                       r"benchmark|suite|collection|treebank|challenge|shared task)s?\b")
@@ -32,18 +33,20 @@ _DATASET_AFTER = re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\s*(?
                             r"|including |like )?((?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)(?:\s+(?:and|,)\s+"
                             r"(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*))*)")
 _NOT_NAMES = frozenset({"We", "The", "This", "Our", "In", "A", "An", "These", "Table", "Figure", "Each", "All"})
-_METRICS = re.compile(r"\b(?:macro[- ]?F1|micro[- ]?F1|F1|F-score|accuracy|precision|recall|AUC|ROC|BLEU|ROUGE"
-                      r"[-\w]*|METEOR|perplexity|nDCG(?:@\d+)?|MAP|MRR|exact match|EM|Spearman|Pearson|Kendall|"
-                      r"Cohen's kappa|kappa|mean squared error|MSE|RMSE|MAE|sensitivity|specificity|odds ratio|"
-                      r"hazard ratio|relative risk|Cronbach's alpha|ICC)\b", re.IGNORECASE)
+# metric names that are ordinary words are read in any case; acronyms ("MAP", never "map") only as written
+_METRICS = re.compile(r"\b(?:(?i:macro[- ]?F1|micro[- ]?F1|F1|F-score|accuracy|precision|perplexity|nDCG(?:@\d+)?|"
+                      r"exact match|Spearman|Pearson|Kendall|Cohen's kappa|kappa|mean squared error|sensitivity|"
+                      r"specificity|odds ratio|hazard ratio|relative risk|Cronbach's alpha)|AUC|ROC|BLEU|ROUGE[-\w]*|"
+                      r"METEOR|MAP|MRR|EM|MSE|RMSE|MAE|ICC|P@\d+|R@\d+)(?![\w@])")
 _DESIGNS = re.compile(r"\b(?:randomi[sz]ed(?: controlled)? (?:clinical )?trial|randomi[sz](?:ed|ation)|"
                       r"double[- ]blind(?:ed)?|placebo[- ]controlled|placebo|open[- ]label|cohort(?: study)?|"
                       r"prospective|retrospective|case[- ]control|"
                       r"cross[- ]sectional|longitudinal|meta[- ]analysis|systematic review|case series|"
                       r"observational|pilot study|survey|in vitro|in vivo|mouse model|animal model)\b",
                       re.IGNORECASE)
+_NEGATED = re.compile(r"\b(?:not|no|non|nor|without)\b[\s-]*(?:\w+\s+)?$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def _unique(found: list[str], most: int = 3) -> str | None:
@@ -56,7 +59,7 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
     quote = _NOT_VALUES.sub(" ", quote)
     if kind == "count":
         found = _N_EQUALS.findall(quote) + _COUNT.findall(quote)
-        return _unique(found, 2)
+        return _unique(found, 3)
     if kind == "number":
         numbers = [n.strip() for n in _NUMBER.findall(quote) if not _YEARISH.match(n.strip())]
         return _unique(numbers, 3)
@@ -65,18 +68,22 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
         return _unique(named, 3)
     if kind == "metric":
         return _unique(_METRICS.findall(quote), 3)
-    if kind == "design":
-        return _unique([d.lower() for d in _DESIGNS.findall(quote)], 3)
+    if kind == "design":  # "this was not a randomized trial" names no design of its own
+        return _unique([m.group().lower() for m in _DESIGNS.finditer(quote)
+                        if not _NEGATED.search(quote[max(0, m.start() - 12):m.start()])], 3)
     return None
 
 
 def supported(value: str, quote: str) -> bool:
-    """Whether the quote bears the value out: every number of it in the quote, and most of its words."""
-    text = quote.lower()
-    numbers = _DIGITS.findall(value)
-    if any(n not in text for n in numbers):
+    """Whether the quote bears the value out: every number of it a number of the quote (not merely digits inside
+    one: "1" is not in "10"), and most of its words; a value with neither ("N/A") says nothing the quote states."""
+    numbers = {n.replace(",", "") for n in _DIGITS.findall(value)}
+    if numbers - {n.replace(",", "") for n in _DIGITS.findall(quote)}:
         return False
+    text = quote.lower()
     words = [w.lower() for w in _WORD.findall(value)]
+    if not numbers and not words:
+        return False
     return not words or sum(w in text for w in words) >= 0.6 * len(words)
 
 

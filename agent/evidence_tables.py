@@ -25,9 +25,10 @@ the quote and kept only when the quote bears it out.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -46,7 +47,8 @@ from retrieval.search import HybridSearcher, Passage
 MAX_COLUMNS = 12
 MAX_ROWS = 50
 MAX_COLUMN_CHARS = 300
-GENERIC_WORDS = 2  # a column question with at most this many content words asks for a kind of information
+GENERIC_WORDS = 2  # a question with no value kind and at most this many content words names a kind of information
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,34 @@ class Column:
 
     @classmethod
     def asking(cls, question: str) -> Column:
-        """A researcher's own column: its question is its name."""
-        text = " ".join(question.split())
+        """A researcher's own column: its question is its name (control characters dropped)."""
+        text = " ".join(_CONTROL.sub(" ", question).split())
         if not text:
-            raise ValueError("a column is empty: write a question, e.g. --column \"Sample size?\"")
+            raise ValueError("a column is empty: write a question, e.g. \"Sample size?\"")
         if len(text) > MAX_COLUMN_CHARS:
             raise ValueError(f"a column is {len(text)} characters: write a question of at most {MAX_COLUMN_CHARS}")
         kind = kind_of(text)
-        generic = len(content_words(text)) <= GENERIC_WORDS
-        # a short question is read with what its kind asks for ("Sample size?": how many were included)
+        words = {w.lower() for w in content_words(text)}
+        # "Sample size?" asks for a kind of information; "What was the mean age?" names its own subject (age)
+        generic = (words <= KIND_WORDS[kind] | _FRAMING) if kind != "text" else len(words) <= GENERIC_WORDS
         asked = f"{text} {KIND_QUESTIONS[kind]}" if generic and kind in KIND_QUESTIONS else text
         return cls(text, asked, kind, generic)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FRAMING = frozenset({"main", "primary", "key", "reported", "report", "used", "given", "overall", "value", "values"})
+# the words that only name a column's kind: a question made of nothing else asks for that kind in any paper
+KIND_WORDS: dict[ValueKind, frozenset[str]] = {
+    "count": frozenset({"sample", "size", "number", "participants", "patients", "subjects", "people", "animals",
+                        "samples", "cases", "enrolled", "included", "n"}),
+    "dataset": frozenset({"dataset", "datasets", "data", "set", "sets", "corpus", "corpora", "benchmark",
+                          "benchmarks", "evaluation", "training"}),
+    "metric": frozenset({"metric", "metrics", "measure", "measures", "evaluation", "measured"}),
+    "design": frozenset({"design", "study", "type", "kind", "method", "methods"}),
+    "number": frozenset({"result", "results", "outcome", "outcomes", "effect", "performance", "finding",
+                         "findings", "score", "scores", "size"}),
+    "text": frozenset(),
+}
 KIND_QUESTIONS: dict[ValueKind, str] = {
     "count": "How many participants, patients, animals or samples were included?",
     "dataset": "Which dataset, corpus or benchmark is used?",
@@ -108,12 +125,13 @@ def columns_for(questions: list[str] | None, preset: str | None) -> list[Column]
         raise ValueError(f"no preset {preset!r}: choose one of {', '.join(PRESETS)}")
     columns = [*PRESETS.get(preset or "", ()), *(Column.asking(q) for q in questions or [])]
     if not columns:
-        raise ValueError("a table needs columns: give --column QUESTION (repeatable) or --preset "
-                         f"{'|'.join(PRESETS)}")
+        raise ValueError(f"a table needs columns: questions (--column QUESTION) or a preset ({', '.join(PRESETS)})")
     if len(columns) > MAX_COLUMNS:
         raise ValueError(f"{len(columns)} columns: a table has at most {MAX_COLUMNS}")
-    if len({c.name.lower() for c in columns}) < len(columns):
-        raise ValueError("two columns have the same name: ask each question once")
+    names = [" ".join(_WORDS.findall(c.name.lower())) for c in columns]
+    if len(set(names)) < len(names):
+        twice = next(c.name for c, n in zip(columns, names, strict=True) if names.count(n) > 1)
+        raise ValueError(f"two columns ask {twice!r} (a preset's included): ask each question once")
     return columns
 
 
@@ -124,8 +142,11 @@ class Cell(BaseModel):
     page: int | None
     section: str | None
     reported: bool
-    confidence: float  # P(the paper reports it): the classifier's first stage
+    # how sure the cell is: for a specific question P(the paper bears on it), the classifier's first stage; for a
+    # generic column the evidence judge's probability that the quoted sentence answers it
+    confidence: float
     passage: str | None  # the quoted passage, for a reader who wants the context
+    note: str | None = None  # why a cell was not read ("needs a model"), beside reported false
 
 
 class Row(BaseModel):
@@ -169,11 +190,43 @@ def table_row_in_context(passage: Passage, text: str) -> str:
 
 
 @dataclass
+class ModelBudget:
+    """One table's model calls: at most `per_row` values a row are written by the model (None: no cap), so a
+    long table neither costs without end nor leaves its last rows unread while the first took every call."""
+
+    per_row: int | None
+    in_row: int = 0
+    calls: int = 0
+    unusable: int = 0
+    refused: int = 0  # cells a model would have read, over the budget
+
+    def take(self) -> bool:
+        if self.per_row is not None and self.in_row >= self.per_row:
+            self.refused += 1
+            return False
+        self.in_row += 1
+        self.calls += 1
+        return True
+
+    def summary(self) -> str:
+        said = f"values written by the model for {self.calls} cells"
+        if self.unusable:
+            said += f", {self.unusable} unusable (read off the quote)"
+        if self.refused:
+            said += f"; {self.refused} cells over the budget of {self.per_row} a row (SCISYNTH_MAX_LLM_CALLS)"
+        return said
+
+
+NEEDS_MODEL = "not read: no value pattern says what answers this column; a configured model reads it"
+OVER_BUDGET = "not read: the model's calls for this row were used up (SCISYNTH_MAX_LLM_CALLS)"
+
+
+@dataclass
 class TableBuilder:
     """Builds tables over the library. `threshold`: P(reported) at or above which a cell of a specific
     question quotes the paper (default: the stance classifier's table threshold, chosen on SciFact train);
-    `max_model_calls`: at most this many cells' values are written by the model (the rest are read off their
-    quotes)."""
+    `max_model_calls`: at most this many cells of a row have their values written by the model (the rest are read
+    off their quotes). Holds no state of a table: tables may be built at once in several threads."""
 
     searcher: HybridSearcher
     scorer: SentenceScorer
@@ -184,11 +237,11 @@ class TableBuilder:
     threshold: float | None = None
     value_floor: float = 0.1
     judge_floor: float = 0.5
-    model_calls: int = field(default=0, init=False)
-    model_fallbacks: int = field(default=0, init=False)
 
     def papers_for(self, query: str, n: int) -> list[str]:
-        """The `n` papers whose passages rank highest for the query."""
+        """The `n` papers whose passages rank highest for the query (fewer when the library has fewer)."""
+        if not query.strip():
+            raise ValueError("the query is blank: write what the papers should be about")
         found = self.searcher.search(query, k=min(400, max(30, 20 * n)))
         return list(dict.fromkeys(p.paper_id for p in found))[:n]
 
@@ -196,12 +249,14 @@ class TableBuilder:
         """The ids, each once, when they can be a table's rows; ValueError saying what is wrong otherwise."""
         paper_ids = list(dict.fromkeys(paper_ids))
         if not paper_ids:
-            raise ValueError("a table needs papers: give paper ids, a query, or a conversation that cites papers")
+            raise ValueError("a table needs papers: paper ids, a query, a conversation that cites papers or a watch "
+                             "that has added some")
         if len(paper_ids) > MAX_ROWS:
             raise ValueError(f"{len(paper_ids)} papers: a table has at most {MAX_ROWS} rows")
         missing = [p for p in paper_ids if self.searcher.catalog.find_paper(p) is None]
         if missing:
-            raise ValueError(f"not in the library: {', '.join(missing[:5])}; 'scisynth library' lists the ids")
+            raise ValueError(f"not in the library: {', '.join(repr(p) for p in missing[:5])} (the library lists "
+                             "paper ids)")
         return paper_ids
 
     def build(self, paper_ids: list[str], columns: list[Column], on_row: Callable[[Row], None] | None = None
@@ -210,30 +265,36 @@ class TableBuilder:
         ValueError when a paper is not in the library, or there are no papers or too many."""
         paper_ids = self.known(paper_ids)
         started = time.perf_counter()
-        self.model_calls = self.model_fallbacks = 0
+        budget = ModelBudget(self.max_model_calls) if self.model is not None else None
         rows = []
         for paper_id in paper_ids:
-            row = self._row(paper_id, columns)
+            if budget:
+                budget.in_row = 0
+            row = self._row(paper_id, columns, budget)
             rows.append(row)
             if on_row:
                 on_row(row)
         reported = sum(c.reported for r in rows for c in r.cells)
+        unread = sum(c.note is not None for r in rows for c in r.cells)
         trace = [f"{len(rows)} papers x {len(columns)} columns: {reported} cells reported, "
-                 f"{len(rows) * len(columns) - reported} not reported, in {time.perf_counter() - started:.2f} s"]
-        if self.model is not None:
-            unusable = f", {self.model_fallbacks} unusable (read off the quote)" if self.model_fallbacks else ""
-            trace.append(f"values written by the model for {self.model_calls} cells{unusable}")
+                 f"{len(rows) * len(columns) - reported - unread} not reported"
+                 f"{f', {unread} not read (they need a model)' if unread else ''}, "
+                 f"in {time.perf_counter() - started:.2f} s"]
+        if budget:
+            trace.append(budget.summary())
         return EvidenceTable(columns=[c.name for c in columns], rows=rows, trace=trace)
 
-    def _row(self, paper_id: str, columns: list[Column]) -> Row:
+    def _row(self, paper_id: str, columns: list[Column], budget: ModelBudget | None) -> Row:
         passages = self.searcher.paper_passages([paper_id])
         paper = self.searcher.catalog.find_paper(paper_id)
         title = paper.title if paper else paper_id
         year = paper.year if paper else None
-        return Row(paper_id=paper_id, title=title, year=year, cells=[self.cell(c, passages) for c in columns])
+        return Row(paper_id=paper_id, title=title, year=year,
+                   cells=[self.cell(c, passages, budget) for c in columns])
 
-    def cell(self, column: Column, passages: list[Passage]) -> Cell:
-        """The column's cell for one paper, given all its passages."""
+    def cell(self, column: Column, passages: list[Passage], budget: ModelBudget | None = None) -> Cell:
+        """The column's cell for one paper, given all its passages; `budget`: the model's calls left (None: no
+        model writes)."""
         nothing = Cell(column=column.name, value=None, quote=None, page=None, section=None, reported=False,
                        confidence=0.0, passage=None)
         read = self.scorer.read(column.question, self._closest(column.question, passages)) if passages else []
@@ -243,18 +304,20 @@ class TableBuilder:
         texts, cosines = self._in_context(column.question, sentences)
         evidence = rate(self.scorer.judge, column.question, texts, cosines, [len(scored) for scored in read])
         chosen, chance = self._choose(column, sentences, texts, cosines, evidence)
-        value = None
+        value, note = None, None
         if chosen is None and column.generic and column.kind == "text":
             # no value pattern says what a "Population" is: a model may read the judge's best sentence for it
             chosen = int(np.argmax(evidence))
-            value = self._written(column, sentences[chosen].text)
             chance = float(evidence[chosen])
+            refused = budget.refused if budget else 0
+            value = self._written(column, sentences[chosen].text, budget)
             if value is None:
+                note = NEEDS_MODEL if budget is None else OVER_BUDGET if budget.refused > refused else None
                 chosen = None
         if chosen is None:
-            return nothing.model_copy(update={"confidence": round(chance, 3)})
+            return nothing.model_copy(update={"confidence": round(chance, 3), "note": note})
         best = sentences[chosen]
-        return Cell(column=column.name, value=value or self._value(column, best.text), quote=best.text,
+        return Cell(column=column.name, value=value or self._value(column, best.text, budget), quote=best.text,
                     page=best.passage.page_of(best.start), section=best.passage.section, reported=True,
                     confidence=round(chance, 3), passage=best.passage.text)
 
@@ -277,7 +340,8 @@ class TableBuilder:
         if not column.generic:
             features = stance_features(column.question, texts, evidence, cosines, rationale_rows(evidence))
             chance = self.classifier.evidence.probability(features)
-            threshold = self.threshold or self.classifier.table_threshold or self.classifier.evidence_threshold
+            threshold = next(t for t in (self.threshold, self.classifier.table_threshold,
+                                         self.classifier.evidence_threshold) if t is not None)
             return (best if chance >= threshold else None), chance
         if column.kind == "text":
             chance = float(evidence[best])
@@ -295,24 +359,22 @@ class TableBuilder:
             return passages
         return [p for p, _ in self.scorer.rank_passages(question, passages)[:self.per_paper]]
 
-    def _value(self, column: Column, quote: str) -> str | None:
+    def _value(self, column: Column, quote: str, budget: ModelBudget | None) -> str | None:
         """The model's value when one is configured (within budget) and the quote bears it out, else the value
         read off the quote."""
-        return self._written(column, quote) or read_value(column.kind, quote)
+        return self._written(column, quote, budget) or read_value(column.kind, quote)
 
-    def _written(self, column: Column, quote: str) -> str | None:
+    def _written(self, column: Column, quote: str, budget: ModelBudget | None) -> str | None:
         """The value a configured model writes from the quote, when within budget and the quote bears it out."""
-        budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
-        if self.model is None or not budget_left:
+        if self.model is None or budget is None or not budget.take():
             return None
-        self.model_calls += 1
         try:
             written = ask_json(self.model, [HumanMessage(render("table_cell", question=column.question,
                                                                 quote=quote))], CellValue).value
         except ModelStepError:
             written = None
-            self.model_fallbacks += 1
+            budget.unusable += 1
         if written is not None and not supported(written, quote):
-            self.model_fallbacks += 1
+            budget.unusable += 1
             written = None
         return " ".join(written.split())[:200] if written else None

@@ -15,7 +15,9 @@ from api.deps import JobsDep, Reader, RuntimeDep, TablesDep
 from api.routes_conversations import _owned
 from api.schemas import Job, encodable
 from api.table_formats import EXTENSIONS, MEDIA_TYPES, write
+from service.errors import NotYoursError
 from service.jobs import admit
+from store.watches import WatchError
 
 router = APIRouter(prefix="/v1", tags=["tables"], responses=problems.COMMON)
 
@@ -24,7 +26,7 @@ class TableRequest(BaseModel):
     """Rows from any of papers, query, conversation_id and watch_id (together, in that order); columns from the
     preset, then `columns`."""
 
-    papers: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=MAX_ROWS,
+    papers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(default=None, max_length=MAX_ROWS,
                                                                         description="paper ids")
     query: str | None = Field(default=None, min_length=1, max_length=1000, description="the best-ranked papers "
                               "for this search")
@@ -39,6 +41,8 @@ class TableRequest(BaseModel):
     @field_validator("query", "conversation_id", "watch_id")
     @classmethod
     def text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
         return None if value is None else encodable(value)
 
     @field_validator("papers", "columns")
@@ -59,6 +63,8 @@ async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, t
         papers = await run_in_threadpool(tables.papers, body.papers, body.query, body.n, conversation,
                                          body.watch_id, owner)
         papers = tables.builder.known(papers)
+    except (WatchError, NotYoursError) as error:  # another key's watch is not there for this one
+        raise HTTPException(404, f"no watch {body.watch_id} for this key") from error
     except ValueError as error:
         raise HTTPException(400, str(error)) from error
     admit(runtime, jobs, caller.owner)
@@ -75,10 +81,15 @@ def download_table(jobs: JobsDep, caller: Reader, job_id: Annotated[str, Path(ma
     job = jobs.get(job_id)
     if job is None or job.kind != "table" or not (caller.can("admin") or job.owner == caller.owner):
         raise HTTPException(404, f"no table job {job_id} for this key")
+    if job.status == "failed":
+        raise HTTPException(409, f"the table job failed: {job.error}")
     if job.status != "done":
         raise HTTPException(409, f"the table job is {job.status}: download it when GET /v1/jobs/{job_id} says done")
-    rows = [Row.model_validate(result) for result in job.public()["results"]]
-    names = [cell.column for cell in rows[0].cells] if rows else list(job.payload.get("columns") or [])
-    table = EvidenceTable(columns=names, rows=rows, trace=[])
+    results = job.public()["results"]
+    rows = [Row.model_validate(result) for result in results if result["status"] == "row"]
+    names = [c.name for c in columns_for(job.payload.get("columns") or None, job.payload.get("preset"))]
+    skipped = [r["paper_id"] for r in results if r["status"] != "row"]
+    trace = [f"job {job.id}"] + ([f"left out, deleted since: {', '.join(skipped)}"] if skipped else [])
+    table = EvidenceTable(columns=names, rows=rows, trace=trace)
     return Response(write(table, fmt), media_type=MEDIA_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="table-{job.id}.{EXTENSIONS[fmt]}"'})

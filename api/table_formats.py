@@ -2,7 +2,9 @@
 
 Every format keeps what a reader needs to check a cell: its quote with page and section (a column of its own in
 CSV, a comment on the cell and a "Quotes" sheet in Excel). A quote comes from a paper, which anyone may have
-written: a cell a spreadsheet would run as a formula (=, +, -, @ first) is written as text.
+written: in CSV a cell a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe (OWASP's
+advice); in Excel every text cell is stored as text, never a formula, so quotes stay verbatim. Control characters,
+which a workbook cannot hold, become spaces there.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from agent.evidence_tables import Cell, EvidenceTable
 
@@ -18,6 +20,7 @@ TableFormat = Literal["markdown", "csv", "xlsx", "json"]
 NOT_REPORTED = "not reported"
 SHOWN_QUOTE = 160  # characters of a quote a Markdown cell shows when no value was read off it
 _NUMBER = re.compile(r"^[-+]?\d+(?:[.,]\d+)*%?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what openpyxl refuses (ILLEGAL_CHARACTERS_RE)
 
 
 def spreadsheet_text(text: str) -> str:
@@ -31,10 +34,15 @@ def _where(cell: Cell) -> str:
     return f"p. {cell.page}" if cell.page is not None else cell.section or ""
 
 
+def _absent(cell: Cell) -> str:
+    """What a cell without a quote says: "not reported", or that it was not read (it needs a model)."""
+    return "not read (needs a model)" if cell.note else NOT_REPORTED
+
+
 def _shown(cell: Cell) -> str:
     """A cell as a line: its value, else its quote shortened, with the page; or "not reported"."""
     if not cell.reported or cell.quote is None:
-        return NOT_REPORTED
+        return _absent(cell)
     text = cell.value or (cell.quote if len(cell.quote) <= SHOWN_QUOTE else cell.quote[:SHOWN_QUOTE - 1] + "…")
     where = _where(cell)
     return f"{text} ({where})" if where else text
@@ -52,8 +60,8 @@ def markdown(table: EvidenceTable) -> str:
     quoted = [(row, cell) for row in table.rows for cell in row.cells if cell.reported and cell.value]
     if quoted:  # a value's quote, so every value can be checked
         lines += ["", "Quotes behind the values:", ""]
-        lines += [f"- {escaped(row.title)}, {escaped(cell.column)} ({_where(cell)}): \"{' '.join(cell.quote.split())}\""
-                  for row, cell in quoted if cell.quote]
+        lines += [f"- {escaped(row.title)}, {escaped(cell.column)}{f' ({_where(cell)})' if _where(cell) else ''}: "
+                  f"\"{' '.join(cell.quote.split())}\"" for row, cell in quoted if cell.quote]
     return "\n".join(lines) + "\n"
 
 
@@ -61,16 +69,26 @@ def csv_text(table: EvidenceTable) -> str:
     """One line per paper: for each column its value (or quote), the quote, page and section."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["paper_id", "title", "year"] + [f"{c}{part}" for c in table.columns
-                                                     for part in ("", ": quote", ": page", ": section")])
+    header = ["paper_id", "title", "year"] + [f"{c}{part}" for c in table.columns
+                                              for part in ("", ": quote", ": page", ": section")]
+    writer.writerow([spreadsheet_text(h) for h in header])
     for row in table.rows:
-        cells = []
+        cells: list[Any] = []
         for cell in row.cells:
-            shown = (cell.value or cell.quote or "") if cell.reported else NOT_REPORTED
+            shown = (cell.value or cell.quote or "") if cell.reported else _absent(cell)
             cells += [shown, cell.quote or "", cell.page if cell.page is not None else "", cell.section or ""]
-        writer.writerow([spreadsheet_text(str(v)) if isinstance(v, str) else v
+        writer.writerow([spreadsheet_text(v) if isinstance(v, str) else v
                          for v in [row.paper_id, row.title, row.year or "", *cells]])
     return out.getvalue()
+
+
+def _sheet_row(sheet: Any, values: list[Any]) -> None:
+    """Append a row whose text cells are text, whatever they start with (a formula never), without the control
+    characters a workbook cannot hold."""
+    sheet.append([_CONTROL.sub(" ", v) if isinstance(v, str) else v for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def xlsx_bytes(table: EvidenceTable) -> bytes:
@@ -82,22 +100,23 @@ def xlsx_bytes(table: EvidenceTable) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Table"
-    sheet.append(["Paper", "Year", *table.columns])
+    _sheet_row(sheet, ["Paper", "Year", *table.columns])
     for row in table.rows:
-        sheet.append([spreadsheet_text(row.title), row.year,
-                      *(spreadsheet_text((c.value or c.quote or "") if c.reported else NOT_REPORTED)
-                        for c in row.cells)])
+        _sheet_row(sheet, [row.title, row.year, *((c.value or c.quote or "") if c.reported else _absent(c)
+                                                   for c in row.cells)])
         for offset, cell in enumerate(row.cells):
             if cell.reported and cell.quote:
+                where = ", ".join(dict.fromkeys(part for part in (_where(cell), cell.section) if part))
+                comment = f"\"{cell.quote}\"" + (f" ({where})" if where else "")
                 sheet.cell(row=sheet.max_row, column=3 + offset).comment = Comment(
-                    f"\"{cell.quote}\" ({_where(cell)}, {cell.section})"[:2000], "SciSynth")
+                    _CONTROL.sub(" ", comment)[:2000], "SciSynth")
     quotes = book.create_sheet("Quotes")
-    quotes.append(["paper_id", "title", "column", "reported", "value", "quote", "page", "section", "confidence"])
+    _sheet_row(quotes, ["paper_id", "title", "column", "reported", "value", "quote", "page", "section", "confidence",
+                        "note"])
     for row in table.rows:
         for cell in row.cells:
-            quotes.append([spreadsheet_text(row.paper_id), spreadsheet_text(row.title), spreadsheet_text(cell.column),
-                           cell.reported, spreadsheet_text(cell.value or ""), spreadsheet_text(cell.quote or ""),
-                           cell.page, spreadsheet_text(cell.section or ""), cell.confidence])
+            _sheet_row(quotes, [row.paper_id, row.title, cell.column, cell.reported, cell.value or "",
+                                cell.quote or "", cell.page, cell.section or "", cell.confidence, cell.note or ""])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

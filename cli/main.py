@@ -619,12 +619,16 @@ def cmd_table(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     if fmt == "xlsx" and not args.output:
         raise ValueError("an Excel table is written to a file: add -o table.xlsx")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise ValueError(f"no folder {Path(args.output).resolve().parent} to write {args.output} in")
     tables = _services(args).tables
     papers = tables.papers(args.papers, args.query, args.n, args.conversation, args.watch)
     with tqdm(total=len(papers), desc="table", unit="paper", file=sys.stderr,
               disable=None if fmt != "json" else True) as bar:
         table = tables.build(papers, args.column, args.preset, on_row=lambda _row: bar.update())
     data = write(table, fmt)
+    if fmt != "json":  # what was reported, not read, or left to the model's budget (JSON carries it)
+        print("\n".join(table.trace), file=sys.stderr)
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"wrote {len(table.rows)} papers x {len(table.columns)} columns to {args.output}", file=sys.stderr)

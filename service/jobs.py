@@ -15,7 +15,7 @@ from agent.runtime import Runtime
 from retrieval.ingest import IngestResult
 from service.errors import QueueFullError, QuotaExceededError, TooManyJobsError
 from service.library import LibraryService
-from service.tables import RowResult, TableService
+from service.tables import LeftOut, RowResult, TableService
 from service.watches import WatchService
 from store.jobs import JobQueue, JobResult, JobRow, replica_name
 from tools.arxiv_client import ArxivError
@@ -90,19 +90,24 @@ class JobWork:
                                  < settings.jobs.upload_quota_mb * 1024 * 1024)
         return self.watches.runner.run(job.payload["watch_id"], pdfs_allowed=room).results
 
-    def evidence_table(self, job: JobRow) -> list[RowResult]:
+    def evidence_table(self, job: JobRow) -> list[RowResult | LeftOut]:
         """Build the table; each row is readable by the key (GET /v1/jobs/ID) as soon as it is done. A paper deleted
-        since the job was queued is left out."""
+        since the job was queued is listed as skipped; with none left, the job fails saying so."""
         payload = job.payload
-        present = [p for p in payload["papers"] if self.library.runtime.catalog.find_paper(p) is not None]
-        rows: list[RowResult] = []
+        catalog = self.library.runtime.catalog
+        present = [p for p in payload["papers"] if catalog.find_paper(p) is not None]
+        left_out: list[RowResult | LeftOut] = [LeftOut(p, "deleted from the library since the table was asked for")
+                                               for p in payload["papers"] if p not in present]
+        if not present:
+            return [LeftOut(p, "every paper of the table was deleted from the library since it was asked for",
+                            status="failed") for p in payload["papers"]]
+        rows: list[RowResult | LeftOut] = []
 
         def done(row: Row) -> None:
             rows.append(RowResult(row))
-            self.progress(job, rows)
-        if present:
-            self.tables.build(present, payload.get("columns") or None, payload.get("preset"), on_row=done)
-        return rows
+            self.progress(job, rows + left_out)
+        self.tables.build(present, payload.get("columns") or None, payload.get("preset"), on_row=done)
+        return rows + left_out
 
     def table(self) -> dict[str, Callable[[JobRow], Sequence[JobResult]]]:
         return {"upload": self.upload, "arxiv": self.arxiv, "import": self.import_bibliography, "zotero": self.zotero,

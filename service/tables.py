@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.evidence_tables import EvidenceTable, Row, TableBuilder, columns_for
+from agent.evidence_tables import MAX_ROWS, EvidenceTable, Row, TableBuilder, columns_for
 from service.turns import TurnService
 from service.watches import WatchService
 
@@ -25,6 +25,18 @@ class RowResult:
 
 
 @dataclass
+class LeftOut:
+    """A paper a table job could not make a row of (deleted since the job was queued)."""
+
+    paper_id: str
+    error: str | None
+    status: str = "skipped"
+
+    def public(self) -> dict[str, object]:
+        return {"status": self.status, "paper_id": self.paper_id, "error": self.error}
+
+
+@dataclass
 class TableService:
     builder: TableBuilder
     turns: TurnService
@@ -35,16 +47,18 @@ class TableService:
         """The rows' paper ids, from whichever sources are given, in that order; ValueError when none is, or a
         conversation or watch is unknown (`owner`: the key asking; None, the operator, may read any watch)."""
         chosen = list(papers or [])
-        if query:
+        if query is not None:
             chosen += self.builder.papers_for(query, n)
         if conversation is not None:
             if self.turns.runtime.conversations.get(conversation) is None:
                 raise ValueError(f"no conversation {conversation!r}: 'scisynth ask --conversation ID' starts one")
             chosen += [paper.paper_id for paper in self.turns.cited_papers(conversation)]
-        if watch is not None:
+        if watch is not None:  # its newest papers still in the library, as many as a table holds
             self.watches.owned(watch, owner)
-            chosen += [entry["paper_id"] for digest in self.watches.store.digests(watch, limit=50)
-                       for entry in digest.entries if entry.get("paper_id")]
+            added = [entry["paper_id"] for digest in self.watches.store.digests(watch, limit=50)
+                     for entry in digest.entries if entry.get("paper_id")]
+            catalog = self.turns.runtime.catalog
+            chosen += [p for p in dict.fromkeys(added) if catalog.find_paper(p) is not None][:MAX_ROWS]
         if not chosen:
             raise ValueError("no papers for the rows: give paper ids, a query, a conversation that cites papers, or "
                              "a watch that has added some")

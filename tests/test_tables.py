@@ -46,7 +46,7 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
     for column in table["columns"]:  # the soil paper says nothing on either
         assert cells["soil-c"][column] | {"confidence": 0} == {
             "column": column, "value": None, "quote": None, "page": None, "section": None, "reported": False,
-            "confidence": 0, "passage": None}
+            "confidence": 0, "passage": None, "note": None}
     abstracts = {record["id"]: record["abstract"] for record in (json.loads(line) for line in
                                                                  (tmp_path / "trials.jsonl").open())}
     for paper, row in cells.items():
@@ -65,7 +65,10 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
     assert as_csv[2]["Sample size?"] == "not reported" and as_csv[0]["Sample size?: quote"].startswith("Methods:")
     markdown = scisynth(home, "table", "--query", "aspirin stroke", "-n", "2", "--column", "Sample size?").stdout
     assert markdown.startswith("| Paper | Sample size? |") and "4,120 adults (Abstract)" in markdown
-    for args, says in ((["--papers", "nope", "--column", "x?"], "not in the library: nope"),
+    for args, says in ((["--papers", "nope", "--column", "x?"], "not in the library: 'nope'"),
+                       (["--query", "  ", "--column", "x?"], "the query is blank"),
+                       (["--papers", "trial-a", "--column", "x?", "-o", str(tmp_path / "none" / "t.csv")],
+                        f"no folder {tmp_path / 'none'}"),
                        (["--papers", "trial-a"], "a table needs columns"),
                        (["--query", "aspirin", "--column", "x?", "--format", "xlsx"], "add -o table.xlsx"),
                        (["--conversation", "none-such", "--column", "x?"], "no conversation 'none-such'")):
@@ -109,7 +112,9 @@ def test_a_table_job_on_the_shared_pdfs_reads_row_by_row_and_downloads(server: s
     for bad, status in (({"query": "x", "columns": []}, 400), ({"papers": ["nope"], "columns": ["x?"]}, 400),
                         ({"query": "x", "columns": ["x?"], "n": 0}, 422), ({"columns": ["x?"]}, 400),
                         ({"query": "x", "columns": ["x?"], "preset": "legal"}, 422),
-                        ({"query": "x", "columns": ["y" * 301]}, 422)):
+                        ({"query": "x", "columns": ["y" * 301]}, 422), ({"query": "   ", "columns": ["x?"]}, 422),
+                        ({"watch_id": "none-such", "columns": ["x?"]}, 404),
+                        ({"papers": [""], "columns": ["x?"]}, 422)):
         refused = httpx.post(f"{server}/v1/tables", json=bad)
         assert refused.status_code == status, (bad, refused.text)
         assert refused.json()["detail"]
@@ -154,16 +159,21 @@ def test_a_model_writes_values_only_the_quote_bears_out(tmp_path: Path, embedder
     assert [row.cells[0].value for row in table.rows] == ["4,120 adults aged over 65", "18,000 adults", None]
     assert len(model.prompts) == 2  # the soil paper reports nothing: no quote, no model call
     assert "values written by the model for 2 cells, 1 unusable" in table.trace[-1]
-    garbage = ScriptedChatModel(responses=["not json at all"])
-    table = _table_builder(runtime, garbage, most=1).build(["trial-a", "cohort-b"], column)
-    assert [row.cells[0].value for row in table.rows] == ["4,120 adults", "18,000 adults"]  # over budget: read off
-    assert len(garbage.prompts) == 1 and "for 1 cells, 1 unusable" in table.trace[-1]
+    garbage = ScriptedChatModel(responses=["not json at all"], cycle=True)
+    table = _table_builder(runtime, garbage, most=1).build(["trial-a"], [*column, Column.asking("Study design?")])
+    # the first cell's reply is unusable, the second is over the row's budget: both read off their quotes
+    assert [cell.value for cell in table.rows[0].cells] == ["4,120 adults", "randomised, placebo"]
+    assert len(garbage.prompts) == 1
+    assert table.trace[-1] == ("values written by the model for 1 cells, 1 unusable (read off the quote); 1 cells "
+                               "over the budget of 1 a row (SCISYNTH_MAX_LLM_CALLS)")
     # a column with no value pattern ("Population") is reported when the model reads an answer the quote bears out
     reader = ScriptedChatModel(responses=['{"value": "adults"}', '{"value": null}'])
     table = _table_builder(runtime, reader).build(["trial-a", "soil-c"], [columns_for(None, "clinical")[0]])
     trial, soil = (row.cells[0] for row in table.rows)
     assert trial.reported and trial.value == "adults" and "adults" in (trial.quote or ""), reader.prompts
-    assert not soil.reported and soil.quote is None and len(reader.prompts) == 2
+    assert not soil.reported and soil.quote is None and soil.note is None and len(reader.prompts) == 2
+    unread = _table_builder(runtime, None).build(["trial-a"], [columns_for(None, "clinical")[0]]).rows[0].cells[0]
+    assert not unread.reported and unread.note and "model" in unread.note  # without one: not read, not "absent"
     runtime.engine.dispose()
 
 
@@ -185,4 +195,24 @@ def test_a_real_local_model_writes_values_checked_against_the_quotes(tmp_path: P
         assert cell.reported and cell.quote
         assert cell.value == read_value("count", cell.quote) or supported(cell.value or "", cell.quote)
     assert "values written by the model for 2 cells" in table.trace[-1]
+    runtime.engine.dispose()
+
+
+def test_a_table_job_lists_papers_deleted_since_and_fails_when_none_is_left(tmp_path: Path,
+                                                                            embedder: Embedder) -> None:
+    from service import build_services
+    from store.jobs import JobRow
+
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([_trials(tmp_path)])
+    services = build_services(runtime)
+    queued = JobRow(kind="table", payload_json=json.dumps({"papers": ["trial-a", "soil-c"],
+                                                           "columns": ["Sample size?"], "preset": None}))
+    services.library.delete("soil-c")
+    results = [r.public() for r in services.jobs.work["table"](queued)]
+    assert [(r["status"], r["paper_id"]) for r in results] == [("row", "trial-a"), ("skipped", "soil-c")]
+    assert "deleted from the library" in results[1]["error"]
+    services.library.delete("trial-a")
+    gone = [r.public() for r in services.jobs.work["table"](queued)]
+    assert {r["status"] for r in gone} == {"failed"} and "every paper of the table was deleted" in gone[0]["error"]
     runtime.engine.dispose()

@@ -166,7 +166,10 @@ def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) ->
         expect(page.locator("#table-status")).to_have_text("3 papers", timeout=120_000)
         expect(page.locator("#table-grid tbody tr")).to_have_count(3)
         expect(page.locator("#table-grid thead th")).to_have_count(8)  # the papers, 5 preset columns and 2 asked
-        expect(page.locator("#table-grid td.not-reported").first).to_have_text("not reported")
+        unread = page.locator("#table-grid td.not-reported").first  # the Task column: no value pattern, no model
+        expect(unread).to_have_text("not read (needs a model)")
+        unread.click()
+        expect(page.locator("#table-cell")).to_contain_text("a configured model reads it")
         cell = page.locator("#table-grid td.reported").first
         cell.click()
         quote = page.locator("#table-cell .quote")

@@ -391,7 +391,7 @@ async function removeWatch(id) {
 let tableJob = null;
 
 function cellText(cell) {
-  if (!cell.reported) return "not reported";
+  if (!cell.reported) return cell.note ? "not read (needs a model)" : "not reported";
   return cell.value || cell.quote;
 }
 
@@ -407,7 +407,8 @@ function showCell(row, cell, td) {
   $("table-cell").replaceChildren(
     el("h4", {}, `${row.title}: ${cell.column}`),
     cell.reported ? el("div", { className: "status" }, `${where} · confidence ${cell.confidence}`)
-      : el("p", {}, `Not reported: no sentence of this paper answers it (confidence ${cell.confidence}).`),
+      : el("p", {}, cell.note ? `${cell.note[0].toUpperCase()}${cell.note.slice(1)}.`
+        : `Not reported: no sentence of this paper answers it (confidence ${cell.confidence}).`),
     cell.value ? el("p", {}, el("strong", {}, "Value: "), cell.value) : null,
     cell.quote ? el("div", { className: "quote" }, cell.quote) : null,
     passage ? el("details", {}, el("summary", {}, "The passage"), context) : null);
@@ -443,9 +444,12 @@ async function buildTable() {
     body: JSON.stringify(body) });
   for (;;) {
     const state = await api(`/v1/jobs/${encodeURIComponent(tableJob.id)}`);
-    drawTable(state.results || []);
-    $("table-status").textContent = state.status === "done" ? `${state.results.length} papers`
-      : state.status === "failed" ? `The table failed: ${state.error}` : `Building: ${state.results.length} papers done`;
+    const rows = (state.results || []).filter((result) => result.status === "row");
+    const skipped = (state.results || []).filter((result) => result.status !== "row");
+    drawTable(rows);
+    const left = skipped.length ? `; left out: ${skipped.map((r) => `${r.paper_id} (${r.error})`).join(", ")}` : "";
+    $("table-status").textContent = (state.status === "done" ? `${rows.length} papers`
+      : state.status === "failed" ? `The table failed: ${state.error}` : `Building: ${rows.length} papers done`) + left;
     if (state.status === "done") $("table-download").classList.remove("hidden");
     if (state.status === "done" || state.status === "failed") return;
     await new Promise((resolve) => setTimeout(resolve, 700));

@@ -28,6 +28,10 @@ from retrieval.search import Passage
     ("metric", "We report macro F1 and nDCG for the ranking tasks.", "macro F1, nDCG"),
     ("design", "A randomised controlled trial, double-blind and placebo-controlled.",
      "randomised controlled trial, double-blind, placebo-controlled"),
+    ("design", "This was not a randomized trial but a cohort study.", "cohort study"),
+    ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
+    ("number", "Mice received 1.5 mg/kg at 22 kV (Table 3, §4).", "1.5 mg/kg, 22 kV"),
+    ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
     ("text", "Anything at all.", None),
 ])
 def test_values_are_read_off_the_quote_verbatim(kind: str, quote: str, value: str | None) -> None:
@@ -41,6 +45,8 @@ def test_a_value_the_quote_does_not_bear_out_is_refused() -> None:
     assert supported("21.2% in goats", quote)
     assert not supported("25.0% in goats", quote)  # a number the quote does not state
     assert not supported("most cattle were infected", quote)  # words the quote does not say
+    assert not supported("1 goat", "We studied 10 goats.")  # a number inside another is not stated
+    assert not supported("N/A", quote)  # says nothing the quote states
 
 
 def test_columns_kinds_presets_and_refusals() -> None:
@@ -48,11 +54,18 @@ def test_columns_kinds_presets_and_refusals() -> None:
     assert kind_of("What was the main finding?") == "text"
     assert Column.asking("Sample size?").generic and not Column.asking(
         "Aspirin lowers the risk of ischaemic stroke in older adults").generic
+    # a question that names its own subject is not a kind of information: "age" is not a result
+    assert not Column.asking("What was the mean age?").generic
+    assert not Column.asking("How many crows were counted?").generic
+    sample = Column.asking("Sample size?")
+    assert sample.question.startswith("Sample size? How many participants")  # read with what its kind asks
+    assert Column.asking("ctl\x01char?").name == "ctl char?"
     clinical = columns_for(["Follow-up?"], "clinical")
     assert [c.name for c in clinical][:6] == ["Population", "Intervention", "Comparator", "Outcome", "Sample size",
                                               "Design"] and clinical[-1].name == "Follow-up?"
     for questions, preset, says in ((None, None, "a table needs columns"), (["x"], "legal", "no preset 'legal'"),
-                                    (["   "], None, "a column is empty"), (["a?", "A?"], None, "the same name"),
+                                    (["   "], None, "a column is empty"), (["a?", "A?"], None, "two columns ask"),
+                                    (["Sample size?"], "clinical", "two columns ask 'Sample size'"),
                                     (["q"] * 13, None, "at most 12")):
         with pytest.raises(ValueError, match=says):
             columns_for(questions, preset)
@@ -100,10 +113,15 @@ def test_csv_and_excel_never_hold_a_formula() -> None:
     assert rows[0][:4] == ["paper_id", "title", "year", "Result"] and rows[0][4] == "Result: quote"
     assert rows[1][1] == "'@SUM(A1) paper" and rows[1][3].startswith("'=HYPERLINK")
     assert rows[1][7] == "not reported" and rows[2][7] == "313 sheep" and rows[2][8] == "We sampled 313 sheep."
-    book = load_workbook(io.BytesIO(write(_table(), "xlsx")))
+    hostile = _table()
+    hostile.columns = ["=cmd|' /C calc'!A0", "Sample\x01size"]
+    assert next(csv.reader(io.StringIO(write(hostile, "csv").decode())))[3] == "'=cmd|' /C calc'!A0"
+    book = load_workbook(io.BytesIO(write(hostile, "xlsx")))
     sheet = book["Table"]
-    assert [c.value for c in sheet[1]] == ["Paper", "Year", "Result", "Sample size"]
-    assert sheet["A2"].value == "'@SUM(A1) paper" and sheet["C2"].data_type == "s"
-    assert sheet["C2"].value.startswith("'=HYPERLINK") and sheet["D3"].comment.text.startswith('"We sampled')
+    assert [c.value for c in sheet[1]] == ["Paper", "Year", "=cmd|' /C calc'!A0", "Sample size"]
+    # every text cell is text, never a formula, and verbatim (no apostrophe in Excel)
+    assert all(c.data_type == "s" for line in sheet.iter_rows() for c in line if isinstance(c.value, str))
+    assert sheet["A2"].value == "@SUM(A1) paper" and sheet["C2"].value.startswith("=HYPERLINK")
+    assert sheet["D3"].comment.text == '"We sampled 313 sheep." (p. 1, Methods)'
     quotes = list(book["Quotes"].values)
     assert quotes[0][:6] == ("paper_id", "title", "column", "reported", "value", "quote") and len(quotes) == 5
