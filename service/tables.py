@@ -4,12 +4,15 @@ in-process; the HTTP API runs it as a job, each row recorded as it is done."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.evidence_tables import MAX_ROWS, EvidenceTable, Row, TableBuilder, columns_for
 from service.turns import TurnService
 from service.watches import WatchService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,7 +51,10 @@ class TableService:
         conversation or watch is unknown (`owner`: the key asking; None, the operator, may read any watch)."""
         chosen = list(papers or [])
         if query is not None:
-            chosen += self.builder.papers_for(query, n)
+            found = self.builder.papers_for(query, n)
+            if len(found) < n:
+                log.warning("the query found %d of the %d papers asked for: the library holds no more", len(found), n)
+            chosen += found
         if conversation is not None:
             if self.turns.runtime.conversations.get(conversation) is None:
                 raise ValueError(f"no conversation {conversation!r}: 'scisynth ask --conversation ID' starts one")

@@ -63,8 +63,10 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
     as_csv = list(csv.DictReader(io.StringIO(scisynth(home, "table", "--papers", *ROWS, "--column",
                                                       "Sample size?", "--format", "csv").stdout)))
     assert as_csv[2]["Sample size?"] == "not reported" and as_csv[0]["Sample size?: quote"].startswith("Methods:")
-    markdown = scisynth(home, "table", "--query", "aspirin stroke", "-n", "2", "--column", "Sample size?").stdout
-    assert markdown.startswith("| Paper | Sample size? |") and "4,120 adults (Abstract)" in markdown
+    markdown = scisynth(home, "table", "--query", "aspirin stroke", "-n", "5", "--column", "Sample size?")
+    assert markdown.stdout.startswith("| Paper | Sample size? |") and "4,120 adults (Abstract)" in markdown.stdout
+    assert "the query found 3 of the 5 papers asked for" in markdown.stderr
+    assert "3 papers x 1 columns: 2 cells reported, 1 not reported" in markdown.stderr  # the trace
     for args, says in ((["--papers", "nope", "--column", "x?"], "not in the library: 'nope'"),
                        (["--query", "  ", "--column", "x?"], "the query is blank"),
                        (["--papers", "trial-a", "--column", "x?", "-o", str(tmp_path / "none" / "t.csv")],
