@@ -43,6 +43,7 @@ from agent.sentence_types import sentence_type
 from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
+from store.catalog import PaperRow
 
 MAX_COLUMNS = 12
 MAX_ROWS = 50
@@ -200,6 +201,9 @@ class ModelBudget:
     unusable: int = 0
     refused: int = 0  # cells a model would have read, over the budget
 
+    def next_row(self) -> None:
+        self.in_row = 0
+
     def take(self) -> bool:
         if self.per_row is not None and self.in_row >= self.per_row:
             self.refused += 1
@@ -245,32 +249,34 @@ class TableBuilder:
         found = self.searcher.search(query, k=min(400, max(30, 20 * n)))
         return list(dict.fromkeys(p.paper_id for p in found))[:n]
 
-    def known(self, paper_ids: list[str]) -> list[str]:
-        """The ids, each once, when they can be a table's rows; ValueError saying what is wrong otherwise."""
+    def known(self, paper_ids: list[str]) -> list[PaperRow]:
+        """The papers of these ids, each once, when they can be a table's rows; ValueError saying what is wrong
+        otherwise."""
         paper_ids = list(dict.fromkeys(paper_ids))
         if not paper_ids:
             raise ValueError("a table needs papers: paper ids, a query, a conversation that cites papers or a watch "
                              "that has added some")
         if len(paper_ids) > MAX_ROWS:
             raise ValueError(f"{len(paper_ids)} papers: a table has at most {MAX_ROWS} rows")
-        missing = [p for p in paper_ids if self.searcher.catalog.find_paper(p) is None]
+        found = {p: self.searcher.catalog.find_paper(p) for p in paper_ids}
+        missing = [p for p, paper in found.items() if paper is None]
         if missing:
             raise ValueError(f"not in the library: {', '.join(repr(p) for p in missing[:5])} (the library lists "
                              "paper ids)")
-        return paper_ids
+        return [paper for paper in found.values() if paper is not None]
 
     def build(self, paper_ids: list[str], columns: list[Column], on_row: Callable[[Row], None] | None = None
               ) -> EvidenceTable:
         """One row per paper (in the order given), one cell per column; `on_row` hears of each row as it is done.
         ValueError when a paper is not in the library, or there are no papers or too many."""
-        paper_ids = self.known(paper_ids)
+        papers = self.known(paper_ids)
         started = time.perf_counter()
         budget = ModelBudget(self.max_model_calls) if self.model is not None else None
         rows = []
-        for paper_id in paper_ids:
+        for paper in papers:
             if budget:
-                budget.in_row = 0
-            row = self._row(paper_id, columns, budget)
+                budget.next_row()
+            row = self._row(paper, columns, budget)
             rows.append(row)
             if on_row:
                 on_row(row)
@@ -284,12 +290,9 @@ class TableBuilder:
             trace.append(budget.summary())
         return EvidenceTable(columns=[c.name for c in columns], rows=rows, trace=trace)
 
-    def _row(self, paper_id: str, columns: list[Column], budget: ModelBudget | None) -> Row:
-        passages = self.searcher.paper_passages([paper_id])
-        paper = self.searcher.catalog.find_paper(paper_id)
-        title = paper.title if paper else paper_id
-        year = paper.year if paper else None
-        return Row(paper_id=paper_id, title=title, year=year,
+    def _row(self, paper: PaperRow, columns: list[Column], budget: ModelBudget | None) -> Row:
+        passages = self.searcher.paper_passages([paper.paper_id])
+        return Row(paper_id=paper.paper_id, title=paper.title, year=paper.year,
                    cells=[self.cell(c, passages, budget) for c in columns])
 
     def cell(self, column: Column, passages: list[Passage], budget: ModelBudget | None = None) -> Cell:

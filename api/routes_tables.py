@@ -62,7 +62,7 @@ async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, t
         owner = None if caller.can("admin") else caller.owner
         papers = await run_in_threadpool(tables.papers, body.papers, body.query, body.n, conversation,
                                          body.watch_id, owner)
-        papers = tables.builder.known(papers)
+        papers = [paper.paper_id for paper in tables.builder.known(papers)]
     except (WatchError, NotYoursError) as error:  # another key's watch is not there for this one
         raise HTTPException(404, f"no watch {body.watch_id} for this key") from error
     except ValueError as error:
