@@ -20,7 +20,6 @@ TableFormat = Literal["markdown", "csv", "xlsx", "json"]
 NOT_REPORTED = "not reported"
 SHOWN_QUOTE = 160  # characters of a quote a Markdown cell shows when no value was read off it
 _NUMBER = re.compile(r"^[-+]?\d+(?:[.,]\d+)*%?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what openpyxl refuses (ILLEGAL_CHARACTERS_RE)
 
 
 def spreadsheet_text(text: str) -> str:
@@ -84,8 +83,10 @@ def csv_text(table: EvidenceTable) -> str:
 
 def _sheet_row(sheet: Any, values: list[Any]) -> None:
     """Append a row whose text cells are text, whatever they start with (a formula never), without the control
-    characters a workbook cannot hold."""
-    sheet.append([_CONTROL.sub(" ", v) if isinstance(v, str) else v for v in values])
+    characters a workbook cannot hold (openpyxl's own list of them)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub(" ", v) if isinstance(v, str) else v for v in values])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"
@@ -95,6 +96,7 @@ def xlsx_bytes(table: EvidenceTable) -> bytes:
     """A "Table" sheet (papers x columns, each quote as the cell's comment) and a "Quotes" sheet, one line per
     cell with its quote, page and section."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.comments import Comment
 
     book = Workbook()
@@ -109,7 +111,7 @@ def xlsx_bytes(table: EvidenceTable) -> bytes:
                 where = ", ".join(dict.fromkeys(part for part in (_where(cell), cell.section) if part))
                 comment = f"\"{cell.quote}\"" + (f" ({where})" if where else "")
                 sheet.cell(row=sheet.max_row, column=3 + offset).comment = Comment(
-                    _CONTROL.sub(" ", comment)[:2000], "SciSynth")
+                    ILLEGAL_CHARACTERS_RE.sub(" ", comment)[:2000], "SciSynth")
     quotes = book.create_sheet("Quotes")
     _sheet_row(quotes, ["paper_id", "title", "column", "reported", "value", "quote", "page", "section", "confidence",
                         "note"])
