@@ -11,10 +11,11 @@ papers that do not:
   sentence or table row holding the answer, the others must say "not reported".
 
 Per set: `precision` (reported cells that are right), `recall` (answering rows whose cell is right),
-`not_reported_accuracy` (rows that do not answer, left "not reported") and, for scifact and pubmedqa, every
-quote checked verbatim against its paper. Beside each, the baseline of each paper's most similar sentence: quoted
-when at least the product's relevance cutoff similar, and (`-matched`) at the similarity that reports as many
-cells as the table does, so it differs from the table only in which cells and sentences it picks.
+`not_reported_accuracy` (rows that do not answer, left "not reported"). Every quote is checked verbatim against
+its paper, cell by cell: one that is not stops the eval (it is a defect, not a score). Beside each, the baseline
+of each paper's most similar sentence: quoted when at least the product's relevance cutoff similar, and
+(`-matched`) at the similarity that reports as many cells as the table does, so it differs from the table only in
+which cells and sentences it picks.
 """
 
 from __future__ import annotations
@@ -68,13 +69,12 @@ class Scored:
 
     table: Tally = field(default_factory=Tally)
     similar: list[tuple[bool, float, bool]] = field(default_factory=list)  # (answers, best cosine, its quote right)
-    verbatim: list[bool] = field(default_factory=list)
 
     def add(self, answers: bool, cell: Cell, right: Callable[[str], bool], best: tuple[float, str] | None,
             paper_text: str) -> None:
+        if cell.quote is not None and cell.quote not in paper_text:  # a cell is a span of its paper: never a score
+            raise AssertionError(f"an eval cell quotes text its paper does not hold: {cell.quote[:200]!r}")
         self.table.add(answers, cell.reported, cell.quote is not None and right(cell.quote))
-        if cell.quote is not None:
-            self.verbatim.append(cell.quote in paper_text)
         cosine, quote = best if best else (-1.0, "")
         self.similar.append((answers, cosine, bool(quote) and right(quote)))
 
@@ -89,8 +89,7 @@ class Scored:
         shown = sum(reported for _, reported, _ in self.table.cells)
         cosines = sorted((c for _, c, _ in self.similar), reverse=True)
         matched = cosines[shown - 1] if shown else float("inf")  # as many cells reported as the table
-        verbatim = round(sum(self.verbatim) / len(self.verbatim), 4) if self.verbatim else 1.0
-        return {"table": {**table, "quotes_verbatim": verbatim},
+        return {"table": table,
                 "baseline-most-similar": self.baseline(cutoff),
                 "baseline-most-similar-matched": {**self.baseline(matched), "cutoff": round(float(matched), 4)}}
 
