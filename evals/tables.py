@@ -118,7 +118,7 @@ def _builder(runtime: Runtime, settings: Settings) -> TableBuilder:
 
 
 def scifact(settings: Settings, data_dir: Path, limit: int | None, corpus_limit: int | None,
-            embedder: Embedder | None, on_item: Callable[[], None] | None) -> tuple[Scored, dict]:
+            embedder: Embedder | None, on_item: Callable[[], None] | None) -> tuple[dict[str, Scored], dict]:
     dataset = subset(load_scifact(data_dir, "dev"), corpus_limit, limit)
     claims = {str(c["id"]): c for c in map(json.loads, (data_dir / "claims_dev.jsonl").open())}
     abstracts = {str(d["doc_id"]): d["abstract"] for d in dataset.documents}
@@ -138,11 +138,12 @@ def scifact(settings: Settings, data_dir: Path, limit: int | None, corpus_limit:
         _ask(builder, scored, runtime, text, rows, right)
         if on_item:
             on_item()
-    return scored, {"name": "SciFact dev", "claims": len(dataset.queries), "documents": len(dataset.documents)}
+    return {"scifact": scored}, {"name": "SciFact dev", "claims": len(dataset.queries),
+                                 "documents": len(dataset.documents)}
 
 
 def pubmed(settings: Settings, data_dir: Path, limit: int | None, embedder: Embedder | None,
-           on_item: Callable[[], None] | None) -> tuple[Scored, dict]:
+           on_item: Callable[[], None] | None) -> tuple[dict[str, Scored], dict]:
     records, test = pubmedqa.load(data_dir)
     runtime = pubmedqa.shared_library(records, settings, embedder)
     builder, scored = _builder(runtime, settings), Scored()
@@ -154,7 +155,7 @@ def pubmed(settings: Settings, data_dir: Path, limit: int | None, embedder: Embe
              lambda paper, _quote, pmid=pmid: paper == pmid)
         if on_item:
             on_item()
-    return scored, {"name": "PubMedQA test", "questions": len(chosen), "documents": len(records)}
+    return {"pubmedqa": scored}, {"name": "PubMedQA test", "questions": len(chosen), "documents": len(records)}
 
 
 def table_library(settings: Settings, shared: Path, embedder: Embedder | None, files: list[str]) -> Runtime:
@@ -168,21 +169,27 @@ def table_library(settings: Settings, shared: Path, embedder: Embedder | None, f
 
 
 def table_rows(settings: Settings, shared: Path, embedder: Embedder | None,
-               on_item: Callable[[], None] | None) -> tuple[Scored, dict]:
+               on_item: Callable[[], None] | None) -> tuple[dict[str, Scored], dict]:
+    """The questions the builder's reading of table rows was chosen with, and those written after (held out),
+    scored apart; every question is asked of every paper of the set."""
     questions = [json.loads(line) for line in TABLE_ROWS.open()]
     files = sorted({q["file"] for q in questions})
     runtime = table_library(settings, shared, embedder, files)
     paper_of = {f: (paper.paper_id if (paper := runtime.catalog.paper_at((shared / f).resolve())) else f)
                 for f in files}
-    builder, scored = _builder(runtime, settings), Scored()
+    builder = _builder(runtime, settings)
+    scored = {"table-rows": Scored(), "table-rows-held-out": Scored()}
     for question in questions:
         answering = paper_of[question["file"]]
         rows = {paper_of[f]: paper_of[f] == answering for f in files}
-        _ask(builder, scored, runtime, question["question"], rows,
+        _ask(builder, scored["table-rows-held-out" if question.get("held_out") else "table-rows"], runtime,
+             question["question"], rows,
              lambda paper, quote, q=question, a=answering: paper == a and any(g in quote for g in q["gold"]))
         if on_item:
             on_item()
-    return scored, {"name": "table-row questions", "questions": len(questions), "papers": len(files)}
+    held_out = sum(bool(q.get("held_out")) for q in questions)
+    return scored, {"name": "table-row questions", "questions": len(questions), "held_out": held_out,
+                    "papers": len(files)}
 
 
 def run(settings: Settings, folders: Callable[[str], Path], limit: int | None = None,
@@ -197,9 +204,10 @@ def run(settings: Settings, folders: Callable[[str], Path], limit: int | None = 
             "pubmedqa": lambda: pubmed(settings, folders("pubmedqa"), limit, embedder, on_item),
             "table-rows": lambda: table_rows(settings, folders(""), embedder, on_item)}
     for name, measure in sets.items():
-        scored, dataset = measure()
+        measured, dataset = measure()
         datasets[name] = dataset
-        metrics |= {f"{name}.{variant}": row for variant, row in scored.report(cutoff).items()}
+        for part, scored in measured.items():
+            metrics |= {f"{part}.{variant}": row for variant, row in scored.report(cutoff).items()}
     return {"suite": "tables", "dataset": datasets,
             "settings": {"other_rows": OTHER_ROWS, "relevance_cutoff": cutoff,
                          "sampling": "claims stratified by label, questions by answer (seed 13)"},
