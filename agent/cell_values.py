@@ -12,10 +12,13 @@ from typing import Literal
 
 ValueKind = Literal["count", "number", "dataset", "metric", "design", "text"]
 
+# what studies count as their sample: people, animals (laboratory and farm), specimens, units of analysis (not
+# the settings they come from: "12 hospitals" is where, not how many)
 _COUNTED = (r"patients|participants|subjects|individuals|people|persons|adults|children|infants|women|men|"
             r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
-            r"samples|specimens|households|pregnancies|eyes|teeth|sheep|goats|cattle|birds|crows|strains|"
-            r"isolates|papers|documents|articles|sentences|examples|images|questions|trials|studies")
+            r"pigs|dogs|cats|horses|sheep|goats|cattle|cows|chickens|birds|fish|monkeys|primates|flies|plants|"
+            r"samples|specimens|households|pregnancies|eyes|teeth|strains|isolates|"
+            r"papers|documents|articles|sentences|examples|images|questions|trials|studies|events")
 _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing comma
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
