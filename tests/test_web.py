@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bibtexparser
 import pytest
@@ -15,22 +18,35 @@ from retrieval.embeddings import Embedder
 from tests.conftest import ROOT, make_runtime, running_server
 from tests.test_api import server  # noqa: F401 - the uvicorn fixture
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@contextmanager
+def web_page(url: str) -> Iterator[Page]:
+    """The web page opened in Debian's Chromium at a desktop size; the browser closes after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url)
+        yield page
+        browser.close()
+
+
 def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: .ci/run installs it with apt-get (apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server)
+    with web_page(server) as page:
         page.fill("#question", "How does SPECTER use citations?")
         page.click("#send")
         answer = page.locator(".msg.assistant").last
@@ -50,7 +66,6 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         entries = bibtexparser.parse_string(Path(saved.path()).read_text()).entries
         assert "SPECTER" in " ".join(entry["title"] for entry in entries)
         expect(page.locator("#export-status")).to_have_text(f"Saved {saved.suggested_filename}")
-        browser.close()
     assert (ARTIFACTS / "web-page.png").stat().st_size > 10_000
 
 
@@ -88,12 +103,9 @@ def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Emb
 
 
 def test_library_shows_references_and_citing_papers(server: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server)
+    with web_page(server) as page:
         page.click("#tab-library")
         row = page.locator("#papers tr", has_text="Construction of the Literature Graph")
         row.locator("button.refs").click()
@@ -103,16 +115,12 @@ def test_library_shows_references_and_citing_papers(server: str) -> None:  # noq
         view.locator("li button.link", has_text="SPECTER").click()  # open a citing paper's own view
         expect(view.locator("h4", has_text="1 in your library")).to_be_visible()
         expect(view.locator("li", has_text="Construction of the literature graph")).to_contain_text("in library")
-        browser.close()
 
 
 def test_hypothesize_shows_the_open_questions_the_papers_state(server: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server)
+    with web_page(server) as page:
         page.select_option("#mode", "hypothesize")
         page.fill("#question", "citation-informed document embeddings")
         page.click("#send")
@@ -122,16 +130,12 @@ def test_hypothesize_shows_the_open_questions_the_papers_state(server: str) -> N
         expect(card).to_contain_text("(future work)")
         card.locator("a.cite").first.click()
         expect(page.locator("#passage-card")).to_contain_text("Future Work")
-        browser.close()
 
 
 def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server)
+    with web_page(server) as page:
         page.select_option("#mode", "check")
         page.fill("#question", "S2ORC is a corpus of 81.1M English-language academic papers spanning many "
                                "academic disciplines")
@@ -147,16 +151,12 @@ def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:
         page.fill("#question", "scientific paper corpora and citation graphs")
         page.click("#send")
         expect(page.locator(".msg.contradictions .status")).to_contain_text("pairs compared", timeout=120_000)
-        browser.close()
 
 
 def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server)
+    with web_page(server) as page:
         page.click("#tab-tables")
         page.fill("#table-query", "citation-informed document embeddings")
         page.fill("#table-n", "3")
@@ -183,4 +183,3 @@ def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) ->
         saved = download.value
         assert saved.suggested_filename.startswith("table-") and saved.suggested_filename.endswith(".csv")
         assert Path(saved.path()).read_text().startswith("paper_id,title,year,Task,Task: quote")
-        browser.close()
