@@ -48,6 +48,7 @@ from store.catalog import PaperRow
 MAX_COLUMNS = 12
 MAX_ROWS = 50
 MAX_COLUMN_CHARS = 300
+MAX_PASSAGES_SEARCHED = 2000  # how far a query's ranking is read to find its best papers
 GENERIC_WORDS = 2  # a question with no value kind and at most this many content words names a kind of information
 _WORDS = re.compile(r"\w+")
 
@@ -246,8 +247,13 @@ class TableBuilder:
         """The `n` papers whose passages rank highest for the query (fewer when the library has fewer)."""
         if not query.strip():
             raise ValueError("the query is blank: write what the papers should be about")
-        found = self.searcher.search(query, k=min(400, max(30, 20 * n)))
-        return list(dict.fromkeys(p.paper_id for p in found))[:n]
+        k = max(30, 20 * n)
+        while True:  # a long paper can fill the first passages alone: read further until n papers or the end
+            found = self.searcher.search(query, k=k)
+            papers = list(dict.fromkeys(p.paper_id for p in found))
+            if len(papers) >= n or len(found) < k or k >= MAX_PASSAGES_SEARCHED:
+                return papers[:n]
+            k = min(4 * k, MAX_PASSAGES_SEARCHED)
 
     def known(self, paper_ids: list[str]) -> list[PaperRow]:
         """The papers of these ids, each once, when they can be a table's rows; ValueError saying what is wrong
