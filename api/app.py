@@ -27,6 +27,7 @@ from api import (
     routes_conversations,
     routes_library,
     routes_openai,
+    routes_pages,
     routes_tables,
     routes_watches,
 )
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(routes_conversations.router)
     app.include_router(routes_openai.router)
+    app.include_router(routes_pages.router)  # before the library's GET /v1/papers/{paper_id:path}
     app.include_router(routes_library.router)
     app.include_router(routes_watches.router)
     app.include_router(routes_claims.router)

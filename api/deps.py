@@ -17,6 +17,7 @@ from api.metrics import Metrics
 from api.streaming import TurnWorkers
 from service import Services
 from service.library import LibraryService
+from service.pages import PageService
 from service.tables import TableService
 from service.turns import TurnService
 from service.watches import WatchService
@@ -50,6 +51,10 @@ def get_claims(request: Request) -> ClaimChecker:
 
 def get_tables(request: Request) -> TableService:
     return request.app.state.services.tables
+
+
+def get_pages(request: Request) -> PageService:
+    return request.app.state.services.pages
 
 
 def get_contradictions(request: Request) -> ContradictionFinder:
@@ -87,6 +92,7 @@ JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ClaimsDep = Annotated[ClaimChecker, Depends(get_claims)]
 ContradictionsDep = Annotated[ContradictionFinder, Depends(get_contradictions)]
 TablesDep = Annotated[TableService, Depends(get_tables)]
+PagesDep = Annotated[PageService, Depends(get_pages)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key

@@ -40,9 +40,9 @@ _PUBLIC_PREFIXES = ("/static/",)
 _DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
 UPLOAD_PATHS = frozenset({"/v1/papers", "/v1/papers/import"})
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                 b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                                 b"frame-ancestors 'none'"),
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; "
+                                 b"img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                                 b"form-action 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),

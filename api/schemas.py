@@ -204,3 +204,37 @@ class ChatCompletion(BaseModel):
     hypotheses: list[Hypothesis]
     answered: bool
     related: list[dict[str, Any]]
+
+
+class PageImage(BaseModel):
+    page: int
+    url: str = Field(description="the page as PNG with the quote highlighted (send the API key to fetch it)")
+    boxes: list[list[float]] = Field(description="highlighted boxes on this page, [x0, y0, x1, y1] in PDF points "
+                                     "from the top left; the page is drawn at `zoom` pixels a point")
+
+
+class Highlight(BaseModel):
+    found: bool = Field(description="false: the quote's words were not found on the page in order, so nothing is "
+                        "highlighted (text read differently from how it is printed: ligatures, hyphens, figures)")
+    coverage: float = Field(description="share of the quote's words found in order")
+    zoom: float
+    images: list[PageImage] = Field(description="the cited page, and the next one when the quote runs on to it")
+
+
+class QuotedPassage(BaseModel):
+    section: str
+    page: int | None
+    text: str
+    start: int = Field(description="where the quote starts in `text`")
+    end: int
+
+
+class QuoteView(BaseModel):
+    paper_id: str
+    title: str
+    page: int | None = Field(description="the page the quote starts on, when known")
+    page_count: int | None
+    passage: QuotedPassage | None = Field(description="the passage holding the quote; null when the quote is not "
+                                          "a verbatim span of this paper")
+    highlight: Highlight | None = Field(description="null for a paper without a PDF here (JATS, TEI, abstracts)")
+    pdf_url: str | None = Field(description="the stored PDF, for a paper that has one")

@@ -538,6 +538,59 @@ def cmd_refs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from service.errors import NoPagesError, UnknownPaperError
+    from service.pages import PageService
+    from tools.page_render import MAX_ZOOM, MIN_ZOOM
+
+    if not MIN_ZOOM <= args.zoom <= MAX_ZOOM:
+        raise ValueError(f"--zoom must be between {MIN_ZOOM} and {MAX_ZOOM}")
+    pages = PageService(_services(args, needs_model=False).runtime)
+    try:
+        view = pages.quote(args.paper_id, args.quote, args.page, args.zoom) if args.quote.strip() else None
+        page = args.page or (view.page if view else None)
+        if args.output:
+            if page is None:
+                raise ValueError("say which page (--page N): the quote was not found in this paper's text"
+                                 if args.quote.strip() else "say which page (--page N) or give --quote TEXT")
+            return _write_pages(pages.pages(args.paper_id, page, args.quote, args.zoom), Path(args.output))
+    except UnknownPaperError:
+        print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+        return 2
+    except NoPagesError as error:
+        print(f"scisynth: {error}", file=sys.stderr)
+        return 2
+    if view is None:
+        raise ValueError("give --quote TEXT to see the passage holding it, or -o FILE.png to draw a page")
+    passage = view.passage
+    if passage is None:
+        print(f"scisynth: the quote is not a verbatim span of {args.paper_id}'s text", file=sys.stderr)
+        return 2
+    text, start, end = passage.text, passage.start, passage.end
+    marked = f"{text[:start]}>>>{text[start:end]}<<<{text[end:]}"
+    where = f"{passage.section}" + (f", page {passage.page}" if passage.page else "")
+    _print(view.public(), args.json, f"{view.title}\n{where}\n\n{marked}")
+    return 0
+
+
+def _write_pages(pictures: list, output: Path) -> int:
+    """Write the cited page to `output` and a page the quote runs on to beside it; say what was found."""
+    if not output.parent.is_dir():
+        raise ValueError(f"cannot write {output}: the folder {output.parent} does not exist")
+    for i, picture in enumerate(pictures):
+        target = output if i == 0 else output.with_name(f"{output.stem}-p{picture.page}{output.suffix}")
+        target.write_bytes(picture.png)
+        print(f"wrote page {picture.page} of {picture.page_count} ({picture.width}x{picture.height}) to {target}",
+              file=sys.stderr)
+    location = pictures[0].location
+    if location.coverage or location.found:
+        print("quote highlighted" + ("" if location.coverage == 1 else f" ({location.coverage:.0%} of its words "
+                                     "found in order)") if location.found else
+              "the quote was not found on this page as printed (a figure, or text read differently): nothing is "
+              "highlighted", file=sys.stderr)
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from service.errors import UnknownPaperError
 
@@ -637,7 +690,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "delete": cmd_delete,
+HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "show": cmd_show,
+            "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "check": cmd_check, "contradictions": cmd_contradictions,

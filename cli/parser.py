@@ -28,6 +28,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
          'scisynth watch add "retrieval" --query "dense retrieval" --category cs.IR --question "Does it beat BM25?"'),
         ("refs", "a paper's reference list, and which library papers it cites or that cite it",
          "scisynth refs PAPER_ID --cited-by"),
+        ("show", "see a quote where it is printed: the PDF page as PNG with the quote highlighted (and the next page "
+                 "when it runs on), or for a paper without a PDF the passage with the quote marked",
+         'scisynth show PAPER_ID --quote "we release all the datasets" -o page.png'),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
         ("reindex", "rebuild the indexes from the catalog (new embedding model, lost index)", "scisynth reindex"),
     ],
@@ -180,6 +183,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     refs = command("refs")
     refs.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
     refs.add_argument("--cited-by", action="store_true", help="list the library papers citing it instead")
+
+    show = command("show")
+    show.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
+    show.add_argument("--page", type=int, metavar="N", help="the page (1 for the first); default: where the quote is")
+    show.add_argument("--quote", default="", metavar="TEXT", help="text of the paper to highlight, verbatim")
+    show.add_argument("--zoom", type=float, default=1.5, help="pixels per PDF point, 0.5 to 3")
+    show.add_argument("-o", "--output", metavar="FILE.png", help="write the page as PNG; a quote running on to the "
+                      "next page writes FILE-pN.png too (without -o: the passage holding the quote is printed)")
 
     delete = command("delete")
     delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids as 'scisynth library' shows them")

@@ -31,3 +31,7 @@ class QueueFullError(NoRoomError):
 
 class QuotaExceededError(NoRoomError):
     """An upload would pass the key's storage quota."""
+
+
+class NoPagesError(LookupError):
+    """The paper has no page to show: it was read from XML or JSONL, its PDF is gone, or the page is not in it."""

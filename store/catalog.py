@@ -364,6 +364,12 @@ class Catalog:
         with Session(self.engine) as session:
             return "\n".join(session.exec(query))
 
+    def chunks_of(self, paper_id: str) -> list[ChunkRow]:
+        """A paper's chunks in reading order."""
+        query = select(ChunkRow).where(col(ChunkRow.paper_id) == paper_id).order_by(col(ChunkRow.ordinal))
+        with Session(self.engine) as session:
+            return list(session.exec(query))
+
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
         with Session(self.engine) as session:

@@ -15,7 +15,7 @@ import pytest
 
 from api.app import create_app
 from retrieval.embeddings import Embedder
-from tests.conftest import ROOT, make_runtime, running_server
+from tests.conftest import PAPERS, ROOT, make_runtime, running_server
 from tests.test_api import server  # noqa: F401 - the uvicorn fixture
 
 if TYPE_CHECKING:
@@ -57,7 +57,15 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         expect(card).to_be_visible()
         expect(card.locator(".quote")).not_to_be_empty()
         assert "SPECTER" in card.inner_text() or "page" in card.inner_text()
+        picture = card.locator("img.page-image").first  # the cited page, drawn with the quote highlighted
+        expect(picture).to_be_visible(timeout=30_000)
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+        cited_page = int(picture.get_attribute("data-page") or 0)
+        _highlight_covers_the_quote(server, card.locator(".quote").inner_text(), cited_page)
         page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+        picture.click()  # enlarged, as a researcher reads it
+        page.screenshot(path=str(ARTIFACTS / "cited-page.png"))
+        picture.click()
         expect(page.locator(".conv")).not_to_have_count(0)
         with page.expect_download() as download:  # the cited papers, as a BibTeX file to save
             page.click("#export")
@@ -67,6 +75,25 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         assert "SPECTER" in " ".join(entry["title"] for entry in entries)
         expect(page.locator("#export-status")).to_have_text(f"Saved {saved.suggested_filename}")
     assert (ARTIFACTS / "web-page.png").stat().st_size > 10_000
+
+
+def _highlight_covers_the_quote(url: str, quote: str, page: int) -> None:
+    """The boxes the server highlights overlap where PyMuPDF finds the quote's first words printed."""
+    import httpx
+    import pymupdf
+
+    papers = httpx.get(f"{url}/v1/papers").json()["papers"]
+    views = [httpx.get(f"{url}/v1/papers/{p['paper_id']}/quote", params={"text": quote}).json() for p in papers]
+    view = next(v for v in views if v.get("passage"))
+    assert view["highlight"]["found"] and view["highlight"]["images"][0]["page"] == page
+    boxes = [box for image in view["highlight"]["images"] if image["page"] == page for box in image["boxes"]]
+    path = next(p for p in sorted(PAPERS.glob("*.pdf"))
+                if httpx.get(f"{url}/v1/papers/{view['paper_id']}/pdf").content == p.read_bytes())
+    with pymupdf.open(path) as document:
+        printed = document[page - 1].search_for(" ".join(quote.split()[:3]))
+    assert printed, "the quote's first words are printed on the cited page"
+    assert any(box[0] < word.x1 and word.x0 < box[2] and box[1] < word.y1 and word.y0 < box[3]
+               for box in boxes for word in printed)
 
 
 def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Embedder) -> None:

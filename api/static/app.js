@@ -58,18 +58,64 @@ async function api(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
-// A download from the API saved as the file the server names; null when it is empty (`isEmpty(blob)`).
-async function download(path, fallbackName, isEmpty = (file) => file.size === 0) {
+// A file from the API, fetched with the key: {file, name} (the name the server gives it, if any).
+async function fetchFile(path) {
   const response = await fetch(path, { headers: headers({}) });
   if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail || response.statusText);
   const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
-  const file = await response.blob();
+  return { file: await response.blob(), name: name ? name[1] : null };
+}
+
+// A download from the API saved as the file the server names; null when it is empty (`isEmpty(blob)`).
+async function download(path, fallbackName, isEmpty = (file) => file.size === 0) {
+  const { file, name } = await fetchFile(path);
   if (isEmpty(file)) return null;
-  const link = el("a", { href: URL.createObjectURL(file), download: name ? name[1] : fallbackName });
+  const link = el("a", { href: URL.createObjectURL(file), download: name || fallbackName });
   document.body.append(link);
   link.click();
   link.remove();
   return link.download;
+}
+
+// Where a quote is printed: for a PDF the page(s) with its words highlighted and a link to the PDF at that page,
+// otherwise its passage with the quote marked. Appended to `container`.
+async function showEvidence(container, paperId, quote, page) {
+  const query = new URLSearchParams({ text: quote });
+  if (page) query.set("page", page);
+  const status = el("div", { className: "status" }, "Loading the page…");
+  container.append(status);
+  let view;
+  try {
+    view = await api(`/v1/papers/${encodeURIComponent(paperId)}/quote?${query}`);
+  } catch (error) {
+    status.textContent = `The page cannot be shown: ${error.message}`;
+    return;
+  }
+  const parts = [];
+  if (view.highlight) {
+    if (!view.highlight.found) parts.push(el("p", { className: "status" }, "The quote's words were not found on "
+      + "this page as printed (a figure, or text read differently), so nothing is highlighted."));
+    for (const image of view.highlight.images) {
+      const img = el("img", { className: "page-image", alt: `Page ${image.page} of ${view.title}` });
+      img.dataset.page = image.page;
+      img.addEventListener("click", () => img.classList.toggle("enlarged"));
+      parts.push(el("div", { className: "status" }, `Page ${image.page} of ${view.page_count}`), img);
+      fetchFile(image.url).then(({ file }) => { img.src = URL.createObjectURL(file); })
+        .catch((error) => img.replaceWith(el("p", { className: "status" }, `Page not drawn: ${error.message}`)));
+    }
+    const open = el("a", { href: "#", className: "open-pdf" }, "Open the PDF at this page");
+    open.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const { file } = await fetchFile(view.pdf_url);
+      window.open(`${URL.createObjectURL(file)}#page=${view.page}`, "_blank", "noopener");
+    });
+    parts.push(open);
+  } else if (view.passage) {
+    const { text, start, end } = view.passage;
+    parts.push(el("div", { className: "passage" }, text.slice(0, start), el("mark", {}, text.slice(start, end)),
+      text.slice(end)));
+  }
+  status.replaceWith(...parts);
 }
 
 // The references the conversation's answers cite, saved as a file (BibTeX, RIS or CSL-JSON).
@@ -91,6 +137,7 @@ function showPassage(n) {
     el("div", { className: "quote" }, c.quote || ""),
     externalLink(c.url, "Open the paper"));
   $("passage").replaceChildren(card);
+  if (c.paper_id && c.quote) showEvidence(card, c.paper_id, c.quote, c.page);
 }
 
 document.addEventListener("click", (event) => {
@@ -412,6 +459,7 @@ function showCell(row, cell, td) {
     cell.value ? el("p", {}, el("strong", {}, "Value: "), cell.value) : null,
     cell.quote ? el("div", { className: "quote" }, cell.quote) : null,
     passage ? el("details", {}, el("summary", {}, "The passage"), context) : null);
+  if (cell.quote && cell.page) showEvidence($("table-cell"), row.paper_id, cell.quote, cell.page);
 }
 
 function drawTable(rows) {

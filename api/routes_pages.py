@@ -1,0 +1,92 @@
+"""The evidence to look at: a quote in its passage, the cited PDF page with the quote highlighted, the PDF.
+
+Every key may read the library, so every key may see its pages. The routes are declared before the library's
+GET /v1/papers/{paper_id}, whose path would otherwise take "ID/pages/3.png" for a paper id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import FileResponse, Response
+
+from api import problems
+from api.deps import PagesDep, Reader
+from api.routes_library import PaperId
+from api.schemas import Highlight, PageImage, QuotedPassage, QuoteView
+from service.errors import NoPagesError
+from service.pages import MAX_QUOTE
+from tools.page_render import DEFAULT_ZOOM, MAX_ZOOM, MIN_ZOOM
+
+router = APIRouter(prefix="/v1", tags=["library"], responses=problems.COMMON)
+QuoteText = Annotated[str, Query(max_length=MAX_QUOTE, description="the quoted text, verbatim")]
+Zoom = Annotated[float, Query(ge=MIN_ZOOM, le=MAX_ZOOM, description="pixels per PDF point")]
+PageNumber = Annotated[int, Path(ge=1, le=100_000, description="1 for the first page")]
+
+
+def _paper_path(paper_id: str) -> str:
+    return f"/v1/papers/{url_quote(paper_id, safe='')}"
+
+
+def image_url(paper_id: str, page: int, quote: str, located_on: int, zoom: float) -> str:
+    query = {"quote": quote, "zoom": zoom, **({"from": located_on} if located_on != page else {})}
+    return f"{_paper_path(paper_id)}/pages/{page}.png?{urlencode(query)}"
+
+
+@router.get("/papers/{paper_id:path}/quote", responses=problems.responses(404))
+def quote_in_paper(pages: PagesDep, _caller: Reader, paper_id: PaperId,
+                   text: Annotated[str, Query(min_length=1, max_length=MAX_QUOTE,
+                                              description="the quoted text, verbatim")],
+                   page: Annotated[int | None, Query(ge=1, le=100_000, description="the cited page")] = None,
+                   zoom: Zoom = DEFAULT_ZOOM) -> QuoteView:
+    """Where a quote is: the passage holding it (any paper) and, for a PDF, the page images with its words
+    highlighted (the cited page, and the next when the quote runs on)."""
+    try:
+        view = pages.quote(paper_id, text, page, zoom)
+    except NoPagesError as error:
+        raise HTTPException(404, str(error)) from error
+    highlight = None
+    if view.location is not None and view.page is not None:
+        shown = view.location.pages or [view.page]
+        highlight = Highlight(found=view.location.found, coverage=round(view.location.coverage, 3), zoom=zoom,
+                              images=[PageImage(page=p, url=image_url(paper_id, p, text, view.page, zoom),
+                                                boxes=[[round(v, 1) for v in box]
+                                                       for box in view.location.boxes.get(p, [])])
+                                      for p in shown])
+    passage = QuotedPassage(**view.public()["passage"]) if view.passage else None
+    return QuoteView(paper_id=view.paper_id, title=view.title, page=view.page, page_count=view.page_count,
+                     passage=passage, highlight=highlight,
+                     pdf_url=f"{_paper_path(paper_id)}/pdf" if view.has_pdf else None)
+
+
+@router.get("/papers/{paper_id:path}/pages/{page}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, **problems.responses(404)})
+def page_image(pages: PagesDep, _caller: Reader, paper_id: PaperId, page: PageNumber, quote: QuoteText = "",
+               zoom: Zoom = DEFAULT_ZOOM,
+               located_on: Annotated[int | None, Query(alias="from", ge=1, le=100_000,
+                                                       description="the page the quote starts on, when it is "
+                                                       "not this one")] = None) -> Response:
+    """A page of the paper's PDF as PNG, the quote's words highlighted. X-Quote-Found says whether they were
+    found (`yes`, `no`, or `none` when no quote was given)."""
+    try:
+        picture = pages.page(paper_id, page, quote, zoom, located_on)
+    except NoPagesError as error:
+        raise HTTPException(404, str(error)) from error
+    found = "none" if not quote.strip() else "yes" if picture.location.found else "no"
+    return Response(picture.png, media_type="image/png",
+                    headers={"X-Quote-Found": found, "Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/papers/{paper_id:path}/pdf", response_class=FileResponse,
+            responses={200: {"content": {"application/pdf": {}}}, **problems.responses(404)})
+def paper_pdf(pages: PagesDep, _caller: Reader, paper_id: PaperId) -> FileResponse:
+    """The stored PDF (append #page=N to open it at a page)."""
+    try:
+        row, path = pages.pdf(paper_id)
+    except NoPagesError as error:
+        raise HTTPException(404, str(error)) from error
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in row.paper_id)[:80] or "paper"
+    return FileResponse(path, media_type="application/pdf", filename=f"{name}.pdf", content_disposition_type="inline")
