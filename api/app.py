@@ -26,6 +26,7 @@ from api import (
     routes_claims,
     routes_conversations,
     routes_library,
+    routes_map,
     routes_openai,
     routes_pages,
     routes_tables,
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_openai.router)
     app.include_router(routes_pages.router)  # before the library's GET /v1/papers/{paper_id:path}
     app.include_router(routes_library.router)
+    app.include_router(routes_map.router)
     app.include_router(routes_watches.router)
     app.include_router(routes_claims.router)
     app.include_router(routes_tables.router)

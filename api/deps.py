@@ -17,6 +17,7 @@ from api.metrics import Metrics
 from api.streaming import TurnWorkers
 from service import Services
 from service.library import LibraryService
+from service.maps import MapService
 from service.pages import PageService
 from service.tables import TableService
 from service.turns import TurnService
@@ -57,6 +58,10 @@ def get_pages(request: Request) -> PageService:
     return request.app.state.services.pages
 
 
+def get_maps(request: Request) -> MapService:
+    return request.app.state.services.maps
+
+
 def get_contradictions(request: Request) -> ContradictionFinder:
     return request.app.state.services.contradictions
 
@@ -93,6 +98,7 @@ ClaimsDep = Annotated[ClaimChecker, Depends(get_claims)]
 ContradictionsDep = Annotated[ContradictionFinder, Depends(get_contradictions)]
 TablesDep = Annotated[TableService, Depends(get_tables)]
 PagesDep = Annotated[PageService, Depends(get_pages)]
+MapsDep = Annotated[MapService, Depends(get_maps)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 WorkersDep = Annotated[TurnWorkers, Depends(get_workers)]
 Reader = Annotated[Caller, Depends(get_caller)]  # any valid key

@@ -238,3 +238,37 @@ class QuoteView(BaseModel):
                                           "a verbatim span of this paper")
     highlight: Highlight | None = Field(description="null for a paper without a PDF here (JATS, TEI, abstracts)")
     pdf_url: str | None = Field(description="the stored PDF, for a paper that has one")
+
+
+class MapPaper(BaseModel):
+    paper_id: str
+    title: str
+    year: int | None
+    x: float
+    y: float
+    cluster: int
+    highlight: Literal["watch", "conversation"] | None = Field(description="why the paper is marked, if it is")
+
+
+class MapCluster(BaseModel):
+    cluster: int
+    label: str = Field(description="the terms that set the cluster's papers apart from the rest of the library")
+    size: int
+    x: float
+    y: float
+
+
+class MapLink(BaseModel):
+    from_: str = Field(alias="from", description="the citing paper")
+    to: str = Field(description="the cited paper")
+
+
+class LibraryMapView(BaseModel):
+    papers: list[MapPaper]
+    clusters: list[MapCluster]
+    links: list[MapLink]
+    layout: Literal["computed", "extended", "kept"] = Field(
+        description="computed: laid out now; extended: papers added since placed among their nearest neighbours; "
+                    "kept: the layout as it was")
+    unplaced: int = Field(description="papers with no passages to place them by (known only from a bibliography)")
+    seconds: float

@@ -58,3 +58,17 @@ class CitationGraph:
             citing = select(ReferenceRow.paper_id).where(condition, ReferenceRow.paper_id != paper.paper_id)
             return list(session.exec(select(PaperRow).where(PaperRow.paper_id.in_(citing))
                                      .order_by(PaperRow.added_at)))
+
+    def links(self) -> list[tuple[str, str]]:
+        """Every (citing, cited) pair of library papers, once each: the library's citation network in one read of
+        the reference lists (a map draws them all)."""
+        with Session(self.engine) as session:
+            papers = session.exec(select(PaperRow.paper_id, PaperRow.doi, PaperRow.arxiv_id, PaperRow.title_key)).all()
+            references = session.exec(select(ReferenceRow.paper_id, ReferenceRow.doi, ReferenceRow.arxiv_id,
+                                             ReferenceRow.title_key)).all()
+        by_doi = {normalise_doi(doi): paper for paper, doi, _, _ in papers if normalise_doi(doi)}
+        by_arxiv = {without_version(arxiv_id): paper for paper, _, arxiv_id, _ in papers if arxiv_id}
+        by_title = {key: paper for paper, _, _, key in papers if key and len(key) >= MIN_TITLE_KEY}
+        found = {(citing, by_doi.get(doi or "") or by_arxiv.get(arxiv_id or "") or by_title.get(key or ""))
+                 for citing, doi, arxiv_id, key in references}
+        return sorted((citing, cited) for citing, cited in found if cited and cited != citing)

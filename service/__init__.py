@@ -24,6 +24,7 @@ from agent.stance import load_stance
 from agent.watch import watch_runner
 from service.jobs import JobWork, job_queue
 from service.library import LibraryService
+from service.maps import MapService
 from service.pages import PageService
 from service.tables import TableService
 from service.turns import TurnObserver, TurnService
@@ -43,6 +44,7 @@ class Services:
     contradictions: ContradictionFinder
     tables: TableService
     pages: PageService
+    maps: MapService
 
 
 def build_services(runtime: Runtime, observer: TurnObserver | None = None,
@@ -61,4 +63,5 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())
     return Services(runtime, turns, library, watches, jobs,
                     ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls),
-                    ContradictionFinder(runtime.searcher, runtime.scorer, stance), tables, PageService(runtime))
+                    ContradictionFinder(runtime.searcher, runtime.scorer, stance), tables, PageService(runtime),
+                    MapService(runtime, turns, watches))

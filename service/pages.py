@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from agent.runtime import Runtime
 from service.errors import NoPagesError, UnknownPaperError
@@ -54,7 +54,7 @@ class QuoteView:
     location: QuoteLocation | None  # None when there is no PDF page to look on
     page_count: int | None
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {"paper_id": self.paper_id, "title": self.title, "page": self.page, "has_pdf": self.has_pdf,
                 "page_count": self.page_count,
                 "passage": asdict(self.passage) if self.passage else None,

@@ -60,11 +60,7 @@ class TableService:
                 raise ValueError(f"no conversation {conversation!r}: 'scisynth ask --conversation ID' starts one")
             chosen += [paper.paper_id for paper in self.turns.cited_papers(conversation)]
         if watch is not None:  # its newest papers still in the library, as many as a table holds
-            self.watches.owned(watch, owner)
-            added = [entry["paper_id"] for digest in self.watches.store.digests(watch, limit=50)
-                     for entry in digest.entries if entry.get("paper_id")]
-            catalog = self.turns.runtime.catalog
-            chosen += [p for p in dict.fromkeys(added) if catalog.find_paper(p) is not None][:MAX_ROWS]
+            chosen += self.watches.added_papers(watch, owner, self.turns.runtime.catalog)[:MAX_ROWS]
         if not chosen:
             raise ValueError("no papers for the rows: give paper ids, a query, a conversation that cites papers, or "
                              "a watch that has added some")

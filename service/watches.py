@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from agent.watch import WatchRunner, watch_query
 from service.errors import NotYoursError
+from store.catalog import Catalog
 from store.jobs import JobQueue, JobRow
 from store.watches import DigestRow, WatchError, WatchRow, WatchStore
 
@@ -62,6 +63,14 @@ class WatchService:
 
     def digests(self, watch_id: str | None = None, limit: int = 20, owner: str | None = None) -> list[DigestRow]:
         return self.store.digests(watch_id, limit, owner)
+
+    def added_papers(self, watch_id: str, owner: str | None, catalog: Catalog) -> list[str]:
+        """The papers the watch's runs added that are still in the library, newest digest first (WatchError,
+        NotYoursError as `owned`)."""
+        self.owned(watch_id, owner)
+        added = [entry["paper_id"] for digest in self.store.digests(watch_id, limit=50)
+                 for entry in digest.entries if entry.get("paper_id")]
+        return [paper for paper in dict.fromkeys(added) if catalog.find_paper(paper) is not None]
 
     def queue_run(self, watch_id: str, requested_by: str) -> JobRow:
         """Queue a run of the watch now (the run already waiting or running, if there is one)."""

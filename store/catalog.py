@@ -370,6 +370,12 @@ class Catalog:
         with Session(self.engine) as session:
             return list(session.exec(query))
 
+    def first_passages(self) -> dict[str, str]:
+        """Paper id -> its first passage (the abstract, for most papers): what a paper is about, in brief."""
+        query = select(col(ChunkRow.paper_id), col(ChunkRow.text)).where(col(ChunkRow.ordinal) == 0)
+        with Session(self.engine) as session:
+            return dict(session.exec(query).all())
+
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""
         with Session(self.engine) as session:

@@ -124,9 +124,34 @@ def test_hostile_library_text_never_runs_as_script(tmp_path: Path, embedder: Emb
         expect(page.locator(".status", has_text="answered by")).to_be_visible(timeout=120_000)
         page.locator(".msg.assistant a.cite").first.click()
         expect(page.locator("#passage-card")).to_contain_text("Results")
+        expect(page.locator("#passage-card mark")).to_contain_text("Axolotl")  # no PDF: the passage, quote marked
+        page.click("#tab-map")
+        expect(page.locator("#map circle.map-paper")).to_have_count(1)
+        assert payload in (page.locator("#map circle title").text_content() or "")
         assert page.evaluate("window.__xss") is None and dialogs == []
         assert page.locator("#papers img, #messages img, #passage img, script:not([src])").count() == 0
         browser.close()
+
+
+def test_map_tab_draws_every_paper_and_a_click_opens_it(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    with web_page(server) as page:
+        page.click("#tab-map")
+        points = page.locator("#map circle.map-paper")
+        expect(points).to_have_count(3)
+        expect(page.locator("#map text.map-label")).not_to_have_count(0)
+        expect(page.locator("#map line.map-link")).not_to_have_count(0)  # the two papers citing the third
+        expect(page.locator("#map-status")).to_contain_text("3 papers")
+        before = page.locator("#map svg").get_attribute("viewBox")
+        page.mouse.move(700, 500)
+        page.mouse.wheel(0, -400)
+        expect(page.locator("#map svg")).not_to_have_attribute("viewBox", before or "")
+        page.screenshot(path=str(ARTIFACTS / "library-map.png"))
+        title = points.first.locator("title").text_content() or ""
+        points.first.click(force=True)
+        expect(page.locator("#paper-view")).to_contain_text(title.rsplit(" (", 1)[0])
+        expect(page.locator("#library-view")).to_be_visible()
 
 
 def test_library_shows_references_and_citing_papers(server: str) -> None:  # noqa: F811

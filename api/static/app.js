@@ -504,6 +504,91 @@ async function buildTable() {
   }
 }
 
+// The library map as SVG: a point per paper (colour: its cluster; ringed: marked), a line per citation, a label per
+// cluster. Drag pans, the wheel zooms about the pointer, hovering shows title and year, a click opens the paper.
+const CLUSTER_COLOURS = ["#2f5bea", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d",
+  "#d9480f", "#1864ab", "#862e9c", "#495057"];
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgNode(tag, attributes, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+async function openPaper(paperId) {
+  $("tab-library").click();
+  showPaper(await api(`/v1/papers/${encodeURIComponent(paperId)}`));
+}
+
+function drawMap(map) {
+  const width = 1000, height = 640, pad = 40;
+  const xs = map.papers.map((p) => p.x), ys = map.papers.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const scale = Math.min((width - 2 * pad) / ((x1 - x0) || 1), (height - 2 * pad) / ((y1 - y0) || 1));
+  const at = (x, y) => [pad + (x - x0) * scale, pad + (y - y0) * scale];
+  const where = Object.fromEntries(map.papers.map((p) => [p.paper_id, at(p.x, p.y)]));
+  const lines = map.links.map((link) => {
+    const [[ax, ay], [bx, by]] = [where[link.from], where[link.to]];
+    return svgNode("line", { x1: ax, y1: ay, x2: bx, y2: by, class: "map-link" });
+  });
+  const points = map.papers.map((p) => {
+    const [cx, cy] = where[p.paper_id];
+    const dot = svgNode("circle", { cx, cy, r: p.highlight ? 6 : 3.5, fill: CLUSTER_COLOURS[p.cluster % 12],
+      class: `map-paper${p.highlight ? ` marked ${p.highlight}` : ""}`, "data-paper": p.paper_id },
+      svgNode("title", {}, `${p.title}${p.year ? ` (${p.year})` : ""}`));
+    dot.addEventListener("click", () => openPaper(p.paper_id).catch((error) => {
+      $("map-status").textContent = error.message; }));
+    return dot;
+  });
+  const labels = map.clusters.map((c) => svgNode("text", { x: at(c.x, c.y)[0], y: at(c.x, c.y)[1],
+    class: "map-label", fill: CLUSTER_COLOURS[c.cluster % 12] }, c.label));
+  const view = [0, 0, width, height];
+  const svg = svgNode("svg", { viewBox: view.join(" "), class: "map-svg", role: "img",
+    "aria-label": `Map of ${map.papers.length} papers` }, ...lines, ...points, ...labels);
+  const place = () => svg.setAttribute("viewBox", view.join(" "));
+  svg.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const box = svg.getBoundingClientRect();
+    const factor = event.deltaY > 0 ? 1.2 : 1 / 1.2;
+    const px = view[0] + ((event.clientX - box.left) / box.width) * view[2];
+    const py = view[1] + ((event.clientY - box.top) / box.height) * view[3];
+    view[0] = px - (px - view[0]) * factor; view[1] = py - (py - view[1]) * factor;
+    view[2] *= factor; view[3] *= factor;
+    place();
+  }, { passive: false });
+  let drag = null;
+  svg.addEventListener("pointerdown", (event) => { drag = [event.clientX, event.clientY]; });
+  svg.addEventListener("pointerup", () => { drag = null; });
+  svg.addEventListener("pointerleave", () => { drag = null; });
+  svg.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const box = svg.getBoundingClientRect();
+    view[0] -= ((event.clientX - drag[0]) / box.width) * view[2];
+    view[1] -= ((event.clientY - drag[1]) / box.height) * view[3];
+    drag = [event.clientX, event.clientY];
+    place();
+  });
+  $("map").replaceChildren(svg);
+}
+
+async function loadMap() {
+  const query = new URLSearchParams();
+  if ($("map-conversation").checked && conversation) query.set("conversation", conversation);
+  if ($("map-watch").value.trim()) query.set("watch", $("map-watch").value.trim());
+  if ($("map-recompute").checked) query.set("recompute", "true");
+  $("map-status").textContent = "Drawing the map…";
+  const map = await api(`/v1/library/map?${query}`);
+  if (!map.papers.length) { $("map").replaceChildren(); $("map-status").textContent = "The library has no papers yet."; return; }
+  drawMap(map);
+  const marked = map.papers.filter((p) => p.highlight).length;
+  $("map-status").textContent = `${map.papers.length} papers in ${map.clusters.length} clusters, `
+    + `${map.links.length} citations between them${marked ? `, ${marked} marked` : ""}`
+    + `${map.unplaced ? `; ${map.unplaced} known only as references are not placed` : ""} `
+    + `(layout ${map.layout}, ${map.seconds} s)`;
+}
+
 function setUp() {
   $("apikey").value = localStorage.getItem("scisynth-key") || "";
   $("apikey").addEventListener("change", () => {
@@ -574,6 +659,10 @@ function setUp() {
       await loadWatches();
     } catch (error) { $("watch-status").textContent = error.message; }
   });
+  $("map-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadMap().catch((error) => { $("map-status").textContent = error.message; });
+  });
   $("table-form").addEventListener("submit", (event) => {
     event.preventDefault();
     buildTable().catch((error) => { $("table-status").textContent = error.message; });
@@ -585,12 +674,13 @@ function setUp() {
       .catch((error) => { $("table-status").textContent = error.message; });
   });
   const views = [["tab-chat", "chat-view"], ["tab-library", "library-view"], ["tab-watches", "watches-view"],
-    ["tab-tables", "tables-view"]];
+    ["tab-tables", "tables-view"], ["tab-map", "map-view"]];
   for (const [tab, view] of views) {
     $(tab).addEventListener("click", () => {
       document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.id === tab));
       for (const [, other] of views) $(other).classList.toggle("hidden", other !== view);
       if (view === "library-view") loadPapers().catch((error) => { $("job").textContent = error.message; });
+      if (view === "map-view") loadMap().catch((error) => { $("map-status").textContent = error.message; });
       if (view === "watches-view") loadWatches().catch((error) => { $("watch-status").textContent = error.message; });
     });
   }
