@@ -269,6 +269,20 @@ class OpenQuestionFinder:
                 kept.append(sentence)
         return self._grouped(topic, kept, kinds)
 
+    def of_paper(self, paper_id: str, title: str) -> list[FoundGap]:
+        """The open questions one paper states, in reading order (at most `most`, no two alike): its own, so none is
+        left out for being far from a topic."""
+        candidates = [p for p in self.searcher.paper_passages([paper_id]) if _may_hold_gaps(p)]
+        kinds = stated_gaps(candidates)
+        stated = [s for found in self.scorer.sentences(title, candidates, keep=is_body_prose) for s in found
+                  if (s.passage.chunk_id, s.start) in kinds]
+        kept: list[Sentence] = []
+        for sentence in stated:
+            if len(kept) < self.most and not any(float(sentence.vector @ other.vector) > self.duplicate_similarity
+                                                 for other in kept):
+                kept.append(sentence)
+        return [FoundGap(s, kinds[(s.passage.chunk_id, s.start)], kinds[(s.passage.chunk_id, s.start)]) for s in kept]
+
     def _rank(self, sentence: Sentence, kinds: dict[tuple[int, int], str], relevance: dict[str, float]) -> float:
         """Similarity to the topic, plus its paper's relevance (an open question of the paper the topic is about
         comes before a similar one of a paper at its edge); a negative result ("no significant difference in

@@ -12,7 +12,7 @@ import os
 import tempfile
 import uuid
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
@@ -26,11 +26,25 @@ from agent.turn import TurnRequest
 from api import problems
 from api.deps import JobsDep, LibraryDep, Member, Reader, RuntimeDep, TurnsDep
 from api.routes_conversations import Offset
-from api.schemas import CitedBy, Hypotheses, Job, Paper, PaperList, References, SearchResults
+from api.schemas import (
+    CitedBy,
+    Hypotheses,
+    Job,
+    Paper,
+    PaperContents,
+    PaperList,
+    PaperOpenQuestion,
+    PaperSection,
+    References,
+    SearchResults,
+)
 from service.jobs import admit
+from service.library import ListedPaper
+from service.pages import stored_pdf
 from store.catalog import PaperRow
 from store.jobs import JobQueue, JobRow
 from store.keys import Caller
+from store.sorts import LIBRARY_SORTS
 from tools.arxiv_ids import ARXIV_ID_PATTERN
 from tools.bibliography import BibliographyError, bibliography_text
 from tools.zotero import ZoteroLibrary
@@ -50,18 +64,25 @@ class HypothesesRequest(BaseModel):
     n: int = Field(default=3, ge=1, le=10)
 
 
-def _paper(row: PaperRow) -> Paper:
+def _paper(row: PaperRow, listed: ListedPaper | None = None) -> Paper:
+    counts = {"passages": listed.passages, "references": listed.references, "cited_by": listed.cited_by,
+              "has_pdf": stored_pdf(row) is not None} if listed else {}
     return Paper(paper_id=row.paper_id, title=row.title, authors=row.authors, year=row.year, source=row.source,
                  url=row.url, doi=row.doi, pages=row.page_count, license=row.license, venue=row.venue,
-                 reader=row.reader, reader_note=row.reader_note)
+                 reader=row.reader, reader_note=row.reader_note, **counts)
 
 
 @router.get("/papers")
 def list_papers(library: LibraryDep, _caller: Reader, offset: Offset = 0,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> PaperList:
-    total = library.count()
-    return PaperList(papers=[_paper(r) for r in library.papers(offset, limit)], total=total,
-                     hint=EMPTY_LIBRARY if total == 0 else None)
+                limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                q: Annotated[str | None, Query(max_length=200, description="only papers whose title, authors, "
+                                               "venue, DOI or id contain this (any case)")] = None,
+                sort: Annotated[Literal[LIBRARY_SORTS], Query(description="the order")] = "added",  # type: ignore[valid-type]
+                order: Annotated[Literal["asc", "desc"], Query()] = "asc") -> PaperList:
+    """The library's papers with their metadata and counts (passages read, references found, cited by)."""
+    listed, total = library.listing(q, sort, order == "desc", offset, limit)
+    return PaperList(papers=[_paper(paper.row, paper) for paper in listed], total=total,
+                     hint=EMPTY_LIBRARY if library.count() == 0 else None)
 
 
 _FILE_FIELD = {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
@@ -201,9 +222,21 @@ def paper_cited_by(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> C
     return CitedBy(paper_id=paper_id, cited_by=[_paper(row) for row in library.cited_by(paper_id)])
 
 
+@router.get("/papers/{paper_id:path}/contents", responses=problems.responses(404))
+def paper_contents(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> PaperContents:
+    """The paper's sections in reading order (a table of contents) and the open questions it states."""
+    contents = library.contents(paper_id)
+    return PaperContents(
+        paper_id=paper_id, sections=[PaperSection(section=s, page=p) for s, p in contents.sections],
+        open_questions=[PaperOpenQuestion(text=gap.sentence.text, kind=gap.kind, section=gap.passage.section,
+                                          page=gap.passage.page_of(gap.sentence.start))
+                        for gap in contents.open_questions])
+
+
 @router.get("/papers/{paper_id:path}", responses=problems.responses(404))
 def get_paper(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> Paper:
-    return _paper(library.paper(paper_id))
+    listed = library.listed(paper_id)
+    return _paper(listed.row, listed)
 
 
 @router.delete("/papers/{paper_id:path}", status_code=204, responses=problems.responses(403, 404))

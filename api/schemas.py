@@ -76,6 +76,28 @@ class Paper(BaseModel):
     reader: str | None = Field(default=None, description="which PDF reader read it: fonts, or the layout model "
                                "when the font reader's parse looked wrong (reader_note says why)")
     reader_note: str | None = None
+    passages: int | None = Field(default=None, description="passages read from it")
+    references: int | None = Field(default=None, description="entries found in its reference list")
+    cited_by: int | None = Field(default=None, description="library papers whose reference lists cite it")
+    has_pdf: bool | None = Field(default=None, description="its PDF is stored here: GET /v1/papers/ID/pdf")
+
+
+class PaperSection(BaseModel):
+    section: str
+    page: int | None = Field(description="the page it starts on")
+
+
+class PaperOpenQuestion(BaseModel):
+    text: str
+    kind: str = Field(description="limitation, future work, open question or negative result")
+    section: str
+    page: int | None
+
+
+class PaperContents(BaseModel):
+    paper_id: str
+    sections: list[PaperSection] = Field(description="the table of contents, in reading order")
+    open_questions: list[PaperOpenQuestion] = Field(description="what the paper states it leaves open")
 
 
 class PaperList(BaseModel):

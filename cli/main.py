@@ -503,14 +503,17 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_library(args: argparse.Namespace) -> int:
     library = _services(args, needs_model=False).library
-    rows = [{"paper_id": p.paper_id, "title": p.title, "authors": p.authors, "year": p.year, "venue": p.venue,
-             "doi": p.doi, "source": p.source, "url": p.url, "reader": p.reader, "reader_note": p.reader_note}
-            for p in library.papers(offset=args.offset, limit=args.limit)]
+    listed, total = library.listing(args.filter, args.sort, args.desc, args.offset, args.limit)
+    rows = [{"paper_id": p.row.paper_id, "title": p.row.title, "authors": p.row.authors, "year": p.row.year,
+             "venue": p.row.venue, "doi": p.row.doi, "source": p.row.source, "url": p.row.url,
+             "reader": p.row.reader, "reader_note": p.row.reader_note, "passages": p.passages,
+             "references": p.references, "cited_by": p.cited_by} for p in listed]
     human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}"
                       + (f" ({p['venue']})" if p["venue"] else "")
+                      + f"  [{p['passages']} passages, {p['references']} refs, cited by {p['cited_by']}]"
                       + (" [read by the layout model]" if p["reader"] == "layout model" else "") for p in rows)
-    total = library.count()
-    _print({"papers": rows, "total": total}, args.json, f"{human}\n{total} papers in the library")
+    matching = f"{total} papers match" if args.filter else f"{total} papers in the library"
+    _print({"papers": rows, "total": total}, args.json, f"{human}\n{matching}".lstrip())
     return 0
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from store.sorts import LIBRARY_SORTS
+
 # task -> [(command, what it does, an example)]; the order of `scisynth --help` and of the README's list.
 COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
     "library": [
@@ -177,8 +179,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
                         help="with --ray: encoding workers, each holding the model (default: one per cluster CPU)")
 
     library = command("library")
-    library.add_argument("--offset", type=int, default=0, help="skip this many papers (oldest first)")
+    library.add_argument("--offset", type=int, default=0, help="skip this many papers (in the order listed)")
     library.add_argument("--limit", type=int, default=100, help="list at most this many papers")
+    library.add_argument("--filter", metavar="TEXT", help="only papers whose title, authors, venue, DOI or id contain "
+                         "TEXT (any case)")
+    library.add_argument("--sort", choices=LIBRARY_SORTS, default="added",
+                         help="order by: when added, title, year, venue, source, passages read, reference list "
+                              "entries, or library papers citing it")
+    library.add_argument("--desc", action="store_true", help="largest, latest or last first")
 
     refs = command("refs")
     refs.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")

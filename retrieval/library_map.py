@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ NEW_SHARE_FOR_RELAYOUT = 0.2  # above this share of unmapped papers the whole la
 NEIGHBOURS = 5  # mapped papers a new paper is placed among
 MAX_CLUSTERS = 12
 LABEL_TERMS = 3
+_WEB_ADDRESS = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+")  # no label of "github, com"
 TSNE_ITERATIONS = 400  # enough for the clusters to settle on a few thousand papers; <= 5 s for 2,000 on 2 cores
 
 
@@ -108,9 +110,10 @@ def place_among_neighbours(new: np.ndarray, mapped: np.ndarray, positions: np.nd
 
 def cluster_labels(texts: list[str], groups: np.ndarray, count: int) -> list[str]:
     """Each group's LABEL_TERMS terms most over-represented in its papers' texts against the whole library."""
+    few = len(texts) < 20  # a handful of papers share few terms: any term counts
     try:
-        tfidf = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]{2,}\b", min_df=2,
-                                max_df=0.5, sublinear_tf=True).fit(texts)
+        tfidf = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]{2,}\b",
+                                min_df=1 if few else 2, max_df=1.0 if few else 0.5, sublinear_tf=True).fit(texts)
         weights = tfidf.transform(texts)
     except ValueError:  # too few papers, or no term shared by two of them
         return [f"group {i + 1}" for i in range(count)]
@@ -119,7 +122,7 @@ def cluster_labels(texts: list[str], groups: np.ndarray, count: int) -> list[str
     labels = []
     for group in range(count):
         members = weights[groups == group]
-        distinct = np.asarray(members.mean(axis=0)).ravel() - overall
+        distinct = np.asarray(members.mean(axis=0)).ravel() - (overall if count > 1 else 0)
         best = [terms[i] for i in np.argsort(-distinct)[:LABEL_TERMS] if distinct[i] > 0]
         labels.append(", ".join(best) or f"group {group + 1}")
     return labels
@@ -141,8 +144,8 @@ class LibraryMapper:
         count = max(1, min(MAX_CLUSTERS, round((len(papers) / 4) ** 0.5)))
         groups = (KMeans(count, n_init=4, random_state=SEED).fit_predict(positions) if len(papers) > count
                   else np.arange(len(papers)))
-        first = self.catalog.first_passages()
-        texts = [f"{rows[p].title}\n{first.get(p, '')}" for p in papers]
+        abstracts = self.catalog.abstracts()
+        texts = [_WEB_ADDRESS.sub(" ", f"{rows[p].title}\n{abstracts.get(p, '')}") for p in papers]
         labels = cluster_labels(texts, groups, count)
         points = [MapPoint(p, rows[p].title, rows[p].year, round(float(x), 3), round(float(y), 3), int(g))
                   for p, (x, y), g in zip(papers, positions, groups, strict=True)]

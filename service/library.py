@@ -7,11 +7,13 @@ None is the operator at the command line, who may delete anything).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.gaps import FoundGap, OpenQuestionFinder
 from agent.importing import BibliographyImporter, ImportReport
 from agent.runtime import Runtime
 from agent.zotero_sync import SyncReport, zotero_sync
@@ -23,9 +25,51 @@ from tools.citation_export import export
 from tools.zotero import ZoteroLibrary
 
 
+@dataclass(frozen=True)
+class ListedPaper:
+    """A paper as the library lists it: its record and how much of it SciSynth read and links."""
+
+    row: PaperRow
+    passages: int
+    references: int  # entries of its reference list
+    cited_by: int  # library papers citing it
+
+
+@dataclass(frozen=True)
+class PaperContents:
+    sections: list[tuple[str, int | None]]  # (section, first page), in reading order
+    open_questions: list[FoundGap]
+
+
 @dataclass
 class LibraryService:
     runtime: Runtime
+
+    def listing(self, text: str | None = None, sort: str = "added", descending: bool = False, offset: int = 0,
+                limit: int = 100) -> tuple[list[ListedPaper], int]:
+        """A page of the papers matching `text` (title, authors, venue, DOI, id), sorted by one of
+        store.sorts.LIBRARY_SORTS, with their counts; and how many papers match."""
+        catalog = self.runtime.catalog
+        cited = Counter(cited for _, cited in self.runtime.citation_graph.links())
+        if sort == "cited_by":  # counted from the whole library's links, so sorted here
+            rows, total = catalog.listing(text, limit=None)
+            rows = sorted(rows, key=lambda row: cited[row.paper_id], reverse=descending)[offset:offset + limit]
+        else:
+            rows, total = catalog.listing(text, sort, descending, offset, limit)
+        counts = catalog.counts([row.paper_id for row in rows])
+        return [ListedPaper(row, *counts[row.paper_id], cited[row.paper_id]) for row in rows], total
+
+    def listed(self, paper_id: str) -> ListedPaper:
+        """One paper with its counts."""
+        row = self.paper(paper_id)
+        passages, references = self.runtime.catalog.counts([row.paper_id])[row.paper_id]
+        return ListedPaper(row, passages, references, len(self.runtime.citation_graph.cited_by(row)))
+
+    def contents(self, paper_id: str) -> PaperContents:
+        """The paper's table of contents and the open questions it states."""
+        row = self.paper(paper_id)
+        finder = OpenQuestionFinder(self.runtime.searcher, self.runtime.scorer, quality=self.runtime.settings.answer)
+        return PaperContents(self.runtime.catalog.sections(row.paper_id), finder.of_paper(row.paper_id, row.title))
 
     def papers(self, offset: int = 0, limit: int | None = 100) -> list[PaperRow]:
         return self.runtime.catalog.papers(offset=offset, limit=limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ MAX_REFERENCE_TITLE = 500  # a mis-split reference list can make a "title" of a 
 MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Introduction" names nothing)
 
 
+_FIGURE_OR_TABLE = re.compile(r"(?i)(fig(ure)?|table|tab)\.?\s*[A-Z]?\d")  # a caption, not a heading
 REFERENCE_SOURCE = "bibliography"  # a paper known only from a reference manager's entry (agent/importing.py)
 
 
@@ -298,6 +300,45 @@ class Catalog:
             query = select(PaperRow).order_by(col(PaperRow.added_at)).offset(offset).limit(limit)
             return list(session.exec(query))
 
+    def listing(self, text: str | None = None, sort: str = "added", descending: bool = False, offset: int = 0,
+                limit: int | None = 100) -> tuple[list[PaperRow], int]:
+        """A page of the papers whose title, authors, venue, DOI or id contain `text` (any case), sorted by a
+        column of COLUMN_SORTS, papers without a value last; and how many papers match."""
+        passages = select(func.count(col(ChunkRow.id))).where(col(ChunkRow.paper_id) == col(PaperRow.paper_id))
+        references = select(func.count(col(ReferenceRow.id))).where(
+            col(ReferenceRow.paper_id) == col(PaperRow.paper_id))
+        keys = {"added": col(PaperRow.added_at), "title": func.lower(col(PaperRow.title)), "year": col(PaperRow.year),
+                "venue": func.lower(col(PaperRow.venue)), "source": col(PaperRow.source),
+                "passages": passages.scalar_subquery(), "references": references.scalar_subquery()}
+        key = keys[sort]
+        query = select(PaperRow)
+        if text and text.strip():
+            pattern = f"%{text.strip().lower()}%"
+            query = query.where(or_(*(func.lower(field).like(pattern) for field in (
+                col(PaperRow.title), col(PaperRow.authors_json), col(PaperRow.venue), col(PaperRow.doi),
+                col(PaperRow.paper_id)))))
+        with Session(self.engine) as session:
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            ordered = query.order_by(key.is_(None), key.desc() if descending else key.asc(), col(PaperRow.paper_id))
+            return list(session.exec(ordered.offset(offset).limit(limit))), total
+
+    def counts(self, paper_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """Paper id -> (passages, reference list entries)."""
+        with Session(self.engine) as session:
+            passages = dict(session.exec(select(col(ChunkRow.paper_id), func.count()).where(
+                col(ChunkRow.paper_id).in_(paper_ids)).group_by(col(ChunkRow.paper_id))).all())
+            references = dict(session.exec(select(col(ReferenceRow.paper_id), func.count()).where(
+                col(ReferenceRow.paper_id).in_(paper_ids)).group_by(col(ReferenceRow.paper_id))).all())
+        return {paper: (passages.get(paper, 0), references.get(paper, 0)) for paper in paper_ids}
+
+    def sections(self, paper_id: str) -> list[tuple[str, int | None]]:
+        """The paper's sections in reading order, each once, with the page it starts on: a table of contents."""
+        seen: dict[str, int | None] = {}
+        for chunk in self.chunks_of(paper_id):
+            if chunk.section not in seen and not _FIGURE_OR_TABLE.match(chunk.section.rsplit(" > ", 1)[-1]):
+                seen[chunk.section] = chunk.page_spans[0][1] if chunk.page_spans else None
+        return list(seen.items())
+
     def papers_of_years(self, years: set[int | None]) -> list[PaperRow]:
         """Every paper published in one of these years (None: papers without a year)."""
         condition: ColumnElement[bool] = col(PaperRow.year).in_([year for year in years if year is not None])
@@ -370,11 +411,19 @@ class Catalog:
         with Session(self.engine) as session:
             return list(session.exec(query))
 
-    def first_passages(self) -> dict[str, str]:
-        """Paper id -> its first passage (the abstract, for most papers): what a paper is about, in brief."""
-        query = select(col(ChunkRow.paper_id), col(ChunkRow.text)).where(col(ChunkRow.ordinal) == 0)
+    def abstracts(self) -> dict[str, str]:
+        """Paper id -> what the paper is about in brief: its abstract among its first passages, else its first
+        passage (a PDF's first one may be its authors' affiliations)."""
+        query = (select(col(ChunkRow.paper_id), col(ChunkRow.section), col(ChunkRow.text))
+                 .where(col(ChunkRow.ordinal) < 3).order_by(col(ChunkRow.paper_id), col(ChunkRow.ordinal)))
+        first: dict[str, str] = {}
+        abstract: dict[str, str] = {}
         with Session(self.engine) as session:
-            return dict(session.exec(query).all())
+            for paper, section, text in session.exec(query):
+                first.setdefault(paper, text)
+                if section.lower().startswith("abstract"):
+                    abstract.setdefault(paper, text)
+        return first | abstract
 
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""

@@ -159,10 +159,19 @@ def test_library_shows_references_and_citing_papers(server: str) -> None:  # noq
 
     with web_page(server) as page:
         page.click("#tab-library")
-        row = page.locator("#papers tr", has_text="Construction of the Literature Graph")
-        row.locator("button.refs").click()
+        expect(page.locator("#library-count")).to_have_text("3 papers")
+        page.click("#library-table th[data-sort=cited_by]")  # most cited first
+        expect(page.locator("#papers tr").first).to_contain_text("Construction of the Literature Graph")
+        assert page.locator("#papers tr").first.locator("td.number").all_inner_texts()[-1] == "2"
+        page.screenshot(path=str(ARTIFACTS / "library-table.png"))
+        page.fill("#library-filter", "s2orc")
+        expect(page.locator("#papers tr")).to_have_count(1)
+        page.fill("#library-filter", "")
+        expect(page.locator("#papers tr")).to_have_count(3)
+        page.locator("#papers tr button.link", has_text="Construction of the Literature Graph").click()
         view = page.locator("#paper-view")
         expect(view.locator("h4", has_text="Cited by 2 library papers")).to_be_visible()
+        expect(view.locator("ol.contents")).to_contain_text("Introduction")
         expect(view).to_contain_text("SPECTER")
         view.locator("li button.link", has_text="SPECTER").click()  # open a citing paper's own view
         expect(view.locator("h4", has_text="1 in your library")).to_be_visible()

@@ -331,26 +331,60 @@ async function showFirstRun() {
   }
 }
 
-async function loadPapers() {
-  const { papers } = await api("/v1/papers?limit=200");
-  $("papers").replaceChildren(...papers.map((p) => el("tr", {},
-    el("td", {}, externalLink(p.url, p.title) || p.title, p.venue ? el("div", { className: "venue" }, p.venue) : ""),
-    el("td", {}, p.year || ""),
-    el("td", {}, p.source),
-    el("td", {}, p.paper_id),
-    el("td", {}, el("button", { className: "refs", onclick: () => showPaper(p) }, "References")))));
+// The Library tab: papers with their metadata and counts, sorted by a clicked column header, filtered as you type.
+const librarySort = { sort: "added", order: "asc" };
+
+function authorsText(authors) {
+  if (!authors || !authors.length) return "";
+  return authors.length > 3 ? `${authors.slice(0, 3).join(", ")} et al.` : authors.join(", ");
 }
 
-// A paper's reference list (entries that are library papers open their own view) and the papers citing it.
+async function loadPapers() {
+  const query = new URLSearchParams({ limit: 200, sort: librarySort.sort, order: librarySort.order });
+  if ($("library-filter").value.trim()) query.set("q", $("library-filter").value.trim());
+  const { papers, total } = await api(`/v1/papers?${query}`);
+  $("library-count").textContent = `${total} paper${total === 1 ? "" : "s"}${total > papers.length ? `, the first ${papers.length} shown` : ""}`;
+  document.querySelectorAll("#library-table th[data-sort]").forEach((th) => {
+    th.dataset.order = th.dataset.sort === librarySort.sort ? librarySort.order : "";
+  });
+  $("papers").replaceChildren(...papers.map((p) => el("tr", {},
+    el("td", {}, el("button", { className: "link", onclick: () => showPaper(p) }, p.title),
+      p.doi ? el("div", { className: "venue" }, externalLink(`https://doi.org/${p.doi}`, `doi:${p.doi}`)) : null),
+    el("td", { className: "authors" }, authorsText(p.authors)),
+    el("td", {}, p.year || ""),
+    el("td", {}, p.venue || ""),
+    el("td", {}, p.source, p.has_pdf && p.source !== "pdf" ? el("div", { className: "venue" }, "with PDF") : null),
+    el("td", { className: "number" }, p.passages ?? ""),
+    el("td", { className: "number" }, p.references ?? ""),
+    el("td", { className: "number" }, p.cited_by ?? ""),
+    el("td", {}, externalLink(p.url, "arXiv")))));
+}
+
+// A paper's page: its metadata, table of contents, the open questions it states, its references (entries that are
+// library papers open their own page) and the library papers citing it.
 async function showPaper(paper) {
   const path = `/v1/papers/${encodeURIComponent(paper.paper_id)}`;
-  const [{ references }, { cited_by: citing }] = await Promise.all([api(`${path}/references`),
-    api(`${path}/cited-by`)]);
+  const [{ references }, { cited_by: citing }, contents] = await Promise.all([api(`${path}/references`),
+    api(`${path}/cited-by`), api(`${path}/contents`)]);
   const open = (id, label) => el("button", { className: "link", onclick: () =>
     api(`/v1/papers/${encodeURIComponent(id)}`).then(showPaper) }, label);
   const linked = references.filter((r) => r.in_library).length;
+  const facts = [authorsText(paper.authors), paper.year, paper.venue, paper.source,
+    paper.pages ? `${paper.pages} pages` : null, paper.passages ? `${paper.passages} passages` : null]
+    .filter(Boolean).join(" · ");
+  const page = (n) => (n ? ` (p. ${n})` : "");
   $("paper-view").replaceChildren(
-    el("strong", {}, paper.title),
+    el("h3", {}, paper.title),
+    el("div", { className: "status" }, facts),
+    el("div", {}, paper.doi ? externalLink(`https://doi.org/${paper.doi}`, `doi:${paper.doi}`) : null, " ",
+      externalLink(paper.url, "arXiv"), " ", el("span", { className: "venue" }, paper.paper_id)),
+    el("h4", {}, "Contents"),
+    contents.sections.length ? el("ol", { className: "contents" }, ...contents.sections.map((s) => el("li", {},
+      `${s.section}${page(s.page)}`))) : el("p", { className: "status" }, "No sections were read."),
+    el("h4", {}, `Open questions it states (${contents.open_questions.length})`),
+    contents.open_questions.length ? el("ul", {}, ...contents.open_questions.map((q) => el("li", {},
+      el("strong", {}, `${q.kind}: `), q.text, el("span", { className: "venue" }, ` — ${q.section}${page(q.page)}`))))
+      : el("p", { className: "status" }, "It states none that SciSynth recognises."),
     el("h4", {}, `References (${references.length}, ${linked} in your library)`),
     references.length ? el("ol", {}, ...references.map((r) => el("li", {},
       `${r.title}${r.year ? ` (${r.year})` : ""} `, r.in_library ? open(r.in_library, "in library") : null)))
@@ -358,6 +392,7 @@ async function showPaper(paper) {
     el("h4", {}, `Cited by ${citing.length} library paper${citing.length === 1 ? "" : "s"}`),
     el("ul", {}, ...citing.map((p) => el("li", {}, open(p.paper_id, p.title)))));
   $("paper-view").classList.remove("hidden");
+  $("paper-view").scrollIntoView();
 }
 
 // "3 added, 1 skipped (line 12: ...)" for a job of several entries (an import); nothing for a single paper.
@@ -662,6 +697,18 @@ function setUp() {
   $("map-form").addEventListener("submit", (event) => {
     event.preventDefault();
     loadMap().catch((error) => { $("map-status").textContent = error.message; });
+  });
+  document.querySelectorAll("#library-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
+    const again = librarySort.sort === th.dataset.sort;
+    librarySort.order = again && librarySort.order === "asc" ? "desc" : again ? "asc"
+      : ["passages", "references", "cited_by", "year"].includes(th.dataset.sort) ? "desc" : "asc";
+    librarySort.sort = th.dataset.sort;
+    loadPapers().catch((error) => { $("job").textContent = error.message; });
+  }));
+  let filtering = null;
+  $("library-filter").addEventListener("input", () => {
+    clearTimeout(filtering);
+    filtering = setTimeout(() => loadPapers().catch((error) => { $("job").textContent = error.message; }), 250);
   });
   $("table-form").addEventListener("submit", (event) => {
     event.preventDefault();
