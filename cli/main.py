@@ -594,6 +594,37 @@ def _write_pages(pictures: list, output: Path) -> int:
     return 0
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    from retrieval.map_files import map_html, map_png
+    from store.watches import WatchError
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".html", ".png"):
+        raise ValueError(f"cannot tell the format of {output}: name it .html or .png")
+    if not output.parent.is_dir():
+        raise ValueError(f"cannot write {output}: the folder {output.parent} does not exist")
+    services = _services(args, needs_model=False)
+    if args.conversation and services.runtime.conversations.get(args.conversation) is None:
+        raise ValueError(f"no conversation {args.conversation!r}: 'scisynth ask --conversation ID' starts one")
+    try:
+        library = services.maps.build(args.watch, args.conversation, None, args.recompute)
+    except WatchError as error:
+        raise ValueError(f"{error} ('scisynth watch list' shows the watches)") from error
+    if not library.points:
+        raise ValueError("the library has no papers with passages to map: 'scisynth ingest' adds some")
+    if output.suffix.lower() == ".png":
+        map_png(library, output)
+    else:
+        urls = {row.paper_id: row.url or (f"https://doi.org/{row.doi}" if row.doi else "")
+                for row in services.runtime.catalog.papers(limit=None)}
+        output.write_text(map_html(library, {paper: url for paper, url in urls.items() if url}), encoding="utf-8")
+    marked = f", {len(library.highlighted)} marked" if library.highlighted else ""
+    print(f"wrote the map of {len(library.points)} papers in {len(library.clusters)} clusters "
+          f"({len(library.links)} citations{marked}; layout {library.layout} in {library.seconds:.1f} s) to {output}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from service.errors import UnknownPaperError
 
@@ -694,7 +725,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "show": cmd_show,
-            "delete": cmd_delete,
+            "map": cmd_map, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,
             "hypothesize": cmd_hypothesize, "check": cmd_check, "contradictions": cmd_contradictions,

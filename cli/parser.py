@@ -33,6 +33,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
         ("show", "see a quote where it is printed: the PDF page as PNG with the quote highlighted (and the next page "
                  "when it runs on), or for a paper without a PDF the passage with the quote marked",
          'scisynth show PAPER_ID --quote "we release all the datasets" -o page.png'),
+        ("map", "the library as a map: papers placed by subject in labelled clusters, citations drawn between them, "
+                "a watch's or a conversation's papers marked; HTML (hover, click) or PNG",
+         "scisynth map -o map.html"),
         ("delete", "remove papers with their passages and vectors", "scisynth delete PAPER_ID"),
         ("reindex", "rebuild the indexes from the catalog (new embedding model, lost index)", "scisynth reindex"),
     ],
@@ -199,6 +202,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     show.add_argument("--zoom", type=float, default=1.5, help="pixels per PDF point, 0.5 to 3")
     show.add_argument("-o", "--output", metavar="FILE.png", help="write the page as PNG; a quote running on to the "
                       "next page writes FILE-pN.png too (without -o: the passage holding the quote is printed)")
+
+    library_map = command("map")
+    library_map.add_argument("-o", "--output", required=True, metavar="FILE",
+                             help="map.html (a page: hover a point for its title, click to open the paper) or map.png")
+    library_map.add_argument("--watch", metavar="ID", help="mark the papers this watch added")
+    library_map.add_argument("--conversation", metavar="ID", help="mark the papers this conversation cites")
+    library_map.add_argument("--recompute", action="store_true", help="lay the whole library out again (otherwise "
+                             "papers added since the last map are placed among their nearest neighbours)")
 
     delete = command("delete")
     delete.add_argument("paper_ids", nargs="+", metavar="PAPER_ID", help="ids as 'scisynth library' shows them")

@@ -34,7 +34,8 @@ NEW_SHARE_FOR_RELAYOUT = 0.2  # above this share of unmapped papers the whole la
 NEIGHBOURS = 5  # mapped papers a new paper is placed among
 MAX_CLUSTERS = 12
 LABEL_TERMS = 3
-_WEB_ADDRESS = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+")  # no label of "github, com"
+# Addresses and TeX are not what a paper is about: no label of "github, com" or "mathbb".
+_NOT_WORDS = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+|\\[A-Za-z]+|\$[^$]{0,200}\$")
 TSNE_ITERATIONS = 400  # enough for the clusters to settle on a few thousand papers; <= 5 s for 2,000 on 2 cores
 
 
@@ -123,7 +124,11 @@ def cluster_labels(texts: list[str], groups: np.ndarray, count: int) -> list[str
     for group in range(count):
         members = weights[groups == group]
         distinct = np.asarray(members.mean(axis=0)).ravel() - (overall if count > 1 else 0)
-        best = [terms[i] for i in np.argsort(-distinct)[:LABEL_TERMS] if distinct[i] > 0]
+        best: list[str] = []
+        for i in np.argsort(-distinct)[:LABEL_TERMS * 3]:
+            stem = terms[i].removesuffix("s")
+            if distinct[i] > 0 and len(best) < LABEL_TERMS and all(b.removesuffix("s") != stem for b in best):
+                best.append(terms[i])
         labels.append(", ".join(best) or f"group {group + 1}")
     return labels
 
@@ -145,7 +150,7 @@ class LibraryMapper:
         groups = (KMeans(count, n_init=4, random_state=SEED).fit_predict(positions) if len(papers) > count
                   else np.arange(len(papers)))
         abstracts = self.catalog.abstracts()
-        texts = [_WEB_ADDRESS.sub(" ", f"{rows[p].title}\n{abstracts.get(p, '')}") for p in papers]
+        texts = [_NOT_WORDS.sub(" ", f"{rows[p].title}\n{abstracts.get(p, '')}") for p in papers]
         labels = cluster_labels(texts, groups, count)
         points = [MapPoint(p, rows[p].title, rows[p].year, round(float(x), 3), round(float(y), 3), int(g))
                   for p, (x, y), g in zip(papers, positions, groups, strict=True)]
