@@ -202,6 +202,12 @@ class ServiceSettings(_Group):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest PDF upload")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty: off")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, description="wait for running turns at shutdown")
+    public_url: str = Field(default="", pattern=r"^$|^https?://[^\s]+$", description="the address users' browsers "
+                            "reach the service at (https://scisynth.lab.example); with link_secret, Slack citations "
+                            "link to the cited page, highlighted")
+    link_secret: str = Field(default="", description="signs the page links Slack shows (any long random string, the "
+                             "same on every replica); a link opens its one page without an API key")
+    link_days: int = Field(default=30, ge=1, le=3650, description="how long a signed page link opens")
 
     @property
     def keys(self) -> list[str]:

@@ -65,6 +65,12 @@ class Style:
     emphasis: Callable[[str], str]
     link: Callable[[str, str | None], str]  # (label, url) -> a link, or the label alone without a url
     bullet: str = ""
+    page_link: Callable[[str, int, str], str | None] = lambda _paper, _page, _quote: None  # the page, highlighted
+
+
+def _on_page(style: Style, paper_id: str, page: int | None, quote: str) -> str:
+    """", p. 3", linked to the page with the quote highlighted where the style can."""
+    return f", {style.link(f'p. {page}', style.page_link(paper_id, page, quote))}" if page else ""
 
 
 TEXT = Style(escape=str, heading=str, emphasis=str, link=lambda label, _url: label)
@@ -137,8 +143,8 @@ def references_block(citations: list[dict], style: Style) -> str:
     if not citations:
         return ""
     lines = [f"{style.bullet}{style.link('[' + str(c['n']) + ']', c.get('url'))} {style.escape(c['title'])} — "
-             f"{style.escape(c['section'])}" + (f", p. {c['page']}" if c.get("page") else "")
-             + f": “{style.escape(c['quote'])}”" for c in citations]
+             f"{style.escape(c['section'])}{_on_page(style, c['paper_id'], c.get('page'), c['quote'])}: "
+             f"“{style.escape(c['quote'])}”" for c in citations]
     return style.heading("References") + "\n" + "\n".join(lines)
 
 
@@ -168,7 +174,7 @@ def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
         lines.append(f"{style.bullet}{style.emphasis(paper.stance.upper() + confidence)}: "
                      f"{style.escape(paper.title)} ({paper.year or 'n.d.'}) [{style.escape(paper.paper_id)}]")
         lines += [f"  [{q.n}] \u201c{style.escape(q.quote)}\u201d ({style.escape(q.section or 'text')}"
-                  f"{f', p. {q.page}' if q.page else ''})" for q in paper.rationale]
+                  f"{_on_page(style, paper.paper_id, q.page, q.quote)})" for q in paper.rationale]
     silent = [f"{style.escape(p.title)} ({p.year or 'n.d.'})" for p in result.papers if p.stance == "insufficient"]
     if silent:
         lines += ["", "Do not address it: " + "; ".join(silent)]

@@ -37,6 +37,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # The web page and its assets, liveness, and Slack (which signs its own requests) need no key.
 _PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/slack/events", "/favicon.ico"})
 _PUBLIC_PREFIXES = ("/static/",)
+_SIGNED_PREFIXES = ("/v1/shared/",)  # a signed link is its own credential (api/page_links.py)
 _DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
 UPLOAD_PATHS = frozenset({"/v1/papers", "/v1/papers/import"})
 SECURITY_HEADERS = [
@@ -91,7 +92,7 @@ class Guard:
         self.auth_failures = auth_failures
 
     def _public(self, path: str) -> bool:
-        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
+        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES + _SIGNED_PREFIXES):
             return True
         if path in _DOCS_PATHS and self.settings.service.api_docs:
             return True

@@ -14,10 +14,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import FileResponse, Response
 
 from api import problems
-from api.deps import PagesDep, Reader
+from api.deps import PagesDep, Reader, RuntimeDep
+from api.page_links import read_link
 from api.routes_library import PaperId
 from api.schemas import Highlight, PageImage, QuotedPassage, QuoteView
-from service.errors import NoPagesError
+from service.errors import NoPagesError, UnknownPaperError
 from service.pages import MAX_QUOTE
 from tools.page_render import DEFAULT_ZOOM, MAX_ZOOM, MIN_ZOOM
 
@@ -78,6 +79,22 @@ def page_image(pages: PagesDep, _caller: Reader, paper_id: PaperId, page: PageNu
     found = "none" if not quote.strip() else "yes" if picture.location.found else "no"
     return Response(picture.png, media_type="image/png",
                     headers={"X-Quote-Found": found, "Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/shared/pages/{token}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, **problems.responses(404)})
+def shared_page_image(pages: PagesDep, runtime: RuntimeDep,
+                      token: Annotated[str, Path(max_length=4000, description="a signed page link's token")]
+                      ) -> Response:
+    """A cited page, highlighted, from a signed link (as Slack shows them): no API key; the link names its page."""
+    try:
+        paper_id, page, quote = read_link(token, runtime.settings.service.link_secret)
+        picture = pages.page(paper_id, page, quote)
+    except ValueError as error:
+        raise HTTPException(404, str(error)) from error
+    except (NoPagesError, UnknownPaperError) as error:
+        raise HTTPException(404, "the page of this link is no longer in the library") from error
+    return Response(picture.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/papers/{paper_id:path}/pdf", response_class=FileResponse,

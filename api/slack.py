@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from agent.turn import TurnEvent, TurnRequest
 from api.answers import MRKDWN, format_check, format_result, slack_escape
+from api.page_links import page_link
 from api.slack_format import split_message
 from service import Services
 from store.slack import SlackRecords
@@ -37,6 +39,9 @@ class SlackBot:
         self.services = services
         self.progress_interval = progress_interval
         self.records = SlackRecords(services.runtime.engine)
+        links = services.runtime.settings.service
+        # Slack sends no API key: a cited page is linked by a signed address when the operator configured one.
+        self.style = replace(MRKDWN, page_link=lambda paper, page, quote: page_link(links, paper, page, quote))
         client = WebClient(token=token, base_url=api_url or WebClient.BASE_URL)
         self.app = App(token=token, signing_secret=signing_secret, client=client, token_verification_enabled=False,
                        process_before_response=False)
@@ -84,7 +89,7 @@ class SlackBot:
             conversation = self._conversation(channel, thread_ts, question)
             result = self.services.turns.run(TurnRequest(question=question, mode=mode, conversation_id=conversation),
                                              progress)
-            first, *rest = split_message(format_result(result, MRKDWN))
+            first, *rest = split_message(format_result(result, self.style))
             client.chat_update(channel=channel, ts=placeholder, text=first)
             for piece in rest:
                 client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=piece)
@@ -96,7 +101,7 @@ class SlackBot:
         """The claim as a message, the check in its thread (split over replies if long)."""
         opened = client.chat_postMessage(channel=channel, text=f"*Checking:* {slack_escape(claim[:200])}")["ts"]
         try:
-            first, *rest = split_message(format_check(self.services.claims.check(claim), MRKDWN))
+            first, *rest = split_message(format_check(self.services.claims.check(claim), self.style))
         except ValueError as error:  # an empty or overlong claim: say what to change
             first, rest = str(error), []
         except Exception:

@@ -104,13 +104,13 @@ def map_rows(plot: Path | None) -> list[list[str]]:
         ["map: kept layout, clusters and labels (s)", f"{kept_seconds:.2f}", "", "", ""],
         ["map: same library twice, largest coordinate difference", f"{np.abs(positions - again).max():.3g}", "",
          "", "0"],
-        ["map: 10 nearest kept, all papers (t-SNE | PCA-2D | random)", f"{neighbourhood_kept(vectors, positions):.3f}",
+        ["map: 10 nearest kept, all papers (t-SNE, PCA-2D, random)", f"{neighbourhood_kept(vectors, positions):.3f}",
          f"{neighbourhood_kept(vectors, pca):.3f}", f"{neighbourhood_kept(vectors, random_layout):.3f}", ""],
         [f"map: 10 nearest kept, {len(late)} papers placed later (layout of the rest + placing: "
          f"{extended_seconds:.1f} s)", f"{neighbourhood_kept(vectors, extended, late):.3f}",
          f"{neighbourhood_kept(vectors, pca, late):.3f}", f"{neighbourhood_kept(vectors, random_layout, late):.3f}",
          ""],
-        ["map: clusters against arXiv fields, AMI (map | k-means on PCA-2D | random)", ami(clusters),
+        ["map: clusters against arXiv fields, AMI (map, k-means on PCA-2D, random)", ami(clusters),
          ami(pca_clusters), ami(random_clusters), ""],
     ]
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from agent.settings import Settings
 from agent.turn import TurnResult
 from api.answers import MRKDWN, format_result
 from api.app import create_app
+from api.page_links import page_link, read_link
 from api.slack_format import split_message
 from tests.slack_server import FakeSlack
 
@@ -27,7 +29,8 @@ SECRET = "test-signing-secret"
 @pytest.fixture
 def slack(library: Runtime) -> Iterator[tuple[TestClient, FakeSlack, Runtime]]:
     fake = FakeSlack()
-    settings = Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False,
+    settings = Settings(home=library.settings.storage.home, llm="extractive", use_arxiv=False, api_keys="lab-key",
+                        public_url="http://testserver", link_secret="a-long-random-link-secret",
                         **{"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake.url})
     runtime = build_runtime(settings, embedder=library.embedder)
     with TestClient(create_app(runtime=runtime)) as client:
@@ -74,6 +77,7 @@ def test_mention_gets_placeholder_then_answer_in_thread_and_follow_up_continues(
         time.sleep(0.2)
         final = fake.of("chat.update")[-1]
     assert final["channel"] == "C1" and "*References*" in final["text"] and "[1]" in final["text"]
+    _cited_page_opens_without_a_key(client, final["text"])
 
     follow = event("<@UBOT> and what does S2ORC contain?", "Ev2", ts="100.5", thread_ts="100.1")
     post(client, follow, signed(follow))
@@ -87,6 +91,38 @@ def test_mention_gets_placeholder_then_answer_in_thread_and_follow_up_continues(
         time.sleep(0.2)
     assert len(conversations) == 1  # the thread is one conversation
     assert [m.role for m in runtime.conversations.messages(conversations[0].id)] == ["user", "assistant"] * 2
+
+
+def _cited_page_opens_without_a_key(client: TestClient, text: str) -> None:
+    """A reference's page number links to the page, highlighted, by a signed address (Slack sends no key)."""
+    links = re.findall(r"<http://testserver(/v1/shared/pages/[^|>]+)\|p\. (\d+)>", text)
+    assert links, text
+    path, _page = links[0]
+    picture = client.get(path)
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    assert client.get("/v1/papers").status_code == 401  # everything else still needs the key
+    token = path.removeprefix("/v1/shared/pages/").removesuffix(".png")
+    payload, signature = token.split(".")
+    forged = client.get(f"/v1/shared/pages/{payload}.{signature[:-2]}AA.png")
+    assert forged.status_code == 404 and forged.json()["detail"] == "this page link is not valid"
+
+
+def test_page_links_expire_and_name_one_page() -> None:
+    service = Settings(public_url="https://scisynth.example/", link_secret="s3cret", link_days=1).service
+    link = page_link(service, "paper/1", 3, "a quote " * 100)
+    assert link is not None and link.startswith("https://scisynth.example/v1/shared/pages/")
+    token = unquote(link.removeprefix("https://scisynth.example/v1/shared/pages/").removesuffix(".png"))
+    paper, page, quote = read_link(token, "s3cret")
+    assert (paper, page) == ("paper/1", 3) and len(quote) <= 400 and quote.startswith("a quote")
+    with pytest.raises(ValueError, match="not valid"):
+        read_link(token, "another-secret")
+    later = time.time() + 2 * 86400
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: later)
+        with pytest.raises(ValueError, match="expired"):
+            read_link(token, "s3cret")
+    assert page_link(Settings(public_url="https://x.example").service, "p", 3, "q") is None  # no secret: no link
+    assert page_link(service, "p", None, "q") is None  # no page: no link
 
 
 def test_bad_signature_and_stale_timestamp_are_refused(slack) -> None:
