@@ -29,7 +29,7 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.turn import TurnRequest
 from benchmarks.bench_api import ABSTRACTS
-from evals.report import table
+from evals.report import show
 from service.turns import TurnService
 from tests.redis_server import running_redis
 
@@ -88,8 +88,8 @@ def main() -> None:
     repeat_rate = 1 - len(set(log)) / len(log)
     print(f"log: {len(log)} turns, {len(set(log))} distinct questions (Zipf {args.zipf} over {args.pool}); "
           f"repeat rate {repeat_rate:.2f} (the most a cache keyed on the question reaches); claimed {CLAIMED_HIT_RATE}")
-    print(table(["replay", "turns", "hit rate", "p50 s miss", "p50 s hit"],
-                [[row[0], row[1], f"{row[2]:.2f}", f"{row[3]:.2f}", f"{row[4]:.2f}"] for row in rows]))
+    show(["replay", "turns", "hit rate", "p50 s miss", "p50 s hit"],
+                [[row[0], row[1], f"{row[2]:.2f}", f"{row[3]:.2f}", f"{row[4]:.2f}"] for row in rows])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.turn import TurnRequest
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show, table
 from retrieval.embeddings import Embedder, load_embedder
 from service.turns import TurnService
 
@@ -206,7 +206,7 @@ def main() -> None:
     print(f"library: {papers} papers; extractive turns; 2 cores; {len(latencies)} turns from {args.clients} "
           f"clients in {serve['wall']:.1f} s; ingest of {args.ingest} abstracts embedded {texts} texts in "
           f"{ingest_seconds:.1f} s\n")
-    print(table(["figure", "before (issue 16)", "goal", "now"], [
+    show(["figure", "before (issue 16)", "goal", "now"], [
         ["CPU s per turn (in process)", BEFORE["cpu"], GOALS["cpu"], turn_cpu],
         ["CPU s per turn (server, under load)", "", "", serve["server_cpu"]],
         ["warm turn latency, 1 client, p50 s", BEFORE["p50"], GOALS["p50"], serve["p50"]],
@@ -215,15 +215,15 @@ def main() -> None:
         ["per-turn CPU / (query encoding + searches)", BEFORE["ratio"], GOALS["ratio"],
          f"{turn_cpu / search_cpu:.1f}x ({search_cpu * 1000:.0f} ms)"],
         ["ingest throughput / raw encoder", BEFORE["ingest"], GOALS["ingest"], ratio],
-    ]))
+    ])
     print("\n" + table(["p50 s", "p90 s", "p99 s", "mean s"], [[
         latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.9)],
         latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], statistics.mean(latencies)]]))
     turns = max(1, len(latencies))
     print(f"\nLock waits during the {args.clients}-client run (summed over threads; a turn's wall time is "
           f"{statistics.mean(latencies) * 1000:.0f} ms on average)\n")
-    print(table(["lock", "waited s", "ms per turn"], [[name, seconds, seconds * 1000 / turns]
-                                                     for name, seconds in sorted(serve["lock_waits"].items())]))
+    show(["lock", "waited s", "ms per turn"], [[name, seconds, seconds * 1000 / turns]
+                                                     for name, seconds in sorted(serve["lock_waits"].items())])
     for error in serve["errors"][:5]:
         print("error:", error)
 

@@ -22,7 +22,7 @@ from agent.settings import Settings
 from evals import scifact_retrieval
 from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact, subset
-from evals.report import table
+from evals.report import show
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
 from tests.postgres_server import new_database, running_postgres
@@ -55,7 +55,7 @@ def main() -> None:
                          values.get("build_s", timings["index_build_seconds"]),
                          values.get("p50_ms", timings.get(f"{retriever}_latency_ms_p50")),
                          timings.get(f"{retriever}_latency_ms_p99", "")])
-    print(table(["backend", "retriever", "nDCG@10", "R@100", "index build s", "p50 ms", "p99 ms"], rows))
+    show(["backend", "retriever", "nDCG@10", "R@100", "index build s", "p50 ms", "p99 ms"], rows)
 
 
 def full_text_rankings(url: str, corpus_limit: int | None) -> dict[str, dict]:

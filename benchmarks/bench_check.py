@@ -21,7 +21,7 @@ from collections import Counter
 from agent.claim_check import ClaimChecker
 from agent.stance import load_stance
 from benchmarks.bench_api import ABSTRACTS, library
-from evals.report import table
+from evals.report import show, table
 from retrieval.sentences import sentences
 
 
@@ -54,9 +54,9 @@ def main() -> None:
 
     print(f"{len(claims)} claims (last sentences of seeded arXiv abstracts), library of "
           f"{runtime.catalog.paper_count()} papers, no model, in process\n")
-    print(table(["step", "p50 s", "p95 s", "goal"], [
+    show(["step", "p50 s", "p95 s", "goal"], [
         ["check (retrieval + judging 10 papers)", *quantiles(seconds), "p50 <= 2 s"],
-        ["retrieval alone (the claim's vector cached by then)", *quantiles(searched), ""]]))
+        ["retrieval alone (the claim's vector cached by then)", *quantiles(searched), ""]])
     total = sum(stances.values())
     shares = [[stance, f"{count / total:.2f}"] for stance, count in stances.most_common()]
     print("\n" + table(["stance of a judged paper", "share"], shares))

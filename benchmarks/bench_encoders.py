@@ -23,7 +23,7 @@ from tqdm import tqdm
 from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import load_scifact
 from evals.metrics import mean, ranking_scores
-from evals.report import table
+from evals.report import show
 from retrieval.embeddings import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def main() -> None:
     print(f"{len(passages)} SciFact passages, {len(queries)} claims, 2 cores; rule: nDCG@10 within "
           f"{NDCG_TOLERANCE} of torch and >= {SPEEDUP_NEEDED}x passages/s\n")
     headers = ["encoder", "passages/s", "queries/s", "ndcg@10", "speed-up", "switch?"]
-    print(table(headers, [[row[h] for h in headers] for row in rows]))
+    show(headers, [[row[h] for h in headers] for row in rows])
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_mutual_info_score
 
 from benchmarks.bench_api import ABSTRACTS, library
-from evals.report import table
+from evals.report import show
 from retrieval.library_map import SEED, LibraryMapper, layout, paper_vectors, place_among_neighbours
 from service.pages import PageService
 from tools.isolation import ParseLimits, run_isolated
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, metavar="FOLDER", help="also write the map as FOLDER/library-map.png")
     args = parser.parse_args()
     rows = map_rows(args.plot) + page_rows()
-    print(table(["measure", "SciSynth", "baseline", "random", "goal"], rows))
+    show(["measure", "SciSynth", "baseline", "random", "goal"], rows)
 
 
 if __name__ == "__main__":

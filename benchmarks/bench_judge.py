@@ -19,7 +19,7 @@ from agent.settings import Settings
 from agent.turn import TurnRequest
 from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.pubmedqa import load, shared_library
-from evals.report import table
+from evals.report import show
 from evals.runner import shared_embedder
 from service.turns import TurnService
 
@@ -50,14 +50,14 @@ def main() -> None:
     added = timed["with the judge"] - timed["similarity alone (before)"]
     print(f"{len(questions)} PubMedQA test questions, extractive, pooled library of "
           f"{runtime.catalog.paper_count()} abstracts, in process\n")
-    print(table(["figure", "CPU ms per turn"], [
+    show(["figure", "CPU ms per turn"], [
         ["whole turn (with the judge)", f"{turn * 1000:.1f}"],
         ["scoring the evidence's sentences, similarity alone (before)",
          f"{timed['similarity alone (before)'] * 1000:.2f}"],
         ["scoring them with the judge", f"{timed['with the judge'] * 1000:.2f}"],
         ["the judge's share of a turn", f"{added / turn:.1%}"],
         ["turn now / turn without the judge", f"{turn / (turn - added):.2f}x (budget 1.3x)"],
-    ]))
+    ])
 
 
 if __name__ == "__main__":

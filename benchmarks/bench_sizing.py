@@ -24,7 +24,7 @@ from sqlalchemy import text
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.embeddings import load_embedder
 from tests.postgres_server import new_database, running_postgres
@@ -103,9 +103,9 @@ def main() -> None:
                                "vectors_ram": embedded[FAISS_FILES] / papers,
                                "postgres": sum(v for k, v in tables.items() if k != HNSW_ALONE) / papers,
                                "hnsw": tables[HNSW_ALONE] / papers}
-    print(table(["kind", "papers", "chunks", "chunks per paper", "papers/s (one worker, 2 cores)"], measured_rows))
+    show(["kind", "papers", "chunks", "chunks per paper", "papers/s (one worker, 2 cores)"], measured_rows)
     print()
-    print(table(["kind", "stored", "KiB per paper"], storage_rows))
+    show(["kind", "stored", "KiB per paper"], storage_rows)
     print()
     projection = []
     for kind, figures in per_paper.items():
@@ -116,8 +116,8 @@ def main() -> None:
                                round(papers * figures["postgres"] / 2**30, 1),
                                round(papers * figures["hnsw"] / 2**30, 1),
                                round(papers / figures["papers_per_second"] / 3600, 1)])
-    print(table(["kind", "papers", "vectors", "embedded disk GiB", "FAISS RAM GiB", "PostgreSQL disk GiB",
-                 "HNSW GiB (keep in RAM)", "ingest hours per worker"], projection))
+    show(["kind", "papers", "vectors", "embedded disk GiB", "FAISS RAM GiB", "PostgreSQL disk GiB",
+                 "HNSW GiB (keep in RAM)", "ingest hours per worker"], projection)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from agent.evidence_tables import TableBuilder, columns_for
 from agent.runtime import Runtime, build_runtime
 from agent.stance import load_stance
 from benchmarks.bench_api import DATA, HOME, _settings
-from evals.report import table
+from evals.report import show
 
 FILES = [*sorted((DATA / "papers").glob("*.pdf")), *sorted((DATA / "pdf-corpus").glob("*/paper.pdf")),
          *sorted((DATA / "pmc-jats").glob("*.nxml"))]
@@ -58,7 +58,7 @@ def main() -> None:
                       f"{statistics.median(times[1:]):.2f}", f"{reported}/{cells}", "<= 10 s"])
     print(f"library of {runtime.catalog.paper_count()} full-text papers ({runtime.catalog.chunk_count()} passages), "
           "no model, in process\n")
-    print(table(["table", "cold s", "warm s", "cells reported", "goal"], lines))
+    show(["table", "cold s", "warm s", "cells reported", "goal"], lines)
 
 
 if __name__ == "__main__":

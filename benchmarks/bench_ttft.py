@@ -30,7 +30,7 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from api.app import create_app
 from evals.datasets import SHARED_DATA_DIR as DATA
-from evals.report import table
+from evals.report import show
 from prompts import render
 from tests.conftest import running_server
 
@@ -90,9 +90,9 @@ def main() -> None:
             direct = (statistics.median(provider_ttft(runtime.model, runtime) for _ in range(args.repeats))
                       if runtime.model is not None else float("nan"))
             rows.append([spec.split(":")[0], direct, first, gathered, first - gathered, done])
-    print(table(["provider", "provider alone: first token s", "service: first token s",
+    show(["provider", "provider alone: first token s", "service: first token s",
                  "service: before the answer step s", "service: answer step to first token s",
-                 "service: whole turn s"], rows))
+                 "service: whole turn s"], rows)
 
 
 if __name__ == "__main__":

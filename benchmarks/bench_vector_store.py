@@ -24,7 +24,7 @@ import numpy as np
 from pgvector.psycopg import register_vector
 from sqlalchemy import create_engine, make_url, text
 
-from evals.report import table
+from evals.report import show
 from retrieval.pgvector_store import PgVectorStore
 from retrieval.vector_store import VectorStore
 from tests.postgres_server import new_database, running_postgres
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--no-pgvector", action="store_true", help="FAISS only (no PostgreSQL build)")
     args = parser.parse_args()
     rows = [row for size in args.sizes for row in measure(size, args.queries, not args.no_pgvector)]
-    print(table(["vectors", "index", "build s", "p50 ms", "p99 ms", "recall@10 vs exact"], rows))
+    show(["vectors", "index", "build s", "p50 ms", "p99 ms", "recall@10 vs exact"], rows)
 
 
 if __name__ == "__main__":

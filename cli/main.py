@@ -301,6 +301,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evals.tracking import log_report, tracked
     from retrieval.embeddings import spec_name
 
+    if args.plot is not None:
+        if args.suite != "abstention":
+            raise ValueError("--plot draws the abstention trade-off curve: use it with 'scisynth eval abstention' "
+                             "(benchmarks draw theirs with 'python -m benchmarks --plot FOLDER')")
+        if args.plot.suffix.lower() != ".png" or not args.plot.parent.is_dir():
+            raise ValueError(f"cannot write the figure {args.plot}: give a .png file in a folder that exists")
     chosen = {"llm": args.llm, "embeddings": args.embeddings}
     settings = Settings(**{name: value for name, value in chosen.items() if value})
     with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
@@ -318,6 +324,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                     "settings": summary.get("settings", {}),
                                     "embeddings": spec_name(settings.retrieval.embeddings),
                                     "llm": settings.model.llm}, summary.get("metrics", {}))
+    if args.plot is not None:
+        from evals.plots import abstention_figure
+
+        abstention_figure(reports[0], args.plot)
+        print(f"wrote the trade-off curve to {args.plot}", file=sys.stderr)
     human = "\n\n".join(f"## {r['suite']} ({r['dataset']})\n\n{markdown_table(r)}" for r in reports)
     _print(summaries[0] if len(summaries) == 1 else {"reports": summaries, "failures": failures}, args.json, human)
     for failure in failures:

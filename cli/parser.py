@@ -438,4 +438,6 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     evaluate.add_argument("--data-dir", type=Path, help="dataset folder (default ../shared/data/<dataset>, "
                           "else downloaded into the home folder; for 'tables', the shared data folder itself)")
     evaluate.add_argument("--out", type=Path, metavar="FILE", help="write the full JSON report here")
+    evaluate.add_argument("--plot", type=Path, metavar="FILE.png", help="abstention: draw the trade-off curve "
+                          "(answered with the evidence present against abstained without it, by threshold)")
     return parser
