@@ -37,7 +37,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # The web page and its assets, liveness, and Slack (which signs its own requests) need no key.
 _PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/slack/events", "/favicon.ico"})
 _PUBLIC_PREFIXES = ("/static/",)
-_SIGNED_PREFIXES = ("/v1/shared/",)  # a signed link is its own credential (api/page_links.py)
+# A signed page link is its own credential (api/page_links.py); it is limited per client address instead of per key.
+SIGNED_LINK = re.compile(r"/v1/shared/pages/[^/]+\.png")
 _DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
 UPLOAD_PATHS = frozenset({"/v1/papers", "/v1/papers/import"})
 SECURITY_HEADERS = [
@@ -92,7 +93,7 @@ class Guard:
         self.auth_failures = auth_failures
 
     def _public(self, path: str) -> bool:
-        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES + _SIGNED_PREFIXES):
+        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES) or SIGNED_LINK.fullmatch(path):
             return True
         if path in _DOCS_PATHS and self.settings.service.api_docs:
             return True
@@ -117,6 +118,14 @@ class Guard:
             return problems.problem(429, "rate limit exceeded for this API key; slow down",
                                     {"Retry-After": str(self.limiter.retry_after(caller.owner))})
         return caller
+
+    def _limit_address(self, scope: Scope) -> problems.JSONResponse | None:
+        """A 429 when the client address has opened more signed links this minute than a key may make requests."""
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if self.limiter.allow(f"address:{client}"):
+            return None
+        return problems.problem(429, "too many page links opened from this address; wait a minute",
+                                {"Retry-After": str(self.limiter.retry_after(f"address:{client}"))})
 
     def _limit(self, scope: Scope) -> int:
         """Uploads (multipart to an upload route) get the upload cap; everything else the JSON cap."""
@@ -164,6 +173,8 @@ class Guard:
         try:
             declared = _header(scope, b"content-length")
             caller = OPEN if self._public(path) else self._authenticate(scope)
+            if SIGNED_LINK.fullmatch(path):
+                caller = self._limit_address(scope) or caller
             if isinstance(caller, problems.JSONResponse):
                 await caller(scope, receive, send_with_headers)
             elif declared.isdigit() and int(declared) > limit:

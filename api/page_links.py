@@ -10,11 +10,13 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from urllib.parse import quote as url_quote
 
 from agent.settings import ServiceSettings
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,3000}\.[A-Za-z0-9_-]{43}")  # base64url payload . base64url SHA-256
 MAX_LINKED_QUOTE = 400  # characters of the quote a link carries (a URL stays short enough for any client)
 
 
@@ -44,8 +46,10 @@ def page_link(settings: ServiceSettings, paper_id: str, page: int | None, quote:
 
 def read_link(token: str, secret: str) -> tuple[str, int, str]:
     """(paper id, page, quote) of a link this service signed and that has not expired; ValueError otherwise."""
+    if not _TOKEN.fullmatch(token):
+        raise ValueError("this page link is not valid")
     payload, _, signature = token.partition(".")
-    if not secret or not hmac.compare_digest(signature, _signature(payload, secret)):
+    if not secret or not hmac.compare_digest(signature.encode(), _signature(payload, secret).encode()):
         raise ValueError("this page link is not valid")
     try:
         paper_id, page, quote, expires = json.loads(_decode(payload))

@@ -19,7 +19,7 @@ from api.page_links import read_link
 from api.routes_library import PaperId
 from api.schemas import Highlight, PageImage, QuotedPassage, QuoteView
 from service.errors import NoPagesError, UnknownPaperError
-from service.pages import MAX_QUOTE
+from service.pages import MAX_QUOTE, snap
 from tools.page_render import DEFAULT_ZOOM, MAX_ZOOM, MIN_ZOOM
 
 router = APIRouter(prefix="/v1", tags=["library"], responses=problems.COMMON)
@@ -32,9 +32,9 @@ def _paper_path(paper_id: str) -> str:
     return f"/v1/papers/{url_quote(paper_id, safe='')}"
 
 
-def image_url(paper_id: str, page: int, quote: str, located_on: int, zoom: float) -> str:
-    query = {"quote": quote, "zoom": zoom, **({"from": located_on} if located_on != page else {})}
-    return f"{_paper_path(paper_id)}/pages/{page}.png?{urlencode(query)}"
+def _image_url(paper_id: str, page: int, key: str) -> str:
+    """A drawn page's address by its cache key: short, however long the quote."""
+    return f"{_paper_path(paper_id)}/pages/{page}.png?{urlencode({'drawn': key})}"
 
 
 @router.get("/papers/{paper_id:path}/quote", responses=problems.responses(404))
@@ -50,16 +50,15 @@ def quote_in_paper(pages: PagesDep, _caller: Reader, paper_id: PaperId,
     except NoPagesError as error:
         raise HTTPException(404, str(error)) from error
     highlight = None
-    if view.location is not None and view.page is not None:
-        shown = view.location.pages or [view.page]
-        highlight = Highlight(found=view.location.found, coverage=round(view.location.coverage, 3), zoom=zoom,
-                              images=[PageImage(page=p, url=image_url(paper_id, p, text, view.page, zoom),
+    if view.location is not None:
+        highlight = Highlight(found=view.location.found, coverage=round(view.location.coverage, 3), zoom=snap(zoom),
+                              images=[PageImage(page=p, url=_image_url(paper_id, p, key),
                                                 boxes=[[round(v, 1) for v in box]
                                                        for box in view.location.boxes.get(p, [])])
-                                      for p in shown])
+                                      for p, key in view.keys.items()])
     passage = QuotedPassage(**view.public()["passage"]) if view.passage else None
     return QuoteView(paper_id=view.paper_id, title=view.title, page=view.page, page_count=view.page_count,
-                     passage=passage, highlight=highlight,
+                     passage=passage, highlight=highlight, note=view.note,
                      pdf_url=f"{_paper_path(paper_id)}/pdf" if view.has_pdf else None)
 
 
@@ -68,15 +67,19 @@ def quote_in_paper(pages: PagesDep, _caller: Reader, paper_id: PaperId,
 def page_image(pages: PagesDep, _caller: Reader, paper_id: PaperId, page: PageNumber, quote: QuoteText = "",
                zoom: Zoom = DEFAULT_ZOOM,
                located_on: Annotated[int | None, Query(alias="from", ge=1, le=100_000,
-                                                       description="the page the quote starts on, when it is "
-                                                       "not this one")] = None) -> Response:
-    """A page of the paper's PDF as PNG, the quote's words highlighted. X-Quote-Found says whether they were
-    found (`yes`, `no`, or `none` when no quote was given)."""
+                                                       description="the page before, when the quote began there "
+                                                       "and runs on to this one")] = None,
+               drawn: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$", description="a drawn page's key, as "
+                                                  "GET .../quote's image addresses give it")] = None) -> Response:
+    """A page of the paper's PDF as PNG, the quote's words highlighted. X-Quote-Found says whether they are
+    highlighted on this page (`yes`, `no`, or `none` when no quote was given)."""
     try:
-        picture = pages.page(paper_id, page, quote, zoom, located_on)
+        picture = pages.drawn(paper_id, drawn) if drawn else pages.page(paper_id, page, quote, zoom, located_on)
     except NoPagesError as error:
         raise HTTPException(404, str(error)) from error
-    found = "none" if not quote.strip() else "yes" if picture.location.found else "no"
+    if picture is None or picture.page != page:
+        raise HTTPException(404, "this drawn page is no longer kept: open the quote again (GET .../quote)")
+    found = "none" if not (quote.strip() or drawn) else "yes" if page in picture.location.boxes else "no"
     return Response(picture.png, media_type="image/png",
                     headers={"X-Quote-Found": found, "Cache-Control": "private, max-age=3600"})
 

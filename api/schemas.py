@@ -260,6 +260,7 @@ class QuoteView(BaseModel):
                                           "a verbatim span of this paper")
     highlight: Highlight | None = Field(description="null for a paper without a PDF here (JATS, TEI, abstracts)")
     pdf_url: str | None = Field(description="the stored PDF, for a paper that has one")
+    note: str | None = Field(default=None, description="why a PDF page could not be drawn (the passage stands)")
 
 
 class MapPaper(BaseModel):
@@ -292,5 +293,6 @@ class LibraryMapView(BaseModel):
     layout: Literal["computed", "extended", "kept"] = Field(
         description="computed: laid out now; extended: papers added since placed among their nearest neighbours; "
                     "kept: the layout as it was")
-    unplaced: int = Field(description="papers with no passages to place them by (known only from a bibliography)")
+    unplaced: int = Field(description="papers with no passage vectors to place them by (known only as references "
+                          "from a bibliography, or not indexed yet)")
     seconds: float

@@ -115,6 +115,37 @@ def map_rows(plot: Path | None) -> list[list[str]]:
     ]
 
 
+def highlight_rows(sample: int = 300) -> list[list[str]]:
+    """A seeded sample of sentences of the full-text PDFs (.bench-home/tables): how often the quote is found and
+    highlighted on its cited page, beside MuPDF's own search for the quote's text."""
+    import re
+
+    import pymupdf
+
+    from benchmarks.bench_tables import library as tables_library
+    from store.catalog import page_at
+    from tools.page_render import locate
+
+    runtime = tables_library()
+    quotes = []
+    for row in runtime.catalog.papers(limit=None):
+        if row.path and row.path.endswith(".pdf"):
+            for chunk in runtime.catalog.chunks_of(row.paper_id):
+                for sentence in re.split(r"(?<=[.!?])\s+", chunk.text):
+                    start = chunk.text.find(sentence)
+                    if len(sentence) > 40 and chunk.page_spans and page_at(chunk.page_spans, start):
+                        quotes.append((row.path, page_at(chunk.page_spans, start), sentence))
+    chosen = [quotes[i] for i in np.random.default_rng(SEED).choice(len(quotes), sample, replace=False)]
+    found = searched = 0
+    for path, page, quote in chosen:
+        with pymupdf.open(path) as document:
+            found += locate(document, page, quote).found
+            searched += bool(document[page - 1].search_for(quote))
+    papers = len({path for path, _, _ in chosen})
+    return [[f"quote highlighted on its cited page ({sample} sentences of {papers} PDFs; MuPDF's search_for of the "
+             "quote as baseline)", f"{found / sample:.3f}", f"{searched / sample:.3f}", "", ""]]
+
+
 def page_rows() -> list[list[str]]:
     runtime = library()
     pages = PageService(runtime)
@@ -148,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plot", type=Path, metavar="FOLDER", help="also write the map as FOLDER/library-map.png")
     args = parser.parse_args()
-    rows = map_rows(args.plot) + page_rows()
+    rows = map_rows(args.plot) + highlight_rows() + page_rows()
     show(["measure", "SciSynth", "baseline", "random", "goal"], rows)
 
 

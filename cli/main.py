@@ -561,7 +561,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise ValueError(f"--zoom must be between {MIN_ZOOM} and {MAX_ZOOM}")
     pages = PageService(_services(args, needs_model=False).runtime)
     try:
-        view = pages.quote(args.paper_id, args.quote, args.page, args.zoom) if args.quote.strip() else None
+        view = pages.quote(args.paper_id, args.quote, args.page, draw=False) if args.quote.strip() else None
         page = args.page or (view.page if view else None)
         if args.output:
             if page is None:

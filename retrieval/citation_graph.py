@@ -61,7 +61,8 @@ class CitationGraph:
 
     def links(self) -> list[tuple[str, str]]:
         """Every (citing, cited) pair of library papers, once each: the library's citation network in one read of
-        the reference lists (a map draws them all)."""
+        the reference lists. A reference names every library paper it matches by DOI, arXiv id or title, as in
+        `cited_by`, so the counts agree."""
         with Session(self.engine) as session:
             papers = session.exec(select(PaperRow.paper_id, PaperRow.doi, PaperRow.arxiv_id, PaperRow.title_key)).all()
             references = session.exec(select(ReferenceRow.paper_id, ReferenceRow.doi, ReferenceRow.arxiv_id,
@@ -69,6 +70,6 @@ class CitationGraph:
         by_doi = {normalise_doi(doi): paper for paper, doi, _, _ in papers if normalise_doi(doi)}
         by_arxiv = {without_version(arxiv_id): paper for paper, _, arxiv_id, _ in papers if arxiv_id}
         by_title = {key: paper for paper, _, _, key in papers if key and len(key) >= MIN_TITLE_KEY}
-        found = {(citing, by_doi.get(doi or "") or by_arxiv.get(arxiv_id or "") or by_title.get(key or ""))
-                 for citing, doi, arxiv_id, key in references}
+        found = {(citing, cited) for citing, doi, arxiv_id, key in references
+                 for cited in (by_doi.get(doi or ""), by_arxiv.get(arxiv_id or ""), by_title.get(key or ""))}
         return sorted((citing, cited) for citing, cited in found if cited and cited != citing)

@@ -64,7 +64,7 @@ class LibraryMap:
     clusters: list[MapCluster]
     links: list[tuple[str, str]]  # (citing, cited), both on the map
     layout: str  # "computed", "extended" (new papers placed among their neighbours) or "kept"
-    unplaced: int = 0  # papers with no passages to place them by (references known only from a bibliography)
+    unplaced: int = 0  # papers with no passage vectors to place them by (known only as references, or not indexed)
     seconds: float = 0.0
     highlighted: dict[str, str] = field(default_factory=dict)  # paper id -> why ("watch", "conversation")
 
@@ -178,6 +178,13 @@ class LibraryMapper:
         if how != "kept":
             self._keep(dict(zip(papers, positions.tolist(), strict=True)))
         return positions, how
+
+    def kept_version(self) -> str:
+        """Changes when the kept layout file does (written here or by another replica)."""
+        try:
+            return str(self.file.stat().st_mtime_ns)
+        except OSError:
+            return "none"
 
     def _kept(self) -> dict[str, list[float]]:
         try:

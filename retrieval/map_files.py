@@ -35,7 +35,8 @@ def map_html(library: LibraryMap, urls: dict[str, str], title: str = "SciSynth l
         circle = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{7 if marked else 4}" fill="{COLOURS[p.cluster % 12]}"'
                   f'{" class=" + chr(34) + "marked" + chr(34) if marked else ""}><title>'
                   f'{escape(p.title)}{f" ({p.year})" if p.year else ""}</title></circle>')
-        url = urls.get(p.paper_id)
+        url = urls.get(p.paper_id, "")
+        url = url if url.startswith(("https://", "http://")) else ""  # never javascript: from a paper's metadata
         dots.append(f'<a href="{escape(url)}" target="_blank" rel="noopener">{circle}</a>' if url else circle)
     labels = [f'<text x="{scale(c.x, c.y)[0]:.1f}" y="{scale(c.x, c.y)[1]:.1f}" fill="{COLOURS[c.cluster % 12]}">'
               f'{escape(c.label)}</text>' for c in library.clusters]

@@ -44,13 +44,21 @@ class PaperContents:
 @dataclass
 class LibraryService:
     runtime: Runtime
+    _cited: tuple[str, Counter[str]] | None = None  # (catalog version, paper -> library papers citing it)
+
+    def cited_counts(self) -> Counter[str]:
+        """Paper id -> how many library papers cite it, read once per version of the library."""
+        version = self.runtime.catalog.version()
+        if self._cited is None or self._cited[0] != version:
+            self._cited = (version, Counter(cited for _, cited in self.runtime.citation_graph.links()))
+        return self._cited[1]
 
     def listing(self, text: str | None = None, sort: str = "added", descending: bool = False, offset: int = 0,
                 limit: int = 100) -> tuple[list[ListedPaper], int]:
         """A page of the papers matching `text` (title, authors, venue, DOI, id), sorted by one of
         store.sorts.LIBRARY_SORTS, with their counts; and how many papers match."""
         catalog = self.runtime.catalog
-        cited = Counter(cited for _, cited in self.runtime.citation_graph.links())
+        cited = self.cited_counts()
         if sort == "cited_by":  # counted from the whole library's links, so sorted here
             rows, total = catalog.listing(text, limit=None)
             rows = sorted(rows, key=lambda row: cited[row.paper_id], reverse=descending)[offset:offset + limit]
@@ -63,7 +71,7 @@ class LibraryService:
         """One paper with its counts."""
         row = self.paper(paper_id)
         passages, references = self.runtime.catalog.counts([row.paper_id])[row.paper_id]
-        return ListedPaper(row, passages, references, len(self.runtime.citation_graph.cited_by(row)))
+        return ListedPaper(row, passages, references, self.cited_counts()[row.paper_id])
 
     def contents(self, paper_id: str) -> PaperContents:
         """The paper's table of contents and the open questions it states."""

@@ -6,6 +6,7 @@ changes, so every request after the first costs the marking alone.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field, replace
 
@@ -24,9 +25,12 @@ class MapService:
     _last: tuple[str, LibraryMap] | None = None
 
     def mapper(self) -> LibraryMapper:
+        """The mapper of this library: its kept layout is named by the database and the embedding model, so
+        libraries sharing a cache folder keep their own and replicas of one library share theirs."""
         runtime = self.runtime
+        library = hashlib.sha256(runtime.settings.storage.resolved_database_url.encode()).hexdigest()[:16]
         return LibraryMapper(runtime.catalog, runtime.store, runtime.citation_graph,
-                             runtime.settings.storage.cache_dir / "map", runtime.embedder.name)
+                             runtime.settings.storage.cache_dir / "map" / library, runtime.embedder.name)
 
     def build(self, watch: str | None = None, conversation: str | None = None, owner: str | None = None,
               recompute: bool = False) -> LibraryMap:
@@ -38,9 +42,12 @@ class MapService:
         if watch is not None:
             marks |= dict.fromkeys(self.watches.added_papers(watch, owner, self.runtime.catalog), "watch")
         with self._lock:
-            fingerprint = self.runtime.catalog.fingerprint()
-            if recompute or self._last is None or self._last[0] != fingerprint:
-                self._last = (fingerprint, self.mapper().build(recompute))
+            mapper = self.mapper()
+            # papers, passages or reference lists added or removed, or another replica laid the map out again
+            version = f"{self.runtime.catalog.version()}|{mapper.kept_version()}"
+            if recompute or self._last is None or self._last[0] != version:
+                built = mapper.build(recompute)
+                self._last = (f"{self.runtime.catalog.version()}|{mapper.kept_version()}", built)
             built = self._last[1]
         on_map = {point.paper_id for point in built.points}
         return replace(built, highlighted={paper: why for paper, why in marks.items() if paper in on_map})

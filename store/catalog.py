@@ -253,7 +253,7 @@ class Catalog:
         session.add(PaperRow(
             paper_id=document.paper_id,
             title=document.title,
-            authors_json=json.dumps(document.authors),
+            authors_json=json.dumps(document.authors, ensure_ascii=False),  # searchable as written ("Müller")
             year=document.year,
             source=document.source,
             sha256=document.sha256,
@@ -302,8 +302,8 @@ class Catalog:
 
     def listing(self, text: str | None = None, sort: str = "added", descending: bool = False, offset: int = 0,
                 limit: int | None = 100) -> tuple[list[PaperRow], int]:
-        """A page of the papers whose title, authors, venue, DOI or id contain `text` (any case), sorted by a
-        column of COLUMN_SORTS, papers without a value last; and how many papers match."""
+        """A page of the papers whose title, authors, venue, DOI or id contain `text` (as typed; ASCII letters in
+        any case), sorted by a column of COLUMN_SORTS, papers without a value last; and how many papers match."""
         passages = select(func.count(col(ChunkRow.id))).where(col(ChunkRow.paper_id) == col(PaperRow.paper_id))
         references = select(func.count(col(ReferenceRow.id))).where(
             col(ReferenceRow.paper_id) == col(PaperRow.paper_id))
@@ -313,8 +313,8 @@ class Catalog:
         key = keys[sort]
         query = select(PaperRow)
         if text and text.strip():
-            pattern = f"%{text.strip().lower()}%"
-            query = query.where(or_(*(func.lower(field).like(pattern) for field in (
+            literal = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(or_(*(func.lower(field).like(f"%{literal}%", escape="\\") for field in (
                 col(PaperRow.title), col(PaperRow.authors_json), col(PaperRow.venue), col(PaperRow.doi),
                 col(PaperRow.paper_id)))))
         with Session(self.engine) as session:
@@ -384,6 +384,14 @@ class Catalog:
             count, highest, total = session.exec(
                 select(func.count(col(ChunkRow.id)), func.max(col(ChunkRow.id)), func.sum(col(ChunkRow.id)))).one()
         return f"{count}:{highest or 0}:{total or 0}"
+
+    def version(self) -> str:
+        """Changes whenever papers, passages or reference lists are added or removed: what views of the whole
+        library (its map, its citation counts) are kept against."""
+        with Session(self.engine) as session:
+            papers = session.exec(select(func.count()).select_from(PaperRow)).one()
+            references = session.exec(select(func.count(col(ReferenceRow.id)), func.max(col(ReferenceRow.id)))).one()
+        return f"{self.fingerprint()}:{papers}:{references[0]}:{references[1] or 0}"
 
     def chunk_ids_matching(self, paper_ids: list[str] | None = None, year_from: int | None = None,
                            year_to: int | None = None, sources: list[str] | None = None) -> list[int]:

@@ -91,14 +91,17 @@ def test_two_subjects_make_two_labelled_regions_and_the_map_stays_put(tmp_path: 
 
 def test_the_map_marks_a_conversations_papers_and_is_written_as_html_and_png(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert scisynth(home, "ingest", str(_papers(tmp_path))).returncode == 0
+    hostile = _record("gal-x", 'Galaxies <img src=x onerror="alert(1)"> & "quotes"',
+                      "We model gas accretion in the evolution of galaxies </title><script>alert(2)</script>.")
+    assert scisynth(home, "ingest", str(_papers(tmp_path, [hostile]))).returncode == 0
     asked = scisynth(home, "ask", "What shapes protein folding in the cell?", "--conversation", "lab-1")
     assert asked.returncode == 0, asked.stderr
     run = scisynth(home, "map", "--conversation", "lab-1", "-o", str(tmp_path / "map.html"))
     assert run.returncode == 0, run.stderr
-    assert "wrote the map of 24 papers" in run.stderr and "marked" in run.stderr
+    assert "wrote the map of 25 papers" in run.stderr and "marked" in run.stderr
     page = (tmp_path / "map.html").read_text()
-    assert page.count("<circle") == 24 and 'class="marked"' in page and "<script" not in page
+    assert page.count("<circle") == 25 and 'class="marked"' in page and "<script" not in page
+    assert "<img" not in page and "Galaxies &lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp;" in page
     assert "Protein folding: the role of chaperones (2020)" in page
     png = scisynth(home, "map", "-o", str(tmp_path / "map.png"))
     assert png.returncode == 0 and (tmp_path / "map.png").read_bytes().startswith(b"\x89PNG")

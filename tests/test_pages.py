@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from agent.runtime import Runtime
 from api.app import create_app
+from api.page_links import page_link
 from retrieval.embeddings import Embedder
 from tests.conftest import PAPERS, make_runtime
 from tests.test_claim_check import _trials
@@ -39,9 +40,13 @@ def test_a_quote_opens_on_its_page_highlighted(library: Runtime) -> None:
             printed = document[2].search_for("requires only the title")
         assert printed and any(box[0] < word.x1 and word.x0 < box[2] and box[1] < word.y1 and word.y0 < box[3]
                                for box in image["boxes"] for word in printed)
+        assert len(image["url"]) < 200  # the drawn page by its key, however long the quote
         picture = client.get(image["url"])
         assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
         assert picture.headers["x-quote-found"] == "yes" and picture.content.startswith(b"\x89PNG")
+        same = client.get(f"/v1/papers/{paper}/pages/3.png", params={"quote": f"  {SPECTER_QUOTE}. "})
+        assert same.content == picture.content  # spacing and punctuation do not make another picture
+        assert client.get(image["url"].replace("/pages/3.png", "/pages/4.png")).status_code == 404
         cached = list((library.settings.storage.cache_dir / "pages").glob("*.png"))
         assert cached, "the page drawn for the quote is kept for the picture request"
         plain = client.get(f"/v1/papers/{paper}/pages/1.png", params={"zoom": 0.5})
@@ -64,6 +69,13 @@ def test_what_is_said_when_there_is_nothing_to_draw(library: Runtime) -> None:
         assert elsewhere["passage"] is None and not elsewhere["highlight"]["found"]
         assert elsewhere["highlight"]["images"][0]["boxes"] == []  # the page is shown, nothing highlighted
         assert client.get(f"/v1/papers/{paper}/quote", params={"text": "x" * 3001}).status_code == 422
+        far = client.get(f"/v1/papers/{paper}/pages/1.png", params={"quote": "x", "from": 999})
+        assert far.status_code == 404 and "from its page or the page before" in far.json()["detail"]
+        unknown = client.get(f"/v1/papers/{paper}/pages/1.png", params={"drawn": "0" * 64})
+        assert unknown.status_code == 404 and "no longer kept" in unknown.json()["detail"]
+        beyond = client.get(f"/v1/papers/{paper}/quote", params={"text": SPECTER_QUOTE, "page": 99}).json()
+        assert beyond["passage"] is not None and beyond["highlight"] is None  # the passage stands
+        assert beyond["note"] == "page 99 is not in this paper: it has 13 pages"
 
 
 def test_papers_without_a_pdf_show_the_passage_and_uploads_are_drawn_in_a_bounded_child(
@@ -84,7 +96,7 @@ def test_papers_without_a_pdf_show_the_passage_and_uploads_are_drawn_in_a_bounde
         assert refused.status_code == 404 and "it was read from jsonl, not a PDF" in refused.json()["detail"]
         graph = papers["Construction"]
         drawn = client.get(f"/v1/papers/{graph}/pages/1.png", params={"quote": "Semantic Scholar"})
-        assert drawn.status_code == 200 and drawn.headers["x-quote-found"] == "yes"
+        assert drawn.status_code == 200 and drawn.headers["x-quote-found"] == "yes"  # drawn in a bounded child
         moved.write_bytes(moved.read_bytes() + b"\n% changed\n")
         changed = client.get(f"/v1/papers/{papers['S2ORC: The S']}/pages/1.png")
         assert changed.status_code == 404 and "changed since it was read" in changed.json()["detail"]
@@ -109,3 +121,20 @@ def test_show_on_the_command_line(tmp_path: Path) -> None:
     assert no_pages.returncode == 2 and "has no pages to show: it was read from jsonl" in no_pages.stderr
     not_there = scisynth(home, "show", specter, "--quote", "Protein folding in yeast is slow.")
     assert not_there.returncode == 2 and "not a verbatim span" in not_there.stderr
+
+
+def test_signed_page_links_are_limited_per_address_and_refuse_bad_tokens(tmp_path: Path, embedder: Embedder) -> None:
+    runtime = make_runtime(tmp_path / "home", embedder, public_url="http://testserver", link_secret="s" * 40,
+                           rate_limit_per_minute=2, api_keys="lab-key")
+    runtime.ingestor.ingest_paths([PAPERS / "acl_2020.acl-main.207.pdf"])
+    paper = runtime.catalog.papers()[0].paper_id
+    link = page_link(runtime.settings.service, paper, 3, SPECTER_QUOTE)
+    assert link is not None
+    path = link.removeprefix("http://testserver")
+    with TestClient(create_app(runtime=runtime)) as client:
+        assert client.get(path).status_code == 200  # no key
+        assert client.get("/v1/shared/pages/a.%C3%A9.png").status_code == 404  # not a token: no 500
+        limited = client.get(path)
+        assert limited.status_code == 429 and "Retry-After" in limited.headers
+        assert client.get("/v1/shared/other").status_code == 401  # only the page route is keyless
+    runtime.engine.dispose()

@@ -149,6 +149,8 @@ def render(path: str | Path, page: int, quote: str = "", zoom: float = DEFAULT_Z
         if not 1 <= page <= document.page_count:
             raise ValueError(f"page {page} is not in this paper: it has {document.page_count} pages")
         start = located_on or page
+        if not 1 <= start <= document.page_count:
+            raise ValueError(f"page {start} is not in this paper: it has {document.page_count} pages")
         location = locate(document, start, quote) if quote.strip() else QuoteLocation(found=False, coverage=0.0)
         target = document[page - 1]
         for box in location.boxes.get(page, []):
@@ -160,10 +162,3 @@ def render(path: str | Path, page: int, quote: str = "", zoom: float = DEFAULT_Z
         return RenderedPage(pixmap.tobytes("png"), page, document.page_count, pixmap.width, pixmap.height,
                             location)
 
-
-def render_cited(path: str | Path, page: int, quote: str, zoom: float = DEFAULT_ZOOM) -> list[RenderedPage]:
-    """The cited page and, when the quote runs on to the next page, that page too."""
-    first = render(path, page, quote, zoom)
-    if page + 1 in first.location.boxes:
-        return [first, render(path, page + 1, quote, zoom, located_on=page)]
-    return [first]

@@ -78,8 +78,19 @@ async function download(path, fallbackName, isEmpty = (file) => file.size === 0)
 }
 
 // Where a quote is printed: for a PDF the page(s) with its words highlighted and a link to the PDF at that page,
-// otherwise its passage with the quote marked. Appended to `container`.
+// otherwise its passage with the quote marked. Appended to `container`. Object URLs of the previous view are
+// revoked (a page is megabytes).
+let evidenceUrls = [];
+
+function keepUrl(file) {
+  const url = URL.createObjectURL(file);
+  evidenceUrls.push(url);
+  return url;
+}
+
 async function showEvidence(container, paperId, quote, page) {
+  evidenceUrls.forEach((url) => URL.revokeObjectURL(url));
+  evidenceUrls = [];
   const query = new URLSearchParams({ text: quote });
   if (page) query.set("page", page);
   const status = el("div", { className: "status" }, "Loading the page…");
@@ -100,17 +111,23 @@ async function showEvidence(container, paperId, quote, page) {
       img.dataset.page = image.page;
       img.addEventListener("click", () => img.classList.toggle("enlarged"));
       parts.push(el("div", { className: "status" }, `Page ${image.page} of ${view.page_count}`), img);
-      fetchFile(image.url).then(({ file }) => { img.src = URL.createObjectURL(file); })
+      fetchFile(image.url).then(({ file }) => { img.src = keepUrl(file); })
         .catch((error) => img.replaceWith(el("p", { className: "status" }, `Page not drawn: ${error.message}`)));
     }
+  } else if (view.note) {
+    parts.push(el("p", { className: "status" }, view.note));
+  }
+  if (view.pdf_url) {
     const open = el("a", { href: "#", className: "open-pdf" }, "Open the PDF at this page");
-    open.addEventListener("click", async (event) => {
+    open.addEventListener("click", (event) => {
       event.preventDefault();
-      const { file } = await fetchFile(view.pdf_url);
-      window.open(`${URL.createObjectURL(file)}#page=${view.page}`, "_blank", "noopener");
+      const tab = window.open("", "_blank");  // opened now, while the click counts: a pop-up blocker allows it
+      fetchFile(view.pdf_url).then(({ file }) => { tab.location.href = `${keepUrl(file)}#page=${view.page || 1}`; })
+        .catch((error) => { tab.close(); open.textContent = `The PDF cannot be opened: ${error.message}`; });
     });
     parts.push(open);
-  } else if (view.passage) {
+  }
+  if (!view.highlight && view.passage) {
     const { text, start, end } = view.passage;
     parts.push(el("div", { className: "passage" }, text.slice(0, start), el("mark", {}, text.slice(start, end)),
       text.slice(end)));
@@ -339,10 +356,14 @@ function authorsText(authors) {
   return authors.length > 3 ? `${authors.slice(0, 3).join(", ")} et al.` : authors.join(", ");
 }
 
+let papersAsked = 0;  // answers to an older filter that arrive late are dropped
+
 async function loadPapers() {
+  const asked = ++papersAsked;
   const query = new URLSearchParams({ limit: 200, sort: librarySort.sort, order: librarySort.order });
   if ($("library-filter").value.trim()) query.set("q", $("library-filter").value.trim());
   const { papers, total } = await api(`/v1/papers?${query}`);
+  if (asked !== papersAsked) return;
   $("library-count").textContent = `${total} paper${total === 1 ? "" : "s"}${total > papers.length ? `, the first ${papers.length} shown` : ""}`;
   document.querySelectorAll("#library-table th[data-sort]").forEach((th) => {
     th.dataset.order = th.dataset.sort === librarySort.sort ? librarySort.order : "";
@@ -357,7 +378,7 @@ async function loadPapers() {
     el("td", { className: "number" }, p.passages ?? ""),
     el("td", { className: "number" }, p.references ?? ""),
     el("td", { className: "number" }, p.cited_by ?? ""),
-    el("td", {}, externalLink(p.url, "arXiv")))));
+    el("td", {}, externalLink(p.url, "Open")))));
 }
 
 // A paper's page: its metadata, table of contents, the open questions it states, its references (entries that are
@@ -377,7 +398,7 @@ async function showPaper(paper) {
     el("h3", {}, paper.title),
     el("div", { className: "status" }, facts),
     el("div", {}, paper.doi ? externalLink(`https://doi.org/${paper.doi}`, `doi:${paper.doi}`) : null, " ",
-      externalLink(paper.url, "arXiv"), " ", el("span", { className: "venue" }, paper.paper_id)),
+      externalLink(paper.url, "Open"), " ", el("span", { className: "venue" }, paper.paper_id)),
     el("h4", {}, "Contents"),
     contents.sections.length ? el("ol", { className: "contents" }, ...contents.sections.map((s) => el("li", {},
       `${s.section}${page(s.page)}`))) : el("p", { className: "status" }, "No sections were read."),
@@ -620,7 +641,7 @@ async function loadMap() {
   const marked = map.papers.filter((p) => p.highlight).length;
   $("map-status").textContent = `${map.papers.length} papers in ${map.clusters.length} clusters, `
     + `${map.links.length} citations between them${marked ? `, ${marked} marked` : ""}`
-    + `${map.unplaced ? `; ${map.unplaced} known only as references are not placed` : ""} `
+    + `${map.unplaced ? `; ${map.unplaced} without passages to place them by are left out` : ""} `
     + `(layout ${map.layout}, ${map.seconds} s)`;
 }
 

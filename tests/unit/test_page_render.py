@@ -8,7 +8,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from tools.page_render import locate, render, render_cited
+from tools.page_render import locate, render
 
 FILLER = "Unrelated words fill this line of the page so that common words occur here too."
 
@@ -47,7 +47,7 @@ def test_a_word_broken_at_a_line_end_is_found_and_both_halves_highlighted(pdf: P
 def test_a_quote_running_on_to_the_next_page_is_highlighted_on_both(pdf: Path) -> None:
     quote = ("This sentence begins at the foot of the first page and runs on to the top of the second page of "
              "the paper.")
-    pictures = render_cited(pdf, 1, quote, zoom=1.0)
+    pictures = [render(pdf, 1, quote, zoom=1.0), render(pdf, 2, quote, zoom=1.0, located_on=1)]
     assert [p.page for p in pictures] == [1, 2]
     assert pictures[0].location.found and pictures[0].location.pages == [1, 2]
     with pymupdf.open(pdf) as document:
