@@ -229,14 +229,15 @@ class PageService:
         self.pdf(paper_id)  # the paper is still here, its file unchanged
         return self.cache.get(key, paper_id)
 
-    def _draw(self, path: Path, paper_id: str, *args: object) -> RenderedPage:
+    def _draw(self, path: Path, paper_id: str, page: int, quote: str, zoom: float, located_on: int) -> RenderedPage:
         """Draw in this process a file the operator ingested from their own disk (as ingest reads it); in a bounded
         child one that came from elsewhere (an upload, an arXiv download, a Zotero attachment: all kept under the
         papers folder), where a crafted file could make MuPDF decode a gigapixel image."""
         try:
             if self.runtime.settings.storage.papers_dir.resolve() in path.resolve().parents:
-                return run_isolated(render, RENDER_LIMITS, f"a page of {paper_id}", str(path), *args)
-            return render(str(path), *args)
+                return run_isolated(render, RENDER_LIMITS, f"a page of {paper_id}", str(path), page, quote, zoom,
+                                    located_on)
+            return render(str(path), page, quote, zoom, located_on)
         except ValueError as error:  # a page the file does not have
             raise NoPagesError(str(error)) from error
         except IsolationError as error:
