@@ -21,7 +21,7 @@ SECURITY = ROOT / "docs" / "security.md"
 ROLES = ("public", "reader", "member", "admin")
 KEYS = {"reader": "key-r", "member": "key-m", "admin": "key-admin"}
 PLACEHOLDERS = {"conversation_id": "no-such-conversation", "paper_id": "no-such-paper", "job_id": "no-such-job",
-                "watch_id": "no-such-watch", "path": "app.js"}
+                "watch_id": "no-such-watch", "path": "app.js", "page": "1", "token": "not-a-token"}
 
 
 def _table(heading: str) -> list[list[str]]:
