@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         services = build_services(built, observer=metrics, on_job_result=metrics.observe_job_result,
                                   deliver=slack_delivery(settings))
         app.state.services, app.state.keys = services, KeyStore(built.engine, settings.service.keys)
+        metrics.watch_jobs(services.jobs)
         services.jobs.start()
         scheduler = watch_scheduler(services.watches, settings.jobs.watch_check_seconds, settings.jobs.max_pending_jobs)
         app.state.slack = None

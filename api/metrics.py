@@ -1,17 +1,17 @@
-"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers, lock waits, answer
-cache lookups."""
+"""Prometheus metrics of one app: requests, latency, agent turns, LLM tokens, ingested papers, lock waits, answer,
+embedding and arXiv cache lookups, and the job queue's depth. deploy/grafana/ draws them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from agent.llm import answer_cache
 from agent.turn import TurnResult
-from store.jobs import JobResult
-from tools import locks
+from store.jobs import JobQueue, JobResult
+from tools import cache_stats, locks
 
 
 class LockWaits:
@@ -37,9 +37,35 @@ class AnswerCacheLookups:
         yield family
 
 
+class CacheLookups:
+    """Embedding and arXiv cache lookups by outcome (tools/cache_stats.py), read at scrape time."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("scisynth_cache_lookups", "Cache lookups by cache (embedding: texts; arxiv: "
+                                     "queries) and outcome (hit, miss, stale)", labels=["cache", "outcome"])
+        for (cache, outcome), count in sorted(cache_stats.snapshot().items()):
+            family.add_metric([cache, outcome], count)
+        yield family
+
+
+class JobDepth:
+    """Unfinished jobs of every replica by status, read from the shared database at scrape time."""
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self.jobs = jobs
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("scisynth_jobs", "Jobs queued or running, all replicas together",
+                                   labels=["status"])
+        for status, count in self.jobs.depth().items():
+            family.add_metric([status], count)
+        yield family
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._job_depth: JobDepth | None = None
         self.requests = Counter("scisynth_http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("scisynth_http_request_seconds", "HTTP request latency", ["route"],
@@ -55,6 +81,14 @@ class Metrics:
                                 registry=self.registry)
         self.registry.register(LockWaits())
         self.registry.register(AnswerCacheLookups())
+        self.registry.register(CacheLookups())
+
+    def watch_jobs(self, jobs: JobQueue) -> None:
+        """Export the job queue's depth (once the service's queue exists; an app started again reads its new one)."""
+        if self._job_depth is None:
+            self._job_depth = JobDepth(jobs)
+            self.registry.register(self._job_depth)
+        self._job_depth.jobs = jobs
 
     def observe_turn(self, composer: str, result: TurnResult | None) -> None:
         """A turn of the configured `composer` (its result None: it failed): who answered and how, and the model

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.embeddings import Embedder
+from tools import cache_stats
 from tools.locks import MeasuredLock
 
 
@@ -75,6 +76,9 @@ class CachedEmbedder:
             for key, blob in self._db().execute(query, batch):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
+        computed_now = set(missing)
+        cache_stats.record("embedding", "hit", sum(k not in computed_now for k in keys))
+        cache_stats.record("embedding", "miss", len(keys) - sum(k not in computed_now for k in keys))
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
             computed = self.inner.embed([text_of[k] for k in missing])
@@ -89,6 +93,7 @@ class CachedEmbedder:
         """A question's vector, remembered in memory only (the steps of one turn share it)."""
         key = self._key(text)
         vector = self._recall([key]).get(key)
+        cache_stats.record("embedding", "miss" if vector is None else "hit")
         if vector is None:
             vector = self.inner.embed_query(text)
             self._remember({key: vector})

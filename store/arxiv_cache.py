@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from store.schema import ensure_schema
+from tools import cache_stats
 
 
 class ArxivCacheRow(SQLModel, table=True):
@@ -31,10 +32,13 @@ class SqlArxivCache:
         with Session(self.engine) as session:
             row = session.get(ArxivCacheRow, key)
         if row is None:
+            cache_stats.record("arxiv", "miss")
             return None
         fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
         if max_age_seconds is not None and datetime.now(UTC) - fetched > timedelta(seconds=max_age_seconds):
+            cache_stats.record("arxiv", "stale")
             return None
+        cache_stats.record("arxiv", "hit")
         return json.loads(row.records_json)
 
     def put(self, key: str, records: list[dict]) -> None:

@@ -164,6 +164,14 @@ class JobQueue:
         with Session(self.engine) as session:
             return int(session.exec(query).one())
 
+    def depth(self) -> dict[str, int]:
+        """Unfinished jobs of every replica by status (queued, running): the queue a dashboard watches."""
+        query = (select(col(JobRow.status), func.count()).where(col(JobRow.status).in_(UNFINISHED))
+                 .group_by(col(JobRow.status)))
+        with Session(self.engine) as session:
+            counted = dict(session.exec(query).all())
+        return {status: int(counted.get(status, 0)) for status in UNFINISHED}
+
     def _waiting(self) -> int:
         """How many jobs this replica may take now."""
         with Session(self.engine) as session:
