@@ -6,7 +6,7 @@ clients turn everyone else away with 503. Its h11 protocol is extended here: a c
 whole request header within SCISYNTH_HEADER_TIMEOUT_SECONDS (counted from connecting, and again from the end of
 each response on a kept-alive connection) is closed, and one client address may hold at most
 SCISYNTH_MAX_CONNECTIONS_PER_CLIENT connections (trusted proxies excepted). A body that stops arriving is the
-guard's to stop (api/guard.py, SCISYNTH_BODY_TIMEOUT_SECONDS). A reverse proxy in front (deploy/Caddyfile) sets
+guard's to stop (api/guard.py, SCISYNTH_BODY_TIMEOUT_SECONDS). A reverse proxy in front (deploy/haproxy.cfg) sets
 the same limits at the edge.
 """
 

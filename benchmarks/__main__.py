@@ -14,6 +14,7 @@ SCRIPTS = ["benchmarks.bench_parsing", "benchmarks.bench_retrieval", "benchmarks
            "benchmarks.bench_llm", "benchmarks.bench_ttft", "benchmarks.bench_api",
            "benchmarks.bench_backends",
            "benchmarks.bench_sizing", "benchmarks.bench_ray_ingest", "benchmarks.bench_replicas",
+           "benchmarks.bench_users",
            "benchmarks.bench_answer_cache"]
 
 if __name__ == "__main__":

@@ -108,9 +108,10 @@ def running_server(app: object, **config: object) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def serve_process(home: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """`scisynth serve` in its own process; returns it and its base URL once /healthz answers."""
-    port = free_port()
+def serve_process(home: Path, port: int | None = None, **env: str) -> tuple[subprocess.Popen, str]:
+    """`scisynth serve` in its own process (on `port`, default a free one); returns it and its base URL once
+    /healthz answers."""
+    port = port or free_port()
     environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
                    "SCISYNTH_USE_ARXIV": "false", **env}
     server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=environment,

@@ -52,7 +52,11 @@ def test_the_compose_file_describes_two_replicas_on_shared_backends(tmp_path: Pa
         hostnames.add(services[name]["hostname"])
     assert len(homes) == 2  # a replica's home (uploads waiting for its worker) is its own
     assert len(hostnames) == 2  # and its name outlives a recreated container
-    assert all(f"--to {name}:8000" in services["proxy"]["command"] for name in replicas)
+    proxy_config = (COMPOSE.parent / "haproxy.cfg").read_text()
+    assert "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in services["proxy"]["volumes"]
+    assert re.findall(r"^\s+server (\S+) (\S+) check$", proxy_config, re.MULTILINE) == [
+        (name, f"{name}:8000") for name in replicas]
+    assert "option httpchk GET /readyz" in proxy_config
     assert services["postgres"]["image"].startswith("pgvector/pgvector:0.8") and "pg18" in services["postgres"]["image"]
     assert services["vllm"]["profiles"] == ["vllm"]  # only when asked for: it needs a GPU
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()

@@ -1,0 +1,125 @@
+"""Researchers using SciSynth, for Locust (run by `python -m benchmarks.bench_users`, or `locust -f` by hand).
+
+A simulated researcher opens the web page, then alternates actions with think time, drawn from a seeded generator so
+two runs make the same requests. The mix, per action taken (weights below), and why:
+- ask a question (streamed, tokens read as they come), 24: what the assistant is for;
+- search the library, 18: researchers search before and between questions;
+- list the library, 14: the Library tab is opened and re-sorted often;
+- open a cited passage (the quote and its page), 12: half of the answers read get a citation checked;
+- a follow-up in the same conversation, 12: most conversations go on after the first answer;
+- open the web page again, 8: new tabs and reloads;
+- check a claim, 5, and build a small evidence table, 2: the synthesis features, used by fewer people less often;
+- export references, 3; import a BibTeX file, 1; upload a PDF, 1: occasional library work.
+Think time between actions: 20-60 s, uniform (reading an answer, a passage or a page takes that long); the first
+action after opening comes 1-10 s after. Questions repeat at the rate SCISYNTH_LOAD_REPEAT sets (default 0.3: lab
+members ask about the same papers; the answer cache's hit rate is measured at that rate, not assumed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+from locust import HttpUser, between, task
+
+SEED = int(os.environ.get("SCISYNTH_LOAD_SEED", "7"))
+REPEAT = float(os.environ.get("SCISYNTH_LOAD_REPEAT", "0.3"))
+QUESTIONS = json.loads(os.environ.get("SCISYNTH_LOAD_QUESTIONS", "[]")) or [
+    "How are papers linked in the literature graph?", "Which entities does the literature graph extract?",
+    "How is the literature graph built from PDFs?", "What does the Semantic Scholar corpus contain?"]
+PDF = os.environ.get("SCISYNTH_LOAD_PDF", "")
+BIBTEX = "@article{smith2020graphs, title={Citation graphs for literature search}, author={Smith, Ann}, year={2020}}\n"
+_users = random.Random(SEED)
+
+
+class Researcher(HttpUser):
+    wait_time = between(20, 60)
+
+    def on_start(self) -> None:
+        self.random = random.Random(_users.random())
+        self.conversation = f"load-{self.random.getrandbits(48):012x}"
+        self.citation: dict | None = None
+        self.asked: list[str] = []
+        self.client.get("/", name="open the web page")
+        self.client.get("/static/app.js", name="open the web page")
+
+    def _question(self) -> str:
+        if self.asked and self.random.random() < REPEAT:
+            return self.random.choice(self.asked)
+        question = f"{self.random.choice(QUESTIONS)} ({self.random.randint(1, 10_000)})"
+        self.asked.append(question)
+        return question
+
+    def _stream(self, question: str, name: str) -> None:
+        with self.client.post(f"/v1/conversations/{self.conversation}/messages", json={"content": question},
+                              headers={"Accept": "text/event-stream"}, stream=True, name=name,
+                              catch_response=True) as response:
+            done = False
+            data = None
+            for line in response.iter_lines(decode_unicode=True):
+                if line.startswith("event: "):
+                    done = done or line == "event: done"
+                elif line.startswith("data: ") and '"quote"' in line:
+                    data = json.loads(line.removeprefix("data: "))
+            if not done:
+                response.failure("the stream ended without its done event")
+            if isinstance(data, dict) and data.get("paper_id"):
+                self.citation = data
+
+    @task(24)
+    def ask(self) -> None:
+        self._stream(self._question(), "ask (streamed)")
+
+    @task(12)
+    def follow_up(self) -> None:
+        self._stream(f"And what are its limitations? ({self.random.randint(1, 10_000)})", "follow-up (streamed)")
+
+    @task(18)
+    def search(self) -> None:
+        self.client.get("/v1/search", params={"q": self.random.choice(QUESTIONS), "k": 5}, name="search")
+
+    @task(14)
+    def library(self) -> None:
+        self.client.get("/v1/papers", params={"limit": 50, "sort": self.random.choice(["added", "year", "cited_by"])},
+                        name="list the library")
+
+    @task(12)
+    def open_citation(self) -> None:
+        if self.citation is None:
+            return
+        self.client.get(f"/v1/papers/{self.citation['paper_id']}/quote", params={"text": self.citation["quote"]},
+                        name="open a cited passage")
+
+    @task(8)
+    def reopen(self) -> None:
+        self.client.get("/", name="open the web page")
+
+    @task(5)
+    def check(self) -> None:
+        self.client.post("/v1/check", json={"claim": "The literature graph links papers to the entities they mention"},
+                         name="check a claim")
+
+    @task(2)
+    def table(self) -> None:
+        self.client.post("/v1/tables", json={"query": self.random.choice(QUESTIONS), "n": 3,
+                                             "columns": ["Which dataset?"]}, name="build a small table")
+
+    @task(3)
+    def export(self) -> None:
+        if not self.asked:  # the conversation starts with its first question
+            return
+        self.client.get(f"/v1/conversations/{self.conversation}/references", params={"format": "bibtex"},
+                        name="export references")
+
+    @task(1)
+    def import_bibtex(self) -> None:
+        self.client.post("/v1/papers/import", files={"file": ("library.bib", BIBTEX, "application/x-bibtex")},
+                         name="import a BibTeX file")
+
+    @task(1)
+    def upload(self) -> None:
+        if PDF:
+            self.client.post("/v1/papers", files={"file": ("paper.pdf", Path(PDF).read_bytes(), "application/pdf")},
+                             name="upload a PDF")
