@@ -46,7 +46,7 @@ def _cpu_seconds(pid: int) -> float:
 def _hit_rates(bases: list[str]) -> dict[str, str]:
     counts: dict[tuple[str, str], float] = {}
     for base in bases:
-        text = httpx.get(f"{base}/metrics", timeout=10).text
+        text = httpx.get(f"{base}/metrics", timeout=120).text
         for cache, outcome, value in re.findall(r'^scisynth_cache_lookups_total\{cache="(\w+)",outcome="(\w+)"\} (\S+)',
                                                 text, re.MULTILINE):
             counts[(cache, outcome)] = counts.get((cache, outcome), 0) + float(value)
@@ -93,25 +93,33 @@ class Replicas:
         self.processes[name].send_signal(signal.SIGKILL)
         self.processes[name].wait()
 
-    def stop_all(self) -> dict[str, float]:
+    def stop_all(self) -> tuple[dict[str, float], list[str]]:
+        """Stop every replica (SIGTERM: a graceful drain); CPU seconds used, and the replicas that had to be
+        killed after 60 s of draining."""
+        stuck = []
         for name, process in self.processes.items():
             if process.poll() is None:
                 self._stopped(name)
                 process.terminate()
-                process.wait(timeout=60)
-        return {name: round(seconds, 1) for name, seconds in self.used.items()}
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    stuck.append(name)
+                    process.kill()
+                    process.wait()
+        return {name: round(seconds, 1) for name, seconds in self.used.items()}, stuck
 
 
 def _interrupted_turns(base: str) -> int:
     """Questions stored with no answer after them, over every conversation: turns a dying replica cut off."""
     interrupted, offset, conversations = 0, 0, []
     while page := httpx.get(f"{base}/v1/conversations", params={"limit": 100, "offset": offset},
-                            timeout=30).json()["conversations"]:
+                            timeout=120).json()["conversations"]:
         conversations += page
         offset += len(page)
     for conversation in conversations:
         roles = [m["role"] for m in httpx.get(f"{base}/v1/conversations/{conversation['id']}",
-                                              timeout=30).json()["messages"]]
+                                              timeout=120).json()["messages"]]
         interrupted += sum(1 for i, role in enumerate(roles)
                            if role == "user" and (i + 1 == len(roles) or roles[i + 1] != "assistant"))
     return interrupted
@@ -167,16 +175,20 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
                 _locust(base, folder, args, seconds)
                 if killer:
                     killer.join()
-                hit_rates = _hit_rates([f"http://127.0.0.1:{port}" for port in replicas.ports.values()])
-                interrupted = _interrupted_turns(base)
+                time.sleep(5)
+                try:  # after the load, the replicas may still be working off what they accepted
+                    hit_rates = _hit_rates([f"http://127.0.0.1:{port}" for port in replicas.ports.values()])
+                    interrupted: int | None = _interrupted_turns(base)
+                except httpx.HTTPError as error:
+                    hit_rates, interrupted = {"not read": str(error)}, None
         finally:
-            cpu = replicas.stop_all()
+            cpu, stuck = replicas.stop_all()
     rows = list(csv.DictReader((folder / "load_stats.csv").open()))
     window = (killed_at[0], killed_at[0] + FAILOVER_SECONDS) if killed_at else None
     inside, outside = _failures(list(csv.DictReader((folder / "load_stats_history.csv").open())), window)
     return {"users": args.users, "seconds": seconds, "requests": int(rows[-1]["Request Count"]),
             "errors": int(rows[-1]["Failure Count"]), "errors_outside_failover": outside, "errors_in_failover": inside,
-            "interrupted_turns": interrupted, "killed": bool(killed_at),
+            "interrupted_turns": interrupted, "killed": bool(killed_at), "drain_over_60s": stuck,
             "p95_ms": {row["Name"]: float(row["95%"]) for row in rows[:-1]}, "cpu_seconds": cpu,
             "cache_hit_rates": hit_rates, "wall_seconds": round(time.time() - started, 1),
             "table": [[row["Name"], row["Request Count"], row["Failure Count"], f"{float(row['Requests/s']):.2f}",
@@ -206,7 +218,9 @@ def main() -> None:
     print(f"\nerrors outside the failover window: {summary['errors_outside_failover']}; inside it: "
           f"{summary['errors_in_failover']}; interrupted turns (a question with no answer stored): "
           f"{summary['interrupted_turns']}")
-    print(f"CPU seconds per replica: {summary['cpu_seconds']}; cache hit rates: {summary['cache_hit_rates']}")
+    print(f"CPU seconds per replica: {summary['cpu_seconds']}; cache hit rates: {summary['cache_hit_rates']}"
+          + (f"; replicas still draining 60 s after SIGTERM (killed): {summary['drain_over_60s']}"
+             if summary["drain_over_60s"] else ""))
 
 
 if __name__ == "__main__":

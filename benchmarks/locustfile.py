@@ -42,6 +42,7 @@ class Researcher(HttpUser):
         self.conversation = f"load-{self.random.getrandbits(48):012x}"
         self.citation: dict | None = None
         self.asked: list[str] = []
+        self.talking = False  # the conversation exists once a question was sent
         self.client.get("/", name="open the web page")
         self.client.get("/static/app.js", name="open the web page")
 
@@ -56,17 +57,16 @@ class Researcher(HttpUser):
         with self.client.post(f"/v1/conversations/{self.conversation}/messages", json={"content": question},
                               headers={"Accept": "text/event-stream"}, stream=True, name=name,
                               catch_response=True) as response:
-            done = False
-            data = None
+            event, done = "", False
             for line in response.iter_lines(decode_unicode=True):
                 if line.startswith("event: "):
-                    done = done or line == "event: done"
-                elif line.startswith("data: ") and '"quote"' in line:
-                    data = json.loads(line.removeprefix("data: "))
+                    event = line.removeprefix("event: ")
+                    done = done or event == "done"
+                elif line.startswith("data: ") and event == "citation" and self.random.random() < 0.5:
+                    self.citation = json.loads(line.removeprefix("data: "))  # one of the answer's citations
             if not done:
                 response.failure("the stream ended without its done event")
-            if isinstance(data, dict) and data.get("paper_id"):
-                self.citation = data
+            self.talking = True
 
     @task(24)
     def ask(self) -> None:
@@ -108,7 +108,7 @@ class Researcher(HttpUser):
 
     @task(3)
     def export(self) -> None:
-        if not self.asked:  # the conversation starts with its first question
+        if not self.talking:  # the conversation starts with its first question
             return
         self.client.get(f"/v1/conversations/{self.conversation}/references", params={"format": "bibtex"},
                         name="export references")
