@@ -111,7 +111,9 @@ def test_a_replica_killed_under_traffic_is_out_in_seconds_and_nothing_is_lost(cl
     after = [r for r in results if r[0] >= killed_at + 3]
     assert {served for _, _, served in before} == {"api-1", "api-2"}
     failed_during = sum(status != 200 for _, status, _ in during)
-    assert failed_during <= max(1, len(during) // 100), f"{failed_during} of {len(during)} failed after the kill"
+    # only a request in flight on the replica when it died may fail (reported to its client, not resent): at most
+    # one per traffic loop; a request sent after the kill is never lost
+    assert failed_during <= len(workers), f"{failed_during} of {len(during)} failed after the kill"
     assert after and all(status == 200 and served == "api-2" for _, status, served in after), after[:5]
 
     # the conversation goes on through the other replica, whole
