@@ -85,7 +85,6 @@ stance: install
 	$(VENV)/bin/scisynth train stance --out agent/stance.json
 
 bench: install-test onnx-models
-	$(PIP) install --quiet -e '.[load]'  # Locust, for bench_users
 	$(PY) -m benchmarks
 
 # ONNX exports of the embedding model for benchmarks/bench_encoders.py, made with optimum in a virtualenv of
