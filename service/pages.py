@@ -24,7 +24,7 @@ from service.errors import NoPagesError, UnknownPaperError
 from store.catalog import PaperRow, page_at
 from tools.documents import sha256_of_file
 from tools.isolation import IsolationError, ParseLimits, run_isolated
-from tools.page_render import DEFAULT_ZOOM, MAX_ZOOM, MIN_ZOOM, QuoteLocation, RenderedPage, quote_tokens, render
+from tools.page_render import DEFAULT_ZOOM, QuoteLocation, RenderedPage, quote_tokens, render
 
 log = logging.getLogger(__name__)
 MAX_QUOTE = 3000  # characters: a quote is a sentence or a table row, not a page
@@ -134,10 +134,10 @@ class PageService:
     _drawing: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(DRAWING_AT_ONCE))
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
     _key_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    cache: PageCache = field(init=False)  # one per service: its count of writes decides when to prune
 
-    @property
-    def cache(self) -> PageCache:
-        return PageCache(self.runtime.settings.storage.cache_dir / "pages")
+    def __post_init__(self) -> None:
+        self.cache = PageCache(self.runtime.settings.storage.cache_dir / "pages")
 
     def _paper(self, paper_id: str) -> PaperRow:
         row = self.runtime.catalog.find_paper(paper_id)
@@ -186,17 +186,21 @@ class PageService:
         if not (has_pdf and page and draw):
             return view
         try:
-            drawn = self.pages(paper_id, page, quote, zoom)
+            drawn = self._keyed_pages(paper_id, page, quote, zoom)
         except NoPagesError as error:
             return replace(view, note=str(error))
-        keys = {picture.page: self.cache.key(row, picture.page, page, snap(zoom), quote) for picture in drawn}
-        return replace(view, location=drawn[0].location, page_count=drawn[0].page_count, keys=keys)
+        first = drawn[0][1]
+        return replace(view, location=first.location, page_count=first.page_count,
+                       keys={picture.page: key for key, picture in drawn})
 
     def pages(self, paper_id: str, page: int, quote: str = "", zoom: float = DEFAULT_ZOOM) -> list[RenderedPage]:
         """The cited page with the quote highlighted and, when the quote runs on, the next page too."""
-        first = self.page(paper_id, page, quote, zoom)
-        if page + 1 in first.location.boxes:
-            return [first, self.page(paper_id, page + 1, quote, zoom, located_on=page)]
+        return [picture for _, picture in self._keyed_pages(paper_id, page, quote, zoom)]
+
+    def _keyed_pages(self, paper_id: str, page: int, quote: str, zoom: float) -> list[tuple[str, RenderedPage]]:
+        first = self._keyed_page(paper_id, page, quote, zoom, page)
+        if page + 1 in first[1].location.boxes:
+            return [first, self._keyed_page(paper_id, page + 1, quote, zoom, page)]
         return [first]
 
     def page(self, paper_id: str, page: int, quote: str = "", zoom: float = DEFAULT_ZOOM,
@@ -204,7 +208,11 @@ class PageService:
         """One page as PNG, with the quote (looked for from page `located_on`: this page or the one before, where
         a quote running on began) highlighted. At most DRAWING_AT_ONCE pages are drawn at a time, and a page asked
         for twice at once is drawn once."""
-        located_on = located_on or page
+        return self._keyed_page(paper_id, page, quote, zoom, located_on or page)[1]
+
+    def _keyed_page(self, paper_id: str, page: int, quote: str, zoom: float, located_on: int
+                    ) -> tuple[str, RenderedPage]:
+        """The page and its cache key (what an image address names it by)."""
         if located_on not in (page, page - 1):
             raise NoPagesError("a quote is looked for from its page or the page before, not from page "
                                f"{located_on}")
@@ -221,7 +229,7 @@ class PageService:
                 self.cache.put(key, row.paper_id, picture)
         with self._keys_lock:
             self._key_locks.pop(key, None)
-        return picture
+        return key, picture
 
     def drawn(self, paper_id: str, key: str) -> RenderedPage | None:
         """A picture drawn before for this paper, by its cache key (what the quote view's image addresses carry, so
@@ -245,8 +253,9 @@ class PageService:
 
 
 def snap(zoom: float) -> float:
-    """Zoom in quarter steps within bounds: a few pictures per page, not one per decimal."""
-    return min(max(round(zoom * 4) / 4, MIN_ZOOM), MAX_ZOOM)
+    """Zoom in quarter steps (bounds are tools.page_render.clamp_zoom's): a few pictures per page, not one per
+    decimal."""
+    return round(zoom * 4) / 4
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -89,3 +89,18 @@ def test_zoom_is_bounded_by_the_page_size(tmp_path: Path) -> None:
     document.save(tmp_path / "poster.pdf")
     picture = render(tmp_path / "poster.pdf", 1, zoom=3.0)
     assert max(picture.width, picture.height) <= 3000
+
+
+def test_the_page_cache_is_pruned_to_its_byte_budget(pdf: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import pages
+    from service.pages import PageCache
+
+    picture = render(pdf, 1, zoom=0.5)
+    monkeypatch.setattr(pages, "CACHE_BYTES", len(picture.png) * 2 + 10)
+    monkeypatch.setattr(pages, "PRUNE_EVERY", 3)
+    cache = PageCache(tmp_path / "pages")
+    for key in ("a", "b", "c"):
+        cache.put(key, "paper-1", picture)
+    assert len(list((tmp_path / "pages").glob("*.png"))) == 2  # pruned on the third write
+    assert cache.get("c", "paper-1") is not None and cache.get("c", "another-paper") is None
