@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.state import Citation, Fallback, Hypothesis, OpenQuestion, TraceEvent
+from retrieval.library_map import MapCluster, MapPoint
 
 
 def encodable(text: str) -> str:
@@ -263,22 +264,8 @@ class QuoteView(BaseModel):
     note: str | None = Field(default=None, description="why a PDF page could not be drawn (the passage stands)")
 
 
-class MapPaper(BaseModel):
-    paper_id: str
-    title: str
-    year: int | None
-    x: float
-    y: float
-    cluster: int
+class MapPaper(MapPoint):
     highlight: Literal["watch", "conversation"] | None = Field(description="why the paper is marked, if it is")
-
-
-class MapCluster(BaseModel):
-    cluster: int
-    label: str = Field(description="the terms that set the cluster's papers apart from the rest of the library")
-    size: int
-    x: float
-    y: float
 
 
 class MapLink(BaseModel):

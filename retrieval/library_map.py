@@ -15,10 +15,11 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -39,8 +40,10 @@ _NOT_WORDS = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+|\\[A-Za-z]+|\$[^$]{0,
 TSNE_ITERATIONS = 400  # enough for the clusters to settle on a few thousand papers; <= 5 s for 2,000 on 2 cores
 
 
-@dataclass(frozen=True)
-class MapPoint:
+class MapPoint(BaseModel):
+    """A paper on the map (also the HTTP schema's base: api/schemas.py MapPaper)."""
+
+    model_config = ConfigDict(frozen=True)
     paper_id: str
     title: str
     year: int | None
@@ -49,10 +52,10 @@ class MapPoint:
     cluster: int
 
 
-@dataclass(frozen=True)
-class MapCluster:
+class MapCluster(BaseModel):
+    model_config = ConfigDict(frozen=True)
     cluster: int
-    label: str
+    label: str = Field(description="the terms that set the cluster's papers apart from the rest of the library")
     size: int
     x: float
     y: float
@@ -69,8 +72,8 @@ class LibraryMap:
     highlighted: dict[str, str] = field(default_factory=dict)  # paper id -> why ("watch", "conversation")
 
     def public(self) -> dict:
-        return {"papers": [asdict(p) | {"highlight": self.highlighted.get(p.paper_id)} for p in self.points],
-                "clusters": [asdict(c) for c in self.clusters],
+        return {"papers": [p.model_dump() | {"highlight": self.highlighted.get(p.paper_id)} for p in self.points],
+                "clusters": [c.model_dump() for c in self.clusters],
                 "links": [{"from": a, "to": b} for a, b in self.links],
                 "layout": self.layout, "unplaced": self.unplaced, "seconds": round(self.seconds, 3)}
 
@@ -152,9 +155,11 @@ class LibraryMapper:
         abstracts = self.catalog.abstracts()
         texts = [_NOT_WORDS.sub(" ", f"{rows[p].title}\n{abstracts.get(p, '')}") for p in papers]
         labels = cluster_labels(texts, groups, count)
-        points = [MapPoint(p, rows[p].title, rows[p].year, round(float(x), 3), round(float(y), 3), int(g))
+        points = [MapPoint(paper_id=p, title=rows[p].title, year=rows[p].year, x=round(float(x), 3),
+                           y=round(float(y), 3), cluster=int(g))
                   for p, (x, y), g in zip(papers, positions, groups, strict=True)]
-        clusters = [MapCluster(g, labels[g], int((groups == g).sum()), *map(float, positions[groups == g].mean(0)))
+        clusters = [MapCluster(cluster=g, label=labels[g], size=int((groups == g).sum()),
+                               x=float(positions[groups == g, 0].mean()), y=float(positions[groups == g, 1].mean()))
                     for g in range(count) if (groups == g).any()]
         mapped = set(papers)
         links = [(a, b) for a, b in self.citations.links() if a in mapped and b in mapped]
