@@ -28,7 +28,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_api import ABSTRACTS, PDF_QUESTIONS
+from benchmarks.bench_api import PDF_QUESTIONS
+from benchmarks.bench_replicas import build_library
 from evals.report import show
 from tests.conftest import PAPERS, ROOT, free_port, serve_process
 from tests.postgres_server import new_database, running_postgres
@@ -58,15 +59,6 @@ def _hit_rates(bases: list[str]) -> dict[str, str]:
         hits, total = counts.get((cache, "hit"), 0), sum(v for (c, _), v in counts.items() if c == cache)
         rates[cache] = f"{hits / total:.2f} of {int(total)}" if total else "no lookups"
     return rates
-
-
-def _build_library(database_url: str, home: Path) -> None:
-    environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_DATABASE_URL": database_url,
-                   "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
-    records = home.parent / "abstracts.jsonl"
-    records.write_text("".join(ABSTRACTS.open().readlines()[:300]))
-    subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(records), *map(str, sorted(PAPERS.glob("*.pdf")))],
-                   env=environment, check=True, capture_output=True, cwd=ROOT)
 
 
 class Replicas:
@@ -152,7 +144,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
     seconds = round(args.minutes * 60)
     with running_postgres(folder / "pg") as server, running_redis(folder) as redis_url:
         database_url = new_database(server)
-        _build_library(database_url, folder / "builder")
+        build_library(database_url, folder / "builder", abstracts=300)
         replicas = Replicas(folder, {"SCISYNTH_DATABASE_URL": database_url, "SCISYNTH_REDIS_URL": redis_url,
                                      "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000",
                                      "SCISYNTH_MAX_STREAMING_TURNS": "256"})

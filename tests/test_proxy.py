@@ -5,10 +5,7 @@ after that, a conversation started on it goes on through the other, and the repl
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,21 +14,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PAPERS, ROOT, free_port, serve_process
+from retrieval.embeddings import Embedder
+from tests.conftest import PAPERS, free_port, make_runtime, serve_process
 from tests.postgres_server import new_database, running_postgres
 from tests.proxy_server import running_proxy
 from tests.redis_server import running_redis
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[dict]:
+def cluster(tmp_path: Path, embedder: Embedder) -> Iterator[dict]:
     with running_postgres(tmp_path / "pg") as server, running_redis(tmp_path) as redis_url:
         shared = {"SCISYNTH_DATABASE_URL": new_database(server), "SCISYNTH_REDIS_URL": redis_url,
                   "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000"}
-        built = subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(PAPERS / "acl_N18-3011.pdf")],
-                               env={**_environment(tmp_path / "builder"), **shared}, capture_output=True, text=True,
-                               timeout=300, cwd=ROOT)
-        assert built.returncode == 0, built.stderr
+        builder = make_runtime(tmp_path / "builder", embedder, database_url=shared["SCISYNTH_DATABASE_URL"])
+        assert [r.status for r in builder.ingestor.ingest_paths([PAPERS / "acl_N18-3011.pdf"])] == ["added"]
+        builder.engine.dispose()
         ports = {"api-1": free_port(), "api-2": free_port()}
         processes = {}
         try:
@@ -44,10 +41,6 @@ def cluster(tmp_path: Path) -> Iterator[dict]:
             for process in processes.values():
                 process.kill()
                 process.wait(timeout=30)
-
-
-def _environment(home: Path) -> dict[str, str]:
-    return {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive", "SCISYNTH_USE_ARXIV": "false"}
 
 
 def _served_by(base: str) -> str | None:
