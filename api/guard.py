@@ -93,7 +93,7 @@ class Guard:
         self.auth_failures = auth_failures
 
     def _public(self, path: str) -> bool:
-        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES) or SIGNED_LINK.fullmatch(path):
+        if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
             return True
         if path in _DOCS_PATHS and self.settings.service.api_docs:
             return True
@@ -172,9 +172,10 @@ class Guard:
 
         try:
             declared = _header(scope, b"content-length")
-            caller = OPEN if self._public(path) else self._authenticate(scope)
-            if SIGNED_LINK.fullmatch(path):
-                caller = self._limit_address(scope) or caller
+            if SIGNED_LINK.fullmatch(path):  # the link is its own credential; its address is limited instead
+                caller = self._limit_address(scope) or OPEN
+            else:
+                caller = OPEN if self._public(path) else self._authenticate(scope)
             if isinstance(caller, problems.JSONResponse):
                 await caller(scope, receive, send_with_headers)
             elif declared.isdigit() and int(declared) > limit:

@@ -44,10 +44,10 @@ class MapService:
         with self._lock:
             mapper = self.mapper()
             # papers, passages or reference lists added or removed, or another replica laid the map out again
-            version = f"{self.runtime.catalog.version()}|{mapper.kept_version()}"
-            if recompute or self._last is None or self._last[0] != version:
-                built = mapper.build(recompute)
-                self._last = (f"{self.runtime.catalog.version()}|{mapper.kept_version()}", built)
+            library = self.runtime.catalog.version()
+            if recompute or self._last is None or self._last[0] != f"{library}|{mapper.kept_version()}":
+                built = mapper.build(recompute)  # may write the kept layout: its new version is read after
+                self._last = (f"{library}|{mapper.kept_version()}", built)
             built = self._last[1]
         on_map = {point.paper_id for point in built.points}
         return replace(built, highlighted={paper: why for paper, why in marks.items() if paper in on_map})
