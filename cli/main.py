@@ -53,6 +53,12 @@ def _services(args: argparse.Namespace, needs_model: bool = True, reset_index: b
     return build_services(build_runtime(settings, reset_index=reset_index), deliver=slack_delivery(settings))
 
 
+def _writable(output: Path) -> None:
+    """Refuse, before any work, to write into a folder that does not exist."""
+    if not output.resolve().parent.is_dir():
+        raise ValueError(f"no folder {output.resolve().parent} to write {output} in")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.server import serve
@@ -305,8 +311,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.suite != "abstention":
             raise ValueError("--plot draws the abstention trade-off curve: use it with 'scisynth eval abstention' "
                              "(benchmarks draw theirs with 'python -m benchmarks --plot FOLDER')")
-        if args.plot.suffix.lower() != ".png" or not args.plot.parent.is_dir():
-            raise ValueError(f"cannot write the figure {args.plot}: give a .png file in a folder that exists")
+        if args.plot.suffix.lower() != ".png":
+            raise ValueError(f"cannot write the figure {args.plot}: give a .png file")
+        _writable(args.plot)
     chosen = {"llm": args.llm, "embeddings": args.embeddings}
     settings = Settings(**{name: value for name, value in chosen.items() if value})
     with tqdm(desc=f"eval {args.suite}", unit="item", disable=args.json or None, file=sys.stderr) as bar:
@@ -589,8 +596,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _write_pages(pictures: list, output: Path) -> int:
     """Write the cited page to `output` and a page the quote runs on to beside it; say what was found."""
-    if not output.parent.is_dir():
-        raise ValueError(f"cannot write {output}: the folder {output.parent} does not exist")
+    _writable(output)
     for i, picture in enumerate(pictures):
         target = output if i == 0 else output.with_name(f"{output.stem}-p{picture.page}{output.suffix}")
         target.write_bytes(picture.png)
@@ -612,8 +618,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".html", ".png"):
         raise ValueError(f"cannot tell the format of {output}: name it .html or .png")
-    if not output.parent.is_dir():
-        raise ValueError(f"cannot write {output}: the folder {output.parent} does not exist")
+    _writable(output)
     services = _services(args, needs_model=False)
     if args.conversation and services.runtime.conversations.get(args.conversation) is None:
         raise ValueError(f"no conversation {args.conversation!r}: 'scisynth ask --conversation ID' starts one")
@@ -717,8 +722,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     if fmt == "xlsx" and not args.output:
         raise ValueError("an Excel table is written to a file: add -o table.xlsx")
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        raise ValueError(f"no folder {Path(args.output).resolve().parent} to write {args.output} in")
+    if args.output:
+        _writable(Path(args.output))
     tables = _services(args).tables
     papers = tables.papers(args.papers, args.query, args.n, args.conversation, args.watch)
     with tqdm(total=len(papers), desc="table", unit="paper", file=sys.stderr,

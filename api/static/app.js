@@ -77,6 +77,13 @@ async function download(path, fallbackName, isEmpty = (file) => file.size === 0)
   return link.download;
 }
 
+// A passage with text[start:end] marked (start < 0: nothing marked).
+function markedPassage(text, start, end) {
+  if (start < 0) return el("div", { className: "passage" }, text);
+  return el("div", { className: "passage" }, text.slice(0, start), el("mark", {}, text.slice(start, end)),
+    text.slice(end));
+}
+
 // Where a quote is printed: for a PDF the page(s) with its words highlighted and a link to the PDF at that page,
 // otherwise its passage with the quote marked. Appended to `container`. Object URLs of the previous view are
 // revoked (a page is megabytes).
@@ -127,11 +134,8 @@ async function showEvidence(container, paperId, quote, page) {
     });
     parts.push(open);
   }
-  if (!view.highlight && view.passage) {
-    const { text, start, end } = view.passage;
-    parts.push(el("div", { className: "passage" }, text.slice(0, start), el("mark", {}, text.slice(start, end)),
-      text.slice(end)));
-  }
+  if (!view.highlight && view.passage) parts.push(markedPassage(view.passage.text, view.passage.start,
+    view.passage.end));
   status.replaceWith(...parts);
 }
 
@@ -504,9 +508,7 @@ function showCell(row, cell, td) {
   const where = `${cell.section || ""}${cell.page ? `, page ${cell.page}` : ""}`;
   const passage = cell.passage || "";
   const at = cell.quote ? passage.indexOf(cell.quote) : -1;
-  const context = at < 0 ? el("div", { className: "passage" }, passage)
-    : el("div", { className: "passage" }, passage.slice(0, at), el("mark", {}, cell.quote),
-      passage.slice(at + cell.quote.length));
+  const context = markedPassage(passage, at, at < 0 ? at : at + cell.quote.length);
   $("table-cell").replaceChildren(
     el("h4", {}, `${row.title}: ${cell.column}`),
     cell.reported ? el("div", { className: "status" }, `${where} · confidence ${cell.confidence}`)
