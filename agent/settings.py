@@ -202,6 +202,9 @@ class ServiceSettings(_Group):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest PDF upload")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty: off")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, description="wait for running turns at shutdown")
+    drain_seconds: float = Field(default=0.0, ge=0, le=300, description="after SIGTERM, answer /readyz 503 and go "
+                                 "on serving for this long before stopping, so a proxy's health checks take the "
+                                 "replica out first (behind HAProxy: longer than its 2 checks a second apart)")
     public_url: str = Field(default="", pattern=r"^$|^https?://[^\s]+$", description="the address users' browsers "
                             "reach the service at (https://scisynth.lab.example); with link_secret, Slack citations "
                             "link to the cited page, highlighted")

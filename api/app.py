@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="SciSynth", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Research assistant: answers with page-level citations from your paper library.")
-    app.state.metrics, app.state.keys = Metrics(), None
+    app.state.metrics, app.state.keys, app.state.draining = Metrics(), None, False
     app.state.workers = TurnWorkers(settings.service.max_streaming_turns)
     problems.install(app)
     limits = settings.storage.limits_storage
@@ -129,8 +129,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
              responses={503: {"model": Readiness, "description": "not ready: the checks say which part"}})
     def readyz(runtime: RuntimeDep) -> Response:
         """Ready when the database answers, the vector index holds exactly the catalog's chunks, and the
-        configured model answers (llama.cpp: loaded; a hosted model: its /models answered within a minute).
-        Public (load balancers send no key), so it says only what is ready, not what the library holds."""
+        configured model answers (llama.cpp: loaded; a hosted model: its /models answered within a minute);
+        never while draining after SIGTERM (api/server.py). Public (load balancers send no key), so it says only
+        what is ready, not what the library holds."""
         try:
             chunks = runtime.catalog.chunk_count()
         except Exception as error:  # the database is unreachable or broken
@@ -138,11 +139,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             chunks = None
         model_ok, model_detail = runtime.model.ready() if runtime.model is not None else (True, "extractive")
         checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks,
-                  "model": model_ok}
+                  "model": model_ok, "serving": not app.state.draining}
         ready = all(checks.values())
         body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
         if not checks["index"] and chunks is not None:
             body["hint"] = "the vector index is out of step with the catalog: run 'scisynth reindex'"
+        if app.state.draining:
+            body["hint"] = "stopping: this replica finishes what it has and takes no new work"
         if not model_ok:
             log.warning("readiness: %s", model_detail)
             body["hint"] = "the language model does not answer (see the server log); turns fall back to extractive"

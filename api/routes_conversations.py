@@ -120,5 +120,6 @@ async def post_message(request: Request, runtime: RuntimeDep, turns: TurnsDep, w
     as Server-Sent Events with Accept: text/event-stream."""
     row = runtime.conversations.ensure(conversation_id, body.content, caller.owner)
     if "text/event-stream" in request.headers.get("accept", ""):
-        return sse_response(turn_events(workers, lambda emit: _turn(turns, row, body, emit)))
+        return sse_response(turn_events(workers, lambda emit: _turn(turns, row, body, emit)),
+                            runtime.settings.service.shutdown_grace_seconds)
     return await run_in_threadpool(_turn, turns, row, body)

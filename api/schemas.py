@@ -27,7 +27,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: dict[str, bool] = Field(description="database, index (holds exactly the catalog's chunks), model")
+    checks: dict[str, bool] = Field(description="database, index (holds exactly the catalog's chunks), model, "
+                                    "serving (false while draining after SIGTERM)")
     hint: str | None = None
 
 

@@ -8,13 +8,22 @@ each response on a kept-alive connection) is closed, and one client address may 
 SCISYNTH_MAX_CONNECTIONS_PER_CLIENT connections (trusted proxies excepted). A body that stops arriving is the
 guard's to stop (api/guard.py, SCISYNTH_BODY_TIMEOUT_SECONDS). A reverse proxy in front (deploy/haproxy.cfg) sets
 the same limits at the edge.
+
+Stopping behind a proxy: uvicorn closes its listening socket as soon as SIGTERM arrives, before the proxy's health
+checks have seen anything, so requests the proxy sends in that gap are refused. With SCISYNTH_DRAIN_SECONDS set,
+SIGTERM first turns /readyz to 503 and keeps serving for that long (the proxy, or Kubernetes, takes the replica out
+of rotation meanwhile), then stops as uvicorn does: in-flight requests finish, running turns get their grace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections import Counter
+from collections.abc import Callable
+from types import FrameType
 
 import h11
 import uvicorn
@@ -85,12 +94,39 @@ def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[s
     return GuardedH11Protocol
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM calls `on_drain` and goes on serving for `drain_seconds` before it stops.
+    A second SIGTERM, or SIGINT (Ctrl+C at a terminal), stops it at once."""
+
+    def __init__(self, config: uvicorn.Config, drain_seconds: float, on_drain: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.drain_seconds, self.on_drain, self.draining = drain_seconds, on_drain, False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self.drain_seconds <= 0 or self.draining:
+            super().handle_exit(sig, frame)
+            return
+        self.draining = True
+        self.on_drain()
+        log.info("SIGTERM: not ready from now on, still serving for %gs while the proxy takes this replica out",
+                 self.drain_seconds)
+        stop = threading.Timer(self.drain_seconds, super().handle_exit, (sig, frame))
+        stop.daemon = True
+        stop.start()
+
+
 def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     """Run the app until stopped. X-Forwarded-For is believed only from proxies the operator names: otherwise any
     client could pick the address its failed logins and connections are counted against."""
     service = settings.service
     protocol = guarded_protocol(service.header_timeout_seconds, service.max_connections_per_client,
                                 frozenset(service.trusted_proxy_list))
-    uvicorn.run(app, host=host, port=port, log_level="info", http=protocol,
-                proxy_headers=bool(service.trusted_proxies), forwarded_allow_ips=service.trusted_proxies or None,
-                limit_concurrency=service.max_connections, timeout_keep_alive=5)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol,
+                            proxy_headers=bool(service.trusted_proxies),
+                            forwarded_allow_ips=service.trusted_proxies or None,
+                            limit_concurrency=service.max_connections, timeout_keep_alive=5)
+
+    def drain() -> None:
+        app.state.draining = True
+
+    DrainingServer(config, service.drain_seconds, drain).run()

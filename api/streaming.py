@@ -91,10 +91,12 @@ def turn_events(workers: TurnWorkers, run_turn: Callable[[Emit], TurnResult]) ->
     return stream()
 
 
-def sse_response(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:
-    """Named SSE events (`event: token`, `data: {...}`) with keep-alive pings."""
+def sse_response(events: AsyncIterator[TurnEvent], grace_seconds: float) -> EventSourceResponse:
+    """Named SSE events (`event: token`, `data: {...}`) with keep-alive pings. When the server stops, a turn
+    still streaming gets `grace_seconds` to finish (sse-starlette would cut it at once) and is cut after that."""
     async def encoded() -> AsyncIterator[ServerSentEvent]:
         async for event in events:
             yield ServerSentEvent(data=json.dumps(event.data, ensure_ascii=False), event=event.event)
 
-    return EventSourceResponse(encoded(), ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"})
+    return EventSourceResponse(encoded(), ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"},
+                               shutdown_grace_period=grace_seconds)

@@ -1,13 +1,15 @@
 """Simulated researchers (benchmarks/locustfile.py, Locust, headless) against two `scisynth serve` replicas on one
 PostgreSQL + pgvector and one Redis, behind HAProxy running deploy/haproxy.cfg, all on this machine's loopback.
 
-Prints per action: requests, failures, requests/s, p50/p95/p99 ms; per replica: CPU seconds used; the embedding,
-arXiv and answer cache hit rates from the replicas' /metrics. With --kill-replica, one replica is killed with
-SIGKILL half-way through and restarted 30 s later; failures are then counted inside and outside that window, and
-afterwards every conversation is read back (a user message with no answer after it is an interrupted turn) and
-every job must have finished.
+Prints per action: requests, failures, requests/s, p50/p95/p99 ms (a streamed answer also as the time to its first
+answer token); per replica: CPU seconds used; the embedding, arXiv and answer cache hit rates from the replicas'
+/metrics. With --kill-replica, one replica is killed with SIGKILL a third of the way through and restarted 30 s later;
+with --rolling-restart, two thirds of the way through each replica in turn gets SIGTERM (it drains, stops, and is
+started again before the next one goes), as compose or Kubernetes roll out a new version. Failures are counted
+inside each of those windows and outside them; afterwards every conversation is read back (a user message with no
+answer after it is an interrupted turn).
 
-Run: python -m benchmarks.bench_users --users 50 --minutes 2 --kill-replica [--json]
+Run: python -m benchmarks.bench_users --users 50 --minutes 2 --kill-replica --rolling-restart [--json]
 """
 
 from __future__ import annotations
@@ -85,6 +87,20 @@ class Replicas:
         self.processes[name].send_signal(signal.SIGKILL)
         self.processes[name].wait()
 
+    def restart_gracefully(self, name: str) -> None:
+        """SIGTERM (the replica drains and stops on its own), start it again, and return once the proxy can
+        send to it (ready, and HAProxy's two good checks a second apart)."""
+        self._stopped(name)
+        self.processes[name].terminate()
+        self.processes[name].wait(timeout=120)
+        self.start(name)
+        deadline = time.monotonic() + 120
+        while httpx.get(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=30).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} was not ready 120 s after its restart")
+            time.sleep(0.5)
+        time.sleep(3)
+
     def stop_all(self) -> tuple[dict[str, float], list[str]]:
         """Stop every replica (SIGTERM: a graceful drain); CPU seconds used, and the replicas that had to be
         killed after 60 s of draining."""
@@ -102,42 +118,104 @@ class Replicas:
         return {name: round(seconds, 1) for name, seconds in self.used.items()}, stuck
 
 
-def _interrupted_turns(base: str) -> int:
-    """Questions stored with no answer after them, over every conversation: turns a dying replica cut off."""
-    interrupted, offset, conversations = 0, 0, []
+def _conversations(base: str) -> dict[str, list[str]]:
+    """Every conversation's message roles, in order."""
+    offset, listed = 0, []
     while page := httpx.get(f"{base}/v1/conversations", params={"limit": 100, "offset": offset},
                             timeout=120).json()["conversations"]:
-        conversations += page
+        listed += page
         offset += len(page)
-    for conversation in conversations:
-        roles = [m["role"] for m in httpx.get(f"{base}/v1/conversations/{conversation['id']}",
-                                              timeout=120).json()["messages"]]
-        interrupted += sum(1 for i, role in enumerate(roles)
-                           if role == "user" and (i + 1 == len(roles) or roles[i + 1] != "assistant"))
-    return interrupted
+    return {c["id"]: [m["role"] for m in httpx.get(f"{base}/v1/conversations/{c['id']}", timeout=120).json()[
+        "messages"]] for c in listed}
 
 
-def _failures(history: list[dict], window: tuple[float, float] | None) -> tuple[int, int]:
-    """Failures (inside, outside) the failover window, from Locust's per-second history."""
-    inside = outside = 0.0
+def _ledger(path: Path) -> tuple[dict[str, int], list[str]]:
+    """What the simulated researchers had accepted (benchmarks/locustfile.py writes it): questions per
+    conversation, and the jobs' ids."""
+    accepted: dict[str, int] = {}
+    jobs: list[str] = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        entry = json.loads(line)
+        accepted[entry["conversation"]] = accepted.get(entry["conversation"], 0) + entry["accepted"]
+        jobs += entry["jobs"]
+    return accepted, jobs
+
+
+def _message_check(base: str, accepted: dict[str, int]) -> tuple[int, int]:
+    """(lost, interrupted): questions the service accepted that their conversation does not hold, and questions
+    stored with no answer after them (a turn a dying replica cut off, reported to its client as a failure)."""
+    roles = _conversations(base)
+    lost = sum(max(0, count - roles.get(conversation, []).count("user")) for conversation, count in accepted.items())
+    interrupted = sum(1 for messages in roles.values() for i, role in enumerate(messages)
+                      if role == "user" and (i + 1 == len(messages) or messages[i + 1] != "assistant"))
+    return lost, interrupted
+
+
+def _unfinished_jobs(base: str, jobs: list[str], wait: float = 120) -> list[str]:
+    """The accepted jobs that are not done within `wait` seconds (failed, or still queued: lost)."""
+    deadline, waiting = time.monotonic() + wait, list(jobs)
+    while waiting and time.monotonic() < deadline:
+        states = {job: httpx.get(f"{base}/v1/jobs/{job}", timeout=60).json().get("status") for job in waiting}
+        if any(status == "failed" for status in states.values()):
+            return [job for job, status in states.items() if status != "done"]
+        waiting = [job for job, status in states.items() if status != "done"]
+        time.sleep(1)
+    return waiting
+
+
+def _failures(history: list[dict], windows: dict[str, tuple[float, float]]) -> dict[str, int]:
+    """New failures per second from Locust's history, counted in the window (name: start, end) they fall in (a
+    window runs on 5 s past its end: Locust's history is written once a second) or "outside"."""
+    counts = dict.fromkeys([*windows, "outside"], 0.0)
     previous = 0.0
     for row in (row for row in history if row["Name"] == "Aggregated"):
         total = float(row["Total Failure Count"])
         new, previous = total - previous, total
-        if window and window[0] <= float(row["Timestamp"]) <= window[1] + 5:
-            inside += new
-        else:
-            outside += new
-    return int(inside), int(outside)
+        moment = float(row["Timestamp"])
+        where = next((name for name, (start, end) in windows.items() if start <= moment <= end + 5), "outside")
+        counts[where] += new
+    return {name: int(count) for name, count in counts.items()}
+
+
+def _knee(history: list[dict], limit_ms: float = 2000, sustained: int = 10) -> tuple[int | None, int]:
+    """(researchers at which the p95 of all requests, over Locust's 10 s window, first stayed above `limit_ms`
+    for `sustained` seconds, or None; the most researchers that were running)."""
+    rows = [row for row in history if row["Name"] == "Aggregated" and row["95%"] not in ("N/A", "")]
+    over = 0
+    for row in rows:
+        over = over + 1 if float(row["95%"]) > limit_ms else 0
+        if over == sustained:
+            return int(row["User Count"]), max(int(r["User Count"]) for r in rows)
+    return None, max((int(r["User Count"]) for r in rows), default=0)
 
 
 def _locust(base: str, folder: Path, args: argparse.Namespace, seconds: int) -> None:
     environment = {**os.environ, "SCISYNTH_LOAD_QUESTIONS": json.dumps(PDF_QUESTIONS),
-                   "SCISYNTH_LOAD_PDF": str(PAPERS / "acl_N18-3011.pdf")}
+                   "SCISYNTH_LOAD_PDF": str(PAPERS / "acl_N18-3011.pdf"),
+                   "SCISYNTH_LOAD_LEDGER": str(folder / "ledger")}
     subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
                     "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{seconds}s", "--host", base,
                     "--csv", str(folder / "load"), "--csv-full-history", "--only-summary", "--loglevel", "WARNING"],
                    env=environment, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+
+
+def _disrupt(replicas: Replicas, args: argparse.Namespace, seconds: int,
+             windows: dict[str, tuple[float, float]]) -> None:
+    """The kill (a third of the way through) and the rolling restart (two thirds), each window recorded."""
+    started = time.time()
+    if args.kill_replica:
+        time.sleep(max(0.0, started + seconds / 3 - time.time()))
+        killed = time.time()
+        replicas.kill("api-1")
+        time.sleep(FAILOVER_SECONDS)
+        replicas.start("api-1")
+        windows["failover"] = (killed, killed + FAILOVER_SECONDS)
+    if args.rolling_restart:
+        time.sleep(max(0.0, started + 2 * seconds / 3 - time.time()))
+        begun = time.time()
+        for name in replicas.ports:
+            replicas.restart_gracefully(name)
+        windows["rolling restart"] = (begun, time.time())
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict:
@@ -147,41 +225,40 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         build_library(database_url, folder / "builder", abstracts=300)
         replicas = Replicas(folder, {"SCISYNTH_DATABASE_URL": database_url, "SCISYNTH_REDIS_URL": redis_url,
                                      "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000",
-                                     "SCISYNTH_MAX_STREAMING_TURNS": "256"})
-        killed_at: list[float] = []
-
-        def kill_and_restart() -> None:
-            time.sleep(seconds / 2)
-            killed_at.append(time.time())
-            replicas.kill("api-1")
-            time.sleep(FAILOVER_SECONDS)
-            replicas.start("api-1")
-
+                                     "SCISYNTH_MAX_STREAMING_TURNS": "256", "SCISYNTH_DRAIN_SECONDS": "5"})
+        windows: dict[str, tuple[float, float]] = {}
         try:
             with running_proxy(folder, replicas.ports) as base:
                 time.sleep(3)  # the proxy's first health checks
-                killer = threading.Thread(target=kill_and_restart) if args.kill_replica else None
+                disruptor = threading.Thread(target=_disrupt, args=(replicas, args, seconds, windows))
                 started = time.time()
-                if killer:
-                    killer.start()
+                disruptor.start()
                 _locust(base, folder, args, seconds)
-                if killer:
-                    killer.join()
+                disruptor.join()
                 time.sleep(5)
                 try:  # after the load, the replicas may still be working off what they accepted
                     hit_rates = _hit_rates([f"http://127.0.0.1:{port}" for port in replicas.ports.values()])
-                    interrupted: int | None = _interrupted_turns(base)
+                    accepted, jobs = _ledger(folder / "ledger")
+                    lost, interrupted = _message_check(base, accepted)
+                    unfinished: list[str] | None = _unfinished_jobs(base, jobs)
                 except httpx.HTTPError as error:
-                    hit_rates, interrupted = {"not read": str(error)}, None
+                    hit_rates, lost, interrupted, unfinished, jobs = {"not read": str(error)}, None, None, None, []
         finally:
             cpu, stuck = replicas.stop_all()
     rows = list(csv.DictReader((folder / "load_stats.csv").open()))
-    window = (killed_at[0], killed_at[0] + FAILOVER_SECONDS) if killed_at else None
-    inside, outside = _failures(list(csv.DictReader((folder / "load_stats_history.csv").open())), window)
+    history = list(csv.DictReader((folder / "load_stats_history.csv").open()))
+    failures = _failures(history, windows)
+    knee, most = _knee(history)
     return {"users": args.users, "seconds": seconds, "requests": int(rows[-1]["Request Count"]),
-            "errors": int(rows[-1]["Failure Count"]), "errors_outside_failover": outside, "errors_in_failover": inside,
-            "interrupted_turns": interrupted, "killed": bool(killed_at), "drain_over_60s": stuck,
+            "errors": int(rows[-1]["Failure Count"]), "errors_outside_failover": failures["outside"],
+            "errors_in_failover": failures.get("failover"),
+            "errors_in_rolling_restart": failures.get("rolling restart"), "lost_messages": lost,
+            "interrupted_turns": interrupted, "jobs": len(jobs),
+            "jobs_lost": None if unfinished is None else len(unfinished), "killed": "failover" in windows,
+            "rolling_restart_seconds": round(windows["rolling restart"][1] - windows["rolling restart"][0], 1)
+            if "rolling restart" in windows else None, "drain_over_60s": stuck,
             "p95_ms": {row["Name"]: float(row["95%"]) for row in rows[:-1]}, "cpu_seconds": cpu,
+            "p95_over_2s_at_users": knee, "most_users": most, "cores": os.cpu_count(),
             "cache_hit_rates": hit_rates, "wall_seconds": round(time.time() - started, 1),
             "table": [[row["Name"], row["Request Count"], row["Failure Count"], f"{float(row['Requests/s']):.2f}",
                        row["50%"], row["95%"], row["99%"]] for row in rows]}
@@ -192,7 +269,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50, help="simulated researchers (default 50)")
     parser.add_argument("--minutes", type=float, default=2, help="how long they work (default 2)")
     parser.add_argument("--spawn-rate", type=float, default=10, help="researchers arriving per second (default 10)")
-    parser.add_argument("--kill-replica", action="store_true", help="SIGKILL a replica half-way, restart it 30 s later")
+    parser.add_argument("--kill-replica", action="store_true",
+                        help="SIGKILL a replica a third of the way through, restart it 30 s later")
+    parser.add_argument("--rolling-restart", action="store_true",
+                        help="two thirds of the way through, restart each replica in turn with SIGTERM (drained)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args()
     if shutil.which("haproxy") is None:
@@ -205,11 +285,20 @@ def main() -> None:
         return
     print(f"{args.users} researchers for {summary['seconds']} s through HAProxy to 2 replicas (PostgreSQL + pgvector, "
           "Redis), think time 20-60 s, extractive answers, all on this machine's 2 cores"
-          + (f"; replica api-1 killed half-way, restarted {FAILOVER_SECONDS} s later" if summary["killed"] else ""))
+          + (f"; replica api-1 killed a third of the way, restarted {FAILOVER_SECONDS} s later"
+             if summary["killed"] else "")
+          + (f"; rolling restart (SIGTERM, drained) of both replicas two thirds of the way, "
+             f"{summary['rolling_restart_seconds']} s" if summary["rolling_restart_seconds"] else ""))
     show(["action", "requests", "failures", "requests/s", "p50 ms", "p95 ms", "p99 ms"], table)
-    print(f"\nerrors outside the failover window: {summary['errors_outside_failover']}; inside it: "
-          f"{summary['errors_in_failover']}; interrupted turns (a question with no answer stored): "
-          f"{summary['interrupted_turns']}")
+    print(f"\nerrors outside the kill's and the restart's windows: {summary['errors_outside_failover']}; in the 30 s "
+          f"after the kill: {summary['errors_in_failover']}; during the rolling restart: "
+          f"{summary['errors_in_rolling_restart']}; lost messages (accepted, not in their conversation): "
+          f"{summary['lost_messages']}; interrupted turns (a question stored with no answer, its client told): "
+          f"{summary['interrupted_turns']}; jobs accepted: {summary['jobs']}, not done: {summary['jobs_lost']}")
+    knee, cores = summary["p95_over_2s_at_users"], summary["cores"]
+    print(f"p95 of all requests (10 s windows) passed 2 s at {knee} researchers: {knee / cores:.0f} per core"
+          if knee else f"p95 of all requests (10 s windows) stayed under 2 s up to {summary['most_users']} "
+          f"researchers ({summary['most_users'] / cores:.0f} per core)")
     print(f"CPU seconds per replica: {summary['cpu_seconds']}; cache hit rates: {summary['cache_hit_rates']}"
           + (f"; replicas still draining 60 s after SIGTERM (killed): {summary['drain_over_60s']}"
              if summary["drain_over_60s"] else ""))

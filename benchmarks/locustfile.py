@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 from locust import HttpUser, between, task
@@ -30,6 +31,7 @@ QUESTIONS = json.loads(os.environ.get("SCISYNTH_LOAD_QUESTIONS", "[]")) or [
     "How are papers linked in the literature graph?", "Which entities does the literature graph extract?",
     "How is the literature graph built from PDFs?", "What does the Semantic Scholar corpus contain?"]
 PDF = os.environ.get("SCISYNTH_LOAD_PDF", "")
+LEDGER = os.environ.get("SCISYNTH_LOAD_LEDGER", "")
 BIBTEX = "@article{smith2020graphs, title={Citation graphs for literature search}, author={Smith, Ann}, year={2020}}\n"
 _users = random.Random(SEED)
 
@@ -43,8 +45,24 @@ class Researcher(HttpUser):
         self.citation: dict | None = None
         self.asked: list[str] = []
         self.talking = False  # the conversation exists once a question was sent
+        self.accepted = 0
+        self.jobs: list[str] = []
         self.client.get("/", name="open the web page")
         self.client.get("/static/app.js", name="open the web page")
+
+    def on_stop(self) -> None:
+        """Write what the service accepted to SCISYNTH_LOAD_LEDGER, when set: (conversation, questions) and the
+        jobs' ids. The benchmark counts a message lost when the conversation holds fewer questions than were
+        accepted, and a job lost when it never finishes."""
+        if LEDGER:
+            with open(LEDGER, "a", encoding="utf-8") as ledger:
+                ledger.write(json.dumps({"conversation": self.conversation, "accepted": self.accepted,
+                                         "jobs": self.jobs}) + "\n")
+
+    def _job(self, response) -> None:
+        """A durable job the service accepted (202 with its id)."""
+        if response.status_code == 202:
+            self.jobs.append(response.json()["id"])
 
     def _question(self) -> str:
         if self.asked and self.random.random() < REPEAT:
@@ -54,16 +72,26 @@ class Researcher(HttpUser):
         return question
 
     def _stream(self, question: str, name: str) -> None:
+        """A streamed turn; its row's time is the time to the response's headers, and the time to the first
+        answer token (the wait a researcher sees) is reported as its own row, "NAME: first answer token"."""
+        started = time.perf_counter()
         with self.client.post(f"/v1/conversations/{self.conversation}/messages", json={"content": question},
                               headers={"Accept": "text/event-stream"}, stream=True, name=name,
                               catch_response=True) as response:
-            event, done = "", False
+            event, done, first = "", False, True
             for line in response.iter_lines(decode_unicode=True):
                 if line.startswith("event: "):
                     event = line.removeprefix("event: ")
                     done = done or event == "done"
+                    if first and event in ("token", "done"):  # an answer with no token events is whole at done
+                        first = False
+                        self.environment.events.request.fire(
+                            request_type="SSE", name=f"{name}: first answer token", response_length=0,
+                            response_time=(time.perf_counter() - started) * 1000, exception=None, context={})
                 elif line.startswith("data: ") and event == "citation" and self.random.random() < 0.5:
                     self.citation = json.loads(line.removeprefix("data: "))  # one of the answer's citations
+            if response.status_code == 200:
+                self.accepted += 1  # the service took the question: it must be in the conversation afterwards
             if not done:
                 response.failure("the stream ended without its done event")
             self.talking = True
@@ -103,8 +131,8 @@ class Researcher(HttpUser):
 
     @task(2)
     def table(self) -> None:
-        self.client.post("/v1/tables", json={"query": self.random.choice(QUESTIONS), "n": 3,
-                                             "columns": ["Which dataset?"]}, name="build a small table")
+        self._job(self.client.post("/v1/tables", json={"query": self.random.choice(QUESTIONS), "n": 3,
+                                                       "columns": ["Which dataset?"]}, name="build a small table"))
 
     @task(3)
     def export(self) -> None:
@@ -115,11 +143,12 @@ class Researcher(HttpUser):
 
     @task(1)
     def import_bibtex(self) -> None:
-        self.client.post("/v1/papers/import", files={"file": ("library.bib", BIBTEX, "application/x-bibtex")},
-                         name="import a BibTeX file")
+        self._job(self.client.post("/v1/papers/import", files={"file": ("library.bib", BIBTEX,
+                                                                         "application/x-bibtex")},
+                                   name="import a BibTeX file"))
 
     @task(1)
     def upload(self) -> None:
         if PDF:
-            self.client.post("/v1/papers", files={"file": ("paper.pdf", Path(PDF).read_bytes(), "application/pdf")},
-                             name="upload a PDF")
+            self._job(self.client.post("/v1/papers", files={"file": ("paper.pdf", Path(PDF).read_bytes(),
+                                                                     "application/pdf")}, name="upload a PDF"))

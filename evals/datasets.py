@@ -141,9 +141,10 @@ def load_scifact(data_dir: Path, split: str = "dev") -> RetrievalSet:
 
 
 def subset(dataset: RetrievalSet, corpus_limit: int | None, query_limit: int | None, seed: int = 13) -> RetrievalSet:
-    """A seeded sample of queries stratified by label, and a corpus of their relevant documents plus a seeded
-    random sample of the others up to `corpus_limit` (distractors drawn from the whole corpus, not the first
-    rows of a sorted file)."""
+    """A seeded sample of queries stratified by label, and a corpus of their relevant documents plus distractors
+    up to `corpus_limit`: the first others in one seeded order of the whole corpus (not the first rows of a sorted
+    file). The order does not depend on the queries, so two subsets of one size share most of their distractors
+    and the suites that sample different claims embed mostly the same abstracts."""
     queries = stratified_sample(list(dataset.queries), [dataset.strata[q] for q in dataset.queries], query_limit,
                                 seed)
     if corpus_limit:
@@ -151,9 +152,10 @@ def subset(dataset: RetrievalSet, corpus_limit: int | None, query_limit: int | N
         while len(needed) > corpus_limit:  # too few slots: drop sampled queries until their documents fit
             queries.pop()
             needed = set().union(*(dataset.qrels[q] for q in queries))
-        others = [d for d in dataset.documents if str(d["doc_id"]) not in needed]
-        # Bandit B311 accepted: a seeded sample for evaluation, not a secret.
-        extra = random.Random(seed).sample(others, min(len(others), corpus_limit - len(needed)))  # nosec B311
+        order = list(dataset.documents)
+        random.Random(seed).shuffle(order)  # nosec B311 (a seeded sample for evaluation, not a secret)
+        others = [d for d in order if str(d["doc_id"]) not in needed]
+        extra = others[:max(0, corpus_limit - len(needed))]
         documents = [d for d in dataset.documents if str(d["doc_id"]) in needed] + extra
     else:
         documents = dataset.documents

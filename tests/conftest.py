@@ -109,14 +109,17 @@ def running_server(app: object, **config: object) -> Iterator[str]:
 
 
 def serve_process(home: Path, port: int | None = None, **env: str) -> tuple[subprocess.Popen, str]:
-    """`scisynth serve` in its own process (on `port`, default a free one); returns it and its base URL once
-    /healthz answers."""
+    """`scisynth serve` in its own process (on `port`, default a free one), its log appended to HOME/serve.log (a
+    pipe nobody reads would fill under load and stall the server); returns it and its base URL once /healthz
+    answers. SIGTERM stops it at once unless SCISYNTH_DRAIN_SECONDS is given."""
     port = port or free_port()
     environment = {**os.environ, "SCISYNTH_HOME": str(home), "SCISYNTH_LLM": "extractive",
-                   "SCISYNTH_USE_ARXIV": "false", **env}
-    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=environment,
-                              cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+                   "SCISYNTH_USE_ARXIV": "false", "SCISYNTH_DRAIN_SECONDS": "0", **env}
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "serve.log"
+    with log.open("ab") as output:
+        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=environment,
+                                  cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -125,7 +128,7 @@ def serve_process(home: Path, port: int | None = None, **env: str) -> tuple[subp
                 return server, base
         except httpx.TransportError:
             pass
-        assert server.poll() is None, server.stdout.read().decode()
+        assert server.poll() is None, log.read_text(errors="replace")[-3000:]
         assert time.monotonic() < deadline, "server did not come up"
         time.sleep(0.5)
 

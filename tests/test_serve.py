@@ -67,3 +67,28 @@ def test_forwarded_addresses_are_not_believed_unless_the_proxy_is_trusted(tmp_pa
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_sigterm_drains_not_ready_but_serving_then_stops(tmp_path: Path) -> None:
+    """With SCISYNTH_DRAIN_SECONDS, SIGTERM turns /readyz to 503 at once (a proxy takes the replica out) while
+    requests are still answered; the server stops on its own when the drain is over. Ctrl+C does not wait."""
+    server, base = serve_process(tmp_path, SCISYNTH_DRAIN_SECONDS="3")
+    try:
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        draining = httpx.get(f"{base}/readyz")
+        assert draining.status_code == 503 and draining.json()["checks"]["serving"] is False
+        assert "stopping" in draining.json()["hint"]
+        assert httpx.get(f"{base}/v1/papers").status_code == 200  # still serving
+        # uvicorn re-raises the signal once it has shut down cleanly
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        server.kill()
+    assert (tmp_path / "serve.log").read_text().count("Application shutdown complete") == 1
+    server, base = serve_process(tmp_path, SCISYNTH_DRAIN_SECONDS="30")
+    started = time.monotonic()
+    server.send_signal(signal.SIGINT)
+    server.wait(timeout=20)
+    assert time.monotonic() - started < 15
+    assert (tmp_path / "serve.log").read_text().count("Application shutdown complete") == 2

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from evals.datasets import load_scifact
+from evals.datasets import load_scifact, subset
 from evals.metrics import classification
 from evals.pubmedqa import LABELS, dev_split, report_metrics
 from evals.pubmedqa import load as load_pubmedqa
@@ -68,6 +68,20 @@ def test_the_quick_sample_represents_every_label() -> None:
     assert set(gold) == {"yes", "no", "maybe"} and 5 <= gold.count("maybe") <= 15  # not the first, all-"yes" rows
     assert pubmedqa_sample(load_pubmedqa(DATA / "pubmedqa")[1], 100) == pubmedqa_sample(
         load_pubmedqa(DATA / "pubmedqa")[1], 100)  # seeded: the same sample every run
+
+
+def test_subsets_of_one_size_hold_their_gold_and_share_their_distractors() -> None:
+    """Suites sampling different claims at one corpus size embed mostly the same abstracts (the eval's cost)."""
+    dataset = load_scifact(DATA / "scifact", "dev")
+    small, large = subset(dataset, 300, 20), subset(dataset, 300, 100)
+    for part in (small, large):
+        gold = set().union(*part.qrels.values())
+        ids = [str(d["doc_id"]) for d in part.documents]
+        assert len(ids) == len(set(ids)) == 300 and gold <= set(ids)
+    distractors = [{str(d["doc_id"]) for d in part.documents} - set().union(*part.qrels.values())
+                   for part in (small, large)]
+    assert len(distractors[0] & distractors[1]) >= 0.75 * len(distractors[1])
+    assert subset(dataset, 300, 20).documents == small.documents  # seeded: the same sample again
 
 
 def test_the_gate_fails_an_always_yes_judge() -> None:

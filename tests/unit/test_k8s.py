@@ -16,6 +16,7 @@ from cli.parser import build_parser
 from tests.conftest import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
+RAY = K8S / "ray" / "raycluster.yaml"  # a KubeRay custom resource: outside the Kubernetes schemas
 KUBERNETES = "1.33"  # the oldest minor version still supported upstream when this was written
 
 
@@ -66,5 +67,31 @@ def test_the_manifests_are_wired_to_each_other_and_to_the_product() -> None:
     api = pods["spec"]["containers"][0]
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert api[probe]["httpGet"]["path"] in _PUBLIC_PATHS
-    grace = int(documents["ConfigMap/scisynth-config"]["data"]["SCISYNTH_SHUTDOWN_GRACE_SECONDS"])
-    assert pods["spec"]["terminationGracePeriodSeconds"] > grace  # running turns finish before the kill
+    config = documents["ConfigMap/scisynth-config"]["data"]
+    grace = int(config["SCISYNTH_SHUTDOWN_GRACE_SECONDS"]) + int(config["SCISYNTH_DRAIN_SECONDS"])
+    # the drain, then running turns, finish before the kill; the drain outlasts the readiness probe's verdict
+    assert pods["spec"]["terminationGracePeriodSeconds"] > grace
+    probe = api["readinessProbe"]
+    assert int(config["SCISYNTH_DRAIN_SECONDS"]) >= probe["periodSeconds"] * probe["failureThreshold"]
+
+
+def test_the_ray_cluster_runs_the_api_image_on_a_shared_papers_volume() -> None:
+    """KubeRay's RayCluster is not in the Kubernetes schemas: its pod templates are validated as Pods (strict),
+    its claim as a PersistentVolumeClaim, and each pod runs the API's image and settings and mounts the claim."""
+    claim, cluster = yaml.safe_load_all(RAY.read_text())
+    kubernetes_validate.validate(claim, KUBERNETES, strict=True)
+    assert (cluster["apiVersion"], cluster["kind"]) == ("ray.io/v1", "RayCluster")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # every node reads the papers at one path
+    api = _documents()["Deployment/scisynth-api"]["spec"]["template"]["spec"]["containers"][0]
+    groups = [cluster["spec"]["headGroupSpec"], *cluster["spec"]["workerGroupSpecs"]]
+    for group in groups:
+        template = group["template"]
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ray"},
+                                      "spec": template["spec"]}, KUBERNETES, strict=True)
+        [container] = template["spec"]["containers"]
+        assert container["image"] == api["image"] and container["envFrom"] == api["envFrom"]
+        assert {v["persistentVolumeClaim"]["claimName"] for v in template["spec"]["volumes"]} == \
+            {claim["metadata"]["name"]}
+        assert container["volumeMounts"] == [{"name": "papers", "mountPath": "/papers"}]
+    worker = cluster["spec"]["workerGroupSpecs"][0]
+    assert worker["minReplicas"] <= worker["replicas"] <= worker["maxReplicas"]
