@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -121,17 +122,25 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.add_middleware(CORSMiddleware, allow_origins=settings.service.cors_origin_list, allow_methods=["*"],
                            allow_headers=["*"])
 
+    readiness_threads = anyio.CapacityLimiter(2)
+
     @app.get("/healthz", tags=["operations"])
     def healthz() -> Health:
         return Health(status="ok")
 
     @app.get("/readyz", tags=["operations"], response_model=Readiness,
              responses={503: {"model": Readiness, "description": "not ready: the checks say which part"}})
-    def readyz(runtime: RuntimeDep) -> Response:
+    async def readyz(runtime: RuntimeDep) -> Response:
         """Ready when the database answers, the vector index holds exactly the catalog's chunks, and the
         configured model answers (llama.cpp: loaded; a hosted model: its /models answered within a minute);
         never while draining after SIGTERM (api/server.py). Public (load balancers send no key), so it says only
-        what is ready, not what the library holds."""
+        what is ready, not what the library holds. The checks run on threads of their own: a replica whose
+        request threads are all busy is loaded, not broken, and must not fail the proxy's health check for it
+        (with one replica out, that would take the other out too)."""
+        body, ready = await anyio.to_thread.run_sync(_readiness, runtime, limiter=readiness_threads)
+        return problems.JSONResponse(body, status_code=200 if ready else 503)
+
+    def _readiness(runtime: Runtime) -> tuple[dict, bool]:
         try:
             chunks = runtime.catalog.chunk_count()
         except Exception as error:  # the database is unreachable or broken
@@ -149,7 +158,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not model_ok:
             log.warning("readiness: %s", model_detail)
             body["hint"] = "the language model does not answer (see the server log); turns fall back to extractive"
-        return problems.JSONResponse(body, status_code=200 if ready else 503)
+        return body, ready
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, responses={
         **problems.COMMON, 200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}})

@@ -17,6 +17,7 @@ members ask about the same papers; the answer cache's hit rate is measured at th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from locust import HttpUser, between, task
+from requests import RequestException
 
 SEED = int(os.environ.get("SCISYNTH_LOAD_SEED", "7"))
 REPEAT = float(os.environ.get("SCISYNTH_LOAD_REPEAT", "0.3"))
@@ -32,8 +34,10 @@ QUESTIONS = json.loads(os.environ.get("SCISYNTH_LOAD_QUESTIONS", "[]")) or [
     "How is the literature graph built from PDFs?", "What does the Semantic Scholar corpus contain?"]
 PDF = os.environ.get("SCISYNTH_LOAD_PDF", "")
 LEDGER = os.environ.get("SCISYNTH_LOAD_LEDGER", "")
+KEYS = int(os.environ.get("SCISYNTH_LOAD_KEYS", "0"))  # researcher i uses the key load-{i:05d} (none when 0)
 BIBTEX = "@article{smith2020graphs, title={Citation graphs for literature search}, author={Smith, Ann}, year={2020}}\n"
 _users = random.Random(SEED)
+_key_numbers = itertools.count()
 
 
 class Researcher(HttpUser):
@@ -41,6 +45,9 @@ class Researcher(HttpUser):
 
     def on_start(self) -> None:
         self.random = random.Random(_users.random())
+        self.key = f"load-{next(_key_numbers) % KEYS:05d}" if KEYS else ""
+        if self.key:  # each researcher with a key of their own, as a lab gives them
+            self.client.headers["Authorization"] = f"Bearer {self.key}"
         self.conversation = f"load-{self.random.getrandbits(48):012x}"
         self.citation: dict | None = None
         self.asked: list[str] = []
@@ -56,8 +63,8 @@ class Researcher(HttpUser):
         accepted, and a job lost when it never finishes."""
         if LEDGER:
             with open(LEDGER, "a", encoding="utf-8") as ledger:
-                ledger.write(json.dumps({"conversation": self.conversation, "accepted": self.accepted,
-                                         "jobs": self.jobs}) + "\n")
+                ledger.write(json.dumps({"conversation": self.conversation, "key": self.key,
+                                         "accepted": self.accepted, "jobs": self.jobs}) + "\n")
 
     def _job(self, response) -> None:
         """A durable job the service accepted (202 with its id)."""
@@ -78,23 +85,32 @@ class Researcher(HttpUser):
         with self.client.post(f"/v1/conversations/{self.conversation}/messages", json={"content": question},
                               headers={"Accept": "text/event-stream"}, stream=True, name=name,
                               catch_response=True) as response:
-            event, done, first = "", False, True
-            for line in response.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                    done = done or event == "done"
-                    if first and event in ("token", "done"):  # an answer with no token events is whole at done
-                        first = False
-                        self.environment.events.request.fire(
-                            request_type="SSE", name=f"{name}: first answer token", response_length=0,
-                            response_time=(time.perf_counter() - started) * 1000, exception=None, context={})
-                elif line.startswith("data: ") and event == "citation" and self.random.random() < 0.5:
-                    self.citation = json.loads(line.removeprefix("data: "))  # one of the answer's citations
             if response.status_code == 200:
                 self.accepted += 1  # the service took the question: it must be in the conversation afterwards
+            try:
+                done = self._read_events(response, name, started)
+            except RequestException as error:  # cut off mid-stream: a failure its client sees, counted as one
+                response.failure(f"the stream broke: {type(error).__name__}")
+                return
             if not done:
                 response.failure("the stream ended without its done event")
             self.talking = True
+
+    def _read_events(self, response, name: str, started: float) -> bool:
+        """Read a turn's events as they come; whether its "done" event arrived."""
+        event, done, first = "", False, True
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+                done = done or event == "done"
+                if first and event in ("token", "done"):  # an answer with no token events is whole at done
+                    first = False
+                    self.environment.events.request.fire(
+                        request_type="SSE", name=f"{name}: first answer token", response_length=0,
+                        response_time=(time.perf_counter() - started) * 1000, exception=None, context={})
+            elif line.startswith("data: ") and event == "citation" and self.random.random() < 0.5:
+                self.citation = json.loads(line.removeprefix("data: "))  # one of the answer's citations
+        return done
 
     @task(24)
     def ask(self) -> None:
