@@ -192,6 +192,10 @@ class ServiceSettings(_Group):
                                             "may hold (trusted proxies are not limited); more are closed at once")
     header_timeout_seconds: float = Field(default=10.0, gt=0, description="a connection that has not sent a "
                                           "request's whole header within this is closed (slow clients)")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=600, description="an idle kept-alive connection is "
+                                      "closed after this; behind a proxy that reuses its connections, make it longer "
+                                      "than the proxy keeps them idle (compose and Kubernetes: 65), or a request the "
+                                      "proxy sends as the server closes fails with a 502")
     body_timeout_seconds: float = Field(default=30.0, gt=0, description="a request whose body stops arriving for "
                                         "this long is answered 408")
     max_streaming_turns: int = Field(default=64, ge=1, description="turns running at once in this process (each "

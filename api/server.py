@@ -124,7 +124,8 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     config = uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol,
                             proxy_headers=bool(service.trusted_proxies),
                             forwarded_allow_ips=service.trusted_proxies or None,
-                            limit_concurrency=service.max_connections, timeout_keep_alive=5)
+                            limit_concurrency=service.max_connections,
+                            timeout_keep_alive=service.keep_alive_seconds)
 
     def drain() -> None:
         app.state.draining = True

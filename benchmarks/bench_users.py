@@ -175,6 +175,19 @@ def _failures(history: list[dict], windows: dict[str, tuple[float, float]]) -> d
     return {name: int(count) for name, count in counts.items()}
 
 
+def _failure_kinds(path: Path, windows: dict[str, tuple[float, float]]) -> dict[str, dict[str, int]]:
+    """Failures by the window they fall in ("outside" for neither) and by kind (action: error, with the request's
+    numbers taken out)."""
+    kinds: dict[str, dict[str, int]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        failure = json.loads(line)
+        where = next((name for name, (start, end) in windows.items() if start <= failure["time"] <= end + 5),
+                     "outside")
+        kind = f"{failure['action']}: {re.sub(r'for url: .*', '', failure['error'])}".strip()
+        kinds.setdefault(where, {})[kind] = kinds.get(where, {}).get(kind, 0) + 1
+    return kinds
+
+
 def _knee(history: list[dict], windows: dict[str, tuple[float, float]], limit_ms: float = 2000,
           sustained: int = 10) -> tuple[int | None, int]:
     """(researchers at which the p95 of all requests, over Locust's 10 s window, first stayed above `limit_ms`
@@ -193,7 +206,8 @@ def _knee(history: list[dict], windows: dict[str, tuple[float, float]], limit_ms
 def _locust(base: str, folder: Path, args: argparse.Namespace, seconds: int) -> None:
     environment = {**os.environ, "SCISYNTH_LOAD_QUESTIONS": json.dumps(PDF_QUESTIONS),
                    "SCISYNTH_LOAD_PDF": str(PAPERS / "acl_N18-3011.pdf"),
-                   "SCISYNTH_LOAD_LEDGER": str(folder / "ledger"), "SCISYNTH_LOAD_KEYS": str(args.users)}
+                   "SCISYNTH_LOAD_LEDGER": str(folder / "ledger"), "SCISYNTH_LOAD_KEYS": str(args.users),
+                   "SCISYNTH_LOAD_FAILURES": str(folder / "failures")}
     subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
                     "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{seconds}s", "--host", base,
                     "--csv", str(folder / "load"), "--csv-full-history", "--only-summary", "--loglevel", "WARNING"],
@@ -227,7 +241,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         replicas = Replicas(folder, {"SCISYNTH_DATABASE_URL": database_url, "SCISYNTH_REDIS_URL": redis_url,
                                      "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000",
                                      "SCISYNTH_MAX_STREAMING_TURNS": "256", "SCISYNTH_DRAIN_SECONDS": "5",
-                                     "SCISYNTH_API_KEYS": _keys(args.users)})
+                                     "SCISYNTH_KEEP_ALIVE_SECONDS": "65", "SCISYNTH_API_KEYS": _keys(args.users)})
         windows: dict[str, tuple[float, float]] = {}
         try:
             with running_proxy(folder, replicas.ports) as base:
@@ -261,7 +275,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
             "rolling_restart_seconds": round(windows["rolling restart"][1] - windows["rolling restart"][0], 1)
             if "rolling restart" in windows else None, "drain_over_60s": stuck,
             "p95_ms": {row["Name"]: float(row["95%"]) for row in rows[:-1]}, "cpu_seconds": cpu,
-            "p95_over_2s_at_users": knee, "most_users": most, "cores": os.cpu_count(),
+            "failures_by_window": _failure_kinds(folder / "failures", windows), "p95_over_2s_at_users": knee,
+            "most_users": most, "cores": os.cpu_count(),
             "cache_hit_rates": hit_rates, "wall_seconds": round(time.time() - started, 1),
             "table": [[row["Name"], row["Request Count"], row["Failure Count"], f"{float(row['Requests/s']):.2f}",
                        row["50%"], row["95%"], row["99%"]] for row in rows]}
@@ -298,6 +313,9 @@ def main() -> None:
           f"{summary['errors_in_rolling_restart']}; lost messages (accepted, not in their conversation): "
           f"{summary['lost_messages']}; interrupted turns (a question stored with no answer, its client told): "
           f"{summary['interrupted_turns']}; jobs accepted: {summary['jobs']}, not done: {summary['jobs_lost']}")
+    for where, kinds in summary["failures_by_window"].items():
+        print(f"failures {where}: " + "; ".join(f"{count} x {kind}" for kind, count in
+                                                 sorted(kinds.items(), key=lambda item: -item[1])))
     knee, cores = summary["p95_over_2s_at_users"], summary["cores"]
     where = "p95 of all requests (10 s windows, outside the kill and the restart)"
     print(f"{where} passed 2 s at {knee} researchers: {knee / cores:.0f} per core" if knee else

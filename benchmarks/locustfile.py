@@ -24,7 +24,7 @@ import random
 import time
 from pathlib import Path
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 from requests import RequestException
 
 SEED = int(os.environ.get("SCISYNTH_LOAD_SEED", "7"))
@@ -38,6 +38,16 @@ KEYS = int(os.environ.get("SCISYNTH_LOAD_KEYS", "0"))  # researcher i uses the k
 BIBTEX = "@article{smith2020graphs, title={Citation graphs for literature search}, author={Smith, Ann}, year={2020}}\n"
 _users = random.Random(SEED)
 _key_numbers = itertools.count()
+
+
+FAILURES = os.environ.get("SCISYNTH_LOAD_FAILURES", "")  # each failure as a JSON line: when, action, error
+
+
+@events.request.add_listener
+def _log_failure(request_type: str, name: str, exception: Exception | None, **_: object) -> None:
+    if FAILURES and exception is not None:
+        with open(FAILURES, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"time": time.time(), "action": name, "error": str(exception)[:160]}) + "\n")
 
 
 class Researcher(HttpUser):

@@ -34,7 +34,9 @@ TEST_CACHE = ROOT / ".test-cache"
 
 # Files that take minutes run first, longest first: under `make test` (pytest-xdist, a file per worker) a long file
 # handed out last keeps one core busy after the others are done (measured with --durations on 2 cores).
-LONGEST_FIRST = ("test_ray_ingest.py", "test_cli.py", "test_agent.py", "test_training.py", "test_security.py")
+# test_load.py leads: minutes of simulated researchers thinking, little CPU, so the other worker gets on meanwhile.
+LONGEST_FIRST = ("test_load.py", "test_ray_ingest.py", "test_cli.py", "test_agent.py", "test_training.py",
+                 "test_security.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
