@@ -95,8 +95,9 @@ class Researcher(HttpUser):
         with self.client.post(f"/v1/conversations/{self.conversation}/messages", json={"content": question},
                               headers={"Accept": "text/event-stream"}, stream=True, name=name,
                               catch_response=True) as response:
-            if response.status_code == 200:
-                self.accepted += 1  # the service took the question: it must be in the conversation afterwards
+            if response.status_code != 200:
+                return  # refused or unreachable: Locust counts the error status as a failure
+            self.accepted += 1  # the service took the question: it must be in the conversation afterwards
             try:
                 done = self._read_events(response, name, started)
             except RequestException as error:  # cut off mid-stream: a failure its client sees, counted as one

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +37,19 @@ def running_proxy(folder: Path, replicas: dict[str, int]) -> Iterator[str]:
     if binary is None:
         pytest.fail("Debian's haproxy is not installed: .ci/run installs it (apt-get install haproxy)")
     port = free_port()
-    process = subprocess.Popen([binary, "-db", "-f", str(proxy_config(folder, port, replicas))],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = proxy_config(folder, port, replicas)
+    checked = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+    if checked.returncode != 0:  # HAProxy would exit at once, and every request would fail for another reason
+        raise RuntimeError(f"deploy/haproxy.cfg is not valid:\n{checked.stdout}{checked.stderr}")
+    process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:  # listening before anyone is sent to it
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"HAProxy did not start (exit code {process.poll()})")
+        time.sleep(0.1)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
