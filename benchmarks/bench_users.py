@@ -87,19 +87,18 @@ class Replicas:
         self.processes[name].send_signal(signal.SIGKILL)
         self.processes[name].wait()
 
-    def restart_gracefully(self, name: str) -> None:
-        """SIGTERM (the replica drains and stops on its own), start it again, and return once the proxy can
-        send to it (ready, and HAProxy's two good checks a second apart)."""
+    def restart_gracefully(self, name: str, base: str) -> None:
+        """SIGTERM (the replica drains and stops on its own), start it again, and return once the proxy at `base`
+        sends requests to it again (so the next replica to go leaves one behind)."""
         self._stopped(name)
         self.processes[name].terminate()
         self.processes[name].wait(timeout=120)
         self.start(name)
         deadline = time.monotonic() + 120
-        while httpx.get(f"http://127.0.0.1:{self.ports[name]}/readyz", timeout=30).status_code != 200:
+        while httpx.get(f"{base}/healthz", timeout=30).headers.get("x-served-by") != name:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} was not ready 120 s after its restart")
-            time.sleep(0.5)
-        time.sleep(3)
+                raise RuntimeError(f"the proxy did not send to {name} within 120 s of its restart")
+            time.sleep(0.2)
 
     def stop_all(self) -> tuple[dict[str, float], list[str]]:
         """Stop every replica (SIGTERM: a graceful drain); CPU seconds used, and the replicas that had to be
@@ -214,7 +213,7 @@ def _locust(base: str, folder: Path, args: argparse.Namespace, seconds: int) -> 
                    env=environment, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
 
 
-def _disrupt(replicas: Replicas, args: argparse.Namespace, seconds: int,
+def _disrupt(replicas: Replicas, base: str, args: argparse.Namespace, seconds: int,
              windows: dict[str, tuple[float, float]]) -> None:
     """The kill (a third of the way through) and the rolling restart (two thirds), each window recorded."""
     started = time.time()
@@ -229,7 +228,7 @@ def _disrupt(replicas: Replicas, args: argparse.Namespace, seconds: int,
         time.sleep(max(0.0, started + 2 * seconds / 3 - time.time()))
         begun = time.time()
         for name in replicas.ports:
-            replicas.restart_gracefully(name)
+            replicas.restart_gracefully(name, base)
         windows["rolling restart"] = (begun, time.time())
 
 
@@ -241,12 +240,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         replicas = Replicas(folder, {"SCISYNTH_DATABASE_URL": database_url, "SCISYNTH_REDIS_URL": redis_url,
                                      "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000",
                                      "SCISYNTH_MAX_STREAMING_TURNS": "256", "SCISYNTH_DRAIN_SECONDS": "5",
-                                     "SCISYNTH_KEEP_ALIVE_SECONDS": "65", "SCISYNTH_API_KEYS": _keys(args.users)})
+                                     "SCISYNTH_KEEP_ALIVE_SECONDS": "65", "SCISYNTH_API_KEYS": _keys(args.users),
+                                     "SCISYNTH_TRUSTED_PROXIES": "127.0.0.1"})  # as compose trusts its proxy
         windows: dict[str, tuple[float, float]] = {}
         try:
             with running_proxy(folder, replicas.ports) as base:
                 time.sleep(3)  # the proxy's first health checks
-                disruptor = threading.Thread(target=_disrupt, args=(replicas, args, seconds, windows))
+                disruptor = threading.Thread(target=_disrupt, args=(replicas, base, args, seconds, windows))
                 started = time.time()
                 disruptor.start()
                 _locust(base, folder, args, seconds)

@@ -31,7 +31,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     with running_postgres(tmp_path / "pg") as server, running_redis(tmp_path) as redis_url:
         shared = {"SCISYNTH_DATABASE_URL": new_database(server), "SCISYNTH_REDIS_URL": redis_url,
                   "SCISYNTH_RATE_LIMIT_PER_MINUTE": "1000000", "SCISYNTH_DRAIN_SECONDS": str(DRAIN_SECONDS),
-                  "SCISYNTH_KEEP_ALIVE_SECONDS": "65"}
+                  "SCISYNTH_KEEP_ALIVE_SECONDS": "65", "SCISYNTH_TRUSTED_PROXIES": "127.0.0.1"}
         builder = make_runtime(tmp_path / "builder", embedder, database_url=shared["SCISYNTH_DATABASE_URL"])
         assert [r.status for r in builder.ingestor.ingest_paths([PAPERS / "acl_N18-3011.pdf"])] == ["added"]
         builder.engine.dispose()
