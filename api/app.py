@@ -33,7 +33,7 @@ from api import (
     routes_tables,
     routes_watches,
 )
-from api.deps import Reader, RuntimeDep
+from api.deps import Reader
 from api.guard import Guard
 from api.metrics import Metrics
 from api.rate_limits import RateLimiter
@@ -130,13 +130,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz", tags=["operations"], response_model=Readiness,
              responses={503: {"model": Readiness, "description": "not ready: the checks say which part"}})
-    async def readyz(runtime: RuntimeDep) -> Response:
+    async def readyz(request: Request) -> Response:
         """Ready when the database answers, the vector index holds exactly the catalog's chunks, and the
         configured model answers (llama.cpp: loaded; a hosted model: its /models answered within a minute);
         never while draining after SIGTERM (api/server.py). Public (load balancers send no key), so it says only
         what is ready, not what the library holds. The checks run on threads of their own: a replica whose
         request threads are all busy is loaded, not broken, and must not fail the proxy's health check for it
         (with one replica out, that would take the other out too)."""
+        if app.state.draining:  # no thread needed to say so
+            return problems.JSONResponse({"status": "not ready", "checks": {"serving": False},
+                                          "hint": "stopping: this replica finishes what it has and takes no new "
+                                                  "work"}, status_code=503)
+        runtime = request.app.state.services.runtime  # not a dependency: those wait for the busy request threads
         body, ready = await anyio.to_thread.run_sync(_readiness, runtime, limiter=readiness_threads)
         return problems.JSONResponse(body, status_code=200 if ready else 503)
 
@@ -148,13 +153,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             chunks = None
         model_ok, model_detail = runtime.model.ready() if runtime.model is not None else (True, "extractive")
         checks = {"database": chunks is not None, "index": chunks is not None and runtime.store.count == chunks,
-                  "model": model_ok, "serving": not app.state.draining}
+                  "model": model_ok, "serving": True}
         ready = all(checks.values())
         body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
         if not checks["index"] and chunks is not None:
             body["hint"] = "the vector index is out of step with the catalog: run 'scisynth reindex'"
-        if app.state.draining:
-            body["hint"] = "stopping: this replica finishes what it has and takes no new work"
         if not model_ok:
             log.warning("readiness: %s", model_detail)
             body["hint"] = "the language model does not answer (see the server log); turns fall back to extractive"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from types import FrameType
@@ -96,23 +96,29 @@ def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[s
 
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, which on SIGTERM calls `on_drain` and goes on serving for `drain_seconds` before it stops.
-    A second SIGTERM, or SIGINT (Ctrl+C at a terminal), stops it at once."""
+    A second SIGTERM, or SIGINT (Ctrl+C at a terminal), stops it at once. The signal handler only notes the
+    deadline: the stop itself happens on the server's own tick (every 0.1 s), so no thread or lock is touched
+    inside a signal handler."""
 
     def __init__(self, config: uvicorn.Config, drain_seconds: float, on_drain: Callable[[], None]) -> None:
         super().__init__(config)
-        self.drain_seconds, self.on_drain, self.draining = drain_seconds, on_drain, False
+        self.drain_seconds, self.on_drain = drain_seconds, on_drain
+        self.drain_until: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig != signal.SIGTERM or self.drain_seconds <= 0 or self.draining:
+        if sig != signal.SIGTERM or self.drain_seconds <= 0 or self.drain_until is not None:
             super().handle_exit(sig, frame)
             return
-        self.draining = True
+        self.drain_until = time.monotonic() + self.drain_seconds
         self.on_drain()
-        log.info("SIGTERM: not ready from now on, still serving for %gs while the proxy takes this replica out",
-                 self.drain_seconds)
-        stop = threading.Timer(self.drain_seconds, super().handle_exit, (sig, frame))
-        stop.daemon = True
-        stop.start()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_until is not None and not self.should_exit and time.monotonic() >= self.drain_until:
+            super().handle_exit(signal.SIGTERM, None)  # as if SIGTERM came now: uvicorn stops, streams get grace
+        elif self.drain_until is not None and counter % 10 == 0 and not self.should_exit:
+            log.warning("SIGTERM: draining, not ready, still serving for %.0fs more",
+                        self.drain_until - time.monotonic())
+        return await super().on_tick(counter)
 
 
 def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
@@ -125,7 +131,9 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
                             proxy_headers=bool(service.trusted_proxies),
                             forwarded_allow_ips=service.trusted_proxies or None,
                             limit_concurrency=service.max_connections,
-                            timeout_keep_alive=service.keep_alive_seconds)
+                            timeout_keep_alive=service.keep_alive_seconds,
+                            # requests still running when it stops (streamed answers have their own grace)
+                            timeout_graceful_shutdown=round(service.shutdown_grace_seconds))
 
     def drain() -> None:
         app.state.draining = True

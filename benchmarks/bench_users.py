@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -139,8 +140,10 @@ def _message_check(base: str, ledger: list[dict]) -> tuple[int, int]:
     for entry in (e for e in ledger if e["accepted"]):
         response = httpx.get(f"{base}/v1/conversations/{entry['conversation']}", timeout=120,
                              headers={"Authorization": f"Bearer {entry['key']}"})
-        roles = [m["role"] for m in response.json()["messages"]] if response.status_code == 200 else []
-        lost += max(0, entry["accepted"] - roles.count("user"))
+        messages = response.json()["messages"] if response.status_code == 200 else []
+        roles = [m["role"] for m in messages]
+        stored = Counter(m["content"] for m in messages if m["role"] == "user")
+        lost += sum((Counter(entry["accepted"]) - stored).values())  # each accepted question, matched by its text
         interrupted += sum(1 for i, role in enumerate(roles)
                            if role == "user" and (i + 1 == len(roles) or roles[i + 1] != "assistant"))
     return lost, interrupted
@@ -169,7 +172,8 @@ def _failures(history: list[dict], windows: dict[str, tuple[float, float]]) -> d
         total = float(row["Total Failure Count"])
         new, previous = total - previous, total
         moment = float(row["Timestamp"])
-        where = next((name for name, (start, end) in windows.items() if start <= moment <= end + 5), "outside")
+        # the history's timestamps are whole seconds: a window begins in the second its start falls in
+        where = next((name for name, (start, end) in windows.items() if start - 1 <= moment <= end + 5), "outside")
         counts[where] += new
     return {name: int(count) for name, count in counts.items()}
 

@@ -62,15 +62,15 @@ class Researcher(HttpUser):
         self.citation: dict | None = None
         self.asked: list[str] = []
         self.talking = False  # the conversation exists once a question was sent
-        self.accepted = 0
+        self.accepted: list[str] = []
         self.jobs: list[str] = []
         self.client.get("/", name="open the web page")
         self.client.get("/static/app.js", name="open the web page")
 
     def on_stop(self) -> None:
-        """Write what the service accepted to SCISYNTH_LOAD_LEDGER, when set: (conversation, questions) and the
-        jobs' ids. The benchmark counts a message lost when the conversation holds fewer questions than were
-        accepted, and a job lost when it never finishes."""
+        """Write what the service accepted to SCISYNTH_LOAD_LEDGER, when set: the conversation, the questions and
+        the jobs' ids. The benchmark counts a message lost when an accepted question is not in its conversation, and
+        a job lost when it never finishes."""
         if LEDGER:
             with open(LEDGER, "a", encoding="utf-8") as ledger:
                 ledger.write(json.dumps({"conversation": self.conversation, "key": self.key,
@@ -97,7 +97,7 @@ class Researcher(HttpUser):
                               catch_response=True) as response:
             if response.status_code != 200:
                 return  # refused or unreachable: Locust counts the error status as a failure
-            self.accepted += 1  # the service took the question: it must be in the conversation afterwards
+            self.accepted.append(question)  # the service took it: it must be in the conversation afterwards
             try:
                 done = self._read_events(response, name, started)
             except RequestException as error:  # cut off mid-stream: a failure its client sees, counted as one

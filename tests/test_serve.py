@@ -76,6 +76,7 @@ def test_sigterm_drains_not_ready_but_serving_then_stops(tmp_path: Path) -> None
     try:
         assert httpx.get(f"{base}/readyz").status_code == 200
         server.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         time.sleep(0.5)
         draining = httpx.get(f"{base}/readyz")
         assert draining.status_code == 503 and draining.json()["checks"]["serving"] is False
@@ -83,6 +84,7 @@ def test_sigterm_drains_not_ready_but_serving_then_stops(tmp_path: Path) -> None
         assert httpx.get(f"{base}/v1/papers").status_code == 200  # still serving
         # uvicorn re-raises the signal once it has shut down cleanly
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert time.monotonic() - signalled >= 2.5  # it served out the drain before it stopped
     finally:
         server.kill()
     assert (tmp_path / "serve.log").read_text().count("Application shutdown complete") == 1

@@ -68,7 +68,7 @@ def test_the_manifests_are_wired_to_each_other_and_to_the_product() -> None:
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert api[probe]["httpGet"]["path"] in _PUBLIC_PATHS
     config = documents["ConfigMap/scisynth-config"]["data"]
-    grace = int(config["SCISYNTH_SHUTDOWN_GRACE_SECONDS"]) + int(config["SCISYNTH_DRAIN_SECONDS"])
+    grace = 2 * int(config["SCISYNTH_SHUTDOWN_GRACE_SECONDS"]) + int(config["SCISYNTH_DRAIN_SECONDS"])
     # the drain, then running turns, finish before the kill; the drain outlasts the readiness probe's verdict
     assert pods["spec"]["terminationGracePeriodSeconds"] > grace
     probe = api["readinessProbe"]
