@@ -9,10 +9,11 @@ too and route each to its group. Every threshold that decides what an answer quo
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.llm import ModelOptions
@@ -185,8 +186,9 @@ class ServiceSettings(_Group):
     rate_limit_per_minute: int = Field(default=120, ge=1, description="requests per minute per API key")
     auth_failures_per_minute: int = Field(default=20, ge=1, description="failed authentications allowed per "
                                           "client address per minute before 429")
-    trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose X-Forwarded-For "
-                                 "is believed (empty: none; client addresses are the sockets')")
+    trusted_proxies: str = Field(default="", description="comma-separated proxy addresses or networks (10.0.0.0/8; "
+                                 "* for any) whose X-Forwarded-For is believed and whose connections are not capped "
+                                 "as one client's (empty: none; client addresses are the sockets')")
     max_connections: int = Field(default=1000, ge=10, description="open connections served at once; more get 503")
     max_connections_per_client: int = Field(default=100, ge=1, description="open connections one client address "
                                             "may hold (trusted proxies are not limited); more are closed at once")
@@ -219,6 +221,17 @@ class ServiceSettings(_Group):
     @property
     def keys(self) -> list[str]:
         return _split(self.api_keys)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for entry in _split(value):
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as error:
+                    raise ValueError(f"{entry!r} is not an address or a network (10.0.0.0/8), nor *") from error
+        return value
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -18,6 +18,7 @@ of rotation meanwhile), then stops as uvicorn does: in-flight requests finish, r
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import time
@@ -35,9 +36,27 @@ from agent.settings import Settings
 log = logging.getLogger("scisynth.server")
 
 
-def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[str]) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a header deadline and a per-address connection cap (addresses in `exempt`,
-    the trusted proxies, are not capped)."""
+def trusted(entries: list[str]) -> Callable[[str], bool]:
+    """Whether an address is one of the trusted proxies, given as addresses or networks (10.0.0.0/8) or "*", as
+    uvicorn reads SCISYNTH_TRUSTED_PROXIES for X-Forwarded-For."""
+    if "*" in entries:
+        return lambda _address: True
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+    def check(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:  # a Unix socket's peer, say: not a proxy's address
+            return False
+        return any(ip in network for network in networks)
+
+    return check
+
+
+def guarded_protocol(header_timeout: float, per_client: int,
+                     exempt: Callable[[str], bool]) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with a header deadline and a per-address connection cap (addresses `exempt` says
+    are trusted proxies are not capped)."""
     open_per_client: Counter[str] = Counter()
 
     class GuardedH11Protocol(H11Protocol):
@@ -47,7 +66,7 @@ def guarded_protocol(header_timeout: float, per_client: int, exempt: frozenset[s
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             address = self.client[0] if self.client else None
-            if address is not None and address not in exempt:
+            if address is not None and not exempt(address):
                 if open_per_client[address] >= per_client:
                     log.warning("closing a connection from %s: it holds %d already", address, per_client)
                     transport.close()
@@ -126,7 +145,7 @@ def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     client could pick the address its failed logins and connections are counted against."""
     service = settings.service
     protocol = guarded_protocol(service.header_timeout_seconds, service.max_connections_per_client,
-                                frozenset(service.trusted_proxy_list))
+                                trusted(service.trusted_proxy_list))
     config = uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol,
                             proxy_headers=bool(service.trusted_proxies),
                             forwarded_allow_ips=service.trusted_proxies or None,

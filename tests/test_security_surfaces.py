@@ -25,7 +25,7 @@ from agent.runtime import Runtime
 from agent.watch import watch_runner
 from agent.zotero_sync import zotero_sync
 from api.app import create_app
-from api.server import guarded_protocol
+from api.server import guarded_protocol, trusted
 from api.streaming import TurnWorkers
 from retrieval.embeddings import Embedder
 from retrieval.ingest import IngestResult
@@ -255,7 +255,7 @@ def test_a_crafted_doi_cannot_inject_bibtex_fields_or_ris_tags() -> None:
 
 def _serve_guarded(runtime: Runtime, per_client: int = 100):
     app = create_app(runtime=runtime)
-    return running_server(app, http=guarded_protocol(1.0, per_client, frozenset()))
+    return running_server(app, http=guarded_protocol(1.0, per_client, trusted([])))
 
 
 def _closed(sock: socket.socket, within: float) -> bool:

@@ -48,3 +48,14 @@ def test_every_variable_has_one_field_and_no_name_is_in_two_groups() -> None:
 def test_the_answer_thresholds_say_why() -> None:
     for name, field in AnswerSettings.model_fields.items():
         assert field.description and len(field.description) > 20, name
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    """The proxies exempt from the per-client connection cap are read as uvicorn reads them for X-Forwarded-For."""
+    from api.server import trusted
+
+    check = trusted(["127.0.0.1", "10.244.0.0/16"])
+    assert check("127.0.0.1") and check("10.244.3.7") and not check("10.245.0.1") and not check("unix-socket")
+    assert trusted(["*"])("192.0.2.1") and not trusted([])("127.0.0.1")
+    with pytest.raises(ValidationError, match="not an address or a network"):
+        Settings(trusted_proxies="10.0.0.0/8,proxy.example")
