@@ -150,44 +150,34 @@ def _message_check(base: str, ledger: list[dict]) -> tuple[int, int]:
 
 
 def _unfinished_jobs(base: str, jobs: list[str], wait: float = 120) -> list[str]:
-    """The accepted jobs that are not done within `wait` seconds (failed, or still queued: lost)."""
-    deadline, waiting = time.monotonic() + wait, list(jobs)
+    """The accepted jobs that did not end done: failed, or still queued or running after `wait` seconds."""
+    deadline, waiting, failed = time.monotonic() + wait, list(jobs), []
     admin = {"Authorization": f"Bearer {ADMIN}"}
     while waiting and time.monotonic() < deadline:
         states = {job: httpx.get(f"{base}/v1/jobs/{job}", headers=admin, timeout=60).json().get("status")
                   for job in waiting}
-        if any(status == "failed" for status in states.values()):
-            return [job for job, status in states.items() if status != "done"]
-        waiting = [job for job, status in states.items() if status != "done"]
-        time.sleep(1)
-    return waiting
+        failed += [job for job, status in states.items() if status == "failed"]
+        waiting = [job for job, status in states.items() if status not in ("done", "failed")]
+        if waiting:
+            time.sleep(1)
+    return failed + waiting
 
 
-def _failures(history: list[dict], windows: dict[str, tuple[float, float]]) -> dict[str, int]:
-    """New failures per second from Locust's history, counted in the window (name: start, end) they fall in (a
-    window runs on 5 s past its end: Locust's history is written once a second) or "outside"."""
-    counts = dict.fromkeys([*windows, "outside"], 0.0)
-    previous = 0.0
-    for row in (row for row in history if row["Name"] == "Aggregated"):
-        total = float(row["Total Failure Count"])
-        new, previous = total - previous, total
-        moment = float(row["Timestamp"])
-        # the history's timestamps are whole seconds: a window begins in the second its start falls in
-        where = next((name for name, (start, end) in windows.items() if start - 1 <= moment <= end + 5), "outside")
-        counts[where] += new
-    return {name: int(count) for name, count in counts.items()}
+def _window(moment: float, windows: dict[str, tuple[float, float]], after: float) -> str:
+    """The disruption window (name: start, end) a moment falls in, counted on for `after` seconds past its end
+    while the replicas settle; "outside" for none."""
+    return next((name for name, (start, end) in windows.items() if start <= moment <= end + after), "outside")
 
 
-def _failure_kinds(path: Path, windows: dict[str, tuple[float, float]]) -> dict[str, dict[str, int]]:
-    """Failures by the window they fall in ("outside" for neither) and by kind (action: error, with the request's
-    numbers taken out)."""
-    kinds: dict[str, dict[str, int]] = {}
+def _failures(path: Path, windows: dict[str, tuple[float, float]]) -> dict[str, dict[str, int]]:
+    """Failures from the failure log (benchmarks/locustfile.py writes each with its time) by the window they fall
+    in and by kind (action: error, with the request's address taken out)."""
+    kinds: dict[str, dict[str, int]] = {name: {} for name in [*windows, "outside"]}
     for line in path.read_text().splitlines() if path.exists() else []:
         failure = json.loads(line)
-        where = next((name for name, (start, end) in windows.items() if start <= failure["time"] <= end + 5),
-                     "outside")
         kind = f"{failure['action']}: {re.sub(r'for url: .*', '', failure['error'])}".strip()
-        kinds.setdefault(where, {})[kind] = kinds.get(where, {}).get(kind, 0) + 1
+        counts = kinds[_window(failure["time"], windows, after=5)]
+        counts[kind] = counts.get(kind, 0) + 1
     return kinds
 
 
@@ -197,7 +187,7 @@ def _knee(history: list[dict], windows: dict[str, tuple[float, float]], limit_ms
     for `sustained` seconds outside the kill's and the restart's windows, or None; the most researchers that
     were running)."""
     rows = [row for row in history if row["Name"] == "Aggregated" and row["95%"] not in ("N/A", "")
-            and not any(start <= float(row["Timestamp"]) <= end + 10 for start, end in windows.values())]
+            and _window(float(row["Timestamp"]), windows, after=10) == "outside"]
     over = 0
     for row in rows:
         over = over + 1 if float(row["95%"]) > limit_ms else 0
@@ -268,18 +258,20 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
             cpu, stuck = replicas.stop_all()
     rows = list(csv.DictReader((folder / "load_stats.csv").open()))
     history = list(csv.DictReader((folder / "load_stats_history.csv").open()))
-    failures = _failures(history, windows)
+    failures = _failures(folder / "failures", windows)
+    counted = {where: sum(kinds.values()) for where, kinds in failures.items()}
     knee, most = _knee(history, windows)
     return {"users": args.users, "seconds": seconds, "requests": int(rows[-1]["Request Count"]),
-            "errors": int(rows[-1]["Failure Count"]), "errors_outside_failover": failures["outside"],
-            "errors_in_failover": failures.get("failover"),
-            "errors_in_rolling_restart": failures.get("rolling restart"), "lost_messages": lost,
+            "errors": int(rows[-1]["Failure Count"]), "errors_outside_failover": counted["outside"],
+            "errors_in_failover": counted.get("failover"),
+            "errors_in_rolling_restart": counted.get("rolling restart"), "lost_messages": lost,
             "interrupted_turns": interrupted, "jobs": len(jobs),
             "jobs_lost": None if unfinished is None else len(unfinished), "killed": "failover" in windows,
             "rolling_restart_seconds": round(windows["rolling restart"][1] - windows["rolling restart"][0], 1)
             if "rolling restart" in windows else None, "drain_over_60s": stuck,
             "p95_ms": {row["Name"]: float(row["95%"]) for row in rows[:-1]}, "cpu_seconds": cpu,
-            "failures_by_window": _failure_kinds(folder / "failures", windows), "p95_over_2s_at_users": knee,
+            "failures_by_window": {where: kinds for where, kinds in failures.items() if kinds},
+            "p95_over_2s_at_users": knee,
             "most_users": most, "cores": os.cpu_count(),
             "cache_hit_rates": hit_rates, "wall_seconds": round(time.time() - started, 1),
             "table": [[row["Name"], row["Request Count"], row["Failure Count"], f"{float(row['Requests/s']):.2f}",
