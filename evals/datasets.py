@@ -11,15 +11,18 @@ import io
 import json
 import random
 import re
+import shutil
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from agent.runtime import Runtime, build_runtime
 from agent.settings import RetrievalSettings, Settings
 from evals.metrics import stratified_sample
-from retrieval.embeddings import BASE_MODEL_NAME, spec_name
+from retrieval.embeddings import BASE_MODEL_NAME, Embedder, spec_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"  # the third-party data beside the project (CI lays it)
@@ -67,6 +70,38 @@ def library_settings(settings: Settings, home: Path, keep_database: bool = False
     unless `keep_database` (a benchmark of a database backend, on a database made for it); no arXiv."""
     own = {} if keep_database else {"database_url": None, "vector_store": None}
     return settings.with_changes(home=home, **own, use_arxiv=False, **changes)
+
+
+def library_of(settings: Settings, records: list[dict], embedder: Embedder | None = None,
+               id_field: str = "id", sentence_vectors: bool = True) -> Runtime:
+    """A runtime on `settings`' library holding exactly the papers of `records` (JSONL records, each with its
+    paper id in `id_field`): reused when it holds them already, topped up when it holds some (an ingest cut
+    short), made again in its own folder when it holds others (a sample drawn differently since; reusing it would
+    score on papers the eval no longer names). A library in a database of its own (`keep_database`) holding others
+    is an error. `sentence_vectors` False for a library only ranked (they are most of an ingest's encoding)."""
+
+    def opened() -> Runtime:
+        runtime = build_runtime(settings, embedder=embedder)
+        runtime.ingestor.encoder.sentence_vectors = sentence_vectors
+        return runtime
+
+    runtime = opened()
+    wanted = {str(record[id_field]) for record in records}
+    held = set(runtime.catalog.chunk_papers().values())
+    if held - wanted:
+        runtime.close()
+        if settings.storage.database_url:
+            raise ValueError(f"the eval library in {settings.storage.database_url} holds papers this sample does "
+                             "not: give it an empty database")
+        shutil.rmtree(settings.storage.home_dir)
+        runtime, held = opened(), set()
+    if held != wanted:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "library.jsonl"
+            path.write_text("".join(json.dumps(record) + "\n" for record in records
+                                    if str(record[id_field]) not in held))
+            runtime.ingestor.ingest_paths([path])
+    return runtime
 
 
 def ensure_scifact(home: Path) -> Path:

@@ -7,16 +7,15 @@ Also the shared library builder for the citations and abstention suites."""
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from agent.llm import load_chat_model
-from agent.runtime import Runtime, build_runtime
+from agent.runtime import Runtime
 from agent.settings import Settings
 from agent.stance_judge import StanceJudge
-from evals.datasets import eval_home, library_settings
+from evals.datasets import eval_home, library_of, library_settings
 from evals.metrics import baselines, classification, mean, stratified_sample
 from retrieval.embeddings import Embedder
 from retrieval.sentences import sentences
@@ -44,17 +43,9 @@ def sample(labelled: dict[str, str], limit: int | None, seed: int = 13) -> list[
 def pooled_library(records: dict[str, dict], home: Path, settings: Settings, embedder: Embedder | None,
                    exclude: set[str] = frozenset()) -> Runtime:
     """All PQA-L abstracts (less `exclude`) as papers whose id is the PMID, ingested once per home."""
-    local = library_settings(settings, home)
-    runtime = build_runtime(local, embedder=embedder)
-    wanted = {pmid: r for pmid, r in records.items() if pmid not in exclude}
-    if runtime.catalog.paper_count() != len(wanted):
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "pubmedqa.jsonl"
-            path.write_text("".join(json.dumps({"id": pmid, "title": f"PubMed {pmid}", "year": r.get("YEAR"),
-                                                "abstract": " ".join(r["CONTEXTS"])}) + "\n"
-                                    for pmid, r in wanted.items()))
-            runtime.ingestor.ingest_paths([path])
-    return runtime
+    return library_of(library_settings(settings, home), [
+        {"id": pmid, "title": f"PubMed {pmid}", "year": r.get("YEAR"), "abstract": " ".join(r["CONTEXTS"])}
+        for pmid, r in records.items() if pmid not in exclude], embedder)
 
 
 def shared_library(records: dict[str, dict], settings: Settings, embedder: Embedder | None) -> Runtime:

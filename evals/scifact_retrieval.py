@@ -9,15 +9,13 @@ to their papers (first occurrence wins) before scoring, as BEIR scores documents
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.runtime import Runtime, build_runtime
+from agent.runtime import Runtime
 from agent.settings import Settings
-from evals.datasets import RetrievalSet, eval_home, library_settings, load_scifact, subset
+from evals.datasets import RetrievalSet, eval_home, library_of, library_settings, load_scifact, subset
 from evals.metrics import bootstrap_interval, mean, ranking_scores
 from retrieval.embeddings import Embedder
 from retrieval.search import RetrieverKind
@@ -29,15 +27,8 @@ def build_library(dataset: RetrievalSet, home: Path, settings: Settings, embedde
                   llm: str = "extractive", keep_database: bool = False, sentence_vectors: bool = True) -> Runtime:
     """A runtime whose library holds the dataset's documents (ingested once, then reused); in its own SQLite
     unless `keep_database` (see library_settings); `sentence_vectors` False for a library only ranked."""
-    local = library_settings(settings, home, keep_database, llm=llm)
-    runtime = build_runtime(local, embedder=embedder)
-    runtime.ingestor.encoder.sentence_vectors = sentence_vectors
-    if runtime.catalog.paper_count() != len(dataset.documents):
-        with tempfile.TemporaryDirectory() as folder:
-            records = Path(folder) / "corpus.jsonl"
-            records.write_text("".join(json.dumps(d) + "\n" for d in dataset.documents))
-            runtime.ingestor.ingest_paths([records])
-    return runtime
+    return library_of(library_settings(settings, home, keep_database, llm=llm), dataset.documents, embedder,
+                      id_field="doc_id", sentence_vectors=sentence_vectors)
 
 
 def ranking_home(settings: Settings, dataset: RetrievalSet) -> Path:

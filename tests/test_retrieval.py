@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agent.settings import Settings
+from evals.datasets import library_of, library_settings
 from evals.metrics import ranking_scores
 from evals.scifact_retrieval import run as run_scifact
 from retrieval.embedding_cache import CachedEmbedder
@@ -222,6 +223,25 @@ def test_searches_stay_consistent_while_ingesting(tmp_path: Path, embedder: Embe
         reader.join()
     assert errors == []
     assert runtime.store.count == runtime.catalog.chunk_count()
+
+
+def test_an_eval_library_holds_exactly_the_sample_it_is_asked_for(tmp_path: Path, embedder: Embedder) -> None:
+    """An eval library is reused for the same papers, topped up for more, and made again when it holds papers the
+    sample no longer names (a sample of the same size drawn differently would otherwise be scored on the old one)."""
+    records = [{"id": f"p{i}", "title": f"Paper {i}", "abstract": f"Finding number {i} about lysis timing in phage."}
+               for i in range(4)]
+    settings = library_settings(Settings(home=tmp_path), tmp_path / "library")
+
+    def held(sample: list[dict]) -> set[str]:
+        runtime = library_of(settings, sample, embedder)
+        papers = set(runtime.catalog.chunk_papers().values())
+        runtime.close()
+        return papers
+
+    assert held(records[:2]) == {"p0", "p1"}
+    assert held(records[:3]) == {"p0", "p1", "p2"}  # topped up
+    assert held(records[1:4]) == {"p1", "p2", "p3"}  # p0 no longer named: made again, not scored on
+    assert held(records[1:4]) == {"p1", "p2", "p3"}
 
 
 def test_scifact_subset_floor(tmp_path: Path, embedder: Embedder) -> None:
