@@ -94,3 +94,17 @@ def test_curly_apostrophes_and_broken_numbers_are_read_safely() -> None:
     assert np.all(np.isfinite(broken))
     judgement = shipped_stance().judge(broken)
     assert judgement.confidence < 1.0
+
+
+@pytest.mark.parametrize(("claim", "opposite"), [
+    ("Aspirin lowers the risk of stroke.", "Aspirin raises the risk of stroke."),
+    ("Smoking increases lung cancer risk.", "Smoking reduces lung cancer risk."),
+    ("Vitamin D does not reduce fracture risk.", "Vitamin D does reduce fracture risk."),
+    ("ALDH1 expression is associated with poor prognosis.", "ALDH1 expression is not associated with poor prognosis."),
+    ("Higher BMI predicts mortality.", "Lower BMI predicts mortality."),
+    ("TNF-alpha mediates inflammation.", None)])
+def test_the_stance_encoder_experiment_negates_a_claim_by_one_rule_or_leaves_it_out(claim: str,
+                                                                                  opposite: str | None) -> None:
+    from research.experiment_stance_encoder import negated
+
+    assert negated(claim) == opposite
