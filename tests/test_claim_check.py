@@ -101,16 +101,16 @@ def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811
 
 def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Path, embedder: Embedder) -> None:
     out = tmp_path / "stance.json"
-    run = scisynth(tmp_path / "home", "train", "stance", "--max-claims", "40", "--data-dir", str(DATA),
+    run = scisynth(tmp_path / "home", "train", "stance", "--max-claims", "30", "--data-dir", str(DATA),
                    "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert "claim-only baseline" in run.stdout and "two stages" in run.stdout
     manifest = json.loads(out.read_text())["manifest"]
-    assert manifest["max_claims"] == 40 and sum(manifest["data"]["pubmedqa_non_test_pairs"].values()) == 40
+    assert manifest["max_claims"] == 30 and sum(manifest["data"]["pubmedqa_non_test_pairs"].values()) == 30
     from service import build_services
 
     runtime = make_runtime(tmp_path / "home", embedder, stance_model=str(out))
-    assert build_services(runtime).claims.classifier.manifest["max_claims"] == 40
+    assert build_services(runtime).claims.classifier.manifest["max_claims"] == 30
     runtime.engine.dispose()
 
 

@@ -23,15 +23,15 @@ def _passage(n: int, text: str, section: str) -> Passage:
 
 def test_train_judge_on_a_sample_writes_weights_the_service_loads(tmp_path: Path, embedder: Embedder) -> None:
     out = tmp_path / "judge.json"
-    run = scisynth(tmp_path / "home", "train", "judge", "--max-questions", "40", "--data-dir", str(DATA),
+    run = scisynth(tmp_path / "home", "train", "judge", "--max-questions", "20", "--data-dir", str(DATA),
                    "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert "cosine (baseline)" in run.stdout and "weights (standardised)" in run.stdout
     manifest = json.loads(out.read_text())["manifest"]
-    assert manifest["data"]["questions"] == {"pubmedqa-train": 40, "scifact-train": 40}
-    assert manifest["max_questions"] == 40 and "claims_train.jsonl" in " ".join(manifest["data"]["files"])
+    assert manifest["data"]["questions"] == {"pubmedqa-train": 20, "scifact-train": 20}
+    assert manifest["max_questions"] == 20 and "claims_train.jsonl" in " ".join(manifest["data"]["files"])
     runtime = make_runtime(tmp_path / "home", embedder, evidence_judge=str(out))
-    assert runtime.scorer.judge.manifest["max_questions"] == 40
+    assert runtime.scorer.judge.manifest["max_questions"] == 20
     runtime.engine.dispose()
 
 
