@@ -11,7 +11,6 @@ import io
 import json
 import random
 import re
-import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -76,30 +75,26 @@ def library_of(settings: Settings, records: list[dict], embedder: Embedder | Non
                id_field: str = "id", sentence_vectors: bool = True) -> Runtime:
     """A runtime on `settings`' library holding exactly the papers of `records` (JSONL records, each with its
     paper id in `id_field`): reused when it holds them already, topped up when it holds some (an ingest cut
-    short), made again in its own folder when it holds others (a sample drawn differently since; reusing it would
-    score on papers the eval no longer names). A library in a database of its own (`keep_database`) holding others
-    is an error. `sentence_vectors` False for a library only ranked (they are most of an ingest's encoding)."""
-
-    def opened() -> Runtime:
-        runtime = build_runtime(settings, embedder=embedder)
-        runtime.ingestor.encoder.sentence_vectors = sentence_vectors
-        return runtime
-
-    runtime = opened()
+    short), and rid of the papers it holds that the sample no longer names (a sample drawn differently since;
+    scoring on them would rank papers the eval cannot judge). A library in a database of its own
+    (`keep_database`) holding others is an error: the eval does not delete from a database it does not own.
+    `sentence_vectors` False for a library only ranked (they are most of an ingest's encoding)."""
+    runtime = build_runtime(settings, embedder=embedder)
+    runtime.ingestor.encoder.sentence_vectors = sentence_vectors
     wanted = {str(record[id_field]) for record in records}
-    held = set(runtime.catalog.chunk_papers().values())
-    if held - wanted:
-        runtime.close()
+    held = {paper.paper_id for paper in runtime.catalog.papers(limit=None)}
+    if extra := held - wanted:
         if settings.storage.database_url:
+            runtime.close()
             raise ValueError(f"the eval library in {settings.storage.database_url} holds papers this sample does "
                              "not: give it an empty database")
-        shutil.rmtree(settings.storage.home_dir)
-        runtime, held = opened(), set()
-    if held != wanted:
+        for paper_id in sorted(extra):
+            runtime.ingestor.delete(paper_id)
+    if missing := wanted - held:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "library.jsonl"
             path.write_text("".join(json.dumps(record) + "\n" for record in records
-                                    if str(record[id_field]) not in held))
+                                    if str(record[id_field]) in missing))
             runtime.ingestor.ingest_paths([path])
     return runtime
 

@@ -226,7 +226,7 @@ def test_searches_stay_consistent_while_ingesting(tmp_path: Path, embedder: Embe
 
 
 def test_an_eval_library_holds_exactly_the_sample_it_is_asked_for(tmp_path: Path, embedder: Embedder) -> None:
-    """An eval library is reused for the same papers, topped up for more, and made again when it holds papers the
+    """An eval library is reused for the same papers, topped up for more, and rid of the papers it holds that the
     sample no longer names (a sample of the same size drawn differently would otherwise be scored on the old one)."""
     records = [{"id": f"p{i}", "title": f"Paper {i}", "abstract": f"Finding number {i} about lysis timing in phage."}
                for i in range(4)]
@@ -240,7 +240,7 @@ def test_an_eval_library_holds_exactly_the_sample_it_is_asked_for(tmp_path: Path
 
     assert held(records[:2]) == {"p0", "p1"}
     assert held(records[:3]) == {"p0", "p1", "p2"}  # topped up
-    assert held(records[1:4]) == {"p1", "p2", "p3"}  # p0 no longer named: made again, not scored on
+    assert held(records[1:4]) == {"p1", "p2", "p3"}  # p0 no longer named: removed, not scored on
     assert held(records[1:4]) == {"p1", "p2", "p3"}
 
 
