@@ -42,10 +42,11 @@ PROSE = ("Participants walked on a treadmill while their joint angles were recor
 
 def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: dict[int, tuple[str, float]],
                       references: list[str], texts: dict[str, str] | None = None,
-                      title: str = "Kinematic signatures of gait after stroke") -> Path:
+                      title: str = "Kinematic signatures of gait after stroke",
+                      appended: list[tuple[str, str]] = ()) -> Path:
     """A one-column article laid out like a journal's: unnumbered headings set apart only by font (level ->
     (font name, size)), body paragraphs in 10 pt regular (`texts[heading]`, or filler prose), a title in 16 pt
-    bold, then a reference list."""
+    bold, then a reference list, then what a publisher appends (`appended`: level-1 headings with their text)."""
     pdf = pymupdf.open()
     page, y = pdf.new_page(width=595, height=842), 80.0
 
@@ -68,6 +69,9 @@ def write_journal_pdf(path: Path, headings: list[tuple[int, str]], level_fonts: 
     put("References", *level_fonts[1])
     for entry in references:
         put(entry, "helv", 9)
+    for heading, text in appended:
+        put(heading, *level_fonts[1])
+        put(text, "helv", 10)
     pdf.save(path)
     pdf.close()
     return path

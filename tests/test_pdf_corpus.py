@@ -117,3 +117,17 @@ def test_a_turn_on_journal_articles_quotes_their_findings_and_limitations_not_th
             assert is_body_section(section), (question, section, text)
             assert not re.match(r"^\s*\[?\d+[.\]]\s+[A-Z][a-z]+ [A-Z]{1,3}\b", text), (question, text)
             assert not any(entry in normal(text) for entry in references), (question, text)
+
+
+def test_the_layout_model_reader_files_an_appended_peer_review_as_back_matter(tmp_path: Path) -> None:
+    from tests.pdf_factory import write_journal_pdf
+    from tests.unit.test_pdf import JOURNAL_HEADINGS, PEER_REVIEW, VANCOUVER
+    from tools.pdf_model_reader import read_with_layout
+    from tools.sections import APPENDED
+
+    document = read_with_layout(write_journal_pdf(tmp_path / "f1000.pdf", JOURNAL_HEADINGS, {1: ("hebo", 12), 2: (
+        "hebo", 10)}, VANCOUVER, appended=PEER_REVIEW))
+    titles = [s.title for s in document.sections]
+    assert titles[-2:] == [f"{APPENDED} > Open Peer Review", f"{APPENDED} > Author Response"]
+    assert not any(is_body_section(title) for title in titles[-2:]) and all(map(is_body_section, titles[:-2]))
+    assert len(document.references) == 3  # the review's text is not taken for references

@@ -31,7 +31,7 @@ from tools.front_matter import plausible_title, read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
-from tools.sections import is_body_section
+from tools.sections import APPENDED, is_body_section, opens_appended_matter
 
 MAX_PAGES = 2000
 MAX_CHARACTERS = 20_000_000
@@ -385,14 +385,19 @@ def read_with_fonts(path: Path) -> Document:
     found: list[Heading] = []  # every heading in reading order, the reference list's too
     trail: list[tuple[int, str, bool]] = []  # the open headings (level, title, run-in), outermost first
     reference_pages: list[tuple[float, list[_RawBlock]]] = []
-    in_references = False
+    in_references = references_seen = appended = False
     for (page_number, blocks), width in zip(pages, widths, strict=True):
         page_references: list[_RawBlock] = []
         for raw, text in blocks:
             if id(raw) in title_ids:
                 continue
             if id(raw) in headings:
-                in_references = heading_name(text) in REFERENCE_HEADINGS
+                if references_seen and not appended and opens_appended_matter(text):
+                    appended = True  # the rest is the publisher's: every later heading goes under APPENDED
+                    trail = [(0, APPENDED, False)]
+                    found.append(Heading(APPENDED, 1, page_number))
+                in_references = not appended and heading_name(text) in REFERENCE_HEADINGS
+                references_seen |= in_references
                 level = numbered_depth(text) or levels.get(raw.style, 1)
                 if in_references:
                     found.append(Heading(text, 1, page_number))

@@ -32,7 +32,7 @@ from tools.front_matter import is_author_line, is_banner, plausible_title, read_
 from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_pages_text, heading_name
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
-from tools.sections import PAPER_PART, is_body_section
+from tools.sections import APPENDED, PAPER_PART, is_body_section, opens_appended_matter
 
 _HEADER = {"title", "section-header"}
 _BODY = {"text", "list-item"}
@@ -304,6 +304,12 @@ class _Outline:
         self.sections.append(Section(self.path, run_in=run_in))
         self.headings.append(Heading(title, len(self.trail), page))  # its depth in the outline, as its path shows
 
+    def close_paper(self, page: int) -> None:
+        """What follows is the publisher's (tools/sections.py): every later heading nests under APPENDED."""
+        self.trail = [_Open(0, APPENDED, 0.0, "")]
+        self.sections.append(Section(APPENDED))
+        self.headings.append(Heading(APPENDED, 1, page))
+
     @property
     def path(self) -> str:
         return " > ".join(heading.title for heading in self.trail)
@@ -344,11 +350,16 @@ class _Reading:
         self.outline = _Outline()
         self.reference_regions: list[_Region] = []
         self.in_references = self.references_started = False
+        self.appended = False  # past the paper's end: what the publisher appended (a peer review, a cover sheet)
         self.in_body = False  # past the front matter (a heading naming a part of the paper: Abstract, Methods...)
         self.footnotes = Section(FOOTNOTES)
 
     def read(self, region: _Region, page: int) -> None:
         text = region.text
+        if (self.references_started and not self.appended and opens_appended_matter(text)
+                and (region.kind in _HEADER or _own_line_heading(region, self.body_font))):
+            self.appended, self.in_references = True, False
+            self.outline.close_paper(page)
         if region.kind == "table" and region.table:  # its words are in its cells, not in lines
             self.outline.sections[-1].blocks.append(table_block("Table", region.table, page))
             return
@@ -364,7 +375,7 @@ class _Reading:
 
     def _header(self, region: _Region, text: str, page: int) -> None:
         self.in_body |= _names_a_part(text)
-        self.in_references = heading_name(text) in REFERENCE_HEADINGS
+        self.in_references = not self.appended and heading_name(text) in REFERENCE_HEADINGS
         self.references_started |= self.in_references
         level = numbered_depth(text) or (1 if self.in_references else _back_matter_level(
             text, region.size, self.outline.trail) or self.levels.get(region.style, 1))
@@ -375,6 +386,8 @@ class _Reading:
 
     def _reference(self, region: _Region, text: str, page: int) -> bool:
         """Whether the region belongs to the reference list (and is set aside), or ends it."""
+        if self.appended:  # a reviewer's numbered points are not the paper's references
+            return False
         # Back matter run in after the list ("Publisher's Note Springer Nature remains neutral...") ends it.
         if self.in_references and (lead := _run_in(region, self.body_font)) and not is_body_section(lead[0]):
             self.in_references = False

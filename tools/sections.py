@@ -16,7 +16,7 @@ NOT_BODY_SECTION = re.compile(
     r"code availability|supplementary (?:materials?|information|data|files?|figures?|tables?)|supporting information|"
     r"additional files?|additional information|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
     r"publisher'?s note|(?:figure|table|scheme|plate)s?\s+[A-Z]?[\dIVX]+\b|captions?\b|"
-    r"(?:figures?|tables?|schemes?)(?:\s+(?:legends?|and tables|and figures))?\s*$)",
+    r"(?:figures?|tables?|schemes?)(?:\s+(?:legends?|and tables|and figures))?\s*$|appended by the publisher)",
     re.IGNORECASE)
 
 
@@ -24,6 +24,23 @@ NOT_BODY_SECTION = re.compile(
 # lower case, numbering stripped).
 PAPER_PART = re.compile(r"^(?:introduction|background|(?:materials and |experimental )?methods?|results|discussion|"
                         r"conclusions?|results and discussion|references|acknowledge?ments?)$")
+
+
+# What a publisher appends after the reference list: the open peer review (F1000Research, eLife, BMJ Open, PeerJ:
+# referee reports and the authors' responses) or a download cover sheet (the journal's services). Its sections go
+# under APPENDED, which is back matter: a reviewer's opinion is not a finding. (A title repeated after the list is
+# not taken for a cover sheet: a supplement may open with it.)
+APPENDED = "Appended by the publisher"
+_OPENS_APPENDED = re.compile(
+    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:(?:open )?peer[- ]review|(?:current )?referee (?:reports?|status)|"
+    r"reviewers?['’]? (?:reports?|comments?)|decision letter|authors?['’]? responses?|responses? to (?:the )?reviewers|"
+    r"review history|updated information and services|email alerting service)\b", re.IGNORECASE)
+
+
+def opens_appended_matter(heading: str) -> bool:
+    """Whether a heading met *after the reference list* opens what the publisher appended. (Before the list, a
+    section on peer review is the paper's own.)"""
+    return bool(_OPENS_APPENDED.match(heading.strip()))
 
 
 def is_body_section(section: str) -> bool:

@@ -205,3 +205,46 @@ def test_papers_the_font_reader_reads_well_are_read_once() -> None:
     for path in sorted(PAPERS.glob("*.pdf")):
         document = parse_pdf(path)
         assert (document.reader, document.doubts, document.reader_note) == ("fonts", [], None), path
+
+
+PEER_REVIEW = [("Open Peer Review", "Referee Report 29 January 2015. The results section should report the age "
+                                    "of every recaptured shark, and the conclusions overstate what was found."),
+               ("Author Response", "We thank the reviewer and have added the ages of all recaptured animals.")]
+
+
+def test_a_peer_review_appended_after_the_references_is_back_matter_not_findings(tmp_path: Path) -> None:
+    from tools.pdf import read_with_fonts
+    from tools.sections import APPENDED, is_body_section
+
+    document = read_with_fonts(write_journal_pdf(tmp_path / "f1000.pdf", JOURNAL_HEADINGS, {1: ("hebo", 12), 2: (
+        "hebo", 10)}, VANCOUVER, appended=PEER_REVIEW))
+    by_section = {s.title: " ".join(b.text for b in s.blocks) for s in document.sections}
+    review = [title for title, text in by_section.items() if "reviewer" in text or "Referee Report" in text]
+    assert review == [f"{APPENDED} > Open Peer Review", f"{APPENDED} > Author Response"]
+    assert not any(is_body_section(title) for title in review)
+    assert is_body_section("Results > Step length") and "Results > Step length" in by_section
+    assert [r.title for r in document.references][:1] == ["Gait kinematics after stroke: a cohort study"]
+    assert [h.title for h in document.headings][-3:] == [APPENDED, "Open Peer Review", "Author Response"]
+
+
+def test_a_section_about_peer_review_before_the_references_is_the_papers_own(tmp_path: Path) -> None:
+    from tools.pdf import read_with_fonts
+    from tools.sections import is_body_section
+
+    headings = [(1, "Background"), (1, "Peer review"), (1, "Results")]
+    document = read_with_fonts(write_journal_pdf(tmp_path / "meta.pdf", headings, {1: ("hebo", 12), 2: (
+        "hebo", 10)}, VANCOUVER))
+    assert [s.title for s in document.sections] == ["Background", "Peer review", "Results"]
+    assert all(is_body_section(s.title) for s in document.sections)
+
+
+def test_a_download_cover_sheet_after_the_references_is_back_matter(tmp_path: Path) -> None:
+    from tools.pdf import read_with_fonts
+    from tools.sections import APPENDED
+
+    document = read_with_fonts(write_journal_pdf(
+        tmp_path / "cover.pdf", JOURNAL_HEADINGS, {1: ("hebo", 12), 2: ("hebo", 10)}, VANCOUVER, appended=[
+            ("Updated information and services", "These can be found at the journal's web site."),
+            ("Email alerting service", "Receive free email alerts when new articles cite this article.")]))
+    assert [s.title for s in document.sections][-2:] == [f"{APPENDED} > Updated information and services",
+                                                          f"{APPENDED} > Email alerting service"]
