@@ -570,9 +570,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         view = pages.quote(args.paper_id, args.quote, args.page, draw=False) if args.quote.strip() else None
         page = args.page or (view.page if view else None)
-        if args.output:
+        if args.output and page is None and view is not None and view.passage is not None:
+            # found in the text, on no page: a paper read from JATS, TEI or an abstract has none to draw
+            print(f"scisynth: {args.paper_id} has no PDF pages to draw (nothing written to {args.output}); the "
+                  "passage with the quote marked follows", file=sys.stderr)
+        elif args.output:
             if page is None:
-                raise ValueError("say which page (--page N): the quote was not found in this paper's text"
+                raise ValueError("the quote is not in this paper's text: copy it as printed (scisynth search "
+                                 "finds the passage), or say which page to draw (--page N)"
                                  if args.quote.strip() else "say which page (--page N) or give --quote TEXT")
             return _write_pages(pages.pages(args.paper_id, page, args.quote, args.zoom), Path(args.output))
     except UnknownPaperError:
@@ -635,9 +640,8 @@ def cmd_map(args: argparse.Namespace) -> int:
                 for row in services.runtime.catalog.papers(limit=None)}
         output.write_text(map_html(library, {paper: url for paper, url in urls.items() if url}), encoding="utf-8")
     marked = f", {len(library.highlighted)} marked" if library.highlighted else ""
-    print(f"wrote the map of {len(library.points)} papers in {len(library.clusters)} clusters "
-          f"({len(library.links)} citations{marked}; layout {library.layout} in {library.seconds:.1f} s) to {output}",
-          file=sys.stderr)
+    print(f"wrote the map of {library.counts}{marked} (layout {library.layout} in {library.seconds:.1f} s) to "
+          f"{output}", file=sys.stderr)
     return 0
 
 

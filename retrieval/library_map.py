@@ -71,6 +71,14 @@ class LibraryMap:
     seconds: float = 0.0
     highlighted: dict[str, str] = field(default_factory=dict)  # paper id -> why ("watch", "conversation")
 
+    @property
+    def counts(self) -> str:
+        """"7 papers in 1 cluster, 2 citations": what the map shows, as its captions say it."""
+        def of(n: int, noun: str) -> str:
+            return f"{n} {noun}{'' if n == 1 else 's'}"
+        return (f"{of(len(self.points), 'paper')} in {of(len(self.clusters), 'cluster')}, "
+                f"{of(len(self.links), 'citation')}")
+
     def public(self) -> dict:
         return {"papers": [p.model_dump() | {"highlight": self.highlighted.get(p.paper_id)} for p in self.points],
                 "clusters": [c.model_dump() for c in self.clusters],

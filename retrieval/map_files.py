@@ -40,8 +40,7 @@ def map_html(library: LibraryMap, urls: dict[str, str], title: str = "SciSynth l
         dots.append(f'<a href="{escape(url)}" target="_blank" rel="noopener">{circle}</a>' if url else circle)
     labels = [f'<text x="{scale(c.x, c.y)[0]:.1f}" y="{scale(c.x, c.y)[1]:.1f}" fill="{COLOURS[c.cluster % 12]}">'
               f'{escape(c.label)}</text>' for c in library.clusters]
-    summary = (f"{len(library.points)} papers in {len(library.clusters)} clusters, {len(library.links)} citations "
-               "between them. Hover a point for its title; a point with an address opens it.")
+    summary = f"{library.counts} between them. Hover a point for its title; a point with an address opens it."
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -86,8 +85,7 @@ def map_png(library: LibraryMap, path: Path, title: str = "SciSynth library map"
         axes.annotate(cluster.label, (cluster.x, cluster.y), ha="center", fontsize=9, weight="bold", zorder=4,
                       color=COLOURS[cluster.cluster % 12],
                       bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})
-    axes.set_title(f"{title}: {len(library.points)} papers, {len(library.clusters)} clusters, "
-                   f"{len(library.links)} citations")
+    axes.set_title(f"{title}: {library.counts}")
     axes.set_xticks([])
     axes.set_yticks([])
     figure.tight_layout()

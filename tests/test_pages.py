@@ -121,6 +121,13 @@ def test_show_on_the_command_line(tmp_path: Path) -> None:
     assert no_pages.returncode == 2 and "has no pages to show: it was read from jsonl" in no_pages.stderr
     not_there = scisynth(home, "show", specter, "--quote", "Protein folding in yeast is slow.")
     assert not_there.returncode == 2 and "not a verbatim span" in not_there.stderr
+    # -o for a paper with no pages: the passage, and why no picture (not "say which page")
+    no_picture = scisynth(home, "show", "trial-a", "--quote", "aspirin", "-o", str(tmp_path / "y.png"))
+    assert no_picture.returncode == 0 and ">>>aspirin<<<" in no_picture.stdout
+    assert "has no PDF pages to draw" in no_picture.stderr and not (tmp_path / "y.png").exists()
+    drawn_nowhere = scisynth(home, "show", specter, "--quote", "Protein folding in yeast is slow.", "-o",
+                             str(tmp_path / "z.png"))
+    assert drawn_nowhere.returncode == 2 and "the quote is not in this paper's text" in drawn_nowhere.stderr
 
 
 def test_signed_page_links_are_limited_per_address_and_refuse_bad_tokens(tmp_path: Path, embedder: Embedder) -> None:
