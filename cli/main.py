@@ -570,8 +570,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         view = pages.quote(args.paper_id, args.quote, args.page, draw=False) if args.quote.strip() else None
         page = args.page or (view.page if view else None)
-        if args.output and page is None and view is not None and view.passage is not None:
-            # found in the text, on no page: a paper read from JATS, TEI or an abstract has none to draw
+        if args.output and view is not None and not view.has_pdf and view.passage is not None:
+            # a paper read from JATS, TEI or an abstract has no page to draw: its passage, marked
             print(f"scisynth: {args.paper_id} has no PDF pages to draw (nothing written to {args.output}); the "
                   "passage with the quote marked follows", file=sys.stderr)
         elif args.output:

@@ -31,7 +31,7 @@ from tools.front_matter import plausible_title, read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
-from tools.sections import APPENDED, is_body_section, opens_appended_matter
+from tools.sections import APPENDED, PAPER_PART, is_body_section, opens_appended_matter
 
 MAX_PAGES = 2000
 MAX_CHARACTERS = 20_000_000
@@ -385,7 +385,8 @@ def read_with_fonts(path: Path) -> Document:
     found: list[Heading] = []  # every heading in reading order, the reference list's too
     trail: list[tuple[int, str, bool]] = []  # the open headings (level, title, run-in), outermost first
     reference_pages: list[tuple[float, list[_RawBlock]]] = []
-    in_references = references_seen = appended = False
+    # the reference list after a part of the paper (a cover sheet's "References: this article cites..." is not it)
+    in_references = parts_seen = references_seen = appended = False
     for (page_number, blocks), width in zip(pages, widths, strict=True):
         page_references: list[_RawBlock] = []
         for raw, text in blocks:
@@ -397,7 +398,8 @@ def read_with_fonts(path: Path) -> Document:
                     trail = [(0, APPENDED, False)]
                     found.append(Heading(APPENDED, 1, page_number))
                 in_references = not appended and heading_name(text) in REFERENCE_HEADINGS
-                references_seen |= in_references
+                parts_seen |= bool(PAPER_PART.match(heading_name(text))) and not in_references
+                references_seen |= in_references and parts_seen
                 level = numbered_depth(text) or levels.get(raw.style, 1)
                 if in_references:
                     found.append(Heading(text, 1, page_number))

@@ -351,12 +351,13 @@ class _Reading:
         self.reference_regions: list[_Region] = []
         self.in_references = self.references_started = False
         self.appended = False  # past the paper's end: what the publisher appended (a peer review, a cover sheet)
+        self.list_headed = False  # a reference-list heading met past the front matter (where the paper may end)
         self.in_body = False  # past the front matter (a heading naming a part of the paper: Abstract, Methods...)
         self.footnotes = Section(FOOTNOTES)
 
     def read(self, region: _Region, page: int) -> None:
         text = region.text
-        if (self.references_started and not self.appended and opens_appended_matter(text)
+        if (self.list_headed and not self.appended and opens_appended_matter(text)
                 and (region.kind in _HEADER or _own_line_heading(region, self.body_font))):
             self.appended, self.in_references = True, False
             self.outline.close_paper(page)
@@ -374,9 +375,11 @@ class _Reading:
             self._text(region, text, page)
 
     def _header(self, region: _Region, text: str, page: int) -> None:
+        past_front = self.in_body  # a cover sheet's "References" label names a part too
         self.in_body |= _names_a_part(text)
         self.in_references = not self.appended and heading_name(text) in REFERENCE_HEADINGS
         self.references_started |= self.in_references
+        self.list_headed |= self.in_references and past_front
         level = numbered_depth(text) or (1 if self.in_references else _back_matter_level(
             text, region.size, self.outline.trail) or self.levels.get(region.style, 1))
         if self.in_references:

@@ -28,18 +28,22 @@ PAPER_PART = re.compile(r"^(?:introduction|background|(?:materials and |experime
 
 # What a publisher appends after the reference list: the open peer review (F1000Research, eLife, BMJ Open, PeerJ:
 # referee reports and the authors' responses) or a download cover sheet (the journal's services). Its sections go
-# under APPENDED, which is back matter: a reviewer's opinion is not a finding. (A title repeated after the list is
-# not taken for a cover sheet: a supplement may open with it.)
+# under APPENDED, which is back matter: a reviewer's opinion is not a finding. Generic phrases must be the whole
+# heading ("Peer review", not "Peer review of electronic search strategies", an appendix of a systematic review);
+# the readers look for these only after a paper's parts and its reference list (a cover sheet may come first). A
+# title repeated after the list is not taken for a cover sheet: a supplement may open with it.
 APPENDED = "Appended by the publisher"
 _OPENS_APPENDED = re.compile(
-    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:(?:open )?peer[- ]review|(?:current )?referee (?:reports?|status)|"
-    r"reviewers?['’]? (?:reports?|comments?)|decision letter|authors?['’]? responses?|responses? to (?:the )?reviewers|"
-    r"review history|updated information and services|email alerting service)\b", re.IGNORECASE)
+    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:(?:(?:open )?peer[- ]review(?: history| reports?| file)?|review history|"
+    r"decision letter|elife assessment|authors?['’]? responses?(?: \d.*)?|point-by-point response)\s*:?\s*$|"
+    r"(?:current )?referee (?:reports?|status)\b|reviewers?['’]? (?:reports?|comments?)\b|reviewer\s*#?\s*\d+\b|"
+    r"(?:responses?|repl(?:y|ies)) to (?:the )?reviewers?\b|version \d+\s*[-–]\s*review\b|"
+    r"updated information and services\b|email alerting service\b)", re.IGNORECASE)
 
 
 def opens_appended_matter(heading: str) -> bool:
-    """Whether a heading met *after the reference list* opens what the publisher appended. (Before the list, a
-    section on peer review is the paper's own.)"""
+    """Whether a heading met after the paper's parts and its reference list opens what the publisher appended.
+    (Before the list, a section on peer review is the paper's own.)"""
     return bool(_OPENS_APPENDED.match(heading.strip()))
 
 

@@ -248,3 +248,38 @@ def test_a_download_cover_sheet_after_the_references_is_back_matter(tmp_path: Pa
             ("Email alerting service", "Receive free email alerts when new articles cite this article.")]))
     assert [s.title for s in document.sections][-2:] == [f"{APPENDED} > Updated information and services",
                                                           f"{APPENDED} > Email alerting service"]
+
+
+def test_an_appendix_after_the_references_stays_the_papers_own(tmp_path: Path) -> None:
+    from tools.pdf import read_with_fonts
+    from tools.sections import is_body_section
+
+    document = read_with_fonts(write_journal_pdf(
+        tmp_path / "review.pdf", JOURNAL_HEADINGS, {1: ("hebo", 12), 2: ("hebo", 10)}, VANCOUVER, appended=[
+            ("Peer review of electronic search strategies", "Two librarians checked every search string."),
+            ("Appendix B", "Sensitivity analyses gave the same pooled estimate.")]))
+    titles = [s.title for s in document.sections]
+    assert titles[-2:] == ["Peer review of electronic search strategies", "Appendix B"]
+    assert all(map(is_body_section, titles[-2:]))
+
+
+def test_a_cover_sheet_before_the_article_does_not_end_it(tmp_path: Path) -> None:
+    """A download cover sheet first (its "References" label, then "Email alerting service"), then the article."""
+    from tools.pdf import read_with_fonts
+    from tools.sections import APPENDED
+
+    pdf = pymupdf.open()
+    cover = pdf.new_page(width=595, height=842)
+    for y, text in [(100, "References"), (130, "This article cites 35 articles."), (170, "Email alerting service"),
+                    (200, "Receive free email alerts when new articles cite this article.")]:
+        cover.insert_text((72, y), text, fontname="hebo" if y in (100, 170) else "helv", fontsize=12 if y in (
+            100, 170) else 10)
+    article = write_journal_pdf(tmp_path / "article.pdf", JOURNAL_HEADINGS, {1: ("hebo", 12), 2: ("hebo", 10)},
+                                VANCOUVER)
+    with pymupdf.open(article) as pages:
+        pdf.insert_pdf(pages)
+    pdf.save(tmp_path / "with-cover.pdf")
+    pdf.close()
+    document = read_with_fonts(tmp_path / "with-cover.pdf")
+    titles = [s.title for s in document.sections]
+    assert any(t.endswith("Results > Step length") for t in titles) and not any(APPENDED in t for t in titles)
