@@ -136,7 +136,8 @@ class ClaimChecker:
         sentences = [s for scored in per_passage for s in scored]
         assessment = judge.assess(claim, [s.text for s in sentences],
                                   np.array([s.score for s in sentences], dtype=np.float32),
-                                  passage_sizes=[len(scored) for scored in per_passage])
+                                  passage_sizes=[len(scored) for scored in per_passage],
+                                  sections=[s.passage.section for s in sentences])
         first = passages[0]
         return PaperStance(
             paper_id=first.paper_id, title=first.title, year=first.year, stance=assessment.stance,

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 
 from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_features, stems
+from agent.sentence_types import sentence_type
 
 WEIGHTS = Path(__file__).with_name("stance.json")
 Stance = Literal["supports", "contradicts", "insufficient"]
@@ -108,9 +109,30 @@ def rate(judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.nda
                            for a, b in pairwise(bounds) if b > a])
 
 
-def rationale_rows(evidence: np.ndarray, most: int = 2) -> list[int]:
-    """The sentences a stance rests on: the judge's `most` best-rated, in reading order."""
-    return sorted(int(i) for i in np.argsort(-evidence, kind="stable")[:most])
+# The parts of a paper that set a question up rather than answer it: a structured abstract's Background and
+# Objectives restate the claim's subject (the judge rates them high), its Results settle it.
+_SETTING = r"(?:background|introduction|objectives?|aims?|purpose|rationale|context|importance)"
+_SETTING_SECTION = re.compile(rf"(?:^|>)\s*(?:study )?{_SETTING}(?:\s+(?:and|&)\s+{_SETTING})?\s*(?:>|$)",
+                              re.IGNORECASE)
+
+
+def may_rest_on(text: str, section: str = "") -> bool:
+    """Whether a stance may rest on the sentence: the paper's own finding, not a question, an instruction, a
+    statement of aim or what earlier work showed, and not from a part that sets the question up (`section`, when
+    known). (An infinitive objective, "To evaluate X.", is left to its section: read as a cue it cost PubMedQA's
+    pooled abstracts, which have no sections, more than it gained.)"""
+    kind = sentence_type(text)
+    return not (kind.aim or kind.question or kind.instruction or kind.prior_work
+                or _SETTING_SECTION.search(section))
+
+
+def rationale_rows(evidence: np.ndarray, eligible: list[bool] | None = None, most: int = 2) -> list[int]:
+    """The sentences a stance rests on: the judge's `most` best-rated, in reading order; of the `eligible` ones
+    (`may_rest_on`) when there are any."""
+    order = [int(i) for i in np.argsort(-evidence, kind="stable")]
+    if eligible is not None and any(eligible):
+        order = [i for i in order if eligible[i]]
+    return sorted(order[:most])
 
 
 @dataclass(frozen=True)
@@ -163,24 +185,34 @@ class StanceClassifier:
     manifest: dict
     table_threshold: float | None = None  # an evidence table's cell is reported at or above it (stage 1)
 
-    def judge(self, features: np.ndarray) -> StanceJudgement:
+    def judge(self, features: np.ndarray, direction: np.ndarray | None = None) -> StanceJudgement:
+        """Stage 1 reads `features`; stage 2 reads `direction` when given (the same sentences' features, or those
+        of the sentences a stance may rest on)."""
         bears = self.evidence.probability(features)
         if bears < self.evidence_threshold:
             return StanceJudgement("insufficient", round(1.0 - bears, 3), round(bears, 3))
-        against = self.contradicts.probability(features)
+        against = self.contradicts.probability(features if direction is None else direction)
         if against >= self.contradicts_threshold:
             return StanceJudgement("contradicts", round(bears * against, 3), round(bears, 3))
         return StanceJudgement("supports", round(bears * (1.0 - against), 3), round(bears, 3))
 
     def classify(self, judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.ndarray,
-                 rationale: list[int] | None = None, passage_sizes: list[int] | None = None
-                 ) -> tuple[StanceJudgement, list[int]]:
+                 rationale: list[int] | None = None, passage_sizes: list[int] | None = None,
+                 sections: list[str] | None = None) -> tuple[StanceJudgement, list[int]]:
         """The stance of one paper's sentences (with their similarities to the claim; `passage_sizes` as `rate`
-        takes it) and the rationale it rests on: `rationale` when given (gold sentences in an eval), else the
-        judge's two best."""
+        takes it; `sections`: each sentence's section, when known) and the rationale it rests on: `rationale` when
+        given (gold sentences in an eval), else the judge's two best of those it may rest on. Whether the paper
+        bears on the claim is read from the judge's two best sentences whatever they are (an aim or a background
+        shows what a paper is about); what it says, from those it may rest on (its findings: `may_rest_on`)."""
         evidence = rate(judge, claim, sentences, cosines, passage_sizes)
-        rows = rationale if rationale else rationale_rows(evidence)
-        return self.judge(stance_features(claim, sentences, evidence, cosines, rows)), rows
+        if rationale:
+            return self.judge(stance_features(claim, sentences, evidence, cosines, rationale)), rationale
+        eligible = [may_rest_on(text, section) for text, section in zip(sentences, sections or [""] * len(sentences),
+                                                                         strict=True)]
+        best, rows = rationale_rows(evidence), rationale_rows(evidence, eligible)
+        bears = stance_features(claim, sentences, evidence, cosines, best)
+        says = bears if rows == best else stance_features(claim, sentences, evidence, cosines, rows)
+        return self.judge(bears, says), rows
 
     def to_json(self) -> str:
         return json.dumps({"features": list(STANCE_FEATURES), "evidence": self.evidence.to_dict(),

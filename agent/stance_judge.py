@@ -75,10 +75,12 @@ class StanceJudge:
         return Assessment(stance, None, chosen if stance != "insufficient" else [], self.name)
 
     def assess(self, claim: str, sentences: list[str], cosines: np.ndarray | None = None,
-               rationale: list[int] | None = None, passage_sizes: list[int] | None = None) -> Assessment:
+               rationale: list[int] | None = None, passage_sizes: list[int] | None = None,
+               sections: list[str] | None = None) -> Assessment:
         """The paper's stance. `cosines`: the sentences' similarities to the claim when known (stored vectors);
         `rationale`: rest the classifier's stance on these sentences (gold rationales in an eval);
-        `passage_sizes`: the sentences come from passages of these sizes, in reading order."""
+        `passage_sizes`: the sentences come from passages of these sizes, in reading order; `sections`: each
+        sentence's section (the classifier does not rest a stance on a Background or an Objectives)."""
         if not sentences:
             return Assessment("insufficient", 1.0, [], "stance-classifier")
         budget_left = self.max_model_calls is None or self.model_calls < self.max_model_calls
@@ -88,7 +90,7 @@ class StanceJudge:
                 return judged
         similarity = cosines if cosines is not None else self.scorer.similarities(claim, sentences)
         judgement, rows = self.classifier.classify(self.scorer.judge, claim, sentences, similarity, rationale,
-                                                   passage_sizes)
+                                                   passage_sizes, sections)
         return Assessment(judgement.stance, judgement.confidence, rows if judgement.stance != "insufficient" else [],
                           "stance-classifier")
 
@@ -98,8 +100,9 @@ class StanceJudge:
         assessment = self.assess(claim, sentences, rationale=rationale)
         return LABEL_OF[assessment.stance], assessment.rationale
 
-    def yes_no(self, question: str, sentences: list[str]) -> str:
-        """yes / no / maybe; without a model the classifier reads the question as a claim (supports: yes)."""
+    def yes_no(self, question: str, sentences: list[str], sections: list[str] | None = None) -> str:
+        """yes / no / maybe; without a model the classifier reads the question as a claim (supports: yes);
+        `sections` as `assess` takes them."""
         if self.model is not None:
             reply = self._ask(render("yes_no", question=question, sentences="\n".join(sentences)), YesNo)
             if isinstance(reply, YesNo) and reply.answer in ("yes", "no", "maybe"):
@@ -107,5 +110,5 @@ class StanceJudge:
         if not sentences:
             return "maybe"
         judgement, _ = self.classifier.classify(self.scorer.judge, question, sentences,
-                                                self.scorer.similarities(question, sentences))
+                                                self.scorer.similarities(question, sentences), sections=sections)
         return ANSWER_OF[judgement.stance]

@@ -72,11 +72,14 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:
         question = records[pmid]["QUESTION"]
-        own_context = [s for c in records[pmid]["CONTEXTS"] for s in sentences(c)]
+        # the abstract's own parts (BACKGROUND, OBJECTIVE, RESULTS...) as a parsed paper's sections
+        labelled = [(s, label.title()) for c, label in zip(records[pmid]["CONTEXTS"], records[pmid]["LABELS"],
+                                                           strict=True) for s in sentences(c)]
+        own_context, own_sections = [s for s, _ in labelled], [label for _, label in labelled]
         passages = runtime.searcher.search(question, k=5)
         retrieved = [s for p in passages for s in sentences(p.text)]
         gold.append(test[pmid])
-        own.append(judge.yes_no(question, own_context))
+        own.append(judge.yes_no(question, own_context, own_sections))
         pooled.append(judge.yes_no(question, retrieved))
         hits.append(float(pmid in {p.paper_id for p in passages}))
         results.append({"pmid": pmid, "gold": test[pmid], "own": own[-1], "pooled": pooled[-1], "hit": hits[-1]})

@@ -32,7 +32,15 @@ import numpy as np
 
 from agent.evidence_judge import shipped_judge
 from agent.settings import Settings
-from agent.stance import STANCE_FEATURES, LinearModel, StanceClassifier, rate, rationale_rows, stance_features
+from agent.stance import (
+    STANCE_FEATURES,
+    LinearModel,
+    StanceClassifier,
+    may_rest_on,
+    rate,
+    rationale_rows,
+    stance_features,
+)
 from evals.datasets import default_data_dir, ensure_pubmedqa, ensure_scifact
 from evals.pubmedqa import dev_split
 from evals.pubmedqa import load as load_pubmedqa
@@ -58,7 +66,8 @@ class Paper:
 
     claim_id: int
     label: str
-    judged: np.ndarray  # features with the judge's two best sentences as the rationale
+    judged: np.ndarray  # features with the judge's two best sentences as the rationale (what stage 1 reads)
+    says: np.ndarray  # features with the two best a stance may rest on (what stage 2 reads: agent/stance.py)
     gold: np.ndarray  # features with the gold rationale (the judged row for NOT ENOUGH INFO)
     best_is_gold: bool = False  # the judge's best sentence is a gold rationale sentence (what a table cell quotes)
 
@@ -90,7 +99,9 @@ def scifact_papers(scifact_dir: Path, claims: list[dict], embedder: Embedder,
             cosines = embedder.embed(sentences) @ claim_vector
             evidence = rate(shipped_judge(), claim["claim"], sentences, cosines)
             judged = stance_features(claim["claim"], sentences, evidence, cosines, rationale_rows(evidence))
-            papers.append(Paper(claim["id"], label, judged, stance_features(
+            says = stance_features(claim["claim"], sentences, evidence, cosines,
+                                   rationale_rows(evidence, [may_rest_on(s) for s in sentences]))
+            papers.append(Paper(claim["id"], label, judged, says, stance_features(
                 claim["claim"], sentences, evidence, cosines, gold) if gold else judged,
                 int(np.argmax(evidence)) in gold))
         if on_claim:
@@ -170,6 +181,7 @@ def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) ->
     from sklearn.preprocessing import StandardScaler
 
     judged, gold = np.vstack([p.judged for p in papers]), np.vstack([p.gold for p in papers])
+    says = np.vstack([p.says for p in papers])
     labels = np.array([LABELS.index(p.label) for p in papers])
     folds = list(GroupKFold(FOLDS).split(judged, labels, np.array([p.claim_id for p in papers])))
     is_evidence, against = (labels < 2).astype(int), (labels == 1).astype(int)
@@ -196,7 +208,7 @@ def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) ->
     best2, bar2 = max(((c, t) for c in C_GRID for t in THRESHOLDS),
                       key=lambda ct: (pairs == (stage2[ct[0]] >= ct[1])).mean())
     claim_only = held_out(gold, against, best2, evidence_rows, CLAIM_ONLY, with_extra=True)[evidence_rows]
-    judged_stage2 = held_out(gold, against, best2, evidence_rows, with_extra=True, read=judged)  # as shipped
+    judged_stage2 = held_out(gold, against, best2, evidence_rows, with_extra=True, read=says)  # as shipped
     one_stage = np.zeros(len(labels), dtype=int)
     for fit, held in folds:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=best1, max_iter=5000, class_weight="balanced"))

@@ -4,6 +4,7 @@ shared PDFs, `/scisynth check` in Slack, and training the classifier from the co
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -145,4 +146,25 @@ def test_a_model_judges_within_its_budget_and_garbage_falls_back(tmp_path: Path,
     by_model = next(paper for paper in result.papers if paper.judged_by == "llm:scripted")
     assert by_model.stance == "contradicts" and by_model.confidence is None and len(by_model.rationale) == 1
     assert "1 model replies unusable (the classifier judged)" in result.trace[-1]
+    runtime.engine.dispose()
+
+
+def test_a_stance_rests_on_what_a_paper_found_not_on_its_background_or_objectives(tmp_path: Path,
+                                                                                   embedder: Embedder) -> None:
+    """A real structured abstract (PLOS ONE 2018, read from its PDF): its Background and Objectives restate the claim
+    and rate highest as evidence; its findings say the oils have no virucidal activity. The stance rests on the
+    findings. (Which way the classifier then reads them is its own limit: docs/evals.md.)"""
+    from agent.claim_check import ClaimChecker
+    from agent.stance import shipped_stance
+
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([DATA / "pdf-corpus" / "plos_one_2018" / "paper.pdf"])
+    checker = ClaimChecker(runtime.searcher, runtime.scorer, shipped_stance())
+    result = checker.check("Cymbopogon citratus and Pelargonium graveolens essential oils have strong virucidal "
+                           "activity against Ross River virus")
+    paper = result.papers[0]
+    assert paper.stance != "insufficient" and any(re.search(r"(?:did not display|do not have) virucidal activity",
+                                                            quote.quote) for quote in paper.rationale), paper
+    assert not any(part.strip() in ("Background", "Objectives") for quote in paper.rationale
+                   for part in quote.section.split(">"))
     runtime.engine.dispose()
