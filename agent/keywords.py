@@ -30,7 +30,8 @@ def question_framing() -> frozenset[str]:
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-_FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|this|that|these)\b",
+_FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|their|this|that|these|"
+                        r"those|which one|which ones|the one|the ones|the former|the latter|the same)\b",
                         re.IGNORECASE)
 
 
@@ -43,5 +44,6 @@ def content_words(text: str) -> list[str]:
 
 
 def looks_like_follow_up(question: str) -> bool:
-    """Short questions that lean on the previous turn: "and in mice?", "what about its side effects?"."""
+    """Short questions that lean on the previous turn: "and in mice?", "what about its side effects?", "which one
+    was the least toxic?"."""
     return len(content_words(question)) <= 4 and bool(_FOLLOW_UP.search(question.strip()))

@@ -170,8 +170,10 @@ class RuleReasoner:
         else:
             intent = "question"
         # A keyword query only when it narrows a long question: with all of the question's content words it
-        # is the same BM25 search again. BM25 alone: its vector would be a paraphrase of the question's.
-        words = content_words(resolved)
+        # is the same BM25 search again. BM25 alone: its vector would be a paraphrase of the question's. A
+        # follow-up's own words come first: what it adds ("amyloid plaques") is what the search must not drop.
+        words = list(dict.fromkeys(content_words(question) + content_words(resolved))) if intent == "follow_up" else (
+            content_words(resolved))
         return Plan(intent=intent, resolved_question=resolved, queries=[resolved if resolved.strip() else question],
                     lexical_queries=[" ".join(words[:8])] if len(words) > 8 else [])
 

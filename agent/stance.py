@@ -30,6 +30,7 @@ import numpy as np
 
 from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_features, stems
 from agent.sentence_types import sentence_type
+from tools.sections import sets_the_question_up
 
 WEIGHTS = Path(__file__).with_name("stance.json")
 Stance = Literal["supports", "contradicts", "insufficient"]
@@ -109,13 +110,6 @@ def rate(judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.nda
                            for a, b in pairwise(bounds) if b > a])
 
 
-# The parts of a paper that set a question up rather than answer it: a structured abstract's Background and
-# Objectives restate the claim's subject (the judge rates them high), its Results settle it.
-_SETTING = r"(?:background|introduction|objectives?|aims?|purpose|rationale|context|importance)"
-_SETTING_SECTION = re.compile(rf"(?:^|>)\s*(?:study )?{_SETTING}(?:\s+(?:and|&)\s+{_SETTING})?\s*(?:>|$)",
-                              re.IGNORECASE)
-
-
 def may_rest_on(text: str, section: str = "") -> bool:
     """Whether a stance may rest on the sentence: the paper's own finding, not a question, an instruction, a
     statement of aim or what earlier work showed, and not from a part that sets the question up (`section`, when
@@ -123,7 +117,7 @@ def may_rest_on(text: str, section: str = "") -> bool:
     pooled abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
     return not (kind.aim or kind.question or kind.instruction or kind.prior_work
-                or _SETTING_SECTION.search(section))
+                or sets_the_question_up(section))
 
 
 def rationale_rows(evidence: np.ndarray, eligible: list[bool] | None = None, most: int = 2) -> list[int]:

@@ -47,6 +47,18 @@ def opens_appended_matter(heading: str) -> bool:
     return bool(_OPENS_APPENDED.match(heading.strip()))
 
 
+# The parts of a paper that set its question up rather than answer it: a structured abstract's Background and
+# Objectives restate a question's subject (the evidence judge rates them high), its Results answer it.
+_SETTING = r"(?:background|introduction|objectives?|aims?|purpose|rationale|context|importance)"
+_SETTING_SECTION = re.compile(rf"(?:^|>)\s*(?:study )?{_SETTING}(?:\s+(?:and|&)\s+{_SETTING})?\s*(?:>|$)",
+                              re.IGNORECASE)
+
+
+def sets_the_question_up(section: str) -> bool:
+    """Whether a section path lies in a part that sets the question up (Background, Introduction, Objectives...)."""
+    return bool(_SETTING_SECTION.search(section))
+
+
 def is_body_section(section: str) -> bool:
     """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
     return not any(NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))

@@ -13,6 +13,7 @@ from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import Passage
+from tools.sections import sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
@@ -37,18 +38,19 @@ class ExtractiveComposer:
         scored = self.scorer.sentences(question, passages, judged_from=self.min_similarity)
         # Similar enough to be on topic (the calibrated floor), then ranked by the judge: a sentence that answers
         # comes before one that restates the question. A paper's statement of its own aim or hypothesis ("We
-        # hypothesized that...") resembles the question most of all; it is quoted only when nothing else is, and
-        # never sets the bar the ratio measures from. A small prior for the retriever's ranking breaks near-ties
-        # in favour of the best passages.
-        candidates = sorted(((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1)
-                             for s in sentences if s.score >= self.min_similarity),
-                            key=lambda row: (row[2].aim, -(row[1].evidence + self.rank_prior / row[0])))
+        # hypothesized that...") resembles the question most of all, and so does what a structured abstract's
+        # Background or Objectives say; they are quoted only when nothing else is, and never set the bar the ratio
+        # measures from. A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
+        kinds = ((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1) for s in sentences
+                 if s.score >= self.min_similarity)
+        candidates = sorted(((n, s, kind, kind.aim or sets_the_question_up(s.passage.section)) for n, s, kind in kinds),
+                            key=lambda row: (row[3], -(row[1].evidence + self.rank_prior / row[0])))
         chosen: list[tuple[int, Sentence]] = []
-        for n, sentence, kind in candidates:  # best first: the body-prose rule runs only on those considered
+        for n, sentence, kind, setting in candidates:  # best first: the body-prose rule runs only on those considered
             if len(chosen) == self.max_sentences or (chosen and sentence.evidence < self.min_evidence_ratio
-                                                     * chosen[0][1].evidence and not kind.aim):
+                                                     * chosen[0][1].evidence and not setting):
                 break
-            if ((kind.aim and chosen) or sum(m == n for m, _ in chosen) >= self.per_passage
+            if ((setting and chosen) or sum(m == n for m, _ in chosen) >= self.per_passage
                     or self._repeats(sentence, chosen)):
                 continue
             if is_body_prose(sentence.passage, sentence.text) and kind.quotable_as_answer:
