@@ -7,7 +7,8 @@ own against its group's passages: the quote is the sentence itself when the pass
 the passage sentence closest to it (cosine at least `min_support`). A sentence no marker supports is
 removed and counted, and so is text after the last marker: nothing uncited is passed on as if it were.
 A citation keeps its evidence passage's number (one citation per passage, quoting the first sentence that
-cites it), so the numbers a client saw while the answer streamed stay valid after the check. The scan is
+cites it; the passage's other sentences the answer cites with that number are its `also` quotes), so the numbers a
+client saw while the answer streamed stay valid after the check, and every cited sentence has its quote. The scan is
 linear in the answer's length, and answers longer than `MAX_ANSWER_CHARACTERS` are cut first.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from agent.evidence import SentenceScorer
 from agent.settings import AnswerSettings
-from agent.state import Citation
+from agent.state import Citation, Quote
 from retrieval.search import Passage
 from retrieval.sentences import sentences
 
@@ -100,12 +101,15 @@ class CitationChecker:
         return CheckedAnswer(text.strip(), [cited[n] for n in sorted(cited)], removed, changed)
 
     def _cite(self, cited: dict[int, Citation], n: int, sentence: str, passages: list[Passage]) -> bool:
-        """Whether passage `n` supports the sentence; its first supporting quote becomes citation `n`."""
+        """Whether passage `n` supports the sentence; its first supporting quote becomes citation `n`, the others
+        its `also` quotes."""
         found = self._quote(sentence, passages[n - 1]) if 1 <= n <= len(passages) else None
         if found is None:
             return False
+        passage, (quote, offset) = passages[n - 1], found
         if n not in cited:
-            passage, (quote, offset) = passages[n - 1], found
             cited[n] = Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
                                 page=passage.page_of(offset), quote=quote, url=passage.url)
+        elif quote != cited[n]["quote"] and quote not in {q["quote"] for q in cited[n].get("also", [])}:
+            cited[n].setdefault("also", []).append(Quote(quote=quote, page=passage.page_of(offset)))
         return True

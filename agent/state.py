@@ -5,13 +5,18 @@ over to the next turn but what the conversation stores (its messages), which com
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NotRequired
 
 from typing_extensions import TypedDict  # pydantic reads these as field types (agent/turn.py), on Python 3.11 too
 
 from retrieval.search import Passage
 
 Intent = Literal["question", "find_papers", "hypothesize", "follow_up", "chit_chat"]
+
+
+class Quote(TypedDict):
+    quote: str
+    page: int | None
 
 
 class Citation(TypedDict):
@@ -22,6 +27,7 @@ class Citation(TypedDict):
     page: int | None
     quote: str
     url: str | None
+    also: NotRequired[list[Quote]]  # the passage's other sentences the answer cites with the same number
 
 
 class TraceEvent(TypedDict, total=False):

@@ -144,7 +144,10 @@ def references_block(citations: list[dict], style: Style) -> str:
         return ""
     lines = [f"{style.bullet}{style.link('[' + str(c['n']) + ']', c.get('url'))} {style.escape(c['title'])} — "
              f"{style.escape(c['section'])}{_on_page(style, c['paper_id'], c.get('page'), c['quote'])}: "
-             f"“{style.escape(c['quote'])}”" for c in citations]
+             f"“{style.escape(c['quote'])}”" + "".join(
+                 f" … “{style.escape(q['quote'])}”" + (_on_page(style, c['paper_id'], q['page'], q['quote'])
+                                                       if q.get('page') != c.get('page') else "")
+                 for q in c.get("also", [])) for c in citations]
     return style.heading("References") + "\n" + "\n".join(lines)
 
 

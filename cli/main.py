@@ -530,7 +530,8 @@ def cmd_library(args: argparse.Namespace) -> int:
                       + (f" ({p['venue']})" if p["venue"] else "")
                       + f"  [{p['passages']} passages, {p['references']} refs, cited by {p['cited_by']}]"
                       + (" [read by the layout model]" if p["reader"] == "layout model" else "") for p in rows)
-    matching = f"{total} papers match" if args.filter else f"{total} papers in the library"
+    papers = f"{total} paper{'' if total == 1 else 's'}"
+    matching = f"{papers} match{'es' if total == 1 else ''}" if args.filter else f"{papers} in the library"
     _print({"papers": rows, "total": total}, args.json, f"{human}\n{matching}".lstrip())
     return 0
 
@@ -666,7 +667,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to, sources=args.source)
     passages = library.search(args.query, k=args.k, retriever=args.retriever, where=where, mmr_balance=args.mmr)
     human = "\n\n".join(
-        f"{i}. {p.title} — {p.section}, p. {p.page} (score {p.score:.3f})\n   {p.text[:300]}"
+        f"{i}. {p.title} — {p.section}{f', p. {p.page}' if p.page else ''} (score {p.score:.3f})\n   {p.text[:300]}"
         for i, p in enumerate(passages, start=1)
     ) or "No passages found. Is the library empty? Add papers with 'scisynth ingest PATH'."
     _print({"results": [p.public() for p in passages]}, args.json, human)

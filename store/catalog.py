@@ -63,6 +63,16 @@ MIN_TITLE_KEY = 20  # letters and digits a title needs to identify a paper ("Int
 
 _FIGURE_OR_TABLE = re.compile(r"(?i)(fig(ure)?|table|tab)\.?\s*[A-Z]?\d")  # a caption, not a heading
 REFERENCE_SOURCE = "bibliography"  # a paper known only from a reference manager's entry (agent/importing.py)
+# Hyphens and dashes a title may print where a researcher types "-" (U+2010 to U+2015, U+2212 minus).
+_DASH_CHARACTERS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+_DASHES = re.compile(f"[{_DASH_CHARACTERS}]")
+
+
+def _as_hyphens(column):
+    """The column with every dash read as "-" (nested REPLACE: SQLite has no TRANSLATE)."""
+    for dash in _DASH_CHARACTERS:
+        column = func.replace(column, dash, "-")
+    return column
 
 
 def _now() -> datetime:
@@ -314,7 +324,8 @@ class Catalog:
         query = select(PaperRow)
         if text and text.strip():
             literal = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(or_(*(func.lower(field).like(f"%{literal}%", escape="\\") for field in (
+            literal = _DASHES.sub("-", literal)  # a typed "-" finds a title's non-breaking hyphen or en dash too
+            query = query.where(or_(*(func.lower(_as_hyphens(field)).like(f"%{literal}%", escape="\\") for field in (
                 col(PaperRow.title), col(PaperRow.authors_json), col(PaperRow.venue), col(PaperRow.doi),
                 col(PaperRow.paper_id)))))
         with Session(self.engine) as session:

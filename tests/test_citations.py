@@ -29,6 +29,18 @@ def test_verbatim_claims_keep_their_evidence_numbers(embedder: Embedder) -> None
     assert checked.unsupported_removed == 0
 
 
+def test_every_sentence_a_citation_number_carries_has_its_quote(embedder: Embedder) -> None:
+    """Two sentences of one passage cited with its number: the citation quotes the first, and the second among its
+    `also` quotes (a reference showing only the first left the second without a quote to check)."""
+    answer = ("Mice fed a high-fat diet gained weight. [1] Aspirin lowered the risk of stroke by a third. [2] "
+              "Their insulin levels rose sharply. [1] Mice fed a high-fat diet gained weight. [1]")
+    checked = CitationChecker(SentenceScorer(embedder)).check(answer, PASSAGES)
+    first = next(c for c in checked.citations if c["n"] == 1)
+    assert first["quote"] == "Mice fed a high-fat diet gained weight."
+    assert first.get("also") == [{"quote": "Their insulin levels rose sharply.", "page": 3}]  # once, not the first
+    assert "also" not in next(c for c in checked.citations if c["n"] == 2)
+
+
 def test_paraphrase_gets_the_closest_sentence_as_quote(embedder: Embedder) -> None:
     checked = CitationChecker(SentenceScorer(embedder)).check("Insulin levels in the mice increased strongly [1].",
                                                               PASSAGES)

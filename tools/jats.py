@@ -124,6 +124,48 @@ def _license(root: etree._Element) -> str | None:
     return None
 
 
+def _venue(root: etree._Element) -> str | None:
+    """The journal's title (JATS 1.0 and later wrap it in a title group; NLM 2.x did not)."""
+    journal = root.find("front/journal-meta")
+    if journal is None:
+        return None
+    return _text(journal.find("journal-title-group/journal-title")) or _text(journal.find("journal-title")) or None
+
+
+def _abstract_parts(abstract: etree._Element | None) -> list[tuple[str, str]]:
+    """A structured abstract's parts as (label, text): ("Background", ...), ("Objective", ...); text outside its
+    parts, or an abstract without any, has no label. Read whole, the labels ran into the sentences
+    ("...target tissues.ObjectiveWe examined...")."""
+    if abstract is None:
+        return []
+    parts = []
+    for child in abstract:
+        if local(child.tag) == "title":
+            continue
+        if local(child.tag) == "sec":
+            title = child.find("title")
+            text = " ".join(_text(part) for part in child if local(part.tag) != "title")
+            parts.append((_text(title), " ".join(text.split())))
+        else:
+            parts.append(("", _text(child)))
+    if not any(label for label, _ in parts):  # no parts: read whole, as before (tails and loose text included)
+        return [("", text)] if (text := _text(abstract)) else []
+    return [(label, text) for label, text in parts if text]
+
+
+def _abstract_sections(parts: list[tuple[str, str]]) -> list[Section]:
+    """"Abstract", or "Abstract > Background", "Abstract > Objective"...: a parsed PDF's structured abstract reads
+    the same, so a Background or an Objective is known as one (tools/sections.py: sets_the_question_up)."""
+    sections: list[Section] = []
+    for label, text in parts:
+        title = f"Abstract > {label}" if label else "Abstract"
+        if sections and sections[-1].title == title:
+            sections[-1].blocks.append(Block(text, page=None))
+        else:
+            sections.append(Section(title, [Block(text, page=None)]))
+    return sections
+
+
 def parse_jats(path: Path) -> Document:
     path = Path(path)
     root = load_root(path)
@@ -132,10 +174,9 @@ def parse_jats(path: Path) -> Document:
     meta = root.find("front/article-meta")
     if meta is None:
         raise DocumentError(path, "JATS article without <article-meta>")
-    sections: list[Section] = []
-    abstract = _text(meta.find("abstract"))
-    if abstract:
-        sections.append(Section("Abstract", [Block(abstract, page=None)]))
+    parts = _abstract_parts(meta.find("abstract"))
+    sections = _abstract_sections(parts)
+    abstract = " ".join(f"{label}: {text}" if label else text for label, text in parts)
     body = root.find("body")
     if body is not None:
         loose = Section("Body")
@@ -145,7 +186,7 @@ def parse_jats(path: Path) -> Document:
             elif local(child.tag) == "p" and _text(child):
                 loose.blocks.append(Block(_text(child), page=None))
         if loose.blocks:
-            sections.insert(1 if abstract else 0, loose)
+            sections.insert(len(_abstract_sections(parts)), loose)
     sections = [s for s in sections if s.blocks]
     if not sections:
         raise DocumentError(path, "the article has no abstract or body text")
@@ -159,7 +200,7 @@ def parse_jats(path: Path) -> Document:
         paper_id=f"PMC{pmc.removeprefix('PMC')}" if pmc else paper_id_from_sha256(sha256),
         title=_text(meta.find("title-group/article-title")) or path.stem,
         source="jats", sections=sections, authors=[a for a in authors if a],
-        year=min(int(y) for y in years) if years else None, sha256=sha256, doi=doi,
+        year=min(int(y) for y in years) if years else None, sha256=sha256, doi=doi, venue=_venue(root),
         path=str(path.resolve()), abstract=abstract or None, license=_license(root),
         references=[r for r in map(_reference, root.iterfind("back/ref-list//ref")) if r is not None],
     )

