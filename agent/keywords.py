@@ -30,9 +30,10 @@ def question_framing() -> frozenset[str]:
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-_FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|their|this|that|these|"
-                        r"those|which one|which ones|the one|the ones|the former|the latter|the same)\b",
-                        re.IGNORECASE)
+# Words that point back at the last turn. Not "their", "the same" or "the one": "How do bacteria share their
+# genes?" and "What is the one health approach?" stand alone.
+_FOLLOW_UP = re.compile(r"^(and|what about|how about|also|but|in|for|what if)\b|\b(it|they|them|this|that|these|"
+                        r"those|which one|which ones|the former|the latter)\b", re.IGNORECASE)
 
 
 def content_words(text: str) -> list[str]:

@@ -172,8 +172,12 @@ class RuleReasoner:
         # A keyword query only when it narrows a long question: with all of the question's content words it
         # is the same BM25 search again. BM25 alone: its vector would be a paraphrase of the question's. A
         # follow-up's own words come first: what it adds ("amyloid plaques") is what the search must not drop.
-        words = list(dict.fromkeys(content_words(question) + content_words(resolved))) if intent == "follow_up" else (
-            content_words(resolved))
+        words = content_words(resolved)
+        if intent == "follow_up":  # its own words first, each word once whatever its case
+            first: dict[str, str] = {}
+            for word in content_words(question) + words:
+                first.setdefault(word.lower(), word)
+            words = list(first.values())
         return Plan(intent=intent, resolved_question=resolved, queries=[resolved if resolved.strip() else question],
                     lexical_queries=[" ".join(words[:8])] if len(words) > 8 else [])
 

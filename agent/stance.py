@@ -122,10 +122,11 @@ def may_rest_on(text: str, section: str = "") -> bool:
 
 def rationale_rows(evidence: np.ndarray, eligible: list[bool] | None = None, most: int = 2) -> list[int]:
     """The sentences a stance rests on: the judge's `most` best-rated, in reading order; of the `eligible` ones
-    (`may_rest_on`) when there are any."""
+    (`may_rest_on`) when there are any. (Eligible ones rated under 0.4 of the best, as an answer's quotes must
+    be, were also tried: cross-validated stage-2 macro-F1 on SciFact train fell from 0.648 to 0.641.)"""
     order = [int(i) for i in np.argsort(-evidence, kind="stable")]
-    if eligible is not None and any(eligible):
-        order = [i for i in order if eligible[i]]
+    if eligible is not None:
+        order = [i for i in order if eligible[i]] or order
     return sorted(order[:most])
 
 

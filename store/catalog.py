@@ -434,15 +434,15 @@ class Catalog:
         """Paper id -> what the paper is about in brief: its abstract among its first passages, else its first
         passage (a PDF's first one may be its authors' affiliations)."""
         query = (select(col(ChunkRow.paper_id), col(ChunkRow.section), col(ChunkRow.text))
-                 .where(col(ChunkRow.ordinal) < 3).order_by(col(ChunkRow.paper_id), col(ChunkRow.ordinal)))
+                 .where(col(ChunkRow.ordinal) < 8).order_by(col(ChunkRow.paper_id), col(ChunkRow.ordinal)))
         first: dict[str, str] = {}
-        abstract: dict[str, str] = {}
+        abstract: dict[str, list[str]] = {}
         with Session(self.engine) as session:
             for paper, section, text in session.exec(query):
                 first.setdefault(paper, text)
-                if section.lower().startswith("abstract"):
-                    abstract.setdefault(paper, text)
-        return first | abstract
+                if section.lower().startswith("abstract"):  # a structured abstract's parts, in order
+                    abstract.setdefault(paper, []).append(text)
+        return first | {paper: " ".join(texts) for paper, texts in abstract.items()}
 
     def chunk_papers(self) -> dict[int, str]:
         """Chunk id -> paper id for the whole library (evals map ranked chunks to documents with it)."""

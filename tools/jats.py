@@ -132,25 +132,45 @@ def _venue(root: etree._Element) -> str | None:
     return _text(journal.find("journal-title-group/journal-title")) or _text(journal.find("journal-title")) or None
 
 
+_NOT_THE_ABSTRACT = {"teaser", "graphical", "toc", "summary", "short", "web-summary", "editor", "author-highlights"}
+
+
+def _main_abstract(meta: etree._Element) -> etree._Element | None:
+    """The article's abstract: one with no type, else the first that is not a teaser, a graphical or a summary
+    one (some articles put their teaser first)."""
+    abstracts = list(meta.iterfind("abstract"))
+    plain = [a for a in abstracts if not a.get("abstract-type")]
+    return next(iter(plain or [a for a in abstracts if a.get("abstract-type") not in _NOT_THE_ABSTRACT]), None)
+
+
 def _abstract_parts(abstract: etree._Element | None) -> list[tuple[str, str]]:
-    """A structured abstract's parts as (label, text): ("Background", ...), ("Objective", ...); text outside its
-    parts, or an abstract without any, has no label. Read whole, the labels ran into the sentences
-    ("...target tissues.ObjectiveWe examined...")."""
+    """A structured abstract's parts as (label, text): ("Background", ...), ("Methods > Design", ...) for a part
+    inside a part; text outside its parts has no label. Each element is read on its own: read whole, a label ran
+    into the sentence after it ("...target tissues.ObjectiveWe examined...")."""
     if abstract is None:
         return []
-    parts = []
-    for child in abstract:
-        if local(child.tag) == "title":
-            continue
-        if local(child.tag) == "sec":
-            title = child.find("title")
-            text = " ".join(_text(part) for part in child if local(part.tag) != "title")
-            parts.append((_text(title), " ".join(text.split())))
-        else:
-            parts.append(("", _text(child)))
-    if not any(label for label, _ in parts):  # no parts: read whole, as before (tails and loose text included)
-        return [("", text)] if (text := _text(abstract)) else []
-    return [(label, text) for label, text in parts if text]
+    parts: list[tuple[str, str]] = []
+
+    def read(element: etree._Element, path: str) -> None:
+        loose: list[str] = []
+        for child in element:
+            if local(child.tag) in ("title", "label"):
+                continue
+            if local(child.tag) == "sec":
+                if loose:  # text before a part inside this one comes first
+                    parts.append((path, " ".join(loose)))
+                    loose = []
+                title = _text(child.find("title")).rstrip(" :.")
+                read(child, f"{path} > {title}" if path and title else path or title)
+            elif text := _text(child):
+                loose.append(text)
+        if loose:
+            parts.append((path, " ".join(loose)))
+
+    read(abstract, "")
+    if not parts and (text := _text(abstract)):  # text straight inside <abstract>, no elements
+        parts.append(("", text))
+    return parts
 
 
 def _abstract_sections(parts: list[tuple[str, str]]) -> list[Section]:
@@ -174,7 +194,7 @@ def parse_jats(path: Path) -> Document:
     meta = root.find("front/article-meta")
     if meta is None:
         raise DocumentError(path, "JATS article without <article-meta>")
-    parts = _abstract_parts(meta.find("abstract"))
+    parts = _abstract_parts(_main_abstract(meta))
     sections = _abstract_sections(parts)
     abstract = " ".join(f"{label}: {text}" if label else text for label, text in parts)
     body = root.find("body")

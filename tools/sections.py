@@ -49,9 +49,10 @@ def opens_appended_matter(heading: str) -> bool:
 
 # The parts of a paper that set its question up rather than answer it: a structured abstract's Background and
 # Objectives restate a question's subject (the evidence judge rates them high), its Results answer it.
-_SETTING = r"(?:background|introduction|objectives?|aims?|purpose|rationale|context|importance)"
-_SETTING_SECTION = re.compile(rf"(?:^|>)\s*(?:study )?{_SETTING}(?:\s+(?:and|&)\s+{_SETTING})?\s*(?:>|$)",
-                              re.IGNORECASE)
+_SETTING = r"(?:background|introduction|objectives?|aims?|purposes?|rationale|context|importance|hypothes[ie]s)"
+_NUMBERED = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # "1 ", "2.1 ", "IV. "
+_SETTING_SECTION = re.compile(
+    rf"(?:^|>)\s*{_NUMBERED}(?:study )?{_SETTING}(?:\s*(?:and|&|/)\s*{_SETTING})?\s*[:.]?\s*(?:>|$)", re.IGNORECASE)
 
 
 def sets_the_question_up(section: str) -> bool:

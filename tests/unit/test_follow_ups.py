@@ -15,7 +15,8 @@ def test_short_questions_that_lean_on_the_last_turn_are_follow_ups(question: str
 
 
 @pytest.mark.parametrize("question", ["Which essential oils inhibited Ross River virus infection in vitro?",
-                                      "What is the seroprevalence of Rift Valley fever in goats?"])
+                                      "How do bacteria share their genes?", "What is the one health approach?",
+                                      "Do vaccines lose their efficacy over time?"])
 def test_a_question_that_stands_alone_is_not(question: str) -> None:
     assert not looks_like_follow_up(question)
 

