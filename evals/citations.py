@@ -55,9 +55,14 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+def quotes_of(citation: dict) -> list[str]:
+    """Every quote a citation shows: the first sentence citing it and the passage's others (`also`)."""
+    return [citation["quote"], *(q["quote"] for q in citation.get("also", []))]
+
+
 def statement_coverage(answer: str, citations: list[dict]) -> list[float]:
     """1.0 per cited statement whose content words are mostly in its cited quotes, else 0.0."""
-    quotes = {c["n"]: c["quote"] for c in citations}
+    quotes = {c["n"]: " ".join(quotes_of(c)) for c in citations}
     covered = []
     for statement, numbers in _claims(answer)[0]:
         words = stems(statement)
@@ -164,9 +169,9 @@ def scifact_part(settings: Settings, limit: int | None, embedder: Embedder | Non
         result = turns.run(TurnRequest(question=text))
         answered.setdefault(_kind(evidence), []).append(float(result.answered))
         for citation in result.citations:
-            quote = _normal(citation["quote"])
             paper_hits.append(float(citation["paper_id"] in evidence))
-            sentence_hits.append(float(any(quote in g or g in quote for g in gold)))
+            sentence_hits += [float(any(quote in g or g in quote for g in gold)) for quote in map(
+                _normal, quotes_of(citation))]
         top = rank_documents(runtime, chunk_papers, text, "hybrid")[:1]
         if top:
             lead_paper.append(float(top[0] in evidence))

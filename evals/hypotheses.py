@@ -39,6 +39,7 @@ from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
 from agent.turn import TurnRequest
 from evals.arxiv_mirror import ArxivMirror
+from evals.citations import quotes_of
 from evals.datasets import default_data_dir, eval_home, library_settings
 from evals.metrics import mean
 from evals.paper_structure import (
@@ -117,7 +118,7 @@ def structure(settings: Settings, embedder: Embedder | None, on_item: Callable[[
     turns = TurnService(runtime)
     for gold in golds:
         result = turns.run(TurnRequest(question=gold.title, mode="hypothesize", n=2))
-        quoted += [c["quote"] for c in result.citations] + [q["text"] for q in result.open_questions]
+        quoted += [q for c in result.citations for q in quotes_of(c)] + [q["text"] for q in result.open_questions]
         quoted += [p for h in result.hypotheses for p in h.get("premises", [])]
         cited = {c["n"]: c["paper_id"] for c in result.citations}
         pairings += [float(_two_papers(runtime, [cited[n] for n in h["evidence"]])) for h in result.hypotheses

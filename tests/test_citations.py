@@ -87,3 +87,15 @@ def test_a_huge_answer_is_cut_and_read_in_one_pass(embedder: Embedder) -> None:
     checked = CitationChecker(SentenceScorer(embedder)).check("Mice fed a high-fat diet gained weight. [1] "
                                                               + "filler " * 5000, PASSAGES)
     assert checked.changed and checked.text == "Mice fed a high-fat diet gained weight. [1]"
+
+
+def test_a_reference_shows_every_quote_of_its_passage() -> None:
+    from api.answers import TEXT, references_block
+
+    citation = {"n": 1, "paper_id": "p1", "title": "Title p1", "section": "2 Methods", "page": 3, "url": None,
+                "quote": "Mice fed a high-fat diet gained weight.",
+                "also": [{"quote": "Their insulin levels rose sharply.", "page": 3},
+                         {"quote": "Glucose fell.", "page": 4}]}
+    block = references_block([citation], TEXT)
+    assert ("2 Methods, p. 3: “Mice fed a high-fat diet gained weight.” … “Their insulin levels rose sharply.” … "
+            "“Glucose fell.”, p. 4") in block
