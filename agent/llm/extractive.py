@@ -19,6 +19,11 @@ NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
 
 
+def _abstract_setup(section: str) -> bool:
+    """A structured abstract's Background, Objectives or Purpose ("Abstract > Objectives")."""
+    return section.lower().startswith("abstract") and sets_the_question_up(section)
+
+
 class ExtractiveComposer:
     name = "extractive"
 
@@ -39,11 +44,12 @@ class ExtractiveComposer:
         # Similar enough to be on topic (the calibrated floor), then ranked by the judge: a sentence that answers
         # comes before one that restates the question. A paper's statement of its own aim or hypothesis ("We
         # hypothesized that...") resembles the question most of all, and so does what a structured abstract's
-        # Background or Objectives say; they are quoted only when nothing else is, and never set the bar the ratio
+        # Background or Objectives say (not a body's Introduction, which also states what the paper found and may be
+        # what is asked about); they are quoted only when nothing else is, and never set the bar the ratio
         # measures from. A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
         kinds = ((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1) for s in sentences
                  if s.score >= self.min_similarity)
-        candidates = sorted(((n, s, kind, kind.aim or sets_the_question_up(s.passage.section)) for n, s, kind in kinds),
+        candidates = sorted(((n, s, kind, kind.aim or _abstract_setup(s.passage.section)) for n, s, kind in kinds),
                             key=lambda row: (row[3], -(row[1].evidence + self.rank_prior / row[0])))
         chosen: list[tuple[int, Sentence]] = []
         for n, sentence, kind, setting in candidates:  # best first: the body-prose rule runs only on those considered

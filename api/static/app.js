@@ -156,7 +156,7 @@ function showPassage(n) {
     el("h4", {}, `[${n}] ${c.title || ""}`),
     el("div", { className: "status" }, where),
     el("div", { className: "quote" }, c.quote || ""),
-    ...(c.also || []).map((q) => el("div", { className: "quote" }, q.quote)),
+    ...(c.also || []).map((q) => el("div", { className: "quote also" }, q.quote)),  // the passage's other cited sentences
     externalLink(c.url, "Open the paper"));
   $("passage").replaceChildren(card);
   if (c.paper_id && c.quote) showEvidence(card, c.paper_id, c.quote, c.page);
