@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 
+_NUMBERED = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 ", "2.1 ", "IV. "
+
 # Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
 # of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
 NOT_BODY_SECTION = re.compile(
-    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:references?\b|bibliography|works cited|literature cited|"
+    rf"^{_NUMBERED}(?:references?\b|bibliography|works cited|literature cited|"
     r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s?['’]?s?)? (?:details|contributions?|"
     r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
     r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
@@ -34,7 +36,7 @@ PAPER_PART = re.compile(r"^(?:introduction|background|(?:materials and |experime
 # title repeated after the list is not taken for a cover sheet: a supplement may open with it.
 APPENDED = "Appended by the publisher"
 _OPENS_APPENDED = re.compile(
-    r"^(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?(?:(?:(?:open )?peer[- ]review(?: history| reports?| file)?|review history|"
+    rf"^{_NUMBERED}(?:(?:(?:open )?peer[- ]review(?: history| reports?| file)?|review history|"
     r"decision letter|elife assessment|authors?['’]? responses?(?: \d.*)?|point-by-point response)\s*:?\s*$|"
     r"(?:current )?referee (?:reports?|status)\b|reviewers?['’]? (?:reports?|comments?)\b|reviewer\s*#?\s*\d+\b|"
     r"(?:responses?|repl(?:y|ies)) to (?:the )?reviewers?\b|version \d+\s*[-–]\s*review\b|"
@@ -50,7 +52,6 @@ def opens_appended_matter(heading: str) -> bool:
 # The parts of a paper that set its question up rather than answer it: a structured abstract's Background and
 # Objectives restate a question's subject (the evidence judge rates them high), its Results answer it.
 _SETTING = r"(?:background|introduction|objectives?|aims?|purposes?|rationale|context|importance|hypothes[ie]s)"
-_NUMBERED = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # "1 ", "2.1 ", "IV. "
 _SETTING_SECTION = re.compile(
     rf"(?:^|>)\s*{_NUMBERED}(?:study )?{_SETTING}(?:\s*(?:and|&|/)\s*{_SETTING})?\s*[:.]?\s*(?:>|$)", re.IGNORECASE)
 
