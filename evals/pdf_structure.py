@@ -2,7 +2,9 @@
 (../shared/data/pdf-corpus, and the papers in evals/pdf_corpus_extra: one folder per paper, `paper.pdf` and a
 hand-made `gold.json`).
 
-Per paper: the title (exact, after normalising case, punctuation and white space), level-1 and level-2 heading
+Per paper: the title (exact, after normalising case, punctuation and white space), the authors (F1 of the names
+against those printed under the title, `evals/pdf_authors.json`; every paper there was read while the byline reader
+was written, so its held-out figure comes from papers outside the corpus: docs/evals.md), level-1 and level-2 heading
 recall and precision (headings compared case-, punctuation- and number-insensitively, as the gold's conventions
 say), reference entries found against the gold count, whether the first and last reference were found (edit
 ratio >= 0.9), reference entries leaked into body passages (the gold's first and last entries, looked for in the
@@ -49,6 +51,7 @@ MATCH_RATIO = 0.9
 PROSE_WORDS = 5
 _REFERENCE_HEADINGS = {"references", "bibliography", "literature cited", "references and notes", "reference list"}
 EXTRA = Path(__file__).with_name("pdf_corpus_extra")
+AUTHORS = Path(__file__).with_name("pdf_authors.json")
 # What the gold leaves out by its conventions (SOURCES.md), so a reader that reports them is not marked down.
 _NOT_IN_GOLD = re.compile(r"^(abstract|keywords?|key ?words|highlights|significance( statement)?|importance|summary|"
                           r"elife assessment|open access|publisher'?s note|graphical abstract|in brief)$")
@@ -66,12 +69,14 @@ class Gold:
     family: str = ""
     doi: str | None = None  # from the corpus index, when the paper has one
     year: int | None = None
+    authors: tuple[str, ...] | None = None  # from evals/pdf_authors.json, when it lists the paper
 
 
 def load_corpus(root: Path) -> list[Gold]:
     """The papers of one corpus folder, with their layout family from its index.json when it has one."""
     index = root / "index.json"
     entries = {entry["folder"]: entry for entry in json.loads(index.read_text())} if index.is_file() else {}
+    authors = json.loads(AUTHORS.read_text())["authors"]
     golds = []
     for folder in sorted(p for p in root.iterdir() if (p / "gold.json").is_file()):
         if not (folder / "paper.pdf").is_file():
@@ -81,7 +86,8 @@ def load_corpus(root: Path) -> list[Gold]:
         gold = json.loads((folder / "gold.json").read_text())
         golds.append(Gold(folder.name, folder / "paper.pdf", gold["title"],
                           list(zip(gold["headings"], gold["heading_levels"], strict=True)), gold["n_references"],
-                          gold["first_reference"], gold["last_reference"], **_published(entries.get(folder.name, {}))))
+                          gold["first_reference"], gold["last_reference"], **_published(entries.get(folder.name, {})),
+                          authors=tuple(authors[folder.name]) if folder.name in authors else None))
     return golds
 
 
@@ -178,7 +184,20 @@ def score_paper(gold: Gold, document: Document, seconds: float) -> dict:
     row["body_words_kept"] = round(body_words_kept(document, gold), 4)
     row["doi_found"] = float((document.doi or "").lower() == gold.doi) if gold.doi else None
     row["year_exact"] = float(document.year == gold.year) if gold.year else None
+    row["authors_f1"] = authors_f1(document.authors, gold.authors) if gold.authors else None
     return row
+
+
+def _name_key(name: str) -> str:
+    """A name compared without accents, case, punctuation or spaces ("Jimmy Sélambarom" = "JIMMY SELAMBAROM")."""
+    return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
+
+
+def authors_f1(found: list[str], gold: tuple[str, ...]) -> float:
+    """F1 of the names found against the gold's, each name matched once."""
+    wanted = Counter(map(_name_key, gold))
+    matched = sum((Counter(map(_name_key, found)) & wanted).values())
+    return round(2 * matched / (len(found) + len(gold)), 4) if found or gold else 1.0
 
 
 def score_reader(golds: list[Gold], read: Callable[[Path], Document],
@@ -199,8 +218,8 @@ def summary(rows: list[dict]) -> dict[str, float]:
         values = [row[name] for row in rows if row[name] is not None]
         return round(sum(values) / len(values), 4) if values else 0.0
 
-    names = ("title_exact", "doi_found", "year_exact", "l1_recall", "l1_precision", "l2_recall", "l2_precision",
-             "first_reference", "last_reference", "body_words_kept")
+    names = ("title_exact", "authors_f1", "doi_found", "year_exact", "l1_recall", "l1_precision", "l2_recall",
+             "l2_precision", "first_reference", "last_reference", "body_words_kept")
     counted = sum(min(row["references_found"], row["references_gold"]) for row in rows)
     return {**{name: mean(name) for name in names},
             "reference_count_ratio": round(counted / max(1, sum(row["references_gold"] for row in rows)), 4),

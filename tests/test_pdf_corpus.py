@@ -131,3 +131,20 @@ def test_the_layout_model_reader_files_an_appended_peer_review_as_back_matter(tm
     assert titles[-2:] == [f"{APPENDED} > Open Peer Review", f"{APPENDED} > Author Response"]
     assert not any(is_body_section(title) for title in titles[-2:]) and all(map(is_body_section, titles[:-2]))
     assert len(document.references) == 3  # the review's text is not taken for references
+
+
+def test_the_authors_are_read_from_the_byline_when_the_metadata_names_only_the_first() -> None:
+    from tools.pdf import read_with_fonts
+
+    assert CORPUS is not None
+    # Springer: metadata "Natascia Vedovato", the page a "·" list over two lines
+    springer = read_with_fonts(CORPUS / "springer_diabetologia_2024" / "paper.pdf")
+    assert springer.authors == ["Natascia Vedovato", "Maria V. Salguero", "Siri Atma W. Greeley", "Christine H. Yu",
+                                "Louis H. Philipson", "Frances M. Ashcroft"]
+    # Nature Communications: marks, ORCID icons and corresponding-author envelopes between the names
+    nature = read_with_fonts(CORPUS / "nature_ncomms_2022" / "paper.pdf")
+    assert len(nature.authors) == 13 and nature.authors[-1] == "Vincent J. J. Martin"
+    # Hindawi: no metadata title, a "Received ..." line printed largest; the title is the one above the byline
+    hindawi = read_with_fonts(CORPUS / "hindawi_rrp_2010" / "paper.pdf")
+    assert hindawi.title == "Patient Experiences of Structured Heart Failure Programmes"
+    assert hindawi.authors[-1] == "Hannah M. McGee"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
@@ -20,15 +21,19 @@ _YEAR_CLUES = (re.compile(r"\bpublished(?: online)?:?[^\n\d]{0,20}(?:\d{1,2}[^\n
                re.compile(r"(?:©|\(c\)|copyright)\s*(?:the authors?\s*)?" + _YEAR, re.IGNORECASE),
                re.compile(r"\b[A-Z][A-Za-z.&\s]{2,60}\s\(" + _YEAR + r"\)\s*\d+\s*[:,]"),  # "BMC Biology (2024) 22:37"
                re.compile(r"\b" + _YEAR + r"[;,]\s*\d+\s*[:(]"))  # "2021;13(11):2172", "2024, 52:"
-_NOT_A_TITLE = re.compile(r"^(open( access)?|research( article)?|original (research|article)|article|review( article)?|"
-                          r"untitled|proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex)|[\d\s.]+)$",
-                          re.IGNORECASE)
+_NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| paper)?|original (research|article|paper|"
+                          r"investigation)|article|(mini[- ]?|systematic )?review( article)?|untitled|"
+                          r"(short|rapid|brief) (communication|report)|letter|editorial|commentary|perspective|"
+                          r"case report|technical note|methods?|protocol|opinion|correspondence|"
+                          r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex)|[\d\s.]+)$", re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
-                              r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.", re.IGNORECASE)
+                              r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.|"
+                              r"to cite this (?:version|article)", re.IGNORECASE)
 # A first page's labelled line: "Keywords: ...", "Edited by: ...", "*Correspondence: ...".
-_FRONT_LABEL = re.compile(r"^\W*(key ?words|edited by|reviewed by|correspondence|citation|received|accepted|"
-                          r"published|abbreviations|specialty section|academic editor)\s*:", re.IGNORECASE)
+_FRONT_LABEL = re.compile(r"^\W*(?:(key ?words|edited by|reviewed by|correspondence|citation|received|accepted|"
+                          r"published|abbreviations|specialty section|academic editor)\s*:|(received|revised|accepted|"
+                          r"published)( online)?:?\s+\d)", re.IGNORECASE)
 _SECTION_NAME = re.compile(r"^\W*(abstract|references|bibliography|introduction|contents|acknowledge?ments?|"
                            r"supplementary( material| information)?)\W*$", re.IGNORECASE)
 # An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
@@ -36,10 +41,140 @@ _NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?
                         r"(?=\s*(?:,|and\b|&|$))")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*")
 _MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117;" as some PDF writers store it
-_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|frcp\w*)\b\.?", re.IGNORECASE)
+_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|frc\w*)\b\.?", re.IGNORECASE)
 # Metadata "authors" that are a template's owner or a group, not a person.
 _NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"
                            r"office|team|consortium|author|editor|publisher|elsevier|springer)\b", re.IGNORECASE)
+
+
+# A byline's pieces that name a place, not a person ("International Health Policy Program", "Chemical Science").
+_NOT_A_NAME = re.compile(r"\b(?:universit\w*|department|dept|institut\w*|school|college|cent(?:er|re)s?|hospital|"
+                         r"laborator\w*|faculty|division|unit|program(?:me)?|ministry|foundation|academy|clinic|"
+                         r"society|company|inc|ltd|gmbh|group|national|international|medical|medicine|sciences?|"
+                         r"research|health|journal|review|article|access|open|abstract|received|accepted|published|"
+                         r"correspondence|email|e-mail|keywords?|citation|copyright|licen[cs]e|volume|issue|doi|"
+                         r"introduction|background)\b", re.IGNORECASE)
+_COLLABORATION = re.compile(r"^(?:the\s+)?([A-Z][\w\s,&-]{0,80}?)\s+collaborations?$", re.IGNORECASE)  # ATLAS and CMS
+_BYLINE_SPLIT = re.compile(r"\s*(?:,|;|·|•|\band\b|&)\s*")
+# What a byline writes beside a name: affiliation marks ("1,5", "*a", "†", "✉") and an ORCID icon's text.
+_BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h]))*(?![\w.])|[*†‡§¶#✉∗]+|"
+                          r"\bORCID\b|\bID\b")
+_PARTICLE = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "do", "bin",
+             "ibn", "al", "el", "ter", "ten", "y", "e", "zu"}
+_COMBINING = {"´": "\u0301", "`": "\u0300", "¨": "\u0308"}
+_SUFFIX = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+_FUNCTION_WORDS = {"the", "of", "for", "in", "on", "with", "from", "to", "by", "at", "an", "as", "is", "are", "we"}
+
+
+def _name_token(token: str) -> bool:
+    """A word of a person's name: capitalised ("Kyung-Ae", "McAnelly", "O'Brien", "Śmigaj"), an initial ("M.",
+    "E.M.", "MF"), a particle ("van") or a suffix ("III")."""
+    bare = token.strip(".")
+    if bare.lower() in _FUNCTION_WORDS:
+        return False  # "The Role of ..." is a heading, not a name
+    if token.lower() in _PARTICLE or token.lower() in _SUFFIX:
+        return True
+    if re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", token):  # initials: "M", "M.", "E.M.", "J.-P.", "MF"
+        return True
+    return bool(bare) and bare[0].isupper() and all(c.isalpha() or c in "'’-." for c in bare) and \
+        any(c.islower() for c in bare)
+
+
+def _person(piece: str) -> str | None:
+    """The piece of a byline as a person's name, or None when it is not one."""
+    words = " ".join(_BYLINE_MARK.sub(" ", piece).split()).strip(" .").split()
+    if not 2 <= len(words) <= 6 or _NOT_A_NAME.search(" ".join(words)) or not all(map(_name_token, words)):
+        return None
+    if words[-1].lower() in _PARTICLE or (re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", words[-1]) and len(words) < 3):
+        return None  # "Anne van", "Smith J." is a cited author, not a byline
+    return " ".join(words)
+
+
+def _pieces(line: str) -> list[str]:
+    """A byline's line cut at its separators, marks and degrees dropped."""
+    line = re.sub(r"[\u00ad\u200b\u2060]", "", line)  # soft hyphens and zero-width spaces ("Phillips-\u00adCremins")
+    # a spacing accent set after its letter ("Se´lambarom") joined to it
+    line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])[´`¨]", lambda m: _COMBINING[m.group()], line))
+    cleaned = _HONORIFIC.sub(" ", _BYLINE_MARK.sub(" ", line))
+    return [" ".join(p.split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…")]
+
+
+def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[str]:
+    """The authors a first page prints under the title: the names of the lines that follow it (superscript marks
+    dropped by the reader), up to the first line that is not a list of names (an affiliation, the abstract). A
+    line break separates names (one name a line), except after a lone word that ends a list of names: a long
+    byline breaks inside a name ("Jiaqi Kang2, Juanhan / Liu2,")."""
+    if lines_after_title and (group := _COLLABORATION.match(_BYLINE_MARK.sub("", lines_after_title[0]).strip())):
+        return [f"{name} Collaboration" for name in _BYLINE_SPLIT.split(group.group(1)) if name]
+    names: list[str] = []
+    carried = ""  # a line's last word, when it is the start of a name the next line ends
+    read = 0
+    for line in lines_after_title:
+        pieces = _pieces(line)
+        if not pieces:
+            continue  # a line of marks only ("1,5,", "*a")
+        read += 1
+        if read > most_lines:
+            break
+        ends_open = not re.search(r"[,;&·•]\s*$|\band\s*$", _BYLINE_MARK.sub(" ", line).strip())
+        if carried:
+            pieces[0] = f"{carried} {pieces[0]}"
+        last = pieces[-1].split()
+        broken = len(last) == 1 or last[-1].lower() in _PARTICLE  # "Juanhan / Liu", "Chaker El / Kalamouni"
+        carried = pieces.pop() if ends_open and len(pieces) > 1 and broken else ""
+        people = [_person(p) for p in pieces]
+        if not all(people) or not (people or carried):
+            break
+        names += [p for p in people if p]
+    return names
+
+
+def is_name_list(text: str) -> bool:
+    """Whether a line is only a list of two or more people's names ("Tae-Sung Kim, Kyung-Ae Park & Xiaofeng Li")."""
+    pieces = _pieces(text)
+    return len(pieces) >= 2 and all(_person(p) for p in pieces)
+
+
+PrintedLine = tuple[str, float]  # a first page's line and its type size
+
+
+def _title_lines(lines: list[PrintedLine], title: str | None) -> tuple[int, int] | None:
+    """Where the printed title lies among the first page's lines (start, end), set over one line or several."""
+    wanted = _key(title or "")
+    for start, (line, _) in enumerate(lines):
+        seen = _key(line)
+        if len(seen) < 4 or not wanted.startswith(seen):
+            continue
+        for end in range(start + 1, len(lines) + 1):
+            if len(seen) >= len(wanted) - 2:
+                return start, end
+            if end == len(lines) or not wanted.startswith(seen + _key(lines[end][0])):
+                break
+            seen += _key(lines[end][0])
+    return None
+
+
+def _title_above_byline(lines: list[PrintedLine]) -> tuple[str, list[str]] | None:
+    """The first run of lines printed larger than the list of two or more names right under it: a title and its
+    authors, found without the reader's guess (which a journal's name or a boxed heading can mislead)."""
+    for at in range(1, len(lines)):
+        names = byline_authors([text for text, _ in lines[at:]])
+        if len(names) < 2 or lines[at - 1][1] < lines[at][1] + 1:
+            continue
+        start = at - 1
+        while start > 0 and abs(lines[start - 1][1] - lines[at - 1][1]) <= 0.5 and not is_banner(lines[start - 1][0]):
+            start -= 1
+        title = re.sub(r"(?<=\w-) (?=\w)", "", " ".join(text for text, _ in lines[start:at]))  # "cluster- / randomised"
+        if plausible_title(title):
+            return title, names
+    return None
+
+
+def _authors_label(lines: list[PrintedLine]) -> list[str]:
+    """The names under a first page's "Authors" label (Cell Press's summary panel)."""
+    texts = [text for text, _ in lines]
+    at = next((i for i, text in enumerate(texts) if text.strip().lower() == "authors"), None)
+    return [] if at is None else byline_authors(texts[at + 1:])
 
 
 @dataclass(frozen=True)
@@ -63,12 +198,12 @@ def is_author_line(text: str) -> bool:
 
 def plausible_title(text: str) -> bool:
     """Whether a line could be a paper's title: a few words; not a banner, a template's name or a file name, a
-    licence or link line, a section's name, a labelled line ("Keywords: ..."), or a list of authors with their
-    affiliation marks."""
+    licence or link line, a section's name, a labelled or dated line ("Keywords: ...", "Received 19 April 2016"),
+    or a list of authors (with their affiliation marks or without)."""
     words = text.split()
     return (2 <= len(words) <= 40 and any(c.isalpha() for c in text) and not _NOT_A_TITLE.match(text.strip())
             and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text) and not _FRONT_LABEL.match(text)
-            and not is_author_line(text))
+            and not is_author_line(text) and not is_name_list(text))
 
 
 def _key(text: str) -> str:
@@ -128,13 +263,26 @@ def authors_in(metadata_author: str | None) -> list[str]:
         len(name.split()) >= 2 or (len(name) > 2 and " " not in name and name[:1].isupper() and "." in name))]
 
 
-def read_front_matter(first_pages_text: str, printed_title: str | None, metadata: dict[str, str]) -> FrontMatter:
-    """The front matter from the text of the first page (or two) and the PDF's metadata dictionary."""
+def read_front_matter(first_pages_text: str, printed_title: str | None, metadata: dict[str, str],
+                      first_page_lines: list[PrintedLine] | None = None) -> FrontMatter:
+    """The front matter from the text of the first page (or two), the PDF's metadata dictionary and the first
+    page's lines with their type sizes (superscripts dropped). The title is the reader's when the authors' names
+    follow it, else the lines printed above the first list of names when there is one; the authors are the
+    ones printed on the page unless the metadata names more (publishers often store only the first author, or none,
+    or surname first)."""
     subject = metadata.get("subject") or ""
     created = re.match(r"D:" + _YEAR, metadata.get("creationDate") or "")
+    lines = [line for line in first_page_lines or [] if not line[0].strip().isdigit()]  # line and page numbers
+    title = choose_title(printed_title, metadata.get("title"))
+    where = _title_lines(lines, title)
+    printed = byline_authors([text for text, _ in lines[where[1]:]]) if where else []
+    if not printed and (anchored := _title_above_byline(lines)):
+        title, printed = choose_title(anchored[0], metadata.get("title")), anchored[1]
+    printed = printed or _authors_label(lines)
+    stored = authors_in(metadata.get("author"))
     return FrontMatter(
-        title=choose_title(printed_title, metadata.get("title")),
-        authors=authors_in(metadata.get("author")),
+        title=title,
+        authors=printed if len(printed) >= len(stored) else stored,
         year=year_in(first_pages_text) or year_in(subject) or (int(created.group(1)) if created else None),
         venue=venue_in(subject),
         doi=doi_in(subject) or doi_in(first_pages_text))

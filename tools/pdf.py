@@ -27,7 +27,7 @@ from tools.documents import (
     sha256_of_file,
     table_block,
 )
-from tools.front_matter import plausible_title, read_front_matter
+from tools.front_matter import PrintedLine, plausible_title, read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
@@ -340,6 +340,29 @@ def first_pages_text(pdf: pymupdf.Document) -> str:
         return ""
 
 
+SUPERSCRIPT = 1  # PyMuPDF's span flag
+
+
+def first_page_lines(pdf: pymupdf.Document) -> list[PrintedLine]:
+    """The first page's lines in the order the PDF sets them, each with its type size, without superscripts (a
+    byline's affiliation marks: "Jingjing Cai1,5" reads "Jingjing Cai") nor spans much smaller than their line's
+    largest."""
+    try:
+        blocks = pdf[0].get_text("dict", flags=_TEXT_FLAGS)["blocks"] if pdf.page_count else []
+    except (RuntimeError, ValueError):
+        return []
+    lines = []
+    for block in blocks:
+        for line in block.get("lines", []):
+            largest = max((span["size"] for span in line["spans"]), default=0.0)
+            kept = [span for span in line["spans"] if not span["text"].strip()  # a space set as a span of its own
+                    or (not span["flags"] & SUPERSCRIPT and span["size"] >= 0.8 * largest)]
+            text = " ".join("".join(span["text"] for span in kept).split())
+            if text:
+                lines.append((text, round(max(span["size"] for span in kept if span["text"].strip()), 1)))
+    return lines
+
+
 def parse_pdf(path: Path) -> Document:
     """Read a PDF into a Document. Raises DocumentError with a reason a user can act on.
 
@@ -374,6 +397,7 @@ def read_with_fonts(path: Path) -> Document:
         page_count = pdf.page_count
         metadata = pdf.metadata or {}
         first_text = first_pages_text(pdf)
+        first_lines = first_page_lines(pdf)
         pdf.close()
     body = _body_style(pages)
     title_ids = _title_blocks(pages, body)
@@ -436,7 +460,7 @@ def read_with_fonts(path: Path) -> Document:
     references = _references(reference_pages)
     sha256 = sha256_of_file(path)
     printed = " ".join(text for raw, text in pages[0][1] if id(raw) in title_ids)
-    front = read_front_matter(first_text, printed, metadata)
+    front = read_front_matter(first_text, printed, metadata, first_lines)
     return Document(
         paper_id=paper_id_from_sha256(sha256),
         title=(front.title or next((text for _, text in pages[0][1] if plausible_title(text)), path.stem))[:300],

@@ -29,7 +29,7 @@ from tools.documents import (
     title_key,
 )
 from tools.front_matter import is_author_line, is_banner, plausible_title, read_front_matter
-from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_pages_text, heading_name
+from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_page_lines, first_pages_text, heading_name
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
 from tools.sections import APPENDED, PAPER_PART, is_body_section, opens_appended_matter
@@ -472,7 +472,7 @@ def read_with_layout(path: Path) -> Document:
     sha256 = sha256_of_file(path)
     width = max((page.width for page in parsed.pages), default=612.0)
     with pymupdf.open(path) as pdf:
-        front = read_front_matter(first_pages_text(pdf), reading.title, parsed.metadata or {})
+        front = read_front_matter(first_pages_text(pdf), reading.title, parsed.metadata or {}, first_page_lines(pdf))
     return Document(
         paper_id=paper_id_from_sha256(sha256), title=(front.title or path.stem)[:300], source="pdf",
         sections=sections, sha256=sha256, path=str(path.resolve()), page_count=parsed.page_count,

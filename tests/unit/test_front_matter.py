@@ -78,3 +78,69 @@ def test_metadata_authors_that_are_mangled_titled_or_not_people() -> None:
 def test_codes_and_keyword_lists_are_not_journals() -> None:
     assert [venue_in(subject) for subject in ("acl", "N18-3", "ATLAS, CMS", "Higgs, mass, LHC")] == [None] * 4
     assert venue_in("PLOS ONE, 13(5): e0196") == "PLOS ONE" and venue_in("eLife 2023;12:RP91357") == "eLife"
+
+
+def test_a_byline_under_the_title_in_the_ways_publishers_print_it() -> None:
+    from tools.front_matter import byline_authors
+
+    # commas and "and"; affiliation marks the reader left; degrees (JMIR); a "·" list (Springer)
+    assert byline_authors(["Nuala E. Tully, Karen M. Morgan, Helen M. Burke, and Hannah M. McGee",
+                           "Division of Population Health Sciences, Royal College of Surgeons in Ireland"]) == \
+        ["Nuala E. Tully", "Karen M. Morgan", "Helen M. Burke", "Hannah M. McGee"]
+    assert byline_authors(["Lucy Yardley, PhD; Sascha Miller, MSc; Paul Little, MD, PhD, FRCGP", "Abstract"]) == \
+        ["Lucy Yardley", "Sascha Miller", "Paul Little"]
+    assert byline_authors(["Natascia Vedovato · Maria V. Salguero · Louis H. Philipson ·", "Frances M. Ashcroft",
+                           "Received: 25 September 2023 / Accepted: 28 November 2023"]) == \
+        ["Natascia Vedovato", "Maria V. Salguero", "Louis H. Philipson", "Frances M. Ashcroft"]
+    # one name a line (Dove), then the affiliations
+    assert byline_authors(["Rapeepong Suphanchaimat", "Nisachol Cetthakrikul", "Alexander Dalliston",
+                           "International Health Policy Program,"]) == \
+        ["Rapeepong Suphanchaimat", "Nisachol Cetthakrikul", "Alexander Dalliston"]
+    # a name broken over two lines, lines of marks only, particles and suffixes, "&" before the last
+    assert byline_authors(["Haiyang Jiang, Peizhao Liu, Juanhan", "Liu, Esther M F van Sluijs,", "1,5,",
+                           "William B. Driggers III & Dong Wang", "✉", "Abstract"]) == \
+        ["Haiyang Jiang", "Peizhao Liu", "Juanhan Liu", "Esther M F van Sluijs", "William B. Driggers III",
+         "Dong Wang"]
+    # what follows a title but names no one
+    assert byline_authors(["Highlights", "Rebecca A. Clemons, Mark N. Yacoub"]) == []
+    assert byline_authors(["Chemical Science", "Open Access"]) == []
+    assert byline_authors(["Kim et al. (2014) showed that winds vary."]) == []
+
+
+def test_the_authors_printed_under_the_title_complete_metadata_that_names_only_the_first() -> None:
+    lines = [("Article", 14.9), ("LncRNA DANA1 promotes drought tolerance and", 22.9),
+             ("histone deacetylation of drought responsive genes", 22.9), ("in Arabidopsis", 22.9),
+             ("Jingjing Cai, Yongdi Zhang, Reqing He, Liyun Jiang", 11.5), (", Zhipeng Qu & Dong Wang", 11.5),
+             ("Abstract", 13.0), ("Although many long noncoding RNAs have been discovered in", 8.5)]
+    front = read_front_matter("", "LncRNA DANA1 promotes drought tolerance and histone deacetylation of drought "
+                                  "responsive genes in Arabidopsis", {"author": "Jingjing Cai"}, lines)
+    assert front.authors == ["Jingjing Cai", "Yongdi Zhang", "Reqing He", "Liyun Jiang", "Zhipeng Qu", "Dong Wang"]
+    # metadata that names everyone is kept when the page shows no byline under the title
+    front = read_front_matter("", "A Study", {"author": "Ann Lee; Bo Chen"}, [("A Study", 20.0), ("Abstract", 10.0)])
+    assert front.authors == ["Ann Lee", "Bo Chen"]
+
+
+def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
+    lines = [("International Journal of Remote Sensing", 10.0), ("Research Article", 18.0),
+             ("SAR-derived wind fields at the coastal region in the", 18.0), ("East/Japan Sea", 18.0),
+             ("Tae-Sung Kim, Kyung-Ae Park, Xiaofeng Li & Sungwook Hong", 11.0), ("Abstract", 10.0)]
+    front = read_front_matter("", "Received 19 April 2016 Revised 22 August 2016", {}, lines)
+    assert front.title == "SAR-derived wind fields at the coastal region in the East/Japan Sea"
+    assert front.authors == ["Tae-Sung Kim", "Kyung-Ae Park", "Xiaofeng Li", "Sungwook Hong"]
+
+
+def test_name_lists_dates_banners_and_cover_sheets_are_not_titles() -> None:
+    from tools.front_matter import plausible_title
+
+    assert not plausible_title("Tae-Sung Kim, Kyung-Ae Park, Xiaofeng Li & Sungwook Hong")
+    assert not plausible_title("Received 19 April 2016 Revised 22 August 2016 Accepted 23 August 2016")
+    assert not plausible_title("Wojciech Smigaj To cite this version:")
+    assert all(is_banner(text) for text in ("RESEARCH NOTE", "Short Communication", "Mini-Review", "Case Report"))
+    assert plausible_title("Love, Death and the Immune Response")
+
+
+def test_a_collaboration_is_an_author() -> None:
+    from tools.front_matter import byline_authors
+
+    assert byline_authors(["The ATLAS and CMS Collaborations∗", "Abstract"]) == ["ATLAS Collaboration",
+                                                                                "CMS Collaboration"]
