@@ -25,7 +25,8 @@ _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| pa
                           r"investigation)|article|(mini[- ]?|systematic )?review( article)?|untitled|"
                           r"(short|rapid|brief) (communication|report)|letter|editorial|commentary|perspective|"
                           r"case report|technical note|methods?|protocol|opinion|correspondence|"
-                          r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex)|[\d\s.]+)$", re.IGNORECASE)
+                          r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex|indd|rtf|odt|xml)|[\d\s.]+)$",
+                          re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
                               r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.|"
@@ -34,8 +35,8 @@ _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights r
 _FRONT_LABEL = re.compile(r"^\W*(?:(key ?words|edited by|reviewed by|correspondence|citation|received|accepted|"
                           r"published|abbreviations|specialty section|academic editor)\s*:|(received|revised|accepted|"
                           r"published)( online)?:?\s+\d)", re.IGNORECASE)
-_SECTION_NAME = re.compile(r"^\W*(abstract|references|bibliography|introduction|contents|acknowledge?ments?|"
-                           r"supplementary( material| information)?)\W*$", re.IGNORECASE)
+_SECTION_NAME = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?(abstract|references|bibliography|introduction|contents|"
+                           r"acknowledge?ments?|supplementary( material| information)?)\W*$", re.IGNORECASE)
 # An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
 _NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?\d{1,2})*\*?|\*|†|‡)"
                         r"(?=\s*(?:,|and\b|&|$))")
@@ -53,22 +54,23 @@ _NOT_A_NAME = re.compile(r"\b(?:universit\w*|department|dept|institut\w*|school|
                          r"society|company|inc|ltd|gmbh|group|national|international|medical|medicine|sciences?|"
                          r"research|health|journal|review|article|access|open|abstract|received|accepted|published|"
                          r"correspondence|email|e-mail|keywords?|citation|copyright|licen[cs]e|volume|issue|doi|"
-                         r"introduction|background)\b", re.IGNORECASE)
+                         r"introduction|background|summary|highlights|significance|contents|methods|results)\b",
+                         re.IGNORECASE)
 _COLLABORATION = re.compile(r"^(?:the\s+)?([A-Z][\w\s,&-]{0,80}?)\s+collaborations?$", re.IGNORECASE)  # ATLAS and CMS
-_BYLINE_SPLIT = re.compile(r"\s*(?:,|;|·|•|\band\b|&)\s*")
+_BYLINE_SPLIT = re.compile(r"\s*(?:,|;|·|•|\||\band\b|&)\s*")
 # What a byline writes beside a name: affiliation marks ("1,5", "*a", "†", "✉") and an ORCID icon's text.
 _BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h]))*(?![\w.])|[*†‡§¶#✉∗]+|"
                           r"\bORCID\b|\bID\b")
 _PARTICLE = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "do", "bin",
              "ibn", "al", "el", "ter", "ten", "y", "e", "zu"}
-_COMBINING = {"´": "\u0301", "`": "\u0300", "¨": "\u0308"}
+_COMBINING = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "¸": "\u0327", "˜": "\u0303", "ˆ": "\u0302"}
 _SUFFIX = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 _FUNCTION_WORDS = {"the", "of", "for", "in", "on", "with", "from", "to", "by", "at", "an", "as", "is", "are", "we"}
 
 
 def _name_token(token: str) -> bool:
-    """A word of a person's name: capitalised ("Kyung-Ae", "McAnelly", "O'Brien", "Śmigaj"), an initial ("M.",
-    "E.M.", "MF"), a particle ("van") or a suffix ("III")."""
+    """A word of a person's name: capitalised ("Kyung-Ae", "McAnelly", "O'Brien", "Śmigaj", a surname in capitals
+    "DOUGLAS"), an initial ("M.", "E.M.", "MF"), a particle ("van") or a suffix ("III")."""
     bare = token.strip(".")
     if bare.lower() in _FUNCTION_WORDS:
         return False  # "The Role of ..." is a heading, not a name
@@ -76,8 +78,7 @@ def _name_token(token: str) -> bool:
         return True
     if re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", token):  # initials: "M", "M.", "E.M.", "J.-P.", "MF"
         return True
-    return bool(bare) and bare[0].isupper() and all(c.isalpha() or c in "'’-." for c in bare) and \
-        any(c.islower() for c in bare)
+    return bool(bare) and bare[0].isupper() and all(c.isalpha() or c in "'’-." for c in bare)
 
 
 def _person(piece: str) -> str | None:
@@ -85,6 +86,8 @@ def _person(piece: str) -> str | None:
     words = " ".join(_BYLINE_MARK.sub(" ", piece).split()).strip(" .").split()
     if not 2 <= len(words) <= 6 or _NOT_A_NAME.search(" ".join(words)) or not all(map(_name_token, words)):
         return None
+    if not any(c.islower() for word in words for c in word):
+        return None  # "Ross G. DOUGLAS" is a name, "CASE STUDY" is not: one of its words is in lower case
     if words[-1].lower() in _PARTICLE or (re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", words[-1]) and len(words) < 3):
         return None  # "Anne van", "Smith J." is a cited author, not a byline
     return " ".join(words)
@@ -93,21 +96,29 @@ def _person(piece: str) -> str | None:
 def _pieces(line: str) -> list[str]:
     """A byline's line cut at its separators, marks and degrees dropped."""
     line = re.sub(r"[\u00ad\u200b\u2060]", "", line)  # soft hyphens and zero-width spaces ("Phillips-\u00adCremins")
-    # a spacing accent set after its letter ("Se´lambarom") joined to it
-    line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])[´`¨]", lambda m: _COMBINING[m.group()], line))
+    # a spacing accent set after its letter joined to it
+    # ("Se´lambarom", "Ozgu¨ n", "Selc¸ uk": the space some writers set after it dropped too)
+    line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])([´`¨¸˜ˆ])(?: (?=[a-z]))?",
+                                               lambda m: _COMBINING[m.group(1)], line))
     cleaned = _HONORIFIC.sub(" ", _BYLINE_MARK.sub(" ", line))
     return [" ".join(p.split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…")]
+
+
+def _closed(line: str) -> bool:
+    """Whether a byline's line ends with a separator ("Jun Yang,", "Youlin Zhu &")."""
+    return bool(re.search(r"[,;&·•|]\s*$|\band\s*$", _BYLINE_MARK.sub(" ", line).strip()))
 
 
 def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[str]:
     """The authors a first page prints under the title: the names of the lines that follow it (superscript marks
     dropped by the reader), up to the first line that is not a list of names (an affiliation, the abstract). A
-    line break separates names (one name a line), except after a lone word that ends a list of names: a long
-    byline breaks inside a name ("Jiaqi Kang2, Juanhan / Liu2,")."""
+    line break separates names (one name a line), except where a name is cut: after a particle ("Ana Cristina
+    Franco da / Silva") or where a list of names separated by commas runs on without one ("Juanhan / Liu2,",
+    "Eliane Said / Dutra,")."""
     if lines_after_title and (group := _COLLABORATION.match(_BYLINE_MARK.sub("", lines_after_title[0]).strip())):
         return [f"{name} Collaboration" for name in _BYLINE_SPLIT.split(group.group(1)) if name]
     names: list[str] = []
-    carried = ""  # a line's last word, when it is the start of a name the next line ends
+    carried = ""  # the last piece of a line, when the next line may end it
     read = 0
     for line in lines_after_title:
         pieces = _pieces(line)
@@ -116,16 +127,30 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
         read += 1
         if read > most_lines:
             break
-        ends_open = not re.search(r"[,;&·•]\s*$|\band\s*$", _BYLINE_MARK.sub(" ", line).strip())
         if carried:
-            pieces[0] = f"{carried} {pieces[0]}"
-        last = pieces[-1].split()
-        broken = len(last) == 1 or last[-1].lower() in _PARTICLE  # "Juanhan / Liu", "Chaker El / Kalamouni"
-        carried = pieces.pop() if ends_open and len(pieces) > 1 and broken else ""
+            # joined when one side is a lone word or the name ends in a particle; two whole names stay two
+            # (a lone word that is the whole line, "Summary", is a heading, not the end of a name)
+            ends_name = len(pieces[0].split()) == 1 and (len(pieces) > 1 or _closed(line))
+            cut = len(carried.split()) == 1 or ends_name or carried.split()[-1].lower() in _PARTICLE
+            joined = f"{carried} {pieces[0]}"
+            rest_are_names = all(_person(piece) for piece in pieces[1:-1]) and (
+                len(pieces) == 1 or _person(pieces[-1]) or not _closed(line))  # not an affiliation's line
+            if cut and rest_are_names and not re.match(r"\s*(?:[,;&·•|]|and\b)", line) and _person(joined):
+                pieces[0] = joined
+            elif person := _person(carried):
+                names.append(person)
+            carried = ""
+        ends_open = not _closed(line)
+        cut = pieces[-1].split()[-1].lower() in _PARTICLE or len(pieces) > 1
+        if ends_open and cut:
+            carried = pieces.pop()
         people = [_person(p) for p in pieces]
         if not all(people) or not (people or carried):
+            carried = ""
             break
         names += [p for p in people if p]
+    if carried and (person := _person(carried)):
+        names.append(person)
     return names
 
 
@@ -197,13 +222,21 @@ def is_author_line(text: str) -> bool:
 
 
 def plausible_title(text: str) -> bool:
-    """Whether a line could be a paper's title: a few words; not a banner, a template's name or a file name, a
-    licence or link line, a section's name, a labelled or dated line ("Keywords: ...", "Received 19 April 2016"),
-    or a list of authors (with their affiliation marks or without)."""
+    """Whether a line could be a paper's title: a few words, one of them a word of letters (not a production code,
+    "OP-CBIO130553 139..140"); not a banner, a template's name or a file name, a licence or link line, a section's
+    name, a labelled or dated line ("Keywords: ...", "Received 19 April 2016"), or a list of authors (with their
+    affiliation marks or without)."""
     words = text.split()
-    return (2 <= len(words) <= 40 and any(c.isalpha() for c in text) and not _NOT_A_TITLE.match(text.strip())
+    has_a_word = any(re.fullmatch(r"[^\W\d_]{3,}", word.strip(".,:;!?()")) for word in words)
+    return (2 <= len(words) <= 40 and has_a_word and not _NOT_A_TITLE.match(text.strip())
             and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text) and not _FRONT_LABEL.match(text)
             and not is_author_line(text) and not is_name_list(text))
+
+
+def _letters(name: str) -> str:
+    """A name's letters without accents: the metadata's "Wojciech Śmigaj" and the page's "Wojciech Smigaj" agree (and
+    the metadata, which keeps its accents whole, is kept)."""
+    return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
 
 
 def _key(text: str) -> str:
@@ -268,8 +301,8 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     """The front matter from the text of the first page (or two), the PDF's metadata dictionary and the first
     page's lines with their type sizes (superscripts dropped). The title is the reader's when the authors' names
     follow it, else the lines printed above the first list of names when there is one; the authors are the
-    ones printed on the page unless the metadata names more (publishers often store only the first author, or none,
-    or surname first)."""
+    ones printed on the page unless the metadata names more or the same (publishers often store only the first
+    author, or none, or surname first)."""
     subject = metadata.get("subject") or ""
     created = re.match(r"D:" + _YEAR, metadata.get("creationDate") or "")
     lines = [line for line in first_page_lines or [] if not line[0].strip().isdigit()]  # line and page numbers
@@ -282,7 +315,8 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     stored = authors_in(metadata.get("author"))
     return FrontMatter(
         title=title,
-        authors=printed if len(printed) >= len(stored) else stored,
+        authors=printed if len(printed) > len(stored) or (
+            len(printed) == len(stored) and list(map(_letters, printed)) != list(map(_letters, stored))) else stored,
         year=year_in(first_pages_text) or year_in(subject) or (int(created.group(1)) if created else None),
         venue=venue_in(subject),
         doi=doi_in(subject) or doi_in(first_pages_text))

@@ -144,3 +144,31 @@ def test_a_collaboration_is_an_author() -> None:
 
     assert byline_authors(["The ATLAS and CMS Collaborations∗", "Abstract"]) == ["ATLAS Collaboration",
                                                                                 "CMS Collaboration"]
+
+
+def test_bylines_in_capitals_with_bars_and_names_cut_at_a_line_end() -> None:
+    from tools.front_matter import byline_authors
+
+    # surnames in capitals (Portland Press), bars between names (Wiley), a name cut after a particle
+    assert byline_authors(["Ross G. DOUGLAS, Rajni K. SHARMA and Edward D. STURROCK", "CASE STUDY"]) == \
+        ["Ross G. DOUGLAS", "Rajni K. SHARMA", "Edward D. STURROCK"]
+    assert byline_authors(["Jonas Fritzsch | Justus Bogner | Ana Cristina Franco da", "Silva | Stefan Wagner"]) == \
+        ["Jonas Fritzsch", "Justus Bogner", "Ana Cristina Franco da Silva", "Stefan Wagner"]
+    # a comma list that runs on over a line break inside a name, then ends before the affiliations
+    assert byline_authors(["Taís Freire Galvão, Eliane Said", "Dutra, Mauricio Gomes Pereira",
+                           "Programa de Pós-Graduação em Nutrição Humana. Universidade de Brasília."]) == \
+        ["Taís Freire Galvão", "Eliane Said Dutra", "Mauricio Gomes Pereira"]
+    # the last name of a list is not joined to the affiliation or the heading under it
+    assert byline_authors(["Andrew E. Webb, Thomas A. Walsh and Mary J. O’Connell",
+                           "Bioinformatics and Molecular Evolution Group, School of Biotechnology, Dublin"]) == \
+        ["Andrew E. Webb", "Thomas A. Walsh", "Mary J. O’Connell"]
+    assert byline_authors(["Jamie Brown, Susan Michie, Robert West", "Summary"])[-1] == "Robert West"
+
+
+def test_production_codes_file_names_and_numbered_sections_are_not_titles() -> None:
+    from tools.front_matter import plausible_title
+
+    assert not plausible_title("OP-CBIO130553 139..140")
+    assert not plausible_title("OPENMED-D-16-00049.indd")
+    assert not plausible_title("1 Introduction")
+    assert plausible_title("Pattern search in BioPAX models")
