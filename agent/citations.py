@@ -41,6 +41,30 @@ class CheckedAnswer:
     changed: bool = False  # a sentence or a marker was taken out, or the text was rewritten
 
 
+_INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,3}$")
+
+
+def byline(authors: tuple[str, ...] | list[str], year: int | None) -> str:
+    """Who wrote a paper and when, as a reference list shortens it: "Vedovato et al. 2024", "Cox & White 2022",
+    "Tully 2010" (a surname written first, "Adams Myfanwy C", is taken as written); empty when neither is known."""
+    def surname(name: str) -> str:
+        words = [w for w in name.split() if w.lower().strip(".") not in {"jr", "sr", "ii", "iii", "iv"}] or [name]
+        return words[0] if _INITIALS.match(words[-1]) and len(words) > 1 else words[-1]
+
+    names = [surname(a) for a in authors if a.strip()]
+    who = (f"{names[0]} et al." if len(names) > 2 else " & ".join(names))
+    return " ".join(part for part in (who, str(year) if year else "") if part)
+
+
+def citation_of(n: int, passage: Passage, quote: str, page: int | None) -> Citation:
+    """Citation `n`: the passage's paper, who wrote it, where the quote is."""
+    citation = Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section, page=page,
+                        quote=quote, url=passage.url)
+    if written := byline(passage.authors, passage.year):
+        citation["byline"] = written
+    return citation
+
+
 def normalise_markers(answer: str) -> str:
     """`[1-3]` -> `[1][2][3]` (at most 20), `[^1]` -> `[1]`, and punctuation moved before its markers."""
     def expand(match: re.Match) -> str:
@@ -108,8 +132,7 @@ class CitationChecker:
             return False
         passage, (quote, offset) = passages[n - 1], found
         if n not in cited:
-            cited[n] = Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
-                                page=passage.page_of(offset), quote=quote, url=passage.url)
+            cited[n] = citation_of(n, passage, quote, passage.page_of(offset))
         elif quote != cited[n]["quote"] and quote not in {q["quote"] for q in cited[n].get("also", [])}:
             cited[n].setdefault("also", []).append(Quote(quote=quote, page=passage.page_of(offset)))
         return True

@@ -22,7 +22,7 @@ from typing import TypeVar
 from langgraph.graph import END
 
 from agent.answerability import AnswerabilityJudge
-from agent.citations import MARKER, CheckedAnswer, CitationChecker
+from agent.citations import MARKER, CheckedAnswer, CitationChecker, citation_of
 from agent.evidence import SentenceScorer
 from agent.gaps import FoundGap, OpenQuestionFinder
 from agent.keywords import content_words
@@ -428,9 +428,7 @@ class TurnNodes:
             n = numbers[gap.passage.chunk_id]
             found.append(_open_question(n, gap))
             if not any(c["n"] == n for c in citations):
-                citations.append(Citation(n=n, paper_id=gap.passage.paper_id, title=gap.passage.title,
-                                          section=gap.passage.section, page=found[-1]["page"],
-                                          quote=gap.sentence.text, url=gap.passage.url))
+                citations.append(citation_of(n, gap.passage, gap.sentence.text, found[-1]["page"]))
         return sources, found
 
     def _checked_rationale(self, draft: HypothesisDraft, evidence: list[Passage], citations: list[Citation]
@@ -455,8 +453,7 @@ class TurnNodes:
         best = self.s.scorer.best(statement, passage, keep=is_body_prose) or self.s.scorer.best(statement, passage)
         start, end = ((passage.text.index(held), passage.text.index(held) + len(held)) if held else
                       (best.start, best.end) if best is not None else (0, len(passage.text)))
-        citations.append(Citation(n=n, paper_id=passage.paper_id, title=passage.title, section=passage.section,
-                                  page=passage.page_of(start), quote=passage.text[start:end], url=passage.url))
+        citations.append(citation_of(n, passage, passage.text[start:end], passage.page_of(start)))
 
 _ABSTAINS = re.compile(r"^\W*(not answered\b|the (provided )?(evidence|passages) (do|does) not answer)", re.IGNORECASE)
 

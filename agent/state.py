@@ -28,6 +28,7 @@ class Citation(TypedDict):
     quote: str
     url: str | None
     also: NotRequired[list[Quote]]  # the passage's other sentences the answer cites with the same number
+    byline: NotRequired[str]  # "Vedovato et al. 2024": who wrote it and when, when the library knows
 
 
 class TraceEvent(TypedDict, total=False):

@@ -142,7 +142,8 @@ def open_questions_block(questions: list[dict], style: Style) -> str:
 def references_block(citations: list[dict], style: Style) -> str:
     if not citations:
         return ""
-    lines = [f"{style.bullet}{style.link('[' + str(c['n']) + ']', c.get('url'))} {style.escape(c['title'])} — "
+    lines = [f"{style.bullet}{style.link('[' + str(c['n']) + ']', c.get('url'))} {style.escape(c['title'])}"
+             + (f" ({style.escape(c['byline'])})" if c.get("byline") else "") + " — "
              f"{style.escape(c['section'])}{_on_page(style, c['paper_id'], c.get('page'), c['quote'])}: "
              f"“{style.escape(c['quote'])}”" + "".join(
                  f" … “{style.escape(q['quote'])}”" + (_on_page(style, c['paper_id'], q['page'], q['quote'])

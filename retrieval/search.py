@@ -45,6 +45,7 @@ class Passage:
     page_spans: PageSpans = field(repr=False, default_factory=list)
     url: str | None = None
     year: int | None = None
+    authors: tuple[str, ...] = ()
 
     def page_of(self, offset: int) -> int | None:
         return page_at(self.page_spans, offset)
@@ -223,4 +224,5 @@ def _passage(stored: StoredPassage, score: float, query: str = "") -> Passage:
         chunk_id=stored.chunk_id, paper_id=stored.paper_id, title=stored.title, section=stored.section,
         page=_best_matching_page(stored.text, spans, query) if query else spans[0][1], page_start=spans[0][1],
         page_end=spans[-1][1], text=stored.text, score=score, page_spans=spans, url=stored.url, year=stored.year,
+        authors=stored.authors,
     )

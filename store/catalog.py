@@ -132,6 +132,7 @@ class StoredPassage:
     page_spans: PageSpans
     url: str | None
     year: int | None
+    authors: tuple[str, ...] = ()
 
 
 def _page_spans(stored: str) -> PageSpans:
@@ -383,11 +384,12 @@ class Catalog:
             return {}
         # SQLAlchemy's select: SQLModel's types a select of at most four columns
         query = (columns(col(ChunkRow.id), col(ChunkRow.paper_id), col(PaperRow.title), col(ChunkRow.section),
-                         col(ChunkRow.text), col(ChunkRow.page_spans_json), col(PaperRow.arxiv_id), col(PaperRow.year))
+                         col(ChunkRow.text), col(ChunkRow.page_spans_json), col(PaperRow.arxiv_id), col(PaperRow.year),
+                         col(PaperRow.authors_json))
                  .join(PaperRow).where(col(ChunkRow.id).in_(ids)))
         with Session(self.engine) as session:
             return {row[0]: StoredPassage(row[0], row[1], row[2], row[3], row[4], _page_spans(row[5]), abs_url(row[6]),
-                                          row[7]) for row in session.execute(query)}
+                                          row[7], tuple(json.loads(row[8] or "[]"))) for row in session.execute(query)}
 
     def fingerprint(self) -> str:
         """Changes whenever chunks are added or removed: what derived indexes are checked against."""

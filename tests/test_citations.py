@@ -99,3 +99,21 @@ def test_a_reference_shows_every_quote_of_its_passage() -> None:
     block = references_block([citation], TEXT)
     assert ("2 Methods, p. 3: “Mice fed a high-fat diet gained weight.” … “Their insulin levels rose sharply.” … "
             "“Glucose fell.”, p. 4") in block
+
+
+def test_a_citation_says_who_wrote_the_paper_and_when(embedder: Embedder) -> None:
+    from dataclasses import replace
+
+    from agent.citations import byline
+    from api.answers import TEXT, references_block
+
+    assert byline(("Natascia Vedovato", "Maria V. Salguero", "Frances M. Ashcroft"), 2024) == "Vedovato et al. 2024"
+    assert byline(["Sam Cox", "Andrew D. White"], 2022) == "Cox & White 2022"
+    assert byline(["William B. Driggers III"], None) == "Driggers"
+    assert byline(["Adams Myfanwy C"], 2024) == "Adams 2024"  # surname first, as some metadata stores it
+    assert byline([], 2010) == "2010" and byline([], None) == ""
+    passages = [replace(PASSAGES[0], authors=("Nuala E. Tully", "Karen M. Morgan"), year=2010), PASSAGES[1]]
+    checked = CitationChecker(SentenceScorer(embedder)).check(
+        "Mice fed a high-fat diet gained weight. [1] Aspirin lowered the risk of stroke by a third. [2]", passages)
+    assert checked.citations[0]["byline"] == "Tully & Morgan 2010" and "byline" not in checked.citations[1]
+    assert "[1] Title p1 (Tully & Morgan 2010) — 2 Methods" in references_block(checked.citations, TEXT)

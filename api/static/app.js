@@ -153,7 +153,7 @@ function showPassage(n) {
   if (!c) return;
   const where = `${c.section || ""}${c.page ? `, page ${c.page}` : ""}`;
   const card = el("div", { className: "card", id: "passage-card" },
-    el("h4", {}, `[${n}] ${c.title || ""}`),
+    el("h4", {}, `[${n}] ${c.title || ""}${c.byline ? ` (${c.byline})` : ""}`),
     el("div", { className: "status" }, where),
     el("div", { className: "quote" }, c.quote || ""),
     ...(c.also || []).map((q) => el("div", { className: "quote also" }, q.quote)),  // the passage's other cited sentences
