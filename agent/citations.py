@@ -41,18 +41,34 @@ class CheckedAnswer:
     changed: bool = False  # a sentence or a marker was taken out, or the text was rewritten
 
 
-_INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,3}$")
+_INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]$")  # "C", "J.P.": a given name's initials after a surname
+_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "al",
+              "bin", "ibn", "ter", "ten"}
+_GROUP = re.compile(r"\b(?:collaboration|consortium|group|investigators)\b", re.IGNORECASE)
 
 
-def byline(authors: tuple[str, ...] | list[str], year: int | None) -> str:
+def _surname(name: str) -> str:
+    """The name a reference list shortens a person to: "Vedovato", "de Vries", "Smith" of "Smith, John", "Adams" of
+    "Adams Myfanwy C" (a surname written first); a group's whole name."""
+    name = " ".join(re.sub(r"[\d*†‡§¶✉]+", " ", name).split())
+    if _GROUP.search(name) or not name:
+        return name
+    if "," in name:
+        return name.split(",")[0].strip()
+    words = [w for w in name.split() if w.lower().strip(".") not in {"jr", "sr", "ii", "iii", "iv"}] or name.split()
+    if len(words) > 1 and _INITIALS.match(words[-1]):
+        return words[0]
+    start = len(words) - 1
+    while start > 1 and words[start - 1].lower() in _PARTICLES:
+        start -= 1
+    return " ".join(words[start:])
+
+
+def byline(authors: tuple[str, ...] | list[str] | None, year: int | None) -> str:
     """Who wrote a paper and when, as a reference list shortens it: "Vedovato et al. 2024", "Cox & White 2022",
-    "Tully 2010" (a surname written first, "Adams Myfanwy C", is taken as written); empty when neither is known."""
-    def surname(name: str) -> str:
-        words = [w for w in name.split() if w.lower().strip(".") not in {"jr", "sr", "ii", "iii", "iv"}] or [name]
-        return words[0] if _INITIALS.match(words[-1]) and len(words) > 1 else words[-1]
-
-    names = [surname(a) for a in authors if a.strip()]
-    who = (f"{names[0]} et al." if len(names) > 2 else " & ".join(names))
+    "de Vries 2010"; empty when neither is known."""
+    names = [surname for author in authors or () if isinstance(author, str) and (surname := _surname(author))]
+    who = f"{names[0]} et al." if len(names) > 2 else " & ".join(names)
     return " ".join(part for part in (who, str(year) if year else "") if part)
 
 

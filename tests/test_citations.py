@@ -117,3 +117,13 @@ def test_a_citation_says_who_wrote_the_paper_and_when(embedder: Embedder) -> Non
         "Mice fed a high-fat diet gained weight. [1] Aspirin lowered the risk of stroke by a third. [2]", passages)
     assert checked.citations[0]["byline"] == "Tully & Morgan 2010" and "byline" not in checked.citations[1]
     assert "[1] Title p1 (Tully & Morgan 2010) — 2 Methods" in references_block(checked.citations, TEXT)
+
+
+def test_a_byline_keeps_particles_and_reads_names_written_surname_first() -> None:
+    from agent.citations import byline
+
+    assert byline(["Hein de Vries", "Jan van Sluijs"], 2010) == "de Vries & van Sluijs 2010"
+    assert byline(["Smith, John"], 2021) == "Smith 2021"  # as RIS and BibTeX write it
+    assert byline(["ATLAS Collaboration", "CMS Collaboration"], 2015) == "ATLAS Collaboration & CMS Collaboration 2015"
+    assert byline(["Tom Palmer1", "Ann Lee*"], 2020) == "Palmer & Lee 2020"  # affiliation marks left in metadata
+    assert byline(None, 2020) == "2020"

@@ -12,19 +12,23 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _YEAR = r"((?:19|20)\d\d)"
 # Where a first page states its year, most specific first.
-_YEAR_CLUES = (re.compile(r"\bpublished(?: online)?:?[^\n\d]{0,20}(?:\d{1,2}[^\n\d]{1,15})?" + _YEAR, re.IGNORECASE),
+# ("Published" opens a line, follows a separator or a date: not "studies published between 2000 and 2015")
+_YEAR_CLUES = (re.compile(r"(?:^|[/|;•·]|(?<=\d\d\d\d))[^\S\n]*published(?: online)?:?[^\n\d]{0,20}"
+                          r"(?:\d{1,2}[^\n\d]{1,15})?" + _YEAR, re.IGNORECASE | re.MULTILINE),
                re.compile(r"(?:©|\(c\)|copyright)\s*(?:the authors?\s*)?" + _YEAR, re.IGNORECASE),
                re.compile(r"\b[A-Z][A-Za-z.&\s]{2,60}\s\(" + _YEAR + r"\)\s*\d+\s*[:,]"),  # "BMC Biology (2024) 22:37"
                re.compile(r"\b" + _YEAR + r"[;,]\s*\d+\s*[:(]"))  # "2021;13(11):2172", "2024, 52:"
 _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| paper)?|original (research|article|paper|"
                           r"investigation)|article|(mini[- ]?|systematic )?review( article)?|untitled|"
                           r"(short|rapid|brief) (communication|report)|letter|editorial|commentary|perspective|"
-                          r"case report|technical note|methods?|protocol|opinion|correspondence|"
+                          r"case report|technical note|"
                           r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex|indd|rtf|odt|xml)|[\d\s.]+)$",
                           re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
@@ -42,7 +46,8 @@ _NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?
                         r"(?=\s*(?:,|and\b|&|$))")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*")
 _MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117;" as some PDF writers store it
-_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|frc\w*)\b\.?", re.IGNORECASE)
+_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|drph|scd|frc\w*|facp|facs)\b\.?|"
+                        r"\b(?:ph|sc|m)\.\s?d\.?(?!\w)", re.IGNORECASE)  # "Ph.D", "M.D.", "Sc.D."
 # Metadata "authors" that are a template's owner or a group, not a person.
 _NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"
                            r"office|team|consortium|author|editor|publisher|elsevier|springer)\b", re.IGNORECASE)
@@ -54,9 +59,13 @@ _NOT_A_NAME = re.compile(r"\b(?:universit\w*|department|dept|institut\w*|school|
                          r"society|company|inc|ltd|gmbh|group|national|international|medical|medicine|sciences?|"
                          r"research|health|journal|review|article|access|open|abstract|received|accepted|published|"
                          r"correspondence|email|e-mail|keywords?|citation|copyright|licen[cs]e|volume|issue|doi|"
-                         r"introduction|background|summary|highlights|significance|contents|methods|results)\b",
+                         r"introduction|background|summary|highlights|significance|contents|methods|results|reports?|information|"
+                         r"protocol|manuscript|points|communications?|letters?|descriptor|supporting|supplementary|"
+                         r"corporation|systems|oncology|biology|chemistry|physics|periodicals|press)\b",
                          re.IGNORECASE)
-_COLLABORATION = re.compile(r"^(?:the\s+)?([A-Z][\w\s,&-]{0,80}?)\s+collaborations?$", re.IGNORECASE)  # ATLAS and CMS
+# "The ATLAS and CMS Collaborations": the whole line, capitalised names (not "an international collaboration")
+_COLLABORATION = re.compile(r"^(?:The\s+)?((?:(?!Collaboration)[A-Z][\w-]*\s+){1,3}"
+                            r"(?:and\s+(?:(?!Collaboration)[A-Z][\w-]*\s+){1,3})?)Collaborations?$")
 _BYLINE_SPLIT = re.compile(r"\s*(?:,|;|·|•|\||\band\b|&)\s*")
 # What a byline writes beside a name: affiliation marks ("1,5", "*a", "†", "✉") and an ORCID icon's text.
 _BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h]))*(?![\w.])|[*†‡§¶#✉∗]+|"
@@ -116,11 +125,11 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
     Franco da / Silva") or where a list of names separated by commas runs on without one ("Juanhan / Liu2,",
     "Eliane Said / Dutra,")."""
     if lines_after_title and (group := _COLLABORATION.match(_BYLINE_MARK.sub("", lines_after_title[0]).strip())):
-        return [f"{name} Collaboration" for name in _BYLINE_SPLIT.split(group.group(1)) if name]
+        return [f"{name.strip()} Collaboration" for name in _BYLINE_SPLIT.split(group.group(1)) if name.strip()]
     names: list[str] = []
     carried = ""  # the last piece of a line, when the next line may end it
     read = 0
-    for line in lines_after_title:
+    for line in lines_after_title[:4 * most_lines]:
         pieces = _pieces(line)
         if not pieces:
             continue  # a line of marks only ("1,5,", "*a")
@@ -155,9 +164,10 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
 
 
 def is_name_list(text: str) -> bool:
-    """Whether a line is only a list of two or more people's names ("Tae-Sung Kim, Kyung-Ae Park & Xiaofeng Li")."""
+    """Whether a line is only a list of three or more people's names with commas ("Tae-Sung Kim, Kyung-Ae Park &
+    Xiaofeng Li"); two capitalised phrases ("Gut Microbiota and Colorectal Cancer") may be a title."""
     pieces = _pieces(text)
-    return len(pieces) >= 2 and all(_person(p) for p in pieces)
+    return len(pieces) >= 3 and "," in text and all(_person(p) for p in pieces)
 
 
 PrintedLine = tuple[str, float]  # a first page's line and its type size
@@ -179,27 +189,66 @@ def _title_lines(lines: list[PrintedLine], title: str | None) -> tuple[int, int]
     return None
 
 
-def _title_above_byline(lines: list[PrintedLine]) -> tuple[str, list[str]] | None:
-    """The first run of lines printed larger than the list of two or more names right under it: a title and its
-    authors, found without the reader's guess (which a journal's name or a boxed heading can mislead)."""
-    for at in range(1, len(lines)):
-        names = byline_authors([text for text, _ in lines[at:]])
-        if len(names) < 2 or lines[at - 1][1] < lines[at][1] + 1:
+def _byline_run(lines: list[PrintedLine], start: int) -> list[str]:
+    """The lines from `start` printed at the size of the first (a byline is set in one size: the affiliations, a
+    heading or the abstract under it are not), lines of marks only included whatever their size."""
+    while start < len(lines) and not _pieces(lines[start][0]):
+        start += 1  # a rule or a line of marks between the title and the byline
+    if start >= len(lines):
+        return []
+    size = lines[start][1]
+    run = []
+    for text, at in lines[start:]:
+        if abs(at - size) > 0.6 and _pieces(text):
+            break
+        run.append(text)
+    return run
+
+
+_TOP_LINES = 400  # a title and its byline are set early on the first page, if not always first
+
+
+def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
+    """The first run of lines printed larger than the list of two or more names right under it, and larger than most
+    of the page's text (where it starts, the title, the names): found without the reader's guess, which a journal's
+    name or a boxed heading can mislead."""
+    characters: Counter[float] = Counter()
+    for text, size in lines:
+        characters[size] += len(text)
+    body = characters.most_common(1)[0][0] if characters else 0.0
+    for at in range(1, min(len(lines), _TOP_LINES)):
+        if lines[at - 1][1] < lines[at][1] + 1 or lines[at - 1][1] <= body:
+            continue  # cheap first: a title is printed larger than its byline and than the page's text
+        names = byline_authors(_byline_run(lines, at))
+        if len(names) < 2:
             continue
         start = at - 1
         while start > 0 and abs(lines[start - 1][1] - lines[at - 1][1]) <= 0.5 and not is_banner(lines[start - 1][0]):
             start -= 1
-        title = re.sub(r"(?<=\w-) (?=\w)", "", " ".join(text for text, _ in lines[start:at]))  # "cluster- / randomised"
+        title = _joined(lines[start:at])
         if plausible_title(title):
-            return title, names
+            return start, title, names
     return None
+
+
+def _line_numbers(title: str, above: str) -> bool:
+    """Whether the reader's title holds numbers the lines above the byline do not: a preprint's line numbers
+    ("Residues Neighboring an SH3-Binding 1 Motif")."""
+    return bool(set(re.findall(r"(?<!\S)\d{1,3}(?!\S)", title)) - set(re.findall(r"(?<!\S)\d{1,3}(?!\S)", above)))
+
+
+def _joined(lines: list[PrintedLine]) -> str:
+    return re.sub(r"(?<=\w-) (?=\w)", "", " ".join(text for text, _ in lines))  # "cluster- / randomised"
+
+
+def _similar(first: str, second: str) -> bool:
+    return SequenceMatcher(None, _key(first), _key(second), autojunk=False).ratio() >= 0.85
 
 
 def _authors_label(lines: list[PrintedLine]) -> list[str]:
     """The names under a first page's "Authors" label (Cell Press's summary panel)."""
-    texts = [text for text, _ in lines]
-    at = next((i for i, text in enumerate(texts) if text.strip().lower() == "authors"), None)
-    return [] if at is None else byline_authors(texts[at + 1:])
+    at = next((i for i, (text, _) in enumerate(lines) if text.strip().lower() == "authors"), None)
+    return [] if at is None else byline_authors(_byline_run(lines, at + 1))
 
 
 @dataclass(frozen=True)
@@ -308,9 +357,13 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     lines = [line for line in first_page_lines or [] if not line[0].strip().isdigit()]  # line and page numbers
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
-    printed = byline_authors([text for text, _ in lines[where[1]:]]) if where else []
+    printed = byline_authors(_byline_run(lines, where[1])) if where else []
     if not printed and (anchored := _title_above_byline(lines)):
-        title, printed = choose_title(anchored[0], metadata.get("title")), anchored[1]
+        start, above, printed = anchored
+        if where and title and 0 <= start - where[1] <= 2:
+            title = f"{title}: {above}"  # a subtitle printed apart, between the title and the byline
+        elif not (title and plausible_title(title) and _similar(title, above)) or _line_numbers(title, above):
+            title = choose_title(above, metadata.get("title"))  # (a similar one of the reader's keeps its subscripts)
     printed = printed or _authors_label(lines)
     stored = authors_in(metadata.get("author"))
     return FrontMatter(

@@ -123,7 +123,10 @@ def test_the_authors_printed_under_the_title_complete_metadata_that_names_only_t
 def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
     lines = [("International Journal of Remote Sensing", 10.0), ("Research Article", 18.0),
              ("SAR-derived wind fields at the coastal region in the", 18.0), ("East/Japan Sea", 18.0),
-             ("Tae-Sung Kim, Kyung-Ae Park, Xiaofeng Li & Sungwook Hong", 11.0), ("Abstract", 10.0)]
+             ("Tae-Sung Kim, Kyung-Ae Park, Xiaofeng Li & Sungwook Hong", 11.0), ("Abstract", 10.0),
+             *[("Synthetic aperture radar images of the sea surface give winds at a fine scale.", 10.0)] * 4,
+             # a line of the body over a smaller one is not a title over its byline
+             ("Conclusions: winds and upwelling, Kim and Park, agree.", 10.0), ("Mark Twain, Jane Austen", 8.0)]
     front = read_front_matter("", "Received 19 April 2016 Revised 22 August 2016", {}, lines)
     assert front.title == "SAR-derived wind fields at the coastal region in the East/Japan Sea"
     assert front.authors == ["Tae-Sung Kim", "Kyung-Ae Park", "Xiaofeng Li", "Sungwook Hong"]
@@ -172,3 +175,22 @@ def test_production_codes_file_names_and_numbered_sections_are_not_titles() -> N
     assert not plausible_title("OPENMED-D-16-00049.indd")
     assert not plausible_title("1 Introduction")
     assert plausible_title("Pattern search in BioPAX models")
+
+
+def test_what_a_hostile_review_found() -> None:
+    """Title-case titles with "and" are titles; a heading is no author; degrees with dots are dropped; a
+    collaboration is a whole capitalised line; "published" inside an abstract gives no year; section names are
+    not banners (a layout reader's "Methods" heading must stay one)."""
+    from tools.front_matter import byline_authors, plausible_title
+
+    assert all(plausible_title(t) for t in ("Gut Microbiota and Colorectal Cancer", "Zika Virus, Dengue Virus",
+                                            "Quantum Field Theory and Critical Phenomena"))
+    assert byline_authors(["Technical Report", "Jane Doe, John Roe"]) == []
+    assert byline_authors(["Masaya Misaki Ph.D, Salvador M. Guinjoan M.D., Ph.D."]) == ["Masaya Misaki",
+                                                                                        "Salvador M. Guinjoan"]
+    assert byline_authors(["An international multicentre collaboration", "Jane Doe, John Roe"]) == []
+    assert byline_authors(["Jane Doe, John Roe and the ABC Collaboration"]) == ["Jane Doe", "John Roe"]
+    assert year_in("Studies published between 2000 and 2015 were pooled. © 2016 The Authors") == 2016
+    assert year_in("Received: 25 September 2023 / Accepted: 28 November 2023 / Published online: 17 February 2024") \
+        == 2024
+    assert not any(is_banner(t) for t in ("Methods", "Protocol", "Correspondence"))
