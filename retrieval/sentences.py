@@ -26,7 +26,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         start = match.end()
     if start < len(text) and text[start:].strip():
         spans.append((start, len(text.rstrip())))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
+    return _callouts_kept_behind([(s, e) for s, e in spans if text[s:e].strip()], text)
+
+
+# A callout set after a sentence's full stop ("...the HA tag. (Fig. 4a) There was...") belongs to that sentence.
+_LEADING_CALLOUT = re.compile(r"\((?:Figs?\.|Figures?|Tables?|Supplementary|ESM|Extended Data)[^()]{0,40}\)"
+                              r"(?=\s+[A-Z])")
+
+
+def _callouts_kept_behind(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Spans where a sentence that opens with a figure or table callout gives it to the sentence before."""
+    for i in range(1, len(spans)):
+        start, end = spans[i]
+        if callout := _LEADING_CALLOUT.match(text, start):
+            spans[i - 1] = (spans[i - 1][0], callout.end())
+            spans[i] = (callout.end() + len(text[callout.end():end]) - len(text[callout.end():end].lstrip()), end)
+    return spans
 
 
 def sentences(text: str) -> list[str]:

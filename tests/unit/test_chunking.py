@@ -48,3 +48,12 @@ def test_sentence_splitter_keeps_abbreviations() -> None:
     text = "We follow Smith et al. (2019) in Fig. 2. It works, e.g. on mice. (See Table 1.) Done."
     assert sentences(text) == ["We follow Smith et al. (2019) in Fig. 2.", "It works, e.g. on mice.",
                                "(See Table 1.)", "Done."]
+
+
+def test_a_callout_set_after_a_full_stop_stays_with_its_sentence() -> None:
+    text = ("No surface expression was detected without the HA tag. (Fig.\u00a04a) There was an ~40% reduction "
+            "(Fig. 4a), suggesting a defect. (Table 2) Next.")
+    assert sentences(text) == ["No surface expression was detected without the HA tag. (Fig.\u00a04a)",
+                               "There was an ~40% reduction (Fig. 4a), suggesting a defect. (Table 2)", "Next."]
+    assert sentences("(Figure 1) A paragraph may open with one. Then more.")[0] == \
+        "(Figure 1) A paragraph may open with one."
