@@ -61,7 +61,8 @@ def _surname(name: str) -> str:
     start = len(words) - 1
     while start > 1 and words[start - 1].lower() in _PARTICLES:
         start -= 1
-    return " ".join(words[start:])
+    # a surname printed in capitals ("Ross G. DOUGLAS") is written as a reference list writes it
+    return " ".join(w.title() if w.isupper() and len(w) > 1 else w for w in words[start:])
 
 
 def byline(authors: tuple[str, ...] | list[str] | None, year: int | None) -> str:

@@ -520,6 +520,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
+    from agent.citations import byline
+
     library = _services(args, needs_model=False).library
     listed, total = library.listing(args.filter, args.sort, args.desc, args.offset, args.limit)
     rows = [{"paper_id": p.row.paper_id, "title": p.row.title, "authors": p.row.authors, "year": p.row.year,
@@ -527,6 +529,7 @@ def cmd_library(args: argparse.Namespace) -> int:
              "reader": p.row.reader, "reader_note": p.row.reader_note, "passages": p.passages,
              "references": p.references, "cited_by": p.cited_by} for p in listed]
     human = "\n".join(f"{p['paper_id']:26} {p['year'] or '':4}  {p['title']}"
+                      + (f" — {byline(p['authors'], None)}" if p["authors"] else "")
                       + (f" ({p['venue']})" if p["venue"] else "")
                       + f"  [{p['passages']} passages, {p['references']} refs, cited by {p['cited_by']}]"
                       + (" [read by the layout model]" if p["reader"] == "layout model" else "") for p in rows)

@@ -127,3 +127,4 @@ def test_a_byline_keeps_particles_and_reads_names_written_surname_first() -> Non
     assert byline(["ATLAS Collaboration", "CMS Collaboration"], 2015) == "ATLAS Collaboration & CMS Collaboration 2015"
     assert byline(["Tom Palmer1", "Ann Lee*"], 2020) == "Palmer & Lee 2020"  # affiliation marks left in metadata
     assert byline(None, 2020) == "2020"
+    assert byline(["Ross G. DOUGLAS", "Rajni K. SHARMA"], 2014) == "Douglas & Sharma 2014"

@@ -111,6 +111,7 @@ def test_show_on_the_command_line(tmp_path: Path) -> None:
     assert scisynth(home, "ingest", str(PAPERS / "acl_2020.acl-main.207.pdf"), str(_trials(tmp_path))).returncode == 0
     papers = json.loads(scisynth(home, "library", "--json").stdout)["papers"]
     specter = next(p["paper_id"] for p in papers if p["title"].startswith("SPECTER"))
+    assert "Transformers — Cohan et al." in scisynth(home, "library").stdout  # who wrote it, as citations say
     run = scisynth(home, "show", specter, "--quote", SPECTER_QUOTE, "-o", str(tmp_path / "page.png"))
     assert run.returncode == 0, run.stderr
     assert "wrote page 3 of 13" in run.stderr and "quote highlighted" in run.stderr
