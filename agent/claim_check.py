@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel
 
+from agent.citations import byline
 from agent.evidence import SentenceScorer
 from agent.stance import Stance, StanceClassifier
 from agent.stance_judge import StanceJudge
@@ -39,6 +40,7 @@ class PaperStance(BaseModel):
     paper_id: str
     title: str
     year: int | None
+    byline: str = ""  # "Vedovato et al. 2024", as a citation names the paper
     stance: Stance
     confidence: float | None
     judged_by: str
@@ -140,7 +142,8 @@ class ClaimChecker:
                                   sections=[s.passage.section for s in sentences])
         first = passages[0]
         return PaperStance(
-            paper_id=first.paper_id, title=first.title, year=first.year, stance=assessment.stance,
+            paper_id=first.paper_id, title=first.title, year=first.year, byline=byline(first.authors, first.year),
+            stance=assessment.stance,
             confidence=assessment.confidence, judged_by=assessment.judged_by,
             rationale=[Rationale(quote=sentences[i].text, page=sentences[i].passage.page_of(sentences[i].start),
                                  section=sentences[i].passage.section, n=0) for i in assessment.rationale])

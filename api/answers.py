@@ -176,10 +176,12 @@ def format_check(result: ClaimCheck, style: Style = TEXT) -> str:
         confidence = f", confidence {paper.confidence:.2f}" if paper.confidence is not None else ""
         lines.append("")
         lines.append(f"{style.bullet}{style.emphasis(paper.stance.upper() + confidence)}: "
-                     f"{style.escape(paper.title)} ({paper.year or 'n.d.'}) [{style.escape(paper.paper_id)}]")
+                     f"{style.escape(paper.title)} ({style.escape(paper.byline or str(paper.year or 'n.d.'))}) "
+                     f"[{style.escape(paper.paper_id)}]")
         lines += [f"  [{q.n}] \u201c{style.escape(q.quote)}\u201d ({style.escape(q.section or 'text')}"
                   f"{_on_page(style, paper.paper_id, q.page, q.quote)})" for q in paper.rationale]
-    silent = [f"{style.escape(p.title)} ({p.year or 'n.d.'})" for p in result.papers if p.stance == "insufficient"]
+    silent = [f"{style.escape(p.title)} ({style.escape(p.byline or str(p.year or 'n.d.'))})" for p in result.papers
+              if p.stance == "insufficient"]
     if silent:
         lines += ["", "Do not address it: " + "; ".join(silent)]
     if not result.papers:

@@ -72,6 +72,7 @@ def test_post_check_on_the_shared_papers_quotes_their_pages(server: str) -> None
     assert 1 <= len(result["papers"]) <= 3 and sum(result["counts"].values()) == len(result["papers"])
     s2orc = next(p for p in result["papers"] if p["title"].startswith("S2ORC"))  # the claim is its abstract's
     assert s2orc["stance"] == "supports" and result["verdict"] == "supported" and s2orc["rationale"]
+    assert s2orc["byline"] == "Lo et al. 2020"  # who wrote it, as a citation names it
     assert all(isinstance(q["page"], int) and q["section"] for q in s2orc["rationale"])
     assert s2orc["rationale"][0]["page"] == 1 and "81.1M" in s2orc["rationale"][0]["quote"]
     library = httpx.get(f"{server}/v1/search", params={"q": s2orc["rationale"][0]["quote"], "k": 3}).json()
@@ -97,7 +98,7 @@ def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811
     assert fake.wait_for("chat.postMessage", 2)
     opened, reply = fake.of("chat.postMessage")[:2]
     assert opened["text"].startswith("*Checking:*") and reply.get("thread_ts")  # the check, in the claim's thread
-    assert "*Verdict:*" in reply["text"] and "S2ORC" in reply["text"]
+    assert "*Verdict:*" in reply["text"] and "S2ORC" in reply["text"] and "(Lo et al. 2020)" in reply["text"]
 
 
 def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Path, embedder: Embedder) -> None:

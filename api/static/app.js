@@ -230,7 +230,7 @@ async function checkClaim(claim) {
       + `${counts.insufficient} do not address it`),
     ...bearing.map((p) => el("div", { className: `paper-stance ${p.stance}` },
       el("strong", {}, `${p.stance}${typeof p.confidence === "number" ? ` (${p.confidence.toFixed(2)})` : ""}: `),
-      `${p.title} (${p.year || "n.d."})`,
+      `${p.title} (${p.byline || p.year || "n.d."})`,
       ...p.rationale.map((q) => {
         citations[q.n] = { ...q, title: p.title, paper_id: p.paper_id };
         return quoteWithLink(q.quote, q.n);
