@@ -66,3 +66,22 @@ def test_an_aim_stated_as_a_sentence_does_not_push_the_finding_out(embedder: Emb
     assert "8.1% of women" in answer and "hypothesized" not in answer  # ...the answer quotes the finding
     alone = ExtractiveComposer(scorer).compose(question, [aim])
     assert "hypothesized" in alone  # with nothing else, the aim is still quoted rather than nothing
+
+
+def test_a_quoted_sentence_s_own_numbered_citations_are_not_read_as_the_answer_s(embedder: Embedder) -> None:
+    """"heart failure [13] and is required..." once split the answer at [13]: the statement was cut in two and its
+    halves removed as unsupported. The answer drops the paper's own numbers; the reference quotes them."""
+    from dataclasses import replace
+
+    from agent.citations import CitationChecker
+
+    question = "Is moderate daily activity recommended for patients with heart failure?"
+    passage = replace(_passage(1, "Regular, moderate daily activity is recommended for all patients with heart "
+                                  "failure [13] and is required to sustain functional improvements [14, 15].",
+                               "Discussion"), page_spans=[(0, 1)])
+    scorer = SentenceScorer(embedder)
+    answer = ExtractiveComposer(scorer).compose(question, [passage])
+    assert "[13]" not in answer and "heart failure and is required" in answer
+    checked = CitationChecker(scorer).check(answer, [passage])
+    assert checked.unsupported_removed == 0 and checked.text == answer
+    assert checked.citations[0]["quote"].endswith("[13] and is required to sustain functional improvements [14, 15].")

@@ -6,6 +6,7 @@ carries that passage's `[n]`, and it says so plainly when nothing in the evidenc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from agent.evidence import Sentence, SentenceScorer
@@ -17,6 +18,9 @@ from tools.sections import sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
+
+
+_OWN_CITATIONS = re.compile(r"[ \t]?\[\d+(?:\s*[-–,;]\s*\d+)*\]")
 
 
 def _abstract_setup(section: str) -> bool:
@@ -77,7 +81,9 @@ class ExtractiveComposer:
             yield NO_EVIDENCE
             return
         for i, (n, sentence) in enumerate(chosen):
-            yield f"{' ' if i else ''}{sentence.text} [{n}]"
+            # the paper's own numbered citations ("heart failure [13] and") would read as the answer's markers;
+            # the reference quotes the sentence with them
+            yield f"{' ' if i else ''}{_OWN_CITATIONS.sub('', sentence.text)} [{n}]"
 
     def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str:
         return "".join(self.stream(question, passages, instructions))
