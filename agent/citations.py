@@ -22,6 +22,7 @@ from agent.settings import AnswerSettings
 from agent.state import Citation, Quote
 from retrieval.search import Passage
 from retrieval.sentences import sentences
+from tools.front_matter import surname
 
 MARKER = re.compile(r"\[(\d+)\]")  # one citation marker, `[n]`: the pattern every part of SciSynth uses
 MAX_ANSWER_CHARACTERS = 12_000
@@ -41,34 +42,10 @@ class CheckedAnswer:
     changed: bool = False  # a sentence or a marker was taken out, or the text was rewritten
 
 
-_INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]$")  # "C", "J.P.": a given name's initials after a surname
-_PARTICLES = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "al",
-              "bin", "ibn", "ter", "ten"}
-_GROUP = re.compile(r"\b(?:collaboration|consortium|group|investigators)\b", re.IGNORECASE)
-
-
-def _surname(name: str) -> str:
-    """The name a reference list shortens a person to: "Vedovato", "de Vries", "Smith" of "Smith, John", "Adams" of
-    "Adams Myfanwy C" (a surname written first); a group's whole name."""
-    name = " ".join(re.sub(r"[\d*†‡§¶✉]+", " ", name).split())
-    if _GROUP.search(name) or not name:
-        return name
-    if "," in name:
-        return name.split(",")[0].strip()
-    words = [w for w in name.split() if w.lower().strip(".") not in {"jr", "sr", "ii", "iii", "iv"}] or name.split()
-    if len(words) > 1 and _INITIALS.match(words[-1]):
-        return words[0]
-    start = len(words) - 1
-    while start > 1 and words[start - 1].lower() in _PARTICLES:
-        start -= 1
-    # a surname printed in capitals ("Ross G. DOUGLAS") is written as a reference list writes it
-    return " ".join(w.title() if w.isupper() and len(w) > 1 else w for w in words[start:])
-
-
 def byline(authors: tuple[str, ...] | list[str] | None, year: int | None) -> str:
     """Who wrote a paper and when, as a reference list shortens it: "Vedovato et al. 2024", "Cox & White 2022",
     "de Vries 2010"; empty when neither is known."""
-    names = [surname for author in authors or () if isinstance(author, str) and (surname := _surname(author))]
+    names = [short for author in authors or () if isinstance(author, str) and (short := surname(author))]
     who = f"{names[0]} et al." if len(names) > 2 else " & ".join(names)
     return " ".join(part for part in (who, str(year) if year else "") if part)
 

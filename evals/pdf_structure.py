@@ -35,6 +35,7 @@ from pathlib import Path
 import pymupdf
 
 from tools.documents import Block, Document, Section, title_key
+from tools.front_matter import name_key
 from tools.isolation import run_isolated
 from tools.pdf import dehyphenated, parse_pdf, read_with_fonts
 
@@ -188,15 +189,10 @@ def score_paper(gold: Gold, document: Document, seconds: float) -> dict:
     return row
 
 
-def _name_key(name: str) -> str:
-    """A name compared without accents, case, punctuation or spaces ("Jimmy Sélambarom" = "JIMMY SELAMBAROM")."""
-    return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
-
-
 def authors_f1(found: list[str], gold: tuple[str, ...]) -> float:
     """F1 of the names found against the gold's, each name matched once."""
-    wanted = Counter(map(_name_key, gold))
-    matched = sum((Counter(map(_name_key, found)) & wanted).values())
+    wanted = Counter(map(name_key, gold))
+    matched = sum((Counter(map(name_key, found)) & wanted).values())
     return round(2 * matched / (len(found) + len(gold)), 4) if found or gold else 1.0
 
 

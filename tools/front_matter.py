@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from tools.sections import HEADING_NUMBER
+
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _YEAR = r"((?:19|20)\d\d)"
 # Where a first page states its year, most specific first.
@@ -39,7 +41,7 @@ _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights r
 _FRONT_LABEL = re.compile(r"^\W*(?:(key ?words|edited by|reviewed by|correspondence|citation|received|accepted|"
                           r"published|abbreviations|specialty section|academic editor)\s*:|(received|revised|accepted|"
                           r"published)( online)?:?\s+\d)", re.IGNORECASE)
-_SECTION_NAME = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?(abstract|references|bibliography|introduction|contents|"
+_SECTION_NAME = re.compile(rf"^\W*{HEADING_NUMBER}(abstract|references|bibliography|introduction|contents|"
                            r"acknowledge?ments?|supplementary( material| information)?)\W*$", re.IGNORECASE)
 # An affiliation or corresponding-author mark after a name: "Anne Focke 1*," "J. Smith2,†".
 _NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?\d{1,2})*\*?|\*|†|‡)"
@@ -163,6 +165,27 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
     return names
 
 
+_TRAILING_INITIALS = re.compile(r"^(?:[A-Z]\.){1,3}$|^[A-Z]$")  # "Adams Myfanwy C": a surname written first
+_GROUP = re.compile(r"\b(?:collaborations?|consortium|group|investigators)\b", re.IGNORECASE)
+
+
+def surname(name: str) -> str:
+    """The name a reference list shortens a person to: "Vedovato", "de Vries", "Douglas" (printed "DOUGLAS"), "Smith"
+    of "Smith, John", "Adams" of "Adams Myfanwy C" (a surname written first); a group's whole name."""
+    name = " ".join(re.sub(r"[\d*†‡§¶✉]+", " ", name).split())  # affiliation marks left in metadata
+    if _GROUP.search(name) or not name:
+        return name
+    if "," in name:
+        return name.split(",")[0].strip()
+    words = [w for w in name.split() if w.lower() not in _SUFFIX] or name.split()
+    if len(words) > 1 and _TRAILING_INITIALS.match(words[-1]):
+        return words[0]
+    start = len(words) - 1
+    while start > 1 and words[start - 1].lower() in _PARTICLE:
+        start -= 1
+    return " ".join(w.title() if w.isupper() and len(w) > 1 else w for w in words[start:])
+
+
 def is_name_list(text: str) -> bool:
     """Whether a line is only a list of three or more people's names with commas ("Tae-Sung Kim, Kyung-Ae Park &
     Xiaofeng Li"); two capitalised phrases ("Gut Microbiota and Colorectal Cancer") may be a title."""
@@ -282,9 +305,9 @@ def plausible_title(text: str) -> bool:
             and not is_author_line(text) and not is_name_list(text))
 
 
-def _letters(name: str) -> str:
-    """A name's letters without accents: the metadata's "Wojciech Śmigaj" and the page's "Wojciech Smigaj" agree (and
-    the metadata, which keeps its accents whole, is kept)."""
+def name_key(name: str) -> str:
+    """A name's letters without accents, case, spaces or punctuation: how two spellings of one name are compared (the
+    metadata's "Wojciech Śmigaj" and the page's "Wojciech Smigaj" agree)."""
     return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
 
 
@@ -369,7 +392,7 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     return FrontMatter(
         title=title,
         authors=printed if len(printed) > len(stored) or (
-            len(printed) == len(stored) and list(map(_letters, printed)) != list(map(_letters, stored))) else stored,
+            len(printed) == len(stored) and list(map(name_key, printed)) != list(map(name_key, stored))) else stored,
         year=year_in(first_pages_text) or year_in(subject) or (int(created.group(1)) if created else None),
         venue=venue_in(subject),
         doi=doi_in(subject) or doi_in(first_pages_text))

@@ -340,9 +340,6 @@ def first_pages_text(pdf: pymupdf.Document) -> str:
         return ""
 
 
-SUPERSCRIPT = 1  # PyMuPDF's span flag
-
-
 def first_page_lines(pdf: pymupdf.Document) -> list[PrintedLine]:
     """The first page's lines in the order the PDF sets them, each with its type size, without superscripts (a
     byline's affiliation marks: "Jingjing Cai1,5" reads "Jingjing Cai") nor spans much smaller than their line's
@@ -356,7 +353,7 @@ def first_page_lines(pdf: pymupdf.Document) -> list[PrintedLine]:
         for line in block.get("lines", []):
             largest = max((span["size"] for span in line["spans"]), default=0.0)
             kept = [span for span in line["spans"] if not span["text"].strip()  # a space set as a span of its own
-                    or (not span["flags"] & SUPERSCRIPT and span["size"] >= 0.8 * largest)]
+                    or (not span["flags"] & pymupdf.TEXT_FONT_SUPERSCRIPT and span["size"] >= 0.8 * largest)]
             text = " ".join("".join(span["text"] for span in kept).split())
             if text:
                 lines.append((text, round(max(span["size"] for span in kept if span["text"].strip()), 1)))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-_NUMBERED = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 ", "2.1 ", "IV. "
+HEADING_NUMBER = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 ", "2.1 ", "IV. "
 
 # Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
 # of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
 NOT_BODY_SECTION = re.compile(
-    rf"^{_NUMBERED}(?:references?\b|bibliography|works cited|literature cited|"
+    rf"^{HEADING_NUMBER}(?:references?\b|bibliography|works cited|literature cited|"
     r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s?['’]?s?)? (?:details|contributions?|"
     r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
     r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
@@ -36,7 +36,7 @@ PAPER_PART = re.compile(r"^(?:introduction|background|(?:materials and |experime
 # title repeated after the list is not taken for a cover sheet: a supplement may open with it.
 APPENDED = "Appended by the publisher"
 _OPENS_APPENDED = re.compile(
-    rf"^{_NUMBERED}(?:(?:(?:open )?peer[- ]review(?: history| reports?| file)?|review history|"
+    rf"^{HEADING_NUMBER}(?:(?:(?:open )?peer[- ]review(?: history| reports?| file)?|review history|"
     r"decision letter|elife assessment|authors?['’]? responses?(?: \d.*)?|point-by-point response)\s*:?\s*$|"
     r"(?:current )?referee (?:reports?|status)\b|reviewers?['’]? (?:reports?|comments?)\b|reviewer\s*#?\s*\d+\b|"
     r"(?:responses?|repl(?:y|ies)) to (?:the )?reviewers?\b|version \d+\s*[-–]\s*review\b|"
@@ -53,7 +53,8 @@ def opens_appended_matter(heading: str) -> bool:
 # Objectives restate a question's subject (the evidence judge rates them high), its Results answer it.
 _SETTING = r"(?:background|introduction|objectives?|aims?|purposes?|rationale|context|importance|hypothes[ie]s)"
 _SETTING_SECTION = re.compile(
-    rf"(?:^|>)\s*{_NUMBERED}(?:study )?{_SETTING}(?:\s*(?:and|&|/)\s*{_SETTING})?\s*[:.]?\s*(?:>|$)", re.IGNORECASE)
+    rf"(?:^|>)\s*{HEADING_NUMBER}(?:study )?{_SETTING}(?:\s*(?:and|&|/)\s*{_SETTING})?\s*[:.]?\s*(?:>|$)",
+    re.IGNORECASE)
 
 
 def sets_the_question_up(section: str) -> bool:
