@@ -69,6 +69,12 @@ def normalise_markers(answer: str) -> str:
     return _PUNCTUATION_AFTER_MARKERS.sub(r"\g<mark>\g<markers>", answer)
 
 
+def without_markers(text: str) -> str:
+    """The text with every citation marker the checker would read taken out ("heart failure [13] and is required
+    ... rehabilitation [14, 15]." -> "heart failure and is required ... rehabilitation.")."""
+    return _MARKERS.sub("", normalise_markers(text))
+
+
 def _claims(answer: str) -> tuple[list[tuple[str, list[int]]], str]:
     """(sentences before a marker group, its numbers) pairs, and the trailing text that carries no marker."""
     answer = normalise_markers(answer[:MAX_ANSWER_CHARACTERS])

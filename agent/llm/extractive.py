@@ -6,9 +6,9 @@ carries that passage's `[n]`, and it says so plainly when nothing in the evidenc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from agent.citations import without_markers
 from agent.evidence import Sentence, SentenceScorer
 from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
@@ -18,9 +18,6 @@ from tools.sections import sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
-
-
-_OWN_CITATIONS = re.compile(r"[ \t]?\[\d+(?:\s*[-–,;]\s*\d+)*\]")
 
 
 def _abstract_setup(section: str) -> bool:
@@ -83,7 +80,7 @@ class ExtractiveComposer:
         for i, (n, sentence) in enumerate(chosen):
             # the paper's own numbered citations ("heart failure [13] and") would read as the answer's markers;
             # the reference quotes the sentence with them
-            yield f"{' ' if i else ''}{_OWN_CITATIONS.sub('', sentence.text)} [{n}]"
+            yield f"{' ' if i else ''}{without_markers(sentence.text)} [{n}]"
 
     def compose(self, question: str, passages: list[Passage], instructions: str = "") -> str:
         return "".join(self.stream(question, passages, instructions))
