@@ -95,7 +95,8 @@ def _name_token(token: str) -> bool:
 def _person(piece: str) -> str | None:
     """The piece of a byline as a person's name, or None when it is not one."""
     words = " ".join(_BYLINE_MARK.sub(" ", piece).split()).strip(" .").split()
-    if not 2 <= len(words) <= 6 or _NOT_A_NAME.search(" ".join(words)) or not all(map(_name_token, words)):
+    if len(piece) > MAX_NAME_CHARS or not 2 <= len(words) <= 6 or _NOT_A_NAME.search(" ".join(words)) \
+            or not all(map(_name_token, words)):
         return None
     if not any(c.islower() for word in words for c in word):
         return None  # "Ross G. DOUGLAS" is a name, "CASE STUDY" is not: one of its words is in lower case
@@ -274,6 +275,10 @@ def _authors_label(lines: list[PrintedLine]) -> list[str]:
     return [] if at is None else byline_authors(_byline_run(lines, at + 1))
 
 
+MAX_AUTHORS = 500  # a byline of more is a collaboration's, printed as its name, or not a byline
+MAX_NAME_CHARS = 100
+
+
 @dataclass(frozen=True)
 class FrontMatter:
     title: str | None
@@ -364,7 +369,7 @@ def authors_in(metadata_author: str | None) -> list[str]:
     decoded = _MANGLED_ENTITY.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(metadata_author or ""))
     names = _HONORIFIC.sub("", re.sub(r"\{?\bet al\.?\}?", "", decoded))
     parts = (" ".join(part.split()).strip(" .") for part in _AUTHOR_SPLIT.split(names))
-    return [name for name in parts if not _NOT_A_PERSON.search(name) and (
+    return [name for name in parts if len(name) <= MAX_NAME_CHARS and not _NOT_A_PERSON.search(name) and (
         len(name.split()) >= 2 or (len(name) > 2 and " " not in name and name[:1].isupper() and "." in name))]
 
 
@@ -391,8 +396,9 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     stored = authors_in(metadata.get("author"))
     return FrontMatter(
         title=title,
-        authors=printed if len(printed) > len(stored) or (
-            len(printed) == len(stored) and list(map(name_key, printed)) != list(map(name_key, stored))) else stored,
+        authors=(printed if len(printed) > len(stored) or (
+            len(printed) == len(stored) and list(map(name_key, printed)) != list(map(name_key, stored))) else stored
+                 )[:MAX_AUTHORS],
         year=year_in(first_pages_text) or year_in(subject) or (int(created.group(1)) if created else None),
         venue=venue_in(subject),
         doi=doi_in(subject) or doi_in(first_pages_text))
