@@ -388,8 +388,11 @@ class Catalog:
                          col(PaperRow.authors_json))
                  .join(PaperRow).where(col(ChunkRow.id).in_(ids)))
         with Session(self.engine) as session:
-            return {row[0]: StoredPassage(row[0], row[1], row[2], row[3], row[4], _page_spans(row[5]), abs_url(row[6]),
-                                          row[7], tuple(json.loads(row[8] or "[]"))) for row in session.execute(query)}
+            rows = list(session.execute(query))
+        # decoded once a paper, not once a passage: this is on every search's path
+        authors = {row[1]: tuple(json.loads(row[8] or "[]")) for row in {row[1]: row for row in rows}.values()}
+        return {row[0]: StoredPassage(row[0], row[1], row[2], row[3], row[4], _page_spans(row[5]), abs_url(row[6]),
+                                      row[7], authors[row[1]]) for row in rows}
 
     def fingerprint(self) -> str:
         """Changes whenever chunks are added or removed: what derived indexes are checked against."""
