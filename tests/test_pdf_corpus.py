@@ -114,7 +114,8 @@ def test_a_turn_on_journal_articles_quotes_their_findings_and_limitations_not_th
             (q["section"], q["text"]) for q in result.get("open_questions", [])]
         assert quoted, result
         # who wrote each cited paper, read from its byline (BMC's metadata names no one)
-        assert {c["byline"] for c in result["citations"]} <= {"Agyeman-Duah et al. 2014", "Tully et al. 2010"}
+        bylines = {c["byline"] for c in result["citations"]}
+        assert bylines and bylines <= {"Agyeman-Duah et al. 2014", "Tully et al. 2010"}, bylines
         for section, text in quoted:
             assert is_body_section(section), (question, section, text)
             assert not re.match(r"^\s*\[?\d+[.\]]\s+[A-Z][a-z]+ [A-Z]{1,3}\b", text), (question, text)
