@@ -36,6 +36,7 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 from agent.cell_values import ValueKind, kind_of, read_value, supported
+from agent.citations import byline
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
 from agent.llm.structured import ModelStepError, ask_json
@@ -156,6 +157,7 @@ class Row(BaseModel):
     title: str
     year: int | None
     cells: list[Cell]
+    byline: str = ""  # who wrote it and when, as a reference list shortens it ("Vedovato et al. 2024")
 
 
 class EvidenceTable(BaseModel):
@@ -299,7 +301,7 @@ class TableBuilder:
     def _row(self, paper: PaperRow, columns: list[Column], budget: ModelBudget | None) -> Row:
         passages = self.searcher.paper_passages([paper.paper_id])
         return Row(paper_id=paper.paper_id, title=paper.title, year=paper.year,
-                   cells=[self.cell(c, passages, budget) for c in columns])
+                   byline=byline(paper.authors, paper.year), cells=[self.cell(c, passages, budget) for c in columns])
 
     def cell(self, column: Column, passages: list[Passage], budget: ModelBudget | None = None) -> Cell:
         """The column's cell for one paper, given all its passages; `budget`: the model's calls left (None: no

@@ -14,7 +14,7 @@ import io
 import re
 from typing import Any, Literal
 
-from agent.evidence_tables import Cell, EvidenceTable
+from agent.evidence_tables import Cell, EvidenceTable, Row
 
 TableFormat = Literal["markdown", "csv", "xlsx", "json"]
 NOT_REPORTED = "not reported"
@@ -47,6 +47,12 @@ def _shown(cell: Cell) -> str:
     return f"{text} ({where})" if where else text
 
 
+def _paper(row: Row) -> str:
+    """A row's paper as a reader names it: "Title (Vedovato et al. 2024)", else "Title (2024)"."""
+    who = row.byline or (str(row.year) if row.year else "")
+    return f"{row.title} ({who})" if who else row.title
+
+
 def markdown(table: EvidenceTable) -> str:
     def escaped(text: str) -> str:
         return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
@@ -54,7 +60,7 @@ def markdown(table: EvidenceTable) -> str:
     lines = ["| Paper | " + " | ".join(escaped(c) for c in table.columns) + " |",
              "|" + "---|" * (len(table.columns) + 1)]
     for row in table.rows:
-        paper = escaped(f"{row.title} ({row.year})" if row.year else row.title)
+        paper = escaped(_paper(row))
         lines.append(f"| {paper} | " + " | ".join(escaped(_shown(c)) for c in row.cells) + " |")
     quoted = [(row, cell) for row in table.rows for cell in row.cells if cell.reported and cell.value]
     if quoted:  # a value's quote, so every value can be checked
@@ -68,7 +74,7 @@ def csv_text(table: EvidenceTable) -> str:
     """One line per paper: for each column its value (or quote), the quote, page and section."""
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["paper_id", "title", "year"] + [f"{c}{part}" for c in table.columns
+    header = ["paper_id", "title", "year", "byline"] + [f"{c}{part}" for c in table.columns
                                               for part in ("", ": quote", ": page", ": section")]
     writer.writerow([spreadsheet_text(h) for h in header])
     for row in table.rows:
@@ -77,7 +83,7 @@ def csv_text(table: EvidenceTable) -> str:
             shown = (cell.value or cell.quote or "") if cell.reported else _absent(cell)
             cells += [shown, cell.quote or "", cell.page if cell.page is not None else "", cell.section or ""]
         writer.writerow([spreadsheet_text(v) if isinstance(v, str) else v
-                         for v in [row.paper_id, row.title, row.year or "", *cells]])
+                         for v in [row.paper_id, row.title, row.year or "", row.byline, *cells]])
     return out.getvalue()
 
 
@@ -102,15 +108,15 @@ def xlsx_bytes(table: EvidenceTable) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Table"
-    _sheet_row(sheet, ["Paper", "Year", *table.columns])
+    _sheet_row(sheet, ["Paper", "Year", "Byline", *table.columns])
     for row in table.rows:
-        _sheet_row(sheet, [row.title, row.year, *((c.value or c.quote or "") if c.reported else _absent(c)
+        _sheet_row(sheet, [row.title, row.year, row.byline, *((c.value or c.quote or "") if c.reported else _absent(c)
                                                    for c in row.cells)])
         for offset, cell in enumerate(row.cells):
             if cell.reported and cell.quote:
                 where = ", ".join(dict.fromkeys(part for part in (_where(cell), cell.section) if part))
                 comment = f"\"{cell.quote}\"" + (f" ({where})" if where else "")
-                sheet.cell(row=sheet.max_row, column=3 + offset).comment = Comment(
+                sheet.cell(row=sheet.max_row, column=4 + offset).comment = Comment(
                     ILLEGAL_CHARACTERS_RE.sub(" ", comment)[:2000], "SciSynth")
     quotes = book.create_sheet("Quotes")
     _sheet_row(quotes, ["paper_id", "title", "column", "reported", "value", "quote", "page", "section", "confidence",

@@ -26,6 +26,7 @@ TRIALS = [
                  "0.63-0.92). Major bleeding was more frequent with aspirin. Conclusions: Low-dose aspirin lowers "
                  "the risk of ischaemic stroke in older adults."},
     {"id": "cohort-b", "title": "Aspirin use and incident stroke: a population cohort", "year": 2021,
+     "authors": ["Ana Lindqvist", "Tomás de la Cruz"],
      "abstract": "We followed 18,000 adults for eight years to examine aspirin use and stroke. Aspirin use did not "
                  "reduce the risk of stroke (hazard ratio 1.02, 95% CI 0.88-1.19). There was no significant "
                  "difference in ischaemic stroke between users and non-users. Aspirin users had more "

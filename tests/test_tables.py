@@ -40,6 +40,8 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
     assert [row["paper_id"] for row in table["rows"]] == list(ROWS)
     assert cells["trial-a"]["Sample size?"]["value"] == "4,120 adults"
     assert cells["cohort-b"]["Sample size?"]["value"] == "18,000 adults"
+    assert {row["paper_id"]: row["byline"] for row in table["rows"]} == {
+        "trial-a": "2019", "cohort-b": "Lindqvist & de la Cruz 2021", "soil-c": "2018"}
     stroke = "Does aspirin lower the risk of stroke?"
     assert "aspirin" in cells["trial-a"][stroke]["quote"].lower() and cells["trial-a"][stroke]["reported"]
     assert "did not reduce the risk of stroke" in cells["cohort-b"][stroke]["quote"]
@@ -57,9 +59,9 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
                      str(workbook))
     assert saved.returncode == 0 and "wrote 3 papers x 6 columns" in saved.stderr
     sheet = load_workbook(workbook)["Table"]
-    assert [c.value for c in sheet[1]] == ["Paper", "Year", "Population", "Intervention", "Comparator", "Outcome",
-                                           "Sample size", "Design"]
-    assert sheet["G2"].value == "4,120 adults" and "4,120 adults aged over 65" in sheet["G2"].comment.text
+    assert [c.value for c in sheet[1]] == ["Paper", "Year", "Byline", "Population", "Intervention", "Comparator",
+                                           "Outcome", "Sample size", "Design"]
+    assert sheet["H2"].value == "4,120 adults" and "4,120 adults aged over 65" in sheet["H2"].comment.text
     as_csv = list(csv.DictReader(io.StringIO(scisynth(home, "table", "--papers", *ROWS, "--column",
                                                       "Sample size?", "--format", "csv").stdout)))
     assert as_csv[2]["Sample size?"] == "not reported" and as_csv[0]["Sample size?: quote"].startswith("Methods:")

@@ -227,6 +227,7 @@ def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) ->
         expect(page.locator("#table-status")).to_have_text("3 papers", timeout=120_000)
         expect(page.locator("#table-grid tbody tr")).to_have_count(3)
         expect(page.locator("#table-grid thead th")).to_have_count(8)  # the papers, 5 preset columns and 2 asked
+        expect(page.locator("#table-grid tbody th .venue").filter(has_text="Cohan et al. 2020")).to_have_count(1)
         unread = page.locator("#table-grid td.not-reported").first  # the Task column: no value pattern, no model
         expect(unread).to_have_text("not read (needs a model)")
         unread.click()
@@ -243,4 +244,4 @@ def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) ->
             page.click("#table-save")
         saved = download.value
         assert saved.suggested_filename.startswith("table-") and saved.suggested_filename.endswith(".csv")
-        assert Path(saved.path()).read_text().startswith("paper_id,title,year,Task,Task: quote")
+        assert Path(saved.path()).read_text().startswith("paper_id,title,year,byline,Task,Task: quote")

@@ -525,7 +525,8 @@ function drawTable(rows) {
   if (!rows.length) { $("table-grid").replaceChildren(); return; }
   const columns = rows[0].cells.map((cell) => cell.column);
   const body = rows.map((row) => el("tr", {},
-    el("th", {}, row.title, row.year ? el("div", { className: "venue" }, String(row.year)) : null),
+    el("th", {}, row.title, row.byline || row.year
+      ? el("div", { className: "venue" }, row.byline || String(row.year)) : null),
     ...row.cells.map((cell) => {
       const td = el("td", { className: cell.reported ? "reported" : "not-reported" }, cellText(cell),
         cell.reported && cell.page ? el("div", { className: "where" }, `p. ${cell.page}`) : null);

@@ -93,7 +93,7 @@ def _table() -> EvidenceTable:
     valued = Cell(column="Sample size", value="313 sheep", quote="We sampled 313 sheep.", page=1, section="Methods",
                   reported=True, confidence=0.8, passage="We sampled 313 sheep.")
     return EvidenceTable(columns=["Result", "Sample size"], trace=[], rows=[
-        Row(paper_id="a", title="@SUM(A1) paper", year=2020, cells=[hostile, absent]),
+        Row(paper_id="a", title="@SUM(A1) paper", year=2020, byline="Cox & White 2020", cells=[hostile, absent]),
         Row(paper_id="b", title="Sheep | goats", year=None, cells=[hostile, valued])])
 
 
@@ -103,6 +103,7 @@ def test_markdown_escapes_pipes_and_lists_the_quotes_behind_values() -> None:
     assert lines[0] == "| Paper | Result | Sample size |" and all(line.count(" | ") >= 2 for line in lines[2:4])
     assert "\\| 0.97 \\|" in lines[2] and "not reported" in lines[2] and "Sheep \\| goats" in lines[3]
     assert "313 sheep (p. 1)" in lines[3]
+    assert lines[2].startswith("| @SUM(A1) paper (Cox & White 2020) |") and lines[3].startswith("| Sheep \\| goats |")
     assert '- Sheep \\| goats, Sample size (p. 1): "We sampled 313 sheep."' in text
 
 
@@ -110,18 +111,18 @@ def test_csv_and_excel_never_hold_a_formula() -> None:
     assert spreadsheet_text("=1+1") == "'=1+1" and spreadsheet_text("-0.6") == "-0.6"
     assert spreadsheet_text("@SUM(A1)") == "'@SUM(A1)" and spreadsheet_text("plain") == "plain"
     rows = list(csv.reader(io.StringIO(write(_table(), "csv").decode())))
-    assert rows[0][:4] == ["paper_id", "title", "year", "Result"] and rows[0][4] == "Result: quote"
-    assert rows[1][1] == "'@SUM(A1) paper" and rows[1][3].startswith("'=HYPERLINK")
-    assert rows[1][7] == "not reported" and rows[2][7] == "313 sheep" and rows[2][8] == "We sampled 313 sheep."
+    assert rows[0][:5] == ["paper_id", "title", "year", "byline", "Result"] and rows[0][5] == "Result: quote"
+    assert rows[1][1] == "'@SUM(A1) paper" and rows[1][3] == "Cox & White 2020" and rows[1][4].startswith("'=HYPERLINK")
+    assert rows[1][8] == "not reported" and rows[2][8] == "313 sheep" and rows[2][9] == "We sampled 313 sheep."
     hostile = _table()
     hostile.columns = ["=cmd|' /C calc'!A0", "Sample\x01size"]
-    assert next(csv.reader(io.StringIO(write(hostile, "csv").decode())))[3] == "'=cmd|' /C calc'!A0"
+    assert next(csv.reader(io.StringIO(write(hostile, "csv").decode())))[4] == "'=cmd|' /C calc'!A0"
     book = load_workbook(io.BytesIO(write(hostile, "xlsx")))
     sheet = book["Table"]
-    assert [c.value for c in sheet[1]] == ["Paper", "Year", "=cmd|' /C calc'!A0", "Sample size"]
+    assert [c.value for c in sheet[1]] == ["Paper", "Year", "Byline", "=cmd|' /C calc'!A0", "Sample size"]
     # every text cell is text, never a formula, and verbatim (no apostrophe in Excel)
     assert all(c.data_type == "s" for line in sheet.iter_rows() for c in line if isinstance(c.value, str))
-    assert sheet["A2"].value == "@SUM(A1) paper" and sheet["C2"].value.startswith("=HYPERLINK")
-    assert sheet["D3"].comment.text == '"We sampled 313 sheep." (p. 1, Methods)'
+    assert sheet["A2"].value == "@SUM(A1) paper" and sheet["D2"].value.startswith("=HYPERLINK")
+    assert sheet["E3"].comment.text == '"We sampled 313 sheep." (p. 1, Methods)'
     quotes = list(book["Quotes"].values)
     assert quotes[0][:6] == ("paper_id", "title", "column", "reported", "value", "quote") and len(quotes) == 5
