@@ -230,16 +230,45 @@ def _byline_run(lines: list[PrintedLine], start: int) -> list[str]:
 
 
 _TOP_LINES = 400  # a title and its byline are set early on the first page, if not always first
+_ABSTRACT = re.compile(r"\s*(?:abstract|summary)\b", re.IGNORECASE)
+
+
+def _body_size(lines: list[PrintedLine]) -> float:
+    """The type size most of the page's text is printed in."""
+    characters: Counter[float] = Counter()
+    for text, size in lines:
+        characters[size] += len(text)
+    return characters.most_common(1)[0][0] if characters else 0.0
+
+
+def _author_blocks(lines: list[PrintedLine], start: int) -> list[str]:
+    """The names of a byline set as blocks side by side (ACM: each author's name over their affiliation, three to a
+    row), which a page's text gives block by block: the first block's name, then the lines of its affiliation in a
+    smaller size, then the next name in the byline's size. Read only when the byline starts with one name printed
+    larger than the page's text, up to the abstract; any other line in the byline's size ends it."""
+    run = _byline_run(lines, start)
+    names = byline_authors(run)
+    if len(names) != 1 or len(run) != 1:
+        return names
+    at = next(i for i in range(start, len(lines)) if lines[i][0] == run[0])
+    size = lines[at][1]
+    if size <= _body_size(lines) + 0.5:
+        return names
+    for text, printed in lines[at + 1:at + 80]:
+        if _ABSTRACT.match(text) or printed > size + 0.6:
+            break
+        if abs(printed - size) <= 0.6:
+            if len(more := byline_authors([text])) != 1 or not _pieces(text):
+                break
+            names += more
+    return names
 
 
 def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
     """The first run of lines printed larger than the list of two or more names right under it, and larger than most
     of the page's text (where it starts, the title, the names): found without the reader's guess, which a journal's
     name or a boxed heading can mislead."""
-    characters: Counter[float] = Counter()
-    for text, size in lines:
-        characters[size] += len(text)
-    body = characters.most_common(1)[0][0] if characters else 0.0
+    body = _body_size(lines)
     for at in range(1, min(len(lines), _TOP_LINES)):
         if lines[at - 1][1] < lines[at][1] + 1 or lines[at - 1][1] <= body:
             continue  # cheap first: a title is printed larger than its byline and than the page's text
@@ -385,7 +414,7 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     lines = [line for line in first_page_lines or [] if not line[0].strip().isdigit()]  # line and page numbers
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
-    printed = byline_authors(_byline_run(lines, where[1])) if where else []
+    printed = _author_blocks(lines, where[1]) if where else []
     if not printed and (anchored := _title_above_byline(lines)):
         start, above, printed = anchored
         if where and title and 0 <= start - where[1] <= 2:

@@ -120,6 +120,24 @@ def test_the_authors_printed_under_the_title_complete_metadata_that_names_only_t
     assert front.authors == ["Ann Lee", "Bo Chen"]
 
 
+def test_authors_set_side_by_side_each_over_their_affiliation_are_all_read() -> None:
+    title = "Not Quite There Yet: Remaining Challenges in Software Product Line Engineering"
+    body = [("Research on system and software product line engineering has been inspired by industry.", 9.0)] * 6
+    blocks = [("Martin Becker", 12.0), ("Embedded Systems", 10.0), ("Fraunhofer IESE", 10.0),
+              ("martin.becker@iese.fraunhofer.de", 10.0), ("Rick Rabiser", 12.0), ("Johannes Kepler University", 10.0),
+              ("Linz, Austria", 10.0), ("Goetz Botterweck", 12.0), ("Trinity College Dublin", 10.0)]
+    lines = [("Not Quite There Yet: Remaining Challenges in", 17.2), ("Software Product Line Engineering", 17.2),
+             *blocks, ("ABSTRACT", 10.9), *body, ("Anna Karenina", 12.0)]
+    assert read_front_matter("", title, {}, lines).authors == ["Martin Becker", "Rick Rabiser", "Goetz Botterweck"]
+    # one author over an affiliation, then a line in the byline's size that is not a name: one author
+    lone = [lines[0], lines[1], ("Martin Becker", 12.0), ("Fraunhofer IESE", 10.0), ("Introduction", 12.0),
+            ("Kim Lee", 12.0), *body]
+    assert read_front_matter("", title, {}, lone).authors == ["Martin Becker"]
+    # a byline in the size of the page's text is not read as blocks: names further down are the text's
+    plain = [lines[0], lines[1], ("Martin Becker", 9.0), ("Fraunhofer IESE", 8.0), *body, ("Kim Lee", 9.0)]
+    assert read_front_matter("", title, {}, plain).authors == ["Martin Becker"]
+
+
 def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
     lines = [("International Journal of Remote Sensing", 10.0), ("Research Article", 18.0),
              ("SAR-derived wind fields at the coastal region in the", 18.0), ("East/Japan Sea", 18.0),
