@@ -284,6 +284,30 @@ def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] 
     return None
 
 
+def _byline_above_title(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
+    """A title with its byline printed right above it, smaller (De Gruyter: banners, the names, then the title):
+    the first run of lines printed larger than the page's text whose lines just above, in one size and up to a
+    banner, name two or more people (where the title starts, the title, the names)."""
+    body = _body_size(lines)
+    for at in range(1, min(len(lines), _TOP_LINES)):
+        size = lines[at][1]
+        if size < lines[at - 1][1] + 1 or size <= body + 0.5:
+            continue
+        above = at
+        while above > 0 and abs(lines[above - 1][1] - lines[at - 1][1]) <= 0.6 and not is_banner(lines[above - 1][0]):
+            above -= 1
+        names = byline_authors([text for text, _ in lines[above:at]])
+        if len(names) < 2:
+            continue
+        end = at
+        while end < len(lines) and abs(lines[end][1] - size) <= 0.5:
+            end += 1
+        title = _joined(lines[at:end])
+        if plausible_title(title):
+            return at, title, names
+    return None
+
+
 def _line_numbers(title: str, above: str) -> bool:
     """Whether the reader's title holds numbers the lines above the byline do not: a preprint's line numbers
     ("Residues Neighboring an SH3-Binding 1 Motif")."""
@@ -415,7 +439,7 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
     printed = _author_blocks(lines, where[1]) if where else []
-    if not printed and (anchored := _title_above_byline(lines)):
+    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines)):
         start, above, printed = anchored
         if where and title and 0 <= start - where[1] <= 2:
             title = f"{title}: {above}"  # a subtitle printed apart, between the title and the byline

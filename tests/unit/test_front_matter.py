@@ -138,6 +138,22 @@ def test_authors_set_side_by_side_each_over_their_affiliation_are_all_read() -> 
     assert read_front_matter("", title, {}, plain).authors == ["Martin Becker"]
 
 
+def test_a_byline_printed_above_the_title_is_read_with_its_title() -> None:
+    body = [("Abstract: Objective. The aim of this meta-analysis was to evaluate the correlation between", 9.5)] * 8
+    lines = [("Open Med. 2016; 11: 264-269", 8.0), ("Research Article", 12.0), ("Open Access", 12.0),
+             ("Xiao Haibing*, Cao Xu, Cai Jifu, Li Ling , Hu Yanjun", 12.0),
+             ("Correlation between CTLA-4 gene rs221775A>G", 22.0),
+             ("single nucleotide polymorphism and multiple", 22.0), ("sclerosis susceptibility. A meta-analysis", 22.0),
+             ("DOI 10.1515/med-2016-0052", 8.0), *body]
+    front = read_front_matter("", None, {"title": "OPENMED-D-16-00049.indd"}, lines)
+    assert front.title == ("Correlation between CTLA-4 gene rs221775A>G single nucleotide polymorphism and multiple "
+                           "sclerosis susceptibility. A meta-analysis")
+    assert front.authors == ["Xiao Haibing", "Cao Xu", "Cai Jifu", "Li Ling", "Hu Yanjun"]  # not the banners
+    # a journal's name over a title is not a byline
+    named = [("Journal of Applied Ecology", 12.0), *lines[4:]]
+    assert read_front_matter("", None, {}, named).authors == []
+
+
 def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
     lines = [("International Journal of Remote Sensing", 10.0), ("Research Article", 18.0),
              ("SAR-derived wind fields at the coastal region in the", 18.0), ("East/Japan Sea", 18.0),
