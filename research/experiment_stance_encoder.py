@@ -14,7 +14,10 @@ by macro-F1. Printed: the held-out figures and SciFact dev's 209 (claim, gold ra
 the linear classifier's second stage and always answering "supports". The pipeline figures (`scisynth eval
 scifact-verify` with the encoder as the second stage) are in docs/evals.md.
 
-    python -m research.experiment_stance_encoder [--out FOLDER] [--max-claims N]   (needs the `train` extra)
+With `--fever FOLDER` one epoch over FEVER's 13,332 dev pairs (supported or refuted) comes first, as SciFact's
+authors started from FEVER (47 minutes in all); docs/evals.md has both runs.
+
+    python -m research.experiment_stance_encoder [--out FOLDER] [--fever FOLDER] [--max-claims N]   (`train` extra)
 """
 
 from __future__ import annotations
@@ -124,8 +127,20 @@ def split_claims(claims: list[dict], seed: int = SEED) -> tuple[list[dict], list
     return shuffled[cut:], shuffled[:cut]
 
 
-def fine_tune(examples: list[Example], output: Path, epochs: int = EPOCHS, seed: int = SEED) -> None:
-    """LoRA adapters and a two-way head on the bundled MiniLM, written to `output` (peft's adapter files)."""
+def fever_examples(folder: Path) -> list[Example]:
+    """FEVER's claims against their Wikipedia evidence, supported or refuted, in the RTE form of the COVID-Fact
+    repository (asaakyan/covidfact, RTE-Fever/processed: dev.raw.input0 evidence, dev.raw.input1 claim, dev.label;
+    FEVER 1.0's shared-task dev, CC BY-SA 3.0): general-domain entailment to start from, as SciFact's authors did."""
+    evidence, claims, labels = ((folder / name).read_text().splitlines()
+                                for name in ("dev.raw.input0", "dev.raw.input1", "dev.label"))
+    return [Example(claim, text, int(label != "entailment"), "fever")
+            for text, claim, label in zip(evidence, claims, labels, strict=True)]
+
+
+def fine_tune(examples: list[Example], output: Path, epochs: int = EPOCHS, seed: int = SEED,
+              pretraining: list[Example] = ()) -> None:
+    """LoRA adapters and a two-way head on the bundled MiniLM, written to `output` (peft's adapter files); one
+    epoch over `pretraining` first, when given."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
@@ -142,16 +157,17 @@ def fine_tune(examples: list[Example], output: Path, epochs: int = EPOCHS, seed:
     loss_of = torch.nn.CrossEntropyLoss(weight=weights / weights.mean())  # contradictions are the fewer
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE,
                                   weight_decay=0.01)
-    steps = epochs * math.ceil(len(examples) / BATCH)
+    passes = ([list(pretraining)] if pretraining else []) + [examples] * epochs
+    steps = sum(math.ceil(len(each) / BATCH) for each in passes)
     schedule = get_linear_schedule_with_warmup(optimiser, int(0.06 * steps), steps)
     # Bandit B311 accepted: seeded batch order, not a secret.
     rng = random.Random(seed)  # nosec B311
     model.train()
     with tqdm(total=steps, desc="fine-tuning", unit="step") as bar:
-        for _ in range(epochs):
-            order = rng.sample(range(len(examples)), len(examples))
+        for each in passes:
+            order = rng.sample(range(len(each)), len(each))
             for start in range(0, len(order), BATCH):
-                batch = [examples[i] for i in order[start:start + BATCH]]
+                batch = [each[i] for i in order[start:start + BATCH]]
                 inputs = tokenizer([e.claim for e in batch], [e.rationale for e in batch],
                                    truncation="longest_first", max_length=MAX_LENGTH, padding=True,
                                    return_tensors="pt")
@@ -205,7 +221,7 @@ def choose_threshold(encoder: Encoder, written: list[Example]) -> tuple[float, d
     return threshold, grid[threshold]
 
 
-def train(data: Path, output: Path, max_claims: int | None = None) -> dict:
+def train(data: Path, output: Path, max_claims: int | None = None, fever: Path | None = None) -> dict:
     """Train on four fifths of the SciFact train claims and the PubMedQA non-test questions into `output` (nothing
     to do when it holds a manifest), choose the threshold on the held-out fifth; the manifest."""
     if (output / "manifest.json").is_file():
@@ -220,7 +236,7 @@ def train(data: Path, output: Path, max_claims: int | None = None) -> dict:
     examples = scifact_examples(data / "scifact", training) + pubmedqa
     print(f"training on {len(examples)} examples; {len(held_out)} claims held out", flush=True)
     started = time.perf_counter()
-    fine_tune(examples, output)
+    fine_tune(examples, output, pretraining=fever_examples(fever) if fever else ())
     written = [e for e in scifact_examples(data / "scifact", held_out) if e.source == "scifact"]
     threshold, figures = choose_threshold(Encoder.load(output), written)
     held_gold = [e.label for e in written]
@@ -249,9 +265,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(".bench-home/stance-encoder"), help="adapters folder "
                         "(trained when it holds no manifest; default .bench-home/stance-encoder)")
+    parser.add_argument("--fever", type=Path, metavar="FOLDER", help="first one epoch over FEVER's dev pairs "
+                        "in this folder (RTE-Fever/processed of asaakyan/covidfact)")
     parser.add_argument("--max-claims", type=int, metavar="N", help="a seeded sample of N train claims (a check)")
     args = parser.parse_args()
-    manifest = train(DATA, args.out, args.max_claims)
+    manifest = train(DATA, args.out, args.max_claims, args.fever)
     encoder, threshold = Encoder.load(args.out), manifest["contradicts_threshold"]
     embedder, judge, classifier = load_embedder(BASE_MODEL_NAME), shipped_judge(), shipped_stance()
     gold, by_encoder, by_classifier = [], [], []
