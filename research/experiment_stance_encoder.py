@@ -28,6 +28,7 @@ import math
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,7 +139,7 @@ def fever_examples(folder: Path) -> list[Example]:
 
 
 def fine_tune(examples: list[Example], output: Path, epochs: int = EPOCHS, seed: int = SEED,
-              pretraining: list[Example] = ()) -> None:
+              pretraining: Sequence[Example] = ()) -> None:
     """LoRA adapters and a two-way head on the bundled MiniLM, written to `output` (peft's adapter files); one
     epoch over `pretraining` first, when given."""
     import torch
