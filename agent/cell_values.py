@@ -23,9 +23,13 @@ _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing co
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
                     rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
-# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), figure and table numbers
+# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), figure and table callouts
+# whole ("Figure 2A-2B", "Supplementary Table 3-4", "Figs. 4a–c", "Tables 1 and 2", "Fig. S3")
+_CALLOUT_NUMBER = r"S?\d+[a-zA-Z]?\b"
 _NOT_VALUES = re.compile(r"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|"
-                         r"(?:\b(?:Fig(?:ure)?|Table|Eq(?:uation)?|Section)|§)\.?\s*\d+", re.IGNORECASE)
+                         r"(?:\b(?:Fig(?:ure)?s?|Tables?|Eqs?|Equations?|Sections?)|§)\.?\s*" + _CALLOUT_NUMBER +
+                         r"(?:\s*[–-]\s*(?:" + _CALLOUT_NUMBER + r"|[a-zA-Z]\b)|(?:,\s*|\s+and\s+)" + _CALLOUT_NUMBER +
+                         r"(?!\s*[\w%]))*", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|"
                      r"[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|days?\b|weeks?\b|months?\b|years?\b)?")
 _YEARISH = re.compile(r"^(?:19|20)\d\d$")

@@ -31,6 +31,11 @@ from retrieval.search import Passage
     ("design", "This was not a randomized trial but a cohort study.", "cohort study"),
     ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
     ("number", "Mice received 1.5 mg/kg at 22 kV (Table 3, §4).", "1.5 mg/kg, 22 kV"),
+    # a callout is no value, whole: its letters, ranges and lists
+    ("number", "no significant changes in body weight (Figure 2A-2B), and organ weights (Supplementary Table 3-4).",
+     None),
+    ("number", "Uptake fell by 40% (Figs. 4a–c and Tables 1 and 2; Fig. S3).", "40%"),
+    ("number", "as in Table 2, 45 mice gained 12% weight", "45, 12%"),
     ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
     ("text", "Anything at all.", None),
 ])
