@@ -66,6 +66,13 @@ def test_ask_stream_and_open_a_citation(server: str) -> None:  # noqa: F811
         picture.click()  # enlarged, as a researcher reads it
         page.screenshot(path=str(ARTIFACTS / "cited-page.png"))
         picture.click()
+        # the passage's other cited sentence is shown on its own page too, highlighted, at a click
+        also = card.locator(".quote.also").first
+        expect(also).not_to_be_empty()
+        card.locator(".quote.also + a.show-quote").first.click()
+        picture = card.locator("img.page-image").first
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+        _highlight_covers_the_quote(server, also.inner_text(), int(picture.get_attribute("data-page") or 0))
         expect(page.locator(".conv")).not_to_have_count(0)
         with page.expect_download() as download:  # the cited papers, as a BibTeX file to save
             page.click("#export")

@@ -152,14 +152,27 @@ function showPassage(n) {
   const c = citations[n];
   if (!c) return;
   const where = `${c.section || ""}${c.page ? `, page ${c.page}` : ""}`;
+  const evidence = el("div", { className: "evidence" });
+  const show = (quote, page) => {
+    evidence.replaceChildren();
+    if (c.paper_id && quote) showEvidence(evidence, c.paper_id, quote, page);
+  };
+  // the passage's other cited sentences: each can be shown on its own page, highlighted, as the first is
+  const quotes = [{ quote: c.quote || "", page: c.page }, ...(c.also || [])];
+  const lines = quotes.map((q, i) => {
+    const line = el("div", { className: i ? "quote also" : "quote" }, q.quote);
+    if (c.also && c.also.length && c.paper_id) {
+      const link = el("a", { href: "#", className: "show-quote" }, q.page ? `show on page ${q.page}` : "show it");
+      link.addEventListener("click", (event) => { event.preventDefault(); show(q.quote, q.page); });
+      return el("div", {}, line, link);
+    }
+    return line;
+  });
   const card = el("div", { className: "card", id: "passage-card" },
     el("h4", {}, `[${n}] ${c.title || ""}${c.byline ? ` (${c.byline})` : ""}`),
-    el("div", { className: "status" }, where),
-    el("div", { className: "quote" }, c.quote || ""),
-    ...(c.also || []).map((q) => el("div", { className: "quote also" }, q.quote)),  // the passage's other cited sentences
-    externalLink(c.url, "Open the paper"));
+    el("div", { className: "status" }, where), ...lines, externalLink(c.url, "Open the paper"), evidence);
   $("passage").replaceChildren(card);
-  if (c.paper_id && c.quote) showEvidence(card, c.paper_id, c.quote, c.page);
+  show(c.quote, c.page);
 }
 
 document.addEventListener("click", (event) => {
