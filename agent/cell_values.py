@@ -23,15 +23,22 @@ _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing co
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
                     rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
-# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), figure and table callouts
-# whole ("Figure 2A-2B", "Supplementary Table 3-4", "Figs. 4a–c", "Tables 1 and 2", "Fig. S3")
-_CALLOUT_NUMBER = r"S?\d+[a-zA-Z]?\b"
-_NOT_VALUES = re.compile(r"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|"
-                         r"(?:\b(?:Fig(?:ure)?s?|Tables?|Eqs?|Equations?|Sections?)|§)\.?\s*" + _CALLOUT_NUMBER +
-                         r"(?:\s*[–-]\s*(?:" + _CALLOUT_NUMBER + r"|[a-zA-Z]\b)|(?:,\s*|\s+and\s+)" + _CALLOUT_NUMBER +
-                         r"(?!\s*[\w%]))*", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|"
-                     r"[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|days?\b|weeks?\b|months?\b|years?\b)?")
+_UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|"
+          r"days?\b|weeks?\b|months?\b|years?\b")
+_NUMBER = re.compile(rf"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:{_UNITS})?")
+# Figure and table callouts are no values and are taken out whole: a letter or a range after one figure ("Figure
+# 2A-2B", "Supplementary Table 3-4", "Fig. 4a–c"), and lists only after a plural ("Figures 2, 3, and 4", "Tables 1
+# and 2"), whose last item is no list item when a unit or count follows it ("Figs. 2 and 3, 40 mg"); "Fig. 2, 3-fold
+# higher" keeps its value.
+_FIGURE = r"S?\d+[a-zA-Z]?\b"
+_A_VALUE_FOLLOWS = rf"(?!\s*(?:[.,]\d|{_UNITS}|(?:\w+\s+)?(?:{_COUNTED})\b))"
+_ONE = (r"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supplementary Note|figure supplement)"
+        r"|§)\.?\s*" + _FIGURE + rf"(?:\s*[–-]\s*(?:{_FIGURE}|[a-zA-Z]\b))*")
+_MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices)\.?\s*" + _FIGURE +
+         rf"(?:(?:\s*[–&-]\s*|\s*,\s*(?:and\s+)?|\s+(?:and|to)\s+)(?:{_FIGURE}{_A_VALUE_FOLLOWS}|[a-zA-Z]\b))*")
+# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts
+_NOT_VALUES = re.compile(rf"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|{_MANY}|{_ONE}",
+                         re.IGNORECASE)
 _YEARISH = re.compile(r"^(?:19|20)\d\d$")
 _DATASET = re.compile(r"\b((?:[A-Z][\w.-]*|[A-Z]{2,}\d*)(?:\s+[A-Z0-9][\w.-]*){0,3})\s+(?:data\s?set|corpus|"
                       r"benchmark|suite|collection|treebank|challenge|shared task)s?\b")

@@ -74,6 +74,7 @@ _BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h
                           r"\bORCID\b|\bID\b")
 _PARTICLE = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "do", "bin",
              "ibn", "al", "el", "ter", "ten", "y", "e", "zu"}
+_ACCENT_BEFORE_ITS_LETTER = re.compile(r"[B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z][´`¨ˆ][AEIOUaeiou]")
 _COMBINING = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "¸": "\u0327", "˜": "\u0303", "ˆ": "\u0302"}
 _SUFFIX = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 _FUNCTION_WORDS = {"the", "of", "for", "in", "on", "with", "from", "to", "by", "at", "an", "as", "is", "are", "we"}
@@ -106,10 +107,16 @@ def _person(piece: str) -> str | None:
 
 
 def _pieces(line: str) -> list[str]:
-    """A byline's line cut at its separators, marks and degrees dropped."""
+    """A byline's line cut at its separators, marks and degrees dropped (a line no page is wide enough to print is
+    one piece, cut short: no name)."""
+    if len(line) > _LONGEST_BYLINE_LINE:
+        return [line[:_LONGEST_BYLINE_LINE]]
     line = re.sub(r"[\u00ad\u200b\u2060]", "", line)  # soft hyphens and zero-width spaces ("Phillips-\u00adCremins")
-    # a spacing accent set after its letter joined to it
-    # ("Se´lambarom", "Ozgu¨ n", "Selc¸ uk": the space some writers set after it dropped too)
+    # a spacing accent joined to its letter: set before it where a line shows that style (TeX: "Gr´egory Mouni´e", a
+    # consonant before an accent over a vowel), else after it ("Se´lambarom", "Ozgu¨ n", "Selc¸ uk", and a cedilla
+    # always: the space some writers set after it dropped too)
+    if _ACCENT_BEFORE_ITS_LETTER.search(line):
+        line = re.sub(r"([´`¨˜ˆ])([A-Za-z])", lambda m: m.group(2) + _COMBINING[m.group(1)], line)
     line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])([´`¨¸˜ˆ])(?: (?=[a-z]))?",
                                                lambda m: _COMBINING[m.group(1)], line))
     cleaned = _HONORIFIC.sub(" ", _BYLINE_MARK.sub(" ", line))
@@ -119,6 +126,9 @@ def _pieces(line: str) -> list[str]:
 def _closed(line: str) -> bool:
     """Whether a byline's line ends with a separator ("Jun Yang,", "Youlin Zhu &")."""
     return bool(re.search(r"[,;&·•|]\s*$|\band\s*$", _BYLINE_MARK.sub(" ", line).strip()))
+
+
+_LONGEST_BYLINE_LINE = 1000  # characters
 
 
 def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[str]:
@@ -133,6 +143,8 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
     carried = ""  # the last piece of a line, when the next line may end it
     read = 0
     for line in lines_after_title[:4 * most_lines]:
+        if len(line) > _LONGEST_BYLINE_LINE:
+            break  # a line no page is wide enough to print: not names
         pieces = _pieces(line)
         if not pieces:
             continue  # a line of marks only ("1,5,", "*a")
@@ -230,7 +242,8 @@ def _byline_run(lines: list[PrintedLine], start: int) -> list[str]:
 
 
 _TOP_LINES = 400  # a title and its byline are set early on the first page, if not always first
-_ABSTRACT = re.compile(r"\s*(?:abstract|summary)\b", re.IGNORECASE)
+_ABSTRACT = re.compile(r"\s*(?:abstract|summary|r[ée]sum[ée]|resumen|a\s?b\s?s\s?t\s?r\s?a\s?c\s?t)\b", re.IGNORECASE)
+_ADDRESS = re.compile(r"@|https?://|www\.")
 
 
 def _body_size(lines: list[PrintedLine]) -> float:
@@ -245,22 +258,26 @@ def _author_blocks(lines: list[PrintedLine], start: int) -> list[str]:
     """The names of a byline set as blocks side by side (ACM: each author's name over their affiliation, three to a
     row), which a page's text gives block by block: the first block's name, then the lines of its affiliation in a
     smaller size, then the next name in the byline's size. Read only when the byline starts with one name printed
-    larger than the page's text, up to the abstract; any other line in the byline's size ends it."""
+    larger than the page's text, up to the abstract or the first line in the text's size; an email in the name's
+    size is passed over (older ACM), any other line in that size that is not one name ends it."""
     run = _byline_run(lines, start)
     names = byline_authors(run)
     if len(names) != 1 or len(run) != 1:
         return names
     at = next(i for i in range(start, len(lines)) if lines[i][0] == run[0])
-    size = lines[at][1]
-    if size <= _body_size(lines) + 0.5:
+    size, body = lines[at][1], _body_size(lines)
+    if size <= body + 0.5:
         return names
     for text, printed in lines[at + 1:at + 80]:
-        if _ABSTRACT.match(text) or printed > size + 0.6:
+        if not _pieces(text) or _ADDRESS.search(text):
+            continue
+        if _ABSTRACT.match(text) or printed > size + 0.6 or abs(printed - body) <= 0.3:
             break
         if abs(printed - size) <= 0.6:
-            if len(more := byline_authors([text])) != 1 or not _pieces(text):
+            if len(more := byline_authors([text])) != 1:
                 break
-            names += more
+            if name_key(more[0]) not in map(name_key, names):  # a running header repeats a name
+                names += more
     return names
 
 
@@ -284,20 +301,24 @@ def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] 
     return None
 
 
-def _byline_above_title(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
+def _byline_above_title(lines: list[PrintedLine], title_at: int | None) -> tuple[int, str, list[str]] | None:
     """A title with its byline printed right above it, smaller (De Gruyter: banners, the names, then the title):
     the first run of lines printed larger than the page's text whose lines just above, in one size and up to a
-    banner, name two or more people (where the title starts, the title, the names)."""
+    banner, name three or more people, or two joined by "and" (a list of two topics or places is not a byline),
+    under no label ("Edited by"); where the title starts, the title, the names. `title_at`: where the reader's
+    title starts, when it was found on the page: only a byline above it is read."""
     body = _body_size(lines)
-    for at in range(1, min(len(lines), _TOP_LINES)):
+    for at in range(1, min(len(lines), _TOP_LINES)) if title_at is None else (title_at,):
         size = lines[at][1]
-        if size < lines[at - 1][1] + 1 or size <= body + 0.5:
+        if at < 1 or size < lines[at - 1][1] + 1 or size <= body + 0.5:
             continue
         above = at
         while above > 0 and abs(lines[above - 1][1] - lines[at - 1][1]) <= 0.6 and not is_banner(lines[above - 1][0]):
             above -= 1
-        names = byline_authors([text for text, _ in lines[above:at]])
-        if len(names) < 2:
+        printed = [text for text, _ in lines[above:at]]
+        names = byline_authors(printed)
+        labelled = above > 0 and re.search(r"(?:\bby|:)\s*$", lines[above - 1][0], re.IGNORECASE)
+        if labelled or len(names) < 2 or (len(names) == 2 and not re.search(r"\band\b|&", " ".join(printed))):
             continue
         end = at
         while end < len(lines) and abs(lines[end][1] - size) <= 0.5:
@@ -439,7 +460,7 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
     printed = _author_blocks(lines, where[1]) if where else []
-    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines)):
+    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines, where and where[0])):
         start, above, printed = anchored
         if where and title and 0 <= start - where[1] <= 2:
             title = f"{title}: {above}"  # a subtitle printed apart, between the title and the byline

@@ -36,6 +36,11 @@ from retrieval.search import Passage
      None),
     ("number", "Uptake fell by 40% (Figs. 4a–c and Tables 1 and 2; Fig. S3).", "40%"),
     ("number", "as in Table 2, 45 mice gained 12% weight", "45, 12%"),
+    # a value right after one figure's callout is kept; a plural's list is a callout up to a unit or a count
+    ("number", "as in Fig. 2, 3.5 mg was given (Table 1, 2.5%)", "3.5 mg, 2.5%"),
+    ("number", "Fig. 1, 35, 40 and 45% of mice", "35, 40, 45%"),
+    ("number", "Figures 2, 3, and 4 show 12% growth; Figs. 2 and 3, 40 mg", "12%, 40 mg"),
+    ("number", "Figure 1—figure supplement 2, Appendix 3, Box 4, Tab. 5 and Supplementary Note 6", None),
     ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
     ("text", "Anything at all.", None),
 ])

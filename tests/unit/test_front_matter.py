@@ -136,6 +136,14 @@ def test_authors_set_side_by_side_each_over_their_affiliation_are_all_read() -> 
     # a byline in the size of the page's text is not read as blocks: names further down are the text's
     plain = [lines[0], lines[1], ("Martin Becker", 9.0), ("Fraunhofer IESE", 8.0), *body, ("Kim Lee", 9.0)]
     assert read_front_matter("", title, {}, plain).authors == ["Martin Becker"]
+    # older ACM: each email in the name's size, passed over
+    emails = [lines[0], lines[1], ("Pierre-François Dutot", 12.0), ("ID-IMAG", 10.0), ("pfdutot@imag.fr", 12.0),
+              ("Lionel Eyraud", 12.0), ("ID-IMAG", 10.0), ("Lionel.Eyraud@imag.fr", 12.0), ("ABSTRACT", 12.0), *body]
+    assert read_front_matter("", title, {}, emails).authors == ["Pierre-François Dutot", "Lionel Eyraud"]
+    # once the text starts, a heading or a running header in the byline's size is no author
+    headed = [lines[0], lines[1], ("Jane Doe", 12.0), ("University of Somewhere", 8.0), *body,
+              ("Machine Learning", 12.0), ("Jane Doe", 12.0), ("Related Work", 12.0)]
+    assert read_front_matter("", title, {}, headed).authors == ["Jane Doe"]
 
 
 def test_a_byline_printed_above_the_title_is_read_with_its_title() -> None:
@@ -152,6 +160,15 @@ def test_a_byline_printed_above_the_title_is_read_with_its_title() -> None:
     # a journal's name over a title is not a byline
     named = [("Journal of Applied Ecology", 12.0), *lines[4:]]
     assert read_front_matter("", None, {}, named).authors == []
+    # nor two topics or places, nor names under a label
+    for above in ([("Deep Learning, Computer Vision", 12.0)], [("South Africa, New Zealand", 12.0)],
+                  [("Edited by", 9.0), ("Ann Lee, Bo Chen, Kim Park", 12.0)]):
+        assert read_front_matter("", None, {}, [lines[1], *above, *lines[4:]]).authors == []
+    # a title the reader found keeps its place: a byline above a heading further down does not replace it
+    found = [("A Study of Sea Ice", 22.0), ("ANN LEE AND BO CHEN", 12.0), *body[:3],
+             ("Kim Park, Lee Min and Jo Han", 9.5), ("Introduction and Background Work", 12.0), *body]
+    front = read_front_matter("", "A Study of Sea Ice", {}, found)
+    assert front.title == "A Study of Sea Ice" and front.authors == []
 
 
 def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
@@ -200,6 +217,9 @@ def test_bylines_in_capitals_with_bars_and_names_cut_at_a_line_end() -> None:
                            "Bioinformatics and Molecular Evolution Group, School of Biotechnology, Dublin"]) == \
         ["Andrew E. Webb", "Thomas A. Walsh", "Mary J. O’Connell"]
     assert byline_authors(["Jamie Brown, Susan Michie, Robert West", "Summary"])[-1] == "Robert West"
+    # spacing accents, set after their letter or, as TeX sets them, before it; a cedilla always after
+    assert byline_authors(["Se´lambarom Ozgu¨ n, Selc¸ uk Aksoy"]) == ["Sélambarom Ozgün", "Selçuk Aksoy"]
+    assert byline_authors(["Pierre-Franc¸ois Dutot, Gr´egory Mouni´e"]) == ["Pierre-François Dutot", "Grégory Mounié"]
 
 
 def test_production_codes_file_names_and_numbered_sections_are_not_titles() -> None:
