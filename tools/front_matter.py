@@ -70,8 +70,9 @@ _COLLABORATION = re.compile(r"^(?:The\s+)?((?:(?!Collaboration)[A-Z][\w-]*\s+){1
                             r"(?:and\s+(?:(?!Collaboration)[A-Z][\w-]*\s+){1,3})?)Collaborations?$")
 _BYLINE_SPLIT = re.compile(r"\s*(?:,|;|·|•|\||\band\b|&)\s*")
 # What a byline writes beside a name: affiliation marks ("1,5", "*a", "†", "✉") and an ORCID icon's text.
+# (marks set as plain digits, not superscripts, are glued to the name: "Hans Reichenbach3", "Mo Sun1,3*")
 _BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h]))*(?![\w.])|[*†‡§¶#✉∗]+|"
-                          r"\bORCID\b|\bID\b")
+                          r"(?<=[a-z])\d{1,2}(?:\s?,\s?\d{1,2})*(?![\w.])|\bORCID\b|\bID\b")
 _PARTICLE = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "do", "bin",
              "ibn", "al", "el", "ter", "ten", "y", "e", "zu"}
 _ACCENT_BEFORE_ITS_LETTER = re.compile(r"[B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z][´`¨ˆ][AEIOUaeiou]")

@@ -220,6 +220,9 @@ def test_bylines_in_capitals_with_bars_and_names_cut_at_a_line_end() -> None:
     # spacing accents, set after their letter or, as TeX sets them, before it; a cedilla always after
     assert byline_authors(["Se´lambarom Ozgu¨ n, Selc¸ uk Aksoy"]) == ["Sélambarom Ozgün", "Selçuk Aksoy"]
     assert byline_authors(["Pierre-Franc¸ois Dutot, Gr´egory Mouni´e"]) == ["Pierre-François Dutot", "Grégory Mounié"]
+    # affiliation marks set as plain digits, glued to the name
+    assert byline_authors(["Elke Lang1 and Hans Reichenbach3", "Juanhan Liu2, Mo Sun1,3*"]) == [
+        "Elke Lang", "Hans Reichenbach", "Juanhan Liu", "Mo Sun"]
 
 
 def test_production_codes_file_names_and_numbered_sections_are_not_titles() -> None:
