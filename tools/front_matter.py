@@ -48,7 +48,9 @@ _NAME_MARK = re.compile(r"\b[A-Z][\w.'-]*\s+[A-Z][a-z'-]+\s?(?:\d{1,2}(?:\s?,\s?
                         r"(?=\s*(?:,|and\b|&|$))")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*")
 _MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117;" as some PDF writers store it
-_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md|msc|bsc|mph|dphil|drph|scd|frc\w*|facp|facs)\b\.?|"
+# ("Md." before a name is Mohammad, not a degree: "Md. Hassan uz-Zaman")
+_HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md(?!(?-i:\.\s+[A-Z][a-z]))|msc|bsc|mph|dphil|drph|scd|frc\w*|"
+                        r"facp|facs)\b\.?|"
                         r"\b(?:ph|sc|m)\.\s?d\.?(?!\w)", re.IGNORECASE)  # "Ph.D", "M.D.", "Sc.D."
 # Metadata "authors" that are a template's owner or a group, not a person.
 _NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"
@@ -89,6 +91,9 @@ def _name_token(token: str) -> bool:
         return False  # "The Role of ..." is a heading, not a name
     if token.lower() in _PARTICLE or token.lower() in _SUFFIX:
         return True
+    particle, _, rest = token.partition("-")  # a particle joined to the name: "al-Hassan", "uz-Zaman", "ud-Din"
+    if rest and particle in _PARTICLE | {"uz", "ud", "ul", "ur", "an", "as", "ad"} and _name_token(rest):
+        return True
     if re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", token):  # initials: "M", "M.", "E.M.", "J.-P.", "MF"
         return True
     return bool(bare) and bare[0].isupper() and all(c.isalpha() or c in "'’-." for c in bare)
@@ -121,7 +126,7 @@ def _pieces(line: str) -> list[str]:
     line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])([´`¨¸˜ˆ])(?: (?=[a-z]))?",
                                                lambda m: _COMBINING[m.group(1)], line))
     cleaned = _HONORIFIC.sub(" ", _BYLINE_MARK.sub(" ", line))
-    return [" ".join(p.split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…")]
+    return [" ".join(p.strip("'\"").split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…'\"")]
 
 
 def _closed(line: str) -> bool:
@@ -330,6 +335,36 @@ def _byline_above_title(lines: list[PrintedLine], title_at: int | None) -> tuple
     return None
 
 
+_TOP_OF_PAGE = 8  # lines a title and its byline start within when no type size sets them apart
+_YEAR_IN_LINE = re.compile(r"\b(?:19|20)\d\d\b")
+_LABELLED = re.compile(r"^\W*(?:(?:running|short) (?:title|head)|key ?words|article type|category|subject area)\s*:",
+                       re.IGNORECASE)  # a manuscript's labelled lines between its title and its byline
+
+
+def _byline_at_top(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
+    """A title and its byline printed in the text's own size (a manuscript's first page: preprints written in a word
+    processor): the page's first lines, after any banner, then a list of two or more names, perhaps after labelled
+    lines ("Running title: ..."); where the title starts, the title, the names."""
+    start = 0
+    while start < len(lines) and is_banner(lines[start][0]):
+        start += 1
+    for at in range(start + 1, min(len(lines), start + _TOP_OF_PAGE)):
+        end = next((i for i in range(start, at) if _LABELLED.match(lines[i][0])), at)
+        if end == start or not all(_LABELLED.match(text) for text, _ in lines[end:at]):
+            continue
+        names = byline_authors(_byline_run(lines, at))
+        dated = [i for i in range(start, end - 1) if _YEAR_IN_LINE.search(lines[i][0])]  # a journal's volume line
+        first = dated[-1] + 1 if dated else start
+        title = _joined(lines[first:end])
+        sizes = [size for _, size in lines[first:end]]
+        # one size, not smaller than the names: a label over names ("Edited by") or a title over a byline set apart
+        # by their sizes (which the readers above have looked at) is not this
+        one_size = max(sizes) - min(sizes) <= 0.6 and min(sizes) >= lines[at][1] - 0.5
+        if len(names) >= 2 and one_size and plausible_title(title) and not re.search(r"\bby\s*$", title):
+            return start, title, names
+    return None
+
+
 def _line_numbers(title: str, above: str) -> bool:
     """Whether the reader's title holds numbers the lines above the byline do not: a preprint's line numbers
     ("Residues Neighboring an SH3-Binding 1 Motif")."""
@@ -461,7 +496,8 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
     printed = _author_blocks(lines, where[1]) if where else []
-    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines, where and where[0])):
+    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines, where and where[0])
+                        or _byline_at_top(lines)):
         start, above, printed = anchored
         if where and title and 0 <= start - where[1] <= 2:
             title = f"{title}: {above}"  # a subtitle printed apart, between the title and the byline

@@ -171,6 +171,22 @@ def test_a_byline_printed_above_the_title_is_read_with_its_title() -> None:
     assert front.title == "A Study of Sea Ice" and front.authors == []
 
 
+def test_a_manuscript_set_in_one_size_gives_its_title_and_byline_from_the_top_of_the_page() -> None:
+    body = [("Piwi-interacting RNAs silence transposons in the germline of animals and are amplified by", 11.3)] * 9
+    stamp = [("CC-BY-NC-ND 4.0 International license available under a was not certified by peer review", 8.0)]
+    lines = [("1", 11.3), ("The dual role of Spn-E in supporting heterotypic ping-pong piRNA amplification", 11.3),
+             ("in silkworms", 11.3), ("Running title: Spn-E facilitates heterotypic ping-pong", 11.3),
+             ("Natsuko Izumi†, Keisuke Shoji†, Lumi Negishi, and Yukihide Tomari", 11.3),
+             ("Laboratory of RNA Function, Institute for Quantitative Biosciences, The University of Tokyo", 11.3),
+             *body, *stamp]
+    front = read_front_matter("", " ".join(stamp[0][0].split()), {"author": "Administrator"}, lines)
+    assert front.title == "The dual role of Spn-E in supporting heterotypic ping-pong piRNA amplification in silkworms"
+    assert front.authors == ["Natsuko Izumi", "Keisuke Shoji", "Lumi Negishi", "Yukihide Tomari"]
+    # a label over names is no title; nor are lines set in another size than the title's
+    labelled = [("Edited by", 9.0), ("Ann Lee, Bo Chen, Kim Park", 11.3), *body]
+    assert read_front_matter("", None, {}, labelled).authors == []
+
+
 def test_a_misread_title_gives_way_to_the_lines_printed_above_the_byline() -> None:
     lines = [("International Journal of Remote Sensing", 10.0), ("Research Article", 18.0),
              ("SAR-derived wind fields at the coastal region in the", 18.0), ("East/Japan Sea", 18.0),
@@ -220,6 +236,10 @@ def test_bylines_in_capitals_with_bars_and_names_cut_at_a_line_end() -> None:
     # spacing accents, set after their letter or, as TeX sets them, before it; a cedilla always after
     assert byline_authors(["Se´lambarom Ozgu¨ n, Selc¸ uk Aksoy"]) == ["Sélambarom Ozgün", "Selçuk Aksoy"]
     assert byline_authors(["Pierre-Franc¸ois Dutot, Gr´egory Mouni´e"]) == ["Pierre-François Dutot", "Grégory Mounié"]
+    # "Md." is a name, not a degree; a particle joined to a surname by a hyphen
+    assert byline_authors(["Md. Hassan uz-Zaman, Simon D’Alton,", "Ahmed al-Hassan, and Howard Ochman*",
+                           "Department of Molecular Biosciences,"]) == [
+        "Md. Hassan uz-Zaman", "Simon D’Alton", "Ahmed al-Hassan", "Howard Ochman"]
     # affiliation marks set as plain digits, glued to the name
     assert byline_authors(["Elke Lang1 and Hans Reichenbach3", "Juanhan Liu2, Mo Sun1,3*"]) == [
         "Elke Lang", "Hans Reichenbach", "Juanhan Liu", "Mo Sun"]
