@@ -77,6 +77,7 @@ _BYLINE_MARK = re.compile(r"(?<![\w.])(?:\d{1,2}|[a-h])(?:\s?,\s?(?:\d{1,2}|[a-h
                           r"(?<=[a-z])\d{1,2}(?:\s?,\s?\d{1,2})*(?![\w.])|\bORCID\b|\bID\b")
 _PARTICLE = {"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la", "le", "dos", "das", "do", "bin",
              "ibn", "al", "el", "ter", "ten", "y", "e", "zu"}
+_JOINED_PARTICLE = _PARTICLE | {"uz", "ud", "ul", "ur", "an", "as", "ad"}  # "al-Hassan", "uz-Zaman", "ud-Din"
 _ACCENT_BEFORE_ITS_LETTER = re.compile(r"[B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z][´`¨ˆ][AEIOUaeiou]")
 _COMBINING = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "¸": "\u0327", "˜": "\u0303", "ˆ": "\u0302"}
 _SUFFIX = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
@@ -92,7 +93,7 @@ def _name_token(token: str) -> bool:
     if token.lower() in _PARTICLE or token.lower() in _SUFFIX:
         return True
     particle, _, rest = token.partition("-")  # a particle joined to the name: "al-Hassan", "uz-Zaman", "ud-Din"
-    if rest and particle in _PARTICLE | {"uz", "ud", "ul", "ur", "an", "as", "ad"} and _name_token(rest):
+    if rest and particle in _JOINED_PARTICLE and _name_token(rest):
         return True
     if re.fullmatch(r"(?:[A-Z]\.?-?){1,3}", token):  # initials: "M", "M.", "E.M.", "J.-P.", "MF"
         return True
@@ -149,8 +150,6 @@ def byline_authors(lines_after_title: list[str], most_lines: int = 12) -> list[s
     carried = ""  # the last piece of a line, when the next line may end it
     read = 0
     for line in lines_after_title[:4 * most_lines]:
-        if len(line) > _LONGEST_BYLINE_LINE:
-            break  # a line no page is wide enough to print: not names
         pieces = _pieces(line)
         if not pieces:
             continue  # a line of marks only ("1,5,", "*a")
@@ -231,11 +230,17 @@ def _title_lines(lines: list[PrintedLine], title: str | None) -> tuple[int, int]
     return None
 
 
+def _byline_start(lines: list[PrintedLine], start: int) -> int:
+    """The first line from `start` with words: past a rule or a line of marks between the title and the byline."""
+    while start < len(lines) and not _pieces(lines[start][0]):
+        start += 1
+    return start
+
+
 def _byline_run(lines: list[PrintedLine], start: int) -> list[str]:
     """The lines from `start` printed at the size of the first (a byline is set in one size: the affiliations, a
     heading or the abstract under it are not), lines of marks only included whatever their size."""
-    while start < len(lines) and not _pieces(lines[start][0]):
-        start += 1  # a rule or a line of marks between the title and the byline
+    start = _byline_start(lines, start)
     if start >= len(lines):
         return []
     size = lines[start][1]
@@ -260,7 +265,7 @@ def _body_size(lines: list[PrintedLine]) -> float:
     return characters.most_common(1)[0][0] if characters else 0.0
 
 
-def _author_blocks(lines: list[PrintedLine], start: int) -> list[str]:
+def _author_blocks(lines: list[PrintedLine], start: int, body: float) -> list[str]:
     """The names of a byline set as blocks side by side (ACM: each author's name over their affiliation, three to a
     row), which a page's text gives block by block: the first block's name, then the lines of its affiliation in a
     smaller size, then the next name in the byline's size. Read only when the byline starts with one name printed
@@ -270,8 +275,8 @@ def _author_blocks(lines: list[PrintedLine], start: int) -> list[str]:
     names = byline_authors(run)
     if len(names) != 1 or len(run) != 1:
         return names
-    at = next(i for i in range(start, len(lines)) if lines[i][0] == run[0])
-    size, body = lines[at][1], _body_size(lines)
+    at = _byline_start(lines, start)
+    size = lines[at][1]
     if size <= body + 0.5:
         return names
     for text, printed in lines[at + 1:at + 80]:
@@ -287,11 +292,10 @@ def _author_blocks(lines: list[PrintedLine], start: int) -> list[str]:
     return names
 
 
-def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | None:
+def _title_above_byline(lines: list[PrintedLine], body: float) -> tuple[int, str, list[str]] | None:
     """The first run of lines printed larger than the list of two or more names right under it, and larger than most
     of the page's text (where it starts, the title, the names): found without the reader's guess, which a journal's
-    name or a boxed heading can mislead."""
-    body = _body_size(lines)
+    name or a boxed heading can mislead. `body`: the page's text size."""
     for at in range(1, min(len(lines), _TOP_LINES)):
         if lines[at - 1][1] < lines[at][1] + 1 or lines[at - 1][1] <= body:
             continue  # cheap first: a title is printed larger than its byline and than the page's text
@@ -307,13 +311,13 @@ def _title_above_byline(lines: list[PrintedLine]) -> tuple[int, str, list[str]] 
     return None
 
 
-def _byline_above_title(lines: list[PrintedLine], title_at: int | None) -> tuple[int, str, list[str]] | None:
+def _byline_above_title(lines: list[PrintedLine], title_at: int | None, body: float
+                        ) -> tuple[int, str, list[str]] | None:
     """A title with its byline printed right above it, smaller (De Gruyter: banners, the names, then the title):
     the first run of lines printed larger than the page's text whose lines just above, in one size and up to a
     banner, name three or more people, or two joined by "and" (a list of two topics or places is not a byline),
     under no label ("Edited by"); where the title starts, the title, the names. `title_at`: where the reader's
     title starts, when it was found on the page: only a byline above it is read."""
-    body = _body_size(lines)
     for at in range(1, min(len(lines), _TOP_LINES)) if title_at is None else (title_at,):
         size = lines[at][1]
         if at < 1 or size < lines[at - 1][1] + 1 or size <= body + 0.5:
@@ -323,7 +327,7 @@ def _byline_above_title(lines: list[PrintedLine], title_at: int | None) -> tuple
             above -= 1
         printed = [text for text, _ in lines[above:at]]
         names = byline_authors(printed)
-        labelled = above > 0 and re.search(r"(?:\bby|:)\s*$", lines[above - 1][0], re.IGNORECASE)
+        labelled = above > 0 and _LABEL_END.search(lines[above - 1][0])
         if labelled or len(names) < 2 or (len(names) == 2 and not re.search(r"\band\b|&", " ".join(printed))):
             continue
         end = at
@@ -336,7 +340,8 @@ def _byline_above_title(lines: list[PrintedLine], title_at: int | None) -> tuple
 
 
 _TOP_OF_PAGE = 8  # lines a title and its byline start within when no type size sets them apart
-_YEAR_IN_LINE = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR_IN_LINE = re.compile(rf"\b{_YEAR}\b")
+_LABEL_END = re.compile(r"(?:\bby|:)\s*$", re.IGNORECASE)  # "Edited by", "Reviewers:": names under it are not a byline
 _LABELLED = re.compile(r"^\W*(?:(?:running|short) (?:title|head)|key ?words|article type|category|subject area)\s*:",
                        re.IGNORECASE)  # a manuscript's labelled lines between its title and its byline
 
@@ -360,7 +365,7 @@ def _byline_at_top(lines: list[PrintedLine]) -> tuple[int, str, list[str]] | Non
         # one size, not smaller than the names: a label over names ("Edited by") or a title over a byline set apart
         # by their sizes (which the readers above have looked at) is not this
         one_size = max(sizes) - min(sizes) <= 0.6 and min(sizes) >= lines[at][1] - 0.5
-        if len(names) >= 2 and one_size and plausible_title(title) and not re.search(r"\bby\s*$", title):
+        if len(names) >= 2 and one_size and plausible_title(title) and not _LABEL_END.search(title):
             return start, title, names
     return None
 
@@ -495,9 +500,10 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
     lines = [line for line in first_page_lines or [] if not line[0].strip().isdigit()]  # line and page numbers
     title = choose_title(printed_title, metadata.get("title"))
     where = _title_lines(lines, title)
-    printed = _author_blocks(lines, where[1]) if where else []
-    if not printed and (anchored := _title_above_byline(lines) or _byline_above_title(lines, where and where[0])
-                        or _byline_at_top(lines)):
+    body = _body_size(lines)
+    printed = _author_blocks(lines, where[1], body) if where else []
+    if not printed and (anchored := _title_above_byline(lines, body)
+                        or _byline_above_title(lines, where and where[0], body) or _byline_at_top(lines)):
         start, above, printed = anchored
         if where and title and 0 <= start - where[1] <= 2:
             title = f"{title}: {above}"  # a subtitle printed apart, between the title and the byline
