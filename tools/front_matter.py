@@ -376,8 +376,12 @@ def _line_numbers(title: str, above: str) -> bool:
     return bool(set(re.findall(r"(?<!\S)\d{1,3}(?!\S)", title)) - set(re.findall(r"(?<!\S)\d{1,3}(?!\S)", above)))
 
 
+# a word cut at a line end ("cluster- / randomised"), not a hyphen left hanging before "and" ("Zn- and Cu-based")
+_CUT_AT_LINE_END = re.compile(r"(?<=\w-) (?!(?:and|or|nor|to|as well as|versus|vs)\b)(?=\w)", re.IGNORECASE)
+
+
 def _joined(lines: list[PrintedLine]) -> str:
-    return re.sub(r"(?<=\w-) (?=\w)", "", " ".join(text for text, _ in lines))  # "cluster- / randomised"
+    return _CUT_AT_LINE_END.sub("", " ".join(text for text, _ in lines))
 
 
 def _similar(first: str, second: str) -> bool:

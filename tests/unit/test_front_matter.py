@@ -182,6 +182,11 @@ def test_a_manuscript_set_in_one_size_gives_its_title_and_byline_from_the_top_of
     front = read_front_matter("", " ".join(stamp[0][0].split()), {"author": "Administrator"}, lines)
     assert front.title == "The dual role of Spn-E in supporting heterotypic ping-pong piRNA amplification in silkworms"
     assert front.authors == ["Natsuko Izumi", "Keisuke Shoji", "Lumi Negishi", "Yukihide Tomari"]
+    # a word cut at the line's end is joined; a hyphen left hanging before "and" is not
+    hanging = [("Zn- and Cu-doped oxides as catalysts for the oxidation of methane: a", 11.3),
+               ("cluster-", 11.3), ("randomised comparison", 11.3), *lines[3:]]
+    assert read_front_matter("", None, {}, hanging).title == (
+        "Zn- and Cu-doped oxides as catalysts for the oxidation of methane: a cluster-randomised comparison")
     # a label over names is no title; nor are lines set in another size than the title's
     labelled = [("Edited by", 9.0), ("Ann Lee, Bo Chen, Kim Park", 11.3), *body]
     assert read_front_matter("", None, {}, labelled).authors == []
