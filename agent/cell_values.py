@@ -25,7 +25,8 @@ _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|
                     rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
 _UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
-_NUMBER = re.compile(rf"(?<![\w.])[-−]?\d+(?:[.,]\d+)?\s*(?:{_UNITS})?")
+# a number, not the digits of a name ("18S rRNA", "H1N1", "COVID-19"): no letter or digit may follow it
+_NUMBER = re.compile(rf"(?<![\w.])(?<![^\W\d_][-−])[-−]?\d+(?:[.,]\d+)?(?:\s*(?:{_UNITS})|[x×]\b)?(?![^\W_])")
 # Figure and table callouts are no values and are taken out whole: a letter or a range after one figure ("Figure
 # 2A-2B", "Supplementary Table 3-4", "Fig. 4a–c"), and lists only after a plural ("Figures 2, 3, and 4", "Tables 1
 # and 2"), whose last item is no list item when a unit or count follows it ("Figs. 2 and 3, 40 mg"); "Fig. 2, 3-fold

@@ -45,6 +45,7 @@ from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
+from tools.sections import describes_methods
 
 MAX_COLUMNS = 12
 MAX_ROWS = 50
@@ -170,14 +171,22 @@ class CellValue(BaseModel):
     value: str | None = None
 
 
-def _may_state(kind: ValueKind, text: str) -> bool:
+def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     """Whether a sentence may give a value of this kind: a result (a number asked for) is not a method's setting
-    ("a significance level of 5% was used") or another paper's finding; counts, designs, metrics and datasets
-    are what methods sentences state."""
+    ("a significance level of 5% was used", a bench protocol, anything in a Methods part) or another paper's
+    finding; counts, designs, metrics and datasets are what methods sentences state."""
     if kind != "number":
         return True
     cues = sentence_type(text)
-    return not (cues.method or cues.prior_work or cues.question or cues.instruction)
+    return not (cues.method or cues.prior_work or cues.question or cues.instruction or _PROTOCOL.search(text)
+                or describes_methods(section))
+
+
+# a bench protocol ("run at 50°C for 2 min", "stored at −80°C", "spun at 12,000 × g", "40 cycles of"): its numbers
+# are settings, no result
+_PROTOCOL = re.compile(r"\d\s*°\s*C\s+(?:for|overnight)\b|\d\s*rpm\b|\d\s*[x×]\s*g\b|\bcycles of\b|\b(?:were|was) "
+                       r"(?:stored|run|kept|frozen|fixed|homogeni[sz]ed|spun|heated|boiled|washed|pelleted|lysed|"
+                       r"digested|sonicated|shaken|vortexed|autoclaved|sterili[sz]ed)\b", re.IGNORECASE)
 
 
 def table_row_in_context(passage: Passage, text: str) -> str:
@@ -358,7 +367,8 @@ class TableBuilder:
             chance = float(evidence[best])
             return (best if chance >= self.judge_floor else None), chance
         valued = [i for i, sentence in enumerate(sentences) if cosines[i] >= self.value_floor
-                  and read_value(column.kind, sentence.text) is not None and _may_state(column.kind, sentence.text)]
+                  and read_value(column.kind, sentence.text) is not None
+                  and may_state(column.kind, sentence.text, sentence.passage.section)]
         if not valued:
             return None, 0.0
         chosen = max(valued, key=lambda i: (float(evidence[i]), float(cosines[i])))

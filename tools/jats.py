@@ -80,8 +80,11 @@ def _float_block(element: etree._Element) -> Block | None:
     return Block(text=caption, page=None, kind="caption") if caption else None
 
 
-def _section_blocks(section: etree._Element, title_prefix: str, sections: list[Section]) -> None:
-    title = _text(section.find("title")) or title_prefix or "Body"
+def _section_blocks(section: etree._Element, parent: str, sections: list[Section]) -> None:
+    """A section and the ones inside it, each titled by its path ("Methods > Animals and housing"), as the PDF
+    readers title theirs: a part's role (methods, an introduction) is in its parent's heading."""
+    own = _text(section.find("title"))
+    title = f"{parent} > {own}" if parent and own else own or parent or "Body"
     current = Section(title=title)
     sections.append(current)
     for child in section:

@@ -62,6 +62,21 @@ def sets_the_question_up(section: str) -> bool:
     return bool(_SETTING_SECTION.search(section))
 
 
+# The parts of a paper that say how the work was done: their numbers are settings (doses, temperatures, a
+# significance level), not results.
+_METHODS_PART = re.compile(
+    rf"^{HEADING_NUMBER}(?:(?:materials?|patients?|subjects?|participants?|animals?|data)\s*(?:and|&)\s*)?"
+    r"(?:methods?|methodology|materials?)\s*$|"
+    rf"^{HEADING_NUMBER}(?:experimental (?:procedures?|section|setup|design|details)|study design|"
+    r"statistical (?:analys[ie]s|methods))\s*$", re.IGNORECASE)
+
+
+def describes_methods(section: str) -> bool:
+    """Whether a section path lies in a part that says how the work was done (Methods, Materials and Methods,
+    Experimental procedures...)."""
+    return any(_METHODS_PART.match(part.strip()) for part in section.split(">"))
+
+
 def is_body_section(section: str) -> bool:
     """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
     return not any(NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))

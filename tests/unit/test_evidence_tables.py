@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from agent.cell_values import kind_of, read_value, supported
-from agent.evidence_tables import Cell, Column, EvidenceTable, Row, columns_for, table_row_in_context
+from agent.evidence_tables import Cell, Column, EvidenceTable, Row, columns_for, may_state, table_row_in_context
 from api.table_formats import markdown, spreadsheet_text, write
 from retrieval.search import Passage
 
@@ -41,6 +41,8 @@ from retrieval.search import Passage
     ("number", "Fig. 1, 35, 40 and 45% of mice", "35, 40, 45%"),
     ("number", "Figures 2, 3, and 4 show 12% growth; Figs. 2 and 3, 40 mg", "12%, 40 mg"),
     ("number", "Figure 1—figure supplement 2, Appendix 3, Box 4, Tab. 5 and Supplementary Note 6", None),
+    # the digits of a name are no value: "18S", "H1N1", "COVID-19", "IL-6"
+    ("number", "18S rRNA of H1N1 and COVID-19 rose 2x by IL-6, 40% in 12 mice", "2x, 40%, 12"),
     ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
     ("text", "Anything at all.", None),
 ])
@@ -136,3 +138,16 @@ def test_csv_and_excel_never_hold_a_formula() -> None:
     assert sheet["E3"].comment.text == '"We sampled 313 sheep." (p. 1, Methods)'
     quotes = list(book["Quotes"].values)
     assert quotes[0][:6] == ("paper_id", "title", "column", "reported", "value", "quote") and len(quotes) == 5
+
+
+def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
+    assert may_state("number", "Uptake fell by 40% in treated mice.")
+    assert may_state("number", "Mice kept at 22 °C lost 5% of their weight.")
+    for setting in ("Reactions were run under a profile of 50°C for 2 min and then 40 cycles of 95°C for 15 sec.",
+                    "Lysates were spun at 12,000 × g for 10 min.", "Samples were mixed at 300 rpm.",
+                    "All tissues were stored at −80°C."):
+        assert not may_state("number", setting)
+        assert may_state("count", setting)  # counts and designs are what methods sentences state
+    # nor is a number read as a result out of a Methods part, at any depth
+    assert not may_state("number", "The coefficient of variation was 4.1%.", "Materials and Methods > Assays")
+    assert may_state("number", "The coefficient of variation was 4.1%.", "Results > Assays")
