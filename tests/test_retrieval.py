@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.runtime import Runtime
 from agent.settings import Settings
 from evals.datasets import library_of, library_settings
 from evals.metrics import ranking_scores
@@ -252,3 +253,14 @@ def test_scifact_subset_floor(tmp_path: Path, embedder: Embedder) -> None:
     assert report["dataset"]["queries"] == 30 and report["dataset"]["documents"] == 500
     assert metrics["hybrid"]["ndcg@10"] >= 0.75
     assert metrics["dense"]["ndcg@10"] >= 0.65 and metrics["bm25"]["ndcg@10"] >= 0.65
+
+
+def test_a_table_is_found_by_search_and_a_citation_quotes_its_row(library: Runtime) -> None:
+    """Through the real library (the three PDFs ingested with MiniLM): SPECTER's ablation table is a passage
+    of its own, on its page, and the sentence a citation would quote from it is one of its rows."""
+    passages = library.searcher.search("SPECTER ablation without hard negatives", k=5)
+    table = next(p for p in passages if p.section.endswith("> Table 2"))
+    assert table.page == 7 and table.text.startswith("Table 2: Ablations")
+    best = library.scorer.best("How does SPECTER do without hard negatives?", table)
+    assert best is not None and best.text in table.text.split("\n")[3:]  # a data row, whole
+    assert "| No hard negatives | 82.4 | 85.8 | 89.8 | 36.8 | 78.4 |" in table.text.split("\n")

@@ -13,3 +13,10 @@ from tests.fakes import HashingEmbedder
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def library() -> None:
+    """The real library (tests/conftest.py) is built with the session's embedder: built here, it would hold the
+    hashing stand-in's vectors, and the integration tests run after this tier in the same worker would get it."""
+    pytest.fail("the unit tier has no real library: a test that needs one belongs in tests/, not tests/unit/")

@@ -100,17 +100,6 @@ def test_a_long_caption_is_cut_in_table_passages_and_kept_whole_in_its_own() -> 
     assert "at length." in captions[-1].text  # the caption's end is searchable
 
 
-def test_a_table_is_found_by_search_and_a_citation_quotes_its_row(library) -> None:
-    """Through the real library (the three PDFs ingested with MiniLM): SPECTER's ablation table is a passage
-    of its own, on its page, and the sentence a citation would quote from it is one of its rows."""
-    passages = library.searcher.search("SPECTER ablation without hard negatives", k=5)
-    table = next(p for p in passages if p.section.endswith("> Table 2"))
-    assert table.page == 7 and table.text.startswith("Table 2: Ablations")
-    best = library.scorer.best("How does SPECTER do without hard negatives?", table)
-    assert best is not None and best.text in table.text.split("\n")[3:]  # a data row, whole
-    assert "| No hard negatives | 82.4 | 85.8 | 89.8 | 36.8 | 78.4 |" in table.text.split("\n")
-
-
 def _page_with_tables(path: Path, parts: list[tuple[str, object]]) -> Path:
     """A one-column page from top to bottom: ("prose", text), ("caption", text) or ("table", rows)."""
     pdf = pymupdf.open()
