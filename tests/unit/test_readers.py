@@ -41,6 +41,10 @@ def test_a_structured_jats_abstract_keeps_its_parts_apart() -> None:
     assert document.sections[len(parts)].title == "Body" or not document.sections[len(parts)].title.startswith(
         "Abstract")
     assert document.venue == "Environmental Health Perspectives"
+    # a subsection is titled by its path, as the PDF readers title theirs: its part's role is in its parent
+    titles = [s.title for s in document.sections]
+    assert "Materials and Methods > T4 and T3 radioimmunoassays" in titles
+    assert "Results > Plasma thyroid hormones" in titles
 
 
 def test_jats_abstract_parts_read_each_element_on_its_own() -> None:
