@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from agent.citations import byline
 from agent.evidence import SentenceScorer
+from agent.papers import NewPaperReader
 from agent.stance import Stance, StanceClassifier
 from agent.stance_judge import StanceJudge
 from retrieval.search import HybridSearcher, Passage, SearchFilter
@@ -94,7 +95,8 @@ def one_line(text: str, what: str, example: str, most: int) -> str:
 @dataclass
 class ClaimChecker:
     """`papers`: how many of the best-ranked papers are judged; `passages`: how many passages retrieval brings to
-    find them (a paper is judged on its retrieved passages, at most `per_paper`)."""
+    find them (a paper is judged on its retrieved passages, at most `per_paper`); `new_papers`: what reads arXiv's
+    papers on the claim into the library first, when a check asks for it (None: arXiv is turned off)."""
 
     searcher: HybridSearcher
     scorer: SentenceScorer
@@ -104,19 +106,25 @@ class ClaimChecker:
     papers: int = 10
     passages: int = 60
     per_paper: int = 8
+    new_papers: NewPaperReader | None = None
 
-    def check(self, claim: str, where: SearchFilter | None = None, papers: int | None = None) -> ClaimCheck:
-        """The claim checked against the `papers` (default: the checker's) best-ranked papers `where` allows."""
+    def check(self, claim: str, where: SearchFilter | None = None, papers: int | None = None,
+              arxiv: bool = False) -> ClaimCheck:
+        """The claim checked against the `papers` (default: the checker's) best-ranked papers `where` allows;
+        with `arxiv`, after arXiv's papers on it that the library lacks were read into the library."""
         most = self.papers if papers is None else papers
         claim = one_line(claim, "claim", "Aspirin lowers the risk of stroke", MAX_CLAIM_CHARS)
+        if arxiv and self.new_papers is None:
+            raise ValueError("arXiv is turned off here (SCISYNTH_USE_ARXIV=false): check without arXiv, or turn it on")
         started = time.perf_counter()
+        read = [self.new_papers.read_new(claim)] if arxiv and self.new_papers else []
         judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)
         found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
         by_paper: dict[str, list[Passage]] = {}
         for passage in found:
             if passage.paper_id in by_paper or len(by_paper) < most:
                 by_paper.setdefault(passage.paper_id, []).append(passage)
-        trace = [f"retrieved {len(found)} passages; judging the {len(by_paper)} best-ranked papers"]
+        trace = [*read, f"retrieved {len(found)} passages; judging the {len(by_paper)} best-ranked papers"]
         judged = [self._judge_paper(judge, claim, passages[:self.per_paper]) for passages in by_paper.values()]
         # a model gives no confidence: its papers keep their retrieval order among the classifier's most confident
         judged.sort(key=lambda p: (SHOWN_FIRST[p.stance], -(1.0 if p.confidence is None else p.confidence)))

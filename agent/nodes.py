@@ -31,7 +31,7 @@ from agent.llm.answer_cache import CachedAnswer
 from agent.llm.extractive import NO_EVIDENCE
 from agent.llm.structured import ModelStepError, describe
 from agent.novelty import NoveltyCheck, NoveltyChecker
-from agent.papers import PaperFetcher
+from agent.papers import PaperFetcher, arxiv_query
 from agent.prose import is_body_prose
 from agent.reasoning import HypothesisDraft, Leads, Reasoner, RuleReasoner
 from agent.settings import AnswerSettings
@@ -39,7 +39,7 @@ from agent.state import AgentState, Citation, Fallback, Hypothesis, OpenQuestion
 from retrieval.citation_graph import CitationGraph
 from retrieval.search import HybridSearcher, Passage, SearchFilter
 from store.catalog import Catalog
-from tools.arxiv_client import ArxivClient, ArxivError, build_query
+from tools.arxiv_client import ArxivClient, ArxivError
 from tools.documents import title_key
 
 log = logging.getLogger(__name__)
@@ -180,8 +180,7 @@ class TurnNodes:
         if not (wants_arxiv and self.s.limits.use_arxiv and self.s.arxiv):
             return {**base, "trace": trace_event(state, "search", library, started)}
         try:
-            query = build_query(" ".join(content_words(question)[:8]))
-            papers = self.s.arxiv.search(query, max_results=self.s.limits.arxiv_results)
+            papers = self.s.arxiv.search(arxiv_query(question), max_results=self.s.limits.arxiv_results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
             return {**base, "trace": trace_event(state, "search", f"{library}; arXiv unavailable, continuing with "

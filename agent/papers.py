@@ -8,9 +8,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.keywords import content_words
 from retrieval.ingest import Ingestor, IngestResult
+from store.catalog import Catalog
 from tools.acquire import DownloadError, FetchPolicy, FetchRefusedError, download_pdf
-from tools.arxiv_client import ArxivClient, ArxivPaper
+from tools.arxiv_client import ArxivClient, ArxivError, ArxivPaper, build_query
 from tools.arxiv_ids import is_arxiv_id, without_version
 from tools.documents import Block, Document, DocumentError, Section
 from tools.pdf import parse_pdf
@@ -71,3 +73,38 @@ class PaperFetcher:
         result = self.ingestor.ingest_document(arxiv_document(paper, pdf), paper.abs_url, added_by)
         result.error = note if result.status == "added" else result.error
         return result
+
+
+def arxiv_query(text: str) -> str:
+    """The arXiv search for a question or a claim: its first content words."""
+    return build_query(" ".join(content_words(text)[:8]))
+
+
+@dataclass
+class NewPaperReader:
+    """Reads into the library what arXiv has on a claim and the library lacks, before the claim is checked: a check
+    should not rest only on the papers a researcher already added. At most `most` papers are read (each a PDF
+    download and a parse) of the `results` best arXiv finds."""
+
+    arxiv: ArxivClient
+    fetcher: PaperFetcher
+    catalog: Catalog
+    most: int = 2
+    results: int = 5
+
+    def read_new(self, text: str) -> str:
+        """What was searched and read, as a trace line. arXiv failing is said there, not raised: the library still
+        answers."""
+        try:
+            found = self.arxiv.search(arxiv_query(text), max_results=self.results)
+        except ArxivError as error:
+            log.warning("arXiv search failed: %s", error)
+            return f"arXiv could not be searched, the library alone was read: {error}"
+        new = [paper for paper in found if self.catalog.find_paper(paper.base_id) is None]
+        results = [self.fetcher.ingest(paper) for paper in new[:self.most]]
+        added = [r.paper_id + (" (abstract only)" if r.error else "") for r in results if r.status == "added"]
+        failed = [f"{r.paper_id} ({r.error})" for r in results if r.status == "failed"]
+        return (f"arXiv: {len(found)} results, {len(new)} not in the library; read into it: "
+                f"{', '.join(added) or 'none'}"
+                + (f" (at most {self.most} are read per check)" if len(new) > self.most else "")
+                + (f"; could not read: {', '.join(failed)}" if failed else ""))

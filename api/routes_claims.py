@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +24,8 @@ class CheckRequest(BaseModel):
     paper_ids: list[str] | None = Field(default=None, max_length=100, description="only these papers")
     year_from: int | None = Field(default=None, ge=0, le=3000)
     year_to: int | None = Field(default=None, ge=0, le=3000)
+    arxiv: bool = Field(default=False, description="first search arXiv for the claim and read the papers the library "
+                        "lacks into it (adds papers: needs the 'member' role)")
 
     @field_validator("claim")
     @classmethod
@@ -33,12 +35,20 @@ class CheckRequest(BaseModel):
         return encodable(claim)
 
 
-@router.post("/check")
-async def check(body: CheckRequest, claims: ClaimsDep, _caller: Reader) -> ClaimCheck:
+@router.post("/check", responses=problems.responses(403, 409))
+async def check(body: CheckRequest, claims: ClaimsDep, caller: Reader) -> ClaimCheck:
     """Each library paper that bears on the claim with its stance and quoted rationale (page, section), the counts
-    and the verdict: supported, contradicted, mixed or insufficient."""
+    and the verdict: supported, contradicted, mixed or insufficient. With `arxiv`, arXiv's papers on the claim that
+    the library lacks are read into it first (at most SCISYNTH_PAPERS_PER_TURN; the trace says which)."""
+    if body.arxiv and not caller.can("member"):
+        raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
+                                 "needs 'member' or higher: check without \"arxiv\", or use a member's key")
+    if body.arxiv and claims.new_papers is None:
+        raise HTTPException(409, "arXiv is turned off on this server (SCISYNTH_USE_ARXIV=false): check without "
+                                 "\"arxiv\"")
     where = SearchFilter(paper_ids=body.paper_ids, year_from=body.year_from, year_to=body.year_to)
-    return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers)
+    return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers,
+                                   body.arxiv)
 
 
 class ContradictionsRequest(BaseModel):

@@ -709,7 +709,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from retrieval.search import SearchFilter
 
     where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to)
-    result = _services(args).claims.check(args.claim, where=None if where.is_empty() else where, papers=args.papers)
+    result = _services(args).claims.check(args.claim, where=None if where.is_empty() else where, papers=args.papers,
+                                          arxiv=args.arxiv)
     _print(result.model_dump(mode="json"), args.json, format_check(result))
     return 0
 

@@ -295,6 +295,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     check.add_argument("--paper", action="append", metavar="ID", help="only these papers (repeatable)")
     check.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
     check.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
+    check.add_argument("--arxiv", action="store_true", help="first search arXiv for the claim and read the papers the "
+                       "library lacks into it (at most SCISYNTH_PAPERS_PER_TURN, default 2; each a PDF download)")
     check.add_argument("--llm", help="LLM spec, e.g. extractive or llamacpp:PATH (default: SCISYNTH_LLM, else auto; "
                        "extractive: the classifier judges)")
 

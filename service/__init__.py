@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agent.claim_check import ClaimChecker
 from agent.contradictions import ContradictionFinder
 from agent.evidence_tables import TableBuilder
+from agent.papers import NewPaperReader
 from agent.runtime import Runtime
 from agent.stance import load_stance
 from agent.watch import watch_runner
@@ -61,7 +62,11 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     tables = TableService(TableBuilder(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls), turns,
                           watches)
     jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())
+    settings = runtime.settings
+    new_papers = (NewPaperReader(runtime.arxiv, runtime.fetcher, runtime.catalog, settings.turn.papers_per_turn)
+                  if settings.arxiv.use_arxiv else None)
     return Services(runtime, turns, library, watches, jobs,
-                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls),
+                    ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls,
+                                 new_papers=new_papers),
                     ContradictionFinder(runtime.searcher, runtime.scorer, stance), tables, PageService(runtime),
                     MapService(runtime, turns, watches))

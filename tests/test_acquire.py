@@ -108,3 +108,39 @@ def test_cli_arxiv_and_fetch_against_the_replay_server(server: ReplayServer, tmp
     assert json.loads(fetched.stdout)["results"][0]["status"] == "added"
     bad = run("fetch", "abc")
     assert bad.returncode == 2 and "abc: not an arXiv id" in bad.stderr
+
+
+def test_check_with_arxiv_reads_the_papers_the_library_lacks_first(server: ReplayServer, tmp_path: Path) -> None:
+    """`scisynth check --arxiv`: arXiv is searched for the claim, the paper it finds is read into the library
+    (its PDF, from the replay server), and the check quotes it with its page; arXiv failing leaves the check to
+    the library and says so."""
+    from agent.papers import arxiv_query
+    from tests.arxiv_replay import RECORDED, Fault
+
+    claim = "Entity linking in the literature graph of Semantic Scholar reaches a high F1"
+    record = json.loads(next((RECORDED / "arxiv-py").glob("id_1605.08386_*.json")).read_text())
+    server.responses[("q", arxiv_query(claim), "0", "5")] = (200, record["body"].encode())
+    env = {**os.environ, "SCISYNTH_HOME": str(tmp_path), "SCISYNTH_ARXIV_API_URL": f"{server.base}/api/query",
+           "SCISYNTH_ARXIV_PDF_URL": f"{server.base}/pdf/", "SCISYNTH_ARXIV_DELAY_SECONDS": "0",
+           "SCISYNTH_ALLOWED_FETCH_HOSTS": f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}",
+           "SCISYNTH_LLM": "extractive"}
+
+    def check(*args: str, claim: str = claim) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cli.main", "check", claim, "--json", *args],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+    read = check("--arxiv")  # into an empty library
+    assert read.returncode == 0, read.stderr
+    result = json.loads(read.stdout)
+    assert "arXiv: 1 results, 1 not in the library; read into it: 1605.08386" in result["trace"][0]
+    paper = next(p for p in result["papers"] if p["paper_id"] == "1605.08386")
+    assert paper["title"] == "Heat-bath random walks with Markov bases"  # arXiv's record (the replay's PDF is ACL's)
+    assert paper["rationale"] and all(isinstance(q["page"], int) for q in paper["rationale"])  # read from the PDF
+    assert any("linking" in q["quote"] for q in paper["rationale"])
+    # arXiv refusing a search not asked before (retries of a 503 are tested with watches): the library answers
+    server.faults = [Fault(400, b"malformed query")]
+    again = check("--arxiv", claim="Entity linking in the literature graph of Semantic Scholar uses neural models")
+    assert again.returncode == 0, again.stderr
+    after = json.loads(again.stdout)
+    assert after["trace"][0].startswith("arXiv could not be searched, the library alone was read")
+    assert [p["paper_id"] for p in after["papers"]] == ["1605.08386"]

@@ -88,6 +88,16 @@ def test_each_role_gets_what_its_row_says(client: tuple[TestClient, Runtime], me
             assert response.status_code == expected, f"{role} let through {method} {path}: {response.status_code}"
 
 
+def test_a_check_that_reads_arxiv_adds_papers_so_it_needs_a_member(client: tuple[TestClient, Runtime]) -> None:
+    test_client, _runtime = client
+    body = {"claim": "Aspirin lowers the risk of stroke", "arxiv": True}
+    refused = test_client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {KEYS['reader']}"})
+    assert refused.status_code == 403 and "member" in refused.json()["detail"]
+    # a member gets past the role, and is told this server has arXiv turned off (the tests' runtimes do)
+    off = test_client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {KEYS['member']}"})
+    assert off.status_code == 409 and "SCISYNTH_USE_ARXIV=false" in off.json()["detail"]
+
+
 def test_the_threat_model_names_every_setting_it_relies_on() -> None:
     from agent.settings import environment_names
 
