@@ -215,7 +215,14 @@ def test_check_a_claim_shows_the_verdict_and_opens_a_quote(server: str) -> None:
         expect(page.locator("#passage-card")).to_contain_text("81.1M")
         expect(page.locator("#passage-card")).to_contain_text("page 1")
         page.screenshot(path=str(ARTIFACTS / "check-a-claim.png"), full_page=True)
+        # reading arXiv first is asked for by the box beside the mode; this server has arXiv off and says so
+        page.check("#check-arxiv")
+        page.fill("#question", "S2ORC is a corpus of academic papers")
+        page.click("#send")
+        expect(page.locator(".msg.assistant").last).to_contain_text("SCISYNTH_USE_ARXIV=false", timeout=60_000)
+        expect(page.locator("#messages > .status")).to_have_count(0)  # the "reading arXiv" status is gone
         page.select_option("#mode", "contradictions")
+        expect(page.locator("#check-arxiv-label")).to_be_hidden()
         page.fill("#question", "scientific paper corpora and citation graphs")
         page.click("#send")
         expect(page.locator(".msg.contradictions .status")).to_contain_text("pairs compared", timeout=120_000)

@@ -226,13 +226,21 @@ function quoteWithLink(text, n) {
 
 // A claim checked against the library: the verdict and consensus, then each paper that bears on it with its
 // stance and quoted rationale (each quote a citation: click it to see it beside), then the papers that do not.
+// With "also read arXiv's papers on it", arXiv's papers the library lacks are read into it first (the trace says
+// which).
 async function checkClaim(claim) {
+  const arxiv = $("check-arxiv").checked;
   addMessage("user", `Check: ${claim}`);
-  const status = el("div", { className: "status" }, "checking the claim against the library…");
+  const status = el("div", { className: "status" },
+    arxiv ? "reading arXiv's papers on the claim, then checking it…" : "checking the claim against the library…");
   $("messages").append(status);
-  const result = await api("/v1/check", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ claim }) });
-  status.remove();
+  let result;
+  try {
+    result = await api("/v1/check", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ claim, arxiv }) });
+  } finally {
+    status.remove();
+  }
   citations = {};
   const counts = result.counts;
   const bearing = result.papers.filter((p) => p.stance !== "insufficient");
@@ -241,6 +249,7 @@ async function checkClaim(claim) {
     el("h4", {}, `Verdict: ${result.verdict}`),
     el("div", { className: "status" }, `${counts.supports} support, ${counts.contradicts} contradict, `
       + `${counts.insufficient} do not address it`),
+    arxiv ? el("div", { className: "status arxiv-read" }, result.trace[0]) : null,
     ...bearing.map((p) => el("div", { className: `paper-stance ${p.stance}` },
       el("strong", {}, `${p.stance}${typeof p.confidence === "number" ? ` (${p.confidence.toFixed(2)})` : ""}: `),
       `${p.title} (${p.byline || p.year || "n.d."})`,
@@ -684,6 +693,7 @@ function setUp() {
     const hints = { check: "Write a claim to check against your papers…",
       contradictions: "A topic whose papers may disagree…" };
     $("question").placeholder = hints[$("mode").value] || "Ask a research question…";
+    $("check-arxiv-label").classList.toggle("hidden", $("mode").value !== "check");
   });
   $("export").addEventListener("click", () => {
     exportReferences().catch((error) => { $("export-status").textContent = error.message; });
