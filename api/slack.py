@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 HELP = ("*SciSynth* answers research questions with citations to the page.\n"
         "• Mention me or DM me a question; reply in the thread to follow up.\n"
-        "• `/scisynth ask QUESTION` · `/scisynth hypothesize TOPIC` · `/scisynth check CLAIM` · `/scisynth papers` "
-        "· `/scisynth help`")
+        "• `/scisynth ask QUESTION` · `/scisynth hypothesize TOPIC` · `/scisynth check [--arxiv] CLAIM` "
+        "(`--arxiv`: read arXiv's papers on it into the library first) · `/scisynth papers` · `/scisynth help`")
 SORRY = "Sorry, something went wrong while researching that. The details are in the server log; please try again."
 
 
@@ -97,11 +97,14 @@ class SlackBot:
             log.exception("Slack research turn failed")
             client.chat_update(channel=channel, ts=placeholder, text=SORRY)
 
-    def check(self, client: WebClient, channel: str, claim: str) -> None:
-        """The claim as a message, the check in its thread (split over replies if long)."""
+    def check(self, client: WebClient, channel: str, claim: str, arxiv: bool = False) -> None:
+        """The claim as a message, the check in its thread (split over replies if long); with `arxiv`, after
+        arXiv's papers on it were read into the library (as a turn in Slack may read them)."""
         opened = client.chat_postMessage(channel=channel, text=f"*Checking:* {slack_escape(claim[:200])}")["ts"]
         try:
-            first, *rest = split_message(format_check(self.services.claims.check(claim), self.style))
+            checked = self.services.claims.check(claim, arxiv=arxiv)
+            read = f"_{slack_escape(checked.trace[0])}_\n" if arxiv else ""
+            first, *rest = split_message(read + format_check(checked, self.style))
         except ValueError as error:  # an empty or overlong claim: say what to change
             first, rest = str(error), []
         except Exception:
@@ -137,7 +140,9 @@ class SlackBot:
             respond("\n".join(lines) or "The library is empty.")
             return
         if verb == "check":  # an empty claim is answered with what to write
-            self.check(client, command["channel_id"], rest.strip())
+            claim = rest.strip()
+            arxiv = claim == "--arxiv" or claim.startswith("--arxiv ")
+            self.check(client, command["channel_id"], claim.removeprefix("--arxiv").strip(), arxiv)
             return
         if verb not in ("ask", "hypothesize") or not rest.strip():
             respond(f"Unknown command `{verb}`.\n{HELP}")

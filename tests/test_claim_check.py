@@ -100,6 +100,12 @@ def test_slash_check_answers_in_a_thread(slack) -> None:  # noqa: F811
     opened, reply = fake.of("chat.postMessage")[:2]
     assert opened["text"].startswith("*Checking:*") and reply.get("thread_ts")  # the check, in the claim's thread
     assert "*Verdict:*" in reply["text"] and "S2ORC" in reply["text"] and "(Lo et al. 2020)" in reply["text"]
+    body = body.replace("check+S2ORC", "check+--arxiv+S2ORC")  # this bot's server has arXiv off: it says so
+    post(client, body, signed(body), form=True)
+    assert fake.wait_for("chat.postMessage", 4)
+    opened, reply = fake.of("chat.postMessage")[2:4]
+    assert opened["text"] == "*Checking:* S2ORC contains millions of academic papers"
+    assert "SCISYNTH_USE_ARXIV=false" in reply["text"]
 
 
 def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Path, embedder: Embedder) -> None:
