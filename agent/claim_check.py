@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from agent.citations import byline
 from agent.evidence import SentenceScorer
-from agent.papers import NewPaperReader
+from agent.papers import ARXIV_OFF, NewPaperReader
 from agent.stance import Stance, StanceClassifier
 from agent.stance_judge import StanceJudge
 from retrieval.search import HybridSearcher, Passage, SearchFilter
@@ -115,7 +115,7 @@ class ClaimChecker:
         most = self.papers if papers is None else papers
         claim = one_line(claim, "claim", "Aspirin lowers the risk of stroke", MAX_CLAIM_CHARS)
         if arxiv and self.new_papers is None:
-            raise ValueError("arXiv is turned off here (SCISYNTH_USE_ARXIV=false): check without arXiv, or turn it on")
+            raise ValueError(ARXIV_OFF)
         started = time.perf_counter()
         read = [self.new_papers.read_new(claim)] if arxiv and self.new_papers else []
         judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)

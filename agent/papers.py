@@ -75,6 +75,9 @@ class PaperFetcher:
         return result
 
 
+ARXIV_OFF = "arXiv is turned off here (SCISYNTH_USE_ARXIV=false): leave out --arxiv, or turn it on"
+
+
 def arxiv_query(text: str) -> str:
     """The arXiv search for a question or a claim: its first content words."""
     return build_query(" ".join(content_words(text)[:8]))

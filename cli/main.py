@@ -734,6 +734,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     if args.output:
         _writable(Path(args.output))
     tables = _services(args).tables
+    if args.arxiv:
+        print(tables.read_arxiv(args.query), file=sys.stderr)
     papers = tables.papers(args.papers, args.query, args.n, args.conversation, args.watch)
     with tqdm(total=len(papers), desc="table", unit="paper", file=sys.stderr,
               disable=None if fmt != "json" else True) as bar:

@@ -319,6 +319,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     table.add_argument("--papers", nargs="+", metavar="ID", help="these papers as rows ('scisynth library' lists ids)")
     table.add_argument("--query", metavar="TEXT", help="the best-ranked papers for this search as rows")
     table.add_argument("-n", type=at_least(1), default=10, metavar="N", help="with --query: this many papers")
+    table.add_argument("--arxiv", action="store_true", help="with --query: first search arXiv for it and read the "
+                       "papers the library lacks into it (at most SCISYNTH_PAPERS_PER_TURN, default 2; each a PDF "
+                       "download)")
     table.add_argument("--conversation", metavar="ID", help="the papers this conversation's answers cite as rows")
     table.add_argument("--watch", metavar="ID", help="the papers this watch has added as rows")
     table.add_argument("--column", action="append", metavar="QUESTION", help="a column: a question each paper is "

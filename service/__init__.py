@@ -59,12 +59,12 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     stance = load_stance(runtime.settings.answer.stance_model)
     turns = TurnService(runtime, observer)
     most_calls = runtime.settings.turn.max_llm_calls
-    tables = TableService(TableBuilder(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls), turns,
-                          watches)
-    jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())
     settings = runtime.settings
     new_papers = (NewPaperReader(runtime.arxiv, runtime.fetcher, runtime.catalog, settings.turn.papers_per_turn)
                   if settings.arxiv.use_arxiv else None)
+    tables = TableService(TableBuilder(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls), turns,
+                          watches, new_papers)
+    jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())
     return Services(runtime, turns, library, watches, jobs,
                     ClaimChecker(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls,
                                  new_papers=new_papers),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.evidence_tables import MAX_ROWS, EvidenceTable, Row, TableBuilder, columns_for
+from agent.papers import ARXIV_OFF, NewPaperReader
 from service.turns import TurnService
 from service.watches import WatchService
 
@@ -41,9 +42,22 @@ class LeftOut:
 
 @dataclass
 class TableService:
+    """`new_papers`: what reads arXiv's papers on a query into the library before its rows are chosen (None: arXiv
+    is turned off)."""
+
     builder: TableBuilder
     turns: TurnService
     watches: WatchService
+    new_papers: NewPaperReader | None = None
+
+    def read_arxiv(self, query: str | None) -> str:
+        """Reads arXiv's papers on the query that the library lacks into it, so a query's rows are not only the
+        papers already added; what was read, as a line to show. ValueError without a query or with arXiv off."""
+        if query is None:
+            raise ValueError("--arxiv reads arXiv's papers on the --query: give one")
+        if self.new_papers is None:
+            raise ValueError(ARXIV_OFF)
+        return self.new_papers.read_new(query)
 
     def papers(self, papers: list[str] | None = None, query: str | None = None, n: int = 10,
                conversation: str | None = None, watch: str | None = None, owner: str | None = None) -> list[str]:

@@ -144,3 +144,14 @@ def test_check_with_arxiv_reads_the_papers_the_library_lacks_first(server: Repla
     after = json.loads(again.stdout)
     assert after["trace"][0].startswith("arXiv could not be searched, the library alone was read")
     assert [p["paper_id"] for p in after["papers"]] == ["1605.08386"]
+
+    # a table's query reads arXiv's papers on it the same way, before its rows are chosen
+    query = "citation-informed transformers for document-level representations"
+    record = json.loads(next((RECORDED / "arxiv-py").glob("id_2104.12255v1_*.json")).read_text())
+    server.responses[("q", arxiv_query(query), "0", "5")] = (200, record["body"].encode())
+    table = subprocess.run([sys.executable, "-m", "cli.main", "table", "--query", query, "-n", "1", "--arxiv",
+                            "--column", "Which dataset?", "--format", "json"],
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert "read into it: 2104.12255" in table.stderr
+    assert [row["paper_id"] for row in json.loads(table.stdout)["rows"]] == ["2104.12255"]

@@ -151,3 +151,13 @@ def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
     # nor is a number read as a result out of a Methods part, at any depth
     assert not may_state("number", "The coefficient of variation was 4.1%.", "Materials and Methods > Assays")
     assert may_state("number", "The coefficient of variation was 4.1%.", "Results > Assays")
+
+
+def test_a_table_reads_arxiv_only_for_a_query_and_only_where_arxiv_is_on() -> None:
+    from service.tables import TableService
+
+    off = TableService(builder=None, turns=None, watches=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="give one"):
+        off.read_arxiv(None)
+    with pytest.raises(ValueError, match="SCISYNTH_USE_ARXIV=false"):
+        off.read_arxiv("citation graphs")
