@@ -109,15 +109,19 @@ class ClaimChecker:
     new_papers: NewPaperReader | None = None
 
     def check(self, claim: str, where: SearchFilter | None = None, papers: int | None = None,
-              arxiv: bool = False) -> ClaimCheck:
+              arxiv: bool = False, added_by: str | None = None) -> ClaimCheck:
         """The claim checked against the `papers` (default: the checker's) best-ranked papers `where` allows;
-        with `arxiv`, after arXiv's papers on it that the library lacks were read into the library."""
+        with `arxiv`, after arXiv's papers on it (within `where`'s years) that the library lacks were read into
+        the library for `added_by`."""
         most = self.papers if papers is None else papers
         claim = one_line(claim, "claim", "Aspirin lowers the risk of stroke", MAX_CLAIM_CHARS)
         if arxiv and self.new_papers is None:
             raise ValueError(ARXIV_OFF)
+        if arxiv and where and where.paper_ids:
+            raise ValueError("--arxiv reads new papers, and --paper limits the check to the papers given: use one")
         started = time.perf_counter()
-        read = [self.new_papers.read_new(claim)] if arxiv and self.new_papers else []
+        read = [self.new_papers.read_new(claim, added_by, where.year_from if where else None,
+                                         where.year_to if where else None)] if arxiv and self.new_papers else []
         judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)
         found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
         by_paper: dict[str, list[Passage]] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from agent.keywords import content_words
@@ -75,19 +76,22 @@ class PaperFetcher:
         return result
 
 
-ARXIV_OFF = "arXiv is turned off here (SCISYNTH_USE_ARXIV=false): leave out --arxiv, or turn it on"
+ARXIV_OFF = ("reading arXiv's papers is turned off here (SCISYNTH_USE_ARXIV=false or SCISYNTH_PAPERS_PER_TURN=0): "
+             "leave out --arxiv, or turn it on")
+_SHOWN_ERROR = 160  # characters of an arXiv failure a trace line shows (the log has all of it)
 
 
-def arxiv_query(text: str) -> str:
-    """The arXiv search for a question or a claim: its first content words."""
-    return build_query(" ".join(content_words(text)[:8]))
+def arxiv_query(text: str, year_from: int | None = None, year_to: int | None = None) -> str:
+    """The arXiv search for a question or a claim: its first content words, within the years when given."""
+    return build_query(" ".join(content_words(text)[:8]), since=date(year_from, 1, 1) if year_from else None,
+                       until=date(year_to, 12, 31) if year_to else None)
 
 
 @dataclass
 class NewPaperReader:
-    """Reads into the library what arXiv has on a claim and the library lacks, before the claim is checked: a check
-    should not rest only on the papers a researcher already added. At most `most` papers are read (each a PDF
-    download and a parse) of the `results` best arXiv finds."""
+    """Reads into the library what arXiv has on a claim or a query and the library lacks, before the library is
+    read: a check or a table should not rest only on the papers a researcher already added. At most `most` papers
+    are read (each a PDF download and a parse) of the `results` best arXiv finds; they stay in the library."""
 
     arxiv: ArxivClient
     fetcher: PaperFetcher
@@ -95,19 +99,30 @@ class NewPaperReader:
     most: int = 2
     results: int = 5
 
-    def read_new(self, text: str) -> str:
-        """What was searched and read, as a trace line. arXiv failing is said there, not raised: the library still
-        answers."""
+    def read_new(self, text: str, added_by: str | None = None, year_from: int | None = None,
+                 year_to: int | None = None) -> str:
+        """What was searched and read, as a line to show. arXiv failing is said there, not raised: the library
+        still answers. `added_by`: the key the papers are added for (it may delete them); years: only papers
+        submitted within them."""
+        if not content_words(text):
+            return "no word of it can be searched on arXiv (only Latin letters are): the library alone was read"
         try:
-            found = self.arxiv.search(arxiv_query(text), max_results=self.results)
+            found = self.arxiv.search(arxiv_query(text, year_from, year_to), max_results=self.results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
-            return f"arXiv could not be searched, the library alone was read: {error}"
+            reason = str(error) if len(str(error)) <= _SHOWN_ERROR else str(error)[:_SHOWN_ERROR - 1] + "…"
+            return f"arXiv could not be searched ({reason}): the library alone was read"
         new = [paper for paper in found if self.catalog.find_paper(paper.base_id) is None]
-        results = [self.fetcher.ingest(paper) for paper in new[:self.most]]
+        results = [self.fetcher.ingest(paper, added_by=added_by) for paper in new[:self.most]]
         added = [r.paper_id + (" (abstract only)" if r.error else "") for r in results if r.status == "added"]
-        failed = [f"{r.paper_id} ({r.error})" for r in results if r.status == "failed"]
-        return (f"arXiv: {len(found)} results, {len(new)} not in the library; read into it: "
-                f"{', '.join(added) or 'none'}"
-                + (f" (at most {self.most} are read per check)" if len(new) > self.most else "")
-                + (f"; could not read: {', '.join(failed)}" if failed else ""))
+        known = [r.paper_id for r in results if r.status == "unchanged"]
+        failed = [f"{r.paper_id}: {r.error}" for r in results if r.status == "failed"]
+        parts = [f"arXiv: {len(found)} result{'' if len(found) == 1 else 's'}, {len(new)} not in the library",
+                 f"read into it: {', '.join(added) or 'none'}"]
+        if len(new) > self.most:
+            parts.append(f"{len(new) - self.most} left unread (at most {self.most} a time)")
+        if known:
+            parts.append(f"already in the library under another id: {', '.join(known)}")
+        if failed:
+            parts.append(f"could not read: {'; '.join(failed)}")
+        return "; ".join(parts)

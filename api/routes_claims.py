@@ -35,7 +35,7 @@ class CheckRequest(BaseModel):
         return encodable(claim)
 
 
-@router.post("/check", responses=problems.responses(403, 409))
+@router.post("/check", responses=problems.responses(400, 403, 409))
 async def check(body: CheckRequest, claims: ClaimsDep, caller: Reader) -> ClaimCheck:
     """Each library paper that bears on the claim with its stance and quoted rationale (page, section), the counts
     and the verdict: supported, contradicted, mixed or insufficient. With `arxiv`, arXiv's papers on the claim that
@@ -44,11 +44,14 @@ async def check(body: CheckRequest, claims: ClaimsDep, caller: Reader) -> ClaimC
         raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
                                  "needs 'member' or higher: check without \"arxiv\", or use a member's key")
     if body.arxiv and claims.new_papers is None:
-        raise HTTPException(409, "arXiv is turned off on this server (SCISYNTH_USE_ARXIV=false): check without "
-                                 "\"arxiv\"")
+        raise HTTPException(409, "reading arXiv's papers is turned off on this server (SCISYNTH_USE_ARXIV=false or "
+                                 "SCISYNTH_PAPERS_PER_TURN=0): check without \"arxiv\"")
     where = SearchFilter(paper_ids=body.paper_ids, year_from=body.year_from, year_to=body.year_to)
-    return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers,
-                                   body.arxiv)
+    try:
+        return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers,
+                                       body.arxiv, caller.owner)
+    except ValueError as error:  # arXiv asked for with paper_ids
+        raise HTTPException(400, str(error)) from error
 
 
 class ContradictionsRequest(BaseModel):

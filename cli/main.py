@@ -711,6 +711,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     where = SearchFilter(paper_ids=args.paper, year_from=args.year_from, year_to=args.year_to)
     result = _services(args).claims.check(args.claim, where=None if where.is_empty() else where, papers=args.papers,
                                           arxiv=args.arxiv)
+    if args.arxiv and not args.json:  # what arXiv gave (JSON carries it in its trace)
+        print(result.trace[0], file=sys.stderr)
     _print(result.model_dump(mode="json"), args.json, format_check(result))
     return 0
 

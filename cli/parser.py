@@ -295,8 +295,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     check.add_argument("--paper", action="append", metavar="ID", help="only these papers (repeatable)")
     check.add_argument("--year-from", type=int, metavar="YEAR", help="only papers from this year on")
     check.add_argument("--year-to", type=int, metavar="YEAR", help="only papers up to this year")
-    check.add_argument("--arxiv", action="store_true", help="first search arXiv for the claim and read the papers the "
-                       "library lacks into it (at most SCISYNTH_PAPERS_PER_TURN, default 2; each a PDF download)")
+    check.add_argument("--arxiv", action="store_true", help="first search arXiv for the claim (within the years "
+                       "given) and read the papers the library lacks into it, where they stay (at most "
+                       "SCISYNTH_PAPERS_PER_TURN, default 2; each a PDF download)")
     check.add_argument("--llm", help="LLM spec, e.g. extractive or llamacpp:PATH (default: SCISYNTH_LLM, else auto; "
                        "extractive: the classifier judges)")
 
@@ -320,8 +321,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     table.add_argument("--query", metavar="TEXT", help="the best-ranked papers for this search as rows")
     table.add_argument("-n", type=at_least(1), default=10, metavar="N", help="with --query: this many papers")
     table.add_argument("--arxiv", action="store_true", help="with --query: first search arXiv for it and read the "
-                       "papers the library lacks into it (at most SCISYNTH_PAPERS_PER_TURN, default 2; each a PDF "
-                       "download)")
+                       "papers the library lacks into it, where they stay (at most SCISYNTH_PAPERS_PER_TURN, default "
+                       "2; each a PDF download)")
     table.add_argument("--conversation", metavar="ID", help="the papers this conversation's answers cite as rows")
     table.add_argument("--watch", metavar="ID", help="the papers this watch has added as rows")
     table.add_argument("--column", action="append", metavar="QUESTION", help="a column: a question each paper is "

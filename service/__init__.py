@@ -61,7 +61,7 @@ def build_services(runtime: Runtime, observer: TurnObserver | None = None,
     most_calls = runtime.settings.turn.max_llm_calls
     settings = runtime.settings
     new_papers = (NewPaperReader(runtime.arxiv, runtime.fetcher, runtime.catalog, settings.turn.papers_per_turn)
-                  if settings.arxiv.use_arxiv else None)
+                  if settings.arxiv.use_arxiv and settings.turn.papers_per_turn > 0 else None)
     tables = TableService(TableBuilder(runtime.searcher, runtime.scorer, stance, runtime.model, most_calls), turns,
                           watches, new_papers)
     jobs.work.update(JobWork(library, watches, tables, jobs.record_progress).table())

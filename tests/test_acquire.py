@@ -132,7 +132,7 @@ def test_check_with_arxiv_reads_the_papers_the_library_lacks_first(server: Repla
     read = check("--arxiv")  # into an empty library
     assert read.returncode == 0, read.stderr
     result = json.loads(read.stdout)
-    assert "arXiv: 1 results, 1 not in the library; read into it: 1605.08386" in result["trace"][0]
+    assert "arXiv: 1 result, 1 not in the library; read into it: 1605.08386" in result["trace"][0]
     paper = next(p for p in result["papers"] if p["paper_id"] == "1605.08386")
     assert paper["title"] == "Heat-bath random walks with Markov bases"  # arXiv's record (the replay's PDF is ACL's)
     assert paper["rationale"] and all(isinstance(q["page"], int) for q in paper["rationale"])  # read from the PDF
@@ -142,7 +142,7 @@ def test_check_with_arxiv_reads_the_papers_the_library_lacks_first(server: Repla
     again = check("--arxiv", claim="Entity linking in the literature graph of Semantic Scholar uses neural models")
     assert again.returncode == 0, again.stderr
     after = json.loads(again.stdout)
-    assert after["trace"][0].startswith("arXiv could not be searched, the library alone was read")
+    assert after["trace"][0].startswith("arXiv could not be searched (") and "library alone" in after["trace"][0]
     assert [p["paper_id"] for p in after["papers"]] == ["1605.08386"]
 
     # a table's query reads arXiv's papers on it the same way, before its rows are chosen
@@ -155,3 +155,32 @@ def test_check_with_arxiv_reads_the_papers_the_library_lacks_first(server: Repla
     assert table.returncode == 0, table.stderr
     assert "read into it: 2104.12255" in table.stderr
     assert [row["paper_id"] for row in json.loads(table.stdout)["rows"]] == ["2104.12255"]
+
+
+def test_papers_a_check_reads_from_arxiv_are_the_askers_and_within_its_years(server: ReplayServer, tmp_path: Path,
+                                                                             embedder: Embedder) -> None:
+    """In process (the HTTP route passes its key's owner): the paper read belongs to whoever asked (they may delete
+    it), the check's years narrow the arXiv search, a check limited to given papers reads none, and a claim with
+    no searchable word asks arXiv nothing."""
+    from agent.papers import arxiv_query
+    from retrieval.search import SearchFilter
+    from service import build_services
+    from tests.arxiv_replay import RECORDED
+
+    runtime = make_runtime(tmp_path, embedder, use_arxiv=True, arxiv_api_url=f"{server.base}/api/query",
+                           arxiv_pdf_url=f"{server.base}/pdf/", arxiv_delay_seconds=0,
+                           allowed_fetch_hosts=f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}")
+    claims = build_services(runtime).claims
+    claim = "Entity linking in the literature graph of Semantic Scholar reaches a high F1"
+    years = SearchFilter(year_from=2015, year_to=2017)
+    record = json.loads(next((RECORDED / "arxiv-py").glob("id_1605.08386_*.json")).read_text())
+    server.responses[("q", arxiv_query(claim, 2015, 2017), "0", "5")] = (200, record["body"].encode())
+    checked = claims.check(claim, where=years, arxiv=True, added_by="alice")
+    assert "read into it: 1605.08386" in checked.trace[0]
+    assert "submittedDate" in server.requests[0][1]  # the years went into the arXiv search
+    assert runtime.catalog.find_paper("1605.08386").added_by == "alice"
+    with pytest.raises(ValueError, match="--paper limits the check"):
+        claims.check(claim, where=SearchFilter(paper_ids=["1605.08386"]), arxiv=True)
+    asked = len(server.requests)
+    unsearchable = claims.check("Аспирин снижает риск инсульта", arxiv=True)
+    assert unsearchable.trace[0].startswith("no word of it can be searched on arXiv") and len(server.requests) == asked
