@@ -23,10 +23,12 @@ _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing co
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
                     rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
-_UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|mg/kg\b|[mµn]?[gML]\b|mmHg\b|kV\b|[mcµn]m\b|ms\b|min\b|h\b|"
+_UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|(?:[mµμn]?g|IU|U)/(?:k?g|[mµμd]?L)\b|[mµμn]?[gML]\b|mmHg\b|kV\b|"
+          r"[mcµμn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
 # a number, not the digits of a name ("18S rRNA", "H1N1", "COVID-19"): no letter or digit may follow it
-_NUMBER = re.compile(rf"(?<![\w.])(?<![^\W\d_][-−])[-−]?\d+(?:[.,]\d+)?(?:\s*(?:{_UNITS})|[x×]\b)?(?![^\W_])")
+_NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.])(?<![^\W\d_][-−])[-−]?\d+(?:[.,]\d+)?(?:\s*(?:{_UNITS})|[x×]\b)?"
+                     r"(?![^\W_])")
 # Figure and table callouts are no values and are taken out whole: a letter or a range after one figure ("Figure
 # 2A-2B", "Supplementary Table 3-4", "Fig. 4a–c"), and lists only after a plural ("Figures 2, 3, and 4", "Tables 1
 # and 2"), whose last item is no list item when a unit or count follows it ("Figs. 2 and 3, 40 mg"); "Fig. 2, 3-fold
@@ -37,9 +39,19 @@ _ONE = (r"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supp
         r"|§)\.?\s*" + _FIGURE + rf"(?:\s*[–-]\s*(?:{_FIGURE}|[a-zA-Z]\b))*")
 _MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices)\.?\s*" + _FIGURE +
          rf"(?:(?:\s*[–&-]\s*|\s*,\s*(?:and\s+)?|\s+(?:and|to)\s+)(?:{_FIGURE}{_A_VALUE_FOLLOWS}|[a-zA-Z]\b))*")
-# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts
-_NOT_VALUES = re.compile(rf"\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|\b\d+[–-]\d+\.?\]|{_MANY}|{_ONE}",
-                         re.IGNORECASE)
+# not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts, links and DOIs
+# ("doi:10.3390/...", "https://.../11570"), scale bars ("Scale bar = 200 μm") and test statistics ("χ2 = 12.3",
+# "F(2, 30) = 4.5"; an effect's own size, "OR = 7.3", "r = 0.4", is a result)
+_LINKS = r"\b(?:https?://|www\.)\S+|\bdoi:\s*\S+|\b10\.\d{4,9}/\S+"
+_SCALE_BAR = r"\bscale bars?\s*(?:=|:|represents?|indicates?|is|are)?\s*\d+(?:[.,]\d+)?\s*[µμnm]?m\b"
+_DEGREES_OF_FREEDOM = r"(?:\(\s*\d+(?:[.,]\d+)?(?:\s*,\s*\d+(?:[.,]\d+)?)?\s*\))?"
+_TEST_STATISTIC = rf"(?:\b(?:chi2|chi-square|[FtUHZz]|df)|χ2|χ²){_DEGREES_OF_FREEDOM}\s*=\s*[-−]?\d+(?:[.,]\d+)?"
+_NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|"
+                         rf"\b\d+[–-]\d+\.?\]|{_MANY}|{_ONE}", re.IGNORECASE)
+# not a result's value: a spread after its mean ("11.43 ± 1.24", "(SD 1.24)") and a group's size ("(n = 5)"),
+# which the count kind reads
+_SPREAD_OR_SIZE = re.compile(r"(?:±|\+/-)\s*\d+(?:[.,]\d+)?|\b(?:S\.?[DE]\.?M?|SEM)\s*[=:]?\s*\d+(?:[.,]\d+)?|"
+                             r"\b[nN]\s*=\s*\d+(?:,\d{3})*")
 _YEARISH = re.compile(r"^(?:19|20)\d\d$")
 _DATASET = re.compile(r"\b((?:[A-Z][\w.-]*|[A-Z]{2,}\d*)(?:\s+[A-Z0-9][\w.-]*){0,3})\s+(?:data\s?set|corpus|"
                       r"benchmark|suite|collection|treebank|challenge|shared task)s?\b")
@@ -76,6 +88,7 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
         found = _N_EQUALS.findall(quote) + _COUNT.findall(quote)
         return _unique(found, 3)
     if kind == "number":
+        quote = _SPREAD_OR_SIZE.sub(" ", quote)
         numbers = [n.strip() for n in _NUMBER.findall(quote) if not _YEARISH.match(n.strip())]
         return _unique(numbers, 3)
     if kind == "dataset":

@@ -233,7 +233,8 @@ class ModelBudget:
         return said
 
 
-NEEDS_MODEL = "not read: no value pattern says what answers this column; a configured model reads it"
+NEEDS_MODEL = ("not read: no value pattern reads this column, and the evidence judge is not sure of any sentence "
+               "(it rates none at its floor); a configured model reads its best")
 OVER_BUDGET = "not read: the model's calls for this row were used up (SCISYNTH_MAX_LLM_CALLS)"
 
 

@@ -41,6 +41,12 @@ from retrieval.search import Passage
     ("number", "Fig. 1, 35, 40 and 45% of mice", "35, 40, 45%"),
     ("number", "Figures 2, 3, and 4 show 12% growth; Figs. 2 and 3, 40 mg", "12%, 40 mg"),
     ("number", "Figure 1—figure supplement 2, Appendix 3, Box 4, Tab. 5 and Supplementary Note 6", None),
+    # nor links and DOIs, scale bars, test statistics, a mean's spread or a group's size; an inequality is kept
+    ("number", "Data: https://www.mdpi.com/10.3390/ijms11570 (doi:10.3390/x12). Scale bar = 200 μm. Plaques fell "
+               "by 38%.", "38%"),
+    ("number", "Levels were 11.43 ± 1.24 ng/g and 20.07 (SD 1.24); χ2 = 14.2, F(2, 30) = 4.5, N = 38",
+     "11.43 ng/g, 20.07"),
+    ("number", "IC50 was <1.5 µM; older animals were more often seropositive (OR = 7.3, n = 5)", "<1.5 µM, 7.3"),
     # the digits of a name are no value: "18S", "H1N1", "COVID-19", "IL-6"
     ("number", "18S rRNA of H1N1 and COVID-19 rose 2x by IL-6, 40% in 12 mice", "2x, 40%, 12"),
     ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
