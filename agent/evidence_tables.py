@@ -12,11 +12,12 @@ that the paper reports it depends on the column:
   or table row;
 - a *generic* column (a preset's, or a question of at most GENERIC_WORDS content words: "Sample size?") names a
   kind of information every paper may hold, so the paper's own words rarely cover it. A column asking for a value
-  (a count, a number, a design, a metric, a dataset) quotes the most similar sentence from which such a value can
-  be read, at least `value_floor` similar (a generic question is far from every sentence: the value decides), and
-  for a result not a method's setting; any other generic column ("Population") quotes the judge's best sentence
-  when the judge gives it at least `judge_floor`, or, below that, when a configured model reads an answer in it
-  that the sentence bears out (without a model such a cell is "not reported"). A short question of a known kind
+  (a count, a number, a design, a metric, a dataset) quotes the sentence the judge rates best among those from
+  which such a value can be read, at least `value_floor` similar (a generic question is far from every sentence:
+  the value decides): for a result not a method's setting, for a count the abstract's when it states one (the
+  body counts subgroups too). Any other generic column ("Population") quotes the judge's best sentence when the
+  judge gives it at least `judge_floor`, or, below that, when a configured model reads an answer in it that the
+  sentence bears out (without a model such a cell is "not read"). A short question of a known kind
   is read with that kind's question (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
 
 A short value is read off the quote (agent/cell_values.py) or, with a configured model, written by the model from
@@ -45,7 +46,7 @@ from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
-from tools.sections import describes_methods
+from tools.sections import describes_methods, states_the_whole_study
 
 MAX_COLUMNS = 12
 MAX_ROWS = 50
@@ -318,7 +319,7 @@ class TableBuilder:
         model writes)."""
         nothing = Cell(column=column.name, value=None, quote=None, page=None, section=None, reported=False,
                        confidence=0.0, passage=None)
-        read = self.scorer.read(column.question, self._closest(column.question, passages)) if passages else []
+        read = self.scorer.read(column.question, self._read_for(column, passages)) if passages else []
         sentences: list[Sentence] = [s for scored in read for s in scored]
         if not sentences:  # a reference without text: nothing to quote
             return nothing
@@ -370,16 +371,22 @@ class TableBuilder:
         valued = [i for i, sentence in enumerate(sentences) if cosines[i] >= self.value_floor
                   and read_value(column.kind, sentence.text) is not None
                   and may_state(column.kind, sentence.text, sentence.passage.section)]
+        if column.kind == "count":  # the abstract states the whole study's sample; the body its subgroups too
+            valued = [i for i in valued if states_the_whole_study(sentences[i].passage.section)] or valued
         if not valued:
             return None, 0.0
         chosen = max(valued, key=lambda i: (float(evidence[i]), float(cosines[i])))
         return chosen, float(evidence[chosen])
 
-    def _closest(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """The `per_paper` passages whose best sentence is most similar to the question."""
-        if len(passages) <= self.per_paper:
-            return passages
-        return [p for p, _ in self.scorer.rank_passages(question, passages)[:self.per_paper]]
+    def _read_for(self, column: Column, passages: list[Passage]) -> list[Passage]:
+        """The `per_paper` passages whose best sentence is most similar to the column's question; for a count, the
+        abstract's too (see `_choose`)."""
+        closest = passages if len(passages) <= self.per_paper else [
+            p for p, _ in self.scorer.rank_passages(column.question, passages)[:self.per_paper]]
+        if column.kind != "count":
+            return closest
+        read = {p.chunk_id for p in closest}
+        return closest + [p for p in passages if states_the_whole_study(p.section) and p.chunk_id not in read]
 
     def _value(self, column: Column, quote: str, budget: ModelBudget | None) -> str | None:
         """The model's value when one is configured (within budget) and the quote bears it out, else the value

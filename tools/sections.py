@@ -77,6 +77,12 @@ def describes_methods(section: str) -> bool:
     return any(_METHODS_PART.match(part.strip()) for part in section.split(">"))
 
 
+def states_the_whole_study(section: str) -> bool:
+    """Whether a section path lies in the abstract's account of the study (its methods, results, conclusions; not
+    its background or objectives): where a paper states its whole sample, not a subgroup's."""
+    return section.split(">")[0].strip().lower() == "abstract" and not sets_the_question_up(section)
+
+
 def is_body_section(section: str) -> bool:
     """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
     return not any(NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))

@@ -167,3 +167,11 @@ def test_a_table_reads_arxiv_only_for_a_query_and_only_where_arxiv_is_on() -> No
         off.read_arxiv(None)
     with pytest.raises(ValueError, match="SCISYNTH_USE_ARXIV=false"):
         off.read_arxiv("citation graphs")
+
+
+def test_the_abstract_states_the_whole_study_not_its_background() -> None:
+    from tools.sections import states_the_whole_study
+
+    assert states_the_whole_study("Abstract") and states_the_whole_study("Abstract > Methods")
+    assert not states_the_whole_study("Abstract > Background") and not states_the_whole_study("Methods > Abstract")
+    assert not states_the_whole_study("Results > Test-retest reliability")
