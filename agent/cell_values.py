@@ -69,7 +69,9 @@ _DESIGNS = re.compile(r"\b(?:randomi[sz]ed(?: controlled)? (?:clinical )?trial|r
                       r"double[- ]blind(?:ed)?|placebo[- ]controlled|placebo|open[- ]label|cohort(?: study)?|"
                       r"prospective|retrospective|case[- ]control|"
                       r"cross[- ]sectional|longitudinal|meta[- ]analysis|systematic review|case series|"
-                      r"observational|pilot study|survey|in vitro|in vivo|mouse model|animal model)\b",
+                      r"observational|pilot study|survey|in vitro|in vivo|mouse model|animal model|mixed[- ]methods?|"
+                      r"qualitative|descriptive study|quasi[- ]experimental|non[- ]?randomi[sz]ed|cross[- ]?over|"
+                      r"interrupted time series|diagnostic accuracy study|in silico|simulation study)\b",
                       re.IGNORECASE)
 _NEGATED = re.compile(r"\b(?:not|no|non|nor|without)\b[\s-]*(?:\w+\s+)?$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")

@@ -29,6 +29,8 @@ from retrieval.search import Passage
     ("design", "A randomised controlled trial, double-blind and placebo-controlled.",
      "randomised controlled trial, double-blind, placebo-controlled"),
     ("design", "This was not a randomized trial but a cohort study.", "cohort study"),
+    ("design", "A mixed method approach was used in this descriptive study.", "mixed method, descriptive study"),
+    ("design", "This was a non-randomized, crossover pilot study.", "non-randomized, crossover, pilot study"),
     ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
     ("number", "Mice received 1.5 mg/kg at 22 kV (Table 3, §4).", "1.5 mg/kg, 22 kV"),
     # a callout is no value, whole: its letters, ranges and lists
