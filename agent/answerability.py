@@ -16,6 +16,7 @@ the test questions that are reported.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,6 +68,23 @@ class AnswerabilityJudge:
         return float(similarity), float(coverage)
 
     def judge(self, question: str, evidence: list[Passage], similarity: float | None = None) -> Answerability:
+        """Whether the evidence answers the question; a question that asks two things ("What was X, and which
+        factors were associated with it?") is answered when it answers either, judged on its own: the terms of
+        both together are rarely all in one passage."""
+        parts = question_parts(question)
+        if len(parts) > 1:
+            return max((self.judge(part, evidence) for part in parts), key=lambda judged: judged.probability)
         similarity, coverage = self.features(question, evidence, similarity)
         chance = probability(similarity, coverage) if evidence else 0.0
         return Answerability(similarity, coverage, chance, bool(evidence) and chance >= self.threshold)
+
+
+# ", and which/what/how ...": a second question joined to the first
+_SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:which|what|how|why|when|where|whether|does|do|did|is|are|was|were|"
+                              r"can|could)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question joins with "and" (each of at least three words), else the question itself."""
+    parts = [part.strip(" ,") for part in _SECOND_QUESTION.split(question)]
+    return parts if len(parts) > 1 and all(len(part.split()) >= 3 for part in parts) else [question]
