@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-ValueKind = Literal["count", "number", "dataset", "metric", "design", "text"]
+ValueKind = Literal["count", "number", "dataset", "metric", "design", "test", "text"]
 
 # what studies count as their sample: people, animals (laboratory and farm), specimens, units of analysis (not
 # the settings they come from: "12 hospitals" is where, not how many)
@@ -73,6 +73,18 @@ _DESIGNS = re.compile(r"\b(?:randomi[sz]ed(?: controlled)? (?:clinical )?trial|r
                       r"qualitative|descriptive study|quasi[- ]experimental|non[- ]?randomi[sz]ed|cross[- ]?over|"
                       r"interrupted time series|diagnostic accuracy study|in silico|simulation study)\b",
                       re.IGNORECASE)
+# statistical tests and models, as methods sections name them
+_TESTS = re.compile(
+    r"\b(?:(?:paired |unpaired |two-sample |independent |student'?s )?t[- ]tests?|(?:one|two|three)[- ]way "
+    r"(?:repeated[- ]measures )?anova|(?:repeated[- ]measures )?anova|ancova|manova|chi[- ]squared?(?: tests?)?|"
+    r"χ2 tests?|fisher'?s exact tests?|mann[- ]whitney(?: u)?(?: tests?)?|wilcoxon(?: signed[- ]ranks?| rank[- ]sum)?"
+    r"(?: tests?)?|kruskal[- ]wallis(?: tests?)?|friedman(?:'s)? tests?|log[- ]rank tests?|kaplan[- ]meier|"
+    r"cox (?:proportional[- ]hazards? )?(?:regression|models?)|(?:multiple |multivariate |multivariable |binary |"
+    r"ordinal |multinomial )?logistic regression|(?:multiple |simple )?linear regression|(?:generali[sz]ed )?linear "
+    r"mixed(?:[- ]effects?)? models?|mixed[- ]effects? models?|generali[sz]ed estimating equations|poisson regression|"
+    r"negative binomial regression|spearman(?:'s)?(?: rank)? correlation|pearson(?:'s)? correlation|tukey(?:'s)?"
+    r"(?: hsd)?(?: tests?)?|bonferroni(?: correction)?|dunnett(?:'s)?(?: tests?)?|mcnemar(?:'s)?(?: tests?)?|"
+    r"permutation tests?|intraclass correlation(?: coefficients?)?|bland[- ]altman)\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\b(?:not|no|non|nor|without)\b[\s-]*(?:\w+\s+)?$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
@@ -98,6 +110,8 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
         return _unique(named, 3)
     if kind == "metric":
         return _unique(_METRICS.findall(quote), 3)
+    if kind == "test":
+        return _unique([m.group() for m in _TESTS.finditer(quote)], 3)
     if kind == "design":  # "this was not a randomized trial" names no design of its own
         return _unique([m.group().lower() for m in _DESIGNS.finditer(quote)
                         if not _NEGATED.search(quote[max(0, m.start() - 12):m.start()])], 3)
@@ -120,6 +134,8 @@ def supported(value: str, quote: str) -> bool:
 _KIND_CUES: tuple[tuple[ValueKind, re.Pattern[str]], ...] = (
     ("count", re.compile(r"\b(?:sample size|how many|number of (?:participants|patients|subjects|people|animals|"
                          r"samples|cases))\b", re.IGNORECASE)),
+    ("test", re.compile(r"\b(?:statistical (?:tests?|analys[ie]s|methods?|models?)|significance tests?|(?:which|what) "
+                        r"tests? (?:was|were) used|analy[sz]ed (?:with|using|by))\b", re.IGNORECASE)),
     ("dataset", re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\b", re.IGNORECASE)),
     ("metric", re.compile(r"\b(?:metrics?|measured by|evaluation measure)\b", re.IGNORECASE)),
     ("design", re.compile(r"\b(?:study design|design|type of study)\b", re.IGNORECASE)),

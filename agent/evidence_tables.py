@@ -92,6 +92,8 @@ KIND_WORDS: dict[ValueKind, frozenset[str]] = {
                           "benchmarks", "evaluation", "training"}),
     "metric": frozenset({"metric", "metrics", "measure", "measures", "evaluation", "measured"}),
     "design": frozenset({"design", "study", "type", "kind", "method", "methods"}),
+    "test": frozenset({"statistical", "test", "tests", "analysis", "analyses", "method", "methods", "model", "models",
+                       "analysed", "analyzed", "data"}),
     "number": frozenset({"result", "results", "outcome", "outcomes", "effect", "performance", "finding",
                          "findings", "score", "scores", "size"}),
     "text": frozenset(),
@@ -101,6 +103,7 @@ KIND_QUESTIONS: dict[ValueKind, str] = {
     "dataset": "Which dataset, corpus or benchmark is used?",
     "metric": "Which evaluation metric is reported?",
     "design": "What was the study design?",
+    "test": "Which statistical test or model was used to analyse the data?",
     "number": "What was the main quantitative result?",
 }
 PRESETS: dict[str, tuple[Column, ...]] = {

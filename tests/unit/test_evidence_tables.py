@@ -29,6 +29,9 @@ from retrieval.search import Passage
     ("design", "A randomised controlled trial, double-blind and placebo-controlled.",
      "randomised controlled trial, double-blind, placebo-controlled"),
     ("design", "This was not a randomized trial but a cohort study.", "cohort study"),
+    ("test", "Groups were compared by two-way ANOVA with Tukey HSD tests, and seroprevalence by the chi-square test "
+             "and multiple logistic regression.", "two-way ANOVA, Tukey HSD tests, chi-square test"),
+    ("test", "The criterion for statistical significance was set at p < 0.05.", None),
     ("design", "A mixed method approach was used in this descriptive study.", "mixed method, descriptive study"),
     ("design", "This was a non-randomized, crossover pilot study.", "non-randomized, crossover, pilot study"),
     ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
@@ -72,6 +75,7 @@ def test_a_value_the_quote_does_not_bear_out_is_refused() -> None:
 def test_columns_kinds_presets_and_refusals() -> None:
     assert kind_of("Sample size?") == "count" and kind_of("Which dataset?") == "dataset"
     assert kind_of("What was the main finding?") == "text"
+    assert kind_of("Which statistical test?") == "test" and kind_of("What was the test set accuracy?") == "number"
     assert Column.asking("Sample size?").generic and not Column.asking(
         "Aspirin lowers the risk of ischaemic stroke in older adults").generic
     # a question that names its own subject is not a kind of information: "age" is not a result
