@@ -37,6 +37,8 @@ class TableRequest(BaseModel):
     columns: list[Annotated[str, Field(min_length=1, max_length=MAX_COLUMN_CHARS)]] = Field(
         default_factory=list, max_length=MAX_COLUMNS, description="questions, e.g. 'Sample size?'")
     preset: Literal["clinical", "ml"] | None = None
+    arxiv: bool = Field(default=False, description="with query: first read arXiv's papers on it that the library "
+                        "lacks into it (adds papers: needs the 'member' role)")
 
     @field_validator("query", "conversation_id", "watch_id")
     @classmethod
@@ -51,13 +53,24 @@ class TableRequest(BaseModel):
         return None if values is None else [encodable(v) for v in values]
 
 
-@router.post("/tables", status_code=202, responses=problems.responses(400, 404))
+@router.post("/tables", status_code=202, responses=problems.responses(400, 403, 404, 409))
 async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, tables: TablesDep,
                        caller: Reader) -> Job:
     """Queue an evidence table: papers as rows, the questions as columns, each cell a quote with its page or "not
-    reported". Poll GET /v1/jobs/{id}: its results are the rows done so far; then GET /v1/tables/{id}?format=csv."""
+    reported". Poll GET /v1/jobs/{id}: its results are the rows done so far; then GET /v1/tables/{id}?format=csv.
+    With `arxiv`, arXiv's papers on the query are read into the library first (the job's `note` says which)."""
+    if body.arxiv and not caller.can("member"):
+        raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
+                                 "needs 'member' or higher: build the table without \"arxiv\", or use a member's key")
+    if body.arxiv and tables.new_papers is None:
+        raise HTTPException(409, "reading arXiv's papers is turned off on this server (SCISYNTH_USE_ARXIV=false or "
+                                 "SCISYNTH_PAPERS_PER_TURN=0): build the table without \"arxiv\"")
+    admit(runtime, jobs, caller.owner)  # before any arXiv reading: a key with its share of jobs waiting reads none
+    read = None
     try:
         columns_for(body.columns, body.preset)  # a bad column is the caller's to fix now, not the job's
+        if body.arxiv:
+            read = await run_in_threadpool(tables.read_arxiv, body.query, caller.owner)
         conversation = _owned(runtime, body.conversation_id, caller).id if body.conversation_id else None
         owner = None if caller.can("admin") else caller.owner
         papers = await run_in_threadpool(tables.papers, body.papers, body.query, body.n, conversation,
@@ -67,9 +80,8 @@ async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, t
         raise HTTPException(404, f"no watch {body.watch_id} for this key") from error
     except ValueError as error:
         raise HTTPException(400, str(error)) from error
-    admit(runtime, jobs, caller.owner)
     return Job(**jobs.submit("table", {"papers": papers, "columns": body.columns,
-                                       "preset": body.preset}, caller.owner).public())
+                                       "preset": body.preset}, caller.owner).public(), note=read)
 
 
 @router.get("/tables/{job_id}", responses={**problems.responses(404, 409), 200: {

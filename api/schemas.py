@@ -162,6 +162,8 @@ class Job(BaseModel):
     error: str | None
     created_at: str
     updated_at: str
+    note: str | None = Field(default=None, description="what was done before the job was queued (a table's arXiv "
+                             "reading)")
 
 
 class Watch(BaseModel):

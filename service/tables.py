@@ -50,14 +50,15 @@ class TableService:
     watches: WatchService
     new_papers: NewPaperReader | None = None
 
-    def read_arxiv(self, query: str | None) -> str:
-        """Reads arXiv's papers on the query that the library lacks into it, so a query's rows are not only the
-        papers already added; what was read, as a line to show. ValueError without a query or with arXiv off."""
+    def read_arxiv(self, query: str | None, added_by: str | None = None) -> str:
+        """Reads arXiv's papers on the query that the library lacks into it (for `added_by`), so a query's rows are
+        not only the papers already added; what was read, as a line to show. ValueError without a query or with
+        arXiv off."""
         if query is None:
-            raise ValueError("--arxiv reads arXiv's papers on the --query: give one")
+            raise ValueError("reading arXiv's papers needs a query: give one")
         if self.new_papers is None:
             raise ValueError(ARXIV_OFF)
-        return self.new_papers.read_new(query)
+        return self.new_papers.read_new(query, added_by)
 
     def papers(self, papers: list[str] | None = None, query: str | None = None, n: int = 10,
                conversation: str | None = None, watch: str | None = None, owner: str | None = None) -> list[str]:

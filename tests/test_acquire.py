@@ -184,3 +184,30 @@ def test_papers_a_check_reads_from_arxiv_are_the_askers_and_within_its_years(ser
     asked = len(server.requests)
     unsearchable = claims.check("Аспирин снижает риск инсульта", arxiv=True)
     assert unsearchable.trace[0].startswith("no word of it can be searched on arXiv") and len(server.requests) == asked
+
+
+def test_a_table_over_http_reads_arxiv_first_and_says_what(server: ReplayServer, tmp_path: Path,
+                                                           embedder: Embedder) -> None:
+    """POST /v1/tables with "arxiv": the paper arXiv has on the query is read into the library before the rows are
+    chosen, for the key that asked, and the queued job's note says so."""
+    from fastapi.testclient import TestClient
+
+    from agent.papers import arxiv_query
+    from api.app import create_app
+    from tests.arxiv_replay import RECORDED
+
+    runtime = make_runtime(tmp_path, embedder, use_arxiv=True, arxiv_api_url=f"{server.base}/api/query",
+                           arxiv_pdf_url=f"{server.base}/pdf/", arxiv_delay_seconds=0,
+                           allowed_fetch_hosts=f"http://127.0.0.1:{server.base.rsplit(':', 1)[1]}")
+    query = "citation-informed transformers for document-level representations"
+    record = json.loads(next((RECORDED / "arxiv-py").glob("id_2104.12255v1_*.json")).read_text())
+    server.responses[("q", arxiv_query(query), "0", "5")] = (200, record["body"].encode())
+    with TestClient(create_app(runtime=runtime)) as client:
+        queued = client.post("/v1/tables", json={"query": query, "n": 1, "columns": ["Which dataset?"],
+                                                 "arxiv": True})
+        assert queued.status_code == 202, queued.text
+        assert "read into it: 2104.12255" in queued.json()["note"]
+        no_query = client.post("/v1/tables", json={"papers": ["2104.12255"], "columns": ["Which dataset?"],
+                                                   "arxiv": True})
+        assert no_query.status_code == 400 and "needs a query" in no_query.json()["detail"]
+    assert runtime.catalog.find_paper("2104.12255") is not None

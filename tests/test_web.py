@@ -259,3 +259,6 @@ def test_tables_tab_builds_a_table_opens_a_cell_and_downloads_it(server: str) ->
         saved = download.value
         assert saved.suggested_filename.startswith("table-") and saved.suggested_filename.endswith(".csv")
         assert Path(saved.path()).read_text().startswith("paper_id,title,year,byline,Task,Task: quote")
+        page.check("#table-arxiv")  # reading arXiv's papers first: this server has arXiv off and says so
+        page.click("#table-build")
+        expect(page.locator("#table-status")).to_contain_text("SCISYNTH_USE_ARXIV=false", timeout=60_000)

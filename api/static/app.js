@@ -565,13 +565,15 @@ async function buildTable() {
   const body = { columns, n: Number($("table-n").value) || 10 };
   if ($("table-preset").value) body.preset = $("table-preset").value;
   if ($("table-query").value.trim()) body.query = $("table-query").value.trim();
+  if ($("table-arxiv").checked) body.arxiv = true;  // read arXiv's papers on the query into the library first
   if (papers.length) body.papers = papers;
   if ($("table-conversation").checked && conversation) body.conversation_id = conversation;
   $("table-download").classList.add("hidden");
   $("table-grid").replaceChildren();
-  $("table-status").textContent = "Queued…";
+  $("table-status").textContent = body.arxiv ? "Reading arXiv's papers on the query…" : "Queued…";
   tableJob = await api("/v1/tables", { method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body) });
+  const read = tableJob.note ? ` (${tableJob.note})` : "";
   for (;;) {
     const state = await api(`/v1/jobs/${encodeURIComponent(tableJob.id)}`);
     const rows = (state.results || []).filter((result) => result.status === "row");
@@ -579,7 +581,8 @@ async function buildTable() {
     drawTable(rows);
     const left = skipped.length ? `; left out: ${skipped.map((r) => `${r.paper_id} (${r.error})`).join(", ")}` : "";
     $("table-status").textContent = (state.status === "done" ? `${rows.length} papers`
-      : state.status === "failed" ? `The table failed: ${state.error}` : `Building: ${rows.length} papers done`) + left;
+      : state.status === "failed" ? `The table failed: ${state.error}` : `Building: ${rows.length} papers done`) + left
+      + read;
     if (state.status === "done") $("table-download").classList.remove("hidden");
     if (state.status === "done" || state.status === "failed") return;
     await new Promise((resolve) => setTimeout(resolve, 700));

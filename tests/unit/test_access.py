@@ -96,6 +96,11 @@ def test_a_check_that_reads_arxiv_adds_papers_so_it_needs_a_member(client: tuple
     # a member gets past the role, and is told this server has arXiv turned off (the tests' runtimes do)
     off = test_client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {KEYS['member']}"})
     assert off.status_code == 409 and "SCISYNTH_USE_ARXIV=false" in off.json()["detail"]
+    table = {"query": "aspirin and stroke", "columns": ["Sample size?"], "arxiv": True}  # a table's reading too
+    refused = test_client.post("/v1/tables", json=table, headers={"Authorization": f"Bearer {KEYS['reader']}"})
+    assert refused.status_code == 403 and "member" in refused.json()["detail"]
+    off = test_client.post("/v1/tables", json=table, headers={"Authorization": f"Bearer {KEYS['member']}"})
+    assert off.status_code == 409 and "SCISYNTH_USE_ARXIV=false" in off.json()["detail"]
 
 
 def test_the_threat_model_names_every_setting_it_relies_on() -> None:
