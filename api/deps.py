@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 
 from agent.claim_check import ClaimChecker
 from agent.contradictions import ContradictionFinder
+from agent.papers import NewPaperReader
 from agent.runtime import Runtime
 from api.metrics import Metrics
 from api.streaming import TurnWorkers
@@ -80,6 +81,17 @@ def get_workers(request: Request) -> TurnWorkers:
 
 def get_caller(request: Request) -> Caller:
     return request.state.caller  # set by the guard for every request it lets through
+
+
+def may_read_arxiv(caller: Caller, reader: NewPaperReader | None, without: str) -> None:
+    """Refuse, before any work, a request to read arXiv's papers into the library: 403 below 'member' (it adds
+    papers), 409 where reading is turned off; `without` says how to ask instead ("check without \"arxiv\"")."""
+    if not caller.can("member"):
+        raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
+                                 f"needs 'member' or higher: {without}, or use a member's key")
+    if reader is None:
+        raise HTTPException(409, "reading arXiv's papers is turned off on this server (SCISYNTH_USE_ARXIV=false or "
+                                 f"SCISYNTH_PAPERS_PER_TURN=0): {without}")
 
 
 def get_member(request: Request) -> Caller:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.claim_check import MAX_CLAIM_CHARS, ClaimCheck
 from agent.contradictions import Contradictions
 from api import problems
-from api.deps import ClaimsDep, ContradictionsDep, Reader
+from api.deps import ClaimsDep, ContradictionsDep, Reader, may_read_arxiv
 from api.schemas import encodable
 from retrieval.search import SearchFilter
 
@@ -40,12 +40,8 @@ async def check(body: CheckRequest, claims: ClaimsDep, caller: Reader) -> ClaimC
     """Each library paper that bears on the claim with its stance and quoted rationale (page, section), the counts
     and the verdict: supported, contradicted, mixed or insufficient. With `arxiv`, arXiv's papers on the claim that
     the library lacks are read into it first (at most SCISYNTH_PAPERS_PER_TURN; the trace says which)."""
-    if body.arxiv and not caller.can("member"):
-        raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
-                                 "needs 'member' or higher: check without \"arxiv\", or use a member's key")
-    if body.arxiv and claims.new_papers is None:
-        raise HTTPException(409, "reading arXiv's papers is turned off on this server (SCISYNTH_USE_ARXIV=false or "
-                                 "SCISYNTH_PAPERS_PER_TURN=0): check without \"arxiv\"")
+    if body.arxiv:
+        may_read_arxiv(caller, claims.new_papers, 'check without "arxiv"')
     where = SearchFilter(paper_ids=body.paper_ids, year_from=body.year_from, year_to=body.year_to)
     try:
         return await run_in_threadpool(claims.check, body.claim, None if where.is_empty() else where, body.papers,

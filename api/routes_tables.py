@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.evidence_tables import MAX_COLUMN_CHARS, MAX_COLUMNS, MAX_ROWS, EvidenceTable, Row, columns_for
 from api import problems
-from api.deps import JobsDep, Reader, RuntimeDep, TablesDep
+from api.deps import JobsDep, Reader, RuntimeDep, TablesDep, may_read_arxiv
 from api.routes_conversations import _owned
 from api.schemas import Job, encodable
 from api.table_formats import EXTENSIONS, MEDIA_TYPES, write
@@ -59,12 +59,8 @@ async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, t
     """Queue an evidence table: papers as rows, the questions as columns, each cell a quote with its page or "not
     reported". Poll GET /v1/jobs/{id}: its results are the rows done so far; then GET /v1/tables/{id}?format=csv.
     With `arxiv`, arXiv's papers on the query are read into the library first (the job's `note` says which)."""
-    if body.arxiv and not caller.can("member"):
-        raise HTTPException(403, f"this API key has the role '{caller.role}'; reading arXiv's papers into the library "
-                                 "needs 'member' or higher: build the table without \"arxiv\", or use a member's key")
-    if body.arxiv and tables.new_papers is None:
-        raise HTTPException(409, "reading arXiv's papers is turned off on this server (SCISYNTH_USE_ARXIV=false or "
-                                 "SCISYNTH_PAPERS_PER_TURN=0): build the table without \"arxiv\"")
+    if body.arxiv:
+        may_read_arxiv(caller, tables.new_papers, 'build the table without "arxiv"')
     admit(runtime, jobs, caller.owner)  # before any arXiv reading: a key with its share of jobs waiting reads none
     read = None
     try:
