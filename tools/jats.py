@@ -80,11 +80,15 @@ def _float_block(element: etree._Element) -> Block | None:
     return Block(text=caption, page=None, kind="caption") if caption else None
 
 
+MAX_PATH_PARTS = 4  # a section path keeps its top part (its role) and its innermost ones: deep nesting stays short
+
+
 def _section_blocks(section: etree._Element, parent: str, sections: list[Section]) -> None:
     """A section and the ones inside it, each titled by its path ("Methods > Animals and housing"), as the PDF
     readers title theirs: a part's role (methods, an introduction) is in its parent's heading."""
     own = _text(section.find("title"))
-    title = f"{parent} > {own}" if parent and own else own or parent or "Body"
+    parts = [*parent.split(" > "), own] if parent and own else [own or parent or "Body"]
+    title = " > ".join(parts if len(parts) <= MAX_PATH_PARTS else [parts[0], *parts[1 - MAX_PATH_PARTS:]])
     current = Section(title=title)
     sections.append(current)
     for child in section:

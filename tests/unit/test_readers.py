@@ -47,6 +47,20 @@ def test_a_structured_jats_abstract_keeps_its_parts_apart() -> None:
     assert "Results > Plasma thyroid hormones" in titles
 
 
+def test_a_deeply_nested_jats_section_keeps_a_short_path(tmp_path: Path) -> None:
+    """A hostile or odd article nesting sections 200 deep: each title keeps its top part and its three innermost,
+    so the titles grow with the depth, not with its square."""
+    depth = 200
+    nested = "".join(f"<sec><title>Part {i}</title><p>Text {i}.</p>" for i in range(depth)) + "</sec>" * depth
+    path = tmp_path / "deep.nxml"
+    path.write_text("<article><front><article-meta><title-group><article-title>Deep</article-title></title-group>"
+                    f"</article-meta></front><body><sec><title>Methods</title>{nested}</sec></body></article>")
+    titles = [section.title for section in parse_jats(path).sections]
+    assert titles[:2] == ["Methods > Part 0", "Methods > Part 0 > Part 1"]
+    assert titles[-1] == "Methods > Part 197 > Part 198 > Part 199"
+    assert max(title.count(" > ") for title in titles) == 3
+
+
 def test_jats_abstract_parts_read_each_element_on_its_own() -> None:
     from lxml import etree
 
