@@ -79,6 +79,7 @@ class PaperFetcher:
 ARXIV_OFF = ("reading arXiv's papers is turned off here (SCISYNTH_USE_ARXIV=false or SCISYNTH_PAPERS_PER_TURN=0): "
              "leave out --arxiv, or turn it on")
 _SHOWN_ERROR = 160  # characters of an arXiv failure a trace line shows (the log has all of it)
+_LINK = re.compile(r"\b(?:https?|ftp)://\S+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?")
 
 
 def arxiv_query(text: str, year_from: int | None = None, year_to: int | None = None) -> str:
@@ -110,7 +111,8 @@ class NewPaperReader:
             found = self.arxiv.search(arxiv_query(text, year_from, year_to), max_results=self.results)
         except ArxivError as error:
             log.warning("arXiv search failed: %s", error)
-            reason = str(error) if len(str(error)) <= _SHOWN_ERROR else str(error)[:_SHOWN_ERROR - 1] + "…"
+            reason = _LINK.sub("arXiv's API", str(error))  # not the address of a mirror the server is set to use
+            reason = reason if len(reason) <= _SHOWN_ERROR else reason[:_SHOWN_ERROR - 1] + "…"
             return f"arXiv could not be searched ({reason}): the library alone was read"
         new = [paper for paper in found if self.catalog.find_paper(paper.base_id) is None]
         results = [self.fetcher.ingest(paper, added_by=added_by) for paper in new[:self.most]]
