@@ -76,7 +76,10 @@ _DESIGNS = re.compile(r"\b(?:randomi[sz]ed(?: controlled)? (?:clinical )?trial|r
 # statistical tests and models, as methods sections name them
 _TESTS = re.compile(
     r"\b(?:(?:paired |unpaired |two-sample |independent |student'?s )?t[- ]tests?|(?:one|two|three)[- ]way "
-    r"(?:repeated[- ]measures )?anova|(?:repeated[- ]measures )?anova|ancova|manova|chi[- ]squared?(?: tests?)?|"
+    r"(?:repeated[- ]measures )?anova|(?:repeated[- ]measures )?(?:anovas?|ancovas?|manovas?)|analysis of "
+    r"(?:co)?variance|chi[- ]squared?(?: tests?)?|mantel[- ]haenszel(?: method| tests?)?|(?:fixed|random)[- ]effects? "
+    r"(?:models?|meta-analys[ie]s)|cochran'?s q(?: tests?)?|q[- ]tests?|i2 statistic|egger'?s(?: regression)? tests?|"
+    r"begg'?s tests?|"
     r"χ2 tests?|fisher'?s exact tests?|mann[- ]whitney(?: u)?(?: tests?)?|wilcoxon(?: signed[- ]ranks?| rank[- ]sum)?"
     r"(?: tests?)?|kruskal[- ]wallis(?: tests?)?|friedman(?:'s)? tests?|log[- ]rank tests?|kaplan[- ]meier|"
     r"cox (?:proportional[- ]hazards? )?(?:regression|models?)|(?:multiple |multivariate |multivariable |binary |"

@@ -46,7 +46,7 @@ from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
-from tools.sections import describes_methods, states_the_whole_study
+from tools.sections import describes_methods, is_back_matter, sets_the_question_up, states_the_whole_study
 
 MAX_COLUMNS = 12
 MAX_ROWS = 50
@@ -176,9 +176,16 @@ class CellValue(BaseModel):
 
 
 def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
-    """Whether a sentence may give a value of this kind: a result (a number asked for) is not a method's setting
-    ("a significance level of 5% was used", a bench protocol, anything in a Methods part) or another paper's
-    finding; counts, designs, metrics and datasets are what methods sentences state."""
+    """Whether a sentence may give a value of this kind: never from back matter (references, "Authors'
+    contributions"); a result (a number asked for) is not a method's setting ("a significance level of 5% was
+    used", a bench protocol, anything in a Methods part) or another paper's finding; counts, designs, metrics and
+    datasets are what methods sentences state, but a design is the paper's own, not one its introduction or
+    background describes. (Sentences about earlier work were left in for designs: the cue also fires on a
+    finding's own citation, "included in the current meta-analysis (Zhao et al. 2015)".)"""
+    if is_back_matter(section):
+        return False
+    if kind == "design":
+        return not sets_the_question_up(section)
     if kind != "number":
         return True
     cues = sentence_type(text)

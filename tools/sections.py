@@ -10,16 +10,18 @@ HEADING_NUMBER = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 "
 
 # Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
 # of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
-NOT_BODY_SECTION = re.compile(
-    rf"^{HEADING_NUMBER}(?:references?\b|bibliography|works cited|literature cited|"
+_BACK_MATTER = (
+    r"references?\b|bibliography|works cited|literature cited|"
     r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s?['’]?s?)? (?:details|contributions?|"
     r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
     r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
     r"code availability|supplementary (?:materials?|information|data|files?|figures?|tables?)|supporting information|"
     r"additional files?|additional information|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
-    r"publisher'?s note|(?:figure|table|scheme|plate)s?\s+[A-Z]?[\dIVX]+\b|captions?\b|"
-    r"(?:figures?|tables?|schemes?)(?:\s+(?:legends?|and tables|and figures))?\s*$|appended by the publisher)",
-    re.IGNORECASE)
+    r"publisher'?s note|appended by the publisher")
+_FLOATS = (r"(?:figure|table|scheme|plate)s?\s+[A-Z]?[\dIVX]+\b|captions?\b|"
+           r"(?:figures?|tables?|schemes?)(?:\s+(?:legends?|and tables|and figures))?\s*$")
+NOT_BODY_SECTION = re.compile(rf"^{HEADING_NUMBER}(?:{_BACK_MATTER}|{_FLOATS})", re.IGNORECASE)
+_BACK_MATTER_SECTION = re.compile(rf"^{HEADING_NUMBER}(?:{_BACK_MATTER})", re.IGNORECASE)
 
 
 # The parts nearly every paper has, at its top level whatever it numbers or prints them like (a heading's name:
@@ -81,6 +83,12 @@ def states_the_whole_study(section: str) -> bool:
     """Whether a section path lies in the abstract's account of the study (its methods, results, conclusions; not
     its background or objectives): where a paper states its whole sample, not a subgroup's."""
     return section.split(">")[0].strip().lower() == "abstract" and not sets_the_question_up(section)
+
+
+def is_back_matter(section: str) -> bool:
+    """Whether any part of a section path is back matter (references, acknowledgements, authors' contributions,
+    declarations...); a figure's or table's part is not."""
+    return any(_BACK_MATTER_SECTION.match(part.strip()) for part in section.split(">"))
 
 
 def is_body_section(section: str) -> bool:

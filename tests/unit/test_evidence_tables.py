@@ -32,6 +32,10 @@ from retrieval.search import Passage
     ("test", "Groups were compared by two-way ANOVA with Tukey HSD tests, and seroprevalence by the chi-square test "
              "and multiple logistic regression.", "two-way ANOVA, Tukey HSD tests, chi-square test"),
     ("test", "The criterion for statistical significance was set at p < 0.05.", None),
+    ("test", "Repeated measures, analysis of variance tested it; two repeated measures MANOVAs tested the rest.",
+     "analysis of variance, repeated measures MANOVAs"),
+    ("test", "Studies were pooled with the Mantel-Haenszel method in a fixed effects model and a random effects model.",
+     "Mantel-Haenszel method, fixed effects model, random effects model"),
     ("design", "A mixed method approach was used in this descriptive study.", "mixed method, descriptive study"),
     ("design", "This was a non-randomized, crossover pilot study.", "non-randomized, crossover, pilot study"),
     ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
@@ -160,6 +164,11 @@ def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
                     "All tissues were stored at −80°C."):
         assert not may_state("number", setting)
         assert may_state("count", setting)  # counts and designs are what methods sentences state
+    # a design is the paper's own, not one its introduction describes
+    assert may_state("design", "We did this randomised controlled trial in 12 hospitals.", "Methods > Design")
+    assert not may_state("design", "Randomised trials of web programs are few.", "Introduction")
+    assert not may_state("design", "SB and JK designed the systematic review.", "Authors' contributions")
+    assert may_state("design", "16 articles were included in the current meta-analysis (Zhao et al. 2015).", "Results")
     # nor is a number read as a result out of a Methods part, at any depth
     assert not may_state("number", "The coefficient of variation was 4.1%.", "Materials and Methods > Assays")
     assert may_state("number", "The coefficient of variation was 4.1%.", "Results > Assays")
