@@ -58,7 +58,7 @@ async def create_table(body: TableRequest, runtime: RuntimeDep, jobs: JobsDep, t
                        caller: Reader) -> Job:
     """Queue an evidence table: papers as rows, the questions as columns, each cell a quote with its page or "not
     reported". Poll GET /v1/jobs/{id}: its results are the rows done so far; then GET /v1/tables/{id}?format=csv.
-    With `arxiv`, arXiv's papers on the query are read into the library first (the job's `note` says which)."""
+    With `arxiv`, arXiv's papers on the query are read into the library first (this answer's `note` says which)."""
     if body.arxiv:
         may_read_arxiv(caller, tables.new_papers, 'build the table without "arxiv"')
     admit(runtime, jobs, caller.owner)  # before any arXiv reading: a key with its share of jobs waiting reads none
