@@ -25,6 +25,15 @@ _META = re.compile(r"\b(?:in (?:the|this) (?:previous |next |following )?(?:sect
                    r"the (?:rest|remainder) of (?:this|the) paper|is (?:organized|organised) as follows)\b",
                    re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z][a-z]+")
+# What the publisher prints on every article, not what the authors found: licence, copyright, correspondence,
+# funding and competing-interest statements, which PDFs often leave in the first page's text.
+_BOILERPLATE = re.compile(r"\b(?:(?:correspondence|requests? for (?:materials|reprints)) (?:should|may|can) be "
+                          r"addressed|to whom correspondence|open[- ]access article (?:distributed|published|licensed)|"
+                          r"distributed under the terms of|"
+                          r"licensed under (?:a |the )?creative commons|permits unrestricted use|all rights reserved|"
+                          r"the funders? had no role|"
+                          r"(?:authors?|we) declare (?:that (?:they|we) have )?no (?:competing|conflicts?))\b|"
+                          r"©|\bcopyright\b\W+(?:\(c\)\s*)?(?:19|20)\d\d\b", re.IGNORECASE)
 
 _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"
                       r"algorithm|listing)\.?\s*S?\d+[a-z]?\b|"
@@ -114,7 +123,7 @@ def _is_title_or_heading(sentence: str, passage: Passage) -> bool:
 def is_body_prose(passage: Passage, sentence: str) -> bool:
     """The rule every quoted finding passes (see the module docstring)."""
     return (is_prose(sentence) and bool(_ENDS.search(sentence)) and has_verb(sentence)
-            and not is_title_case(sentence) and not _META.search(sentence)
+            and not is_title_case(sentence) and not _META.search(sentence) and not _BOILERPLATE.search(sentence)
             and is_body_section(passage.section)
             and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not _CUT_START.match(sentence)
             and not looks_like_reference(sentence)

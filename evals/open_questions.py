@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.gaps import stated_gaps
+from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
 from evals.hypotheses import _GAP_KEYWORDS
 from retrieval.search import Passage
@@ -47,13 +48,14 @@ def split(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def finder_flags(row: dict) -> bool:
-    """Whether the finder calls the sentence an open question, read after the sentences before it."""
+    """Whether the finder calls the sentence an open question, read after the sentences before it (and, as the
+    finder quotes only body prose, whether it is body prose)."""
     text = " ".join([*row["before"], row["text"]])
     passage = Passage(chunk_id=0, paper_id=row["paper"], title=row["title"], section=row["section"], page=None,
                       page_start=None, page_end=None, text=text, score=0.0)
     target = len(text) - len(row["text"])
     ends = dict(passage.sentence_spans())
-    return any(ends[start] > target for _, start in stated_gaps([passage]))
+    return is_body_prose(passage, row["text"]) and any(ends[start] > target for _, start in stated_gaps([passage]))
 
 
 def scores(predicted: list[bool], gold: list[bool]) -> dict[str, float]:

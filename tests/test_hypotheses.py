@@ -91,6 +91,12 @@ def passage(text: str, section: str = "Results", title: str = STROKE_TITLE) -> P
      False),
     ("All authors wrote and approved the final version of the manuscript.", "CRediT authorship contribution "
      "statement", False),
+    # a publisher's boilerplate left in a first page's text, under no heading of its own
+    ("*To whom correspondence should be addressed at the department.", "Front matter", False),
+    ("This is an open access article distributed under the terms of the Creative Commons Attribution License.",
+     "Front matter", False),
+    ("Copyright: © 2018 Smith et al. Treadmill training was well tolerated.", "Abstract", False),
+    ("We compared open access articles with subscription articles in their citation counts.", "Results", True),
 ])
 def test_body_prose_rule(sentence: str, section: str, body: bool) -> None:
     assert is_body_prose(passage(sentence, section), sentence) is body
