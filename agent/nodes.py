@@ -531,4 +531,5 @@ def _hypothesis(draft: HypothesisDraft, novelty: NoveltyCheck, by_model: bool) -
                       testability=draft.testability if by_model else None,
                       kind="model" if by_model else "template",
                       scored_by={"novelty": NOVELTY_METHOD, "feasibility": estimate, "testability": estimate},
-                      prior_work=novelty.closest, novelty_queries=novelty.queries, premises=draft.premises)
+                      prior_work=novelty.closest, novelty_queries=novelty.queries,
+                      novelty_searched=novelty.searched, premises=draft.premises)

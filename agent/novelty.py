@@ -29,6 +29,15 @@ class NoveltyCheck:
     closest: list[PriorWork]  # up to 3, closest first
     queries: list[str]  # the searches run, in order
     error: str = ""  # why arXiv could not be searched, or ""
+    arxiv_searched: bool = True  # False when arXiv was off or not configured: only the library was searched
+
+    @property
+    def searched(self) -> str:
+        """Where the closest work was looked for, as a reader needs it beside the score: a novelty of 1.0 over a
+        library of eight papers is not one over arXiv."""
+        if not self.arxiv_searched:
+            return "your library only (arXiv was not searched)"
+        return "your library only (arXiv could not be searched)" if self.error else "your library and arXiv"
 
 
 _TEMPLATE_WORDS = {"finding", "hold", "setting"}  # a template's own framing, not what it is about
@@ -106,4 +115,5 @@ class NoveltyChecker:
                 break
             queries.append(query)
         score = novelty_score(closest[0]["similarity"] if closest else 0.0)
-        return NoveltyCheck(score, closest, queries, "; ".join(dict.fromkeys(errors)))
+        return NoveltyCheck(score, closest, queries, "; ".join(dict.fromkeys(errors)),
+                            arxiv_searched=use_arxiv and self.arxiv is not None)

@@ -24,7 +24,7 @@ from agent.keywords import content_words, looks_like_follow_up, stopwords
 from agent.llm.chat_composer import format_evidence
 from agent.llm.structured import ModelStepError, ask_json
 from agent.prose import is_body_prose, is_finding
-from agent.sentence_types import sentence_type
+from agent.sentence_types import is_own_finding, sentence_type
 from agent.state import Intent, Turn
 from prompts import render
 from retrieval.search import Passage
@@ -107,8 +107,10 @@ def _shared_terms(first: str, second: str, most: int = 4) -> list[str]:
 
 
 def _premise(passage: Passage, sentence: str) -> bool:
-    """A finding to build on: body prose that reports something, not what the paper leaves open."""
-    return is_finding(passage, sentence) and not leaves_open(sentence, passage.section)
+    """A finding to build on: body prose that reports something, the paper's own (not its aim, nor earlier work it
+    cites, nor its background), and not what it leaves open."""
+    return (is_finding(passage, sentence) and is_own_finding(sentence, passage.section)
+            and not leaves_open(sentence, passage.section))
 
 
 def same_paper(first: Passage, second: Passage) -> bool:

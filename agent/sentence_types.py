@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tools.sections import sets_the_question_up
+
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
 # Addressed to a reader or an annotator: "Please...", "you should...", "your task", "annotators were instructed to".
 # Not a sentence that merely starts with a verb's form ("Rate of complications was 12%", "Select taxa differed")
@@ -24,8 +26,9 @@ _INSTRUCTION = re.compile(
     r"told)|should|must|need to)\b", re.IGNORECASE)
 _AIM = re.compile(
     r"\b(?:(?:the |our |main |primary )?(?:aims?|goals?|objectives?|purpose) (?:of (?:this|the present|our)|was|were|"
-    r"is|are) |this (?:study|paper|work|article|review) (?:aims|aimed|seeks|sought|examines|investigates|"
-    r"explores|asks|addresses)|we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
+    r"is|are) |(?:this|the (?:current|present)|our) (?:study|paper|work|article|review|trial|research) (?:aims|"
+    r"aimed|seeks|sought|examines|investigates|explores|asks|addresses)|"
+    r"we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
     r"investigate|investigated|examine|examined|test|tested|explore|explored) (?:whether|if|how|why|what)|"
     r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|in this (?:paper|study|work|article),? we "
     r"(?:propose|present|introduce|investigate|study|examine|explore|describe|address)|(?:in )?(?:section|chapter) "
@@ -81,3 +84,13 @@ def sentence_type(text: str) -> SentenceType:
     return SentenceType(question=bool(_QUESTION.search(text)), instruction=bool(_INSTRUCTION.search(text)),
                         aim=bool(_AIM.search(text)), prior_work=bool(_PRIOR.search(text)),
                         method=bool(_METHOD.search(text)), finding=bool(_FINDING.search(text)))
+
+
+def is_own_finding(text: str, section: str = "") -> bool:
+    """Whether the sentence may state the paper's own finding, what a stance rests on and a hypothesis builds on:
+    not a question, an instruction, a statement of aim or what earlier work showed, and not from a part that sets
+    the question up (`section`, when known: Background, Introduction, Objectives). (An infinitive objective, "To
+    evaluate X.", is left to its section: read as a cue it cost PubMedQA's pooled abstracts, which have no
+    sections, more than it gained.)"""
+    kind = sentence_type(text)
+    return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section))

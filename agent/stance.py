@@ -29,8 +29,7 @@ from typing import Literal
 import numpy as np
 
 from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_features, stems
-from agent.sentence_types import sentence_type
-from tools.sections import sets_the_question_up
+from agent.sentence_types import is_own_finding
 
 WEIGHTS = Path(__file__).with_name("stance.json")
 Stance = Literal["supports", "contradicts", "insufficient"]
@@ -110,19 +109,9 @@ def rate(judge: EvidenceJudge, claim: str, sentences: list[str], cosines: np.nda
                            for a, b in pairwise(bounds) if b > a])
 
 
-def may_rest_on(text: str, section: str = "") -> bool:
-    """Whether a stance may rest on the sentence: the paper's own finding, not a question, an instruction, a
-    statement of aim or what earlier work showed, and not from a part that sets the question up (`section`, when
-    known). (An infinitive objective, "To evaluate X.", is left to its section: read as a cue it cost PubMedQA's
-    pooled abstracts, which have no sections, more than it gained.)"""
-    kind = sentence_type(text)
-    return not (kind.aim or kind.question or kind.instruction or kind.prior_work
-                or sets_the_question_up(section))
-
-
 def rationale_rows(evidence: np.ndarray, eligible: list[bool] | None = None, most: int = 2) -> list[int]:
     """The sentences a stance rests on: the judge's `most` best-rated, in reading order; of the `eligible` ones
-    (`may_rest_on`) when there are any. (Eligible ones rated under 0.4 of the best, as an answer's quotes must
+    (`is_own_finding`) when there are any. (Eligible ones rated under 0.4 of the best, as an answer's quotes must
     be, were also tried: cross-validated stage-2 macro-F1 on SciFact train fell from 0.648 to 0.641.)"""
     order = [int(i) for i in np.argsort(-evidence, kind="stable")]
     if eligible is not None:
@@ -198,12 +187,12 @@ class StanceClassifier:
         takes it; `sections`: each sentence's section, when known) and the rationale it rests on: `rationale` when
         given (gold sentences in an eval), else the judge's two best of those it may rest on. Whether the paper
         bears on the claim is read from the judge's two best sentences whatever they are (an aim or a background
-        shows what a paper is about); what it says, from those it may rest on (its findings: `may_rest_on`)."""
+        shows what a paper is about); what it says, from those it may rest on (its findings: `is_own_finding`)."""
         evidence = rate(judge, claim, sentences, cosines, passage_sizes)
         if rationale:
             return self.judge(stance_features(claim, sentences, evidence, cosines, rationale)), rationale
-        eligible = [may_rest_on(text, section) for text, section in zip(sentences, sections or [""] * len(sentences),
-                                                                         strict=True)]
+        sections = sections or [""] * len(sentences)
+        eligible = [is_own_finding(text, section) for text, section in zip(sentences, sections, strict=True)]
         best, rows = rationale_rows(evidence), rationale_rows(evidence, eligible)
         bears = stance_features(claim, sentences, evidence, cosines, best)
         says = bears if rows == best else stance_features(claim, sentences, evidence, cosines, rows)

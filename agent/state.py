@@ -79,6 +79,8 @@ class Hypothesis(TypedDict):
     scored_by: dict[str, str]  # how each score was computed, or why it is absent
     prior_work: list[PriorWork]
     novelty_queries: list[str]  # the searches the novelty check ran, in order
+    novelty_searched: NotRequired[str]  # where: "your library and arXiv", or the library only and why (older
+    # stored answers lack it)
     premises: list[str]  # the evidence sentences a template quotes as what it builds on (empty for a model's)
 
 

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from agent.evidence_judge import shipped_judge
+from agent.sentence_types import is_own_finding
 from agent.settings import Settings
 from agent.stance import (
     STANCE_FEATURES,
     LinearModel,
     StanceClassifier,
-    may_rest_on,
     rate,
     rationale_rows,
     stance_features,
@@ -100,7 +100,7 @@ def scifact_papers(scifact_dir: Path, claims: list[dict], embedder: Embedder,
             evidence = rate(shipped_judge(), claim["claim"], sentences, cosines)
             judged = stance_features(claim["claim"], sentences, evidence, cosines, rationale_rows(evidence))
             says = stance_features(claim["claim"], sentences, evidence, cosines,
-                                   rationale_rows(evidence, [may_rest_on(s) for s in sentences]))
+                                   rationale_rows(evidence, [is_own_finding(s) for s in sentences]))
             papers.append(Paper(claim["id"], label, judged, says, stance_features(
                 claim["claim"], sentences, evidence, cosines, gold) if gold else judged,
                 int(np.argmax(evidence)) in gold))

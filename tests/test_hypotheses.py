@@ -215,8 +215,11 @@ def test_hypothesize_gives_cited_open_questions_and_pairs_two_papers(tmp_path: P
         papers = {citations[n]["paper_id"] for n in hypothesis["evidence"]}
         assert len(papers) == 2, hypothesis  # never a passage, or a paper, paired with itself
         assert "Both concern" in hypothesis["rationale"] and hypothesis["novelty_queries"]
+        # arXiv is off here: a novelty over two papers must not read as one over the literature
+        assert hypothesis["novelty_searched"] == "your library only (arXiv was not searched)"
     text = format_result(TurnResult.model_validate(result))
     assert OPEN_QUESTIONS_HEADING in text and "(future work)" in text and "Template hypothesis (no model) 1" in text
+    assert "(novelty against your library only (arXiv was not searched))" in text
 
 
 def test_one_relevant_paper_gives_open_questions_and_no_pairing(tmp_path: Path, embedder: Embedder) -> None:

@@ -213,7 +213,11 @@ function showResearch(data) {
       score("testability", h.testability)),
     el("div", { className: "status" }, `Prediction: ${h.prediction || ""}`),
     ...(h.prior_work || []).slice(0, 2).map((w) => el("div", { className: "status" },
-      `Closest prior work: ${w.title} (similarity ${Number(w.similarity).toFixed(2)})`))));
+      `Closest prior work: ${w.title} (similarity ${Number(w.similarity).toFixed(2)})`)),
+    // a novelty measured over the library alone says so: 1.00 over eight papers is not 1.00 over arXiv
+    ...(h.novelty_searched && h.novelty_searched.includes("only")
+      ? [el("div", { className: "status" }, `Novelty checked against ${h.novelty_searched}` +
+        ((h.prior_work || []).length ? "" : "; no close work found there"))] : [])));
   const note = data.hypotheses_note ? [el("div", { className: "card status" }, data.hypotheses_note)] : [];
   $("hypotheses").replaceChildren(...open, ...cards, ...note);
 }

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from agent.claim_check import ClaimCheck, Counts, PaperStance, Rationale, verdict_of
+from agent.sentence_types import is_own_finding
 from agent.stance import (
     STANCE_FEATURES,
     WEIGHTS,
     load_stance,
-    may_rest_on,
     rationale_rows,
     shipped_stance,
     stance_features,
@@ -33,15 +33,16 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     objective = "To evaluate in vitro the essential oils against the Ross River virus."
     background = "The essential oils are commonly used topically to prevent mosquito bites."
     result = "The essential oils reduced the cytopathic effect but did not display virucidal activity."
-    assert not may_rest_on(objective, "Abstract > Objectives") and not may_rest_on("Do essential oils inhibit it?")
-    assert not may_rest_on("We hypothesized that essential oils inhibit the virus.")
-    assert not may_rest_on("Smith et al. showed that the oils inhibit the virus.")  # another paper's finding
-    assert not may_rest_on(background, "Abstract > Background") and may_rest_on(background, "Discussion")
-    assert may_rest_on(result, "Abstract > Results") and may_rest_on(result)
+    assert not is_own_finding(objective, "Abstract > Objectives")
+    assert not is_own_finding("Do essential oils inhibit it?")
+    assert not is_own_finding("We hypothesized that essential oils inhibit the virus.")
+    assert not is_own_finding("Smith et al. showed that the oils inhibit the virus.")  # another paper's finding
+    assert not is_own_finding(background, "Abstract > Background") and is_own_finding(background, "Discussion")
+    assert is_own_finding(result, "Abstract > Results") and is_own_finding(result)
     sentences = [background, objective, result, "Cells were grown in DMEM."]
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
-    eligible = [may_rest_on(text, section) for text, section in zip(sentences, sections, strict=True)]
+    eligible = [is_own_finding(text, section) for text, section in zip(sentences, sections, strict=True)]
     assert rationale_rows(rated, eligible) == [2, 3]  # the two best of those it may rest on, in reading order
     assert rationale_rows(rated) == [0, 1] and rationale_rows(rated, [False] * 4) == [0, 1]  # none eligible: all
 
