@@ -116,6 +116,9 @@ _FUTURE_CUE = dict(_CUES)[_FUTURE]
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
                           r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
                           r"\b(?:remaining|open|future) challenges\b|\bnext steps\b", re.IGNORECASE)
+# "Strengths and limitations": its strengths come first ("The study was adequately powered"), so a sentence there
+# is a limitation only from the first one stated in words on (`stated_gaps`).
+_STRENGTHS = re.compile(r"\bstrengths?\b", re.IGNORECASE)
 _SHARED_SECTION = re.compile(r"\b(?:conclusions?|discussions?|summary|results|concluding)\b", re.IGNORECASE)
 _SUMS_UP = re.compile(r"^\W*(?:in conclusion|in summary|to conclude|to summari[sz]e|overall|taken together|"
                       r"this (?:review|paper|study|work|overview|article)\b)", re.IGNORECASE)
@@ -171,7 +174,7 @@ def gap_kind(sentence: str, section: str) -> str | None:
         motivating = any(_MOTIVATING_SECTION.search(part.strip()) for part in section.split(">"))
         return None if kind in (_OPEN, _NEGATIVE) and motivating else kind
     titled = _gap_title(section)
-    if titled is None or _SHARED_SECTION.search(titled):
+    if titled is None or _SHARED_SECTION.search(titled) or _STRENGTHS.search(titled):
         return None
     kind = _title_kind(titled)
     return kind if kind == _LIMITATION or _SECTION_CUE.search(sentence) else None
@@ -181,7 +184,8 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
     """(chunk id, sentence start) -> kind, for the sentences of these passages (in reading order) that state an
     open question. Within a section about open questions, once one is stated, the sentences after it that
     carry a weaker cue continue the list ("The higher-dimensional case is still a problem"), until the
-    authors sum up ("In conclusion, ...")."""
+    authors sum up ("In conclusion, ..."); in a section of strengths and limitations, every sentence after the
+    first limitation (its strengths come before)."""
     kinds: dict[tuple[int, int], str] = {}
     listing: dict[tuple[str, str], str] = {}  # (paper, section) -> the kind that opened its list
     for passage in passages:
@@ -192,7 +196,11 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
             if titled and not stated and _SUMS_UP.search(text):
                 listing.pop(key, None)
                 continue
-            kind = stated or (listing.get(key) if titled and _SECTION_CUE.search(text) else None)
+            listed = listing.get(key) if titled else None
+            # in "Strengths and limitations", every sentence after the first limitation is one
+            continues = bool(_SECTION_CUE.search(text)) or (
+                listed == _LIMITATION and titled is not None and bool(_STRENGTHS.search(titled)))
+            kind = stated or (listed if continues else None)
             if kind is not None:
                 kinds[(passage.chunk_id, start)] = kind
                 if titled:

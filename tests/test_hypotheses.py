@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.gaps import gap_kind
+from agent.gaps import gap_kind, stated_gaps
 from agent.llm.scripted import ScriptedChatModel
 from agent.novelty import NoveltyChecker, follow_up_query
 from agent.prose import has_verb, is_body_prose, looks_like_reference
@@ -160,6 +160,20 @@ def test_reference_entries_and_verbs() -> None:
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind
+
+
+def test_strengths_before_limitations_are_not_limitations() -> None:
+    """A "Strengths and limitations" section lists its strengths first: not what the study leaves open."""
+    sentences = ["The study was adequately powered and had a high retention rate.",
+                 "The intervention is based on theory and on evidence from earlier trials.",
+                 "Some limitations should be noted.", "First, the sample was drawn from one university.",
+                 "Second, drinking was reported by the students themselves."]
+    text = " ".join(sentences)
+    found = stated_gaps([passage(text, "Discussion > Strengths and limitations")])
+    assert sorted(text[:start].count(".") for _, start in found) == [2, 3, 4]  # the last three sentences
+    assert set(found.values()) == {"limitation"}
+    alone = stated_gaps([passage(text, "Limitations")])  # a section of limitations alone: every sentence
+    assert len(alone) == 5
 
 
 def test_captions_are_passages_of_their_own() -> None:
