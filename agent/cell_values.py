@@ -17,6 +17,9 @@ ValueKind = Literal["count", "number", "dataset", "metric", "design", "test", "t
 _COUNTED = (r"patients|participants|subjects|individuals|people|persons|adults|children|infants|women|men|"
             r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
             r"pigs|dogs|cats|horses|sheep|goats|cattle|cows|chickens|birds|fish|monkeys|primates|flies|plants|"
+            r"smokers|drinkers|mothers|fathers|parents|couples|families|nurses|physicians|doctors|clinicians|"
+            r"employees|veterans|residents|survivors|athletes|girls|boys|adolescents|youths|teenagers|pupils|"
+            r"twins|donors|recipients|newborns|neonates|outpatients|inpatients|job-?seekers|"
             r"samples|specimens|households|pregnancies|eyes|teeth|strains|isolates|"
             r"papers|documents|articles|sentences|examples|images|questions|trials|studies|events")
 _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing comma
@@ -26,8 +29,9 @@ _COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|
 _UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|(?:[mµμn]?g|IU|U)/(?:k?g|[mµμd]?L)\b|[mµμn]?[gML]\b|mmHg\b|kV\b|"
           r"[mcµμn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
-# a number, not the digits of a name ("18S rRNA", "H1N1", "COVID-19"): no letter or digit may follow it
-_NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.])(?<![^\W\d_][-−])[-−]?\d+(?:[.,]\d+)?(?:\s*(?:{_UNITS})|[x×]\b)?"
+# a number, not the digits of a name ("18S rRNA", "H1N1", "COVID-19"): no letter or digit may follow it; the
+# Lancet's decimal point is a middle dot ("51·6")
+_NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.·])(?<![^\W\d_][-−])[-−]?\d+(?:[.,·]\d+)?(?:\s*(?:{_UNITS})|[x×]\b)?"
                      r"(?![^\W_])")
 # Figure and table callouts are no values and are taken out whole: a letter or a range after one figure ("Figure
 # 2A-2B", "Supplementary Table 3-4", "Fig. 4a–c"), and lists only after a plural ("Figures 2, 3, and 4", "Tables 1
@@ -46,8 +50,12 @@ _LINKS = r"\b(?:https?://|www\.)\S+|\bdoi:\s*\S+|\b10\.\d{4,9}/\S+"
 _SCALE_BAR = r"\bscale bars?\s*(?:=|:|represents?|indicates?|is|are)?\s*\d+(?:[.,]\d+)?\s*[µμnm]?m\b"
 _DEGREES_OF_FREEDOM = r"(?:\(\s*\d+(?:[.,]\d+)?(?:\s*,\s*\d+(?:[.,]\d+)?)?\s*\))?"
 _TEST_STATISTIC = rf"(?:\b(?:chi2|chi-square|[FtUHZz]|df)|χ2|χ²){_DEGREES_OF_FREEDOM}\s*=\s*[-−]?\d+(?:[.,]\d+)?"
+# reference numbers printed as superscripts, which PDFs glue to the word or the punctuation before them ("of
+# delivered SCC.50–52", "by the first author.14,17,18", "with AMI,1–10 and"), and a coding scheme ("1 = yes; 0 = no")
+_SUPERSCRIPT_CITATION = r"(?<=[^\W\d_]{2}[.,;:])\d{1,3}(?:\s?[,–-]\s?\d{1,3})*(?![\d.,]?\d)"
+_CODE = r"\b\d+\s*=\s*(?=[^\W\d_])"
 _NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|"
-                         rf"\b\d+[–-]\d+\.?\]|{_MANY}|{_ONE}", re.IGNORECASE)
+                         rf"\b\d+[–-]\d+\.?\]|{_SUPERSCRIPT_CITATION}|{_CODE}|{_MANY}|{_ONE}", re.IGNORECASE)
 # not a result's value: a spread after its mean ("11.43 ± 1.24", "(SD 1.24)") and a group's size ("(n = 5)"),
 # which the count kind reads
 _SPREAD_OR_SIZE = re.compile(r"(?:±|\+/-)\s*\d+(?:[.,]\d+)?|\b(?:S\.?[DE]\.?M?|SEM)\s*[=:]?\s*\d+(?:[.,]\d+)?|"

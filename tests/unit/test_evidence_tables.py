@@ -59,6 +59,12 @@ from retrieval.search import Passage
     # the digits of a name are no value: "18S", "H1N1", "COVID-19", "IL-6"
     ("number", "18S rRNA of H1N1 and COVID-19 rose 2x by IL-6, 40% in 12 mice", "2x, 40%, 12"),
     ("metric", "The map shows where we recall MAP and P@1 improved.", "MAP, P@1"),
+    # reference numbers set as superscripts, glued to what comes before them, and a coding scheme are no values
+    ("number", "This influenced the quality of delivered SCC.50–52 Mortality fell by 22.6%.", "22.6%"),
+    ("number", "All data were reviewed by the first author.14,17,18", None),
+    ("count", "Guidelines recommend it for smokers with AMI,1–10 and 13,815 smokers were studied.", "13,815 smokers"),
+    ("number", "a Coding: 1 = yes; 0 = no; quit rates rose by 12%", "12%"),
+    ("number", "Density was lower after moxidectin (0·6) than after ivermectin (4·5).", "0·6, 4·5"),
     ("text", "Anything at all.", None),
 ])
 def test_values_are_read_off_the_quote_verbatim(kind: str, quote: str, value: str | None) -> None:
