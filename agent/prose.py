@@ -35,6 +35,17 @@ _BOILERPLATE = re.compile(r"\b(?:(?:correspondence|requests? for (?:materials|re
                           r"(?:authors?|we) declare (?:that (?:they|we) have )?no (?:competing|conflicts?))\b|"
                           r"©|\bcopyright\b\W+(?:\(c\)\s*)?(?:19|20)\d\d\b", re.IGNORECASE)
 
+# A labelled line of the front matter ("Keywords: alcohol, counseling, ..."), which a verb-like keyword
+# ("computer-generated") would otherwise let pass as a sentence.
+_LABEL_LINE = re.compile(r"^\W*(?:key ?words?|index terms|abbreviations|(?:clinical )?trial registration(?: number)?|"
+                         r"registration number|mesh terms)\b", re.IGNORECASE)
+
+
+def is_publishing_matter(sentence: str) -> bool:
+    """A publisher's boilerplate or a labelled front-matter line: never what the authors found."""
+    return bool(_BOILERPLATE.search(sentence) or _LABEL_LINE.match(sentence))
+
+
 _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"
                       r"algorithm|listing)\.?\s*S?\d+[a-z]?\b|"
                       r"^\s*\(?[A-Ha-h](?:\s*[-–,]\s*[A-Ha-h])?\)\s", re.IGNORECASE)  # a panel: "(C-D) Expression..."
@@ -123,7 +134,7 @@ def _is_title_or_heading(sentence: str, passage: Passage) -> bool:
 def is_body_prose(passage: Passage, sentence: str) -> bool:
     """The rule every quoted finding passes (see the module docstring)."""
     return (is_prose(sentence) and bool(_ENDS.search(sentence)) and has_verb(sentence)
-            and not is_title_case(sentence) and not _META.search(sentence) and not _BOILERPLATE.search(sentence)
+            and not is_title_case(sentence) and not _META.search(sentence) and not is_publishing_matter(sentence)
             and is_body_section(passage.section)
             and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not _CUT_START.match(sentence)
             and not looks_like_reference(sentence)

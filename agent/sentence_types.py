@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from agent.prose import is_publishing_matter
 from tools.sections import sets_the_question_up
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
@@ -88,9 +89,10 @@ def sentence_type(text: str) -> SentenceType:
 
 def is_own_finding(text: str, section: str = "") -> bool:
     """Whether the sentence may state the paper's own finding, what a stance rests on and a hypothesis builds on:
-    not a question, an instruction, a statement of aim or what earlier work showed, and not from a part that sets
-    the question up (`section`, when known: Background, Introduction, Objectives). (An infinitive objective, "To
-    evaluate X.", is left to its section: read as a cue it cost PubMedQA's pooled abstracts, which have no
-    sections, more than it gained.)"""
+    not a question, an instruction, a statement of aim, what earlier work showed or the publisher's matter
+    (`is_publishing_matter`: "Keywords: ..."), and not from a part that sets the question up (`section`, when
+    known: Background, Introduction, Objectives). (An infinitive objective, "To evaluate X.", is left to its
+    section: read as a cue it cost PubMedQA's pooled abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
-    return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section))
+    return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section)
+                or is_publishing_matter(text))

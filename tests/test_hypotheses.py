@@ -97,6 +97,7 @@ def passage(text: str, section: str = "Results", title: str = STROKE_TITLE) -> P
      "Front matter", False),
     ("Copyright: © 2018 Smith et al. Treadmill training was well tolerated.", "Abstract", False),
     ("We compared open access articles with subscription articles in their citation counts.", "Results", True),
+    ("Keywords Alcohol, computer-generated feedback, efficacy, intervention, job-seekers.", "Abstract", False),
 ])
 def test_body_prose_rule(sentence: str, section: str, body: bool) -> None:
     assert is_body_prose(passage(sentence, section), sentence) is body

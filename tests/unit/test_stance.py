@@ -35,6 +35,7 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     result = "The essential oils reduced the cytopathic effect but did not display virucidal activity."
     assert not is_own_finding(objective, "Abstract > Objectives")
     assert not is_own_finding("Do essential oils inhibit it?")
+    assert not is_own_finding("Keywords: Smoking cessation; Counseling; Pregnancy; Spouses", "Abstract > Conclusion")
     assert not is_own_finding("We hypothesized that essential oils inhibit the virus.")
     assert not is_own_finding("Smith et al. showed that the oils inhibit the virus.")  # another paper's finding
     assert not is_own_finding(background, "Abstract > Background") and is_own_finding(background, "Discussion")
