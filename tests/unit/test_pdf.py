@@ -283,3 +283,11 @@ def test_a_cover_sheet_before_the_article_does_not_end_it(tmp_path: Path) -> Non
     document = read_with_fonts(tmp_path / "with-cover.pdf")
     titles = [s.title for s in document.sections]
     assert any(t.endswith("Results > Step length") for t in titles) and not any(APPENDED in t for t in titles)
+
+
+def test_operators_a_math_font_printed_as_latin1_letters_are_repaired() -> None:
+    """Some publishers' fonts encode "=" and "+" as "¼" and "þ": a quote must read "P = 0.03", not "P ¼ 0.03";
+    a real quarter and a real thorn stay."""
+    assert clean_text("effect (d ¼ 0.42, P ¼ .001) in CD4þ T cells,\nn ¼ 285") == (
+        "effect (d = 0.42, P = .001) in CD4+ T cells, n = 285")
+    assert clean_text("about ¼ of the patients of Guðþór Þórsson") == "about ¼ of the patients of Guðþór Þórsson"
