@@ -24,6 +24,7 @@ from agent.papers import ARXIV_OFF, NewPaperReader
 from agent.stance import Stance, StanceClassifier
 from agent.stance_judge import StanceJudge
 from retrieval.search import HybridSearcher, Passage, SearchFilter
+from tools.sections import is_back_matter
 
 Verdict = Literal["supported", "contradicted", "mixed", "insufficient"]
 MAX_CLAIM_CHARS = 2000
@@ -123,7 +124,10 @@ class ClaimChecker:
         read = [self.new_papers.read_new(claim, added_by, where.year_from if where else None,
                                          where.year_to if where else None)] if arxiv and self.new_papers else []
         judge = StanceJudge(self.scorer, self.model, self.classifier, self.max_model_calls)
-        found = self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
+        # a reference list, acknowledgements or funding say nothing a paper found ("Prospects for moxidectin as a
+        # treatment for scabies" is the title of a paper it cites)
+        found = [p for p in self.searcher.search(claim, k=max(self.passages, 6 * most), where=where)
+                 if not is_back_matter(p.section)]
         by_paper: dict[str, list[Passage]] = {}
         for passage in found:
             if passage.paper_id in by_paper or len(by_paper) < most:

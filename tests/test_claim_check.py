@@ -176,3 +176,28 @@ def test_a_stance_rests_on_what_a_paper_found_not_on_its_background_or_objective
     assert not any(part.strip() in ("Background", "Objectives") for quote in paper.rationale
                    for part in quote.section.split(">"))
     runtime.engine.dispose()
+
+
+def test_a_check_never_rests_on_a_papers_reference_list_or_acknowledgements(tmp_path: Path,
+                                                                              embedder: Embedder) -> None:
+    """A reference list that a PDF files under "Acknowledgments" holds titles of cited papers that restate the claim
+    ("Prospects for aspirin as a new treatment of stroke"): what the paper cites is not what it found."""
+    from agent.claim_check import ClaimChecker
+    from agent.stance import shipped_stance
+
+    record = {"paper_id": "soil-refs", "metadata": {"title": "Nitrogen cycling in alpine soils"},
+              "abstract": {"text": "We measured nitrogen mineralisation in 40 alpine soil cores."},
+              "body_text": [
+                  {"section": "Results", "text": "Mineralisation rates increased with temperature in every core."},
+                  {"section": "Acknowledgments", "text": "We thank the rangers. Low-dose aspirin lowers the risk of "
+                                                        "stroke in older adults. Prospects for aspirin as a new "
+                                                        "treatment to lower the risk of stroke."}]}
+    records = tmp_path / "refs.jsonl"
+    records.write_text(json.dumps(record) + "\n")
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([records])
+    result = ClaimChecker(runtime.searcher, runtime.scorer, shipped_stance()).check(
+        "Low-dose aspirin lowers the risk of stroke in older adults")
+    assert result.verdict == "insufficient", result
+    assert not [q for paper in result.papers for q in paper.rationale if "Acknowledgments" in q.section]
+    runtime.engine.dispose()
