@@ -79,10 +79,15 @@ def describes_methods(section: str) -> bool:
     return any(_METHODS_PART.match(part.strip()) for part in section.split(">"))
 
 
+# Where a paper gives its abstract: under that heading, a Summary (the Lancet's), or before the first heading when
+# a PDF's abstract has none the reader knows (its "Front matter").
+_ABSTRACT_PART = frozenset({"abstract", "summary", "front matter"})
+
+
 def states_the_whole_study(section: str) -> bool:
     """Whether a section path lies in the abstract's account of the study (its methods, results, conclusions; not
     its background or objectives): where a paper states its whole sample, not a subgroup's."""
-    return section.split(">")[0].strip().lower() == "abstract" and not sets_the_question_up(section)
+    return section.split(">")[0].strip().lower() in _ABSTRACT_PART and not sets_the_question_up(section)
 
 
 def is_back_matter(section: str) -> bool:
