@@ -196,3 +196,4 @@ def test_the_abstract_states_the_whole_study_not_its_background() -> None:
     assert states_the_whole_study("Abstract") and states_the_whole_study("Abstract > Methods")
     assert not states_the_whole_study("Abstract > Background") and not states_the_whole_study("Methods > Abstract")
     assert not states_the_whole_study("Results > Test-retest reliability")
+    assert states_the_whole_study("Summary") and states_the_whole_study("Front matter")  # the Lancet's; no heading
