@@ -52,6 +52,14 @@ _MANGLED_ENTITY = re.compile(r"#_#x([0-9a-f]{2,6});", re.IGNORECASE)  # "&#x0117
 _HONORIFIC = re.compile(r"\b(?:dr|prof|professor|phd|md(?!(?-i:\.\s+[A-Z][a-z]))|msc|bsc|mph|dphil|drph|scd|frc\w*|"
                         r"facp|facs)\b\.?|"
                         r"\b(?:ph|sc|m)\.\s?d\.?(?!\w)", re.IGNORECASE)  # "Ph.D", "M.D.", "Sc.D."
+# Degrees a medical journal's byline sets after each name ("Emily M. Bucholz, MD, PhD, MPH,1,2,3 Adam L. Beckman,
+# BS,4"), each a piece of its own: written as here (case matters: "Ma" is a surname), with its marks ("SM6").
+_DEGREES = frozenset({
+    "MD", "PhD", "MPH", "MS", "MSc", "BS", "BSc", "BA", "MA", "SM", "ScD", "DrPH", "RN", "BSN", "MSN", "NP", "DO",
+    "DDS", "DMD", "DVM", "PharmD", "MBBS", "MBChB", "MBBCh", "MRCP", "FRCP", "FRCPC", "FRACP", "FACC", "FAHA", "FACP",
+    "FACS", "MBA", "MSW", "MHS", "MSPH", "MPP", "MEd", "EdD", "PsyD", "LCSW", "DPT", "CNM", "MHSc", "DPhil", "MPhil",
+    "MRes", "BPharm", "MMed", "MSCE", "MSCR", "MScPH", "FRCS", "FRCPath", "FFPH", "MRCPsych", "DrMed", "Dr"})
+_DEGREE_MARKED = re.compile(r"[\d,*†‡]+$")
 # Metadata "authors" that are a template's owner or a group, not a person.
 _NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"
                            r"office|team|consortium|author|editor|publisher|elsevier|springer)\b", re.IGNORECASE)
@@ -127,7 +135,8 @@ def _pieces(line: str) -> list[str]:
     line = unicodedata.normalize("NFC", re.sub(r"(?<=[A-Za-z])([´`¨¸˜ˆ])(?: (?=[a-z]))?",
                                                lambda m: _COMBINING[m.group(1)], line))
     cleaned = _HONORIFIC.sub(" ", _BYLINE_MARK.sub(" ", line))
-    return [" ".join(p.strip("'\"").split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…'\"")]
+    pieces = [" ".join(p.strip("'\"").split()) for p in _BYLINE_SPLIT.split(cleaned) if p.strip(" .…'\"")]
+    return [p for p in pieces if _DEGREE_MARKED.sub("", p).replace(".", "") not in _DEGREES]
 
 
 def _closed(line: str) -> bool:

@@ -89,6 +89,11 @@ def test_a_byline_under_the_title_in_the_ways_publishers_print_it() -> None:
         ["Nuala E. Tully", "Karen M. Morgan", "Helen M. Burke", "Hannah M. McGee"]
     assert byline_authors(["Lucy Yardley, PhD; Sascha Miller, MSc; Paul Little, MD, PhD, FRCGP", "Abstract"]) == \
         ["Lucy Yardley", "Sascha Miller", "Paul Little"]
+    # each name's degrees and marks as pieces of their own (American Journal of Preventive Medicine); "Ma" is a name
+    assert byline_authors(["Emily M. Bucholz, MD, PhD, MPH,1,2,3 Adam L. Beckman, BS,4 Catarina I. Kiefe, MD, PhD,5",
+                           "Harlan M. Krumholz, MD, SM6,7,8,9", "This activity is available for CME credit."]) == \
+        ["Emily M. Bucholz", "Adam L. Beckman", "Catarina I. Kiefe", "Harlan M. Krumholz"]
+    assert byline_authors(["Lin Ma, Wei Zhang and Jun Yang"]) == ["Lin Ma", "Wei Zhang", "Jun Yang"]
     assert byline_authors(["Natascia Vedovato · Maria V. Salguero · Louis H. Philipson ·", "Frances M. Ashcroft",
                            "Received: 25 September 2023 / Accepted: 28 November 2023"]) == \
         ["Natascia Vedovato", "Maria V. Salguero", "Louis H. Philipson", "Frances M. Ashcroft"]
