@@ -374,6 +374,10 @@ class _Reading:
         if not text or (region.kind in _HEADER and (_not_a_heading(text) or title_key(text) == title_key(
                 self.title))):  # the title again: after a cover page, or atop the article proper
             return
+        if region.kind in _BODY and not self.appended and (glued := _GLUED_LIST_HEADING.match(text)):
+            self._header(region, glued.group(1), page)  # "References 1 Remme JHF, ...": the heading, then its list
+            region = _without_lead(region, glued.group(1))
+            text = region.text
         if region.kind == "footnote":  # affiliations, correspondence, licence, a table's notes
             self.footnotes.blocks.append(Block(text, page, "paragraph"))
         elif region.kind in _HEADER:
@@ -488,6 +492,18 @@ def read_with_layout(path: Path) -> Document:
         authors=front.authors, year=front.year, venue=front.venue, doi=front.doi,
         references=_references(reading.reference_regions, width), headings=reading.outline.headings,
         reader="layout model")
+
+
+# A reference list's heading set on the line of its first entry (the Lancet's "References 1 Remme JHF, ...").
+_GLUED_LIST_HEADING = re.compile(r"^\s*(references|bibliography|literature cited)\s+(?=[\[(]?1[.)\]]?\s)",
+                                 re.IGNORECASE)
+
+
+def _without_lead(region: _Region, lead: str) -> _Region:
+    """The region with the words it opens with (`lead`, as printed at the start of its first line) taken off."""
+    first, *rest = region.lines
+    remainder = first.text.lstrip()[len(lead):].lstrip()
+    return replace(region, lines=[replace(first, text=remainder, spans=[]), *rest] if remainder else rest)
 
 
 def _first_reference(text: str) -> bool:

@@ -254,3 +254,16 @@ def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
     from tools.pdf_model_reader import _not_a_heading
 
     assert _not_a_heading("A C Kuesel PhD)") and not _not_a_heading("Results (primary outcome)")
+
+
+def test_a_reference_heading_set_on_its_first_entrys_line_opens_the_list() -> None:
+    """The Lancet sets "References" on the line of entry 1: the heading is taken off, the entry kept."""
+    from tools.pdf_model_reader import _GLUED_LIST_HEADING, _Line, _Region, _without_lead
+
+    region = _Region("list-item", [_Line(0.0, "References 1 Remme JHF, Boatin B. Helminthic diseases.", 9.0),
+                                   _Line(0.0, "Oxford: Elsevier, 2017: 576–87.", 9.0)])
+    glued = _GLUED_LIST_HEADING.match(region.text)
+    assert glued and glued.group(1) == "References"
+    assert _without_lead(region, glued.group(1)).text == ("1 Remme JHF, Boatin B. Helminthic diseases. Oxford: "
+                                                          "Elsevier, 2017: 576–87.")
+    assert not _GLUED_LIST_HEADING.match("References 12 and 14 report the same trend.")
