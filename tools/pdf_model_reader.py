@@ -43,6 +43,9 @@ _WITHIN_METHODS = re.compile(r"^(?:ethic|informed consent|consent|statistic)")  
 _GATHERING = re.compile(r"^(?:ethics )?declarations?$|^(?:additional|author|article(?: and author)?) information$")
 _NUMBERED = re.compile(r"^\s*[\[(]?(\d{1,4})[.)\]]?\s+(?=\S)")  # "12.", "[12]", "(12)", or "12" where the dot is lost
 _WEIGHTY = re.compile(r"bold|black|heavy|semibold|demibold|\.b$|-b$", re.IGNORECASE)
+# A table's note the model took for a heading ("Data are arithmetic mean (SD) or n (%)", "Linear mixed models;
+# aunadjusted means and SD"): the statistics a table's cells hold, or a semicolon no heading has.
+_TABLE_NOTE = re.compile(r"\(SD\)|\bSDs?\b|\(%\)|\bIQR\b|\b95% CI\b|;")
 # A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts.
 _RECORD_LABEL = re.compile(r"^(?:received|accepted|published|revised|citation|(?:academic |handling )?editor|"
                            r"edited by|reviewed by|copyright|correspondence|e-?mail|orcid|keywords?)\b", re.IGNORECASE)
@@ -176,11 +179,12 @@ def _names_a_part(text: str) -> bool:
 
 def _not_a_heading(text: str) -> bool:
     """A banner ("OPEN ACCESS"), a label of the article's record ("Received: 5 April 2023", "Editor:",
-    "Copyright"), a figure's label ("Fig 6"), the authors' line, a glyph of a logo or a sentence's cut-off end the
-    model took for a heading."""
+    "Copyright"), a figure's label ("Fig 6"), the authors' line, a glyph of a logo, a sentence's cut-off end or a
+    table's note the model took for a heading."""
     return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text)) or is_author_line(text)
             or sum(character.isalpha() for character in text) < 3
-            or text.count(")") > text.count("("))  # the end of a line cut out of a sentence ("A C Kuesel PhD)")
+            or text.count(")") > text.count("(")  # the end of a line cut out of a sentence ("A C Kuesel PhD)")
+            or bool(_TABLE_NOTE.search(text)))
 
 
 def _heading_levels(styles: list[_Style]) -> dict[_Style, int]:

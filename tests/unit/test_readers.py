@@ -254,6 +254,10 @@ def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
     from tools.pdf_model_reader import _not_a_heading
 
     assert _not_a_heading("A C Kuesel PhD)") and not _not_a_heading("Results (primary outcome)")
+    # a table's note: its statistics or a semicolon
+    assert _not_a_heading("Data are arithmetic mean (SD) or n (%)")
+    assert _not_a_heading("Linear mixed models; aunadjusted means and SD")
+    assert not _not_a_heading("Mean arterial pressure and stroke") and not _not_a_heading("Statistical analysis")
 
 
 def test_a_reference_heading_set_on_its_first_entrys_line_opens_the_list() -> None:
