@@ -346,6 +346,10 @@ class TableBuilder:
             if value is None:
                 note = NEEDS_MODEL if budget is None else OVER_BUDGET if budget.refused > refused else None
                 chosen = None
+        if chosen is None and column.kind == "design" and (named := read_value("design", passages[0].title)):
+            # no sentence names it, but the title does ("...: a randomised, double-blind phase 3 trial")
+            return Cell(column=column.name, value=named, quote=passages[0].title, page=passages[0].page_start,
+                        section="Title", reported=True, confidence=1.0, passage=passages[0].title)
         if chosen is None:
             return nothing.model_copy(update={"confidence": round(chance, 3), "note": note})
         best = sentences[chosen]

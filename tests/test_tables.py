@@ -62,6 +62,8 @@ def test_the_command_line_table_quotes_each_cell_or_says_not_reported(tmp_path: 
     assert [c.value for c in sheet[1]] == ["Paper", "Year", "Byline", "Population", "Intervention", "Comparator",
                                            "Outcome", "Sample size", "Design"]
     assert sheet["H2"].value == "4,120 adults" and "4,120 adults aged over 65" in sheet["H2"].comment.text
+    # no sentence of the cohort's abstract names its design; its title does ("...: a population cohort")
+    assert sheet["I3"].value == "cohort" and "a population cohort" in sheet["I3"].comment.text
     as_csv = list(csv.DictReader(io.StringIO(scisynth(home, "table", "--papers", *ROWS, "--column",
                                                       "Sample size?", "--format", "csv").stdout)))
     assert as_csv[2]["Sample size?"] == "not reported" and as_csv[0]["Sample size?: quote"].startswith("Methods:")
