@@ -52,9 +52,9 @@ _DEGREES_OF_FREEDOM = r"(?:\(\s*\d+(?:[.,]\d+)?(?:\s*,\s*\d+(?:[.,]\d+)?)?\s*\))
 _TEST_STATISTIC = rf"(?:\b(?:chi2|chi-square|[FtUHZz]|df)|χ2|χ²){_DEGREES_OF_FREEDOM}\s*=\s*[-−]?\d+(?:[.,]\d+)?"
 # reference numbers printed as superscripts, which PDFs glue to the word or the punctuation before them ("of
 # delivered SCC.50–52", "by the first author.14,17,18", "with AMI,1–10 and"), and a coding scheme ("1 = yes; 0 = no")
-_SUPERSCRIPT_CITATION = r"(?<=[^\W\d_]{2}[.,;:])\d{1,3}(?:\s?[,–-]\s?\d{1,3})*(?![\d.,]?\d)"
+_SUPERSCRIPT_CITATION = rf"(?<=[^\W\d_]{{2}}[.,;:])\d{{1,3}}(?:\s?[,–-]\s?\d{{1,3}})*(?![\d.,]?\d){_A_VALUE_FOLLOWS}"
 _CODE = r"\b\d+\s*=\s*(?=[^\W\d_])"
-_NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?\.\d+|\[[\d,\s–-]+\]?|"
+_NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?[.·]\d+|\[[\d,\s–-]+\]?|"
                          rf"\b\d+[–-]\d+\.?\]|{_SUPERSCRIPT_CITATION}|{_CODE}|{_MANY}|{_ONE}", re.IGNORECASE)
 # not a result's value: a spread after its mean ("11.43 ± 1.24", "(SD 1.24)") and a group's size ("(n = 5)"),
 # which the count kind reads

@@ -175,6 +175,12 @@ class CellValue(BaseModel):
     value: str | None = None
 
 
+def _subtitle(title: str) -> str:
+    """What follows a title's last colon or dash ("Aspirin and stroke: a randomised trial"), or "" when it has none."""
+    parts = re.split(r":\s|\s[—–-]\s", title)
+    return parts[-1] if len(parts) > 1 else ""
+
+
 def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     """Whether a sentence may give a value of this kind: never from back matter (references, "Authors'
     contributions"); a result (a number asked for) is not a method's setting ("a significance level of 5% was
@@ -346,8 +352,9 @@ class TableBuilder:
             if value is None:
                 note = NEEDS_MODEL if budget is None else OVER_BUDGET if budget.refused > refused else None
                 chosen = None
-        if chosen is None and column.kind == "design" and (named := read_value("design", passages[0].title)):
-            # no sentence names it, but the title does ("...: a randomised, double-blind phase 3 trial")
+        if chosen is None and column.kind == "design" and (named := read_value("design", _subtitle(passages[0].title))):
+            # no sentence names it, but the title's subtitle does ("...: a randomised, double-blind phase 3 trial";
+            # not "A survey of deep learning ...", "Cohort effects in ...")
             return Cell(column=column.name, value=named, quote=passages[0].title, page=passages[0].page_start,
                         section="Title", reported=True, confidence=1.0, passage=passages[0].title)
         if chosen is None:

@@ -193,7 +193,8 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
         for start, end in passage.sentence_spans():
             text = passage.text[start:end]
             stated = gap_kind(text, passage.section)
-            if titled and not stated and _SUMS_UP.search(text):
+            strengths_next = bool(titled and _STRENGTHS.search(titled) and _STRENGTHS.search(text))
+            if titled and not stated and (_SUMS_UP.search(text) or strengths_next):  # a summary, or the strengths
                 listing.pop(key, None)
                 continue
             listed = listing.get(key) if titled else None
@@ -210,8 +211,10 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
 
 def leaves_open(sentence: str, section: str) -> bool:
     """A limitation, future work or open question: what a paper has not shown, so never a finding to build on
-    (a negative result is a finding)."""
-    return gap_kind(sentence, section) not in (None, _NEGATIVE)
+    (a negative result is a finding); nor is anything in a section of limitations, its strengths included."""
+    titled = _gap_title(section)
+    return gap_kind(sentence, section) not in (None, _NEGATIVE) or (
+        titled is not None and _title_kind(titled) == _LIMITATION)
 
 
 def _may_hold_gaps(passage: Passage) -> bool:

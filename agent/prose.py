@@ -35,10 +35,11 @@ _BOILERPLATE = re.compile(r"\b(?:(?:correspondence|requests? for (?:materials|re
                           r"(?:authors?|we) declare (?:that (?:they|we) have )?no (?:competing|conflicts?))\b|"
                           r"©|\bcopyright\b\W+(?:\(c\)\s*)?(?:19|20)\d\d\b", re.IGNORECASE)
 
-# A labelled line of the front matter ("Keywords: alcohol, counseling, ..."), which a verb-like keyword
-# ("computer-generated") would otherwise let pass as a sentence.
+# A labelled line of the front matter ("Keywords: alcohol, counseling, ...", "Keywords Alcohol, ..."), which a
+# verb-like keyword ("computer-generated") would otherwise let pass as a sentence; "Keyword searches returned..." is
+# a sentence.
 _LABEL_LINE = re.compile(r"^\W*(?:key ?words?|index terms|abbreviations|(?:clinical )?trial registration(?: number)?|"
-                         r"registration number|mesh terms)\b", re.IGNORECASE)
+                         r"registration number|mesh terms)\b(?=\s*[:.–—]|\s+(?-i:[A-Z]))", re.IGNORECASE)
 
 
 def is_publishing_matter(sentence: str) -> bool:

@@ -27,8 +27,9 @@ _INSTRUCTION = re.compile(
     r"told)|should|must|need to)\b", re.IGNORECASE)
 _AIM = re.compile(
     r"\b(?:(?:the |our |main |primary )?(?:aims?|goals?|objectives?|purpose) (?:of (?:this|the present|our)|was|were|"
-    r"is|are) |(?:this|the (?:current|present)|our) (?:study|paper|work|article|review|trial|research) (?:aims|"
-    r"aimed|seeks|sought|examines|investigates|explores|asks|addresses)|"
+    r"is|are) |this (?:study|paper|work|article|review) (?:aims|aimed|seeks|sought|examines|investigates|"
+    r"explores|asks|addresses)|(?:the (?:current|present)|our) (?:study|paper|work|article|review|trial|research) "
+    r"(?:aims|aimed|seeks|sought)|"
     r"we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
     r"investigate|investigated|examine|examined|test|tested|explore|explored) (?:whether|if|how|why|what)|"
     r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|in this (?:paper|study|work|article),? we "

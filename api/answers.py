@@ -110,8 +110,9 @@ def hypotheses_block(hypotheses: list[dict], style: Style) -> list[str]:
     for i, h in enumerate(hypotheses, start=1):
         scores = " · ".join(s for s in (_score(name, h.get(name)) for name in ("novelty", "feasibility", "testability"))
                             if s)
-        searched = h.get("novelty_searched") or "your library and arXiv"
-        scores += f" (novelty against {searched})" if scores and "only" in searched else ""
+        searched = h.get("novelty_searched")  # older stored answers do not say
+        scores += f" (novelty against {searched})" if scores and searched and "only" in searched else ""
+        none_found = f"none found in {searched}" if searched else "none found"
         prior = "; ".join(f"{style.escape(w['title'])} ({w['similarity']:.2f})" for w in h.get("prior_work", [])[:2])
         label = "Hypothesis" if h.get("kind") != "template" else "Template hypothesis (no model)"
         lines = [f"{style.heading(f'{label} {i}:')} {style.escape(h['statement'])}"]
@@ -119,7 +120,7 @@ def hypotheses_block(hypotheses: list[dict], style: Style) -> list[str]:
         lines += [f"{style.emphasis('Why:')} {style.escape(h['rationale'])}",
                   f"{style.emphasis('Prediction:')} {style.escape(h['prediction'])}",
                   f"{style.emphasis('Experiment:')} {style.escape(h['experiment'])}",
-                  f"{style.emphasis('Closest prior work:')} {prior or 'none found in ' + searched}"]
+                  f"{style.emphasis('Closest prior work:')} {prior or none_found}"]
         blocks.append("\n".join(lines))
     return blocks
 

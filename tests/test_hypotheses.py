@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.gaps import gap_kind, stated_gaps
+from agent.gaps import gap_kind, leaves_open, stated_gaps
 from agent.llm.scripted import ScriptedChatModel
 from agent.novelty import NoveltyChecker, follow_up_query
 from agent.prose import has_verb, is_body_prose, looks_like_reference
@@ -98,6 +98,7 @@ def passage(text: str, section: str = "Results", title: str = STROKE_TITLE) -> P
     ("Copyright: © 2018 Smith et al. Treadmill training was well tolerated.", "Abstract", False),
     ("We compared open access articles with subscription articles in their citation counts.", "Results", True),
     ("Keywords Alcohol, computer-generated feedback, efficacy, intervention, job-seekers.", "Abstract", False),
+    ("Keyword searches returned 1,204 records, of which 87 met the inclusion criteria.", "Results", True),
 ])
 def test_body_prose_rule(sentence: str, section: str, body: bool) -> None:
     assert is_body_prose(passage(sentence, section), sentence) is body
@@ -175,6 +176,13 @@ def test_strengths_before_limitations_are_not_limitations() -> None:
     assert set(found.values()) == {"limitation"}
     alone = stated_gaps([passage(text, "Limitations")])  # a section of limitations alone: every sentence
     assert len(alone) == 5
+    # limitations first, then the strengths: the list ends where the strengths begin
+    reverse = ("Some limitations should be noted. First, the sample was drawn from one university. The study also "
+               "has important strengths. The sample of 913 students was large.")
+    found = stated_gaps([passage(reverse, "Discussion > Strengths and limitations")])
+    assert sorted(reverse[:start].count(".") for _, start in found) == [0, 1]
+    # and no sentence of such a section is a finding to build a hypothesis on
+    assert leaves_open("The study was adequately powered.", "Discussion > Strengths and limitations")
 
 
 def test_captions_are_passages_of_their_own() -> None:

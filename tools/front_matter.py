@@ -58,7 +58,8 @@ _DEGREES = frozenset({
     "MD", "PhD", "MPH", "MS", "MSc", "BS", "BSc", "BA", "MA", "SM", "ScD", "DrPH", "RN", "BSN", "MSN", "NP", "DO",
     "DDS", "DMD", "DVM", "PharmD", "MBBS", "MBChB", "MBBCh", "MRCP", "FRCP", "FRCPC", "FRACP", "FACC", "FAHA", "FACP",
     "FACS", "MBA", "MSW", "MHS", "MSPH", "MPP", "MEd", "EdD", "PsyD", "LCSW", "DPT", "CNM", "MHSc", "DPhil", "MPhil",
-    "MRes", "BPharm", "MMed", "MSCE", "MSCR", "MScPH", "FRCS", "FRCPath", "FFPH", "MRCPsych", "DrMed", "Dr"})
+    "MRes", "BPharm", "MMed", "MSCE", "MSCR", "MScPH", "FRCS", "FRCPath", "FFPH", "MRCPsych", "DrMed", "Dr", "FAAP",
+    "FAAN", "DNP", "MHA", "MBE", "BCPS", "CRNP", "APRN", "FNP", "MSHS", "MPA", "MD-PhD", "MDPhD", "PhD(c)"})
 _DEGREE_MARKED = re.compile(r"[\d,*†‡]+$")
 # Metadata "authors" that are a template's owner or a group, not a person.
 _NOT_A_PERSON = re.compile(r"\b(services?|computing|collaborations?|administrator|user|unknown|microsoft|corporation|"

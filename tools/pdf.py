@@ -66,13 +66,13 @@ def dehyphenated(raw: str) -> str:
 # Some publishers' math fonts map "=" and "+" to the Latin-1 code points of "¼" and "þ" ("P ¼ 0.03", "CD4þ T
 # cells"), which MuPDF then extracts as printed in the code, not as seen: repaired only where they stand as the
 # operators would (a quarter before a number after a term; a thorn beside a digit or alone, never inside a word).
-_EQUALS_AS_QUARTER = re.compile(r"(?<=[A-Za-z0-9)\]] )¼(?= ?[-−]?\.?\d)")
-_PLUS_AS_THORN = re.compile(r"(?<![^\W\d_])þ(?![^\W\d_])")
+_EQUALS_AS_QUARTER = re.compile(r"(?<=[^\W_)\]])( ?)¼(?= ?[-−]?\.?\d)")
+_PLUS_AS_THORN = re.compile(r"(?<![^\W\d_])þ(?![^\W\d_])|(?<=\d)þ(?=[A-Z])")
 
 
 def repaired_glyphs(text: str) -> str:
     """The text with "=" and "+" back where a math font's encoding printed "¼" and "þ"."""
-    return _PLUS_AS_THORN.sub("+", _EQUALS_AS_QUARTER.sub("=", text))
+    return _PLUS_AS_THORN.sub("+", _EQUALS_AS_QUARTER.sub(r"\1=", text))
 
 
 def clean_text(raw: str) -> str:

@@ -44,8 +44,9 @@ _GATHERING = re.compile(r"^(?:ethics )?declarations?$|^(?:additional|author|arti
 _NUMBERED = re.compile(r"^\s*[\[(]?(\d{1,4})[.)\]]?\s+(?=\S)")  # "12.", "[12]", "(12)", or "12" where the dot is lost
 _WEIGHTY = re.compile(r"bold|black|heavy|semibold|demibold|\.b$|-b$", re.IGNORECASE)
 # A table's note the model took for a heading ("Data are arithmetic mean (SD) or n (%)", "Linear mixed models;
-# aunadjusted means and SD"): the statistics a table's cells hold, or a semicolon no heading has.
-_TABLE_NOTE = re.compile(r"\(SD\)|\bSDs?\b|\(%\)|\bIQR\b|\b95% CI\b|;")
+# aunadjusted means and SD"): the statistics a table's cells hold.
+_TABLE_NOTE = re.compile(r"\bmeans?\b.*\bSDs?\b|\(%\)|\bIQR\b|\b95% CI\b")
+_ENUMERATION = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[a-z]|[ivx]+)\)\s")
 # A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts.
 _RECORD_LABEL = re.compile(r"^(?:received|accepted|published|revised|citation|(?:academic |handling )?editor|"
                            r"edited by|reviewed by|copyright|correspondence|e-?mail|orcid|keywords?)\b", re.IGNORECASE)
@@ -168,9 +169,15 @@ def _without_running_heads(pages: list[tuple[int, list[_Region]]], margins: list
         text = region.text
         return re.sub(r"\d+", "#", text.lower()) if len(text.split()) <= 12 and region.kind != "table" else None
 
+    on_pages: Counter[str] = Counter(k for _, regions in pages for k in {key(r) for r in regions} if k)
     printed = [regions + extra for (_, regions), extra in zip(pages, margins or [[]] * len(pages), strict=True)]
-    on_pages: Counter[str] = Counter(k for regions in printed for k in {key(r) for r in regions} if k)
-    return [(number, [r for r in regions if on_pages[key(r) or ""] < RUNNING_PAGES]) for number, regions in pages]
+    with_margins: Counter[str] = Counter(k for regions in printed for k in {key(r) for r in regions} if k)
+
+    def running(region: _Region) -> bool:  # a title a journal repeats in its page headers is still the title
+        k = key(region) or ""
+        return on_pages[k] >= RUNNING_PAGES or (region.kind != "title" and with_margins[k] >= RUNNING_PAGES)
+
+    return [(number, [r for r in regions if not running(r)]) for number, regions in pages]
 
 
 def _names_a_part(text: str) -> bool:
@@ -183,7 +190,8 @@ def _not_a_heading(text: str) -> bool:
     table's note the model took for a heading."""
     return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text)) or is_author_line(text)
             or sum(character.isalpha() for character in text) < 3
-            or text.count(")") > text.count("(")  # the end of a line cut out of a sentence ("A C Kuesel PhD)")
+            # the end of a line cut out of a sentence ("A C Kuesel PhD)"), not a numbered one ("1) Introduction")
+            or _ENUMERATION.sub("", text).count(")") > text.count("(")
             or bool(_TABLE_NOTE.search(text)))
 
 
@@ -499,7 +507,7 @@ def read_with_layout(path: Path) -> Document:
 
 
 # A reference list's heading set on the line of its first entry (the Lancet's "References 1 Remme JHF, ...").
-_GLUED_LIST_HEADING = re.compile(r"^\s*(references|bibliography|literature cited)\s+(?=[\[(]?1[.)\]]?\s)",
+_GLUED_LIST_HEADING = re.compile(r"^\s*(references|bibliography|literature cited)\s+(?=[\[(]?1[.)\]]?\s+(?-i:[A-Z]))",
                                  re.IGNORECASE)
 
 

@@ -9,12 +9,16 @@ import re
 HEADING_NUMBER = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 ", "2.1 ", "IV. "
 
 # Sections whose sentences are not findings, matched against every part of a section path ("A > B"): the start
-# of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding").
+# of a part is enough ("Declaration of Competing Interest", "Funding Statement", "Acknowledgements and Funding"),
+# but not of a results part that starts alike ("Competing risk analysis", "Disclosure of HIV status",
+# "Availability of naloxone in pharmacies").
 _BACK_MATTER = (
     r"references?\b|bibliography|works cited|literature cited|"
     r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s?['’]?s?)? (?:details|contributions?|"
-    r"information|summary|statement)|credit authorship|competing|conflicts? of interest|declarations?\b|"
-    r"disclosures?|ethic|informed consent|consent for publication|availability of|data availability|"
+    r"information|summary|statement)|credit authorship|competing (?:interests?|financial)|conflicts? of interest|"
+    r"declarations?\b|disclosures?\s*$|disclosures? (?:statement|of (?:potential )?conflicts?)|ethic|"
+    r"informed consent|consent for publication|availability of (?:data|materials?|code|software|supporting)|"
+    r"data availability|"
     r"code availability|supplementary (?:materials?|information|data|files?|figures?|tables?)|supporting information|"
     r"additional files?|additional information|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
     r"publisher'?s note|appended by the publisher")

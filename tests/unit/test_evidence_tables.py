@@ -65,6 +65,8 @@ from retrieval.search import Passage
     ("count", "Guidelines recommend it for smokers with AMI,1–10 and 13,815 smokers were studied.", "13,815 smokers"),
     ("number", "a Coding: 1 = yes; 0 = no; quit rates rose by 12%", "12%"),
     ("number", "Density was lower after moxidectin (0·6) than after ivermectin (4·5).", "0·6, 4·5"),
+    # a value glued to the punctuation before it is a value, not a superscript; a Lancet p value is no value
+    ("number", "Efficacy was 62% (placebo:7%); hospital stay:4 days (p=0·03).", "62%, 7%, 4 days"),
     ("text", "Anything at all.", None),
 ])
 def test_values_are_read_off_the_quote_verbatim(kind: str, quote: str, value: str | None) -> None:
@@ -197,3 +199,21 @@ def test_the_abstract_states_the_whole_study_not_its_background() -> None:
     assert not states_the_whole_study("Abstract > Background") and not states_the_whole_study("Methods > Abstract")
     assert not states_the_whole_study("Results > Test-retest reliability")
     assert states_the_whole_study("Summary") and states_the_whole_study("Front matter")  # the Lancet's; no heading
+
+
+def test_a_design_is_read_off_a_subtitle_only() -> None:
+    from agent.evidence_tables import _subtitle
+
+    assert read_value("design", _subtitle("Aspirin use and incident stroke: a population cohort")) == "cohort"
+    for title in ("A survey of deep learning for protein structure prediction", "Cohort effects in smoking"):
+        assert read_value("design", _subtitle(title)) is None
+
+
+def test_a_results_part_named_like_back_matter_is_body() -> None:
+    from tools.sections import is_back_matter
+
+    for section in ("Results > Competing risk analysis", "Results > Disclosure of HIV status",
+                    "Discussion > Availability of naloxone in pharmacies"):
+        assert not is_back_matter(section), section
+    for section in ("Competing interests", "Disclosures", "Availability of data and materials"):
+        assert is_back_matter(section), section

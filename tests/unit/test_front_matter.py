@@ -94,6 +94,8 @@ def test_a_byline_under_the_title_in_the_ways_publishers_print_it() -> None:
                            "Harlan M. Krumholz, MD, SM6,7,8,9", "This activity is available for CME credit."]) == \
         ["Emily M. Bucholz", "Adam L. Beckman", "Catarina I. Kiefe", "Harlan M. Krumholz"]
     assert byline_authors(["Lin Ma, Wei Zhang and Jun Yang"]) == ["Lin Ma", "Wei Zhang", "Jun Yang"]
+    assert byline_authors(["Jane A. Smith, MD, FAAP,1 John B. Roe, MD,2 Ann C. Lee, DNP, RN3"]) == \
+        ["Jane A. Smith", "John B. Roe", "Ann C. Lee"]
     assert byline_authors(["Natascia Vedovato · Maria V. Salguero · Louis H. Philipson ·", "Frances M. Ashcroft",
                            "Received: 25 September 2023 / Accepted: 28 November 2023"]) == \
         ["Natascia Vedovato", "Maria V. Salguero", "Louis H. Philipson", "Frances M. Ashcroft"]

@@ -291,3 +291,4 @@ def test_operators_a_math_font_printed_as_latin1_letters_are_repaired() -> None:
     assert clean_text("effect (d ¼ 0.42, P ¼ .001) in CD4þ T cells,\nn ¼ 285") == (
         "effect (d = 0.42, P = .001) in CD4+ T cells, n = 285")
     assert clean_text("about ¼ of the patients of Guðþór Þórsson") == "about ¼ of the patients of Guðþór Þórsson"
+    assert clean_text("(P¼0.03; β ¼ 0.21) in CD8þCD4þ T cells") == "(P=0.03; β = 0.21) in CD8+CD4+ T cells"

@@ -248,6 +248,10 @@ def test_a_running_head_the_layout_model_dropped_on_most_pages_is_still_a_runnin
     assert any(r.text == "Articles" for _, regions in _without_running_heads(pages) for r in regions)
     kept = _without_running_heads(pages, margins)
     assert not any(r.text == "Articles" for _, regions in kept for r in regions)
+    # a title the journal repeats in its page headers stays the title
+    titled = [(1, [region("title", "Sleep loss and memory")])] + [(n, []) for n in range(2, 5)]
+    repeated = [[]] + [[region("page-header", "Sleep loss and memory")] for _ in range(2, 5)]
+    assert _without_running_heads(titled, repeated)[0][1][0].text == "Sleep loss and memory"
 
 
 def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
@@ -258,6 +262,9 @@ def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
     assert _not_a_heading("Data are arithmetic mean (SD) or n (%)")
     assert _not_a_heading("Linear mixed models; aunadjusted means and SD")
     assert not _not_a_heading("Mean arterial pressure and stroke") and not _not_a_heading("Statistical analysis")
+    for heading in ("1) Introduction", "a) Study population", "3.2) Outcomes", "Sleep deprivation (SD) and memory",
+                    "Limitations; future work"):
+        assert not _not_a_heading(heading), heading
 
 
 def test_a_reference_heading_set_on_its_first_entrys_line_opens_the_list() -> None:
@@ -271,3 +278,4 @@ def test_a_reference_heading_set_on_its_first_entrys_line_opens_the_list() -> No
     assert _without_lead(region, glued.group(1)).text == ("1 Remme JHF, Boatin B. Helminthic diseases. Oxford: "
                                                           "Elsevier, 2017: 576–87.")
     assert not _GLUED_LIST_HEADING.match("References 12 and 14 report the same trend.")
+    assert not _GLUED_LIST_HEADING.match("References 1 and 2 describe the earlier trials.")

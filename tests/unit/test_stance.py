@@ -36,6 +36,8 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     assert not is_own_finding(objective, "Abstract > Objectives")
     assert not is_own_finding("Do essential oils inhibit it?")
     assert not is_own_finding("Keywords: Smoking cessation; Counseling; Pregnancy; Spouses", "Abstract > Conclusion")
+    assert not is_own_finding("Thus, the current study aimed at focusing on university students.")
+    assert is_own_finding("The present study investigates the question in 13,815 smokers and finds no effect.")
     assert not is_own_finding("We hypothesized that essential oils inhibit the virus.")
     assert not is_own_finding("Smith et al. showed that the oils inhibit the virus.")  # another paper's finding
     assert not is_own_finding(background, "Abstract > Background") and is_own_finding(background, "Discussion")
