@@ -7,7 +7,6 @@ node falls back to the rule-based step, and the trace and the turn's `fallbacks`
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections.abc import Callable
@@ -107,9 +106,10 @@ def _shared_terms(first: str, second: str, most: int = 4) -> list[str]:
 
 
 def _premise(passage: Passage, sentence: str) -> bool:
-    """A finding to build on: body prose that reports something, the paper's own (not its aim, nor earlier work it
-    cites, nor its background), and not what it leaves open."""
-    return (is_finding(passage, sentence) and is_own_finding(sentence, passage.section)
+    """A finding to build on: body prose that reports something, the paper's own (not its aim, a question or
+    earlier work it cites), and not what it leaves open. (Its section is not asked: an introduction states findings
+    too, and refusing them left a three-paper library with no pairing at all.)"""
+    return (is_finding(passage, sentence) and is_own_finding(sentence)
             and not leaves_open(sentence, passage.section))
 
 
@@ -204,7 +204,10 @@ class RuleReasoner:
         drafts: list[HypothesisDraft] = []
         used: list[Sentence] = []
         texts: dict[str, str] = {}  # paper id -> its text, read once per call
-        for a, b in itertools.permutations(findings, 2):
+        # a finding of one paper, carried to the setting of any other (the setting need not be a finding: what a
+        # paper studies is often said in its background)
+        settings = [i for i, sentences in enumerate(prose) if sentences]
+        for a, b in ((a, b) for a in findings for b in settings if b != a):
             claim, first, second = findings[a], evidence[a], evidence[b]
             if len(drafts) == n:
                 break

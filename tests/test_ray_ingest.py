@@ -70,8 +70,11 @@ def test_a_ray_ingest_builds_the_library_a_serial_ingest_builds(cluster: str, co
     distributed = make_runtime(home, embedder)
     (ray_rows, ray_vectors), (serial_rows, serial_vectors) = library_snapshot(distributed), library_snapshot(serial)
     assert ray_rows == serial_rows and len(ray_rows) > 41
+    # the same model on another node: equal up to rounding, which bfloat16 products (retrieval/embeddings.py) do at
+    # the third significant digit and differently for batches of other shapes
     difference = max(float(np.abs(ray_vectors[key] - serial_vectors[key]).max()) for key in serial_vectors)
-    assert difference < 1e-4, difference  # the same model on another node: equal up to float rounding
+    agreement = min(float(ray_vectors[key] @ serial_vectors[key]) for key in serial_vectors)
+    assert difference < 3e-3 and agreement > 0.9999, (difference, agreement)
 
     # again, from the corpus folder with a relative path: the workers (started elsewhere) still read the files
     again = subprocess.run(
