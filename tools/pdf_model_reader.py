@@ -507,8 +507,9 @@ def read_with_layout(path: Path) -> Document:
 
 
 # A reference list's heading set on the line of its first entry (the Lancet's "References 1 Remme JHF, ...").
-_GLUED_LIST_HEADING = re.compile(r"^\s*(references|bibliography|literature cited)\s+(?=[\[(]?1[.)\]]?\s+(?-i:[A-Z]))",
-                                 re.IGNORECASE)
+_GLUED_LIST_HEADING = re.compile(
+    rf"^\s*({'|'.join(sorted(map(re.escape, REFERENCE_HEADINGS), key=len, reverse=True))})\s+"
+    r"(?=[\[(]?1[.)\]]?\s+(?-i:[A-Z]))", re.IGNORECASE)
 
 
 def _without_lead(region: _Region, lead: str) -> _Region:
