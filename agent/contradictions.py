@@ -23,6 +23,7 @@ from agent.evidence import Sentence, SentenceScorer
 from agent.sentence_types import sentence_type
 from agent.stance import StanceClassifier, rate, stance_features
 from retrieval.search import HybridSearcher, Passage, SearchFilter
+from tools.sections import is_back_matter
 
 MAX_TOPIC_CHARS = 1000
 
@@ -76,6 +77,8 @@ class ContradictionFinder:
         started = time.perf_counter()
         by_paper: dict[str, list[Passage]] = {}
         for passage in self.searcher.search(topic, k=6 * most, where=where):
+            if is_back_matter(passage.section):  # a cited paper's title is not a finding (as in a claim check)
+                continue
             if passage.paper_id in by_paper or len(by_paper) < most:
                 by_paper.setdefault(passage.paper_id, []).append(passage)
         findings = {paper: self._findings(topic, passages) for paper, passages in by_paper.items()}
