@@ -563,6 +563,29 @@ def cmd_refs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contents(args: argparse.Namespace) -> int:
+    from service.errors import UnknownPaperError
+
+    library = _services(args, needs_model=False).library
+    try:
+        paper = library.paper(args.paper_id)
+        contents = library.contents(paper.paper_id)
+    except UnknownPaperError:
+        print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+        return 2
+    sections = [{"section": section, "page": page} for section, page in contents.sections]
+    gaps = [{"text": gap.sentence.text, "kind": gap.kind, "section": gap.passage.section,
+             "page": gap.passage.page_of(gap.sentence.start)} for gap in contents.open_questions]
+    human = [f"{paper.title}", *(f"  {s['section']}" + (f"  (p. {s['page']})" if s["page"] else "") for s in sections),
+             f"{len(sections)} sections; the reference list: scisynth refs {paper.paper_id}"]
+    if gaps:
+        human += ["open questions it states:", *(f"  [{g['kind']}] {g['text']} ({g['section']}"
+                                                 + (f", p. {g['page']})" if g["page"] else ")") for g in gaps)]
+    _print({"paper_id": paper.paper_id, "title": paper.title, "sections": sections, "open_questions": gaps},
+           args.json, "\n".join(human))
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from service.errors import NoPagesError, UnknownPaperError
     from service.pages import PageService
@@ -753,7 +776,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs, "show": cmd_show,
+HANDLERS = {"serve": cmd_serve, "ingest": cmd_ingest, "library": cmd_library, "refs": cmd_refs,
+            "contents": cmd_contents, "show": cmd_show,
             "map": cmd_map, "delete": cmd_delete,
             "search": cmd_search, "arxiv": cmd_arxiv, "fetch": cmd_fetch, "import": cmd_import, "export": cmd_export,
             "zotero": cmd_zotero, "watch": cmd_watch, "reindex": cmd_reindex, "ask": cmd_ask,

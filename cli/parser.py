@@ -30,6 +30,9 @@ COMMAND_GROUPS: dict[str, list[tuple[str, str, str]]] = {
          'scisynth watch add "retrieval" --query "dense retrieval" --category cs.IR --question "Does it beat BM25?"'),
         ("refs", "a paper's reference list, and which library papers it cites or that cite it",
          "scisynth refs PAPER_ID --cited-by"),
+        ("contents", "a paper's sections as they were read, each with the page it starts on, and the open questions "
+                     "it states: check that a PDF was read right before you rely on it",
+         "scisynth contents PAPER_ID"),
         ("show", "see a quote where it is printed: the PDF page as PNG with the quote highlighted (and the next page "
                  "when it runs on), or for a paper without a PDF the passage with the quote marked",
          'scisynth show PAPER_ID --quote "we release all the datasets" -o page.png'),
@@ -194,6 +197,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]], recom
     refs = command("refs")
     refs.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
     refs.add_argument("--cited-by", action="store_true", help="list the library papers citing it instead")
+
+    contents = command("contents")
+    contents.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
 
     show = command("show")
     show.add_argument("paper_id", metavar="PAPER_ID", help="an id as 'scisynth library' shows it")
