@@ -47,10 +47,17 @@ _WEIGHTY = re.compile(r"bold|black|heavy|semibold|demibold|\.b$|-b$", re.IGNOREC
 # aunadjusted means and SD"): the statistics a table's cells hold.
 _TABLE_NOTE = re.compile(r"\bmeans?\b.*\bSDs?\b|\(%\)|\bIQR\b|\b95% CI\b")
 _ENUMERATION = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[a-z]|[ivx]+)\)\s")
-# A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts.
-_RECORD_LABEL = re.compile(r"^(?:received|accepted|published|revised|citation|(?:academic |handling )?editor|"
-                           r"edited by|reviewed by|copyright|correspondence|e-?mail|orcid|keywords?)\b", re.IGNORECASE)
+# A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts, the
+# DOI, the licence and pointers to the declarations (PeerJ prints these in its margin in a heading's font).
+_RECORD_LABEL = re.compile(r"^(?:received|accepted|published|submitted|revised|citation|how to cite|"
+                           r"(?:academic |handling )?editor|edited by|reviewed by|copyright|correspondence|e-?mail|"
+                           r"orcid|keywords?|doi\b|distributed under|licensed under|"
+                           r"(?:additional information|declarations)\b.* can be found)\b", re.IGNORECASE)
 _FIGURE_LABEL = re.compile(r"^(?:fig(?:ure)?|table|scheme|box)\.?\s*[A-Z]?\d+\b", re.IGNORECASE)
+# a letter-spaced banner as extracted ("SC I EN C E A D VA N CE S | RESE A RCH ARTI CL E"): five short pieces in a
+# row, three of them lone letters that are not words ("a", "I")
+_LETTER_SPACED = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]{1,2}(?![^\W\d_])[^\w]*){5,}")
+_LONE_LETTER = re.compile(r"(?<![^\W\d_])(?![aAI](?![^\W\d_]))[^\W\d_](?![^\W\d_])")
 _ITALIC = re.compile(r"italic|oblique|-it$|\.i$", re.IGNORECASE)
 MAX_TITLE_WORDS = 40
 MAX_HEADING_WORDS = 20
@@ -185,10 +192,11 @@ def _names_a_part(text: str) -> bool:
 
 
 def _not_a_heading(text: str) -> bool:
-    """A banner ("OPEN ACCESS"), a label of the article's record ("Received: 5 April 2023", "Editor:",
-    "Copyright"), a figure's label ("Fig 6"), the authors' line, a glyph of a logo, a sentence's cut-off end or a
-    table's note the model took for a heading."""
+    """A banner ("OPEN ACCESS", or letter-spaced), a label of the article's record ("Received: 5 April 2023",
+    "Editor:", "Copyright"), a figure's label ("Fig 6"), the authors' line, a glyph of a logo, a sentence's cut-off
+    end or a table's note the model took for a heading."""
     return (is_banner(text) or bool(_RECORD_LABEL.match(text) or _FIGURE_LABEL.match(text)) or is_author_line(text)
+            or any(len(_LONE_LETTER.findall(run.group())) >= 3 for run in _LETTER_SPACED.finditer(text))
             or sum(character.isalpha() for character in text) < 3
             # the end of a line cut out of a sentence ("A C Kuesel PhD)"), not a numbered one ("1) Introduction")
             or _ENUMERATION.sub("", text).count(")") > text.count("(")

@@ -262,6 +262,15 @@ def test_the_cut_off_end_of_a_line_is_no_heading() -> None:
     assert _not_a_heading("Data are arithmetic mean (SD) or n (%)")
     assert _not_a_heading("Linear mixed models; aunadjusted means and SD")
     assert not _not_a_heading("Mean arterial pressure and stroke") and not _not_a_heading("Statistical analysis")
+    # a journal's margin notes (PeerJ) in a heading's font
+    for note in ("Additional Information and Declarations can be found on page 13", "DOI 10.7717/peerj-cs.118",
+                 "Distributed under Creative Commons CC-BY 4.0"):
+        assert _not_a_heading(note), note
+    assert not _not_a_heading("Additional information") and not _not_a_heading("Doing more with less data")
+    # a letter-spaced running head the layout model took for a heading (Science Advances)
+    assert _not_a_heading("SC I EN C E A D VA N CE S | RESE A RCH ARTI CL E")
+    for heading in ("II. A Model of X", "2.1 In vivo and in vitro assays", "p53 and Rb in G1 arrest", "A to Z of it"):
+        assert not _not_a_heading(heading), heading
     for heading in ("1) Introduction", "a) Study population", "3.2) Outcomes", "Sleep deprivation (SD) and memory",
                     "Limitations; future work"):
         assert not _not_a_heading(heading), heading
