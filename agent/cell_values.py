@@ -54,8 +54,12 @@ _TEST_STATISTIC = rf"(?:\b(?:chi2|chi-square|[FtUHZz]|df)|χ2|χ²){_DEGREES_OF_
 # delivered SCC.50–52", "by the first author.14,17,18", "with AMI,1–10 and"), and a coding scheme ("1 = yes; 0 = no")
 _SUPERSCRIPT_CITATION = rf"(?<=[^\W\d_]{{2}}[.,;:])\d{{1,3}}(?:\s?[,–-]\s?\d{{1,3}})*(?![\d.,]?\d){_A_VALUE_FOLLOWS}"
 _CODE = r"\b\d+\s*=\s*(?=[^\W\d_])"
+# a microscope's magnification ("a magnification of ×10", "40x objective") is how it was looked at, not a result
+_MAGNIFICATION = (r"\bmagnifications? (?:of )?[×x]?\s?\d+(?:[.,]\d+)?(?:\s?[×x](?!\w))?|"
+                  r"(?:[×x]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)?\s?[×x])\s*(?:magnification|objective|lens)")
 _NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?[.·]\d+|\[[\d,\s–-]+\]?|"
-                         rf"\b\d+[–-]\d+\.?\]|{_SUPERSCRIPT_CITATION}|{_CODE}|{_MANY}|{_ONE}", re.IGNORECASE)
+                         rf"\b\d+[–-]\d+\.?\]|{_SUPERSCRIPT_CITATION}|{_CODE}|{_MAGNIFICATION}|{_MANY}|{_ONE}",
+                         re.IGNORECASE)
 # not a result's value: a spread after its mean ("11.43 ± 1.24", "(SD 1.24)") and a group's size ("(n = 5)"),
 # which the count kind reads
 _SPREAD_OR_SIZE = re.compile(r"(?:±|\+/-)\s*\d+(?:[.,]\d+)?|\b(?:S\.?[DE]\.?M?|SEM)\s*[=:]?\s*\d+(?:[.,]\d+)?|"
@@ -67,7 +71,9 @@ _DATASET = re.compile(r"\b((?:[A-Z][\w.-]*|[A-Z]{2,}\d*)(?:\s+[A-Z0-9][\w.-]*){0
 _DATASET_AFTER = re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\s*(?:\(|:|,)?\s*(?:such as |called |named "
                             r"|including |like )?((?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*)(?:\s+(?:and|,)\s+"
                             r"(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*))*)")
-_NOT_NAMES = frozenset({"We", "The", "This", "Our", "In", "A", "An", "These", "Table", "Figure", "Each", "All"})
+# words that begin a sentence or a caption ("Data collection and refinement statistics"), not a dataset's name
+_NOT_NAMES = frozenset({"We", "The", "This", "Our", "In", "A", "An", "These", "Table", "Figure", "Each", "All",
+                        "Data", "Training", "Test", "Testing", "Evaluation", "Validation", "Sample", "Study"})
 # metric names that are ordinary words are read in any case; acronyms ("MAP", never "map") only as written
 _METRICS = re.compile(r"\b(?:(?i:macro[- ]?F1|micro[- ]?F1|F1|F-score|accuracy|precision|perplexity|nDCG(?:@\d+)?|"
                       r"exact match|Spearman|Pearson|Kendall|Cohen's kappa|kappa|mean squared error|sensitivity|"
