@@ -109,6 +109,8 @@ def test_reference_entries_and_verbs() -> None:
     assert not looks_like_reference("Smith et al. (2019) showed that treadmill training lengthens steps.")
     assert has_verb("Patients who took longer steps also walked faster.")
     assert not has_verb("Kinematic signatures of gait after stroke")
+    # a physics paper's statement of its assumptions is a sentence too (a new user's H0 question went unanswered)
+    assert has_verb("In the CMB calculations we assume a Hubble constant of H0 = 75 km/s/Mpc throughout.")
 
 
 @pytest.mark.parametrize(("sentence", "section", "kind"), [
