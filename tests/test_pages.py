@@ -129,6 +129,15 @@ def test_show_on_the_command_line(tmp_path: Path) -> None:
     drawn_nowhere = scisynth(home, "show", specter, "--quote", "Protein folding in yeast is slow.", "-o",
                              str(tmp_path / "z.png"))
     assert drawn_nowhere.returncode == 2 and "the quote is not in this paper's text" in drawn_nowhere.stderr
+    # how the PDF was read: its sections in order with their first pages, never its reference list
+    contents = json.loads(scisynth(home, "contents", specter, "--json").stdout)
+    sections = [s["section"] for s in contents["sections"]]
+    assert sections.index("Abstract") < sections.index("1 Introduction") < sections.index("5 Results")
+    assert {"section": "2 Model > 2.3 Citation-Based Pretraining Objective", "page": 3} in contents["sections"]
+    assert not any(s.lower().startswith("references") for s in sections)
+    assert f"the reference list: scisynth refs {specter}" in scisynth(home, "contents", specter).stdout
+    unknown = scisynth(home, "contents", "no-such-paper")
+    assert unknown.returncode == 2 and "no paper no-such-paper in the library" in unknown.stderr
 
 
 def test_signed_page_links_are_limited_per_address_and_refuse_bad_tokens(tmp_path: Path, embedder: Embedder) -> None:
