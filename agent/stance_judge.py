@@ -100,9 +100,11 @@ class StanceJudge:
         assessment = self.assess(claim, sentences, rationale=rationale)
         return LABEL_OF[assessment.stance], assessment.rationale
 
-    def yes_no(self, question: str, sentences: list[str], sections: list[str] | None = None) -> str:
+    def yes_no(self, question: str, sentences: list[str], sections: list[str] | None = None,
+               passage_sizes: list[int] | None = None) -> str:
         """yes / no / maybe; without a model the classifier reads the question as a claim (supports: yes);
-        `sections` as `assess` takes them."""
+        `sections` as `assess` takes them, `passage_sizes` as `rate` does (each passage rated as the passage it is,
+        as a claim check rates a paper's)."""
         if self.model is not None:
             reply = self._ask(render("yes_no", question=question, sentences="\n".join(sentences)), YesNo)
             if isinstance(reply, YesNo) and reply.answer in ("yes", "no", "maybe"):
@@ -110,5 +112,6 @@ class StanceJudge:
         if not sentences:
             return "maybe"
         judgement, _ = self.classifier.classify(self.scorer.judge, question, sentences,
-                                                self.scorer.similarities(question, sentences), sections=sections)
+                                                self.scorer.similarities(question, sentences),
+                                                passage_sizes=passage_sizes, sections=sections)
         return ANSWER_OF[judgement.stance]

@@ -14,6 +14,7 @@ from pathlib import Path
 from agent.llm import load_chat_model
 from agent.runtime import Runtime
 from agent.settings import Settings
+from agent.stance import load_stance
 from agent.stance_judge import StanceJudge
 from evals.datasets import eval_home, library_of, library_settings
 from evals.metrics import baselines, classification, mean, stratified_sample
@@ -68,19 +69,23 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, embedder: 
     pmids = sample(test, limit)
     started = time.perf_counter()
     runtime = shared_library(records, settings, embedder)
-    judge = StanceJudge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
+    judge = StanceJudge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options),
+                        load_stance(settings.answer.stance_model))
     gold, own, pooled, hits, results = [], [], [], [], []
     for pmid in pmids:
         question = records[pmid]["QUESTION"]
         # the abstract's own parts (BACKGROUND, OBJECTIVE, RESULTS...) as a parsed paper's sections
-        labelled = [(s, label.title()) for c, label in zip(records[pmid]["CONTEXTS"], records[pmid]["LABELS"],
-                                                           strict=True) for s in sentences(c)]
+        parts = [sentences(c) for c in records[pmid]["CONTEXTS"]]
+        labelled = [(s, label.title()) for part, label in zip(parts, records[pmid]["LABELS"], strict=True)
+                    for s in part]
         own_context, own_sections = [s for s, _ in labelled], [label for _, label in labelled]
+        # each part and each retrieved passage rated as the passage it is, as a claim check rates a paper's
         passages = runtime.searcher.search(question, k=5)
-        retrieved = [s for p in passages for s in sentences(p.text)]
+        retrieved = [sentences(p.text) for p in passages]
         gold.append(test[pmid])
-        own.append(judge.yes_no(question, own_context, own_sections))
-        pooled.append(judge.yes_no(question, retrieved))
+        own.append(judge.yes_no(question, own_context, own_sections, [len(part) for part in parts]))
+        pooled.append(judge.yes_no(question, [s for part in retrieved for s in part],
+                                   passage_sizes=[len(part) for part in retrieved]))
         hits.append(float(pmid in {p.paper_id for p in passages}))
         results.append({"pmid": pmid, "gold": test[pmid], "own": own[-1], "pooled": pooled[-1], "hit": hits[-1]})
         if on_item:

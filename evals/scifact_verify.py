@@ -22,7 +22,7 @@ import numpy as np
 from agent.contradictions import disagreement
 from agent.llm import load_chat_model
 from agent.settings import Settings
-from agent.stance import LinearModel, stance_features
+from agent.stance import LinearModel, load_stance, stance_features
 from agent.stance_judge import StanceJudge
 from evals.datasets import claim_label, load_scifact, subset
 from evals.metrics import classification
@@ -96,7 +96,8 @@ def run(settings: Settings, data_dir: Path, limit: int | None = None, corpus_lim
     # scifact-retrieval builds for the same sample, is all it needs.
     runtime = build_library(dataset, ranking_home(settings, dataset), settings, embedder, sentence_vectors=False)
     chunk_papers = runtime.catalog.chunk_papers()
-    judge = StanceJudge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options))
+    judge = StanceJudge(runtime.scorer, load_chat_model(settings.model.llm, settings.model_options),
+                        load_stance(settings.answer.stance_model))
     claim_only = LinearModel.from_dict(judge.classifier.manifest["claim_only"], "claim-only")
     majority = Counter(label for label in train_labels if label != "NONE").most_common(1)[0][0]
     # Bandit B311 accepted: seeded baseline labels for an evaluation, not a secret.
