@@ -1,14 +1,17 @@
 """Training the stance classifier (`scisynth train stance`): agent/stance.json.
 
-Data, SciFact **train** only (dev is the evaluation; its test split has no labels). For each claim, its papers:
+Data, never an evaluation split (SciFact dev is the evaluation, its test split has no labels; PubMedQA's test split
+is left out). For each SciFact train claim, its papers:
 the abstracts the claim's evidence cites (SUPPORT or CONTRADICT, with the gold rationale sentences), the
 abstracts it cites that are not evidence, and the three abstracts BM25 ranks highest that are not evidence (NOT
 ENOUGH INFO: what retrieval brings beside the evidence). Each paper's sentences are rated by the evidence judge;
 its two best-rated sentences are the rationale a stance rests on, as at inference.
 
-Stage 1 (evidence or not) is fitted on every paper with the judge's rationale; stage 2 (contradicts or supports)
-on the evidence papers with their gold rationale, and on PubMedQA PQA-L questions **outside its test split**
-answered yes or no, read as claims against the authors' conclusion (LONG_ANSWER): no is a contradiction.
+Stage 1 (evidence or not) is fitted on every paper with the judge's rationale, and on PubMedQA PQA-L questions
+**outside its test split** against their own abstract (evidence) and the three non-test abstracts BM25 ranks
+highest (not evidence); stage 2 (contradicts or supports) on the evidence papers with their gold rationale, and on
+the same PubMedQA questions answered yes or no, read as claims against the authors' conclusion (LONG_ANSWER): no is
+a contradiction.
 
 Each stage's C and threshold (F1 of evidence; accuracy of the stance), and the evidence tables' stage-1 threshold
 (F0.5 of cells quoting a gold rationale sentence) are chosen by 5-fold cross-validation
@@ -127,6 +130,31 @@ def pubmedqa_pairs(pubmedqa_dir: Path, embedder: Embedder, most: int | None = No
     return np.vstack(rows), np.array(against)
 
 
+def pubmedqa_evidence(pubmedqa_dir: Path, embedder: Embedder, most: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """PubMedQA PQA-L questions outside its test split (a seeded sample of `most` when given), each read as a claim
+    against its own abstract (evidence: the abstract answers it, whatever the answer) and the non-test abstracts
+    BM25 ranks highest (not evidence): stage-1 feature rows and whether each is evidence. Without them stage 1
+    knew SciFact's abstracts only, and its bar was set by how the judge rates them."""
+    records, test = load_pubmedqa(pubmedqa_dir)
+    train = sorted(dev_split(records, test))
+    index = _bm25([" ".join(records[p]["CONTEXTS"]) for p in train])
+    # Bandit B311 accepted: a seeded sample of training questions, not a secret.
+    chosen = sorted(random.Random(SEED).sample(train, most)) if most and most < len(train) else train  # nosec B311
+    judge, rows, evidence = shipped_judge(), [], []
+    for pmid in chosen:
+        question = records[pmid]["QUESTION"]
+        vector = embedder.embed_query(question)
+        for paper in [pmid, *_top(index, question, train, {pmid})]:
+            parts = [sentences(context) for context in records[paper]["CONTEXTS"]]
+            texts = [s for part in parts for s in part]
+            cosines = embedder.embed(texts) @ vector
+            rated = rate(judge, question, texts, cosines, [len(part) for part in parts])
+            rows.append(stance_features(question, texts, rated, cosines, rationale_rows(rated)))
+            evidence.append(int(paper == pmid))
+    return np.vstack(rows), np.array(evidence)
+
+
 def _fit(x: np.ndarray, y: np.ndarray, c: float, columns: tuple[int, ...] | None = None) -> LinearModel:
     """A balanced logistic regression on standardised features; `columns`: only those (others weigh 0)."""
     from sklearn.linear_model import LogisticRegression
@@ -170,10 +198,11 @@ def table_threshold(chance: np.ndarray, evidence: np.ndarray, best_is_gold: np.n
     return bar, cells(bar)
 
 
-def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) -> dict:
-    """Grouped folds over the SciFact claims (`extra`, the PubMedQA pairs, join every fold's stage-2 fit and are
-    never scored): choose each stage's C and threshold, and score the two stages, their baselines and a one-stage
-    three-way model on the held-out claims."""
+def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray],
+                   extra_evidence: tuple[np.ndarray, np.ndarray]) -> dict:
+    """Grouped folds over the SciFact claims (the PubMedQA rows, `extra` for stage 2 and `extra_evidence` for
+    stage 1, join every fold's fit and are never scored): choose each stage's C and threshold, and score the two
+    stages, their baselines and a one-stage three-way model on the held-out claims."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
     from sklearn.model_selection import GroupKFold
@@ -188,27 +217,28 @@ def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray]) ->
     evidence_rows = np.flatnonzero(labels < 2)
 
     def held_out(x: np.ndarray, y: np.ndarray, c: float, fit_rows: np.ndarray, columns: tuple[int, ...] | None = None,
-                 with_extra: bool = False, read: np.ndarray | None = None) -> np.ndarray:
-        """Each paper's probability from the model fitted on the other folds' `fit_rows` of `x`, reading its row of
-        `read` (default `x`: the shipped stage 2 is fitted on gold rationales and reads the judge's)."""
+                 joined: tuple[np.ndarray, np.ndarray] | None = None, read: np.ndarray | None = None) -> np.ndarray:
+        """Each paper's probability from the model fitted on the other folds' `fit_rows` of `x` (and the `joined`
+        rows), reading its row of `read` (default `x`: the shipped stage 2 is fitted on gold rationales and reads
+        the judge's)."""
         out = np.zeros(len(y))
         for fit, held in folds:
             fit = np.intersect1d(fit, fit_rows)
-            x_fit, y_fit = (np.vstack([x[fit], extra[0]]), np.concatenate([y[fit], extra[1]])) if with_extra else (
+            x_fit, y_fit = (np.vstack([x[fit], joined[0]]), np.concatenate([y[fit], joined[1]])) if joined else (
                 x[fit], y[fit])
             out[held] = _probabilities(_fit(x_fit, y_fit, c, columns), (x if read is None else read)[held])
         return out
 
     everything = np.arange(len(labels))
-    stage1 = {c: held_out(judged, is_evidence, c, everything) for c in C_GRID}
+    stage1 = {c: held_out(judged, is_evidence, c, everything, joined=extra_evidence) for c in C_GRID}
     best1, bar1 = max(((c, t) for c in C_GRID for t in THRESHOLDS),
                       key=lambda ct: f1_score(is_evidence, stage1[ct[0]] >= ct[1]))
     pairs = against[evidence_rows]
-    stage2 = {c: held_out(gold, against, c, evidence_rows, with_extra=True)[evidence_rows] for c in C_GRID}
+    stage2 = {c: held_out(gold, against, c, evidence_rows, joined=extra)[evidence_rows] for c in C_GRID}
     best2, bar2 = max(((c, t) for c in C_GRID for t in THRESHOLDS),
                       key=lambda ct: (pairs == (stage2[ct[0]] >= ct[1])).mean())
-    claim_only = held_out(gold, against, best2, evidence_rows, CLAIM_ONLY, with_extra=True)[evidence_rows]
-    judged_stage2 = held_out(gold, against, best2, evidence_rows, with_extra=True, read=says)  # as shipped
+    claim_only = held_out(gold, against, best2, evidence_rows, CLAIM_ONLY, joined=extra)[evidence_rows]
+    judged_stage2 = held_out(gold, against, best2, evidence_rows, joined=extra, read=says)  # as shipped
     one_stage = np.zeros(len(labels), dtype=int)
     for fit, held in folds:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=best1, max_iter=5000, class_weight="balanced"))
@@ -247,7 +277,8 @@ def train_stance(scifact_dir: Path, pubmedqa_dir: Path, embedder: Embedder, outp
 
     papers = scifact_papers(scifact_dir, claims, embedder, advanced)
     extra = pubmedqa_pairs(pubmedqa_dir, embedder, max_claims)
-    validation = cross_validate(papers, extra)
+    extra_evidence = pubmedqa_evidence(pubmedqa_dir, embedder, max_claims)
+    validation = cross_validate(papers, extra, extra_evidence)
     judged, gold = np.vstack([p.judged for p in papers]), np.vstack([p.gold for p in papers])
     labels = np.array([LABELS.index(p.label) for p in papers])
     evidence = labels < 2
@@ -259,12 +290,15 @@ def train_stance(scifact_dir: Path, pubmedqa_dir: Path, embedder: Embedder, outp
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "embedder": embedder.name,
         "data": {"files": {f"{f.parent.name}/{f.name}": sha256_of_file(f) for f in files},
                  "scifact_train_papers": {label: int((labels == i).sum()) for i, label in enumerate(LABELS)},
-                 "pubmedqa_non_test_pairs": {"yes": int((extra[1] == 0).sum()), "no": int(extra[1].sum())}},
+                 "pubmedqa_non_test_pairs": {"yes": int((extra[1] == 0).sum()), "no": int(extra[1].sum())},
+                 "pubmedqa_non_test_papers": {"evidence": int(extra_evidence[1].sum()),
+                                              "not evidence": int((extra_evidence[1] == 0).sum())}},
         "model": "two logistic regressions on standardised features, balanced classes (scikit-learn)",
         "seed": SEED, "max_claims": max_claims, "cross_validation": validation,
         "claim_only": _fit(stage2_x, stage2_y, validation["stage2_c"], CLAIM_ONLY).to_dict()}
     classifier = StanceClassifier(
-        _fit(judged, evidence.astype(int), validation["stage1_c"]), _fit(stage2_x, stage2_y, validation["stage2_c"]),
+        _fit(np.vstack([judged, extra_evidence[0]]), np.concatenate([evidence.astype(int), extra_evidence[1]]),
+             validation["stage1_c"]), _fit(stage2_x, stage2_y, validation["stage2_c"]),
         validation["evidence_threshold"], validation["contradicts_threshold"], manifest,
         validation["table_threshold"])
     write_atomically(output, classifier.to_json().encode() + b"\n")

@@ -116,6 +116,9 @@ def test_train_stance_on_a_sample_writes_a_model_the_service_loads(tmp_path: Pat
     assert "claim-only baseline" in run.stdout and "two stages" in run.stdout
     manifest = json.loads(out.read_text())["manifest"]
     assert manifest["max_claims"] == 30 and sum(manifest["data"]["pubmedqa_non_test_pairs"].values()) == 30
+    # stage 1 also learned from PubMedQA: each sampled question's own abstract and its BM25 neighbours
+    assert manifest["data"]["pubmedqa_non_test_papers"]["evidence"] == 30
+    assert manifest["data"]["pubmedqa_non_test_papers"]["not evidence"] >= 30
     from service import build_services
 
     runtime = make_runtime(tmp_path / "home", embedder, stance_model=str(out))
