@@ -14,18 +14,26 @@ ValueKind = Literal["count", "number", "dataset", "metric", "design", "test", "t
 
 # what studies count as their sample: people, animals (laboratory and farm), specimens, units of analysis (not
 # the settings they come from: "12 hospitals" is where, not how many)
-_COUNTED = (r"patients|participants|subjects|individuals|people|persons|adults|children|infants|women|men|"
-            r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
-            r"pigs|dogs|cats|horses|sheep|goats|cattle|cows|chickens|birds|fish|monkeys|primates|flies|plants|"
-            r"smokers|drinkers|mothers|fathers|parents|couples|families|nurses|physicians|doctors|clinicians|"
-            r"employees|veterans|residents|survivors|athletes|girls|boys|adolescents|youths|teenagers|pupils|"
-            r"twins|donors|recipients|newborns|neonates|outpatients|inpatients|job-?seekers|"
-            r"samples|specimens|households|pregnancies|eyes|teeth|strains|isolates|"
+# who or what a study counts: beings (a trial's or a cohort's sample) first, then things (a corpus's, a survey's)
+_BEINGS = (r"patients|participants|subjects|individuals|people|persons|adults|children|infants|women|men|"
+           r"volunteers|cases|controls|respondents|students|annotators|workers|users|mice|rats|animals|"
+           r"pigs|dogs|cats|horses|sheep|goats|cattle|cows|chickens|birds|fish|monkeys|primates|flies|plants|"
+           r"smokers|drinkers|mothers|fathers|parents|couples|families|nurses|physicians|doctors|clinicians|"
+           r"employees|veterans|residents|survivors|athletes|girls|boys|adolescents|youths|teenagers|pupils|"
+           r"twins|donors|recipients|newborns|neonates|outpatients|inpatients|job-?seekers")
+_COUNTED = (_BEINGS + r"|samples|specimens|households|pregnancies|eyes|teeth|strains|isolates|"
             r"papers|documents|articles|sentences|examples|images|questions|trials|studies|events")
 _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing comma
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
-_COUNT = re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
-                    rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.IGNORECASE)
+
+
+def _count_of(counted: str) -> re.Pattern[str]:
+    """A number of `counted` ("4,120 adults", "81.1M papers", "2,462 dementia-free participants")."""
+    return re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
+                      rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{counted})\b", re.IGNORECASE)
+
+
+_COUNT, _COUNT_OF_BEINGS = _count_of(_COUNTED), _count_of(_BEINGS)
 _UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|(?:[mµμn]?g|IU|U)/(?:k?g|[mµμd]?L)\b|[mµμn]?[gML]\b|mmHg\b|kV\b|"
           r"[mcµμn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
@@ -110,6 +118,12 @@ _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 def _unique(found: list[str], most: int = 3) -> str | None:
     kept = list(dict.fromkeys(" ".join(f.split()) for f in found))[:most]
     return ", ".join(kept) or None
+
+
+def counts_beings(quote: str) -> bool:
+    """Whether the quote counts people or animals ("2,462 dementia-free participants"), not only things ("56
+    questions"): a sample size is first of all who was studied."""
+    return bool(_COUNT_OF_BEINGS.search(_NOT_VALUES.sub(" ", quote)) or _N_EQUALS.search(quote))
 
 
 def read_value(kind: ValueKind, quote: str) -> str | None:

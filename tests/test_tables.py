@@ -222,3 +222,22 @@ def test_a_table_job_lists_papers_deleted_since_and_fails_when_none_is_left(tmp_
     gone = [r.public() for r in services.jobs.work["table"](queued)]
     assert {r["status"] for r in gone} == {"failed"} and "every paper of the table was deleted" in gone[0]["error"]
     runtime.engine.dispose()
+
+
+def test_a_sample_size_counts_who_was_studied_not_what_they_were_asked(tmp_path: Path, embedder: Embedder) -> None:
+    """A new user's cohort paper: the Sample size cell quoted "56 questions" over "2,462 dementia-free
+    participants"; a count of people or animals comes before a count of things."""
+    record = {"id": "cohort-d", "title": "Stressful life events and dementia: a population cohort", "year": 2014,
+              "abstract": "Background: Whether stressful life events lead to dementia is unknown. Methods: The study "
+                          "involved 2,462 dementia-free participants aged 65 or older, followed for 10 years. Life "
+                          "events were recorded with a questionnaire of 56 questions answered by all included "
+                          "participants in the study. Results: Stressful life events were not associated with "
+                          "dementia (hazard ratio 0.96)."}
+    records = tmp_path / "cohort.jsonl"
+    records.write_text(json.dumps(record) + "\n")
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([records])
+    table = _table_builder(runtime, None).build(["cohort-d"], [Column.asking("Sample size?")])
+    cell = table.rows[0].cells[0]
+    assert cell.value == "2,462 dementia-free participants" and "2,462" in (cell.quote or "")
+    runtime.engine.dispose()
