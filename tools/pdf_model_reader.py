@@ -54,6 +54,9 @@ _RECORD_LABEL = re.compile(r"^(?:received|accepted|published|submitted|revised|c
                            r"orcid|keywords?|doi\b|distributed under|licensed under|"
                            r"(?:additional information|declarations)\b.* can be found)\b", re.IGNORECASE)
 _FIGURE_LABEL = re.compile(r"^(?:fig(?:ure)?|table|scheme|box)\.?\s*[A-Z]?\d+\b", re.IGNORECASE)
+# a section numbered as physics journals number them ("II. ULTRA LIGHT BOSONS"): never the title, even where the
+# title is printed in the page's header band and the model marked no title
+_ROMAN_NUMBERED = re.compile(r"^\s*[IVX]{1,5}\.\s+\S")
 # a letter-spaced banner as extracted ("SC I EN C E A D VA N CE S | RESE A RCH ARTI CL E"): five short pieces in a
 # row, three of them lone letters that are not words ("a", "I")
 _LETTER_SPACED = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]{1,2}(?![^\W\d_])[^\w]*){5,}")
@@ -148,11 +151,13 @@ def _regions(box: Any) -> list[_Region]:
 
 def _title_at(first_page: list[_Region]) -> list[int]:
     """The indices of the first page's title: the largest-printed region that could be a title (the model's
-    title or header regions first, any region when it marked none), with the regions right after it printed at
-    the same size (a title the model split over lines)."""
+    title or header regions first, any region when it marked none; never a section's heading: "I. INTRODUCTION"
+    taken for the title hid the paper's first sections), with the regions right after it printed at the same size
+    (a title the model split over lines)."""
     def candidates(kinds: set[str]) -> list[tuple[int, _Region]]:
         return [(index, region) for index, region in enumerate(first_page) if region.kind in kinds
-                and plausible_title(region.text) and len(region.text.split()) <= MAX_TITLE_WORDS]
+                and plausible_title(region.text) and len(region.text.split()) <= MAX_TITLE_WORDS
+                and not _names_a_part(region.text) and not _ROMAN_NUMBERED.match(region.text)]
 
     found = candidates(_HEADER) or candidates(_HEADER | _BODY)
     if not found:

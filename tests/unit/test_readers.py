@@ -288,3 +288,19 @@ def test_a_reference_heading_set_on_its_first_entrys_line_opens_the_list() -> No
                                                           "Elsevier, 2017: 576–87.")
     assert not _GLUED_LIST_HEADING.match("References 12 and 14 report the same trend.")
     assert not _GLUED_LIST_HEADING.match("References 1 and 2 describe the earlier trials.")
+
+
+def test_a_section_heading_is_never_taken_for_the_title() -> None:
+    """An arXiv paper (REVTeX) prints its title in the page's header band, which the model drops, and marks no title:
+    "I. INTRODUCTION" was taken for it, and the paper's first two sections were read as front matter."""
+    from tools.pdf_model_reader import _Line, _Region, _title_at
+
+    def region(kind: str, text: str, size: float = 9.0) -> _Region:
+        return _Region(kind, [_Line(0.0, text, size)])
+
+    first_page = [region("text", "Ivan Rodriguez Montoya and Tonatiuh Matos Chassin, Departamento de Fisica, Mexico"),
+                  region("section-header", "I. INTRODUCTION", 10.0), region("text", "It has been argued that ..."),
+                  region("section-header", "II. ULTRA LIGHT BOSONS AS DARK MATTER", 10.0)]
+    assert not {1, 3} & set(_title_at(first_page))
+    titled = [region("section-header", "Ultra light bosonic dark matter and CMB", 12.0), *first_page]
+    assert _title_at(titled) == [0]  # a real title still wins
