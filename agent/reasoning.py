@@ -205,15 +205,16 @@ class RuleReasoner:
         used: list[Sentence] = []
         texts: dict[str, str] = {}  # paper id -> its text, read once per call
         # a finding of one paper, carried to the setting of any other (the setting need not be a finding: what a
-        # paper studies is often said in its background)
-        settings = [i for i, sentences in enumerate(prose) if sentences]
+        # paper studies is often said in its background; but not what it cites others for, "... (Yao et al, 2019)")
+        own = [[s for s in sentences if not sentence_type(s.text).prior_work] for sentences in prose]
+        settings = [i for i, sentences in enumerate(own) if sentences]
         for a, b in ((a, b) for a in findings for b in settings if b != a):
             claim, first, second = findings[a], evidence[a], evidence[b]
             if len(drafts) == n:
                 break
             if same_paper(first, second) or any(float(claim.vector @ u.vector) > self.same_statement for u in used):
                 continue
-            setting = max(prose[b], key=lambda s: float(s.vector @ claim.vector))
+            setting = max(own[b], key=lambda s: float(s.vector @ claim.vector))
             if not (shared := self._connection(claim, setting, second, texts)):
                 continue
             used.append(claim)

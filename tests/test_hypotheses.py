@@ -307,3 +307,25 @@ def test_one_paper_added_twice_is_never_paired_with_itself(tmp_path: Path, embed
         first, second = (titles[n] for n in hypothesis["evidence"])
         assert {first, second} != {STROKE_TITLE, f"{STROKE_TITLE}: a cohort study"}, hypothesis["statement"]
         assert first != second
+
+
+def test_a_paper_s_setting_is_what_it_studies_not_what_it_cites(embedder: Embedder) -> None:
+    """A new user's pairing quoted as an Arabidopsis paper's setting a sentence it cites others for ("...
+    (Statello et al, 2021; Yao et al, 2019)"); the setting is the paper's own sentence."""
+    from agent.evidence import SentenceScorer
+    from agent.reasoning import Leads, RuleReasoner
+
+    def passage(n: int, text: str, section: str) -> Passage:
+        return Passage(chunk_id=n, paper_id=f"p{n}", title=f"Paper {n}", section=section, page=1, page_start=1,
+                       page_end=1, text=text, score=1.0)
+
+    finding = passage(1, "Phosphorylation of the regulator increased inflammatory gene expression in macrophages "
+                         "by 40%.", "Results")
+    other = passage(2, "Long noncoding transcripts regulate gene expression at post-translational levels and shape "
+                       "inflammatory signalling (Statello et al, 2021; Yao et al, 2019). Here we studied how drought "
+                       "stress changes gene expression and phosphorylation in Arabidopsis leaves.", "Introduction")
+    drafts = RuleReasoner(SentenceScorer(embedder)).hypotheses(
+        "phosphorylation and gene expression", [finding, other], 2, Leads())
+    assert drafts, "the finding should be carried to the other paper's setting"
+    for draft in drafts:
+        assert "Statello" not in " ".join(draft.premises) and "Statello" not in draft.rationale
