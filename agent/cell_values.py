@@ -62,9 +62,10 @@ _TEST_STATISTIC = rf"(?:\b(?:chi2|chi-square|[FtUHZz]|df)|χ2|χ²){_DEGREES_OF_
 # delivered SCC.50–52", "by the first author.14,17,18", "with AMI,1–10 and"), and a coding scheme ("1 = yes; 0 = no")
 _SUPERSCRIPT_CITATION = rf"(?<=[^\W\d_]{{2}}[.,;:])\d{{1,3}}(?:\s?[,–-]\s?\d{{1,3}})*(?![\d.,]?\d){_A_VALUE_FOLLOWS}"
 _CODE = r"\b\d+\s*=\s*(?=[^\W\d_])"
-# a microscope's magnification ("a magnification of ×10", "40x objective") is how it was looked at, not a result
-_MAGNIFICATION = (r"\bmagnifications? (?:of )?[×x]?\s?\d+(?:[.,]\d+)?(?:\s?[×x](?!\w))?|"
-                  r"(?:[×x]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)?\s?[×x])\s*(?:magnification|objective|lens)")
+# a microscope's magnification ("original magnification, ×400", "×63 water objective", "100x oil-immersion
+# objective") is how it was looked at, not a result; "a magnification of 4.2×" an optical device achieves is one
+_MAGNIFICATION = (r"\bmagnifications?\s*(?:of\s*|[,:]\s*)?[×x]\s?\d+(?:[.,]\d+)?|"
+                  r"(?:[×x]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)?\s?[×x])(?:[\s-]+[\w-]+){0,2}?[\s-]+(?:objective|lens)\b")
 _NOT_VALUES = re.compile(rf"{_LINKS}|{_SCALE_BAR}|{_TEST_STATISTIC}|\b[pP]\s*[<=>≤≥]\s*0?[.·]\d+|\[[\d,\s–-]+\]?|"
                          rf"\b\d+[–-]\d+\.?\]|{_SUPERSCRIPT_CITATION}|{_CODE}|{_MAGNIFICATION}|{_MANY}|{_ONE}",
                          re.IGNORECASE)
@@ -81,7 +82,8 @@ _DATASET_AFTER = re.compile(r"\b(?:data\s?sets?|corpus|corpora|benchmarks?)\s*(?
                             r"(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*))*)")
 # words that begin a sentence or a caption ("Data collection and refinement statistics"), not a dataset's name
 _NOT_NAMES = frozenset({"We", "The", "This", "Our", "In", "A", "An", "These", "Table", "Figure", "Each", "All",
-                        "Data", "Training", "Test", "Testing", "Evaluation", "Validation", "Sample", "Study"})
+                        "Data", "Training", "Test", "Testing", "Evaluation", "Validation", "Sample", "Study",
+                        "Supplementary"})
 # metric names that are ordinary words are read in any case; acronyms ("MAP", never "map") only as written
 _METRICS = re.compile(r"\b(?:(?i:macro[- ]?F1|micro[- ]?F1|F1|F-score|accuracy|precision|perplexity|nDCG(?:@\d+)?|"
                       r"exact match|Spearman|Pearson|Kendall|Cohen's kappa|kappa|mean squared error|sensitivity|"
@@ -120,6 +122,20 @@ def _unique(found: list[str], most: int = 3) -> str | None:
     return ", ".join(kept) or None
 
 
+def _without_leading_words(name: str) -> str:
+    """A dataset name without the sentence's or caption's words before it ("The SciDocs" -> "SciDocs"; "Study Data"
+    -> "")."""
+    words = name.split()
+    while words and words[0] in _NOT_NAMES:
+        words.pop(0)
+    return " ".join(words)
+
+
+def asks_for_beings(question: str) -> bool:
+    """Whether a count column asks how many people or animals (a sample size), not how many things."""
+    return bool(re.search(rf"\b(?:{_BEINGS})\b", question, re.IGNORECASE))
+
+
 def counts_beings(quote: str) -> bool:
     """Whether the quote counts people or animals ("2,462 dementia-free participants"), not only things ("56
     questions"): a sample size is first of all who was studied."""
@@ -137,8 +153,8 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
         numbers = [n.strip() for n in _NUMBER.findall(quote) if not _YEARISH.match(n.strip())]
         return _unique(numbers, 3)
     if kind == "dataset":
-        named = [n for n in _DATASET.findall(quote) + _DATASET_AFTER.findall(quote) if n not in _NOT_NAMES]
-        return _unique(named, 3)
+        return _unique([name for n in _DATASET.findall(quote) + _DATASET_AFTER.findall(quote)
+                        if (name := _without_leading_words(n))], 3)
     if kind == "metric":
         return _unique(_METRICS.findall(quote), 3)
     if kind == "test":

@@ -36,7 +36,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
-from agent.cell_values import ValueKind, counts_beings, kind_of, read_value, supported
+from agent.cell_values import ValueKind, asks_for_beings, counts_beings, kind_of, read_value, supported
 from agent.citations import byline
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
@@ -397,8 +397,9 @@ class TableBuilder:
         if not valued:
             return None, 0.0
         # a sample size is who was studied: a count of people or animals before a count of things ("56 questions")
-        chosen = max(valued, key=lambda i: (column.kind == "count" and counts_beings(sentences[i].text),
-                                            float(evidence[i]), float(cosines[i])))
+        beings = column.kind == "count" and asks_for_beings(column.question)
+        chosen = max(valued, key=lambda i: (beings and counts_beings(sentences[i].text), float(evidence[i]),
+                                            float(cosines[i])))
         return chosen, float(evidence[chosen])
 
     def _read_for(self, column: Column, passages: list[Passage]) -> list[Passage]:

@@ -87,9 +87,9 @@ _VERB_STEMS = frozenset({
     "study", "examine", "investigate", "analyze", "analyse", "develop", "build", "construct", "evaluate", "test",
     "define", "assess", "extend", "generate", "form", "create", "reach", "seek", "offer", "open", "discover",
     "detect", "prevent", "induce", "inhibit", "promote", "regulate", "activate", "bind", "express", "modulate",
-    "mediate", "enhance", "limit", "serve", "assume", "adopt", "employ", "calculate", "compute", "derive",
-    "determine", "simulate", "follow", "correspond", "satisfy", "confirm", "conclude", "implement", "emerge", "arise",
-    "suppress", "choose", "select", "contribute", "combine", "replace",
+    "mediate", "enhance", "limit", "serve", "assume", "adopt", "employ", "calculate", "derive", "determine",
+    "simulate", "correspond", "satisfy", "confirm", "conclude", "implement", "emerge", "arise", "suppress", "choose",
+    "contribute", "replace",
 })
 
 

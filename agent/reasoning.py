@@ -31,6 +31,7 @@ from store.catalog import MIN_TITLE_KEY
 from tools.documents import title_key
 
 log = logging.getLogger(__name__)
+_OWN_WORK = re.compile(r"\b(?:we|our|here)\b", re.IGNORECASE)
 _FIND_PAPERS = re.compile(r"\b(find|list|show|recent|new|latest)\b.*\b(papers?|work|articles?|preprints?)\b|"
                           r"\bpapers? (on|about)\b", re.IGNORECASE)
 _CHIT_CHAT = re.compile(r"^\s*(hi|hello|hey|thanks|thank you|good (morning|evening))\b[\s!.]*$", re.IGNORECASE)
@@ -205,8 +206,10 @@ class RuleReasoner:
         used: list[Sentence] = []
         texts: dict[str, str] = {}  # paper id -> its text, read once per call
         # a finding of one paper, carried to the setting of any other (the setting need not be a finding: what a
-        # paper studies is often said in its background; but not what it cites others for, "... (Yao et al, 2019)")
-        own = [[s for s in sentences if not sentence_type(s.text).prior_work] for sentences in prose]
+        # paper studies is often said in its background; but not what it cites others for, "... (Yao et al, 2019)",
+        # unless it says what the paper itself did: "as in our previous work (Smith, 2020), we studied ...")
+        own = [[s for s in sentences if not sentence_type(s.text).prior_work or _OWN_WORK.search(s.text)]
+               for sentences in prose]
         settings = [i for i, sentences in enumerate(own) if sentences]
         for a, b in ((a, b) for a in findings for b in settings if b != a):
             claim, first, second = findings[a], evidence[a], evidence[b]

@@ -569,15 +569,17 @@ def cmd_contents(args: argparse.Namespace) -> int:
     library = _services(args, needs_model=False).library
     try:
         paper = library.paper(args.paper_id)
-        contents = library.contents(paper.paper_id)
     except UnknownPaperError:
         print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
         return 2
+    contents = library.contents(paper.paper_id)
     sections = [{"section": section, "page": page} for section, page in contents.sections]
     gaps = [{"text": gap.sentence.text, "kind": gap.kind, "section": gap.passage.section,
              "page": gap.passage.page_of(gap.sentence.start)} for gap in contents.open_questions]
     human = [f"{paper.title}", *(f"  {s['section']}" + (f"  (p. {s['page']})" if s["page"] else "") for s in sections),
-             f"{len(sections)} sections; the reference list: scisynth refs {paper.paper_id}"]
+             f"{len(sections)} section{'' if len(sections) == 1 else 's'}; the reference list: scisynth refs "
+             f"{paper.paper_id}" if sections else "no text was read for this paper (a reference without its PDF or "
+             "abstract?): add its PDF with scisynth ingest PATH"]
     if gaps:
         human += ["open questions it states:", *(f"  [{g['kind']}] {g['text']} ({g['section']}"
                                                  + (f", p. {g['page']})" if g["page"] else ")") for g in gaps)]

@@ -329,3 +329,9 @@ def test_a_paper_s_setting_is_what_it_studies_not_what_it_cites(embedder: Embedd
     assert drafts, "the finding should be carried to the other paper's setting"
     for draft in drafts:
         assert "Statello" not in " ".join(draft.premises) and "Statello" not in draft.rationale
+    # a cited sentence that says what the paper itself did is its setting still
+    ours = passage(3, "As in our previous work (Smith et al., 2020), we studied how drought stress changes gene "
+                      "expression and phosphorylation in Arabidopsis leaves.", "Introduction")
+    drafts = RuleReasoner(SentenceScorer(embedder)).hypotheses(
+        "phosphorylation and gene expression", [finding, ours], 2, Leads())
+    assert drafts and any("Smith et al." in " ".join(draft.premises) for draft in drafts)

@@ -240,4 +240,8 @@ def test_a_sample_size_counts_who_was_studied_not_what_they_were_asked(tmp_path:
     table = _table_builder(runtime, None).build(["cohort-d"], [Column.asking("Sample size?")])
     cell = table.rows[0].cells[0]
     assert cell.value == "2,462 dementia-free participants" and "2,462" in (cell.quote or "")
+    # a count of things asked for is not pushed aside by a count of people
+    from agent.cell_values import asks_for_beings
+
+    assert asks_for_beings(Column.asking("Sample size?").question) and not asks_for_beings("How many questions?")
     runtime.engine.dispose()

@@ -49,18 +49,21 @@ _TABLE_NOTE = re.compile(r"\bmeans?\b.*\bSDs?\b|\(%\)|\bIQR\b|\b95% CI\b")
 _ENUMERATION = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[a-z]|[ivx]+)\)\s")
 # A first page's labels for the article's record, not headings: dates, editors, citation, copyright, contacts, the
 # DOI, the licence and pointers to the declarations (PeerJ prints these in its margin in a heading's font).
-_RECORD_LABEL = re.compile(r"^(?:received|accepted|published|submitted|revised|citation|how to cite|"
+_RECORD_LABEL = re.compile(r"^(?:received|accepted|published|submitted(?=\s*:)|revised|citation|"
+                           r"how to cite (?:this|the) (?:article|paper)|"
                            r"(?:academic |handling )?editor|edited by|reviewed by|copyright|correspondence|e-?mail|"
-                           r"orcid|keywords?|doi\b|distributed under|licensed under|"
+                           r"orcid|keywords?|doi:?\s*10\.|"
+                           r"distributed under (?:the terms|a creative|creative commons|cc\b)|"
+                           r"licensed under (?:a |the )?creative|"
                            r"(?:additional information|declarations)\b.* can be found)\b", re.IGNORECASE)
 _FIGURE_LABEL = re.compile(r"^(?:fig(?:ure)?|table|scheme|box)\.?\s*[A-Z]?\d+\b", re.IGNORECASE)
 # a section numbered as physics journals number them ("II. ULTRA LIGHT BOSONS"): never the title, even where the
 # title is printed in the page's header band and the model marked no title
-_ROMAN_NUMBERED = re.compile(r"^\s*[IVX]{1,5}\.\s+\S")
-# a letter-spaced banner as extracted ("SC I EN C E A D VA N CE S | RESE A RCH ARTI CL E"): five short pieces in a
-# row, three of them lone letters that are not words ("a", "I")
-_LETTER_SPACED = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]{1,2}(?![^\W\d_])[^\w]*){5,}")
-_LONE_LETTER = re.compile(r"(?<![^\W\d_])(?![aAI](?![^\W\d_]))[^\W\d_](?![^\W\d_])")
+_ROMAN_NUMBERED = re.compile(r"^\s*[IVX]{1,5}\.\s+(?=[A-Z\d])")  # not "V. cholerae quorum sensing ..."
+# a letter-spaced banner as extracted ("SC I EN C E A D VA N CE S | RESE A RCH ARTI CL E"): five short Latin pieces
+# in a row, one space apart, three of them lone letters that are not words ("a", "I"); not a list ("A, B, C, D, E")
+_LETTER_SPACED = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}(?:(?: \| | )[A-Za-z]{1,2}){4,}(?![A-Za-z])")
+_LONE_LETTER = re.compile(r"(?<![A-Za-z])(?![aAI](?![A-Za-z]))[A-Za-z](?![A-Za-z])")
 _ITALIC = re.compile(r"italic|oblique|-it$|\.i$", re.IGNORECASE)
 MAX_TITLE_WORDS = 40
 MAX_HEADING_WORDS = 20

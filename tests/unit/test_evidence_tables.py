@@ -67,9 +67,13 @@ from retrieval.search import Passage
     ("number", "Density was lower after moxidectin (0·6) than after ivermectin (4·5).", "0·6, 4·5"),
     # a value glued to the punctuation before it is a value, not a superscript; a Lancet p value is no value
     ("number", "Efficacy was 62% (placebo:7%); hospital stay:4 days (p=0·03).", "62%, 7%, 4 days"),
-    # a microscope's magnification is no result, a caption's "Data collection" no dataset
+    # a microscope's magnification is no result (an optical device's is), a caption's "Data collection" no dataset
     ("number", "All images were taken at a magnification of ×10; 40x objective. Uptake rose by 35%.", "35%"),
+    ("number", "Original magnification, ×400; ×63 water objective; 100x oil-immersion objective; 35%", "35%"),
+    ("number", "a magnification of 2.3 was achieved", "2.3"),
     ("dataset", "Table 2 Data collection and refinement statistics", None),
+    ("dataset", "Study Data collection was done; Supplementary Table 3 Data collection statistics", None),
+    ("dataset", "We evaluate on The SciDocs benchmark.", "SciDocs"),
     ("text", "Anything at all.", None),
 ])
 def test_values_are_read_off_the_quote_verbatim(kind: str, quote: str, value: str | None) -> None:
