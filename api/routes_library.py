@@ -225,12 +225,9 @@ def paper_cited_by(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> C
 @router.get("/papers/{paper_id:path}/contents", responses=problems.responses(404))
 def paper_contents(library: LibraryDep, _caller: Reader, paper_id: PaperId) -> PaperContents:
     """The paper's sections in reading order (a table of contents) and the open questions it states."""
-    contents = library.contents(paper_id)
-    return PaperContents(
-        paper_id=paper_id, sections=[PaperSection(section=s, page=p) for s, p in contents.sections],
-        open_questions=[PaperOpenQuestion(text=gap.sentence.text, kind=gap.kind, section=gap.passage.section,
-                                          page=gap.passage.page_of(gap.sentence.start))
-                        for gap in contents.open_questions])
+    contents = library.contents(paper_id).as_dict()
+    return PaperContents(paper_id=paper_id, sections=[PaperSection(**row) for row in contents["sections"]],
+                         open_questions=[PaperOpenQuestion(**row) for row in contents["open_questions"]])
 
 
 @router.get("/papers/{paper_id:path}", responses=problems.responses(404))

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from agent.runtime import Runtime
     from retrieval.ingest import IngestResult
     from service import Services
+    from service.library import LibraryService
+    from store.catalog import PaperRow
     from store.jobs import JobRow
     from store.watches import DigestRow
 
@@ -539,14 +541,20 @@ def cmd_library(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_refs(args: argparse.Namespace) -> int:
+def _paper_named(library: LibraryService, paper_id: str) -> PaperRow | None:
+    """The library's paper with this id, or None after saying on stderr that there is none."""
     from service.errors import UnknownPaperError
 
-    library = _services(args, needs_model=False).library
     try:
-        paper = library.paper(args.paper_id)
+        return library.paper(paper_id)
     except UnknownPaperError:
-        print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+        print(f"scisynth: no paper {paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+        return None
+
+
+def cmd_refs(args: argparse.Namespace) -> int:
+    library = _services(args, needs_model=False).library
+    if (paper := _paper_named(library, args.paper_id)) is None:
         return 2
     if args.cited_by:
         rows = [{"paper_id": p.paper_id, "title": p.title, "year": p.year} for p in library.cited_by(paper.paper_id)]
@@ -564,18 +572,11 @@ def cmd_refs(args: argparse.Namespace) -> int:
 
 
 def cmd_contents(args: argparse.Namespace) -> int:
-    from service.errors import UnknownPaperError
-
     library = _services(args, needs_model=False).library
-    try:
-        paper = library.paper(args.paper_id)
-    except UnknownPaperError:
-        print(f"scisynth: no paper {args.paper_id} in the library ('scisynth library' lists them)", file=sys.stderr)
+    if (paper := _paper_named(library, args.paper_id)) is None:
         return 2
-    contents = library.contents(paper.paper_id)
-    sections = [{"section": section, "page": page} for section, page in contents.sections]
-    gaps = [{"text": gap.sentence.text, "kind": gap.kind, "section": gap.passage.section,
-             "page": gap.passage.page_of(gap.sentence.start)} for gap in contents.open_questions]
+    contents = library.contents(paper.paper_id).as_dict()
+    sections, gaps = contents["sections"], contents["open_questions"]
     human = [f"{paper.title}", *(f"  {s['section']}" + (f"  (p. {s['page']})" if s["page"] else "") for s in sections),
              f"{len(sections)} section{'' if len(sections) == 1 else 's'}; the reference list: scisynth refs "
              f"{paper.paper_id}" if sections else "no text was read for this paper (a reference without its PDF or "
@@ -583,8 +584,7 @@ def cmd_contents(args: argparse.Namespace) -> int:
     if gaps:
         human += ["open questions it states:", *(f"  [{g['kind']}] {g['text']} ({g['section']}"
                                                  + (f", p. {g['page']})" if g["page"] else ")") for g in gaps)]
-    _print({"paper_id": paper.paper_id, "title": paper.title, "sections": sections, "open_questions": gaps},
-           args.json, "\n".join(human))
+    _print({"paper_id": paper.paper_id, "title": paper.title, **contents}, args.json, "\n".join(human))
     return 0
 
 

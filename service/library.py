@@ -40,6 +40,12 @@ class PaperContents:
     sections: list[tuple[str, int | None]]  # (section, first page), in reading order
     open_questions: list[FoundGap]
 
+    def as_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """Sections and open questions as the API and `scisynth contents --json` show them."""
+        return {"sections": [{"section": section, "page": page} for section, page in self.sections],
+                "open_questions": [{"text": gap.sentence.text, "kind": gap.kind, "section": gap.passage.section,
+                                    "page": gap.passage.page_of(gap.sentence.start)} for gap in self.open_questions]}
+
 
 @dataclass
 class LibraryService:
