@@ -30,7 +30,7 @@ _OPEN = "open question"
 _NEGATIVE = "negative or conflicting result"
 
 _VERB_OF_STUDY = (r"(?:assess|measure|include|control|account|examine|evaluate|consider|test|investigate|determine|"
-                  r"rule out|exclude)")
+                  r"rule out|exclude|be (?:sure|certain)|distinguish|establish)")
 _RESULT_VERB = (r"(?:find|observe|detect|show|improve|affect|alter|change|differ|reduce|increase|reach|support|"
                 r"replicate|demonstrate|predict|prevent)")
 _CUE_PATTERNS: dict[str, list[str]] = {
@@ -38,21 +38,43 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:a|an|one|the|main|major|several|some|key|potential|important|other|further|two|three|its|our|"
         r"their|this|these|study|methodological) limitations?\b", r"\blimitations? (?:of|include|are|is|was|were)\b",
         r"\b(?:is|are|was|were) limited by\b", r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
-        r"\bwe were (?:not able|unable)\b",
-        rf"\b(?:we|this study|this work|our study) (?:did|could|can|were) not (?:be able to )?{_VERB_OF_STUDY}\b",
+        r"\bwe (?:\w+ )?were (?:not able|unable)\b", r"\b(?:ceiling|floor) effects?\b", r"^\W*unfortunately\b",
+        r"\bprecludes?\b", r"\b(?:another|one|a further|a potential) concern (?:is|was|relates|here)\b",
+        r"\bcannot be (?:evaluated|assessed|determined|tested|excluded|ruled out|confirmed|verified|established)\b",
+        rf"\b(?:we|this study|this work|our study) (?:(?:did|could|can|were) not|cannot) (?:be able to )?"
+        rf"{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
         r"\b(?:may|might|could|does|do) not (?:necessarily )?(?:correlate|reflect|generali[sz]e|translate|apply|"
         r"represent|hold|extend|be representative|be generali[sz]able)\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
-        r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical )?power\b|\bunderpowered\b",
+        r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical power|power to "
+        r"(?:detect|show|find|identify|demonstrate))\b|\bunderpowered\b",
     ],
     _FUTURE: [
-        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s)\b",
+        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s|"
+        r"releases?|versions?|updates?|optimi[sz]ations?|development|efforts?|improvements?|extensions?)\b",
+        r"\bmust await\b|\bawaits? further\b", r"\b(?:is|are) still (?:needed|required|lacking)\b",
+        r"\bwe will (?:show|report|describe|present|address) (?:\w+ ){0,3}elsewhere\b",
+        r"\b(?:is|are) (?:also )?(?:planned|foreseen|envisaged|envisioned)\b",
+        r"\bwill need to\b", r"\bit remains to\b",
+        r"\bwill be (?:explored|investigated|studied|examined|pursued|tackled)\b",
+        r"\b(?:another|a further|one|a second|a third|a promising) (?:\w+ )?(?:direction|avenue|"
+        r"line of (?:research|work))\b",
+        r"\b(?:should|will|must|needs? to) (?:\w+ ){0,4}in (?:the )?future\b",
+        r"\bfurther (?:improvements?|enhancements?|refinements?|optimi[sz]ations?)\b[^.]{0,60}\b(?:should|could|may|"
+        r"might|would|will|possible)\b",
         r"\b(?:research|open) directions?\b",
-        r"\b(?:further|more|additional|larger|longer|prospective) (?:studies|research|work|investigations?|"
-        r"experiments?|analys[ie]s|trials?|data)\b[^.]{0,120}\b(?:needed|required|warranted|necessary|should|would)\b",
-        r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional)\b",
+        r"\b(?:further|more|additional|larger|longer|prospective) (?:\w+ )?(?:studies|research|work|investigations?|"
+        r"experiments?|analys[ie]s|trials?|data|observations?|measurements?|sampling)\b[^.]{0,120}\b(?:needed|"
+        r"required|warranted|necessary|should|would|must|will|needs? to)\b",
+        r"\bbefore (?:any |further |firm |definitive )?conclusions can be drawn\b",
+        r"\b(?:will|would) be (?:valuable|useful|necessary|important|informative|worthwhile)\b",
+        r"\b(?:is|are) worth (?:further )?(?:exploring|investigating|studying|examining|pursuing|testing)\b",
+        r"\broom (?:for|to) improve(?:ment)?\b",
+        r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional) (?:\w+ )?(?:study|studies|"
+        r"research|work|investigations?|attention|exploration|analys[ie]s|validation|testing|experiments?|evidence|"
+        r"data|scrutiny|trials?|clarification|confirmation)\b",
         r"\b(?:further|more|additional|independent) (?:evidence|confirmation|validation|replication|"
         r"characteri[sz]ation|assessment|evaluation|testing)\b[^.]{0,80}\b(?:needed|required|warranted|necessary)\b",
         r"\b(?:may|might|could|would) help (?:to )?(?:resolve|answer|clarify|address|explain|settle)\b",
@@ -60,26 +82,37 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:is|are|was|were) warranted\b", r"^\W*in (?:the )?(?:near )?future\b",
         r"\b(?:explore|address|investigate|study|examine|consider|pursue)d?\b[^.]{0,40}\bin (?:the )?future\b",
         r"\bwe (?:plan|intend|hope) to\b", r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
-        r"\b(?:should|could|will|needs? to|remains? to) be (?:further |more )?(?:explored|investigated|examined|"
+        r"\b(?:(?:should|needs? to|remains? to|must) be (?:further |more )?|(?:could|will) be (?:further|more) )"
+        r"(?:explored|investigated|examined|"
         r"studied|addressed|tested|determined|clarified|validated|evaluated|elucidated|confirmed|replicated|"
         r"established)\b",
     ],
     _OPEN: [
         r"\bremains?(?: \w+)? (?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|poorly understood|"
         r"controversial|to be)\b", r"\bremains? open\b",
-        r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|poorly understood)\b",
+        r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|unresolved|poorly understood)\b",
+        r"\b(?:an|by an|through an|via an) (?:\w+ )?unknown (?:mechanism|site|route|factor|pathway|process|cause)\b",
+        r"\b(?:knowledge|research) gaps?\b|\bgaps? in (?:our )?(?:knowledge|understanding)\b",
         r"\b(?:it|whether|why|how)\b[^.]{0,80}\b(?:is|are|was|were|remains?) (?:still |yet )?(?:unknown|"
         r"not (?:yet )?(?:known|clear|understood))\b",
-        r"\bopen (?:questions?|problems?|issues?|challenges?)\b", r"\blittle is known\b", r"\bpoorly understood\b",
+        r"\bopen (?:questions?|problems?|issues?|challenges?|topics?|research questions?)\b",
+        r"\b(?:questions|problems|issues) (?:still )?(?:exist|remain|persist)\b",
+        r"\b(?:is|are|was|were|remains?) (?:still |entirely |completely |largely |currently |as yet )?(?:unknown|"
+        r"not (?:yet )?(?:known|understood))\b(?! to| a priori| in advance| beforehand)",
+        r"\bit is (?:necessary|essential|important|crucial|critical) to (?:determine|establish|clarify|investigate|"
+        r"understand|elucidate|explore|examine|identify)\b", r"\blittle is known\b", r"\bpoorly understood\b",
         r"\b(?:is|are) (?:still |completely |largely )?open(?=\s*[.;,)]|$)",
-        r"\b(?:has|have|had) (?:not|never) (?:yet )?been (?:studied|examined|investigated|explored|shown|reported|"
-        r"addressed|tested)\b",
+        r"\b(?:has|have|had) (?:not|never) (?:yet )?been (?:fully |completely )?(?:studied|examined|investigated|"
+        r"explored|shown|reported|addressed|tested|established|determined|elucidated|clarified|identified|"
+        r"characteri[sz]ed|solved|resolved|answered|understood)\b",
         r"\b(?:has|have|had) yet to be (?:examined|studied|determined|established|explored|investigated|tested|"
         r"shown|elucidated|understood|clarified|confirmed)\b",
         r"\bno (?:previous |prior )?(?:study|studies|work) (?:has|have)\b",
+        r"\b(?:has|have) yet to\b",
         r"\b(?:none|neither) (?:has|have) (?:yet )?been (?:substantiated|confirmed|established|proven|tested)\b",
         r"\bwe (?:suspect|conjecture)\b|\bconjectur(?:e|ed) (?:that|to)\b|\b(?:difficult|impossible|hard) to "
-        r"(?:know|tell|determine|say|establish)\b|\b(?:does|do|did) not address\b",
+        r"(?:know|tell|determine|say|establish|explore|assess|evaluate|compare|exclude|rule out)\b|"
+        r"\b(?:does|do|did) not address\b",
     ],
     _NEGATIVE: [
         r"\b(?:conflicting|contradictory|inconsistent|mixed|controversial) "
@@ -87,7 +120,7 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:in contrast|contrary) to (?:the )?(?:previous|earlier|prior|other|published) (?:studies|reports|"
         r"findings|results|observations|trials)\b",
         r"\b(?:is|are|was|were|remains?|seems?|appears?) (?:still |highly )?(?:conflicting|contradictory|"
-        r"inconsistent|mixed|controversial)\b",
+        r"inconsistent|mixed(?=\s*[.;,)]|\s*$)|controversial)\b",
         r"\b(?:failed|fail|did not|could not) to (?:replicate|reproduce|confirm)\b",
         r"\b(?:paradox(?:ical)?|unexplained|puzzling)\b",
     ],
@@ -100,10 +133,23 @@ _RELEASED_FOR_FUTURE = re.compile(r"\b(?:release|open-?source|publish|share|dist
                                  r"\bfor (?:future|further) (?:research|work|studies|use)\b|\bmade? (?:\w+ ){0,4}"
                                  r"(?:publicly )?available\b[^.]{0,60}\bfor (?:future|further)\b", re.IGNORECASE)
 _BASELINE = re.compile(r"\bbaseline\b", re.IGNORECASE)
+# "It is important to note its limitations." announces them and names none; "To explore whether X was limited by
+# Y, we imaged ..." says what was done next.
+_ANNOUNCES = re.compile(r"\b(?:note|acknowledge|mention|recogni[sz]e|discuss|consider|highlight)\w*\b[^.]{0,40}"
+                        r"\blimitations\b(?: (?:of|in|to) (?:this|our|the present|the current) (?:study|work|paper|"
+                        r"analysis|approach))?\W*$", re.IGNORECASE)
+_PURPOSE = re.compile(r"^\W*to (?:explore|test|determine|examine|investigate|assess|evaluate|address|understand|"
+                      r"check|see|ask|learn) (?:if|whether|how|why|what)\b", re.IGNORECASE)
+_OWN_WORK = re.compile(r"\b(?:we|our)\b", re.IGNORECASE)
 # A gap an introduction names ("X has not been explored") is what the paper sets out to fill, not one it leaves.
-_MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:introduction|background|motivation|"
+_MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*|[IVX]+\.\s*)?(?:introduction|background|motivation|"
+                                 r"abstract|front matter|significance|"
                                  r"related (?:work|research|literature)|literature review|prior work|"
                                  r"state of the art)\b", re.IGNORECASE)
+# What was done: an unknown or a conflict named there is why a step was taken ("excluded because of conflicting
+# findings"), not what the paper leaves open.
+_METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*|[IVX]+\.\s*)?(?:(?:materials? and )?methods?|"
+                              r"experimental (?:section|procedures?|design)|study design|procedures?)\b", re.IGNORECASE)
 # Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants.
 _NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
@@ -115,7 +161,9 @@ _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, pa
 _FUTURE_CUE = dict(_CUES)[_FUTURE]
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
                           r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
-                          r"\b(?:remaining|open|future) challenges\b|\bnext steps\b", re.IGNORECASE)
+                          r"\b(?:remaining|open|future) challenges\b|\bnext steps\b|"
+                          r"\b(?:current|open|outstanding|remaining|unresolved|future) research questions\b",
+                          re.IGNORECASE)
 # "Strengths and limitations": its strengths come first ("The study was adequately powered"), so a sentence there
 # is a limitation only from the first one stated in words on (`stated_gaps`).
 _STRENGTHS = re.compile(r"\bstrengths?\b", re.IGNORECASE)
@@ -161,19 +209,29 @@ def _title_kind(title: str) -> str:
 def gap_kind(sentence: str, section: str) -> str | None:
     """What kind of open question the sentence states on its own, or None: an author's set phrase; in a
     Limitations section, any sentence; in another section about open questions, a weaker cue; but where the
-    section also sums up ("Conclusions and Future Work"), only the set phrases. Never in an appendix or
-    guidelines, never the paper's own aim or an instruction (agent/sentence_types.py); and an unknown named in an
-    introduction or related work is what the paper goes on to study, not what it leaves open."""
+    section also sums up ("Conclusions and Future Work"), only the set phrases or a question. Never in an appendix or
+    guidelines, never the paper's own aim, an instruction (agent/sentence_types.py), an announcement of limitations
+    or a purpose ("To test whether ..."); an unknown named in an introduction, abstract or related work is what the
+    paper goes on to study, and a limitation named there is of the work reviewed (unless "we"/"our"), not what it
+    leaves open; an unknown or a conflict in Methods is why a step was taken."""
     if _NOT_A_GAP_SECTION.search(section) and not _gap_title(section):
         return None
     kinds = sentence_type(sentence)
     # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.
-    if kinds.instruction or (kinds.aim and not _FUTURE_CUE.search(sentence)):
+    if kinds.instruction or (kinds.aim and not _FUTURE_CUE.search(sentence)) or _ANNOUNCES.search(sentence) or \
+            _PURPOSE.search(sentence):
         return None
     if kind := _cue_kind(sentence):
-        motivating = any(_MOTIVATING_SECTION.search(part.strip()) for part in section.split(">"))
-        return None if kind in (_OPEN, _NEGATIVE) and motivating else kind
+        parts = [part.strip() for part in section.split(">")]
+        if kind in (_OPEN, _NEGATIVE) and any(_METHODS_SECTION.search(part) for part in parts):
+            return None
+        if not any(_MOTIVATING_SECTION.search(part) for part in parts):
+            return kind
+        # an introduction's limitation is of the work it reviews, unless the authors speak of their own
+        return None if kind in (_OPEN, _NEGATIVE) or (kind == _LIMITATION and not _OWN_WORK.search(sentence)) else kind
     titled = _gap_title(section)
+    if titled and kinds.question:  # "How can we ...?" under "Conclusion and outlook"
+        return _OPEN
     if titled is None or _SHARED_SECTION.search(titled) or _STRENGTHS.search(titled):
         return None
     kind = _title_kind(titled)

@@ -9,6 +9,11 @@ Each sentence is stored with its section path and the sentences before it in its
 listing rule reads), so the evaluation needs no PDF reader.
 
     python -m research.open_question_pool [--data-dir ../shared/data] [--out evals/open_questions/pool.jsonl]
+
+A later batch of papers (ones no rule was written on) is drawn the same way and appended, its rows marked with
+the batch number, so the evaluation can hold the whole batch out:
+
+    python -m research.open_question_pool --add-batch 2 PAPER.pdf ...
 """
 
 from __future__ import annotations
@@ -79,11 +84,13 @@ def sources(data_dir: Path, extra_dir: Path, work: Path) -> list[tuple[str, Path
     return [*found, ("unarxive", unarxive_gap_records(data_dir / "unarxive", work))]
 
 
-def blind_copy(pool: Path, out: Path) -> None:
-    """What the readers labelled: each sentence with its title, section and the three sentences before it, without
-    the flags and the stratum that drew it."""
+def blind_copy(pool: Path, out: Path, batch: int | None = None) -> None:
+    """What the readers labelled: each sentence (of one batch, if given) with its title, section and the three
+    sentences before it, without the flags and the stratum that drew it."""
     with out.open("w") as handle:
         for row in map(json.loads, pool.open()):
+            if batch and row.get("batch") != batch:
+                continue
             handle.write(json.dumps({"id": row["id"], "title": row["title"], "section": row["section"],
                                      "before": row["before"][-3:], "text": row["text"]}) + "\n")
 
@@ -96,14 +103,27 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "open-question-pool",
                         help="where the unarXive records with open-question sections are unpacked")
     parser.add_argument("--blind", type=Path, metavar="FILE.jsonl", help="write the readers' copy of an existing "
-                        "pool (no flags, no strata) to FILE and stop")
+                        "pool (no flags, no strata; with --add-batch, of that batch only) to FILE and stop")
+    parser.add_argument("--add-batch", type=int, metavar="N", help="append batch N, drawn from the papers given, "
+                        "to the pool (ids continue; rows marked with the batch)")
+    parser.add_argument("papers", nargs="*", type=Path, help="with --add-batch: the papers to draw from")
     args = parser.parse_args()
     if args.blind:
-        blind_copy(args.out, args.blind)
+        blind_copy(args.out, args.blind, args.add_batch)
         return
-    rng = random.Random(SEED)
+    if args.add_batch:
+        if not args.papers:
+            parser.error("--add-batch needs the papers to draw from")
+        found = [(f"batch{args.add_batch}/{f.name}", f) for f in args.papers]
+        write_pool(draw(found, random.Random(SEED + args.add_batch)), args.out, args.add_batch)
+        return
+    write_pool(draw(sources(args.data_dir, args.extra_dir, args.work), random.Random(SEED)), args.out)
+
+
+def draw(found: list[tuple[str, Path]], rng: random.Random) -> list[dict]:
+    """Each paper's seeded sample per stratum, shuffled."""
     pool: list[dict] = []
-    for name, path in sources(args.data_dir, args.extra_dir, args.work):
+    for name, path in found:
         for document in iter_documents(path):
             if isinstance(document, Exception):
                 print(f"skipped {name}: {document}")
@@ -115,10 +135,16 @@ def main() -> None:
                 pool += [{**r, "stratum": label} for r in rng.sample(members, min(most, len(members)))]
             print(f"{source}: {len(rows)} sentences")
     rng.shuffle(pool)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w") as handle:
-        for i, row in enumerate(pool):
-            handle.write(json.dumps({"id": i, **row}) + "\n")
+    return pool
+
+
+def write_pool(pool: list[dict], out: Path, batch: int | None = None) -> None:
+    """The first pool, or (with a batch number) a later batch appended with ids after the existing ones."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    first = sum(1 for _ in out.open()) if batch else 0
+    with out.open("a" if batch else "w") as handle:
+        for i, row in enumerate(pool, start=first):
+            handle.write(json.dumps({"id": i, **row, **({"batch": batch} if batch else {})}) + "\n")
     counts = {label: sum(r["stratum"] == label for r in pool) for label in PER_PAPER}
     print(f"{len(pool)} sentences from {len({r['paper'] for r in pool})} papers: {counts}")
 
