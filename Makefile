@@ -65,7 +65,7 @@ test-unit: install-test
 test: install-test
 	@start=$$(date +%s); $(MAKE) --no-print-directory lint; status=$$?; \
 	echo "phase lint: $$(( $$(date +%s) - start ))s"; exit $$status
-	@start=$$(date +%s); $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; status=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15; status=$$?; \
 	echo "phase pytest: $$(( $$(date +%s) - start ))s"; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$status
