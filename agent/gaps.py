@@ -38,9 +38,14 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:a|an|one|the|main|major|several|some|key|potential|important|other|further|two|three|its|our|"
         r"their|this|these|study|methodological) limitations?\b", r"\blimitations? (?:of|include|are|is|was|were)\b",
         r"\b(?:is|are|was|were) limited by\b", r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
-        r"\bwe (?:\w+ )?were (?:not able|unable)\b", r"\b(?:ceiling|floor) effects?\b", r"^\W*unfortunately\b",
-        r"\bprecludes?\b", r"\b(?:another|one|a further|a potential) concern (?:is|was|relates|here)\b",
-        r"\bcannot be (?:evaluated|assessed|determined|tested|excluded|ruled out|confirmed|verified|established)\b",
+        r"\bwe (?:\w+ )?were (?:not able|unable)\b",
+        r"^(?![^.]*\b(?:no|avoid|without)\b[^.]{0,20}\b(?:ceiling|floor)\b)[^.]*\b(?:ceiling|floor) effects?\b",
+        r"^\W*unfortunately\b(?=[^.]*\b(?:we|our|not|no|unable|could|cannot)\b)",
+        r"\bpreclud(?:es?|ed|ing)\b[^.]{0,40}\b(?:analys[ie]s|comparisons?|conclusions?|inferences?|assessment|"
+        r"evaluation|generali[sz]\w+|estimat\w+|us from|determination)\b",
+        r"\b(?:another|one|a further|a potential) concern (?:is|was|relates|here)\b",
+        r"\bcannot be (?:evaluated|assessed|determined|tested|excluded|ruled out|confirmed|verified|established)\b"
+        r"(?! analytically| in closed form| exactly| directly)",
         rf"\b(?:we|this study|this work|our study) (?:(?:did|could|can|were) not|cannot) (?:be able to )?"
         rf"{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
@@ -48,37 +53,44 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"represent|hold|extend|be representative|be generali[sz]able)\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
-        r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical power|power to "
-        r"(?:detect|show|find|identify|demonstrate))\b|\bunderpowered\b",
+        r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical )?power(?=\s*[.,;)]|"
+        r"\s+(?:to|for|in)\b)|\b(?:under|insufficiently)[- ]?powered\b|\bpower was limited\b",
     ],
     _FUTURE: [
         r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s|"
-        r"releases?|versions?|updates?|optimi[sz]ations?|development|efforts?|improvements?|extensions?)\b",
-        r"\bmust await\b|\bawaits? further\b", r"\b(?:is|are) still (?:needed|required|lacking)\b",
+        r"releases?|versions?|updates?|optimi[sz]ations?|development(?! of)|efforts?|improvements?|extensions?)\b",
+        r"\bmust await\b|\bawaits? further\b",
+        r"\b(?:evidence|studies|data|validation|research|work|confirmation|investigations?) (?:is|are) still "
+        r"(?:needed|required|lacking)\b",
         r"\bwe will (?:show|report|describe|present|address) (?:\w+ ){0,3}elsewhere\b",
         r"\b(?:is|are) (?:also )?(?:planned|foreseen|envisaged|envisioned)\b",
-        r"\bwill need to\b", r"\bit remains to\b",
-        r"\bwill be (?:explored|investigated|studied|examined|pursued|tackled)\b",
-        r"\b(?:another|a further|one|a second|a third|a promising) (?:\w+ )?(?:direction|avenue|"
-        r"line of (?:research|work))\b",
+        r"\bwill need to\b",
+        r"\bit remains to (?!(?:show|prove|check|verify|compute|bound|be shown|be proved|be checked)\b)",
+        r"\bwill be (?:explored|investigated|studied|examined|pursued|tackled)\b"
+        r"(?![^.]*\b(?:section|below|next|chapter|appendix)\b)",
+        r"\b(?:another|a further|one|a second|a third|a promising) (?!related)(?:\w+ )?(?:direction|avenue|line of "
+        r"(?:research|work))s? (?:\w+ ){0,3}(?:(?:is|are) to|would|could|will|might|for future)\b",
         r"\b(?:should|will|must|needs? to) (?:\w+ ){0,4}in (?:the )?future\b",
-        r"\bfurther (?:improvements?|enhancements?|refinements?|optimi[sz]ations?)\b[^.]{0,60}\b(?:should|could|may|"
-        r"might|would|will|possible)\b",
+        r"\bfurther (?:improvements?|enhancements?|refinements?|optimi[sz]ations?) (?:\w+ ){0,6}(?:should|could|may|"
+        r"might|would|will) be\b",
         r"\b(?:research|open) directions?\b",
-        r"\b(?:further|more|additional|larger|longer|prospective) (?:\w+ )?(?:studies|research|work|investigations?|"
+        r"\b(?:further|more|additional|larger|longer|prospective) (?!recent|previous|earlier|prior)(?:[\w-]+ )?"
+        r"(?:studies|research|work|investigations?|"
         r"experiments?|analys[ie]s|trials?|data|observations?|measurements?|sampling)\b[^.]{0,120}\b(?:needed|"
         r"required|warranted|necessary|should|would|must|will|needs? to)\b",
         r"\bbefore (?:any |further |firm |definitive )?conclusions can be drawn\b",
-        r"\b(?:will|would) be (?:valuable|useful|necessary|important|informative|worthwhile)\b",
+        r"\b(?:it|in the future) (?:will|would) be (?:valuable|useful|necessary|important|informative|worthwhile)\b",
+        r"\b(?:will|would) be (?:necessary|needed|required) to\b",
         r"\b(?:is|are) worth (?:further )?(?:exploring|investigating|studying|examining|pursuing|testing)\b",
-        r"\broom (?:for|to) improve(?:ment)?\b",
+        r"(?<!little )(?<!no )\broom (?:for|to) improve(?:ment)?\b",
         r"\b(?:warrants?|merits?|deserves?|requires?|needs?) (?:further|more|additional) (?:\w+ )?(?:study|studies|"
         r"research|work|investigations?|attention|exploration|analys[ie]s|validation|testing|experiments?|evidence|"
-        r"data|scrutiny|trials?|clarification|confirmation)\b",
+        r"data|scrutiny|trials?|clarification|confirmation)\b(?! than)",
         r"\b(?:further|more|additional|independent) (?:evidence|confirmation|validation|replication|"
         r"characteri[sz]ation|assessment|evaluation|testing)\b[^.]{0,80}\b(?:needed|required|warranted|necessary)\b",
         r"\b(?:may|might|could|would) help (?:to )?(?:resolve|answer|clarify|address|explain|settle)\b",
-        r"\bwill be (?:treated|addressed|studied|considered|investigated|discussed) (?:in|elsewhere)\b",
+        r"\bwill be (?:treated|addressed|studied|considered|investigated|discussed) (?:in(?! (?:section|chapter|"
+        r"appendix|the next|the following))|elsewhere)\b",
         r"\b(?:is|are|was|were) warranted\b", r"^\W*in (?:the )?(?:near )?future\b",
         r"\b(?:explore|address|investigate|study|examine|consider|pursue)d?\b[^.]{0,40}\bin (?:the )?future\b",
         r"\bwe (?:plan|intend|hope) to\b", r"\bleave\b[^.]{0,60}\bfor future\b", r"\bit would be interesting\b",
@@ -97,10 +109,12 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"not (?:yet )?(?:known|clear|understood))\b",
         r"\bopen (?:questions?|problems?|issues?|challenges?|topics?|research questions?)\b",
         r"\b(?:questions|problems|issues) (?:still )?(?:exist|remain|persist)\b",
-        r"\b(?:is|are|was|were|remains?) (?:still |entirely |completely |largely |currently |as yet )?(?:unknown|"
-        r"not (?:yet )?(?:known|understood))\b(?! to| a priori| in advance| beforehand)",
+        r"\b(?:is|are|was|were) (?:still|entirely|completely|largely|currently|as yet) (?:unknown|"
+        r"not (?:yet )?(?:known|understood))\b(?! to)",
+        r"\b(?:mechanisms?|causes?|roles?|functions?|origins?|reasons?|basis|significance|nature|extent|source)\b"
+        r"[^.]{0,80}\b(?:is|are|was|were) (?:unknown|not (?:yet )?(?:known|understood))\b(?! to)",
         r"\bit is (?:necessary|essential|important|crucial|critical) to (?:determine|establish|clarify|investigate|"
-        r"understand|elucidate|explore|examine|identify)\b", r"\blittle is known\b", r"\bpoorly understood\b",
+        r"elucidate|explore|examine)\b", r"\blittle is known\b", r"\bpoorly understood\b",
         r"\b(?:is|are) (?:still |completely |largely )?open(?=\s*[.;,)]|$)",
         r"\b(?:has|have|had) (?:not|never) (?:yet )?been (?:fully |completely )?(?:studied|examined|investigated|"
         r"explored|shown|reported|addressed|tested|established|determined|elucidated|clarified|identified|"
@@ -108,7 +122,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:has|have|had) yet to be (?:examined|studied|determined|established|explored|investigated|tested|"
         r"shown|elucidated|understood|clarified|confirmed)\b",
         r"\bno (?:previous |prior )?(?:study|studies|work) (?:has|have)\b",
-        r"\b(?:has|have) yet to\b",
+        r"\b(?:has|have) yet to (?:\w+ )?(?:explore|examine|investigate|study|test|determine|establish|show|"
+        r"demonstrate|address|understand|identify|elucidate|clarify|confirm|evaluate|assess|measure|resolve)\b",
         r"\b(?:none|neither) (?:has|have) (?:yet )?been (?:substantiated|confirmed|established|proven|tested)\b",
         r"\bwe (?:suspect|conjecture)\b|\bconjectur(?:e|ed) (?:that|to)\b|\b(?:difficult|impossible|hard) to "
         r"(?:know|tell|determine|say|establish|explore|assess|evaluate|compare|exclude|rule out)\b|"
@@ -141,22 +156,32 @@ _ANNOUNCES = re.compile(r"\b(?:note|acknowledge|mention|recogni[sz]e|discuss|con
 _PURPOSE = re.compile(r"^\W*to (?:explore|test|determine|examine|investigate|assess|evaluate|address|understand|"
                       r"check|see|ask|learn) (?:if|whether|how|why|what)\b", re.IGNORECASE)
 _OWN_WORK = re.compile(r"\b(?:we|our)\b", re.IGNORECASE)
+# Where the authors review others' work: a limitation named there is of that work.
+_REVIEWING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*|[IVX]+\.\s*)?(?:introduction|background|motivation|"
+                                r"related (?:work|research|literature)|literature review|prior work|"
+                                r"state of the art)\b", re.IGNORECASE)
+# The last part of a path that sums up: "Abstract > Conclusions" is the paper speaking of its own results.
+_CONCLUDING_PART = re.compile(r"\b(?:conclusions?|discussion|limitations?|future|outlook|implications)\b",
+                              re.IGNORECASE)
 # A gap an introduction names ("X has not been explored") is what the paper sets out to fill, not one it leaves.
 _MOTIVATING_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*|[IVX]+\.\s*)?(?:introduction|background|motivation|"
-                                 r"abstract|front matter|significance|"
+                                 r"abstract|front matter|significance(?: statement)?\s*$|"
                                  r"related (?:work|research|literature)|literature review|prior work|"
                                  r"state of the art)\b", re.IGNORECASE)
 # What was done: an unknown or a conflict named there is why a step was taken ("excluded because of conflicting
 # findings"), not what the paper leaves open.
-_METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*|[IVX]+\.\s*)?(?:(?:materials? and )?methods?|"
-                              r"experimental (?:section|procedures?|design)|study design|procedures?)\b", re.IGNORECASE)
+_METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?:(?:(?:materials?|patients|"
+                              r"subjects|participants|data) and )?methods?|methodology|"
+                              r"experimental(?:\s*$| (?:section|procedures?|design|setup|details|methods?))|"
+                              r"statistical analys[ie]s|study (?:design|population)|procedures?)\b", re.IGNORECASE)
 # Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants.
 _NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
                                 r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
                                 re.IGNORECASE)
 _SOLVED = re.compile(r"\b(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate)s? (?:this|these|"
-                     r"the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b", re.IGNORECASE)
+                     r"the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b|\b(?:address|fill|close|"
+                     r"bridge)(?:es|s|ed)? (?:\w+ ){0,3}(?:knowledge |research )?gaps?\b", re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _FUTURE_CUE = dict(_CUES)[_FUTURE]
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
@@ -211,24 +236,28 @@ def gap_kind(sentence: str, section: str) -> str | None:
     Limitations section, any sentence; in another section about open questions, a weaker cue; but where the
     section also sums up ("Conclusions and Future Work"), only the set phrases or a question. Never in an appendix or
     guidelines, never the paper's own aim, an instruction (agent/sentence_types.py), an announcement of limitations
-    or a purpose ("To test whether ..."); an unknown named in an introduction, abstract or related work is what the
-    paper goes on to study, and a limitation named there is of the work reviewed (unless "we"/"our"), not what it
-    leaves open; an unknown or a conflict in Methods is why a step was taken."""
+    or a purpose ("To test whether ...") that does not look ahead; an unknown named in an introduction, abstract or
+    related work is what the paper goes on to study (unless the part sums up: "Abstract > Conclusions"), and a
+    limitation named in an introduction or related work is of the work reviewed (unless "we"/"our"); an unknown, a
+    conflict or a plan in Methods is why a step was taken or what a protocol will do."""
     if _NOT_A_GAP_SECTION.search(section) and not _gap_title(section):
         return None
     kinds = sentence_type(sentence)
     # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.
-    if kinds.instruction or (kinds.aim and not _FUTURE_CUE.search(sentence)) or _ANNOUNCES.search(sentence) or \
-            _PURPOSE.search(sentence):
+    looks_ahead = bool(_FUTURE_CUE.search(sentence))
+    if kinds.instruction or (kinds.aim and not looks_ahead) or _ANNOUNCES.search(sentence) or \
+            (_PURPOSE.search(sentence) and not looks_ahead):
         return None
     if kind := _cue_kind(sentence):
         parts = [part.strip() for part in section.split(">")]
-        if kind in (_OPEN, _NEGATIVE) and any(_METHODS_SECTION.search(part) for part in parts):
-            return None
-        if not any(_MOTIVATING_SECTION.search(part) for part in parts):
+        if kind in (_OPEN, _NEGATIVE, _FUTURE) and any(_METHODS_SECTION.search(part) for part in parts):
+            return None  # "Recruitment of 300 participants is planned"
+        if _CONCLUDING_PART.search(parts[-1]) or not any(_MOTIVATING_SECTION.search(part) for part in parts):
             return kind
-        # an introduction's limitation is of the work it reviews, unless the authors speak of their own
-        return None if kind in (_OPEN, _NEGATIVE) or (kind == _LIMITATION and not _OWN_WORK.search(sentence)) else kind
+        if kind == _LIMITATION:  # a limitation an introduction names is of the work it reviews
+            reviewing = any(_REVIEWING_SECTION.search(part) for part in parts)
+            return None if reviewing and not _OWN_WORK.search(sentence) else kind
+        return None if kind in (_OPEN, _NEGATIVE) else kind
     titled = _gap_title(section)
     if titled and kinds.question:  # "How can we ...?" under "Conclusion and outlook"
         return _OPEN
@@ -269,9 +298,11 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
 
 def leaves_open(sentence: str, section: str) -> bool:
     """A limitation, future work or open question: what a paper has not shown, so never a finding to build on
-    (a negative result is a finding); nor is anything in a section of limitations, its strengths included."""
+    (a negative result is a finding); nor is anything in a section of limitations, its strengths included. The
+    author's words decide wherever they stand: a limitation an introduction names of others' work ("existing
+    corpora are not without their limitations") is no open question of this paper, and no finding either."""
     titled = _gap_title(section)
-    return gap_kind(sentence, section) not in (None, _NEGATIVE) or (
+    return _cue_kind(sentence) not in (None, _NEGATIVE) or gap_kind(sentence, section) not in (None, _NEGATIVE) or (
         titled is not None and _title_kind(titled) == _LIMITATION)
 
 
