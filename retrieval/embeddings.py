@@ -172,7 +172,7 @@ class SentenceTransformerEmbedder:
     def _onnx(self) -> OnnxQueryEncoder | None:
         with self._query_encoder_lock:
             if self._query_encoder is False:
-                self._query_encoder = (OnnxQueryEncoder.load(self._model, self.model_path, self.cache_dir)
+                self._query_encoder = (OnnxQueryEncoder.load(lambda: self._model, self.model_path, self.cache_dir)
                                        if self.cache_dir is not None else None)
             return self._query_encoder
 

@@ -20,10 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.manifold import TSNE
 
 from retrieval.citation_graph import CitationGraph
 from retrieval.vector_store import VectorIndex
@@ -102,6 +98,10 @@ def paper_vectors(catalog: Catalog, store: VectorIndex) -> tuple[list[str], np.n
 
 def layout(vectors: np.ndarray) -> np.ndarray:
     """2D positions for the vectors: t-SNE from PCA, the same positions for the same vectors."""
+    # scikit-learn is imported where a map is drawn: it takes seconds to import, and every command would wait
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
     n = len(vectors)
     if n < 4:  # t-SNE needs a neighbourhood; a handful of papers is laid out along its main differences
         flat = PCA(min(2, n), random_state=SEED).fit_transform(vectors) if n > 1 else np.zeros((n, 1))
@@ -122,6 +122,8 @@ def place_among_neighbours(new: np.ndarray, mapped: np.ndarray, positions: np.nd
 
 def cluster_labels(texts: list[str], groups: np.ndarray, count: int) -> list[str]:
     """Each group's LABEL_TERMS terms most over-represented in its papers' texts against the whole library."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     few = len(texts) < 20  # a handful of papers share few terms: any term counts
     try:
         tfidf = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]{2,}\b",
@@ -153,6 +155,8 @@ class LibraryMapper:
         self.file = folder / f"map-{''.join(ch if ch.isalnum() else '-' for ch in model_name)}.json"
 
     def build(self, recompute: bool = False, highlighted: dict[str, str] | None = None) -> LibraryMap:
+        from sklearn.cluster import KMeans
+
         started = time.perf_counter()
         papers, vectors = paper_vectors(self.catalog, self.store)
         positions, how = self._positions(papers, vectors, recompute)

@@ -4,7 +4,8 @@ second, cached on disk) and run without torch's per-call overhead.
 benchmarks/bench_encoders.py measured it on SciFact: identical nDCG@10, 4.7x the queries per second, about
 3.5 ms of CPU per question instead of 12. Passages stay with torch, because in batches ONNX Runtime is no
 faster (same benchmark). An export that does not reproduce torch's vectors is refused, and the embedder
-keeps using torch for questions too.
+keeps using torch for questions too. An export that did is kept with the tokenizer it was checked with, so later
+starts encode questions without loading torch at all (seconds saved by every command that only asks).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import hashlib
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
+
+from tools.documents import write_atomically
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -82,31 +87,42 @@ class OnnxQueryEncoder:
         return vectors[0].astype(np.float32)
 
     @classmethod
-    def load(cls, sentence_transformer, model_path: str, cache_dir: Path) -> OnnxQueryEncoder | None:
-        """The cached export for this model (made now if missing), or None when it cannot be made or does not
-        reproduce torch's vectors."""
+    def load(cls, model: Callable[[], Any], model_path: str, cache_dir: Path) -> OnnxQueryEncoder | None:
+        """The cached export for this model, or None when it cannot be made or does not reproduce torch's vectors.
+        `model` gives the sentence-transformers model, called only when the export must be made or checked: an
+        export checked before is loaded with the tokenizer it was checked with."""
         weights = sorted(Path(model_path).glob("*.safetensors")) + sorted(Path(model_path).glob("*.bin"))
         identity = "|".join([str(Path(model_path).resolve())] + [f"{w.name}:{w.stat().st_size}" for w in weights])
         path = cache_dir / f"query-encoder-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.onnx"
+        checked = path.with_suffix(".tokenizer.json")  # written only once the export reproduced torch's vectors
         try:
+            if path.is_file() and checked.is_file():
+                return cls(_session(path), Tokenizer.from_str(checked.read_text()))
+            sentence_transformer = model()
             if not path.is_file():
                 _export(sentence_transformer, path)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = 1
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             tokenizer = Tokenizer.from_str(sentence_transformer.tokenizer.backend_tokenizer.to_str())
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=int(sentence_transformer.max_seq_length))
-            encoder = cls(session, tokenizer)
+            encoder = cls(_session(path), tokenizer)
             expected = sentence_transformer.encode(PROBES, normalize_embeddings=True, show_progress_bar=False)
             agreement = min(float(encoder.encode(text) @ vector) for text, vector in zip(PROBES, expected, strict=True))
         except Exception as error:  # any failure here only costs speed: questions go through torch
             log.warning("questions will be encoded with torch: the ONNX export failed (%s)", error)
             _discard(path)
+            _discard(checked)
             return None
         if agreement < 0.9999:
             log.warning("questions will be encoded with torch: the ONNX export disagrees with it (cosine %.5f)",
                         agreement)
             _discard(path)
             return None
+        with contextlib.suppress(OSError):  # a cache folder we may not write to: checked again next time
+            write_atomically(checked, tokenizer.to_str().encode())
         return encoder
+
+
+def _session(path: Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -56,6 +56,18 @@ def test_questions_are_encoded_by_onnx_runtime_as_torch_would(tmp_path: Path) ->
     assert embedder._onnx() is not None and len(list(tmp_path.glob("query-encoder-*.onnx"))) == 1
 
 
+def test_a_checked_export_encodes_questions_without_loading_torchs_model(tmp_path: Path) -> None:
+    """A command that only asks (search, ask, check) need not wait seconds for torch and the weights: the export
+    checked on an earlier start is loaded with the tokenizer it was checked with."""
+    question = "How does SPECTER use citations?"
+    SentenceTransformerEmbedder(cache_dir=tmp_path).embed_query("warm")  # exports and checks
+    assert len(list(tmp_path.glob("query-encoder-*.tokenizer.json"))) == 1
+    later = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    vector = later.embed_query(question)
+    assert later._loaded is None  # torch's model was never loaded
+    assert float(vector @ later.embed([question])[0]) > 0.9999
+
+
 def test_bfloat16_products_give_the_vectors_float32_gives() -> None:
     """Where the CPU multiplies bfloat16 in hardware, passages are encoded with it for speed: a library or cache
     built on either kind of machine must search the same."""
