@@ -10,6 +10,7 @@ than its baseline fails the gate whatever the absolute number.
 from __future__ import annotations
 
 import json
+import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -142,7 +143,13 @@ def check(reports: list[dict], thresholds: dict) -> list[str]:
 
 
 def run_quick(settings: Settings, on_item: Callable[[], None] | None = None) -> tuple[list[dict], list[str]]:
+    """Every suite on its quick subset, each report with the wall time it took (`timings.suite_seconds`: where CI
+    time goes), and the thresholds they fall below."""
     embedder = shared_embedder(settings)
-    reports = [run_suite(suite, settings, on_item=on_item, embedder=embedder, **options)
-               for suite, options in QUICK.items()]
+    reports = []
+    for suite, options in QUICK.items():
+        started = time.perf_counter()
+        report = run_suite(suite, settings, on_item=on_item, embedder=embedder, **options)
+        report.setdefault("timings", {})["suite_seconds"] = round(time.perf_counter() - started, 1)
+        reports.append(report)
     return reports, check(reports, tomllib.loads(THRESHOLDS.read_text()))
