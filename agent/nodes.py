@@ -40,7 +40,7 @@ from retrieval.citation_graph import CitationGraph
 from retrieval.search import HybridSearcher, Passage, SearchFilter
 from store.catalog import Catalog
 from tools.arxiv_client import ArxivClient, ArxivError
-from tools.documents import title_key
+from tools.documents import reading_note, title_key
 
 log = logging.getLogger(__name__)
 Value = TypeVar("Value")
@@ -203,7 +203,8 @@ class TurnNodes:
             return {"trace": trace_event(state, "acquire", "fetch failed", started, str(error))}
         added = [r for r in results if r.status == "added"]
         detail = ", ".join(f"{r.paper_id}" + (" (abstract only)" if r.error else "") + (
-            f" (read by the {r.reader}: {r.reader_note})" if r.reader == "layout model" else "") for r in added
+            f" ({reading_note(r.reader, r.reader_note)})" if r.reader == "layout model" and r.reader_note else ""
+        ) for r in added
                            ) or "none added"
         return {"papers_fetched": state.get("papers_fetched", 0) + len(added), "acquired": len(added),
                 "trace": trace_event(state, "acquire", f"added {detail}", started)}

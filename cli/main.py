@@ -17,6 +17,7 @@ from agent.settings import Settings
 from cli.parser import build_parser
 from retrieval.vector_store import IndexMismatchError
 from store.schema import UnusableDatabaseError
+from tools.documents import reading_note
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -40,7 +41,7 @@ def _result_line(result: IngestResult) -> str:
     """One ingest, import or sync result as the CLI prints it."""
     return (f"{result.status:9} {result.paper_id or '-':26} {result.chunks:4} chunks  {result.title or result.path}"
             + (f"  ({result.error})" if result.error else "")
-            + (f"  [read by the {result.reader}: {result.reader_note}]" if result.reader_note else ""))
+            + (f"  [{reading_note(result.reader, result.reader_note)}]" if result.reader_note else ""))
 
 
 def _services(args: argparse.Namespace, needs_model: bool = True, reset_index: bool = False) -> Services:

@@ -138,6 +138,14 @@ def title_key(title: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", unicodedata.normalize("NFKD", title).lower())
 
 
+def reading_note(reader: str | None, note: str) -> str:
+    """How a PDF was read, for a person: the layout model's note lists the doubts the font reader's parse raised
+    (not the layout model's result), the font reader's why the layout model's parse was not kept."""
+    if reader == "layout model":
+        return f"read by the layout model, as the font reader's parse had: {note}"
+    return f"read by the font reader: {note}"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file so a reader sees the old one or the whole new one, never half (a crash mid-write included)."""
     temporary = path.with_suffix(path.suffix + ".tmp")

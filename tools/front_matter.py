@@ -33,6 +33,10 @@ _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| pa
                           r"case report|technical note|"
                           r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex|indd|rtf|odt|xml)|[\d\s.]+)$",
                           re.IGNORECASE)
+# BMC's article types, printed above the title ("STUDY PROTOCOL", "METHODOLOGY"): never the title, but kept out of
+# `is_banner`, which also rejects headings, and "Methodology" or "Study protocol" heads many a paper's section.
+_ARTICLE_TYPE = re.compile(r"^(study protocol|methodology( article)?|debate|technical advance|"
+                           r"(software|database) article)$", re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
                               r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.|"
@@ -435,6 +439,7 @@ def plausible_title(text: str) -> bool:
     words = text.split()
     has_a_word = any(re.fullmatch(r"[^\W\d_]{3,}", word.strip(".,:;!?()")) for word in words)
     return (2 <= len(words) <= 40 and has_a_word and not _NOT_A_TITLE.match(text.strip())
+            and not _ARTICLE_TYPE.match(text.strip())
             and not _LICENCE_OR_LINK.search(text) and not _SECTION_NAME.match(text) and not _FRONT_LABEL.match(text)
             and not is_author_line(text) and not is_name_list(text))
 

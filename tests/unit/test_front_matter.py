@@ -22,6 +22,13 @@ def test_a_metadata_title_completes_a_printed_one_cut_short_and_html_entities_ar
 def test_banners_are_not_titles() -> None:
     assert all(is_banner(text) for text in ("RESEARCH ARTICLE", "Open Access", "OPEN", "Original Article"))
     assert not is_banner("Open questions in protein folding")
+    # BMC's article types head the first page ("STUDY PROTOCOL: Effectiveness of ..." was a trial's title), but
+    # "Study protocol" and "Methodology" also head sections, so they are no titles yet no banners either
+    from tools.front_matter import plausible_title
+
+    assert not any(plausible_title(text) for text in ("STUDY PROTOCOL", "METHODOLOGY", "Technical advance"))
+    assert not any(is_banner(text) for text in ("Study protocol", "Methodology"))
+    assert plausible_title("Study protocol for a cluster randomized trial of falls prevention")
 
 
 def test_journal_doi_and_year_from_a_subject_line_and_a_first_page() -> None:

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import DATA, PAPERS
-from tools.documents import Document, DocumentError, title_key
+from tools.documents import Document, DocumentError, reading_note, title_key
 from tools.jats import parse_jats
 from tools.parsers import iter_documents
 from tools.pdf import parse_pdf
@@ -311,3 +311,12 @@ def test_a_section_heading_is_never_taken_for_the_title() -> None:
     assert _title_at(titled) == [0]  # a real title still wins
     species = [region("section-header", "V. cholerae quorum sensing controls biofilm formation", 12.0), *first_page]
     assert _title_at(species) == [0]  # a species' initial is no section number
+
+
+def test_a_layout_model_reading_names_the_doubts_as_the_font_readers() -> None:
+    """"[read by the layout model: no reference list found]" read as if the layout model found none; the doubts
+    are the font reader's, which is why the layout model read the paper."""
+    doubts = "6 headings in 15 pages; no reference list found"
+    assert reading_note("layout model", doubts) == (
+        "read by the layout model, as the font reader's parse had: 6 headings in 15 pages; no reference list found")
+    assert reading_note("fonts", "the layout model did worse").startswith("read by the font reader: ")
