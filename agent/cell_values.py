@@ -160,9 +160,16 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
     if kind == "test":
         return _unique([m.group() for m in _TESTS.finditer(quote)], 3)
     if kind == "design":  # "this was not a randomized trial" names no design of its own
-        return _unique([m.group().lower() for m in _DESIGNS.finditer(quote)
-                        if not _NEGATED.search(quote[max(0, m.start() - 12):m.start()])], 3)
+        return _unique(_most_specific([m.group().lower() for m in _DESIGNS.finditer(quote)
+                                       if not _NEGATED.search(quote[max(0, m.start() - 12):m.start()])]), 3)
     return None
+
+
+def _most_specific(designs: list[str]) -> list[str]:
+    """The designs named, without those a longer one names again ("randomised trial, randomised, randomisation"
+    is "randomised trial"; "cohort study, cohort" is "cohort study")."""
+    return [d for d in designs
+            if not any(other != d and len(other) > len(d) and d[:6] in other for other in designs)]
 
 
 def supported(value: str, quote: str) -> bool:

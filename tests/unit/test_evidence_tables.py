@@ -216,6 +216,14 @@ def test_a_design_is_read_off_a_subtitle_only() -> None:
         assert read_value("design", _subtitle(title)) is None
 
 
+def test_a_design_is_named_once_by_its_most_specific_words() -> None:
+    """A BMC trial's Design cell read "randomised trial, randomised, randomisation"."""
+    quote = "This was a randomised trial; randomisation was stratified and patients were randomised by site."
+    assert read_value("design", quote) == "randomised trial"
+    cohort = "A prospective cohort study; the cohort was followed up."
+    assert read_value("design", cohort) == "prospective, cohort study"
+
+
 def test_a_results_part_named_like_back_matter_is_body() -> None:
     from tools.sections import is_back_matter
 
