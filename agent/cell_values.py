@@ -166,10 +166,17 @@ def read_value(kind: ValueKind, quote: str) -> str | None:
 
 
 def _most_specific(designs: list[str]) -> list[str]:
-    """The designs named, without those a longer one names again ("randomised trial, randomised, randomisation"
-    is "randomised trial"; "cohort study, cohort" is "cohort study")."""
-    return [d for d in designs
-            if not any(other != d and len(other) > len(d) and d[:6] in other for other in designs)]
+    """The designs named, without those another names again: a longer one that starts with it ("randomised
+    trial" names "randomised" and "randomisation"; "cohort study" names "cohort"), or, for a process noun, the
+    adjective of its stem ("randomisation" beside "randomised"). "Non-randomised" and "randomised", "cross-over"
+    and "cross-sectional" stay two designs."""
+    def named_again(design: str, other: str) -> bool:
+        stem = re.sub(r"(?:ed|ation)$", "", design)
+        if other == design or not other.startswith(stem):
+            return False
+        return design.endswith("ation") or (len(other) > len(design) and not other.endswith("ation"))
+
+    return [d for d in designs if not any(named_again(d, other) for other in designs)]
 
 
 def supported(value: str, quote: str) -> bool:

@@ -16,14 +16,13 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
-
-from tools.documents import write_atomically
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -91,14 +90,19 @@ class OnnxQueryEncoder:
         """The cached export for this model, or None when it cannot be made or does not reproduce torch's vectors.
         `model` gives the sentence-transformers model, called only when the export must be made or checked: an
         export checked before is loaded with the tokenizer it was checked with."""
-        weights = sorted(Path(model_path).glob("*.safetensors")) + sorted(Path(model_path).glob("*.bin"))
-        identity = "|".join([str(Path(model_path).resolve())] + [f"{w.name}:{w.stat().st_size}" for w in weights])
-        path = cache_dir / f"query-encoder-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.onnx"
+        path = cache_dir / f"query-encoder-{_identity(Path(model_path))}.onnx"
         checked = path.with_suffix(".tokenizer.json")  # written only once the export reproduced torch's vectors
         try:
             if path.is_file() and checked.is_file():
                 return cls(_session(path), Tokenizer.from_str(checked.read_text()))
-            sentence_transformer = model()
+        except Exception as error:  # a damaged export or tokenizer file: made again on the next start
+            log.warning("questions will be encoded with torch: the ONNX export failed (%s)", error)
+            _discard(path)
+            _discard(checked)
+            return None
+        sentence_transformer = model()  # a model that cannot load says so itself, not as an export's failure
+        _discard(checked)  # trusted again only once this export agrees with torch
+        try:
             if not path.is_file():
                 _export(sentence_transformer, path)
             tokenizer = Tokenizer.from_str(sentence_transformer.tokenizer.backend_tokenizer.to_str())
@@ -110,16 +114,34 @@ class OnnxQueryEncoder:
         except Exception as error:  # any failure here only costs speed: questions go through torch
             log.warning("questions will be encoded with torch: the ONNX export failed (%s)", error)
             _discard(path)
-            _discard(checked)
             return None
         if agreement < 0.9999:
             log.warning("questions will be encoded with torch: the ONNX export disagrees with it (cosine %.5f)",
                         agreement)
             _discard(path)
             return None
+        partial = checked.with_suffix(f".{os.getpid()}.partial")  # processes checking at once never share a file
         with contextlib.suppress(OSError):  # a cache folder we may not write to: checked again next time
-            write_atomically(checked, tokenizer.to_str().encode())
+            partial.write_text(tokenizer.to_str())
+            partial.replace(checked)
         return encoder
+
+
+def _identity(folder: Path) -> str:
+    """What the export must be made again for: the model's folder, its weights and configuration files (size and
+    modification time: retraining into the same folder writes weights of the same size), and the versions of the
+    libraries that export, tokenize and run it."""
+    files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")) + sorted(folder.glob("*.json"))
+    stamps = [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
+    versions = [f"{name}={_version(name)}" for name in ("onnxruntime", "tokenizers", "transformers", "torch")]
+    return hashlib.sha256("|".join([str(folder.resolve()), *stamps, *versions]).encode()).hexdigest()[:16]
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # run from a source tree without metadata: the export is still checked once
+        return "?"
 
 
 def _session(path: Path) -> onnxruntime.InferenceSession:

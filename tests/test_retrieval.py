@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -66,6 +67,20 @@ def test_a_checked_export_encodes_questions_without_loading_torchs_model(tmp_pat
     vector = later.embed_query(question)
     assert later._loaded is None  # torch's model was never loaded
     assert float(vector @ later.embed([question])[0]) > 0.9999
+
+
+def test_a_model_retrained_into_its_folder_gets_a_new_export(tmp_path: Path) -> None:
+    """Retraining writes weights of the same size into the same folder: the export checked for the old weights must
+    not encode questions for the new ones."""
+    from retrieval.query_encoder import _identity
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"old weights")
+    (tmp_path / "config.json").write_text("{}")
+    before = _identity(tmp_path)
+    weights.write_bytes(b"new weights")
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    assert _identity(tmp_path) != before
 
 
 def test_bfloat16_products_give_the_vectors_float32_gives() -> None:

@@ -35,8 +35,8 @@ _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| pa
                           re.IGNORECASE)
 # BMC's article types, printed above the title ("STUDY PROTOCOL", "METHODOLOGY"): never the title, but kept out of
 # `is_banner`, which also rejects headings, and "Methodology" or "Study protocol" heads many a paper's section.
-_ARTICLE_TYPE = re.compile(r"^(study protocol|methodology( article)?|debate|technical advance|"
-                           r"(software|database) article)$", re.IGNORECASE)
+_ARTICLE_TYPE = re.compile(r"^(study\s+protocol|methodology(\s+article)?|debate|technical\s+advance|"
+                           r"(software|database)\s+article|research(\s+article)?)(\s+open\s+access)?$", re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
                               r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.|"

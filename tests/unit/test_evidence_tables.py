@@ -222,6 +222,11 @@ def test_a_design_is_named_once_by_its_most_specific_words() -> None:
     assert read_value("design", quote) == "randomised trial"
     cohort = "A prospective cohort study; the cohort was followed up."
     assert read_value("design", cohort) == "prospective, cohort study"
+    # different designs stay apart (a review found the first rule reporting "non-randomized" for a randomized arm)
+    assert read_value("design", "Arms were randomized; a non-randomized arm followed.") == "randomized, non-randomized"
+    both = "A cross-over trial and a cross-sectional survey."
+    assert read_value("design", both) == "cross-over, cross-sectional, survey"
+    assert read_value("design", "A randomised crossover trial; randomisation by block.") == "randomised, crossover"
 
 
 def test_a_results_part_named_like_back_matter_is_body() -> None:

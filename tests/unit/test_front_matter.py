@@ -26,7 +26,10 @@ def test_banners_are_not_titles() -> None:
     # "Study protocol" and "Methodology" also head sections, so they are no titles yet no banners either
     from tools.front_matter import plausible_title
 
-    assert not any(plausible_title(text) for text in ("STUDY PROTOCOL", "METHODOLOGY", "Technical advance"))
+    assert not any(plausible_title(text) for text in ("STUDY PROTOCOL", "Methodology article", "TECHNICAL ADVANCE",
+                                                      "STUDY PROTOCOL Open Access", "RESEARCH ARTICLE Open Access",
+                                                      "STUDY  PROTOCOL"))
+    assert plausible_title("Debate: the case for screening") and plausible_title("Research article writing in Kenya")
     assert not any(is_banner(text) for text in ("Study protocol", "Methodology"))
     assert plausible_title("Study protocol for a cluster randomized trial of falls prevention")
 
