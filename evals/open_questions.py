@@ -33,11 +33,21 @@ HELD_OUT_BATCH = 4
 TYPES = ("aim", "prior_work", "method", "finding", "question", "instruction")
 
 
+def pool_file(folder: Path, batch: int = 1) -> Path:
+    """The file of one batch of the pool (the first pool is `pool.jsonl`; each file stays small enough to review)."""
+    return folder / ("pool.jsonl" if batch == 1 else f"pool-batch{batch}.jsonl")
+
+
+def pool_rows(folder: Path = FOLDER) -> list[dict]:
+    """The pool's sentences, every batch, in id order."""
+    files = [folder / "pool.jsonl", *sorted(folder.glob("pool-batch*.jsonl"), key=lambda f: int(f.stem[10:]))]
+    return [row for file in files if file.is_file() for row in map(json.loads, file.open())]
+
+
 def labelled(folder: Path = FOLDER) -> list[dict]:
     """The pool's sentences with their labels."""
     labels = {r["id"]: r for r in map(json.loads, (folder / "labels.jsonl").open())}
-    return [{**row, **labels[row["id"]]} for row in map(json.loads, (folder / "pool.jsonl").open())
-            if row["id"] in labels]
+    return [{**row, **labels[row["id"]]} for row in pool_rows(folder) if row["id"] in labels]
 
 
 def split(rows: list[dict]) -> dict[str, list[dict]]:

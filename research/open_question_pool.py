@@ -10,8 +10,9 @@ listing rule reads), so the evaluation needs no PDF reader.
 
     python -m research.open_question_pool [--data-dir ../shared/data] [--out evals/open_questions/pool.jsonl]
 
-A later batch of papers (ones no rule was written on) is drawn the same way and appended, its rows marked with
-the batch number, so the evaluation can hold the whole batch out:
+A later batch of papers (ones no rule was written on) is drawn the same way into a file of its own beside the pool
+(`pool-batchN.jsonl`, ids continuing), its rows marked with the batch number, so the evaluation can hold the whole
+batch out:
 
     python -m research.open_question_pool --add-batch 2 PAPER.pdf ...
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 from agent.gaps import stated_gaps
 from agent.prose import is_body_prose
 from evals.hypotheses import _GAP_KEYWORDS
+from evals.open_questions import pool_file, pool_rows
 from evals.paper_structure import unarxive_gap_records
 from retrieval.chunking import chunk_document
 from retrieval.search import Passage
@@ -84,11 +86,11 @@ def sources(data_dir: Path, extra_dir: Path, work: Path) -> list[tuple[str, Path
     return [*found, ("unarxive", unarxive_gap_records(data_dir / "unarxive", work))]
 
 
-def blind_copy(pool: Path, out: Path, batch: int | None = None) -> None:
+def blind_copy(folder: Path, out: Path, batch: int | None = None) -> None:
     """What the readers labelled: each sentence (of one batch, if given) with its title, section and the three
     sentences before it, without the flags and the stratum that drew it."""
     with out.open("w") as handle:
-        for row in map(json.loads, pool.open()):
+        for row in pool_rows(folder):
             if batch and row.get("batch") != batch:
                 continue
             handle.write(json.dumps({"id": row["id"], "title": row["title"], "section": row["section"],
@@ -109,7 +111,7 @@ def main() -> None:
     parser.add_argument("papers", nargs="*", type=Path, help="with --add-batch: the papers to draw from")
     args = parser.parse_args()
     if args.blind:
-        blind_copy(args.out, args.blind, args.add_batch)
+        blind_copy(args.out.parent, args.blind, args.add_batch)
         return
     if args.add_batch:
         if not args.papers:
@@ -139,10 +141,11 @@ def draw(found: list[tuple[str, Path]], rng: random.Random) -> list[dict]:
 
 
 def write_pool(pool: list[dict], out: Path, batch: int | None = None) -> None:
-    """The first pool, or (with a batch number) a later batch appended with ids after the existing ones."""
+    """The first pool (`out`), or a later batch in a file of its own beside it (`pool-batchN.jsonl`), its ids after
+    the existing ones."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    first = sum(1 for _ in out.open()) if batch else 0
-    with out.open("a" if batch else "w") as handle:
+    first = len(pool_rows(out.parent)) if batch else 0
+    with (pool_file(out.parent, batch) if batch else out).open("w") as handle:
         for i, row in enumerate(pool, start=first):
             handle.write(json.dumps({"id": i, **row, **({"batch": batch} if batch else {})}) + "\n")
     counts = {label: sum(r["stratum"] == label for r in pool) for label in PER_PAPER}

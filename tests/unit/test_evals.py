@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,15 @@ def test_model_judge_and_its_fallback(embedder: Embedder) -> None:
     assert judge.fallbacks == 1
     assert judge.yes_no("Does aspirin lower stroke risk?", sentences) == "no"
     assert judge.name == "llm:scripted"
+
+
+def test_a_later_pool_batch_gets_a_file_of_its_own_with_ids_after_the_pool(tmp_path: Path) -> None:
+    """Each batch of the open-question pool is its own file (none grows past review size); ids run on across them."""
+    from evals.open_questions import pool_rows
+    from research.open_question_pool import write_pool
+
+    row = {"paper": "p", "title": "t", "section": "Discussion", "text": "s", "before": [], "stratum": "finder"}
+    write_pool([row, row], tmp_path / "pool.jsonl")
+    write_pool([row], tmp_path / "pool.jsonl", batch=2)
+    assert (tmp_path / "pool-batch2.jsonl").is_file()
+    assert [(r["id"], r.get("batch")) for r in pool_rows(tmp_path)] == [(0, None), (1, None), (2, 2)]
