@@ -53,18 +53,23 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"represent|hold|extend|be representative|be generali[sz]able)\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
+        r"\blimit(?:s|ed|ing)? (?:the |its |their |our )?(?:generali[sz]ability|generali[sz]ation|external validity|"
+        r"applicability|interpretation|inferences?|conclusions?)\b",
+        r"\bsubject to (?:future |further |later )?(?:modification|revision|change|correction)\b",
         r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical )?power(?=\s*[.,;)]|"
         r"\s+(?:to|for|in)\b)|\b(?:under|insufficiently)[- ]?powered\b|\bpower was limited\b",
     ],
     _FUTURE: [
-        r"\bfuture (?:work|studies|study|research|investigations?|directions?|experiments?|trials?|analys[ie]s|"
+        r"\bfuture (?:(?:clinical|randomi[sz]ed|prospective|larger?|longitudinal|experimental|empirical|"
+        r"controlled|multi-?cent(?:er|re)) )?(?:work|studies|study|research|investigations?|directions?|"
+        r"experiments?|trials?|analys[ie]s|"
         r"releases?|versions?|updates?|optimi[sz]ations?|development(?! of)|efforts?|improvements?|extensions?)\b",
         r"\bmust await\b|\bawaits? further\b",
         r"\b(?:evidence|studies|data|validation|research|work|confirmation|investigations?) (?:is|are) still "
         r"(?:needed|required|lacking)\b",
         r"\bwe will (?:show|report|describe|present|address) (?:\w+ ){0,3}elsewhere\b",
         r"\b(?:is|are) (?:also )?(?:planned|foreseen|envisaged|envisioned)\b",
-        r"\bwill need to\b",
+        r"\bwill need to\b", r"\b(?:the|a|an) (?:\w+ )?next steps? (?:will|would|should|could|might) be\b",
         r"\bit remains to (?!(?:show|prove|check|verify|compute|bound|be shown|be proved|be checked)\b)",
         r"\bwill be (?:explored|investigated|studied|examined|pursued|tackled)\b"
         r"(?![^.]*\b(?:section|below|next|chapter|appendix)\b)",
@@ -73,8 +78,11 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:should|will|must|needs? to) (?:\w+ ){0,4}in (?:the )?future\b",
         r"\bfurther (?:improvements?|enhancements?|refinements?|optimi[sz]ations?) (?:\w+ ){0,6}(?:should|could|may|"
         r"might|would|will) be\b",
+        r"\bfurther (?:[\w-]+ ){0,2}(?:improvements?|advances?|progress|developments?) (?:\w+ ){0,2}(?:is|are) "
+        r"(?:still )?(?:critical|crucial|needed|necessary|essential|required|warranted)\b",
         r"\b(?:research|open) directions?\b",
-        r"\b(?:further|more|additional|larger|longer|prospective) (?!recent|previous|earlier|prior)(?:[\w-]+ )?"
+        r"\b(?:further|more|additional|larger|longer|prospective) (?!recent|previous|earlier|prior)"
+        r"(?:[\w-]+ (?:and [\w-]+ )?){0,2}"
         r"(?:studies|research|work|investigations?|"
         r"experiments?|analys[ie]s|trials?|data|observations?|measurements?|sampling)\b[^.]{0,120}\b(?:needed|"
         r"required|warranted|necessary|should|would|must|will|needs? to)\b",
@@ -101,7 +109,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     ],
     _OPEN: [
         r"\bremains?(?: \w+)? (?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|poorly understood|"
-        r"controversial|to be)\b", r"\bremains? open\b",
+        r"controversial|to be|unanswered|untested|unexplained)\b", r"\bremains? open\b",
+        r"\bthe question (?:still )?remains\b", r"\b(?:once|until|when) more is known\b",
         r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|unresolved|poorly understood)\b",
         r"\b(?:an|by an|through an|via an) (?:\w+ )?unknown (?:mechanism|site|route|factor|pathway|process|cause)\b",
         r"\b(?:knowledge|research) gaps?\b|\bgaps? in (?:our )?(?:knowledge|understanding)\b",
@@ -132,18 +141,27 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     _NEGATIVE: [
         r"\b(?:conflicting|contradictory|inconsistent|mixed|controversial) "
         r"(?:results|findings|evidence|data|reports)\b",
-        r"\b(?:in contrast|contrary) to (?:the )?(?:previous|earlier|prior|other|published) (?:studies|reports|"
+        r"\b(?:in (?:\w+ )?contrast|contrary) to (?:(?:most|many|some|several|much)(?: of)? )?(?:the )?"
+        r"(?:previous|earlier|prior|other|published) (?:studies|reports|findings|results|observations|trials)\b",
+        r"\b(?:in (?:\w+ )?contrast|contrary) to (?:most|many|several|much)(?: of)? (?:the )?(?:studies|reports|"
         r"findings|results|observations|trials)\b",
+        r"\b(?:findings|results|evidence|associations?|effects?) (?:is|are|was|were) not (?:universal|consistent|"
+        r"always (?:replicated|reproduced|seen|found|observed))\b",
         r"\b(?:is|are|was|were|remains?|seems?|appears?) (?:still |highly )?(?:conflicting|contradictory|"
         r"inconsistent|mixed(?=\s*[.;,)]|\s*$)|controversial)\b",
         r"\b(?:failed|fail|did not|could not) to (?:replicate|reproduce|confirm)\b",
         r"\b(?:paradox(?:ical)?|unexplained|puzzling)\b",
     ],
 }
-# "to help future research, we release..." looks forward without naming anything left open.
+# "to help future research, we release..." looks forward without naming anything left open; so do "instrumental in
+# designing future studies" and "definitions for future clinical trials".
 _NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
-                        r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|\b(?:available|accessible|useful|released?)\s+"
-                        r"(?:\w+\s+){0,2}(?:to|for)\s+future\b", re.IGNORECASE)
+                        r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|"
+                        r"\b(?:instrumental|useful|valuable|helpful) (?:in|for) \w+ing (?:\w+\s+){0,2}future\b|"
+                        r"\b(?:basis|foundation|framework|definitions?|benchmarks?|groundwork|starting point) for "
+                        r"(?:\w+\s+){0,2}future\b|"
+                        r"\b(?:available|accessible|useful|released?)\s+(?:\w+\s+){0,2}(?:to|for)\s+future\b",
+                        re.IGNORECASE)
 _RELEASED_FOR_FUTURE = re.compile(r"\b(?:release|open-?source|publish|share|distribute)s?d?\b[^.]{0,120}"
                                  r"\bfor (?:future|further) (?:research|work|studies|use)\b|\bmade? (?:\w+ ){0,4}"
                                  r"(?:publicly )?available\b[^.]{0,60}\bfor (?:future|further)\b", re.IGNORECASE)
@@ -174,13 +192,17 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
                               r"subjects|participants|data) and )?methods?|methodology|"
                               r"experimental(?:\s*$| (?:section|procedures?|design|setup|details|methods?))|"
                               r"statistical analys[ie]s|study (?:design|population)|procedures?)\b", re.IGNORECASE)
-# Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants.
-_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
+# Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants, funding
+# and disclaimers ("the views ... do not necessarily represent those of the NIH").
+_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsources? of (?:support|funding)\b|\bfunding\b|"
+                                r"\backnowledge?ments?\b|\bcompeting interests\b|\bconflicts? of interests?\b|"
+                                r"\bdisclaimers?\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
                                 r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
                                 re.IGNORECASE)
-_SOLVED = re.compile(r"\b(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate)s? (?:this|these|"
-                     r"the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b|\b(?:address|fill|close|"
+_SOLVED = re.compile(r"\b(?:(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate|balance|offset|"
+                     r"outweigh)s?|compensates? for) (?:this|these|the|such|that|those) (?:limitations?|shortcomings?|"
+                     r"drawbacks?)\b|\b(?:address|fill|close|"
                      r"bridge)(?:es|s|ed)? (?:\w+ ){0,3}(?:knowledge |research )?gaps?\b", re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _FUTURE_CUE = dict(_CUES)[_FUTURE]

@@ -211,6 +211,25 @@ def test_reference_entries_and_verbs() -> None:
     ("Real-time decoding requires more memory than the baseline.", "Discussion", None),
     ("There were no floor or ceiling effects.", "Results", None),
     ("Further analysis will be necessary to separate the two sources.", "Discussion", "future work"),
+    # cues batch 4's papers used (measured held out first), in other words
+    ("The absence of a control arm limits the generalisability of these results.", "Discussion", "limitation"),
+    ("These dates are subject to revision once nuclear markers are sequenced.", "Results", "limitation"),
+    ("The next step will be to test the compound in animal models.", "Conclusions", "future work"),
+    ("More behavioural and physiological data are now needed to confirm this pattern.", "Discussion", "future work"),
+    ("Further technical improvements are critical before the assay reaches the clinic.", "Discussion",
+     "future work"),
+    ("In planning future multicentre trials, these issues should be considered.", "Conclusions", "future work"),
+    ("It would be useful in future trials to compare subgroups.", "Discussion", "future work"),
+    ("Whether the benefit lasts remains unanswered by our data.", "Conclusions", "open question"),
+    ("The question remains whether the same holds in older adults.", "Discussion", "open question"),
+    ("Our dating is in sharp contrast to most of the studies based on mitochondrial markers.", "Discussion",
+     "negative or conflicting result"),
+    ("These associations are not consistent across cohorts.", "Discussion", "negative or conflicting result"),
+    ("The views expressed do not necessarily represent those of the funder.", "Funding", None),
+    ("The views expressed do not necessarily represent those of the NIH.", "Sources of support", None),
+    ("The large sample partly offsets the limitations of self-report.", "Discussion", None),
+    ("These lessons will be instrumental in designing future studies.", "Conclusions", None),
+    ("The consortium agreed on endpoint definitions for future clinical trials.", "Discussion", None),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind
