@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from tools.documents import Heading, Section
 from tools.sections import HEADING_NUMBER
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
@@ -30,7 +31,7 @@ _YEAR_CLUES = (re.compile(r"(?:^|[/|;•·]|(?<=\d\d\d\d))[^\S\n]*published(?: o
 _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| paper)?|original (research|article|paper|"
                           r"investigation)|article|(mini[- ]?|systematic )?review( article)?|untitled|"
                           r"(short|rapid|brief) (communication|report)|letter|editorial|commentary|perspective|"
-                          r"case report|technical note|"
+                          r"case report|(technical|taxonomic|short|brief|clinical|methods?) note|"
                           r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex|indd|rtf|odt|xml)|[\d\s.]+)$",
                           re.IGNORECASE)
 # BMC's article types, printed above the title ("STUDY PROTOCOL", "METHODOLOGY"): never the title, but kept out of
@@ -538,3 +539,34 @@ def read_front_matter(first_pages_text: str, printed_title: str | None, metadata
         year=year_in(first_pages_text) or year_in(subject) or (int(created.group(1)) if created else None),
         venue=venue_in(subject),
         doi=doi_in(subject) or doi_in(first_pages_text))
+
+
+def _names_authors(heading: str, authors: list[str]) -> bool:
+    """A heading that is a byline: a list of names with their marks, or one or more of the paper's own authors."""
+    if is_author_line(heading) or is_name_list(heading):
+        return True
+    named = [name_key(person) for person in byline_authors([heading])]
+    return bool(named) and set(named) <= {name_key(author) for author in authors}
+
+
+def bylines_as_front_matter(sections: list[Section], headings: list[Heading], authors: list[str]
+                            ) -> tuple[list[Section], list[Heading]]:
+    """The sections and outline with a byline that a reader took for a heading on the first pages ("Olof
+    Sandström,5 Olle Hernell,5 Marie-Louise Hammarström1", set in the headings' type; "Andrew Head" on a line of
+    its own) read as front matter: the text under it is the first page's (an abstract, or all of a journal's run-on
+    text), not a section named after the authors."""
+    def byline(title: str, pages: list[int | None]) -> bool:
+        first = title.split(" > ")[0]
+        return min((p for p in pages if p), default=1) <= 2 and _names_authors(first, authors)
+
+    merged: list[Section] = []
+    for section in sections:
+        if byline(section.title, [block.page for block in section.blocks]):
+            rest = section.title.split(" > ")[1:]
+            section = Section(" > ".join(["Front matter", *rest]), section.blocks, section.run_in)
+        if merged and merged[-1].title == section.title:
+            merged[-1] = Section(section.title, [*merged[-1].blocks, *section.blocks], merged[-1].run_in)
+        else:
+            merged.append(section)
+    kept = [h for h in headings if not (h.level == 1 and byline(h.title, [h.page]))]
+    return merged, kept

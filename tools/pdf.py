@@ -27,7 +27,7 @@ from tools.documents import (
     sha256_of_file,
     table_block,
 )
-from tools.front_matter import PrintedLine, plausible_title, read_front_matter
+from tools.front_matter import PrintedLine, bylines_as_front_matter, is_banner, plausible_title, read_front_matter
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
@@ -128,18 +128,36 @@ def _line_text(line: dict) -> str:
     return "".join(span["text"] for span in line["spans"])
 
 
+def _rotated(line: dict) -> bool:
+    """A line set at an angle (more than 30 degrees from the horizontal)."""
+    return abs(line.get("dir", (1.0, 0.0))[1]) > 0.5
+
+
+def _mostly_upright(blocks: list[dict]) -> bool:
+    """Most of the page's characters are set horizontally: its rotated lines are then a margin's stamp
+    ("arXiv:2203.00130v1 [cs.HC] 28 Feb 2022", set larger than the title), a publisher's vertical banner or a
+    figure's axis labels, not the paper's text. A page set sideways (a landscape table) keeps them."""
+    counts: Counter[bool] = Counter()
+    for line in (line for block in blocks for line in block.get("lines", [])):
+        counts[_rotated(line)] += len(_line_text(line))
+    return counts[False] > counts[True]
+
+
 def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
     """Text blocks of a page. PyMuPDF sometimes merges lines of both columns that share a baseline into
     one block; such a block is split back into its left and right column."""
     middle = page.rect.width / 2
     blocks: list[_RawBlock] = []
-    for block in page.get_text("dict", flags=_TEXT_FLAGS)["blocks"]:
-        if block.get("type") != 0 or not block.get("lines"):
+    text_blocks = [b for b in page.get_text("dict", flags=_TEXT_FLAGS)["blocks"] if b.get("type") == 0]
+    upright = _mostly_upright(text_blocks)
+    for block in text_blocks:
+        lines = [line for line in block.get("lines", []) if not upright or not _rotated(line)]
+        if not lines:
             continue
         by_column: dict[int, list[dict]] = {}
-        for line in block["lines"]:
+        for line in lines:
             by_column.setdefault(_column(line["bbox"][0], line["bbox"][2], middle), []).append(line)
-        groups = [by_column[1], by_column[2]] if set(by_column) == {1, 2} else [block["lines"]]
+        groups = [by_column[1], by_column[2]] if set(by_column) == {1, 2} else [lines]
         for lines in groups:
             style, share = dominant(style_counts(lines))
             blocks.append(_RawBlock(
@@ -411,8 +429,10 @@ def read_with_fonts(path: Path) -> Document:
         pdf.close()
     body = _body_style(pages)
     title_ids = _title_blocks(pages, body)
-    headings = {id(raw) for _, blocks in pages for raw, text in blocks
-                if id(raw) not in title_ids and _is_heading(raw, text, outline, body)}
+    # a first page's banner ("RESEARCH ARTICLE", "Taxonomic Note") names the article's type, not a section
+    headings = {id(raw) for number, blocks in pages for raw, text in blocks
+                if id(raw) not in title_ids and _is_heading(raw, text, outline, body)
+                and not (number == 1 and is_banner(text))}
     levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
                            if id(raw) in headings and raw.style is not None})
     sections: list[Section] = [Section(title="Front matter")]
@@ -471,6 +491,7 @@ def read_with_fonts(path: Path) -> Document:
     sha256 = sha256_of_file(path)
     printed = " ".join(text for raw, text in pages[0][1] if id(raw) in title_ids)
     front = read_front_matter(first_text, printed, metadata, first_lines)
+    sections, found = bylines_as_front_matter(sections, found, front.authors)
     return Document(
         paper_id=paper_id_from_sha256(sha256),
         title=(front.title or next((text for _, text in pages[0][1] if plausible_title(text)), path.stem))[:300],

@@ -57,6 +57,16 @@ def doubts(document: Document) -> list[str]:
     return problems
 
 
+def title_of_both(first: Document, second: Document) -> str:
+    """The layout model's title, unless the font reader read it as a line of text (a footnote: "Two supplementary
+    figures and a supplementary table are available with the online version of this paper.") and found a plausible
+    title of its own."""
+    wanted = " ".join(second.title.split())
+    read_as_prose = len(wanted) >= 20 and any(wanted in " ".join(block.text.split()) for section in first.sections
+                                              for block in section.blocks)
+    return first.title if read_as_prose and plausible_title(first.title) else second.title
+
+
 def second_reading(path: Path, first: Document) -> Document:
     """The layout model's parse unless it has more doubts than the font reader's (on the corpus the model reads
     journal layouts better: evals/pdf_structure.py); either says which reader ran and why. The model runs in a
@@ -75,6 +85,7 @@ def second_reading(path: Path, first: Document) -> Document:
         log.warning("%s: the layout model could not read it (%s); the font reader's parse is kept", path, reason)
         first.reader_note = f"{why}; the layout model could not read it ({reason}), so the font reader's parse is kept"
         return first
+    second.title = title_of_both(first, second)
     second.doubts = doubts(second)
     if len(second.doubts) > len(first.doubts):  # on a tie the model's parse: it reads journals better
         first.reader_note = f"{why}; the layout model did worse ({'; '.join(second.doubts)})"

@@ -28,7 +28,13 @@ from tools.documents import (
     table_block,
     title_key,
 )
-from tools.front_matter import is_author_line, is_banner, plausible_title, read_front_matter
+from tools.front_matter import (
+    bylines_as_front_matter,
+    is_author_line,
+    is_banner,
+    plausible_title,
+    read_front_matter,
+)
 from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_page_lines, first_pages_text, heading_name
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
@@ -514,11 +520,12 @@ def read_with_layout(path: Path) -> Document:
     width = max((page.width for page in parsed.pages), default=612.0)
     with pymupdf.open(path) as pdf:
         front = read_front_matter(first_pages_text(pdf), reading.title, parsed.metadata or {}, first_page_lines(pdf))
+    sections, headings = bylines_as_front_matter(sections, reading.outline.headings, front.authors)
     return Document(
         paper_id=paper_id_from_sha256(sha256), title=(front.title or path.stem)[:300], source="pdf",
         sections=sections, sha256=sha256, path=str(path.resolve()), page_count=parsed.page_count,
         authors=front.authors, year=front.year, venue=front.venue, doi=front.doi,
-        references=_references(reading.reference_regions, width), headings=reading.outline.headings,
+        references=_references(reading.reference_regions, width), headings=headings,
         reader="layout model")
 
 

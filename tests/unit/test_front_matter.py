@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tools.front_matter import authors_in, choose_title, doi_in, is_banner, read_front_matter, venue_in, year_in
+from tools.documents import Block, Heading, Section
+from tools.front_matter import (
+    authors_in,
+    bylines_as_front_matter,
+    choose_title,
+    doi_in,
+    is_banner,
+    read_front_matter,
+    venue_in,
+    year_in,
+)
 
 
 def test_the_printed_title_wins_over_a_template_or_a_file_name_in_the_metadata() -> None:
@@ -293,3 +303,21 @@ def test_what_a_hostile_review_found() -> None:
     assert year_in("Received: 25 September 2023 / Accepted: 28 November 2023 / Published online: 17 February 2024") \
         == 2024
     assert not any(is_banner(t) for t in ("Methods", "Protocol", "Correspondence"))
+
+
+def test_a_byline_read_as_a_heading_is_front_matter() -> None:
+    """A byline in the headings' type (IJSEM's, with its marks) or one author's name on a line of its own made a
+    section named after the authors; a heading that only looks like a name and is no author's stays one."""
+    authors = ["Maria E. Hedberg", "Olof Sandström", "Olle Hernell", "Andrew Head"]
+    sections = [Section("Front matter", [Block("Prevotella jejuni sp. nov.", 1)]),
+                Section("Olof Sandstro¨m,5 Olle Hernell,5 Marie-Louise Hammarstro¨m1", [Block("Abstract text.", 1)]),
+                Section("Andrew Head", [Block("More of the abstract.", 1)]),
+                Section("Taxonomic Note", [Block("A note.", 1)]),
+                Section("Results", [Block("Cells grew.", 3)]),
+                Section("Andrew Head", [Block("A later page's heading.", 4)])]
+    headings = [Heading(s.title, 1, s.blocks[0].page) for s in sections[1:]]
+    merged, outline = bylines_as_front_matter(sections, headings, authors)
+    assert [s.title for s in merged] == ["Front matter", "Taxonomic Note", "Results", "Andrew Head"]
+    assert [b.text for b in merged[0].blocks] == ["Prevotella jejuni sp. nov.", "Abstract text.",
+                                                  "More of the abstract."]
+    assert [h.title for h in outline] == ["Taxonomic Note", "Results", "Andrew Head"]

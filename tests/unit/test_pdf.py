@@ -4,7 +4,7 @@ import pymupdf
 import pytest
 
 from tests.conftest import PAPERS
-from tests.pdf_factory import write_encrypted_pdf, write_image_only_pdf, write_journal_pdf, write_pdf
+from tests.pdf_factory import PROSE, write_encrypted_pdf, write_image_only_pdf, write_journal_pdf, write_pdf
 from tools.documents import DocumentError
 from tools.pdf import clean_text, parse_pdf
 
@@ -292,3 +292,41 @@ def test_operators_a_math_font_printed_as_latin1_letters_are_repaired() -> None:
         "effect (d = 0.42, P = .001) in CD4+ T cells, n = 285")
     assert clean_text("about ¼ of the patients of Guðþór Þórsson") == "about ¼ of the patients of Guðþór Þórsson"
     assert clean_text("(P¼0.03; β ¼ 0.21) in CD8þCD4þ T cells") == "(P=0.03; β = 0.21) in CD8+CD4+ T cells"
+
+
+def test_a_margin_stamp_is_not_the_title_and_a_byline_is_no_heading(tmp_path: Path) -> None:
+    """arXiv prints its stamp up the left margin, larger than the title: it was read as the title, or (below the
+    first blocks) kept the title from being found, so that the title's lines became headings; a byline set in the
+    headings' type became a section named after the authors, holding the abstract."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    page.insert_text((72, 80), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
+    page.insert_text((72, 100), "and their recovery over one year", fontname="hebo", fontsize=16)
+    page.insert_text((72, 130), "Anne Focke,1 Olle Hernell,2 Marie-Louise Berg1", fontname="hebo", fontsize=12)
+    page.insert_text((30, 600), "arXiv:2203.00130v1 [cs.HC] 28 Feb 2022", fontsize=20, rotate=90)
+    page.insert_textbox(pymupdf.Rect(72, 150, 523, 400), "Step length grew after training. " + PROSE * 3,
+                        fontname="helv", fontsize=10)
+    page.insert_text((72, 420), "1 Introduction", fontname="hebo", fontsize=12)
+    page.insert_textbox(pymupdf.Rect(72, 430, 523, 700), PROSE * 4, fontname="helv", fontsize=10)
+    pdf.save(tmp_path / "stamped.pdf")
+    document = parse_pdf(tmp_path / "stamped.pdf")
+    assert document.title == "Gait after stroke in twenty adults and their recovery over one year"
+    assert [s.title for s in document.sections] == ["Front matter", "1 Introduction"]
+    assert "Step length grew" in document.sections[0].blocks[0].text
+    assert not any("arXiv:2203" in b.text for s in document.sections for b in s.blocks)
+
+
+def test_a_first_pages_banner_is_no_section(tmp_path: Path) -> None:
+    """IJSEM sets "Taxonomic Note" above the title in the headings' type: the whole paper was one section named
+    after its article type."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=595, height=842)
+    page.insert_text((72, 80), "Taxonomic Note", fontname="hebo", fontsize=12)
+    page.insert_text((72, 110), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
+    page.insert_textbox(pymupdf.Rect(72, 125, 523, 300), PROSE * 2, fontname="helv", fontsize=10)
+    page.insert_text((72, 320), "Methods", fontname="hebo", fontsize=12)
+    page.insert_textbox(pymupdf.Rect(72, 330, 523, 600), PROSE * 3, fontname="helv", fontsize=10)
+    pdf.save(tmp_path / "note.pdf")
+    document = parse_pdf(tmp_path / "note.pdf")
+    assert [s.title for s in document.sections] == ["Front matter", "Methods"]
+    assert document.title == "Gait after stroke in twenty adults"

@@ -320,3 +320,22 @@ def test_a_layout_model_reading_names_the_doubts_as_the_font_readers() -> None:
     assert reading_note("layout model", doubts) == (
         "read by the layout model, as the font reader's parse had: 6 headings in 15 pages; no reference list found")
     assert reading_note("fonts", "the layout model did worse").startswith("read by the font reader: ")
+
+
+def test_a_line_of_text_the_layout_model_took_for_the_title_gives_way_to_the_font_readers_title() -> None:
+    """IJSEM's first-page footnote ("Two supplementary figures ... are available with the online version of this
+    paper.") was the layout model's title; the font reader had the real one and read the footnote as text."""
+    from tools.documents import Block, Section
+    from tools.pdf_confidence import title_of_both
+
+    real = "Reclassification of Bifidobacterium stercoris as a later heterotypic synonym of B. adolescentis"
+    footnote = "Two supplementary figures and a supplementary table are available with the online version."
+    fonts = Document(paper_id="p", title=real, source="pdf",
+                     sections=[Section("Front matter", [Block(f"Cells were rods. {footnote}", 1)])])
+    model = Document(paper_id="p", title=footnote, source="pdf", sections=[])
+    assert title_of_both(fonts, model) == real
+    model.title = "Reclassification of Bifidobacterium stercoris"  # a title of its own: the model's stands
+    assert title_of_both(fonts, model) == "Reclassification of Bifidobacterium stercoris"
+    fonts.title = "RESEARCH ARTICLE"  # nor does a font reader's banner replace it
+    model.title = footnote
+    assert title_of_both(fonts, model) == footnote
