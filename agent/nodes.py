@@ -232,7 +232,7 @@ class TurnNodes:
         best: dict[int, Passage] = {}
         searches = [(q, "hybrid") for q in queries] + [(q, "bm25") for q in lexical or []]
         for query, retriever in searches:
-            for passage in self.s.searcher.search(query, k=2 * self.s.quality.evidence_k, retriever=retriever):
+            for passage in self.s.searcher.search(query, k=self.s.quality.retrieved_per_query, retriever=retriever):
                 if passage.chunk_id not in best or passage.score > best[passage.chunk_id].score:
                     best[passage.chunk_id] = passage
         return sorted(best.values(), key=lambda p: -p.score)

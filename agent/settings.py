@@ -131,6 +131,10 @@ class AnswerSettings(_Group):
     the bundled encoder's vectors; each number was chosen where its comment says."""
 
     evidence_k: int = Field(default=8, ge=1, le=50, description="evidence passages per question")
+    retrieved_per_query: int = Field(default=32, ge=1, le=200, description="passages each query retrieves for the "
+                                     "evidence step to rank by their best sentence; several times evidence_k, since a "
+                                     "long paper's short passages, matched by its title, crowd out the one that "
+                                     "answers (a PDF's unheaded abstract ranked 28th)")
     answer_threshold: float = Field(default=0.44, ge=0, le=1, description="answerability (0..1) below which the "
                                     "assistant says the library does not answer; chosen on PubMedQA's dev split")
     relevance_cutoff: float = Field(default=0.25, ge=0, le=1, description="a passage whose best sentence is less "

@@ -31,7 +31,8 @@ KEEP_ANSWERABLE = 0.92  # the threshold keeps this share of the dev split's answ
 
 def features(runtime, question: str, gold: str, present: bool) -> list[float]:
     quality = runtime.settings.answer
-    passages = [p for p in runtime.searcher.search(question, k=2 * quality.evidence_k) if present or p.paper_id != gold]
+    passages = [p for p in runtime.searcher.search(question, k=quality.retrieved_per_query)
+                if present or p.paper_id != gold]
     evidence = runtime.scorer.gather(question, passages, quality.evidence_k, quality.relevance_cutoff)
     judge = answerability.AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index,
                                              runtime.settings.answer.answer_threshold)

@@ -107,7 +107,7 @@ def library_replay(questions: dict[str, list[tuple[str, set[str]]]], ratios: tup
     records, _ = load(data_dir / "pubmedqa")
     runtime = shared_library(records, settings, shared_embedder(settings))
     quality = settings.answer
-    evidence = {name: [(q, gold, runtime.scorer.gather(q, runtime.searcher.search(q, k=2 * quality.evidence_k),
+    evidence = {name: [(q, gold, runtime.scorer.gather(q, runtime.searcher.search(q, k=quality.retrieved_per_query),
                                                        quality.evidence_k, quality.relevance_cutoff))
                        for q, gold in items] for name, items in questions.items()}
     out: dict[float, dict[str, tuple[float, float]]] = {}

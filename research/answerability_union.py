@@ -32,7 +32,7 @@ KEEP_ANSWERABLE = 0.92
 
 def signals(runtime, question: str, gold: set[str], present: bool) -> list[float]:
     quality = runtime.settings.answer
-    passages = [p for p in runtime.searcher.search(question, k=2 * quality.evidence_k)
+    passages = [p for p in runtime.searcher.search(question, k=quality.retrieved_per_query)
                 if present or p.paper_id not in gold]
     evidence = runtime.scorer.gather(question, passages, quality.evidence_k, quality.relevance_cutoff)
     judge = AnswerabilityJudge(runtime.scorer, runtime.searcher.lexical_index, quality.answer_threshold)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from agent.citations import MARKER
 from agent.llm.scripted import ScriptedChatModel
 from agent.runtime import Runtime, build_runtime
 from agent.settings import Settings
+from retrieval.embeddings import Embedder
 from tests.arxiv_replay import Fault, ReplayServer
-from tests.conftest import DATA, PAPERS, ROOT, ask
+from tests.conftest import DATA, PAPERS, ROOT, ask, make_runtime
+from tools.documents import Block, Document, Section
 
 S2ORC_ABSTRACT = ("We introduce S2ORC, a large corpus of 81.1M English-language academic papers spanning many "
                   "academic disciplines.")
@@ -262,3 +265,49 @@ def test_a_conversation_resumes_across_two_processes(tmp_path: Path) -> None:
     follow_up = scisynth("ask", "--json", "--conversation", "lab-1", "and its size?")
     understand = follow_up["trace"][0]["detail"]
     assert "intent follow_up" in understand and "S2ORC corpus contain" in understand
+
+
+def _panda_paper() -> Document:
+    """A paper laid out as Royal Society Open Science prints one: its unheaded abstract among the first page's
+    labels, then long sections, then the many short passages of its back matter and captions, each of which
+    (embedded and indexed with the title) matches a question on the title's words better than the abstract."""
+    title = "Prolonged transition time between colostrum and mature milk in a bear, the giant panda"
+    filler = ("The composition of mammalian milks and the duration of lactation vary from species to species, "
+              "influenced by ecology, evolutionary history and the developmental state of the neonate. ")
+    back = [Section(name, [Block(text, 12)]) for name, text in [
+        ("Competing interests", "We have no competing interests."), ("Ethics", "The study was approved."),
+        ("Funding", "The work was funded in part by a grant."), ("Data accessibility", "All data are online."),
+        ("Authors' contributions", "K.G. and M.W.K. wrote the paper."), ("Acknowledgements", "We thank the keepers.")]]
+    captions = [Section(f"Results > Figure {n}", [Block(f"Figure {n}. Giant panda milk at day {n}.", 6, "caption")])
+                for n in range(1, 13)]
+    return Document(paper_id="panda", title=title, source="test", sections=[
+        Section("Front matter", [
+            Block("Author for correspondence: Malcolm W. Kennedy e-mail: malcolm.kennedy@example.org", 1),
+            Block("Bears produce the most altricial neonates of any placental mammal. We hypothesized that the "
+                  "maturation of their secretions reflects a temporal and biochemical adaptation for altricial "
+                  "development and immune protection. Comparison of bear secretions with those of other eutherians "
+                  "yielded distinctive protein profiles. Proteomic and metabolomic analysis of serial samples "
+                  "collected from six giant pandas showed a prolonged transition from colostrum to main-phase "
+                  "lactation over approximately 30 days. Immunoglobulins, lactoferrin and oligosaccharides changed "
+                  "in abundance, with an almost complete changeover around days 20-30 postpartum, coincident with "
+                  "the maturation of the protein profile. A potential metabolic marker of starvation was detected, "
+                  "which may reflect the natural postpartum anorexia of the mothers.", 1)]),
+        *[Section(f"{n}. Discussion part {n}", [Block(filler * 6, 8)]) for n in range(1, 9)], *captions, *back])
+
+
+@pytest.mark.parametrize("depth, found", [(32, True), (16, False)])
+def test_a_long_papers_short_passages_do_not_crowd_out_its_answer(tmp_path: Path, embedder: Embedder, depth: int,
+                                                                   found: bool) -> None:
+    """An outside paper's answer ("over approximately 30 days", in its unheaded abstract) was never quoted: the
+    evidence step saw 16 passages, and the paper's one-line back matter and captions, matched by its title, took
+    them. It now ranks 32 by their best sentence (the shorter depth is kept as the case that fails)."""
+    runtime = make_runtime(tmp_path, embedder, answer={"retrieved_per_query": depth})
+    runtime.ingestor.ingest_document(_panda_paper())
+    with (DATA / "scifact" / "corpus.jsonl").open() as corpus:  # other papers: a library, not one paper alone
+        for record in map(json.loads, islice(corpus, 60)):
+            runtime.ingestor.ingest_document(Document(
+                paper_id=f"scifact-{record['doc_id']}", title=record["title"], source="test",
+                sections=[Section("Abstract", [Block(" ".join(record["abstract"]), 1)])]))
+    answer = ask(runtime, "How long does the transition from colostrum to mature milk take in giant pandas?")
+    assert ("approximately 30 days" in answer["answer"]) is found
+    runtime.engine.dispose()

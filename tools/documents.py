@@ -51,6 +51,9 @@ def table_block(caption: str, rows: Sequence[Sequence[str]], page: int | None) -
     return Block(text=f"{' '.join(caption.split()) or 'Table'}\n{markdown}", page=page, kind="table")
 
 
+FRONT_MATTER = "Front matter"  # what a PDF reader calls the text before the first heading
+
+
 @dataclass
 class Section:
     """A section with its heading path ("Methods > Participants"); `run_in` when its last heading opened a

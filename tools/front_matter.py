@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from tools.documents import Heading, Section
+from tools.documents import FRONT_MATTER, Heading, Section
 from tools.sections import HEADING_NUMBER
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
@@ -563,7 +563,7 @@ def bylines_as_front_matter(sections: list[Section], headings: list[Heading], au
     for section in sections:
         if byline(section.title, [block.page for block in section.blocks]):
             rest = section.title.split(" > ")[1:]
-            section = Section(" > ".join(["Front matter", *rest]), section.blocks, section.run_in)
+            section = Section(" > ".join([FRONT_MATTER, *rest]), section.blocks, section.run_in)
         if merged and merged[-1].title == section.title:
             merged[-1] = Section(section.title, [*merged[-1].blocks, *section.blocks], merged[-1].run_in)
         else:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pymupdf
 
 from tools.documents import (
+    FRONT_MATTER,
     Block,
     Document,
     DocumentError,
@@ -435,7 +436,7 @@ def read_with_fonts(path: Path) -> Document:
                 and not (number == 1 and is_banner(text))}
     levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
                            if id(raw) in headings and raw.style is not None})
-    sections: list[Section] = [Section(title="Front matter")]
+    sections: list[Section] = [Section(title=FRONT_MATTER)]
     found: list[Heading] = []  # every heading in reading order, the reference list's too
     trail: list[tuple[int, str, bool]] = []  # the open headings (level, title, run-in), outermost first
     reference_pages: list[tuple[float, list[_RawBlock]]] = []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.documents import (
+    FRONT_MATTER,
     Block,
     Document,
     DocumentError,
@@ -334,7 +335,7 @@ class _Outline:
     """The headings found so far and the sections they open."""
 
     def __init__(self) -> None:
-        self.sections: list[Section] = [Section("Front matter")]
+        self.sections: list[Section] = [Section(FRONT_MATTER)]
         self.headings: list[Heading] = []
         self.trail: list[_Open] = []  # the open headings, outermost first
 

@@ -57,3 +57,23 @@ def test_a_callout_set_after_a_full_stop_stays_with_its_sentence() -> None:
                                "There was an ~40% reduction (Fig. 4a), suggesting a defect. (Table 2)", "Next."]
     assert sentences("(Figure 1) A paragraph may open with one. Then more.")[0] == \
         "(Figure 1) A paragraph may open with one."
+
+
+def test_a_front_matters_unheaded_abstract_is_a_passage_of_its_own() -> None:
+    """A first page without an "Abstract" heading (Royal Society Open Science) put the correspondence address,
+    the abstract and the licence line in one passage: the abstract was diluted, and a question it answers found it
+    28th. Labels, names and addresses never share a passage with the abstract's prose."""
+    abstract = ("Bears produce the most altricial neonates of any placental mammal. We hypothesized that the "
+                "transition from colostrum to mature milk reflects an adaptation for altricial development. Analysis "
+                "of serial milk samples from six giant pandas showed a prolonged transition over about 30 days. "
+                "Early lactation in giant pandas appears to be adapted for unusually altricial neonates.")
+    document = Document(paper_id="p1", title="T", source="test", sections=[
+        Section("Front matter", [Block("Received: 7 August 2015 Accepted: 21 September 2015", 1),
+                                 Block("Author for correspondence: M. W. Kennedy e-mail: mk@example.org", 1),
+                                 Block(abstract, 1),
+                                 Block("2015 The Authors. Published under the terms of the CC BY licence.", 1)]),
+        Section("1 Introduction", [Block("Milk composition varies. " * 3, 2), Block("It also changes. " * 3, 2)])])
+    texts = [chunk.text for chunk in chunk_document(document)]
+    assert texts[1] == abstract
+    assert "Received" in texts[0] and "Kennedy" in texts[0] and "licence" in texts[2]
+    assert texts[3].startswith("Milk composition") and "It also changes" in texts[3]  # other sections as before
