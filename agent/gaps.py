@@ -53,9 +53,10 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"represent|hold|extend|be representative|be generali[sz]able)\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
-        r"\blimit(?:s|ed|ing)? (?:the |its |their |our )?(?:generali[sz]ability|generali[sz]ation|external validity|"
-        r"applicability|interpretation|inferences?|conclusions?)\b",
-        r"\bsubject to (?:future |further |later )?(?:modification|revision|change|correction)\b",
+        r"(?<!not )(?<!n't )\blimit(?:s|ed|ing)? (?:the |its |their |our )?(?:generali[sz]ability|"
+        r"generali[sz]ation|external validity)\b",
+        r"\bsubject to (?:(?:future|further|later) (?:modification|revision|change|correction)\b|"
+        r"(?:modification|revision|change|correction) (?:once|when|as soon as|if|pending)\b)",
         r"\b(?:low|limited|reduced|decreased|insufficient|lack of|lacked) (?:statistical )?power(?=\s*[.,;)]|"
         r"\s+(?:to|for|in)\b)|\b(?:under|insufficiently)[- ]?powered\b|\bpower was limited\b",
     ],
@@ -69,7 +70,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"(?:needed|required|lacking)\b",
         r"\bwe will (?:show|report|describe|present|address) (?:\w+ ){0,3}elsewhere\b",
         r"\b(?:is|are) (?:also )?(?:planned|foreseen|envisaged|envisioned)\b",
-        r"\bwill need to\b", r"\b(?:the|a|an) (?:\w+ )?next steps? (?:will|would|should|could|might) be\b",
+        r"\bwill need to\b", r"\b(?:the|a|an|our) (?:\w+ )?next steps? (?:will|would|should|could|might) be to\b|"
+        r"\bour (?:\w+ )?next steps? (?:is|are) to\b",
         r"\bit remains to (?!(?:show|prove|check|verify|compute|bound|be shown|be proved|be checked)\b)",
         r"\bwill be (?:explored|investigated|studied|examined|pursued|tackled)\b"
         r"(?![^.]*\b(?:section|below|next|chapter|appendix)\b)",
@@ -78,10 +80,10 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"\b(?:should|will|must|needs? to) (?:\w+ ){0,4}in (?:the )?future\b",
         r"\bfurther (?:improvements?|enhancements?|refinements?|optimi[sz]ations?) (?:\w+ ){0,6}(?:should|could|may|"
         r"might|would|will) be\b",
-        r"\bfurther (?:[\w-]+ ){0,2}(?:improvements?|advances?|progress|developments?) (?:\w+ ){0,2}(?:is|are) "
-        r"(?:still )?(?:critical|crucial|needed|necessary|essential|required|warranted)\b",
+        r"\bfurther (?:[\w-]+ ){0,2}(?:improvements?|advances?) (?:\w+ ){0,2}(?:is|are) "
+        r"(?:still )?(?:critical|needed|necessary|required|warranted)\b",
         r"\b(?:research|open) directions?\b",
-        r"\b(?:further|more|additional|larger|longer|prospective) (?!recent|previous|earlier|prior)"
+        r"\b(?:further|more|additional|larger|longer|prospective) (?!recent|previous|earlier|prior|than)"
         r"(?:[\w-]+ (?:and [\w-]+ )?){0,2}"
         r"(?:studies|research|work|investigations?|"
         r"experiments?|analys[ie]s|trials?|data|observations?|measurements?|sampling)\b[^.]{0,120}\b(?:needed|"
@@ -145,8 +147,9 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         r"(?:previous|earlier|prior|other|published) (?:studies|reports|findings|results|observations|trials)\b",
         r"\b(?:in (?:\w+ )?contrast|contrary) to (?:most|many|several|much)(?: of)? (?:the )?(?:studies|reports|"
         r"findings|results|observations|trials)\b",
-        r"\b(?:findings|results|evidence|associations?|effects?) (?:is|are|was|were) not (?:universal|consistent|"
-        r"always (?:replicated|reproduced|seen|found|observed))\b",
+        r"\b(?:findings|results|evidence|associations?|effects?) (?:is|are|was|were) not (?:universal|"
+        r"always (?:replicated|reproduced|seen|found|observed)|consistent across (?:studies|trials|cohorts|"
+        r"populations|reports|settings))\b",
         r"\b(?:is|are|was|were|remains?|seems?|appears?) (?:still |highly )?(?:conflicting|contradictory|"
         r"inconsistent|mixed(?=\s*[.;,)]|\s*$)|controversial)\b",
         r"\b(?:failed|fail|did not|could not) to (?:replicate|reproduce|confirm)\b",
@@ -154,11 +157,11 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     ],
 }
 # "to help future research, we release..." looks forward without naming anything left open; so do "instrumental in
-# designing future studies" and "definitions for future clinical trials".
+# designing future studies" and "a framework for future trials".
 _NOT_A_GAP = re.compile(r"\b(?:help|facilitate|foster|enable|support|aid|benefit|spur|encourage|inform|guide)s?\s+"
                         r"(?:\w+\s+){0,2}(?:future|further)\s+\w+|"
                         r"\b(?:instrumental|useful|valuable|helpful) (?:in|for) \w+ing (?:\w+\s+){0,2}future\b|"
-                        r"\b(?:basis|foundation|framework|definitions?|benchmarks?|groundwork|starting point) for "
+                        r"\b(?:basis|foundation|framework|groundwork|starting point) for "
                         r"(?:\w+\s+){0,2}future\b|"
                         r"\b(?:available|accessible|useful|released?)\s+(?:\w+\s+){0,2}(?:to|for)\s+future\b",
                         re.IGNORECASE)
@@ -192,18 +195,22 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
                               r"subjects|participants|data) and )?methods?|methodology|"
                               r"experimental(?:\s*$| (?:section|procedures?|design|setup|details|methods?))|"
                               r"statistical analys[ie]s|study (?:design|population)|procedures?)\b", re.IGNORECASE)
-# Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants, funding
-# and disclaimers ("the views ... do not necessarily represent those of the NIH").
-_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsources? of (?:support|funding)\b|\bfunding\b|"
-                                r"\backnowledge?ments?\b|\bcompeting interests\b|\bconflicts? of interests?\b|"
-                                r"\bdisclaimers?\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
+# Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants; nor is
+# its back matter (`_BACK_MATTER_PART`: "the views ... do not necessarily represent those of the NIH").
+_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
                                 r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
                                 re.IGNORECASE)
-_SOLVED = re.compile(r"\b(?:(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|remove|alleviate|balance|offset|"
-                     r"outweigh)s?|compensates? for) (?:this|these|the|such|that|those) (?:limitations?|shortcomings?|"
-                     r"drawbacks?)\b|\b(?:address|fill|close|"
-                     r"bridge)(?:es|s|ed)? (?:\w+ ){0,3}(?:knowledge |research )?gaps?\b", re.IGNORECASE)
+# A part of the back matter by its whole name ("Funding", "Sources of support"), not "Funding implications".
+_BACK_MATTER_PART = re.compile(r"^\W*(?:funding(?: (?:information|sources|statement))?|sources? of (?:support|funding)|"
+                               r"financial (?:support|disclosure)|acknowledge?ments?|competing interests|"
+                               r"conflicts? of interests?|declaration of (?:competing )?interests?|disclaimers?)\W*$",
+                               re.IGNORECASE)
+_SOLVED = re.compile(r"(?<!not )(?<!n't )(?<!never )\b(?:(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|"
+                     r"remove|alleviate|balance|offset|outweigh)s?|compensates? for) "
+                     r"(?:this|these|the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b|"
+                     r"\b(?:address|fill|close|bridge)(?:es|s|ed)? (?:\w+ ){0,3}(?:knowledge |research )?gaps?\b",
+                     re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _FUTURE_CUE = dict(_CUES)[_FUTURE]
 _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
@@ -262,7 +269,8 @@ def gap_kind(sentence: str, section: str) -> str | None:
     related work is what the paper goes on to study (unless the part sums up: "Abstract > Conclusions"), and a
     limitation named in an introduction or related work is of the work reviewed (unless "we"/"our"); an unknown, a
     conflict or a plan in Methods is why a step was taken or what a protocol will do."""
-    if _NOT_A_GAP_SECTION.search(section) and not _gap_title(section):
+    back_matter = any(_BACK_MATTER_PART.match(part) for part in section.split(">"))
+    if (_NOT_A_GAP_SECTION.search(section) or back_matter) and not _gap_title(section):
         return None
     kinds = sentence_type(sentence)
     # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.

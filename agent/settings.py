@@ -174,6 +174,13 @@ class AnswerSettings(_Group):
     stance_model: str = Field(default="", description="a JSON file 'scisynth train stance' wrote, to judge whether a "
                               "paper supports or contradicts a claim; empty: the one shipped in agent/stance.json")
 
+    @model_validator(mode="after")
+    def _retrieves_enough(self) -> AnswerSettings:
+        if self.retrieved_per_query < self.evidence_k:
+            raise ValueError(f"retrieved_per_query ({self.retrieved_per_query}) must be at least evidence_k "
+                             f"({self.evidence_k}): the evidence step chooses among the passages retrieved")
+        return self
+
 
 class TurnSettings(_Group):
     agent_mode: Literal["auto", "pipeline", "tools"] = Field(

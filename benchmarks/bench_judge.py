@@ -38,7 +38,7 @@ def main() -> None:
     for question in questions:
         turns.run(TurnRequest(question=question))
     turn = (time.process_time() - began) / len(questions)
-    evidence = [runtime.scorer.gather(q, runtime.searcher.search(q, k=2 * quality.evidence_k), quality.evidence_k,
+    evidence = [runtime.scorer.gather(q, runtime.searcher.search(q, k=quality.retrieved_per_query), quality.evidence_k,
                                       quality.relevance_cutoff) for q in questions]
     timed = {}
     for name, floor in (("with the judge", quality.quote_min_similarity), ("similarity alone (before)", None)):

@@ -41,8 +41,8 @@ MAX_TOKENS = 64
 def provider_ttft(model: LlamaCppChatModel, runtime: Runtime) -> float:
     """Seconds from calling the model with the answer prompt to its first token."""
     quality = runtime.settings.answer
-    evidence = runtime.scorer.gather(QUESTION, runtime.searcher.search(QUESTION, k=16), quality.evidence_k,
-                                     quality.relevance_cutoff)
+    found = runtime.searcher.search(QUESTION, k=quality.retrieved_per_query)
+    evidence = runtime.scorer.gather(QUESTION, found, quality.evidence_k, quality.relevance_cutoff)
     messages = [SystemMessage(render("answer_system")),
                 HumanMessage(render("answer", question=QUESTION, evidence=format_evidence(evidence)))]
     engine, _lock = model._engine()

@@ -144,8 +144,11 @@ def write_pool(pool: list[dict], out: Path, batch: int | None = None) -> None:
     """The first pool (`out`), or a later batch in a file of its own beside it (`pool-batchN.jsonl`), its ids after
     the existing ones."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    # ids after the other batches' (a re-draw of this batch keeps its ids)
-    first = sum(row.get("batch", 1) != batch for row in pool_rows(out.parent)) if batch else 0
+    rows = pool_rows(out.parent)
+    if batch and any(row.get("batch", 1) > batch for row in rows):
+        raise SystemExit(f"batch {batch} is not the last: re-drawn in place it would move the ids of the batches "
+                         f"after it away from their labels (draw it with --out into another folder to compare)")
+    first = sum(row.get("batch", 1) != batch for row in rows) if batch else 0  # a re-draw keeps its first id
     with (pool_file(out.parent, batch) if batch else out).open("w") as handle:
         for i, row in enumerate(pool, start=first):
             handle.write(json.dumps({"id": i, **row, **({"batch": batch} if batch else {})}) + "\n")

@@ -17,6 +17,7 @@ from itertools import pairwise
 from retrieval.sentences import split_sentences
 from store.catalog import Chunk, PageSpans
 from tools.documents import FRONT_MATTER, Block, Document, Section
+from tools.front_matter import is_front_label
 
 TokenCounter = Callable[[str], int]
 
@@ -144,14 +145,6 @@ def _table_chunks(paper_id: str, ordinal: int, title: str, table: Block, count_t
             for i, group in enumerate(groups)]
 
 
-_SENTENCE_END = re.compile(r"[.!?][)\]]?\s+[A-Z(]")
-
-
-def _prose(block: Block) -> bool:
-    """A paragraph of sentences (an abstract), not a first page's labels, names and addresses."""
-    return len(block.text.split()) >= 40 and len(_SENTENCE_END.findall(block.text)) >= 2
-
-
 def chunk_document(
     document: Document,
     count_tokens: TokenCounter = word_count,
@@ -170,15 +163,15 @@ def chunk_document(
                 continue
             blocks = [Block(caption, blocks[0].page, "caption")]
         pending: list[Piece] = []
-        prose_before = None
+        label_before = None
         for block_number, block in enumerate(blocks):
             # A first page's front matter mixes an unheaded abstract with addresses, dates and licence lines: a
             # passage never joins the two, so the abstract is found and quoted as what it is.
-            prose = _prose(block)
-            if run_title == FRONT_MATTER and pending and prose != prose_before:
+            label = run_title == FRONT_MATTER and is_front_label(block.text)
+            if pending and label != label_before:
                 chunks.append(_make_chunk(document.paper_id, len(chunks), run_title, pending))
                 pending = []
-            prose_before = prose
+            label_before = label
             for sentence, page in _pieces(block.text, block.page, count_tokens, max_tokens):
                 tokens = count_tokens(sentence)
                 if pending and sum(p[2] for p in pending) + tokens > max_tokens:

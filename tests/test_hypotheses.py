@@ -229,7 +229,18 @@ def test_reference_entries_and_verbs() -> None:
     ("The views expressed do not necessarily represent those of the NIH.", "Sources of support", None),
     ("The large sample partly offsets the limitations of self-report.", "Discussion", None),
     ("These lessons will be instrumental in designing future studies.", "Conclusions", None),
-    ("The consortium agreed on endpoint definitions for future clinical trials.", "Discussion", None),
+    ("The consortium agreed on a framework for future clinical trials.", "Discussion", None),
+    # and what a review of them found they took or missed
+    ("Proteins subject to modification by SUMO were enriched in the nucleus.", "Results", None),
+    ("The findings were not consistent with the null hypothesis (p < 0.001).", "Results", None),
+    ("Our model does not limit the interpretation to linear effects.", "Discussion", None),
+    ("Low temperatures limit the applicability of enzyme X in the field.", "Results", None),
+    ("The next step will be described in Section 4.", "Discussion", None),
+    ("More than 30 trials reported adverse events that would require hospitalisation.", "Results", None),
+    ("These strengths do not outweigh the limitations of the retrospective design.", "Discussion", "limitation"),
+    ("Future studies should test older adults.", "Discussion > Funding implications", "future work"),
+    ("Our next step is to test the compound in animal models.", "Conclusions", "future work"),
+    ("The next step is to compute the attention weights for each token.", "Discussion", None),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind

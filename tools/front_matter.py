@@ -31,13 +31,14 @@ _YEAR_CLUES = (re.compile(r"(?:^|[/|;•·]|(?<=\d\d\d\d))[^\S\n]*published(?: o
 _NOT_A_TITLE = re.compile(r"^(open( access)?|research( article| note| letter| paper)?|original (research|article|paper|"
                           r"investigation)|article|(mini[- ]?|systematic )?review( article)?|untitled|"
                           r"(short|rapid|brief) (communication|report)|letter|editorial|commentary|perspective|"
-                          r"case report|(technical|taxonomic|short|brief|clinical|methods?) note|"
+                          r"case report|technical note|"
                           r"proceedings template.*|microsoft word\b.*|\S+\.(pdf|docx?|tex|indd|rtf|odt|xml)|[\d\s.]+)$",
                           re.IGNORECASE)
 # BMC's article types, printed above the title ("STUDY PROTOCOL", "METHODOLOGY"): never the title, but kept out of
 # `is_banner`, which also rejects headings, and "Methodology" or "Study protocol" heads many a paper's section.
 _ARTICLE_TYPE = re.compile(r"^(study\s+protocol|methodology(\s+article)?|debate|technical\s+advance|"
-                           r"(software|database)\s+article|research(\s+article)?)(\s+open\s+access)?$", re.IGNORECASE)
+                           r"(software|database)\s+article|research(\s+article)?|"
+                           r"(taxonomic|short|brief|clinical|methods?)\s+note)(\s+open\s+access)?$", re.IGNORECASE)
 # A line that says where the paper is or under which terms, not what it is called.
 _LICENCE_OR_LINK = re.compile(r"licen[cs]ed? under|creative commons|all rights reserved|©|"
                               r"copyright\s*(?:\(c\)|\d{4})|\bdoi\s*:|doi\.org|https?://|www\.|"
@@ -427,6 +428,27 @@ def is_banner(text: str) -> bool:
     return bool(_NOT_A_TITLE.match(text.strip()))
 
 
+_CORRESPONDENCE = re.compile(r"\b(?:correspondence|corresponding author|e-?mail|present address|"
+                             r"subject (?:category|areas?))\b",
+                             re.IGNORECASE)
+_AFFILIATION = re.compile(r"\b(?:universit\w*|institut\w*|department|hospital|laborator\w*|faculty|college)\b",
+                          re.IGNORECASE)
+
+
+def is_front_label(text: str) -> bool:
+    """A first page's record rather than its prose: a labelled line ("Received: ...", "Keywords: ..."), a licence,
+    a link or an address, correspondence, affiliations, or a byline."""
+    return bool(_FRONT_LABEL.match(text) or _LICENCE_OR_LINK.search(text) or _ADDRESS.search(text)
+                or _CORRESPONDENCE.search(text) or (_AFFILIATION.search(text) and text.count(". ") < 2)
+                or is_author_line(text) or is_name_list(text))
+
+
+def names_article_type(text: str) -> bool:
+    """A banner or an article type ("RESEARCH ARTICLE", "Taxonomic Note", "STUDY PROTOCOL"): what a label above a
+    title says, though some ("Case report", "Methodology") also head sections below it."""
+    return is_banner(text) or bool(_ARTICLE_TYPE.match(text.strip()))
+
+
 def is_author_line(text: str) -> bool:
     """A list of authors with their affiliation marks ("Anne Focke 1*, Christian Stockinger 1 and ...")."""
     return len(_NAME_MARK.findall(text)) >= 2
@@ -549,24 +571,42 @@ def _names_authors(heading: str, authors: list[str]) -> bool:
     return bool(named) and set(named) <= {name_key(author) for author in authors}
 
 
-def bylines_as_front_matter(sections: list[Section], headings: list[Heading], authors: list[str]
-                            ) -> tuple[list[Section], list[Heading]]:
-    """The sections and outline with a byline that a reader took for a heading on the first pages ("Olof
-    Sandström,5 Olle Hernell,5 Marie-Louise Hammarström1", set in the headings' type; "Andrew Head" on a line of
-    its own) read as front matter: the text under it is the first page's (an abstract, or all of a journal's run-on
-    text), not a section named after the authors."""
-    def byline(title: str, pages: list[int | None]) -> bool:
-        first = title.split(" > ")[0]
-        return min((p for p in pages if p), default=1) <= 2 and _names_authors(first, authors)
+def _of_the_front(heading: str, title: str, authors: list[str]) -> bool:
+    """A line of a title set over several ("Faithfulness in Long-form Summarization", the second of two; a heading
+    the whole title's reader fell back on is no such line) or a byline."""
+    line, whole = _key(heading), _key(title)
+    return (len(heading.split()) >= 3 and line in whole and line != whole) or _names_authors(heading, authors)
 
+
+def front_lines_as_front_matter(sections: list[Section], headings: list[Heading], title: str, authors: list[str]
+                                ) -> tuple[list[Section], list[Heading]]:
+    """The sections and outline with a line of the title or a byline that a reader took for a heading before the
+    paper's first section ("Faithfulness in Long-form Summarization"; "Olof Sandström,5 Olle Hernell,5 Marie-Louise
+    Hammarström1", set in the headings' type; "Andrew Head" on a line of its own) read as front matter: the text
+    under it is the first page's (an abstract, or all of a journal's run-on text), not a section named after the
+    title or the authors; so are the parts under such a heading ("... > Acknowledgements"). Past the first other
+    heading nothing changes ("Lake Victoria, Lake Malawi and Lake Tanganyika" heads a section)."""
     merged: list[Section] = []
+    dropped = ""  # the byline heading the sections before this one were under
+    leading = True
     for section in sections:
-        if byline(section.title, [block.page for block in section.blocks]):
-            rest = section.title.split(" > ")[1:]
+        head, *rest = section.title.split(" > ")
+        pages = [block.page for block in section.blocks if block.page]
+        if head == dropped or (leading and head != FRONT_MATTER and min(pages, default=1) <= 2
+                               and _of_the_front(head, title, authors)):
+            dropped = head
             section = Section(" > ".join([FRONT_MATTER, *rest]), section.blocks, section.run_in)
-        if merged and merged[-1].title == section.title:
+        else:
+            dropped = ""
+        leading = leading and section.title.split(" > ")[0] == FRONT_MATTER
+        if leading and merged and merged[-1].title == section.title:
             merged[-1] = Section(section.title, [*merged[-1].blocks, *section.blocks], merged[-1].run_in)
         else:
             merged.append(section)
-    kept = [h for h in headings if not (h.level == 1 and byline(h.title, [h.page]))]
-    return merged, kept
+    outline: list[Heading] = []
+    for heading in headings:  # the outline's leading title lines and bylines, the ones no section names among them
+        if not (outline or heading.level != 1 or (heading.page or 1) > 2) and _of_the_front(heading.title, title,
+                                                                                              authors):
+            continue
+        outline.append(heading)
+    return merged, outline

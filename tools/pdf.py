@@ -28,7 +28,13 @@ from tools.documents import (
     sha256_of_file,
     table_block,
 )
-from tools.front_matter import PrintedLine, bylines_as_front_matter, is_banner, plausible_title, read_front_matter
+from tools.front_matter import (
+    PrintedLine,
+    front_lines_as_front_matter,
+    names_article_type,
+    plausible_title,
+    read_front_matter,
+)
 from tools.pdf_layout import Style, dominant, numbered_depth, run_in_lead, stands_out, style_counts, style_levels
 from tools.pdf_tables import Box, Table, page_words, table_at_caption
 from tools.references import parse_reference, split_entries
@@ -39,6 +45,7 @@ MAX_CHARACTERS = 20_000_000
 # Expand ligatures (no TEXT_PRESERVE_LIGATURES), keep only text inside the page box, drop images.
 _TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 _MARGIN_SHARE = 0.07  # top and bottom share of the page where running headers and page numbers live
+_SIDE_MARGIN_SHARE = 0.1  # left and right share of the page where stamps and vertical banners are set
 _NUMBERED_HEADING = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?|[IVX]+\.)\s+[A-Z][^.!?]{1,80}$")
 _NAMED_HEADINGS = {
     "abstract", "introduction", "background", "related work", "method", "methods", "results",
@@ -134,10 +141,16 @@ def _rotated(line: dict) -> bool:
     return abs(line.get("dir", (1.0, 0.0))[1]) > 0.5
 
 
+def _in_side_margin(line: dict, width: float) -> bool:
+    """A line that lies in the outer tenth of the page on either side."""
+    x0, _, x1, _ = line["bbox"]
+    return x1 <= width * _SIDE_MARGIN_SHARE or x0 >= width * (1 - _SIDE_MARGIN_SHARE)
+
+
 def _mostly_upright(blocks: list[dict]) -> bool:
-    """Most of the page's characters are set horizontally: its rotated lines are then a margin's stamp
-    ("arXiv:2203.00130v1 [cs.HC] 28 Feb 2022", set larger than the title), a publisher's vertical banner or a
-    figure's axis labels, not the paper's text. A page set sideways (a landscape table) keeps them."""
+    """Most of the page's characters are set horizontally: a line set at an angle in its side margin is then a
+    stamp ("arXiv:2203.00130v1 [cs.HC] 28 Feb 2022", set larger than the title) or a publisher's vertical banner,
+    not the paper's text. A sideways table or caption inside the page, or a page set sideways, keeps its lines."""
     counts: Counter[bool] = Counter()
     for line in (line for block in blocks for line in block.get("lines", [])):
         counts[_rotated(line)] += len(_line_text(line))
@@ -152,7 +165,8 @@ def _page_blocks(page: pymupdf.Page) -> list[_RawBlock]:
     text_blocks = [b for b in page.get_text("dict", flags=_TEXT_FLAGS)["blocks"] if b.get("type") == 0]
     upright = _mostly_upright(text_blocks)
     for block in text_blocks:
-        lines = [line for line in block.get("lines", []) if not upright or not _rotated(line)]
+        lines = [line for line in block.get("lines", [])
+                 if not (upright and _rotated(line) and _in_side_margin(line, page.rect.width))]
         if not lines:
             continue
         by_column: dict[int, list[dict]] = {}
@@ -312,6 +326,14 @@ def _title_blocks(pages: list[Page], body: Style | None) -> set[int]:
     return set(run)
 
 
+def _banners_before_prose(pages: list[Page]) -> set[int]:
+    """ids of the first page's labels read before its first paragraph: "RESEARCH ARTICLE", "Taxonomic Note" (set
+    beside the title) name the article's type, not a section; after the text begins, "Case report" heads one."""
+    first = pages[0][1] if pages else []
+    end = next((i for i, (_, text) in enumerate(first) if len(text) >= 200), len(first))
+    return {id(raw) for raw, text in first[:end] if names_article_type(text)}
+
+
 def _reference_entries(blocks: list[_RawBlock], page_width: float) -> list[tuple[float, str]]:
     """The reference list's lines with their indent from their column's left edge on their page."""
     middle = page_width / 2
@@ -430,10 +452,9 @@ def read_with_fonts(path: Path) -> Document:
         pdf.close()
     body = _body_style(pages)
     title_ids = _title_blocks(pages, body)
-    # a first page's banner ("RESEARCH ARTICLE", "Taxonomic Note") names the article's type, not a section
-    headings = {id(raw) for number, blocks in pages for raw, text in blocks
-                if id(raw) not in title_ids and _is_heading(raw, text, outline, body)
-                and not (number == 1 and is_banner(text))}
+    banners = _banners_before_prose(pages)
+    headings = {id(raw) for _, blocks in pages for raw, text in blocks
+                if id(raw) not in title_ids | banners and _is_heading(raw, text, outline, body)}
     levels = style_levels({raw.style for _, blocks in pages for raw, _ in blocks
                            if id(raw) in headings and raw.style is not None})
     sections: list[Section] = [Section(title=FRONT_MATTER)]
@@ -492,10 +513,11 @@ def read_with_fonts(path: Path) -> Document:
     sha256 = sha256_of_file(path)
     printed = " ".join(text for raw, text in pages[0][1] if id(raw) in title_ids)
     front = read_front_matter(first_text, printed, metadata, first_lines)
-    sections, found = bylines_as_front_matter(sections, found, front.authors)
+    title = (front.title or next((text for _, text in pages[0][1] if plausible_title(text)), path.stem))[:300]
+    sections, found = front_lines_as_front_matter(sections, found, title, front.authors)
     return Document(
         paper_id=paper_id_from_sha256(sha256),
-        title=(front.title or next((text for _, text in pages[0][1] if plausible_title(text)), path.stem))[:300],
+        title=title,
         source="pdf",
         sections=sections,
         authors=front.authors,

@@ -58,12 +58,15 @@ def doubts(document: Document) -> list[str]:
 
 
 def title_of_both(first: Document, second: Document) -> str:
-    """The layout model's title, unless the font reader read it as a line of text (a footnote: "Two supplementary
-    figures and a supplementary table are available with the online version of this paper.") and found a plausible
-    title of its own."""
+    """The layout model's title, unless it is a sentence the font reader read as text (a footnote: "Two
+    supplementary figures and a supplementary table are available with the online version of this paper.") and the
+    font reader found a plausible title of its own that is not a part of it. (A real title appears in the text too,
+    in a "Cite this article: ..." line, but ends without a full stop.)"""
     wanted = " ".join(second.title.split())
-    read_as_prose = len(wanted) >= 20 and any(wanted in " ".join(block.text.split()) for section in first.sections
-                                              for block in section.blocks)
+    mine = " ".join(first.title.split())
+    sentence = len(wanted) >= 20 and wanted.endswith(".") and mine.lower() not in wanted.lower()
+    read_as_prose = sentence and any(wanted in " ".join(block.text.split()) for section in first.sections
+                                     for block in section.blocks)
     return first.title if read_as_prose and plausible_title(first.title) else second.title
 
 

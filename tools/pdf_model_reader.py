@@ -30,7 +30,7 @@ from tools.documents import (
     title_key,
 )
 from tools.front_matter import (
-    bylines_as_front_matter,
+    front_lines_as_front_matter,
     is_author_line,
     is_banner,
     plausible_title,
@@ -521,7 +521,8 @@ def read_with_layout(path: Path) -> Document:
     width = max((page.width for page in parsed.pages), default=612.0)
     with pymupdf.open(path) as pdf:
         front = read_front_matter(first_pages_text(pdf), reading.title, parsed.metadata or {}, first_page_lines(pdf))
-    sections, headings = bylines_as_front_matter(sections, reading.outline.headings, front.authors)
+    sections, headings = front_lines_as_front_matter(sections, reading.outline.headings, front.title or "",
+                                                     front.authors)
     return Document(
         paper_id=paper_id_from_sha256(sha256), title=(front.title or path.stem)[:300], source="pdf",
         sections=sections, sha256=sha256, path=str(path.resolve()), page_count=parsed.page_count,

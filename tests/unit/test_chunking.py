@@ -67,13 +67,19 @@ def test_a_front_matters_unheaded_abstract_is_a_passage_of_its_own() -> None:
                 "transition from colostrum to mature milk reflects an adaptation for altricial development. Analysis "
                 "of serial milk samples from six giant pandas showed a prolonged transition over about 30 days. "
                 "Early lactation in giant pandas appears to be adapted for unusually altricial neonates.")
+    licence = "2015 The Authors. Published under the terms of the Creative Commons Attribution License."
+    head, tail = abstract[:200], abstract[200:]  # an abstract set over two columns: two blocks, one passage
     document = Document(paper_id="p1", title="T", source="test", sections=[
         Section("Front matter", [Block("Received: 7 August 2015 Accepted: 21 September 2015", 1),
                                  Block("Author for correspondence: M. W. Kennedy e-mail: mk@example.org", 1),
-                                 Block(abstract, 1),
-                                 Block("2015 The Authors. Published under the terms of the CC BY licence.", 1)]),
+                                 Block("1Institute of Biodiversity, University of Glasgow, Glasgow G12 8QQ, UK", 1),
+                                 Block(head, 1), Block(tail, 1), Block(licence, 1)]),
         Section("1 Introduction", [Block("Milk composition varies. " * 3, 2), Block("It also changes. " * 3, 2)])])
     texts = [chunk.text for chunk in chunk_document(document)]
-    assert texts[1] == abstract
-    assert "Received" in texts[0] and "Kennedy" in texts[0] and "licence" in texts[2]
+    assert texts[1] == f"{head}\n{tail}"
+    assert "Received" in texts[0] and "Kennedy" in texts[0] and "Glasgow" in texts[0] and texts[2] == licence
     assert texts[3].startswith("Milk composition") and "It also changes" in texts[3]  # other sections as before
+    whole = Document(paper_id="p2", title="T", source="test", sections=[Section("Front matter", [
+        Block(abstract, 1), Block("A short paragraph follows.", 1), Block(abstract, 2)])])
+    assert len(chunk_document(whole)) == len(chunk_document(Document(  # a paper read without headings: as before
+        paper_id="p3", title="T", source="test", sections=[Section("Body", whole.sections[0].blocks)])))

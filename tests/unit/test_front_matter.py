@@ -5,9 +5,9 @@ from __future__ import annotations
 from tools.documents import Block, Heading, Section
 from tools.front_matter import (
     authors_in,
-    bylines_as_front_matter,
     choose_title,
     doi_in,
+    front_lines_as_front_matter,
     is_banner,
     read_front_matter,
     venue_in,
@@ -316,8 +316,41 @@ def test_a_byline_read_as_a_heading_is_front_matter() -> None:
                 Section("Results", [Block("Cells grew.", 3)]),
                 Section("Andrew Head", [Block("A later page's heading.", 4)])]
     headings = [Heading(s.title, 1, s.blocks[0].page) for s in sections[1:]]
-    merged, outline = bylines_as_front_matter(sections, headings, authors)
+    merged, outline = front_lines_as_front_matter(sections, headings, "Prevotella jejuni sp. nov.", authors)
     assert [s.title for s in merged] == ["Front matter", "Taxonomic Note", "Results", "Andrew Head"]
     assert [b.text for b in merged[0].blocks] == ["Prevotella jejuni sp. nov.", "Abstract text.",
                                                   "More of the abstract."]
     assert [h.title for h in outline] == ["Taxonomic Note", "Results", "Andrew Head"]
+    # past the paper's first section, a heading that reads like a list of names is a heading
+    lakes = [Section("Front matter", [Block("Abstract text.", 1)]), Section("Introduction", [Block("Why.", 1)]),
+             Section("Lake Victoria, Lake Malawi and Lake Tanganyika", [Block("Three lakes.", 2)]),
+             Section("Results", [Block("Cells grew.", 3)]), Section("Results", [Block("More cells grew.", 3)])]
+    assert front_lines_as_front_matter(lakes, [], "Three lakes", authors)[0] == lakes
+
+
+def test_the_parts_under_a_byline_heading_are_front_matter_too() -> None:
+    """IJSEM's byline, read as a level-1 heading, held the whole paper and its Acknowledgements on page 6: both are
+    the front matter's, and the outline keeps no byline (two lines of it were two headings)."""
+    authors = ["Maria E. Hedberg", "Anne Israelsson", "Olof Sandström", "Olle Hernell", "Marie-Louise Hammarström"]
+    byline = "Olof Sandstro¨m,5 Olle Hernell,5 Marie-Louise Hammarstro¨m1"
+    sections = [Section("Front matter", [Block("Prevotella jejuni sp. nov.", 1)]),
+                Section(byline, [Block("The whole paper.", 1), Block("Its end.", 5)]),
+                Section(f"{byline} > Acknowledgements", [Block("We thank the clinic.", 6)])]
+    headings = [Heading("Maria E. Hedberg,1 Anne Israelsson,1", 1, 1), Heading(byline, 1, 1),
+                Heading("Acknowledgements", 2, 6)]
+    merged, outline = front_lines_as_front_matter(sections, headings, "Prevotella jejuni sp. nov.", authors)
+    assert [s.title for s in merged] == ["Front matter", "Front matter > Acknowledgements"]
+    assert [h.title for h in outline] == ["Acknowledgements"]
+
+
+def test_the_titles_second_line_read_as_a_heading_is_front_matter() -> None:
+    """An EACL paper's two-line title, in a type its later pages use too: its second line headed the abstract."""
+    title = "LONGEVAL: Guidelines for Human Evaluation of Faithfulness in Long-form Summarization"
+    sections = [Section("Faithfulness in Long-form Summarization", [Block("Kalpesh Krishna", 1)]),
+                Section("Faithfulness in Long-form Summarization > Abstract", [Block("While human evaluation", 1)]),
+                Section("1 Introduction", [Block("Faithfulness matters.", 1)])]
+    merged, _ = front_lines_as_front_matter(sections, [], title, ["Kalpesh Krishna"])
+    assert [s.title for s in merged] == ["Front matter", "Front matter > Abstract", "1 Introduction"]
+    # a heading that only shares a word or two with the title stays
+    short = [Section("Summarization", [Block("Text.", 1)]), Section("Methods", [Block("More.", 2)])]
+    assert front_lines_as_front_matter(short, [], title, [])[0] == short

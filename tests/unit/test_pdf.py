@@ -316,17 +316,39 @@ def test_a_margin_stamp_is_not_the_title_and_a_byline_is_no_heading(tmp_path: Pa
     assert not any("arXiv:2203" in b.text for s in document.sections for b in s.blocks)
 
 
-def test_a_first_pages_banner_is_no_section(tmp_path: Path) -> None:
-    """IJSEM sets "Taxonomic Note" above the title in the headings' type: the whole paper was one section named
-    after its article type."""
+def _first_page(lines: list[tuple[float, str, float]], boxes: list[tuple[float, float, str]]
+                ) -> tuple[pymupdf.Document, pymupdf.Page]:
+    """A new PDF whose first page has bold `lines` (y, text, size) and paragraphs in `boxes` (top, bottom, text)."""
     pdf = pymupdf.open()
     page = pdf.new_page(width=595, height=842)
-    page.insert_text((72, 80), "Taxonomic Note", fontname="hebo", fontsize=12)
-    page.insert_text((72, 110), "Gait after stroke in twenty adults", fontname="hebo", fontsize=16)
-    page.insert_textbox(pymupdf.Rect(72, 125, 523, 300), PROSE * 2, fontname="helv", fontsize=10)
-    page.insert_text((72, 320), "Methods", fontname="hebo", fontsize=12)
-    page.insert_textbox(pymupdf.Rect(72, 330, 523, 600), PROSE * 3, fontname="helv", fontsize=10)
+    for y, text, size in lines:
+        page.insert_text((72, y), text, fontname="hebo", fontsize=size)
+    for top, bottom, text in boxes:
+        page.insert_textbox(pymupdf.Rect(72, top, 523, bottom), text, fontname="helv", fontsize=10)
+    return pdf, page
+
+
+def test_a_first_pages_banner_is_no_section(tmp_path: Path) -> None:
+    """IJSEM sets "Taxonomic Note" beside the title in the headings' type: the whole paper was one section named
+    after its article type."""
+    pdf, _ = _first_page([(80, "Taxonomic Note", 12), (110, "Gait after stroke in twenty adults", 16),
+                          (320, "Methods", 12)], [(125, 300, PROSE * 2), (330, 600, PROSE * 3)])
     pdf.save(tmp_path / "note.pdf")
     document = parse_pdf(tmp_path / "note.pdf")
     assert [s.title for s in document.sections] == ["Front matter", "Methods"]
     assert document.title == "Gait after stroke in twenty adults"
+
+
+def test_a_sideways_table_and_a_case_report_heading_below_the_title_are_kept(tmp_path: Path) -> None:
+    """Only text at an angle in a side margin is furniture, and only a label before the first page's text is a
+    banner: a table set sideways inside the page keeps its rows, and "Case report" further down heads a section."""
+    pdf, page = _first_page([(80, "Gait after stroke in one adult", 16), (120, "Introduction", 12),
+                             (350, "Case report", 12)],
+                            [(130, 330, PROSE * 3), (360, 560, "A 54-year-old man walked slowly. " + PROSE * 2)])
+    for n, row in enumerate(["Step length 0.42 0.51", "Cadence 88 97"]):
+        page.insert_text((300 + 14 * n, 780), row, fontname="helv", fontsize=9, rotate=90)
+    pdf.save(tmp_path / "case.pdf")
+    document = parse_pdf(tmp_path / "case.pdf")
+    assert [s.title for s in document.sections] == ["Introduction", "Case report"]
+    text = " ".join(b.text for s in document.sections for b in s.blocks)
+    assert "Step length 0.42 0.51" in text and "Cadence 88 97" in text and "A 54-year-old man" in text

@@ -339,3 +339,8 @@ def test_a_line_of_text_the_layout_model_took_for_the_title_gives_way_to_the_fon
     fonts.title = "RESEARCH ARTICLE"  # nor does a font reader's banner replace it
     model.title = footnote
     assert title_of_both(fonts, model) == footnote
+    # a real title is in the text too ("Cite this article: ... <title>. R. Soc. open sci."): it stands
+    whole = "Prolonged transition time between colostrum and mature milk in a bear"
+    cited = Document(paper_id="p", title="Prolonged transition time between colostrum", source="pdf", sections=[
+        Section("Front matter", [Block(f"Cite this article: Griffiths K. 2015 {whole}. R. Soc. open sci. 2.", 1)])])
+    assert title_of_both(cited, Document(paper_id="p", title=whole, source="pdf", sections=[])) == whole

@@ -59,3 +59,10 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert trusted(["*"])("192.0.2.1") and not trusted([])("127.0.0.1")
     with pytest.raises(ValidationError, match="not an address or a network"):
         Settings(trusted_proxies="10.0.0.0/8,proxy.example")
+
+
+def test_a_query_retrieves_at_least_the_evidence_it_chooses_from() -> None:
+    """More evidence passages than a query retrieves cannot be chosen: a clear error, not a silent cap."""
+    with pytest.raises(ValidationError, match="retrieved_per_query \\(6\\) must be at least evidence_k \\(8\\)"):
+        AnswerSettings(retrieved_per_query=6)
+    assert AnswerSettings(evidence_k=40, retrieved_per_query=40).retrieved_per_query == 40
