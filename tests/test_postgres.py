@@ -95,8 +95,10 @@ def test_two_replicas_share_the_library_and_the_conversations(postgres: object, 
         asked = first.post(f"/v1/conversations/{conversation['id']}/messages",
                            json={"content": "How does SPECTER use citations?"})
         assert asked.status_code == 200
+        # (a follow-up the paper answers plainly: SCIDOCS; "Which model does it start from?" is answered by no
+        # quote naming SciBERT, and since each query retrieves 32 passages the assistant says so)
         followed = second.post(f"/v1/conversations/{conversation['id']}/messages",
-                               json={"content": "Which model does it start from?"})
+                               json={"content": "Which benchmark is it evaluated on?"})
         assert followed.status_code == 200 and followed.json()["citations"]
         history = second.get(f"/v1/conversations/{conversation['id']}").json()["messages"]
         assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
