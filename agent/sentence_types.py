@@ -32,7 +32,8 @@ _AIM = re.compile(
     r"(?:aims|aimed|seeks|sought)|"
     r"we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
     r"investigate|investigated|examine|examined|test|tested|explore|explored) (?:whether|if|how|why|what)|"
-    r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|in this (?:paper|study|work|article),? we "
+    r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|to test (?:our|the|this) hypothes[ie]s\b|"
+    r"in this (?:paper|study|work|article),? we "
     r"(?:propose|present|introduce|investigate|study|examine|explore|describe|address)|(?:in )?(?:section|chapter) "
     r"\d+,? (?:we )?(?:describes?|presents?|discuss(?:es)?|introduces?))", re.IGNORECASE)
 _PRIOR = re.compile(

@@ -30,6 +30,9 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     ("Annotators were asked to mark each unsupported claim.", "instruction"),
     ("This study aims to estimate how many annotators are needed.", "aim"),
     ("We hypothesised that longer summaries need more annotators.", "aim"),
+    # a Royal Society paper's aim, quoted as the answer to how long the change it measured takes
+    ("In this study, we turned to pandas as an extreme case, to test our hypothesis that maturation is slow.", "aim"),
+    ("The results support the hypothesis that maturation is slow.", "finding"),
     ("Smith et al. showed that agreement drops for long documents.", "prior_work"),
     ("We recruited 40 participants from a crowdsourcing platform.", "method"),
     ("We found that three annotators reach an agreement of 0.8.", "finding"),
