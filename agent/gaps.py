@@ -23,6 +23,7 @@ from agent.prose import is_body_prose, is_verb_form
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import HybridSearcher, Passage
+from tools.sections import is_back_matter
 
 _LIMITATION = "limitation"
 _FUTURE = "future work"
@@ -196,16 +197,11 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
                               r"experimental(?:\s*$| (?:section|procedures?|design|setup|details|methods?))|"
                               r"statistical analys[ie]s|study (?:design|population)|procedures?)\b", re.IGNORECASE)
 # Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants; nor is
-# its back matter (`_BACK_MATTER_PART`: "the views ... do not necessarily represent those of the NIH").
+# its back matter (tools/sections.py: "the views ... do not necessarily represent those of the NIH").
 _NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
                                 r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
                                 re.IGNORECASE)
-# A part of the back matter by its whole name ("Funding", "Sources of support"), not "Funding implications".
-_BACK_MATTER_PART = re.compile(r"^\W*(?:funding(?: (?:information|sources|statement))?|sources? of (?:support|funding)|"
-                               r"financial (?:support|disclosure)|acknowledge?ments?|competing interests|"
-                               r"conflicts? of interests?|declaration of (?:competing )?interests?|disclaimers?)\W*$",
-                               re.IGNORECASE)
 _SOLVED = re.compile(r"(?<!not )(?<!n't )(?<!never )\b(?:(?:overcome|address(?:es|ed)?|avoid|circumvent|mitigate|"
                      r"remove|alleviate|balance|offset|outweigh)s?|compensates? for) "
                      r"(?:this|these|the|such|that|those) (?:limitations?|shortcomings?|drawbacks?)\b|"
@@ -269,8 +265,7 @@ def gap_kind(sentence: str, section: str) -> str | None:
     related work is what the paper goes on to study (unless the part sums up: "Abstract > Conclusions"), and a
     limitation named in an introduction or related work is of the work reviewed (unless "we"/"our"); an unknown, a
     conflict or a plan in Methods is why a step was taken or what a protocol will do."""
-    back_matter = any(_BACK_MATTER_PART.match(part) for part in section.split(">"))
-    if (_NOT_A_GAP_SECTION.search(section) or back_matter) and not _gap_title(section):
+    if (_NOT_A_GAP_SECTION.search(section) or is_back_matter(section)) and not _gap_title(section):
         return None
     kinds = sentence_type(sentence)
     # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.

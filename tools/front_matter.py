@@ -575,7 +575,8 @@ def _of_the_front(heading: str, title: str, authors: list[str]) -> bool:
     """A line of a title set over several ("Faithfulness in Long-form Summarization", the second of two; a heading
     the whole title's reader fell back on is no such line) or a byline."""
     line, whole = _key(heading), _key(title)
-    return (len(heading.split()) >= 3 and line in whole and line != whole) or _names_authors(heading, authors)
+    return ((len(heading.split()) >= 3 and bool(line) and line in whole and line != whole)
+            or _names_authors(heading, authors))
 
 
 def front_lines_as_front_matter(sections: list[Section], headings: list[Heading], title: str, authors: list[str]

@@ -153,7 +153,7 @@ def _mostly_upright(blocks: list[dict]) -> bool:
     not the paper's text. A sideways table or caption inside the page, or a page set sideways, keeps its lines."""
     counts: Counter[bool] = Counter()
     for line in (line for block in blocks for line in block.get("lines", [])):
-        counts[_rotated(line)] += len(_line_text(line))
+        counts[_rotated(line)] += sum(len(span["text"]) for span in line["spans"])
     return counts[False] > counts[True]
 
 

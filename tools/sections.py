@@ -14,7 +14,9 @@ HEADING_NUMBER = r"(?:[\dIVXivx]+(?:\.\d+)*\.?\s+)?"  # a heading's number: "1 "
 # "Availability of naloxone in pharmacies").
 _BACK_MATTER = (
     r"references?\b|bibliography|works cited|literature cited|"
-    r"acknowledge?ments?|funding|financial (?:support|disclosure)|author(?:s?['’]?s?)? (?:details|contributions?|"
+    r"acknowledge?ments?|funding(?!\s+(?:implications?|polic(?:y|ies)|models?|decisions?)\b)|"
+    r"sources? of (?:support|funding)|disclaimers?|financial (?:support|disclosure)|"
+    r"author(?:s?['’]?s?)? (?:details|contributions?|"
     r"information|summary|statement)|credit authorship|competing (?:interests?|financial)|conflicts? of interest|"
     r"declarations?\b|disclosures?\s*$|disclosures? (?:statement|of (?:potential )?conflicts?)|ethic|"
     r"informed consent|consent for publication|availability of (?:data|materials?|code|software|supporting)|"

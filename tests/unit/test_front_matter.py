@@ -354,3 +354,5 @@ def test_the_titles_second_line_read_as_a_heading_is_front_matter() -> None:
     # a heading that only shares a word or two with the title stays
     short = [Section("Summarization", [Block("Text.", 1)]), Section("Methods", [Block("More.", 2)])]
     assert front_lines_as_front_matter(short, [], title, [])[0] == short
+    marks = [Section("* * *", [Block("Text.", 1)]), Section("Methods", [Block("More.", 2)])]  # no letters: no line
+    assert front_lines_as_front_matter(marks, [], title, [])[0] == marks

@@ -352,3 +352,12 @@ def test_a_sideways_table_and_a_case_report_heading_below_the_title_are_kept(tmp
     assert [s.title for s in document.sections] == ["Introduction", "Case report"]
     text = " ".join(b.text for s in document.sections for b in s.blocks)
     assert "Step length 0.42 0.51" in text and "Cadence 88 97" in text and "A 54-year-old man" in text
+
+
+def test_back_matter_is_named_by_its_whole_label_not_a_results_heading_that_starts_alike() -> None:
+    """BMC's "Sources of support" and a "Disclaimer" are back matter (their "views ... do not necessarily represent
+    those of the NIH" was listed as an open question); "Funding implications" in a Discussion is the paper's own."""
+    from tools.sections import is_back_matter
+
+    assert is_back_matter("Sources of support") and is_back_matter("Disclaimer") and is_back_matter("Funding Statement")
+    assert not is_back_matter("Discussion > Funding implications") and not is_back_matter("Funding policy and costs")
