@@ -42,6 +42,12 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     assert not is_own_finding("Smith et al. showed that the oils inhibit the virus.")  # another paper's finding
     assert not is_own_finding(background, "Abstract > Background") and is_own_finding(background, "Discussion")
     assert is_own_finding(result, "Abstract > Results") and is_own_finding(result)
+    # a figure's title, a table or a paper it cites is not what the paper found (a claim check once rested on
+    # "Changes in giant panda milk oligosaccharides with time after birth.", the title of Figure 4)
+    caption = "Changes in milk oligosaccharides with time after birth."
+    assert not is_own_finding(caption, "3. Results > 3.3. Transition to mature milk > Figure 4")
+    assert not is_own_finding(caption, "Results > Caption") and not is_own_finding(result, "References")
+    assert not is_own_finding("| Day 30 | 4.1 |", "Results > Table 2") and is_own_finding(caption, "3. Results")
     sentences = [background, objective, result, "Cells were grown in DMEM."]
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
