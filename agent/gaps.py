@@ -38,7 +38,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     _LIMITATION: [
         r"\b(?:a|an|one|the|main|major|several|some|key|potential|important|other|further|two|three|its|our|"
         r"their|this|these|study|methodological) limitations?\b", r"\blimitations? (?:of|include|are|is|was|were)\b",
-        r"\b(?:is|are|was|were) limited by\b", r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
+        r"\b(?:is|are|was|were) limited by\b|\b(?:is|are|was|were) (?:further|also) limited\b",
+        r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
         r"\bwe (?:\w+ )?were (?:not able|unable)\b",
         r"^(?![^.]*\b(?:no|avoid|without)\b[^.]{0,20}\b(?:ceiling|floor)\b)[^.]*\b(?:ceiling|floor) effects?\b",
         r"^\W*unfortunately\b(?=[^.]*\b(?:we|our|not|no|unable|could|cannot)\b)",
@@ -50,10 +51,12 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         rf"\b(?:we|this study|this work|our study) (?:(?:did|could|can|were) not|cannot) (?:be able to )?"
         rf"{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
-        r"\b(?:may|might|could|does|do) not (?:necessarily )?(?:correlate|reflect|generali[sz]e|translate|apply|"
-        r"represent|hold|extend|be representative|be generali[sz]able)\b",
+        r"\b(?:(?:may|might|could) not (?:necessarily )?|(?:does|do) not necessarily )(?:correlate|reflect|"
+        r"generali[sz]e|translate|apply|represent|hold|extend|be representative|be generali[sz]able)\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
+        r"\bnot further (?:determined|characteri[sz]ed|examined|studied|investigated|explored|tested|assessed|"
+        r"analy[sz]ed|quantified|measured)\b",
         r"(?<!not )(?<!n't )\blimit(?:s|ed|ing)? (?:the |its |their |our )?(?:generali[sz]ability|"
         r"generali[sz]ation|external validity)\b",
         r"\bsubject to (?:(?:future|further|later) (?:modification|revision|change|correction)\b|"
@@ -112,7 +115,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     ],
     _OPEN: [
         r"\bremains?(?: \w+)? (?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|poorly understood|"
-        r"controversial|to be|unanswered|untested|unexplained)\b", r"\bremains? open\b",
+        r"controversial|to be|unanswered|untested|unexplained|intriguing|puzzling|enigmatic|a mystery|a puzzle|"
+        r"speculative|debated)\b", r"\bremains? open\b",
         r"\bthe question (?:still )?remains\b", r"\b(?:once|until|when) more is known\b",
         r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|unresolved|poorly understood)\b",
         r"\b(?:an|by an|through an|via an) (?:\w+ )?unknown (?:mechanism|site|route|factor|pathway|process|cause)\b",
@@ -198,7 +202,12 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
                               r"statistical analys[ie]s|study (?:design|population)|procedures?)\b", re.IGNORECASE)
 # Not the paper speaking about its science: appendices, annotation guidelines, instructions to participants; nor is
 # its back matter (tools/sections.py: "the views ... do not necessarily represent those of the NIH").
-_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|\bappendices\b|\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
+# Appendices lettered as ACL's are: "A.1 Accessing the data" anywhere, "D Negative social impact" where the reader
+# hung it under the paper's last section ("6 Conclusion > D ..."); elsewhere a lone capital is a word ("B Cell
+# Development"), and IEEE's lettered subsections carry a full stop ("B. Implementation"): both stay body.
+_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|(?:^|>)\s*(?-i:[A-Z](?:\.\d+)+\.?\s+[A-Z])|"
+                                r"\bconclusions?\b[^>]*>\s*(?-i:[A-Z]\s+[A-Z])|\bappendices\b|"
+                                r"\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"
                                 r"\binstructions (?:to|for) (?:annotators|raters|participants|workers)\b",
                                 re.IGNORECASE)
@@ -214,6 +223,9 @@ _GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|resear
                           r"\b(?:remaining|open|future) challenges\b|\bnext steps\b|"
                           r"\b(?:current|open|outstanding|remaining|unresolved|future) research questions\b",
                           re.IGNORECASE)
+_SUMMARY_PART = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary|overview|recap)\b(?:\s+of\s+(?:the\s+)?"
+                           r"(?:results|findings|contributions))?\s*$|^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:main |key )?"
+                           r"(?:results|findings)\s*$", re.IGNORECASE)
 # "Strengths and limitations": its strengths come first ("The study was adequately powered"), so a sentence there
 # is a limitation only from the first one stated in words on (`stated_gaps`).
 _STRENGTHS = re.compile(r"\bstrengths?\b", re.IGNORECASE)
@@ -247,8 +259,15 @@ def _cue_kind(sentence: str) -> str | None:
 
 
 def _gap_title(section: str) -> str | None:
-    """The part of a section path that names open questions ("Limitations", "Conclusion and outlook")."""
-    return next((part for part in reversed(section.split(">")) if _GAP_SECTION.search(part)), None)
+    """The part of a section path that names open questions ("Limitations", "Conclusion and outlook"), unless a
+    part under it sums up what was found ("Discussion & future work > Summary of the results" restates the
+    research questions the paper answered)."""
+    for part in reversed(section.split(">")):
+        if _GAP_SECTION.search(part):
+            return part
+        if _SUMMARY_PART.search(part):
+            return None
+    return None
 
 
 def _title_kind(title: str) -> str:

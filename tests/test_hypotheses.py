@@ -241,6 +241,27 @@ def test_reference_entries_and_verbs() -> None:
     ("Future studies should test older adults.", "Discussion > Funding implications", "future work"),
     ("Our next step is to test the compound in animal models.", "Conclusions", "future work"),
     ("The next step is to compute the attention weights for each token.", "Discussion", None),
+    # batch 5 joined the tuned set: appendices lettered as ACL's are ("A.1", "D "), a summary under a future-work
+    # heading, a conditional "does not hold", a finding that two strains "do not represent" one species
+    ("Results may change with future updates of the corpus.", "6 Conclusion > A.1 Accessing the data", None),
+    ("What are the limitations of the evidence?", "D.4 Ordinal regression for Likert ratings", None),
+    ("A fix is left to future versions of the model.", "6 Conclusion > D Negative social impact", None),
+    ("Future versions of the model will handle tables.", "V. Discussion > B. Extensions", "future work"),
+    ("B cell development remains poorly understood in this species.", "3 Discussion > B Cell Development",
+     "open question"),
+    ("Whether T cells home to the gut remains unclear.", "T cell homing", "open question"),  # no appendix
+
+    ("Did readers answer more questions correctly with the tool?", "8 Discussion & future work > 8.1 Summary of "
+     "the results", None),
+    ("How can the tool be made to scale to whole libraries?", "8 Discussion & future work", "open question"),
+    ("How can the tool be made to scale to whole libraries?", "7 Future work > 7.2 Scaling", "open question"),
+    ("The compiler must guard the call and exit if the invariant does not hold.", "4.1 Nesting", None),
+    ("The two strains do not represent the same species.", "Description of the species", None),
+    ("Our sample does not necessarily represent the population of all clinics.", "Discussion", "limitation"),
+    ("The analysis is further limited to the cases whose dockets are online.", "6 Conclusion", "limitation"),
+    ("The upper temperature limit for growth was not further determined.", "Results", "limitation"),
+    ("It remains intriguing that related species differ so much in how long lactation takes.", "Discussion",
+     "open question"),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind
