@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import pairwise
 
 from retrieval.sentences import split_sentences
@@ -102,10 +103,34 @@ def caption_label(text: str) -> str:
     return " ".join(filter(None, ["Supplementary" if match.group(1) else "", kind, match.group(3)]))
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*\s*$")
+_CONTINUES = re.compile(r"^[a-z]")
+
+
+def rejoined(blocks: list[Block]) -> list[Block]:
+    """Paragraphs with each sentence that a column or page break split across two blocks made whole again (and
+    each line of a PDF that sets every line as a block of its own joined to its sentence): where a block stops
+    mid-sentence and the next goes on in lower case, the next one's words up to its first sentence end move to
+    the block where the sentence began, and are cited to that block's page. Without this a quote would be half a
+    sentence ("barriers to paper reading without any loss in paper comprehension.")."""
+    joined: list[Block] = []
+    for block in blocks:
+        before = joined[-1] if joined else None
+        if (before is None or not _CONTINUES.match(block.text) or _ENDS_SENTENCE.search(before.text)
+                or len(before.text.split()) < 3 or is_front_label(before.text)):
+            joined.append(block)
+            continue
+        end = split_sentences(block.text)[0][1]
+        joined[-1] = replace(before, text=f"{before.text} {block.text[:end]}")
+        if rest := block.text[end:].strip():
+            joined.append(replace(block, text=rest))
+    return joined
+
+
 def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:
     """The section's text as one run, then each caption and table as its own run titled after it ("Results >
     Figure 2"): a passage never mixes a caption or a table with body text, so neither is quoted as a finding."""
-    body = [block for block in section.blocks if block.kind == "paragraph"]
+    body = rejoined([block for block in section.blocks if block.kind == "paragraph"])
     if body:
         yield section.title, body
     for block in section.blocks:

@@ -94,6 +94,28 @@ def test_a_document_longer_than_the_layout_model_reads_in_its_limit_is_not_sent_
     assert kept is first and kept.reader == "fonts" and "was not tried" in (kept.reader_note or "")
 
 
+@pytest.mark.parametrize(("doi", "first_doubts", "second_doubts", "kept"), [
+    ("10.1/x", 2, 2, "layout model"),  # a tie on a journal article: the model reads their layouts better
+    (None, 1, 1, "fonts"),  # a tie on a preprint (ATLAS and CMS's letter): the reader it was built on
+    (None, 2, 1, "layout model"), ("10.1/x", 1, 2, "fonts")])
+def test_which_parse_a_second_reading_keeps(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, doi: str | None,
+                                            first_doubts: int, second_doubts: int, kept: str) -> None:
+    from tools import pdf_confidence
+    from tools.documents import Document
+
+    def parse(reader: str, count: int) -> Document:
+        document = Document(paper_id="p", title="A plausible title of a paper", source="x.pdf", sections=[], doi=doi,
+                            page_count=12, reader=reader)
+        document.doubts = [f"doubt {n}" for n in range(count)]
+        return document
+
+    second = parse("layout model", second_doubts)
+    monkeypatch.setattr(pdf_confidence, "run_isolated", lambda *args: second)
+    monkeypatch.setattr(pdf_confidence, "doubts", lambda document: document.doubts)
+    chosen = pdf_confidence.second_reading(tmp_path / "x.pdf", parse("fonts", first_doubts))
+    assert chosen.reader == kept and chosen.reader_note
+
+
 def test_a_turn_on_journal_articles_quotes_their_findings_and_limitations_not_their_references(
         tmp_path: Path, embedder: Embedder) -> None:
     assert CORPUS is not None

@@ -45,6 +45,10 @@ MAX_CHARACTERS = 20_000_000
 # Expand ligatures (no TEXT_PRESERVE_LIGATURES), keep only text inside the page box, drop images.
 _TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 _MARGIN_SHARE = 0.07  # top and bottom share of the page where running headers and page numbers live
+# Deeper bands where a line printed on RUNNING_PAGES pages or more (its numbers aside), or a lone page number, is
+# a running head or foot too: ACM's journals set "Paper Plain: Making Medical Research Papers ... 27" at 9-11%.
+_RUNNING_HEAD_SHARE = 0.12
+RUNNING_PAGES = 3  # a short line on this many pages is a running head, not a heading
 _SIDE_MARGIN_SHARE = 0.1  # left and right share of the page where stamps and vertical banners are set
 _NUMBERED_HEADING = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?|[IVX]+\.)\s+[A-Z][^.!?]{1,80}$")
 _NAMED_HEADINGS = {
@@ -275,21 +279,44 @@ def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple
     return kept, tables
 
 
+def _running_key(text: str, raw: _RawBlock, height: float) -> str | None:
+    """What a running head or foot is known by across pages (lower case, numbers as "#"), for a short line in the
+    page's outer bands; None for any other block."""
+    in_band = raw.y1 < height * _RUNNING_HEAD_SHARE or raw.y0 > height * (1 - _RUNNING_HEAD_SHARE)
+    if not in_band or len(text) > 160 or CAPTION.match(text):
+        return None
+    return re.sub(r"\d+", "#", text.lower())
+
+
+def _running_heads(pages: list[tuple[pymupdf.Page, list[_RawBlock]]]) -> set[str]:
+    """The keys (`_running_key`) of the lines printed in the outer bands of RUNNING_PAGES pages or more, and of
+    the lone page numbers there."""
+    on_pages: Counter[str] = Counter()
+    for page, blocks in pages[1:]:  # a first page's title is never a running head, even if the heads repeat it
+        on_pages.update({key for raw in blocks if (key := _running_key(clean_text(raw.text), raw, page.rect.height))})
+    return {key for key, count in on_pages.items() if count >= RUNNING_PAGES} | {"#"}
+
+
 def _read_pages(pdf: pymupdf.Document, path: Path) -> tuple[list[Page], dict[int, Table]]:
     """Each page's blocks in reading order with their cleaned text, page furniture and the text of tables
     dropped; and the tables, by the id of their caption block."""
     pages: list[Page] = []
     tables: dict[int, Table] = {}
     characters = 0
-    for page_index, page in enumerate(pdf):
+    read: list[tuple[pymupdf.Page, list[_RawBlock]]] = []
+    for page in pdf:
+        read.append((page, _reading_order(_page_blocks(page), page.rect.width)))
+        characters += sum(len(raw.text) for raw in read[-1][1])
+        if characters > MAX_CHARACTERS:
+            raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
+    running = _running_heads(read)
+    for page_index, (page, blocks) in enumerate(read):
         kept = []
-        for raw in _reading_order(_page_blocks(page), page.rect.width):
+        for raw in blocks:
             text = clean_text(raw.text)
-            if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height):
+            if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height) or (
+                    page_index > 0 and _running_key(text, raw, page.rect.height) in running):
                 continue
-            characters += len(text)
-            if characters > MAX_CHARACTERS:
-                raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
             kept.append((raw, text))
         kept, page_tables = _with_tables(page, kept)
         tables.update(page_tables)

@@ -36,7 +36,15 @@ from tools.front_matter import (
     plausible_title,
     read_front_matter,
 )
-from tools.pdf import CAPTION, REFERENCE_HEADINGS, clean_text, first_page_lines, first_pages_text, heading_name
+from tools.pdf import (
+    CAPTION,
+    REFERENCE_HEADINGS,
+    RUNNING_PAGES,
+    clean_text,
+    first_page_lines,
+    first_pages_text,
+    heading_name,
+)
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
 from tools.sections import APPENDED, PAPER_PART, is_body_section, opens_appended_matter
@@ -76,7 +84,6 @@ MAX_TITLE_WORDS = 40
 MAX_HEADING_WORDS = 20
 MAX_RUN_IN_WORDS = 12
 MAX_OWN_LINE_WORDS = 16
-RUNNING_PAGES = 3  # a short line on this many pages is a running head, not a heading
 
 
 _Style = tuple[float, bool, bool, str]  # (-size, not in capitals, not weighty, font)

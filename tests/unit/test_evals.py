@@ -136,3 +136,22 @@ def test_a_later_pool_batch_gets_a_file_of_its_own_with_ids_after_the_pool(tmp_p
     write_pool([row], tmp_path / "pool.jsonl", batch=2)
     assert (tmp_path / "pool-batch2.jsonl").is_file()
     assert [(r["id"], r.get("batch")) for r in pool_rows(tmp_path)] == [(0, None), (1, None), (2, 2)]
+
+
+def test_a_heading_read_on_every_page_is_right_once(tmp_path: Path) -> None:
+    """A letter's appendix heading, printed again as a running head atop each page of its author list and taken
+    for a subsection there, counted as a right heading on every page: heading precision rewarded the junk."""
+    from evals.pdf_structure import Gold, score_paper
+    from tests.pdf_factory import write_pdf
+    from tools.documents import Document, Heading
+
+    pdf = write_pdf(tmp_path / "letter.pdf", [[(72, 100, "A letter with few headings.")]])
+    gold = Gold("letter", pdf, "A letter", [("Acknowledgments", 1), ("A The ATLAS Collaboration", 1)],
+                0, "", "")
+    repeated = [Heading("Acknowledgments", 1), Heading("A The ATLAS Collaboration", 1),
+                *[Heading("A The ATLAS Collaboration", 2)] * 8, Heading("Combined", 2)]
+    row = score_paper(gold, Document(paper_id="p", title="A letter", source="x", sections=[], headings=repeated), 1.0)
+    assert row["l1_precision"] == 1.0 and row["l2_precision"] == round(1 / 9, 4)  # the gold heading vouches once
+    once = score_paper(gold, Document(paper_id="p", title="A letter", source="x", sections=[],
+                                      headings=[Heading("Acknowledgments", 1), Heading("Combined", 2)]), 1.0)
+    assert once["l1_precision"] == 1.0 and once["l1_recall"] == 0.5

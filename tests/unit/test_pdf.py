@@ -56,6 +56,25 @@ def test_running_header_and_page_number_are_dropped(tmp_path: Path) -> None:
     assert blocks == [("Body text of page 1 is kept.", 1), ("Body text of page 2 is kept.", 2)]
 
 
+def test_a_running_head_below_the_margin_is_dropped_where_it_repeats(tmp_path: Path) -> None:
+    """ACM's journals set their running head ("Paper Plain: Making Medical Research Papers ... 27") at 9-11% of
+    the page, below the margin where furniture was looked for, and it was read into the text between two
+    sentences. A short line in the outer bands on three pages or more, its numbers aside, is a running head; a
+    line there that does not repeat is the paper's, and the first page's title stays."""
+    head = "Reading Support for Medical Papers"
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    pages = [[(60, 80, head if n == 1 else f"{head} {n}" if n % 2 else f"{n} Authors et al."),
+              (60, 300, f"Body text of page {n} is kept."), (60, 770, f"A closing {words[n - 1]} line stays.")]
+             + ([(290, 80, str(n))] if n % 2 == 0 else []) for n in range(1, 9)]
+    document = parse_pdf(write_pdf(tmp_path / "running.pdf", pages))
+    blocks = [b.text for s in document.sections for b in s.blocks]
+    text = " ".join(blocks)
+    assert f"{head} 3" not in text and "Authors et al." not in text and not any(b.isdigit() for b in blocks)
+    assert all(f"A closing {word} line stays." in text for word in words)
+    assert all(f"Body text of page {n}" in text for n in range(1, 9))
+    assert document.title == head or head in text  # the first page's line is the paper's
+
+
 def test_hyphenation_and_ligatures_are_repaired() -> None:
     assert clean_text("retriev-\nal of the first") == "retrieval of the first"
     assert clean_text("retriev-\nal works") == "retrieval works"
