@@ -23,7 +23,7 @@ from agent.prose import is_body_prose, is_verb_form
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import HybridSearcher, Passage
-from tools.sections import is_back_matter
+from tools.sections import SHARED_PART, is_back_matter, open_questions_part
 
 _LIMITATION = "limitation"
 _FUTURE = "future work"
@@ -218,18 +218,9 @@ _SOLVED = re.compile(r"(?<!not )(?<!n't )(?<!never )\b(?:(?:overcome|address(?:e
                      re.IGNORECASE)
 _CUES = tuple((kind, re.compile("|".join(patterns), re.IGNORECASE)) for kind, patterns in _CUE_PATTERNS.items())
 _FUTURE_CUE = dict(_CUES)[_FUTURE]
-_GAP_SECTION = re.compile(r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
-                          r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
-                          r"\b(?:remaining|open|future) challenges\b|\bnext steps\b|"
-                          r"\b(?:current|open|outstanding|remaining|unresolved|future) research questions\b",
-                          re.IGNORECASE)
-_SUMMARY_PART = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary|overview|recap)\b(?:\s+of\s+(?:the\s+)?"
-                           r"(?:results|findings|contributions))?\s*$|^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:main |key )?"
-                           r"(?:results|findings)\s*$", re.IGNORECASE)
 # "Strengths and limitations": its strengths come first ("The study was adequately powered"), so a sentence there
 # is a limitation only from the first one stated in words on (`stated_gaps`).
 _STRENGTHS = re.compile(r"\bstrengths?\b", re.IGNORECASE)
-_SHARED_SECTION = re.compile(r"\b(?:conclusions?|discussions?|summary|results|concluding)\b", re.IGNORECASE)
 _SUMS_UP = re.compile(r"^\W*(?:in conclusion|in summary|to conclude|to summari[sz]e|overall|taken together|"
                       r"this (?:review|paper|study|work|overview|article)\b)", re.IGNORECASE)
 # Inside such a section a weaker cue is enough: authors list their open problems without set phrases.
@@ -258,18 +249,6 @@ def _cue_kind(sentence: str) -> str | None:
     return None if kind == _NEGATIVE and _BASELINE.search(sentence) else kind
 
 
-def _gap_title(section: str) -> str | None:
-    """The part of a section path that names open questions ("Limitations", "Conclusion and outlook"), unless a
-    part under it sums up what was found ("Discussion & future work > Summary of the results" restates the
-    research questions the paper answered)."""
-    for part in reversed(section.split(">")):
-        if _GAP_SECTION.search(part):
-            return part
-        if _SUMMARY_PART.search(part):
-            return None
-    return None
-
-
 def _title_kind(title: str) -> str:
     lowered = title.lower()
     return _LIMITATION if "limit" in lowered else _OPEN if re.search(r"open|challenge", lowered) else _FUTURE
@@ -284,7 +263,7 @@ def gap_kind(sentence: str, section: str) -> str | None:
     related work is what the paper goes on to study (unless the part sums up: "Abstract > Conclusions"), and a
     limitation named in an introduction or related work is of the work reviewed (unless "we"/"our"); an unknown, a
     conflict or a plan in Methods is why a step was taken or what a protocol will do."""
-    if (_NOT_A_GAP_SECTION.search(section) or is_back_matter(section)) and not _gap_title(section):
+    if (_NOT_A_GAP_SECTION.search(section) or is_back_matter(section)) and not open_questions_part(section):
         return None
     kinds = sentence_type(sentence)
     # "In future work we aim to extend..." names work still to do; "We aimed to test whether..." does not.
@@ -302,10 +281,10 @@ def gap_kind(sentence: str, section: str) -> str | None:
             reviewing = any(_REVIEWING_SECTION.search(part) for part in parts)
             return None if reviewing and not _OWN_WORK.search(sentence) else kind
         return None if kind in (_OPEN, _NEGATIVE) else kind
-    titled = _gap_title(section)
+    titled = open_questions_part(section)
     if titled and kinds.question:  # "How can we ...?" under "Conclusion and outlook"
         return _OPEN
-    if titled is None or _SHARED_SECTION.search(titled) or _STRENGTHS.search(titled):
+    if titled is None or SHARED_PART.search(titled) or _STRENGTHS.search(titled):
         return None
     kind = _title_kind(titled)
     return kind if kind == _LIMITATION or _SECTION_CUE.search(sentence) else None
@@ -320,7 +299,7 @@ def stated_gaps(passages: list[Passage]) -> dict[tuple[int, int], str]:
     kinds: dict[tuple[int, int], str] = {}
     listing: dict[tuple[str, str], str] = {}  # (paper, section) -> the kind that opened its list
     for passage in passages:
-        key, titled = (passage.paper_id, passage.section), _gap_title(passage.section)
+        key, titled = (passage.paper_id, passage.section), open_questions_part(passage.section)
         for start, end in passage.sentence_spans():
             text = passage.text[start:end]
             stated = gap_kind(text, passage.section)
@@ -345,14 +324,14 @@ def leaves_open(sentence: str, section: str) -> bool:
     (a negative result is a finding); nor is anything in a section of limitations, its strengths included. The
     author's words decide wherever they stand: a limitation an introduction names of others' work ("existing
     corpora are not without their limitations") is no open question of this paper, and no finding either."""
-    titled = _gap_title(section)
+    titled = open_questions_part(section)
     return _cue_kind(sentence) not in (None, _NEGATIVE) or gap_kind(sentence, section) not in (None, _NEGATIVE) or (
         titled is not None and _title_kind(titled) == _LIMITATION)
 
 
 def _may_hold_gaps(passage: Passage) -> bool:
     """A cheap test before any sentence is scored: the passage's section or text has a cue."""
-    return bool(_GAP_SECTION.search(passage.section)) or any(cue.search(passage.text) for _, cue in _CUES)
+    return open_questions_part(passage.section) is not None or any(cue.search(passage.text) for _, cue in _CUES)
 
 
 @dataclass(frozen=True)

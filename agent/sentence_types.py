@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.prose import is_publishing_matter
-from tools.sections import is_body_section, sets_the_question_up
+from tools.sections import is_body_section, only_open_questions, sets_the_question_up
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
 # Addressed to a reader or an annotator: "Please...", "you should...", "your task", "annotators were instructed to".
@@ -95,8 +95,9 @@ def is_own_finding(text: str, section: str = "") -> bool:
     (`is_publishing_matter`: "Keywords: ..."), and not from a part that sets the question up (`section`, when
     known: Background, Introduction, Objectives; nor a caption, a table or back matter, which `is_body_section` keeps
     out of answers: "Changes in milk oligosaccharides with time after birth." titles a figure and says nothing of
-    what changed). (An infinitive objective, "To evaluate X.", is left to its
+    what changed; nor a section only about what is left open: "Work is underway to further improve the compiler"
+    under "Future work"). (An infinitive objective, "To evaluate X.", is left to its
     section: read as a cue it cost PubMedQA's pooled abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
     return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section)
-                or not is_body_section(section) or is_publishing_matter(text))
+                or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text))

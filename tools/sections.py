@@ -105,3 +105,35 @@ def is_back_matter(section: str) -> bool:
 def is_body_section(section: str) -> bool:
     """False for References, Acknowledgements, Author details, Funding and the like (any part of a path)."""
     return not any(NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))
+
+
+# The parts of a paper about what it leaves open ("Limitations", "Future work", "Outlook", "Open problems"), and the
+# words of a part that also sums up ("Conclusions and future work": findings may be stated there too).
+_OPEN_QUESTIONS_PART = re.compile(
+    r"\blimitations?\b|\bfuture (?:work|directions?|research|perspectives?|studies)\b|"
+    r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
+    r"\b(?:remaining|open|future) challenges\b|\bnext steps\b|"
+    r"\b(?:current|open|outstanding|remaining|unresolved|future) research questions\b", re.IGNORECASE)
+_SUMMARY_PART = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary|overview|recap)\b(?:\s+of\s+(?:the\s+)?"
+                           r"(?:results|findings|contributions))?\s*$|^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:main |key )?"
+                           r"(?:results|findings)\s*$", re.IGNORECASE)
+SHARED_PART = re.compile(r"\b(?:conclusions?|discussions?|summary|results|concluding)\b", re.IGNORECASE)
+
+
+def open_questions_part(section: str) -> str | None:
+    """The part of a section path that names open questions ("Limitations", "Conclusion and outlook"), unless a
+    part under it sums up what was found ("Discussion & future work > Summary of the results" restates the
+    research questions the paper answered)."""
+    for part in reversed(section.split(">")):
+        if _OPEN_QUESTIONS_PART.search(part):
+            return part
+        if _SUMMARY_PART.search(part):
+            return None
+    return None
+
+
+def only_open_questions(section: str) -> bool:
+    """Whether a section path lies in a part about what the paper leaves open and nothing else ("Limitations",
+    "8.5 Future directions"; not "Conclusions and future work"): it states no finding."""
+    part = open_questions_part(section)
+    return part is not None and not SHARED_PART.search(part)

@@ -48,6 +48,12 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     assert not is_own_finding(caption, "3. Results > 3.3. Transition to mature milk > Figure 4")
     assert not is_own_finding(caption, "Results > Caption") and not is_own_finding(result, "References")
     assert not is_own_finding("| Day 30 | 4.1 |", "Results > Table 2") and is_own_finding(caption, "3. Results")
+    # nor what a section about the paper's open questions says (a claim check rested on "Work is underway to further
+    # improve the performance of our compiler." under "10. Future Work")
+    underway = "Work is underway to further improve the speed of the compiler."
+    assert not is_own_finding(underway, "10. Future Work") and not is_own_finding(result, "5 Discussion > Limitations")
+    assert is_own_finding(result, "6 Conclusions and future work")  # a part that also sums up states findings
+    assert is_own_finding(result, "8 Discussion & future work > 8.1 Summary of the results")
     sentences = [background, objective, result, "Cells were grown in DMEM."]
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
