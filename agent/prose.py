@@ -134,12 +134,18 @@ def _is_title_or_heading(sentence: str, passage: Passage) -> bool:
                for h in headings)
 
 
+def is_whole_sentence(sentence: str) -> bool:
+    """Ends as a sentence ends and does not start in the middle of one (a fragment a layout cut: "barriers to
+    reading without any loss.", "We are able to outperform the fastest compiler and the")."""
+    return bool(_ENDS.search(sentence)) and not _CUT_START.match(sentence)
+
+
 def is_body_prose(passage: Passage, sentence: str) -> bool:
     """The rule every quoted finding passes (see the module docstring)."""
-    return (is_prose(sentence) and bool(_ENDS.search(sentence)) and has_verb(sentence)
+    return (is_prose(sentence) and is_whole_sentence(sentence) and has_verb(sentence)
             and not is_title_case(sentence) and not _META.search(sentence) and not is_publishing_matter(sentence)
             and is_body_section(passage.section)
-            and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence) and not _CUT_START.match(sentence)
+            and not _CAPTION.match(sentence) and not _FOOTNOTE.match(sentence)
             and not looks_like_reference(sentence)
             and not _is_title_or_heading(sentence, passage))
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.prose import is_publishing_matter
+from agent.prose import is_publishing_matter, is_whole_sentence
 from tools.sections import is_body_section, only_open_questions, sets_the_question_up
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
@@ -96,8 +96,9 @@ def is_own_finding(text: str, section: str = "") -> bool:
     known: Background, Introduction, Objectives; nor a caption, a table or back matter, which `is_body_section` keeps
     out of answers: "Changes in milk oligosaccharides with time after birth." titles a figure and says nothing of
     what changed; nor a section only about what is left open: "Work is underway to further improve the compiler"
-    under "Future work"). (An infinitive objective, "To evaluate X.", is left to its
+    under "Future work"; nor half a sentence a layout cut). (An infinitive objective, "To evaluate X.", is left to its
     section: read as a cue it cost PubMedQA's pooled abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
     return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section)
-                or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text))
+                or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text)
+                or not is_whole_sentence(text))

@@ -54,6 +54,9 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     assert not is_own_finding(underway, "10. Future Work") and not is_own_finding(result, "5 Discussion > Limitations")
     assert is_own_finding(result, "6 Conclusions and future work")  # a part that also sums up states findings
     assert is_own_finding(result, "8 Discussion & future work > 8.1 Summary of the results")
+    # nor half a sentence a column break left ("We are able to outperform the fastest available compiler and the")
+    assert not is_own_finding("We are able to outperform the fastest available compiler and the", "7. Evaluation")
+    assert not is_own_finding("barriers to reading without any loss in comprehension.", "8 Discussion")
     sentences = [background, objective, result, "Cells were grown in DMEM."]
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
