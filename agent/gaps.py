@@ -38,7 +38,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     _LIMITATION: [
         r"\b(?:a|an|one|the|main|major|several|some|key|potential|important|other|further|two|three|its|our|"
         r"their|this|these|study|methodological) limitations?\b", r"\blimitations? (?:of|include|are|is|was|were)\b",
-        r"\b(?:is|are|was|were) limited by\b|\b(?:is|are|was|were) (?:further|also) limited\b",
+        r"\b(?:is|are|was|were) limited by\b|\b(?:study|analysis|work|project|approach|review|evaluation|sample|"
+        r"dataset|corpus|data) (?:is|are|was|were) (?:further|also) limited\b",
         r"\bshortcomings?\b", r"\bdrawbacks?\b", r"\bcaveats?\b",
         r"\bwe (?:\w+ )?were (?:not able|unable)\b",
         r"^(?![^.]*\b(?:no|avoid|without)\b[^.]{0,20}\b(?:ceiling|floor)\b)[^.]*\b(?:ceiling|floor) effects?\b",
@@ -51,12 +52,13 @@ _CUE_PATTERNS: dict[str, list[str]] = {
         rf"\b(?:we|this study|this work|our study) (?:(?:did|could|can|were) not|cannot) (?:be able to )?"
         rf"{_VERB_OF_STUDY}\b",
         rf"\bnot (?:able|possible) to {_VERB_OF_STUDY}\b",
-        r"\b(?:(?:may|might|could) not (?:necessarily )?|(?:does|do) not necessarily )(?:correlate|reflect|"
-        r"generali[sz]e|translate|apply|represent|hold|extend|be representative|be generali[sz]able)\b",
+        r"\b(?:(?:may|might|could|does|do) not (?:necessarily )?)(?:correlate|reflect|generali[sz]e|translate|apply|"
+        r"extend|be representative|be generali[sz]able)\b",
+        r"\b(?:(?:may|might|could) not (?:necessarily )?|(?:does|do) not necessarily )(?:represent|hold)\b|"
+        r"\b(?:sample|cohort|participants|population|data|dataset|corpus) (?:does|do) not represent\b",
         r"\bnot (?:further |fully )?(?:characteri[sz]ed|examined|studied|investigated|explored|tested|assessed) "
         r"(?:in (?:this|the present|our)|here|further)\b",
-        r"\bnot further (?:determined|characteri[sz]ed|examined|studied|investigated|explored|tested|assessed|"
-        r"analy[sz]ed|quantified|measured)\b",
+        r"\bnot further (?:determined|studied|investigated|explored)\b",
         r"(?<!not )(?<!n't )\blimit(?:s|ed|ing)? (?:the |its |their |our )?(?:generali[sz]ability|"
         r"generali[sz]ation|external validity)\b",
         r"\bsubject to (?:(?:future|further|later) (?:modification|revision|change|correction)\b|"
@@ -116,7 +118,8 @@ _CUE_PATTERNS: dict[str, list[str]] = {
     _OPEN: [
         r"\bremains?(?: \w+)? (?:unclear|unknown|uncertain|elusive|unexplored|unresolved|an open|poorly understood|"
         r"controversial|to be|unanswered|untested|unexplained|intriguing|puzzling|enigmatic|a mystery|a puzzle|"
-        r"speculative|debated)\b", r"\bremains? open\b",
+        r"speculative|debated|a matter of debate|an enigma|contentious|mysterious)\b", r"\b(?:is|are) still debated\b",
+        r"\bremains? open\b",
         r"\bthe question (?:still )?remains\b", r"\b(?:once|until|when) more is known\b",
         r"\b(?:is|are|was|were) (?:still |largely |currently )?(?:unclear|uncertain|unresolved|poorly understood)\b",
         r"\b(?:an|by an|through an|via an) (?:\w+ )?unknown (?:mechanism|site|route|factor|pathway|process|cause)\b",
@@ -205,7 +208,7 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
 # Appendices lettered as ACL's are: "A.1 Accessing the data" anywhere, "D Negative social impact" where the reader
 # hung it under the paper's last section ("6 Conclusion > D ..."); elsewhere a lone capital is a word ("B Cell
 # Development"), and IEEE's lettered subsections carry a full stop ("B. Implementation"): both stay body.
-_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|(?:^|>)\s*(?-i:[A-Z](?:\.\d+)+\.?\s+[A-Z])|"
+_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|(?:^|>)\s*(?-i:[A-Z](?:\.\d{1,2})+\.?\s+[A-Z])|"
                                 r"\bconclusions?\b[^>]*>\s*(?-i:[A-Z]\s+[A-Z])|\bappendices\b|"
                                 r"\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"

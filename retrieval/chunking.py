@@ -19,6 +19,7 @@ from retrieval.sentences import split_sentences
 from store.catalog import Chunk, PageSpans
 from tools.documents import FRONT_MATTER, Block, Document, Section
 from tools.front_matter import is_front_label
+from tools.pdf import dehyphenated
 
 TokenCounter = Callable[[str], int]
 
@@ -103,25 +104,35 @@ def caption_label(text: str) -> str:
     return " ".join(filter(None, ["Supplementary" if match.group(1) else "", kind, match.group(3)]))
 
 
-_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*\s*$")
-_CONTINUES = re.compile(r"^[a-z]")
+# A sentence's end, with what may follow its full stop: a reference mark (".12,13", ". [12]") or a callout.
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*(?:\s*(?:\[[\d,–\-\s]+\]|\d{1,3}(?:[,–-]\d{1,3})*|"
+                            r"\([^()]{1,40}\)))?\s*$")
+# A plain lower-case word goes on with a sentence; "p53", "mRNA", "n-BuLi" or "pH" may open one.
+_CONTINUES = re.compile(r"^[a-z]+\b(?![\w-])")
+# A block that stops on one of these words stops mid-sentence whatever the next one starts with ("... than the" |
+# "V8 engine ...").
+_STOPS_MIDWAY = re.compile(r"\b(?:the|a|an|of|and|or|to|in|for|with|by|on|at|from|that|which|than|is|are|was|were|"
+                           r"be|been|we|our|its|their|this|these|between|into|whose)\s*$", re.IGNORECASE)
 
 
-def rejoined(blocks: list[Block]) -> list[Block]:
+def rejoined(blocks: list[Block], front_matter: bool = False) -> list[Block]:
     """Paragraphs with each sentence that a column or page break split across two blocks made whole again (and
     each line of a PDF that sets every line as a block of its own joined to its sentence): where a block stops
-    mid-sentence and the next goes on in lower case, the next one's words up to its first sentence end move to
-    the block where the sentence began, and are cited to that block's page. Without this a quote would be half a
+    mid-sentence and the next goes on in lower case (or the block stops on "the", "of", "and"...), the next one's
+    words up to its first sentence end move to the block where the sentence began, and are cited to that block's
+    page. Without this a quote would be half a
     sentence ("barriers to paper reading without any loss in paper comprehension.")."""
     joined: list[Block] = []
     for block in blocks:
         before = joined[-1] if joined else None
-        if (before is None or not _CONTINUES.match(block.text) or _ENDS_SENTENCE.search(before.text)
-                or len(before.text.split()) < 3 or is_front_label(before.text)):
+        goes_on = bool(_CONTINUES.match(block.text)) or (before is not None and bool(_STOPS_MIDWAY.search(before.text)))
+        if (before is None or not goes_on or _ENDS_SENTENCE.search(before.text) or len(before.text.split()) < 3
+                or (front_matter and is_front_label(before.text))):
             joined.append(block)
             continue
         end = split_sentences(block.text)[0][1]
-        joined[-1] = replace(before, text=f"{before.text} {block.text[:end]}")
+        # "retriev-" | "al of passages" is one word again, as inside a block
+        joined[-1] = replace(before, text=dehyphenated(f"{before.text}\n{block.text[:end]}").replace("\n", " "))
         if rest := block.text[end:].strip():
             joined.append(replace(block, text=rest))
     return joined
@@ -130,7 +141,7 @@ def rejoined(blocks: list[Block]) -> list[Block]:
 def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:
     """The section's text as one run, then each caption and table as its own run titled after it ("Results >
     Figure 2"): a passage never mixes a caption or a table with body text, so neither is quoted as a finding."""
-    body = rejoined([block for block in section.blocks if block.kind == "paragraph"])
+    body = rejoined([block for block in section.blocks if block.kind == "paragraph"], section.title == FRONT_MATTER)
     if body:
         yield section.title, body
     for block in section.blocks:

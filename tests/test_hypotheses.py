@@ -262,6 +262,16 @@ def test_reference_entries_and_verbs() -> None:
     ("The upper temperature limit for growth was not further determined.", "Results", "limitation"),
     ("It remains intriguing that related species differ so much in how long lactation takes.", "Discussion",
      "open question"),
+    # and a review of those: findings and exclusion criteria are no limitation, an overview opens a list of problems
+    ("Our sample does not reflect the general population of clinic patients.", "5 Discussion", "limitation"),
+    ("These results do not generalize to children or adolescents.", "5 Discussion", "limitation"),
+    ("Our cohort does not represent the ethnic diversity of the UK population.", "5 Discussion", "limitation"),
+    ("Access to care was also limited in rural districts.", "3 Results", None),
+    ("Samples with fewer than 1,000 reads were not further analysed.", "2 Methods > 2.3 Sequencing", None),
+    ("The role of autophagy in spore germination remains a matter of debate.", "4 Discussion", "open question"),
+    ("Extending the model to video would be valuable.", "7 Future directions > 7.1 Overview", "future work"),
+    ("The mechanism remains unclear.", "5 Discussion > X.509 Certificate Chains", "open question"),
+    ("We train for three epochs with a learning rate of 2e-5.", "Limitations > A.1 Hyperparameters", None),
 ])
 def test_gap_kinds(sentence: str, section: str, kind: str | None) -> None:
     assert gap_kind(sentence, section) == kind

@@ -281,9 +281,11 @@ def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple
 
 def _running_key(text: str, raw: _RawBlock, height: float) -> str | None:
     """What a running head or foot is known by across pages (lower case, numbers as "#"), for a short line in the
-    page's outer bands; None for any other block."""
+    page's outer bands; None for any other block, and for a line set or numbered as a heading is ("2 Experiment 1",
+    "3 Experiment 2" atop their pages share a key, and are headings)."""
     in_band = raw.y1 < height * _RUNNING_HEAD_SHARE or raw.y0 > height * (1 - _RUNNING_HEAD_SHARE)
-    if not in_band or len(text) > 160 or CAPTION.match(text):
+    weighty = raw.style is not None and raw.style.bold
+    if not in_band or len(text) > 160 or CAPTION.match(text) or weighty or _NUMBERED_HEADING.match(text):
         return None
     return re.sub(r"\d+", "#", text.lower())
 

@@ -24,7 +24,7 @@ _BACK_MATTER = (
     r"code availability|supplementary (?:materials?|information|data|files?|figures?|tables?)|supporting information|"
     r"additional files?|additional information|(?:list of )?abbreviations|pre-?publication history|footnotes|notes\s*$|"
     r"publisher'?s note|appended by the publisher")
-_FLOATS = (r"(?:figure|table|scheme|plate)s?\s+[A-Z]?[\dIVX]+\b|captions?\b|"
+_FLOATS = (r"(?:figure|table|scheme|plate)s?\s+[A-Z]?[\dIVX]+\b|captions?\s*$|"
            r"(?:figures?|tables?|schemes?)(?:\s+(?:legends?|and tables|and figures))?\s*$")
 NOT_BODY_SECTION = re.compile(rf"^{HEADING_NUMBER}(?:{_BACK_MATTER}|{_FLOATS})", re.IGNORECASE)
 _BACK_MATTER_SECTION = re.compile(rf"^{HEADING_NUMBER}(?:{_BACK_MATTER})", re.IGNORECASE)
@@ -114,9 +114,23 @@ _OPEN_QUESTIONS_PART = re.compile(
     r"\boutlook\b|\bopen (?:problems?|questions?|issues|challenges)\b|\bperspectives\b|"
     r"\b(?:remaining|open|future) challenges\b|\bnext steps\b|"
     r"\b(?:current|open|outstanding|remaining|unresolved|future) research questions\b", re.IGNORECASE)
-_SUMMARY_PART = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary|overview|recap)\b(?:\s+of\s+(?:the\s+)?"
-                           r"(?:results|findings|contributions))?\s*$|^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:main |key )?"
-                           r"(?:results|findings)\s*$", re.IGNORECASE)
+# A part under such a heading that restates what was found ("8.1 Summary of the results"), or an appendix an ACL paper's
+# reader hung under its unnumbered Limitations ("A.1 Hyperparameters"): not about open questions.
+_NOT_OPEN_QUESTIONS_PART = re.compile(
+    r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary of (?:the )?(?:results|findings|contributions)|(?:main |key )?"
+    r"(?:results|findings))\s*$|^\s*(?-i:[A-Z](?:\.\d{1,2})+\.?\s+[A-Z])|\bappendix\b", re.IGNORECASE)
+# The headings of a part only about what a paper leaves open, as a whole: "3.1 Functional limitations", "Economic
+# outlook" or "Patients' perspectives" under Results report findings.
+_ONLY_OPEN_QUESTIONS = (
+    r"(?:(?:study |main |key )?limitations?(?: of (?:the|this) (?:study|work|paper|review))?|"
+    r"(?:future|further|ongoing) (?:work|directions?|research|perspectives?|studies|prospects)|work in progress|"
+    r"outlook|"
+    r"open (?:problems?|questions?|issues|challenges)|(?:remaining|open|future) challenges|next steps|"
+    r"(?:knowledge|research) gaps|(?:unanswered|remaining|unresolved|open) questions|research agenda|"
+    r"directions for (?:future|further) (?:research|work))")
+_ONLY_OPEN_QUESTIONS_PART = re.compile(
+    rf"^\W*{HEADING_NUMBER}{_ONLY_OPEN_QUESTIONS}(?:\s*(?:and|&|,)\s*{_ONLY_OPEN_QUESTIONS})*\s*[:.]?\s*$",
+    re.IGNORECASE)
 SHARED_PART = re.compile(r"\b(?:conclusions?|discussions?|summary|results|concluding)\b", re.IGNORECASE)
 
 
@@ -127,13 +141,18 @@ def open_questions_part(section: str) -> str | None:
     for part in reversed(section.split(">")):
         if _OPEN_QUESTIONS_PART.search(part):
             return part
-        if _SUMMARY_PART.search(part):
+        if _NOT_OPEN_QUESTIONS_PART.search(part.strip()):
             return None
     return None
 
 
 def only_open_questions(section: str) -> bool:
-    """Whether a section path lies in a part about what the paper leaves open and nothing else ("Limitations",
-    "8.5 Future directions"; not "Conclusions and future work"): it states no finding."""
-    part = open_questions_part(section)
-    return part is not None and not SHARED_PART.search(part)
+    """Whether a section path lies in a part about what the paper leaves open and nothing else, by its whole
+    heading ("Limitations", "8.5 Future directions", "7 Further work"; not "Conclusions and future work", nor
+    "3.1 Functional limitations" under Results): it states no finding."""
+    for part in reversed(section.split(">")):
+        if _ONLY_OPEN_QUESTIONS_PART.match(part.strip()):
+            return True
+        if _NOT_OPEN_QUESTIONS_PART.search(part.strip()):
+            return False
+    return False

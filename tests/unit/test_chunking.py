@@ -106,3 +106,21 @@ def test_a_sentence_a_column_or_page_break_split_is_quoted_whole() -> None:
     assert chunk.page_spans == [(0, 27), (len(whole) + 1, 28)]  # the sentence on its first page, the rest on 28
     assert "Table rows follow\nUnrelated heading-like text" in chunk.text  # a capital starts a block of its own
     assert "ms@example.org" in quoted[-1] and not quoted[-1].startswith("Author")  # a record's label stays apart
+
+
+def test_what_a_break_does_not_join() -> None:
+    """A review's cases: a paragraph that opens with "p53" or "mRNA" after a sentence closed by a reference mark, or
+    after a heading the reader missed, starts a sentence of its own; a word hyphenated across the break is one word
+    again; a body sentence that runs through "University of Glasgow and" is joined (labels guard front matter only)."""
+    def quotes(*blocks: str, section: str = "3 Results") -> list[str]:
+        chunk = chunk_document(Document(paper_id="p", title="T", source="t", sections=[
+            Section(section, [Block(text, 1) for text in blocks])]))[0]
+        return [chunk.text[a:b] for a, b in sentence_spans(chunk.text, chunk.page_spans)]
+
+    assert quotes("Loss of p53 drives genomic instability in many tumours.12,13", "p53 was mutated in 40% of them.") \
+        == ["Loss of p53 drives genomic instability in many tumours.12,13", "p53 was mutated in 40% of them."]
+    assert quotes("Expression of tumour suppressors", "mRNA levels of MDM2 rose twofold.")[1].startswith("mRNA")
+    assert quotes("Passages are ranked for the retriev-", "al of answers. Then they are read.")[0] == \
+        "Passages are ranked for the retrieval of answers."
+    assert quotes("We recruited students at the University of Glasgow and", "staff at two hospitals.")[0] == \
+        "We recruited students at the University of Glasgow and staff at two hospitals."

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import PAPERS
 from tests.pdf_factory import PROSE, write_encrypted_pdf, write_image_only_pdf, write_journal_pdf, write_pdf
 from tools.documents import DocumentError
-from tools.pdf import clean_text, parse_pdf
+from tools.pdf import clean_text, parse_pdf, read_with_fonts
 
 
 def test_real_papers_have_titles_sections_and_valid_pages() -> None:
@@ -73,6 +73,16 @@ def test_a_running_head_below_the_margin_is_dropped_where_it_repeats(tmp_path: P
     assert all(f"A closing {word} line stays." in text for word in words)
     assert all(f"Body text of page {n}" in text for n in range(1, 9))
     assert document.title == head or head in text  # the first page's line is the paper's
+
+
+def test_headings_atop_their_pages_are_no_running_head(tmp_path: Path) -> None:
+    """"2 Experiment 1", "3 Experiment 2"... atop pages share a running head's key once numbers are folded: a line
+    numbered as a heading is never dropped as one."""
+    pages = [[(60, 90, f"{n + 1} Experiment {n}"), (60, 300, f"Body text of experiment {n} is kept.")]
+             for n in range(1, 6)]
+    document = read_with_fonts(write_pdf(tmp_path / "experiments.pdf", pages))
+    printed = " ".join([s.title for s in document.sections] + [b.text for s in document.sections for b in s.blocks])
+    assert all(f"Experiment {n}" in printed and f"Body text of experiment {n}" in printed for n in range(1, 6))
 
 
 def test_hyphenation_and_ligatures_are_repaired() -> None:

@@ -57,6 +57,13 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     # nor half a sentence a column break left ("We are able to outperform the fastest available compiler and the")
     assert not is_own_finding("We are able to outperform the fastest available compiler and the", "7. Evaluation")
     assert not is_own_finding("barriers to reading without any loss in comprehension.", "8 Discussion")
+    # a results part named like one ("3.1 Functional limitations", "Patients' perspectives", "Caption quality")
+    for part in ("3 Results > 3.1 Functional limitations", "3 Results > Patients' perspectives",
+                 "4 Results > 4.3 Economic outlook", "4 Findings and limitations",
+                 "5 Experiments > 5.2 Caption quality"):
+        assert is_own_finding(result, part), part
+    for part in ("7 Further work", "Directions for further research", "7 Future directions > 7.1 Overview"):
+        assert not is_own_finding(result, part), part
     sentences = [background, objective, result, "Cells were grown in DMEM."]
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
