@@ -120,22 +120,29 @@ def rejoined(blocks: list[Block], front_matter: bool = False) -> list[Block]:
     each line of a PDF that sets every line as a block of its own joined to its sentence): where a block stops
     mid-sentence and the next goes on in lower case (or the block stops on "the", "of", "and"...), the next one's
     words up to its first sentence end move to the block where the sentence began, and are cited to that block's
-    page. Without this a quote would be half a
-    sentence ("barriers to paper reading without any loss in paper comprehension.")."""
-    joined: list[Block] = []
+    page. Without this a quote would be half a sentence ("barriers to paper reading without any loss in paper
+    comprehension."). Each joined block is built from its pieces once, so a run of thousands of lines with no full
+    stop costs what it reads, not the square of it."""
+    runs: list[tuple[Block, list[str]]] = []  # each block kept, with the pieces its text is made of
     for block in blocks:
-        before = joined[-1] if joined else None
-        goes_on = bool(_CONTINUES.match(block.text)) or (before is not None and bool(_STOPS_MIDWAY.search(before.text)))
-        if (before is None or not goes_on or _ENDS_SENTENCE.search(before.text) or len(before.text.split()) < 3
-                or (front_matter and is_front_label(before.text))):
-            joined.append(block)
+        if not runs or not _goes_on(runs[-1][1], block.text, front_matter):
+            runs.append((block, [block.text]))
             continue
         end = split_sentences(block.text)[0][1]
-        # "retriev-" | "al of passages" is one word again, as inside a block
-        joined[-1] = replace(before, text=dehyphenated(f"{before.text}\n{block.text[:end]}").replace("\n", " "))
+        runs[-1][1].append(block.text[:end])
         if rest := block.text[end:].strip():
-            joined.append(replace(block, text=rest))
-    return joined
+            runs.append((replace(block, text=rest), [rest]))
+    # "retriev-" | "al of passages" is one word again, as inside a block
+    return [block if len(pieces) == 1 else replace(block, text=dehyphenated("\n".join(pieces)).replace("\n", " "))
+            for block, pieces in runs]
+
+
+def _goes_on(pieces: list[str], text: str, front_matter: bool) -> bool:
+    """Whether `text` goes on with the sentence the block made of `pieces` stops in the middle of."""
+    last = pieces[-1]
+    midway = bool(_CONTINUES.match(text)) or bool(_STOPS_MIDWAY.search(last[-40:]))
+    return (midway and not _ENDS_SENTENCE.search(last[-80:]) and (len(pieces) > 1 or len(last.split()) >= 3)
+            and not (front_matter and is_front_label(" ".join(pieces))))
 
 
 def _runs(section: Section) -> Iterator[tuple[str, list[Block]]]:

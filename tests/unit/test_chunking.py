@@ -1,4 +1,4 @@
-from retrieval.chunking import chunk_document, sentence_spans, word_count
+from retrieval.chunking import chunk_document, rejoined, sentence_spans, word_count
 from retrieval.sentences import sentences
 from store.catalog import page_at
 from tools.documents import Block, Document, Section
@@ -124,3 +124,11 @@ def test_what_a_break_does_not_join() -> None:
         "Passages are ranked for the retrieval of answers."
     assert quotes("We recruited students at the University of Glasgow and", "staff at two hospitals.")[0] == \
         "We recruited students at the University of Glasgow and staff at two hospitals."
+
+
+def test_a_run_of_lines_with_no_full_stop_is_joined_once() -> None:
+    """A PDF that sets each line as a block and never ends a sentence (a word list, a code listing, a hostile
+    upload) made every join re-read all the text before it: 8,000 lines took 100 s. The run is one block, read once."""
+    lines = [Block(f"and item {n} of a list with no full stop", 1) for n in range(20_000)]
+    joined = rejoined(lines)
+    assert len(joined) == 1 and joined[0].text == " ".join(block.text for block in lines)
