@@ -279,6 +279,12 @@ def _with_tables(page: pymupdf.Page, kept: list[tuple[_RawBlock, str]]) -> tuple
     return kept, tables
 
 
+def page_repeat_key(text: str) -> str:
+    """What a line printed on page after page is known by, its page numbers aside ("Smith et al. 12" and "Smith et
+    al. 13" are one running head)."""
+    return re.sub(r"\d+", "#", text.lower())
+
+
 def _running_key(text: str, raw: _RawBlock, height: float) -> str | None:
     """What a running head or foot is known by across pages (lower case, numbers as "#"), for a short line in the
     page's outer bands; None for any other block, and for a line set or numbered as a heading is ("2 Experiment 1",
@@ -287,15 +293,15 @@ def _running_key(text: str, raw: _RawBlock, height: float) -> str | None:
     weighty = raw.style is not None and raw.style.bold
     if not in_band or len(text) > 160 or CAPTION.match(text) or weighty or _NUMBERED_HEADING.match(text):
         return None
-    return re.sub(r"\d+", "#", text.lower())
+    return page_repeat_key(text)
 
 
-def _running_heads(pages: list[tuple[pymupdf.Page, list[_RawBlock]]]) -> set[str]:
-    """The keys (`_running_key`) of the lines printed in the outer bands of RUNNING_PAGES pages or more, and of
-    the lone page numbers there."""
+def _running_heads(keys: list[list[str | None]]) -> set[str]:
+    """The keys (`_running_key`, each page's) of the lines printed in the outer bands of RUNNING_PAGES pages or
+    more, and of the lone page numbers there."""
     on_pages: Counter[str] = Counter()
-    for page, blocks in pages[1:]:  # a first page's title is never a running head, even if the heads repeat it
-        on_pages.update({key for raw in blocks if (key := _running_key(clean_text(raw.text), raw, page.rect.height))})
+    for page_keys in keys[1:]:  # a first page's title is never a running head, even if the heads repeat it
+        on_pages.update({key for key in page_keys if key})
     return {key for key, count in on_pages.items() if count >= RUNNING_PAGES} | {"#"}
 
 
@@ -305,21 +311,20 @@ def _read_pages(pdf: pymupdf.Document, path: Path) -> tuple[list[Page], dict[int
     pages: list[Page] = []
     tables: dict[int, Table] = {}
     characters = 0
-    read: list[tuple[pymupdf.Page, list[_RawBlock]]] = []
+    # every page is read (and its text cleaned, once) before any block is kept: running heads are known only then
+    read: list[tuple[pymupdf.Page, list[tuple[_RawBlock, str]]]] = []
     for page in pdf:
-        read.append((page, _reading_order(_page_blocks(page), page.rect.width)))
-        characters += sum(len(raw.text) for raw in read[-1][1])
+        blocks = [(raw, clean_text(raw.text)) for raw in _reading_order(_page_blocks(page), page.rect.width)]
+        characters += sum(len(text) for _, text in blocks)
         if characters > MAX_CHARACTERS:
             raise DocumentError(path, f"more than {MAX_CHARACTERS:,} characters of text")
-    running = _running_heads(read)
+        read.append((page, blocks))
+    keys = [[_running_key(text, raw, page.rect.height) for raw, text in blocks] for page, blocks in read]
+    running = _running_heads(keys)
     for page_index, (page, blocks) in enumerate(read):
-        kept = []
-        for raw in blocks:
-            text = clean_text(raw.text)
-            if not text or _is_page_furniture(text, raw.y0, raw.y1, page.rect.height) or (
-                    page_index > 0 and _running_key(text, raw, page.rect.height) in running):
-                continue
-            kept.append((raw, text))
+        kept = [(raw, text) for (raw, text), key in zip(blocks, keys[page_index], strict=True)
+                if text and not _is_page_furniture(text, raw.y0, raw.y1, page.rect.height)
+                and not (page_index > 0 and key in running)]
         kept, page_tables = _with_tables(page, kept)
         tables.update(page_tables)
         pages.append((page_index + 1, kept))

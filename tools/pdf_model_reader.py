@@ -44,6 +44,7 @@ from tools.pdf import (
     first_page_lines,
     first_pages_text,
     heading_name,
+    page_repeat_key,
 )
 from tools.pdf_layout import numbered_depth
 from tools.references import parse_reference, split_entries
@@ -196,7 +197,7 @@ def _without_running_heads(pages: list[tuple[int, list[_Region]]], margins: list
     Lancet's "Articles" is a page header on most pages and a section header on two)."""
     def key(region: _Region) -> str | None:
         text = region.text
-        return re.sub(r"\d+", "#", text.lower()) if len(text.split()) <= 12 and region.kind != "table" else None
+        return page_repeat_key(text) if len(text.split()) <= 12 and region.kind != "table" else None
 
     on_pages: Counter[str] = Counter(k for _, regions in pages for k in {key(r) for r in regions} if k)
     printed = [regions + extra for (_, regions), extra in zip(pages, margins or [[]] * len(pages), strict=True)]
