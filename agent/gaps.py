@@ -23,7 +23,7 @@ from agent.prose import is_body_prose, is_verb_form
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import HybridSearcher, Passage
-from tools.sections import SHARED_PART, is_back_matter, open_questions_part
+from tools.sections import LETTERED_APPENDIX, SHARED_PART, is_back_matter, open_questions_part
 
 _LIMITATION = "limitation"
 _FUTURE = "future work"
@@ -208,7 +208,7 @@ _METHODS_SECTION = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s*\|?\s*|[IVX]+\.\s*)?(?
 # Appendices lettered as ACL's are: "A.1 Accessing the data" anywhere, "D Negative social impact" where the reader
 # hung it under the paper's last section ("6 Conclusion > D ..."); elsewhere a lone capital is a word ("B Cell
 # Development"), and IEEE's lettered subsections carry a full stop ("B. Implementation"): both stay body.
-_NOT_A_GAP_SECTION = re.compile(r"\bappendix\b|(?:^|>)\s*(?-i:[A-Z](?:\.\d{1,2})+\.?\s+[A-Z])|"
+_NOT_A_GAP_SECTION = re.compile(rf"\bappendix\b|(?:^|>)\s*{LETTERED_APPENDIX}|"
                                 r"\bconclusions?\b[^>]*>\s*(?-i:[A-Z]\s+[A-Z])|\bappendices\b|"
                                 r"\bsupplementa(?:ry|l) (?:materials?|information|notes?|"
                                 r"methods|text)\b|\bannotation (?:guidelines|instructions|protocol|manual)\b|"

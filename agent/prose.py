@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from retrieval.search import Passage
+from retrieval.sentences import MID_SENTENCE_WORD
 from tools.documents import title_key
 from tools.sections import is_body_section
 
@@ -54,7 +55,7 @@ _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|t
 _FOOTNOTE = re.compile(r"^\d{1,2}\s?(?=[A-Z][a-z])")
 # A sentence whose first word is all lower case was cut at a column or page break ("is being cited and...");
 # "mRNA", "p53" and "iPSCs" are words that start in lower case.
-_CUT_START = re.compile(r"^[\"'“(]?[a-z]+\b(?![\w-])")
+_CUT_START = re.compile(rf"^[\"'“(]?{MID_SENTENCE_WORD}")
 # What a method says rather than what a study found: not a premise.
 _METHOD_SENTENCE = re.compile(r"^\W*(?:(?:in|for) this (?:study|paper|work),? )?we (?:also |then |first )?(?:compare|"
                               r"compared|use|used|propose|introduce|describe|present|produced|prepared|collected|"

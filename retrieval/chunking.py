@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import pairwise
 
-from retrieval.sentences import split_sentences
+from retrieval.sentences import MID_SENTENCE_WORD, split_sentences
 from store.catalog import Chunk, PageSpans
 from tools.documents import FRONT_MATTER, Block, Document, Section
 from tools.front_matter import is_front_label
@@ -107,8 +107,7 @@ def caption_label(text: str) -> str:
 # A sentence's end, with what may follow its full stop: a reference mark (".12,13", ". [12]") or a callout.
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*(?:\s*(?:\[[\d,–\-\s]+\]|\d{1,3}(?:[,–-]\d{1,3})*|"
                             r"\([^()]{1,40}\)))?\s*$")
-# A plain lower-case word goes on with a sentence; "p53", "mRNA", "n-BuLi" or "pH" may open one.
-_CONTINUES = re.compile(r"^[a-z]+\b(?![\w-])")
+_CONTINUES = re.compile(rf"^{MID_SENTENCE_WORD}")
 # A block that stops on one of these words stops mid-sentence whatever the next one starts with ("... than the" |
 # "V8 engine ...").
 _STOPS_MIDWAY = re.compile(r"\b(?:the|a|an|of|and|or|to|in|for|with|by|on|at|from|that|which|than|is|are|was|were|"

@@ -14,6 +14,11 @@ _ABBREVIATION_END = re.compile(r"(?:\b(?:" + "|".join(re.escape(a) for a in _ABB
                                re.IGNORECASE)
 
 
+# A plain lower-case word: what a sentence goes on with, never what one opens with ("p53", "mRNA", "n-BuLi" and "pH"
+# may open one).
+MID_SENTENCE_WORD = r"[a-z]+\b(?![\w-])"
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Return (start, end) character spans of the sentences of `text`, covering every non-space char."""
     spans: list[tuple[int, int]] = []

@@ -107,6 +107,11 @@ def is_body_section(section: str) -> bool:
     return not any(NOT_BODY_SECTION.match(part.strip()) for part in section.split(">"))
 
 
+# An appendix numbered as ACL's are ("A.1 Accessing the data", "D.4 Ordinal regression"), case kept: "X.509" and
+# "H.264" are names.
+LETTERED_APPENDIX = r"(?-i:[A-Z](?:\.\d{1,2})+\.?\s+[A-Z])"
+
+
 # The parts of a paper about what it leaves open ("Limitations", "Future work", "Outlook", "Open problems"), and the
 # words of a part that also sums up ("Conclusions and future work": findings may be stated there too).
 _OPEN_QUESTIONS_PART = re.compile(
@@ -118,7 +123,7 @@ _OPEN_QUESTIONS_PART = re.compile(
 # reader hung under its unnumbered Limitations ("A.1 Hyperparameters"): not about open questions.
 _NOT_OPEN_QUESTIONS_PART = re.compile(
     r"^\W*(?:\d+(?:\.\d+)*\.?\s*)?(?:summary of (?:the )?(?:results|findings|contributions)|(?:main |key )?"
-    r"(?:results|findings))\s*$|^\s*(?-i:[A-Z](?:\.\d{1,2})+\.?\s+[A-Z])|\bappendix\b", re.IGNORECASE)
+    rf"(?:results|findings))\s*$|^\s*{LETTERED_APPENDIX}|\bappendix\b", re.IGNORECASE)
 # The headings of a part only about what a paper leaves open, as a whole: "3.1 Functional limitations", "Economic
 # outlook" or "Patients' perspectives" under Results report findings.
 _ONLY_OPEN_QUESTIONS = (
