@@ -67,7 +67,7 @@ _SETTING_SECTION = re.compile(
 
 def sets_the_question_up(section: str) -> bool:
     """Whether a section path lies in a part that sets the question up (Background, Introduction, Objectives...)."""
-    return bool(_SETTING_SECTION.search(section))
+    return bool(_SETTING_SECTION.search(" ".join(section.split())))  # one space each: no backtracking over a run
 
 
 # The parts of a paper that say how the work was done: their numbers are settings (doses, temperatures, a
@@ -155,7 +155,7 @@ def only_open_questions(section: str) -> bool:
     """Whether a section path lies in a part about what the paper leaves open and nothing else, by its whole
     heading ("Limitations", "8.5 Future directions", "7 Further work"; not "Conclusions and future work", nor
     "3.1 Functional limitations" under Results): it states no finding."""
-    for part in reversed(section.split(">")):
+    for part in reversed(" ".join(section.split()).split(">")):  # one space each: no backtracking over a run
         if _ONLY_OPEN_QUESTIONS_PART.match(part.strip()):
             return True
         if _NOT_OPEN_QUESTIONS_PART.search(part.strip()):

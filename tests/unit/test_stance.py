@@ -159,3 +159,13 @@ def test_the_stance_encoder_experiment_negates_a_claim_by_one_rule_or_leaves_it_
     from research.experiment_stance_encoder import negated
 
     assert negated(claim) == opposite
+
+
+def test_a_heading_padded_with_white_space_is_read_at_once() -> None:
+    """A section title from an upload with a run of 100,000 spaces made two section rules backtrack over every way
+    to split it (seconds for each sentence judged); titles are read with single spaces."""
+    from tools.sections import only_open_questions, sets_the_question_up
+
+    padded = " " * 100_000
+    assert not only_open_questions(f"Limitations{padded}x") and not sets_the_question_up(f"Background{padded}x")
+    assert only_open_questions(f"7{padded}Future{padded}work") and sets_the_question_up(f"Abstract >{padded}Background")
