@@ -38,7 +38,7 @@ import pymupdf
 from tools.documents import Block, Document, Section, title_key
 from tools.front_matter import name_key
 from tools.isolation import run_isolated
-from tools.pdf import dehyphenated, parse_pdf, read_with_fonts
+from tools.pdf import dehyphenated, page_repeat_key, parse_pdf, read_with_fonts
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _words(text: str) -> Counter[str]:
 
 
 def _running_key(line: str) -> str:
-    return re.sub(r"\d+", "#", " ".join(line.split()).lower()) if len(line.split()) >= 2 else f"\0{line}"
+    return page_repeat_key(" ".join(line.split())) if len(line.split()) >= 2 else f"\0{line}"
 
 
 def score_paper(gold: Gold, document: Document, seconds: float) -> dict:
