@@ -5,11 +5,12 @@ A cell reads the paper's passages that are closest to the column's question (at 
 order, as a claim check reads a paper), and the evidence judge rates each of their sentences. How the cell decides
 that the paper reports it depends on the column:
 
-- a *specific* question ("What F1 does the model reach on SciERC?", a claim) is reported when the stance
-  classifier's first stage says the paper bears on it (agent/stance.py, trained on SciFact train against retrieved
-  abstracts that do not), at the threshold chosen for tables on SciFact train (F0.5 of cells that quote a gold
-  rationale: a wrong quote costs a reader more than a "not reported"); the cell quotes the judge's best sentence
-  or table row;
+- a *specific* question ("What F1 does the model reach on SciERC?", a claim) is answered by a finding: the cell
+  reads the paper's sentences that may state one (`is_own_finding`: not its background, aims, methods or what
+  earlier work showed) and is reported when the stance classifier's first stage, reading the judge's two best of
+  them, says the paper bears on it (agent/stance.py, trained on SciFact train against retrieved abstracts that do
+  not), at the threshold chosen for tables on SciFact train (F0.5 of cells that quote a gold rationale: a wrong
+  quote costs a reader more than a "not reported"); the cell quotes the judge's best of them;
 - a *generic* column (a preset's, or a question of at most GENERIC_WORDS content words: "Sample size?") names a
   kind of information every paper may hold, so the paper's own words rarely cover it. A column asking for a value
   (a count, a number, a design, a metric, a dataset) quotes the sentence the judge rates best among those from
@@ -41,7 +42,7 @@ from agent.citations import byline
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
 from agent.llm.structured import ModelStepError, ask_json
-from agent.sentence_types import sentence_type
+from agent.sentence_types import is_own_finding, sentence_type
 from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
@@ -381,11 +382,16 @@ class TableBuilder:
         are the sentences as judged (table rows in context)."""
         best = int(np.argmax(evidence))
         if not column.generic:
-            features = stance_features(column.question, texts, evidence, cosines, rationale_rows(evidence))
+            # a table's row ("| ... |") states data, not a finding in words: it may answer too
+            eligible = [s.text.startswith("|") or is_own_finding(s.text, s.passage.section) for s in sentences]
+            if not any(eligible):
+                return None, 0.0
+            rows = rationale_rows(evidence, eligible)
+            features = stance_features(column.question, texts, evidence, cosines, rows)
             chance = self.classifier.evidence.probability(features)
             threshold = next(t for t in (self.threshold, self.classifier.table_threshold,
                                          self.classifier.evidence_threshold) if t is not None)
-            return (best if chance >= threshold else None), chance
+            return (max(rows, key=lambda i: float(evidence[i])) if chance >= threshold else None), chance
         if column.kind == "text":
             chance = float(evidence[best])
             return (best if chance >= self.judge_floor else None), chance

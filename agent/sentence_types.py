@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.prose import is_publishing_matter, is_whole_sentence
-from tools.sections import is_body_section, only_open_questions, sets_the_question_up
+from tools.sections import (
+    describes_methods,
+    is_body_section,
+    only_open_questions,
+    opens_a_methods_part,
+    opens_a_setting_part,
+    sets_the_question_up,
+)
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
 # Addressed to a reader or an annotator: "Please...", "you should...", "your task", "annotators were instructed to".
@@ -33,8 +40,10 @@ _AIM = re.compile(
     r"we (?:aim(?:ed)?|sought|set out|ask(?:ed)?|wanted|wish(?:ed)?) to|we (?:ask|asked|"
     r"investigate|investigated|examine|examined|test|tested|explore|explored) (?:whether|if|how|why|what)|"
     r"we hypothesi[sz]ed?|(?:our|the) hypothesis (?:is|was)|to test (?:our|the|this) hypothes[ie]s\b|"
-    r"in this (?:paper|study|work|article),? we "
-    r"(?:propose|present|introduce|investigate|study|examine|explore|describe|address)|(?:in )?(?:section|chapter) "
+    r"in this (?:\w+ )?(?:paper|study|work|article|review|perspective|commentary|essay|chapter),? we "
+    r"(?:propose|present|introduce|investigate|study|examine|explore|describe|address|discuss|summari[sz]e|review|"
+    r"outline|highlight)|this (?:\w+ )?(?:review|perspective|commentary|essay|chapter) (?:discusses|summari[sz]es|"
+    r"describes|reviews|outlines|highlights|presents|covers)|(?:in )?(?:section|chapter) "
     r"\d+,? (?:we )?(?:describes?|presents?|discuss(?:es)?|introduces?))", re.IGNORECASE)
 _PRIOR = re.compile(
     r"\bet al\b|\[\d+(?:[,\u2013-]\s*\d+)*\]|\(\s*[A-Z][\w'-]+(?: and [A-Z][\w'-]+| et al\.?)?,? \d{4}[a-z]?"
@@ -92,13 +101,17 @@ def sentence_type(text: str) -> SentenceType:
 def is_own_finding(text: str, section: str = "") -> bool:
     """Whether the sentence may state the paper's own finding, what a stance rests on and a hypothesis builds on:
     not a question, an instruction, a statement of aim, what earlier work showed or the publisher's matter
-    (`is_publishing_matter`: "Keywords: ..."), and not from a part that sets the question up (`section`, when
-    known: Background, Introduction, Objectives; nor a caption, a table or back matter, which `is_body_section` keeps
-    out of answers: "Changes in milk oligosaccharides with time after birth." titles a figure and says nothing of
-    what changed; nor a section only about what is left open: "Work is underway to further improve the compiler"
-    under "Future work"; nor half a sentence a layout cut). (An infinitive objective, "To evaluate X.", is left to its
-    section: read as a cue it cost PubMedQA's pooled abstracts, which have no sections, more than it gained.)"""
+    (`is_publishing_matter`: "Keywords: ..."), and not from a part that sets the question up or says how the work
+    was done (`section`, when known, or a structured abstract's label run in: Background, Introduction, Objectives;
+    Methods, Design, "MAIN OUTCOME MEASURES": a table quoted "PATIENTS AND METHODS During a 12-year period, one
+    author evaluated and treated 170 adult referrals ..." as a paper's answer on treating insomnia); nor a caption, a
+    table or back matter, which `is_body_section` keeps out of answers: "Changes in milk oligosaccharides with time
+    after birth." titles a figure and says nothing of what changed; nor a section only about what is left open:
+    "Work is underway to further improve the compiler" under "Future work"; nor half a sentence a layout cut). (An
+    infinitive objective, "To evaluate X.", is left to its section: read as a cue it cost PubMedQA's pooled
+    abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
     return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section)
+                or opens_a_setting_part(text) or opens_a_methods_part(text) or describes_methods(section)
                 or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text)
                 or not is_whole_sentence(text))

@@ -56,6 +56,7 @@ from tools.documents import sha256_of_file, write_atomically
 log = logging.getLogger(__name__)
 C_GRID = (0.01, 0.1, 1.0)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.2, 0.81, 0.05))
+TABLE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.5, 0.96, 0.01))  # a table reports few cells: finer, higher
 FOLDS = 5
 SEED = 13
 LABELS = ("SUPPORT", "CONTRADICT", "NEI")
@@ -72,7 +73,8 @@ class Paper:
     judged: np.ndarray  # features with the judge's two best sentences as the rationale (what stage 1 reads)
     says: np.ndarray  # features with the two best a stance may rest on (what stage 2 reads: agent/stance.py)
     gold: np.ndarray  # features with the gold rationale (the judged row for NOT ENOUGH INFO)
-    best_is_gold: bool = False  # the judge's best sentence is a gold rationale sentence (what a table cell quotes)
+    quotes_gold: bool = False  # the judge's best finding is a gold rationale sentence (what a table cell quotes)
+    has_finding: bool = True  # some sentence may state a finding (`is_own_finding`): else a table does not quote it
 
 
 def train_claims(scifact_dir: Path, max_claims: int | None = None) -> list[dict]:
@@ -102,11 +104,12 @@ def scifact_papers(scifact_dir: Path, claims: list[dict], embedder: Embedder,
             cosines = embedder.embed(sentences) @ claim_vector
             evidence = rate(shipped_judge(), claim["claim"], sentences, cosines)
             judged = stance_features(claim["claim"], sentences, evidence, cosines, rationale_rows(evidence))
-            says = stance_features(claim["claim"], sentences, evidence, cosines,
-                                   rationale_rows(evidence, [is_own_finding(s) for s in sentences]))
+            eligible = [is_own_finding(s) for s in sentences]
+            rows = rationale_rows(evidence, eligible)
+            says = stance_features(claim["claim"], sentences, evidence, cosines, rows)
             papers.append(Paper(claim["id"], label, judged, says, stance_features(
                 claim["claim"], sentences, evidence, cosines, gold) if gold else judged,
-                int(np.argmax(evidence)) in gold))
+                max(rows, key=lambda i: float(evidence[i])) in gold, any(eligible)))
         if on_claim:
             on_claim()
     return papers
@@ -180,21 +183,21 @@ def _scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
             "macro_f1": round(float(f1_score(y, predicted, average="macro")), 4)}
 
 
-def table_threshold(chance: np.ndarray, evidence: np.ndarray, best_is_gold: np.ndarray
+def table_threshold(chance: np.ndarray, evidence: np.ndarray, quotes_gold: np.ndarray
                     ) -> tuple[float, dict[str, float]]:
-    """The stage-1 threshold at which an evidence table reports a cell (agent/evidence_tables.py), chosen for
-    F0.5 of right cells (reported, on an evidence paper, quoting a gold rationale sentence): a wrong quote in a
-    table costs a reader more than a "not reported" they can check; with its precision, recall and the share of
-    non-evidence papers left "not reported"."""
+    """The stage-1 threshold at which an evidence table reports a cell (agent/evidence_tables.py: `chance` read
+    from the judge's two best findings, 0 for a paper with none), chosen for F0.5 of right cells (reported, on an
+    evidence paper, quoting a gold rationale sentence): a wrong quote in a table costs a reader more than a "not
+    reported" they can check; with its precision, recall and the share of non-evidence papers left "not reported"."""
     def cells(bar: float) -> dict[str, float]:
         reported = chance >= bar
-        right = reported & evidence & best_is_gold
+        right = reported & evidence & quotes_gold
         precision, recall = right.sum() / max(1, reported.sum()), right.sum() / max(1, evidence.sum())
         f_half = 1.25 * precision * recall / max(1e-9, 0.25 * precision + recall)
         return {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
                 "not_reported_accuracy": round(float((~reported[~evidence]).mean()), 4),
                 "f0.5": round(float(f_half), 4)}
-    bar = max((*THRESHOLDS, 0.85, 0.9), key=lambda t: cells(t)["f0.5"])
+    bar = max(TABLE_THRESHOLDS, key=lambda t: cells(t)["f0.5"])
     return bar, cells(bar)
 
 
@@ -245,8 +248,10 @@ def cross_validate(papers: list[Paper], extra: tuple[np.ndarray, np.ndarray],
         model = make_pipeline(StandardScaler(), LogisticRegression(C=best1, max_iter=5000, class_weight="balanced"))
         one_stage[held] = model.fit(judged[fit], labels[fit]).predict(judged[held])
     two_stages = np.where(stage1[best1] >= bar1, (judged_stage2 >= bar2).astype(int), 2)
-    table_bar, table_cells = table_threshold(stage1[best1], is_evidence.astype(bool),
-                                             np.array([p.best_is_gold for p in papers]))
+    table_chance = held_out(judged, is_evidence, best1, everything, joined=extra_evidence, read=says)
+    table_chance[~np.array([p.has_finding for p in papers])] = 0.0
+    table_bar, table_cells = table_threshold(table_chance, is_evidence.astype(bool),
+                                             np.array([p.quotes_gold for p in papers]))
     return {
         "folds": FOLDS, "grouped_by": "SciFact claim", "stage1_c": best1, "evidence_threshold": bar1,
         "table_threshold": table_bar, "table_cells": table_cells,

@@ -245,3 +245,25 @@ def test_a_sample_size_counts_who_was_studied_not_what_they_were_asked(tmp_path:
 
     assert asks_for_beings(Column.asking("Sample size?").question) and not asks_for_beings("How many questions?")
     runtime.engine.dispose()
+
+
+def test_a_claim_is_answered_by_a_finding_not_by_the_background_that_restates_it(tmp_path: Path,
+                                                                                   embedder: Embedder) -> None:
+    """SciFact's abstracts run their labels in ("BACKGROUND Patients with ..."): a table quoted a paper's background
+    and its "PATIENTS AND METHODS" as what the paper reports on a claim; a claim is answered by a finding."""
+    background = ("BACKGROUND Statins are widely believed to lower blood cholesterol in adults with type 2 "
+                  "diabetes.")
+    finding = "Atorvastatin lowered LDL cholesterol by 38% over 24 weeks compared with placebo (p < 0.001)."
+    record = {"id": "statin-d", "title": "Atorvastatin in type 2 diabetes: a randomised trial", "year": 2016,
+              "abstract": f"{background} METHODS We randomised 812 adults with type 2 diabetes to atorvastatin "
+                          f"or placebo and measured blood cholesterol every 8 weeks. RESULTS {finding} "
+                          "Muscle pain was reported by 4% in both groups."}
+    records = tmp_path / "statins.jsonl"
+    records.write_text(json.dumps(record) + "\n")
+    runtime = make_runtime(tmp_path / "home", embedder)
+    runtime.ingestor.ingest_paths([records])
+    claim = Column.asking("Statins lower blood cholesterol in adults with type 2 diabetes.")
+    assert not claim.generic
+    cell = _table_builder(runtime, None).build(["statin-d"], [claim]).rows[0].cells[0]
+    assert cell.reported and finding in (cell.quote or ""), cell
+    runtime.engine.dispose()

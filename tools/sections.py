@@ -65,6 +65,39 @@ _SETTING_SECTION = re.compile(
     re.IGNORECASE)
 
 
+# A structured abstract printed as running text opens a part with its label run in: "BACKGROUND Patients with
+# diabetes ...", "AIMS patients with ...", "Objective: To assess ...", "Background Blindness is common ...",
+# "PATIENTS AND METHODS During a 12-year period ...". An upper-case label is one whatever follows; a capitalised one
+# only before a colon or a capitalised word ("Background noise was ..." is a sentence). "METHODS AND RESULTS" opens
+# results as well: it is no setting nor a method.
+_SETTING_LABELS = ("background", "introduction", "objectives?", "aims?", "purposes?", "rationale", "context",
+                   "importance", "hypothes[ie]s")
+_METHODS_LABELS = ("methods?(?! and results)", "(?:patients|subjects|participants|materials) and methods",
+                   "methodology", "design", "settings?", "participants", "interventions?", "main outcome measures?",
+                   "measurements", "data sources", "study selection", "data extraction")
+
+
+def _run_in(labels: tuple[str, ...]) -> re.Pattern[str]:
+    upper = "|".join(label.upper() for label in labels)
+    title = "|".join(label.capitalize() for label in labels)
+    return re.compile(rf"^\W*(?:(?:STUDY )?(?:{upper})(?:(?:\s*[,&/]\s*|\s+)(?:AND\s+)?(?:{upper}))*\s*[:.]?\s+\w|"
+                      rf"(?:{title})(?:\s*[:.]\s*\w|\s+[A-Z0-9]))")
+
+
+_RUN_IN_SETTING, _RUN_IN_METHODS = _run_in(_SETTING_LABELS), _run_in(_METHODS_LABELS)
+RUN_IN_CHARS = 100  # a run-in label sits at a sentence's start: read no further (the patterns backtrack on long runs)
+
+
+def opens_a_setting_part(text: str) -> bool:
+    """Whether a sentence opens a structured abstract's Background, Objectives... with the label run in (see above)."""
+    return bool(_RUN_IN_SETTING.match(text[:RUN_IN_CHARS]))
+
+
+def opens_a_methods_part(text: str) -> bool:
+    """Whether a sentence opens a structured abstract's Methods, Design, Main outcome measures... run in."""
+    return bool(_RUN_IN_METHODS.match(text[:RUN_IN_CHARS]))
+
+
 def sets_the_question_up(section: str) -> bool:
     """Whether a section path lies in a part that sets the question up (Background, Introduction, Objectives...)."""
     return bool(_SETTING_SECTION.search(" ".join(section.split())))  # one space each: no backtracking over a run

@@ -14,15 +14,18 @@ from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import Passage
-from tools.sections import sets_the_question_up
+from tools.sections import opens_a_setting_part, sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
 
 
-def _abstract_setup(section: str) -> bool:
-    """A structured abstract's Background, Objectives or Purpose ("Abstract > Objectives")."""
-    return section.lower().startswith("abstract") and sets_the_question_up(section)
+def _abstract_setup(sentence: Sentence) -> bool:
+    """A structured abstract's Background, Objectives or Purpose: its section ("Abstract > Objectives") or its label
+    run in ("BACKGROUND Patients with ...", as PubMed prints an abstract as one paragraph)."""
+    section = sentence.passage.section
+    return (section.lower().startswith("abstract") and sets_the_question_up(section)) or opens_a_setting_part(
+        sentence.text)
 
 
 class ExtractiveComposer:
@@ -50,7 +53,7 @@ class ExtractiveComposer:
         # measures from. A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
         kinds = ((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1) for s in sentences
                  if s.score >= self.min_similarity)
-        candidates = sorted(((n, s, kind, kind.aim or _abstract_setup(s.passage.section)) for n, s, kind in kinds),
+        candidates = sorted(((n, s, kind, kind.aim or _abstract_setup(s)) for n, s, kind in kinds),
                             key=lambda row: (row[3], -(row[1].evidence + self.rank_prior / row[0])))
         chosen: list[tuple[int, Sentence]] = []
         for n, sentence, kind, setting in candidates:  # best first: the body-prose rule runs only on those considered

@@ -68,8 +68,35 @@ def test_a_stance_rests_on_findings_not_on_aims_questions_or_a_papers_background
     sections = ["Abstract > Background", "Abstract > Objectives", "Abstract > Results", "Abstract > Methods"]
     rated = np.array([0.9, 0.8, 0.5, 0.1])
     eligible = [is_own_finding(text, section) for text, section in zip(sentences, sections, strict=True)]
-    assert rationale_rows(rated, eligible) == [2, 3]  # the two best of those it may rest on, in reading order
+    assert rationale_rows(rated, eligible) == [2]  # the best of those it may rest on (a Methods part is none)
+    assert rationale_rows(rated, [False, False, True, True]) == [2, 3]  # the two best, in reading order
     assert rationale_rows(rated) == [0, 1] and rationale_rows(rated, [False] * 4) == [0, 1]  # none eligible: all
+
+
+def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
+    """SciFact's and PubMed's abstracts print "BACKGROUND Patients with ..." as running text: a table quoted
+    "PATIENTS AND METHODS During a 12-year period, one author evaluated ..." as a paper's answer on treating
+    insomnia, and a review's "In this review, we summarize ..." as another's."""
+    result = "Statins lowered blood cholesterol by 30% over 12 weeks."
+    for setting in ("BACKGROUND Patients with diabetes are at high risk of bleeding.", "AIMS patients with diabetes "
+                    "have high platelet reactivity.", "Background Blindness is thought to be common in Sudan.",
+                    "Objective: To assess whether statins lower cholesterol.", "OBJECTIVES AND BACKGROUND We asked it.",
+                    "PATIENTS AND METHODS During a 12-year period, 170 adults were treated.",
+                    "MAIN OUTCOME MEASURES Rate of cervical cancer.", "DESIGN, SETTING, AND PARTICIPANTS A cohort.",
+                    "Methods: Cholesterol was measured in 300 adults.",
+                    "In this Opinion article, we discuss the roles of p53.", "This Review discusses recent advances.",
+                    "In this review, we summarize the functional role of Th17 cells."):
+        assert not is_own_finding(setting), setting
+    for finding in (result, "RESULTS Statins lowered cholesterol.", "CONCLUSION We demonstrate that CRP predicts it.",
+                    "METHODS AND RESULTS We found that statins lowered it.", "Background noise was lower with it.",
+                    "Design choices mattered less than data size.", "HIV Incidence fell by half."):
+        assert is_own_finding(finding), finding
+    assert not is_own_finding(result, "2 Materials and methods") and is_own_finding(result, "3 Results")
+    # the label is looked for at the start only: a long run of white space costs nothing
+    from tools.sections import opens_a_methods_part, opens_a_setting_part
+
+    assert not opens_a_methods_part("DESIGN" + " " * 100_000 + ",")  # three minutes before
+    assert not opens_a_setting_part("BACKGROUND" + " " * 100_000 + ".")
 
 
 def test_cues_of_agreement_and_disagreement() -> None:
