@@ -27,13 +27,27 @@ _INTEGER = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"  # 4,120 or 4120, never a trailing co
 _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 
 
+# the words between a count and what it counts describe them ("2,462 dementia-free participants"); a preposition
+# there means the number is something else: a year ("between 1985 and 1996 in children"), a part ("45 of the
+# patients"), a rate ("1 in 5 patients")
+_NOT_A_PREPOSITION = r"(?!(?:in|of|at|on|from|to|by|for|with|per|among|between)\b)"
+
+
 def _count_of(counted: str) -> re.Pattern[str]:
     """A number of `counted` ("4,120 adults", "81.1M papers", "2,462 dementia-free participants")."""
     return re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
-                      rf"million|thousand|billion))?(?:\s+[\w-]+){{0,2}}?\s+(?:{counted})\b", re.IGNORECASE)
+                      rf"million|thousand|billion))?(?:\s+{_NOT_A_PREPOSITION}[\w-]+){{0,2}}?\s+(?:{counted})\b",
+                      re.IGNORECASE)
 
 
 _COUNT, _COUNT_OF_BEINGS = _count_of(_COUNTED), _count_of(_BEINGS)
+# a count spelled out, as qualitative studies write it ("fifteen participants", "Twenty-two nurses"); never "one"
+# (a single case is no sample size)
+_UNITS_WORDS = "two|three|four|five|six|seven|eight|nine"
+_WORD_NUMBER = (rf"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|{_UNITS_WORDS}))?|"
+                rf"{_UNITS_WORDS}|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen)")
+_WORD_COUNT = re.compile(rf"\b{_WORD_NUMBER}(?:\s+{_NOT_A_PREPOSITION}[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b",
+                         re.IGNORECASE)
 _UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|(?:[mµμn]?g|IU|U)/(?:k?g|[mµμd]?L)\b|[mµμn]?[gML]\b|mmHg\b|kV\b|"
           r"[mcµμn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
@@ -47,9 +61,12 @@ _NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.·])(?<![^\W\d_][-−])[-−]?
 # higher" keeps its value.
 _FIGURE = r"S?\d+[a-zA-Z]?\b"
 _A_VALUE_FOLLOWS = rf"(?!\s*(?:[.,]\d|{_UNITS}|(?:\w+\s+)?(?:{_COUNTED})\b))"
-_ONE = (r"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supplementary Note|figure supplement)"
+_SUPPLEMENT = r"(?:Additional|Supplementary|Supporting) (?:files?|materials?|data|videos?|movies?|text)|Video|Movie"
+_ONE = (rf"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supplementary Note|figure supplement|"
+        rf"{_SUPPLEMENT})"
         r"|§)\.?\s*" + _FIGURE + rf"(?:\s*[–-]\s*(?:{_FIGURE}|[a-zA-Z]\b))*")
-_MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices)\.?\s*" + _FIGURE +
+_MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices|(?:Additional|Supplementary|"
+         r"Supporting) (?:files|materials|videos|movies)|Videos|Movies)\.?\s*" + _FIGURE +
          rf"(?:(?:\s*[–&-]\s*|\s*,\s*(?:and\s+)?|\s+(?:and|to)\s+)(?:{_FIGURE}{_A_VALUE_FOLLOWS}|[a-zA-Z]\b))*")
 # not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts, links and DOIs
 # ("doi:10.3390/...", "https://.../11570"), scale bars ("Scale bar = 200 μm") and test statistics ("χ2 = 12.3",
@@ -145,9 +162,10 @@ def counts_beings(quote: str) -> bool:
 def read_value(kind: ValueKind, quote: str) -> str | None:
     """The value of this kind the quote states verbatim, or None."""
     quote = _NOT_VALUES.sub(" ", quote)
-    if kind == "count":
-        found = _N_EQUALS.findall(quote) + _COUNT.findall(quote)
-        return _unique(found, 3)
+    if kind == "count":  # in the quote's order: "fifteen participants (men, n = 12)"
+        found = sorted((m.start(), m.group()) for pattern in (_N_EQUALS, _COUNT, _WORD_COUNT)
+                       for m in pattern.finditer(quote))
+        return _unique([text for _, text in found], 3)
     if kind == "number":
         quote = _SPREAD_OR_SIZE.sub(" ", quote)
         numbers = [n.strip() for n in _NUMBER.findall(quote) if not _YEARISH.match(n.strip())]

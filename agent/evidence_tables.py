@@ -15,11 +15,11 @@ that the paper reports it depends on the column:
   kind of information every paper may hold, so the paper's own words rarely cover it. A column asking for a value
   (a count, a number, a design, a metric, a dataset) quotes the sentence the judge rates best among those from
   which such a value can be read, at least `value_floor` similar (a generic question is far from every sentence:
-  the value decides): for a result not a method's setting, for a count the abstract's when it states one (the
-  body counts subgroups too). Any other generic column ("Population") quotes the judge's best sentence when the
-  judge gives it at least `judge_floor`, or, below that, when a configured model reads an answer in it that the
-  sentence bears out (without a model such a cell is "not read"). A short question of a known kind
-  is read with that kind's question (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
+  the value decides): for a result not a method's setting nor a background's figure, for a count the abstract's
+  when it states one (the body counts subgroups too). Any other generic column ("Population") quotes the judge's
+  best sentence when the judge gives it at least `judge_floor`, or, below that, when a configured model reads an
+  answer in it that the sentence bears out (without a model such a cell is "not read"). A short question of a known
+  kind is read with that kind's question (`KIND_QUESTIONS`: "Sample size?" asks how many were included).
 
 A short value is read off the quote (agent/cell_values.py) or, with a configured model, written by the model from
 the quote and kept only when the quote bears it out.
@@ -42,12 +42,19 @@ from agent.citations import byline
 from agent.evidence import Sentence, SentenceScorer
 from agent.keywords import content_words
 from agent.llm.structured import ModelStepError, ask_json
+from agent.prose import is_publishing_matter
 from agent.sentence_types import is_own_finding, sentence_type
 from agent.stance import StanceClassifier, rate, rationale_rows, stance_features
 from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
-from tools.sections import describes_methods, is_back_matter, sets_the_question_up, states_the_whole_study
+from tools.sections import (
+    describes_methods,
+    is_back_matter,
+    opens_a_setting_part,
+    sets_the_question_up,
+    states_the_whole_study,
+)
 
 MAX_COLUMNS = 12
 MAX_ROWS = 50
@@ -184,12 +191,13 @@ def _subtitle(title: str) -> str:
 
 def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     """Whether a sentence may give a value of this kind: never from back matter (references, "Authors'
-    contributions"); a result (a number asked for) is not a method's setting ("a significance level of 5% was
-    used", a bench protocol, anything in a Methods part) or another paper's finding; counts, designs, metrics and
-    datasets are what methods sentences state, but a design is the paper's own, not one its introduction or
-    background describes. (Sentences about earlier work were left in for designs: the cue also fires on a
-    finding's own citation, "included in the current meta-analysis (Zhao et al. 2015)".)"""
-    if is_back_matter(section):
+    contributions") nor the publisher's (a manuscript's history, a licence); a result (a number asked for) is not a
+    method's setting ("a significance level of 5% was used", a bench protocol, anything in a Methods part) or
+    another paper's finding; counts, designs, metrics and datasets are what methods sentences state, but a design is
+    the paper's own, not one its introduction or background describes. (Sentences about earlier work were left in
+    for designs: the cue also fires on a finding's own citation, "included in the current meta-analysis (Zhao et
+    al. 2015)".)"""
+    if is_back_matter(section) or is_publishing_matter(text):  # nor "Received: 4 September 2013 ..."
         return False
     if kind == "design":
         return not sets_the_question_up(section)
@@ -197,7 +205,7 @@ def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
         return True
     cues = sentence_type(text)
     return not (cues.method or cues.prior_work or cues.question or cues.instruction or _PROTOCOL.search(text)
-                or describes_methods(section))
+                or describes_methods(section) or sets_the_question_up(section) or opens_a_setting_part(text))
 
 
 # a bench protocol ("run at 50°C for 2 min", "stored at −80°C", "spun at 12,000 × g", "40 cycles of"): its numbers

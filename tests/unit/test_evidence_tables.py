@@ -39,6 +39,16 @@ from retrieval.search import Passage
     ("design", "A mixed method approach was used in this descriptive study.", "mixed method, descriptive study"),
     ("design", "This was a non-randomized, crossover pilot study.", "non-randomized, crossover, pilot study"),
     ("count", "(N = 38, 41 and 26 birds)", "N = 38, 41 and 26 birds"),
+    # spelled out, as qualitative studies write it; in the quote's order; not a single case nor "two of the ..."
+    ("count", "Focus groups were held with fifteen participants (men, n = 12).", "fifteen participants, n = 12"),
+    ("count", "Twenty-two nurses and two of the physicians were interviewed.", "Twenty-two nurses"),
+    ("count", "One patient withdrew.", None),
+    # a preposition between a number and what it counts: a year, a part of the sample
+    ("count", "a peak incidence between 1985 and 1996 in children younger than 2 years", None),
+    ("count", "45 of the 100 patients died", "100 patients"),
+    # a supplement's callout is no value ("(Additional file 1: Appendix 2)" read as a main result of 1)
+    ("number", "an end result of improved health (Additional file 1: Appendix 2).", None),
+    ("number", "see Supplementary Material S3 and Video 2; 40% rose (Additional files 2 and 3)", "40%"),
     ("number", "Mice received 1.5 mg/kg at 22 kV (Table 3, §4).", "1.5 mg/kg, 22 kV"),
     # a callout is no value, whole: its letters, ranges and lists
     ("number", "no significant changes in body weight (Figure 2A-2B), and organ weights (Supplementary Table 3-4).",
@@ -187,6 +197,12 @@ def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
     # nor is a number read as a result out of a Methods part, at any depth
     assert not may_state("number", "The coefficient of variation was 4.1%.", "Materials and Methods > Assays")
     assert may_state("number", "The coefficient of variation was 4.1%.", "Results > Assays")
+    # nor out of a background, however it is marked, nor the publisher's lines ("Main result?" read 4, 27, 2 off
+    # "Received: 4 September 2013 Accepted: 27 December 2013 Published: 2 January 2014")
+    assert not may_state("number", "Stroke affects 15 million people a year.", "Abstract > Background")
+    assert not may_state("number", "BACKGROUND Stroke affects 15 million people a year.")
+    history = "Received: 4 September 2013 Accepted: 27 December 2013 Published: 2 January 2014"
+    assert not may_state("number", history, "Front matter") and not may_state("count", history)
 
 
 def test_a_table_reads_arxiv_only_for_a_query_and_only_where_arxiv_is_on() -> None:
