@@ -30,12 +30,14 @@ _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 # the words between a count and what it counts describe them ("2,462 dementia-free participants"); a preposition
 # there means the number is something else: a year ("between 1985 and 1996 in children"), a part ("45 of the
 # patients"), a rate ("1 in 5 patients")
-_NOT_A_PREPOSITION = r"(?!(?:in|of|at|on|from|to|by|for|with|per|among|between)\b)"
+_NOT_A_PREPOSITION = r"(?!(?:in|of|at|on|from|to|by|for|with|per|among|between)\b(?!-))"  # "300 at-risk children"
+_NOT_A_RATE = r"(?<!\d in )(?<!\d of )"  # "1 in 5 patients", "3 of 12 mice": a share, not the sample
 
 
 def _count_of(counted: str) -> re.Pattern[str]:
     """A number of `counted` ("4,120 adults", "81.1M papers", "2,462 dementia-free participants")."""
-    return re.compile(rf"(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|\s?(?:[KMB]\b|"
+    return re.compile(rf"{_NOT_A_RATE}(?<![\d.,])\b(?:{_INTEGER})(?:\.\d+\s?(?:[KMB]\b|million|thousand|billion)|"
+                      rf"\s?(?:[KMB]\b|"
                       rf"million|thousand|billion))?(?:\s+{_NOT_A_PREPOSITION}[\w-]+){{0,2}}?\s+(?:{counted})\b",
                       re.IGNORECASE)
 
@@ -46,8 +48,10 @@ _COUNT, _COUNT_OF_BEINGS = _count_of(_COUNTED), _count_of(_BEINGS)
 _UNITS_WORDS = "two|three|four|five|six|seven|eight|nine"
 _WORD_NUMBER = (rf"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|{_UNITS_WORDS}))?|"
                 rf"{_UNITS_WORDS}|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen)")
-_WORD_COUNT = re.compile(rf"\b{_WORD_NUMBER}(?:\s+{_NOT_A_PREPOSITION}[\w-]+){{0,2}}?\s+(?:{_COUNTED})\b",
-                         re.IGNORECASE)
+# (not the end of a larger one: "One hundred and twenty participants" gives no value rather than twenty)
+_WORD_COUNT = re.compile(rf"(?<!hundred )(?<!thousand )(?<!hundred and )(?<!thousand and )(?<!-)\b{_WORD_NUMBER}"
+                         rf"(?!\s+(?:hundred|thousand)\b)(?:\s+{_NOT_A_PREPOSITION}[\w-]+){{0,2}}?\s+"
+                         rf"(?:{_COUNTED})\b", re.IGNORECASE)
 _UNITS = (r"%|percent\b|-fold\b|fold\b|points?\b|(?:[mµμn]?g|IU|U)/(?:k?g|[mµμd]?L)\b|[mµμn]?[gML]\b|mmHg\b|kV\b|"
           r"[mcµμn]m\b|ms\b|min\b|h\b|"
           r"days?\b|weeks?\b|months?\b|years?\b")
@@ -61,12 +65,14 @@ _NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.·])(?<![^\W\d_][-−])[-−]?
 # higher" keeps its value.
 _FIGURE = r"S?\d+[a-zA-Z]?\b"
 _A_VALUE_FOLLOWS = rf"(?!\s*(?:[.,]\d|{_UNITS}|(?:\w+\s+)?(?:{_COUNTED})\b))"
-_SUPPLEMENT = r"(?:Additional|Supplementary|Supporting) (?:files?|materials?|data|videos?|movies?|text)|Video|Movie"
+# (as publishers print them, capitalised: "accuracy on video 91.2%" keeps its value)
+_SUPPLEMENT = (r"(?-i:(?:Additional|Supplementary|Supporting) (?:[Ff]iles?|[Mm]aterials?|[Vv]ideos?|[Mm]ovies?)|"
+               r"Video|Movie)")
 _ONE = (rf"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supplementary Note|figure supplement|"
         rf"{_SUPPLEMENT})"
         r"|§)\.?\s*" + _FIGURE + rf"(?:\s*[–-]\s*(?:{_FIGURE}|[a-zA-Z]\b))*")
 _MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices|(?:Additional|Supplementary|"
-         r"Supporting) (?:files|materials|videos|movies)|Videos|Movies)\.?\s*" + _FIGURE +
+         r"Supporting) (?-i:[Ff]iles|[Mm]aterials|[Vv]ideos|[Mm]ovies)|(?-i:Videos|Movies))\.?\s*" + _FIGURE +
          rf"(?:(?:\s*[–&-]\s*|\s*,\s*(?:and\s+)?|\s+(?:and|to)\s+)(?:{_FIGURE}{_A_VALUE_FOLLOWS}|[a-zA-Z]\b))*")
 # not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts, links and DOIs
 # ("doi:10.3390/...", "https://.../11570"), scale bars ("Scale bar = 200 μm") and test statistics ("χ2 = 12.3",

@@ -51,9 +51,11 @@ from store.catalog import PaperRow
 from tools.sections import (
     describes_methods,
     is_back_matter,
+    opens_a_methods_part,
     opens_a_setting_part,
     sets_the_question_up,
     states_the_whole_study,
+    with_run_in_parts,
 )
 
 MAX_COLUMNS = 12
@@ -193,19 +195,19 @@ def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     """Whether a sentence may give a value of this kind: never from back matter (references, "Authors'
     contributions") nor the publisher's (a manuscript's history, a licence); a result (a number asked for) is not a
     method's setting ("a significance level of 5% was used", a bench protocol, anything in a Methods part) or
-    another paper's finding; counts, designs, metrics and datasets are what methods sentences state, but a design is
-    the paper's own, not one its introduction or background describes. (Sentences about earlier work were left in
-    for designs: the cue also fires on a finding's own citation, "included in the current meta-analysis (Zhao et
-    al. 2015)".)"""
+    another paper's finding; counts, designs, metrics and datasets are what methods sentences state; no value is the
+    paper's own in its introduction or background (`section`, or a structured abstract's label run in). (Sentences
+    about earlier work were left in for designs: the cue also fires on a finding's own citation, "included in the
+    current meta-analysis (Zhao et al. 2015)".)"""
     if is_back_matter(section) or is_publishing_matter(text):  # nor "Received: 4 September 2013 ..."
         return False
-    if kind == "design":
-        return not sets_the_question_up(section)
+    if sets_the_question_up(section) or opens_a_setting_part(text):  # "BACKGROUND Dementia affects 50 million ..."
+        return False
     if kind != "number":
         return True
     cues = sentence_type(text)
     return not (cues.method or cues.prior_work or cues.question or cues.instruction or _PROTOCOL.search(text)
-                or describes_methods(section) or sets_the_question_up(section) or opens_a_setting_part(text))
+                or describes_methods(section) or opens_a_methods_part(text))
 
 
 # a bench protocol ("run at 50°C for 2 min", "stored at −80°C", "spun at 12,000 × g", "40 cycles of"): its numbers
@@ -226,6 +228,30 @@ def table_row_in_context(passage: Passage, text: str) -> str:
         return text
     caption = " ".join(line.strip() for line in lines[:first_row] if line.strip())
     return f"{caption} {lines[first_row].strip()} {text}".strip()
+
+
+def _sections(sentences: list[Sentence]) -> list[str]:
+    """Each sentence's section, with the part of a structured abstract whose label a sentence before it in its
+    passage ran in ("BACKGROUND Diabetes is common. Statins are thought to ...": both "... > Background")."""
+    sections = [s.passage.section for s in sentences]
+    by_passage: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        by_passage.setdefault(sentence.passage.chunk_id, []).append(i)
+    for indices in by_passage.values():
+        ordered = sorted(indices, key=lambda i: sentences[i].position)
+        for i, section in zip(ordered, with_run_in_parts([sentences[i].text for i in ordered],
+                                                         [sections[i] for i in ordered]), strict=True):
+            sections[i] = section
+    return sections
+
+
+def _findings_or_rows(sentences: list[Sentence], sections: list[str]) -> list[bool]:
+    """Which sentences may answer a claim: the paper's own findings (`is_own_finding` in their `sections`), and a
+    table's rows ("| ... |": data, not a finding in words) unless their table sits in back matter, a Methods part or
+    a Background."""
+    return [is_own_finding(s.text, section) or (s.text.startswith("|") and not (
+        is_back_matter(section) or describes_methods(section) or sets_the_question_up(section)))
+        for s, section in zip(sentences, sections, strict=True)]
 
 
 @dataclass
@@ -390,8 +416,7 @@ class TableBuilder:
         are the sentences as judged (table rows in context)."""
         best = int(np.argmax(evidence))
         if not column.generic:
-            # a table's row ("| ... |") states data, not a finding in words: it may answer too
-            eligible = [s.text.startswith("|") or is_own_finding(s.text, s.passage.section) for s in sentences]
+            eligible = _findings_or_rows(sentences, _sections(sentences))
             if not any(eligible):
                 return None, 0.0
             rows = rationale_rows(evidence, eligible)
@@ -403,9 +428,10 @@ class TableBuilder:
         if column.kind == "text":
             chance = float(evidence[best])
             return (best if chance >= self.judge_floor else None), chance
+        sections = _sections(sentences)
         valued = [i for i, sentence in enumerate(sentences) if cosines[i] >= self.value_floor
                   and read_value(column.kind, sentence.text) is not None
-                  and may_state(column.kind, sentence.text, sentence.passage.section)]
+                  and may_state(column.kind, sentence.text, sections[i])]
         if column.kind == "count":  # the abstract states the whole study's sample; the body its subgroups too
             valued = [i for i in valued if states_the_whole_study(sentences[i].passage.section)] or valued
         if not valued:

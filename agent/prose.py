@@ -43,16 +43,23 @@ _LABEL_LINE = re.compile(r"^\W*(?:key ?words?|index terms|abbreviations|(?:clini
                          r"registration number|mesh terms)\b(?=\s*[:.–—]|\s+(?-i:[A-Z]))", re.IGNORECASE)
 
 
-# A manuscript's history ("Received: 4 September 2013 Accepted: 27 December 2013", "Published online March 3,
-# 2020"): a label, then a date with its month named; "Received 4 mg of the drug" is a sentence.
-_HISTORY_LINE = re.compile(r"^\W*(?:received|accepted|revised|(?:first )?published(?: online)?|available online)\s*"
-                           r"[:.–—]?\s*(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|"
-                           r"dec)[a-z]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d\b", re.IGNORECASE)
+# A manuscript's history ("Received: 4 September 2013 Accepted: 27 December 2013", "Article history: Received 4
+# September 2013", "Manuscript received September 4, 2013; revised ...", "Submitted: 2013-09-04"): a label, then a
+# date with its month named or in digits; "Received 4 mg of the drug" is a sentence. Read on its first characters
+# with single spaces (no backtracking over a run of them).
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE = (rf"(?:\d{{1,2}}(?:st|nd|rd|th)? {_MONTH},? (?:19|20)\d\d|"
+         rf"{_MONTH} (?:\d{{1,2}}(?:st|nd|rd|th)?,? )?(?:19|20)\d\d|"
+         r"(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d\d)\b")
+_HISTORY_LINE = re.compile(rf"^\W*(?:article history:? |manuscript )?(?:received|accepted|revised|submitted|"
+                           rf"(?:first )?published(?: online)?|available online):? ?(?:on )?{_DATE}", re.IGNORECASE)
+HISTORY_CHARS = 120
 
 
 def is_publishing_matter(sentence: str) -> bool:
     """A publisher's boilerplate or a labelled front-matter line: never what the authors found."""
-    return bool(_BOILERPLATE.search(sentence) or _LABEL_LINE.match(sentence) or _HISTORY_LINE.match(sentence))
+    return bool(_BOILERPLATE.search(sentence) or _LABEL_LINE.match(sentence)
+                or _HISTORY_LINE.match(" ".join(sentence[:HISTORY_CHARS].split())))
 
 
 _CAPTION = re.compile(r"^\s*(?:(?:supplementary|suppl\.?)\s+)?(?:fig(?:ure)?s?|tab(?:le)?s?|scheme|plate|"

@@ -22,6 +22,7 @@ from tools.sections import (
     opens_a_methods_part,
     opens_a_setting_part,
     sets_the_question_up,
+    with_run_in_parts,
 )
 
 _QUESTION = re.compile(r"\?\s*[\"')\]]*\s*$|^\W*(?:RQ\s?\d|Q\d\b|research questions?\b)", re.IGNORECASE)
@@ -65,6 +66,12 @@ _FINDING = re.compile(
     r"|\b[pP]\s*[<=>≤]\s*0?\.\d|\b(?:OR|HR|RR|CI)\b", re.IGNORECASE)
 
 
+# The authors speaking of their own work: a sentence that cites another ("Our model reaches 91.2 F1, above SciBERT
+# (Beltagy et al., 2019)") still states their finding; "Smith et al. showed ..." alone states Smith's.
+_OWN_VOICE = re.compile(r"\b(?:we|our|us|here|(?:this|the present|the current) (?:study|paper|work|trial|analysis|"
+                        r"article|model|method|approach|system))\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class SentenceType:
     """The cues a sentence carries; more than one may hold ("We found, as Smith et al. did, ...")."""
@@ -100,7 +107,8 @@ def sentence_type(text: str) -> SentenceType:
 
 def is_own_finding(text: str, section: str = "") -> bool:
     """Whether the sentence may state the paper's own finding, what a stance rests on and a hypothesis builds on:
-    not a question, an instruction, a statement of aim, what earlier work showed or the publisher's matter
+    not a question, an instruction, a statement of aim, what earlier work showed (unless the authors speak of their
+    own in it too) or the publisher's matter
     (`is_publishing_matter`: "Keywords: ..."), and not from a part that sets the question up or says how the work
     was done (`section`, when known, or a structured abstract's label run in: Background, Introduction, Objectives;
     Methods, Design, "MAIN OUTCOME MEASURES": a table quoted "PATIENTS AND METHODS During a 12-year period, one
@@ -111,7 +119,16 @@ def is_own_finding(text: str, section: str = "") -> bool:
     infinitive objective, "To evaluate X.", is left to its section: read as a cue it cost PubMedQA's pooled
     abstracts, which have no sections, more than it gained.)"""
     kind = sentence_type(text)
-    return not (kind.aim or kind.question or kind.instruction or kind.prior_work or sets_the_question_up(section)
+    earlier_work = kind.prior_work and not _OWN_VOICE.search(text)
+    return not (kind.aim or kind.question or kind.instruction or earlier_work or sets_the_question_up(section)
                 or opens_a_setting_part(text) or opens_a_methods_part(text) or describes_methods(section)
                 or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text)
                 or not is_whole_sentence(text))
+
+
+def own_findings(texts: list[str], sections: list[str] | None = None, sizes: list[int] | None = None) -> list[bool]:
+    """`is_own_finding` for each of a paper's sentences in reading order (`sections`: each one's, when known;
+    `sizes`: how many each passage holds), a structured abstract's run-in part carried to the sentences after its
+    label: "BACKGROUND Diabetes is common. Statins are thought to lower cholesterol." are both background."""
+    sections = with_run_in_parts(texts, sections or [""] * len(texts), sizes)
+    return [is_own_finding(text, section) for text, section in zip(texts, sections, strict=True)]

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_features, stems
-from agent.sentence_types import is_own_finding
+from agent.sentence_types import own_findings
 
 WEIGHTS = Path(__file__).with_name("stance.json")
 Stance = Literal["supports", "contradicts", "insufficient"]
@@ -191,8 +191,7 @@ class StanceClassifier:
         evidence = rate(judge, claim, sentences, cosines, passage_sizes)
         if rationale:
             return self.judge(stance_features(claim, sentences, evidence, cosines, rationale)), rationale
-        sections = sections or [""] * len(sentences)
-        eligible = [is_own_finding(text, section) for text, section in zip(sentences, sections, strict=True)]
+        eligible = own_findings(sentences, sections, passage_sizes)
         best, rows = rationale_rows(evidence), rationale_rows(evidence, eligible)
         bears = stance_features(claim, sentences, evidence, cosines, best)
         says = bears if rows == best else stance_features(claim, sentences, evidence, cosines, rows)

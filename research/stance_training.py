@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.evidence_judge import shipped_judge
-from agent.sentence_types import is_own_finding
+from agent.sentence_types import own_findings
 from agent.settings import Settings
 from agent.stance import (
     STANCE_FEATURES,
@@ -104,7 +104,7 @@ def scifact_papers(scifact_dir: Path, claims: list[dict], embedder: Embedder,
             cosines = embedder.embed(sentences) @ claim_vector
             evidence = rate(shipped_judge(), claim["claim"], sentences, cosines)
             judged = stance_features(claim["claim"], sentences, evidence, cosines, rationale_rows(evidence))
-            eligible = [is_own_finding(s) for s in sentences]
+            eligible = own_findings(sentences)
             rows = rationale_rows(evidence, eligible)
             says = stance_features(claim["claim"], sentences, evidence, cosines, rows)
             papers.append(Paper(claim["id"], label, judged, says, stance_features(

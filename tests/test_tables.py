@@ -251,8 +251,8 @@ def test_a_claim_is_answered_by_a_finding_not_by_the_background_that_restates_it
                                                                                    embedder: Embedder) -> None:
     """SciFact's abstracts run their labels in ("BACKGROUND Patients with ..."): a table quoted a paper's background
     and its "PATIENTS AND METHODS" as what the paper reports on a claim; a claim is answered by a finding."""
-    background = ("BACKGROUND Statins are widely believed to lower blood cholesterol in adults with type 2 "
-                  "diabetes.")
+    background = ("BACKGROUND Type 2 diabetes doubles the risk of heart disease. Statins are widely believed to lower "
+                  "blood cholesterol in adults with type 2 diabetes.")  # the label marks the part, not one sentence
     finding = "Atorvastatin lowered LDL cholesterol by 38% over 24 weeks compared with placebo (p < 0.001)."
     record = {"id": "statin-d", "title": "Atorvastatin in type 2 diabetes: a randomised trial", "year": 2016,
               "abstract": f"{background} METHODS We randomised 812 adults with type 2 diabetes to atorvastatin "

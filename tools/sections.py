@@ -67,35 +67,69 @@ _SETTING_SECTION = re.compile(
 
 # A structured abstract printed as running text opens a part with its label run in: "BACKGROUND Patients with
 # diabetes ...", "AIMS patients with ...", "Objective: To assess ...", "Background Blindness is common ...",
-# "PATIENTS AND METHODS During a 12-year period ...". An upper-case label is one whatever follows; a capitalised one
-# only before a colon or a capitalised word ("Background noise was ..." is a sentence). "METHODS AND RESULTS" opens
-# results as well: it is no setting nor a method.
-_SETTING_LABELS = ("background", "introduction", "objectives?", "aims?", "purposes?", "rationale", "context",
-                   "importance", "hypothes[ie]s")
-_METHODS_LABELS = ("methods?(?! and results)", "(?:patients|subjects|participants|materials) and methods",
-                   "methodology", "design", "settings?", "participants", "interventions?", "main outcome measures?",
-                   "measurements", "data sources", "study selection", "data extraction")
-
-
-def _run_in(labels: tuple[str, ...]) -> re.Pattern[str]:
-    upper = "|".join(label.upper() for label in labels)
-    title = "|".join(label.capitalize() for label in labels)
-    return re.compile(rf"^\W*(?:(?:STUDY )?(?:{upper})(?:(?:\s*[,&/]\s*|\s+)(?:AND\s+)?(?:{upper}))*\s*[:.]?\s+\w|"
-                      rf"(?:{title})(?:\s*[:.]\s*\w|\s+[A-Z0-9]))")
-
-
-_RUN_IN_SETTING, _RUN_IN_METHODS = _run_in(_SETTING_LABELS), _run_in(_METHODS_LABELS)
+# "PATIENTS AND METHODS During a 12-year period ...", "Design, Setting, and Participants Prospective cohort ..."
+# (JAMA's). A label is read (1) in upper case whatever follows it, (2) in any case before a colon, (3) as two or
+# more capitalised label words before a capitalised word or a number, or (4) as one of the commonest capitalised
+# labels before a capitalised word ("Background noise was ...", "Background EEG power rose ...", "Importance
+# Sampling reduced ...", "Methods A and B reached ..." are sentences; a results label may stand before "A total of",
+# since taking "Results A and B differ" for one costs nothing: results are findings either way). A label naming
+# results too ("METHODS AND RESULTS", "MEASUREMENTS AND MAIN RESULTS", "Conclusions and Relevance") opens results.
+_SETTING_WORDS = "background|introduction|objectives?|aims?|purposes?|rationale|context|importance|hypothes[ie]s"
+_METHODS_WORDS = ("methods?|methodology|design|settings?|participants|patients|subjects|materials|interventions?|"
+                  "exposures?|outcomes?|measures?|measurements|sources|selection|extraction|acquisition|population")
+_RESULTS_WORDS = ("results|findings|conclusions?|interpretation|discussion|significance|limitations|synthesis|"
+                  "relevance")
+_GLUE_WORDS = "and|of|the|this|study|main|primary|key|data|evidence"
+_LABEL_WORD = f"{_SETTING_WORDS}|{_METHODS_WORDS}|{_RESULTS_WORDS}|{_GLUE_WORDS}"
+_JOIN = r"(?:\s*[,/&]\s*|\s+)"
+_CAPITALISED = rf"(?=[A-Z])(?i:{_LABEL_WORD})\b"
+_RUN_IN_LABEL = re.compile(
+    rf"^\W*(?:(?P<upper>(?:{_LABEL_WORD.upper()})(?:{_JOIN}(?:{_LABEL_WORD.upper()}))*)\s*[:.]?\s+\w|"
+    rf"(?P<colon>(?i:{_LABEL_WORD})(?:{_JOIN}(?i:{_LABEL_WORD}))*)\s*:\s*\w|"
+    rf"(?P<words>{_CAPITALISED}(?:(?:\s*,\s*|\s+)(?:(?:and|&)\s+)?{_CAPITALISED})+)\s+[A-Z0-9]|"
+    r"(?P<title>(?:Background|Introduction|Objectives?|Aims?|Purpose|Methods?|Materials|Patients)"
+    r"(?: (?:and|&) (?i:aims?|objectives?|purpose|methods))?)\s+[A-Z][a-z]|"
+    r"(?P<results>Results|Conclusions?|Findings|Interpretation)\s+[A-Z0-9])")
+_PART_WORDS = {"results": re.compile(rf"\b(?:{_RESULTS_WORDS})\b", re.IGNORECASE),
+               "setting": re.compile(rf"\b(?:{_SETTING_WORDS})\b", re.IGNORECASE),
+               "methods": re.compile(rf"\b(?:{_METHODS_WORDS})\b", re.IGNORECASE)}
 RUN_IN_CHARS = 100  # a run-in label sits at a sentence's start: read no further (the patterns backtrack on long runs)
+PART_HEADINGS = {"setting": "Background", "methods": "Methods", "results": "Results"}
+
+
+def run_in_part(text: str) -> str | None:
+    """The part of a structured abstract a sentence opens with its label run in: "setting", "methods" or
+    "results" (see above); None when it opens none."""
+    found = _RUN_IN_LABEL.match(text[:RUN_IN_CHARS])
+    if not found:
+        return None
+    label = next(group for group in found.groups() if group)
+    return next((part for part, words in _PART_WORDS.items() if words.search(label)), None)
 
 
 def opens_a_setting_part(text: str) -> bool:
-    """Whether a sentence opens a structured abstract's Background, Objectives... with the label run in (see above)."""
-    return bool(_RUN_IN_SETTING.match(text[:RUN_IN_CHARS]))
+    """Whether a sentence opens a structured abstract's Background, Objectives... with the label run in."""
+    return run_in_part(text) == "setting"
 
 
 def opens_a_methods_part(text: str) -> bool:
     """Whether a sentence opens a structured abstract's Methods, Design, Main outcome measures... run in."""
-    return bool(_RUN_IN_METHODS.match(text[:RUN_IN_CHARS]))
+    return run_in_part(text) == "methods"
+
+
+def with_run_in_parts(texts: list[str], sections: list[str], sizes: list[int] | None = None) -> list[str]:
+    """Each sentence's section with the run-in part it lies in, carried from the sentence that opened it to the
+    next label, within one passage (`sizes`: how many of the sentences each passage holds; default one passage):
+    "BACKGROUND Diabetes is common. Statins are thought to ..." puts both sentences in "... > Background"."""
+    sizes = sizes or [len(texts)]
+    parts: list[str | None] = []
+    for size in sizes:
+        current = None
+        for text in texts[len(parts):len(parts) + size]:
+            current = run_in_part(text) or current
+            parts.append(current)
+    return [f"{section} > {PART_HEADINGS[part]}" if part else section
+            for section, part in zip(sections, parts, strict=True)]
 
 
 def sets_the_question_up(section: str) -> bool:

@@ -46,6 +46,13 @@ from retrieval.search import Passage
     # a preposition between a number and what it counts: a year, a part of the sample
     ("count", "a peak incidence between 1985 and 1996 in children younger than 2 years", None),
     ("count", "45 of the 100 patients died", "100 patients"),
+    ("count", "1 in 5 patients had a relapse.", None),
+    ("count", "We enrolled 300 at-risk children and 1,200 in-hospital patients.",
+     "300 at-risk children, 1,200 in-hospital patients"),
+    # a spelled-out number over a hundred gives no value rather than its last part
+    ("count", "One hundred and twenty participants were enrolled.", None),
+    ("count", "One hundred twenty-three students participated.", None),
+    ("number", "Accuracy on video 91.2% versus 88.1% on still images.", "91.2%, 88.1%"),
     # a supplement's callout is no value ("(Additional file 1: Appendix 2)" read as a main result of 1)
     ("number", "an end result of improved health (Additional file 1: Appendix 2).", None),
     ("number", "see Supplementary Material S3 and Video 2; 40% rose (Additional files 2 and 3)", "40%"),
@@ -203,6 +210,14 @@ def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
     assert not may_state("number", "BACKGROUND Stroke affects 15 million people a year.")
     history = "Received: 4 September 2013 Accepted: 27 December 2013 Published: 2 January 2014"
     assert not may_state("number", history, "Front matter") and not may_state("count", history)
+    for line in ("Article history: Received 4 September 2013", "Manuscript received September 4, 2013; revised",
+                 "Submitted: 2013-09-04"):
+        assert not may_state("number", line), line
+    assert may_state("count", "Received 4 mg of the drug daily, 12 patients improved.")
+    # nor a sample size or a design out of a background; nor a result out of a run-in Methods
+    assert not may_state("count", "BACKGROUND Dementia affects 50 million people worldwide.", "Abstract")
+    assert not may_state("design", "BACKGROUND Previous randomized trials of statins were small.")
+    assert not may_state("number", "METHODS Participants got 20 mg daily for 12 weeks.")
 
 
 def test_a_table_reads_arxiv_only_for_a_query_and_only_where_arxiv_is_on() -> None:
