@@ -68,6 +68,19 @@ def test_an_aim_stated_as_a_sentence_does_not_push_the_finding_out(embedder: Emb
     assert "hypothesized" in alone  # with nothing else, the aim is still quoted rather than nothing
 
 
+def test_a_run_in_background_restating_the_question_is_quoted_only_when_nothing_else_answers(
+        embedder: Embedder) -> None:
+    """PubMed and SciFact print a structured abstract as one paragraph: the label "BACKGROUND" marks its part to the
+    next label, and the part's second sentence restates the question as much as the first."""
+    question = "Do statins lower blood cholesterol in adults with type 2 diabetes?"
+    abstract = _passage(1, "BACKGROUND Type 2 diabetes doubles the risk of heart disease. Statins are widely believed "
+                           "to lower blood cholesterol in adults with type 2 diabetes. METHODS We randomised 812 "
+                           "adults to atorvastatin or placebo. RESULTS Atorvastatin lowered LDL cholesterol by 38% "
+                           "over 24 weeks compared with placebo.", "Abstract")
+    answer = ExtractiveComposer(SentenceScorer(embedder)).compose(question, [abstract])
+    assert "lowered LDL cholesterol by 38%" in answer and "widely believed" not in answer
+
+
 def test_a_quoted_sentence_s_own_numbered_citations_are_not_read_as_the_answer_s(embedder: Embedder) -> None:
     """"heart failure [13] and is required..." once split the answer at [13]: the statement was cut in two and its
     halves removed as unsupported. The answer drops the paper's own numbers; the reference quotes them."""

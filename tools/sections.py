@@ -117,19 +117,23 @@ def opens_a_methods_part(text: str) -> bool:
     return run_in_part(text) == "methods"
 
 
-def with_run_in_parts(texts: list[str], sections: list[str], sizes: list[int] | None = None) -> list[str]:
-    """Each sentence's section with the run-in part it lies in, carried from the sentence that opened it to the
-    next label, within one passage (`sizes`: how many of the sentences each passage holds; default one passage):
-    "BACKGROUND Diabetes is common. Statins are thought to ..." puts both sentences in "... > Background"."""
-    sizes = sizes or [len(texts)]
+def run_in_parts(texts: list[str], sizes: list[int] | None = None) -> list[str | None]:
+    """The run-in part each sentence lies in (`run_in_part`), carried from the sentence that opened it to the next
+    label, within one passage (`sizes`: how many of the sentences each passage holds; default one passage):
+    "BACKGROUND Diabetes is common. Statins are thought to ..." are both "setting"."""
     parts: list[str | None] = []
-    for size in sizes:
+    for size in sizes or [len(texts)]:
         current = None
         for text in texts[len(parts):len(parts) + size]:
             current = run_in_part(text) or current
             parts.append(current)
+    return parts
+
+
+def with_run_in_parts(texts: list[str], sections: list[str], sizes: list[int] | None = None) -> list[str]:
+    """Each sentence's section with the run-in part it lies in (`run_in_parts`): "Abstract > Background"."""
     return [f"{section} > {PART_HEADINGS[part]}" if part else section
-            for section, part in zip(sections, parts, strict=True)]
+            for section, part in zip(sections, run_in_parts(texts, sizes), strict=True)]
 
 
 def sets_the_question_up(section: str) -> bool:

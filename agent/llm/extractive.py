@@ -14,18 +14,23 @@ from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import Passage
-from tools.sections import opens_a_setting_part, sets_the_question_up
+from tools.sections import run_in_parts, sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
 
 
-def _abstract_setup(sentence: Sentence) -> bool:
-    """A structured abstract's Background, Objectives or Purpose: its section ("Abstract > Objectives") or its label
-    run in ("BACKGROUND Patients with ...", as PubMed prints an abstract as one paragraph)."""
-    section = sentence.passage.section
-    return (section.lower().startswith("abstract") and sets_the_question_up(section)) or opens_a_setting_part(
-        sentence.text)
+def _abstract_setups(scored: list[list[Sentence]]) -> set[int]:
+    """The ids of the sentences in a structured abstract's Background, Objectives or Purpose: by their section
+    ("Abstract > Objectives") or by a label run in before them in their passage ("BACKGROUND Diabetes is common.
+    Statins are thought to ...", as PubMed prints an abstract as one paragraph)."""
+    setups = set()
+    for sentences in scored:
+        for sentence, part in zip(sentences, run_in_parts([s.text for s in sentences]), strict=True):
+            section = sentence.passage.section
+            if part == "setting" or (section.lower().startswith("abstract") and sets_the_question_up(section)):
+                setups.add(id(sentence))
+    return setups
 
 
 class ExtractiveComposer:
@@ -51,9 +56,10 @@ class ExtractiveComposer:
         # Background or Objectives say (not a body's Introduction, which also states what the paper found and may be
         # what is asked about); they are quoted only when nothing else is, and never set the bar the ratio
         # measures from. A small prior for the retriever's ranking breaks near-ties in favour of the best passages.
+        setups = _abstract_setups(scored)
         kinds = ((n, s, sentence_type(s.text)) for n, sentences in enumerate(scored, start=1) for s in sentences
                  if s.score >= self.min_similarity)
-        candidates = sorted(((n, s, kind, kind.aim or _abstract_setup(s)) for n, s, kind in kinds),
+        candidates = sorted(((n, s, kind, kind.aim or id(s) in setups) for n, s, kind in kinds),
                             key=lambda row: (row[3], -(row[1].evidence + self.rank_prior / row[0])))
         chosen: list[tuple[int, Sentence]] = []
         for n, sentence, kind, setting in candidates:  # best first: the body-prose rule runs only on those considered
