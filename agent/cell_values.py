@@ -31,7 +31,11 @@ _N_EQUALS = re.compile(rf"\b[nN]\s*=\s*(?:{_INTEGER})")
 # there means the number is something else: a year ("between 1985 and 1996 in children"), a part ("45 of the
 # patients"), a rate ("1 in 5 patients")
 _NOT_A_PREPOSITION = r"(?!(?:in|of|at|on|from|to|by|for|with|per|among|between)\b(?!-))"  # "300 at-risk children"
-_NOT_A_RATE = r"(?<!\d in )(?<!\d of )"  # "1 in 5 patients", "3 of 12 mice": a share, not the sample
+# "1 in 5 patients", "3 of 12 mice": a share, not the sample (a small number right before "in"/"of", not a year nor
+# a numbered cohort: "in 2016 in 4,120 adults", "cohort 2 of 1,500 patients" are samples)
+_SHARE_START = r"(?<![\w,.])(?<!(?:hort|hase|roup|tage| arm|wave|tudy|rial|step|part) )"
+_NOT_A_RATE = (rf"(?<!{_SHARE_START}\d in )(?<!{_SHARE_START}\d\d in )(?<!{_SHARE_START}\d of )"
+               rf"(?<!{_SHARE_START}\d\d of )")
 
 
 def _count_of(counted: str) -> re.Pattern[str]:
@@ -66,13 +70,14 @@ _NUMBER = re.compile(rf"(?:[<>≤≥]\s?)?(?<![\w.·])(?<![^\W\d_][-−])[-−]?
 _FIGURE = r"S?\d+[a-zA-Z]?\b"
 _A_VALUE_FOLLOWS = rf"(?!\s*(?:[.,]\d|{_UNITS}|(?:\w+\s+)?(?:{_COUNTED})\b))"
 # (as publishers print them, capitalised: "accuracy on video 91.2%" keeps its value)
-_SUPPLEMENT = (r"(?-i:(?:Additional|Supplementary|Supporting) (?:[Ff]iles?|[Mm]aterials?|[Vv]ideos?|[Mm]ovies?)|"
-               r"Video|Movie)")
+# a supplement's callout in any case after its adjective ("supplementary video 3"); a bare "Video 2" capitalised
+# only ("accuracy on video 91.2%" keeps its value)
+_SUPPLEMENT = r"(?:additional|supplementary|supporting) (?:files?|materials?|videos?|movies?)|(?-i:Video|Movie)"
 _ONE = (rf"(?:\b(?:Fig(?:ure)?|Tab(?:le)?|Eq(?:uation)?|Section|Box|Appendix|Supplementary Note|figure supplement|"
         rf"{_SUPPLEMENT})"
         r"|§)\.?\s*" + _FIGURE + rf"(?:\s*[–-]\s*(?:{_FIGURE}|[a-zA-Z]\b))*")
 _MANY = (r"\b(?:Figs|Figures|Tabs|Tables|Eqs|Equations|Sections|Boxes|Appendices|(?:Additional|Supplementary|"
-         r"Supporting) (?-i:[Ff]iles|[Mm]aterials|[Vv]ideos|[Mm]ovies)|(?-i:Videos|Movies))\.?\s*" + _FIGURE +
+         r"Supporting) (?:files|materials|videos|movies)|(?-i:Videos|Movies))\.?\s*" + _FIGURE +
          rf"(?:(?:\s*[–&-]\s*|\s*,\s*(?:and\s+)?|\s+(?:and|to)\s+)(?:{_FIGURE}{_A_VALUE_FOLLOWS}|[a-zA-Z]\b))*")
 # not values: significance thresholds ("p < 0.05"), reference brackets ("[57-59]"), callouts, links and DOIs
 # ("doi:10.3390/...", "https://.../11570"), scale bars ("Scale bar = 200 μm") and test statistics ("χ2 = 12.3",
@@ -166,8 +171,8 @@ def counts_beings(quote: str) -> bool:
 
 
 def read_value(kind: ValueKind, quote: str) -> str | None:
-    """The value of this kind the quote states verbatim, or None."""
-    quote = _NOT_VALUES.sub(" ", quote)
+    """The value of this kind the quote states verbatim (its white space single), or None."""
+    quote = _NOT_VALUES.sub(" ", " ".join(quote.split()))
     if kind == "count":  # in the quote's order: "fifteen participants (men, n = 12)"
         found = sorted((m.start(), m.group()) for pattern in (_N_EQUALS, _COUNT, _WORD_COUNT)
                        for m in pattern.finditer(quote))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_feature
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 from store.sentence_vectors import SentenceVectorStore
+from tools.sections import has_run_in_parts, run_in_parts
 
 SentenceFilter = Callable[[Passage, str], bool]  # (passage, sentence text) -> keep it
 
@@ -38,6 +40,28 @@ class Sentence:
     @property
     def text(self) -> str:
         return self.passage.text[self.start:self.end]
+
+
+def run_in_parts_of(sentences: list[Sentence]) -> list[str | None]:
+    """Each sentence's structured-abstract part ("setting", "methods", "results", or None), carried from the run-in
+    label that opened it (tools/sections.run_in_parts) through its paragraph of its passage, in reading order;
+    only in an abstract, the front matter or a passage of no known section (`has_run_in_parts`)."""
+    parts: list[str | None] = [None] * len(sentences)
+    by_passage: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        by_passage.setdefault(sentence.passage.chunk_id, []).append(i)
+    for indices in by_passage.values():
+        ordered = sorted(indices, key=lambda i: sentences[i].position)
+        if not has_run_in_parts(sentences[ordered[0]].passage.section):
+            continue
+        sizes = [1]
+        for before, after in pairwise(ordered):  # a paragraph ends where the text breaks a line
+            text = sentences[after].passage.text
+            sizes[-1:] = [sizes[-1], 1] if "\n" in text[sentences[before].end:sentences[after].start] else [
+                sizes[-1] + 1]
+        for i, part in zip(ordered, run_in_parts([sentences[i].text for i in ordered], sizes), strict=True):
+            parts[i] = part
+    return parts
 
 
 class SentenceScorer:

@@ -39,7 +39,7 @@ from pydantic import BaseModel
 
 from agent.cell_values import ValueKind, asks_for_beings, counts_beings, kind_of, read_value, supported
 from agent.citations import byline
-from agent.evidence import Sentence, SentenceScorer
+from agent.evidence import Sentence, SentenceScorer, run_in_parts_of
 from agent.keywords import content_words
 from agent.llm.structured import ModelStepError, ask_json
 from agent.prose import is_publishing_matter
@@ -49,13 +49,14 @@ from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
 from tools.sections import (
+    PART_HEADINGS,
     describes_methods,
+    has_run_in_parts,
     is_back_matter,
     opens_a_methods_part,
     opens_a_setting_part,
     sets_the_question_up,
     states_the_whole_study,
-    with_run_in_parts,
 )
 
 MAX_COLUMNS = 12
@@ -195,14 +196,16 @@ def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     """Whether a sentence may give a value of this kind: never from back matter (references, "Authors'
     contributions") nor the publisher's (a manuscript's history, a licence); a result (a number asked for) is not a
     method's setting ("a significance level of 5% was used", a bench protocol, anything in a Methods part) or
-    another paper's finding; counts, designs, metrics and datasets are what methods sentences state; no value is the
-    paper's own in its introduction or background (`section`, or a structured abstract's label run in). (Sentences
+    another paper's finding; counts, designs, metrics and datasets are what methods sentences state; nothing is read
+    out of an abstract's background (its section, or its label run in), nor a design or a result out of an
+    introduction (which may name the paper's own datasets and metrics, not its findings). (Sentences
     about earlier work were left in for designs: the cue also fires on a finding's own citation, "included in the
     current meta-analysis (Zhao et al. 2015)".)"""
     if is_back_matter(section) or is_publishing_matter(text):  # nor "Received: 4 September 2013 ..."
         return False
-    if sets_the_question_up(section) or opens_a_setting_part(text):  # "BACKGROUND Dementia affects 50 million ..."
-        return False
+    abstract_setting = opens_a_setting_part(text) or (sets_the_question_up(section) and has_run_in_parts(section))
+    if abstract_setting or (kind in ("design", "number") and sets_the_question_up(section)):
+        return False  # "BACKGROUND Dementia affects 50 million people"; an introduction's designs and figures
     if kind != "number":
         return True
     cues = sentence_type(text)
@@ -231,18 +234,10 @@ def table_row_in_context(passage: Passage, text: str) -> str:
 
 
 def _sections(sentences: list[Sentence]) -> list[str]:
-    """Each sentence's section, with the part of a structured abstract whose label a sentence before it in its
-    passage ran in ("BACKGROUND Diabetes is common. Statins are thought to ...": both "... > Background")."""
-    sections = [s.passage.section for s in sentences]
-    by_passage: dict[str, list[int]] = {}
-    for i, sentence in enumerate(sentences):
-        by_passage.setdefault(sentence.passage.chunk_id, []).append(i)
-    for indices in by_passage.values():
-        ordered = sorted(indices, key=lambda i: sentences[i].position)
-        for i, section in zip(ordered, with_run_in_parts([sentences[i].text for i in ordered],
-                                                         [sections[i] for i in ordered]), strict=True):
-            sections[i] = section
-    return sections
+    """Each sentence's section, with the structured-abstract part a label run in before it opened
+    (`run_in_parts_of`: "BACKGROUND Diabetes is common. Statins are thought to ..." are both "... > Background")."""
+    return [f"{s.passage.section} > {PART_HEADINGS[part]}" if part else s.passage.section
+            for s, part in zip(sentences, run_in_parts_of(sentences), strict=True)]
 
 
 def _findings_or_rows(sentences: list[Sentence], sections: list[str]) -> list[bool]:

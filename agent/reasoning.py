@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -27,8 +28,10 @@ from agent.sentence_types import is_own_finding, sentence_type
 from agent.state import Intent, Turn
 from prompts import render
 from retrieval.search import Passage
+from retrieval.sentences import sentences as split_into_sentences
 from store.catalog import MIN_TITLE_KEY
 from tools.documents import title_key
+from tools.sections import PART_HEADINGS, has_run_in_parts, run_in_parts
 
 log = logging.getLogger(__name__)
 _OWN_WORK = re.compile(r"\b(?:we|our|here)\b", re.IGNORECASE)
@@ -108,10 +111,19 @@ def _shared_terms(first: str, second: str, most: int = 4) -> list[str]:
 
 def _premise(passage: Passage, sentence: str) -> bool:
     """A finding to build on: body prose that reports something, the paper's own (not its aim, a question or
-    earlier work it cites), and not what it leaves open. (Its section is not asked: an introduction states findings
-    too, and refusing them left a three-paper library with no pairing at all.)"""
-    return (is_finding(passage, sentence) and is_own_finding(sentence)
+    earlier work it cites, nor a structured abstract's run-in Background or Methods), and not what it leaves open.
+    (Its section is not asked: an introduction states findings too, and refusing them left a three-paper library
+    with no pairing at all.)"""
+    part = _run_in_parts(passage.text).get(sentence) if has_run_in_parts(passage.section) else None
+    return (is_finding(passage, sentence) and is_own_finding(sentence, f"> {PART_HEADINGS[part]}" if part else "")
             and not leaves_open(sentence, passage.section))
+
+
+@lru_cache(maxsize=1024)
+def _run_in_parts(text: str) -> dict[str, str]:
+    """A passage's sentences that lie in a structured abstract's run-in part, with that part (`run_in_parts`)."""
+    said = split_into_sentences(text)
+    return {sentence: part for sentence, part in zip(said, run_in_parts(said), strict=True) if part}
 
 
 def same_paper(first: Passage, second: Passage) -> bool:

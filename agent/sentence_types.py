@@ -17,10 +17,10 @@ from functools import lru_cache
 from agent.prose import is_publishing_matter, is_whole_sentence
 from tools.sections import (
     describes_methods,
+    has_run_in_parts,
     is_body_section,
     only_open_questions,
-    opens_a_methods_part,
-    opens_a_setting_part,
+    run_in_part,
     sets_the_question_up,
     with_run_in_parts,
 )
@@ -68,8 +68,9 @@ _FINDING = re.compile(
 
 # The authors speaking of their own work: a sentence that cites another ("Our model reaches 91.2 F1, above SciBERT
 # (Beltagy et al., 2019)") still states their finding; "Smith et al. showed ..." alone states Smith's.
-_OWN_VOICE = re.compile(r"\b(?:we|our|us|here|(?:this|the present|the current) (?:study|paper|work|trial|analysis|"
-                        r"article|model|method|approach|system))\b", re.IGNORECASE)
+_OWN_VOICE = re.compile(r"\b(?:[Ww]e(?! previously\b)|[Oo]ur(?! (?:understanding|knowledge|group|previous|earlier|"
+                        r"prior|region|country|laboratory|lab)\b)|(?:[Tt]his|[Tt]he present) (?:study|paper|work|trial|"
+                        r"analysis|article))\b")
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def is_own_finding(text: str, section: str = "") -> bool:
     kind = sentence_type(text)
     earlier_work = kind.prior_work and not _OWN_VOICE.search(text)
     return not (kind.aim or kind.question or kind.instruction or earlier_work or sets_the_question_up(section)
-                or opens_a_setting_part(text) or opens_a_methods_part(text) or describes_methods(section)
+                or (has_run_in_parts(section) and run_in_part(text) in ("setting", "methods"))
+                or describes_methods(section)
                 or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text)
                 or not is_whole_sentence(text))
 

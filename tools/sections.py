@@ -66,44 +66,61 @@ _SETTING_SECTION = re.compile(
 
 
 # A structured abstract printed as running text opens a part with its label run in: "BACKGROUND Patients with
-# diabetes ...", "AIMS patients with ...", "Objective: To assess ...", "Background Blindness is common ...",
-# "PATIENTS AND METHODS During a 12-year period ...", "Design, Setting, and Participants Prospective cohort ..."
-# (JAMA's). A label is read (1) in upper case whatever follows it, (2) in any case before a colon, (3) as two or
-# more capitalised label words before a capitalised word or a number, or (4) as one of the commonest capitalised
-# labels before a capitalised word ("Background noise was ...", "Background EEG power rose ...", "Importance
-# Sampling reduced ...", "Methods A and B reached ..." are sentences; a results label may stand before "A total of",
-# since taking "Results A and B differ" for one costs nothing: results are findings either way). A label naming
-# results too ("METHODS AND RESULTS", "MEASUREMENTS AND MAIN RESULTS", "Conclusions and Relevance") opens results.
+# diabetes ...", "Objective: To assess ...", "Background Blindness is common ...", "PATIENTS AND METHODS During a
+# 12-year period ...", JAMA's "Design, Setting, and Participants Prospective cohort ...", Cochrane's "Main results We
+# included 39 trials". A label is a run of label words that does not start with a glue word, read (1) in upper case
+# (before a lower-case word only when it is more than one short word: "AIMS scores fell" is a sentence), (2) in any
+# case before a colon, (3) capitalised, before a capitalised word that a lower-case word follows ("Objective
+# Structured Clinical Examination scores ...", "Background Parenchymal Enhancement ..." name things) or, within a
+# structured abstract already (`inside`), before any capitalised word or number (BMJ's "Design Prospective cohort
+# study.", "Setting 312 general practices"); outside one, a single capitalised word only if it is one that opens
+# abstracts (`_OPENING_WORDS`). A label naming results ("METHODOLOGY/PRINCIPAL FINDINGS", "MEASUREMENTS
+# AND MAIN RESULTS", "Conclusions and Relevance", "OBSERVATIONS") opens results; one naming methods with the
+# background ("BACKGROUND AND METHODS") opens methods.
 _SETTING_WORDS = "background|introduction|objectives?|aims?|purposes?|rationale|context|importance|hypothes[ie]s"
-_METHODS_WORDS = ("methods?|methodology|design|settings?|participants|patients|subjects|materials|interventions?|"
-                  "exposures?|outcomes?|measures?|measurements|sources|selection|extraction|acquisition|population")
+_METHODS_WORDS = ("methods?|methodology|design|settings?|participants|patients|subjects|materials?|interventions?|"
+                  "exposures?|outcomes?|measures?|measurements|sources|selection|extraction|acquisition|population|"
+                  "search|criteria|collection|analysis|approach|review")
 _RESULTS_WORDS = ("results|findings|conclusions?|interpretation|discussion|significance|limitations|synthesis|"
-                  "relevance")
-_GLUE_WORDS = "and|of|the|this|study|main|primary|key|data|evidence"
-_LABEL_WORD = f"{_SETTING_WORDS}|{_METHODS_WORDS}|{_RESULTS_WORDS}|{_GLUE_WORDS}"
+                  "relevance|observations|implications|case|presentation|reports?")
+_GLUE_WORDS = "and|of|the|this|study|main|primary|principal|key|data|evidence|research|experimental|authors'?"
+_FIRST_WORD = f"{_SETTING_WORDS}|{_METHODS_WORDS}|{_RESULTS_WORDS}|study|main|primary|principal|key|data|evidence|" \
+              "research|experimental|authors'?"
+_LABEL_WORD = f"{_FIRST_WORD}|and|of|the|this"
 _JOIN = r"(?:\s*[,/&]\s*|\s+)"
-_CAPITALISED = rf"(?=[A-Z])(?i:{_LABEL_WORD})\b"
-_RUN_IN_LABEL = re.compile(
-    rf"^\W*(?:(?P<upper>(?:{_LABEL_WORD.upper()})(?:{_JOIN}(?:{_LABEL_WORD.upper()}))*)\s*[:.]?\s+\w|"
-    rf"(?P<colon>(?i:{_LABEL_WORD})(?:{_JOIN}(?i:{_LABEL_WORD}))*)\s*:\s*\w|"
-    rf"(?P<words>{_CAPITALISED}(?:(?:\s*,\s*|\s+)(?:(?:and|&)\s+)?{_CAPITALISED})+)\s+[A-Z0-9]|"
-    r"(?P<title>(?:Background|Introduction|Objectives?|Aims?|Purpose|Methods?|Materials|Patients)"
-    r"(?: (?:and|&) (?i:aims?|objectives?|purpose|methods))?)\s+[A-Z][a-z]|"
-    r"(?P<results>Results|Conclusions?|Findings|Interpretation)\s+[A-Z0-9])")
+_UPPER_LABEL = rf"(?:{_FIRST_WORD.upper()})(?:{_JOIN}(?:{_LABEL_WORD.upper()}))*"
+_ANY_LABEL = rf"(?i:{_FIRST_WORD})(?:{_JOIN}(?i:{_LABEL_WORD}))*"
+_CAPITALISED_LABEL = rf"(?=[A-Z])(?i:{_FIRST_WORD})(?:{_JOIN}(?i:{_LABEL_WORD}))*"
+_OPENING = re.compile(
+    rf"^\W*(?:(?P<upper>{_UPPER_LABEL})\s*[:.]?\s+(?:[A-Z0-9(]|(?<=[A-Z]{{5}}\s)\w|(?<=[A-Z][^a-z]{{5}}\s)\w)|"
+    rf"(?P<colon>{_ANY_LABEL})\s*[:.]\s*\w|"
+    rf"(?P<capitalised>{_CAPITALISED_LABEL})\s+(?=[A-Z0-9])(?P<next>\S+\s+\S))")
+# the single capitalised words that open an abstract's part wherever they stand ("Importance Sampling reduced ...",
+# "Materials Project data ..." are sentences)
+_OPENING_WORDS = frozenset({"background", "introduction", "objective", "objectives", "aim", "aims", "purpose",
+                            "method", "methods", "results", "conclusion", "conclusions", "findings", "interpretation"})
+_OPENING_ONLY = re.compile(rf"^\W*(?P<alone>{_ANY_LABEL})\s*[:.]?\s*$")  # a label set as a line of its own
 _PART_WORDS = {"results": re.compile(rf"\b(?:{_RESULTS_WORDS})\b", re.IGNORECASE),
-               "setting": re.compile(rf"\b(?:{_SETTING_WORDS})\b", re.IGNORECASE),
-               "methods": re.compile(rf"\b(?:{_METHODS_WORDS})\b", re.IGNORECASE)}
+               "methods": re.compile(rf"\b(?:{_METHODS_WORDS})\b", re.IGNORECASE),
+               "setting": re.compile(rf"\b(?:{_SETTING_WORDS})\b", re.IGNORECASE)}
 RUN_IN_CHARS = 100  # a run-in label sits at a sentence's start: read no further (the patterns backtrack on long runs)
 PART_HEADINGS = {"setting": "Background", "methods": "Methods", "results": "Results"}
 
 
-def run_in_part(text: str) -> str | None:
+def run_in_part(text: str, inside: bool = False) -> str | None:
     """The part of a structured abstract a sentence opens with its label run in: "setting", "methods" or
-    "results" (see above); None when it opens none."""
-    found = _RUN_IN_LABEL.match(text[:RUN_IN_CHARS])
+    "results" (see above; `inside`: a structured abstract's part is open already); None when it opens none."""
+    start = text[:RUN_IN_CHARS]
+    found = _OPENING.match(start) or _OPENING_ONLY.match(start)
     if not found:
         return None
     label = next(group for group in found.groups() if group)
+    if found.lastgroup == "next" and not inside:  # capitalised, outside an abstract's parts: see above
+        next_words = found.group("next").split()
+        named = not (next_words[0][1:2].islower() and next_words[1][:1].islower())
+        words = re.split(r"[\s,/&]+", label.strip())
+        if named or (len(words) == 1 and words[0].lower() not in _OPENING_WORDS):
+            return None
     return next((part for part, words in _PART_WORDS.items() if words.search(label)), None)
 
 
@@ -119,20 +136,29 @@ def opens_a_methods_part(text: str) -> bool:
 
 def run_in_parts(texts: list[str], sizes: list[int] | None = None) -> list[str | None]:
     """The run-in part each sentence lies in (`run_in_part`), carried from the sentence that opened it to the next
-    label, within one passage (`sizes`: how many of the sentences each passage holds; default one passage):
-    "BACKGROUND Diabetes is common. Statins are thought to ..." are both "setting"."""
+    label, within one block (`sizes`: how many of the sentences each passage or paragraph holds; default one):
+    "BACKGROUND Diabetes is common. Statins are thought to ..." are both "setting". Only an abstract's text has
+    such parts: callers pass the sentences of an abstract, front matter or a passage of no known section."""
     parts: list[str | None] = []
     for size in sizes or [len(texts)]:
         current = None
         for text in texts[len(parts):len(parts) + size]:
-            current = run_in_part(text) or current
+            current = run_in_part(text, inside=current is not None) or current
             parts.append(current)
     return parts
 
 
+def has_run_in_parts(section: str) -> bool:
+    """Whether a passage of this section may hold a structured abstract's run-in parts: an abstract, the front
+    matter or no known section ("3 Results" opening with "Study Population Between 2010 and 2015 ..." has none)."""
+    top = section.split(">")[0].strip().lower()
+    return not top or top in _ABSTRACT_PART
+
+
 def with_run_in_parts(texts: list[str], sections: list[str], sizes: list[int] | None = None) -> list[str]:
-    """Each sentence's section with the run-in part it lies in (`run_in_parts`): "Abstract > Background"."""
-    return [f"{section} > {PART_HEADINGS[part]}" if part else section
+    """Each sentence's section with the run-in part it lies in (`run_in_parts`), where its section may hold one
+    (`has_run_in_parts`): "Abstract > Background"."""
+    return [f"{section} > {PART_HEADINGS[part]}" if part and has_run_in_parts(section) else section
             for section, part in zip(sections, run_in_parts(texts, sizes), strict=True)]
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agent.citations import without_markers
-from agent.evidence import Sentence, SentenceScorer
+from agent.evidence import Sentence, SentenceScorer, run_in_parts_of
 from agent.prose import is_body_prose
 from agent.sentence_types import sentence_type
 from agent.settings import AnswerSettings
 from retrieval.search import Passage
-from tools.sections import run_in_parts, sets_the_question_up
+from tools.sections import sets_the_question_up
 
 NO_EVIDENCE = ("I found no passage in the library that answers this question. "
                "Add papers on the topic (scisynth ingest PATH or scisynth fetch ARXIV_ID) and ask again.")
@@ -22,11 +22,11 @@ NO_EVIDENCE = ("I found no passage in the library that answers this question. "
 
 def _abstract_setups(scored: list[list[Sentence]]) -> set[int]:
     """The ids of the sentences in a structured abstract's Background, Objectives or Purpose: by their section
-    ("Abstract > Objectives") or by a label run in before them in their passage ("BACKGROUND Diabetes is common.
-    Statins are thought to ...", as PubMed prints an abstract as one paragraph)."""
+    ("Abstract > Objectives") or by a label run in before them in their paragraph ("BACKGROUND Diabetes is common.
+    Statins are thought to ...", as PubMed prints an abstract as one paragraph: `run_in_parts_of`)."""
     setups = set()
     for sentences in scored:
-        for sentence, part in zip(sentences, run_in_parts([s.text for s in sentences]), strict=True):
+        for sentence, part in zip(sentences, run_in_parts_of(sentences), strict=True):
             section = sentence.passage.section
             if part == "setting" or (section.lower().startswith("abstract") and sets_the_question_up(section)):
                 setups.add(id(sentence))

@@ -53,6 +53,11 @@ from retrieval.search import Passage
     ("count", "One hundred and twenty participants were enrolled.", None),
     ("count", "One hundred twenty-three students participated.", None),
     ("number", "Accuracy on video 91.2% versus 88.1% on still images.", "91.2%, 88.1%"),
+    ("number", "shown in supplementary video 3 that 40% rose", "40%"),
+    # a year or a numbered cohort before "in"/"of" is no share; a line break inside a number's words is a space
+    ("count", "The cohort study was conducted in 2016 in 4,120 adults.", "4,120 adults"),
+    ("count", "We validated the score in cohort 2 of 1,500 patients.", "1,500 patients"),
+    ("count", "One hundred\ntwenty participants were enrolled.", None),
     # a supplement's callout is no value ("(Additional file 1: Appendix 2)" read as a main result of 1)
     ("number", "an end result of improved health (Additional file 1: Appendix 2).", None),
     ("number", "see Supplementary Material S3 and Video 2; 40% rose (Additional files 2 and 3)", "40%"),
@@ -218,6 +223,9 @@ def test_a_result_is_not_read_off_a_method_or_a_bench_protocol() -> None:
     assert not may_state("count", "BACKGROUND Dementia affects 50 million people worldwide.", "Abstract")
     assert not may_state("design", "BACKGROUND Previous randomized trials of statins were small.")
     assert not may_state("number", "METHODS Participants got 20 mg daily for 12 weeks.")
+    # an introduction may name the paper's own metrics and datasets, not its findings
+    assert may_state("metric", "We report macro-F1 and exact match.", "1 Introduction")
+    assert not may_state("number", "Accuracy rose to 91%.", "1 Introduction")
 
 
 def test_a_table_reads_arxiv_only_for_a_query_and_only_where_arxiv_is_on() -> None:

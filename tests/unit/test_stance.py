@@ -78,7 +78,7 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
     "PATIENTS AND METHODS During a 12-year period, one author evaluated ..." as a paper's answer on treating
     insomnia, and a review's "In this review, we summarize ..." as another's."""
     result = "Statins lowered blood cholesterol by 30% over 12 weeks."
-    for setting in ("BACKGROUND Patients with diabetes are at high risk of bleeding.", "AIMS patients with diabetes "
+    for setting in ("BACKGROUND Patients with diabetes are at high risk of bleeding.", "AIMS: patients with diabetes "
                     "have high platelet reactivity.", "Background Blindness is thought to be common in Sudan.",
                     "Objective: To assess whether statins lower cholesterol.", "OBJECTIVES AND BACKGROUND We asked it.",
                     "PATIENTS AND METHODS During a 12-year period, 170 adults were treated.",
@@ -90,7 +90,11 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
     for setting in ("Design, Setting, and Participants: A cohort of 300.", "Study design: Randomised trial.",
                     "Patients and Methods: We enrolled 300 adults.", "Materials and methods Mice were fed chow.",
                     "Background and aims Liver fibrosis is common.", "MAIN OUTCOMES AND MEASURES Death at 30 days.",
-                    "Aim of the study: To evaluate statins."):
+                    "Aim of the study: To evaluate statins.", "RESEARCH DESIGN AND METHODS We enrolled 4,120 adults.",
+                    "MATERIAL AND METHODS We enrolled 300.", "Methods/design This trial randomises 300.",
+                    "EXPERIMENTAL DESIGN We treated 40 rats.", "Experimental approach We treated 40 rats.",
+                    "Search methods We searched MEDLINE.", "Data collection and analysis Two authors extracted data.",
+                    "BACKGROUND AND METHODS We enrolled 300.", "OBJECTIVES AND DESIGN A cohort of 300."):
         assert not is_own_finding(setting), setting
     # a label naming results too opens results; a capitalised word that is no label opens a finding (a hostile
     # review's cases from psychology, ML, physics and neuroscience)
@@ -103,17 +107,31 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
                     "Background EEG power increased by 20%.", "Background X-ray emission was detected at 3 sigma.",
                     "Design 2 reduced energy use by 30%.", "Setting K = 5 gave the highest F1.",
                     "Methods A and B reached 91% accuracy.", "Participants 3 and 7 did not complete the task.",
-                    "Context A produced faster responses."):
+                    "Context A produced faster responses.", "AIMS scores fell by 3.1 points with olanzapine.",
+                    "Objective Structured Clinical Examination scores rose by 12%.",
+                    "Materials Project data list 1,200 compounds.", "The Background Subtraction reduced noise.",
+                    "Purpose Built Sensors cut costs.",
+                    "METHODOLOGY/PRINCIPAL FINDINGS Bednets reduced malaria by 45%.", "OBSERVATIONS Statins lowered "
+                    "mortality by 12%.", "Main results We included 39 trials.", "Key results Atorvastatin reduced "
+                    "infarct volume by 40%.", "Authors' conclusions Exercise reduced symptoms."):
         assert is_own_finding(finding), finding
+    # a run-in heading of a body section is that section's ("3 Results", not a structured abstract's Methods)
+    assert is_own_finding("Primary Outcome The primary outcome occurred in 12.1%.", "3 Results")
+    assert not is_own_finding("Primary Outcome The primary outcome occurred in 12.1%.", "Abstract")
     # a finding that cites what it beats is still the authors'; another paper's finding alone is not
     assert is_own_finding("Our model reaches 91.2 F1 on SciERC, above SciBERT (Beltagy et al., 2019).", "Results")
     assert not is_own_finding("Beltagy et al. (2019) reached 88 F1 on SciERC.", "Results")
+    for earlier in ("It has been reported that US adults consume 3 g of salt [4].", "Recent studies [12, 13] have "
+                    "advanced our understanding of Th17 cells.", "We previously reported that it rose [12].",
+                    "Smith et al. (2019) reported that, in our region, malaria fell by 30%."):
+        assert not is_own_finding(earlier, "Results"), earlier
     assert not is_own_finding(result, "2 Materials and methods") and is_own_finding(result, "3 Results")
     # the label is looked for at the start only: a long run of white space costs nothing
     from tools.sections import opens_a_methods_part, opens_a_setting_part
 
-    assert not opens_a_methods_part("DESIGN" + " " * 100_000 + ",")  # three minutes before
-    assert not opens_a_setting_part("BACKGROUND" + " " * 100_000 + ".")
+    assert opens_a_methods_part("DESIGN" + " " * 100_000 + ",")  # a label on a line of its own, read at once
+    assert not opens_a_methods_part("Designs" + " , " * 30_000 + "x")  # three minutes before
+    assert not opens_a_setting_part("BACKGROUNDS" + " " * 100_000 + ".")
     assert is_own_finding("Received" + " " * 100_000 + "x.")  # the history-line rule: ten minutes, by extrapolation
     # a run-in part lasts to the next label: the second background sentence restates the claim as much as the first
     from agent.sentence_types import own_findings
@@ -123,6 +141,16 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
                 "Muscle pain was rare."]
     assert own_findings(abstract) == [False, False, False, False, True, True]
     assert own_findings(abstract, sizes=[1, 5]) == [False, True, False, False, True, True]  # a new passage
+    # BMJ's single capitalised labels, read within an abstract's parts; JAMA's many-word ones anywhere
+    bmj = ["Objectives To assess statins.", "Design Prospective cohort study.", "Setting 312 general practices.",
+           "Participants 4,120 adults.", "Results Mortality fell by 12%."]
+    assert own_findings(bmj) == [False, False, False, False, True]
+    jama = ["Importance Despite little evidence, biomarkers are used.", "Objective To determine associations.",
+            "Design, Setting, and Participants Prospective cohort study.", "Results A total of 750 women enrolled.",
+            "Conclusions and Relevance Biomarkers did not predict fertility."]
+    assert own_findings(jama)[1:] == [False, False, True, True]
+    # only an abstract, the front matter or a passage of no section holds such parts
+    assert own_findings(abstract, ["3 Results"] * 6)[1] and not own_findings(abstract, ["Abstract"] * 6)[1]
 
 
 def test_cues_of_agreement_and_disagreement() -> None:
