@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from agent.evidence_judge import EvidenceJudge, QuestionContext, passage_feature
 from retrieval.embeddings import Embedder
 from retrieval.search import Passage
 from store.sentence_vectors import SentenceVectorStore
-from tools.sections import has_run_in_parts, run_in_parts
+from tools.sections import has_run_in_parts, paragraph_sizes, run_in_parts
 
 SentenceFilter = Callable[[Passage, str], bool]  # (passage, sentence text) -> keep it
 
@@ -52,13 +51,10 @@ def run_in_parts_of(sentences: list[Sentence]) -> list[str | None]:
         by_passage.setdefault(sentence.passage.chunk_id, []).append(i)
     for indices in by_passage.values():
         ordered = sorted(indices, key=lambda i: sentences[i].position)
-        if not has_run_in_parts(sentences[ordered[0]].passage.section):
+        passage = sentences[ordered[0]].passage
+        if not has_run_in_parts(passage.section):
             continue
-        sizes = [1]
-        for before, after in pairwise(ordered):  # a paragraph ends where the text breaks a line
-            text = sentences[after].passage.text
-            sizes[-1:] = [sizes[-1], 1] if "\n" in text[sentences[before].end:sentences[after].start] else [
-                sizes[-1] + 1]
+        sizes = paragraph_sizes(passage.text, [(sentences[i].start, sentences[i].end) for i in ordered])
         for i, part in zip(ordered, run_in_parts([sentences[i].text for i in ordered], sizes), strict=True):
             parts[i] = part
     return parts

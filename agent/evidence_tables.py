@@ -49,12 +49,11 @@ from prompts import render
 from retrieval.search import HybridSearcher, Passage
 from store.catalog import PaperRow
 from tools.sections import (
-    PART_HEADINGS,
     describes_methods,
     has_run_in_parts,
+    in_part,
     is_back_matter,
-    opens_a_methods_part,
-    opens_a_setting_part,
+    opens_part,
     sets_the_question_up,
     states_the_whole_study,
 )
@@ -203,14 +202,15 @@ def may_state(kind: ValueKind, text: str, section: str = "") -> bool:
     current meta-analysis (Zhao et al. 2015)".)"""
     if is_back_matter(section) or is_publishing_matter(text):  # nor "Received: 4 September 2013 ..."
         return False
-    abstract_setting = opens_a_setting_part(text) or (sets_the_question_up(section) and has_run_in_parts(section))
+    abstract_setting = has_run_in_parts(section) and (sets_the_question_up(section)
+                                                      or opens_part(text, section) == "setting")
     if abstract_setting or (kind in ("design", "number") and sets_the_question_up(section)):
         return False  # "BACKGROUND Dementia affects 50 million people"; an introduction's designs and figures
     if kind != "number":
         return True
     cues = sentence_type(text)
     return not (cues.method or cues.prior_work or cues.question or cues.instruction or _PROTOCOL.search(text)
-                or describes_methods(section) or opens_a_methods_part(text))
+                or describes_methods(section) or opens_part(text, section) == "methods")
 
 
 # a bench protocol ("run at 50°C for 2 min", "stored at −80°C", "spun at 12,000 × g", "40 cycles of"): its numbers
@@ -236,8 +236,7 @@ def table_row_in_context(passage: Passage, text: str) -> str:
 def _sections(sentences: list[Sentence]) -> list[str]:
     """Each sentence's section, with the structured-abstract part a label run in before it opened
     (`run_in_parts_of`: "BACKGROUND Diabetes is common. Statins are thought to ..." are both "... > Background")."""
-    return [f"{s.passage.section} > {PART_HEADINGS[part]}" if part else s.passage.section
-            for s, part in zip(sentences, run_in_parts_of(sentences), strict=True)]
+    return [in_part(s.passage.section, part) for s, part in zip(sentences, run_in_parts_of(sentences), strict=True)]
 
 
 def _findings_or_rows(sentences: list[Sentence], sections: list[str]) -> list[bool]:

@@ -28,10 +28,10 @@ from agent.sentence_types import is_own_finding, sentence_type
 from agent.state import Intent, Turn
 from prompts import render
 from retrieval.search import Passage
-from retrieval.sentences import sentences as split_into_sentences
+from retrieval.sentences import split_sentences
 from store.catalog import MIN_TITLE_KEY
 from tools.documents import title_key
-from tools.sections import PART_HEADINGS, has_run_in_parts, run_in_parts
+from tools.sections import has_run_in_parts, in_part, paragraph_sizes, run_in_parts
 
 log = logging.getLogger(__name__)
 _OWN_WORK = re.compile(r"\b(?:we|our|here)\b", re.IGNORECASE)
@@ -115,15 +115,18 @@ def _premise(passage: Passage, sentence: str) -> bool:
     (Its section is not asked: an introduction states findings too, and refusing them left a three-paper library
     with no pairing at all.)"""
     part = _run_in_parts(passage.text).get(sentence) if has_run_in_parts(passage.section) else None
-    return (is_finding(passage, sentence) and is_own_finding(sentence, f"> {PART_HEADINGS[part]}" if part else "")
+    return (is_finding(passage, sentence) and is_own_finding(sentence, in_part("", part))
             and not leaves_open(sentence, passage.section))
 
 
 @lru_cache(maxsize=1024)
 def _run_in_parts(text: str) -> dict[str, str]:
-    """A passage's sentences that lie in a structured abstract's run-in part, with that part (`run_in_parts`)."""
-    said = split_into_sentences(text)
-    return {sentence: part for sentence, part in zip(said, run_in_parts(said), strict=True) if part}
+    """A passage's sentences that lie in a structured abstract's run-in part, with that part (`run_in_parts`, by
+    paragraph)."""
+    spans = split_sentences(text)
+    said = [text[start:end] for start, end in spans]
+    return {sentence: part for sentence, part in zip(said, run_in_parts(said, paragraph_sizes(text, spans)),
+                                                     strict=True) if part}
 
 
 def same_paper(first: Passage, second: Passage) -> bool:

@@ -17,10 +17,9 @@ from functools import lru_cache
 from agent.prose import is_publishing_matter, is_whole_sentence
 from tools.sections import (
     describes_methods,
-    has_run_in_parts,
     is_body_section,
     only_open_questions,
-    run_in_part,
+    opens_part,
     sets_the_question_up,
     with_run_in_parts,
 )
@@ -122,7 +121,7 @@ def is_own_finding(text: str, section: str = "") -> bool:
     kind = sentence_type(text)
     earlier_work = kind.prior_work and not _OWN_VOICE.search(text)
     return not (kind.aim or kind.question or kind.instruction or earlier_work or sets_the_question_up(section)
-                or (has_run_in_parts(section) and run_in_part(text) in ("setting", "methods"))
+                or opens_part(text, section) in ("setting", "methods")
                 or describes_methods(section)
                 or not is_body_section(section) or only_open_questions(section) or is_publishing_matter(text)
                 or not is_whole_sentence(text))

@@ -83,10 +83,9 @@ _METHODS_WORDS = ("methods?|methodology|design|settings?|participants|patients|s
                   "search|criteria|collection|analysis|approach|review")
 _RESULTS_WORDS = ("results|findings|conclusions?|interpretation|discussion|significance|limitations|synthesis|"
                   "relevance|observations|implications|case|presentation|reports?")
-_GLUE_WORDS = "and|of|the|this|study|main|primary|principal|key|data|evidence|research|experimental|authors'?"
-_FIRST_WORD = f"{_SETTING_WORDS}|{_METHODS_WORDS}|{_RESULTS_WORDS}|study|main|primary|principal|key|data|evidence|" \
-              "research|experimental|authors'?"
-_LABEL_WORD = f"{_FIRST_WORD}|and|of|the|this"
+_QUALIFIERS = "study|main|primary|principal|key|data|evidence|research|experimental|authors'?"  # may open a label
+_FIRST_WORD = f"{_SETTING_WORDS}|{_METHODS_WORDS}|{_RESULTS_WORDS}|{_QUALIFIERS}"
+_LABEL_WORD = f"{_FIRST_WORD}|and|of|the|this"  # glue words: never a label's first
 _JOIN = r"(?:\s*[,/&]\s*|\s+)"
 _UPPER_LABEL = rf"(?:{_FIRST_WORD.upper()})(?:{_JOIN}(?:{_LABEL_WORD.upper()}))*"
 _ANY_LABEL = rf"(?i:{_FIRST_WORD})(?:{_JOIN}(?i:{_LABEL_WORD}))*"
@@ -104,7 +103,7 @@ _PART_WORDS = {"results": re.compile(rf"\b(?:{_RESULTS_WORDS})\b", re.IGNORECASE
                "methods": re.compile(rf"\b(?:{_METHODS_WORDS})\b", re.IGNORECASE),
                "setting": re.compile(rf"\b(?:{_SETTING_WORDS})\b", re.IGNORECASE)}
 RUN_IN_CHARS = 100  # a run-in label sits at a sentence's start: read no further (the patterns backtrack on long runs)
-PART_HEADINGS = {"setting": "Background", "methods": "Methods", "results": "Results"}
+_PART_HEADINGS = {"setting": "Background", "methods": "Methods", "results": "Results"}
 
 
 def run_in_part(text: str, inside: bool = False) -> str | None:
@@ -124,14 +123,15 @@ def run_in_part(text: str, inside: bool = False) -> str | None:
     return next((part for part, words in _PART_WORDS.items() if words.search(label)), None)
 
 
-def opens_a_setting_part(text: str) -> bool:
-    """Whether a sentence opens a structured abstract's Background, Objectives... with the label run in."""
-    return run_in_part(text) == "setting"
+def opens_part(text: str, section: str) -> str | None:
+    """The part a sentence of this section opens with a label run in (`run_in_part`), where its section may hold
+    one (`has_run_in_parts`): "Primary Outcome The primary outcome occurred ..." under "3 Results" opens none."""
+    return run_in_part(text) if has_run_in_parts(section) else None
 
 
-def opens_a_methods_part(text: str) -> bool:
-    """Whether a sentence opens a structured abstract's Methods, Design, Main outcome measures... run in."""
-    return run_in_part(text) == "methods"
+def in_part(section: str, part: str | None) -> str:
+    """The section path of a sentence in a structured abstract's run-in part: "Abstract > Background"."""
+    return f"{section} > {_PART_HEADINGS[part]}" if part else section
 
 
 def run_in_parts(texts: list[str], sizes: list[int] | None = None) -> list[str | None]:
@@ -158,8 +158,20 @@ def has_run_in_parts(section: str) -> bool:
 def with_run_in_parts(texts: list[str], sections: list[str], sizes: list[int] | None = None) -> list[str]:
     """Each sentence's section with the run-in part it lies in (`run_in_parts`), where its section may hold one
     (`has_run_in_parts`): "Abstract > Background"."""
-    return [f"{section} > {PART_HEADINGS[part]}" if part and has_run_in_parts(section) else section
+    return [in_part(section, part if has_run_in_parts(section) else None)
             for section, part in zip(sections, run_in_parts(texts, sizes), strict=True)]
+
+
+def paragraph_sizes(text: str, spans: list[tuple[int, int]]) -> list[int]:
+    """How many of a passage's sentences (their `spans` in `text`, in reading order) each paragraph holds: one ends
+    where the text breaks a line, and a run-in part with it (`run_in_parts`' `sizes`)."""
+    sizes: list[int] = []
+    for i, (start, _) in enumerate(spans):
+        if i and "\n" not in text[spans[i - 1][1]:start]:
+            sizes[-1] += 1
+        else:
+            sizes.append(1)
+    return sizes
 
 
 def sets_the_question_up(section: str) -> bool:

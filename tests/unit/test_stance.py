@@ -127,11 +127,11 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
         assert not is_own_finding(earlier, "Results"), earlier
     assert not is_own_finding(result, "2 Materials and methods") and is_own_finding(result, "3 Results")
     # the label is looked for at the start only: a long run of white space costs nothing
-    from tools.sections import opens_a_methods_part, opens_a_setting_part
+    from tools.sections import run_in_part
 
-    assert opens_a_methods_part("DESIGN" + " " * 100_000 + ",")  # a label on a line of its own, read at once
-    assert not opens_a_methods_part("Designs" + " , " * 30_000 + "x")  # three minutes before
-    assert not opens_a_setting_part("BACKGROUNDS" + " " * 100_000 + ".")
+    assert run_in_part("DESIGN" + " " * 100_000 + ",") == "methods"  # a label on a line of its own, read at once
+    assert run_in_part("Designs" + " , " * 30_000 + "x") is None  # three minutes before
+    assert run_in_part("BACKGROUNDS" + " " * 100_000 + ".") is None
     assert is_own_finding("Received" + " " * 100_000 + "x.")  # the history-line rule: ten minutes, by extrapolation
     # a run-in part lasts to the next label: the second background sentence restates the claim as much as the first
     from agent.sentence_types import own_findings
@@ -149,6 +149,15 @@ def test_a_structured_abstracts_label_run_in_says_its_part() -> None:
             "Design, Setting, and Participants Prospective cohort study.", "Results A total of 750 women enrolled.",
             "Conclusions and Relevance Biomarkers did not predict fertility."]
     assert own_findings(jama)[1:] == [False, False, True, True]
+    # a paragraph break ends a part, as a new label does (the evidence table, the answer and a hypothesis's premises
+    # read parts paragraph by paragraph)
+    from retrieval.sentences import split_sentences
+    from tools.sections import paragraph_sizes, run_in_parts
+
+    text = "Objective: To test statins. We randomised 812 adults.\n\nMortality fell by 12% in the statin group."
+    spans = split_sentences(text)
+    assert paragraph_sizes(text, spans) == [2, 1]
+    assert run_in_parts([text[a:b] for a, b in spans], paragraph_sizes(text, spans)) == ["setting", "setting", None]
     # only an abstract, the front matter or a passage of no section holds such parts
     assert own_findings(abstract, ["3 Results"] * 6)[1] and not own_findings(abstract, ["Abstract"] * 6)[1]
 
